@@ -1,0 +1,71 @@
+# Customer Agent — developer entry points. `make up` brings the whole system up on
+# real local infrastructure; `make test` starts what is missing and runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PYTEST := $(UV) run --frozen pytest
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help install up down status logs topics infra-up services-up services-down \
+        test lint typecheck test-unit test-integration test-e2e clean-state
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
+
+$(UV):
+	@echo "installing uv $(UV_VERSION) from PyPI"
+	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+
+install: $(UV) ## install the Python workspace (uv, locked dependencies)
+	@$(UV) sync --frozen --quiet
+
+infra-up: ## start Kafka, OpenSearch, PostgreSQL and Redis (downloads on first run)
+	@bash deploy/local/infra.sh up
+
+topics: install ## create every topic of the registry and its .dlq
+	@$(UV) run --frozen python -m customer_agent_shared.topics ensure
+
+services-up: install ## start the five services
+	@bash deploy/local/services.sh up
+
+services-down: ## stop the five services
+	@bash deploy/local/services.sh down
+
+up: install infra-up topics services-up ## bring the whole system up and print where everything is
+	@bash deploy/local/print-urls.sh
+
+down: ## stop the services and the local infrastructure
+	@bash deploy/local/services.sh down
+	@bash deploy/local/infra.sh down
+
+status: ## what is running
+	@bash deploy/local/infra.sh status
+	@bash deploy/local/services.sh status
+
+logs: ## recent log lines of everything (SERVICE=routing for one)
+	@bash deploy/local/infra.sh logs $(SERVICE) 2>/dev/null || true
+	@bash deploy/local/services.sh logs $(SERVICE)
+
+lint: install ## ruff
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check .
+
+typecheck: install ## mypy (strict) over the shared library and every service
+	@$(UV) run --frozen mypy shared/src services/*/src
+
+test-unit: install ## fast tests of pure logic
+	@$(PYTEST) shared/tests/unit services/*/tests/unit
+
+test-integration: install infra-up topics ## tests against real Kafka, PostgreSQL, Redis, OpenSearch
+	@$(PYTEST) shared/tests/integration services/*/tests/integration
+
+test-e2e: up ## the whole journey through the public contract
+	@$(PYTEST) tests/e2e
+
+test: install lint typecheck infra-up topics services-up ## everything CI runs
+	@$(PYTEST) shared/tests services/*/tests tests/e2e
+
+clean-state: down ## stop everything and delete local data (downloads stay cached)
+	rm -rf .local-stack

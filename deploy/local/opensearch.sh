@@ -1,0 +1,442 @@
+#!/usr/bin/env bash
+# Local OpenSearch (single node, plain http, no security plugin), no Docker.
+#
+# usage: deploy/local/opensearch.sh {install|up|down|status|logs}
+#
+# The minimal distribution org.opensearch.distribution.integ-test-zip:opensearch
+# (only the transport-netty4 module) comes from Maven Central; the modules the
+# project relies on are assembled from their Maven Central jars:
+#   lang-painless    (+ painless spi, antlr4-runtime, asm*)
+#   analysis-common  (language analyzers english/danish/dutch/german/french/...,
+#                     extends lang-painless, as in the full distribution)
+#   mapper-extras    (search_as_you_type, rank_feature(s), scaled_float, token_count)
+#   reindex          (_reindex, _update_by_query, _delete_by_query)
+# Every downloaded file is pinned by sha256 below.
+#
+# OpenSearch refuses to run as root: when run as root the node runs as the
+# system user "opensearch" (created if missing), started through setpriv
+# (runuser would SIGKILL the node 2s after a SIGTERM, cutting its shutdown).
+#
+# Environment:
+#   OPENSEARCH_PORT            http port on 127.0.0.1 (default 9200)
+#   OPENSEARCH_TRANSPORT_PORT  transport port on 127.0.0.1 (default 9300)
+#   OPENSEARCH_JAVA_OPTS       JVM options (default "-Xms512m -Xmx512m")
+#   OPENSEARCH_START_TIMEOUT   seconds to wait for health yellow (default 180)
+#   OPENSEARCH_USER            user to run as when root (default opensearch)
+#   CA_STATE_DIR, CA_CACHE_DIR  see lib.sh
+set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
+CA_LOG_TAG=opensearch
+
+OS_VERSION=2.19.6 # latest 2.19 patch with the integ-test-zip and module jars on Maven Central
+ANTLR_VERSION=4.13.1
+ASM_VERSION=9.7
+HTTPCLIENT_VERSION=4.5.14
+HTTPCORE_VERSION=4.4.16
+HTTPASYNC_VERSION=4.1.5
+CODEC_VERSION=1.18.0
+CLOGGING_VERSION=1.2
+
+OPENSEARCH_PORT="${OPENSEARCH_PORT:-9200}"
+OPENSEARCH_TRANSPORT_PORT="${OPENSEARCH_TRANSPORT_PORT:-9300}"
+OPENSEARCH_JAVA_OPTS="${OPENSEARCH_JAVA_OPTS:--Xms512m -Xmx512m}"
+OPENSEARCH_START_TIMEOUT="${OPENSEARCH_START_TIMEOUT:-180}"
+OPENSEARCH_USER="${OPENSEARCH_USER:-opensearch}"
+NAME=opensearch
+URL="http://127.0.0.1:$OPENSEARCH_PORT"
+
+# module|groupId:artifactId:version[:type] -- the zip has module "-"
+ARTIFACTS=(
+    "-|org.opensearch.distribution.integ-test-zip:opensearch:$OS_VERSION:zip"
+    "lang-painless|org.opensearch.plugin:lang-painless:$OS_VERSION"
+    "lang-painless|org.opensearch.plugin:opensearch-scripting-painless-spi:$OS_VERSION"
+    "lang-painless|org.antlr:antlr4-runtime:$ANTLR_VERSION"
+    "lang-painless|org.ow2.asm:asm:$ASM_VERSION"
+    "lang-painless|org.ow2.asm:asm-analysis:$ASM_VERSION"
+    "lang-painless|org.ow2.asm:asm-commons:$ASM_VERSION"
+    "lang-painless|org.ow2.asm:asm-tree:$ASM_VERSION"
+    "lang-painless|org.ow2.asm:asm-util:$ASM_VERSION"
+    "analysis-common|org.opensearch.plugin:analysis-common:$OS_VERSION"
+    "mapper-extras|org.opensearch.plugin:mapper-extras-client:$OS_VERSION"
+    "reindex|org.opensearch.plugin:reindex-client:$OS_VERSION"
+    "reindex|org.opensearch.client:opensearch-rest-client:$OS_VERSION"
+    "reindex|org.opensearch:opensearch-ssl-config:$OS_VERSION"
+    "reindex|org.apache.httpcomponents:httpclient:$HTTPCLIENT_VERSION"
+    "reindex|org.apache.httpcomponents:httpcore:$HTTPCORE_VERSION"
+    "reindex|org.apache.httpcomponents:httpasyncclient:$HTTPASYNC_VERSION"
+    "reindex|org.apache.httpcomponents:httpcore-nio:$HTTPCORE_VERSION"
+    "reindex|commons-codec:commons-codec:$CODEC_VERSION"
+    "reindex|commons-logging:commons-logging:$CLOGGING_VERSION"
+)
+
+# sha256 of every downloaded file (file names as Maven copies them)
+read -r -d '' PINNED_SHA256 <<'EOF' || true
+187378844d92a043b935038f9ae168f7812f686b1c1c7128f8b97731baff8a1a  analysis-common-2.19.6.jar
+54665d2838cc66458343468efc539e454fc95b46a8a04b13c6ac43fc9be63505  antlr4-runtime-4.13.1.jar
+adf46d5e34940bdf148ecdd26a9ee8eea94496a72034ff7141066b3eea5c4e9d  asm-9.7.jar
+7bc6bcbc21379948a0c8c467fb0f864206e5b818f6bc0b546872f5c9f941556f  asm-analysis-9.7.jar
+389bc247958e049fc9a0408d398c92c6d370c18035120395d4cba1d9d9304b7a  asm-commons-9.7.jar
+62f4b3bc436045c1acb5c3ba2d8ec556ec3369093d7f5d06c747eb04b56d52b1  asm-tree-9.7.jar
+37a6414d36641973f1af104937c95d6d921b2ddb4d612c66c5a9f2b13fc14211  asm-util-9.7.jar
+ba005f304cef92a3dede24a38ad5ac9b8afccf0d8f75839d6c1338634cf7f6e4  commons-codec-1.18.0.jar
+daddea1ea0be0f56978ab3006b8ac92834afeefbd9b7e4e6316fca57df0fa636  commons-logging-1.2.jar
+0c1877489a9d1ba4fa50f6cfcab11d1123618858cb31d56afaab5afdd5064d99  httpasyncclient-4.1.5.jar
+c8bc7e1c51a6d4ce72f40d2ebbabf1c4b68bfe76e732104b04381b493478e9d6  httpclient-4.5.14.jar
+6c9b3dd142a09dc468e23ad39aad6f75a0f2b85125104469f026e52a474e464f  httpcore-4.4.16.jar
+4018736ede2d321034e8517ea90baefb31831a8608afccc446d8a699fb1d00d4  httpcore-nio-4.4.16.jar
+e71e6c7ef99a6f5958cd0b25367acf472cc52cd49d29e13084c5ff0b5931f717  lang-painless-2.19.6.jar
+4a486870432b71a190dca3aaba91f1fba58837e4a4146b2982e8a938164a9a34  mapper-extras-client-2.19.6.jar
+71d6d8b1c637f3faecda0752b184b1cc526fc6eaad59ec1408c6327bb00b9293  opensearch-2.19.6.zip
+225987b8fd88db60f0aade505bd55b1321eb302f942e15874e2192f2d47a1d98  opensearch-rest-client-2.19.6.jar
+84e545b968151739f1915cfd2db24bf873edfd317d2848b87b61d0d60ec70869  opensearch-scripting-painless-spi-2.19.6.jar
+93e27cba4a85bc751f68a0c70146f341008ff6c63bfa43d5d3a41cbd4a99d59c  opensearch-ssl-config-2.19.6.jar
+431d1037eadaa1fc144155b9397d4781d7b68e5b4700f68735c6a97bf52defff  reindex-client-2.19.6.jar
+EOF
+
+# module descriptors: name|classname|extended.plugins|description
+MODULES=(
+    "lang-painless|org.opensearch.painless.PainlessPlugin||An easy, safe and fast scripting language for OpenSearch"
+    "analysis-common|org.opensearch.analysis.common.CommonAnalysisPlugin|lang-painless|Adds \"built in\" analyzers to OpenSearch."
+    "mapper-extras|org.opensearch.index.mapper.MapperExtrasPlugin||Adds advanced field mappers"
+    "reindex|org.opensearch.index.reindex.ReindexPlugin||The Reindex module adds APIs to reindex from one index to another or update documents in place."
+)
+
+# ------------------------------------------------------------------ paths ---
+
+dl_dir() { ca_cache_dir "opensearch-$OS_VERSION/artifacts"; }
+
+run_as_user() {
+    if [[ $EUID -eq 0 ]]; then printf '%s\n' "$OPENSEARCH_USER"; else id -un; fi
+}
+
+# Base dir for the assembled distribution, config, data and logs (see svc_base).
+os_base() { svc_base opensearch "$(run_as_user)"; }
+
+os_home() { printf '%s/dist/opensearch-%s\n' "$(os_base)" "$OS_VERSION"; }
+
+# ---------------------------------------------------------------- install ---
+
+artifact_file() { # groupId:artifactId:version[:type] -> file name
+    local a="$1" g art v t
+    IFS=: read -r g art v t <<<"$a"
+    printf '%s-%s.%s\n' "$art" "$v" "${t:-jar}"
+}
+
+verify_downloads() {
+    local dir="$1" file sum
+    while read -r sum file; do
+        [[ -n "$sum" ]] || continue
+        sha256_verify "$dir/$file" "$sum" || return 1
+    done <<<"$PINNED_SHA256"
+}
+
+fetch_artifacts() {
+    need_cmd mvn "install Maven: apt-get install maven"
+    local dl tmp entry coord g a v t deps=""
+    dl="$(dl_dir)"
+    tmp="$(mktemp -d)"
+    # shellcheck disable=SC2064
+    trap "rm -rf '$tmp'" RETURN
+    for entry in "${ARTIFACTS[@]}"; do
+        coord="${entry#*|}"
+        IFS=: read -r g a v t <<<"$coord"
+        deps+="    <dependency><groupId>$g</groupId><artifactId>$a</artifactId><version>$v</version><type>${t:-jar}</type></dependency>"$'\n'
+    done
+    cat >"$tmp/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.customer-agent</groupId>
+  <artifactId>opensearch-fetch</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+$deps  </dependencies>
+</project>
+EOF
+    log_info "downloading OpenSearch $OS_VERSION and module jars with Maven (first run only)..."
+    rm -rf "$dl.tmp"
+    if ! (cd "$tmp" && mvn -q -B -C -Dstyle.color=never dependency:copy-dependencies \
+        -DexcludeTransitive=true -DoutputDirectory="$dl.tmp" >"$tmp/mvn.log" 2>&1); then
+        cat "$tmp/mvn.log" >&2
+        rm -rf "$dl.tmp"
+        die "Maven could not fetch OpenSearch $OS_VERSION"
+    fi
+    if [[ "${OPENSEARCH_PRINT_CHECKSUMS:-0}" == 1 ]]; then
+        (cd "$dl.tmp" && sha256sum -- *)
+        exit 0
+    fi
+    verify_downloads "$dl.tmp" || {
+        rm -rf "$dl.tmp"
+        die "downloaded OpenSearch artifacts do not match the pinned checksums"
+    }
+    rm -rf "$dl"
+    mv "$dl.tmp" "$dl"
+}
+
+ensure_user() {
+    [[ $EUID -eq 0 ]] || return 0
+    if ! id "$OPENSEARCH_USER" >/dev/null 2>&1; then
+        log_info "creating system user $OPENSEARCH_USER"
+        useradd --system --user-group --no-create-home --home-dir /nonexistent \
+            --shell /usr/sbin/nologin "$OPENSEARCH_USER" ||
+            die "could not create user $OPENSEARCH_USER"
+    fi
+}
+
+write_descriptor() {
+    local dir="$1" name="$2" classname="$3" extended="$4" desc="$5"
+    cat >"$dir/plugin-descriptor.properties" <<EOF
+# assembled by deploy/local/opensearch.sh from Maven Central jars
+description=$desc
+version=$OS_VERSION
+name=$name
+classname=$classname
+java.version=11
+opensearch.version=$OS_VERSION
+custom.foldername=
+extended.plugins=$extended
+has.native.controller=false
+EOF
+}
+
+assemble() {
+    local dl home tmp entry mod coord spec name cls ext desc
+    dl="$(dl_dir)"
+    home="$(os_home)"
+    tmp="$home.tmp"
+    rm -rf "$tmp"
+    mkdir -p "$tmp"
+    unzip -q "$dl/$(artifact_file "org.opensearch.distribution.integ-test-zip:opensearch:$OS_VERSION:zip")" -d "$tmp"
+    [[ -d "$tmp/opensearch-$OS_VERSION" ]] || die "unexpected zip layout"
+    for spec in "${MODULES[@]}"; do
+        IFS='|' read -r name cls ext desc <<<"$spec"
+        mkdir -p "$tmp/opensearch-$OS_VERSION/modules/$name"
+        write_descriptor "$tmp/opensearch-$OS_VERSION/modules/$name" "$name" "$cls" "$ext" "$desc"
+    done
+    for entry in "${ARTIFACTS[@]}"; do
+        mod="${entry%%|*}"
+        coord="${entry#*|}"
+        [[ "$mod" == "-" ]] && continue
+        cp "$dl/$(artifact_file "$coord")" "$tmp/opensearch-$OS_VERSION/modules/$mod/"
+    done
+    cat >"$tmp/opensearch-$OS_VERSION/modules/lang-painless/plugin-security.policy" <<'EOF'
+grant {
+  // needed to generate runtime classes
+  permission java.lang.RuntimePermission "createClassLoader";
+
+  // needed to find the classloader to load whitelisted classes from
+  permission java.lang.RuntimePermission "getClassLoader";
+};
+EOF
+    cat >"$tmp/opensearch-$OS_VERSION/modules/reindex/plugin-security.policy" <<'EOF'
+grant {
+  // reindex opens socket connections using the rest client
+  permission java.net.SocketPermission "*", "connect";
+};
+
+grant codeBase "${codebase.opensearch-rest-client}" {
+  // rest client uses system properties which gets the default proxy
+  permission java.net.NetPermission "getProxySelector";
+};
+
+grant codeBase "${codebase.httpasyncclient}" {
+  // rest client uses system properties which gets the default proxy
+  permission java.net.NetPermission "getProxySelector";
+};
+EOF
+    chmod -R a+rX "$tmp"
+    rm -rf "$home"
+    mv "$tmp/opensearch-$OS_VERSION" "$home"
+    rmdir "$tmp"
+    printf '%s\n' "$(assembly_stamp)" >"$home/.assembled"
+}
+
+# changes whenever the pins or the module layout in this script change
+assembly_stamp() {
+    printf '%s\n%s\n%s\n' "$PINNED_SHA256" "${ARTIFACTS[*]}" "${MODULES[*]}" | sha256sum | cut -c1-16
+}
+
+cmd_install() {
+    local dl home
+    dl="$(dl_dir)"
+    if [[ -n "$(ls -A "$dl" 2>/dev/null)" ]] && verify_downloads "$dl" 2>/dev/null; then
+        log_verbose "OpenSearch $OS_VERSION artifacts present in $dl (checksums ok)"
+    else
+        [[ -n "$(ls -A "$dl" 2>/dev/null)" ]] && log_warn "cached artifacts in $dl incomplete or modified; fetching again"
+        fetch_artifacts
+    fi
+    need_cmd unzip "apt-get install unzip"
+    ensure_user
+    home="$(os_home)"
+    if [[ "$(cat "$home/.assembled" 2>/dev/null)" != "$(assembly_stamp)" ]]; then
+        if is_running "$NAME"; then
+            die "OpenSearch distribution needs re-assembly but OpenSearch is running; run '$0 down' first"
+        fi
+        log_info "assembling OpenSearch $OS_VERSION with modules into $home"
+        assemble
+        log_ok "OpenSearch $OS_VERSION installed in $home"
+    else
+        log_verbose "OpenSearch $OS_VERSION installed in $home"
+    fi
+    java_home >/dev/null
+}
+
+# ----------------------------------------------------------------- config ---
+
+write_config() {
+    local base user d
+    base="$(os_base)"
+    user="$(run_as_user)"
+    mkdir -p "$base/config" "$base/data" "$base/logs" "$base/tmp"
+    d="$(os_home)/config"
+    cp "$d/jvm.options" "$d/log4j2.properties" "$base/config/"
+    mkdir -p "$base/config/jvm.options.d"
+    cat >"$base/config/opensearch.yml" <<EOF
+# generated by deploy/local/opensearch.sh -- edits are overwritten on every 'up'
+cluster.name: customer-agent-local
+node.name: local-1
+path.data: $base/data
+path.logs: $base/logs
+network.host: 127.0.0.1
+http.port: $OPENSEARCH_PORT
+transport.port: $OPENSEARCH_TRANSPORT_PORT
+discovery.type: single-node
+bootstrap.memory_lock: false
+bootstrap.system_call_filter: false
+# a developer disk that is 90% full must not turn indices read-only
+cluster.routing.allocation.disk.threshold_enabled: false
+EOF
+    # GC log and heap dumps go to the logs dir (not the cwd)
+    cat >"$base/config/jvm.options.d/local.options" <<EOF
+-XX:HeapDumpPath=$base/logs
+-XX:ErrorFile=$base/logs/hs_err_pid%p.log
+-Xlog:gc*,gc+age=trace,safepoint:file=$base/logs/gc.log:utctime,pid,tags:filecount=4,filesize=16m
+EOF
+    # the stock GC log / heap dump / error file settings use paths relative to the cwd
+    sed -i -e '/^9-:-Xlog:gc/d' -e '/^-XX:HeapDumpPath=/d' -e '/^-XX:ErrorFile=/d' "$base/config/jvm.options"
+    if [[ $EUID -eq 0 ]]; then
+        chown -R "$user:" "$base/config" "$base/data" "$base/logs" "$base/tmp"
+    fi
+}
+
+# -------------------------------------------------------------- lifecycle ---
+
+healthy() {
+    curl -fsS -m 3 "$URL/_cluster/health?wait_for_status=yellow&timeout=1s" 2>/dev/null |
+        grep -Eq '"status":"(yellow|green)"'
+}
+
+is_our_node() {
+    curl -fsS -m 3 "$URL/" 2>/dev/null | grep -q '"cluster_name" *: *"customer-agent-local"'
+}
+
+check_ports_free() {
+    local p
+    for p in "$OPENSEARCH_PORT" "$OPENSEARCH_TRANSPORT_PORT"; do
+        if port_in_use "$p"; then
+            die "port $p (OpenSearch) is taken by a foreign process: $(port_owner "$p"). Stop it or set OPENSEARCH_PORT / OPENSEARCH_TRANSPORT_PORT."
+        fi
+    done
+}
+
+wait_ready() {
+    local deadline=$((SECONDS + OPENSEARCH_START_TIMEOUT)) logf
+    logf="$(os_base)/logs/customer-agent-local.log"
+    while ((SECONDS < deadline)); do
+        if healthy; then
+            return 0
+        fi
+        if ! is_running "$NAME"; then
+            log_error "OpenSearch exited during startup; last log lines:"
+            tail -n 40 "$(os_base)/logs/opensearch.out" >&2 2>/dev/null || true
+            return 1
+        fi
+        sleep 1
+    done
+    log_error "OpenSearch not healthy after ${OPENSEARCH_START_TIMEOUT}s; see $logf"
+    return 1
+}
+
+cmd_up() {
+    local t0=$SECONDS base user jh
+    cmd_install
+    if is_running "$NAME"; then
+        if healthy; then
+            log_info "already running (pid $(pid_of "$NAME" || echo '?')) at $URL"
+            return 0
+        fi
+        log_info "running but not healthy yet; waiting"
+        wait_ready || die "OpenSearch is not healthy; try: $0 down && $0 up"
+        log_ok "OpenSearch ready at $URL"
+        return 0
+    fi
+    check_ports_free
+    write_config
+    base="$(os_base)"
+    user="$(run_as_user)"
+    jh="$(java_home)"
+    local -a argv=(env -C "$base"
+        "OPENSEARCH_JAVA_HOME=$jh"
+        "OPENSEARCH_PATH_CONF=$base/config"
+        "OPENSEARCH_TMPDIR=$base/tmp"
+        "OPENSEARCH_JAVA_OPTS=$OPENSEARCH_JAVA_OPTS"
+        "$(os_home)/bin/opensearch")
+    as_user_argv "$user"
+    argv=("${CA_AS_USER[@]}" "${argv[@]}")
+    start_background "$NAME" "$base/logs/opensearch.out" "${argv[@]}"
+    if ! wait_ready; then
+        stop_background "$NAME" || true
+        die "OpenSearch failed to start"
+    fi
+    log_ok "OpenSearch $OS_VERSION ready at $URL in $(elapsed_since "$t0")"
+}
+
+cmd_down() {
+    if is_running "$NAME"; then
+        stop_background "$NAME" TERM
+    else
+        stop_background "$NAME" >/dev/null 2>&1 || true
+        log_info "not running"
+    fi
+}
+
+cmd_status() {
+    local pid st
+    if pid="$(pid_of "$NAME")"; then
+        st="$(curl -fsS -m 3 "$URL/_cluster/health" 2>/dev/null | grep -o '"status":"[a-z]*"' | cut -d'"' -f4 || true)"
+        if [[ "$st" == green || "$st" == yellow ]]; then
+            printf 'opensearch  running  pid %-7s %s  (OPENSEARCH_URL=%s, health %s, v%s)\n' "$pid" "$URL" "$URL" "$st" "$OS_VERSION"
+        else
+            printf 'opensearch  starting pid %-7s %s  (not healthy yet)\n' "$pid" "$URL"
+            return 1
+        fi
+    else
+        printf 'opensearch  stopped  %-11s %s\n' "-" "$URL"
+        return 3
+    fi
+}
+
+cmd_logs() { tail_log "$(os_base)/logs/customer-agent-local.log" "${1:-200}"; }
+
+main() {
+    local cmd="${1:-}"
+    shift || true
+    case "$cmd" in
+        install | up | start | down | stop) ca_lock "$NAME" ;;
+    esac
+    case "$cmd" in
+        install) CA_VERBOSE=1 cmd_install ;;
+        up | start) cmd_up ;;
+        down | stop) cmd_down ;;
+        status) cmd_status ;;
+        logs) cmd_logs "$@" ;;
+        *)
+            echo "usage: $0 {install|up|down|status|logs [LINES]}" >&2
+            exit 2
+            ;;
+    esac
+}
+
+main "$@"

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Start/stop the five Customer Agent services as local processes.
+#
+#   deploy/local/services.sh up|down|status|logs [SERVICE]
+#
+# Each service runs from the uv workspace's virtualenv, logs JSON to
+# $(ca_state_dir)/logs/<service>.log and serves /metrics, /healthz, /readyz.
+# Environment variables set by the caller (KAFKA_BOOTSTRAP_SERVERS,
+# DATABASE_URL, ROUTING_*, ...) reach the services unchanged.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+CA_LOG_TAG=services
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+VENV_BIN="${CA_VENV_BIN:-$REPO_ROOT/.venv/bin}"
+
+# name:command:port-variable:default-port
+SERVICES=(
+  "admin-api:admin-api:ADMIN_HTTP_PORT:8000"
+  "ingestion:ingestion-service:INGESTION_HTTP_PORT:8001"
+  "conversation:conversation-service:CONVERSATION_HTTP_PORT:8002"
+  "routing:routing-service:ROUTING_HTTP_PORT:8003"
+  "billing:billing-service:BILLING_HTTP_PORT:8004"
+)
+
+service_port() {
+  local var="$1" default="$2"
+  printf '%s' "${!var:-$default}"
+}
+
+selected() {
+  local wanted="${1:-}" name="$2"
+  [[ -z "$wanted" || "$wanted" == "$name" ]]
+}
+
+cmd_up() {
+  local wanted="${1:-}" entry name command port_var default port started=()
+  for entry in "${SERVICES[@]}"; do
+    IFS=: read -r name command port_var default <<<"$entry"
+    selected "$wanted" "$name" || continue
+    port="$(service_port "$port_var" "$default")"
+    if is_running "service-$name"; then
+      log_info "$name already running (pid $(pid_of "service-$name"))"
+      continue
+    fi
+    if port_in_use "$port"; then
+      die "port $port for $name is taken by $(port_owner "$port"); stop it or set $port_var"
+    fi
+    [[ -x "$VENV_BIN/$command" ]] || die "$VENV_BIN/$command not found; run 'make install' first"
+    mkdir -p "$(ca_state_dir logs)"
+    start_background "service-$name" "$(ca_state_dir logs)/$name.log" \
+      env PYTHONUNBUFFERED=1 "$VENV_BIN/$command" serve
+    started+=("$name:$port")
+  done
+  for entry in "${started[@]}"; do
+    name="${entry%%:*}"; port="${entry##*:}"
+    if ! wait_until "${CA_SERVICE_START_TIMEOUT:-90}" curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz"; then
+      log_error "$name did not become ready on :$port; last log lines:"
+      tail -n 30 "$(ca_state_dir logs)/$name.log" >&2 || true
+      exit 1
+    fi
+    log_ok "$name ready on http://127.0.0.1:$port"
+  done
+}
+
+cmd_down() {
+  local wanted="${1:-}" entry name command port_var default
+  for entry in "${SERVICES[@]}"; do
+    IFS=: read -r name command port_var default <<<"$entry"
+    selected "$wanted" "$name" || continue
+    if is_running "service-$name"; then
+      stop_background "service-$name"
+      log_ok "$name stopped"
+    fi
+  done
+}
+
+cmd_status() {
+  local entry name command port_var default port state
+  for entry in "${SERVICES[@]}"; do
+    IFS=: read -r name command port_var default <<<"$entry"
+    port="$(service_port "$port_var" "$default")"
+    if is_running "service-$name"; then
+      if curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null; then state="ready"; else state="running (not ready)"; fi
+      printf '%-13s %-20s pid %-8s http://127.0.0.1:%s\n' "$name" "$state" "$(pid_of "service-$name")" "$port"
+    else
+      printf '%-13s %-20s\n' "$name" "stopped"
+    fi
+  done
+}
+
+cmd_logs() {
+  local wanted="${1:-}" entry name command port_var default
+  for entry in "${SERVICES[@]}"; do
+    IFS=: read -r name command port_var default <<<"$entry"
+    selected "$wanted" "$name" || continue
+    local file; file="$(ca_state_dir logs)/$name.log"
+    [[ -f "$file" ]] || continue
+    printf '==> %s <==\n' "$file"
+    tail -n "${LINES_TO_SHOW:-40}" "$file"
+  done
+}
+
+case "${1:-}" in
+  up) cmd_up "${2:-}" ;;
+  down) cmd_down "${2:-}" ;;
+  status) cmd_status ;;
+  logs) cmd_logs "${2:-}" ;;
+  *) echo "usage: $0 up|down|status|logs [admin-api|ingestion|conversation|routing|billing]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,1 @@
+"""admin-api: Accounts, keys, agent profile, sources, channels, handoff, users, credits, audit."""

@@ -1,0 +1,9 @@
+"""Admin-api's unit of work over its schema."""
+
+from __future__ import annotations
+
+from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork
+
+
+class AdminUnitOfWork(SqlUnitOfWork):
+    """Transaction scope for admin-api's use cases."""

@@ -1,0 +1,18 @@
+"""Routing settings: ``ADMIN_*`` variables plus the shared infrastructure ones."""
+
+from __future__ import annotations
+
+from customer_agent_shared.settings import ServiceSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+
+class AdminSettings(ServiceSettings):
+    """Everything the admin-api service reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="ADMIN_", extra="ignore", populate_by_name=True)
+
+    service_name: str = Field(default="admin-api", description="Name in logs, metrics and client ids.")
+    http_port: int = Field(default=8000, ge=1, le=65535, description="Port of /metrics, /healthz, /readyz.")
+    database_schema: str = Field(default="admin", description="PostgreSQL schema owned by admin-api.")
+    consumer_group: str = Field(default="admin-api", description="Kafka consumer group prefix (<prefix>.<topic>).")

@@ -1,0 +1,1 @@
+"""billing: Credit ledger, plans, exhaustion and restoration."""

@@ -1,0 +1,1 @@
+"""conversation: Grounded answers with citations in the visitor's language."""

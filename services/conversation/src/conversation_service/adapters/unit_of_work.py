@@ -1,0 +1,9 @@
+"""Conversation's unit of work over its schema."""
+
+from __future__ import annotations
+
+from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork
+
+
+class ConversationUnitOfWork(SqlUnitOfWork):
+    """Transaction scope for conversation's use cases."""

@@ -1,0 +1,1 @@
+"""ingestion: Crawls, parses, chunks and indexes content sources."""

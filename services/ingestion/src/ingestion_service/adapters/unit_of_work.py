@@ -1,0 +1,9 @@
+"""Ingestion's unit of work over its schema."""
+
+from __future__ import annotations
+
+from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork
+
+
+class IngestionUnitOfWork(SqlUnitOfWork):
+    """Transaction scope for ingestion's use cases."""

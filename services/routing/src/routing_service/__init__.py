@@ -1,0 +1,1 @@
+"""Routing service: decides who owns every thread (AI agent, a human, or nobody)."""

@@ -1,0 +1,60 @@
+"""Wires routing: settings → stores → Kafka → use cases → entrypoints, and the process lifecycle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from customer_agent_shared.kernel import (
+    ServiceKernel,
+    build_kernel,
+    create_operations_app,
+    start_consumers_last,
+)
+from fastapi import FastAPI
+
+from routing_service.adapters.orm import SCHEMA, inbox_table, outbox_table
+from routing_service.adapters.unit_of_work import RoutingUnitOfWork
+from routing_service.entrypoints.kafka_subscribers import register_subscribers
+from routing_service.handlers.event_intake import EventIntake
+from routing_service.settings import RoutingSettings
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+TITLE = "Customer Agent routing"
+DESCRIPTION = "Thread ownership, handoff rules, availability and pause."
+
+
+@dataclass
+class RoutingService:
+    """Everything one routing process holds."""
+
+    kernel: ServiceKernel
+
+    def unit_of_work(self) -> RoutingUnitOfWork:
+        """A new unit of work over routing's schema."""
+        return RoutingUnitOfWork(
+            self.kernel.session_factory, outbox=outbox_table, inbox=inbox_table, relay=self.kernel.relay
+        )
+
+
+def build_service(settings: RoutingSettings | None = None) -> RoutingService:
+    """Build (not start) a routing process."""
+    settings = settings or RoutingSettings()
+    kernel = build_kernel(
+        settings, schema=SCHEMA, outbox=outbox_table, inbox=inbox_table, migrations_dir=MIGRATIONS_DIR
+    )
+    service = RoutingService(kernel)
+    intake = EventIntake(service.unit_of_work, consumer_prefix=settings.consumer_group)
+    register_subscribers(kernel.broker, intake, settings.consumer_group)
+    start_consumers_last(kernel)
+    return service
+
+
+def asyncapi_document(service: RoutingService) -> str:
+    """The AsyncAPI document of routing's topics, as JSON."""
+    return service.kernel.asyncapi_document(TITLE, DESCRIPTION)
+
+
+def create_app(settings: RoutingSettings | None = None) -> FastAPI:
+    """The ASGI app: operations endpoints, with Kafka consumers running in its lifespan."""
+    return create_operations_app(build_service(settings).kernel, title=TITLE, description=DESCRIPTION)

@@ -1,0 +1,20 @@
+"""Routing's migrations apply and roll back on real PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from customer_agent_shared.settings import InfrastructureSettings
+from customer_agent_shared.testing.migrations import assert_migrations_apply_and_roll_back
+from routing_service.bootstrap import MIGRATIONS_DIR
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+pytestmark = pytest.mark.integration
+
+
+async def test_migrations_apply_and_roll_back(
+    infrastructure: InfrastructureSettings, scratch_schema: tuple[AsyncEngine, str]
+) -> None:
+    engine, schema = scratch_schema
+    await assert_migrations_apply_and_roll_back(
+        engine, infrastructure.database_url, MIGRATIONS_DIR, schema, {"outbox", "processed_events"}
+    )

@@ -1,0 +1,43 @@
+"""Client factories for Redis and OpenSearch, with readiness checks."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from opensearchpy import AsyncOpenSearch
+from redis.asyncio import Redis
+
+
+def create_redis_client(redis_url: str) -> Redis:
+    """A Redis client with short timeouts so a dead Redis never stalls a handler for long."""
+    return Redis.from_url(
+        redis_url,
+        socket_timeout=2.0,
+        socket_connect_timeout=2.0,
+        health_check_interval=15,
+        retry_on_timeout=False,
+    )
+
+
+def create_opensearch_client(opensearch_url: str) -> AsyncOpenSearch:
+    """An async OpenSearch client for one cluster URL."""
+    return AsyncOpenSearch(hosts=[opensearch_url], timeout=10, max_retries=2, retry_on_timeout=True)
+
+
+def redis_readiness(redis: Redis) -> Callable[[], Awaitable[bool]]:
+    """Readiness check: Redis answers PING."""
+
+    async def check() -> bool:
+        return bool(await redis.ping())
+
+    return check
+
+
+def opensearch_readiness(client: AsyncOpenSearch) -> Callable[[], Awaitable[bool]]:
+    """Readiness check: the cluster is at least yellow."""
+
+    async def check() -> bool:
+        health = await client.cluster.health()
+        return health.get("status") in {"yellow", "green"}
+
+    return check

@@ -1,0 +1,66 @@
+"""Billing commands (from admin-api) and credit state (from billing)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from customer_agent_shared.events.channels import ContractModel
+
+CREDITS_PURCHASE = "credits.purchase"
+CREDITS_PLAN_SET = "credits.plan_set"
+CREDITS_ADJUST = "credits.adjust"
+BILLING_COMMAND_TYPES = (CREDITS_PURCHASE, CREDITS_PLAN_SET, CREDITS_ADJUST)
+
+CREDITS_STATE = "credits.state"
+CREDITS_EXHAUSTED = "credits.exhausted"
+CREDITS_RESTORED = "credits.restored"
+CREDIT_STATE_TYPES = (CREDITS_STATE, CREDITS_EXHAUSTED, CREDITS_RESTORED)
+
+
+class PricingRule(StrEnum):
+    """What a credit buys."""
+
+    PER_CONVERSATION = "per_conversation"
+    PER_RESOLUTION = "per_resolution"
+
+
+class CreditPlan(ContractModel):
+    """An account's plan."""
+
+    monthly_allotment: int = Field(default=1000, ge=0, description="Credits granted each period.")
+    reset_day: int = Field(default=1, ge=1, le=28, description="Day of month the allotment resets.")
+    timezone: str = Field(default="UTC", description="Time zone of the reset.")
+    pricing_rule: PricingRule = Field(default=PricingRule.PER_CONVERSATION, description="Pricing.")
+    credits_per_unit: int = Field(default=1, ge=1, description="Credits per conversation/resolution.")
+    resolution_hours: int = Field(default=72, ge=1, description="Quiet hours before a resolution.")
+    auto_upgrade_pack_credits: int = Field(default=0, ge=0, description="Credits per auto pack (0 = off).")
+    auto_upgrade_limit: int = Field(default=0, ge=0, description="Max auto packs per period.")
+
+
+class BillingCommand(ContractModel):
+    """A command to the ledger's only writer."""
+
+    account_id: str = Field(description="Account id.")
+    command_id: str = Field(description="Idempotency id of the command.")
+    credits: int | None = Field(default=None, description="Credits purchased or adjusted.")
+    plan: CreditPlan | None = Field(default=None, description="New plan (plan_set).")
+    note: str | None = Field(default=None, description="Why (adjust).")
+
+
+class CreditState(ContractModel):
+    """An account's credit state; the compacted topic keeps the latest per account."""
+
+    account_id: str = Field(description="Account id.")
+    balance: int = Field(description="Credits left.")
+    allotment: int = Field(ge=0, description="Credits per period.")
+    used_this_period: int = Field(ge=0, description="Credits used since the last reset.")
+    purchased_this_period: int = Field(default=0, ge=0, description="Credits bought this period.")
+    auto_upgrades_this_period: int = Field(default=0, ge=0, description="Auto packs bought.")
+    reset_at: datetime = Field(description="Next reset.")
+    exhausted: bool = Field(description="True while the agent must not take new threads.")
+    plan: CreditPlan = Field(default_factory=CreditPlan, description="Current plan.")
+    version: int = Field(ge=0, description="Monotonic; consumers ignore older states.")
+    cause: str | None = Field(default=None, description="What changed: usage, reset, purchase, ...")

@@ -1,0 +1,159 @@
+"""External contract: inbound and outbound channel messages and inbox handoffs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MESSAGE_RECEIVED = "message.received"
+MESSAGE_SEND = "message.send"
+THREAD_HANDED_OFF = "thread.handed_off"
+MESSAGE_FORWARDED = "message.forwarded"
+
+
+class ContractModel(BaseModel):
+    """Base of contract models: unknown fields are kept, so producers may add fields."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class ChannelType(StrEnum):
+    """Kinds of channel the agent can be deployed on."""
+
+    LIVE_CHAT = "live_chat"
+    WHATSAPP = "whatsapp"
+    FACEBOOK = "facebook"
+    EMAIL = "email"
+    CALLING = "calling"
+    CUSTOM = "custom"
+
+
+class ChannelRef(ContractModel):
+    """A channel instance of an account."""
+
+    type: ChannelType = Field(description="Channel kind.", examples=["live_chat"])
+    id: str = Field(min_length=1, max_length=200, description="Channel id within the account.")
+
+
+class Sender(ContractModel):
+    """Who sent an inbound message."""
+
+    id: str = Field(min_length=1, max_length=200, description="Visitor id on the channel.")
+    name: str | None = Field(default=None, max_length=200, description="Display name, if known.")
+    locale: str | None = Field(default=None, max_length=35, description="Browser language (BCP 47), e.g. 'da-DK'.")
+
+
+class MessageReceived(ContractModel):
+    """A visitor's message, published by a channel provider to channels.inbound.v1."""
+
+    account_id: str = Field(min_length=1, max_length=100, description="Account the channel belongs to.")
+    channel: ChannelRef = Field(description="Channel the message arrived on.")
+    thread_id: str = Field(min_length=1, max_length=200, description="Conversation thread id.")
+    message_id: str = Field(min_length=1, max_length=200, description="Unique id of this message.")
+    sender: Sender = Field(description="Visitor who wrote the message.")
+    text: str = Field(max_length=20_000, description="Message text.")
+    sent_at: datetime = Field(description="When the visitor sent it.")
+
+
+class OutboundKind(StrEnum):
+    """What an outbound message is."""
+
+    ANSWER = "answer"
+    REPHRASE_REQUEST = "rephrase_request"
+    HANDOFF_NOTICE = "handoff_notice"
+    AVAILABILITY = "availability"
+    HANDOFF_UNAVAILABLE = "handoff_unavailable"
+
+
+class AuthorKind(StrEnum):
+    """Who wrote an outbound message."""
+
+    AI_AGENT = "ai_agent"
+    SYSTEM = "system"
+
+
+class Author(ContractModel):
+    """Author shown on an outbound message."""
+
+    kind: AuthorKind = Field(description="ai_agent or system.")
+    name: str = Field(description="Display name, e.g. the agent's name.")
+
+
+class Citation(ContractModel):
+    """A source cited by an answer."""
+
+    title: str = Field(description="Title of the cited page or document.")
+    url: str = Field(description="Where the visitor can read it.")
+
+
+class MessageSend(ContractModel):
+    """A message to deliver to the visitor, on channels.outbound.v1."""
+
+    account_id: str = Field(description="Account id.")
+    channel: ChannelRef = Field(description="Channel to deliver on.")
+    thread_id: str = Field(description="Thread id.")
+    reply_to: str = Field(description="The inbound message_id this replies to.")
+    text: str = Field(description="Text to show.")
+    language: str = Field(description="Language of `text` (BCP 47).")
+    kind: OutboundKind = Field(description="What the message is.")
+    author: Author = Field(description="Who the message is from.")
+    citations: list[Citation] = Field(default_factory=list, description="Cited sources.")
+    powered_by_ai: bool = Field(description="Whether channels show the 'Powered by AI' header.")
+
+
+class HandoffReason(StrEnum):
+    """Why a thread went to a human."""
+
+    TRIGGER = "trigger"
+    CANNOT_ANSWER = "cannot_answer"
+    AGENT_PAUSED = "agent_paused"
+    CREDITS_EXHAUSTED = "credits_exhausted"
+    NOT_DEPLOYED = "not_deployed"
+    VISITOR_REQUEST = "visitor_request"
+
+
+class AssigneeKind(StrEnum):
+    """Who receives a handed-off thread."""
+
+    USER = "user"
+    TEAM = "team"
+    UNASSIGNED = "unassigned"
+
+
+class Assignee(ContractModel):
+    """The receiver of a handoff."""
+
+    kind: AssigneeKind = Field(description="user, team or unassigned.")
+    id: str | None = Field(default=None, description="User or team id; absent when unassigned.")
+
+
+class TranscriptEntry(ContractModel):
+    """One turn of the conversation so far."""
+
+    role: str = Field(description="'visitor', 'agent' or 'system'.")
+    text: str = Field(description="What was said.")
+    at: datetime = Field(description="When.")
+
+
+class ThreadHandedOff(ContractModel):
+    """A thread handed to a human, a team or the unassigned view (inbox.handoffs.v1)."""
+
+    account_id: str = Field(description="Account id.")
+    channel: ChannelRef = Field(description="Channel of the thread.")
+    thread_id: str = Field(description="Thread id.")
+    reason: HandoffReason = Field(description="Why the thread was handed off.")
+    assignee: Assignee = Field(description="Who receives it.")
+    update_avatar: bool = Field(description="Whether the inbox shows the human's avatar from now on.")
+    transcript: list[TranscriptEntry] = Field(default_factory=list, description="The conversation so far.")
+
+
+class MessageForwarded(ContractModel):
+    """A visitor message on a thread a human owns, forwarded to the inbox (inbox.handoffs.v1)."""
+
+    account_id: str = Field(description="Account id.")
+    channel: ChannelRef = Field(description="Channel of the thread.")
+    thread_id: str = Field(description="Thread id.")
+    assignee: Assignee = Field(description="Current owner of the thread.")
+    message: MessageReceived = Field(description="The inbound message.")

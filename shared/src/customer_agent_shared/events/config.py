@@ -1,0 +1,141 @@
+"""The account's agent configuration snapshot on the compacted agent.config.v1."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from customer_agent_shared.events.channels import AssigneeKind, ChannelType, ContractModel
+
+AGENT_CONFIG_SNAPSHOT = "agent.config.snapshot"
+
+
+class AgentRole(StrEnum):
+    """What the agent is for; shapes phrasing."""
+
+    CUSTOMER_SERVICE = "customer_service"
+    MARKETING_SPECIALIST = "marketing_specialist"
+    SALES_REPRESENTATIVE = "sales_representative"
+
+
+class Personality(StrEnum):
+    """Tone of the agent's replies."""
+
+    FRIENDLY = "friendly"
+    PROFESSIONAL = "professional"
+    CASUAL = "casual"
+    EMPATHETIC = "empathetic"
+    WITTY = "witty"
+
+
+class AgentProfile(ContractModel):
+    """Name, role and personality of the agent."""
+
+    name: str = Field(default="Customer Agent", description="Name that signs the agent's messages.")
+    role: AgentRole = Field(default=AgentRole.CUSTOMER_SERVICE, description="Role.")
+    personality: Personality = Field(default=Personality.FRIENDLY, description="Tone.")
+
+
+class HandoffMode(StrEnum):
+    """What happens when a thread must leave the agent."""
+
+    HANDOFF = "handoff"
+    STAY_ASSIGNED = "stay_assigned"
+
+
+class HandoffTarget(ContractModel):
+    """A user or team named in a handoff rule."""
+
+    kind: AssigneeKind = Field(description="user or team.")
+    id: str = Field(description="User or team id.")
+
+
+class HandoffRule(ContractModel):
+    """The channel's handoff rule."""
+
+    mode: HandoffMode = Field(default=HandoffMode.HANDOFF, description="handoff or stay_assigned.")
+    assign_to: list[HandoffTarget] = Field(
+        default_factory=list, description="Candidates; empty means the unassigned view."
+    )
+    update_avatar: bool = Field(default=True, description="Show the human's avatar after handoff.")
+
+
+class ChannelDeployment(ContractModel):
+    """The agent deployed on one channel."""
+
+    type: ChannelType = Field(description="Channel kind.")
+    id: str = Field(description="Channel id.")
+    handoff: HandoffRule = Field(default_factory=HandoffRule, description="Handoff rule.")
+
+
+class AvailabilityMessages(ContractModel):
+    """Messages the visitor sees when a handoff happens or cannot happen, in one language."""
+
+    available: str = Field(description="A teammate will be with you shortly.")
+    away: str = Field(description="The team is away.")
+    at_capacity: str = Field(description="The team is at max capacity.")
+    outside_hours: str = Field(description="Outside business hours.")
+    handoff_unavailable: str = Field(description="A handoff is not possible; the agent stays.")
+
+
+class HandoffSettings(ContractModel):
+    """Trigger phrases and availability messages per language."""
+
+    triggers: list[str] = Field(default_factory=list, description="Words or phrases that hand off at once.")
+    messages: dict[str, AvailabilityMessages] = Field(
+        default_factory=dict, description="Messages keyed by language (e.g. 'en', 'da')."
+    )
+
+
+class WorkingInterval(ContractModel):
+    """An interval of working time on one weekday, in the person's time zone."""
+
+    day: int = Field(ge=0, le=6, description="Weekday, 0 = Monday.")
+    start: str = Field(pattern=r"^\d{2}:\d{2}$", description="Start, HH:MM.")
+    end: str = Field(pattern=r"^\d{2}:\d{2}$", description="End, HH:MM (24:00 allowed).")
+
+
+class WorkingHours(ContractModel):
+    """Weekly working hours in a time zone; an empty interval list means always."""
+
+    timezone: str = Field(default="UTC", description="IANA time zone, e.g. 'Europe/Copenhagen'.")
+    intervals: list[WorkingInterval] = Field(default_factory=list, description="Weekly intervals.")
+
+
+class HandoffUser(ContractModel):
+    """A person who can receive handoffs."""
+
+    id: str = Field(description="User id.")
+    name: str = Field(default="", description="Display name.")
+    paid_seat: bool = Field(default=False, description="Only paid seats can receive handoffs.")
+    available: bool = Field(default=True, description="False when the user set themselves away.")
+    working_hours: WorkingHours = Field(default_factory=WorkingHours, description="Working hours.")
+    team_ids: list[str] = Field(default_factory=list, description="Teams the user belongs to.")
+
+
+class HandoffTeam(ContractModel):
+    """A team that can receive handoffs."""
+
+    id: str = Field(description="Team id.")
+    name: str = Field(default="", description="Display name.")
+    max_capacity: int | None = Field(default=None, ge=0, description="Max open threads; none = unlimited.")
+    member_ids: list[str] = Field(default_factory=list, description="Users in the team.")
+    working_hours: WorkingHours | None = Field(default=None, description="Team business hours.")
+
+
+class AgentConfigSnapshot(ContractModel):
+    """Everything routing and conversation need to know about an account's agent."""
+
+    account_id: str = Field(description="Account id.")
+    version: int = Field(ge=0, description="Monotonic version; consumers ignore older snapshots.")
+    updated_at: datetime = Field(description="When this snapshot was taken.")
+    deleted: bool = Field(default=False, description="The account was removed.")
+    agent: AgentProfile = Field(default_factory=AgentProfile, description="Agent profile.")
+    paused: bool = Field(default=False, description="Manually paused (credit pause is billing's).")
+    channels: list[ChannelDeployment] = Field(default_factory=list, description="Deployments.")
+    handoff: HandoffSettings = Field(default_factory=HandoffSettings, description="Handoff settings.")
+    users: list[HandoffUser] = Field(default_factory=list, description="People who take handoffs.")
+    teams: list[HandoffTeam] = Field(default_factory=list, description="Teams who take handoffs.")
+    default_language: str = Field(default="en", description="Fallback language of the account.")

@@ -1,0 +1,74 @@
+"""Internal conversation events: assignment to the agent and what happened next."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from customer_agent_shared.events.channels import (
+    ChannelRef,
+    Citation,
+    ContractModel,
+    HandoffReason,
+    MessageReceived,
+)
+
+CONVERSATION_ASSIGNED = "conversation.assigned"
+CONVERSATION_ANSWERED = "conversation.answered"
+CONVERSATION_CANNOT_ANSWER = "conversation.cannot_answer"
+CONVERSATION_HANDOFF_REQUESTED = "conversation.handoff_requested"
+CONVERSATION_RESOLVED = "conversation.resolved"
+CONVERSATION_FEEDBACK = "conversation.feedback"
+CONVERSATION_KNOWLEDGE_GAP = "conversation.knowledge_gap"
+CONVERSATION_EVENT_TYPES = (
+    CONVERSATION_ANSWERED,
+    CONVERSATION_CANNOT_ANSWER,
+    CONVERSATION_HANDOFF_REQUESTED,
+    CONVERSATION_RESOLVED,
+    CONVERSATION_FEEDBACK,
+    CONVERSATION_KNOWLEDGE_GAP,
+)
+
+
+class ConversationAssigned(ContractModel):
+    """Routing gave an inbound message to the AI agent."""
+
+    account_id: str = Field(description="Account id.")
+    thread_id: str = Field(description="Thread id.")
+    channel: ChannelRef = Field(description="Channel of the thread.")
+    message: MessageReceived = Field(description="The inbound message to answer.")
+    new_thread: bool = Field(description="True when this message opened the thread.")
+    powered_by_ai: bool = Field(default=True, description="Value for outbound messages.")
+
+
+class ConversationEvent(ContractModel):
+    """Something that happened in a conversation; which fields are set depends on the type."""
+
+    account_id: str = Field(description="Account id.")
+    thread_id: str = Field(description="Thread id.")
+    channel: ChannelRef | None = Field(default=None, description="Channel of the thread.")
+    message_id: str | None = Field(default=None, description="Inbound message concerned.")
+    occurred_at: datetime = Field(description="When it happened.")
+    billable: bool = Field(default=True, description="False for preview and test conversations.")
+    question: str | None = Field(default=None, description="The visitor's question.")
+    language: str | None = Field(default=None, description="Visitor language (BCP 47).")
+    answer: str | None = Field(default=None, description="The answer given (answered).")
+    citations: list[Citation] = Field(default_factory=list, description="Citations given.")
+    confidence: float | None = Field(default=None, description="Retrieval support of the answer, 0..1.")
+    reason: HandoffReason | None = Field(default=None, description="Why a handoff is requested.")
+    miss_count: int | None = Field(default=None, description="Consecutive misses on the thread.")
+    nearest_content: list[Citation] = Field(default_factory=list, description="Closest content found (knowledge_gap).")
+    feedback: str | None = Field(default=None, description="'positive' or 'negative' (feedback).")
+
+
+class ConversationEventKind(StrEnum):
+    """Short names of the conversation event types."""
+
+    ANSWERED = CONVERSATION_ANSWERED
+    CANNOT_ANSWER = CONVERSATION_CANNOT_ANSWER
+    HANDOFF_REQUESTED = CONVERSATION_HANDOFF_REQUESTED
+    RESOLVED = CONVERSATION_RESOLVED
+    FEEDBACK = CONVERSATION_FEEDBACK
+    KNOWLEDGE_GAP = CONVERSATION_KNOWLEDGE_GAP

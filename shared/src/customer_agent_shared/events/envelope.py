@@ -1,0 +1,104 @@
+"""CloudEvents 1.0 envelope (structured JSON mode), one Kafka message per event."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Generic, Literal, TypeVar, cast
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+DataT = TypeVar("DataT", bound=BaseModel)
+
+CLOUDEVENTS_JSON = "application/cloudevents+json"
+
+
+class CloudEvent(BaseModel, Generic[DataT]):
+    """A CloudEvents 1.0 structured-mode event with the ``accountid`` extension."""
+
+    model_config = ConfigDict(extra="allow")
+
+    specversion: Literal["1.0"] = Field(default="1.0", description="CloudEvents spec version.")
+    id: str = Field(min_length=1, max_length=200, description="Unique event id; consumers drop duplicates.")
+    source: str = Field(min_length=1, description="URI-reference of the producer, e.g. 'routing'.")
+    type: str = Field(min_length=1, description="Event type, e.g. 'message.received'.")
+    time: datetime = Field(description="When the event happened (RFC 3339).")
+    datacontenttype: Literal["application/json"] = Field(
+        default="application/json", description="Always application/json."
+    )
+    accountid: str = Field(min_length=1, description="Account the event belongs to (extension).")
+    data: DataT = Field(description="The event payload; its schema depends on `type`.")
+
+
+class RawCloudEvent(CloudEvent[Any]):
+    """An envelope whose ``data`` is not yet validated against its model."""
+
+    data: dict[str, Any] = Field(description="Unvalidated payload.")
+
+
+class EventParseError(ValueError):
+    """A message is not a valid CloudEvent of the expected type (a poison message)."""
+
+
+def new_event_id() -> str:
+    """Return a fresh unique event id."""
+    return str(uuid.uuid4())
+
+
+def make_event(
+    event_type: str,
+    data: DataT,
+    *,
+    source: str,
+    account_id: str,
+    event_id: str | None = None,
+    time: datetime | None = None,
+    **extensions: str,
+) -> CloudEvent[DataT]:
+    """Wrap ``data`` in a CloudEvent envelope."""
+    # Parametrize with the concrete data class so serialization keeps every field.
+    event_class = cast("type[CloudEvent[DataT]]", CloudEvent[type(data)])  # type: ignore[misc]
+    return event_class(
+        id=event_id or new_event_id(),
+        source=source,
+        type=event_type,
+        time=time or datetime.now(UTC),
+        accountid=account_id,
+        data=data,
+        **extensions,
+    )
+
+
+def serialize_event(event: CloudEvent[Any]) -> bytes:
+    """Encode an event as the bytes of one Kafka message."""
+    return event.model_dump_json(exclude_none=False).encode("utf-8")
+
+
+def parse_envelope(body: bytes | str) -> RawCloudEvent:
+    """Parse the envelope only; raise ``EventParseError`` with a readable reason."""
+    try:
+        return RawCloudEvent.model_validate_json(body)
+    except ValidationError as error:
+        raise EventParseError(_describe(error, "CloudEvent envelope")) from error
+
+
+def parse_event(
+    body: bytes | str, data_model: type[DataT], *, expected_types: tuple[str, ...] = ()
+) -> CloudEvent[DataT]:
+    """Parse a CloudEvent and validate ``data`` against ``data_model``."""
+    envelope = parse_envelope(body)
+    if expected_types and envelope.type not in expected_types:
+        raise EventParseError(f"unexpected event type {envelope.type!r}; expected one of {', '.join(expected_types)}")
+    try:
+        data = data_model.model_validate(envelope.data)
+    except ValidationError as error:
+        raise EventParseError(_describe(error, f"{envelope.type} data")) from error
+    fields = envelope.model_dump(exclude={"data"})
+    return CloudEvent[data_model](data=data, **fields)  # type: ignore[valid-type]
+
+
+def _describe(error: ValidationError, what: str) -> str:
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in item['loc']) or '(root)'}: {item['msg']}" for item in error.errors()[:10]
+    )
+    return f"invalid {what}: {problems}"

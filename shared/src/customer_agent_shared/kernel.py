@@ -1,0 +1,151 @@
+"""The plumbing every service process has, built in one place.
+
+A service's ``bootstrap.py`` builds a kernel for its schema, adds its own
+adapters, use cases and subscribers, and serves the kernel's lifecycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+from opensearchpy import AsyncOpenSearch
+from redis.asyncio import Redis
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from customer_agent_shared.clients import (
+    create_opensearch_client,
+    create_redis_client,
+    opensearch_readiness,
+    redis_readiness,
+)
+from customer_agent_shared.messaging.broker import create_kafka_broker
+from customer_agent_shared.messaging.dedup import ProcessedEventRegistry
+from customer_agent_shared.messaging.producer import KafkaEventProducer
+from customer_agent_shared.messaging.reliable import ReliableConsumerConfig
+from customer_agent_shared.observability.health import health_router
+from customer_agent_shared.observability.logging import configure_logging
+from customer_agent_shared.persistence.database import (
+    create_database_engine,
+    create_session_factory,
+    database_is_ready,
+)
+from customer_agent_shared.persistence.migrations import upgrade_to_head
+from customer_agent_shared.persistence.outbox import OutboxRelay
+from customer_agent_shared.runtime import Lifecycle
+from customer_agent_shared.settings import ServiceSettings
+
+
+@dataclass
+class ServiceKernel:
+    """Stores, Kafka clients, the outbox relay and the lifecycle of one service process."""
+
+    settings: ServiceSettings
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    redis: Redis
+    producer: KafkaEventProducer
+    relay: OutboxRelay
+    broker: KafkaBroker
+    lifecycle: Lifecycle
+    outbox: Table
+    inbox: Table
+    opensearch: AsyncOpenSearch | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def asyncapi_document(self, title: str, description: str) -> str:
+        """The AsyncAPI document of the topics this process consumes, as JSON."""
+        spec = AsyncAPI(self.broker, title=title, version="1.0.0", description=description)
+        return str(spec.to_specification().to_json())
+
+
+def build_kernel(
+    settings: ServiceSettings,
+    *,
+    schema: str,
+    outbox: Table,
+    inbox: Table,
+    migrations_dir: Path,
+    use_opensearch: bool = False,
+) -> ServiceKernel:
+    """Build (not start) the plumbing; call ``finish_lifecycle`` after adding service steps."""
+    engine = create_database_engine(settings.database_url, application_name=settings.service_name)
+    # Tables are declared in the service's default schema; a deployment may rename it.
+    engine = engine.execution_options(schema_translate_map={schema: settings.database_schema})
+    session_factory = create_session_factory(engine)
+    redis = create_redis_client(settings.redis_url)
+    producer = KafkaEventProducer(settings.kafka_bootstrap_servers, service=settings.service_name)
+    relay = OutboxRelay(session_factory, outbox, producer.send_batch)
+    broker = create_kafka_broker(
+        settings.kafka_bootstrap_servers,
+        service=settings.service_name,
+        reliable=ReliableConsumerConfig(
+            service=settings.service_name,
+            send_batch=producer.send_batch,
+            registry=ProcessedEventRegistry(redis),
+        ),
+        graceful_timeout_seconds=float(settings.shutdown_grace_seconds),
+    )
+    opensearch = create_opensearch_client(settings.opensearch_url) if use_opensearch else None
+    lifecycle = Lifecycle(settings.service_name)
+
+    async def migrate() -> None:
+        if settings.run_migrations_on_start:
+            await asyncio.to_thread(upgrade_to_head, migrations_dir, settings.database_url, settings.database_schema)
+
+    async def start_relay() -> None:
+        relay.start()
+
+    async def close_redis() -> None:
+        await redis.aclose()
+
+    lifecycle.add("migrations", migrate)
+    lifecycle.add("database", None, engine.dispose)
+    lifecycle.add("redis", None, close_redis)
+    lifecycle.readiness.add("database", lambda: database_is_ready(engine))
+    lifecycle.readiness.add("redis", redis_readiness(redis))
+    lifecycle.readiness.add("kafka", lambda: broker.ping(timeout=2.0))
+    if opensearch is not None:
+        lifecycle.add("opensearch", None, opensearch.close)
+        lifecycle.readiness.add("opensearch", opensearch_readiness(opensearch))
+    lifecycle.add("producer", producer.start, producer.stop)
+    lifecycle.add("outbox relay", start_relay, relay.stop)
+    return ServiceKernel(
+        settings=settings,
+        engine=engine,
+        session_factory=session_factory,
+        redis=redis,
+        producer=producer,
+        relay=relay,
+        broker=broker,
+        lifecycle=lifecycle,
+        outbox=outbox,
+        inbox=inbox,
+        opensearch=opensearch,
+    )
+
+
+def start_consumers_last(kernel: ServiceKernel) -> None:
+    """Add the Kafka consumers as the last step: started last, stopped first, so in-flight
+    handlers finish and commit while the stores and the producer are still open."""
+    kernel.lifecycle.add("kafka consumers", kernel.broker.start, kernel.broker.stop)
+
+
+def create_operations_app(kernel: ServiceKernel, *, title: str, description: str) -> FastAPI:
+    """A FastAPI app with /healthz, /readyz, /metrics and /asyncapi.json, running the lifecycle."""
+    configure_logging(kernel.settings.service_name, kernel.settings.log_level, kernel.settings.log_format)
+    app = FastAPI(title=title, description=description, lifespan=kernel.lifecycle.fastapi_lifespan())
+    app.state.kernel = kernel
+    app.include_router(health_router(kernel.lifecycle.readiness))
+
+    @app.get("/asyncapi.json", include_in_schema=False)
+    async def asyncapi() -> dict[str, object]:
+        return dict(json.loads(kernel.asyncapi_document(title, description)))
+
+    return app

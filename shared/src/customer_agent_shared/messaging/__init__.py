@@ -1,0 +1,1 @@
+"""Reliable Kafka messaging: broker factory, producer, dedup, retries and dead letters."""

@@ -1,0 +1,53 @@
+"""FastStream Kafka broker with safe defaults.
+
+FastStream's default acknowledgement policy commits before handling
+(at-most-once). Here offsets are committed only after the handler (or the
+dead-letter publish) finished; an escaping error rewinds to the message.
+Producers wait for all in-sync replicas and are idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+
+from customer_agent_shared.messaging.reliable import (
+    ReliableConsumerConfig,
+    reliable_consumer_middleware,
+)
+from customer_agent_shared.topics import LARGE_MESSAGE_BYTES
+
+
+def create_kafka_broker(
+    bootstrap_servers: str,
+    *,
+    service: str,
+    reliable: ReliableConsumerConfig | None = None,
+    graceful_timeout_seconds: float = 20.0,
+    **extra: Any,
+) -> KafkaBroker:
+    """A broker for one service; subscribers commit only after handling."""
+    middlewares = (reliable_consumer_middleware(reliable),) if reliable is not None else ()
+    return KafkaBroker(
+        bootstrap_servers,
+        client_id=service,
+        acks="all",
+        enable_idempotence=True,
+        max_request_size=LARGE_MESSAGE_BYTES,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        graceful_timeout=graceful_timeout_seconds,
+        middlewares=middlewares,
+        logger=logging.getLogger(f"{service}.kafka"),
+        **extra,
+    )
+
+
+SUBSCRIBER_DEFAULTS: dict[str, Any] = {
+    "auto_offset_reset": "earliest",
+    "max_partition_fetch_bytes": LARGE_MESSAGE_BYTES,
+    "fetch_max_bytes": LARGE_MESSAGE_BYTES * 2,
+}
+"""Keyword arguments every subscriber should use: a new group starts from the beginning."""

@@ -1,0 +1,1 @@
+"""Prometheus metrics, JSON logs with event context, health and readiness endpoints."""

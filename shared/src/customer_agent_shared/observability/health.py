@@ -1,0 +1,73 @@
+"""``/healthz`` (the process is alive), ``/readyz`` (dependencies answer) and ``/metrics``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from customer_agent_shared.observability.metrics import DEPENDENCY_UP, SERVICE_READY
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+class Readiness:
+    """Named readiness checks, run concurrently with a timeout."""
+
+    def __init__(self, service: str, timeout_seconds: float = 2.0) -> None:
+        self.service = service
+        self._checks: dict[str, ReadinessCheck] = {}
+        self._timeout = timeout_seconds
+        self.shutting_down = False
+
+    def add(self, name: str, check: ReadinessCheck) -> None:
+        """Register a dependency check."""
+        self._checks[name] = check
+
+    async def run(self) -> dict[str, bool]:
+        """Run every check; a check that raises or times out is down."""
+
+        async def guarded(check: ReadinessCheck) -> bool:
+            try:
+                return bool(await asyncio.wait_for(check(), self._timeout))
+            except Exception:
+                return False
+
+        names = list(self._checks)
+        results = await asyncio.gather(*(guarded(self._checks[name]) for name in names))
+        status = dict(zip(names, results, strict=True))
+        for name, up in status.items():
+            DEPENDENCY_UP.labels(service=self.service, dependency=name).set(1 if up else 0)
+        return status
+
+
+def health_router(readiness: Readiness) -> APIRouter:
+    """Routes for liveness, readiness and Prometheus metrics."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Liveness: the process is running")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": readiness.service}
+
+    @router.get(
+        "/readyz",
+        summary="Readiness: every dependency answers",
+        responses={503: {"description": "A dependency is down or the service is stopping"}},
+    )
+    async def readyz() -> JSONResponse:
+        checks = await readiness.run()
+        ready = all(checks.values()) and not readiness.shutting_down
+        SERVICE_READY.labels(service=readiness.service).set(1 if ready else 0)
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "service": readiness.service, "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router

@@ -1,0 +1,56 @@
+"""Metrics of the shared plumbing; services add their own next to their code.
+
+Label values are bounded: topics, consumer groups, outcomes and schemas — never
+account, thread or event ids.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS_CONSUMED = Counter(
+    "customer_agent_events_consumed_total",
+    "Events taken from Kafka by outcome (handled, duplicate, dead_lettered, failed).",
+    ["service", "topic", "outcome"],
+)
+EVENT_HANDLING_SECONDS = Histogram(
+    "customer_agent_event_handling_seconds",
+    "Time to handle one event, retries included.",
+    ["service", "topic"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+EVENT_RETRIES = Counter(
+    "customer_agent_event_retries_total",
+    "Handler attempts that failed and were retried.",
+    ["service", "topic"],
+)
+DEAD_LETTERS = Counter(
+    "customer_agent_dead_letters_total",
+    "Messages sent to a dead-letter topic.",
+    ["service", "topic", "reason"],
+)
+EVENTS_PUBLISHED = Counter(
+    "customer_agent_events_published_total",
+    "Events published to Kafka.",
+    ["service", "topic"],
+)
+OUTBOX_PENDING = Gauge(
+    "customer_agent_outbox_pending",
+    "Unpublished outbox rows seen by the relay's last pass (capped at its batch size).",
+    ["schema"],
+)
+OUTBOX_PUBLISHED = Counter(
+    "customer_agent_outbox_published_total",
+    "Outbox rows published by the relay.",
+    ["schema"],
+)
+SERVICE_READY = Gauge(
+    "customer_agent_service_ready",
+    "1 when the service's readiness checks pass.",
+    ["service"],
+)
+DEPENDENCY_UP = Gauge(
+    "customer_agent_dependency_up",
+    "1 when the dependency answered the last readiness check.",
+    ["service", "dependency"],
+)

@@ -1,0 +1,1 @@
+"""PostgreSQL plumbing: engines, units of work, the transactional outbox and inbox."""

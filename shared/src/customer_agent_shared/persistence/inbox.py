@@ -1,0 +1,35 @@
+"""Inbox: the ids of events a consumer has handled, written in the handler's transaction.
+
+Claiming the event id in the same transaction as the state change makes a
+redelivered event a no-op even if the process died after commit but before
+the Kafka offset was committed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, func
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def define_inbox_table(metadata: MetaData) -> Table:
+    """The processed-events table in the metadata's schema."""
+    return Table(
+        "processed_events",
+        metadata,
+        Column("consumer", String(200), primary_key=True),
+        Column("event_id", String(200), primary_key=True),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Index("ix_processed_events_processed_at", "processed_at"),
+    )
+
+
+async def claim_event(session: AsyncSession, inbox: Table, consumer: str, event_id: str) -> bool:
+    """Record the event as handled; False if it already was (then do nothing)."""
+    result = await session.execute(
+        insert(inbox)
+        .values(consumer=consumer, event_id=event_id)
+        .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+        .returning(inbox.c.event_id)
+    )
+    return result.first() is not None

@@ -1,0 +1,75 @@
+"""Settings shared by every service; each service subclasses with its own prefix."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class InfrastructureSettings(BaseSettings):
+    """Connection settings every service reads from un-prefixed environment variables.
+
+    Subclasses set ``env_prefix`` (for example ``ROUTING_``) for their own fields;
+    the fields below keep their exact shared names because each has an alias.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias="KAFKA_BOOTSTRAP_SERVERS",
+        description="Comma-separated Kafka bootstrap servers.",
+    )
+    database_url: str = Field(
+        default="postgresql+asyncpg://customer_agent:customer_agent@127.0.0.1:5432/customer_agent",
+        validation_alias="DATABASE_URL",
+        description="SQLAlchemy async URL of the PostgreSQL database; each service owns a schema.",
+    )
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        validation_alias="REDIS_URL",
+        description="Redis URL used for idempotency keys, locks, caches and rate limits.",
+    )
+    opensearch_url: str = Field(
+        default="http://127.0.0.1:9200",
+        validation_alias="OPENSEARCH_URL",
+        description="OpenSearch base URL.",
+    )
+    topic_partitions: int = Field(
+        default=6,
+        validation_alias="KAFKA_TOPIC_PARTITIONS",
+        ge=1,
+        description="Partitions of keyed channel/conversation topics when the stack creates them.",
+    )
+    log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL", description="Root log level.")
+    log_format: str = Field(
+        default="json",
+        validation_alias="LOG_FORMAT",
+        description="'json' for structured logs (default), 'text' for a terminal.",
+    )
+
+
+def async_database_url(url: str) -> str:
+    """Return the URL with the asyncpg driver, accepting plain ``postgresql://`` URLs too."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+class ServiceSettings(InfrastructureSettings):
+    """Fields every service has; each service subclasses with its prefix and defaults."""
+
+    service_name: str = Field(default="service", description="Name in logs, metrics and client ids.")
+    http_host: str = Field(default="127.0.0.1", description="Bind address of the HTTP endpoints.")
+    http_port: int = Field(default=8080, ge=1, le=65535, description="Port of /metrics, /healthz, /readyz.")
+    database_schema: str = Field(default="public", description="PostgreSQL schema owned by the service.")
+    consumer_group: str = Field(
+        default="service", description="Kafka consumer group prefix: one group per subscribed topic, <prefix>.<topic>."
+    )
+    run_migrations_on_start: bool = Field(
+        default=True, description="Apply Alembic migrations at start-up (a Job does it on Kubernetes)."
+    )
+    shutdown_grace_seconds: int = Field(
+        default=25, ge=1, description="How long in-flight work may take to finish on SIGTERM."
+    )

@@ -1,0 +1,57 @@
+"""Pytest fixtures for integration tests on the real local stack (loaded by the root conftest)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from customer_agent_shared.clients import create_redis_client
+from customer_agent_shared.persistence.database import create_database_engine
+from customer_agent_shared.settings import InfrastructureSettings
+from customer_agent_shared.testing.kafka import unique_name
+
+
+def _require(host_port: str, what: str) -> None:
+    host, _, port = host_port.rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=2):
+            return
+    except OSError as error:
+        pytest.fail(f"{what} is not reachable at {host_port} ({error}); start the stack with `make up`")
+
+
+@pytest.fixture(scope="session")
+def infrastructure() -> InfrastructureSettings:
+    """Settings of the running local stack; fails (never skips) if a store is down."""
+    settings = InfrastructureSettings()
+    _require(settings.kafka_bootstrap_servers.split(",")[0], "Kafka")
+    return settings
+
+
+@pytest.fixture
+async def redis_client(infrastructure: InfrastructureSettings) -> AsyncIterator[Redis]:
+    """A Redis client on the local Redis."""
+    client = create_redis_client(infrastructure.redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def scratch_schema(infrastructure: InfrastructureSettings) -> AsyncIterator[tuple[AsyncEngine, str]]:
+    """An engine and a fresh schema name, dropped afterwards."""
+    engine = create_database_engine(infrastructure.database_url, pool_size=2)
+    schema = unique_name("test").replace("-", "_")
+    yield engine, schema
+    async with engine.begin() as connection:
+        await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    await engine.dispose()
+
+
+def drop_schema_sql(schema: str) -> str:
+    """SQL that removes a test schema."""
+    return f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'

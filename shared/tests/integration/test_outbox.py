@@ -1,0 +1,94 @@
+"""The transactional outbox on real PostgreSQL and Kafka: published after commit, never after rollback."""
+
+from __future__ import annotations
+
+import pytest
+from customer_agent_shared.events.envelope import make_event, parse_envelope
+from customer_agent_shared.messaging.producer import KafkaEventProducer
+from customer_agent_shared.persistence.database import create_session_factory, ensure_schema
+from customer_agent_shared.persistence.inbox import define_inbox_table
+from customer_agent_shared.persistence.outbox import OutboxRelay, define_outbox_table
+from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork
+from customer_agent_shared.settings import InfrastructureSettings
+from customer_agent_shared.testing.kafka import collect_records, create_topics, end_offsets, unique_name
+from pydantic import BaseModel
+from sqlalchemy import MetaData, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+pytestmark = pytest.mark.integration
+
+
+class Note(BaseModel):
+    """Test payload."""
+
+    text: str
+
+
+async def test_outbox_publishes_committed_rows_and_never_rolled_back_ones(
+    infrastructure: InfrastructureSettings, scratch_schema: tuple[AsyncEngine, str]
+) -> None:
+    engine, schema = scratch_schema
+    metadata = MetaData(schema=schema)
+    outbox = define_outbox_table(metadata)
+    inbox = define_inbox_table(metadata)
+    await ensure_schema(engine, schema)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    sessions = create_session_factory(engine)
+    topic = unique_name("test.outbox")
+    await create_topics(infrastructure.kafka_bootstrap_servers, [topic])
+    producer = KafkaEventProducer(infrastructure.kafka_bootstrap_servers, service="outbox-test")
+    await producer.start()
+    relay = OutboxRelay(sessions, outbox, producer.send_batch, idle_poll_seconds=0.1)
+    try:
+        committed = make_event("note.written", Note(text="kept"), source="test", account_id="a")
+        rolled_back = make_event("note.written", Note(text="discarded"), source="test", account_id="a")
+        async with SqlUnitOfWork(sessions, outbox=outbox, inbox=inbox, relay=relay) as uow:
+            await uow.publish(topic, "a:1", rolled_back)
+            await uow.rollback()
+        async with SqlUnitOfWork(sessions, outbox=outbox, inbox=inbox, relay=relay) as uow:
+            await uow.publish(topic, "a:1", committed)
+            # Nothing leaves before the commit: the relay sees only committed rows.
+            assert await relay.publish_pending() == 0
+            await uow.commit()
+        async with SqlUnitOfWork(sessions, outbox=outbox, inbox=inbox, relay=relay) as uow:
+            await uow.publish(topic, "a:1", rolled_back)
+            # leaving the block without commit discards the row
+
+        # A "crash between commit and publish": no relay was running. Starting one now publishes.
+        relay.start()
+        records = await collect_records(
+            infrastructure.kafka_bootstrap_servers, topic, until=lambda rs: len(rs) >= 1, timeout_seconds=15
+        )
+        await relay.stop()
+        assert [parse_envelope(record.value).id for record in records] == [committed.id]
+        assert records[0].key == b"a:1"
+        assert (await end_offsets(infrastructure.kafka_bootstrap_servers, topic, partitions=1)) == {0: 1}
+        async with sessions() as session:
+            unpublished = await session.scalar(
+                select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+            )
+        assert unpublished == 0
+    finally:
+        await relay.stop()
+        await producer.stop()
+
+
+async def test_inbox_claims_an_event_once(scratch_schema: tuple[AsyncEngine, str]) -> None:
+    engine, schema = scratch_schema
+    metadata = MetaData(schema=schema)
+    outbox = define_outbox_table(metadata)
+    inbox = define_inbox_table(metadata)
+    await ensure_schema(engine, schema)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    sessions = create_session_factory(engine)
+    async with SqlUnitOfWork(sessions, outbox=outbox, inbox=inbox) as uow:
+        assert await uow.claim_event("c", "e1") is True
+        await uow.rollback()
+    async with SqlUnitOfWork(sessions, outbox=outbox, inbox=inbox) as uow:
+        assert await uow.claim_event("c", "e1") is True  # the rolled-back claim did not stick
+        await uow.commit()
+    async with SqlUnitOfWork(sessions, outbox=outbox, inbox=inbox) as uow:
+        assert await uow.claim_event("c", "e1") is False
+        assert await uow.claim_event("other-consumer", "e1") is True

@@ -1,0 +1,97 @@
+"""CloudEvent envelope and contract models: pure parsing rules."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from customer_agent_shared.events.channels import (
+    ChannelRef,
+    ChannelType,
+    MessageReceived,
+    MessageSend,
+    Sender,
+)
+from customer_agent_shared.events.envelope import EventParseError, make_event, parse_event, serialize_event
+
+
+def inbound(**overrides: object) -> MessageReceived:
+    """A valid inbound message, with overrides."""
+    fields: dict[str, object] = {
+        "account_id": "acc-1",
+        "channel": ChannelRef(type=ChannelType.LIVE_CHAT, id="web"),
+        "thread_id": "t-1",
+        "message_id": "m-1",
+        "sender": Sender(id="v-1", locale="da-DK"),
+        "text": "Hvor er min pakke?",
+        "sent_at": datetime(2026, 11, 21, 12, 0, tzinfo=UTC),
+    }
+    fields.update(overrides)
+    return MessageReceived.model_validate(fields)
+
+
+def test_event_round_trips_through_bytes() -> None:
+    event = make_event("message.received", inbound(), source="test", account_id="acc-1")
+    parsed = parse_event(serialize_event(event), MessageReceived, expected_types=("message.received",))
+    assert parsed.id == event.id
+    assert parsed.data == event.data
+    assert parsed.data.sender.locale == "da-DK"
+
+
+def test_envelope_has_the_cloudevents_attributes() -> None:
+    body = json.loads(serialize_event(make_event("message.received", inbound(), source="s", account_id="acc-1")))
+    assert {"specversion", "id", "source", "type", "time", "datacontenttype", "accountid", "data"} <= set(body)
+    assert body["specversion"] == "1.0"
+    assert body["datacontenttype"] == "application/json"
+
+
+def test_a_channel_provider_may_add_fields() -> None:
+    body = json.loads(serialize_event(make_event("message.received", inbound(), source="s", account_id="acc-1")))
+    body["data"]["attachments"] = []
+    body["traceparent"] = "00-abc"
+    parsed = parse_event(json.dumps(body), MessageReceived)
+    assert parsed.data.model_extra == {"attachments": []}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda body: body.pop("id"), "id"),
+        (lambda body: body["data"].pop("thread_id"), "thread_id"),
+        (lambda body: body["data"]["channel"].update(type="pigeon"), "channel.type"),
+        (lambda body: body.update(specversion="0.3"), "specversion"),
+    ],
+)
+def test_invalid_events_are_refused_with_the_field_named(mutate: object, reason: str) -> None:
+    body = json.loads(serialize_event(make_event("message.received", inbound(), source="s", account_id="acc-1")))
+    mutate(body)  # type: ignore[operator]
+    with pytest.raises(EventParseError, match=reason):
+        parse_event(json.dumps(body), MessageReceived)
+
+
+def test_unexpected_type_is_refused() -> None:
+    event = make_event("message.received", inbound(), source="s", account_id="acc-1")
+    with pytest.raises(EventParseError, match="unexpected event type"):
+        parse_event(serialize_event(event), MessageReceived, expected_types=("message.send",))
+
+
+def test_not_json_is_refused() -> None:
+    with pytest.raises(EventParseError, match="invalid"):
+        parse_event(b"\x00\x01garbage", MessageReceived)
+
+
+def test_outbound_contract_fields() -> None:
+    fields = set(MessageSend.model_fields)
+    assert fields == {
+        "account_id",
+        "channel",
+        "thread_id",
+        "reply_to",
+        "text",
+        "language",
+        "kind",
+        "author",
+        "citations",
+        "powered_by_ai",
+    }
