@@ -58,14 +58,19 @@ typecheck: install ## mypy (strict) over the shared library and every service
 test-unit: install ## fast tests of pure logic
 	@$(PYTEST) shared/tests/unit services/*/tests/unit
 
-test-integration: install infra-up topics ## tests against real Kafka, PostgreSQL, Redis, OpenSearch
+test-integration: install infra-up topics services-down ## tests against real Kafka, PostgreSQL, Redis, OpenSearch
 	@$(PYTEST) shared/tests/integration services/*/tests/integration
 
 test-e2e: up ## the whole journey through the public contract
 	@$(PYTEST) tests/e2e
 
-test: install lint typecheck infra-up topics services-up ## everything CI runs
-	@$(PYTEST) shared/tests services/*/tests tests/e2e
+# Service integration tests run each service in-process on the real stack, so the
+# long-running services are stopped first (two instances would both answer); the
+# end-to-end tests then run against the five services started by services-up.
+test: install lint typecheck infra-up topics services-down ## everything CI runs
+	@$(PYTEST) shared/tests services/*/tests
+	@$(MAKE) --no-print-directory services-up
+	@$(PYTEST) tests/e2e
 
 clean-state: down ## stop everything and delete local data (downloads stay cached)
 	rm -rf .local-stack

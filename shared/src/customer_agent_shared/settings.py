@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -69,6 +71,10 @@ class ServiceSettings(InfrastructureSettings):
     )
     run_migrations_on_start: bool = Field(
         default=True, description="Apply Alembic migrations at start-up (a Job does it on Kubernetes)."
+    )
+    consumer_offset_reset: Literal["earliest", "latest"] = Field(
+        default="earliest",
+        description="Where a new consumer group starts: 'earliest' so a fresh deployment misses nothing.",
     )
     shutdown_grace_seconds: int = Field(
         default=25, ge=1, description="How long in-flight work may take to finish on SIGTERM."

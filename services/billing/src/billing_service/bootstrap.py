@@ -45,7 +45,7 @@ def build_service(settings: BillingSettings | None = None) -> BillingService:
     )
     service = BillingService(kernel)
     intake = EventIntake(service.unit_of_work, consumer_prefix=settings.consumer_group)
-    register_subscribers(kernel.broker, intake, settings.consumer_group)
+    register_subscribers(kernel.broker, intake, settings.consumer_group, settings.consumer_offset_reset)
     start_consumers_last(kernel)
     return service
 

@@ -50,7 +50,7 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
     )
     service = IngestionService(kernel)
     intake = EventIntake(service.unit_of_work, consumer_prefix=settings.consumer_group)
-    register_subscribers(kernel.broker, intake, settings.consumer_group)
+    register_subscribers(kernel.broker, intake, settings.consumer_group, settings.consumer_offset_reset)
     start_consumers_last(kernel)
     return service
 

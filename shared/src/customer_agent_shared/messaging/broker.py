@@ -51,3 +51,8 @@ SUBSCRIBER_DEFAULTS: dict[str, Any] = {
     "fetch_max_bytes": LARGE_MESSAGE_BYTES * 2,
 }
 """Keyword arguments every subscriber should use: a new group starts from the beginning."""
+
+
+def subscriber_options(offset_reset: str = "earliest") -> dict[str, Any]:
+    """Subscriber keyword arguments; tests pass 'latest' to skip history left by earlier runs."""
+    return {**SUBSCRIBER_DEFAULTS, "auto_offset_reset": offset_reset}

@@ -102,3 +102,21 @@ async def collect_records(
         return records
     finally:
         await consumer.stop()
+
+
+async def wait_for_assignment(broker: object, timeout_seconds: float = 30.0) -> None:
+    """Wait until every subscriber of a started FastStream broker has partitions assigned.
+
+    Tests whose consumer groups start at 'latest' call this before producing, so
+    nothing they publish is skipped.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_seconds
+    subscribers = list(getattr(broker, "subscribers", []))
+    while True:
+        pending = [sub for sub in subscribers if not (getattr(sub, "consumer", None) and sub.consumer.assignment())]
+        if not pending:
+            return
+        if loop.time() > deadline:
+            raise TimeoutError(f"{len(pending)} subscribers got no partitions in {timeout_seconds}s")
+        await asyncio.sleep(0.1)

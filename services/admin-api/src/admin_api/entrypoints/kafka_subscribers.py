@@ -8,7 +8,7 @@ from customer_agent_shared.events.conversations import ConversationEvent
 from customer_agent_shared.events.envelope import CloudEvent
 from customer_agent_shared.events.preview import PreviewAnswered
 from customer_agent_shared.events.sources import SourceStatus
-from customer_agent_shared.messaging.broker import SUBSCRIBER_DEFAULTS
+from customer_agent_shared.messaging.broker import subscriber_options
 from customer_agent_shared.messaging.reliable import decode_json_body
 from customer_agent_shared.topics import (
     AUDIT,
@@ -22,8 +22,11 @@ from faststream.kafka import KafkaBroker
 from admin_api.handlers.event_intake import EventIntake
 
 
-def register_subscribers(broker: KafkaBroker, intake: EventIntake, group_id: str) -> None:
+def register_subscribers(
+    broker: KafkaBroker, intake: EventIntake, group_id: str, offset_reset: str = "earliest"
+) -> None:
     """Subscribe admin-api to every topic it consumes."""
+    options = subscriber_options(offset_reset)
 
     @broker.subscriber(
         SOURCES_STATUS,
@@ -31,7 +34,7 @@ def register_subscribers(broker: KafkaBroker, intake: EventIntake, group_id: str
         decoder=decode_json_body,
         title=f"admin-api/{SOURCES_STATUS}",
         description="Fold ingestion progress into each source's state and counts.",
-        **SUBSCRIBER_DEFAULTS,
+        **options,
     )
     async def on_source_status(event: CloudEvent[SourceStatus]) -> None:
         await intake.record(SOURCES_STATUS, event)
@@ -42,7 +45,7 @@ def register_subscribers(broker: KafkaBroker, intake: EventIntake, group_id: str
         decoder=decode_json_body,
         title=f"admin-api/{CONVERSATIONS_EVENTS}",
         description="Count conversations for performance and collect knowledge gaps.",
-        **SUBSCRIBER_DEFAULTS,
+        **options,
     )
     async def on_conversation_event(event: CloudEvent[ConversationEvent]) -> None:
         await intake.record(CONVERSATIONS_EVENTS, event)
@@ -53,7 +56,7 @@ def register_subscribers(broker: KafkaBroker, intake: EventIntake, group_id: str
         decoder=decode_json_body,
         title=f"admin-api/{AUDIT}",
         description="Keep the audit trail of changes made by any service.",
-        **SUBSCRIBER_DEFAULTS,
+        **options,
     )
     async def on_audit_recorded(event: CloudEvent[AuditRecorded]) -> None:
         await intake.record(AUDIT, event)
@@ -64,7 +67,7 @@ def register_subscribers(broker: KafkaBroker, intake: EventIntake, group_id: str
         decoder=decode_json_body,
         title=f"admin-api/{BILLING_CREDIT_STATE}",
         description="Keep each account's credit balance readable.",
-        **SUBSCRIBER_DEFAULTS,
+        **options,
     )
     async def on_credit_state(event: CloudEvent[CreditState]) -> None:
         await intake.record(BILLING_CREDIT_STATE, event)
@@ -75,7 +78,7 @@ def register_subscribers(broker: KafkaBroker, intake: EventIntake, group_id: str
         decoder=decode_json_body,
         title=f"admin-api/{CONVERSATIONS_PREVIEW_REPLIES}",
         description="Complete pending preview requests.",
-        **SUBSCRIBER_DEFAULTS,
+        **options,
     )
     async def on_preview_answered(event: CloudEvent[PreviewAnswered]) -> None:
         await intake.record(CONVERSATIONS_PREVIEW_REPLIES, event)

@@ -6,7 +6,7 @@ from customer_agent_shared.events.config import AgentConfigSnapshot
 from customer_agent_shared.events.conversations import ConversationAssigned
 from customer_agent_shared.events.envelope import CloudEvent
 from customer_agent_shared.events.preview import PreviewRequested
-from customer_agent_shared.messaging.broker import SUBSCRIBER_DEFAULTS
+from customer_agent_shared.messaging.broker import subscriber_options
 from customer_agent_shared.messaging.reliable import decode_json_body
 from customer_agent_shared.topics import AGENT_CONFIG, CONVERSATIONS_ASSIGNED, CONVERSATIONS_PREVIEW
 from faststream.kafka import KafkaBroker
@@ -14,8 +14,11 @@ from faststream.kafka import KafkaBroker
 from conversation_service.handlers.event_intake import EventIntake
 
 
-def register_subscribers(broker: KafkaBroker, intake: EventIntake, group_id: str) -> None:
+def register_subscribers(
+    broker: KafkaBroker, intake: EventIntake, group_id: str, offset_reset: str = "earliest"
+) -> None:
     """Subscribe conversation to every topic it consumes."""
+    options = subscriber_options(offset_reset)
 
     @broker.subscriber(
         CONVERSATIONS_ASSIGNED,
@@ -23,7 +26,7 @@ def register_subscribers(broker: KafkaBroker, intake: EventIntake, group_id: str
         decoder=decode_json_body,
         title=f"conversation/{CONVERSATIONS_ASSIGNED}",
         description="Answer messages routing assigned to the agent.",
-        **SUBSCRIBER_DEFAULTS,
+        **options,
     )
     async def on_conversation_assigned(event: CloudEvent[ConversationAssigned]) -> None:
         await intake.record(CONVERSATIONS_ASSIGNED, event)
@@ -34,7 +37,7 @@ def register_subscribers(broker: KafkaBroker, intake: EventIntake, group_id: str
         decoder=decode_json_body,
         title=f"conversation/{AGENT_CONFIG}",
         description="Fold each account's agent configuration snapshot.",
-        **SUBSCRIBER_DEFAULTS,
+        **options,
     )
     async def on_agent_config(event: CloudEvent[AgentConfigSnapshot]) -> None:
         await intake.record(AGENT_CONFIG, event)
@@ -45,7 +48,7 @@ def register_subscribers(broker: KafkaBroker, intake: EventIntake, group_id: str
         decoder=decode_json_body,
         title=f"conversation/{CONVERSATIONS_PREVIEW}",
         description="Answer preview questions from admin-api (never billed).",
-        **SUBSCRIBER_DEFAULTS,
+        **options,
     )
     async def on_preview_requested(event: CloudEvent[PreviewRequested]) -> None:
         await intake.record(CONVERSATIONS_PREVIEW, event)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from customer_agent_shared.events.content import ArticleChanged
 from customer_agent_shared.events.envelope import CloudEvent
 from customer_agent_shared.events.sources import SourceCommand
-from customer_agent_shared.messaging.broker import SUBSCRIBER_DEFAULTS
+from customer_agent_shared.messaging.broker import subscriber_options
 from customer_agent_shared.messaging.reliable import decode_json_body
 from customer_agent_shared.topics import CONTENT_EVENTS, SOURCES_COMMANDS
 from faststream.kafka import KafkaBroker
@@ -13,8 +13,11 @@ from faststream.kafka import KafkaBroker
 from ingestion_service.handlers.event_intake import EventIntake
 
 
-def register_subscribers(broker: KafkaBroker, intake: EventIntake, group_id: str) -> None:
+def register_subscribers(
+    broker: KafkaBroker, intake: EventIntake, group_id: str, offset_reset: str = "earliest"
+) -> None:
     """Subscribe ingestion to every topic it consumes."""
+    options = subscriber_options(offset_reset)
 
     @broker.subscriber(
         SOURCES_COMMANDS,
@@ -22,7 +25,7 @@ def register_subscribers(broker: KafkaBroker, intake: EventIntake, group_id: str
         decoder=decode_json_body,
         title=f"ingestion/{SOURCES_COMMANDS}",
         description="Sync, resync, update or delete a content source.",
-        **SUBSCRIBER_DEFAULTS,
+        **options,
     )
     async def on_source_command(event: CloudEvent[SourceCommand]) -> None:
         await intake.record(SOURCES_COMMANDS, event)
@@ -33,7 +36,7 @@ def register_subscribers(broker: KafkaBroker, intake: EventIntake, group_id: str
         decoder=decode_json_body,
         title=f"ingestion/{CONTENT_EVENTS}",
         description="Index, re-index or remove knowledge-base articles.",
-        **SUBSCRIBER_DEFAULTS,
+        **options,
     )
     async def on_article_changed(event: CloudEvent[ArticleChanged]) -> None:
         await intake.record(CONTENT_EVENTS, event)
