@@ -6,17 +6,26 @@ SHELL := /bin/bash
 UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PYTEST := $(UV) run --frozen pytest
+# Each suite runs in its own pytest process: every service has its own `tests` package.
+UNIT_SUITES := shared/tests/unit $(wildcard services/*/tests/unit)
+INTEGRATION_SUITES := shared/tests/integration $(wildcard services/*/tests/integration)
+SUITES := shared/tests $(wildcard services/*/tests) deploy/k8s/tests
+run_suites = set -e; for suite in $(1); do echo "== pytest $$suite"; $(PYTEST) -q $$suite; done
 export UV_PYTHON_DOWNLOADS := never
+# Use the platform certificate store (corporate proxies install their CA there).
+export UV_SYSTEM_CERTS := 1
 
 .PHONY: help install up down status logs topics infra-up services-up services-down \
-        test lint typecheck test-unit test-integration test-e2e clean-state
+        test lint typecheck test-unit test-integration test-e2e clean-state bench-pipeline k8s-check
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
 
 $(UV):
 	@echo "installing uv $(UV_VERSION) from PyPI"
-	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	@python3 -m pip --version >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-pip >/dev/null)
+	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" \
+	  || python3 -m pip install --quiet --user --break-system-packages "uv==$(UV_VERSION)"
 
 install: $(UV) ## install the Python workspace (uv, locked dependencies)
 	@$(UV) sync --frozen --quiet
@@ -56,10 +65,10 @@ typecheck: install ## mypy (strict) over the shared library and every service
 	@$(UV) run --frozen mypy shared/src services/*/src
 
 test-unit: install ## fast tests of pure logic
-	@$(PYTEST) shared/tests/unit services/*/tests/unit
+	@$(call run_suites,$(UNIT_SUITES))
 
 test-integration: install infra-up topics services-down ## tests against real Kafka, PostgreSQL, Redis, OpenSearch
-	@$(PYTEST) shared/tests/integration services/*/tests/integration
+	@$(call run_suites,$(INTEGRATION_SUITES))
 
 test-e2e: up ## the whole journey through the public contract
 	@$(PYTEST) tests/e2e
@@ -68,9 +77,16 @@ test-e2e: up ## the whole journey through the public contract
 # long-running services are stopped first (two instances would both answer); the
 # end-to-end tests then run against the five services started by services-up.
 test: install lint typecheck infra-up topics services-down ## everything CI runs
-	@$(PYTEST) shared/tests services/*/tests
+	@$(call run_suites,$(SUITES))
 	@$(MAKE) --no-print-directory services-up
+	@bash deploy/k8s/check.sh --live
 	@$(PYTEST) tests/e2e
 
 clean-state: down ## stop everything and delete local data (downloads stay cached)
 	rm -rf .local-stack
+
+k8s-check: install ## build, validate and check the Kubernetes manifests (LIVE=1 also checks running services' metrics)
+	@bash deploy/k8s/check.sh $(if $(LIVE),--live)
+
+bench-pipeline: up ## pipeline throughput/latency beside a bare Kafka echo (ends with a 'ratio' line)
+	@$(UV) run --frozen python bench/pipeline/run.py $(BENCH_ARGS)

@@ -140,6 +140,14 @@ _ca_starttime() {
 }
 
 # pid_of NAME: prints the recorded pid if that process still exists.
+# is_zombie PID: true if PID has exited but was not reaped yet (kill -0 still
+# succeeds on it; after a kill -9 it may stay so until init reaps it).
+is_zombie() {
+    local state
+    state="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" || return 1
+    [[ "$state" == "Z" ]]
+}
+
 pid_of() {
     local name="$1" pf pid want have
     pf="$(_ca_pidfile "$name")"
@@ -147,6 +155,7 @@ pid_of() {
     pid="$(head -n1 "$pf" 2>/dev/null)"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
     kill -0 "$pid" 2>/dev/null || return 1
+    is_zombie "$pid" && return 1
     want="$(cat "${pf%.pid}.start" 2>/dev/null || true)"
     have="$(_ca_starttime "$pid" || true)"
     if [[ -n "$want" && "$want" != "$have" ]]; then

@@ -14,5 +14,6 @@ Customer Agent is up:
   OpenSearch     ${OPENSEARCH_URL:-http://127.0.0.1:9200}
   PostgreSQL     postgresql://customer_agent:customer_agent@127.0.0.1:${POSTGRES_PORT:-5432}/customer_agent
   Redis          redis://127.0.0.1:${REDIS_PORT:-6379}/0
+  operator token ${ADMIN_BOOTSTRAP_TOKEN:-dev-bootstrap-token}   (ADMIN_BOOTSTRAP_TOKEN; local default)
   logs           make logs  (files under .local-stack/logs/)
 TEXT

@@ -13,6 +13,10 @@ CA_LOG_TAG=services
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV_BIN="${CA_VENV_BIN:-$REPO_ROOT/.venv/bin}"
+# A well-known operator token for local use only; production sets its own secret.
+export ADMIN_BOOTSTRAP_TOKEN="${ADMIN_BOOTSTRAP_TOKEN:-dev-bootstrap-token}"
+# Local demos and tests crawl sites served on loopback.
+export INGESTION_ALLOWED_PRIVATE_NETWORKS="${INGESTION_ALLOWED_PRIVATE_NETWORKS-127.0.0.0/8}"
 
 # name:command:port-variable:default-port
 SERVICES=(

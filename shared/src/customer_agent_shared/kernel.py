@@ -81,7 +81,7 @@ def build_kernel(
     session_factory = create_session_factory(engine)
     redis = create_redis_client(settings.redis_url)
     producer = KafkaEventProducer(settings.kafka_bootstrap_servers, service=settings.service_name)
-    relay = OutboxRelay(session_factory, outbox, producer.send_batch)
+    relay = OutboxRelay(session_factory, outbox, producer.send_batch, lock_name=settings.database_schema)
     broker = create_kafka_broker(
         settings.kafka_bootstrap_servers,
         service=settings.service_name,
@@ -89,6 +89,7 @@ def build_kernel(
             service=settings.service_name,
             send_batch=producer.send_batch,
             registry=ProcessedEventRegistry(redis),
+            dedup_namespace=settings.consumer_group,
         ),
         graceful_timeout_seconds=float(settings.shutdown_grace_seconds),
     )

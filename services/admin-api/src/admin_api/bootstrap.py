@@ -11,17 +11,33 @@ from customer_agent_shared.kernel import (
     create_operations_app,
     start_consumers_last,
 )
+from customer_agent_shared.topics import AUDIT, CONVERSATIONS_PREVIEW_REPLIES
 from fastapi import FastAPI
 
 from admin_api.adapters.orm import SCHEMA, inbox_table, outbox_table
+from admin_api.adapters.preview_replies import PreviewReplyListener
 from admin_api.adapters.unit_of_work import AdminUnitOfWork
-from admin_api.entrypoints.kafka_subscribers import register_subscribers
-from admin_api.handlers.event_intake import EventIntake
+from admin_api.entrypoints.http_api import account_router, operator_router
+from admin_api.entrypoints.http_errors import install_error_handlers
+from admin_api.entrypoints.http_security import ApiServices
+from admin_api.entrypoints.kafka_subscribers import Folds, register_subscribers
+from admin_api.handlers.accounts import AccountUseCases
+from admin_api.handlers.configuration import ConfigurationUseCases
+from admin_api.handlers.credits import CreditUseCases
+from admin_api.handlers.event_intake import AuditIntake
+from admin_api.handlers.insights import InsightUseCases
+from admin_api.handlers.preview import PreviewUseCase
+from admin_api.handlers.sources import SourceUseCases
 from admin_api.settings import AdminSettings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 TITLE = "Customer Agent admin-api"
-DESCRIPTION = "Accounts, keys, agent profile, sources, channels, handoff, users, credits, audit."
+DESCRIPTION = (
+    "Accounts, keys, agent profile, sources, channels, handoff, users, credits, performance, knowledge gaps, audit. "
+    "Every call under /v1/accounts/{account_id} needs 'Authorization: Bearer <api key>'; errors are "
+    '{"error": {"code", "message"}}.'
+)
+VERSION = "1.0.0"
 
 
 @dataclass
@@ -29,6 +45,8 @@ class AdminService:
     """Everything one admin-api process holds."""
 
     kernel: ServiceKernel
+    settings: AdminSettings
+    api: ApiServices | None = None
 
     def unit_of_work(self) -> AdminUnitOfWork:
         """A new unit of work over admin-api's schema."""
@@ -38,14 +56,36 @@ class AdminService:
 
 
 def build_service(settings: AdminSettings | None = None) -> AdminService:
-    """Build (not start) a admin-api process."""
+    """Build (not start) an admin-api process."""
     settings = settings or AdminSettings()
     kernel = build_kernel(
         settings, schema=SCHEMA, outbox=outbox_table, inbox=inbox_table, migrations_dir=MIGRATIONS_DIR
     )
-    service = AdminService(kernel)
-    intake = EventIntake(service.unit_of_work, consumer_prefix=settings.consumer_group)
-    register_subscribers(kernel.broker, intake, settings.consumer_group, settings.consumer_offset_reset)
+    service = AdminService(kernel, settings)
+    sources = SourceUseCases(service.unit_of_work, max_upload_bytes=settings.max_upload_bytes)
+    credits = CreditUseCases(service.unit_of_work)
+    insights = InsightUseCases(service.unit_of_work)
+    preview = PreviewUseCase(kernel.producer, timeout_seconds=settings.preview_timeout_seconds)
+    token = settings.bootstrap_token.get_secret_value() if settings.bootstrap_token else None
+    service.api = ApiServices(
+        accounts=AccountUseCases(service.unit_of_work),
+        configuration=ConfigurationUseCases(service.unit_of_work),
+        sources=sources,
+        credits=credits,
+        insights=insights,
+        preview=preview,
+        unit_of_work=service.unit_of_work,
+        bootstrap_token=token or None,
+    )
+    folds = Folds(
+        sources=sources,
+        insights=insights,
+        credits=credits,
+        audit=AuditIntake(service.unit_of_work, f"{settings.consumer_group}:{AUDIT}"),
+    )
+    register_subscribers(kernel.broker, folds, settings.consumer_group, settings.consumer_offset_reset)
+    replies = PreviewReplyListener(settings.kafka_bootstrap_servers, CONVERSATIONS_PREVIEW_REPLIES, preview.deliver)
+    kernel.lifecycle.add("preview replies", replies.start, replies.stop)
     start_consumers_last(kernel)
     return service
 
@@ -55,6 +95,17 @@ def asyncapi_document(service: AdminService) -> str:
     return service.kernel.asyncapi_document(TITLE, DESCRIPTION)
 
 
+def create_app_for(service: AdminService) -> FastAPI:
+    """The ASGI app of a built service: REST API plus operations endpoints, lifecycle in its lifespan."""
+    app = create_operations_app(service.kernel, title=TITLE, description=DESCRIPTION)
+    app.version = VERSION
+    app.state.api = service.api
+    install_error_handlers(app)
+    app.include_router(operator_router())
+    app.include_router(account_router())
+    return app
+
+
 def create_app(settings: AdminSettings | None = None) -> FastAPI:
-    """The ASGI app: operations endpoints, with Kafka consumers running in its lifespan."""
-    return create_operations_app(build_service(settings).kernel, title=TITLE, description=DESCRIPTION)
+    """The ASGI app: REST API and operations endpoints, with Kafka consumers running in its lifespan."""
+    return create_app_for(build_service(settings))

@@ -1,9 +1,9 @@
-"""Routing settings: ``ADMIN_*`` variables plus the shared infrastructure ones."""
+"""Admin-api settings: ``ADMIN_*`` variables plus the shared infrastructure ones."""
 
 from __future__ import annotations
 
 from customer_agent_shared.settings import ServiceSettings
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 
@@ -13,6 +13,16 @@ class AdminSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ADMIN_", extra="ignore", populate_by_name=True)
 
     service_name: str = Field(default="admin-api", description="Name in logs, metrics and client ids.")
-    http_port: int = Field(default=8000, ge=1, le=65535, description="Port of /metrics, /healthz, /readyz.")
+    http_port: int = Field(default=8000, ge=1, le=65535, description="Port of the REST API and operations endpoints.")
     database_schema: str = Field(default="admin", description="PostgreSQL schema owned by admin-api.")
     consumer_group: str = Field(default="admin-api", description="Kafka consumer group prefix (<prefix>.<topic>).")
+    bootstrap_token: SecretStr | None = Field(
+        default=None,
+        description="ADMIN_BOOTSTRAP_TOKEN: operator token that creates accounts and API keys (unset = disabled).",
+    )
+    max_upload_bytes: int = Field(
+        default=15 * 1024 * 1024, ge=1, description="Largest file accepted by POST /sources/files (bytes)."
+    )
+    preview_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="How long POST /agent/preview waits for the conversation service."
+    )

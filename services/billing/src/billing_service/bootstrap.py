@@ -11,12 +11,17 @@ from customer_agent_shared.kernel import (
     create_operations_app,
     start_consumers_last,
 )
+from customer_agent_shared.topics import BILLING_COMMANDS, CONVERSATIONS_EVENTS
 from fastapi import FastAPI
 
 from billing_service.adapters.orm import SCHEMA, inbox_table, outbox_table
 from billing_service.adapters.unit_of_work import BillingUnitOfWork
+from billing_service.clock import Clock, system_clock
 from billing_service.entrypoints.kafka_subscribers import register_subscribers
-from billing_service.handlers.event_intake import EventIntake
+from billing_service.handlers.commands import CreditCommands
+from billing_service.handlers.ledger_writer import LedgerPolicy
+from billing_service.handlers.metering import ConversationMetering
+from billing_service.handlers.scheduler import BillingScheduler
 from billing_service.settings import BillingSettings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -29,6 +34,7 @@ class BillingService:
     """Everything one billing process holds."""
 
     kernel: ServiceKernel
+    clock: Clock = system_clock
 
     def unit_of_work(self) -> BillingUnitOfWork:
         """A new unit of work over billing's schema."""
@@ -37,15 +43,24 @@ class BillingService:
         )
 
 
-def build_service(settings: BillingSettings | None = None) -> BillingService:
-    """Build (not start) a billing process."""
+def build_service(settings: BillingSettings | None = None, *, clock: Clock = system_clock) -> BillingService:
+    """Build (not start) a billing process; ``clock`` is where it reads the time (tests move it)."""
     settings = settings or BillingSettings()
     kernel = build_kernel(
         settings, schema=SCHEMA, outbox=outbox_table, inbox=inbox_table, migrations_dir=MIGRATIONS_DIR
     )
-    service = BillingService(kernel)
-    intake = EventIntake(service.unit_of_work, consumer_prefix=settings.consumer_group)
-    register_subscribers(kernel.broker, intake, settings.consumer_group, settings.consumer_offset_reset)
+    service = BillingService(kernel, clock)
+    policy = LedgerPolicy(default_plan=settings.default_plan(), history_entries=settings.history_entries)
+    # Inbox consumer names are fixed per topic (not per group) so replicas share one inbox.
+    metering = ConversationMetering(
+        service.unit_of_work, policy=policy, clock=clock, consumer=f"billing:{CONVERSATIONS_EVENTS}"
+    )
+    commands = CreditCommands(service.unit_of_work, policy=policy, clock=clock, consumer=f"billing:{BILLING_COMMANDS}")
+    register_subscribers(kernel.broker, metering, commands, settings.consumer_group, settings.consumer_offset_reset)
+    scheduler = BillingScheduler(
+        service.unit_of_work, policy=policy, clock=clock, interval_seconds=settings.scheduler_interval_seconds
+    )
+    kernel.lifecycle.add("billing scheduler", scheduler.start, scheduler.stop)
     start_consumers_last(kernel)
     return service
 

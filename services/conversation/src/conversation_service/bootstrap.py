@@ -13,10 +13,15 @@ from customer_agent_shared.kernel import (
 )
 from fastapi import FastAPI
 
+from conversation_service.adapters.content_search import ContentSearch
+from conversation_service.adapters.llm import ChatCompletionsClient
 from conversation_service.adapters.orm import SCHEMA, inbox_table, outbox_table
 from conversation_service.adapters.unit_of_work import ConversationUnitOfWork
 from conversation_service.entrypoints.kafka_subscribers import register_subscribers
-from conversation_service.handlers.event_intake import EventIntake
+from conversation_service.handlers.answering import AnswerEngine, AnswerPolicy
+from conversation_service.handlers.conversations import ConversationHandler, ConversationOptions
+from conversation_service.handlers.profiles import ConfigFolder, ProfileCache
+from conversation_service.handlers.resolution import ResolutionSweep
 from conversation_service.settings import ConversationSettings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -29,12 +34,18 @@ class ConversationService:
     """Everything one conversation process holds."""
 
     kernel: ServiceKernel
+    settings: ConversationSettings
+    conversations: ConversationHandler
+    config: ConfigFolder
+    resolution: ResolutionSweep
 
     def unit_of_work(self) -> ConversationUnitOfWork:
         """A new unit of work over conversation's schema."""
-        return ConversationUnitOfWork(
-            self.kernel.session_factory, outbox=outbox_table, inbox=inbox_table, relay=self.kernel.relay
-        )
+        return _unit_of_work(self.kernel)
+
+
+def _unit_of_work(kernel: ServiceKernel) -> ConversationUnitOfWork:
+    return ConversationUnitOfWork(kernel.session_factory, outbox=outbox_table, inbox=inbox_table, relay=kernel.relay)
 
 
 def build_service(settings: ConversationSettings | None = None) -> ConversationService:
@@ -48,11 +59,47 @@ def build_service(settings: ConversationSettings | None = None) -> ConversationS
         migrations_dir=MIGRATIONS_DIR,
         use_opensearch=True,
     )
-    service = ConversationService(kernel)
-    intake = EventIntake(service.unit_of_work, consumer_prefix=settings.consumer_group)
-    register_subscribers(kernel.broker, intake, settings.consumer_group, settings.consumer_offset_reset)
+    assert kernel.opensearch is not None
+
+    def unit_of_work() -> ConversationUnitOfWork:
+        return _unit_of_work(kernel)
+
+    llm: ChatCompletionsClient | None = None
+    if settings.llm_base_url:
+        llm = ChatCompletionsClient(
+            settings.llm_base_url,
+            settings.llm_model,
+            api_key=settings.llm_api_key,
+            timeout_seconds=settings.llm_timeout_seconds,
+        )
+        kernel.lifecycle.add("llm client", None, llm.close)
+    engine = AnswerEngine(
+        ContentSearch(kernel.opensearch, settings.content_index),
+        AnswerPolicy(
+            support_threshold=settings.support_threshold,
+            min_score=settings.min_retrieval_score,
+            retrieval_size=settings.retrieval_size,
+        ),
+        llm,
+    )
+    profiles = ProfileCache(settings.config_cache_seconds)
+    conversations = ConversationHandler(
+        unit_of_work,
+        engine,
+        profiles,
+        consumer_prefix=settings.consumer_group,
+        options=ConversationOptions(
+            recent_turns=settings.recent_turns, send_handoff_notice=settings.send_handoff_notice
+        ),
+    )
+    config = ConfigFolder(unit_of_work, profiles, consumer=f"{settings.consumer_group}:agent.config.v1")
+    resolution = ResolutionSweep(
+        unit_of_work, default_hours=settings.resolution_hours, interval_seconds=settings.resolution_sweep_seconds
+    )
+    kernel.lifecycle.add("resolution sweep", resolution.start, resolution.stop)
+    register_subscribers(kernel.broker, conversations, config, settings.consumer_group, settings.consumer_offset_reset)
     start_consumers_last(kernel)
-    return service
+    return ConversationService(kernel, settings, conversations, config, resolution)
 
 
 def asyncapi_document(service: ConversationService) -> str:

@@ -1,7 +1,8 @@
-"""Routing settings: ``CONVERSATION_*`` variables plus the shared infrastructure ones."""
+"""Conversation settings: ``CONVERSATION_*`` variables plus the shared infrastructure ones."""
 
 from __future__ import annotations
 
+from customer_agent_shared.content_index import READ_ALIAS
 from customer_agent_shared.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -16,3 +17,43 @@ class ConversationSettings(ServiceSettings):
     http_port: int = Field(default=8002, ge=1, le=65535, description="Port of /metrics, /healthz, /readyz.")
     database_schema: str = Field(default="conversation", description="PostgreSQL schema owned by conversation.")
     consumer_group: str = Field(default="conversation", description="Kafka consumer group prefix (<prefix>.<topic>).")
+
+    content_index: str = Field(
+        default=READ_ALIAS, description="OpenSearch index or alias the chunks are read from (the read alias)."
+    )
+    retrieval_size: int = Field(default=6, ge=1, le=50, description="Chunks fetched per question.")
+    support_threshold: float = Field(
+        default=0.6,
+        ge=0.0,
+        le=1.0,
+        description="Weighted share of the question's topic words the best passage must contain to be answered.",
+    )
+    min_retrieval_score: float = Field(
+        default=0.5, ge=0.0, description="Lowest BM25 score of the best passage that may be answered."
+    )
+    recent_turns: int = Field(default=6, ge=1, le=50, description="Turns kept per thread for follow-up questions.")
+    send_handoff_notice: bool = Field(
+        default=False,
+        description=(
+            "Also tell the visitor they are being passed to a person when conversation hands off "
+            "(off by default: routing sends the availability message that fits)."
+        ),
+    )
+    resolution_hours: int = Field(
+        default=72, ge=1, description="Quiet hours after the agent's reply before a thread counts as resolved."
+    )
+    resolution_sweep_seconds: float = Field(
+        default=300.0, ge=0.0, description="How often resolved threads are looked for (0 disables the sweep)."
+    )
+    config_cache_seconds: float = Field(
+        default=30.0, ge=0.0, description="How long an account's agent profile is cached in memory."
+    )
+    llm_base_url: str | None = Field(
+        default=None,
+        description="Base URL of an OpenAI-compatible API (e.g. http://127.0.0.1:11434/v1); unset = extractive only.",
+    )
+    llm_model: str = Field(default="", description="Model name sent to the chat-completions endpoint.")
+    llm_api_key: str | None = Field(default=None, description="Bearer token for the LLM endpoint, if it needs one.")
+    llm_timeout_seconds: float = Field(
+        default=8.0, gt=0.0, description="Time the LLM may take before the extractive answer is used."
+    )

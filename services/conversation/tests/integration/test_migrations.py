@@ -16,5 +16,9 @@ async def test_migrations_apply_and_roll_back(
 ) -> None:
     engine, schema = scratch_schema
     await assert_migrations_apply_and_roll_back(
-        engine, infrastructure.database_url, MIGRATIONS_DIR, schema, {"outbox", "processed_events"}
+        engine,
+        infrastructure.database_url,
+        MIGRATIONS_DIR,
+        schema,
+        {"outbox", "processed_events", "agent_profiles", "threads"},
     )

@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
+from customer_agent_shared.content_index import AccountScopedSearch
 from customer_agent_shared.kernel import (
     ServiceKernel,
     build_kernel,
     create_operations_app,
     start_consumers_last,
 )
+from customer_agent_shared.topics import CONTENT_EVENTS, SOURCES_COMMANDS
 from fastapi import FastAPI
 
+from ingestion_service.adapters.content_store import ContentStore
+from ingestion_service.adapters.crawler import Crawler, CrawlOptions
+from ingestion_service.adapters.file_parsers import FileLimits
+from ingestion_service.adapters.language import warm_up
 from ingestion_service.adapters.orm import SCHEMA, inbox_table, outbox_table
+from ingestion_service.adapters.politeness import HostPoliteness
+from ingestion_service.adapters.safe_http import FetchLimits, SafeFetcher
+from ingestion_service.adapters.sync_lock import SyncLeases
 from ingestion_service.adapters.unit_of_work import IngestionUnitOfWork
+from ingestion_service.domain.network_policy import AddressPolicy, parse_networks
 from ingestion_service.entrypoints.kafka_subscribers import register_subscribers
-from ingestion_service.handlers.event_intake import EventIntake
+from ingestion_service.handlers.articles import ArticleIndexing
+from ingestion_service.handlers.indexing import DocumentIndexer
+from ingestion_service.handlers.scheduler import ResyncScheduler
+from ingestion_service.handlers.source_commands import SourceCommands
+from ingestion_service.handlers.website_sync import SyncRunner, WebsiteSync
 from ingestion_service.settings import IngestionSettings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -29,6 +44,14 @@ class IngestionService:
     """Everything one ingestion process holds."""
 
     kernel: ServiceKernel
+    settings: IngestionSettings
+    store: ContentStore
+    search: AccountScopedSearch
+    fetcher: SafeFetcher
+    runner: SyncRunner
+    scheduler: ResyncScheduler
+    commands: SourceCommands
+    articles: ArticleIndexing
 
     def unit_of_work(self) -> IngestionUnitOfWork:
         """A new unit of work over ingestion's schema."""
@@ -37,8 +60,32 @@ class IngestionService:
         )
 
 
+def crawl_options(settings: IngestionSettings) -> CrawlOptions:
+    """Crawler knobs from the settings."""
+    return CrawlOptions(
+        user_agent=settings.user_agent,
+        max_urls=settings.max_urls_per_source,
+        workers=settings.host_concurrency,
+        max_seconds=settings.max_crawl_seconds,
+        respect_crawl_delay=settings.respect_crawl_delay,
+    )
+
+
+def build_fetcher(settings: IngestionSettings) -> SafeFetcher:
+    """The SSRF-safe fetcher configured from the settings."""
+    return SafeFetcher(
+        AddressPolicy(parse_networks(settings.allowed_private_networks)),
+        user_agent=settings.user_agent,
+        limits=FetchLimits(
+            max_bytes=settings.max_page_bytes,
+            max_redirects=settings.max_redirects,
+            timeout_seconds=settings.request_timeout_seconds,
+        ),
+    )
+
+
 def build_service(settings: IngestionSettings | None = None) -> IngestionService:
-    """Build (not start) a ingestion process."""
+    """Build (not start) an ingestion process."""
     settings = settings or IngestionSettings()
     kernel = build_kernel(
         settings,
@@ -48,9 +95,68 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
         migrations_dir=MIGRATIONS_DIR,
         use_opensearch=True,
     )
-    service = IngestionService(kernel)
-    intake = EventIntake(service.unit_of_work, consumer_prefix=settings.consumer_group)
-    register_subscribers(kernel.broker, intake, settings.consumer_group, settings.consumer_offset_reset)
+    assert kernel.opensearch is not None
+    store = ContentStore(
+        kernel.opensearch,
+        index=settings.content_index,
+        read_alias=settings.content_read_alias,
+        write_alias=settings.content_write_alias,
+    )
+
+    def unit_of_work() -> IngestionUnitOfWork:
+        return IngestionUnitOfWork(kernel.session_factory, outbox=outbox_table, inbox=inbox_table, relay=kernel.relay)
+
+    indexer = DocumentIndexer(store, chunk_chars=settings.chunk_chars, overlap_chars=settings.chunk_overlap_chars)
+    fetcher = build_fetcher(settings)
+    politeness = HostPoliteness(settings.host_concurrency, settings.host_delay_seconds)
+    sync = WebsiteSync(
+        unit_of_work,
+        Crawler(fetcher, politeness),
+        indexer,
+        crawl_options(settings),
+        batch_chunks=settings.bulk_batch_chunks,
+        progress_interval_seconds=settings.progress_interval_seconds,
+        progress_every_pages=settings.progress_every_pages,
+    )
+    leases = SyncLeases(kernel.redis, prefix=settings.service_name)
+    runner = SyncRunner(sync, settings.max_concurrent_syncs, leases)
+    scheduler = ResyncScheduler(unit_of_work, runner, settings.scheduler_interval_seconds)
+    file_limits = FileLimits(
+        max_file_bytes=settings.max_file_bytes,
+        max_unzipped_bytes=settings.max_unzipped_bytes,
+        max_zip_ratio=settings.max_zip_ratio,
+        max_zip_members=settings.max_zip_members,
+        pdf_timeout_seconds=settings.pdf_timeout_seconds,
+        pdf_memory_bytes=settings.pdf_memory_bytes,
+    )
+    commands = SourceCommands(
+        unit_of_work, indexer, runner, file_limits, consumer=f"{settings.consumer_group}:{SOURCES_COMMANDS}"
+    )
+    articles = ArticleIndexing(unit_of_work, indexer, consumer=f"{settings.consumer_group}:{CONTENT_EVENTS}")
+    service = IngestionService(
+        kernel=kernel,
+        settings=settings,
+        store=store,
+        search=AccountScopedSearch(kernel.opensearch, index=settings.content_read_alias),
+        fetcher=fetcher,
+        runner=runner,
+        scheduler=scheduler,
+        commands=commands,
+        articles=articles,
+    )
+
+    async def prepare_index() -> None:
+        await store.ensure_index()
+        await asyncio.to_thread(warm_up)
+
+    async def start_runner() -> None:
+        await runner.resume(unit_of_work)
+
+    kernel.lifecycle.add("content index", prepare_index)
+    kernel.lifecycle.add("crawler http client", None, fetcher.aclose)
+    kernel.lifecycle.add("sync runner", start_runner, runner.stop)
+    kernel.lifecycle.add("re-sync scheduler", scheduler.start, scheduler.stop)
+    register_subscribers(kernel.broker, commands, articles, settings.consumer_group, settings.consumer_offset_reset)
     start_consumers_last(kernel)
     return service
 

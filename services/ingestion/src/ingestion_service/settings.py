@@ -1,10 +1,13 @@
-"""Routing settings: ``INGESTION_*`` variables plus the shared infrastructure ones."""
+"""Ingestion settings: ``INGESTION_*`` variables plus the shared infrastructure ones."""
 
 from __future__ import annotations
 
+from customer_agent_shared.content_index import READ_ALIAS, WRITE_ALIAS, concrete_index_name
 from customer_agent_shared.settings import ServiceSettings
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
+
+from ingestion_service.domain.network_policy import parse_networks
 
 
 class IngestionSettings(ServiceSettings):
@@ -16,3 +19,47 @@ class IngestionSettings(ServiceSettings):
     http_port: int = Field(default=8001, ge=1, le=65535, description="Port of /metrics, /healthz, /readyz.")
     database_schema: str = Field(default="ingestion", description="PostgreSQL schema owned by ingestion.")
     consumer_group: str = Field(default="ingestion", description="Kafka consumer group prefix (<prefix>.<topic>).")
+
+    # Content index (tests use throwaway names).
+    content_index: str = Field(default_factory=concrete_index_name, description="Concrete chunk index name.")
+    content_read_alias: str = Field(default=READ_ALIAS, description="Alias every read goes through.")
+    content_write_alias: str = Field(default=WRITE_ALIAS, description="Alias every write goes through.")
+    bulk_batch_chunks: int = Field(default=500, ge=1, description="Chunks per bulk request.")
+
+    # Crawler safety and limits.
+    allowed_private_networks: str = Field(
+        default="", description="CIDRs the crawler may reach although private/loopback (comma-separated)."
+    )
+    user_agent: str = Field(default="CustomerAgentBot/1.0 (+https://example.invalid/bot)", description="User-Agent.")
+    max_urls_per_source: int = Field(default=1000, ge=1, description="URLs crawled per source at most.")
+    max_page_bytes: int = Field(default=5_000_000, ge=1024, description="Largest page body read.")
+    max_redirects: int = Field(default=5, ge=0, description="Redirects followed per request.")
+    request_timeout_seconds: float = Field(default=15.0, gt=0, description="Timeout of one HTTP request.")
+    max_crawl_seconds: float = Field(default=3600.0, gt=0, description="Longest a website sync may run.")
+    host_concurrency: int = Field(default=4, ge=1, description="Parallel requests per host.")
+    host_delay_seconds: float = Field(default=0.25, ge=0, description="Minimum gap between request starts per host.")
+    respect_crawl_delay: bool = Field(default=True, description="Honour robots.txt Crawl-delay (capped at 10 s).")
+
+    # Files.
+    max_file_bytes: int = Field(default=25_000_000, ge=1, description="Largest uploaded file parsed.")
+    max_unzipped_bytes: int = Field(default=100_000_000, ge=1, description="docx/pptx: total uncompressed size cap.")
+    max_zip_ratio: float = Field(default=100.0, gt=1, description="docx/pptx: largest compression ratio of a member.")
+    max_zip_members: int = Field(default=2000, ge=1, description="docx/pptx: most members in the archive.")
+    pdf_timeout_seconds: float = Field(default=30.0, gt=0, description="Wall-clock limit of the PDF parser process.")
+    pdf_memory_bytes: int = Field(default=768 * 1024 * 1024, ge=64 * 1024 * 1024, description="PDF parser RLIMIT_AS.")
+
+    # Chunking.
+    chunk_chars: int = Field(default=1200, ge=200, description="Target chunk size in characters.")
+    chunk_overlap_chars: int = Field(default=200, ge=0, description="Overlap between consecutive chunks.")
+
+    # Progress and scheduling.
+    progress_interval_seconds: float = Field(default=1.0, gt=0, description="Most frequent progress report.")
+    progress_every_pages: int = Field(default=25, ge=1, description="Report at least every this many pages.")
+    max_concurrent_syncs: int = Field(default=4, ge=1, description="Website syncs running at once.")
+    scheduler_interval_seconds: float = Field(default=60.0, gt=0, description="How often due re-syncs are looked for.")
+
+    @field_validator("allowed_private_networks")
+    @classmethod
+    def _valid_networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value

@@ -11,12 +11,16 @@ from customer_agent_shared.kernel import (
     create_operations_app,
     start_consumers_last,
 )
+from customer_agent_shared.topics import CHANNELS_INBOUND, CONVERSATIONS_EVENTS
 from fastapi import FastAPI
 
+from routing_service.adapters.account_cache import AccountDirectory
 from routing_service.adapters.orm import SCHEMA, inbox_table, outbox_table
 from routing_service.adapters.unit_of_work import RoutingUnitOfWork
-from routing_service.entrypoints.kafka_subscribers import register_subscribers
-from routing_service.handlers.event_intake import EventIntake
+from routing_service.entrypoints.kafka_subscribers import RoutingUseCases, register_subscribers
+from routing_service.handlers.account_state import FoldAccountState
+from routing_service.handlers.conversation_events import HandleConversationEvent
+from routing_service.handlers.inbound import RouteInboundMessage
 from routing_service.settings import RoutingSettings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -29,6 +33,7 @@ class RoutingService:
     """Everything one routing process holds."""
 
     kernel: ServiceKernel
+    directory: AccountDirectory
 
     def unit_of_work(self) -> RoutingUnitOfWork:
         """A new unit of work over routing's schema."""
@@ -43,9 +48,18 @@ def build_service(settings: RoutingSettings | None = None) -> RoutingService:
     kernel = build_kernel(
         settings, schema=SCHEMA, outbox=outbox_table, inbox=inbox_table, migrations_dir=MIGRATIONS_DIR
     )
-    service = RoutingService(kernel)
-    intake = EventIntake(service.unit_of_work, consumer_prefix=settings.consumer_group)
-    register_subscribers(kernel.broker, intake, settings.consumer_group, settings.consumer_offset_reset)
+    service = RoutingService(kernel, AccountDirectory(ttl_seconds=settings.account_cache_seconds))
+    prefix = settings.consumer_group
+    use_cases = RoutingUseCases(
+        inbound=RouteInboundMessage(service.unit_of_work, service.directory, f"{prefix}:{CHANNELS_INBOUND}"),
+        conversation_events=HandleConversationEvent(
+            service.unit_of_work, service.directory, f"{prefix}:{CONVERSATIONS_EVENTS}"
+        ),
+        account_state=FoldAccountState(service.unit_of_work, service.directory, prefix),
+    )
+    register_subscribers(
+        kernel.broker, use_cases, prefix, settings.consumer_offset_reset, inbound_consumers=settings.inbound_consumers
+    )
     start_consumers_last(kernel)
     return service
 

@@ -16,3 +16,16 @@ class RoutingSettings(ServiceSettings):
     http_port: int = Field(default=8003, ge=1, le=65535, description="Port of /metrics, /healthz, /readyz.")
     database_schema: str = Field(default="routing", description="PostgreSQL schema owned by routing.")
     consumer_group: str = Field(default="routing", description="Kafka consumer group prefix (<prefix>.<topic>).")
+    inbound_consumers: int = Field(
+        default=3,
+        ge=1,
+        le=32,
+        description="Kafka consumers of channels.inbound.v1 in this process; each owns whole partitions, "
+        "so per-thread order holds while partitions are routed in parallel.",
+    )
+    account_cache_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long a replica trusts its in-memory copy of an account's config and credit state "
+        "before re-reading it (a replica that folds a newer version updates its copy at once).",
+    )

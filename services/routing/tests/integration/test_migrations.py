@@ -10,11 +10,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 pytestmark = pytest.mark.integration
 
+TABLES = {
+    "outbox",
+    "processed_events",
+    "account_config",
+    "credit_state",
+    "threads",
+    "thread_transitions",
+    "transcript_entries",
+    "assignee_load",
+}
+
 
 async def test_migrations_apply_and_roll_back(
     infrastructure: InfrastructureSettings, scratch_schema: tuple[AsyncEngine, str]
 ) -> None:
     engine, schema = scratch_schema
-    await assert_migrations_apply_and_roll_back(
-        engine, infrastructure.database_url, MIGRATIONS_DIR, schema, {"outbox", "processed_events"}
-    )
+    await assert_migrations_apply_and_roll_back(engine, infrastructure.database_url, MIGRATIONS_DIR, schema, TABLES)

@@ -11,7 +11,7 @@ from customer_agent_shared.events.envelope import make_event, serialize_event
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import produce_raw, unique_name, wait_for_assignment
 from customer_agent_shared.topics import CHANNELS_INBOUND
-from routing_service.adapters.orm import inbox_table
+from routing_service.adapters.orm import inbox_table, threads_table, transitions_table
 from routing_service.bootstrap import build_service
 from routing_service.settings import RoutingSettings
 from sqlalchemy import select
@@ -25,7 +25,11 @@ async def test_inbound_event_is_recorded_once(
 ) -> None:
     _, schema = scratch_schema
     settings = RoutingSettings(
-        database_schema=schema, consumer_group=unique_name("routing-test"), consumer_offset_reset="latest"
+        service_name=unique_name("routing-test"),
+        database_schema=schema,
+        consumer_group=unique_name("routing-test"),
+        consumer_offset_reset="latest",
+        inbound_consumers=1,  # one consumer per subscriber, as wait_for_assignment expects
     )
     service = build_service(settings)
     account = unique_name("acc")
@@ -41,6 +45,7 @@ async def test_inbound_event_is_recorded_once(
     event = make_event("message.received", message, source="test", account_id=account)
     async with service.kernel.lifecycle.running():
         await wait_for_assignment(service.kernel.broker)
+        await asyncio.sleep(1.0)  # let the 'latest' positions resolve before producing
         for _ in range(2):  # the same event twice
             await produce_raw(
                 infrastructure.kafka_bootstrap_servers,
@@ -50,8 +55,29 @@ async def test_inbound_event_is_recorded_once(
             )
         async with service.kernel.session_factory() as session:
             for _ in range(100):
-                rows = (await session.execute(select(inbox_table.c.event_id))).scalars().all()
+                rows = (
+                    await session.execute(select(inbox_table.c.event_id).where(inbox_table.c.event_id == event.id))
+                ).all()
+                await session.rollback()
                 if rows:
                     break
                 await asyncio.sleep(0.1)
-    assert rows == [event.id]
+            await asyncio.sleep(0.5)  # room for the duplicate to arrive
+            inbox = (
+                await session.execute(select(inbox_table.c.event_id).where(inbox_table.c.event_id == event.id))
+            ).all()
+            thread = (await session.execute(select(threads_table).where(threads_table.c.account_id == account))).one()
+            steps = (
+                await session.execute(
+                    select(transitions_table.c.from_state, transitions_table.c.to_state, transitions_table.c.reason)
+                    .where(transitions_table.c.account_id == account)
+                    .order_by(transitions_table.c.id)
+                )
+            ).all()
+    assert len(inbox) == 1
+    # No configuration for the account: the agent is not deployed, the thread goes to the unassigned view.
+    assert (thread.state, thread.messages) == ("unassigned", 1)
+    assert [tuple(step) for step in steps] == [
+        ("new", "handoff_pending", "not_deployed"),
+        ("handoff_pending", "unassigned", "not_deployed"),
+    ]

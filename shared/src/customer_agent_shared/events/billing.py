@@ -50,6 +50,17 @@ class BillingCommand(ContractModel):
     note: str | None = Field(default=None, description="Why (adjust).")
 
 
+class CreditLedgerEntry(ContractModel):
+    """One ledger movement, as shown in an account's credit history."""
+
+    kind: str = Field(description="allotment, reset, purchase, auto_upgrade, usage or adjustment.")
+    amount: int = Field(description="Signed credits (usage is negative).")
+    balance_after: int = Field(description="Balance right after this entry.")
+    cause: str = Field(description="What caused it: period, thread, command or auto pack id.")
+    recorded_at: datetime = Field(description="When billing recorded it.")
+    note: str | None = Field(default=None, description="Why, for adjustments.")
+
+
 class CreditState(ContractModel):
     """An account's credit state; the compacted topic keeps the latest per account."""
 
@@ -64,3 +75,7 @@ class CreditState(ContractModel):
     plan: CreditPlan = Field(default_factory=CreditPlan, description="Current plan.")
     version: int = Field(ge=0, description="Monotonic; consumers ignore older states.")
     cause: str | None = Field(default=None, description="What changed: usage, reset, purchase, ...")
+    period_start: datetime | None = Field(default=None, description="Start of the current period.")
+    recent_entries: list[CreditLedgerEntry] = Field(
+        default_factory=list, description="The latest ledger entries, newest first (credit history)."
+    )

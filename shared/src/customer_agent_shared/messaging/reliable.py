@@ -69,6 +69,8 @@ class ReliableConsumerConfig:
     send_batch: Callable[[list[OutgoingMessage]], Awaitable[None]]
     registry: ProcessedEventRegistry | None = None
     retry: RetryPolicy = RetryPolicy()
+    dedup_namespace: str | None = None
+    """Who 'already handled' refers to: the consumer-group prefix (defaults to the service name)."""
 
 
 def decode_json_body(message: StreamMessage[Any]) -> Any:
@@ -107,7 +109,7 @@ def reliable_consumer_middleware(config: ReliableConsumerConfig) -> Callable[...
         async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]) -> Any:
             record = msg.raw_message
             topic: str = getattr(record, "topic", "unknown")
-            consumer = f"{config.service}:{topic}"
+            consumer = f"{config.dedup_namespace or config.service}:{topic}"
             started = time.perf_counter()
             try:
                 event_id, account_id, thread_id = _event_id(msg.body)

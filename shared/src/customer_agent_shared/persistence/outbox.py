@@ -95,6 +95,7 @@ class OutboxRelay:
         batch_size: int = 200,
         idle_poll_seconds: float = 0.5,
         retention_hours: int = 24,
+        lock_name: str | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._outbox = outbox
@@ -105,7 +106,8 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        schema = outbox.schema or "public"
+        # The actual schema (after any translation), so relays of different schemas never wait on each other.
+        schema = lock_name or outbox.schema or "public"
         # Advisory lock id: stable per schema so one relay per service publishes at a time.
         self._lock_id = zlib.crc32(f"outbox:{schema}".encode())
         self._schema = schema

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -47,12 +48,27 @@ async def produce_raw(bootstrap_servers: str, topic: str, value: bytes, key: byt
         await producer.stop()
 
 
-async def end_offsets(bootstrap_servers: str, topic: str, partitions: int) -> dict[int, int]:
-    """Current end offset of each of the ``partitions`` partitions of ``topic``."""
+async def topic_partitions(bootstrap_servers: str, topic: str) -> list[int]:
+    """The partition numbers of ``topic``, asked of the cluster."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = sorted(int(p["partition"]) for p in described[0]["partitions"])
+    if not partitions:
+        raise ValueError(f"topic {topic!r} has no partitions (does it exist?)")
+    return partitions
+
+
+async def end_offsets(bootstrap_servers: str, topic: str, partitions: int | None = None) -> dict[int, int]:
+    """Current end offset of each partition of ``topic`` (all of them unless ``partitions`` is given)."""
+    numbers = list(range(partitions)) if partitions is not None else await topic_partitions(bootstrap_servers, topic)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers)
     await consumer.start()
     try:
-        offsets = await consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
+        offsets = await consumer.end_offsets([TopicPartition(topic, p) for p in numbers])
         return {tp.partition: offset for tp, offset in offsets.items()}
     finally:
         await consumer.stop()
@@ -67,15 +83,12 @@ async def collect_records(
     from_offsets: dict[int, int] | None = None,
 ) -> list[ReceivedRecord]:
     """Read ``topic`` from the beginning (or given offsets) until ``until(records)`` or timeout."""
+    partitions = await topic_partitions(bootstrap_servers, topic)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     records: list[ReceivedRecord] = []
     try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            await consumer.topics()
-            partitions = consumer.partitions_for_topic(topic) or {0}
-        assignment = [TopicPartition(topic, p) for p in sorted(partitions)]
+        assignment = [TopicPartition(topic, p) for p in partitions]
         consumer.assign(assignment)
         for tp in assignment:
             if from_offsets is not None and tp.partition in from_offsets:
@@ -113,10 +126,28 @@ async def wait_for_assignment(broker: object, timeout_seconds: float = 30.0) -> 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_seconds
     subscribers = list(getattr(broker, "subscribers", []))
+
+    def consumers_of(subscriber: Any) -> list[Any]:
+        # A subscriber with several consumers (max_workers) keeps them in consumer_subgroup.
+        group = getattr(subscriber, "consumer_subgroup", None)
+        if group:
+            return list(group)
+        consumer = getattr(subscriber, "consumer", None)
+        return [consumer] if consumer is not None else []
+
     while True:
-        pending = [sub for sub in subscribers if not (getattr(sub, "consumer", None) and sub.consumer.assignment())]
-        if not pending:
+        consumers = [consumer for sub in subscribers for consumer in consumers_of(sub)]
+        started = all(consumers_of(sub) for sub in subscribers)
+        # Every consumer holds partitions: this instance's part of the group is settled. (Not "all
+        # partitions": other instances of the same group may hold the rest.)
+        assigned = started and all(consumer.assignment() for consumer in consumers)
+        if assigned:
+            # With offset reset 'latest' a partition's start offset is fixed when its position is
+            # first looked up; do it now so nothing produced after this call is skipped.
+            for consumer in consumers:
+                for partition in consumer.assignment():
+                    await consumer.position(partition)
             return
         if loop.time() > deadline:
-            raise TimeoutError(f"{len(pending)} subscribers got no partitions in {timeout_seconds}s")
+            raise TimeoutError(f"subscribers got no partitions in {timeout_seconds}s")
         await asyncio.sleep(0.1)

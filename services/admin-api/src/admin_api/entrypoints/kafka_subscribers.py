@@ -1,12 +1,17 @@
-"""Admin-api's Kafka subscribers: thin adapters from topics to use cases."""
+"""Admin-api's Kafka subscribers: thin adapters from topics to use cases.
+
+Preview replies are not here: every replica must see every reply, so they are
+read by ``adapters.preview_replies.PreviewReplyListener`` outside any group.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from customer_agent_shared.events.audit import AuditRecorded
 from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.conversations import ConversationEvent
 from customer_agent_shared.events.envelope import CloudEvent
-from customer_agent_shared.events.preview import PreviewAnswered
 from customer_agent_shared.events.sources import SourceStatus
 from customer_agent_shared.messaging.broker import subscriber_options
 from customer_agent_shared.messaging.reliable import decode_json_body
@@ -14,18 +19,28 @@ from customer_agent_shared.topics import (
     AUDIT,
     BILLING_CREDIT_STATE,
     CONVERSATIONS_EVENTS,
-    CONVERSATIONS_PREVIEW_REPLIES,
     SOURCES_STATUS,
 )
 from faststream.kafka import KafkaBroker
 
-from admin_api.handlers.event_intake import EventIntake
+from admin_api.handlers.credits import CreditUseCases
+from admin_api.handlers.event_intake import AuditIntake
+from admin_api.handlers.insights import InsightUseCases
+from admin_api.handlers.sources import SourceUseCases
 
 
-def register_subscribers(
-    broker: KafkaBroker, intake: EventIntake, group_id: str, offset_reset: str = "earliest"
-) -> None:
-    """Subscribe admin-api to every topic it consumes."""
+@dataclass(frozen=True)
+class Folds:
+    """The use cases the subscribers feed."""
+
+    sources: SourceUseCases
+    insights: InsightUseCases
+    credits: CreditUseCases
+    audit: AuditIntake
+
+
+def register_subscribers(broker: KafkaBroker, folds: Folds, group_id: str, offset_reset: str = "earliest") -> None:
+    """Subscribe admin-api to every topic it folds."""
     options = subscriber_options(offset_reset)
 
     @broker.subscriber(
@@ -37,7 +52,7 @@ def register_subscribers(
         **options,
     )
     async def on_source_status(event: CloudEvent[SourceStatus]) -> None:
-        await intake.record(SOURCES_STATUS, event)
+        await folds.sources.apply_status(f"{group_id}:{SOURCES_STATUS}", event.id, event.data)
 
     @broker.subscriber(
         CONVERSATIONS_EVENTS,
@@ -48,7 +63,7 @@ def register_subscribers(
         **options,
     )
     async def on_conversation_event(event: CloudEvent[ConversationEvent]) -> None:
-        await intake.record(CONVERSATIONS_EVENTS, event)
+        await folds.insights.apply_event(f"{group_id}:{CONVERSATIONS_EVENTS}", event.id, event.type, event.data)
 
     @broker.subscriber(
         AUDIT,
@@ -59,26 +74,15 @@ def register_subscribers(
         **options,
     )
     async def on_audit_recorded(event: CloudEvent[AuditRecorded]) -> None:
-        await intake.record(AUDIT, event)
+        await folds.audit.record(event)
 
     @broker.subscriber(
         BILLING_CREDIT_STATE,
         group_id=f"{group_id}.{BILLING_CREDIT_STATE}",
         decoder=decode_json_body,
         title=f"admin-api/{BILLING_CREDIT_STATE}",
-        description="Keep each account's credit balance readable.",
+        description="Keep each account's credit balance readable (older versions ignored).",
         **options,
     )
     async def on_credit_state(event: CloudEvent[CreditState]) -> None:
-        await intake.record(BILLING_CREDIT_STATE, event)
-
-    @broker.subscriber(
-        CONVERSATIONS_PREVIEW_REPLIES,
-        group_id=f"{group_id}.{CONVERSATIONS_PREVIEW_REPLIES}",
-        decoder=decode_json_body,
-        title=f"admin-api/{CONVERSATIONS_PREVIEW_REPLIES}",
-        description="Complete pending preview requests.",
-        **options,
-    )
-    async def on_preview_answered(event: CloudEvent[PreviewAnswered]) -> None:
-        await intake.record(CONVERSATIONS_PREVIEW_REPLIES, event)
+        await folds.credits.apply_state(f"{group_id}:{BILLING_CREDIT_STATE}", event.id, event.data)

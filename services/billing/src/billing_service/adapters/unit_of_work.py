@@ -4,6 +4,25 @@ from __future__ import annotations
 
 from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork
 
+from billing_service.adapters.repositories import (
+    AccountRepository,
+    CommandRepository,
+    LedgerRepository,
+    ThreadRepository,
+)
+
 
 class BillingUnitOfWork(SqlUnitOfWork):
-    """Transaction scope for billing's use cases."""
+    """Transaction scope for billing's use cases, with its repositories."""
+
+    accounts: AccountRepository
+    ledger: LedgerRepository
+    threads: ThreadRepository
+    commands: CommandRepository
+
+    def on_begin(self) -> None:
+        """Bind the repositories to this transaction's session."""
+        self.accounts = AccountRepository(self.session)
+        self.ledger = LedgerRepository(self.session)
+        self.threads = ThreadRepository(self.session)
+        self.commands = CommandRepository(self.session)

@@ -10,11 +10,16 @@ from customer_agent_shared.messaging.reliable import decode_json_body
 from customer_agent_shared.topics import BILLING_COMMANDS, CONVERSATIONS_EVENTS
 from faststream.kafka import KafkaBroker
 
-from billing_service.handlers.event_intake import EventIntake
+from billing_service.handlers.commands import CreditCommands
+from billing_service.handlers.metering import ConversationMetering
 
 
 def register_subscribers(
-    broker: KafkaBroker, intake: EventIntake, group_id: str, offset_reset: str = "earliest"
+    broker: KafkaBroker,
+    metering: ConversationMetering,
+    commands: CreditCommands,
+    group_id: str,
+    offset_reset: str = "earliest",
 ) -> None:
     """Subscribe billing to every topic it consumes."""
     options = subscriber_options(offset_reset)
@@ -24,19 +29,19 @@ def register_subscribers(
         group_id=f"{group_id}.{CONVERSATIONS_EVENTS}",
         decoder=decode_json_body,
         title=f"billing/{CONVERSATIONS_EVENTS}",
-        description="Meter credits for conversations the agent handled.",
+        description="Meter credits for conversations the agent handled (previews and tests are free).",
         **options,
     )
     async def on_conversation_event(event: CloudEvent[ConversationEvent]) -> None:
-        await intake.record(CONVERSATIONS_EVENTS, event)
+        await metering.handle(event)
 
     @broker.subscriber(
         BILLING_COMMANDS,
         group_id=f"{group_id}.{BILLING_COMMANDS}",
         decoder=decode_json_body,
         title=f"billing/{BILLING_COMMANDS}",
-        description="Apply purchases, plan changes and adjustments.",
+        description="Apply purchases, plan changes and adjustments; billing is the only ledger writer.",
         **options,
     )
     async def on_billing_command(event: CloudEvent[BillingCommand]) -> None:
-        await intake.record(BILLING_COMMANDS, event)
+        await commands.handle(event)

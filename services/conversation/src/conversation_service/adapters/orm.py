@@ -4,10 +4,48 @@ from __future__ import annotations
 
 from customer_agent_shared.persistence.inbox import define_inbox_table
 from customer_agent_shared.persistence.outbox import define_outbox_table
-from sqlalchemy import MetaData
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, text
+from sqlalchemy.dialects.postgresql import JSONB
 
 SCHEMA = "conversation"
 
 metadata = MetaData(schema=SCHEMA)
 outbox_table = define_outbox_table(metadata)
 inbox_table = define_inbox_table(metadata)
+
+agent_profiles = Table(
+    "agent_profiles",
+    metadata,
+    Column("account_id", String(100), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("role", String(40), nullable=False),
+    Column("personality", String(40), nullable=False),
+    Column("default_language", String(35), nullable=False),
+    Column("resolution_hours", Integer, nullable=True),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+threads = Table(
+    "threads",
+    metadata,
+    Column("account_id", String(100), primary_key=True),
+    Column("thread_id", String(220), primary_key=True),
+    Column("channel_type", String(40), nullable=True),
+    Column("channel_id", String(200), nullable=True),
+    Column("language", String(35), nullable=True),
+    Column("consecutive_misses", Integer, nullable=False, default=0),
+    Column("agent_replied", Boolean, nullable=False, default=False),
+    Column("handed_off", Boolean, nullable=False, default=False),
+    Column("negative_feedback", Boolean, nullable=False, default=False),
+    Column("last_message_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    # The last few turns ({role, text, at}), oldest first: read with the thread, no extra query.
+    Column("recent_turns", JSONB, nullable=False, default=list),
+    Index(
+        "ix_threads_open_by_last_message",
+        "last_message_at",
+        postgresql_where=text("resolved_at IS NULL AND agent_replied AND NOT handed_off AND NOT negative_feedback"),
+    ),
+)

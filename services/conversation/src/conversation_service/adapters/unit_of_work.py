@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork
 
+from conversation_service.adapters.repositories import AgentProfileRepository, ThreadRepository
+
 
 class ConversationUnitOfWork(SqlUnitOfWork):
     """Transaction scope for conversation's use cases."""
+
+    profiles: AgentProfileRepository
+    threads: ThreadRepository
+
+    def on_begin(self) -> None:
+        """Bind the repositories to this transaction's session."""
+        self.profiles = AgentProfileRepository(self.session)
+        self.threads = ThreadRepository(self.session)

@@ -11,11 +11,16 @@ from customer_agent_shared.messaging.reliable import decode_json_body
 from customer_agent_shared.topics import AGENT_CONFIG, CONVERSATIONS_ASSIGNED, CONVERSATIONS_PREVIEW
 from faststream.kafka import KafkaBroker
 
-from conversation_service.handlers.event_intake import EventIntake
+from conversation_service.handlers.conversations import ConversationHandler
+from conversation_service.handlers.profiles import ConfigFolder
 
 
 def register_subscribers(
-    broker: KafkaBroker, intake: EventIntake, group_id: str, offset_reset: str = "earliest"
+    broker: KafkaBroker,
+    conversations: ConversationHandler,
+    config: ConfigFolder,
+    group_id: str,
+    offset_reset: str = "earliest",
 ) -> None:
     """Subscribe conversation to every topic it consumes."""
     options = subscriber_options(offset_reset)
@@ -29,7 +34,7 @@ def register_subscribers(
         **options,
     )
     async def on_conversation_assigned(event: CloudEvent[ConversationAssigned]) -> None:
-        await intake.record(CONVERSATIONS_ASSIGNED, event)
+        await conversations.handle_assigned(event)
 
     @broker.subscriber(
         AGENT_CONFIG,
@@ -40,15 +45,15 @@ def register_subscribers(
         **options,
     )
     async def on_agent_config(event: CloudEvent[AgentConfigSnapshot]) -> None:
-        await intake.record(AGENT_CONFIG, event)
+        await config.handle(event)
 
     @broker.subscriber(
         CONVERSATIONS_PREVIEW,
         group_id=f"{group_id}.{CONVERSATIONS_PREVIEW}",
         decoder=decode_json_body,
         title=f"conversation/{CONVERSATIONS_PREVIEW}",
-        description="Answer preview questions from admin-api (never billed).",
+        description="Answer preview questions from admin-api (never billed, never sent to a channel).",
         **options,
     )
     async def on_preview_requested(event: CloudEvent[PreviewRequested]) -> None:
-        await intake.record(CONVERSATIONS_PREVIEW, event)
+        await conversations.handle_preview(event)

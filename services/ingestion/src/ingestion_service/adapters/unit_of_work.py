@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork
 
+from ingestion_service.adapters.repositories import DocumentRepository, SourceRepository
+
 
 class IngestionUnitOfWork(SqlUnitOfWork):
     """Transaction scope for ingestion's use cases."""
+
+    sources: SourceRepository
+    documents: DocumentRepository
+
+    def on_begin(self) -> None:
+        """Bind the repositories to this transaction's session."""
+        self.sources = SourceRepository(self.session)
+        self.documents = DocumentRepository(self.session)

@@ -10,11 +10,16 @@ from customer_agent_shared.messaging.reliable import decode_json_body
 from customer_agent_shared.topics import CONTENT_EVENTS, SOURCES_COMMANDS
 from faststream.kafka import KafkaBroker
 
-from ingestion_service.handlers.event_intake import EventIntake
+from ingestion_service.handlers.articles import ArticleIndexing
+from ingestion_service.handlers.source_commands import SourceCommands
 
 
 def register_subscribers(
-    broker: KafkaBroker, intake: EventIntake, group_id: str, offset_reset: str = "earliest"
+    broker: KafkaBroker,
+    commands: SourceCommands,
+    articles: ArticleIndexing,
+    group_id: str,
+    offset_reset: str = "earliest",
 ) -> None:
     """Subscribe ingestion to every topic it consumes."""
     options = subscriber_options(offset_reset)
@@ -28,7 +33,7 @@ def register_subscribers(
         **options,
     )
     async def on_source_command(event: CloudEvent[SourceCommand]) -> None:
-        await intake.record(SOURCES_COMMANDS, event)
+        await commands.handle(event)
 
     @broker.subscriber(
         CONTENT_EVENTS,
@@ -39,4 +44,4 @@ def register_subscribers(
         **options,
     )
     async def on_article_changed(event: CloudEvent[ArticleChanged]) -> None:
-        await intake.record(CONTENT_EVENTS, event)
+        await articles.handle(event)

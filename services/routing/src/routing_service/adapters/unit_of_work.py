@@ -4,6 +4,25 @@ from __future__ import annotations
 
 from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork
 
+from routing_service.adapters.repositories import (
+    AccountRepository,
+    LoadRepository,
+    ThreadRepository,
+    TranscriptRepository,
+)
+
 
 class RoutingUnitOfWork(SqlUnitOfWork):
-    """Transaction scope for routing's use cases."""
+    """Transaction scope for routing's use cases, with its repositories."""
+
+    threads: ThreadRepository
+    transcripts: TranscriptRepository
+    loads: LoadRepository
+    accounts: AccountRepository
+
+    def on_begin(self) -> None:
+        """Bind the repositories to this unit of work's session."""
+        self.threads = ThreadRepository(self.session)
+        self.transcripts = TranscriptRepository(self.session)
+        self.loads = LoadRepository(self.session)
+        self.accounts = AccountRepository(self.session)

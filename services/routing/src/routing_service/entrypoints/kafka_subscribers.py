@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.channels import MessageReceived
 from customer_agent_shared.events.config import AgentConfigSnapshot
@@ -17,11 +19,26 @@ from customer_agent_shared.topics import (
 )
 from faststream.kafka import KafkaBroker
 
-from routing_service.handlers.event_intake import EventIntake
+from routing_service.handlers.account_state import FoldAccountState
+from routing_service.handlers.conversation_events import HandleConversationEvent
+from routing_service.handlers.inbound import RouteInboundMessage
+
+
+@dataclass(frozen=True)
+class RoutingUseCases:
+    """The use cases the subscribers call."""
+
+    inbound: RouteInboundMessage
+    conversation_events: HandleConversationEvent
+    account_state: FoldAccountState
 
 
 def register_subscribers(
-    broker: KafkaBroker, intake: EventIntake, group_id: str, offset_reset: str = "earliest"
+    broker: KafkaBroker,
+    use_cases: RoutingUseCases,
+    group_id: str,
+    offset_reset: str = "earliest",
+    inbound_consumers: int = 1,
 ) -> None:
     """Subscribe routing to every topic it consumes."""
     options = subscriber_options(offset_reset)
@@ -32,10 +49,12 @@ def register_subscribers(
         decoder=decode_json_body,
         title="routing/channels.inbound.v1",
         description="Decide who owns the thread of each inbound visitor message.",
+        # Several consumers in the group, each with whole partitions: parallel across threads, ordered within.
+        max_workers=inbound_consumers,
         **options,
     )
     async def on_message_received(event: CloudEvent[MessageReceived]) -> None:
-        await intake.record(CHANNELS_INBOUND, event)
+        await use_cases.inbound.handle(event)
 
     @broker.subscriber(
         AGENT_CONFIG,
@@ -46,7 +65,7 @@ def register_subscribers(
         **options,
     )
     async def on_agent_config(event: CloudEvent[AgentConfigSnapshot]) -> None:
-        await intake.record(AGENT_CONFIG, event)
+        await use_cases.account_state.fold_config(AGENT_CONFIG, event)
 
     @broker.subscriber(
         BILLING_CREDIT_STATE,
@@ -57,7 +76,7 @@ def register_subscribers(
         **options,
     )
     async def on_credit_state(event: CloudEvent[CreditState]) -> None:
-        await intake.record(BILLING_CREDIT_STATE, event)
+        await use_cases.account_state.fold_credit_state(BILLING_CREDIT_STATE, event)
 
     @broker.subscriber(
         CONVERSATIONS_EVENTS,
@@ -68,4 +87,4 @@ def register_subscribers(
         **options,
     )
     async def on_conversation_event(event: CloudEvent[ConversationEvent]) -> None:
-        await intake.record(CONVERSATIONS_EVENTS, event)
+        await use_cases.conversation_events.handle(event)

@@ -1,0 +1,205 @@
+"""Ingestion benchmark: crawl + parse + index of the Python 3.11 documentation served locally,
+beside a fetch-only baseline of the same pages, measured in the same run.
+
+Run with ``uv run python bench/ingestion/run.py`` against the running local stack (Kafka,
+PostgreSQL, Redis, OpenSearch). It installs Debian's python3.11-doc if missing, serves
+/usr/share/doc/python3.11/html from a child process, and prints pages/s and the ratio
+(target: the full pipeline at least half the fetch-only rate). Not part of ``make test``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from customer_agent_shared.content_index import index_body
+from customer_agent_shared.events.envelope import make_event
+from customer_agent_shared.events.sources import SOURCE_SYNC, SourceCommand, SourceKind
+from customer_agent_shared.persistence.database import create_database_engine
+from customer_agent_shared.testing.kafka import unique_name
+from ingestion_service.adapters import content_store
+from ingestion_service.adapters.safe_http import FetchLimits, FetchRefused, SafeFetcher
+from ingestion_service.bootstrap import build_service
+from ingestion_service.domain.network_policy import AddressPolicy, parse_networks
+from ingestion_service.settings import IngestionSettings
+from sqlalchemy import text
+
+DOC_ROOT = Path("/usr/share/doc/python3.11/html")
+HERE = Path(__file__).parent
+
+
+def ensure_docs() -> None:
+    """Install python3.11-doc with apt-get when the HTML documentation is missing."""
+    if DOC_ROOT.is_dir():
+        return
+    if shutil.which("apt-get") is None:
+        sys.exit(f"{DOC_ROOT} is missing and apt-get is not available; install python3.11-doc")
+    prefix = [] if os.geteuid() == 0 else ["sudo"]
+    install = [*prefix, "apt-get", "install", "-y", "python3.11-doc"]
+    if subprocess.run(install, check=False).returncode != 0:
+        subprocess.run([*prefix, "apt-get", "update"], check=True)
+        subprocess.run(install, check=True)
+
+
+def page_paths(limit: int) -> list[str]:
+    """Relative paths of the documentation's HTML pages (sorted, at most ``limit``)."""
+    paths = sorted(str(path.relative_to(DOC_ROOT)) for path in DOC_ROOT.rglob("*.html") if path.is_file())
+    return paths[:limit]
+
+
+async def fetch_only(urls: list[str], concurrency: int) -> tuple[int, int, float]:
+    """Fetch every URL with the crawler's own HTTP client and nothing else: (pages, bytes, seconds)."""
+    fetcher = SafeFetcher(
+        AddressPolicy(parse_networks("127.0.0.0/8")), user_agent="bench", limits=FetchLimits(max_bytes=20_000_000)
+    )
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for url in urls:
+        queue.put_nowait(url)
+    pages = size = 0
+
+    async def worker() -> None:
+        nonlocal pages, size
+        while not queue.empty():
+            url = queue.get_nowait()
+            try:
+                result = await fetcher.fetch(url)
+            except FetchRefused:
+                continue
+            pages += result.status_code == 200
+            size += len(result.body)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    await fetcher.aclose()
+    return pages, size, elapsed
+
+
+def lean_index_body() -> dict[str, Any]:
+    """EXPERIMENT ONLY: the contract mapping without the per-language sub-fields (to size their indexing cost)."""
+    body = index_body()
+    for name in ("title", "section", "body", "question"):
+        body["mappings"]["properties"][name].pop("fields", None)
+    return body
+
+
+async def full_pipeline(
+    start_url: str, page_count: int, concurrency: int, *, lean: bool = False
+) -> tuple[int, int, int, float]:
+    """Crawl + parse + chunk + index through the real service: (fetched, documents, chunks, seconds)."""
+    content_store.index_body = lean_index_body if lean else index_body  # type: ignore[attr-defined]
+    schema = unique_name("bench_ingestion").replace("-", "_")
+    index = unique_name("bench-chunks")
+    settings = IngestionSettings(
+        service_name=unique_name("ingestion-bench"),
+        database_schema=schema,
+        consumer_group=unique_name("ingestion-bench"),
+        consumer_offset_reset="latest",
+        content_index=index,
+        content_read_alias=f"{index}-read",
+        content_write_alias=f"{index}-write",
+        allowed_private_networks="127.0.0.0/8",
+        host_delay_seconds=0.0,
+        host_concurrency=concurrency,
+        max_urls_per_source=page_count,
+        max_page_bytes=20_000_000,
+        log_level="WARNING",
+    )
+    service = build_service(settings)
+    account = unique_name("bench")
+    command = SourceCommand(
+        account_id=account, source_id="python-docs", kind=SourceKind.URL, url=start_url, import_related=True
+    )
+    try:
+        async with service.kernel.lifecycle.running():
+            started = time.perf_counter()
+            await service.commands.handle(make_event(SOURCE_SYNC, command, source="bench", account_id=account))
+            while True:
+                async with service.unit_of_work() as uow:
+                    record = await uow.sources.get(account, "python-docs")
+                if (
+                    record
+                    and record.state in ("ready", "failed")
+                    and not service.runner.running(account, "python-docs")
+                ):
+                    break
+                await asyncio.sleep(0.05)
+            elapsed = time.perf_counter() - started
+            async with service.unit_of_work() as uow:
+                documents = await uow.documents.for_source(account, "python-docs")
+            await service.store.drop()
+            if record.state != "ready":
+                raise SystemExit(f"sync failed: {record.error}")
+            return len(documents), record.documents, record.chunks, elapsed
+    finally:
+        engine = create_database_engine(settings.database_url, pool_size=1)
+        async with engine.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await engine.dispose()
+
+
+async def measure(
+    urls: list[str], start_url: str, concurrency: int, lean: bool
+) -> tuple[int, int, float, int, int, int, float]:
+    """Fetch-only baseline, then the full pipeline, over the same pages."""
+    await fetch_only(urls[:50], concurrency)  # warm the server's file cache
+    pages, size, fetch_seconds = await fetch_only(urls, concurrency)
+    fetched, documents, chunks, full_seconds = await full_pipeline(start_url, len(urls), concurrency, lean=lean)
+    return pages, size, fetch_seconds, fetched, documents, chunks, full_seconds
+
+
+def main() -> int:
+    """Run both measurements and print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--pages", type=int, default=600, help="pages to crawl at most (the docs have ~530)")
+    parser.add_argument("--concurrency", type=int, default=8, help="parallel requests, the same in both runs")
+    parser.add_argument(
+        "--lean-mapping",
+        action="store_true",
+        help="experiment: index without the per-language sub-fields of the shared mapping (not the contract)",
+    )
+    args = parser.parse_args()
+    ensure_docs()
+    paths = page_paths(args.pages)
+    if len(paths) < 500:
+        sys.exit(f"only {len(paths)} pages under {DOC_ROOT}; the benchmark needs at least 500")
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
+        listing.write("\n".join(paths))
+    server = subprocess.Popen(
+        [sys.executable, str(HERE / "site_server.py"), str(DOC_ROOT), listing.name], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        base = f"http://127.0.0.1:{int(server.stdout.readline())}"
+        urls = [f"{base}/{path}" for path in paths]
+        pages, size, fetch_seconds, fetched, documents, chunks, full_seconds = asyncio.run(
+            measure(urls, f"{base}/index.html", args.concurrency, args.lean_mapping)
+        )
+    finally:
+        server.terminate()
+        server.wait()
+        os.unlink(listing.name)
+    fetch_rate = pages / fetch_seconds
+    full_rate = fetched / full_seconds
+    mapping = "LEAN (experiment, not the contract)" if args.lean_mapping else "shared contract mapping"
+    print(f"pages served:        {len(paths)} ({size / 1e6:.1f} MB) from {DOC_ROOT}; index: {mapping}")
+    print(f"fetch-only baseline: {pages} pages in {fetch_seconds:.2f} s = {fetch_rate:.1f} pages/s")
+    print(
+        f"crawl+parse+index:   {fetched} pages in {full_seconds:.2f} s = {full_rate:.1f} pages/s "
+        f"({documents} documents, {chunks} chunks)"
+    )
+    ratio = full_rate / fetch_rate
+    print(f"ratio:               {ratio:.2f} (target >= 0.50: {'met' if ratio >= 0.5 else 'NOT met'})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,343 @@
+"""Pipeline benchmark: inbound → routing → conversation → outbound on the local stack.
+
+Beside it, in the same run, a baseline: a bare aiokafka consume→produce echo
+through the same broker. Both are driven the same way:
+
+1. saturation — publish N messages as fast as possible, measure how fast the
+   replies drain (sustained messages/s);
+2. paced — publish at a fixed rate for a while, measure p50/p99 latency from
+   publish to reply.
+
+Prints one final line with the figures and the word ``ratio``.
+Run: ``make bench-pipeline`` (the stack must be up: ``make up``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+REPO = Path(__file__).resolve().parents[2]
+BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+ADMIN_URL = f"http://127.0.0.1:{os.environ.get('ADMIN_HTTP_PORT', '8000')}"
+BOOTSTRAP_TOKEN = os.environ.get("ADMIN_BOOTSTRAP_TOKEN", "dev-bootstrap-token")
+
+
+@dataclass
+class Result:
+    """Figures of one system under test."""
+
+    name: str
+    saturation_rate: float
+    p50_ms: float
+    p99_ms: float
+    paced_rate: float
+    lost: int
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The ``fraction`` quantile (nearest rank)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
+    return ordered[index]
+
+
+class ReplyWatcher:
+    """Consumes the reply topic and records when each awaited id arrived."""
+
+    def __init__(self, topic: str, extract_id: Callable[[bytes], str | None]) -> None:
+        self.topic = topic
+        self.extract_id = extract_id
+        self.arrivals: dict[str, float] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(
+            self.topic,
+            bootstrap_servers=BOOTSTRAP,
+            group_id=f"bench-watch-{uuid.uuid4().hex[:8]}",
+            auto_offset_reset="latest",
+            enable_auto_commit=False,
+        )
+        await self._consumer.start()
+        while not self._consumer.assignment():  # noqa: ASYNC110 - polling the client's own state
+            await asyncio.sleep(0.05)
+        # make sure the position is materialised before anything is published
+        for partition in self._consumer.assignment():
+            await self._consumer.position(partition)
+        self._task = asyncio.create_task(self._loop())
+
+    async def _loop(self) -> None:
+        assert self._consumer is not None
+        async for record in self._consumer:
+            message_id = self.extract_id(record.value or b"")
+            if message_id is not None and message_id not in self.arrivals:
+                self.arrivals[message_id] = time.perf_counter()
+
+    async def wait_for(self, ids: set[str], limit_seconds: float) -> None:
+        deadline = time.perf_counter() + limit_seconds
+        while not ids.issubset(self.arrivals) and time.perf_counter() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+        if self._consumer:
+            await self._consumer.stop()
+
+
+async def drive(
+    name: str,
+    publish: Callable[[str, int], Awaitable[None]],
+    watcher: ReplyWatcher,
+    *,
+    saturation_messages: int,
+    paced_rate: int,
+    paced_seconds: float,
+) -> Result:
+    """Run the saturation and paced phases against one system."""
+    ids = [f"{name}-sat-{i}-{uuid.uuid4().hex[:6]}" for i in range(saturation_messages)]
+    started = time.perf_counter()
+    await asyncio.gather(*(publish(message_id, i) for i, message_id in enumerate(ids)))
+    await watcher.wait_for(set(ids), limit_seconds=120)
+    arrived = [watcher.arrivals[i] for i in ids if i in watcher.arrivals]
+    saturation_rate = len(arrived) / (max(arrived) - started) if arrived else 0.0
+
+    sent_at: dict[str, float] = {}
+    total = int(paced_rate * paced_seconds)
+    begin = time.perf_counter()
+    for i in range(total):
+        target = begin + i / paced_rate
+        delay = target - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        message_id = f"{name}-paced-{i}-{uuid.uuid4().hex[:6]}"
+        sent_at[message_id] = time.perf_counter()
+        await publish(message_id, i)
+    await watcher.wait_for(set(sent_at), limit_seconds=60)
+    latencies = [(watcher.arrivals[m] - t) * 1000 for m, t in sent_at.items() if m in watcher.arrivals]
+    elapsed = max((watcher.arrivals[m] for m in sent_at if m in watcher.arrivals), default=begin) - begin
+    return Result(
+        name=name,
+        saturation_rate=saturation_rate,
+        p50_ms=statistics.median(latencies) if latencies else float("nan"),
+        p99_ms=percentile(latencies, 0.99),
+        paced_rate=len(latencies) / elapsed if elapsed > 0 else 0.0,
+        lost=(len(ids) - len(arrived)) + (total - len(latencies)),
+    )
+
+
+async def echo_baseline(args: argparse.Namespace) -> Result:
+    """A bare aiokafka consume→produce echo through the same broker."""
+    suffix = uuid.uuid4().hex[:8]
+    topic_in, topic_out = f"bench.echo-in.{suffix}", f"bench.echo-out.{suffix}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    await admin.create_topics([NewTopic(t, num_partitions=6, replication_factor=1) for t in (topic_in, topic_out)])
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all", enable_idempotence=True, linger_ms=2)
+    await producer.start()
+    echo_consumer = AIOKafkaConsumer(
+        topic_in,
+        bootstrap_servers=BOOTSTRAP,
+        group_id=f"bench-echo-{suffix}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await echo_consumer.start()
+
+    async def echo() -> None:
+        # Batched like a well-written consumer: send a fetched batch, await its acks, commit once.
+        while True:
+            batches = await echo_consumer.getmany(timeout_ms=100, max_records=500)
+            futures = [
+                await producer.send(topic_out, value=record.value, key=record.key)
+                for records in batches.values()
+                for record in records
+            ]
+            if futures:
+                await asyncio.gather(*futures)
+                await echo_consumer.commit()
+
+    echo_task = asyncio.create_task(echo())
+    watcher = ReplyWatcher(topic_out, lambda body: body.decode())
+    await watcher.start()
+
+    async def publish(message_id: str, index: int) -> None:
+        await producer.send(topic_in, value=message_id.encode(), key=f"t{index % 64}".encode())
+
+    try:
+        return await drive(
+            "echo",
+            publish,
+            watcher,
+            saturation_messages=args.messages,
+            paced_rate=args.rate,
+            paced_seconds=args.seconds,
+        )
+    finally:
+        echo_task.cancel()
+        await watcher.stop()
+        await echo_consumer.stop()
+        await producer.stop()
+        await admin.delete_topics([topic_in, topic_out])
+        await admin.close()
+
+
+async def prepare_account() -> str:
+    """Create an account with a deployed live-chat channel, a short answer and plenty of credits."""
+    account = f"bench-{uuid.uuid4().hex[:8]}"
+    operator = {"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"}
+    async with httpx.AsyncClient(base_url=ADMIN_URL, timeout=30) as client:
+        (await client.post("/v1/accounts", json={"id": account, "name": "Bench"}, headers=operator)).raise_for_status()
+        key_response = await client.post(
+            f"/v1/accounts/{account}/api-keys",
+            json={"permissions": ["customer_agent:read", "customer_agent:edit"]},
+            headers=operator,
+        )
+        key_response.raise_for_status()
+        headers = {"Authorization": f"Bearer {key_response.json()['key']}"}
+        base = f"/v1/accounts/{account}"
+        (
+            await client.post(
+                f"{base}/channels",
+                json={"type": "live_chat", "id": "bench", "handoff": {"mode": "handoff", "assign_to": []}},
+                headers=headers,
+            )
+        ).raise_for_status()
+        (
+            await client.post(f"{base}/credits/purchases", json={"credits": 10_000_000}, headers=headers)
+        ).raise_for_status()
+        source = await client.post(
+            f"{base}/sources",
+            json={
+                "kind": "short_answer",
+                "question": "What are your opening hours?",
+                "answer": "We are open every weekday from 9 to 17.",
+            },
+            headers=headers,
+        )
+        source.raise_for_status()
+        source_id = source.json()["id"]
+        for _ in range(120):
+            state = (await client.get(f"{base}/sources/{source_id}", headers=headers)).json()["state"]
+            if state == "ready":
+                break
+            await asyncio.sleep(0.5)
+        else:
+            raise RuntimeError("the short answer never became ready")
+    await asyncio.sleep(2)  # let routing and conversation fold the configuration snapshot
+    return account
+
+
+async def pipeline(args: argparse.Namespace) -> Result:
+    """The real services: channels.inbound.v1 → ... → channels.outbound.v1."""
+    account = await prepare_account()
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all", linger_ms=2)
+    await producer.start()
+
+    def reply_to(body: bytes) -> str | None:
+        try:
+            event = json.loads(body)
+        except ValueError:
+            return None
+        data = event.get("data") or {}
+        return data.get("reply_to") if data.get("account_id") == account else None
+
+    watcher = ReplyWatcher("channels.outbound.v1", reply_to)
+    await watcher.start()
+
+    async def publish(message_id: str, index: int) -> None:
+        thread = f"thread-{index % 200}"
+        event = {
+            "specversion": "1.0",
+            "id": f"evt-{message_id}",
+            "source": "bench",
+            "type": "message.received",
+            "time": datetime.now(UTC).isoformat(),
+            "datacontenttype": "application/json",
+            "accountid": account,
+            "data": {
+                "account_id": account,
+                "channel": {"type": "live_chat", "id": "bench"},
+                "thread_id": thread,
+                "message_id": message_id,
+                "sender": {"id": f"visitor-{index % 200}", "locale": "en-GB"},
+                "text": "What are your opening hours?",
+                "sent_at": datetime.now(UTC).isoformat(),
+            },
+        }
+        await producer.send("channels.inbound.v1", value=json.dumps(event).encode(), key=f"{account}:{thread}".encode())
+
+    try:
+        return await drive(
+            "pipeline",
+            publish,
+            watcher,
+            saturation_messages=args.messages,
+            paced_rate=args.rate,
+            paced_seconds=args.seconds,
+        )
+    finally:
+        await watcher.stop()
+        await producer.stop()
+
+
+def service_memory_mib() -> dict[str, float]:
+    """Resident memory of each running service process (from the local stack's pid files)."""
+    run_dir = Path(os.environ.get("CA_STATE_DIR", REPO / ".local-stack")) / "run"
+    memory: dict[str, float] = {}
+    for pidfile in sorted(run_dir.glob("service-*.pid")):
+        try:
+            pid = int(pidfile.read_text().split()[0])
+            status = Path(f"/proc/{pid}/status").read_text()
+        except (OSError, ValueError):
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                memory[pidfile.stem.removeprefix("service-")] = int(line.split()[1]) / 1024
+    return memory
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=3000, help="messages in the saturation phase")
+    parser.add_argument("--rate", type=int, default=300, help="messages/s in the paced phase")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of the paced phase")
+    args = parser.parse_args()
+    baseline = await echo_baseline(args)
+    measured = await pipeline(args)
+    for result in (baseline, measured):
+        print(
+            f"{result.name:9s} saturation {result.saturation_rate:8.1f} msg/s | paced {result.paced_rate:6.1f} msg/s "
+            f"p50 {result.p50_ms:7.1f} ms p99 {result.p99_ms:7.1f} ms | lost {result.lost}"
+        )
+    memory = service_memory_mib()
+    print("memory (RSS MiB): " + ", ".join(f"{name} {mib:.0f}" for name, mib in memory.items()))
+    ratio = measured.saturation_rate / baseline.saturation_rate if baseline.saturation_rate else 0.0
+    print(
+        f"pipeline {measured.saturation_rate:.0f} msg/s sustained, p50 {measured.p50_ms:.0f} ms, "
+        f"p99 {measured.p99_ms:.0f} ms at {args.rate} msg/s; echo baseline {baseline.saturation_rate:.0f} msg/s; "
+        f"ratio {ratio:.3f}; lost {measured.lost}"
+    )
+    return 0 if measured.lost == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

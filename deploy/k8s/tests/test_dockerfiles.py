@@ -1,0 +1,200 @@
+"""Each service's Dockerfile agrees with the service's code (no Docker engine needed).
+
+The Dockerfile is parsed (continuations, JSON and shell forms, stages) and compared with
+the service's pyproject (distribution, console script, Python version), its settings class
+(env prefix, default port) and the Makefile's pinned uv version.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import shlex
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+SERVICE_DIRS = sorted(p.parent for p in REPO.glob("services/*/pyproject.toml"))
+
+
+@dataclass
+class Stage:
+    """One FROM ... block."""
+
+    base: str
+    name: str | None
+    instructions: list[tuple[str, str]] = field(default_factory=list)
+
+    def all(self, keyword: str) -> list[str]:
+        """Arguments of every instruction with that keyword."""
+        return [args for key, args in self.instructions if key == keyword]
+
+
+@dataclass
+class Dockerfile:
+    """A parsed Dockerfile: global ARGs and stages."""
+
+    args: dict[str, str]
+    stages: list[Stage]
+
+    def expand(self, text: str) -> str:
+        """Substitute global ``${ARG}`` defaults (what FROM lines see)."""
+        return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: self.args.get(m.group(1) or m.group(2), m.group(0)), text)
+
+
+def parse(text: str) -> Dockerfile:
+    """Parse a Dockerfile into global ARGs and stages (comments dropped, continuations joined)."""
+    logical: list[str] = []
+    buffer = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not buffer and (not line or line.startswith("#")):
+            continue
+        if line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            buffer += line[:-1] + " "
+            continue
+        logical.append(buffer + line)
+        buffer = ""
+    args: dict[str, str] = {}
+    stages: list[Stage] = []
+    for line in logical:
+        keyword, _, rest = line.partition(" ")
+        keyword = keyword.upper()
+        rest = rest.strip()
+        if keyword == "FROM":
+            parts = rest.split()
+            name = parts[2] if len(parts) >= 3 and parts[1].upper() == "AS" else None
+            stages.append(Stage(base=parts[0], name=name))
+        elif not stages and keyword == "ARG":
+            key, _, value = rest.partition("=")
+            args[key] = value
+        elif stages:
+            stages[-1].instructions.append((keyword, rest))
+        else:
+            raise AssertionError(f"instruction before the first FROM: {line}")
+    return Dockerfile(args, stages)
+
+
+def exec_form(args: str) -> list[str]:
+    """An ENTRYPOINT/CMD argument that must be in JSON (exec) form, so signals reach Python."""
+    value = json.loads(args)
+    assert isinstance(value, list), f"not exec form: {args}"
+    return [str(v) for v in value]
+
+
+def env_pairs(stage: Stage) -> dict[str, str]:
+    """Every ``ENV key=value`` of a stage."""
+    pairs: dict[str, str] = {}
+    for args in stage.all("ENV"):
+        for token in shlex.split(args):
+            key, sep, value = token.partition("=")
+            assert sep, f"use ENV key=value, not the legacy form: {args}"
+            pairs[key] = value
+    return pairs
+
+
+def service_facts(directory: Path) -> dict[str, object]:
+    """What the Dockerfile must agree with, read from the service's code."""
+    project = tomllib.loads((directory / "pyproject.toml").read_text())["project"]
+    [(script, target)] = project["scripts"].items()
+    package = target.split(".", 1)[0]
+    from customer_agent_shared.settings import ServiceSettings
+
+    module = importlib.import_module(f"{package}.settings")
+    [settings_cls] = [
+        obj
+        for obj in vars(module).values()
+        if isinstance(obj, type) and issubclass(obj, ServiceSettings) and obj.__module__ == module.__name__
+    ]
+    python = re.search(r">=\s*(\d+\.\d+)", project["requires-python"])
+    assert python is not None
+    return {
+        "distribution": project["name"],
+        "script": script,
+        "prefix": settings_cls.model_config["env_prefix"],
+        "port": settings_cls.model_fields["http_port"].get_default(),
+        "python": python.group(1),
+    }
+
+
+def test_every_service_has_a_dockerfile_and_ignore_file() -> None:
+    assert len(SERVICE_DIRS) == 5
+    for directory in SERVICE_DIRS:
+        assert (directory / "Dockerfile").is_file(), directory
+        ignore = (directory / "Dockerfile.dockerignore").read_text().splitlines()
+        assert "*" in ignore, "the context is the repo root: ignore everything, then re-include"
+        assert f"!{directory.relative_to(REPO)}/src" in ignore
+        assert "!uv.lock" in ignore
+        assert "!shared/src" in ignore
+
+
+@pytest.mark.parametrize("directory", SERVICE_DIRS, ids=lambda p: p.name)
+def test_dockerfile_agrees_with_the_service(directory: Path) -> None:
+    facts = service_facts(directory)
+    dockerfile = parse((directory / "Dockerfile").read_text())
+    build, runtime = dockerfile.stages[0], dockerfile.stages[-1]
+
+    # Multi-stage: dependencies are resolved in a build stage, only the venv is copied over.
+    assert len(dockerfile.stages) >= 2
+    assert build.name == "build"
+    copies = runtime.all("COPY")
+    assert any(c.startswith("--from=build ") and "/app/.venv" in c for c in copies), copies
+    assert not [c for c in copies if not c.startswith("--from=")], "runtime stage copies only from the build stage"
+
+    # Same slim Python as the workspace's requires-python, in both stages.
+    for stage in (build, runtime):
+        base = dockerfile.expand(stage.base)
+        assert re.fullmatch(rf"python:{re.escape(str(facts['python']))}(\.\d+)?-slim(-\w+)?", base), base
+
+    # uv pinned like the Makefile, locked (--frozen), without dev dependencies, this package only.
+    make_uv = re.search(r"^UV_VERSION := (\S+)", (REPO / "Makefile").read_text(), re.MULTILINE)
+    assert make_uv is not None
+    assert f"UV_VERSION={make_uv.group(1)}" in build.all("ARG")
+    sync = [r for r in build.all("RUN") if "uv sync" in r]
+    assert len(sync) == 1
+    for flag in ("--frozen", "--no-dev", "--no-editable", f"--package {facts['distribution']}"):
+        assert flag in sync[0], f"{flag} missing from {sync[0]}"
+    assert env_pairs(build).get("UV_COMPILE_BYTECODE") == "1", "bytecode is compiled at build (read-only root)"
+
+    # Non-root numeric user (Kubernetes runAsNonRoot can verify it), read-only-root friendly.
+    [user] = runtime.all("USER")
+    uid = user.split(":")[0]
+    assert uid.isdigit(), user
+    assert int(uid) != 0, user
+    assert f"--uid {uid}" in " ".join(runtime.all("RUN"))
+    env = env_pairs(runtime)
+    assert env.get("PYTHONDONTWRITEBYTECODE") == "1"
+
+    # The port the settings listen on, on all interfaces (the code default is loopback).
+    assert runtime.all("EXPOSE") == [str(facts["port"])]
+    assert env.get(f"{facts['prefix']}HTTP_HOST") == "0.0.0.0"
+    assert f"{facts['prefix']}HTTP_PORT" not in env or env[f"{facts['prefix']}HTTP_PORT"] == str(facts["port"])
+
+    # The console script, with `serve` as the overridable default command (the Job runs `migrate`).
+    [entrypoint] = runtime.all("ENTRYPOINT")
+    assert exec_form(entrypoint) == [facts["script"]]
+    [cmd] = runtime.all("CMD")
+    assert exec_form(cmd) == ["serve"]
+
+
+def test_the_uid_matches_the_manifests() -> None:
+    import generate
+
+    for directory in SERVICE_DIRS:
+        [user] = parse((directory / "Dockerfile").read_text()).stages[-1].all("USER")
+        assert user == f"{generate.RUN_AS_USER}:{generate.RUN_AS_USER}"
+
+
+def test_parser_rejects_what_it_must() -> None:
+    # A broken Dockerfile must fail the checks above, not pass silently.
+    broken = parse("FROM python:3.11-slim AS build\nUSER root\nENTRYPOINT routing-service serve\n")
+    assert len(broken.stages) == 1
+    with pytest.raises(json.JSONDecodeError):
+        exec_form(broken.stages[0].all("ENTRYPOINT")[0])
+    assert broken.stages[0].all("USER") == ["root"]

@@ -1,0 +1,415 @@
+"""Repositories over admin-api's tables; they use the unit of work's session and never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from customer_agent_shared.events.audit import AuditRecorded
+from customer_agent_shared.events.billing import CreditState
+from customer_agent_shared.events.config import AgentConfigSnapshot
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from admin_api.adapters.orm import (
+    accounts_table,
+    api_keys_table,
+    audit_log_table,
+    conversation_facts_table,
+    credit_states_table,
+    idempotency_table,
+    knowledge_gaps_table,
+    sources_table,
+)
+from admin_api.domain.performance import ConversationFact
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    """An API key as stored (never the key itself)."""
+
+    id: str
+    account_id: str
+    permissions: list[str]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class AccountRepository:
+    """Accounts and their agent configuration."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, account_id: str, name: str, config: AgentConfigSnapshot) -> bool:
+        """Insert an account; False if the id is taken."""
+        result = await self._session.execute(
+            insert(accounts_table)
+            .values(id=account_id, name=name, config_version=config.version, config=config.model_dump(mode="json"))
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(accounts_table.c.id)
+        )
+        return result.first() is not None
+
+    async def get(self, account_id: str) -> Row | None:
+        """The account row (id, name, created_at, config_version, config)."""
+        row = (await self._session.execute(select(accounts_table).where(accounts_table.c.id == account_id))).first()
+        return dict(row._mapping) if row else None
+
+    async def config(self, account_id: str, *, for_update: bool = False) -> AgentConfigSnapshot | None:
+        """The account's configuration, optionally locked until commit."""
+        query = select(accounts_table.c.config).where(accounts_table.c.id == account_id)
+        if for_update:
+            query = query.with_for_update()
+        value = await self._session.scalar(query)
+        return AgentConfigSnapshot.model_validate(value) if value is not None else None
+
+    async def save_config(self, config: AgentConfigSnapshot) -> None:
+        """Store a new configuration version."""
+        await self._session.execute(
+            update(accounts_table)
+            .where(accounts_table.c.id == config.account_id)
+            .values(config_version=config.version, config=config.model_dump(mode="json"))
+        )
+
+
+class ApiKeyRepository:
+    """Hashed API keys."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, key_id: str, account_id: str, key_hash: str, permissions: list[str]) -> StoredKey:
+        """Store a key's digest and permissions."""
+        row = (
+            await self._session.execute(
+                insert(api_keys_table)
+                .values(id=key_id, account_id=account_id, key_hash=key_hash, permissions=permissions)
+                .returning(api_keys_table)
+            )
+        ).one()
+        return _key(row._mapping)
+
+    async def active_by_hash(self, key_hash: str) -> StoredKey | None:
+        """The unrevoked key with this digest."""
+        row = (
+            await self._session.execute(
+                select(api_keys_table).where(
+                    api_keys_table.c.key_hash == key_hash, api_keys_table.c.revoked_at.is_(None)
+                )
+            )
+        ).first()
+        return _key(row._mapping) if row else None
+
+    async def list(self, account_id: str) -> list[StoredKey]:
+        """Every key of the account, oldest first."""
+        rows = await self._session.execute(
+            select(api_keys_table)
+            .where(api_keys_table.c.account_id == account_id)
+            .order_by(api_keys_table.c.created_at)
+        )
+        return [_key(row._mapping) for row in rows]
+
+    async def revoke(self, account_id: str, key_id: str) -> StoredKey | None:
+        """Revoke an active key; None if there is no such active key."""
+        row = (
+            await self._session.execute(
+                update(api_keys_table)
+                .where(
+                    api_keys_table.c.account_id == account_id,
+                    api_keys_table.c.id == key_id,
+                    api_keys_table.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=func.now())
+                .returning(api_keys_table)
+            )
+        ).first()
+        return _key(row._mapping) if row else None
+
+
+def _key(mapping: Any) -> StoredKey:
+    return StoredKey(
+        id=mapping["id"],
+        account_id=mapping["account_id"],
+        permissions=list(mapping["permissions"]),
+        created_at=mapping["created_at"],
+        revoked_at=mapping["revoked_at"],
+    )
+
+
+class SourceRepository:
+    """Content sources with their folded ingestion progress."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, values: Row) -> None:
+        """Insert a source."""
+        await self._session.execute(insert(sources_table).values(**values))
+
+    async def get(self, account_id: str, source_id: str, *, for_update: bool = False) -> Row | None:
+        """A source that is not deleted."""
+        query = select(sources_table).where(
+            sources_table.c.account_id == account_id,
+            sources_table.c.id == source_id,
+            sources_table.c.deleted_at.is_(None),
+        )
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._session.execute(query)).first()
+        return dict(row._mapping) if row else None
+
+    async def get_any(self, account_id: str, source_id: str) -> Row | None:
+        """A source, deleted or not, locked for a status update."""
+        row = (
+            await self._session.execute(
+                select(sources_table)
+                .where(sources_table.c.account_id == account_id, sources_table.c.id == source_id)
+                .with_for_update()
+            )
+        ).first()
+        return dict(row._mapping) if row else None
+
+    async def list(self, account_id: str) -> list[Row]:
+        """The account's sources, newest first."""
+        rows = await self._session.execute(
+            select(sources_table)
+            .where(sources_table.c.account_id == account_id, sources_table.c.deleted_at.is_(None))
+            .order_by(sources_table.c.created_at.desc(), sources_table.c.id)
+        )
+        return [dict(row._mapping) for row in rows]
+
+    async def update(self, account_id: str, source_id: str, values: Row) -> None:
+        """Change some columns of a source."""
+        await self._session.execute(
+            update(sources_table)
+            .where(sources_table.c.account_id == account_id, sources_table.c.id == source_id)
+            .values(**values, updated_at=func.now())
+        )
+
+
+class CreditStateRepository:
+    """The latest credit state billing published per account."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, account_id: str) -> CreditState | None:
+        """The folded state, if billing published one."""
+        value = await self._session.scalar(
+            select(credit_states_table.c.state).where(credit_states_table.c.account_id == account_id)
+        )
+        return CreditState.model_validate(value) if value is not None else None
+
+    async def save_if_newer(self, state: CreditState) -> bool:
+        """Keep ``state`` unless a newer or equal version is stored; True if stored."""
+        statement = insert(credit_states_table).values(
+            account_id=state.account_id, version=state.version, state=state.model_dump(mode="json")
+        )
+        upsert = statement.on_conflict_do_update(
+            index_elements=["account_id"],
+            set_={"version": statement.excluded.version, "state": statement.excluded.state, "updated_at": func.now()},
+            where=credit_states_table.c.version < statement.excluded.version,
+        ).returning(credit_states_table.c.account_id)
+        return (await self._session.execute(upsert)).first() is not None
+
+
+class ConversationFactRepository:
+    """Conversation events kept for performance reports."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, event_id: str, account_id: str, fact: ConversationFact) -> None:
+        """Store one fact (a replayed event id is ignored)."""
+        await self._session.execute(
+            insert(conversation_facts_table)
+            .values(
+                event_id=event_id,
+                account_id=account_id,
+                kind=fact.kind,
+                thread_id=fact.thread_id,
+                occurred_at=fact.occurred_at,
+                billable=fact.billable,
+                question=fact.question,
+                reason=fact.reason,
+            )
+            .on_conflict_do_nothing(index_elements=["event_id"])
+        )
+
+    async def between(self, account_id: str, start: datetime, end: datetime) -> list[ConversationFact]:
+        """Facts with start <= occurred_at < end."""
+        table = conversation_facts_table
+        rows = await self._session.execute(
+            select(
+                table.c.kind, table.c.thread_id, table.c.occurred_at, table.c.billable, table.c.question, table.c.reason
+            )
+            .where(table.c.account_id == account_id, table.c.occurred_at >= start, table.c.occurred_at < end)
+            .order_by(table.c.occurred_at)
+        )
+        return [
+            ConversationFact(
+                kind=row.kind,
+                thread_id=row.thread_id,
+                occurred_at=row.occurred_at,
+                billable=row.billable,
+                question=row.question,
+                reason=row.reason,
+            )
+            for row in rows
+        ]
+
+
+class KnowledgeGapRepository:
+    """Grouped unanswered questions."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def open_gaps(self, account_id: str, *, for_update: bool = False) -> list[Row]:
+        """The account's open gaps."""
+        query = select(knowledge_gaps_table).where(
+            knowledge_gaps_table.c.account_id == account_id, knowledge_gaps_table.c.status == "open"
+        )
+        if for_update:
+            query = query.with_for_update()
+        return [dict(row._mapping) for row in await self._session.execute(query)]
+
+    async def list(self, account_id: str, status: str | None) -> list[Row]:
+        """Gaps, most frequent first."""
+        query = select(knowledge_gaps_table).where(knowledge_gaps_table.c.account_id == account_id)
+        if status is not None:
+            query = query.where(knowledge_gaps_table.c.status == status)
+        query = query.order_by(knowledge_gaps_table.c.count.desc(), knowledge_gaps_table.c.last_seen_at.desc())
+        return [dict(row._mapping) for row in await self._session.execute(query)]
+
+    async def get(self, account_id: str, gap_id: str) -> Row | None:
+        """One gap, locked until commit."""
+        row = (
+            await self._session.execute(
+                select(knowledge_gaps_table)
+                .where(knowledge_gaps_table.c.account_id == account_id, knowledge_gaps_table.c.id == gap_id)
+                .with_for_update()
+            )
+        ).first()
+        return dict(row._mapping) if row else None
+
+    async def add(self, values: Row) -> None:
+        """Insert a gap."""
+        await self._session.execute(insert(knowledge_gaps_table).values(**values))
+
+    async def update(self, account_id: str, gap_id: str, values: Row) -> None:
+        """Change a gap."""
+        await self._session.execute(
+            update(knowledge_gaps_table)
+            .where(knowledge_gaps_table.c.account_id == account_id, knowledge_gaps_table.c.id == gap_id)
+            .values(**values)
+        )
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Filters of the audit log."""
+
+    account_id: str
+    target_type: str | None = None
+    target_id: str | None = None
+    action: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    before_id: int | None = None
+    limit: int = 100
+
+
+class AuditRepository:
+    """The append-only audit log (rows are never updated or deleted)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def append(self, event_id: str, entry: AuditRecorded) -> None:
+        """Append an entry; an event id seen before is ignored."""
+        await self._session.execute(
+            insert(audit_log_table)
+            .values(
+                event_id=event_id,
+                account_id=entry.account_id,
+                actor=entry.actor,
+                action=entry.action,
+                target_type=entry.target_type,
+                target_id=entry.target_id,
+                before=entry.before,
+                after=entry.after,
+                at=entry.at,
+            )
+            .on_conflict_do_nothing(index_elements=["event_id"])
+        )
+
+    async def search(self, query: AuditQuery) -> list[Row]:
+        """Entries matching the filters, newest first."""
+        table = audit_log_table
+        statement = select(table).where(table.c.account_id == query.account_id)
+        if query.target_type is not None:
+            statement = statement.where(table.c.target_type == query.target_type)
+        if query.target_id is not None:
+            statement = statement.where(table.c.target_id == query.target_id)
+        if query.action is not None:
+            statement = statement.where(table.c.action == query.action)
+        if query.start is not None:
+            statement = statement.where(table.c.at >= query.start)
+        if query.end is not None:
+            statement = statement.where(table.c.at < query.end)
+        if query.before_id is not None:
+            statement = statement.where(table.c.id < query.before_id)
+        statement = statement.order_by(table.c.id.desc()).limit(query.limit)
+        return [dict(row._mapping) for row in await self._session.execute(statement)]
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """The response first given to a request with an Idempotency-Key."""
+
+    fingerprint: str
+    status_code: int
+    body: Any
+
+
+class IdempotencyRepository:
+    """Responses to creating requests, by Idempotency-Key."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, account_id: str, scope: str, key: str) -> StoredResponse | None:
+        """The stored response for this key and operation."""
+        row = (
+            await self._session.execute(
+                select(idempotency_table).where(
+                    idempotency_table.c.account_id == account_id,
+                    idempotency_table.c.scope == scope,
+                    idempotency_table.c.key == key,
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        return StoredResponse(row.fingerprint, row.status_code, row.body)
+
+    async def put(self, account_id: str, scope: str, key: str, response: StoredResponse) -> None:
+        """Remember a response (the first one wins)."""
+        await self._session.execute(
+            insert(idempotency_table)
+            .values(
+                account_id=account_id,
+                scope=scope,
+                key=key,
+                fingerprint=response.fingerprint,
+                status_code=response.status_code,
+                body=response.body,
+            )
+            .on_conflict_do_nothing()
+        )

@@ -1,0 +1,110 @@
+"""Performance over a date range, folded from conversation events."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from customer_agent_shared.events.billing import PricingRule
+from customer_agent_shared.events.conversations import ConversationEventKind
+
+from admin_api.domain.gaps import normalize_question
+
+TOP_QUESTIONS = 10
+
+
+@dataclass(frozen=True)
+class ConversationFact:
+    """The part of one conversation event that performance needs."""
+
+    kind: str
+    thread_id: str
+    occurred_at: datetime
+    billable: bool = True
+    question: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class QuestionCount:
+    """A question visitors asked, and how often."""
+
+    question: str
+    count: int
+
+
+@dataclass(frozen=True)
+class PerformanceSummary:
+    """What the agent did over a period."""
+
+    conversations: int = 0
+    answered: int = 0
+    resolved: int = 0
+    cannot_answer: int = 0
+    handoffs: int = 0
+    resolution_rate: float = 0.0
+    answer_rate: float = 0.0
+    cannot_answer_rate: float = 0.0
+    handoff_rate: float = 0.0
+    handoff_rate_by_reason: dict[str, float] = field(default_factory=dict)
+    handoffs_by_reason: dict[str, int] = field(default_factory=dict)
+    credits_used: int = 0
+    top_questions: list[QuestionCount] = field(default_factory=list)
+
+
+def _rate(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def summarize(
+    facts: list[ConversationFact],
+    *,
+    pricing_rule: PricingRule = PricingRule.PER_CONVERSATION,
+    credits_per_unit: int = 1,
+) -> PerformanceSummary:
+    """Rates are per conversation (thread); preview and test events (not billable) are left out."""
+    real = [fact for fact in facts if fact.billable]
+    threads = {fact.thread_id for fact in real}
+    by_kind: dict[str, set[str]] = {}
+    handoff_reasons: dict[str, set[str]] = {}
+    questions: Counter[str] = Counter()
+    spelling: dict[str, str] = {}
+    answered_events = missed_events = 0
+    for fact in real:
+        by_kind.setdefault(fact.kind, set()).add(fact.thread_id)
+        if fact.kind == ConversationEventKind.ANSWERED:
+            answered_events += 1
+        if fact.kind == ConversationEventKind.CANNOT_ANSWER:
+            missed_events += 1
+        if fact.kind == ConversationEventKind.HANDOFF_REQUESTED:
+            handoff_reasons.setdefault(fact.reason or "unspecified", set()).add(fact.thread_id)
+        if fact.question and fact.kind in (ConversationEventKind.ANSWERED, ConversationEventKind.CANNOT_ANSWER):
+            normalized = normalize_question(fact.question)
+            if normalized:
+                questions[normalized] += 1
+                spelling.setdefault(normalized, fact.question.strip())
+    conversations = len(threads)
+    resolved = len(by_kind.get(ConversationEventKind.RESOLVED, set()))
+    handed_off = len(by_kind.get(ConversationEventKind.HANDOFF_REQUESTED, set()))
+    units = conversations if pricing_rule is PricingRule.PER_CONVERSATION else resolved
+    return PerformanceSummary(
+        conversations=conversations,
+        answered=len(by_kind.get(ConversationEventKind.ANSWERED, set())),
+        resolved=resolved,
+        cannot_answer=len(by_kind.get(ConversationEventKind.CANNOT_ANSWER, set())),
+        handoffs=handed_off,
+        resolution_rate=_rate(resolved, conversations),
+        answer_rate=_rate(answered_events, answered_events + missed_events),
+        cannot_answer_rate=_rate(missed_events, answered_events + missed_events),
+        handoff_rate=_rate(handed_off, conversations),
+        handoff_rate_by_reason={
+            reason: _rate(len(ids), conversations) for reason, ids in sorted(handoff_reasons.items())
+        },
+        handoffs_by_reason={reason: len(ids) for reason, ids in sorted(handoff_reasons.items())},
+        credits_used=units * credits_per_unit,
+        top_questions=[
+            QuestionCount(question=spelling[normalized], count=count)
+            for normalized, count in sorted(questions.items(), key=lambda item: (-item[1], item[0]))[:TOP_QUESTIONS]
+        ],
+    )

@@ -1,0 +1,123 @@
+"""One error shape for every failure: ``{"error": {"code", "message"}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from admin_api.domain.errors import (
+    AdminError,
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    Unauthenticated,
+    UnsupportedFileType,
+    UpstreamTimeout,
+)
+from admin_api.entrypoints.http_models import ErrorResponse
+
+STATUS_BY_ERROR: dict[type[AdminError], int] = {
+    InvalidRequest: 422,
+    NotFound: 404,
+    Conflict: 409,
+    PreconditionFailed: 412,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    UnsupportedFileType: 415,
+    PayloadTooLarge: 413,
+    UpstreamTimeout: 504,
+}
+
+UNSTORABLE_TEXT_STATES = frozenset({"22021", "22P05"})  # character_not_in_repertoire, untranslatable_character
+
+DESCRIPTIONS = {
+    401: "Missing or invalid API key.",
+    403: "The API key lacks the needed permission.",
+    404: "Unknown resource, or one that belongs to another account.",
+    409: "Conflicts with the current state.",
+    412: "If-Match does not match the current ETag.",
+    413: "The upload is larger than the limit.",
+    415: "The file type is not accepted; the message lists the accepted types.",
+    422: "The request is invalid; the message says why.",
+    504: "The conversation service did not answer in time.",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for these error codes."""
+    return {code: {"model": ErrorResponse, "description": DESCRIPTIONS[code]} for code in codes}
+
+
+def error_json(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> JSONResponse:
+    """An error response."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def _status_of(error: AdminError) -> int:
+    for kind in type(error).__mro__:
+        if kind in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[kind]
+    return 400
+
+
+def _field(location: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(part) for part in location if part not in ("body",)]
+    return ".".join(parts) or "body"
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    for candidate in (error.orig, getattr(error.orig, "__cause__", None)):
+        state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(state, str):
+            return state
+    return None
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map domain errors, validation errors and HTTP errors to the error shape."""
+
+    async def on_admin_error(_request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, AdminError)
+        return error_json(_status_of(error), error.code, error.message)
+
+    async def on_validation_error(_request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        details = [
+            {"field": _field(item.get("loc", ())), "problem": str(item.get("msg", "invalid"))}
+            for item in error.errors()[:20]
+        ]
+        summary = "; ".join(f"{detail['field']}: {detail['problem']}" for detail in details[:5])
+        return error_json(422, "validation_error", f"The request is invalid: {summary}.", details)
+
+    async def on_http_error(_request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, StarletteHTTPException)
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "forbidden"}
+        message = error.detail if isinstance(error.detail, str) else "Request failed."
+        if error.status_code == 400:  # e.g. a malformed multipart body: a validation failure like any other
+            return error_json(422, "malformed_request", f"The request body could not be read: {message}")
+        if error.status_code == 404 and message == "Not Found":
+            message = "No such endpoint; see /docs for the API."
+        return error_json(error.status_code, codes.get(error.status_code, "http_error"), message)
+
+    async def on_database_error(_request: Request, error: Exception) -> JSONResponse:
+        # Text PostgreSQL cannot store (NUL characters) in a path, query or header value.
+        if isinstance(error, DBAPIError) and _sqlstate(error) in UNSTORABLE_TEXT_STATES:
+            return error_json(422, "validation_error", "Text must not contain NUL (\\u0000) characters.")
+        raise error
+
+    app.add_exception_handler(AdminError, on_admin_error)
+    app.add_exception_handler(DBAPIError, on_database_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)

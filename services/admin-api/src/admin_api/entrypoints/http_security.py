@@ -1,0 +1,123 @@
+"""Authentication and authorization of REST calls, and Idempotency-Key handling."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from admin_api.adapters.repositories import StoredResponse
+from admin_api.adapters.unit_of_work import AdminUnitOfWork
+from admin_api.domain.access import Permission, Principal, grants, tokens_equal
+from admin_api.domain.errors import Forbidden, InvalidRequest, NotFound, Unauthenticated
+from admin_api.handlers.accounts import AccountUseCases
+from admin_api.handlers.configuration import ConfigurationUseCases
+from admin_api.handlers.credits import CreditUseCases
+from admin_api.handlers.insights import InsightUseCases
+from admin_api.handlers.preview import PreviewUseCase
+from admin_api.handlers.sources import SourceUseCases
+
+bearer = HTTPBearer(auto_error=False, description="An account API key, or the operator's bootstrap token.")
+MAX_IDEMPOTENCY_KEY = 200
+
+
+@dataclass
+class ApiServices:
+    """What the REST endpoints use."""
+
+    accounts: AccountUseCases
+    configuration: ConfigurationUseCases
+    sources: SourceUseCases
+    credits: CreditUseCases
+    insights: InsightUseCases
+    preview: PreviewUseCase
+    unit_of_work: Callable[[], AdminUnitOfWork]
+    bootstrap_token: str | None
+
+
+def services(request: Request) -> ApiServices:
+    """The services of the running app."""
+    found: ApiServices = request.app.state.api
+    return found
+
+
+Services = Annotated[ApiServices, Depends(services)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+AccountId = Annotated[str, Path(min_length=1, max_length=100, description="Account id.")]
+
+
+async def require_operator(api: Services, credentials: Credentials) -> None:
+    """Only the bootstrap token passes."""
+    if api.bootstrap_token is None:
+        raise Unauthenticated("Operator endpoints are disabled: set ADMIN_BOOTSTRAP_TOKEN to enable them.")
+    if credentials is None or not tokens_equal(credentials.credentials, api.bootstrap_token):
+        raise Unauthenticated("Send the operator's bootstrap token as 'Authorization: Bearer <token>'.")
+
+
+def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: a valid key of this account with ``permission`` (401, then 404, then 403)."""
+
+    async def dependency(account_id: AccountId, api: Services, credentials: Credentials) -> Principal:
+        if credentials is None:
+            raise Unauthenticated("Send an API key as 'Authorization: Bearer <key>'.")
+        principal = await api.accounts.authenticate(credentials.credentials)
+        if principal is None:
+            raise Unauthenticated("The API key is unknown or was revoked.")
+        if principal.account_id != account_id:
+            raise NotFound(f"Account {account_id!r} does not exist.")
+        if not grants(set(principal.permissions), permission):
+            raise Forbidden(f"This API key lacks the permission {permission.value!r}.")
+        return principal
+
+    return dependency
+
+
+Reader = Annotated[Principal, Depends(require(Permission.READ))]
+Editor = Annotated[Principal, Depends(require(Permission.EDIT))]
+
+
+def fingerprint(value: Any) -> str:
+    """A digest of a request body, to tell a retry from a different request."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+async def idempotent(
+    api: ApiServices,
+    *,
+    account_id: str,
+    scope: str,
+    key: str | None,
+    request_fingerprint: str,
+    status_code: int,
+    run: Callable[[], Awaitable[BaseModel]],
+) -> JSONResponse:
+    """Run a creating request once per Idempotency-Key; a retry gets the first response again."""
+    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise InvalidRequest(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters.")
+    if key is not None:
+        async with api.unit_of_work() as uow:
+            stored = await uow.idempotency.get(account_id, scope, key)
+        if stored is not None:
+            if stored.fingerprint != request_fingerprint:
+                raise InvalidRequest(
+                    "This Idempotency-Key was already used with a different request; use a new key.",
+                    code="idempotency_key_reused",
+                )
+            return JSONResponse(stored.body, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"})
+    result = await run()
+    body = result.model_dump(mode="json", by_alias=True)
+    if key is not None:
+        async with api.unit_of_work() as uow:
+            await uow.idempotency.put(account_id, scope, key, StoredResponse(request_fingerprint, status_code, body))
+            await uow.commit()
+    return JSONResponse(body, status_code=status_code)
+
+
+Operator = Annotated[None, Depends(require_operator)]

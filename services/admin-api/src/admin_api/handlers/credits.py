@@ -1,0 +1,80 @@
+"""Credits: read the state billing publishes; purchases and plan changes are commands to billing,
+the ledger's only writer."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from customer_agent_shared.events.billing import (
+    CREDITS_PLAN_SET,
+    CREDITS_PURCHASE,
+    BillingCommand,
+    CreditPlan,
+    CreditState,
+)
+from customer_agent_shared.events.envelope import make_event
+from customer_agent_shared.topics import BILLING_COMMANDS
+
+from admin_api.adapters.unit_of_work import AdminUnitOfWork
+from admin_api.domain.configuration import check_timezone
+from admin_api.handlers.audit import SOURCE, record_change
+
+
+class CreditUseCases:
+    """Credit balance, purchases and plan."""
+
+    def __init__(self, unit_of_work: Callable[[], AdminUnitOfWork]) -> None:
+        self._unit_of_work = unit_of_work
+
+    async def state(self, account_id: str) -> CreditState | None:
+        """The latest state billing published, if any."""
+        async with self._unit_of_work() as uow:
+            return await uow.credits.get(account_id)
+
+    async def _command(
+        self, account_id: str, actor: str, command_type: str, command: BillingCommand, target: str
+    ) -> str:
+        async with self._unit_of_work() as uow:
+            current = await uow.credits.get(account_id)
+            event = make_event(command_type, command, source=SOURCE, account_id=account_id)
+            await uow.publish(BILLING_COMMANDS, account_id, event)
+            before = None
+            if target == "credit_plan" and current is not None:
+                before = current.plan.model_dump(mode="json")
+            await record_change(
+                uow,
+                account_id=account_id,
+                actor=actor,
+                action="create" if target == "credit_purchase" else "edit",
+                target_type=target,
+                target_id=command.command_id,
+                before=before,
+                after=command.model_dump(mode="json", exclude_none=True),
+            )
+            await uow.commit()
+        return command.command_id
+
+    async def purchase(self, account_id: str, actor: str, credits: int) -> str:
+        """Ask billing to add purchased credits; returns the command id."""
+        command = BillingCommand(account_id=account_id, command_id=_command_id(), credits=credits)
+        return await self._command(account_id, actor, CREDITS_PURCHASE, command, "credit_purchase")
+
+    async def set_plan(self, account_id: str, actor: str, plan: CreditPlan) -> str:
+        """Ask billing to change the plan (allotment, reset, auto-upgrade packs and limit)."""
+        check_timezone(plan.timezone, "Plan")
+        command = BillingCommand(account_id=account_id, command_id=_command_id(), plan=plan)
+        return await self._command(account_id, actor, CREDITS_PLAN_SET, command, "credit_plan")
+
+    async def apply_state(self, consumer: str, event_id: str, state: CreditState) -> bool:
+        """Fold billing's state; an older version is ignored. True if stored."""
+        async with self._unit_of_work() as uow:
+            if not await uow.claim_event(consumer, event_id):
+                return False
+            stored = await uow.credits.save_if_newer(state)
+            await uow.commit()
+        return stored
+
+
+def _command_id() -> str:
+    return "cmd_" + uuid.uuid4().hex

@@ -1,0 +1,141 @@
+"""Performance and knowledge gaps, folded from conversation events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from customer_agent_shared.events.billing import PricingRule
+from customer_agent_shared.events.channels import Citation
+from customer_agent_shared.events.conversations import (
+    CONVERSATION_EVENT_TYPES,
+    CONVERSATION_KNOWLEDGE_GAP,
+    ConversationEvent,
+)
+from customer_agent_shared.events.sources import SourceKind
+
+from admin_api.adapters.repositories import Row
+from admin_api.adapters.unit_of_work import AdminUnitOfWork
+from admin_api.domain.errors import Conflict, NotFound
+from admin_api.domain.gaps import GapCandidate, matching_gap, merge_nearest_content, normalize_question
+from admin_api.domain.performance import ConversationFact, PerformanceSummary, summarize
+from admin_api.handlers.audit import record_change
+from admin_api.handlers.sources import stage_new_source
+
+
+class InsightUseCases:
+    """Fold conversation events; report performance; list and resolve knowledge gaps."""
+
+    def __init__(self, unit_of_work: Callable[[], AdminUnitOfWork]) -> None:
+        self._unit_of_work = unit_of_work
+
+    async def apply_event(self, consumer: str, event_id: str, event_type: str, event: ConversationEvent) -> bool:
+        """Keep the fact for performance; group a knowledge gap with similar questions."""
+        if event_type not in CONVERSATION_EVENT_TYPES:
+            return False
+        async with self._unit_of_work() as uow:
+            if not await uow.claim_event(consumer, event_id):
+                return False
+            fact = ConversationFact(
+                kind=event_type,
+                thread_id=event.thread_id,
+                occurred_at=event.occurred_at,
+                billable=event.billable,
+                question=event.question,
+                reason=event.reason.value if event.reason is not None else None,
+            )
+            await uow.facts.add(event_id, event.account_id, fact)
+            if event_type == CONVERSATION_KNOWLEDGE_GAP and event.question and normalize_question(event.question):
+                await _group_gap(uow, event)
+            await uow.commit()
+        return True
+
+    async def performance(self, account_id: str, start: datetime, end: datetime) -> PerformanceSummary:
+        """What the agent did between start (inclusive) and end (exclusive)."""
+        async with self._unit_of_work() as uow:
+            facts = await uow.facts.between(account_id, start, end)
+            credit_state = await uow.credits.get(account_id)
+        rule, per_unit = PricingRule.PER_CONVERSATION, 1
+        if credit_state is not None:
+            rule, per_unit = credit_state.plan.pricing_rule, credit_state.plan.credits_per_unit
+        return summarize(facts, pricing_rule=rule, credits_per_unit=per_unit)
+
+    async def gaps(self, account_id: str, status: str | None) -> list[Row]:
+        """Knowledge gaps, most frequent first."""
+        async with self._unit_of_work() as uow:
+            return await uow.gaps.list(account_id, status)
+
+    async def resolve_gap(
+        self, account_id: str, actor: str, gap_id: str, answer: str, question: str | None
+    ) -> tuple[Row, Row]:
+        """Create a short answer from the gap and mark the gap resolved; returns (gap, source)."""
+        async with self._unit_of_work() as uow:
+            gap = await uow.gaps.get(account_id, gap_id)
+            if gap is None:
+                raise NotFound(f"Knowledge gap {gap_id!r} does not exist on this account.")
+            if gap["status"] != "open":
+                raise Conflict(
+                    f"Knowledge gap {gap_id!r} was already resolved by source {gap['resolved_source_id']!r}.",
+                    code="gap_resolved",
+                )
+            source = await stage_new_source(
+                uow,
+                account_id,
+                actor,
+                {
+                    "kind": SourceKind.SHORT_ANSWER.value,
+                    "question": (question or gap["question"]).strip(),
+                    "answer": answer.strip(),
+                },
+            )
+            changes = {"status": "resolved", "resolved_source_id": source["id"], "resolved_at": source["created_at"]}
+            await uow.gaps.update(account_id, gap_id, changes)
+            await record_change(
+                uow,
+                account_id=account_id,
+                actor=actor,
+                action="edit",
+                target_type="knowledge_gap",
+                target_id=gap_id,
+                before={"status": "open"},
+                after={"status": "resolved", "resolved_source_id": source["id"]},
+            )
+            await uow.commit()
+        return {**gap, **changes}, source
+
+
+async def _group_gap(uow: AdminUnitOfWork, event: ConversationEvent) -> None:
+    assert event.question is not None
+    normalized = normalize_question(event.question)
+    open_gaps = await uow.gaps.open_gaps(event.account_id, for_update=True)
+    match = matching_gap(normalized, [GapCandidate(gap["id"], gap["normalized_question"]) for gap in open_gaps])
+    if match is None:
+        await uow.gaps.add(
+            {
+                "account_id": event.account_id,
+                "id": "gap_" + uuid.uuid4().hex[:20],
+                "question": event.question.strip(),
+                "normalized_question": normalized,
+                "language": event.language,
+                "count": 1,
+                "nearest_content": [c.model_dump(mode="json") for c in event.nearest_content],
+                "status": "open",
+                "first_seen_at": event.occurred_at,
+                "last_seen_at": event.occurred_at,
+            }
+        )
+        return
+    gap = next(gap for gap in open_gaps if gap["id"] == match)
+    existing = [Citation.model_validate(item) for item in gap["nearest_content"]]
+    await uow.gaps.update(
+        event.account_id,
+        match,
+        {
+            "count": gap["count"] + 1,
+            "last_seen_at": max(gap["last_seen_at"], event.occurred_at),
+            "nearest_content": [
+                c.model_dump(mode="json") for c in merge_nearest_content(existing, event.nearest_content)
+            ],
+        },
+    )

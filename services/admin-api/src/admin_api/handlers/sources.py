@@ -1,0 +1,322 @@
+"""Content sources: admin-api keeps what was asked for, sends commands to ingestion through the
+outbox, and folds ingestion's progress reports into each source."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from customer_agent_shared.events.envelope import make_event
+from customer_agent_shared.events.sources import (
+    SOURCE_DELETE,
+    SOURCE_SYNC,
+    SOURCE_UPDATE,
+    SourceCommand,
+    SourceKind,
+    SourceState,
+    SourceStatus,
+    UploadedFile,
+)
+from customer_agent_shared.topics import SOURCES_COMMANDS
+from sqlalchemy import func
+
+from admin_api.adapters.repositories import Row
+from admin_api.adapters.unit_of_work import AdminUnitOfWork
+from admin_api.domain.errors import InvalidRequest, NotFound
+from admin_api.domain.files import check_upload
+from admin_api.domain.sources import check_source_url, citations_allowed, is_newer_status
+from admin_api.handlers.audit import SOURCE, record_change
+
+AUDITED_FIELDS = (
+    "id",
+    "kind",
+    "url",
+    "import_related",
+    "question",
+    "answer",
+    "filename",
+    "size",
+    "citations_enabled",
+    "private",
+)
+
+
+def new_source_id() -> str:
+    """A fresh source id."""
+    return "src_" + uuid.uuid4().hex[:20]
+
+
+def audit_view(row: Row) -> dict[str, Any]:
+    """What the audit log keeps of a source (its definition, not its progress)."""
+    return {field: row.get(field) for field in AUDITED_FIELDS if row.get(field) is not None}
+
+
+def _command(row: Row, *, file: UploadedFile | None = None, full: bool = False) -> SourceCommand:
+    return SourceCommand(
+        account_id=row["account_id"],
+        source_id=row["id"],
+        kind=SourceKind(row["kind"]),
+        url=row.get("url"),
+        import_related=bool(row.get("import_related")),
+        file=file,
+        question=row.get("question"),
+        answer=row.get("answer"),
+        citations_enabled=bool(row.get("citations_enabled")),
+        private=bool(row.get("private")),
+        full=full,
+    )
+
+
+async def _send(uow: AdminUnitOfWork, command_type: str, command: SourceCommand) -> None:
+    event = make_event(command_type, command, source=SOURCE, account_id=command.account_id)
+    await uow.publish(SOURCES_COMMANDS, f"{command.account_id}:{command.source_id}", event)
+
+
+async def stage_new_source(
+    uow: AdminUnitOfWork, account_id: str, actor: str, values: Row, file: UploadedFile | None = None
+) -> Row:
+    """Insert a pending source, stage its first sync command and audit it; return the stored row."""
+    source_id = new_source_id()
+    row: Row = {
+        "account_id": account_id,
+        "id": source_id,
+        "import_related": False,
+        "citations_enabled": True,
+        "private": False,
+        "state": SourceState.PENDING.value,
+        **dict.fromkeys(("discovered", "fetched", "indexed", "failed", "documents", "chunks"), 0),
+        **values,
+    }
+    row["citations_enabled"] = citations_allowed(requested=row["citations_enabled"], private=row["private"])
+    await uow.sources.add(row)
+    await _send(uow, SOURCE_SYNC, _command(row, file=file))
+    await record_change(
+        uow,
+        account_id=account_id,
+        actor=actor,
+        action="create",
+        target_type="source",
+        target_id=source_id,
+        before=None,
+        after=audit_view(row),
+    )
+    stored = await uow.sources.get(account_id, source_id)
+    assert stored is not None
+    return stored
+
+
+class SourceUseCases:
+    """Create, change, resync and delete content sources; fold their status."""
+
+    def __init__(self, unit_of_work: Callable[[], AdminUnitOfWork], *, max_upload_bytes: int) -> None:
+        self._unit_of_work = unit_of_work
+        self._max_upload_bytes = max_upload_bytes
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The size limit of uploaded files."""
+        return self._max_upload_bytes
+
+    async def _create(self, account_id: str, actor: str, values: Row, file: UploadedFile | None = None) -> Row:
+        async with self._unit_of_work() as uow:
+            row = await stage_new_source(uow, account_id, actor, values, file)
+            await uow.commit()
+        return row
+
+    async def create_url(
+        self, account_id: str, actor: str, url: str, *, import_related: bool, citations_enabled: bool, private: bool
+    ) -> Row:
+        """Crawl a web page (and, with import_related, linked pages on the same domain)."""
+        values = {
+            "kind": SourceKind.URL.value,
+            "url": check_source_url(url),
+            "import_related": import_related,
+            "citations_enabled": citations_enabled,
+            "private": private,
+        }
+        return await self._create(account_id, actor, values)
+
+    async def create_short_answer(
+        self, account_id: str, actor: str, question: str, answer: str, *, citations_enabled: bool
+    ) -> Row:
+        """A question with the exact answer to give."""
+        values = {
+            "kind": SourceKind.SHORT_ANSWER.value,
+            "question": _required_text(question, "question"),
+            "answer": _required_text(answer, "answer"),
+            "citations_enabled": citations_enabled,
+        }
+        return await self._create(account_id, actor, values)
+
+    async def upload_file(
+        self,
+        account_id: str,
+        actor: str,
+        *,
+        filename: str,
+        content_type: str,
+        content: bytes,
+        citations_enabled: bool,
+        private: bool,
+    ) -> Row:
+        """Index an uploaded file; its content travels inline to ingestion."""
+        check_upload(filename, len(content), self._max_upload_bytes)
+        file = UploadedFile(
+            filename=filename,
+            content_type=content_type or "application/octet-stream",
+            size=len(content),
+            sha256=hashlib.sha256(content).hexdigest(),
+            content_base64=base64.b64encode(content).decode("ascii"),
+        )
+        values = {
+            "kind": SourceKind.FILE.value,
+            "filename": filename,
+            "content_type": file.content_type,
+            "size": file.size,
+            "citations_enabled": citations_enabled,
+            "private": private,
+        }
+        return await self._create(account_id, actor, values, file)
+
+    async def list(self, account_id: str) -> list[Row]:
+        """The account's sources."""
+        async with self._unit_of_work() as uow:
+            return await uow.sources.list(account_id)
+
+    async def get(self, account_id: str, source_id: str) -> Row:
+        """One source with its progress."""
+        async with self._unit_of_work() as uow:
+            row = await uow.sources.get(account_id, source_id)
+        if row is None:
+            raise NotFound(f"Source {source_id!r} does not exist on this account.")
+        return row
+
+    async def delete(self, account_id: str, actor: str, source_id: str) -> None:
+        """Remove a source and ask ingestion to drop its documents."""
+        async with self._unit_of_work() as uow:
+            row = await _locked(uow, account_id, source_id)
+            await uow.sources.update(
+                account_id, source_id, {"state": SourceState.DELETED.value, "deleted_at": func.now()}
+            )
+            await _send(uow, SOURCE_DELETE, _command(row))
+            await record_change(
+                uow,
+                account_id=account_id,
+                actor=actor,
+                action="delete",
+                target_type="source",
+                target_id=source_id,
+                before=audit_view(row),
+                after=None,
+            )
+            await uow.commit()
+
+    async def resync(self, account_id: str, actor: str, source_id: str) -> Row:
+        """Sync the source again from scratch."""
+        async with self._unit_of_work() as uow:
+            row = await _locked(uow, account_id, source_id)
+            await uow.sources.update(account_id, source_id, {"state": SourceState.PENDING.value, "error": None})
+            await _send(uow, SOURCE_SYNC, _command(row, full=True))
+            await record_change(
+                uow,
+                account_id=account_id,
+                actor=actor,
+                action="publish",
+                target_type="source",
+                target_id=source_id,
+                before=audit_view(row),
+                after=audit_view(row),
+            )
+            updated = await uow.sources.get(account_id, source_id)
+            await uow.commit()
+        assert updated is not None
+        return updated
+
+    async def update(self, account_id: str, actor: str, source_id: str, changes: Row) -> Row:
+        """Change citations, privacy, or a short answer's question and answer."""
+        async with self._unit_of_work() as uow:
+            row = await _locked(uow, account_id, source_id)
+            values = {key: value for key, value in changes.items() if value is not None}
+            if ("question" in values or "answer" in values) and row["kind"] != SourceKind.SHORT_ANSWER.value:
+                raise InvalidRequest("Only short answers have a question and an answer to edit.")
+            for field in ("question", "answer"):
+                if field in values:
+                    values[field] = _required_text(values[field], field)
+            merged = {**row, **values}
+            values["citations_enabled"] = citations_allowed(
+                requested=bool(merged["citations_enabled"]), private=bool(merged["private"])
+            )
+            merged["citations_enabled"] = values["citations_enabled"]
+            await uow.sources.update(account_id, source_id, values)
+            await _send(uow, SOURCE_UPDATE, _command(merged))
+            await record_change(
+                uow,
+                account_id=account_id,
+                actor=actor,
+                action="edit",
+                target_type="source",
+                target_id=source_id,
+                before=audit_view(row),
+                after=audit_view(merged),
+            )
+            updated = await uow.sources.get(account_id, source_id)
+            await uow.commit()
+        assert updated is not None
+        return updated
+
+    async def apply_status(self, consumer: str, event_id: str, status: SourceStatus) -> bool:
+        """Fold a progress report (older sequences are ignored); True if it changed the source."""
+        async with self._unit_of_work() as uow:
+            if not await uow.claim_event(consumer, event_id):
+                return False
+            row = await uow.sources.get_any(status.account_id, status.source_id)
+            counts = {
+                "state": status.state.value,
+                "status_sequence": status.sequence,
+                "discovered": status.discovered,
+                "fetched": status.fetched,
+                "indexed": status.indexed,
+                "failed": status.failed,
+                "documents": status.documents,
+                "chunks": status.chunks,
+                "error": status.error,
+                "last_synced_at": status.last_synced_at,
+            }
+            if row is None:
+                # A source ingestion created itself (knowledge-base articles announced on content.events.v1).
+                await uow.sources.add(
+                    {
+                        "account_id": status.account_id,
+                        "id": status.source_id,
+                        "kind": SourceKind.KNOWLEDGE_BASE.value,
+                        "import_related": False,
+                        "citations_enabled": True,
+                        "private": False,
+                        **counts,
+                    }
+                )
+                applied = True
+            elif row["deleted_at"] is not None or not is_newer_status(row["status_sequence"], status.sequence):
+                applied = False
+            else:
+                await uow.sources.update(status.account_id, status.source_id, counts)
+                applied = True
+            await uow.commit()
+        return applied
+
+
+async def _locked(uow: AdminUnitOfWork, account_id: str, source_id: str) -> Row:
+    row = await uow.sources.get(account_id, source_id, for_update=True)
+    if row is None:
+        raise NotFound(f"Source {source_id!r} does not exist on this account.")
+    return row
+
+
+def _required_text(value: str, field: str) -> str:
+    cleaned = value.strip()
+    if not cleaned:
+        raise InvalidRequest(f"The {field} must not be empty.")
+    return cleaned

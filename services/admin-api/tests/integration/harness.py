@@ -1,0 +1,145 @@
+"""A running admin-api (real PostgreSQL, Kafka, Redis) with an HTTP client on its ASGI app."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from admin_api.bootstrap import AdminService
+from admin_api.settings import AdminSettings
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from customer_agent_shared.testing.kafka import ReceivedRecord, end_offsets, unique_name
+from customer_agent_shared.topics import TOPICS_BY_NAME
+
+BOOTSTRAP_TOKEN = "operator-" + unique_name("token")
+OPERATOR = {"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"}
+
+
+@dataclass
+class Account:
+    """A test account with an edit key and a read-only key."""
+
+    id: str
+    edit_key: str
+    read_key: str
+
+    @property
+    def edit(self) -> dict[str, str]:
+        """Headers of the edit key."""
+        return {"Authorization": f"Bearer {self.edit_key}"}
+
+    @property
+    def read(self) -> dict[str, str]:
+        """Headers of the read-only key."""
+        return {"Authorization": f"Bearer {self.read_key}"}
+
+    def path(self, suffix: str) -> str:
+        """The account's URL of an endpoint."""
+        return f"/v1/accounts/{self.id}{suffix}"
+
+
+@dataclass
+class Harness:
+    """The service under test and a client on its app."""
+
+    service: AdminService
+    settings: AdminSettings
+    client: httpx.AsyncClient
+
+    async def new_account(self) -> Account:
+        """Create an account and two keys through the operator endpoints."""
+        account_id = unique_name("acc")
+        created = await self.client.post("/v1/accounts", json={"id": account_id, "name": "Test"}, headers=OPERATOR)
+        assert created.status_code == 201, created.text
+        keys = []
+        for permissions in (["customer_agent:read", "customer_agent:edit"], ["customer_agent:read"]):
+            response = await self.client.post(
+                f"/v1/accounts/{account_id}/api-keys", json={"permissions": permissions}, headers=OPERATOR
+            )
+            assert response.status_code == 201, response.text
+            keys.append(response.json()["key"])
+        return Account(account_id, keys[0], keys[1])
+
+
+def events_for(records: list[ReceivedRecord], account_id: str, event_type: str | None = None) -> list[dict[str, Any]]:
+    """Decoded CloudEvents of one account (and type) among records of a shared topic."""
+    found = []
+    for record in records:
+        try:
+            event = json.loads(record.value)
+        except ValueError:
+            continue
+        if event.get("accountid") == account_id and (event_type is None or event.get("type") == event_type):
+            found.append(event)
+    return found
+
+
+async def audit_trail(harness: Harness, account: Account, **filters: str) -> list[tuple[str, str, str]]:
+    """(target_type, action, target_id) of the account's audit entries, oldest first."""
+    response = await harness.client.get(
+        account.path("/audit-log"), params={"limit": 500, **filters}, headers=account.read
+    )
+    assert response.status_code == 200, response.text
+    return [(e["target_type"], e["action"], e["target_id"]) for e in reversed(response.json()["items"])]
+
+
+async def topic_ends(servers: str, topic: str) -> dict[int, int]:
+    """End offsets of every partition of a registry topic (capture before producing)."""
+    return await end_offsets(servers, topic, TOPICS_BY_NAME[topic].partitions(6 if "channel" in topic else 3))
+
+
+async def read_from(
+    servers: str,
+    topic: str,
+    offsets: dict[int, int],
+    until: Callable[[list[ReceivedRecord]], bool],
+    timeout_seconds: float = 20.0,
+) -> list[ReceivedRecord]:
+    """Read every partition in ``offsets`` from there until ``until(records)`` or timeout.
+
+    (``collect_records`` of the shared testing helpers reads only partition 0 of a topic whose
+    metadata the fresh consumer has not loaded yet, so multi-partition topics need this.)
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
+    await consumer.start()
+    records: list[ReceivedRecord] = []
+    try:
+        assignment = [TopicPartition(topic, partition) for partition in sorted(offsets)]
+        consumer.assign(assignment)
+        for tp in assignment:
+            consumer.seek(tp, offsets[tp.partition])
+        deadline = asyncio.get_running_loop().time() + timeout_seconds
+        while not until(records) and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            for messages in batch.values():
+                records.extend(
+                    ReceivedRecord(
+                        topic=m.topic,
+                        key=m.key,
+                        value=m.value or b"",
+                        headers={k: v.decode() for k, v in (m.headers or [])},
+                        offset=m.offset,
+                    )
+                    for m in messages
+                )
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def eventually(
+    harness: Harness, account: Account, suffix: str, check: Callable[[Any], bool], seconds: float = 20.0
+) -> Any:
+    """GET the endpoint until ``check(body)`` holds; return that body."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        body = (await harness.client.get(account.path(suffix), headers=account.read)).json()
+        if check(body):
+            return body
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{suffix} never matched: {body}")
+        await asyncio.sleep(0.2)

@@ -1,0 +1,127 @@
+"""Accounts, keys and access control on every endpoint: 401, 403, 404 (foreign account)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .harness import OPERATOR, Account, Harness
+
+pytestmark = pytest.mark.integration
+
+# (method, path under the account, body, status for a read-only key: 200, 403 (needs edit) or 404)
+ENDPOINTS: list[tuple[str, str, object, int]] = [
+    ("GET", "/agent", None, 200),
+    ("PUT", "/agent", {"name": "A", "role": "customer_service", "personality": "witty"}, 403),
+    ("GET", "/agent/status", None, 200),
+    ("POST", "/agent/pause", None, 403),
+    ("POST", "/agent/resume", None, 403),
+    ("GET", "/sources", None, 200),
+    ("POST", "/sources", {"kind": "short_answer", "question": "q", "answer": "a"}, 403),
+    ("GET", "/sources/src_x", None, 404),
+    ("PATCH", "/sources/src_x", {"citations_enabled": False}, 403),
+    ("DELETE", "/sources/src_x", None, 403),
+    ("POST", "/sources/src_x/resync", None, 403),
+    ("GET", "/channels", None, 200),
+    ("POST", "/channels", {"type": "live_chat", "id": "web"}, 403),
+    ("GET", "/channels/web", None, 404),
+    ("PUT", "/channels/web", {"handoff": {"mode": "handoff"}}, 403),
+    ("DELETE", "/channels/web", None, 403),
+    ("GET", "/handoff", None, 200),
+    ("PUT", "/handoff", {"triggers": ["human"]}, 403),
+    ("GET", "/users", None, 200),
+    ("PUT", "/users", [], 403),
+    ("GET", "/teams", None, 200),
+    ("PUT", "/teams", {"teams": []}, 403),
+    ("GET", "/credits", None, 200),
+    ("POST", "/credits/purchases", {"credits": 5}, 403),
+    ("PUT", "/credits/plan", {"monthly_allotment": 10}, 403),
+    ("GET", "/performance", None, 200),
+    ("GET", "/knowledge-gaps", None, 200),
+    ("POST", "/knowledge-gaps/gap_x/resolve", {"answer": "a"}, 403),
+    ("GET", "/audit-log", None, 200),
+]
+
+
+async def test_operator_creates_accounts_and_keys_and_revokes_them(harness: Harness) -> None:
+    client = harness.client
+    account = await harness.new_account()
+    again = await client.post("/v1/accounts", json={"id": account.id, "name": "Dup"}, headers=OPERATOR)
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "account_exists"
+    wrong = await client.post("/v1/accounts", json={"id": "x", "name": "x"}, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert set(wrong.json()["error"]) == {"code", "message"}
+    # an account key is not the operator token
+    assert (await client.post("/v1/accounts", json={"id": "y", "name": "y"}, headers=account.edit)).status_code == 401
+    missing = await client.post(
+        "/v1/accounts/nope-404/api-keys", json={"permissions": ["customer_agent:read"]}, headers=OPERATOR
+    )
+    assert missing.status_code == 404
+    invalid = await client.post(f"/v1/accounts/{account.id}/api-keys", json={"permissions": ["root"]}, headers=OPERATOR)
+    assert invalid.status_code == 422
+    assert invalid.json()["error"]["code"] == "validation_error"
+
+    keys = (await client.get(f"/v1/accounts/{account.id}/api-keys", headers=OPERATOR)).json()
+    assert len(keys) == 2
+    assert all("key" not in key for key in keys)
+    read_key_id = next(key["id"] for key in keys if key["permissions"] == ["customer_agent:read"])
+    assert (await client.get(account.path("/agent"), headers=account.read)).status_code == 200
+    revoked = await client.delete(f"/v1/accounts/{account.id}/api-keys/{read_key_id}", headers=OPERATOR)
+    assert revoked.status_code == 204
+    after = await client.get(account.path("/agent"), headers=account.read)
+    assert after.status_code == 401
+    assert "revoked" in after.json()["error"]["message"]
+    assert (
+        await client.delete(f"/v1/accounts/{account.id}/api-keys/{read_key_id}", headers=OPERATOR)
+    ).status_code == 404
+
+    audit = (await client.get(account.path("/audit-log?target_type=api_key"), headers=account.edit)).json()["items"]
+    assert {(entry["action"], entry["actor"]) for entry in audit} == {("create", "bootstrap"), ("delete", "bootstrap")}
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix", "body", "read_status"), ENDPOINTS, ids=[f"{m} {p}" for m, p, _, _ in ENDPOINTS]
+)
+async def test_access_control(harness: Harness, method: str, suffix: str, body: object, read_status: int) -> None:
+    client = harness.client
+    mine, other = await _pair(harness)
+
+    no_key = await client.request(method, mine.path(suffix), json=body)
+    assert no_key.status_code == 401, no_key.text
+    assert no_key.json()["error"]["code"] == "unauthenticated"
+    assert no_key.headers["WWW-Authenticate"] == "Bearer"
+
+    bad_key = await client.request(method, mine.path(suffix), headers={"Authorization": "Bearer cak_forged"}, json=body)
+    assert bad_key.status_code == 401
+
+    foreign = await client.request(method, mine.path(suffix), headers=other.edit, json=body)
+    assert foreign.status_code == 404, foreign.text
+    assert foreign.json()["error"]["code"] == "not_found"
+
+    read_only = await client.request(method, mine.path(suffix), headers=mine.read, json=body)
+    assert read_only.status_code == read_status, read_only.text
+    if read_status == 403:
+        assert "customer_agent:edit" in read_only.json()["error"]["message"]
+
+
+_ACCOUNTS: list[Account] = []
+
+
+async def _pair(harness: Harness) -> tuple[Account, Account]:
+    """Two accounts shared by the parametrized cases (created once)."""
+    if not _ACCOUNTS:
+        _ACCOUNTS.extend([await harness.new_account(), await harness.new_account()])
+    return _ACCOUNTS[0], _ACCOUNTS[1]
+
+
+async def test_text_postgresql_cannot_store_is_a_validation_error(harness: Harness) -> None:
+    account = await harness.new_account()
+    body = {"name": "A\x00da", "role": "customer_service", "personality": "friendly"}
+    in_body = await harness.client.put(account.path("/agent"), json=body, headers=account.edit)
+    assert in_body.status_code == 422
+    assert "NUL" in in_body.json()["error"]["message"]
+    in_query = await harness.client.get(
+        account.path("/audit-log"), params={"target_id": "a\x00b"}, headers=account.read
+    )
+    assert in_query.status_code == 422
+    assert in_query.json()["error"]["code"] == "validation_error"

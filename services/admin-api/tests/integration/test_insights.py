@@ -1,0 +1,125 @@
+"""Performance and knowledge gaps folded from conversation events; resolving a gap."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from customer_agent_shared.events.channels import ChannelRef, ChannelType, Citation, HandoffReason
+from customer_agent_shared.events.conversations import ConversationEvent
+from customer_agent_shared.events.envelope import CloudEvent, make_event, serialize_event
+from customer_agent_shared.testing.kafka import produce_raw
+from customer_agent_shared.topics import CONVERSATIONS_EVENTS, SOURCES_COMMANDS
+
+from .harness import Harness, audit_trail, events_for, eventually, read_from, topic_ends
+
+pytestmark = pytest.mark.integration
+
+
+async def test_performance_and_knowledge_gaps(harness: Harness) -> None:
+    client, account = harness.client, await harness.new_account()
+    servers = harness.settings.kafka_bootstrap_servers
+    now = datetime.now(UTC)
+    pay = Citation(title="Payment", url="https://help.example.com/payment")
+
+    def event(kind: str, thread: str, **fields: Any) -> None:
+        data = ConversationEvent(
+            account_id=account.id,
+            thread_id=thread,
+            channel=ChannelRef(type=ChannelType.LIVE_CHAT, id="web"),
+            occurred_at=fields.pop("at", now),
+            **fields,
+        )
+        batch.append(make_event(f"conversation.{kind}", data, source="conversation-test", account_id=account.id))
+
+    batch: list[CloudEvent[ConversationEvent]] = []
+    event("answered", "t1", question="How do I reset my password?", answer="Click 'forgot'.")
+    event("resolved", "t1")
+    event("cannot_answer", "t2", question="Can I pay with MobilePay?")
+    event("knowledge_gap", "t2", question="Can I pay with MobilePay?", nearest_content=[pay], language="en")
+    event("handoff_requested", "t2", reason=HandoffReason.CANNOT_ANSWER)
+    event("knowledge_gap", "t3", question="can I pay with mobilepay", language="en")
+    event("knowledge_gap", "t4", question="Do you ship to Iceland?", language="en")
+    event("answered", "t5", question="How do I reset my password", at=now - timedelta(days=40))  # outside the range
+    event("answered", "preview", question="Preview?", billable=False)
+    for item in batch:
+        await produce_raw(
+            servers,
+            CONVERSATIONS_EVENTS,
+            serialize_event(item),
+            key=f"{account.id}:{item.data.thread_id}".encode(),
+        )
+
+    gaps = await eventually(
+        harness, account, "/knowledge-gaps", lambda body: sum(g["count"] for g in body["items"]) == 3
+    )
+    listed = gaps["items"]
+    # threads live on different partitions, so either spelling of the first question may come first
+    assert [(g["question"].lower().rstrip("?"), g["count"]) for g in listed] == [
+        ("can i pay with mobilepay", 2),
+        ("do you ship to iceland", 1),
+    ]
+    assert listed[0]["nearest_content"] == [{"title": "Payment", "url": "https://help.example.com/payment"}]
+    assert "https://help.example.com/payment" in listed[0]["recommended_answer"]
+
+    performance = await eventually(harness, account, "/performance", lambda body: body["conversations"] == 4)
+    assert performance["answered"] == 1
+    assert performance["resolved"] == 1
+    assert performance["resolution_rate"] == 0.25
+    assert performance["handoffs_by_reason"] == {"cannot_answer": 1}
+    assert performance["answer_rate"] == 0.5
+    assert performance["credits_used"] == 4
+    assert performance["top_questions"][0]["count"] == 1
+    window = {
+        "from": (now - timedelta(days=45)).date().isoformat(),
+        "to": (now - timedelta(days=35)).date().isoformat(),
+    }
+    query = "/performance?" + "&".join(f"{key}={value}" for key, value in window.items())
+    older = await eventually(harness, account, query, lambda body: body["conversations"] == 1)
+    assert older["answered"] == 1
+    backwards = await client.get(
+        account.path("/performance"), params={"from": "2026-11-02", "to": "2026-11-01"}, headers=account.read
+    )
+    assert backwards.status_code == 422
+    assert (
+        await client.get(account.path("/performance"), params={"from": "yesterday"}, headers=account.read)
+    ).status_code == 422
+
+    offsets = await topic_ends(servers, SOURCES_COMMANDS)
+    gap_id = listed[0]["id"]
+    resolved = await client.post(
+        account.path(f"/knowledge-gaps/{gap_id}/resolve"),
+        json={"answer": "Yes, we accept MobilePay."},
+        headers=account.edit,
+    )
+    assert resolved.status_code == 201, resolved.text
+    source = resolved.json()["source"]
+    assert (source["kind"], source["question"], source["answer"]) == (
+        "short_answer",
+        listed[0]["question"],
+        "Yes, we accept MobilePay.",
+    )
+    assert resolved.json()["gap"]["status"] == "resolved"
+    assert resolved.json()["gap"]["resolved_source_id"] == source["id"]
+    again = await client.post(
+        account.path(f"/knowledge-gaps/{gap_id}/resolve"), json={"answer": "x"}, headers=account.edit
+    )
+    assert again.status_code == 409
+    unknown = await client.post(
+        account.path("/knowledge-gaps/gap_nope/resolve"), json={"answer": "x"}, headers=account.edit
+    )
+    assert unknown.status_code == 404
+    open_gaps = (await client.get(account.path("/knowledge-gaps"), headers=account.read)).json()["items"]
+    assert [g["question"] for g in open_gaps] == ["Do you ship to Iceland?"]
+    closed = (
+        await client.get(account.path("/knowledge-gaps"), params={"status": "resolved"}, headers=account.read)
+    ).json()
+    assert [g["id"] for g in closed["items"]] == [gap_id]
+    assert (await client.get(account.path(f"/sources/{source['id']}"), headers=account.read)).status_code == 200
+
+    records = await read_from(servers, SOURCES_COMMANDS, offsets, lambda found: bool(events_for(found, account.id)))
+    command = events_for(records, account.id, "source.sync")[0]["data"]
+    assert (command["kind"], command["answer"]) == ("short_answer", "Yes, we accept MobilePay.")
+    assert await audit_trail(harness, account, action="edit") == [("knowledge_gap", "edit", gap_id)]
+    assert ("source", "create", source["id"]) in await audit_trail(harness, account)

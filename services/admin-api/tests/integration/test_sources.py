@@ -1,0 +1,162 @@
+"""Content sources: commands to ingestion through the outbox, uploads, progress folding, idempotency."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+
+import pytest
+from customer_agent_shared.events.envelope import make_event, serialize_event
+from customer_agent_shared.events.sources import SOURCE_STATUS, SourceState, SourceStatus
+from customer_agent_shared.testing.kafka import produce_raw
+from customer_agent_shared.topics import SOURCES_COMMANDS, SOURCES_STATUS
+
+from .harness import Harness, audit_trail, events_for, eventually, read_from, topic_ends
+
+pytestmark = pytest.mark.integration
+
+
+async def test_url_and_short_answer_sources_send_commands_and_fold_progress(harness: Harness) -> None:
+    client, account = harness.client, await harness.new_account()
+    servers = harness.settings.kafka_bootstrap_servers
+    offsets = await topic_ends(servers, SOURCES_COMMANDS)
+
+    url_body = {"kind": "url", "url": "https://help.example.com/", "import_related": True, "private": True}
+    created = await client.post(
+        account.path("/sources"), json=url_body, headers={**account.edit, "Idempotency-Key": "k1"}
+    )
+    assert created.status_code == 201, created.text
+    source = created.json()
+    assert (source["kind"], source["state"], source["import_related"]) == ("url", "pending", True)
+    assert source["citations_enabled"] is False  # private content is never cited
+    replay = await client.post(
+        account.path("/sources"), json=url_body, headers={**account.edit, "Idempotency-Key": "k1"}
+    )
+    assert replay.status_code == 201
+    assert replay.json()["id"] == source["id"]
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    reused = await client.post(
+        account.path("/sources"),
+        json={**url_body, "url": "https://other.example.com/"},
+        headers={**account.edit, "Idempotency-Key": "k1"},
+    )
+    assert reused.status_code == 422
+    assert reused.json()["error"]["code"] == "idempotency_key_reused"
+
+    for bad in ({"kind": "url", "url": "ftp://x"}, {"kind": "pdf"}, {"kind": "short_answer", "question": "q"}):
+        refused = await client.post(account.path("/sources"), json=bad, headers=account.edit)
+        assert refused.status_code == 422, bad
+
+    answer = await client.post(
+        account.path("/sources"),
+        json={"kind": "short_answer", "question": "Ship to Norway?", "answer": "Yes."},
+        headers=account.edit,
+    )
+    assert answer.status_code == 201
+    answer_id = answer.json()["id"]
+    edited = await client.patch(
+        account.path(f"/sources/{answer_id}"), json={"answer": "Yes, in 3 days."}, headers=account.edit
+    )
+    assert edited.json()["answer"] == "Yes, in 3 days."
+    not_short = await client.patch(
+        account.path(f"/sources/{source['id']}"), json={"question": "x"}, headers=account.edit
+    )
+    assert not_short.status_code == 422
+    still_private = await client.patch(
+        account.path(f"/sources/{source['id']}"), json={"citations_enabled": True}, headers=account.edit
+    )
+    assert still_private.json()["citations_enabled"] is False
+    resync = await client.post(account.path(f"/sources/{source['id']}/resync"), headers=account.edit)
+    assert resync.status_code == 202
+
+    # ingestion reports progress; an older report arriving late is ignored (sequences far above any a
+    # running ingestion service may report for this source meanwhile)
+    for sequence, state, fetched in ((1_000_003, SourceState.SYNCING, 60), (1_000_002, SourceState.SYNCING, 10)):
+        status = SourceStatus(
+            account_id=account.id,
+            source_id=source["id"],
+            state=state,
+            sequence=sequence,
+            discovered=120,
+            fetched=fetched,
+            documents=55,
+            chunks=410,
+        )
+        event = make_event(SOURCE_STATUS, status, source="ingestion-test", account_id=account.id)
+        await produce_raw(servers, SOURCES_STATUS, serialize_event(event), key=f"{account.id}:{source['id']}".encode())
+    progress = await eventually(harness, account, f"/sources/{source['id']}", lambda body: body["fetched"] == 60)
+    assert (progress["state"], progress["documents"], progress["chunks"], progress["progress"]) == (
+        "syncing",
+        55,
+        410,
+        0.5,
+    )
+    await asyncio.sleep(0.5)
+    assert (await client.get(account.path(f"/sources/{source['id']}"), headers=account.read)).json()["fetched"] == 60
+
+    assert (await client.delete(account.path(f"/sources/{answer_id}"), headers=account.edit)).status_code == 204
+    assert (await client.get(account.path(f"/sources/{answer_id}"), headers=account.read)).status_code == 404
+    listed = (await client.get(account.path("/sources"), headers=account.read)).json()["items"]
+    assert [item["id"] for item in listed] == [source["id"]]
+
+    records = await read_from(servers, SOURCES_COMMANDS, offsets, lambda found: len(events_for(found, account.id)) >= 6)
+    by_source: dict[str, list[str]] = {}
+    for command in events_for(records, account.id):  # order holds per key (per source), not across keys
+        by_source.setdefault(command["data"]["source_id"], []).append(command["type"])
+    assert by_source == {
+        source["id"]: ["source.sync", "source.update", "source.sync"],
+        answer_id: ["source.sync", "source.update", "source.delete"],
+    }
+    keys = {r.key for r in records if events_for([r], account.id)}
+    assert keys == {f"{account.id}:{source['id']}".encode(), f"{account.id}:{answer_id}".encode()}
+    assert await audit_trail(harness, account, target_type="source") == [
+        ("source", "create", source["id"]),
+        ("source", "create", answer_id),
+        ("source", "edit", answer_id),
+        ("source", "edit", source["id"]),
+        ("source", "publish", source["id"]),
+        ("source", "delete", answer_id),
+    ]
+
+
+async def test_file_uploads_accept_exactly_the_allowed_types(harness: Harness) -> None:
+    client, account = harness.client, await harness.new_account()
+    servers = harness.settings.kafka_bootstrap_servers
+    offsets = await topic_ends(servers, SOURCES_COMMANDS)
+    content = b"# Returns\nYou can return items within 30 days.\n"
+    uploaded = await client.post(
+        account.path("/sources/files"), files={"file": ("returns.md", content, "text/markdown")}, headers=account.edit
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    assert (uploaded.json()["kind"], uploaded.json()["filename"], uploaded.json()["size"]) == (
+        "file",
+        "returns.md",
+        len(content),
+    )
+
+    refused = await client.post(
+        account.path("/sources/files"),
+        files={"file": ("tool.exe", b"MZ", "application/octet-stream")},
+        headers=account.edit,
+    )
+    assert refused.status_code == 415
+    assert (
+        "docx, htm, xhtml, cfg, pptx, conf, csv, json, html, text, txt, pdf, rst, xml, md"
+        in refused.json()["error"]["message"]
+    )
+    too_big = await client.post(
+        account.path("/sources/files"),
+        files={"file": ("big.txt", b"x" * (harness.settings.max_upload_bytes + 1), "text/plain")},
+        headers=account.edit,
+    )
+    assert too_big.status_code == 413
+    missing = await client.post(account.path("/sources/files"), data={"private": "true"}, headers=account.edit)
+    assert missing.status_code == 422
+
+    records = await read_from(servers, SOURCES_COMMANDS, offsets, lambda found: bool(events_for(found, account.id)))
+    command = events_for(records, account.id, "source.sync")[0]["data"]
+    assert base64.b64decode(command["file"]["content_base64"]) == content
+    assert command["file"]["sha256"] == hashlib.sha256(content).hexdigest()
+    assert len(events_for(records, account.id)) == 1
+    assert await audit_trail(harness, account, target_type="source") == [("source", "create", uploaded.json()["id"])]

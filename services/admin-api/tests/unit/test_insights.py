@@ -1,0 +1,113 @@
+"""Knowledge-gap grouping and performance summaries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from admin_api.domain.gaps import (
+    GapCandidate,
+    draft_answer,
+    matching_gap,
+    merge_nearest_content,
+    normalize_question,
+    similarity,
+)
+from admin_api.domain.performance import ConversationFact, summarize
+from customer_agent_shared.events.billing import PricingRule
+from customer_agent_shared.events.channels import Citation
+
+AT = datetime(2026, 11, 21, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("question", "normalized"),
+    [("Can I pay with MobilePay?!", "can i pay with mobilepay"), ("  Hvad  koster   det? ", "hvad koster det")],
+)
+def test_normalize_question(question: str, normalized: str) -> None:
+    assert normalize_question(question) == normalized
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "similar"),
+    [
+        ("Can I pay with MobilePay?", "can i pay with mobilepay", True),
+        ("Can I pay with MobilePay?", "Do you accept MobilePay payments? pay", False),
+        ("Do you ship to Norway?", "Do you ship to Norway and Sweden?", True),
+        ("Do you ship to Norway?", "What are your opening hours?", False),
+        ("Kan jeg betale med MobilePay?", "Kan man betale med MobilePay", True),
+    ],
+)
+def test_similarity(first: str, second: str, similar: bool) -> None:
+    assert (similarity(normalize_question(first), normalize_question(second)) >= 0.6) is similar
+
+
+def test_matching_gap_picks_the_most_similar_above_the_threshold() -> None:
+    candidates = [
+        GapCandidate("g1", normalize_question("ship to norway")),
+        GapCandidate("g2", normalize_question("do you ship to norway")),
+        GapCandidate("g3", normalize_question("opening hours")),
+    ]
+    assert matching_gap(normalize_question("Do you ship to Norway?"), candidates) in {"g1", "g2"}
+    assert matching_gap(normalize_question("refund policy"), candidates) is None
+
+
+def test_nearest_content_is_merged_by_url_newest_first() -> None:
+    a, b, c = (Citation(title=t, url=f"https://x/{t}") for t in "abc")
+    assert merge_nearest_content([a, b], [c, a]) == [c, a, b]
+    assert len(merge_nearest_content([a, b, c], [a, b, c], limit=2)) == 2
+
+
+def test_draft_answer_points_at_the_nearest_content() -> None:
+    assert draft_answer("Q?", []) is None
+    draft = draft_answer(
+        "Q?", [Citation(title="Payment", url="https://x/pay"), Citation(title="FAQ", url="https://x/faq")]
+    )
+    assert draft is not None
+    assert "https://x/pay" in draft
+    assert "FAQ" in draft
+
+
+def fact(kind: str, thread: str, **extra: object) -> ConversationFact:
+    return ConversationFact(kind=f"conversation.{kind}", thread_id=thread, occurred_at=AT, **extra)  # type: ignore[arg-type]
+
+
+def test_summary_counts_per_conversation_and_leaves_previews_out() -> None:
+    facts = [
+        fact("answered", "t1", question="How do I reset my password?"),
+        fact("answered", "t1", question="how do I reset my password"),
+        fact("resolved", "t1"),
+        fact("cannot_answer", "t2", question="Refund?"),
+        fact("handoff_requested", "t2", reason="cannot_answer"),
+        fact("answered", "t3", question="Opening hours?"),
+        fact("handoff_requested", "t3", reason="trigger"),
+        fact("answered", "preview", billable=False, question="How do I reset my password?"),
+    ]
+    summary = summarize(facts)
+    assert summary.conversations == 3
+    assert summary.answered == 2
+    assert summary.resolved == 1
+    assert summary.resolution_rate == pytest.approx(1 / 3, abs=1e-4)
+    assert summary.answer_rate == pytest.approx(3 / 4)
+    assert summary.cannot_answer_rate == pytest.approx(1 / 4)
+    assert summary.handoffs == 2
+    assert summary.handoffs_by_reason == {"cannot_answer": 1, "trigger": 1}
+    assert summary.handoff_rate_by_reason["trigger"] == pytest.approx(1 / 3, abs=1e-4)
+    assert summary.credits_used == 3
+    assert summary.top_questions[0].count == 2
+    assert summary.top_questions[0].question == "How do I reset my password?"
+
+
+@pytest.mark.parametrize(
+    ("rule", "per_unit", "credits"), [(PricingRule.PER_CONVERSATION, 2, 4), (PricingRule.PER_RESOLUTION, 3, 3)]
+)
+def test_credits_used_follow_the_pricing_rule(rule: PricingRule, per_unit: int, credits: int) -> None:
+    facts = [fact("answered", "t1"), fact("resolved", "t1"), fact("answered", "t2")]
+    assert summarize(facts, pricing_rule=rule, credits_per_unit=per_unit).credits_used == credits
+
+
+def test_empty_period_has_zero_rates() -> None:
+    summary = summarize([])
+    assert summary.conversations == 0
+    assert summary.resolution_rate == 0.0
+    assert summary.top_questions == []

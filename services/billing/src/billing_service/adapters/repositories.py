@@ -1,0 +1,249 @@
+"""Repositories over billing's tables; they use the unit of work's session and never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from customer_agent_shared.events.billing import CreditPlan, PricingRule
+from sqlalchemy import Integer, cast, func, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing_service.adapters.orm import (
+    accounts_table,
+    applied_commands_table,
+    ledger_entries_table,
+    threads_table,
+)
+from billing_service.domain.ledger import CreditAccount, EntryKey, EntryKind, LedgerEntry
+from billing_service.domain.pricing import ThreadFacts
+
+
+@dataclass(frozen=True)
+class RecordedEntry:
+    """A ledger entry as stored, for history."""
+
+    kind: str
+    cause_id: str
+    amount: int
+    balance_after: int
+    recorded_at: datetime
+    note: str | None
+
+
+def _account_values(account: CreditAccount) -> dict[str, object]:
+    return {
+        "plan": account.plan.model_dump(mode="json"),
+        "balance": account.balance,
+        "used_this_period": account.used_this_period,
+        "purchased_this_period": account.purchased_this_period,
+        "auto_upgrades_this_period": account.auto_upgrades_this_period,
+        "period_start": account.period_start,
+        "reset_at": account.reset_at,
+        "exhausted": account.exhausted,
+        "version": account.version,
+    }
+
+
+class AccountRepository:
+    """The cached state row of each account; writers lock it first to serialize changes."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def lock(self, account_id: str) -> CreditAccount | None:
+        """Load the account with ``SELECT ... FOR UPDATE`` (None if it does not exist yet)."""
+        row = (
+            await self._session.execute(
+                select(accounts_table).where(accounts_table.c.account_id == account_id).with_for_update()
+            )
+        ).first()
+        if row is None:
+            return None
+        return CreditAccount(
+            account_id=row.account_id,
+            plan=CreditPlan.model_validate(row.plan),
+            balance=row.balance,
+            used_this_period=row.used_this_period,
+            purchased_this_period=row.purchased_this_period,
+            auto_upgrades_this_period=row.auto_upgrades_this_period,
+            period_start=row.period_start,
+            reset_at=row.reset_at,
+            exhausted=row.exhausted,
+            version=row.version,
+        )
+
+    async def insert_if_absent(self, account: CreditAccount) -> bool:
+        """Create the account row; False if another writer created it first."""
+        result = await self._session.execute(
+            insert(accounts_table)
+            .values(account_id=account.account_id, **_account_values(account))
+            .on_conflict_do_nothing(index_elements=["account_id"])
+            .returning(accounts_table.c.account_id)
+        )
+        return result.first() is not None
+
+    async def save(self, account: CreditAccount) -> None:
+        """Write the cached state of a locked account."""
+        await self._session.execute(
+            update(accounts_table)
+            .where(accounts_table.c.account_id == account.account_id)
+            .values(**_account_values(account), updated_at=func.now())
+        )
+
+    async def due_for_reset(self, now: datetime, limit: int) -> list[str]:
+        """Accounts whose reset date has passed."""
+        rows = await self._session.execute(
+            select(accounts_table.c.account_id)
+            .where(accounts_table.c.reset_at <= now)
+            .order_by(accounts_table.c.reset_at)
+            .limit(limit)
+        )
+        return list(rows.scalars())
+
+    async def count_exhausted(self) -> int:
+        """How many accounts are exhausted now."""
+        count = await self._session.scalar(
+            select(func.count()).select_from(accounts_table).where(accounts_table.c.exhausted)
+        )
+        return int(count or 0)
+
+
+class LedgerRepository:
+    """The append-only entries; unique on (account, cause, kind)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def recorded(self, account_id: str, keys: Sequence[EntryKey]) -> set[EntryKey]:
+        """Which of ``keys`` the account's ledger already holds."""
+        if not keys:
+            return set()
+        rows = await self._session.execute(
+            select(ledger_entries_table.c.kind, ledger_entries_table.c.cause_id).where(
+                ledger_entries_table.c.account_id == account_id,
+                tuple_(ledger_entries_table.c.kind, ledger_entries_table.c.cause_id).in_(
+                    [(kind.value, cause) for kind, cause in keys]
+                ),
+            )
+        )
+        return {(EntryKind(row.kind), row.cause_id) for row in rows}
+
+    async def append(self, account_id: str, entries: Sequence[LedgerEntry], balance_before: int, at: datetime) -> None:
+        """Append entries in order, each with the balance after it."""
+        balance = balance_before
+        for entry in entries:
+            balance += entry.amount
+            await self._session.execute(
+                ledger_entries_table.insert().values(
+                    account_id=account_id,
+                    kind=entry.kind.value,
+                    cause_id=entry.cause_id,
+                    amount=entry.amount,
+                    balance_after=balance,
+                    note=entry.note[:500] if entry.note else None,
+                    recorded_at=at,
+                )
+            )
+
+    async def recent(self, account_id: str, limit: int) -> list[RecordedEntry]:
+        """The account's latest entries, newest first."""
+        rows = await self._session.execute(
+            select(ledger_entries_table)
+            .where(ledger_entries_table.c.account_id == account_id)
+            .order_by(ledger_entries_table.c.id.desc())
+            .limit(limit)
+        )
+        return [
+            RecordedEntry(
+                kind=row.kind,
+                cause_id=row.cause_id,
+                amount=row.amount,
+                balance_after=row.balance_after,
+                recorded_at=row.recorded_at,
+                note=row.note,
+            )
+            for row in rows
+        ]
+
+
+class ThreadRepository:
+    """What billing knows about each thread (for resolutions and the once-per-thread charge)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, account_id: str, thread_id: str) -> ThreadFacts:
+        """The thread's facts (empty facts for a thread never seen)."""
+        row = (
+            await self._session.execute(
+                select(threads_table).where(
+                    threads_table.c.account_id == account_id, threads_table.c.thread_id == thread_id
+                )
+            )
+        ).first()
+        if row is None:
+            return ThreadFacts()
+        return ThreadFacts(
+            answered=row.answered,
+            handed_off=row.handed_off,
+            negative_feedback=row.negative_feedback,
+            billable=row.billable,
+            charged=row.charged,
+            last_activity_at=row.last_activity_at,
+        )
+
+    async def save(self, account_id: str, thread_id: str, facts: ThreadFacts) -> None:
+        """Insert or update the thread's facts."""
+        values = {
+            "answered": facts.answered,
+            "handed_off": facts.handed_off,
+            "negative_feedback": facts.negative_feedback,
+            "billable": facts.billable,
+            "charged": facts.charged,
+            "last_activity_at": facts.last_activity_at,
+        }
+        await self._session.execute(
+            insert(threads_table)
+            .values(account_id=account_id, thread_id=thread_id, **values)
+            .on_conflict_do_update(index_elements=["account_id", "thread_id"], set_=values)
+        )
+
+    async def quiet_resolutions(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """Uncharged threads of per-resolution accounts quiet for the account's resolution hours."""
+        hours = cast(accounts_table.c.plan["resolution_hours"].astext, Integer)
+        rows = await self._session.execute(
+            select(threads_table.c.account_id, threads_table.c.thread_id)
+            .join(accounts_table, accounts_table.c.account_id == threads_table.c.account_id)
+            .where(
+                ~threads_table.c.charged,
+                threads_table.c.answered,
+                ~threads_table.c.handed_off,
+                ~threads_table.c.negative_feedback,
+                threads_table.c.billable,
+                accounts_table.c.plan["pricing_rule"].astext == PricingRule.PER_RESOLUTION.value,
+                threads_table.c.last_activity_at <= now - hours * text("interval '1 hour'"),
+            )
+            .order_by(threads_table.c.last_activity_at)
+            .limit(limit)
+        )
+        return [(row.account_id, row.thread_id) for row in rows]
+
+
+class CommandRepository:
+    """Ids of billing commands already applied (a replayed command does nothing)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def claim(self, account_id: str, command_id: str, command_type: str) -> bool:
+        """Record the command as applied; False if it already was."""
+        result = await self._session.execute(
+            insert(applied_commands_table)
+            .values(account_id=account_id, command_id=command_id, command_type=command_type)
+            .on_conflict_do_nothing(index_elements=["account_id", "command_id"])
+            .returning(applied_commands_table.c.command_id)
+        )
+        return result.first() is not None

@@ -1,0 +1,112 @@
+"""Use case: apply admin-api's commands (purchases, plan changes, adjustments) to the ledger."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from customer_agent_shared.events.billing import (
+    CREDITS_ADJUST,
+    CREDITS_PLAN_SET,
+    CREDITS_PURCHASE,
+    BillingCommand,
+)
+from customer_agent_shared.events.envelope import CloudEvent
+from customer_agent_shared.messaging.reliable import PermanentHandlerError
+
+from billing_service.adapters.unit_of_work import BillingUnitOfWork
+from billing_service.clock import Clock
+from billing_service.domain.ledger import (
+    CreditAccount,
+    Decision,
+    EntryKind,
+    change_plan,
+    record_adjustment,
+    record_purchase,
+)
+from billing_service.domain.periods import UnknownTimeZoneError, time_zone
+from billing_service.handlers.ledger_writer import LedgerPolicy, LedgerTransaction
+
+logger = logging.getLogger(__name__)
+
+_ENTRY_KINDS = {
+    CREDITS_PURCHASE: EntryKind.PURCHASE,
+    CREDITS_ADJUST: EntryKind.ADJUSTMENT,
+    CREDITS_PLAN_SET: EntryKind.ALLOTMENT,
+}
+
+
+def command_cause(command_id: str) -> str:
+    """The cause id of the ledger entry a command makes."""
+    return f"command:{command_id}"
+
+
+def validate_command(event_type: str, command: BillingCommand) -> None:
+    """Raise ``PermanentHandlerError`` with a readable reason for a command that can never apply."""
+    if event_type not in _ENTRY_KINDS:
+        raise PermanentHandlerError(f"unknown billing command type {event_type!r}")
+    if event_type == CREDITS_PURCHASE and (command.credits is None or command.credits <= 0):
+        raise PermanentHandlerError("credits.purchase needs a positive 'credits'")
+    if event_type == CREDITS_ADJUST and not command.credits:
+        raise PermanentHandlerError("credits.adjust needs a non-zero 'credits'")
+    if event_type == CREDITS_PLAN_SET:
+        if command.plan is None:
+            raise PermanentHandlerError("credits.plan_set needs a 'plan'")
+        try:
+            time_zone(command.plan.timezone)
+        except UnknownTimeZoneError as error:
+            raise PermanentHandlerError(str(error)) from error
+
+
+class CreditCommands:
+    """Billing is the only writer of the ledger; admin-api asks it through these commands."""
+
+    def __init__(
+        self,
+        unit_of_work: Callable[[], BillingUnitOfWork],
+        *,
+        policy: LedgerPolicy,
+        clock: Clock,
+        consumer: str,
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._policy = policy
+        self._clock = clock
+        self._consumer = consumer
+
+    async def handle(self, event: CloudEvent[BillingCommand]) -> bool:
+        """Apply one command once (by event id and by command id); False if it was applied before."""
+        command = event.data
+        validate_command(event.type, command)
+        async with self._unit_of_work() as uow:
+            if not await uow.claim_event(self._consumer, event.id):
+                return False
+            if not await uow.commands.claim(command.account_id, command.command_id, event.type):
+                logger.info("billing command already applied", extra={"command_id": command.command_id})
+                await uow.commit()
+                return False
+            ledger = LedgerTransaction(uow, self._policy, self._clock())
+            account = await ledger.lock_account(command.account_id)
+            cause = command_cause(command.command_id)
+            recorded = await uow.ledger.recorded(command.account_id, [(_ENTRY_KINDS[event.type], cause)])
+            await ledger.apply(account, self._decide(event.type, command, account, cause, ledger, recorded))
+            await uow.commit()
+        ledger.observe_metrics()
+        logger.info("billing command applied", extra={"command_id": command.command_id, "event_type": event.type})
+        return True
+
+    @staticmethod
+    def _decide(
+        event_type: str,
+        command: BillingCommand,
+        account: CreditAccount,
+        cause: str,
+        ledger: LedgerTransaction,
+        recorded: set[tuple[EntryKind, str]],
+    ) -> Decision:
+        if event_type == CREDITS_PURCHASE:
+            return record_purchase(account, cause, command.credits or 0, recorded)
+        if event_type == CREDITS_ADJUST:
+            return record_adjustment(account, cause, command.credits or 0, recorded, note=command.note)
+        assert command.plan is not None  # validated
+        return change_plan(account, command.plan, cause, ledger.now, recorded)

@@ -1,0 +1,118 @@
+"""Ledger writes inside one unit of work: lock the account, open it, apply due resets,
+append entries, cache the balance and stage the credit state — all in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from customer_agent_shared.events.billing import (
+    CREDITS_EXHAUSTED,
+    CREDITS_RESTORED,
+    CREDITS_STATE,
+    CreditLedgerEntry,
+    CreditPlan,
+    CreditState,
+)
+from customer_agent_shared.events.envelope import make_event
+from customer_agent_shared.topics import BILLING_CREDIT_STATE
+
+from billing_service.adapters.unit_of_work import BillingUnitOfWork
+from billing_service.domain.ledger import (
+    CreditAccount,
+    Decision,
+    EntryKind,
+    Transition,
+    apply_due_reset,
+    open_account,
+    record_usage,
+)
+from billing_service.domain.pricing import usage_cause
+from billing_service.metrics import observe_decision
+
+SOURCE = "billing"
+
+_EVENT_TYPES = {Transition.EXHAUSTED: CREDITS_EXHAUSTED, Transition.RESTORED: CREDITS_RESTORED}
+
+
+@dataclass(frozen=True)
+class LedgerPolicy:
+    """Service-wide ledger settings: the plan new accounts get and how much history states carry."""
+
+    default_plan: CreditPlan
+    history_entries: int = 10
+
+
+class LedgerTransaction:
+    """The ledger operations of one unit of work; ``observe_metrics`` after it commits."""
+
+    def __init__(self, uow: BillingUnitOfWork, policy: LedgerPolicy, now: datetime) -> None:
+        self._uow = uow
+        self._policy = policy
+        self.now = now
+        self.applied: list[Decision] = []
+
+    async def lock_account(self, account_id: str) -> CreditAccount:
+        """Lock the account row (creating the account with the default plan if new), then apply a due reset."""
+        account = await self._uow.accounts.lock(account_id)
+        if account is None:
+            opening = open_account(account_id, self._policy.default_plan, self.now)
+            if await self._uow.accounts.insert_if_absent(opening.account):
+                await self._record(0, opening)
+            account = await self._uow.accounts.lock(account_id)
+            if account is None:  # pragma: no cover - the row exists after insert
+                raise RuntimeError(f"account {account_id} vanished while being opened")
+        return await self.apply(account, apply_due_reset(account, self.now))
+
+    async def apply(self, before: CreditAccount, decision: Decision) -> CreditAccount:
+        """Persist a decision taken on the locked ``before`` state; return the new state."""
+        if not decision.changed:
+            return before
+        await self._record(before.balance, decision)
+        await self._uow.accounts.save(decision.account)
+        return decision.account
+
+    async def charge_thread(self, account: CreditAccount, thread_id: str) -> CreditAccount:
+        """Charge the plan's credits for a thread, once whatever happens."""
+        cause = usage_cause(thread_id)
+        recorded = await self._uow.ledger.recorded(account.account_id, [(EntryKind.USAGE, cause)])
+        return await self.apply(account, record_usage(account, cause, account.plan.credits_per_unit, recorded))
+
+    def observe_metrics(self) -> None:
+        """Count the committed decisions."""
+        for decision in self.applied:
+            observe_decision(decision)
+
+    async def _record(self, balance_before: int, decision: Decision) -> None:
+        account = decision.account
+        await self._uow.ledger.append(account.account_id, decision.entries, balance_before, self.now)
+        history = await self._uow.ledger.recent(account.account_id, self._policy.history_entries)
+        state = CreditState(
+            account_id=account.account_id,
+            balance=account.balance,
+            allotment=account.plan.monthly_allotment,
+            used_this_period=account.used_this_period,
+            purchased_this_period=account.purchased_this_period,
+            auto_upgrades_this_period=account.auto_upgrades_this_period,
+            reset_at=account.reset_at,
+            exhausted=account.exhausted,
+            plan=account.plan,
+            version=account.version,
+            cause=decision.cause,
+            period_start=account.period_start,
+            recent_entries=[
+                CreditLedgerEntry(
+                    kind=entry.kind,
+                    amount=entry.amount,
+                    balance_after=entry.balance_after,
+                    cause=entry.cause_id,
+                    recorded_at=entry.recorded_at,
+                    note=entry.note,
+                )
+                for entry in history
+            ],
+        )
+        event_type = _EVENT_TYPES[decision.transition] if decision.transition else CREDITS_STATE
+        event = make_event(event_type, state, source=SOURCE, account_id=account.account_id, time=self.now)
+        await self._uow.publish(BILLING_CREDIT_STATE, account.account_id, event)
+        self.applied.append(decision)

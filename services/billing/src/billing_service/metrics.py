@@ -1,0 +1,50 @@
+"""Billing's Prometheus metrics; labels are bounded (never account or thread ids)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from billing_service.domain.ledger import Decision, EntryKind
+
+CREDITS_USED = Counter(
+    "customer_agent_billing_credits_used_total",
+    "Credits charged for conversations, by pricing rule.",
+    ["pricing_rule"],
+)
+CREDITS_GRANTED = Counter(
+    "customer_agent_billing_credits_granted_total",
+    "Credits added to balances (negative adjustments are not counted), by entry kind.",
+    ["kind"],
+)
+EXHAUSTION_EVENTS = Counter(
+    "customer_agent_billing_exhaustion_events_total",
+    "Threshold crossings published: exhausted or restored.",
+    ["transition"],
+)
+BALANCE_AFTER_CHANGE = Histogram(
+    "customer_agent_billing_balance_credits",
+    "Account balance after each ledger change (the distribution of balances, not one series per account).",
+    buckets=(-100, 0, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 50000),
+)
+EXHAUSTED_ACCOUNTS = Gauge(
+    "customer_agent_billing_exhausted_accounts",
+    "Accounts whose credits are exhausted, counted by the scheduler's last pass.",
+)
+RESETS_APPLIED = Counter(
+    "customer_agent_billing_resets_total",
+    "Monthly allotment resets applied.",
+)
+
+
+def observe_decision(decision: Decision) -> None:
+    """Count what a committed ledger decision did."""
+    for entry in decision.entries:
+        if entry.kind is EntryKind.USAGE:
+            CREDITS_USED.labels(pricing_rule=decision.account.plan.pricing_rule.value).inc(-entry.amount)
+        elif entry.amount > 0:
+            CREDITS_GRANTED.labels(kind=entry.kind.value).inc(entry.amount)
+        if entry.kind is EntryKind.RESET:
+            RESETS_APPLIED.inc()
+    if decision.transition is not None:
+        EXHAUSTION_EVENTS.labels(transition=decision.transition.value).inc()
+    BALANCE_AFTER_CHANGE.observe(decision.account.balance)

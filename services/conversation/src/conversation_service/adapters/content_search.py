@@ -1,0 +1,86 @@
+"""Reads the account's chunks from OpenSearch, always through ``AccountScopedSearch``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from customer_agent_shared.content_index import AccountScopedSearch, account_filter
+from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
+from opensearchpy.exceptions import NotFoundError, TransportError
+
+from conversation_service.domain.retrieval import (
+    ContentUnavailableError,
+    Passage,
+    QueryTerms,
+    Retrieval,
+    build_query,
+    frequency_aggregation,
+    read_frequencies,
+    term_weights,
+)
+
+SOURCE_FIELDS = [
+    "chunk_id",
+    "url",
+    "title",
+    "section",
+    "body",
+    "question",
+    "answer",
+    "language",
+    "source_kind",
+    "private",
+    "citations_allowed",
+]
+
+
+def passage_from_hit(hit: dict[str, Any]) -> Passage:
+    """A search hit as a ``Passage`` (missing fields get safe defaults: private content is never citable)."""
+    source: dict[str, Any] = hit.get("_source") or {}
+    return Passage(
+        chunk_id=str(source.get("chunk_id") or hit.get("_id") or ""),
+        score=float(hit.get("_score") or 0.0),
+        title=str(source.get("title") or ""),
+        url=str(source.get("url") or ""),
+        body=str(source.get("body") or ""),
+        language=str(source.get("language") or ""),
+        source_kind=str(source.get("source_kind") or ""),
+        section=str(source.get("section") or ""),
+        question=str(source.get("question") or ""),
+        answer=str(source.get("answer") or ""),
+        private=bool(source.get("private", False)),
+        citations_allowed=bool(source.get("citations_allowed", True)),
+    )
+
+
+class ContentSearch:
+    """Language-aware BM25 over one account's chunks, with term frequencies in the same request."""
+
+    def __init__(self, client: AsyncOpenSearch, index: str, *, weigh_terms: bool = True) -> None:
+        self._search = AccountScopedSearch(client, index)
+        self._weigh_terms = weigh_terms
+
+    async def retrieve(self, account_id: str, terms: QueryTerms, size: int) -> Retrieval:
+        """The best ``size`` chunks for the question and how specific each term is; empty without an index."""
+        if terms.is_empty:
+            return Retrieval([])
+        extra: dict[str, Any] = {"_source": SOURCE_FIELDS}
+        if self._weigh_terms and terms.all_terms:
+            extra["aggs"] = {"frequencies": frequency_aggregation(terms, account_filter(account_id))}
+        try:
+            result = await self._search.search(account_id, build_query(terms), size=size, **extra)
+        except NotFoundError:
+            return Retrieval([])
+        except OpenSearchConnectionError as error:
+            raise ContentUnavailableError(f"content index unreachable: {error}") from error
+        except TransportError as error:
+            if isinstance(error.status_code, int) and error.status_code < 500:
+                raise
+            raise ContentUnavailableError(f"content index unavailable: {error}") from error
+        passages = [passage_from_hit(hit) for hit in result.get("hits", {}).get("hits", [])]
+        aggregation = result.get("aggregations", {}).get("frequencies")
+        if not isinstance(aggregation, dict):
+            return Retrieval(passages)
+        frequencies, total = read_frequencies(aggregation)
+        return Retrieval(passages, term_weights(frequencies, total))

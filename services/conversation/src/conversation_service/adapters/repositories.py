@@ -1,0 +1,208 @@
+"""Repositories over conversation's tables; they use the unit of work's session and never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from customer_agent_shared.events.config import AgentConfigSnapshot
+from sqlalchemy import RowMapping, func, literal_column, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conversation_service.adapters.orm import agent_profiles, threads
+
+
+@dataclass(frozen=True)
+class AgentProfileRecord:
+    """The part of an account's agent configuration conversation keeps."""
+
+    account_id: str
+    version: int
+    name: str
+    role: str
+    personality: str
+    default_language: str
+    resolution_hours: int | None
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One message of a thread."""
+
+    role: str
+    text: str
+    at: datetime
+
+
+@dataclass
+class ThreadRecord:
+    """Conversation's state of one thread."""
+
+    account_id: str
+    thread_id: str
+    channel_type: str | None
+    channel_id: str | None
+    language: str | None
+    consecutive_misses: int
+    agent_replied: bool
+    handed_off: bool
+    negative_feedback: bool
+    last_message_at: datetime
+    resolved_at: datetime | None
+    turns: list[Turn] = field(default_factory=list)
+    is_new: bool = False
+
+    def remember(self, new_turns: list[Turn], keep: int) -> None:
+        """Append turns, keeping only the last ``keep``."""
+        self.turns = [*self.turns, *new_turns][-keep:]
+
+
+def resolution_hours_of(snapshot: AgentConfigSnapshot) -> int | None:
+    """An optional ``resolution_hours`` the admin side may add to the snapshot (extra field)."""
+    value = (snapshot.model_extra or {}).get("resolution_hours")
+    return int(value) if isinstance(value, int | float) and value > 0 else None
+
+
+def _thread(row: RowMapping, *, is_new: bool = False) -> ThreadRecord:
+    return ThreadRecord(
+        account_id=row["account_id"],
+        thread_id=row["thread_id"],
+        channel_type=row["channel_type"],
+        channel_id=row["channel_id"],
+        language=row["language"],
+        consecutive_misses=row["consecutive_misses"],
+        agent_replied=row["agent_replied"],
+        handed_off=row["handed_off"],
+        negative_feedback=row["negative_feedback"],
+        last_message_at=row["last_message_at"],
+        resolved_at=row["resolved_at"],
+        turns=[_turn(item) for item in row["recent_turns"] or []],
+        is_new=is_new,
+    )
+
+
+def _turn(item: dict[str, Any]) -> Turn:
+    return Turn(role=str(item["role"]), text=str(item["text"]), at=datetime.fromisoformat(str(item["at"])))
+
+
+class AgentProfileRepository:
+    """Agent profiles folded from agent.config.v1."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def apply(self, snapshot: AgentConfigSnapshot) -> bool:
+        """Store the snapshot unless a newer (or the same) version is stored; True if it was applied."""
+        values = {
+            "account_id": snapshot.account_id,
+            "version": snapshot.version,
+            "name": snapshot.agent.name,
+            "role": snapshot.agent.role.value,
+            "personality": snapshot.agent.personality.value,
+            "default_language": snapshot.default_language,
+            "resolution_hours": resolution_hours_of(snapshot),
+            "deleted": snapshot.deleted,
+            "updated_at": snapshot.updated_at,
+        }
+        statement = insert(agent_profiles).values(**values)
+        upsert = statement.on_conflict_do_update(
+            index_elements=["account_id"],
+            set_={key: statement.excluded[key] for key in values if key != "account_id"},
+            where=agent_profiles.c.version < statement.excluded.version,
+        ).returning(agent_profiles.c.account_id)
+        return (await self._session.execute(upsert)).first() is not None
+
+    async def get(self, account_id: str) -> AgentProfileRecord | None:
+        """The stored profile of an account, if any."""
+        row = (
+            (await self._session.execute(select(agent_profiles).where(agent_profiles.c.account_id == account_id)))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        return AgentProfileRecord(
+            account_id=row["account_id"],
+            version=row["version"],
+            name=row["name"],
+            role=row["role"],
+            personality=row["personality"],
+            default_language=row["default_language"],
+            resolution_hours=row["resolution_hours"],
+            deleted=row["deleted"],
+        )
+
+
+class ThreadRepository:
+    """Threads, with their recent turns kept on the row (one read and one write per message)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def lock(self, account_id: str, thread_id: str, now: datetime) -> ThreadRecord:
+        """The thread's state, row-locked for this transaction; a new thread is created on first sight."""
+        statement = insert(threads).values(
+            account_id=account_id,
+            thread_id=thread_id,
+            consecutive_misses=0,
+            agent_replied=False,
+            handed_off=False,
+            negative_feedback=False,
+            last_message_at=now,
+            recent_turns=[],
+        )
+        # DO UPDATE (a no-op change) both creates the row and locks it, in one round trip.
+        upsert = statement.on_conflict_do_update(
+            index_elements=["account_id", "thread_id"], set_={"account_id": statement.excluded.account_id}
+        ).returning(*threads.c, literal_column("(xmax = 0)").label("inserted"))
+        row = (await self._session.execute(upsert)).mappings().one()
+        return _thread(row, is_new=bool(row["inserted"]))
+
+    async def save(self, record: ThreadRecord) -> None:
+        """Write the thread's state (and its recent turns) back."""
+        await self._session.execute(
+            threads.update()
+            .where(threads.c.account_id == record.account_id, threads.c.thread_id == record.thread_id)
+            .values(
+                channel_type=record.channel_type,
+                channel_id=record.channel_id,
+                language=record.language,
+                consecutive_misses=record.consecutive_misses,
+                agent_replied=record.agent_replied,
+                handed_off=record.handed_off,
+                negative_feedback=record.negative_feedback,
+                last_message_at=record.last_message_at,
+                resolved_at=record.resolved_at,
+                recent_turns=[
+                    {"role": turn.role, "text": turn.text, "at": turn.at.isoformat()} for turn in record.turns
+                ],
+            )
+        )
+
+    async def claim_due_for_resolution(self, now: datetime, default_hours: int, limit: int) -> list[ThreadRecord]:
+        """Threads the resolution rule now resolves (locked, skipping ones another process holds)."""
+        hours = func.coalesce(agent_profiles.c.resolution_hours, default_hours)
+        rows = (
+            (
+                await self._session.execute(
+                    select(threads)
+                    .select_from(threads.outerjoin(agent_profiles, agent_profiles.c.account_id == threads.c.account_id))
+                    .where(
+                        threads.c.resolved_at.is_(None),
+                        threads.c.agent_replied.is_(True),
+                        threads.c.handed_off.is_(False),
+                        threads.c.negative_feedback.is_(False),
+                        threads.c.last_message_at + func.make_interval(0, 0, 0, 0, hours) <= now,
+                    )
+                    .order_by(threads.c.last_message_at)
+                    .limit(limit)
+                    .with_for_update(of=threads, skip_locked=True)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        return [_thread(row) for row in rows]

@@ -1,0 +1,343 @@
+"""Use cases: answer a message routing assigned to the agent, and answer an admin's preview question."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from customer_agent_shared.events.channels import (
+    MESSAGE_SEND,
+    Author,
+    AuthorKind,
+    Citation,
+    HandoffReason,
+    MessageSend,
+    OutboundKind,
+)
+from customer_agent_shared.events.conversations import (
+    CONVERSATION_ANSWERED,
+    CONVERSATION_CANNOT_ANSWER,
+    CONVERSATION_FEEDBACK,
+    CONVERSATION_HANDOFF_REQUESTED,
+    CONVERSATION_KNOWLEDGE_GAP,
+    ConversationAssigned,
+    ConversationEvent,
+)
+from customer_agent_shared.events.envelope import CloudEvent, make_event
+from customer_agent_shared.events.preview import PREVIEW_ANSWERED, PreviewAnswered, PreviewRequested
+from customer_agent_shared.topics import CHANNELS_OUTBOUND, CONVERSATIONS_EVENTS, CONVERSATIONS_PREVIEW_REPLIES
+
+from conversation_service import metrics
+from conversation_service.adapters.repositories import ThreadRecord, Turn
+from conversation_service.adapters.unit_of_work import ConversationUnitOfWork
+from conversation_service.domain import texts
+from conversation_service.domain.composer import SourceRef
+from conversation_service.domain.intents import Intent, classify
+from conversation_service.domain.language import choose_language
+from conversation_service.domain.policy import MissOutcome, misses_after, on_miss
+from conversation_service.domain.retrieval import ContentUnavailableError
+from conversation_service.handlers.answering import AnswerEngine, Attempt
+from conversation_service.handlers.profiles import AgentProfile, ProfileCache
+from conversation_service.handlers.types import UnitOfWorkFactory
+
+logger = logging.getLogger(__name__)
+SOURCE = "conversation"
+PREVIEW_THREAD_PREFIX = "preview:"
+
+
+@dataclass(frozen=True)
+class ConversationOptions:
+    """Behaviour switches of the use cases."""
+
+    recent_turns: int = 6
+    send_handoff_notice: bool = True
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the agent says (if anything) and what happened, before it becomes events."""
+
+    outcome: str
+    kind: OutboundKind | None
+    text: str
+    language: str
+    citations: tuple[SourceRef, ...] = ()
+
+
+def _citations(refs: tuple[SourceRef, ...]) -> list[Citation]:
+    return [Citation(title=ref.title, url=ref.url) for ref in refs]
+
+
+def _with(base: ConversationEvent, **fields: object) -> ConversationEvent:
+    """A copy of the event's common fields with the type-specific ones set (validated)."""
+    return ConversationEvent.model_validate({**base.model_dump(), **fields})
+
+
+def _system_reply(outcome: str, kind: OutboundKind, table: dict[str, str], language: str) -> Reply:
+    label = texts.text_language(language)
+    return Reply(outcome=outcome, kind=kind, text=texts.pick(table, label), language=label)
+
+
+class ConversationHandler:
+    """Answers assigned messages and previews; every state change and event in one transaction."""
+
+    def __init__(
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        engine: AnswerEngine,
+        profiles: ProfileCache,
+        *,
+        consumer_prefix: str,
+        options: ConversationOptions,
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._engine = engine
+        self._profiles = profiles
+        self._consumer_prefix = consumer_prefix
+        self._options = options
+
+    async def handle_assigned(self, event: CloudEvent[ConversationAssigned]) -> Reply | None:
+        """Answer (or not) one message routing gave to the agent; None for a duplicate or a deleted account."""
+        started = time.perf_counter()
+        assigned = event.data
+        message = assigned.message
+        now = datetime.now(UTC)
+        async with self._unit_of_work() as uow:
+            if not await uow.claim_event(f"{self._consumer_prefix}:conversations.assigned.v1", event.id):
+                logger.info("message already handled")
+                return None
+            profile = await self._profiles.get(uow, assigned.account_id)
+            if profile.deleted:
+                logger.info("account deleted; message not answered")
+                await uow.commit()
+                return None
+            thread = await uow.threads.lock(assigned.account_id, assigned.thread_id, now)
+            history = list(thread.turns)
+            language = choose_language(message.sender.locale, message.text, profile.default_language)
+            thread.channel_type = assigned.channel.type.value
+            thread.channel_id = assigned.channel.id
+            thread.language = language
+            thread.last_message_at = now  # our clock, not the visitor's: the resolution rule compares with it
+            thread.resolved_at = None
+            reply = await self._decide(uow, assigned, thread, profile, language, history, greet=assigned.new_thread)
+            if reply.kind is not None:
+                await uow.publish(
+                    CHANNELS_OUTBOUND,
+                    f"{assigned.account_id}:{assigned.thread_id}",
+                    make_event(
+                        MESSAGE_SEND,
+                        MessageSend(
+                            account_id=assigned.account_id,
+                            channel=assigned.channel,
+                            thread_id=assigned.thread_id,
+                            reply_to=message.message_id,
+                            text=reply.text,
+                            language=reply.language,
+                            kind=reply.kind,
+                            author=Author(kind=AuthorKind.AI_AGENT, name=profile.persona.name),
+                            citations=_citations(reply.citations),
+                            powered_by_ai=assigned.powered_by_ai,
+                        ),
+                        source=SOURCE,
+                        account_id=assigned.account_id,
+                    ),
+                )
+            new_turns = [Turn("visitor", message.text, now)]
+            if reply.kind is not None:
+                new_turns.append(Turn("agent", reply.text, now))
+            thread.remember(new_turns, keep=self._options.recent_turns)
+            await uow.threads.save(thread)
+            await uow.commit()
+        elapsed = time.perf_counter() - started
+        metrics.REPLIES.labels(outcome=reply.outcome).inc()
+        metrics.ANSWER_SECONDS.labels(kind=reply.kind.value if reply.kind else "none").observe(elapsed)
+        logger.info(
+            "message handled",
+            extra={"outcome": reply.outcome, "language": reply.language, "elapsed_ms": round(elapsed * 1000, 1)},
+        )
+        return reply
+
+    async def _decide(
+        self,
+        uow: ConversationUnitOfWork,
+        assigned: ConversationAssigned,
+        thread: ThreadRecord,
+        profile: AgentProfile,
+        language: str,
+        history: list[Turn],
+        *,
+        greet: bool,
+    ) -> Reply:
+        message = assigned.message
+        base = ConversationEvent(
+            account_id=assigned.account_id,
+            thread_id=assigned.thread_id,
+            channel=assigned.channel,
+            message_id=message.message_id,
+            occurred_at=datetime.now(UTC),
+            question=message.text,
+            language=language,
+        )
+        intent = classify(message.text)
+        if intent is Intent.HUMAN_REQUEST:
+            thread.handed_off = True
+            thread.consecutive_misses = 0
+            await self._event(uow, CONVERSATION_HANDOFF_REQUESTED, _with(base, reason=HandoffReason.VISITOR_REQUEST))
+            return self._handoff_reply("handoff", language)
+        if intent in (Intent.POSITIVE_FEEDBACK, Intent.NEGATIVE_FEEDBACK):
+            positive = intent is Intent.POSITIVE_FEEDBACK
+            thread.negative_feedback = thread.negative_feedback or not positive
+            await self._event(uow, CONVERSATION_FEEDBACK, _with(base, feedback="positive" if positive else "negative"))
+            if positive:
+                return _system_reply("feedback", OutboundKind.ANSWER, texts.FEEDBACK_THANKS, language)
+            return _system_reply("feedback", OutboundKind.REPHRASE_REQUEST, texts.REPHRASE_REQUEST, language)
+        previous = [turn.text for turn in history if turn.role == "visitor"]
+        try:
+            attempt = await self._engine.answer(
+                assigned.account_id,
+                message.text,
+                language=language,
+                previous_questions=previous,
+                persona=profile.persona,
+                greet=greet,
+            )
+        except ContentUnavailableError:
+            # Without its content the agent must not guess: hand the visitor to a person now.
+            logger.warning("content index unavailable; handing off")
+            thread.handed_off = True
+            await self._event(uow, CONVERSATION_CANNOT_ANSWER, _with(base, reason=HandoffReason.CANNOT_ANSWER))
+            return self._handoff_reply("content_unavailable", language)
+        if attempt.supported and attempt.answer is not None:
+            thread.agent_replied = True
+            thread.consecutive_misses = misses_after(None, thread.consecutive_misses)
+            answer = attempt.answer
+            await self._event(
+                uow,
+                CONVERSATION_ANSWERED,
+                _with(
+                    base,
+                    answer=answer.text,
+                    citations=_citations(answer.citations),
+                    confidence=round(attempt.support, 3),
+                ),
+            )
+            return Reply("answered", OutboundKind.ANSWER, answer.text, answer.language, answer.citations)
+        return await self._miss(uow, thread, attempt, base, language)
+
+    async def _miss(
+        self,
+        uow: ConversationUnitOfWork,
+        thread: ThreadRecord,
+        attempt: Attempt,
+        base: ConversationEvent,
+        language: str,
+    ) -> Reply:
+        outcome = on_miss(thread.consecutive_misses)
+        miss_count = thread.consecutive_misses + 1
+        thread.consecutive_misses = misses_after(outcome, thread.consecutive_misses)
+        await self._event(
+            uow,
+            CONVERSATION_KNOWLEDGE_GAP,
+            _with(
+                base,
+                confidence=round(attempt.support, 3),
+                miss_count=miss_count,
+                nearest_content=_citations(attempt.nearest),
+            ),
+        )
+        if outcome is MissOutcome.REPHRASE:
+            return _system_reply("rephrase", OutboundKind.REPHRASE_REQUEST, texts.REPHRASE_REQUEST, language)
+        thread.handed_off = True
+        await self._event(
+            uow,
+            CONVERSATION_CANNOT_ANSWER,
+            _with(base, reason=HandoffReason.CANNOT_ANSWER, miss_count=miss_count),
+        )
+        return self._handoff_reply("cannot_answer", language)
+
+    def _handoff_reply(self, outcome: str, language: str) -> Reply:
+        if self._options.send_handoff_notice:
+            return _system_reply(outcome, OutboundKind.HANDOFF_NOTICE, texts.HANDOFF_NOTICE, language)
+        return Reply(outcome=outcome, kind=None, text="", language=texts.text_language(language))
+
+    async def _event(self, uow: ConversationUnitOfWork, event_type: str, data: ConversationEvent) -> None:
+        await uow.publish(
+            CONVERSATIONS_EVENTS,
+            f"{data.account_id}:{data.thread_id}",
+            make_event(event_type, data, source=SOURCE, account_id=data.account_id),
+        )
+
+    async def handle_preview(self, event: CloudEvent[PreviewRequested]) -> PreviewAnswered | None:
+        """Answer a preview question the way a live thread would; never billed, never sent to a channel."""
+        started = time.perf_counter()
+        request = event.data
+        now = datetime.now(UTC)
+        async with self._unit_of_work() as uow:
+            if not await uow.claim_event(f"{self._consumer_prefix}:conversations.preview.v1", event.id):
+                return None
+            profile = await self._profiles.get(uow, request.account_id)
+            language = choose_language(request.locale, request.text, profile.default_language)
+            thread: ThreadRecord | None = None
+            history: list[Turn] = []
+            if request.thread_id:
+                thread_key = PREVIEW_THREAD_PREFIX + request.thread_id
+                thread = await uow.threads.lock(request.account_id, thread_key, now)
+                history = list(thread.turns)
+            reply = await self._preview_reply(request, thread, profile, language, history)
+            if thread is not None:
+                thread.last_message_at = now
+                thread.remember(
+                    [Turn("visitor", request.text, now), Turn("agent", reply.text, now)],
+                    keep=self._options.recent_turns,
+                )
+                await uow.threads.save(thread)  # agent_replied stays False: previews never resolve
+            answered = PreviewAnswered(
+                account_id=request.account_id,
+                correlation_id=request.correlation_id,
+                text=reply.text,
+                kind=reply.kind or OutboundKind.HANDOFF_NOTICE,
+                language=reply.language,
+                citations=_citations(reply.citations),
+            )
+            await uow.publish(
+                CONVERSATIONS_PREVIEW_REPLIES,
+                request.account_id,
+                make_event(PREVIEW_ANSWERED, answered, source=SOURCE, account_id=request.account_id),
+            )
+            await uow.commit()
+        metrics.REPLIES.labels(outcome=f"preview_{reply.outcome}").inc()
+        metrics.ANSWER_SECONDS.labels(kind="preview").observe(time.perf_counter() - started)
+        return answered
+
+    async def _preview_reply(
+        self,
+        request: PreviewRequested,
+        thread: ThreadRecord | None,
+        profile: AgentProfile,
+        language: str,
+        history: list[Turn],
+    ) -> Reply:
+        if classify(request.text) is Intent.HUMAN_REQUEST:
+            return _system_reply("handoff", OutboundKind.HANDOFF_NOTICE, texts.HANDOFF_NOTICE, language)
+        attempt = await self._engine.answer(
+            request.account_id,
+            request.text,
+            language=language,
+            previous_questions=[turn.text for turn in history if turn.role == "visitor"],
+            persona=profile.persona,
+            greet=not history,
+        )
+        if attempt.supported and attempt.answer is not None:
+            if thread is not None:
+                thread.consecutive_misses = 0
+            answer = attempt.answer
+            return Reply("answered", OutboundKind.ANSWER, answer.text, answer.language, answer.citations)
+        misses = thread.consecutive_misses if thread is not None else 0
+        outcome = on_miss(misses)
+        if thread is not None:
+            thread.consecutive_misses = misses_after(outcome, misses)
+        if outcome is MissOutcome.REPHRASE:
+            return _system_reply("rephrase", OutboundKind.REPHRASE_REQUEST, texts.REPHRASE_REQUEST, language)
+        return _system_reply("cannot_answer", OutboundKind.HANDOFF_NOTICE, texts.HANDOFF_NOTICE, language)

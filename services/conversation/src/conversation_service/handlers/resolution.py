@@ -1,0 +1,91 @@
+"""The resolution sweep: threads the agent answered that went quiet are published as resolved."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+
+from customer_agent_shared.events.channels import ChannelRef, ChannelType
+from customer_agent_shared.events.conversations import CONVERSATION_RESOLVED, ConversationEvent
+from customer_agent_shared.events.envelope import make_event
+from customer_agent_shared.topics import CONVERSATIONS_EVENTS
+
+from conversation_service import metrics
+from conversation_service.adapters.repositories import ThreadRecord
+from conversation_service.handlers.types import UnitOfWorkFactory
+
+logger = logging.getLogger(__name__)
+SOURCE = "conversation"
+BATCH = 200
+
+
+def _channel(thread: ThreadRecord) -> ChannelRef | None:
+    if thread.channel_type is None or thread.channel_id is None:
+        return None
+    try:
+        return ChannelRef(type=ChannelType(thread.channel_type), id=thread.channel_id)
+    except ValueError:
+        return None
+
+
+class ResolutionSweep:
+    """Applies the resolution rule (agent replied, no handoff, no negative feedback, N quiet hours)."""
+
+    def __init__(self, unit_of_work: UnitOfWorkFactory, *, default_hours: int, interval_seconds: float) -> None:
+        self._unit_of_work = unit_of_work
+        self._default_hours = default_hours
+        self._interval = interval_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    async def run_once(self, now: datetime | None = None) -> int:
+        """Resolve every due thread (in batches); return how many were resolved."""
+        now = now or datetime.now(UTC)
+        total = 0
+        while True:
+            async with self._unit_of_work() as uow:
+                due = await uow.threads.claim_due_for_resolution(now, self._default_hours, BATCH)
+                for thread in due:
+                    thread.resolved_at = now
+                    await uow.threads.save(thread)
+                    event = ConversationEvent(
+                        account_id=thread.account_id,
+                        thread_id=thread.thread_id,
+                        channel=_channel(thread),
+                        occurred_at=now,
+                        language=thread.language,
+                    )
+                    await uow.publish(
+                        CONVERSATIONS_EVENTS,
+                        f"{thread.account_id}:{thread.thread_id}",
+                        make_event(CONVERSATION_RESOLVED, event, source=SOURCE, account_id=thread.account_id),
+                    )
+                await uow.commit()
+            total += len(due)
+            metrics.RESOLVED.inc(len(due))
+            if len(due) < BATCH:
+                return total
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                resolved = await self.run_once()
+                if resolved:
+                    logger.info("threads resolved", extra={"count": resolved})
+            except Exception:
+                logger.exception("resolution sweep failed; retrying at the next interval")
+
+    async def start(self) -> None:
+        """Start the periodic sweep (no-op when the interval is 0)."""
+        if self._interval > 0 and self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="resolution-sweep")
+
+    async def stop(self) -> None:
+        """Stop the periodic sweep."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

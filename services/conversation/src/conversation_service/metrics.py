@@ -1,0 +1,41 @@
+"""Conversation's Prometheus metrics (labels are bounded: outcomes, kinds, reasons — never ids)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+ANSWER_SECONDS = Histogram(
+    "customer_agent_conversation_answer_seconds",
+    "Time from taking a message to staging the reply, by what the reply was.",
+    ["kind"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+REPLIES = Counter(
+    "customer_agent_conversation_replies_total",
+    "Messages handled, by outcome (answered, rephrase, cannot_answer, handoff, feedback, preview_*).",
+    ["outcome"],
+)
+RETRIEVAL_SUPPORT = Histogram(
+    "customer_agent_conversation_retrieval_support",
+    "Support (0..1, share of the question's topic words) of the best retrieved passage.",
+    buckets=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+)
+RETRIEVAL_SCORE = Histogram(
+    "customer_agent_conversation_retrieval_score",
+    "BM25 score of the best retrieved passage.",
+    buckets=(0.5, 1, 2, 4, 6, 8, 10, 15, 20, 30, 50),
+)
+LLM_REQUESTS = Counter(
+    "customer_agent_conversation_llm_requests_total",
+    "Answers asked of the LLM, by outcome (used, fallback).",
+    ["outcome"],
+)
+LLM_FALLBACKS = Counter(
+    "customer_agent_conversation_llm_fallbacks_total",
+    "LLM answers replaced by the extractive answer, by reason (error, ungrounded).",
+    ["reason"],
+)
+RESOLVED = Counter(
+    "customer_agent_conversation_resolved_total",
+    "Threads the resolution sweep marked resolved.",
+)

@@ -1,0 +1,50 @@
+"""The folded agent profile: defaults, unknown values, and the optional per-account resolution rule."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from conversation_service.adapters.repositories import AgentProfileRecord, resolution_hours_of
+from conversation_service.handlers.profiles import DEFAULT_PROFILE, profile_from_record
+from customer_agent_shared.events.config import AgentConfigSnapshot, AgentRole, Personality
+
+
+def _record(role: str = "sales_representative", personality: str = "witty") -> AgentProfileRecord:
+    return AgentProfileRecord(
+        account_id="a", version=1, name="Ada", role=role, personality=personality, default_language="da",
+        resolution_hours=None, deleted=False,
+    )  # fmt: skip
+
+
+def test_no_snapshot_yet_means_the_default_agent() -> None:
+    assert profile_from_record(None) == DEFAULT_PROFILE
+    assert DEFAULT_PROFILE.persona.name == "Customer Agent"
+
+
+def test_a_record_becomes_a_persona() -> None:
+    profile = profile_from_record(_record())
+    assert (profile.persona.name, profile.persona.role, profile.persona.personality) == (
+        "Ada",
+        AgentRole.SALES_REPRESENTATIVE,
+        Personality.WITTY,
+    )
+    assert profile.default_language == "da"
+
+
+def test_unknown_stored_values_fall_back_to_defaults() -> None:
+    profile = profile_from_record(_record(role="astronaut", personality="grumpy"))
+    assert profile.persona.role is AgentRole.CUSTOMER_SERVICE
+    assert profile.persona.personality is Personality.FRIENDLY
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"), [({}, None), ({"resolution_hours": 24}, 24), ({"resolution_hours": -1}, None)]
+)
+def test_resolution_hours_is_an_optional_extra_field_of_the_snapshot(
+    extra: dict[str, int], expected: int | None
+) -> None:
+    snapshot = AgentConfigSnapshot.model_validate(
+        {"account_id": "a", "version": 1, "updated_at": datetime.now(UTC).isoformat(), **extra}
+    )
+    assert resolution_hours_of(snapshot) == expected

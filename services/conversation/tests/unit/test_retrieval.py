@@ -1,0 +1,147 @@
+"""Question terms, cross-lingual expansion, follow-ups, the query body and the support measure."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conversation_service.adapters.content_search import passage_from_hit
+from conversation_service.domain.lexicon import translate_token
+from conversation_service.domain.retrieval import (
+    Passage,
+    analyze_question,
+    build_query,
+    content_terms,
+    effective_weights,
+    is_supported,
+    rank_passages,
+    read_frequencies,
+    support,
+    term_weights,
+)
+
+PASSWORD_PAGE = "Reset your password. To reset your password open Settings. The reset link is valid for 24 hours."
+
+
+def _passage(chunk_id: str, body: str, score: float = 5.0, **fields: object) -> Passage:
+    return Passage(
+        chunk_id=chunk_id, score=score, title=str(fields.pop("title", "")), url=f"https://x/{chunk_id}", body=body,
+        language="en", **fields,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("How do I reset my password?", ("reset", "password")),
+        ("How long does it take?", ()),
+        ("Hvordan nulstiller jeg min adgangskode?", ("nulstiller", "adgangskode")),
+    ],
+)
+def test_content_terms(text: str, expected: tuple[str, ...]) -> None:
+    assert content_terms(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("token", "language", "expected"),
+    [
+        ("adgangskode", "da", ("password",)),
+        ("nulstiller", "da", ("reset",)),
+        ("wachtwoord", "nl", ("password",)),
+        ("leveringstid", "da", ("delivery", "shipping")),
+        ("bezorging", "nl", ("delivery", "shipping")),
+        ("rückerstattung", "de", ("refund",)),
+        ("contraseña", "es", ("password",)),
+        ("restablezco", "es", ("reset",)),
+        ("password", "en", ()),  # English needs no translation
+        ("zzzz", "da", ()),
+    ],
+)
+def test_translate_token(token: str, language: str, expected: tuple[str, ...]) -> None:
+    assert translate_token(token, language) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "expected"),
+    [
+        ("How do I reset my password?", "en", 1.0),
+        ("Hvordan nulstiller jeg min adgangskode?", "da", 1.0),
+        ("Hoe kan ik mijn wachtwoord resetten?", "nl", 1.0),
+        ("Comment réinitialiser mon mot de passe ?", "fr", 1.0),
+        ("Can I pay with bitcoin?", "en", 0.0),
+        ("How long does it take?", "en", 0.0),
+    ],
+)
+def test_support_is_the_share_of_topic_words_found(question: str, language: str, expected: float) -> None:
+    assert support(analyze_question(question, language), PASSWORD_PAGE) == pytest.approx(expected)
+
+
+def test_a_follow_up_borrows_the_previous_question_terms() -> None:
+    terms = analyze_question("How long is it valid?", "en", ["I forgot my password"])
+    assert terms.context_terms == ("forgot", "password")
+    standalone = analyze_question("How do I change my delivery address?", "en", ["I forgot my password"])
+    assert standalone.context_terms == ()
+
+
+def test_query_searches_the_visitor_language_and_the_english_translation() -> None:
+    query = json.dumps(build_query(analyze_question("Hvordan nulstiller jeg min adgangskode?", "da")))
+    assert "body.danish" in query
+    assert "body.english" in query
+    assert "password" in query
+    assert '"language": {"value": "da"' in query
+
+
+def test_empty_question_matches_nothing() -> None:
+    assert build_query(analyze_question("???", "en")) == {"match_none": {}}
+
+
+def test_a_short_answer_whose_question_matches_wins_over_a_higher_scored_page() -> None:
+    terms = analyze_question("Do you offer gift cards?", "en")
+    page = _passage("page", "Terms for orders, gift cards and vouchers.", score=9.0, title="Terms")
+    short = _passage(
+        "short", "Yes, gift cards exist.", score=4.0, source_kind="short_answer",
+        question="Do you offer gift cards?", answer="Yes, gift cards exist.",
+    )  # fmt: skip
+    ranked = rank_passages(terms, [page, short])
+    assert ranked[0].passage.chunk_id == "short"
+
+
+@pytest.mark.parametrize(
+    ("support_value", "score", "expected"),
+    [(0.9, 5.0, True), (0.5, 5.0, True), (0.4, 5.0, False), (0.9, 0.1, False)],
+)
+def test_is_supported_needs_enough_support_and_score(support_value: float, score: float, expected: bool) -> None:
+    terms = analyze_question("reset password", "en")
+    [ranked] = rank_passages(terms, [_passage("p", "text", score=score)])
+    ranked = type(ranked)(ranked.passage, support_value, ranked.rank)
+    assert is_supported(ranked, threshold=0.5, min_score=0.5) is expected
+    assert is_supported(None, threshold=0.5, min_score=0.5) is False
+
+
+def test_a_rare_term_the_page_lacks_outweighs_common_terms_it_has() -> None:
+    terms = analyze_question("How much does a pizza cost?", "en")
+    page = "The cost of a function call is small."
+    assert support(terms, page) == pytest.approx(0.5)  # unweighted: one of two topic words
+    weights = term_weights({"pizza": 0, "cost": 40}, total=1000)
+    assert support(terms, page, weights) < 0.4
+
+
+def test_an_untranslatable_foreign_word_weighs_no_more_than_the_average() -> None:
+    terms = analyze_question("Hoe genereer ik willekeurige getallen?", "nl")
+    weights = term_weights({"genereer": 0, "willekeurige": 30, "getallen": 300}, total=10_000)
+    effective = effective_weights(terms, weights)
+    assert effective["genereer"] == pytest.approx(sum(weights.values()) / 3)
+    assert effective["willekeurige"] == weights["willekeurige"]
+    assert effective_weights(analyze_question("pizza cost", "en"), weights) == weights
+
+
+def test_frequencies_are_read_from_the_aggregation() -> None:
+    aggregation = {"doc_count": 99, "account": {"doc_count": 12, "terms": {"buckets": {"reset": {"doc_count": 3}}}}}
+    assert read_frequencies(aggregation) == ({"reset": 3}, 12)
+    assert read_frequencies({}) == ({}, 0)
+
+
+def test_passage_defaults_never_make_unknown_content_citable_by_accident() -> None:
+    passage = passage_from_hit({"_id": "x", "_score": 2.0, "_source": {"url": "https://x", "private": True}})
+    assert passage.citable is False
+    assert passage_from_hit({"_id": "y", "_source": {}}).citable is False  # no URL, nothing to cite

@@ -1,0 +1,25 @@
+"""Ingestion's Prometheus metrics (labels are bounded: outcomes and file types, never ids)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+PAGES_FETCHED = Counter(
+    "customer_agent_ingestion_pages_fetched_total", "HTTP responses received by the crawler.", ["outcome"]
+)
+BYTES_FETCHED = Counter("customer_agent_ingestion_fetched_bytes_total", "Body bytes downloaded by the crawler.")
+PARSE_FAILURES = Counter(
+    "customer_agent_ingestion_parse_failures_total", "Pages and files that could not be parsed.", ["failure_type"]
+)
+DOCUMENTS_INDEXED = Counter(
+    "customer_agent_ingestion_documents_indexed_total", "Documents written to the index.", ["source_kind"]
+)
+CHUNKS_INDEXED = Counter("customer_agent_ingestion_chunks_indexed_total", "Chunks written to the index.")
+INDEXING_LATENCY = Histogram(
+    "customer_agent_ingestion_indexing_latency_seconds",
+    "From receiving content (page fetched, file or article event) to its chunks being written.",
+    ["source_kind"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+)
+SYNC_BACKLOG = Gauge("customer_agent_ingestion_sync_backlog", "Website syncs waiting or running.")
+SYNCS_FINISHED = Counter("customer_agent_ingestion_syncs_total", "Finished source syncs.", ["source_kind", "state"])

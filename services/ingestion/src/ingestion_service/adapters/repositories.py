@@ -1,0 +1,229 @@
+"""Repositories over ingestion's tables; they use the unit of work's session and never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ingestion_service.adapters.orm import documents_table, sources_table
+
+
+@dataclass
+class SourceRecord:
+    """A content source as ingestion stores it."""
+
+    account_id: str
+    source_id: str
+    kind: str
+    state: str
+    url: str | None = None
+    import_related: bool = False
+    title: str | None = None
+    citations_enabled: bool = True
+    private: bool = False
+    resync_interval_hours: int = 168
+    status_sequence: int = 0
+    error: str | None = None
+    documents: int = 0
+    chunks: int = 0
+    sync_requested_at: datetime | None = None
+    sync_full: bool = False
+    last_synced_at: datetime | None = None
+
+
+@dataclass
+class DocumentRecord:
+    """One indexed document and its crawl state (ETag, Last-Modified, content hash)."""
+
+    account_id: str
+    source_id: str
+    document_id: str
+    url: str
+    title: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    chunk_count: int = 0
+    updated_at: datetime | None = None
+    fetched_at: datetime | None = None
+    error: str | None = None
+    extra: dict[str, Any] | None = None
+
+
+_SOURCE_FIELDS = [f.name for f in fields(SourceRecord)]
+_DOCUMENT_FIELDS = [f.name for f in fields(DocumentRecord)]
+
+
+class SourceRepository:
+    """Sources of all accounts."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, account_id: str, source_id: str, *, for_update: bool = False) -> SourceRecord | None:
+        """One source, optionally locked for this transaction."""
+        query = select(sources_table).where(
+            sources_table.c.account_id == account_id, sources_table.c.source_id == source_id
+        )
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._session.execute(query)).mappings().first()
+        return SourceRecord(**{name: row[name] for name in _SOURCE_FIELDS}) if row else None
+
+    async def save(self, record: SourceRecord) -> None:
+        """Insert or replace a source."""
+        values = {name: getattr(record, name) for name in _SOURCE_FIELDS}
+        statement = insert(sources_table).values(**values)
+        keys = {"account_id", "source_id"}
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                constraint="pk_sources", set_={k: statement.excluded[k] for k in values if k not in keys}
+            )
+        )
+
+    async def knowledge_base_source(self, account_id: str) -> SourceRecord | None:
+        """The account's registered knowledge-base source, if any (the oldest live one)."""
+        row = (
+            (
+                await self._session.execute(
+                    select(sources_table)
+                    .where(
+                        sources_table.c.account_id == account_id,
+                        sources_table.c.kind == "knowledge_base",
+                        sources_table.c.state != "deleted",
+                    )
+                    .order_by(sources_table.c.source_id)
+                    .limit(1)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return SourceRecord(**{name: row[name] for name in _SOURCE_FIELDS}) if row else None
+
+    async def pending_syncs(self) -> list[tuple[str, str]]:
+        """Website sources whose sync was requested but not finished (to resume after a restart)."""
+        rows = await self._session.execute(
+            select(sources_table.c.account_id, sources_table.c.source_id).where(
+                sources_table.c.kind == "url", sources_table.c.state.in_(("pending", "syncing"))
+            )
+        )
+        return [(row.account_id, row.source_id) for row in rows]
+
+    async def due_for_resync(self, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
+        """Website sources whose last sync is older than their re-sync interval."""
+        interval = func.make_interval(0, 0, 0, 0, sources_table.c.resync_interval_hours)
+        rows = await self._session.execute(
+            select(sources_table.c.account_id, sources_table.c.source_id)
+            .with_for_update(skip_locked=True)  # replicas ticking together pick disjoint sources
+            .where(
+                sources_table.c.kind == "url",
+                sources_table.c.state.in_(("ready", "failed")),
+                or_(
+                    sources_table.c.last_synced_at.is_(None),
+                    sources_table.c.last_synced_at + interval <= now,
+                ),
+            )
+            .limit(limit)
+        )
+        return [(row.account_id, row.source_id) for row in rows]
+
+    async def next_sequence(self, account_id: str, source_id: str) -> int:
+        """Increment and return the source's status sequence (monotonic per source)."""
+        result = await self._session.execute(
+            update(sources_table)
+            .where(sources_table.c.account_id == account_id, sources_table.c.source_id == source_id)
+            .values(status_sequence=sources_table.c.status_sequence + 1)
+            .returning(sources_table.c.status_sequence)
+        )
+        return int(result.scalar_one())
+
+    async def set_fields(self, account_id: str, source_id: str, **values: Any) -> None:
+        """Update some columns of one source."""
+        await self._session.execute(
+            update(sources_table)
+            .where(sources_table.c.account_id == account_id, sources_table.c.source_id == source_id)
+            .values(**values)
+        )
+
+
+class DocumentRepository:
+    """Documents (and crawl state) of all sources."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def for_source(self, account_id: str, source_id: str) -> dict[str, DocumentRecord]:
+        """Every document of a source by document id."""
+        rows = (
+            (
+                await self._session.execute(
+                    select(documents_table).where(
+                        documents_table.c.account_id == account_id, documents_table.c.source_id == source_id
+                    )
+                )
+            )
+            .mappings()
+            .all()
+        )
+        return {row["document_id"]: DocumentRecord(**{n: row[n] for n in _DOCUMENT_FIELDS}) for row in rows}
+
+    async def get(self, account_id: str, source_id: str, document_id: str) -> DocumentRecord | None:
+        """One document."""
+        row = (
+            (
+                await self._session.execute(
+                    select(documents_table).where(
+                        documents_table.c.account_id == account_id,
+                        documents_table.c.source_id == source_id,
+                        documents_table.c.document_id == document_id,
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return DocumentRecord(**{n: row[n] for n in _DOCUMENT_FIELDS}) if row else None
+
+    async def save_many(self, records: Sequence[DocumentRecord]) -> None:
+        """Insert or replace documents."""
+        if not records:
+            return
+        statement = insert(documents_table).values(
+            [{name: getattr(record, name) for name in _DOCUMENT_FIELDS} for record in records]
+        )
+        keys = {"account_id", "source_id", "document_id"}
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                constraint="pk_documents",
+                set_={k: statement.excluded[k] for k in _DOCUMENT_FIELDS if k not in keys},
+            )
+        )
+
+    async def delete(self, account_id: str, source_id: str, document_ids: Iterable[str] | None = None) -> None:
+        """Delete some documents of a source (all of them when ``document_ids`` is None)."""
+        condition = and_(documents_table.c.account_id == account_id, documents_table.c.source_id == source_id)
+        if document_ids is not None:
+            ids = list(document_ids)
+            if not ids:
+                return
+            condition = and_(condition, documents_table.c.document_id.in_(ids))
+        await self._session.execute(delete(documents_table).where(condition))
+
+    async def totals(self, account_id: str, source_id: str) -> tuple[int, int]:
+        """(documents with chunks, chunks) of a source."""
+        row = (
+            await self._session.execute(
+                select(
+                    func.count().filter(documents_table.c.chunk_count > 0),
+                    func.coalesce(func.sum(documents_table.c.chunk_count), 0),
+                ).where(documents_table.c.account_id == account_id, documents_table.c.source_id == source_id)
+            )
+        ).one()
+        return int(row[0]), int(row[1])

@@ -1,0 +1,54 @@
+"""Which IP addresses the crawler may connect to (SSRF protection), as a pure rule."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# Cloud metadata endpoints are refused even when they would otherwise look public.
+METADATA_ADDRESSES = frozenset(
+    {
+        ipaddress.ip_address("169.254.169.254"),
+        ipaddress.ip_address("fd00:ec2::254"),
+        ipaddress.ip_address("100.100.100.200"),
+    }
+)
+
+
+def parse_networks(spec: str | list[str]) -> tuple[IPNetwork, ...]:
+    """Parse a comma-separated (or listed) set of CIDRs; raise ValueError on a bad one."""
+    items = spec.split(",") if isinstance(spec, str) else spec
+    return tuple(ipaddress.ip_network(item.strip(), strict=False) for item in items if item.strip())
+
+
+@dataclass(frozen=True)
+class AddressPolicy:
+    """Public unicast addresses only, unless an address is inside an explicitly allowed network."""
+
+    allowed_private: tuple[IPNetwork, ...] = ()
+
+    def refusal(self, address: str) -> str | None:
+        """Why ``address`` must not be connected to, or None if it may."""
+        ip: IPAddress = ipaddress.ip_address(address.split("%", 1)[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if any(ip in network for network in self.allowed_private):
+            return None
+        if ip in METADATA_ADDRESSES:
+            return f"{ip} is a cloud metadata address"
+        for kind, flag in (
+            ("loopback", ip.is_loopback),
+            ("link-local", ip.is_link_local),
+            ("multicast", ip.is_multicast),
+            ("unspecified", ip.is_unspecified),
+            ("reserved", ip.is_reserved),
+            ("private", ip.is_private),
+        ):
+            if flag:
+                return f"{ip} is a {kind} address"
+        if not ip.is_global:
+            return f"{ip} is not a public address"
+        return None

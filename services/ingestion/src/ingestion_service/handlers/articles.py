@@ -1,0 +1,103 @@
+"""Use case: knowledge-base articles from ``content.events.v1`` are indexed (or removed) at once.
+
+Articles belong to the account's registered ``knowledge_base`` source; without
+one they go to an implicit source ``knowledge-base``. Events older than what
+is indexed (by ``updated_at``) are ignored, so out-of-order delivery cannot
+resurrect a deleted or older article.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from customer_agent_shared.events.content import ARTICLE_DELETED, ARTICLE_EVENT_TYPES, ArticleChanged
+from customer_agent_shared.events.envelope import CloudEvent
+from customer_agent_shared.events.sources import SourceKind, SourceState
+from customer_agent_shared.messaging.reliable import PermanentHandlerError
+
+from ingestion_service.adapters.html_extract import extract_html
+from ingestion_service.adapters.repositories import DocumentRecord, SourceRecord
+from ingestion_service.adapters.unit_of_work import IngestionUnitOfWork
+from ingestion_service.domain.chunking import document_id_for
+from ingestion_service.domain.progress import SyncProgress
+from ingestion_service.handlers.indexing import DocumentIndexer
+from ingestion_service.handlers.status import stage_status
+
+IMPLICIT_KB_SOURCE = "knowledge-base"
+
+
+class ArticleIndexing:
+    """Indexes, re-indexes and removes knowledge-base articles."""
+
+    def __init__(
+        self, unit_of_work: Callable[[], IngestionUnitOfWork], indexer: DocumentIndexer, consumer: str
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._indexer = indexer
+        self._consumer = consumer
+
+    async def handle(self, event: CloudEvent[ArticleChanged]) -> None:
+        """Apply one article event."""
+        if event.type not in ARTICLE_EVENT_TYPES:
+            raise PermanentHandlerError(f"unknown article event type {event.type!r}")
+        article = event.data
+        received = time.monotonic()
+        updated_at = article.updated_at if article.updated_at.tzinfo else article.updated_at.replace(tzinfo=UTC)
+        async with self._unit_of_work() as uow:
+            if not await uow.claim_event(self._consumer, event.id):
+                return
+            source = await uow.sources.knowledge_base_source(article.account_id)
+            if source is None:
+                source = await uow.sources.get(article.account_id, IMPLICIT_KB_SOURCE, for_update=True)
+            if source is None or source.state == SourceState.DELETED:
+                source = SourceRecord(
+                    account_id=article.account_id,
+                    source_id=IMPLICIT_KB_SOURCE,
+                    kind=SourceKind.KNOWLEDGE_BASE.value,
+                    state=SourceState.READY.value,
+                    title="Knowledge base",
+                )
+                await uow.sources.save(source)
+            document_id = document_id_for(f"article:{article.article_id}")
+            old = await uow.documents.get(source.account_id, source.source_id, document_id)
+            if old is not None and old.updated_at is not None and updated_at < old.updated_at:
+                await uow.commit()  # an older version arrived late: nothing to do
+                return
+            progress = SyncProgress(discovered=1, fetched=1)
+            record = DocumentRecord(
+                account_id=source.account_id,
+                source_id=source.source_id,
+                document_id=document_id,
+                url=article.url or f"article:{article.article_id}",
+                title=article.title[:1000],
+                chunk_count=0,
+                updated_at=updated_at,
+                fetched_at=datetime.now(UTC),
+                extra={"article_id": article.article_id, "deleted": event.type == ARTICLE_DELETED},
+            )
+            if event.type == ARTICLE_DELETED:
+                await self._indexer.store.delete_documents(source.account_id, source.source_id, [document_id])
+            else:
+                document = extract_html(article.body_html or "")
+                document.title = article.title or document.title
+                prepared = self._indexer.prepare(
+                    source,
+                    document_id,
+                    article.url,
+                    document,
+                    updated_at=updated_at,
+                    language=article.language,
+                    received_at=received,
+                    previous_chunks=old.chunk_count if old else 0,
+                )
+                await self._indexer.write(source, [prepared], refresh=True)
+                record.chunk_count = len(prepared.chunks)
+                record.content_hash = prepared.content_hash
+                progress.indexed = 1 if prepared.chunks else 0
+            await uow.documents.save_many([record])
+            await stage_status(
+                uow, source, state=SourceState.READY, progress=progress, last_synced_at=datetime.now(UTC)
+            )
+            await uow.commit()

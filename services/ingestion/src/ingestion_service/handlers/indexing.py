@@ -1,0 +1,109 @@
+"""Turning a parsed document into chunks in the index, and keeping the index in step with it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from ingestion_service.adapters.content_store import ChunkDocument, ContentStore
+from ingestion_service.adapters.language import detect_language, primary_subtag
+from ingestion_service.adapters.metrics import CHUNKS_INDEXED, DOCUMENTS_INDEXED, INDEXING_LATENCY
+from ingestion_service.adapters.repositories import SourceRecord
+from ingestion_service.domain.chunking import chunk_id, chunk_sections, content_hash
+from ingestion_service.domain.documents import ParsedDocument
+
+
+@dataclass(frozen=True)
+class PreparedDocument:
+    """A document's chunks, ready for a bulk write."""
+
+    document_id: str
+    url: str
+    title: str
+    language: str
+    content_hash: str
+    chunks: list[ChunkDocument]
+    received_at: float  # monotonic, for the indexing-latency metric
+    previous_chunks: int = 0  # chunks the older version had (positions past the new end are deleted)
+
+
+class DocumentIndexer:
+    """Chunks documents and writes them in bulk through the content store."""
+
+    def __init__(self, store: ContentStore, *, chunk_chars: int, overlap_chars: int) -> None:
+        self.store = store
+        self._chunk_chars = chunk_chars
+        self._overlap_chars = overlap_chars
+
+    def prepare(
+        self,
+        source: SourceRecord,
+        document_id: str,
+        url: str,
+        document: ParsedDocument,
+        *,
+        updated_at: datetime,
+        language_hint: str = "",
+        language: str | None = None,
+        question: str | None = None,
+        answer: str | None = None,
+        received_at: float | None = None,
+        previous_chunks: int = 0,
+    ) -> PreparedDocument:
+        """Chunk a document and attach the source's metadata to every chunk."""
+        text = document.text
+        if language:
+            language = primary_subtag(language)  # declared by the source (knowledge-base articles)
+        else:
+            language = detect_language(text, fallback=language_hint or document.language or "en")
+        digest = content_hash(text)
+        pieces = chunk_sections(document.sections, max_chars=self._chunk_chars, overlap_chars=self._overlap_chars)
+        chunks = [
+            ChunkDocument(
+                chunk_id=chunk_id(source.account_id, source.source_id, document_id, piece.position),
+                account_id=source.account_id,
+                source_id=source.source_id,
+                source_kind=source.kind,
+                document_id=document_id,
+                url=url,
+                title=document.title,
+                section=piece.section,
+                body=piece.body,
+                language=language,
+                private=source.private,
+                citations_allowed=source.citations_enabled and not source.private,
+                position=piece.position,
+                content_hash=digest,
+                updated_at=updated_at,
+                question=question,
+                answer=answer,
+            )
+            for piece in pieces
+        ]
+        return PreparedDocument(
+            document_id,
+            url,
+            document.title,
+            language,
+            digest,
+            chunks,
+            received_at or time.monotonic(),
+            previous_chunks,
+        )
+
+    async def write(self, source: SourceRecord, documents: list[PreparedDocument], *, refresh: bool = False) -> None:
+        """Bulk-write the documents' chunks, then drop chunks left over from longer old versions."""
+        batch: list[ChunkDocument] = [chunk for document in documents for chunk in document.chunks]
+        await self.store.write(batch, refresh=refresh)
+        for document in documents:
+            if document.previous_chunks <= len(document.chunks):
+                continue  # same ids were overwritten: nothing left over
+            await self.store.delete_stale_chunks(
+                source.account_id, source.source_id, document.document_id, [c.chunk_id for c in document.chunks]
+            )
+        now = time.monotonic()
+        for document in documents:
+            INDEXING_LATENCY.labels(source_kind=source.kind).observe(now - document.received_at)
+        DOCUMENTS_INDEXED.labels(source_kind=source.kind).inc(len(documents))
+        CHUNKS_INDEXED.inc(len(batch))

@@ -1,0 +1,301 @@
+"""Use case: ``source.sync`` / ``source.update`` / ``source.delete`` commands from admin-api.
+
+Files, short answers and knowledge-base registrations are handled inline (they
+are bounded); website syncs are recorded and handed to the background runner.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from customer_agent_shared.events.envelope import CloudEvent
+from customer_agent_shared.events.sources import (
+    SOURCE_DELETE,
+    SOURCE_SYNC,
+    SOURCE_UPDATE,
+    SourceCommand,
+    SourceKind,
+    SourceState,
+)
+from customer_agent_shared.messaging.reliable import PermanentHandlerError
+
+from ingestion_service.adapters.file_parsers import FileLimits, parse_file
+from ingestion_service.adapters.metrics import PARSE_FAILURES, SYNCS_FINISHED
+from ingestion_service.adapters.repositories import DocumentRecord, SourceRecord
+from ingestion_service.adapters.unit_of_work import IngestionUnitOfWork
+from ingestion_service.domain.chunking import document_id_for
+from ingestion_service.domain.documents import DocumentRefused, ParsedDocument, Section
+from ingestion_service.domain.file_types import extension_of
+from ingestion_service.domain.progress import SyncProgress
+from ingestion_service.domain.urls import UrlRefused, canonicalize
+from ingestion_service.handlers.indexing import DocumentIndexer, PreparedDocument
+from ingestion_service.handlers.status import stage_status
+from ingestion_service.handlers.website_sync import SyncRunner
+
+logger = logging.getLogger(__name__)
+
+SHORT_ANSWER_DOCUMENT = "short-answer"
+
+
+def invalid_reason(command: SourceCommand) -> str | None:
+    """Why a sync command cannot be carried out, or None."""
+    if command.kind is SourceKind.URL:
+        if not command.url:
+            return "a url source needs a 'url'"
+        try:
+            canonicalize(command.url)
+        except UrlRefused as error:
+            return f"invalid url: {error}"
+    if command.kind is SourceKind.FILE and command.file is None:
+        return "a file source needs a 'file'"
+    if command.kind is SourceKind.SHORT_ANSWER and not (
+        (command.question or "").strip() and (command.answer or "").strip()
+    ):
+        return "a short answer needs a 'question' and an 'answer'"
+    return None
+
+
+class SourceCommands:
+    """Carries out source commands."""
+
+    def __init__(
+        self,
+        unit_of_work: Callable[[], IngestionUnitOfWork],
+        indexer: DocumentIndexer,
+        runner: SyncRunner,
+        file_limits: FileLimits,
+        consumer: str,
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._indexer = indexer
+        self._runner = runner
+        self._file_limits = file_limits
+        self._consumer = consumer
+
+    async def handle(self, event: CloudEvent[SourceCommand]) -> None:
+        """Dispatch one command by its event type."""
+        if event.type == SOURCE_DELETE:
+            await self._delete(event)
+        elif event.type == SOURCE_UPDATE:
+            await self._update(event)
+        elif event.type == SOURCE_SYNC:
+            await self._sync(event)
+        else:
+            raise PermanentHandlerError(f"unknown source command type {event.type!r}")
+
+    @staticmethod
+    def _record(command: SourceCommand, existing: SourceRecord | None, state: SourceState) -> SourceRecord:
+        record = existing or SourceRecord(
+            account_id=command.account_id, source_id=command.source_id, kind=command.kind.value, state=state.value
+        )
+        record.kind = command.kind.value
+        record.state = state.value
+        record.url = command.url
+        record.import_related = command.import_related
+        record.citations_enabled = command.citations_enabled
+        record.private = command.private
+        record.resync_interval_hours = command.resync_interval_hours
+        record.error = None
+        record.sync_full = command.full
+        record.sync_requested_at = datetime.now(UTC)
+        if command.file is not None:
+            record.title = command.file.filename
+        elif command.question:
+            record.title = command.question[:500]
+        return record
+
+    async def _sync(self, event: CloudEvent[SourceCommand]) -> None:
+        command = event.data
+        reason = invalid_reason(command)
+        if reason is None and command.kind is SourceKind.FILE:
+            await self._sync_file(event)
+            return
+        async with self._unit_of_work() as uow:
+            if not await uow.claim_event(self._consumer, event.id):
+                return
+            existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
+            if reason is not None:
+                record = self._record(command, existing, SourceState.FAILED)
+                await uow.sources.save(record)
+                await stage_status(uow, record, state=SourceState.FAILED, error=reason)
+                await uow.commit()
+                return
+            if command.kind is SourceKind.URL:
+                record = self._record(command, existing, SourceState.PENDING)
+                await uow.sources.save(record)
+                await stage_status(uow, record, state=SourceState.PENDING)
+                await uow.commit()
+                self._runner.request(command.account_id, command.source_id)
+                return
+            record = self._record(command, existing, SourceState.READY)
+            await uow.sources.save(record)
+            if command.kind is SourceKind.SHORT_ANSWER:
+                await self._index_short_answer(uow, record, command)
+            await stage_status(uow, record, state=SourceState.READY, last_synced_at=datetime.now(UTC))
+            await uow.commit()
+        SYNCS_FINISHED.labels(source_kind=command.kind.value, state="ready").inc()
+
+    async def _index_short_answer(self, uow: IngestionUnitOfWork, record: SourceRecord, command: SourceCommand) -> None:
+        question = (command.question or "").strip()
+        answer = (command.answer or "").strip()
+        document = ParsedDocument(title=question, sections=[Section(question, answer)])
+        prepared = self._indexer.prepare(
+            record,
+            SHORT_ANSWER_DOCUMENT,
+            "",
+            document,
+            updated_at=datetime.now(UTC),
+            question=question,
+            answer=answer,
+            previous_chunks=await self._previous_chunks(uow, record, SHORT_ANSWER_DOCUMENT),
+        )
+        await self._indexer.write(record, [prepared], refresh=True)
+        await uow.documents.save_many([self._document_record(record, prepared, question)])
+
+    @staticmethod
+    async def _previous_chunks(uow: IngestionUnitOfWork, record: SourceRecord, document_id: str) -> int:
+        old = await uow.documents.get(record.account_id, record.source_id, document_id)
+        return old.chunk_count if old else 0
+
+    @staticmethod
+    def _document_record(record: SourceRecord, prepared: PreparedDocument, url: str) -> DocumentRecord:
+        now = datetime.now(UTC)
+        return DocumentRecord(
+            account_id=record.account_id,
+            source_id=record.source_id,
+            document_id=prepared.document_id,
+            url=url[:2000],
+            title=prepared.title[:1000],
+            content_hash=prepared.content_hash,
+            chunk_count=len(prepared.chunks),
+            updated_at=now,
+            fetched_at=now,
+            extra={"language": prepared.language},
+        )
+
+    async def _sync_file(self, event: CloudEvent[SourceCommand]) -> None:
+        command = event.data
+        assert command.file is not None
+        upload = command.file
+        received = time.monotonic()
+        document: ParsedDocument | None = None
+        error: str | None = None
+        try:
+            try:
+                content = base64.b64decode(upload.content_base64, validate=True)
+            except (binascii.Error, ValueError) as decode_error:
+                raise DocumentRefused(
+                    f"{upload.filename!r}: content is not valid base64", failure_type="encoding"
+                ) from decode_error
+            if upload.sha256 and hashlib.sha256(content).hexdigest() != upload.sha256.lower():
+                raise DocumentRefused(
+                    f"{upload.filename!r}: content does not match its sha256", failure_type="checksum"
+                )
+            document = await parse_file(upload.filename, content, self._file_limits)
+        except DocumentRefused as refused:
+            error = refused.reason
+            PARSE_FAILURES.labels(failure_type=refused.failure_type).inc()
+            logger.info("file refused", extra={"reason": error, "file_type": extension_of(upload.filename)})
+        async with self._unit_of_work() as uow:
+            if not await uow.claim_event(self._consumer, event.id):
+                return
+            existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
+            progress = SyncProgress(discovered=1)
+            if document is None:
+                record = self._record(command, existing, SourceState.FAILED)
+                await uow.sources.save(record)
+                progress.record_failure(upload.filename, error or "refused")
+                await stage_status(uow, record, state=SourceState.FAILED, progress=progress, error=error)
+                await uow.commit()
+                SYNCS_FINISHED.labels(source_kind="file", state="failed").inc()
+                return
+            record = self._record(command, existing, SourceState.READY)
+            await uow.sources.save(record)
+            document_id = document_id_for(f"file:{upload.filename}")
+            prepared = self._indexer.prepare(
+                record,
+                document_id,
+                upload.filename,
+                document,
+                updated_at=datetime.now(UTC),
+                received_at=received,
+                previous_chunks=await self._previous_chunks(uow, record, document_id),
+            )
+            old = await uow.documents.for_source(record.account_id, record.source_id)
+            replaced = [doc_id for doc_id in old if doc_id != document_id]  # a re-upload under another name
+            await self._indexer.write(record, [prepared], refresh=True)
+            if replaced:
+                await self._indexer.store.delete_documents(record.account_id, record.source_id, replaced)
+                await uow.documents.delete(record.account_id, record.source_id, replaced)
+            await uow.documents.save_many([self._document_record(record, prepared, upload.filename)])
+            progress.fetched = progress.indexed = 1
+            await stage_status(
+                uow, record, state=SourceState.READY, progress=progress, last_synced_at=datetime.now(UTC)
+            )
+            await uow.commit()
+        SYNCS_FINISHED.labels(source_kind="file", state="ready").inc()
+
+    async def _update(self, event: CloudEvent[SourceCommand]) -> None:
+        command = event.data
+        resync = False
+        async with self._unit_of_work() as uow:
+            if not await uow.claim_event(self._consumer, event.id):
+                return
+            existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
+            if existing is None or existing.state == SourceState.DELETED:
+                raise PermanentHandlerError(f"source {command.source_id!r} is unknown; sync it before updating it")
+            flags_changed = (existing.private, existing.citations_enabled) != (
+                command.private,
+                command.citations_enabled,
+            )
+            resync = (
+                existing.kind == SourceKind.URL
+                and command.url is not None
+                and (command.url != existing.url or command.import_related != existing.import_related)
+            )
+            existing.private = command.private
+            existing.citations_enabled = command.citations_enabled
+            existing.resync_interval_hours = command.resync_interval_hours
+            if resync:
+                existing.url = command.url
+                existing.import_related = command.import_related
+                existing.state = SourceState.PENDING.value
+            await uow.sources.save(existing)
+            if flags_changed:
+                await self._indexer.store.update_source_flags(
+                    existing.account_id,
+                    existing.source_id,
+                    private=command.private,
+                    citations=command.citations_enabled,
+                )
+            await stage_status(uow, existing, state=SourceState(existing.state), error=existing.error)
+            await uow.commit()
+        if resync:
+            self._runner.request(command.account_id, command.source_id)
+
+    async def _delete(self, event: CloudEvent[SourceCommand]) -> None:
+        command = event.data
+        await self._runner.cancel(command.account_id, command.source_id)
+        async with self._unit_of_work() as uow:
+            if not await uow.claim_event(self._consumer, event.id):
+                return
+            existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
+            record = existing or SourceRecord(
+                account_id=command.account_id,
+                source_id=command.source_id,
+                kind=command.kind.value,
+                state=SourceState.DELETED.value,
+            )
+            record.state = SourceState.DELETED.value
+            await uow.sources.save(record)
+            await self._indexer.store.delete_source(command.account_id, command.source_id)
+            await uow.documents.delete(command.account_id, command.source_id)
+            await stage_status(uow, record, state=SourceState.DELETED)
+            await uow.commit()
+        SYNCS_FINISHED.labels(source_kind=command.kind.value, state="deleted").inc()

@@ -1,0 +1,364 @@
+"""Website sync: crawl a source, index what changed, remove what disappeared, report progress.
+
+Runs in the background (``SyncRunner``), not inside the Kafka handler, so a
+long crawl never blocks the consumer. State lives in PostgreSQL: a sync that
+was interrupted by a restart is resumed at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from customer_agent_shared.events.sources import SourceState
+
+from ingestion_service.adapters.crawler import Crawler, CrawlOptions, CrawlSummary, PageKind, PageOutcome, PreviousPage
+from ingestion_service.adapters.metrics import PARSE_FAILURES, SYNC_BACKLOG, SYNCS_FINISHED
+from ingestion_service.adapters.repositories import DocumentRecord, SourceRecord
+from ingestion_service.adapters.sync_lock import SyncLeases
+from ingestion_service.adapters.unit_of_work import IngestionUnitOfWork
+from ingestion_service.domain.chunking import document_id_for
+from ingestion_service.domain.progress import ReportThrottle, SyncProgress
+from ingestion_service.handlers.indexing import DocumentIndexer, PreparedDocument
+from ingestion_service.handlers.status import stage_status
+
+logger = logging.getLogger(__name__)
+
+PARSE_FAILURE_KINDS = frozenset({"empty", "content_type", "internal"})
+MAX_STORED_LINKS = 1000
+WRITERS = 2  # bulk requests in flight per sync
+QUEUE_DEPTH = 2  # batches waiting before the crawl is held back
+
+
+class SourceGone(Exception):
+    """The source was deleted while its sync ran."""
+
+
+class WebsiteSync:
+    """One crawl-and-index run of a website source."""
+
+    def __init__(
+        self,
+        unit_of_work: Callable[[], IngestionUnitOfWork],
+        crawler: Crawler,
+        indexer: DocumentIndexer,
+        options: CrawlOptions,
+        *,
+        batch_chunks: int = 500,
+        progress_interval_seconds: float = 1.0,
+        progress_every_pages: int = 25,
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._crawler = crawler
+        self._indexer = indexer
+        self._options = options
+        self._batch_chunks = batch_chunks
+        self._interval = progress_interval_seconds
+        self._every = progress_every_pages
+
+    async def run(self, account_id: str, source_id: str) -> None:
+        """Crawl and index one source now."""
+        async with self._unit_of_work() as uow:
+            source = await uow.sources.get(account_id, source_id, for_update=True)
+            if source is None or source.kind != "url" or source.state == SourceState.DELETED or not source.url:
+                return
+            previous = await uow.documents.for_source(account_id, source_id)
+            await stage_status(uow, source, state=SourceState.SYNCING)
+            await uow.commit()
+        try:
+            await _SyncRun(self, source, previous).execute()
+        except SourceGone:
+            logger.info("source deleted during its sync", extra={"source_id": source_id})
+
+
+@dataclass
+class _Batch:
+    """Pages handed from the crawl to the writers."""
+
+    documents: list[PreparedDocument]
+    records: list[DocumentRecord]
+
+
+class _SyncRun:
+    """The mutable state of one sync."""
+
+    def __init__(self, sync: WebsiteSync, source: SourceRecord, previous: dict[str, DocumentRecord]) -> None:
+        self.sync = sync
+        self.source = source
+        self.previous = previous
+        self.progress = SyncProgress(discovered=1)
+        self.throttle = ReportThrottle(sync._interval, sync._every)
+        self.pending: list[PreparedDocument] = []
+        self.pending_chunks = 0
+        self.records: list[DocumentRecord] = []
+        self.seen: set[str] = set()  # documents to keep (visited, or failed transiently)
+        self.available = 0  # pages indexed or unchanged in this sync
+        self.lock = asyncio.Lock()
+        self.complete = True
+        # Indexing runs beside the crawl: pages are handed over in batches, writers bulk-index them.
+        self.batches: asyncio.Queue[_Batch | None] = asyncio.Queue(maxsize=QUEUE_DEPTH)
+        self.writers: list[asyncio.Task[None]] = []
+        self.writer_error: BaseException | None = None
+        self.crawl_task: asyncio.Task[CrawlSummary] | None = None
+        self.last_push = time.monotonic()
+
+    def previous_pages(self) -> dict[str, PreviousPage]:
+        pages: dict[str, PreviousPage] = {}
+        for record in self.previous.values():
+            links = tuple((record.extra or {}).get("links", ()))
+            pages[record.url] = PreviousPage(record.etag, record.last_modified, record.content_hash, links)
+        return pages
+
+    async def on_page(self, outcome: PageOutcome) -> None:
+        source = self.source
+        self.progress.discovered = max(self.progress.discovered, outcome.discovered)
+        document_id = document_id_for(outcome.url)
+        old = self.previous.get(document_id)
+        now = datetime.now(UTC)
+        if outcome.kind is PageKind.FAILED:
+            self.progress.record_failure(outcome.url, outcome.error or "failed")
+            if outcome.failure_kind in PARSE_FAILURE_KINDS:
+                PARSE_FAILURES.labels(failure_type=f"html_{outcome.failure_kind}").inc()
+            if not outcome.gone:
+                self.seen.add(document_id)  # keep what was indexed before a transient failure
+        elif outcome.kind is PageKind.DUPLICATE:
+            self.progress.fetched += 1
+        elif outcome.kind is PageKind.UNCHANGED:
+            self.progress.fetched += 1
+            self.progress.unchanged += 1
+            self.available += 1
+            self.seen.add(document_id)
+            if old is not None and (old.etag != outcome.etag or old.last_modified != outcome.last_modified):
+                old.etag, old.last_modified, old.fetched_at = outcome.etag, outcome.last_modified, now
+                self.records.append(old)
+        else:
+            assert outcome.document is not None
+            self.progress.fetched += 1
+            self.available += 1
+            self.seen.add(document_id)
+            prepared = self.sync._indexer.prepare(
+                source,
+                document_id,
+                outcome.document.canonical_url or outcome.url,
+                outcome.document,
+                updated_at=now,
+                previous_chunks=old.chunk_count if old else 0,
+            )
+            self.pending.append(prepared)
+            self.pending_chunks += len(prepared.chunks)
+            self.records.append(
+                DocumentRecord(
+                    account_id=source.account_id,
+                    source_id=source.source_id,
+                    document_id=document_id,
+                    url=outcome.url,
+                    title=prepared.title[:1000],
+                    etag=outcome.etag,
+                    last_modified=outcome.last_modified,
+                    content_hash=outcome.content_hash,
+                    chunk_count=len(prepared.chunks),
+                    updated_at=now,
+                    fetched_at=now,
+                    extra={"links": outcome.links[:MAX_STORED_LINKS], "language": prepared.language},
+                )
+            )
+        if self.writer_error is not None:
+            raise self.writer_error
+        overdue = time.monotonic() - self.last_push >= self.sync._interval
+        if self.pending_chunks >= self.sync._batch_chunks or overdue:
+            await self.push()
+
+    async def push(self) -> None:
+        """Hand the pending pages to the writers (waits only when they are behind: backpressure)."""
+        batch = _Batch(self.pending, self.records)
+        self.pending, self.pending_chunks, self.records = [], 0, []
+        self.last_push = time.monotonic()
+        await self.batches.put(batch)
+
+    async def writer(self) -> None:
+        """Bulk-index batches, then commit their document records and a throttled status report."""
+        while (batch := await self.batches.get()) is not None:
+            if self.writer_error is not None:
+                continue  # keep draining so the crawl never blocks on a dead writer
+            try:
+                if batch.documents:
+                    await self.sync._indexer.write(self.source, batch.documents)
+                async with self.lock:
+                    self.progress.indexed += len(batch.documents)
+                    await self.commit(batch.records)
+            except Exception as error:
+                self.writer_error = error
+                if self.crawl_task is not None:
+                    self.crawl_task.cancel()
+
+    async def finish(self, final_state: SourceState, error: str | None) -> None:
+        """Drain the writers, make everything searchable, and commit the final state."""
+        if self.pending or self.records:
+            await self.push()
+        for _ in self.writers:
+            await self.batches.put(None)
+        await asyncio.gather(*self.writers)
+        if self.writer_error is not None and final_state is SourceState.READY:
+            final_state = SourceState.FAILED
+            error = f"indexing failed: {type(self.writer_error).__name__}: {self.writer_error}"
+        await self.sync._indexer.store.refresh()  # "ready" means searchable
+        async with self.lock:
+            await self.commit([], final_state=final_state, error=error)
+
+    async def commit(
+        self, records: list[DocumentRecord], *, final_state: SourceState | None = None, error: str | None = None
+    ) -> None:
+        """Save document records and, when due (or final), a status report, in one transaction."""
+        done = self.progress.fetched + self.progress.failed
+        report = final_state is not None or self.throttle.due(time.monotonic(), done)
+        if not records and not report:
+            return
+        async with self.sync._unit_of_work() as uow:
+            current = await uow.sources.get(self.source.account_id, self.source.source_id, for_update=True)
+            if current is None or current.state == SourceState.DELETED:
+                raise SourceGone(self.source.source_id)
+            await uow.documents.save_many(records)
+            if final_state is not None:
+                await self._remove_vanished(uow, final_state)
+            if report:
+                self.throttle.mark(time.monotonic(), done)
+                await stage_status(
+                    uow,
+                    self.source,
+                    state=final_state or SourceState.SYNCING,
+                    progress=self.progress,
+                    error=error,
+                    last_synced_at=datetime.now(UTC) if final_state is not None else None,
+                )
+            if final_state is not None:
+                await uow.sources.set_fields(self.source.account_id, self.source.source_id, sync_full=False)
+            await uow.commit()
+
+    async def _remove_vanished(self, uow: IngestionUnitOfWork, final_state: SourceState) -> None:
+        if final_state is not SourceState.READY or not self.complete:
+            return
+        vanished = [doc_id for doc_id in self.previous if doc_id not in self.seen]
+        if vanished:
+            await self.sync._indexer.store.delete_documents(self.source.account_id, self.source.source_id, vanished)
+            await uow.documents.delete(self.source.account_id, self.source.source_id, vanished)
+
+    async def execute(self) -> None:
+        options = self.sync._options
+        if self.source.sync_full:
+            options = CrawlOptions(**{**options.__dict__, "conditional": False})
+        assert self.source.url is not None
+        self.writers = [asyncio.create_task(self.writer()) for _ in range(WRITERS)]
+        self.crawl_task = asyncio.create_task(
+            self.sync._crawler.crawl(
+                self.source.url,
+                import_related=self.source.import_related,
+                options=options,
+                previous=self.previous_pages(),
+                on_page=self.on_page,
+            )
+        )
+        try:
+            summary = await self.crawl_task
+        except asyncio.CancelledError:
+            if self.writer_error is None:
+                for task in self.writers:
+                    task.cancel()
+                raise
+            summary = CrawlSummary(complete=False)
+        except Exception as error:
+            logger.exception("website sync failed")
+            await self.finish(SourceState.FAILED, f"sync failed: {type(error).__name__}: {error}")
+            SYNCS_FINISHED.labels(source_kind="url", state="failed").inc()
+            return
+        if isinstance(self.writer_error, SourceGone):
+            await asyncio.gather(*self.writers, return_exceptions=True)
+            raise self.writer_error
+        self.progress.discovered = summary.discovered
+        self.complete = summary.complete and self.writer_error is None
+        if summary.start_error and not self.available:
+            await self.finish(SourceState.FAILED, summary.start_error)
+            SYNCS_FINISHED.labels(source_kind="url", state="failed").inc()
+            return
+        note = None if summary.complete else "the crawl hit its time limit; some pages were not visited"
+        await self.finish(SourceState.READY, note)
+        SYNCS_FINISHED.labels(source_kind="url", state="ready" if self.writer_error is None else "failed").inc()
+
+
+class SyncRunner:
+    """Runs website syncs in the background, at most ``max_concurrent`` at once, one per source."""
+
+    def __init__(self, sync: WebsiteSync, max_concurrent: int, leases: SyncLeases | None = None) -> None:
+        self._sync = sync
+        self._leases = leases
+        self._semaphore = asyncio.Semaphore(max_concurrent)
+        self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._again: set[tuple[str, str]] = set()
+
+    def request(self, account_id: str, source_id: str) -> None:
+        """Start a sync of the source (or run it once more after the current one)."""
+        key = (account_id, source_id)
+        task = self._tasks.get(key)
+        if task is not None and not task.done():
+            self._again.add(key)
+            return
+        self._tasks[key] = asyncio.create_task(self._run(key), name=f"sync-{account_id}-{source_id}")
+        SYNC_BACKLOG.set(len(self._tasks))
+
+    async def _run(self, key: tuple[str, str]) -> None:
+        try:
+            while True:
+                self._again.discard(key)
+                async with self._semaphore:
+                    try:
+                        await self._run_once(key)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        logger.exception("website sync crashed", extra={"account_id": key[0], "source_id": key[1]})
+                if key not in self._again:
+                    return
+        finally:
+            self._tasks.pop(key, None)
+            SYNC_BACKLOG.set(len(self._tasks))
+
+    async def _run_once(self, key: tuple[str, str]) -> None:
+        if self._leases is None:
+            await self._sync.run(*key)
+            return
+        async with self._leases.hold(*key) as held:
+            if not held:
+                logger.info("another replica is syncing this source", extra={"source_id": key[1]})
+                return
+            await self._sync.run(*key)
+
+    def running(self, account_id: str, source_id: str) -> bool:
+        """Whether a sync of the source is queued or running."""
+        task = self._tasks.get((account_id, source_id))
+        return task is not None and not task.done()
+
+    async def cancel(self, account_id: str, source_id: str) -> None:
+        """Stop the source's sync, if any, and wait until it has stopped."""
+        key = (account_id, source_id)
+        self._again.discard(key)
+        task = self._tasks.get(key)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def stop(self) -> None:
+        """Cancel every sync (they resume from the database at the next start)."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def resume(self, unit_of_work: Callable[[], IngestionUnitOfWork]) -> None:
+        """Restart syncs a previous process left pending or unfinished."""
+        async with unit_of_work() as uow:
+            pending = await uow.sources.pending_syncs()
+        for account_id, source_id in pending:
+            self.request(account_id, source_id)

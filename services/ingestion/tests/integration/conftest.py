@@ -1,0 +1,150 @@
+"""One in-process ingestion service for the integration tests, on throwaway schema, index and consumer groups."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from customer_agent_shared.events.content import ArticleChanged
+from customer_agent_shared.events.envelope import CloudEvent, make_event
+from customer_agent_shared.events.sources import SourceCommand
+from customer_agent_shared.persistence.database import create_database_engine
+from customer_agent_shared.settings import InfrastructureSettings
+from customer_agent_shared.testing.kafka import unique_name, wait_for_assignment
+from customer_agent_shared.topics import SOURCES_STATUS
+from ingestion_service.adapters.orm import outbox_table
+from ingestion_service.adapters.repositories import SourceRecord
+from ingestion_service.bootstrap import IngestionService, build_service
+from ingestion_service.settings import IngestionSettings
+from sqlalchemy import select, text
+
+
+@pytest.fixture(scope="session")
+async def ingestion(infrastructure: InfrastructureSettings) -> AsyncIterator[IngestionService]:
+    """A running ingestion service; loopback 127.0.0.1 is the only private address it may crawl."""
+    schema = unique_name("test_ingestion").replace("-", "_")
+    index = unique_name("test-chunks")
+    settings = IngestionSettings(
+        # A unique service name keeps the Redis dedup keys apart from any running ingestion process.
+        service_name=unique_name("ingestion-test"),
+        database_schema=schema,
+        consumer_group=unique_name("ingestion-test"),
+        consumer_offset_reset="latest",
+        content_index=index,
+        content_read_alias=f"{index}-read",
+        content_write_alias=f"{index}-write",
+        allowed_private_networks="127.0.0.1/32",
+        host_delay_seconds=0.0,
+        host_concurrency=8,
+        progress_interval_seconds=0.2,
+        request_timeout_seconds=5.0,
+        scheduler_interval_seconds=3600.0,
+    )
+    service = build_service(settings)
+    try:
+        async with service.kernel.lifecycle.running():
+            await wait_for_assignment(service.kernel.broker)
+            yield service
+    finally:
+        await service.store.drop()
+        engine = create_database_engine(infrastructure.database_url, pool_size=1)
+        async with engine.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await engine.dispose()
+        if service.kernel.opensearch is not None:
+            await service.kernel.opensearch.close()
+
+
+def command_event(command_type: str, **fields: Any) -> CloudEvent[SourceCommand]:
+    """A source command event as admin-api would publish it."""
+    command = SourceCommand(**fields)
+    return make_event(command_type, command, source="admin-api", account_id=command.account_id)
+
+
+def article_event(event_type: str, article: ArticleChanged) -> CloudEvent[ArticleChanged]:
+    """A knowledge-base article event."""
+    return make_event(event_type, article, source="kb", account_id=article.account_id)
+
+
+async def wait_for_source(
+    service: IngestionService, account_id: str, source_id: str, timeout_seconds: float = 60.0
+) -> SourceRecord:
+    """Wait until the source's sync has finished (ready, failed or deleted) and return it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_seconds
+    while True:
+        async with service.unit_of_work() as uow:
+            record = await uow.sources.get(account_id, source_id)
+        if (
+            record is not None
+            and record.state in ("ready", "failed", "deleted")
+            and not service.runner.running(account_id, source_id)
+        ):
+            return record
+        if loop.time() > deadline:
+            raise TimeoutError(f"source {source_id} still {record.state if record else 'missing'}")
+        await asyncio.sleep(0.1)
+
+
+async def phrase_hits(service: IngestionService, account_id: str, phrase: str) -> list[dict[str, Any]]:
+    """Chunks of one account whose body contains ``phrase`` (searched through the account-scoped reader)."""
+    await service.store.refresh()
+    result = await service.search.search(account_id, {"match_phrase": {"body": phrase}}, size=50)
+    return [hit["_source"] for hit in result["hits"]["hits"]]
+
+
+async def collect_statuses(
+    bootstrap_servers: str,
+    account_id: str,
+    from_offsets: dict[int, int],
+    until: Callable[[list[dict[str, Any]]], bool],
+    timeout_seconds: float = 60.0,
+) -> list[dict[str, Any]]:
+    """``source.status`` payloads of one account on every partition of sources.status.v1 from ``from_offsets``.
+
+    (The shared ``collect_records`` falls back to partition 0 when the consumer has no topic metadata yet.)
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    statuses: list[dict[str, Any]] = []
+    try:
+        assignment = [TopicPartition(SOURCES_STATUS, partition) for partition in sorted(from_offsets)]
+        consumer.assign(assignment)
+        for tp in assignment:
+            consumer.seek(tp, from_offsets[tp.partition])
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_seconds
+        while not until(statuses) and loop.time() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for messages in batch.values():
+                for message in messages:
+                    event = json.loads(message.value or b"{}")
+                    if event.get("accountid") == account_id and event.get("type") == "source.status":
+                        statuses.append(event["data"])
+        statuses.sort(key=lambda status: status["sequence"])
+        return statuses
+    finally:
+        await consumer.stop()
+
+
+async def last_status(service: IngestionService, account_id: str, source_id: str) -> dict[str, Any]:
+    """The newest status event staged in the outbox for a source."""
+    async with service.kernel.session_factory() as session:
+        rows = (
+            (
+                await session.execute(
+                    select(outbox_table.c.payload)
+                    .where(outbox_table.c.message_key == f"{account_id}:{source_id}")
+                    .order_by(outbox_table.c.id.desc())
+                    .limit(1)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    data: dict[str, Any] = json.loads(rows[0])["data"]
+    return data

@@ -1,0 +1,192 @@
+"""Files, short answers and knowledge-base articles on the real stack; account isolation."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from customer_agent_shared.events.content import (
+    ARTICLE_DELETED,
+    ARTICLE_PUBLISHED,
+    ARTICLE_UPDATED,
+    ArticleChanged,
+)
+from customer_agent_shared.events.sources import SOURCE_DELETE, SOURCE_SYNC, SOURCE_UPDATE, SourceKind, UploadedFile
+from customer_agent_shared.testing.kafka import unique_name
+from ingestion_service.bootstrap import IngestionService
+from ingestion_service.domain.file_types import SUPPORTED_EXTENSIONS
+
+from .. import samples
+from .conftest import article_event, command_event, last_status, phrase_hits, wait_for_source
+
+pytestmark = pytest.mark.integration
+
+
+def upload(filename: str, content: bytes) -> UploadedFile:
+    """A file as admin-api forwards it."""
+    return UploadedFile(
+        filename=filename,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        content_base64=base64.b64encode(content).decode(),
+    )
+
+
+async def test_each_file_type_is_indexed_and_found_by_a_phrase(ingestion: IngestionService) -> None:
+    account = unique_name("acc")
+    for extension in SUPPORTED_EXTENSIONS:
+        await ingestion.commands.handle(
+            command_event(
+                SOURCE_SYNC,
+                account_id=account,
+                source_id=f"file-{extension}",
+                kind=SourceKind.FILE,
+                file=upload(f"sample.{extension}", samples.sample(extension)),
+            )
+        )
+    for extension in SUPPORTED_EXTENSIONS:
+        record = await wait_for_source(ingestion, account, f"file-{extension}")
+        assert (record.state, record.error) == ("ready", None), extension
+        hits = await phrase_hits(ingestion, account, samples.phrase_for(extension))
+        assert [hit["source_id"] for hit in hits] == [f"file-{extension}"], extension
+        assert hits[0]["url"] == f"sample.{extension}"
+        assert hits[0]["source_kind"] == "file"
+
+
+@pytest.mark.parametrize(
+    ("filename", "content", "reason"),
+    [
+        ("bomb.docx", samples.zip_bomb_docx(), "zip bomb"),
+        ("evil.xml", samples.XXE_XML, "entity declarations and external references are not allowed"),
+        ("cut.pdf", samples.truncated_pdf(), "truncated or damaged PDF"),
+        ("program.txt", samples.RENAMED_BINARY, "its content is an ELF executable"),
+    ],
+)
+async def test_hostile_files_fail_their_source_with_a_clear_reason(
+    ingestion: IngestionService, filename: str, content: bytes, reason: str
+) -> None:
+    account = unique_name("acc")
+    await ingestion.commands.handle(
+        command_event(
+            SOURCE_SYNC,
+            account_id=account,
+            source_id="good",
+            kind=SourceKind.FILE,
+            file=upload("good.md", samples.sample("md")),
+        )
+    )
+    await ingestion.commands.handle(
+        command_event(
+            SOURCE_SYNC, account_id=account, source_id="bad", kind=SourceKind.FILE, file=upload(filename, content)
+        )
+    )
+    bad = await wait_for_source(ingestion, account, "bad")
+    assert bad.state == "failed"
+    assert bad.error is not None
+    assert reason in bad.error
+    assert filename in bad.error
+    status = await last_status(ingestion, account, "bad")
+    assert status["state"] == "failed"
+    assert reason in status["error"]
+    assert await ingestion.search.count(account, {"term": {"source_id": "bad"}}) == 0
+    # Nothing else is lost: the other source of the account is intact.
+    assert len(await phrase_hits(ingestion, account, samples.phrase_for("md"))) == 1
+
+
+async def test_short_answers_are_question_answer_documents(ingestion: IngestionService) -> None:
+    account = unique_name("acc")
+    await ingestion.commands.handle(
+        command_event(
+            SOURCE_SYNC,
+            account_id=account,
+            source_id="qa",
+            kind=SourceKind.SHORT_ANSWER,
+            question="Do you ship to Greenland?",
+            answer="Yes, every Tuesday by boat.",
+        )
+    )
+    assert (await wait_for_source(ingestion, account, "qa")).state == "ready"
+    result = await ingestion.search.search(account, {"match": {"question": "ship Greenland"}})
+    sources = [hit["_source"] for hit in result["hits"]["hits"]]
+    assert len(sources) == 1
+    assert sources[0]["source_kind"] == "short_answer"
+    assert sources[0]["answer"] == "Yes, every Tuesday by boat."
+    # private + no citations switches every chunk of the source
+    await ingestion.commands.handle(
+        command_event(
+            SOURCE_UPDATE, account_id=account, source_id="qa", kind=SourceKind.SHORT_ANSWER, citations_enabled=False
+        )
+    )
+    hits = await phrase_hits(ingestion, account, "every Tuesday")
+    assert [hit["citations_allowed"] for hit in hits] == [False]
+
+
+async def test_knowledge_base_articles_follow_their_events(ingestion: IngestionService) -> None:
+    account = unique_name("acc")
+    now = datetime.now(UTC)
+
+    def article(body: str, at: datetime) -> ArticleChanged:
+        return ArticleChanged(
+            account_id=account,
+            article_id="a1",
+            url="https://kb.test/a1",
+            title="Refunds",
+            body_html=f"<h2>How refunds work</h2><p>{body}</p>",
+            language="da",
+            updated_at=at,
+        )
+
+    await ingestion.articles.handle(
+        article_event(ARTICLE_PUBLISHED, article("Refunds take five days for the walrus.", now))
+    )
+    hits = await phrase_hits(ingestion, account, "five days for the walrus")
+    assert len(hits) == 1
+    assert (hits[0]["title"], hits[0]["section"], hits[0]["source_kind"]) == (
+        "Refunds",
+        "How refunds work",
+        "knowledge_base",
+    )
+    await ingestion.articles.handle(
+        article_event(ARTICLE_UPDATED, article("Refunds now take two days for the walrus.", now + timedelta(minutes=1)))
+    )
+    # an older update delivered late changes nothing
+    await ingestion.articles.handle(article_event(ARTICLE_UPDATED, article("Stale text about a narwhal.", now)))
+    assert await phrase_hits(ingestion, account, "five days for the walrus") == []
+    assert await phrase_hits(ingestion, account, "stale text about a narwhal") == []
+    assert len(await phrase_hits(ingestion, account, "two days for the walrus")) == 1
+    await ingestion.articles.handle(article_event(ARTICLE_DELETED, article("", now + timedelta(minutes=2))))
+    assert await phrase_hits(ingestion, account, "two days for the walrus") == []
+    status = await last_status(ingestion, account, "knowledge-base")
+    assert (status["state"], status["documents"]) == ("ready", 0)
+
+
+async def test_one_accounts_search_never_returns_another_accounts_chunks(ingestion: IngestionService) -> None:
+    first, second = unique_name("acc"), unique_name("acc")
+    for account in (first, second):
+        await ingestion.commands.handle(
+            command_event(
+                SOURCE_SYNC,
+                account_id=account,
+                source_id="same-id",
+                kind=SourceKind.SHORT_ANSWER,
+                question="What is the shared secret?",
+                answer=f"The shared secret of {account}.",
+            )
+        )
+        await wait_for_source(ingestion, account, "same-id")
+    for account, other in ((first, second), (second, first)):
+        hits = await phrase_hits(ingestion, account, "shared secret")
+        assert hits
+        assert {hit["account_id"] for hit in hits} == {account}
+        assert all(other not in hit["body"] for hit in hits)
+    with pytest.raises(ValueError, match="account_id is required"):
+        await ingestion.search.search("", {"match_all": {}})
+    # deleting one account's source leaves the other's alone
+    await ingestion.commands.handle(
+        command_event(SOURCE_DELETE, account_id=first, source_id="same-id", kind=SourceKind.SHORT_ANSWER)
+    )
+    await ingestion.store.refresh()
+    assert await ingestion.search.count(first) == 0
+    assert await ingestion.search.count(second) == 1

@@ -1,0 +1,143 @@
+"""Generated sample files of every accepted type (and hostile ones), each with a findable phrase."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+A_NS = "http://schemas.openxmlformats.org/drawingml/2006/main"
+P_NS = "http://schemas.openxmlformats.org/presentationml/2006/main"
+
+
+def phrase_for(extension: str) -> str:
+    """A phrase that only the sample of ``extension`` contains."""
+    return f"quokka{extension}marmalade"
+
+
+def _zip(members: dict[str, bytes | str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _docx_row(*cells: str) -> str:
+    return "<w:tr>" + "".join(f"<w:tc><w:p><w:r><w:t>{cell}</w:t></w:r></w:p></w:tc>" for cell in cells) + "</w:tr>"
+
+
+def docx(body_phrase: str) -> bytes:
+    """A Word document: a Heading1, a paragraph with the phrase and a 2x2 table."""
+    document = f"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<w:document xmlns:w="{W_NS}"><w:body>
+<w:p><w:pPr><w:pStyle w:val="Heading1"/></w:pPr><w:r><w:t>Returns policy</w:t></w:r></w:p>
+<w:p><w:r><w:t xml:space="preserve">You can return items within 30 days, {body_phrase}.</w:t></w:r></w:p>
+<w:tbl>{_docx_row("Plan", "Price")}{_docx_row("Gold", "10 EUR")}</w:tbl>
+</w:body></w:document>"""
+    return _zip(
+        {
+            "[Content_Types].xml": '<?xml version="1.0"?>'
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Override PartName="/word/document.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
+            "word/document.xml": document,
+        }
+    )
+
+
+def pptx(body_phrase: str) -> bytes:
+    """A presentation with one slide: a title shape and a body shape with the phrase."""
+    slide = f"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<p:sld xmlns:p="{P_NS}" xmlns:a="{A_NS}"><p:cSld><p:spTree>
+<p:sp><p:nvSpPr><p:cNvPr id="1" name="Title"/><p:cNvSpPr/><p:nvPr><p:ph type="title"/></p:nvPr></p:nvSpPr>
+<p:txBody><a:p><a:r><a:t>Quarterly update</a:t></a:r></a:p></p:txBody></p:sp>
+<p:sp><p:nvSpPr><p:cNvPr id="2" name="Body"/><p:cNvSpPr/><p:nvPr/></p:nvSpPr>
+<p:txBody><a:p><a:r><a:t>Revenue grew, {body_phrase}.</a:t></a:r></a:p></p:txBody></p:sp>
+</p:spTree></p:cSld></p:sld>"""
+    return _zip({"ppt/presentation.xml": f'<p:presentation xmlns:p="{P_NS}"/>', "ppt/slides/slide1.xml": slide})
+
+
+def pdf(text: str) -> bytes:
+    """A one-page PDF showing ``text`` (built by hand, with a correct xref table)."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    for offset in offsets:
+        out += f"{offset:010d} 00000 n \n".encode()
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+def sample(extension: str) -> bytes:
+    """A valid file of ``extension`` containing ``phrase_for(extension)``."""
+    p = phrase_for(extension)
+    html = (
+        f"<html lang='en'><head><title>Help {extension}</title></head><body><nav>Home About</nav>"
+        f"<main><h1>Shipping</h1><p>We ship worldwide, {p}.</p></main><footer>Copyright</footer></body></html>"
+    )
+    texts: dict[str, str] = {
+        "html": html,
+        "htm": html,
+        "xhtml": '<?xml version="1.0" encoding="UTF-8"?><html xmlns="http://www.w3.org/1999/xhtml">'
+        f"<head><title>X</title></head><body><h1>Intro</h1><p>Hello, {p}.</p></body></html>",
+        "md": f"# Guide\n\nSome intro.\n\n## Setup\n\nInstall it, {p}.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n",
+        "rst": f"Guide\n=====\n\nIntro text.\n\nSetup\n-----\n\nInstall it, {p}.\n",
+        "txt": f"Plain notes.\n\nRemember that {p} matters.\n",
+        "text": f"More notes.\n\nRemember that {p} matters.\n",
+        "csv": f"product,description\nwidget,small and blue\ngadget,{p}\n",
+        "json": json.dumps({"faq": [{"q": "Where?", "a": f"Here, {p}"}]}),
+        "xml": '<?xml version="1.0"?><catalog><item><title>Tea</title>'
+        f"<description>Green tea, {p}</description></item></catalog>",
+        "cfg": f"[server]\nhost = example.org\nmotto = {p}\n",
+        "conf": f"[client]\nretries = 3\ngreeting = {p}\n",
+    }
+    if extension in texts:
+        return texts[extension].encode("utf-8")
+    if extension == "docx":
+        return docx(p)
+    if extension == "pptx":
+        return pptx(p)
+    if extension == "pdf":
+        return pdf(f"Manual page, {p}.")
+    raise ValueError(extension)
+
+
+def zip_bomb_docx() -> bytes:
+    """A .docx whose document.xml inflates about 1000x (20 MB from ~20 KB)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        with archive.open("word/document.xml", "w") as member:
+            chunk = b"A" * 1_000_000
+            for _ in range(20):
+                member.write(chunk)
+    return buffer.getvalue()
+
+
+XXE_XML = b"""<?xml version="1.0"?>
+<!DOCTYPE foo [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>
+<foo>&xxe;</foo>"""
+
+
+def truncated_pdf() -> bytes:
+    """A PDF cut in the middle."""
+    full = pdf("This document was cut short")
+    return full[: len(full) // 2]
+
+
+RENAMED_BINARY = b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4  # an executable named .txt

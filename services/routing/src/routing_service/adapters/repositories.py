@@ -1,0 +1,304 @@
+"""Repositories over routing's tables; they use the unit of work's session and never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from customer_agent_shared.events.billing import CreditState
+from customer_agent_shared.events.channels import (
+    AssigneeKind,
+    ChannelRef,
+    ChannelType,
+    MessageReceived,
+    TranscriptEntry,
+)
+from customer_agent_shared.events.config import AgentConfigSnapshot
+from sqlalchemy import exists, func, literal, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from routing_service.adapters.orm import (
+    account_config_table,
+    assignee_load_table,
+    credit_state_table,
+    threads_table,
+    transcript_table,
+    transitions_table,
+)
+from routing_service.domain.handoff import LoadKey
+from routing_service.domain.ownership import ThreadState, Transition
+
+
+@dataclass
+class ThreadRecord:
+    """A thread's row, changed in memory and written back with ``ThreadRepository.save``."""
+
+    account_id: str
+    thread_id: str
+    state: ThreadState
+    channel: ChannelRef
+    assignee_kind: AssigneeKind | None
+    assignee_id: str | None
+    powered_by_ai: bool
+    locale: str | None
+    last_message_id: str | None
+    messages: int
+
+
+def _record(row: Any) -> ThreadRecord:
+    return ThreadRecord(
+        account_id=row.account_id,
+        thread_id=row.thread_id,
+        state=ThreadState(row.state),
+        channel=ChannelRef(type=ChannelType(row.channel_type), id=row.channel_id),
+        assignee_kind=AssigneeKind(row.assignee_kind) if row.assignee_kind else None,
+        assignee_id=row.assignee_id,
+        powered_by_ai=row.powered_by_ai,
+        locale=row.locale,
+        last_message_id=row.last_message_id,
+        messages=row.messages,
+    )
+
+
+class ThreadRepository:
+    """Thread ownership rows and their transitions."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def receive(self, message: MessageReceived, sent_at: datetime, now: datetime) -> ThreadRecord | None:
+        """In one statement: store the visitor message in the transcript and lock (or create) its thread,
+        counting the message on it. None when the message_id was already received (a re-published message).
+
+        The returned state is the ownership before this message is decided.
+        """
+        table = threads_table
+        entry = (
+            insert(transcript_table)
+            .values(
+                account_id=message.account_id,
+                thread_id=message.thread_id,
+                entry_key=f"message:{message.message_id}",
+                role="visitor",
+                text=message.text,
+                at=sent_at,
+            )
+            .on_conflict_do_nothing(index_elements=["account_id", "thread_id", "entry_key"])
+            .returning(transcript_table.c.id)
+            .cte("entry")
+        )
+        values = {
+            "account_id": message.account_id,
+            "thread_id": message.thread_id,
+            "state": ThreadState.NEW.value,
+            "channel_type": message.channel.type.value,
+            "channel_id": message.channel.id,
+            "locale": message.sender.locale,
+            "last_message_id": message.message_id,
+            "messages": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        source = select(*(literal(value, type_=table.c[name].type).label(name) for name, value in values.items()))
+        statement = (
+            insert(table)
+            .from_select(list(values), source.where(exists(select(entry.c.id))))
+            .on_conflict_do_update(
+                index_elements=["account_id", "thread_id"],
+                set_={
+                    "messages": table.c.messages + 1,
+                    "last_message_id": message.message_id,
+                    "locale": func.coalesce(literal(message.sender.locale, type_=table.c.locale.type), table.c.locale),
+                    "updated_at": now,
+                },
+            )
+            .returning(*table.c)
+        )
+        row = (await self._session.execute(statement)).first()
+        return _record(row) if row is not None else None
+
+    async def lock(self, account_id: str, thread_id: str) -> ThreadRecord | None:
+        """The thread's row locked for this transaction, or None when routing never saw the thread."""
+        row = (
+            await self._session.execute(
+                select(threads_table)
+                .where(threads_table.c.account_id == account_id, threads_table.c.thread_id == thread_id)
+                .with_for_update()
+            )
+        ).first()
+        return _record(row) if row is not None else None
+
+    async def save(self, thread: ThreadRecord, now: datetime) -> None:
+        """Write the thread's state back."""
+        await self._session.execute(
+            update(threads_table)
+            .where(threads_table.c.account_id == thread.account_id, threads_table.c.thread_id == thread.thread_id)
+            .values(
+                state=thread.state.value,
+                assignee_kind=thread.assignee_kind.value if thread.assignee_kind else None,
+                assignee_id=thread.assignee_id,
+                powered_by_ai=thread.powered_by_ai,
+                locale=thread.locale,
+                last_message_id=thread.last_message_id,
+                messages=thread.messages,
+                updated_at=now,
+            )
+        )
+
+    async def record_transitions(
+        self,
+        thread: ThreadRecord,
+        transitions: tuple[Transition, ...],
+        *,
+        cause_event_id: str,
+        cause_event_type: str,
+        reason: str | None,
+        at: datetime,
+    ) -> None:
+        """Append each transition with the event that caused it."""
+        if not transitions:
+            return
+        await self._session.execute(
+            transitions_table.insert(),
+            [
+                {
+                    "account_id": thread.account_id,
+                    "thread_id": thread.thread_id,
+                    "from_state": step.from_state.value,
+                    "to_state": step.to_state.value,
+                    "cause_event_id": cause_event_id,
+                    "cause_event_type": cause_event_type,
+                    "reason": reason,
+                    "assignee_kind": thread.assignee_kind.value if thread.assignee_kind else None,
+                    "assignee_id": thread.assignee_id,
+                    "at": at,
+                }
+                for step in transitions
+            ],
+        )
+
+
+class TranscriptRepository:
+    """What was said on each thread, for handoff transcripts."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, account_id: str, thread_id: str, entry_key: str, role: str, text: str, at: datetime) -> bool:
+        """Store one entry; False when an entry with that key is already there (a duplicate)."""
+        result = await self._session.execute(
+            insert(transcript_table)
+            .values(account_id=account_id, thread_id=thread_id, entry_key=entry_key, role=role, text=text, at=at)
+            .on_conflict_do_nothing(index_elements=["account_id", "thread_id", "entry_key"])
+            .returning(transcript_table.c.id)
+        )
+        return result.first() is not None
+
+    async def recent(self, account_id: str, thread_id: str, limit: int) -> list[TranscriptEntry]:
+        """The last ``limit`` entries, oldest first."""
+        rows = (
+            await self._session.execute(
+                select(transcript_table.c.role, transcript_table.c.text, transcript_table.c.at)
+                .where(transcript_table.c.account_id == account_id, transcript_table.c.thread_id == thread_id)
+                .order_by(transcript_table.c.id.desc())
+                .limit(limit)
+            )
+        ).all()
+        return [TranscriptEntry(role=row.role, text=row.text, at=row.at) for row in reversed(rows)]
+
+
+class LoadRepository:
+    """Open threads per user and team of an account."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def loads(self, account_id: str) -> dict[LoadKey, int]:
+        """Current load of every user and team that has one."""
+        rows = (
+            await self._session.execute(
+                select(
+                    assignee_load_table.c.assignee_kind,
+                    assignee_load_table.c.assignee_id,
+                    assignee_load_table.c.open_threads,
+                ).where(assignee_load_table.c.account_id == account_id)
+            )
+        ).all()
+        return {(AssigneeKind(row.assignee_kind), row.assignee_id): row.open_threads for row in rows}
+
+    async def change(self, account_id: str, kind: AssigneeKind, assignee_id: str, delta: int) -> None:
+        """Add ``delta`` open threads to a user or team (never below zero)."""
+        table = assignee_load_table
+        await self._session.execute(
+            insert(table)
+            .values(
+                account_id=account_id, assignee_kind=kind.value, assignee_id=assignee_id, open_threads=max(0, delta)
+            )
+            .on_conflict_do_update(
+                index_elements=["account_id", "assignee_kind", "assignee_id"],
+                set_={"open_threads": func.greatest(0, table.c.open_threads + delta)},
+            )
+        )
+
+
+class AccountRepository:
+    """The folded agent configuration and credit state of each account."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def save_config(self, snapshot: AgentConfigSnapshot) -> bool:
+        """Store the snapshot unless a newer or equal version is stored; True when stored."""
+        table = account_config_table
+        values = {
+            "account_id": snapshot.account_id,
+            "version": snapshot.version,
+            "snapshot": snapshot.model_dump(mode="json"),
+            "updated_at": snapshot.updated_at,
+        }
+        statement = (
+            insert(table)
+            .values(**values)
+            .on_conflict_do_update(
+                index_elements=["account_id"],
+                set_={key: value for key, value in values.items() if key != "account_id"},
+                where=table.c.version < snapshot.version,
+            )
+            .returning(table.c.version)
+        )
+        return (await self._session.execute(statement)).first() is not None
+
+    async def save_credit_state(self, state: CreditState, at: datetime) -> bool:
+        """Store the credit state unless a newer or equal version is stored; True when stored."""
+        table = credit_state_table
+        statement = (
+            insert(table)
+            .values(account_id=state.account_id, version=state.version, exhausted=state.exhausted, updated_at=at)
+            .on_conflict_do_update(
+                index_elements=["account_id"],
+                set_={"version": state.version, "exhausted": state.exhausted, "updated_at": at},
+                where=table.c.version < state.version,
+            )
+            .returning(table.c.version)
+        )
+        return (await self._session.execute(statement)).first() is not None
+
+    async def load(self, account_id: str) -> tuple[AgentConfigSnapshot | None, int, bool, int]:
+        """(snapshot, its version, credits exhausted, credit version) in one query; -1 versions when unknown."""
+        config = select(account_config_table.c.snapshot, account_config_table.c.version).where(
+            account_config_table.c.account_id == account_id
+        )
+        credit = select(credit_state_table.c.exhausted, credit_state_table.c.version).where(
+            credit_state_table.c.account_id == account_id
+        )
+        config_row = (await self._session.execute(config)).first()
+        credit_row = (await self._session.execute(credit)).first()
+        snapshot = AgentConfigSnapshot.model_validate(config_row.snapshot) if config_row is not None else None
+        return (
+            snapshot,
+            config_row.version if config_row is not None else -1,
+            bool(credit_row.exhausted) if credit_row is not None else False,
+            credit_row.version if credit_row is not None else -1,
+        )

@@ -1,0 +1,115 @@
+"""Use case: react to what happened in a conversation (conversations.events.v1)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from customer_agent_shared.events.channels import HandoffReason
+from customer_agent_shared.events.conversations import (
+    CONVERSATION_ANSWERED,
+    CONVERSATION_CANNOT_ANSWER,
+    CONVERSATION_HANDOFF_REQUESTED,
+    CONVERSATION_RESOLVED,
+    ConversationEvent,
+)
+from customer_agent_shared.events.envelope import CloudEvent
+from customer_agent_shared.messaging.reliable import PermanentHandlerError
+
+from routing_service.adapters.account_cache import AccountDirectory
+from routing_service.adapters.unit_of_work import RoutingUnitOfWork
+from routing_service.domain.decisions import Decision, Situation, decide_handoff_request
+from routing_service.domain.ownership import ThreadState, path
+from routing_service.handlers.effects import Cause, apply_decision, aware, count_decision, people_of
+
+logger = logging.getLogger(__name__)
+
+CLOSABLE = frozenset({ThreadState.AGENT, ThreadState.HUMAN, ThreadState.UNASSIGNED})
+DEFAULT_REASONS = {
+    CONVERSATION_CANNOT_ANSWER: HandoffReason.CANNOT_ANSWER,
+    CONVERSATION_HANDOFF_REQUESTED: HandoffReason.VISITOR_REQUEST,
+}
+
+
+class HandleConversationEvent:
+    """Answers join the transcript; cannot_answer / handoff_requested hand off; resolved closes."""
+
+    def __init__(
+        self,
+        unit_of_work: Callable[[], RoutingUnitOfWork],
+        directory: AccountDirectory,
+        consumer: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._directory = directory
+        self._consumer = consumer
+        self._clock = clock
+
+    async def handle(self, event: CloudEvent[ConversationEvent]) -> Decision | None:
+        """Handle one conversation event; the handoff decision when one was taken, else None."""
+        data = event.data
+        if event.accountid != data.account_id:
+            raise PermanentHandlerError(
+                f"event accountid {event.accountid!r} differs from data.account_id {data.account_id!r}"
+            )
+        decision: Decision | None = None
+        async with self._unit_of_work() as uow:
+            if not await uow.claim_event(self._consumer, event.id):
+                return None
+            if event.type == CONVERSATION_ANSWERED and data.answer:
+                await uow.transcripts.add(
+                    data.account_id,
+                    data.thread_id,
+                    f"answer:{data.message_id or event.id}",
+                    "agent",
+                    data.answer,
+                    aware(data.occurred_at),
+                )
+            elif event.type in DEFAULT_REASONS:
+                decision = await self._hand_off(uow, event)
+            elif event.type == CONVERSATION_RESOLVED:
+                await self._close(uow, event)
+            await uow.commit()
+        if decision is not None:
+            count_decision(decision)
+        return decision
+
+    async def _hand_off(self, uow: RoutingUnitOfWork, event: CloudEvent[ConversationEvent]) -> Decision | None:
+        data = event.data
+        thread = await uow.threads.lock(data.account_id, data.thread_id)
+        if thread is None:  # a thread routing never routed (preview, test): nothing to hand off
+            return None
+        account = await self._directory.get(uow.accounts, data.account_id)
+        loads = await uow.loads.loads(data.account_id)
+        at = aware(data.occurred_at)
+        situation = Situation(
+            state=thread.state,
+            deployment=account.deployment(thread.channel),
+            pause=account.pause,
+            people=people_of(account, loads),
+            at=at,
+        )
+        decision = decide_handoff_request(situation, data.reason or DEFAULT_REASONS[event.type])
+        locale = data.language or thread.locale
+        cause = Cause(event.id, event.type, self._clock(), data.message_id or thread.last_message_id or "", locale)
+        await apply_decision(uow, decision, thread, account, cause)
+        await uow.threads.save(thread, self._clock())
+        logger.info("handoff requested", extra={"outcome": decision.outcome.value, "state": thread.state.value})
+        return decision
+
+    async def _close(self, uow: RoutingUnitOfWork, event: CloudEvent[ConversationEvent]) -> None:
+        data = event.data
+        thread = await uow.threads.lock(data.account_id, data.thread_id)
+        if thread is None or thread.state not in CLOSABLE:
+            return
+        steps = tuple(path(thread.state, ThreadState.CLOSED))
+        if thread.state is ThreadState.HUMAN and thread.assignee_kind is not None and thread.assignee_id:
+            await uow.loads.change(thread.account_id, thread.assignee_kind, thread.assignee_id, -1)
+        thread.state = ThreadState.CLOSED
+        now = self._clock()
+        await uow.threads.record_transitions(
+            thread, steps, cause_event_id=event.id, cause_event_type=event.type, reason=None, at=now
+        )
+        await uow.threads.save(thread, now)

@@ -1,0 +1,89 @@
+"""Use case: decide who handles each visitor message (channels.inbound.v1)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from customer_agent_shared.events.channels import MessageReceived
+from customer_agent_shared.events.envelope import CloudEvent
+from customer_agent_shared.messaging.reliable import PermanentHandlerError
+
+from routing_service.adapters.account_cache import AccountDirectory, AccountView
+from routing_service.adapters.repositories import ThreadRecord
+from routing_service.adapters.unit_of_work import RoutingUnitOfWork
+from routing_service.domain.decisions import Decision, Outcome, Situation, decide_inbound
+from routing_service.domain.handoff import People
+from routing_service.handlers.effects import Cause, apply_decision, aware, count_decision, people_of
+from routing_service.metrics import DECISION_SECONDS, DUPLICATE_MESSAGES
+
+logger = logging.getLogger(__name__)
+
+MAX_SENT_AT_AGE = timedelta(minutes=5)
+
+
+class RouteInboundMessage:
+    """One short transaction per message: claim, store, lock the thread, decide, stage events, commit."""
+
+    def __init__(
+        self,
+        unit_of_work: Callable[[], RoutingUnitOfWork],
+        directory: AccountDirectory,
+        consumer: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._directory = directory
+        self._consumer = consumer
+        self._clock = clock
+
+    async def handle(self, event: CloudEvent[MessageReceived]) -> Decision | None:
+        """Route one inbound message; None when the event or the message was already routed."""
+        message = event.data
+        if event.accountid != message.account_id:
+            raise PermanentHandlerError(
+                f"event accountid {event.accountid!r} differs from data.account_id {message.account_id!r}"
+            )
+        received_at = self._clock()
+        async with self._unit_of_work() as uow:
+            if not await uow.claim_event(self._consumer, event.id):
+                return None
+            thread = await uow.threads.receive(message, aware(message.sent_at), received_at)
+            if thread is None:  # the same message re-published under another event id
+                await uow.commit()
+                DUPLICATE_MESSAGES.inc()
+                logger.info("message already routed", extra={"message_id": message.message_id})
+                return None
+            account = await self._directory.get(uow.accounts, message.account_id)
+            decision = self._decide(account, thread, message, People.of([], [], {}))
+            if decision.outcome is Outcome.HANDED_OFF:  # only now is the load of people worth reading
+                loads = await uow.loads.loads(message.account_id)
+                decision = self._decide(account, thread, message, people_of(account, loads))
+            cause = Cause(event.id, event.type, received_at, message.message_id, thread.locale)
+            await apply_decision(uow, decision, thread, account, cause, message=message)
+            if decision.transitions:  # the message itself was counted on the thread by ``receive``
+                await uow.threads.save(thread, received_at)
+            await uow.commit()
+        count_decision(decision)
+        DECISION_SECONDS.observe(self._latency(message, received_at))
+        logger.info(
+            "message routed",
+            extra={"outcome": decision.outcome.value, "state": thread.state.value, "message_id": message.message_id},
+        )
+        return decision
+
+    def _decide(self, account: AccountView, thread: ThreadRecord, message: MessageReceived, people: People) -> Decision:
+        situation = Situation(
+            state=thread.state,
+            deployment=account.deployment(message.channel),
+            pause=account.pause,
+            people=people,
+            at=aware(message.sent_at),
+        )
+        return decide_inbound(situation, trigger_matched=account.triggers.match(message.text) is not None)
+
+    def _latency(self, message: MessageReceived, received_at: datetime) -> float:
+        sent_at = aware(message.sent_at)
+        start = sent_at if timedelta(0) <= received_at - sent_at <= MAX_SENT_AT_AGE else received_at
+        return max(0.0, (self._clock() - start).total_seconds())

@@ -1,0 +1,212 @@
+"""Clients a customer's tools would use: the admin REST API and a channel provider on Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+INBOUND = "channels.inbound.v1"
+OUTBOUND = "channels.outbound.v1"
+HANDOFFS = "inbox.handoffs.v1"
+
+
+class AdminClient:
+    """The admin REST API for one account, with an edit key."""
+
+    def __init__(self, http: httpx.AsyncClient, account_id: str, key: str) -> None:
+        self.account_id = account_id
+        self.http = httpx.AsyncClient(
+            base_url=str(http.base_url), timeout=30, headers={"Authorization": f"Bearer {key}"}
+        )
+        self.base = f"/v1/accounts/{account_id}"
+
+    @classmethod
+    async def create_account(cls, operator: httpx.AsyncClient) -> AdminClient:
+        """Create an account and an API key with both permissions, as an operator would."""
+        account_id = f"e2e-{uuid.uuid4().hex[:10]}"
+        created = await operator.post("/v1/accounts", json={"id": account_id, "name": "E2E Shop"})
+        assert created.status_code == 201, created.text
+        key = await operator.post(
+            f"/v1/accounts/{account_id}/api-keys",
+            json={"permissions": ["customer_agent:read", "customer_agent:edit"]},
+        )
+        assert key.status_code == 201, key.text
+        return cls(operator, account_id, key.json()["key"])
+
+    async def close(self) -> None:
+        """Close the HTTP client."""
+        await self.http.aclose()
+
+    async def call(
+        self, method: str, path: str, expected: int | tuple[int, ...] = (200, 201, 202), **kwargs: Any
+    ) -> Any:
+        """Call ``base + path`` and check the status."""
+        response = await self.http.request(method, self.base + path, **kwargs)
+        allowed = (expected,) if isinstance(expected, int) else expected
+        assert response.status_code in allowed, f"{method} {path} → {response.status_code}: {response.text}"
+        return response.json() if response.content else None
+
+    async def wait_source_ready(self, source_id: str, timeout_seconds: float = 120) -> dict[str, Any]:
+        """Poll a source until it is ready (fail fast on failed)."""
+        deadline = asyncio.get_running_loop().time() + timeout_seconds
+        while True:
+            source = await self.call("GET", f"/sources/{source_id}")
+            assert source["state"] != "failed", f"source failed: {source}"
+            if source["state"] == "ready":
+                return dict(source)
+            assert asyncio.get_running_loop().time() < deadline, f"source not ready: {source}"
+            await asyncio.sleep(0.5)
+
+
+@dataclass
+class Delivered:
+    """What the channel provider received for one account."""
+
+    outbound: list[dict[str, Any]] = field(default_factory=list)
+    handoffs: list[dict[str, Any]] = field(default_factory=list)
+
+
+class ChannelProvider:
+    """Publishes visitors' messages and collects what the system sends back."""
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self._bootstrap = bootstrap_servers
+        self._producer: AIOKafkaProducer | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.received: dict[str, Delivered] = {}
+        self._seen_event_ids: set[str] = set()
+
+    async def start(self) -> None:
+        """Connect and start reading outbound and handoff topics from their current end."""
+        self._producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, acks="all")
+        await self._producer.start()
+        self._consumer = AIOKafkaConsumer(
+            OUTBOUND,
+            HANDOFFS,
+            bootstrap_servers=self._bootstrap,
+            group_id=f"e2e-provider-{uuid.uuid4().hex[:8]}",
+            auto_offset_reset="latest",
+            enable_auto_commit=False,
+        )
+        await self._consumer.start()
+        while not self._consumer.assignment():  # noqa: ASYNC110 - polling the client's own state
+            await asyncio.sleep(0.05)
+        for partition in self._consumer.assignment():
+            await self._consumer.position(partition)
+        self._task = asyncio.create_task(self._collect())
+
+    async def stop(self) -> None:
+        """Disconnect."""
+        if self._task:
+            self._task.cancel()
+        if self._consumer:
+            await self._consumer.stop()
+        if self._producer:
+            await self._producer.stop()
+
+    async def _collect(self) -> None:
+        assert self._consumer is not None
+        async for record in self._consumer:
+            try:
+                event = json.loads(record.value or b"")
+            except ValueError:
+                continue
+            data = event.get("data") or {}
+            delivered = self.received.setdefault(str(data.get("account_id")), Delivered())
+            # Duplicate deliveries carry the same CloudEvent id; a provider drops them.
+            if event.get("id") in self._seen_event_ids:
+                continue
+            self._seen_event_ids.add(str(event.get("id")))
+            if record.topic == OUTBOUND:
+                delivered.outbound.append(data)
+            else:
+                delivered.handoffs.append({"type": event.get("type"), **data})
+
+    async def send(
+        self,
+        account_id: str,
+        thread_id: str,
+        text: str,
+        *,
+        channel: tuple[str, str] = ("live_chat", "web"),
+        locale: str | None = "en-GB",
+        message_id: str | None = None,
+        event_id: str | None = None,
+    ) -> str:
+        """Publish one ``message.received`` exactly as a channel provider would; return its message id."""
+        assert self._producer is not None
+        message_id = message_id or f"msg-{uuid.uuid4().hex[:10]}"
+        now = datetime.now(UTC).isoformat()
+        sender: dict[str, Any] = {"id": f"visitor-{thread_id}", "name": "Visitor"}
+        if locale:
+            sender["locale"] = locale
+        event = {
+            "specversion": "1.0",
+            "id": event_id or f"evt-{uuid.uuid4().hex}",
+            "source": "e2e-channel-provider",
+            "type": "message.received",
+            "time": now,
+            "datacontenttype": "application/json",
+            "accountid": account_id,
+            "data": {
+                "account_id": account_id,
+                "channel": {"type": channel[0], "id": channel[1]},
+                "thread_id": thread_id,
+                "message_id": message_id,
+                "sender": sender,
+                "text": text,
+                "sent_at": now,
+            },
+        }
+        await self._producer.send_and_wait(
+            INBOUND, json.dumps(event).encode(), key=f"{account_id}:{thread_id}".encode()
+        )
+        return message_id
+
+    async def reply_to(self, account_id: str, message_id: str, timeout_seconds: float = 30) -> dict[str, Any]:
+        """Wait for the outbound message answering ``message_id``."""
+        return await self._wait(
+            lambda: [m for m in self._outbound(account_id) if m.get("reply_to") == message_id],
+            f"a reply to {message_id}",
+            timeout_seconds,
+        )
+
+    async def handoff(self, account_id: str, thread_id: str, timeout_seconds: float = 30) -> dict[str, Any]:
+        """Wait for the thread.handed_off event of a thread."""
+        return await self._wait(
+            lambda: [
+                h
+                for h in self._handoffs(account_id)
+                if h.get("thread_id") == thread_id and h["type"] == "thread.handed_off"
+            ],
+            f"a handoff of {thread_id}",
+            timeout_seconds,
+        )
+
+    def replies(self, account_id: str, message_id: str) -> list[dict[str, Any]]:
+        """Every outbound message answering ``message_id`` received so far."""
+        return [m for m in self._outbound(account_id) if m.get("reply_to") == message_id]
+
+    def _outbound(self, account_id: str) -> list[dict[str, Any]]:
+        return self.received.get(account_id, Delivered()).outbound
+
+    def _handoffs(self, account_id: str) -> list[dict[str, Any]]:
+        return self.received.get(account_id, Delivered()).handoffs
+
+    @staticmethod
+    async def _wait(find: Any, what: str, timeout_seconds: float) -> dict[str, Any]:
+        deadline = asyncio.get_running_loop().time() + timeout_seconds
+        while True:
+            found = find()
+            if found:
+                return dict(found[0])
+            assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+            await asyncio.sleep(0.1)

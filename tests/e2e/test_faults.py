@@ -1,0 +1,152 @@
+"""Faults survived: after each one, every inbound message has exactly one reply (no loss, no duplicate)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from tests.e2e import stack_control
+from tests.e2e.journey import AdminClient, ChannelProvider
+
+pytestmark = pytest.mark.e2e
+
+QUESTION = "What are your opening hours?"
+ANSWER = "We are open every weekday from 9 to 17."
+
+
+@pytest.fixture
+async def ready_account(admin: AdminClient) -> AsyncIterator[AdminClient]:
+    """An account whose agent answers QUESTION from a short answer; the stack is restored afterwards."""
+    await admin.call(
+        "POST", "/channels", json={"type": "live_chat", "id": "web", "handoff": {"mode": "handoff", "assign_to": []}}
+    )
+    source = await admin.call("POST", "/sources", json={"kind": "short_answer", "question": QUESTION, "answer": ANSWER})
+    await admin.wait_source_ready(source["id"])
+    await admin.call("POST", "/credits/purchases", json={"credits": 100_000})
+    await asyncio.sleep(1.0)
+    yield admin
+    await stack_control.ensure_everything_up()
+
+
+async def stream_through_fault(
+    provider: ChannelProvider,
+    account: str,
+    fault: Callable[[], Awaitable[None]],
+    *,
+    messages: int = 60,
+    threads: int = 12,
+    reply_timeout: float = 120,
+) -> list[str]:
+    """Send messages on several threads while ``fault`` runs; return the message ids."""
+    sent: list[str] = []
+
+    async def send_all() -> None:
+        for index in range(messages):
+            sent.append(await provider.send(account, f"thread-{index % threads}", QUESTION))
+            await asyncio.sleep(0.05)
+
+    await asyncio.gather(send_all(), fault())
+    for message_id in sent:
+        await provider.reply_to(account, message_id, timeout_seconds=reply_timeout)
+    await asyncio.sleep(2.0)  # a duplicate would arrive here
+    return sent
+
+
+def assert_one_answer_each(provider: ChannelProvider, account: str, sent: list[str]) -> None:
+    """Exactly one reply per inbound message, and it is the answer."""
+    for message_id in sent:
+        replies = provider.replies(account, message_id)
+        assert len(replies) == 1, f"{message_id}: {len(replies)} replies"
+        assert replies[0]["kind"] == "answer"
+
+
+@pytest.mark.parametrize("service", ["routing", "conversation", "billing", "admin-api", "ingestion"])
+async def test_kill_9_a_service_mid_stream(service: str, ready_account: AdminClient, provider: ChannelProvider) -> None:
+    async def fault() -> None:
+        await asyncio.sleep(1.0)
+        stack_control.kill_service(service)
+        await asyncio.sleep(1.0)
+        await stack_control.start_service(service)
+
+    sent = await stream_through_fault(provider, ready_account.account_id, fault)
+    assert_one_answer_each(provider, ready_account.account_id, sent)
+
+
+async def test_kafka_broker_restart(ready_account: AdminClient, provider: ChannelProvider) -> None:
+    async def fault() -> None:
+        await asyncio.sleep(1.0)
+        await stack_control.run_script("kafka.sh", "down")
+        await stack_control.run_script("kafka.sh", "up")
+
+    sent = await stream_through_fault(provider, ready_account.account_id, fault)
+    assert_one_answer_each(provider, ready_account.account_id, sent)
+
+
+async def test_redis_stopped_for_ten_seconds(ready_account: AdminClient, provider: ChannelProvider) -> None:
+    async def fault() -> None:
+        await asyncio.sleep(0.5)
+        await stack_control.run_script("redis.sh", "down")
+        await asyncio.sleep(10)
+        await stack_control.run_script("redis.sh", "up")
+
+    sent = await stream_through_fault(provider, ready_account.account_id, fault, messages=80)
+    assert_one_answer_each(provider, ready_account.account_id, sent)
+
+
+async def test_opensearch_stopped_agent_hands_off_then_recovers(
+    ready_account: AdminClient, provider: ChannelProvider
+) -> None:
+    account = ready_account.account_id
+    await stack_control.run_script("opensearch.sh", "down")
+    try:
+        during = await provider.send(account, f"os-down-{uuid.uuid4().hex[:6]}", QUESTION)
+        handoff_or_notice = await provider.reply_to(account, during, timeout_seconds=60)
+        assert handoff_or_notice["kind"] in {"handoff_notice", "availability"}
+    finally:
+        await stack_control.run_script("opensearch.sh", "up")
+    await stack_control.ensure_everything_up()
+    after = await provider.send(account, f"os-up-{uuid.uuid4().hex[:6]}", QUESTION)
+    assert (await provider.reply_to(account, after, timeout_seconds=60))["kind"] == "answer"
+
+
+async def test_poison_message_goes_to_dlq_and_stream_goes_on(
+    ready_account: AdminClient, provider: ChannelProvider
+) -> None:
+    from customer_agent_shared.testing.kafka import produce_raw
+
+    account = ready_account.account_id
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    await produce_raw(
+        bootstrap, "channels.inbound.v1", b'{"specversion": "1.0", "id": "broken"', key=f"{account}:p".encode()
+    )
+    after = await provider.send(account, "p", QUESTION)
+    assert (await provider.reply_to(account, after))["kind"] == "answer"
+
+
+async def test_two_conversation_instances_through_a_rebalance(
+    ready_account: AdminClient, provider: ChannelProvider
+) -> None:
+    port = os.environ.get("E2E_SECOND_CONVERSATION_PORT", "8012")
+    second = await asyncio.create_subprocess_exec(
+        str(stack_control.REPO / ".venv" / "bin" / "conversation-service"),
+        "serve",
+        env={**os.environ, "CONVERSATION_HTTP_PORT": port},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+
+        async def fault() -> None:
+            await asyncio.sleep(3.0)  # the second instance joins: rebalance
+            second.terminate()  # it leaves: rebalance again
+
+        sent = await stream_through_fault(provider, ready_account.account_id, fault, messages=80)
+    finally:
+        if second.returncode is None:
+            second.terminate()
+        await second.wait()
+    assert_one_answer_each(provider, ready_account.account_id, sent)

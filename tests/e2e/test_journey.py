@@ -1,0 +1,196 @@
+"""The whole journey of DESIGN.md through the public contract only (REST + Kafka topics)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.journey import AdminClient, ChannelProvider
+
+pytestmark = pytest.mark.e2e
+
+SHIPPING_PAGE = """<!doctype html><html lang="en"><head><title>Shipping and delivery</title></head>
+<body><nav>Home | Shop | Contact</nav><main><h1>Shipping and delivery</h1>
+<p>We ship every order within two business days. Standard delivery to Denmark takes three to five days
+and costs 49 DKK. Orders above 500 DKK ship for free.</p>
+<h2>Tracking your parcel</h2><p>You receive a tracking link by e-mail as soon as the parcel leaves our warehouse.</p>
+</main><footer>© Example Shop</footer></body></html>"""
+
+RETURNS_PAGE = """<!doctype html><html lang="en"><head><title>Returns and refunds</title></head>
+<body><main><h1>Returns and refunds</h1><p>You can return any item within 30 days of delivery for a full refund.
+Print the return label from your account and drop the parcel at any post office.</p></main></body></html>"""
+
+WARRANTY_TEXT = "Warranty\n\nEvery coffee machine we sell carries a two year warranty covering defects in materials.\n"
+
+
+@pytest.fixture
+def local_site(tmp_path: Path) -> Iterator[str]:
+    """A small website on loopback, as a customer's site would be."""
+    (tmp_path / "index.html").write_text(
+        '<html><head><title>Example Shop</title></head><body><a href="shipping.html">Shipping</a>'
+        ' <a href="returns.html">Returns</a></body></html>'
+    )
+    (tmp_path / "shipping.html").write_text(SHIPPING_PAGE)
+    (tmp_path / "returns.html").write_text(RETURNS_PAGE)
+    handler = partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
+    server.shutdown()
+
+
+async def set_up_agent(admin: AdminClient, site_url: str) -> None:
+    """Profile, people, two channels with different rules, and three kinds of content."""
+    await admin.call("PUT", "/agent", json={"name": "Ava", "role": "customer_service", "personality": "friendly"})
+    await admin.call(
+        "PUT",
+        "/users",
+        json=[{"id": "u-anna", "name": "Anna", "paid_seat": True, "available": True, "team_ids": ["t-support"]}],
+    )
+    await admin.call("PUT", "/teams", json=[{"id": "t-support", "name": "Support", "member_ids": ["u-anna"]}])
+    await admin.call(
+        "POST",
+        "/channels",
+        json={
+            "type": "live_chat",
+            "id": "web",
+            "handoff": {"mode": "handoff", "assign_to": [{"kind": "user", "id": "u-anna"}], "update_avatar": True},
+        },
+    )
+    await admin.call(
+        "POST",
+        "/channels",
+        json={
+            "type": "whatsapp",
+            "id": "wa",
+            "handoff": {"mode": "stay_assigned", "assign_to": [], "update_avatar": False},
+        },
+    )
+    await admin.call("PUT", "/handoff", json={"triggers": ["speak to a human", "complaint"], "messages": {}})
+    website = await admin.call("POST", "/sources", json={"kind": "url", "url": site_url, "import_related": True})
+    upload = await admin.call(
+        "POST", "/sources/files", files={"file": ("warranty.txt", WARRANTY_TEXT.encode(), "text/plain")}
+    )
+    short = await admin.call(
+        "POST",
+        "/sources",
+        json={
+            "kind": "short_answer",
+            "question": "Do you have a physical store?",
+            "answer": "No, we only sell online.",
+        },
+    )
+    for source in (website, upload, short):
+        ready = await admin.wait_source_ready(source["id"])
+        assert ready["chunks"] >= 1
+
+
+async def test_the_whole_journey(admin: AdminClient, provider: ChannelProvider, local_site: str) -> None:
+    account = admin.account_id
+    await set_up_agent(admin, local_site)
+    await asyncio.sleep(1.0)  # configuration snapshots reach routing and conversation
+
+    # Answers with citations, in the visitor's language.
+    english = await provider.send(account, "t-en", "How long does delivery to Denmark take?")
+    reply = await provider.reply_to(account, english)
+    assert reply["kind"] == "answer"
+    assert reply["language"].startswith("en")
+    assert reply["author"] == {"kind": "ai_agent", "name": "Ava"}
+    assert any("shipping" in citation["url"] for citation in reply["citations"])
+    assert reply["powered_by_ai"] is True
+
+    danish = await provider.send(account, "t-da", "Hvor lang tid tager levering til Danmark?", locale="da-DK")
+    reply = await provider.reply_to(account, danish)
+    assert reply["kind"] == "answer"
+    assert reply["language"].startswith("da")
+    assert any("shipping" in citation["url"] for citation in reply["citations"])
+
+    short = await provider.send(account, "t-short", "Do you have a physical store?")
+    assert "only sell online" in (await provider.reply_to(account, short))["text"]
+
+    # A trigger phrase hands off at once, to the rule's user.
+    triggered = await provider.send(account, "t-trigger", "I want to speak to a human please")
+    handoff = await provider.handoff(account, "t-trigger")
+    assert handoff["reason"] == "trigger"
+    assert handoff["assignee"] == {"kind": "user", "id": "u-anna"}
+    assert handoff["update_avatar"] is True
+    assert not [m for m in provider.replies(account, triggered) if m["kind"] == "answer"]
+
+    # An unanswerable question: rephrase first, then a handoff; it becomes a knowledge gap.
+    gap_question = "Can I pay with cryptocurrency?"
+    first_miss = await provider.send(account, "t-gap", gap_question)
+    assert (await provider.reply_to(account, first_miss))["kind"] == "rephrase_request"
+    await provider.send(account, "t-gap", gap_question)
+    assert (await provider.handoff(account, "t-gap"))["reason"] == "cannot_answer"
+    gaps = await wait_for_gap(admin, "cryptocurrency")
+    await admin.call("POST", f"/knowledge-gaps/{gaps['id']}/resolve", json={"answer": "Yes, we accept Bitcoin."})
+    await asyncio.sleep(3.0)  # the new short answer is indexed
+    answered_now = await provider.send(account, "t-gap-2", gap_question)
+    reply = await provider.reply_to(account, answered_now, timeout_seconds=60)
+    assert reply["kind"] == "answer"
+    assert "Bitcoin" in reply["text"]
+
+    # Exactly one reply per inbound message so far.
+    for message_id in (english, danish, short, first_miss, answered_now):
+        assert len(provider.replies(account, message_id)) == 1
+
+    # Credits run out: an open agent thread continues, a new thread goes to a human.
+    open_thread = await provider.send(account, "t-open", "How much does delivery cost?")
+    assert (await provider.reply_to(account, open_thread))["kind"] == "answer"
+    # Lower this period's allotment by what is left: the balance reaches zero.
+    credits = await admin.call("GET", "/credits")
+    await admin.call("PUT", "/credits/plan", json={"monthly_allotment": credits["allotment"] - credits["balance"]})
+    await wait_for_credit_state(admin, exhausted=True)
+    new_thread = await provider.send(account, "t-new-while-paused", "What is your return policy?")
+    paused_handoff = await provider.handoff(account, "t-new-while-paused")
+    assert paused_handoff["reason"] == "credits_exhausted"
+    assert not [m for m in provider.replies(account, new_thread) if m["kind"] == "answer"]
+    continued = await provider.send(account, "t-open", "And how long does it take?")
+    assert (await provider.reply_to(account, continued))["kind"] == "answer"
+
+    # Credits purchased: the agent takes new threads again.
+    await admin.call("POST", "/credits/purchases", json={"credits": 100})
+    await wait_for_credit_state(admin, exhausted=False)
+    after = await provider.send(account, f"t-after-{uuid.uuid4().hex[:6]}", "How long do I have to return an item?")
+    reply = await provider.reply_to(account, after)
+    assert reply["kind"] == "answer"
+    assert any("returns" in citation["url"] for citation in reply["citations"])
+
+    # The audit log shows every change made above.
+    audit = await admin.call("GET", "/audit-log")
+    entries = audit["items"] if isinstance(audit, dict) else audit
+    targets = {(entry["action"], entry["target_type"]) for entry in entries}
+    for expected in [("edit", "agent"), ("create", "channel"), ("create", "source"), ("edit", "handoff")]:
+        assert expected in targets, f"{expected} missing from the audit log: {sorted(targets)}"
+
+
+async def wait_for_gap(admin: AdminClient, words: str, timeout_seconds: float = 30) -> dict[str, object]:
+    """Poll the knowledge gaps until one mentions ``words``."""
+    deadline = asyncio.get_running_loop().time() + timeout_seconds
+    while True:
+        listing = await admin.call("GET", "/knowledge-gaps")
+        items = listing["items"] if isinstance(listing, dict) else listing
+        matches = [gap for gap in items if words in gap["question"].lower()]
+        if matches:
+            return dict(matches[0])
+        assert asyncio.get_running_loop().time() < deadline, f"no knowledge gap about {words}: {items}"
+        await asyncio.sleep(0.5)
+
+
+async def wait_for_credit_state(admin: AdminClient, *, exhausted: bool, timeout_seconds: float = 30) -> None:
+    """Poll GET /credits until the exhaustion flag matches."""
+    deadline = asyncio.get_running_loop().time() + timeout_seconds
+    while True:
+        credits = await admin.call("GET", "/credits")
+        if bool(credits.get("exhausted")) == exhausted:
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"credits never became exhausted={exhausted}: {credits}"
+        await asyncio.sleep(0.5)
