@@ -81,7 +81,7 @@ def build_kernel(
     session_factory = create_session_factory(engine)
     redis = create_redis_client(settings.redis_url)
     producer = KafkaEventProducer(settings.kafka_bootstrap_servers, service=settings.service_name)
-    relay = OutboxRelay(session_factory, outbox, producer.send_batch, lock_name=settings.database_schema)
+    relay = OutboxRelay(session_factory, outbox, producer.send_batch, lock_name=settings.database_schema, inbox=inbox)
     broker = create_kafka_broker(
         settings.kafka_bootstrap_servers,
         service=settings.service_name,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from customer_agent_shared.events.envelope import make_event, parse_envelope
 from customer_agent_shared.messaging.producer import KafkaEventProducer
@@ -92,3 +94,44 @@ async def test_inbox_claims_an_event_once(scratch_schema: tuple[AsyncEngine, str
     async with SqlUnitOfWork(sessions, outbox=outbox, inbox=inbox) as uow:
         assert await uow.claim_event("c", "e1") is False
         assert await uow.claim_event("other-consumer", "e1") is True
+
+
+async def test_relay_prunes_old_outbox_rows_and_inbox_claims(scratch_schema: tuple[AsyncEngine, str]) -> None:
+    engine, schema = scratch_schema
+    metadata = MetaData(schema=schema)
+    outbox = define_outbox_table(metadata)
+    inbox = define_inbox_table(metadata)
+    await ensure_schema(engine, schema)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+        await connection.execute(
+            outbox.insert(),
+            [
+                {
+                    "event_id": "old",
+                    "topic": "t",
+                    "payload": b"{}",
+                    "published_at": datetime.now(UTC) - timedelta(days=2),
+                },
+                {"event_id": "recent", "topic": "t", "payload": b"{}", "published_at": datetime.now(UTC)},
+                {"event_id": "pending", "topic": "t", "payload": b"{}", "published_at": None},
+            ],
+        )
+        await connection.execute(
+            inbox.insert(),
+            [
+                {"consumer": "c", "event_id": "old", "processed_at": datetime.now(UTC) - timedelta(days=30)},
+                {"consumer": "c", "event_id": "recent", "processed_at": datetime.now(UTC)},
+            ],
+        )
+
+    async def never_publish(messages: list[object]) -> None:
+        raise AssertionError("pruning publishes nothing")
+
+    relay = OutboxRelay(create_session_factory(engine), outbox, never_publish, inbox=inbox)  # type: ignore[arg-type]
+    await relay.delete_old_rows()
+    async with engine.connect() as connection:
+        outbox_left = set((await connection.execute(select(outbox.c.event_id))).scalars())
+        inbox_left = set((await connection.execute(select(inbox.c.event_id))).scalars())
+    assert outbox_left == {"recent", "pending"}
+    assert inbox_left == {"recent"}

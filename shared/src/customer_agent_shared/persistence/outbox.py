@@ -96,6 +96,8 @@ class OutboxRelay:
         idle_poll_seconds: float = 0.5,
         retention_hours: int = 24,
         lock_name: str | None = None,
+        inbox: Table | None = None,
+        inbox_retention_days: int = 14,
     ) -> None:
         self._session_factory = session_factory
         self._outbox = outbox
@@ -103,6 +105,9 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._idle_poll_seconds = idle_poll_seconds
         self._retention_hours = retention_hours
+        # The inbox is pruned here too: an event older than this is past any redelivery.
+        self._inbox = inbox
+        self._inbox_retention_days = inbox_retention_days
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -195,10 +200,17 @@ class OutboxRelay:
         return len(rows)
 
     async def delete_old_rows(self) -> None:
-        """Drop rows published longer ago than the retention."""
+        """Drop outbox rows published longer ago than the retention, and old inbox claims."""
         async with self._session_factory() as session, session.begin():
             await session.execute(
                 self._outbox.delete().where(
                     self._outbox.c.published_at < func.now() - text(f"interval '{int(self._retention_hours)} hours'")
                 )
             )
+            if self._inbox is not None:
+                await session.execute(
+                    self._inbox.delete().where(
+                        self._inbox.c.processed_at
+                        < func.now() - text(f"interval '{int(self._inbox_retention_days)} days'")
+                    )
+                )
