@@ -55,6 +55,24 @@ async def test_each_file_type_is_indexed_and_found_by_a_phrase(ingestion: Ingest
         assert hits[0]["source_kind"] == "file"
 
 
+async def test_resyncing_an_uploaded_file_keeps_it_ready(ingestion: IngestionService) -> None:
+    account = unique_name("acc")
+    fields = {"account_id": account, "source_id": "handbook", "kind": SourceKind.FILE}
+    await ingestion.commands.handle(command_event(SOURCE_SYNC, **fields, file=upload("a.txt", samples.sample("txt"))))
+    first = await wait_for_source(ingestion, account, "handbook")
+    assert first.state == "ready"
+    # admin-api's resync of a file source sends no content (full=True): the source stays ready, still found.
+    await ingestion.commands.handle(command_event(SOURCE_SYNC, **fields, full=True))
+    again = await wait_for_source(ingestion, account, "handbook")
+    assert (again.state, again.error) == ("ready", None)
+    assert (await last_status(ingestion, account, "handbook"))["state"] == "ready"
+    assert await phrase_hits(ingestion, account, samples.phrase_for("txt"))
+    # A file source that never had content still fails with a clear reason.
+    await ingestion.commands.handle(command_event(SOURCE_SYNC, **{**fields, "source_id": "empty"}))
+    empty = await wait_for_source(ingestion, account, "empty")
+    assert (empty.state, empty.error) == ("failed", "a file source needs a 'file'")
+
+
 @pytest.mark.parametrize(
     ("filename", "content", "reason"),
     [

@@ -120,6 +120,19 @@ class SourceCommands:
             if not await uow.claim_event(self._consumer, event.id):
                 return
             existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
+            if (
+                command.kind is SourceKind.FILE
+                and command.file is None
+                and existing is not None
+                and existing.state == SourceState.READY.value
+            ):
+                # A resync of an uploaded file carries no content: the file cannot have changed and its
+                # chunks are indexed, so the resync only confirms the source (an upload replaces it).
+                existing.sync_requested_at = datetime.now(UTC)
+                await uow.sources.save(existing)
+                await stage_status(uow, existing, state=SourceState.READY, last_synced_at=datetime.now(UTC))
+                await uow.commit()
+                return
             if reason is not None:
                 record = self._record(command, existing, SourceState.FAILED)
                 await uow.sources.save(record)
