@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import argparse
-import sys
-
-from customer_agent_shared.persistence.migrations import upgrade_to_head
-from customer_agent_shared.runtime import serve
+from customer_agent_shared.cli import run_service_command
 
 from admin_api.bootstrap import MIGRATIONS_DIR, asyncapi_document, build_service, create_app
 from admin_api.settings import AdminSettings
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the admin-api service (default), its migrations, or print its AsyncAPI document."""
-    parser = argparse.ArgumentParser(prog="admin-api")
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", "asyncapi"])
-    args = parser.parse_args(argv)
-    settings = AdminSettings()
-    if args.command == "migrate":
-        upgrade_to_head(MIGRATIONS_DIR, settings.database_url, settings.database_schema)
-        return 0
-    if args.command == "asyncapi":
-        sys.stdout.write(asyncapi_document(build_service(settings)) + "\n")
-        return 0
-    serve(create_app(settings), host=settings.http_host, port=settings.http_port)
-    return 0
+    """Run the service (default), its migrations, or print its AsyncAPI document."""
+    return run_service_command(
+        argv,
+        prog="admin-api",
+        settings=AdminSettings(),
+        migrations_dir=MIGRATIONS_DIR,
+        asyncapi_document=lambda settings: asyncapi_document(build_service(settings)),
+        create_app=create_app,
+    )
 
 
 if __name__ == "__main__":

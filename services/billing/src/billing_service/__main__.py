@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import argparse
-import sys
-
-from customer_agent_shared.persistence.migrations import upgrade_to_head
-from customer_agent_shared.runtime import serve
+from customer_agent_shared.cli import run_service_command
 
 from billing_service.bootstrap import MIGRATIONS_DIR, asyncapi_document, build_service, create_app
 from billing_service.settings import BillingSettings
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the billing service (default), its migrations, or print its AsyncAPI document."""
-    parser = argparse.ArgumentParser(prog="billing-service")
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", "asyncapi"])
-    args = parser.parse_args(argv)
-    settings = BillingSettings()
-    if args.command == "migrate":
-        upgrade_to_head(MIGRATIONS_DIR, settings.database_url, settings.database_schema)
-        return 0
-    if args.command == "asyncapi":
-        sys.stdout.write(asyncapi_document(build_service(settings)) + "\n")
-        return 0
-    serve(create_app(settings), host=settings.http_host, port=settings.http_port)
-    return 0
+    """Run the service (default), its migrations, or print its AsyncAPI document."""
+    return run_service_command(
+        argv,
+        prog="billing-service",
+        settings=BillingSettings(),
+        migrations_dir=MIGRATIONS_DIR,
+        asyncapi_document=lambda settings: asyncapi_document(build_service(settings)),
+        create_app=create_app,
+    )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,26 @@ SOURCE_UPDATE = "source.update"
 SOURCE_COMMAND_TYPES = (SOURCE_SYNC, SOURCE_DELETE, SOURCE_UPDATE)
 SOURCE_STATUS = "source.status"
 
+# The file types an uploaded file source may have (external contract, DESIGN.md): admin-api refuses
+# anything else with a 415, ingestion parses exactly these.
+UPLOADABLE_FILE_EXTENSIONS: tuple[str, ...] = (
+    "docx",
+    "htm",
+    "xhtml",
+    "cfg",
+    "pptx",
+    "conf",
+    "csv",
+    "json",
+    "html",
+    "text",
+    "txt",
+    "pdf",
+    "rst",
+    "xml",
+    "md",
+)
+
 
 class SourceKind(StrEnum):
     """Kinds of content source."""

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
+from customer_agent_shared.events.sources import UPLOADABLE_FILE_EXTENSIONS
+
 from admin_api.domain.errors import InvalidRequest, PayloadTooLarge, UnsupportedFileType
 
-ALLOWED_FILE_TYPES: tuple[str, ...] = (
-    "docx",
-    "htm",
-    "xhtml",
-    "cfg",
-    "pptx",
-    "conf",
-    "csv",
-    "json",
-    "html",
-    "text",
-    "txt",
-    "pdf",
-    "rst",
-    "xml",
-    "md",
-)
+ALLOWED_FILE_TYPES: tuple[str, ...] = UPLOADABLE_FILE_EXTENSIONS
 
 
 def file_extension(filename: str) -> str:

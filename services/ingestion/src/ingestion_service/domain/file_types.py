@@ -4,25 +4,11 @@ from __future__ import annotations
 
 import posixpath
 
+from customer_agent_shared.events.sources import UPLOADABLE_FILE_EXTENSIONS
+
 from ingestion_service.domain.documents import DocumentRefused
 
-SUPPORTED_EXTENSIONS: tuple[str, ...] = (
-    "docx",
-    "htm",
-    "xhtml",
-    "cfg",
-    "pptx",
-    "conf",
-    "csv",
-    "json",
-    "html",
-    "text",
-    "txt",
-    "pdf",
-    "rst",
-    "xml",
-    "md",
-)
+SUPPORTED_EXTENSIONS: tuple[str, ...] = UPLOADABLE_FILE_EXTENSIONS
 TEXT_EXTENSIONS = frozenset({"htm", "xhtml", "cfg", "conf", "csv", "json", "html", "text", "txt", "rst", "xml", "md"})
 ZIP_EXTENSIONS = frozenset({"docx", "pptx"})
 
