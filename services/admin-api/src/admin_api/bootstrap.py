@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from admin_api.adapters.orm import SCHEMA, inbox_table, outbox_table
 from admin_api.adapters.preview_replies import PreviewReplyListener
-from admin_api.adapters.unit_of_work import AdminUnitOfWork
+from admin_api.adapters.unit_of_work import AdminUnitOfWork, joined_or_new
 from admin_api.entrypoints.http_api import account_router, operator_router
 from admin_api.entrypoints.http_errors import install_error_handlers
 from admin_api.entrypoints.http_security import ApiServices
@@ -49,9 +49,11 @@ class AdminService:
     api: ApiServices | None = None
 
     def unit_of_work(self) -> AdminUnitOfWork:
-        """A new unit of work over admin-api's schema."""
-        return AdminUnitOfWork(
-            self.kernel.session_factory, outbox=outbox_table, inbox=inbox_table, relay=self.kernel.relay
+        """A unit of work over admin-api's schema (joining the request transaction when one is open)."""
+        return joined_or_new(
+            lambda: AdminUnitOfWork(
+                self.kernel.session_factory, outbox=outbox_table, inbox=inbox_table, relay=self.kernel.relay
+            )
         )
 
 

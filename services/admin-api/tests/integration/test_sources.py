@@ -120,6 +120,36 @@ async def test_url_and_short_answer_sources_send_commands_and_fold_progress(harn
     ]
 
 
+async def test_concurrent_requests_with_one_idempotency_key_create_one_source(harness: Harness) -> None:
+    client, account = harness.client, await harness.new_account()
+    body = {"kind": "short_answer", "question": "Do you ship to Iceland?", "answer": "Yes, weekly."}
+    headers = {**account.edit, "Idempotency-Key": "twin"}
+
+    responses = await asyncio.gather(
+        *(client.post(account.path("/sources"), json=body, headers=headers) for _ in range(4))
+    )
+
+    assert [r.status_code for r in responses] == [201] * 4, [r.text for r in responses]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in responses) == 3
+    listed = (await client.get(account.path("/sources"), headers=account.edit)).json()["items"]
+    assert [item["id"] for item in listed] == [responses[0].json()["id"]]
+
+
+async def test_a_failed_request_does_not_consume_its_idempotency_key(harness: Harness) -> None:
+    client, account = harness.client, await harness.new_account()
+    headers = {**account.edit, "Idempotency-Key": "gap-1"}
+    missing = await client.post(
+        account.path("/knowledge-gaps/no-such-gap/resolve"), json={"answer": "Yes."}, headers=headers
+    )
+    assert missing.status_code == 404
+    again = await client.post(
+        account.path("/knowledge-gaps/no-such-gap/resolve"), json={"answer": "Yes."}, headers=headers
+    )
+    assert again.status_code == 404
+    assert "Idempotent-Replayed" not in again.headers
+
+
 async def test_file_uploads_accept_exactly_the_allowed_types(harness: Harness) -> None:
     client, account = harness.client, await harness.new_account()
     servers = harness.settings.kafka_bootstrap_servers

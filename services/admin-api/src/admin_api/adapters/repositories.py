@@ -384,6 +384,12 @@ class IdempotencyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
+    async def lock(self, account_id: str, scope: str, key: str) -> None:
+        """Hold this key until the transaction ends, so identical concurrent requests run one at a time."""
+        await self._session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(f"idempotency:{account_id}:{scope}:{key}", 0)))
+        )
+
     async def get(self, account_id: str, scope: str, key: str) -> StoredResponse | None:
         """The stored response for this key and operation."""
         row = (

@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from admin_api.adapters.repositories import StoredResponse
-from admin_api.adapters.unit_of_work import AdminUnitOfWork
+from admin_api.adapters.unit_of_work import AdminUnitOfWork, request_transaction
 from admin_api.domain.access import Permission, Principal, grants, tokens_equal
 from admin_api.domain.errors import Forbidden, InvalidRequest, NotFound, Unauthenticated
 from admin_api.handlers.accounts import AccountUseCases
@@ -101,9 +101,13 @@ async def idempotent(
     """Run a creating request once per Idempotency-Key; a retry gets the first response again."""
     if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
         raise InvalidRequest(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters.")
-    if key is not None:
-        async with api.unit_of_work() as uow:
-            stored = await uow.idempotency.get(account_id, scope, key)
+    if key is None:
+        result = await run()
+        return JSONResponse(result.model_dump(mode="json", by_alias=True), status_code=status_code)
+    # The action and its stored response commit together; the key's lock makes a concurrent twin wait.
+    async with request_transaction(api.unit_of_work) as uow:
+        await uow.idempotency.lock(account_id, scope, key)
+        stored = await uow.idempotency.get(account_id, scope, key)
         if stored is not None:
             if stored.fingerprint != request_fingerprint:
                 raise InvalidRequest(
@@ -111,12 +115,10 @@ async def idempotent(
                     code="idempotency_key_reused",
                 )
             return JSONResponse(stored.body, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"})
-    result = await run()
-    body = result.model_dump(mode="json", by_alias=True)
-    if key is not None:
-        async with api.unit_of_work() as uow:
-            await uow.idempotency.put(account_id, scope, key, StoredResponse(request_fingerprint, status_code, body))
-            await uow.commit()
+        result = await run()
+        body = result.model_dump(mode="json", by_alias=True)
+        await uow.idempotency.put(account_id, scope, key, StoredResponse(request_fingerprint, status_code, body))
+        await uow.commit()
     return JSONResponse(body, status_code=status_code)
 
 
