@@ -27,6 +27,7 @@ from customer_agent_shared.clients import (
 )
 from customer_agent_shared.messaging.broker import create_kafka_broker
 from customer_agent_shared.messaging.dedup import ProcessedEventRegistry
+from customer_agent_shared.messaging.offsets import OffsetCommitter
 from customer_agent_shared.messaging.producer import KafkaEventProducer
 from customer_agent_shared.messaging.reliable import ReliableConsumerConfig
 from customer_agent_shared.observability.health import health_router
@@ -54,6 +55,7 @@ class ServiceKernel:
     relay: OutboxRelay
     broker: KafkaBroker
     lifecycle: Lifecycle
+    committer: OffsetCommitter
     outbox: Table
     inbox: Table
     opensearch: AsyncOpenSearch | None = None
@@ -82,14 +84,16 @@ def build_kernel(
     redis = create_redis_client(settings.redis_url)
     producer = KafkaEventProducer(settings.kafka_bootstrap_servers, service=settings.service_name)
     relay = OutboxRelay(session_factory, outbox, producer.send_batch, lock_name=settings.database_schema, inbox=inbox)
+    committer = OffsetCommitter(settings.service_name, interval_seconds=settings.offset_commit_interval_seconds)
     broker = create_kafka_broker(
         settings.kafka_bootstrap_servers,
         service=settings.service_name,
         reliable=ReliableConsumerConfig(
             service=settings.service_name,
             send_batch=producer.send_batch,
-            registry=ProcessedEventRegistry(redis),
+            registry=ProcessedEventRegistry(redis) if settings.redis_dedup else None,
             dedup_namespace=settings.consumer_group,
+            committer=committer,
         ),
         graceful_timeout_seconds=float(settings.shutdown_grace_seconds),
     )
@@ -126,6 +130,7 @@ def build_kernel(
         relay=relay,
         broker=broker,
         lifecycle=lifecycle,
+        committer=committer,
         outbox=outbox,
         inbox=inbox,
         opensearch=opensearch,
@@ -135,7 +140,13 @@ def build_kernel(
 def start_consumers_last(kernel: ServiceKernel) -> None:
     """Add the Kafka consumers as the last step: started last, stopped first, so in-flight
     handlers finish and commit while the stores and the producer are still open."""
-    kernel.lifecycle.add("kafka consumers", kernel.broker.start, kernel.broker.stop)
+
+    async def stop_consumers() -> None:
+        # Pending offsets are committed first; handlers still in flight commit theirs as they finish.
+        await kernel.committer.close()
+        await kernel.broker.stop()
+
+    kernel.lifecycle.add("kafka consumers", kernel.broker.start, stop_consumers)
 
 
 def create_operations_app(kernel: ServiceKernel, *, title: str, description: str) -> FastAPI:

@@ -79,3 +79,15 @@ class ServiceSettings(InfrastructureSettings):
     shutdown_grace_seconds: int = Field(
         default=25, ge=1, description="How long in-flight work may take to finish on SIGTERM."
     )
+    offset_commit_interval_seconds: float = Field(
+        default=0.2,
+        ge=0,
+        le=10,
+        description="How often handled Kafka offsets are committed (0: after every message). Handlers claim "
+        "each event id in PostgreSQL, so a crash before the commit only causes deduplicated redeliveries.",
+    )
+    redis_dedup: bool = Field(
+        default=False,
+        description="Also check and record handled event ids in Redis before the PostgreSQL inbox claim "
+        "(two extra round trips per message; every handler already claims its event in its transaction).",
+    )

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from faststream import BaseMiddleware, StreamMessage
+from faststream.message import AckStatus
 from pydantic import ValidationError
 
 from customer_agent_shared.events.envelope import EventParseError
@@ -28,6 +29,7 @@ from customer_agent_shared.messaging.dead_letter import (
     dead_letter_message,
 )
 from customer_agent_shared.messaging.dedup import ProcessedEventRegistry
+from customer_agent_shared.messaging.offsets import OffsetCommitter
 from customer_agent_shared.observability.logging import log_context
 from customer_agent_shared.observability.metrics import (
     EVENT_HANDLING_SECONDS,
@@ -71,6 +73,8 @@ class ReliableConsumerConfig:
     retry: RetryPolicy = RetryPolicy()
     dedup_namespace: str | None = None
     """Who 'already handled' refers to: the consumer-group prefix (defaults to the service name)."""
+    committer: OffsetCommitter | None = None
+    """Commits offsets of finished messages in the background; None: FastStream commits each message."""
 
 
 async def decode_json_body(message: StreamMessage[Any]) -> Any:
@@ -111,6 +115,13 @@ def reliable_consumer_middleware(config: ReliableConsumerConfig) -> Callable[...
 
     class ReliableConsumerMiddleware(BaseMiddleware):
         async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]) -> Any:
+            result = await self._consume_reliably(call_next, msg)
+            # Reached only when the message is done (handled, duplicate or dead-lettered): an escaping
+            # error skips this and FastStream rewinds to the message instead.
+            await _mark_done(config, msg)
+            return result
+
+        async def _consume_reliably(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]) -> Any:
             record = msg.raw_message
             topic: str = getattr(record, "topic", "unknown")
             consumer = f"{config.dedup_namespace or config.service}:{topic}"
@@ -155,6 +166,16 @@ def reliable_consumer_middleware(config: ReliableConsumerConfig) -> Callable[...
                 return result
 
     return ReliableConsumerMiddleware
+
+
+async def _mark_done(config: ReliableConsumerConfig, msg: StreamMessage[Any]) -> None:
+    """Hand the finished message's offset to the committer (FastStream then skips its own commit)."""
+    record = msg.raw_message
+    consumer = getattr(msg, "consumer", None)
+    if config.committer is None or consumer is None or isinstance(record, tuple):
+        return
+    await config.committer.handled(consumer, record.topic, record.partition, record.offset)
+    msg.committed = AckStatus.ACKED
 
 
 async def _dead_letter(

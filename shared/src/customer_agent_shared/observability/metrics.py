@@ -54,3 +54,8 @@ DEPENDENCY_UP = Gauge(
     "1 when the dependency answered the last readiness check.",
     ["service", "dependency"],
 )
+OFFSET_COMMITS = Counter(
+    "customer_agent_offset_commits_total",
+    "Deferred Kafka offset commits by outcome (committed, failed: redelivered and deduplicated).",
+    ["service", "outcome"],
+)

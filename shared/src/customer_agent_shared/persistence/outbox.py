@@ -98,12 +98,16 @@ class OutboxRelay:
         lock_name: str | None = None,
         inbox: Table | None = None,
         inbox_retention_days: int = 14,
+        linger_seconds: float = 0.005,
     ) -> None:
         self._session_factory = session_factory
         self._outbox = outbox
         self._publish_batch = publish_batch
         self._batch_size = batch_size
         self._idle_poll_seconds = idle_poll_seconds
+        # After a wake-up, wait this long so the commits of concurrent handlers leave in one pass
+        # (one transaction and one produce request for many rows instead of one per row).
+        self._linger_seconds = linger_seconds
         self._retention_hours = retention_hours
         # The inbox is pruned here too: an event older than this is past any redelivery.
         self._inbox = inbox
@@ -155,6 +159,8 @@ class OutboxRelay:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self._idle_poll_seconds)
+            if self._wakeup.is_set() and self._linger_seconds > 0 and not self._stopping.is_set():
+                await asyncio.sleep(self._linger_seconds)
             self._wakeup.clear()
 
     async def publish_pending(self) -> int:
