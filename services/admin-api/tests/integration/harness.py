@@ -11,8 +11,7 @@ from typing import Any
 import httpx
 from admin_api.bootstrap import AdminService
 from admin_api.settings import AdminSettings
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from customer_agent_shared.testing.kafka import ReceivedRecord, end_offsets, unique_name
+from customer_agent_shared.testing.kafka import ReceivedRecord, collect_records, end_offsets, unique_name
 from customer_agent_shared.topics import TOPICS_BY_NAME
 
 BOOTSTRAP_TOKEN = "operator-" + unique_name("token")
@@ -99,36 +98,8 @@ async def read_from(
     until: Callable[[list[ReceivedRecord]], bool],
     timeout_seconds: float = 20.0,
 ) -> list[ReceivedRecord]:
-    """Read every partition in ``offsets`` from there until ``until(records)`` or timeout.
-
-    (``collect_records`` of the shared testing helpers reads only partition 0 of a topic whose
-    metadata the fresh consumer has not loaded yet, so multi-partition topics need this.)
-    """
-    consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
-    await consumer.start()
-    records: list[ReceivedRecord] = []
-    try:
-        assignment = [TopicPartition(topic, partition) for partition in sorted(offsets)]
-        consumer.assign(assignment)
-        for tp in assignment:
-            consumer.seek(tp, offsets[tp.partition])
-        deadline = asyncio.get_running_loop().time() + timeout_seconds
-        while not until(records) and asyncio.get_running_loop().time() < deadline:
-            batch = await consumer.getmany(timeout_ms=300)
-            for messages in batch.values():
-                records.extend(
-                    ReceivedRecord(
-                        topic=m.topic,
-                        key=m.key,
-                        value=m.value or b"",
-                        headers={k: v.decode() for k, v in (m.headers or [])},
-                        offset=m.offset,
-                    )
-                    for m in messages
-                )
-        return records
-    finally:
-        await consumer.stop()
+    """Read ``topic`` from ``offsets`` (every partition) until ``until(records)`` or timeout."""
+    return await collect_records(servers, topic, until=until, timeout_seconds=timeout_seconds, from_offsets=offsets)
 
 
 async def eventually(

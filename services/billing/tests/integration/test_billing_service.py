@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from billing_service.bootstrap import build_service
 from billing_service.settings import BillingSettings
@@ -41,7 +41,13 @@ from customer_agent_shared.events.conversations import (
 )
 from customer_agent_shared.events.envelope import CloudEvent, make_event, serialize_event
 from customer_agent_shared.settings import InfrastructureSettings
-from customer_agent_shared.testing.kafka import end_offsets, unique_name, wait_for_assignment
+from customer_agent_shared.testing.kafka import (
+    ReceivedRecord,
+    collect_records,
+    end_offsets,
+    unique_name,
+    wait_for_assignment,
+)
 from customer_agent_shared.topics import BILLING_COMMANDS, BILLING_CREDIT_STATE, CONVERSATIONS_EVENTS
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
@@ -187,29 +193,26 @@ async def credit_states(
 ) -> list[State]:
     """The account's credit-state records published since ``offsets``, in order, once ``until`` holds.
 
-    Reads the one partition the account's key lives on, whichever it is, by assigning all of them.
+    Reads every partition: the account's key lives on one of them, whichever it is.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    found: list[State] = []
-    try:
-        assignment = [TopicPartition(BILLING_CREDIT_STATE, partition) for partition in offsets]
-        consumer.assign(assignment)
-        for tp in assignment:
-            consumer.seek(tp, offsets[tp.partition])
-        deadline = asyncio.get_running_loop().time() + within
-        while not until(found) and asyncio.get_running_loop().time() < deadline:
-            batch = await consumer.getmany(timeout_ms=300)
-            for records in batch.values():
-                for record in records:
-                    if record.key != account.encode():
-                        continue
-                    body = json.loads(record.value)
-                    data = body["data"]
-                    found.append(State(body["type"], data["version"], data["balance"], data["exhausted"], data))
+
+    def states_of(records: list[ReceivedRecord]) -> list[State]:
+        found: list[State] = []
+        for record in records:
+            if record.key == account.encode():
+                body = json.loads(record.value)
+                data = body["data"]
+                found.append(State(body["type"], data["version"], data["balance"], data["exhausted"], data))
         return found
-    finally:
-        await consumer.stop()
+
+    records = await collect_records(
+        bootstrap,
+        BILLING_CREDIT_STATE,
+        until=lambda records: until(states_of(records)),
+        timeout_seconds=within,
+        from_offsets=offsets,
+    )
+    return states_of(records)
 
 
 async def credit_state_offsets(bootstrap: str) -> dict[int, int]:
@@ -488,18 +491,10 @@ async def _usage_causes_are(engine: AsyncEngine, schema: str, account: str, caus
 
 
 async def _dead_letters(bootstrap: str, offsets: dict[int, int], event_id: str) -> bool:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partition = TopicPartition(BILLING_COMMANDS + ".dlq", 0)
-        consumer.assign([partition])
-        consumer.seek(partition, offsets[0])
-        deadline = asyncio.get_running_loop().time() + 10
-        while asyncio.get_running_loop().time() < deadline:
-            batch = await consumer.getmany(timeout_ms=300)
-            for records in batch.values():
-                if any(event_id.encode() in (record.value or b"") for record in records):
-                    return True
-        return False
-    finally:
-        await consumer.stop()
+    def found(records: list[ReceivedRecord]) -> bool:
+        return any(event_id.encode() in record.value for record in records)
+
+    records = await collect_records(
+        bootstrap, BILLING_COMMANDS + ".dlq", until=found, timeout_seconds=10, from_offsets=offsets
+    )
+    return found(records)
