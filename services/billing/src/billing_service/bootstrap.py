@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from customer_agent_shared.kernel import (
@@ -58,7 +59,11 @@ def build_service(settings: BillingSettings | None = None, *, clock: Clock = sys
     commands = CreditCommands(service.unit_of_work, policy=policy, clock=clock, consumer=f"billing:{BILLING_COMMANDS}")
     register_subscribers(kernel.broker, metering, commands, settings.consumer_group, settings.consumer_offset_reset)
     scheduler = BillingScheduler(
-        service.unit_of_work, policy=policy, clock=clock, interval_seconds=settings.scheduler_interval_seconds
+        service.unit_of_work,
+        policy=policy,
+        clock=clock,
+        interval_seconds=settings.scheduler_interval_seconds,
+        thread_retention=timedelta(days=settings.thread_retention_days),
     )
     kernel.lifecycle.add("billing scheduler", scheduler.start, scheduler.stop)
     start_consumers_last(kernel)

@@ -38,6 +38,12 @@ class BillingSettings(ServiceSettings):
     scheduler_interval_seconds: float = Field(
         default=30.0, gt=0, description="How often due resets and quiet resolutions are applied."
     )
+    thread_retention_days: int = Field(
+        default=90,
+        ge=7,
+        description="Threads quiet this long are forgotten (charged or not); a visitor writing again after "
+        "that starts a new conversation.",
+    )
     history_entries: int = Field(
         default=10, ge=0, le=100, description="Latest ledger entries carried in each published credit state."
     )

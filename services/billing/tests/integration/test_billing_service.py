@@ -12,7 +12,7 @@ import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from billing_service.bootstrap import build_service
+from billing_service.domain.pricing import ThreadFacts
+from billing_service.handlers.ledger_writer import LedgerPolicy
+from billing_service.handlers.scheduler import BillingScheduler
 from billing_service.settings import BillingSettings
 from customer_agent_shared.events.billing import (
     CREDITS_ADJUST,
@@ -70,8 +73,8 @@ class ManualClock:
 
 
 def billing_settings(schema: str, group: str, instance: str = "", **overrides: Any) -> BillingSettings:
-    # The service name keys the shared Redis dedup marks: a unique one keeps any other billing
-    # process consuming the same topics (a running deployment, another test) out of this test's way.
+    # A unique group (and service name, which keys the optional Redis dedup marks) keeps any other
+    # billing process consuming the same topics (a running deployment, another test) out of the way.
     return BillingSettings(
         service_name=group + instance,
         database_schema=schema,
@@ -498,3 +501,34 @@ async def _dead_letters(bootstrap: str, offsets: dict[int, int], event_id: str) 
         bootstrap, BILLING_COMMANDS + ".dlq", until=found, timeout_seconds=10, from_offsets=offsets
     )
     return found(records)
+
+
+async def test_scheduler_forgets_threads_quiet_longer_than_the_retention(
+    infrastructure: InfrastructureSettings, scratch_schema: tuple[AsyncEngine, str]
+) -> None:
+    engine, schema = scratch_schema
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    service = build_service(billing_settings(schema, unique_name("billing-test"), scheduler_interval_seconds=3600))
+    account = unique_name("acc")
+    ages = {"old-charged": 120, "old-uncharged": 95, "recent": 30}
+    async with service.kernel.lifecycle.running():
+        async with service.unit_of_work() as uow:
+            for thread, days in ages.items():
+                facts = ThreadFacts(answered=True, charged=thread.endswith("-charged"))
+                await uow.threads.save(account, thread, replace(facts, last_activity_at=now - timedelta(days=days)))
+            await uow.commit()
+        scheduler = BillingScheduler(
+            service.unit_of_work,
+            policy=LedgerPolicy(default_plan=CreditPlan()),
+            clock=lambda: now,
+            interval_seconds=3600,
+            thread_retention=timedelta(days=90),
+        )
+        assert await scheduler.run_once() == 2
+        assert await scheduler.run_once() == 0
+
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(f'SELECT thread_id FROM "{schema}".threads WHERE account_id = :account'), {"account": account}
+        )
+        assert set(rows.scalars()) == {"recent"}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from customer_agent_shared.events.billing import CreditPlan, PricingRule
-from sqlalchemy import Integer, cast, func, select, text, tuple_, update
+from sqlalchemy import Integer, cast, delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -210,6 +210,23 @@ class ThreadRepository:
             .values(account_id=account_id, thread_id=thread_id, **values)
             .on_conflict_do_update(index_elements=["account_id", "thread_id"], set_=values)
         )
+
+    async def forget_quiet(self, quiet_since: datetime, limit: int) -> int:
+        """Delete up to ``limit`` threads with no activity since ``quiet_since``; return how many."""
+        oldest = (
+            select(threads_table.c.account_id, threads_table.c.thread_id)
+            .where(threads_table.c.last_activity_at < quiet_since)
+            .limit(limit)
+            .subquery()
+        )
+        result = await self._session.execute(
+            delete(threads_table).where(
+                tuple_(threads_table.c.account_id, threads_table.c.thread_id).in_(
+                    select(oldest.c.account_id, oldest.c.thread_id)
+                )
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def quiet_resolutions(self, now: datetime, limit: int) -> list[tuple[str, str]]:
         """Uncharged threads of per-resolution accounts quiet for the account's resolution hours."""

@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 
 from customer_agent_shared.events.billing import PricingRule
 
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 
 class BillingScheduler:
-    """Runs due resets and quiet resolutions every ``interval_seconds``."""
+    """Runs due resets and quiet resolutions, and forgets long-quiet threads, every ``interval_seconds``."""
 
     def __init__(
         self,
@@ -36,12 +37,14 @@ class BillingScheduler:
         clock: Clock,
         interval_seconds: float,
         batch_size: int = 200,
+        thread_retention: timedelta = timedelta(days=90),
     ) -> None:
         self._unit_of_work = unit_of_work
         self._policy = policy
         self._clock = clock
         self._interval = interval_seconds
         self._batch_size = batch_size
+        self._thread_retention = thread_retention
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -80,7 +83,12 @@ class BillingScheduler:
             changed += await self.resolve_quiet_thread(account_id, thread_id)
         async with self._unit_of_work() as uow:
             EXHAUSTED_ACCOUNTS.set(await uow.accounts.count_exhausted())
-        return changed
+            # Quiet resolutions above ran first, so a thread is only forgotten long after it could be charged.
+            forgotten = await uow.threads.forget_quiet(now - self._thread_retention, self._batch_size * 10)
+            await uow.commit()
+        if forgotten:
+            logger.info("quiet threads forgotten", extra={"threads": forgotten})
+        return changed + forgotten
 
     async def reset_account(self, account_id: str) -> bool:
         """Apply the account's due reset (if another replica did not already)."""
