@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from conversation_service.bootstrap import build_service
 from conversation_service.settings import ConversationSettings
 from customer_agent_shared.clients import create_opensearch_client
-from customer_agent_shared.content_index import AccountScopedSearch, index_body
+from customer_agent_shared.content_index import AccountScopedSearch, index_body, with_localized_fields
 from customer_agent_shared.events.channels import ChannelRef, ChannelType, MessageReceived, Sender
 from customer_agent_shared.events.conversations import ConversationAssigned
 from customer_agent_shared.events.envelope import make_event, serialize_event
@@ -105,7 +105,7 @@ async def load_index(client: AsyncOpenSearch, index: str, documents: list[dict[s
     await client.indices.create(index=index, body=index_body())
     lines: list[dict[str, Any]] = []
     for document in documents:
-        lines.extend(({"index": {"_index": index, "_id": document["chunk_id"]}}, document))
+        lines.extend(({"index": {"_index": index, "_id": document["chunk_id"]}}, with_localized_fields(document)))
     result = await client.bulk(body=lines, refresh=True)
     if result["errors"]:
         raise SystemExit("bulk load failed")

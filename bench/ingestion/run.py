@@ -17,19 +17,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from customer_agent_shared.content_index import index_body
+from customer_agent_shared.clients import create_opensearch_client
 from customer_agent_shared.events.envelope import make_event
 from customer_agent_shared.events.sources import SOURCE_SYNC, SourceCommand, SourceKind
 from customer_agent_shared.persistence.database import create_database_engine
 from customer_agent_shared.testing.kafka import unique_name
-from ingestion_service.adapters import content_store
 from ingestion_service.adapters.safe_http import FetchLimits, FetchRefused, SafeFetcher
 from ingestion_service.bootstrap import build_service
 from ingestion_service.domain.network_policy import AddressPolicy, parse_networks
 from ingestion_service.settings import IngestionSettings
+from opensearchpy import AsyncOpenSearch
 from sqlalchemy import text
 
 DOC_ROOT = Path("/usr/share/doc/python3.11/html")
@@ -55,8 +55,56 @@ def page_paths(limit: int) -> list[str]:
     return paths[:limit]
 
 
-async def fetch_only(urls: list[str], concurrency: int) -> tuple[int, int, float]:
-    """Fetch every URL with the crawler's own HTTP client and nothing else: (pages, bytes, seconds)."""
+@dataclass(frozen=True)
+class CpuTime:
+    """CPU seconds used so far by this process, its child processes (site server, page parsers) and OpenSearch."""
+
+    own: float
+    children: float
+    opensearch: float
+
+    def __sub__(self, other: CpuTime) -> CpuTime:
+        return CpuTime(self.own - other.own, self.children - other.children, self.opensearch - other.opensearch)
+
+    def line(self, wall: float) -> str:
+        """A report line for a phase that took ``wall`` seconds."""
+        cores = os.cpu_count() or 1
+        return (
+            f"CPU s: this process {self.own:.1f}, child processes {self.children:.1f}, OpenSearch "
+            f"{self.opensearch:.1f} (of {cores} cores x {wall:.1f} s = {cores * wall:.1f})"
+        )
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for child in children:
+            found += [child, *_descendants(child)]
+    return found
+
+
+def _process_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def cpu_time(opensearch: AsyncOpenSearch) -> CpuTime:
+    """A snapshot of ``CpuTime`` (Linux /proc for the processes, node stats for OpenSearch)."""
+    stats = await opensearch.nodes.stats(metric="process")
+    millis = sum(node["process"]["cpu"]["total_in_millis"] for node in stats["nodes"].values())
+    children = sum(_process_cpu(pid) for pid in _descendants(os.getpid()))
+    return CpuTime(time.process_time(), children, millis / 1000)
+
+
+async def fetch_only(urls: list[str], concurrency: int, opensearch: AsyncOpenSearch) -> tuple[int, int, float, CpuTime]:
+    """Fetch every URL with the crawler's own HTTP client and nothing else: (pages, bytes, seconds, CPU)."""
     fetcher = SafeFetcher(
         AddressPolicy(parse_networks("127.0.0.0/8")), user_agent="bench", limits=FetchLimits(max_bytes=20_000_000)
     )
@@ -76,26 +124,17 @@ async def fetch_only(urls: list[str], concurrency: int) -> tuple[int, int, float
             pages += result.status_code == 200
             size += len(result.body)
 
+    cpu = await cpu_time(opensearch)
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
+    cpu = await cpu_time(opensearch) - cpu
     await fetcher.aclose()
-    return pages, size, elapsed
+    return pages, size, elapsed, cpu
 
 
-def lean_index_body() -> dict[str, Any]:
-    """EXPERIMENT ONLY: the contract mapping without the per-language sub-fields (to size their indexing cost)."""
-    body = index_body()
-    for name in ("title", "section", "body", "question"):
-        body["mappings"]["properties"][name].pop("fields", None)
-    return body
-
-
-async def full_pipeline(
-    start_url: str, page_count: int, concurrency: int, *, lean: bool = False
-) -> tuple[int, int, int, float]:
-    """Crawl + parse + chunk + index through the real service: (fetched, documents, chunks, seconds)."""
-    content_store.index_body = lean_index_body if lean else index_body  # type: ignore[attr-defined]
+async def full_pipeline(start_url: str, page_count: int, concurrency: int) -> tuple[int, int, int, float, CpuTime]:
+    """Crawl + parse + chunk + index through the real service: (fetched, documents, chunks, seconds, CPU)."""
     schema = unique_name("bench_ingestion").replace("-", "_")
     index = unique_name("bench-chunks")
     settings = IngestionSettings(
@@ -120,6 +159,8 @@ async def full_pipeline(
     )
     try:
         async with service.kernel.lifecycle.running():
+            assert service.kernel.opensearch is not None
+            cpu = await cpu_time(service.kernel.opensearch)
             started = time.perf_counter()
             await service.commands.handle(make_event(SOURCE_SYNC, command, source="bench", account_id=account))
             while True:
@@ -133,12 +174,13 @@ async def full_pipeline(
                     break
                 await asyncio.sleep(0.05)
             elapsed = time.perf_counter() - started
+            cpu = await cpu_time(service.kernel.opensearch) - cpu
             async with service.unit_of_work() as uow:
                 documents = await uow.documents.for_source(account, "python-docs")
             await service.store.drop()
             if record.state != "ready":
                 raise SystemExit(f"sync failed: {record.error}")
-            return len(documents), record.documents, record.chunks, elapsed
+            return len(documents), record.documents, record.chunks, elapsed, cpu
     finally:
         engine = create_database_engine(settings.database_url, pool_size=1)
         async with engine.begin() as connection:
@@ -146,14 +188,31 @@ async def full_pipeline(
         await engine.dispose()
 
 
-async def measure(
-    urls: list[str], start_url: str, concurrency: int, lean: bool
-) -> tuple[int, int, float, int, int, int, float]:
+@dataclass(frozen=True)
+class Measurement:
+    """Both runs over the same pages."""
+
+    pages: int
+    size: int
+    fetch_seconds: float
+    fetch_cpu: CpuTime
+    fetched: int
+    documents: int
+    chunks: int
+    full_seconds: float
+    full_cpu: CpuTime
+
+
+async def measure(urls: list[str], start_url: str, concurrency: int) -> Measurement:
     """Fetch-only baseline, then the full pipeline, over the same pages."""
-    await fetch_only(urls[:50], concurrency)  # warm the server's file cache
-    pages, size, fetch_seconds = await fetch_only(urls, concurrency)
-    fetched, documents, chunks, full_seconds = await full_pipeline(start_url, len(urls), concurrency, lean=lean)
-    return pages, size, fetch_seconds, fetched, documents, chunks, full_seconds
+    opensearch = create_opensearch_client(IngestionSettings().opensearch_url)
+    try:
+        await fetch_only(urls[:50], concurrency, opensearch)  # warm the server's file cache
+        pages, size, fetch_seconds, fetch_cpu = await fetch_only(urls, concurrency, opensearch)
+    finally:
+        await opensearch.close()
+    fetched, documents, chunks, full_seconds, full_cpu = await full_pipeline(start_url, len(urls), concurrency)
+    return Measurement(pages, size, fetch_seconds, fetch_cpu, fetched, documents, chunks, full_seconds, full_cpu)
 
 
 def main() -> int:
@@ -161,11 +220,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--pages", type=int, default=600, help="pages to crawl at most (the docs have ~530)")
     parser.add_argument("--concurrency", type=int, default=8, help="parallel requests, the same in both runs")
-    parser.add_argument(
-        "--lean-mapping",
-        action="store_true",
-        help="experiment: index without the per-language sub-fields of the shared mapping (not the contract)",
-    )
     args = parser.parse_args()
     ensure_docs()
     paths = page_paths(args.pages)
@@ -180,22 +234,21 @@ def main() -> int:
         assert server.stdout is not None
         base = f"http://127.0.0.1:{int(server.stdout.readline())}"
         urls = [f"{base}/{path}" for path in paths]
-        pages, size, fetch_seconds, fetched, documents, chunks, full_seconds = asyncio.run(
-            measure(urls, f"{base}/index.html", args.concurrency, args.lean_mapping)
-        )
+        result = asyncio.run(measure(urls, f"{base}/index.html", args.concurrency))
     finally:
         server.terminate()
         server.wait()
         os.unlink(listing.name)
-    fetch_rate = pages / fetch_seconds
-    full_rate = fetched / full_seconds
-    mapping = "LEAN (experiment, not the contract)" if args.lean_mapping else "shared contract mapping"
-    print(f"pages served:        {len(paths)} ({size / 1e6:.1f} MB) from {DOC_ROOT}; index: {mapping}")
-    print(f"fetch-only baseline: {pages} pages in {fetch_seconds:.2f} s = {fetch_rate:.1f} pages/s")
+    fetch_rate = result.pages / result.fetch_seconds
+    full_rate = result.fetched / result.full_seconds
+    print(f"pages served:        {len(paths)} ({result.size / 1e6:.1f} MB) from {DOC_ROOT}")
+    print(f"fetch-only baseline: {result.pages} pages in {result.fetch_seconds:.2f} s = {fetch_rate:.1f} pages/s")
+    print(f"                     {result.fetch_cpu.line(result.fetch_seconds)}")
     print(
-        f"crawl+parse+index:   {fetched} pages in {full_seconds:.2f} s = {full_rate:.1f} pages/s "
-        f"({documents} documents, {chunks} chunks)"
+        f"crawl+parse+index:   {result.fetched} pages in {result.full_seconds:.2f} s = {full_rate:.1f} pages/s "
+        f"({result.documents} documents, {result.chunks} chunks)"
     )
+    print(f"                     {result.full_cpu.line(result.full_seconds)}")
     ratio = full_rate / fetch_rate
     print(f"ratio:               {ratio:.2f} (target >= 0.50: {'met' if ratio >= 0.5 else 'NOT met'})")
     return 0

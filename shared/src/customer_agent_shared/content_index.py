@@ -8,11 +8,12 @@ place that no caller can skip.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from opensearchpy import AsyncOpenSearch
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 READ_ALIAS = "customer-agent-chunks"
 WRITE_ALIAS = "customer-agent-chunks-write"
 
@@ -37,19 +38,75 @@ LANGUAGE_ANALYZERS: dict[str, str] = {
     "fi": "finnish",
 }
 
+# Text fields indexed twice: with the standard analyzer for every chunk, and under
+# ``stemmed.<language>.<field>`` with the analyzer of the chunk's own language only
+# (one language analysis per chunk instead of one per supported language).
+LOCALIZED_FIELDS: tuple[str, ...] = ("title", "section", "body", "question")
+_LOCALIZED_OBJECT = "stemmed"
 
-def analyzed_subfields() -> dict[str, Any]:
-    """Per-language sub-fields of a text field, so a query can use the visitor's language."""
-    return {analyzer: {"type": "text", "analyzer": analyzer} for analyzer in LANGUAGE_ANALYZERS.values()}
+# Painless: fill the per-language fields from ``language`` (reindexing from an older version).
+LOCALIZE_SCRIPT = """
+String language = ctx._source.language;
+if (language != null && params.languages.contains(language)) {
+  Map localized = new HashMap();
+  for (String name : params.fields) {
+    def value = ctx._source.get(name);
+    if (value != null) { localized.put(name, value); }
+  }
+  Map stemmed = new HashMap();
+  stemmed.put(language, localized);
+  ctx._source.put(params.object, stemmed);
+}
+"""
+
+
+def localize_script() -> dict[str, Any]:
+    """The painless script (with params) that adds the per-language fields to a document being reindexed."""
+    return {
+        "lang": "painless",
+        "source": LOCALIZE_SCRIPT,
+        "params": {
+            "languages": list(LANGUAGE_ANALYZERS),
+            "fields": list(LOCALIZED_FIELDS),
+            "object": _LOCALIZED_OBJECT,
+        },
+    }
+
+
+def localized_field(language: str, field: str) -> str | None:
+    """Reader's side: the field holding ``field`` analysed for ``language`` ('stemmed.da.body'), if any."""
+    if language not in LANGUAGE_ANALYZERS or field not in LOCALIZED_FIELDS:
+        return None
+    return f"{_LOCALIZED_OBJECT}.{language}.{field}"
+
+
+def localized_fields(language: str, values: Mapping[str, str | None]) -> dict[str, Any]:
+    """Writer's side: the per-language fields of a chunk in ``language`` (empty without an analyzer)."""
+    if language not in LANGUAGE_ANALYZERS:
+        return {}
+    texts = {name: values[name] for name in LOCALIZED_FIELDS if values.get(name) is not None}
+    return {_LOCALIZED_OBJECT: {language: texts}} if texts else {}
+
+
+def with_localized_fields(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A chunk's ``_source`` with the per-language fields of its ``language`` added."""
+    return {**document, **localized_fields(str(document.get("language") or ""), document)}
 
 
 def index_body() -> dict[str, Any]:
     """Settings and mappings of the chunk index."""
-    text_field = {"type": "text", "analyzer": "standard", "fields": analyzed_subfields()}
+    text_field = {"type": "text", "analyzer": "standard"}
+    per_language = {
+        language: {
+            "properties": {name: {"type": "text", "analyzer": analyzer} for name in LOCALIZED_FIELDS},
+        }
+        for language, analyzer in LANGUAGE_ANALYZERS.items()
+    }
     return {
         "settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"},
         "mappings": {
             "dynamic": "strict",
+            "_meta": {"index_version": INDEX_VERSION},
             "properties": {
                 "chunk_id": {"type": "keyword"},
                 "account_id": {"type": "keyword"},
@@ -61,7 +118,8 @@ def index_body() -> dict[str, Any]:
                 "section": text_field,
                 "body": text_field,
                 "question": text_field,
-                "answer": {"type": "text", "analyzer": "standard"},
+                "answer": text_field,
+                _LOCALIZED_OBJECT: {"properties": per_language},
                 "language": {"type": "keyword"},
                 "private": {"type": "boolean"},
                 "citations_allowed": {"type": "boolean"},
@@ -71,6 +129,12 @@ def index_body() -> dict[str, Any]:
             },
         },
     }
+
+
+def index_version(mapping: Mapping[str, Any]) -> int:
+    """The contract version of an existing index from its mapping (indexes before version 2 carry none)."""
+    meta = mapping.get("_meta") or {}
+    return int(meta.get("index_version", 1))
 
 
 def account_filter(account_id: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from customer_agent_shared.content_index import index_body
+from customer_agent_shared.content_index import index_body, with_localized_fields
 from opensearchpy import AsyncOpenSearch
 
 BASE = "https://help.example.com"
@@ -128,6 +128,6 @@ async def create_index(client: AsyncOpenSearch, index: str, account_ids: list[st
     for account_id in account_ids:
         for document in documents(account_id):
             lines.append({"index": {"_index": index, "_id": f"{account_id}:{document['chunk_id']}"}})
-            lines.append(document)
+            lines.append(with_localized_fields(document))
     result = await client.bulk(body=lines, refresh=True)
     assert not result["errors"], result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from conversation_service.adapters.content_search import passage_from_hit
@@ -13,6 +14,7 @@ from conversation_service.domain.retrieval import (
     build_query,
     content_terms,
     effective_weights,
+    frequency_aggregation,
     is_supported,
     rank_passages,
     read_frequencies,
@@ -83,12 +85,67 @@ def test_a_follow_up_borrows_the_previous_question_terms() -> None:
     assert standalone.context_terms == ()
 
 
+def _clauses(query: dict[str, object]) -> list[dict[str, Any]]:
+    """The multi_match clauses of ``build_query``'s body."""
+    clauses: list[dict[str, Any]] = query["bool"]["must"][0]["bool"]["should"]  # type: ignore[index]
+    return clauses
+
+
+def _multi_matches(query: dict[str, object]) -> dict[str, list[str]]:
+    """Fields searched per query text, from ``build_query``'s body."""
+    found: dict[str, list[str]] = {}
+    for clause in _clauses(query):
+        match = clause["multi_match"]
+        found.setdefault(match["query"], []).extend(match["fields"])
+    return found
+
+
 def test_query_searches_the_visitor_language_and_the_english_translation() -> None:
-    query = json.dumps(build_query(analyze_question("Hvordan nulstiller jeg min adgangskode?", "da")))
-    assert "body.danish" in query
-    assert "body.english" in query
-    assert "password" in query
-    assert '"language": {"value": "da"' in query
+    query = build_query(analyze_question("Hvordan nulstiller jeg min adgangskode?", "da"))
+    fields = _multi_matches(query)
+    native = fields["nulstiller adgangskode"]
+    assert {"body", "stemmed.da.body", "title^2", "stemmed.da.title^2", "question^3", "answer"} <= set(native)
+    assert not any(".en." in field for field in native)
+    english = next(fields[text] for text in fields if "password" in text)
+    assert {"stemmed.en.title^2", "stemmed.en.body", "stemmed.en.question^3"} <= set(english)
+    assert all(field.startswith("stemmed.en.") for field in english)
+    assert '"language": {"value": "da"' in json.dumps(query)
+
+
+def test_a_translated_term_weighs_less_than_the_visitors_own_word() -> None:
+    query = build_query(analyze_question("Hvor lang tid tager levering?", "da"))
+    boosts: dict[str, list[float]] = {}
+    for clause in _clauses(query):
+        boosts.setdefault(clause["multi_match"]["query"], []).append(clause["multi_match"]["boost"])
+    native, translated = boosts["levering"], boosts["delivery shipping"]
+    assert len(native) == len(translated) == 2  # passage fields, then question fields
+    assert all(english < own for english, own in zip(translated, native, strict=True))
+
+
+def test_an_english_question_uses_the_english_fields_only() -> None:
+    fields = _multi_matches(build_query(analyze_question("How do I reset my password?", "en")))
+    assert set(fields) == {"reset password"}
+    assert {"body", "stemmed.en.body", "stemmed.en.section", "stemmed.en.question^3"} <= set(fields["reset password"])
+
+
+def test_term_frequencies_count_native_and_translated_matches_per_term() -> None:
+    terms = analyze_question("Hvordan nulstiller jeg min adgangskode?", "da")
+    account = {"term": {"account_id": "acc"}}
+    aggregation = frequency_aggregation(terms, account)
+    assert aggregation["aggs"]["account"]["filter"] == account
+    filters = aggregation["aggs"]["account"]["aggs"]["terms"]["filters"]["filters"]
+    assert set(filters) == {"nulstiller", "adgangskode"}
+    native, english = filters["adgangskode"]["bool"]["should"]
+    assert set(native["multi_match"]["fields"]) == {
+        "title", "stemmed.da.title", "body", "stemmed.da.body", "question", "stemmed.da.question"
+    }  # fmt: skip
+    assert english["multi_match"]["query"] == "password"
+    assert set(english["multi_match"]["fields"]) == {"stemmed.en.title", "stemmed.en.body"}
+
+
+def test_a_language_without_its_own_analyzer_uses_the_standard_fields() -> None:
+    fields = _multi_matches(build_query(analyze_question("Wie kann ich mein Passwort ändern?", "pl")))
+    assert all("stemmed" not in field for searched in fields.values() for field in searched)
 
 
 def test_empty_question_matches_nothing() -> None:
@@ -126,13 +183,21 @@ def test_a_rare_term_the_page_lacks_outweighs_common_terms_it_has() -> None:
     assert support(terms, page, weights) < 0.4
 
 
-def test_an_untranslatable_foreign_word_weighs_no_more_than_the_average() -> None:
+def test_an_untranslatable_foreign_word_weighs_no_more_than_the_average_translated_term() -> None:
     terms = analyze_question("Hoe genereer ik willekeurige getallen?", "nl")
+    assert "genereer" not in terms.translations
     weights = term_weights({"genereer": 0, "willekeurige": 30, "getallen": 300}, total=10_000)
     effective = effective_weights(terms, weights)
-    assert effective["genereer"] == pytest.approx(sum(weights.values()) / 3)
+    # Its own (inflated) weight does not raise the cap.
+    assert effective["genereer"] == pytest.approx((weights["willekeurige"] + weights["getallen"]) / 2)
     assert effective["willekeurige"] == weights["willekeurige"]
     assert effective_weights(analyze_question("pizza cost", "en"), weights) == weights
+
+
+def test_without_any_translated_term_the_cap_is_the_average_of_all() -> None:
+    terms = analyze_question("pizza hamburger", "da")
+    assert terms.translations == {}
+    assert effective_weights(terms, {"pizza": 5.0, "hamburger": 1.0}) == {"pizza": 3.0, "hamburger": 1.0}
 
 
 def test_frequencies_are_read_from_the_aggregation() -> None:

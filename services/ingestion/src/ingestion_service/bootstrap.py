@@ -109,9 +109,10 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
     indexer = DocumentIndexer(store, chunk_chars=settings.chunk_chars, overlap_chars=settings.chunk_overlap_chars)
     fetcher = build_fetcher(settings)
     politeness = HostPoliteness(settings.host_concurrency, settings.host_delay_seconds)
+    crawler = Crawler(fetcher, politeness, parse_workers=settings.parse_workers)
     sync = WebsiteSync(
         unit_of_work,
-        Crawler(fetcher, politeness),
+        crawler,
         indexer,
         crawl_options(settings),
         batch_chunks=settings.bulk_batch_chunks,
@@ -154,6 +155,7 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
 
     kernel.lifecycle.add("content index", prepare_index)
     kernel.lifecycle.add("crawler http client", None, fetcher.aclose)
+    kernel.lifecycle.add("page parsers", None, crawler.parsers.aclose)
     kernel.lifecycle.add("sync runner", start_runner, runner.stop)
     kernel.lifecycle.add("re-sync scheduler", scheduler.start, scheduler.stop)
     register_subscribers(kernel.broker, commands, articles, settings.consumer_group, settings.consumer_offset_reset)

@@ -7,6 +7,7 @@ from customer_agent_shared.settings import ServiceSettings
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from ingestion_service.adapters.crawler import DEFAULT_PARSE_WORKERS
 from ingestion_service.domain.network_policy import parse_networks
 
 
@@ -39,6 +40,9 @@ class IngestionSettings(ServiceSettings):
     host_concurrency: int = Field(default=4, ge=1, description="Parallel requests per host.")
     host_delay_seconds: float = Field(default=0.25, ge=0, description="Minimum gap between request starts per host.")
     respect_crawl_delay: bool = Field(default=True, description="Honour robots.txt Crawl-delay (capped at 10 s).")
+    parse_workers: int = Field(
+        default=DEFAULT_PARSE_WORKERS, ge=0, description="Processes parsing crawled pages (0: in the event loop)."
+    )
 
     # Files.
     max_file_bytes: int = Field(default=25_000_000, ge=1, description="Largest uploaded file parsed.")

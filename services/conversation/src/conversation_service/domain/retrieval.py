@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from customer_agent_shared.content_index import LANGUAGE_ANALYZERS
+from customer_agent_shared.content_index import localized_field
 
 from conversation_service.domain.language import STOP_WORDS, word_list, words
 from conversation_service.domain.lexicon import english_terms, translate_phrases
@@ -110,17 +110,30 @@ def analyze_question(text: str, language: str, previous_questions: Sequence[str]
     )
 
 
-def _fields(analyzer: str | None, name: str, boost: float = 1.0) -> list[str]:
+def _fields(language: str, name: str, boost: float = 1.0) -> list[str]:
+    """``name`` (standard analyzer, every chunk) plus its field analysed for ``language`` (that language's chunks)."""
     suffix = f"^{boost:g}" if boost != 1.0 else ""
     fields = [f"{name}{suffix}"]
-    if analyzer:
-        fields.append(f"{name}.{analyzer}{suffix}")
+    if localized := localized_field(language, name):
+        fields.append(f"{localized}{suffix}")
     return fields
 
 
-def build_query(terms: QueryTerms, *, language_boost: float = 1.0, context_boost: float = 0.6) -> dict[str, object]:
-    """The OpenSearch query (without the account filter, which ``AccountScopedSearch`` adds)."""
-    analyzer = LANGUAGE_ANALYZERS.get(terms.language)
+def _english_fields(name: str, boost: float = 1.0) -> list[str]:
+    """``name`` analysed for English (English chunks): where the lexicon's English translations are looked for."""
+    suffix = f"^{boost:g}" if boost != 1.0 else ""
+    return [f"{localized_field('en', name)}{suffix}"]
+
+
+def build_query(
+    terms: QueryTerms, *, language_boost: float = 1.0, context_boost: float = 0.6, translation_boost: float = 0.7
+) -> dict[str, object]:
+    """The OpenSearch query (without the account filter, which ``AccountScopedSearch`` adds).
+
+    A lexicon translation is weaker evidence than the visitor's own word, so a page in the visitor's
+    language that has the word outranks an English page that has its translation (``translation_boost``).
+    """
+    language = terms.language
     native = " ".join(terms.terms)
     context = " ".join(term for term in terms.context_terms if term not in terms.terms)
     english = " ".join(terms.english)
@@ -140,14 +153,14 @@ def build_query(terms: QueryTerms, *, language_boost: float = 1.0, context_boost
                 }
             )
 
-    passage_fields = [*_fields(analyzer, "title", 2), *_fields(analyzer, "section"), *_fields(analyzer, "body")]
-    english_fields = ["title.english^2", "section.english", "body.english"]
+    passage_fields = [*_fields(language, "title", 2), *_fields(language, "section"), *_fields(language, "body")]
+    english_fields = [*_english_fields("title", 2), *_english_fields("section"), *_english_fields("body")]
     match(native, passage_fields)
-    match(native, [*_fields(analyzer, "question", 3), "answer"], boost=1.5)
+    match(native, [*_fields(language, "question", 3), "answer"], boost=1.5)
     match(context, passage_fields, boost=context_boost)
-    if terms.language != "en":
-        match(english, english_fields)
-        match(english, ["question.english^3"], boost=1.5)
+    if language != "en":
+        match(english, english_fields, boost=translation_boost)
+        match(english, _english_fields("question", 3), boost=1.5 * translation_boost)
     if not should:
         return {"match_none": {}}
     return {
@@ -253,14 +266,18 @@ def term_weights(document_frequencies: dict[str, int], total: int) -> TermWeight
 
 def frequency_aggregation(terms: QueryTerms, account_filter: dict[str, Any]) -> dict[str, Any]:
     """An aggregation counting, over all of the account's chunks, those that contain each question term."""
-    analyzer = LANGUAGE_ANALYZERS.get(terms.language)
-    native_fields = [*_fields(analyzer, "title"), *_fields(analyzer, "body"), *_fields(analyzer, "question")]
+    native_fields = [
+        *_fields(terms.language, "title"),
+        *_fields(terms.language, "body"),
+        *_fields(terms.language, "question"),
+    ]
     filters: dict[str, Any] = {}
     for term in terms.all_terms:
         should: list[dict[str, Any]] = [{"multi_match": {"query": term, "fields": native_fields}}]
         english = " ".join(terms.translations.get(term, ()))
         if english:
-            should.append({"multi_match": {"query": english, "fields": ["title.english", "body.english"]}})
+            english_fields = [*_english_fields("title"), *_english_fields("body")]
+            should.append({"multi_match": {"query": english, "fields": english_fields}})
         filters[term] = {"bool": {"should": should, "minimum_should_match": 1}}
     return {
         "global": {},
@@ -280,10 +297,13 @@ def read_frequencies(aggregation: dict[str, Any]) -> tuple[dict[str, int], int]:
 
 def effective_weights(terms: QueryTerms, weights: TermWeights) -> TermWeights:
     """Weights as used for support: a foreign word the lexicon cannot translate is rare in content of
-    another language for that reason alone, so it never weighs more than the average term."""
+    another language for that reason alone, so it never weighs more than the average translated term
+    (its own inflated weight left out of that average; the average of all terms when none translated)."""
     if not weights or terms.language == "en":
         return weights
-    average = sum(weights.values()) / len(weights)
+    translated = [weight for term, weight in weights.items() if term in terms.translations]
+    reference = translated or list(weights.values())
+    average = sum(reference) / len(reference)
     return {term: weight if term in terms.translations else min(weight, average) for term, weight in weights.items()}
 
 

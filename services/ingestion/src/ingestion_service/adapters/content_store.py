@@ -2,21 +2,33 @@
 
 Writes go through the write alias; deletes and updates by query go through both
 aliases so a half-finished mapping migration never leaves stale chunks behind.
+When an older index version sits behind the aliases, ``ensure_index`` migrates:
+the write alias moves to the new index first, the old chunks are reindexed into it
+(never over newer writes), then the read alias moves and the old index is dropped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from customer_agent_shared.content_index import index_body
+from customer_agent_shared.content_index import (
+    INDEX_VERSION,
+    index_body,
+    index_version,
+    localize_script,
+    localized_fields,
+)
 from opensearchpy import AsyncOpenSearch
-from opensearchpy.exceptions import RequestError
+from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
 logger = logging.getLogger(__name__)
+
+REINDEX_TIMEOUT_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -64,11 +76,16 @@ class ChunkDocument:
             body["question"] = self.question
         if self.answer is not None:
             body["answer"] = self.answer
+        body.update(localized_fields(self.language, body))
         return body
 
 
 class IndexWriteError(RuntimeError):
     """OpenSearch refused some chunks of a bulk request."""
+
+
+class IndexMigrationError(RuntimeError):
+    """Copying the chunks of an older index version into the current one failed."""
 
 
 class ContentStore:
@@ -85,17 +102,83 @@ class ContentStore:
         return f"{self.read_alias},{self.write_alias}"
 
     async def ensure_index(self) -> None:
-        """Create the concrete index and both aliases when missing (idempotent, race-safe)."""
-        if not await self._client.indices.exists(index=self.index):
-            body = index_body()
+        """Create the concrete index and both aliases when missing, or migrate to it from an older
+        version behind the aliases (idempotent and safe when several instances start at once)."""
+        readable = await self._alias_targets(self.read_alias)
+        writable = await self._alias_targets(self.write_alias)
+        older = (readable | writable) - {self.index}
+        if not older:
+            await self._create(with_aliases=not readable and not writable)
+            await self._add_missing_aliases()
+            return
+        versions = {name: version for name in older if (version := await self._version(name)) is not None}
+        if len(versions) < len(older):
+            await self.ensure_index()  # an old index vanished: another instance just finished; look again
+            return
+        newer = sorted(name for name, version in versions.items() if version > INDEX_VERSION)
+        if newer:
+            logger.warning("a newer content index is behind the aliases; leaving it alone", extra={"index": newer})
+            return
+        await self._migrate(sorted(older))
+
+    async def _migrate(self, older: list[str]) -> None:
+        """Write alias to the new index first, copy the old chunks over, then switch reads and drop the old."""
+        logger.info("migrating the content index", extra={"from": older, "to": self.index})
+        await self._create(with_aliases=False)
+        await self._move_alias(self.write_alias, older, is_write_index=True)
+        try:
+            result = await self._client.reindex(
+                body={
+                    "conflicts": "proceed",  # chunks written since the write alias moved are newer: keep them
+                    "source": {"index": ",".join(older)},
+                    "dest": {"index": self.index, "op_type": "create"},
+                    "script": localize_script(),
+                },
+                params={"wait_for_completion": "true", "refresh": "true", "request_timeout": REINDEX_TIMEOUT_SECONDS},
+            )
+            failures = result.get("failures") or []
+        except TransportError as error:
+            failures = [str(error)]
+        if failures:
+            if await self._alias_targets(self.read_alias) == {self.index}:
+                return  # another instance finished the migration first and dropped the old index
+            raise IndexMigrationError(f"reindexing {older} into {self.index} failed: {failures[:3]}")
+        await self._move_alias(self.read_alias, older, is_write_index=False)
+        for name in older:
+            with contextlib.suppress(NotFoundError):  # another instance may have dropped it already
+                await self._client.indices.delete(index=name)
+        logger.info("content index migrated", extra={"from": older, "to": self.index})
+
+    async def _move_alias(self, alias: str, older: list[str], *, is_write_index: bool) -> None:
+        """Point ``alias`` at the new index instead of the older ones, atomically."""
+        add: dict[str, Any] = {"index": self.index, "alias": alias}
+        if is_write_index:
+            add["is_write_index"] = True
+        current = await self._alias_targets(alias)
+        actions: list[dict[str, Any]] = [{"add": add}]
+        actions += [{"remove": {"index": name, "alias": alias}} for name in older if name in current]
+        try:
+            await self._client.indices.update_aliases(body={"actions": actions})
+        except NotFoundError:
+            # Another instance moved it (and maybe dropped an old index) in between: check the outcome.
+            if await self._alias_targets(alias) != {self.index}:
+                raise
+
+    async def _create(self, *, with_aliases: bool) -> None:
+        """Create the concrete index (with both aliases on a fresh install) unless it exists."""
+        if await self._client.indices.exists(index=self.index):
+            return
+        body = index_body()
+        if with_aliases:
             body["aliases"] = {self.read_alias: {}, self.write_alias: {"is_write_index": True}}
-            try:
-                await self._client.indices.create(index=self.index, body=body)
-                logger.info("content index created", extra={"index": self.index})
-                return
-            except RequestError as error:
-                if "resource_already_exists_exception" not in str(error):
-                    raise
+        try:
+            await self._client.indices.create(index=self.index, body=body)
+            logger.info("content index created", extra={"index": self.index})
+        except RequestError as error:
+            if "resource_already_exists_exception" not in str(error):
+                raise
+
+    async def _add_missing_aliases(self) -> None:
         actions: list[dict[str, Any]] = []
         if not await self._client.indices.exists_alias(name=self.read_alias):
             actions.append({"add": {"index": self.index, "alias": self.read_alias}})
@@ -103,6 +186,22 @@ class ContentStore:
             actions.append({"add": {"index": self.index, "alias": self.write_alias, "is_write_index": True}})
         if actions:
             await self._client.indices.update_aliases(body={"actions": actions})
+
+    async def _alias_targets(self, alias: str) -> set[str]:
+        """Concrete indexes an alias points at (empty when it does not exist)."""
+        try:
+            result = await self._client.indices.get_alias(name=alias)
+        except NotFoundError:
+            return set()
+        return set(result)
+
+    async def _version(self, index: str) -> int | None:
+        """The contract version of an existing index (None when it no longer exists)."""
+        try:
+            mapping = await self._client.indices.get_mapping(index=index)
+        except NotFoundError:
+            return None
+        return index_version(mapping[index]["mappings"])
 
     async def drop(self) -> None:
         """Delete the concrete index (tests and tear-down only)."""

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import urlsplit
 
 from ingestion_service.adapters.html_extract import extract_html
+from ingestion_service.adapters.language import detect_language, warm_up
 from ingestion_service.adapters.metrics import BYTES_FETCHED, PAGES_FETCHED
 from ingestion_service.adapters.politeness import HostPoliteness
 from ingestion_service.adapters.safe_http import FetchRefused, FetchResult, SafeFetcher
@@ -37,6 +41,7 @@ HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
 TEXT_TYPES = frozenset({"text/plain", "text/markdown"})
 MAX_SITEMAPS = 20
 MAX_CRAWL_DELAY = 10.0
+DEFAULT_PARSE_WORKERS = 2
 
 
 class PageKind(StrEnum):
@@ -73,6 +78,7 @@ class PageOutcome:
     failure_kind: str | None = None
     gone: bool = False  # 404/410: the page no longer exists
     discovered: int = 0  # URLs admitted to the crawl so far
+    language: str = ""  # detected from the page's text (changed pages)
 
 
 @dataclass
@@ -100,12 +106,55 @@ class CrawlOptions:
 PageCallback = Callable[[PageOutcome], Awaitable[None]]
 
 
+class PageParsers:
+    """Parses fetched pages in worker processes, so parsing neither blocks the crawl's event loop nor
+    is bound to one core; with ``workers=0`` pages are parsed inline (in the event loop)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._start()
+
+    def _start(self) -> None:
+        if self.workers <= 0:
+            return
+        # Workers are forked now (while the service is being built) and load the language model once.
+        self._pool = ProcessPoolExecutor(
+            self.workers, mp_context=multiprocessing.get_context("fork"), initializer=warm_up
+        )
+        for _ in range(self.workers):
+            self._pool.submit(int)
+
+    async def parse(self, url: str, result: FetchResult, start: str) -> PageOutcome:
+        """The outcome of one fetched page (see ``parse_page``); a page that kills its parser fails alone."""
+        if self._pool is None:
+            return parse_page(url, result, start)
+        pool = self._pool
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, parse_page, url, result, start)
+        except BrokenProcessPool:
+            logger.exception("a page parser process died; starting new ones", extra={"url": url})
+            if self._pool is pool:
+                pool.shutdown(wait=False, cancel_futures=True)
+                self._start()
+            return PageOutcome(url, PageKind.FAILED, error=f"{url}: the parser crashed", failure_kind="internal")
+
+    async def aclose(self) -> None:
+        """Stop the worker processes (pages are parsed inline afterwards)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
 class Crawler:
     """Crawls one site from a start URL."""
 
-    def __init__(self, fetcher: SafeFetcher, politeness: HostPoliteness) -> None:
+    def __init__(
+        self, fetcher: SafeFetcher, politeness: HostPoliteness, *, parse_workers: int = DEFAULT_PARSE_WORKERS
+    ) -> None:
         self._fetcher = fetcher
         self._politeness = politeness
+        self.parsers = PageParsers(parse_workers)
 
     async def _get(
         self, url: str, delay: float | None, etag: str | None = None, last_modified: str | None = None
@@ -238,7 +287,7 @@ class Crawler:
                 )
                 return
             else:
-                outcome = await self._parse(url, result, start)
+                outcome = await self.parsers.parse(url, result, start)
                 if outcome.kind is PageKind.CHANGED and outcome.content_hash is not None:
                     if outcome.content_hash in seen_hashes and seen_hashes[outcome.content_hash] != url:
                         outcome.kind = PageKind.DUPLICATE
@@ -289,47 +338,52 @@ class Crawler:
             summary.start_error = outcome.error
         await on_page(outcome)
 
-    async def _parse(self, url: str, result: FetchResult, start: str) -> PageOutcome:
-        """Extract a fetched page; canonical and final (redirected) URLs are followed as links."""
-        text = result.body.decode(result.encoding or "utf-8", errors="replace")
-        if result.content_type in HTML_TYPES:
-            document = extract_html(text, base_url=result.url)
-        elif result.content_type in TEXT_TYPES:
-            document = ParsedDocument(title=url.rsplit("/", 1)[-1], sections=[Section("", text)])
-        else:
-            return PageOutcome(
-                url,
-                PageKind.FAILED,
-                error=f"{url}: unsupported content type {result.content_type!r}",
-                failure_kind="content_type",
-            )
-        unique_hrefs = dict.fromkeys(href.split("#", 1)[0] for href in document.links)
-        links = [link for href in unique_hrefs if (link := resolve_link(result.url, href)) is not None]
-        links = list(dict.fromkeys(links))
-        if result.url != url:
-            links.append(result.url)  # a same-site redirect target is a page of its own
-        canonical = resolve_link(result.url, document.canonical_url) if document.canonical_url else None
-        if canonical and canonical != url and same_site(canonical, start):
-            links.append(canonical)
-            document.canonical_url = canonical
-        else:
-            document.canonical_url = url
-        if document.is_empty():
-            return PageOutcome(
-                url,
-                PageKind.FAILED,
-                error=f"{url}: no text content",
-                failure_kind="empty",
-                etag=result.etag,
-                last_modified=result.last_modified,
-                links=links,
-            )
+
+def parse_page(url: str, result: FetchResult, start: str) -> PageOutcome:
+    """Extract a fetched page (CPU only, runs in a worker process): its document, links (canonical and
+    final redirected URLs included), content hash and language."""
+    markup = result.body.decode(result.encoding or "utf-8", errors="replace")
+    if result.content_type in HTML_TYPES:
+        document = extract_html(markup, base_url=result.url)
+    elif result.content_type in TEXT_TYPES:
+        document = ParsedDocument(title=url.rsplit("/", 1)[-1], sections=[Section("", markup)])
+    else:
         return PageOutcome(
             url,
-            PageKind.CHANGED,
-            document=document,
-            content_hash=content_hash(document.text),
+            PageKind.FAILED,
+            error=f"{url}: unsupported content type {result.content_type!r}",
+            failure_kind="content_type",
+        )
+    unique_hrefs = dict.fromkeys(href.split("#", 1)[0] for href in document.links)
+    links = [link for href in unique_hrefs if (link := resolve_link(result.url, href)) is not None]
+    links = list(dict.fromkeys(links))
+    if result.url != url:
+        links.append(result.url)  # a same-site redirect target is a page of its own
+    canonical = resolve_link(result.url, document.canonical_url) if document.canonical_url else None
+    if canonical and canonical != url and same_site(canonical, start):
+        links.append(canonical)
+        document.canonical_url = canonical
+    else:
+        document.canonical_url = url
+    if document.is_empty():
+        return PageOutcome(
+            url,
+            PageKind.FAILED,
+            error=f"{url}: no text content",
+            failure_kind="empty",
             etag=result.etag,
             last_modified=result.last_modified,
             links=links,
         )
+    text = document.text
+    document.links = []  # resolved in ``links``; not sent back from the worker twice
+    return PageOutcome(
+        url,
+        PageKind.CHANGED,
+        document=document,
+        content_hash=content_hash(text),
+        etag=result.etag,
+        last_modified=result.last_modified,
+        links=links,
+        language=detect_language(text, fallback=document.language or "en"),
+    )

@@ -7,7 +7,7 @@ import threading
 import py3langid  # type: ignore[import-untyped]
 
 MIN_CHARS = 30
-SAMPLE_CHARS = 3000
+SAMPLE_CHARS = 1000
 _lock = threading.Lock()
 _ready = False
 

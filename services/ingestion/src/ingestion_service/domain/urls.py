@@ -80,9 +80,25 @@ def canonicalize(url: str) -> str:
     return urlunsplit(SplitResult(scheme, netloc, path, query, ""))
 
 
+def _link_base(base_url: str) -> str:
+    """The part of ``base_url`` a relative link (not '?…' or ';…') depends on: its directory, so links
+    from pages of one directory share cache entries."""
+    if "?" in base_url or "#" in base_url or ";" in base_url:
+        return base_url
+    slash = base_url.rfind("/")
+    return base_url[: slash + 1] if slash > base_url.find("//") + 1 else base_url
+
+
 @functools.lru_cache(maxsize=65536)
-def _canonical_cached(url: str) -> str:
-    return canonicalize(url)
+def _resolve(base: str, href: str) -> str | None:
+    try:
+        absolute = canonicalize(urljoin(base, href))
+    except (UrlRefused, ValueError):
+        return None
+    extension = posixpath.splitext(urlsplit(absolute).path)[1].lower()
+    if extension in SKIPPED_EXTENSIONS:
+        return None
+    return absolute
 
 
 def resolve_link(base_url: str, href: str) -> str | None:
@@ -90,14 +106,7 @@ def resolve_link(base_url: str, href: str) -> str | None:
     href = href.strip()
     if not href or href.startswith(("#", "mailto:", "tel:", "javascript:", "data:")):
         return None
-    try:
-        absolute = _canonical_cached(urljoin(base_url, href))
-    except (UrlRefused, ValueError):
-        return None
-    extension = posixpath.splitext(urlsplit(absolute).path)[1].lower()
-    if extension in SKIPPED_EXTENSIONS:
-        return None
-    return absolute
+    return _resolve(base_url if href.startswith(("?", ";")) else _link_base(base_url), href)
 
 
 def site_of(url: str) -> str:

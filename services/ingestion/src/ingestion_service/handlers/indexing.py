@@ -50,14 +50,16 @@ class DocumentIndexer:
         answer: str | None = None,
         received_at: float | None = None,
         previous_chunks: int = 0,
+        digest: str | None = None,
     ) -> PreparedDocument:
-        """Chunk a document and attach the source's metadata to every chunk."""
+        """Chunk a document and attach the source's metadata to every chunk (``language`` and ``digest``
+        when the caller already knows them, e.g. from the crawler's parser)."""
         text = document.text
         if language:
-            language = primary_subtag(language)  # declared by the source (knowledge-base articles)
+            language = primary_subtag(language)  # declared (knowledge-base articles) or detected by the crawler
         else:
             language = detect_language(text, fallback=language_hint or document.language or "en")
-        digest = content_hash(text)
+        digest = digest or content_hash(text)
         pieces = chunk_sections(document.sections, max_chars=self._chunk_chars, overlap_chars=self._overlap_chars)
         chunks = [
             ChunkDocument(

@@ -147,6 +147,8 @@ class _SyncRun:
                 outcome.document,
                 updated_at=now,
                 previous_chunks=old.chunk_count if old else 0,
+                language=outcome.language or None,
+                digest=outcome.content_hash,
             )
             self.pending.append(prepared)
             self.pending_chunks += len(prepared.chunks)
