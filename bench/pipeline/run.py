@@ -91,9 +91,15 @@ class ReplyWatcher:
             if message_id is not None and message_id not in self.arrivals:
                 self.arrivals[message_id] = time.perf_counter()
 
-    async def wait_for(self, ids: set[str], limit_seconds: float) -> None:
-        deadline = time.perf_counter() + limit_seconds
-        while not ids.issubset(self.arrivals) and time.perf_counter() < deadline:  # noqa: ASYNC110
+    async def wait_for(self, ids: set[str], stall_seconds: float) -> None:
+        """Wait until every id arrived, or until none arrived for ``stall_seconds`` (the rest are lost)."""
+        last_progress, last_count = time.perf_counter(), -1
+        while not ids.issubset(self.arrivals):
+            count = len(self.arrivals)
+            if count != last_count:
+                last_progress, last_count = time.perf_counter(), count
+            elif time.perf_counter() - last_progress > stall_seconds:
+                return
             await asyncio.sleep(0.02)
 
     async def stop(self) -> None:
@@ -116,7 +122,7 @@ async def drive(
     ids = [f"{name}-sat-{i}-{uuid.uuid4().hex[:6]}" for i in range(saturation_messages)]
     started = time.perf_counter()
     await asyncio.gather(*(publish(message_id, i) for i, message_id in enumerate(ids)))
-    await watcher.wait_for(set(ids), limit_seconds=120)
+    await watcher.wait_for(set(ids), stall_seconds=30)
     arrived = [watcher.arrivals[i] for i in ids if i in watcher.arrivals]
     saturation_rate = len(arrived) / (max(arrived) - started) if arrived else 0.0
 
@@ -131,7 +137,7 @@ async def drive(
         message_id = f"{name}-paced-{i}-{uuid.uuid4().hex[:6]}"
         sent_at[message_id] = time.perf_counter()
         await publish(message_id, i)
-    await watcher.wait_for(set(sent_at), limit_seconds=60)
+    await watcher.wait_for(set(sent_at), stall_seconds=30)
     latencies = [(watcher.arrivals[m] - t) * 1000 for m, t in sent_at.items() if m in watcher.arrivals]
     elapsed = max((watcher.arrivals[m] for m in sent_at if m in watcher.arrivals), default=begin) - begin
     return Result(
