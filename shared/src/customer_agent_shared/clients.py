@@ -6,16 +6,24 @@ from collections.abc import Awaitable, Callable
 
 from opensearchpy import AsyncOpenSearch
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 
 def create_redis_client(redis_url: str) -> Redis:
-    """A Redis client with short timeouts so a dead Redis never stalls a handler for long."""
+    """A Redis client with short timeouts so a dead Redis never stalls a handler for long.
+
+    A connection error is retried twice on a fresh connection: after a Redis restart the pooled
+    connections are dead, and the first command must not fail because of that.
+    """
     return Redis.from_url(
         redis_url,
         socket_timeout=2.0,
         socket_connect_timeout=2.0,
         health_check_interval=15,
-        retry_on_timeout=False,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
+        retry_on_error=[RedisConnectionError],
     )
 
 
