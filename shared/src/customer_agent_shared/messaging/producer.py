@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import InvalidProducerEpoch, OutOfOrderSequenceNumber, ProducerFenced, UnknownProducerId
 
 from customer_agent_shared.events.envelope import CLOUDEVENTS_JSON, CloudEvent, serialize_event
 from customer_agent_shared.observability.metrics import EVENTS_PUBLISHED
 from customer_agent_shared.persistence.outbox import OutgoingMessage
 from customer_agent_shared.topics import LARGE_MESSAGE_BYTES
+
+logger = logging.getLogger(__name__)
+
+# Errors after which an idempotent producer's sequence state is unusable (seen after a broker restart
+# that lost the producer's state): only a new producer, with a new producer id, can send again.
+FATAL_PRODUCER_ERRORS: tuple[type[BaseException], ...] = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    ProducerFenced,
+)
 
 
 class KafkaEventProducer:
@@ -21,9 +34,16 @@ class KafkaEventProducer:
         self._bootstrap_servers = bootstrap_servers
         self._linger_ms = linger_ms
         self._producer: AIOKafkaProducer | None = None
+        self._lifecycle_lock = asyncio.Lock()
+        self._running = False  # between start() and stop(): a replaced producer may be re-created lazily
 
     async def start(self) -> None:
         """Connect to the cluster (the client must be created inside the running loop)."""
+        async with self._lifecycle_lock:
+            self._running = True
+            await self._start_unlocked()
+
+    async def _start_unlocked(self) -> None:
         if self._producer is None:
             producer = AIOKafkaProducer(
                 bootstrap_servers=self._bootstrap_servers,
@@ -39,6 +59,7 @@ class KafkaEventProducer:
 
     async def stop(self) -> None:
         """Flush pending sends and disconnect."""
+        self._running = False
         if self._producer is not None:
             producer, self._producer = self._producer, None
             await producer.stop()
@@ -46,11 +67,16 @@ class KafkaEventProducer:
     async def send_batch(self, messages: list[OutgoingMessage]) -> None:
         """Send messages (in order per partition) and wait until all are acknowledged."""
         if self._producer is None:
-            raise RuntimeError("producer not started")
+            if not self._running:
+                raise RuntimeError("producer not started")
+            async with self._lifecycle_lock:  # a replacement failed to start earlier (broker down): retry now
+                await self._start_unlocked()
+        producer = self._producer
+        assert producer is not None
         futures: list[asyncio.Future[Any]] = []
         for message in messages:
             futures.append(
-                await self._producer.send(
+                await producer.send(
                     message.topic,
                     value=message.value,
                     key=message.key,
@@ -59,7 +85,27 @@ class KafkaEventProducer:
             )
             EVENTS_PUBLISHED.labels(service=self._service, topic=message.topic).inc()
         if futures:
-            await asyncio.gather(*futures)
+            try:
+                await asyncio.gather(*futures)
+            except FATAL_PRODUCER_ERRORS as error:
+                # The caller retries (the outbox relay on its next pass, a consumer by redelivery); consumers
+                # drop the possible duplicates by event id.
+                logger.warning("producer state lost; starting a new producer", extra={"error": repr(error)})
+                await self._replace(producer)
+                raise
+
+    async def _replace(self, broken: AIOKafkaProducer) -> None:
+        """Stop a producer whose idempotence state is lost and start a fresh one (once per breakage)."""
+        async with self._lifecycle_lock:
+            if id(self._producer) != id(broken):
+                return  # another sender already replaced it
+            self._producer = None
+            try:
+                await broken.stop()
+            except Exception as error:  # stopping a broken producer may fail too; it is dropped anyway
+                logger.info("broken producer did not stop cleanly", extra={"error": repr(error)})
+            if self._running:
+                await self._start_unlocked()
 
     async def send_event(self, topic: str, key: str | None, event: CloudEvent[Any]) -> None:
         """Send one CloudEvent and wait for its acknowledgement."""
