@@ -13,15 +13,9 @@ from customer_agent_shared.messaging.reliable import PermanentHandlerError
 
 from routing_service.adapters.account_cache import AccountDirectory
 from routing_service.adapters.unit_of_work import RoutingUnitOfWork
+from routing_service.handlers.tenancy import require_matching_account
 
 logger = logging.getLogger(__name__)
-
-
-def _check_account(event: CloudEvent[AgentConfigSnapshot] | CloudEvent[CreditState]) -> None:
-    if event.accountid != event.data.account_id:
-        raise PermanentHandlerError(
-            f"event accountid {event.accountid!r} differs from data.account_id {event.data.account_id!r}"
-        )
 
 
 class FoldAccountState:
@@ -36,7 +30,7 @@ class FoldAccountState:
 
     async def fold_config(self, topic: str, event: CloudEvent[AgentConfigSnapshot]) -> bool:
         """Store a snapshot if it is newer than the stored one; True when stored."""
-        _check_account(event)
+        require_matching_account(event)
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(f"{self._prefix}:{topic}", event.id):
                 return False
@@ -49,7 +43,7 @@ class FoldAccountState:
 
     async def fold_credit_state(self, topic: str, event: CloudEvent[CreditState]) -> bool:
         """Store a credit state if it is newer than the stored one; True when stored."""
-        _check_account(event)
+        require_matching_account(event)
         if event.type not in CREDIT_STATE_TYPES:
             raise PermanentHandlerError(f"unexpected credit state type {event.type!r}")
         state = event.data

@@ -15,13 +15,13 @@ from customer_agent_shared.events.conversations import (
     ConversationEvent,
 )
 from customer_agent_shared.events.envelope import CloudEvent
-from customer_agent_shared.messaging.reliable import PermanentHandlerError
 
 from routing_service.adapters.account_cache import AccountDirectory
 from routing_service.adapters.unit_of_work import RoutingUnitOfWork
 from routing_service.domain.decisions import Decision, Situation, decide_handoff_request
 from routing_service.domain.ownership import ThreadState, path
 from routing_service.handlers.effects import Cause, apply_decision, aware, count_decision, people_of
+from routing_service.handlers.tenancy import require_matching_account
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +50,7 @@ class HandleConversationEvent:
     async def handle(self, event: CloudEvent[ConversationEvent]) -> Decision | None:
         """Handle one conversation event; the handoff decision when one was taken, else None."""
         data = event.data
-        if event.accountid != data.account_id:
-            raise PermanentHandlerError(
-                f"event accountid {event.accountid!r} differs from data.account_id {data.account_id!r}"
-            )
+        require_matching_account(event)
         decision: Decision | None = None
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(self._consumer, event.id):

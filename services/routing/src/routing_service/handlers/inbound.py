@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 from customer_agent_shared.events.channels import MessageReceived
 from customer_agent_shared.events.envelope import CloudEvent
-from customer_agent_shared.messaging.reliable import PermanentHandlerError
 
 from routing_service.adapters.account_cache import AccountDirectory, AccountView
 from routing_service.adapters.repositories import ThreadRecord
@@ -16,6 +15,7 @@ from routing_service.adapters.unit_of_work import RoutingUnitOfWork
 from routing_service.domain.decisions import Decision, Outcome, Situation, decide_inbound
 from routing_service.domain.handoff import People
 from routing_service.handlers.effects import Cause, apply_decision, aware, count_decision, people_of
+from routing_service.handlers.tenancy import require_matching_account
 from routing_service.metrics import DECISION_SECONDS, DUPLICATE_MESSAGES
 
 logger = logging.getLogger(__name__)
@@ -41,10 +41,7 @@ class RouteInboundMessage:
     async def handle(self, event: CloudEvent[MessageReceived]) -> Decision | None:
         """Route one inbound message; None when the event or the message was already routed."""
         message = event.data
-        if event.accountid != message.account_id:
-            raise PermanentHandlerError(
-                f"event accountid {event.accountid!r} differs from data.account_id {message.account_id!r}"
-            )
+        require_matching_account(event)
         received_at = self._clock()
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(self._consumer, event.id):
