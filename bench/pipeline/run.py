@@ -47,6 +47,8 @@ class Result:
     p99_ms: float
     paced_rate: float
     lost: int
+    cpu_ms_per_message: dict[str, float]
+    """CPU milliseconds each process group used per message during the saturation phase."""
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -120,10 +122,15 @@ async def drive(
 ) -> Result:
     """Run the saturation and paced phases against one system."""
     ids = [f"{name}-sat-{i}-{uuid.uuid4().hex[:6]}" for i in range(saturation_messages)]
+    cpu_before = process_group_cpu_seconds()
     started = time.perf_counter()
     await asyncio.gather(*(publish(message_id, i) for i, message_id in enumerate(ids)))
     await watcher.wait_for(set(ids), stall_seconds=30)
+    cpu_after = process_group_cpu_seconds()
     arrived = [watcher.arrivals[i] for i in ids if i in watcher.arrivals]
+    cpu_ms_per_message = {
+        group: (cpu_after[group] - cpu_before.get(group, 0.0)) * 1000 / max(1, len(arrived)) for group in cpu_after
+    }
     saturation_rate = len(arrived) / (max(arrived) - started) if arrived else 0.0
 
     sent_at: dict[str, float] = {}
@@ -147,6 +154,7 @@ async def drive(
         p99_ms=percentile(latencies, 0.99),
         paced_rate=len(latencies) / elapsed if elapsed > 0 else 0.0,
         lost=(len(ids) - len(arrived)) + (total - len(latencies)),
+        cpu_ms_per_message=cpu_ms_per_message,
     )
 
 
@@ -305,6 +313,54 @@ async def pipeline(args: argparse.Namespace) -> Result:
         await producer.stop()
 
 
+def _cpu_seconds_by_pid() -> tuple[dict[int, float], dict[int, int]]:
+    """User+system CPU seconds and parent pid of every process (from /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu: dict[int, float] = {}
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the parenthesised command name: state ppid ... utime(12th) stime(13th).
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return cpu, parents
+
+
+def process_group_cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by each local-stack process with its children, and by this benchmark."""
+    run_dir = Path(os.environ.get("CA_STATE_DIR", REPO / ".local-stack")) / "run"
+    cpu, parents = _cpu_seconds_by_pid()
+    children: dict[int, list[int]] = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+
+    def with_descendants(root: int) -> float:
+        total, pending = 0.0, [root]
+        while pending:
+            pid = pending.pop()
+            total += cpu.get(pid, 0.0)
+            pending.extend(children.get(pid, []))
+        return total
+
+    groups: dict[str, float] = {}
+    for pidfile in sorted(run_dir.glob("*.pid")):
+        try:
+            root = int(pidfile.read_text().split()[0])
+        except (OSError, ValueError):
+            continue
+        if root in cpu:
+            groups[pidfile.stem.removeprefix("service-")] = with_descendants(root)
+    groups["bench"] = cpu.get(os.getpid(), 0.0)
+    return groups
+
+
 def service_memory_mib() -> dict[str, float]:
     """Resident memory of each running service process (from the local stack's pid files)."""
     run_dir = Path(os.environ.get("CA_STATE_DIR", REPO / ".local-stack")) / "run"
@@ -334,6 +390,13 @@ async def main() -> int:
             f"{result.name:9s} saturation {result.saturation_rate:8.1f} msg/s | paced {result.paced_rate:6.1f} msg/s "
             f"p50 {result.p50_ms:7.1f} ms p99 {result.p99_ms:7.1f} ms | lost {result.lost}"
         )
+    cpu = measured.cpu_ms_per_message
+    print(
+        "CPU ms per message (saturation): "
+        + ", ".join(f"{group} {ms:.1f}" for group, ms in sorted(cpu.items(), key=lambda item: -item[1]))
+        + f"; total {sum(cpu.values()):.1f} (the {os.cpu_count()} cores give "
+        f"{(os.cpu_count() or 1) * 1000 / max(1.0, measured.saturation_rate):.1f} per message at this rate)"
+    )
     memory = service_memory_mib()
     print("memory (RSS MiB): " + ", ".join(f"{name} {mib:.0f}" for name, mib in memory.items()))
     ratio = measured.saturation_rate / baseline.saturation_rate if baseline.saturation_rate else 0.0

@@ -109,6 +109,20 @@ GOLDEN_SIGNALS = [
         [(f"sum by (service) (rate(customer_agent_event_retries_total{{{SERVICE}}}[{RATE}]))", "{{service}}")],
         unit="ops",
     ),
+    _panel(
+        "Consumer batches: mean size, and batches split after a failure per second",
+        [
+            (
+                f"sum by (service) (rate(customer_agent_consumer_batch_size_sum{{{SERVICE}}}[{RATE}]))"
+                f" / sum by (service) (rate(customer_agent_consumer_batch_size_count{{{SERVICE}}}[{RATE}]))",
+                "{{service}} mean size",
+            ),
+            (
+                f'sum by (service) (rate(customer_agent_consumer_batches_total{{{SERVICE},outcome="split"}}[{RATE}]))',
+                "{{service}} split/s",
+            ),
+        ],
+    ),
 ]
 
 BUSINESS = [

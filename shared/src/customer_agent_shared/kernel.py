@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
@@ -25,6 +27,7 @@ from customer_agent_shared.clients import (
     opensearch_readiness,
     redis_readiness,
 )
+from customer_agent_shared.messaging.batches import BatchConsumer
 from customer_agent_shared.messaging.broker import create_kafka_broker
 from customer_agent_shared.messaging.dedup import ProcessedEventRegistry
 from customer_agent_shared.messaging.offsets import OffsetCommitter
@@ -39,6 +42,7 @@ from customer_agent_shared.persistence.database import (
 )
 from customer_agent_shared.persistence.migrations import upgrade_to_head
 from customer_agent_shared.persistence.outbox import OutboxRelay
+from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork, shared_transaction
 from customer_agent_shared.runtime import Lifecycle
 from customer_agent_shared.settings import ServiceSettings
 
@@ -56,10 +60,20 @@ class ServiceKernel:
     broker: KafkaBroker
     lifecycle: Lifecycle
     committer: OffsetCommitter
+    reliable: ReliableConsumerConfig
     outbox: Table
     inbox: Table
     opensearch: AsyncOpenSearch | None = None
     extra: dict[str, object] = field(default_factory=dict)
+
+    def batch_consumer(self, create_unit_of_work: Callable[[], SqlUnitOfWork]) -> BatchConsumer:
+        """Runs fetched batches of events in one shared transaction of the service's units of work."""
+        return BatchConsumer(self.reliable, lambda: shared_transaction(create_unit_of_work))
+
+    @staticmethod
+    def batch_subscriber_options(batch_size: int) -> dict[str, Any]:
+        """Subscriber keyword arguments of a batch subscriber: take what one fetch returns, up to ``batch_size``."""
+        return {"batch": True, "max_records": batch_size, "batch_timeout_ms": 100}
 
     def asyncapi_document(self, title: str, description: str) -> str:
         """The AsyncAPI document of the topics this process consumes, as JSON."""
@@ -85,16 +99,17 @@ def build_kernel(
     producer = KafkaEventProducer(settings.kafka_bootstrap_servers, service=settings.service_name)
     relay = OutboxRelay(session_factory, outbox, producer.send_batch, lock_name=settings.database_schema, inbox=inbox)
     committer = OffsetCommitter(settings.service_name, interval_seconds=settings.offset_commit_interval_seconds)
+    reliable = ReliableConsumerConfig(
+        service=settings.service_name,
+        send_batch=producer.send_batch,
+        registry=ProcessedEventRegistry(redis) if settings.redis_dedup else None,
+        dedup_namespace=settings.consumer_group,
+        committer=committer,
+    )
     broker = create_kafka_broker(
         settings.kafka_bootstrap_servers,
         service=settings.service_name,
-        reliable=ReliableConsumerConfig(
-            service=settings.service_name,
-            send_batch=producer.send_batch,
-            registry=ProcessedEventRegistry(redis) if settings.redis_dedup else None,
-            dedup_namespace=settings.consumer_group,
-            committer=committer,
-        ),
+        reliable=reliable,
         graceful_timeout_seconds=float(settings.shutdown_grace_seconds),
     )
     opensearch = create_opensearch_client(settings.opensearch_url) if use_opensearch else None
@@ -131,6 +146,7 @@ def build_kernel(
         broker=broker,
         lifecycle=lifecycle,
         committer=committer,
+        reliable=reliable,
         outbox=outbox,
         inbox=inbox,
         opensearch=opensearch,

@@ -91,3 +91,15 @@ class ServiceSettings(InfrastructureSettings):
         description="Also check and record handled event ids in Redis before the PostgreSQL inbox claim "
         "(two extra round trips per message; every handler already claims its event in its transaction).",
     )
+
+
+class BatchConsumerSettings(BaseSettings):
+    """Mixed into the settings of services whose busiest topics use batch subscribers."""
+
+    consumer_batch_size: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description="Most events of the busiest topics handled in one database transaction (what one Kafka "
+        "fetch returned, so light traffic is never delayed); a failing batch is retried one event at a time.",
+    )

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from admin_api.adapters.orm import SCHEMA, inbox_table, outbox_table
 from admin_api.adapters.preview_replies import PreviewReplyListener
-from admin_api.adapters.unit_of_work import AdminUnitOfWork, joined_or_new
+from admin_api.adapters.unit_of_work import AdminUnitOfWork
 from admin_api.entrypoints.http_api import account_router, operator_router
 from admin_api.entrypoints.http_errors import install_error_handlers
 from admin_api.entrypoints.http_security import ApiServices
@@ -50,10 +50,8 @@ class AdminService:
 
     def unit_of_work(self) -> AdminUnitOfWork:
         """A unit of work over admin-api's schema (joining the request transaction when one is open)."""
-        return joined_or_new(
-            lambda: AdminUnitOfWork(
-                self.kernel.session_factory, outbox=outbox_table, inbox=inbox_table, relay=self.kernel.relay
-            )
+        return AdminUnitOfWork(
+            self.kernel.session_factory, outbox=outbox_table, inbox=inbox_table, relay=self.kernel.relay
         )
 
 
@@ -85,7 +83,14 @@ def build_service(settings: AdminSettings | None = None) -> AdminService:
         credits=credits,
         audit=AuditIntake(service.unit_of_work, f"{settings.consumer_group}:{AUDIT}"),
     )
-    register_subscribers(kernel.broker, folds, settings.consumer_group, settings.consumer_offset_reset)
+    register_subscribers(
+        kernel.broker,
+        folds,
+        settings.consumer_group,
+        kernel.batch_consumer(service.unit_of_work),
+        kernel.batch_subscriber_options(settings.consumer_batch_size),
+        settings.consumer_offset_reset,
+    )
     replies = PreviewReplyListener(settings.kafka_bootstrap_servers, CONVERSATIONS_PREVIEW_REPLIES, preview.deliver)
     kernel.lifecycle.add("preview replies", replies.start, replies.stop)
     start_consumers_last(kernel)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from customer_agent_shared.settings import ServiceSettings
+from customer_agent_shared.settings import BatchConsumerSettings, ServiceSettings
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 
-class AdminSettings(ServiceSettings):
+class AdminSettings(ServiceSettings, BatchConsumerSettings):
     """Everything the admin-api service reads from its environment."""
 
     model_config = SettingsConfigDict(env_prefix="ADMIN_", extra="ignore", populate_by_name=True)

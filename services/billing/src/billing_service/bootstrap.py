@@ -57,7 +57,15 @@ def build_service(settings: BillingSettings | None = None, *, clock: Clock = sys
         service.unit_of_work, policy=policy, clock=clock, consumer=f"billing:{CONVERSATIONS_EVENTS}"
     )
     commands = CreditCommands(service.unit_of_work, policy=policy, clock=clock, consumer=f"billing:{BILLING_COMMANDS}")
-    register_subscribers(kernel.broker, metering, commands, settings.consumer_group, settings.consumer_offset_reset)
+    register_subscribers(
+        kernel.broker,
+        metering,
+        commands,
+        settings.consumer_group,
+        kernel.batch_consumer(service.unit_of_work),
+        kernel.batch_subscriber_options(settings.consumer_batch_size),
+        settings.consumer_offset_reset,
+    )
     scheduler = BillingScheduler(
         service.unit_of_work,
         policy=policy,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from customer_agent_shared.events.billing import CreditPlan, PricingRule
-from customer_agent_shared.settings import ServiceSettings
+from customer_agent_shared.settings import BatchConsumerSettings, ServiceSettings
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from billing_service.domain.periods import time_zone
 
 
-class BillingSettings(ServiceSettings):
+class BillingSettings(ServiceSettings, BatchConsumerSettings):
     """Everything the billing service reads from its environment."""
 
     model_config = SettingsConfigDict(env_prefix="BILLING_", extra="ignore", populate_by_name=True)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from customer_agent_shared.content_index import READ_ALIAS
-from customer_agent_shared.settings import ServiceSettings
+from customer_agent_shared.settings import BatchConsumerSettings, ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 
-class ConversationSettings(ServiceSettings):
+class ConversationSettings(ServiceSettings, BatchConsumerSettings):
     """Everything the conversation service reads from its environment."""
 
     model_config = SettingsConfigDict(env_prefix="CONVERSATION_", extra="ignore", populate_by_name=True)

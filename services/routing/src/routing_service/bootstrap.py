@@ -58,7 +58,12 @@ def build_service(settings: RoutingSettings | None = None) -> RoutingService:
         account_state=FoldAccountState(service.unit_of_work, service.directory, prefix),
     )
     register_subscribers(
-        kernel.broker, use_cases, prefix, settings.consumer_offset_reset, inbound_consumers=settings.inbound_consumers
+        kernel.broker,
+        use_cases,
+        prefix,
+        kernel.batch_consumer(service.unit_of_work),
+        kernel.batch_subscriber_options(settings.consumer_batch_size),
+        settings.consumer_offset_reset,
     )
     start_consumers_last(kernel)
     return service

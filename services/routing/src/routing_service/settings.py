@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from customer_agent_shared.settings import ServiceSettings
+from customer_agent_shared.settings import BatchConsumerSettings, ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 
-class RoutingSettings(ServiceSettings):
+class RoutingSettings(ServiceSettings, BatchConsumerSettings):
     """Everything the routing service reads from its environment."""
 
     model_config = SettingsConfigDict(env_prefix="ROUTING_", extra="ignore", populate_by_name=True)
@@ -16,13 +16,6 @@ class RoutingSettings(ServiceSettings):
     http_port: int = Field(default=8003, ge=1, le=65535, description="Port of /metrics, /healthz, /readyz.")
     database_schema: str = Field(default="routing", description="PostgreSQL schema owned by routing.")
     consumer_group: str = Field(default="routing", description="Kafka consumer group prefix (<prefix>.<topic>).")
-    inbound_consumers: int = Field(
-        default=3,
-        ge=1,
-        le=32,
-        description="Kafka consumers of channels.inbound.v1 in this process; each owns whole partitions, "
-        "so per-thread order holds while partitions are routed in parallel.",
-    )
     account_cache_seconds: float = Field(
         default=5.0,
         gt=0,

@@ -29,7 +29,6 @@ async def test_inbound_event_is_recorded_once(
         database_schema=schema,
         consumer_group=unique_name("routing-test"),
         consumer_offset_reset="latest",
-        inbound_consumers=1,  # one consumer per subscriber, as wait_for_assignment expects
     )
     service = build_service(settings)
     account = unique_name("acc")

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from faststream import BaseMiddleware, StreamMessage
 from faststream.message import AckStatus
@@ -39,6 +39,8 @@ from customer_agent_shared.observability.metrics import (
 from customer_agent_shared.persistence.outbox import OutgoingMessage
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 NON_RETRYABLE_ERRORS: tuple[type[BaseException], ...] = (EventParseError, ValidationError, UnicodeDecodeError)
 
@@ -115,7 +117,12 @@ def reliable_consumer_middleware(config: ReliableConsumerConfig) -> Callable[...
 
     class ReliableConsumerMiddleware(BaseMiddleware):
         async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]) -> Any:
-            result = await self._consume_reliably(call_next, msg)
+            if isinstance(msg.raw_message, tuple):
+                # A batch subscriber: its decoder and ``BatchConsumer`` dead-letter, retry and deduplicate
+                # each record; an error escaping here rewinds the whole batch (the inbox drops repeats).
+                result = await call_next(msg)
+            else:
+                result = await self._consume_reliably(call_next, msg)
             # Reached only when the message is done (handled, duplicate or dead-lettered): an escaping
             # error skips this and FastStream rewinds to the message instead.
             await _mark_done(config, msg)
@@ -137,26 +144,14 @@ def reliable_consumer_middleware(config: ReliableConsumerConfig) -> Callable[...
                     EVENTS_CONSUMED.labels(service=config.service, topic=topic, outcome="duplicate").inc()
                     logger.info("duplicate event dropped")
                     return None
-                attempt = 0
-                while True:
-                    attempt += 1
-                    try:
-                        result = await call_next(msg)
-                        break
-                    except PERMANENT_ERRORS as error:
-                        await _dead_letter(config, msg, topic, error, attempts=attempt)
-                        return None
-                    except Exception as error:
-                        if attempt >= config.retry.max_attempts:
-                            logger.exception("handler failed after retries; dead-lettering")
-                            await _dead_letter(config, msg, topic, error, attempts=attempt)
-                            return None
-                        EVENT_RETRIES.labels(service=config.service, topic=topic).inc()
-                        logger.warning(
-                            "handler failed; retrying",
-                            extra={"attempt": attempt, "error": repr(error)},
-                        )
-                        await asyncio.sleep(config.retry.delay(attempt))
+                handled, result = await run_with_retries(
+                    config,
+                    topic,
+                    lambda: call_next(msg),
+                    lambda error, attempts: _dead_letter(config, msg, topic, error, attempts=attempts),
+                )
+                if not handled:
+                    return None
                 if config.registry is not None:
                     await config.registry.mark_processed(consumer, event_id)
                 EVENTS_CONSUMED.labels(service=config.service, topic=topic, outcome="handled").inc()
@@ -170,12 +165,38 @@ def reliable_consumer_middleware(config: ReliableConsumerConfig) -> Callable[...
 
 async def _mark_done(config: ReliableConsumerConfig, msg: StreamMessage[Any]) -> None:
     """Hand the finished message's offset to the committer (FastStream then skips its own commit)."""
-    record = msg.raw_message
     consumer = getattr(msg, "consumer", None)
-    if config.committer is None or consumer is None or isinstance(record, tuple):
+    if config.committer is None or consumer is None:
         return
-    await config.committer.handled(consumer, record.topic, record.partition, record.offset)
+    records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
+    for record in records:
+        await config.committer.handled(consumer, record.topic, record.partition, record.offset)
     msg.committed = AckStatus.ACKED
+
+
+async def run_with_retries(
+    config: ReliableConsumerConfig,
+    topic: str,
+    attempt_once: Callable[[], Awaitable[T]],
+    dead_letter: Callable[[BaseException, int], Awaitable[None]],
+) -> tuple[bool, T | None]:
+    """Run ``attempt_once`` with bounded retries; (False, None) once the input was dead-lettered instead."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return True, await attempt_once()
+        except PERMANENT_ERRORS as error:
+            await dead_letter(error, attempt)
+            return False, None
+        except Exception as error:
+            if attempt >= config.retry.max_attempts:
+                logger.exception("handler failed after retries; dead-lettering")
+                await dead_letter(error, attempt)
+                return False, None
+            EVENT_RETRIES.labels(service=config.service, topic=topic).inc()
+            logger.warning("handler failed; retrying", extra={"attempt": attempt, "error": repr(error)})
+            await asyncio.sleep(config.retry.delay(attempt))
 
 
 async def _dead_letter(
@@ -186,13 +207,26 @@ async def _dead_letter(
     *,
     attempts: int,
 ) -> None:
-    record = msg.raw_message
+    await dead_letter_record(config, msg.raw_message, error, attempts=attempts, topic=topic, value=msg.body)
+
+
+async def dead_letter_record(
+    config: ReliableConsumerConfig,
+    record: Any,
+    error: BaseException,
+    *,
+    attempts: int,
+    topic: str | None = None,
+    value: bytes | None = None,
+) -> None:
+    """Publish a consumed Kafka record to ``<topic>.dlq`` with the error (raises if that publish fails)."""
+    topic = topic or str(getattr(record, "topic", "unknown"))
     failed = FailedMessage(
         topic=topic,
         partition=int(getattr(record, "partition", -1)),
         offset=int(getattr(record, "offset", -1)),
         key=getattr(record, "key", None),
-        value=msg.body,
+        value=value if value is not None else (getattr(record, "value", None) or b""),
         error_type=type(error).__name__,
         error=str(error) or repr(error),
         attempts=attempts,

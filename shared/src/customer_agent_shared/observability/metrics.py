@@ -59,3 +59,14 @@ OFFSET_COMMITS = Counter(
     "Deferred Kafka offset commits by outcome (committed, failed: redelivered and deduplicated).",
     ["service", "outcome"],
 )
+CONSUMER_BATCHES = Counter(
+    "customer_agent_consumer_batches_total",
+    "Fetched batches handled in one transaction (committed) or, after an error, one message at a time (split).",
+    ["service", "topic", "outcome"],
+)
+CONSUMER_BATCH_SIZE = Histogram(
+    "customer_agent_consumer_batch_size",
+    "Events per fetched batch of a batch subscriber.",
+    ["service", "topic"],
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+)

@@ -33,3 +33,16 @@ async def claim_event(session: AsyncSession, inbox: Table, consumer: str, event_
         .returning(inbox.c.event_id)
     )
     return result.first() is not None
+
+
+async def claim_events(session: AsyncSession, inbox: Table, consumer: str, event_ids: list[str]) -> set[str]:
+    """Record many events as handled in one statement; returns the ids that were not handled before."""
+    if not event_ids:
+        return set()
+    result = await session.execute(
+        insert(inbox)
+        .values([{"consumer": consumer, "event_id": event_id} for event_id in event_ids])
+        .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+        .returning(inbox.c.event_id)
+    )
+    return {row[0] for row in result.all()}

@@ -69,18 +69,16 @@ def define_outbox_table(metadata: MetaData) -> Table:
     )
 
 
+def outbox_row(topic: str, key: str | None, event: CloudEvent[Any]) -> dict[str, Any]:
+    """The outbox table's column values for one event."""
+    return {"event_id": event.id, "topic": topic, "message_key": key, "payload": serialize_event(event)}
+
+
 async def stage_event(
     session: AsyncSession, outbox: Table, topic: str, key: str | None, event: CloudEvent[Any]
 ) -> None:
     """Insert an event into the outbox inside the session's current transaction."""
-    await session.execute(
-        outbox.insert().values(
-            event_id=event.id,
-            topic=topic,
-            message_key=key,
-            payload=serialize_event(event),
-        )
-    )
+    await session.execute(outbox.insert().values(**outbox_row(topic, key, event)))
 
 
 class OutboxRelay:

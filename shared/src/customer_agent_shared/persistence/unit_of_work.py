@@ -2,10 +2,21 @@
 
 Repositories add and query through ``session``; only ``commit`` commits. After a
 commit that staged events the outbox relay is woken so they leave at once.
+
+A consumer handling a fetched batch of messages opens a ``shared_transaction``:
+every unit of work of the same database opened inside it joins that one
+transaction instead of starting its own. A joined ``commit`` only flushes; the
+batch commits once, with its staged events inserted in one statement. This
+turns the per-message BEGIN, COMMIT and outbox insert into one per batch; if
+anything in the batch fails the caller rolls the whole batch back and handles
+its messages one transaction each.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Self
 
@@ -13,8 +24,15 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from customer_agent_shared.events.envelope import CloudEvent
-from customer_agent_shared.persistence.inbox import claim_event
-from customer_agent_shared.persistence.outbox import OutboxRelay, stage_event
+from customer_agent_shared.persistence.inbox import claim_event, claim_events
+from customer_agent_shared.persistence.outbox import OutboxRelay, outbox_row, stage_event
+
+
+class UncommittedJoinedWorkError(RuntimeError):
+    """A joined unit of work claimed an event but ended without committing: the batch cannot keep part of it."""
+
+
+_shared_transactions: ContextVar[tuple[SqlUnitOfWork, ...]] = ContextVar("shared_transactions", default=())
 
 
 class SqlUnitOfWork:
@@ -34,6 +52,14 @@ class SqlUnitOfWork:
         self._relay = relay
         self._session: AsyncSession | None = None
         self._staged_events = 0
+        self._outer: SqlUnitOfWork | None = None
+        """The shared transaction this unit of work joined, if any."""
+        self._buffered_rows: list[dict[str, Any]] | None = None
+        """Outbox rows of a shared transaction, inserted together at its commit."""
+        self._claimed = False
+        self._committed = False
+        self._preclaimed: dict[str, tuple[set[str], set[str]]] = {}
+        """Per consumer: (ids claimed ahead by ``claim_events``, those of them not handled before)."""
 
     @property
     def session(self) -> AsyncSession:
@@ -46,8 +72,14 @@ class SqlUnitOfWork:
         """Hook for subclasses: create repositories bound to ``self.session``."""
 
     async def __aenter__(self) -> Self:
-        self._session = self._session_factory()
         self._staged_events = 0
+        self._claimed = self._committed = False
+        outer = self._open_shared_transaction()
+        if outer is not None:
+            self._outer = outer
+            self._session = outer.session
+        else:
+            self._session = self._session_factory()
         self.on_begin()
         return self
 
@@ -55,23 +87,67 @@ class SqlUnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         assert self._session is not None
+        if self._outer is not None:
+            # Joined: an error propagates to the shared transaction, which rolls the whole batch back.
+            self._outer = None
+            self._session = None
+            if exc_type is None and self._claimed and not self._committed:
+                # On its own this unit of work would have been discarded; the batch cannot discard a part.
+                raise UncommittedJoinedWorkError("a unit of work claimed an event but did not commit")
+            return
         try:
             await self._session.rollback()  # no-op after commit; discards anything uncommitted
         finally:
             await self._session.close()
             self._session = None
+            self._buffered_rows = None
+            self._preclaimed = {}
+
+    def _open_shared_transaction(self) -> SqlUnitOfWork | None:
+        for outer in reversed(_shared_transactions.get()):
+            if outer._session_factory is self._session_factory and outer._session is not None:
+                return outer
+        return None
 
     async def claim_event(self, consumer: str, event_id: str) -> bool:
         """Mark the event handled in this transaction; False means it was handled before."""
-        return await claim_event(self.session, self._inbox, consumer, event_id)
+        ahead = (self._outer or self)._preclaimed.get(consumer)
+        if ahead is not None and event_id in ahead[0]:
+            claimed = event_id in ahead[1]
+            ahead[1].discard(event_id)  # claiming the same id again in this transaction finds it taken
+        else:
+            claimed = await claim_event(self.session, self._inbox, consumer, event_id)
+        self._claimed = self._claimed or claimed
+        return claimed
+
+    async def claim_events(self, consumer: str, event_ids: list[str]) -> None:
+        """Claim many events in one statement; ``claim_event`` then answers for them without a round trip."""
+        fresh = await claim_events(self.session, self._inbox, consumer, event_ids)
+        self._preclaimed[consumer] = (set(event_ids), fresh)
 
     async def publish(self, topic: str, key: str | None, event: CloudEvent[Any]) -> None:
         """Stage an event: it is sent only if this unit of work commits."""
-        await stage_event(self.session, self._outbox, topic, key, event)
-        self._staged_events += 1
+        target = self._outer or self
+        if target._buffered_rows is not None:
+            target._buffered_rows.append(outbox_row(topic, key, event))
+        else:
+            await stage_event(self.session, self._outbox, topic, key, event)
+        target._staged_events += 1
 
     async def commit(self) -> None:
-        """Commit state, inbox and outbox atomically, then wake the relay."""
+        """Commit state, inbox and outbox atomically, then wake the relay.
+
+        Joined to a shared transaction: send the changes so far to the database and start the next
+        use case with an empty identity map, as a new session would; the shared transaction commits.
+        """
+        self._committed = True
+        if self._outer is not None:
+            await self.session.flush()
+            self.session.expunge_all()
+            return
+        if self._buffered_rows:
+            await self.session.execute(self._outbox.insert(), self._buffered_rows)
+            self._buffered_rows.clear()
         await self.session.commit()
         if self._staged_events and self._relay is not None:
             self._relay.notify()
@@ -79,5 +155,21 @@ class SqlUnitOfWork:
 
     async def rollback(self) -> None:
         """Discard everything since the last commit."""
+        if self._outer is not None:
+            raise UncommittedJoinedWorkError("a joined unit of work cannot discard part of the shared transaction")
         await self.session.rollback()
+        if self._buffered_rows is not None:
+            self._buffered_rows.clear()
         self._staged_events = 0
+
+
+@asynccontextmanager
+async def shared_transaction(create: Callable[[], SqlUnitOfWork]) -> AsyncIterator[SqlUnitOfWork]:
+    """One transaction that units of work of the same database opened inside it join; the caller commits it."""
+    async with create() as outer:
+        outer._buffered_rows = []
+        token = _shared_transactions.set((*_shared_transactions.get(), outer))
+        try:
+            yield outer
+        finally:
+            _shared_transactions.reset(token)

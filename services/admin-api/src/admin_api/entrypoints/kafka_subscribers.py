@@ -7,12 +7,14 @@ read by ``adapters.preview_replies.PreviewReplyListener`` outside any group.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from customer_agent_shared.events.audit import AuditRecorded
 from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.conversations import ConversationEvent
 from customer_agent_shared.events.envelope import CloudEvent
 from customer_agent_shared.events.sources import SourceStatus
+from customer_agent_shared.messaging.batches import BatchConsumer
 from customer_agent_shared.messaging.broker import subscriber_options
 from customer_agent_shared.messaging.reliable import decode_json_body
 from customer_agent_shared.topics import (
@@ -39,8 +41,15 @@ class Folds:
     audit: AuditIntake
 
 
-def register_subscribers(broker: KafkaBroker, folds: Folds, group_id: str, offset_reset: str = "earliest") -> None:
-    """Subscribe admin-api to every topic it folds."""
+def register_subscribers(
+    broker: KafkaBroker,
+    folds: Folds,
+    group_id: str,
+    batches: BatchConsumer,
+    batch_options: dict[str, Any],
+    offset_reset: str = "earliest",
+) -> None:
+    """Subscribe admin-api to every topic it folds (conversation events in batches, see ``BatchConsumer``)."""
     options = subscriber_options(offset_reset)
 
     @broker.subscriber(
@@ -57,13 +66,19 @@ def register_subscribers(broker: KafkaBroker, folds: Folds, group_id: str, offse
     @broker.subscriber(
         CONVERSATIONS_EVENTS,
         group_id=f"{group_id}.{CONVERSATIONS_EVENTS}",
-        decoder=decode_json_body,
+        decoder=batches.decoder(CloudEvent[ConversationEvent]),
         title=f"admin-api/{CONVERSATIONS_EVENTS}",
         description="Count conversations for performance and collect knowledge gaps.",
+        **batch_options,
         **options,
     )
-    async def on_conversation_event(event: CloudEvent[ConversationEvent]) -> None:
-        await folds.insights.apply_event(f"{group_id}:{CONVERSATIONS_EVENTS}", event.id, event.type, event.data)
+    async def on_conversation_events(events: list[CloudEvent[ConversationEvent]]) -> None:
+        consumer = f"{group_id}:{CONVERSATIONS_EVENTS}"
+
+        async def apply(event: CloudEvent[ConversationEvent]) -> bool:
+            return await folds.insights.apply_event(consumer, event.id, event.type, event.data)
+
+        await batches.run(events, apply, inbox_consumer=consumer)
 
     @broker.subscriber(
         AUDIT,

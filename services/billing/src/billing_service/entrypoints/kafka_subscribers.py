@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from customer_agent_shared.events.billing import BillingCommand
 from customer_agent_shared.events.conversations import ConversationEvent
 from customer_agent_shared.events.envelope import CloudEvent
+from customer_agent_shared.messaging.batches import BatchConsumer
 from customer_agent_shared.messaging.broker import subscriber_options
 from customer_agent_shared.messaging.reliable import decode_json_body
 from customer_agent_shared.topics import BILLING_COMMANDS, CONVERSATIONS_EVENTS
@@ -19,21 +22,24 @@ def register_subscribers(
     metering: ConversationMetering,
     commands: CreditCommands,
     group_id: str,
+    batches: BatchConsumer,
+    batch_options: dict[str, Any],
     offset_reset: str = "earliest",
 ) -> None:
-    """Subscribe billing to every topic it consumes."""
+    """Subscribe billing to every topic it consumes (conversation events in batches, see ``BatchConsumer``)."""
     options = subscriber_options(offset_reset)
 
     @broker.subscriber(
         CONVERSATIONS_EVENTS,
         group_id=f"{group_id}.{CONVERSATIONS_EVENTS}",
-        decoder=decode_json_body,
+        decoder=batches.decoder(CloudEvent[ConversationEvent]),
         title=f"billing/{CONVERSATIONS_EVENTS}",
         description="Meter credits for conversations the agent handled (previews and tests are free).",
+        **batch_options,
         **options,
     )
-    async def on_conversation_event(event: CloudEvent[ConversationEvent]) -> None:
-        await metering.handle(event)
+    async def on_conversation_events(events: list[CloudEvent[ConversationEvent]]) -> None:
+        await batches.run(events, metering.handle, inbox_consumer=metering.inbox_consumer)
 
     @broker.subscriber(
         BILLING_COMMANDS,

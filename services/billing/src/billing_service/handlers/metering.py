@@ -33,6 +33,11 @@ class ConversationMetering:
         self._clock = clock
         self._consumer = consumer
 
+    @property
+    def inbox_consumer(self) -> str:
+        """The name this use case claims its events under in the inbox."""
+        return self._consumer
+
     async def handle(self, event: CloudEvent[ConversationEvent]) -> bool:
         """Apply one conversation event; False if it was handled before."""
         data = event.data

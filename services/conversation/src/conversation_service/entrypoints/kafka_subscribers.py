@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from customer_agent_shared.events.config import AgentConfigSnapshot
 from customer_agent_shared.events.conversations import ConversationAssigned
 from customer_agent_shared.events.envelope import CloudEvent
 from customer_agent_shared.events.preview import PreviewRequested
+from customer_agent_shared.messaging.batches import BatchConsumer
 from customer_agent_shared.messaging.broker import subscriber_options
 from customer_agent_shared.messaging.reliable import decode_json_body
 from customer_agent_shared.topics import AGENT_CONFIG, CONVERSATIONS_ASSIGNED, CONVERSATIONS_PREVIEW
@@ -20,21 +23,24 @@ def register_subscribers(
     conversations: ConversationHandler,
     config: ConfigFolder,
     group_id: str,
+    batches: BatchConsumer,
+    batch_options: dict[str, Any],
     offset_reset: str = "earliest",
 ) -> None:
-    """Subscribe conversation to every topic it consumes."""
+    """Subscribe conversation to every topic it consumes (assigned messages in batches, see ``BatchConsumer``)."""
     options = subscriber_options(offset_reset)
 
     @broker.subscriber(
         CONVERSATIONS_ASSIGNED,
         group_id=f"{group_id}.{CONVERSATIONS_ASSIGNED}",
-        decoder=decode_json_body,
+        decoder=batches.decoder(CloudEvent[ConversationAssigned]),
         title=f"conversation/{CONVERSATIONS_ASSIGNED}",
         description="Answer messages routing assigned to the agent.",
+        **batch_options,
         **options,
     )
-    async def on_conversation_assigned(event: CloudEvent[ConversationAssigned]) -> None:
-        await conversations.handle_assigned(event)
+    async def on_conversations_assigned(events: list[CloudEvent[ConversationAssigned]]) -> None:
+        await batches.run(events, conversations.handle_assigned, inbox_consumer=conversations.assigned_inbox_consumer)
 
     @broker.subscriber(
         AGENT_CONFIG,

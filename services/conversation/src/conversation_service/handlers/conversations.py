@@ -98,6 +98,11 @@ class ConversationHandler:
         self._consumer_prefix = consumer_prefix
         self._options = options
 
+    @property
+    def assigned_inbox_consumer(self) -> str:
+        """The name ``handle_assigned`` claims its events under in the inbox."""
+        return f"{self._consumer_prefix}:conversations.assigned.v1"
+
     async def handle_assigned(self, event: CloudEvent[ConversationAssigned]) -> Reply | None:
         """Answer (or not) one message routing gave to the agent; None for a duplicate or a deleted account."""
         started = time.perf_counter()
@@ -105,7 +110,7 @@ class ConversationHandler:
         message = assigned.message
         now = datetime.now(UTC)
         async with self._unit_of_work() as uow:
-            if not await uow.claim_event(f"{self._consumer_prefix}:conversations.assigned.v1", event.id):
+            if not await uow.claim_event(self.assigned_inbox_consumer, event.id):
                 logger.info("message already handled")
                 return None
             profile = await self._profiles.get(uow, assigned.account_id)

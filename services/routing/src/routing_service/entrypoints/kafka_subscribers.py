@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.channels import MessageReceived
 from customer_agent_shared.events.config import AgentConfigSnapshot
 from customer_agent_shared.events.conversations import ConversationEvent
 from customer_agent_shared.events.envelope import CloudEvent
+from customer_agent_shared.messaging.batches import BatchConsumer
 from customer_agent_shared.messaging.broker import subscriber_options
 from customer_agent_shared.messaging.reliable import decode_json_body
 from customer_agent_shared.topics import (
@@ -37,24 +39,24 @@ def register_subscribers(
     broker: KafkaBroker,
     use_cases: RoutingUseCases,
     group_id: str,
+    batches: BatchConsumer,
+    batch_options: dict[str, Any],
     offset_reset: str = "earliest",
-    inbound_consumers: int = 1,
 ) -> None:
-    """Subscribe routing to every topic it consumes."""
+    """Subscribe routing to every topic it consumes (the two busiest in batches, see ``BatchConsumer``)."""
     options = subscriber_options(offset_reset)
 
     @broker.subscriber(
         CHANNELS_INBOUND,
         group_id=f"{group_id}.{CHANNELS_INBOUND}",
-        decoder=decode_json_body,
+        decoder=batches.decoder(CloudEvent[MessageReceived]),
         title="routing/channels.inbound.v1",
         description="Decide who owns the thread of each inbound visitor message.",
-        # Several consumers in the group, each with whole partitions: parallel across threads, ordered within.
-        max_workers=inbound_consumers,
+        **batch_options,
         **options,
     )
-    async def on_message_received(event: CloudEvent[MessageReceived]) -> None:
-        await use_cases.inbound.handle(event)
+    async def on_messages_received(events: list[CloudEvent[MessageReceived]]) -> None:
+        await batches.run(events, use_cases.inbound.handle, inbox_consumer=use_cases.inbound.inbox_consumer)
 
     @broker.subscriber(
         AGENT_CONFIG,
@@ -81,10 +83,13 @@ def register_subscribers(
     @broker.subscriber(
         CONVERSATIONS_EVENTS,
         group_id=f"{group_id}.{CONVERSATIONS_EVENTS}",
-        decoder=decode_json_body,
+        decoder=batches.decoder(CloudEvent[ConversationEvent]),
         title="routing/conversations.events.v1",
         description="Hand off threads the agent cannot answer or where the visitor asks for a person.",
+        **batch_options,
         **options,
     )
-    async def on_conversation_event(event: CloudEvent[ConversationEvent]) -> None:
-        await use_cases.conversation_events.handle(event)
+    async def on_conversation_events(events: list[CloudEvent[ConversationEvent]]) -> None:
+        await batches.run(
+            events, use_cases.conversation_events.handle, inbox_consumer=use_cases.conversation_events.inbox_consumer
+        )

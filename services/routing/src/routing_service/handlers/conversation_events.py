@@ -47,6 +47,11 @@ class HandleConversationEvent:
         self._consumer = consumer
         self._clock = clock
 
+    @property
+    def inbox_consumer(self) -> str:
+        """The name this use case claims its events under in the inbox."""
+        return self._consumer
+
     async def handle(self, event: CloudEvent[ConversationEvent]) -> Decision | None:
         """Handle one conversation event; the handoff decision when one was taken, else None."""
         data = event.data

@@ -38,6 +38,11 @@ class RouteInboundMessage:
         self._consumer = consumer
         self._clock = clock
 
+    @property
+    def inbox_consumer(self) -> str:
+        """The name this use case claims its events under in the inbox."""
+        return self._consumer
+
     async def handle(self, event: CloudEvent[MessageReceived]) -> Decision | None:
         """Route one inbound message; None when the event or the message was already routed."""
         message = event.data

@@ -1,0 +1,183 @@
+"""Batch subscribers: the events of one Kafka fetch handled in one database transaction.
+
+A per-message transaction costs a BEGIN, an inbox insert, an outbox insert and a
+COMMIT per event in every hop. A batch subscriber gets what one fetch returned
+(up to ``max_records``; a single message when traffic is light, so latency does
+not wait for a batch to fill) and runs the use case for each event inside one
+``shared_transaction``: the use cases' units of work join it, their staged
+events are inserted together, and the batch commits once.
+
+Nothing changes for correctness: a record that is not a valid event is
+dead-lettered by the decoder before the batch runs; if any event of the batch
+fails, the whole transaction rolls back and every event is handled again on its
+own, with the per-message retries and dead-lettering of ``reliable``. Each use
+case still claims its event id in the inbox, so a redelivered batch is harmless.
+Offsets are committed only after the batch (or every event of a split batch) is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from faststream import StreamMessage
+from pydantic import ValidationError
+
+from customer_agent_shared.events.envelope import CloudEvent, EventParseError
+from customer_agent_shared.messaging.reliable import ReliableConsumerConfig, dead_letter_record, run_with_retries
+from customer_agent_shared.observability.logging import log_context
+from customer_agent_shared.observability.metrics import (
+    CONSUMER_BATCH_SIZE,
+    CONSUMER_BATCHES,
+    EVENT_HANDLING_SECONDS,
+    EVENTS_CONSUMED,
+)
+
+logger = logging.getLogger(__name__)
+
+EventT = TypeVar("EventT", bound=CloudEvent[Any])
+
+
+class CommittableTransaction(Protocol):
+    """What a batch needs from its transaction: commit it (leaving the context unfinished rolls back)."""
+
+    async def commit(self) -> None:
+        """Commit everything the batch's use cases did."""
+
+    async def claim_events(self, consumer: str, event_ids: list[str]) -> None:
+        """Claim the batch's event ids in the inbox in one statement (use cases' claims then find them)."""
+
+
+@dataclass(frozen=True)
+class _DecodedRecord(Generic[EventT]):
+    event: EventT
+    record: Any
+    """The Kafka record the event came from (for dead-lettering)."""
+
+
+# The decoder and the subscriber run in the same task: the decoder leaves the records here for ``run``.
+_decoded_records: ContextVar[tuple[_DecodedRecord[Any], ...]] = ContextVar("decoded_records", default=())
+
+
+class BatchConsumer:
+    """Decodes and runs batches of events for one service (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: ReliableConsumerConfig,
+        transaction: Callable[[], AbstractAsyncContextManager[CommittableTransaction]],
+    ) -> None:
+        self._config = config
+        self._transaction = transaction
+
+    def decoder(self, model: type[EventT]) -> Callable[[StreamMessage[Any]], Awaitable[list[EventT]]]:
+        """A FastStream decoder for a batch subscriber of ``model``: invalid records go to the dead-letter topic."""
+
+        async def decode_batch(message: StreamMessage[Any]) -> list[EventT]:
+            raw = message.raw_message
+            records = raw if isinstance(raw, tuple) else (raw,)
+            decoded: list[_DecodedRecord[EventT]] = []
+            for record in records:
+                try:
+                    event = model.model_validate_json(record.value or b"")
+                except (ValidationError, ValueError, UnicodeDecodeError) as error:
+                    problem = EventParseError(f"not a valid {model.__name__}: {error}")
+                    with log_context(topic=record.topic):
+                        await dead_letter_record(self._config, record, problem, attempts=1)
+                    continue
+                decoded.append(_DecodedRecord(event, record))
+            _decoded_records.set(tuple(decoded))
+            if decoded:
+                CONSUMER_BATCH_SIZE.labels(service=self._config.service, topic=decoded[0].record.topic).observe(
+                    len(decoded)
+                )
+            return [item.event for item in decoded]
+
+        return decode_batch
+
+    async def run(
+        self,
+        events: Sequence[EventT],
+        handle: Callable[[EventT], Awaitable[object]],
+        *,
+        inbox_consumer: str | None = None,
+    ) -> None:
+        """Handle ``events`` in one transaction; after a failure, each in its own with retries.
+
+        ``inbox_consumer``: the name the use case claims its events under; the batch then claims them
+        all in one statement first (a use case claiming under another name still claims on its own).
+        """
+        by_identity = {id(item.event): item for item in _decoded_records.get()}
+        items = [by_identity.get(id(event)) or _DecodedRecord(event, None) for event in events]
+        items = [item for item in items if not await self._seen_before(item)]
+        if not items:
+            return
+        topic = _topic(items[0])
+        if len(items) > 1:
+            started = time.perf_counter()
+            try:
+                async with self._transaction() as transaction:
+                    if inbox_consumer is not None:
+                        await transaction.claim_events(inbox_consumer, [item.event.id for item in items])
+                    for item in items:
+                        with _event_log_context(item):
+                            await handle(item.event)
+                    await transaction.commit()
+            except Exception as error:
+                CONSUMER_BATCHES.labels(service=self._config.service, topic=topic, outcome="split").inc()
+                logger.warning(
+                    "batch failed; handling its events one at a time",
+                    extra={"topic": topic, "events": len(items), "error": repr(error)},
+                )
+            else:
+                CONSUMER_BATCHES.labels(service=self._config.service, topic=topic, outcome="committed").inc()
+                per_event = (time.perf_counter() - started) / len(items)
+                for item in items:
+                    await self._handled(item, per_event)
+                return
+        for item in items:
+            await self._run_one(item, handle)
+
+    async def _run_one(self, item: _DecodedRecord[EventT], handle: Callable[[EventT], Awaitable[object]]) -> None:
+        topic = _topic(item)
+        started = time.perf_counter()
+
+        async def dead_letter(error: BaseException, attempts: int) -> None:
+            await dead_letter_record(self._config, item.record, error, attempts=attempts, topic=topic)
+
+        with _event_log_context(item):
+            handled, _ = await run_with_retries(self._config, topic, lambda: handle(item.event), dead_letter)
+            if handled:
+                await self._handled(item, time.perf_counter() - started)
+
+    async def _seen_before(self, item: _DecodedRecord[Any]) -> bool:
+        registry = self._config.registry
+        if registry is None or not await registry.was_processed(self._consumer_key(item), item.event.id):
+            return False
+        EVENTS_CONSUMED.labels(service=self._config.service, topic=_topic(item), outcome="duplicate").inc()
+        return True
+
+    async def _handled(self, item: _DecodedRecord[Any], seconds: float) -> None:
+        topic = _topic(item)
+        if self._config.registry is not None:
+            await self._config.registry.mark_processed(self._consumer_key(item), item.event.id)
+        EVENTS_CONSUMED.labels(service=self._config.service, topic=topic, outcome="handled").inc()
+        EVENT_HANDLING_SECONDS.labels(service=self._config.service, topic=topic).observe(seconds)
+
+    def _consumer_key(self, item: _DecodedRecord[Any]) -> str:
+        return f"{self._config.dedup_namespace or self._config.service}:{_topic(item)}"
+
+
+def _topic(item: _DecodedRecord[Any]) -> str:
+    return str(getattr(item.record, "topic", "unknown"))
+
+
+def _event_log_context(item: _DecodedRecord[Any]) -> Any:
+    data = item.event.data
+    thread_id = getattr(data, "thread_id", None)
+    return log_context(event_id=item.event.id, account_id=item.event.accountid, thread_id=thread_id, topic=_topic(item))

@@ -1,0 +1,215 @@
+"""Batch subscribers on the real broker and PostgreSQL: one transaction per fetch, split on failure."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from customer_agent_shared.events.envelope import CloudEvent, make_event, parse_envelope, serialize_event
+from customer_agent_shared.messaging.batches import BatchConsumer
+from customer_agent_shared.messaging.broker import SUBSCRIBER_DEFAULTS, create_kafka_broker
+from customer_agent_shared.messaging.producer import KafkaEventProducer
+from customer_agent_shared.messaging.reliable import ReliableConsumerConfig, RetryPolicy
+from customer_agent_shared.persistence.database import create_session_factory, ensure_schema
+from customer_agent_shared.persistence.inbox import define_inbox_table
+from customer_agent_shared.persistence.outbox import define_outbox_table
+from customer_agent_shared.persistence.unit_of_work import (
+    SqlUnitOfWork,
+    UncommittedJoinedWorkError,
+    shared_transaction,
+)
+from customer_agent_shared.settings import InfrastructureSettings
+from customer_agent_shared.testing.kafka import collect_records, create_topics, produce_raw, unique_name
+from pydantic import BaseModel, Field
+from sqlalchemy import Column, Integer, MetaData, String, Table, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+pytestmark = pytest.mark.integration
+
+CONSUMER = "batch-test"
+
+
+class Greeting(BaseModel):
+    """Test payload."""
+
+    text: str = Field(description="What to say.")
+
+
+@dataclass
+class Store:
+    """A scratch schema with an outbox, an inbox and a table the handler writes."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    outbox: Table
+    inbox: Table
+    greetings: Table
+
+    def unit_of_work(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.sessions, outbox=self.outbox, inbox=self.inbox)
+
+    async def rows(self) -> list[tuple[str, str]]:
+        """(text, id of the inserting transaction) of every greeting, in insertion order."""
+        async with self.sessions() as session:
+            result = await session.execute(
+                select(self.greetings.c.text, text("xmin::text")).order_by(self.greetings.c.id)
+            )
+            return [(row[0], row[1]) for row in result.all()]
+
+    async def outbox_transactions(self) -> set[str]:
+        async with self.sessions() as session:
+            return set((await session.scalars(select(text("xmin::text")).select_from(self.outbox))).all())
+
+
+@pytest.fixture
+async def store(scratch_schema: tuple[AsyncEngine, str]) -> Store:
+    engine, schema = scratch_schema
+    metadata = MetaData(schema=schema)
+    greetings = Table(
+        "greetings", metadata, Column("id", Integer, primary_key=True), Column("text", String, nullable=False)
+    )
+    store = Store(
+        create_session_factory(engine), define_outbox_table(metadata), define_inbox_table(metadata), greetings
+    )
+    await ensure_schema(engine, schema)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    return store
+
+
+@dataclass
+class Consumer:
+    """A broker with one batch subscriber whose use case writes a greeting and stages an event."""
+
+    topic: str
+    store: Store
+    servers: str
+    attempts: dict[str, int] = field(default_factory=dict)
+    producer: KafkaEventProducer | None = None
+    broker: Any = None
+
+    async def start(self) -> None:
+        self.producer = KafkaEventProducer(self.servers, service="batch-test")
+        await self.producer.start()
+        config = ReliableConsumerConfig(
+            service="batch-test",
+            send_batch=self.producer.send_batch,
+            retry=RetryPolicy(max_attempts=3, first_delay_seconds=0.05),
+        )
+        self.broker = create_kafka_broker(self.servers, service="batch-test", reliable=config)
+        batches = BatchConsumer(config, lambda: shared_transaction(self.store.unit_of_work))
+
+        @self.broker.subscriber(  # type: ignore[untyped-decorator]
+            self.topic,
+            group_id=unique_name("g"),
+            decoder=batches.decoder(CloudEvent[Greeting]),
+            batch=True,
+            max_records=100,
+            batch_timeout_ms=100,
+            **SUBSCRIBER_DEFAULTS,
+        )
+        async def on_greetings(events: list[CloudEvent[Greeting]]) -> None:
+            await batches.run(events, self.greet, inbox_consumer=CONSUMER)
+
+        await self.broker.start()
+
+    async def greet(self, event: CloudEvent[Greeting]) -> None:
+        """The use case: claim, write, stage an event, commit (fails for 'always-fails')."""
+        async with self.store.unit_of_work() as uow:
+            if not await uow.claim_event(CONSUMER, event.id):
+                return
+            self.attempts[event.data.text] = self.attempts.get(event.data.text, 0) + 1
+            await uow.session.execute(self.store.greetings.insert().values(text=event.data.text))
+            if event.data.text == "always-fails":
+                raise RuntimeError("cannot greet")
+            await uow.publish(self.topic + ".out", None, event)
+            await uow.commit()
+
+    async def wait_for_rows(self, count: int, limit_seconds: float = 20.0) -> list[tuple[str, str]]:
+        deadline = asyncio.get_running_loop().time() + limit_seconds
+        while len(rows := await self.store.rows()) < count:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"only {rows} written, expected {count}")
+            await asyncio.sleep(0.1)
+        return rows
+
+    async def stop(self) -> None:
+        if self.broker is not None:
+            await self.broker.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+
+
+@pytest.fixture
+async def consumer(infrastructure: InfrastructureSettings, store: Store) -> AsyncIterator[Consumer]:
+    topic = unique_name("test.batch")
+    await create_topics(infrastructure.kafka_bootstrap_servers, [topic, topic + ".dlq", topic + ".out"], partitions=1)
+    consumer = Consumer(topic, store, infrastructure.kafka_bootstrap_servers)
+    yield consumer
+    await consumer.stop()
+
+
+def greeting(text: str) -> bytes:
+    return serialize_event(make_event("greeting.sent", Greeting(text=text), source="test", account_id="acc-1"))
+
+
+async def test_a_fetched_batch_commits_in_one_transaction(consumer: Consumer) -> None:
+    texts = [f"hello-{number}" for number in range(6)]
+    for value in texts:  # all in the log before the consumer starts: its first fetch returns them together
+        await produce_raw(consumer.servers, consumer.topic, greeting(value))
+    await consumer.start()
+    rows = await consumer.wait_for_rows(len(texts))
+    await asyncio.sleep(0.5)  # a redelivery would add rows here
+    rows = await consumer.store.rows()
+    assert [row[0] for row in rows] == texts
+    assert len({row[1] for row in rows}) == 1, "every greeting of the batch was written by one transaction"
+    assert await consumer.store.outbox_transactions() == {rows[0][1]}  # staged events in that same one
+
+
+async def test_a_failing_event_splits_the_batch_and_nothing_is_lost_or_doubled(consumer: Consumer) -> None:
+    invalid = json.loads(greeting("x"))
+    invalid["data"] = {"wrong": 1}
+    for value in (b"{not json", json.dumps(invalid).encode(), greeting("first"), greeting("always-fails")):
+        await produce_raw(consumer.servers, consumer.topic, value)
+    await produce_raw(consumer.servers, consumer.topic, greeting("second"))
+    await consumer.start()
+    await consumer.wait_for_rows(2)
+    dead = await collect_records(consumer.servers, consumer.topic + ".dlq", until=lambda records: len(records) >= 3)
+    rows = await consumer.store.rows()
+    # The failed batch left nothing behind: each good event is written once, by its own transaction.
+    assert [row[0] for row in rows] == ["first", "second"]
+    assert rows[0][1] != rows[1][1]
+    assert consumer.attempts["always-fails"] == 1 + 3  # once in the batch, then the bounded retries alone
+    assert [record.value for record in dead[:1]] == [b"{not json"]
+    assert "wrong" in dead[1].headers["dlq-error"] or "text" in dead[1].headers["dlq-error"]
+    assert dead[2].headers["dlq-error-type"] == "RuntimeError"
+    assert parse_envelope(dead[2].value).data["text"] == "always-fails"
+    assert await consumer.store.outbox_transactions() == {rows[0][1], rows[1][1]}  # staged with each write
+
+
+async def test_an_event_twice_in_one_batch_is_handled_once(consumer: Consumer) -> None:
+    twice = make_event("greeting.sent", Greeting(text="once"), source="test", account_id="acc-1")
+    for value in (serialize_event(twice), serialize_event(twice), greeting("after")):
+        await produce_raw(consumer.servers, consumer.topic, value)
+    await consumer.start()
+    await consumer.wait_for_rows(2)
+    await asyncio.sleep(0.5)
+    rows = await consumer.store.rows()
+    assert [row[0] for row in rows] == ["once", "after"]
+    assert len({row[1] for row in rows}) == 1  # claimed ahead together, handled in the one batch transaction
+
+
+async def test_a_joined_unit_of_work_that_claims_without_committing_fails_the_batch(store: Store) -> None:
+    async def claim_in_a_batch_and_forget_to_commit() -> None:
+        async with shared_transaction(store.unit_of_work) as batch:
+            async with store.unit_of_work() as uow:
+                assert await uow.claim_event(CONSUMER, "event-1")
+            await batch.commit()
+
+    with pytest.raises(UncommittedJoinedWorkError):
+        await claim_in_a_batch_and_forget_to_commit()
+    async with store.unit_of_work() as uow:  # the claim was rolled back with the batch
+        assert await uow.claim_event(CONSUMER, "event-1")
