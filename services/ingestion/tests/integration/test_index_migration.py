@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from customer_agent_shared.clients import create_opensearch_client
-from customer_agent_shared.content_index import INDEX_VERSION, index_body, localized_field
+from customer_agent_shared.content_index import INDEX_VERSION, REFRESH_INTERVAL, index_body, localized_field
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import unique_name
 from ingestion_service.adapters.content_store import ChunkDocument, ContentStore
@@ -167,3 +167,19 @@ async def test_a_newer_index_behind_the_aliases_is_left_alone(client: AsyncOpenS
         assert not await client.indices.exists(index=f"{prefix}-v{INDEX_VERSION}")
     finally:
         await client.indices.delete(index=f"{prefix}-v*")
+
+
+async def test_the_current_index_gets_the_contract_s_refresh_interval(client: AsyncOpenSearch) -> None:
+    prefix = unique_name("test-migration")
+    current = store(client, prefix)
+    body = index_body()
+    body["settings"]["refresh_interval"] = "1s"  # created before the interval changed
+    body["aliases"] = {current.read_alias: {}, current.write_alias: {"is_write_index": True}}
+    await client.indices.create(index=current.index, body=body)
+    try:
+        await current.ensure_index()
+
+        settings = await client.indices.get_settings(index=current.index, name="index.refresh_interval")
+        assert settings[current.index]["settings"]["index"]["refresh_interval"] == REFRESH_INTERVAL != "1s"
+    finally:
+        await client.indices.delete(index=current.index)

@@ -84,6 +84,31 @@ def test_html_main_content_drops_navigation() -> None:
         assert junk not in document.text
 
 
+def test_structure_nested_in_inline_elements_still_splits_paragraphs() -> None:
+    # Elements without structure below them are read in one call; anything structural inside an
+    # inline element (a line break, a block, a table, a dropped tag) must still be seen.
+    html = """<main><p>One <span>two<!-- note --><em> three</em></span> four</p>
+    <p>Five <span>six<br>seven</span> eight</p>
+    <span>nine <b>ten<div>eleven</div></b> twelve</span>
+    <p>Kept <span>x<script>dropped()</script>y</span></p>
+    <div><b>cell <table><tr><td>a <i>b</i></td><td>c</td></tr></table></b></div>
+    <h2>Head <code>line</code></h2><p>  spaced\u00a0 out\t text </p></main>"""
+    document = extract_html(html)
+    assert [s.heading for s in document.sections] == ["", "Head line"]
+    assert document.sections[0].text.split("\n\n") == [
+        "One two three four",
+        "Five six",
+        "seven eight",
+        "nine ten",
+        "eleven",
+        "twelve",
+        "Kept xy",
+        "cell",
+        "a b | c",
+    ]
+    assert document.sections[1].text == "spaced out text"
+
+
 def test_noindex_pages_have_no_text() -> None:
     document = extract_html('<html><head><meta name="robots" content="noindex"></head><body><p>x</p></body></html>')
     assert document.is_empty()

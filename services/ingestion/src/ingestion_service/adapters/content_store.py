@@ -10,14 +10,17 @@ the write alias moves to the new index first, the old chunks are reindexed into 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from customer_agent_shared.content_index import (
     INDEX_VERSION,
+    REFRESH_INTERVAL,
     index_body,
     index_version,
     localize_script,
@@ -80,6 +83,22 @@ class ChunkDocument:
         return body
 
 
+def bulk_line(value: dict[str, Any]) -> bytes:
+    """One line of a bulk request body: orjson (the standard encoder took ~0.8 s for 13k chunks), or
+    the standard encoder's escapes for text orjson refuses (lone surrogates)."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
+def bulk_body(actions: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> bytes:
+    """The NDJSON body of a bulk request from (action, document) pairs."""
+    lines = [line for action, document in actions for line in (bulk_line(action), bulk_line(document))]
+    lines.append(b"")
+    return b"\n".join(lines)
+
+
 class IndexWriteError(RuntimeError):
     """OpenSearch refused some chunks of a bulk request."""
 
@@ -110,6 +129,7 @@ class ContentStore:
         if not older:
             await self._create(with_aliases=not readable and not writable)
             await self._add_missing_aliases()
+            await self._apply_refresh_interval()
             return
         versions = {name: version for name in older if (version := await self._version(name)) is not None}
         if len(versions) < len(older):
@@ -178,6 +198,15 @@ class ContentStore:
             if "resource_already_exists_exception" not in str(error):
                 raise
 
+    async def _apply_refresh_interval(self) -> None:
+        """Give an index created with another refresh interval the contract's (a dynamic setting)."""
+        settings = await self._client.indices.get_settings(index=self.index, name="index.refresh_interval")
+        current = settings.get(self.index, {}).get("settings", {}).get("index", {}).get("refresh_interval")
+        if current != REFRESH_INTERVAL:
+            await self._client.indices.put_settings(
+                index=self.index, body={"index": {"refresh_interval": REFRESH_INTERVAL}}
+            )
+
     async def _add_missing_aliases(self) -> None:
         actions: list[dict[str, Any]] = []
         if not await self._client.indices.exists_alias(name=self.read_alias):
@@ -211,11 +240,10 @@ class ContentStore:
         """Bulk-index chunks through the write alias; raise ``IndexWriteError`` if any is refused."""
         if not chunks:
             return
-        lines: list[dict[str, Any]] = []
-        for chunk in chunks:
-            lines.append({"index": {"_index": self.write_alias, "_id": chunk.chunk_id}})
-            lines.append(chunk.source())
-        result = await self._client.bulk(body=lines, refresh="true" if refresh else "false")
+        body = bulk_body(
+            ({"index": {"_index": self.write_alias, "_id": chunk.chunk_id}}, chunk.source()) for chunk in chunks
+        )
+        result = await self._client.bulk(body=body, refresh="true" if refresh else "false")
         if result.get("errors"):
             reasons = [
                 str(item["index"].get("error", {}).get("reason", item["index"].get("error")))

@@ -89,6 +89,8 @@ BOILERPLATE_SELECTOR = ", ".join(
         ".toc-sidebar",
     ]
 )
+# Elements the walk treats specially; below any other element only text nodes matter.
+STRUCTURAL_TAGS = HEADINGS | BLOCKS | DROPPED_TAGS | {"table", "pre", "td", "th"}
 MAIN_SELECTORS = ("main", "[role=main]", "article", "div.body", "#main-content", "#content", ".content")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 
@@ -107,10 +109,12 @@ class _Builder:
         self.buffer: list[str] = []
 
     def flush_paragraph(self) -> None:
-        text = _clean("".join(self.buffer))
-        if text:
-            self.paragraphs.append(text)
+        if not self.buffer:
+            return
+        text = "".join(self.buffer)
         self.buffer = []
+        if not text.isspace() and (text := _clean(text)):  # mostly whitespace between blocks: skip quickly
+            self.paragraphs.append(text)
 
     def add_paragraph(self, text: str) -> None:
         self.flush_paragraph()
@@ -139,7 +143,25 @@ def table_text(table: LexborNode) -> str:
     return "\n".join(lines)
 
 
+def _mixed_nodes(root: LexborNode) -> set[int]:
+    """``mem_id`` of every element under ``root`` (itself included) with a structural element below it;
+    the text of any other element is its text nodes concatenated, which lexbor reads in one call."""
+    mixed: set[int] = set()
+    top = root.mem_id
+    for node in root.traverse():
+        if node.tag not in STRUCTURAL_TAGS or node.mem_id == top:
+            continue
+        parent = node.parent
+        while parent is not None and (parent_id := parent.mem_id) not in mixed:
+            mixed.add(parent_id)
+            if parent_id == top:
+                break
+            parent = parent.parent
+    return mixed
+
+
 def _walk(root: LexborNode, builder: _Builder) -> None:
+    mixed = _mixed_nodes(root)
     stack: list[tuple[LexborNode, bool]] = [(root, False)]
     while stack:
         node, leaving = stack.pop()
@@ -166,7 +188,10 @@ def _walk(root: LexborNode, builder: _Builder) -> None:
             stack.append((node, True))
         elif tag in ("td", "th"):
             builder.buffer.append(" ")
-        stack.extend((child, False) for child in reversed(list(node.iter(include_text=True))))
+        if node.mem_id in mixed:
+            stack.extend((child, False) for child in reversed(list(node.iter(include_text=True))))
+        else:  # no structure below: all its text nodes at once
+            builder.buffer.append(node.text(deep=True))
 
 
 def extract_html(html: str, *, base_url: str | None = None) -> ParsedDocument:

@@ -54,12 +54,11 @@ class DocumentIndexer:
     ) -> PreparedDocument:
         """Chunk a document and attach the source's metadata to every chunk (``language`` and ``digest``
         when the caller already knows them, e.g. from the crawler's parser)."""
-        text = document.text
         if language:
             language = primary_subtag(language)  # declared (knowledge-base articles) or detected by the crawler
         else:
-            language = detect_language(text, fallback=language_hint or document.language or "en")
-        digest = digest or content_hash(text)
+            language = detect_language(document.text, fallback=language_hint or document.language or "en")
+        digest = digest or content_hash(document.text)
         pieces = chunk_sections(document.sections, max_chars=self._chunk_chars, overlap_chars=self._overlap_chars)
         chunks = [
             ChunkDocument(

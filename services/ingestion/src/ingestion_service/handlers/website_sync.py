@@ -342,6 +342,12 @@ class SyncRunner:
         task = self._tasks.get((account_id, source_id))
         return task is not None and not task.done()
 
+    async def wait(self, account_id: str, source_id: str) -> None:
+        """Wait until the source's sync (re-runs included) has ended, without cancelling it."""
+        task = self._tasks.get((account_id, source_id))
+        if task is not None:
+            await asyncio.wait([task])
+
     async def cancel(self, account_id: str, source_id: str) -> None:
         """Stop the source's sync, if any, and wait until it has stopped."""
         key = (account_id, source_id)

@@ -1,0 +1,59 @@
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from ingestion_service.adapters.content_store import ChunkDocument, ContentStore, bulk_body
+
+
+class RecordingClient:
+    """Stands in for AsyncOpenSearch: keeps the bulk requests it is sent."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+
+    async def bulk(self, *, body: bytes, refresh: str) -> dict[str, Any]:
+        self.bodies.append(body)
+        return {"errors": False, "items": []}
+
+
+def _chunk(position: int, body: str) -> ChunkDocument:
+    return ChunkDocument(
+        chunk_id=f"c{position}",
+        account_id="acct",
+        source_id="docs",
+        source_kind="url",
+        document_id="d1",
+        url="https://shop.test/levering",
+        title="Levering ¶",
+        section="Priser",
+        body=body,
+        language="da",
+        private=False,
+        citations_allowed=True,
+        position=position,
+        content_hash="h",
+        updated_at=datetime(2026, 1, 2, 3, 4, 5, 678, tzinfo=UTC),
+    )
+
+
+async def test_bulk_request_is_one_json_line_per_action_and_document() -> None:
+    client = RecordingClient()
+    store = ContentStore(client, index="i", read_alias="r", write_alias="w")  # type: ignore[arg-type]
+    chunks = [_chunk(0, "Vi leverer på to dage — “hurtigt”."), _chunk(1, "Zone | Pris\nDK | 49")]
+    await store.write(chunks)
+    (body,) = client.bodies
+    assert body.endswith(b"\n")
+    lines = [json.loads(line) for line in body.decode().splitlines()]
+    assert lines == [
+        {"index": {"_index": "w", "_id": "c0"}},
+        chunks[0].source(),
+        {"index": {"_index": "w", "_id": "c1"}},
+        chunks[1].source(),
+    ]
+    assert lines[1]["stemmed"]["da"]["body"] == "Vi leverer på to dage — “hurtigt”."
+    assert lines[1]["updated_at"] == "2026-01-02T03:04:05.000678+00:00"
+
+
+def test_text_orjson_refuses_is_escaped_instead_of_failing_the_batch() -> None:
+    body = bulk_body([({"index": {"_id": "x"}}, {"body": "broken \ud800 text"})])
+    assert [json.loads(line) for line in body.splitlines()] == [{"index": {"_id": "x"}}, {"body": "broken \ud800 text"}]
