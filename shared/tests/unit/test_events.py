@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 from datetime import UTC, datetime
 
 import pytest
@@ -13,7 +15,14 @@ from customer_agent_shared.events.channels import (
     MessageSend,
     Sender,
 )
-from customer_agent_shared.events.envelope import EventParseError, make_event, parse_event, serialize_event
+from customer_agent_shared.events.envelope import (
+    EventParseError,
+    envelope_class,
+    make_event,
+    parse_event,
+    serialize_event,
+)
+from pydantic import BaseModel
 
 
 def inbound(**overrides: object) -> MessageReceived:
@@ -95,3 +104,16 @@ def test_outbound_contract_fields() -> None:
         "citations",
         "powered_by_ai",
     }
+
+
+def test_the_envelope_class_of_a_payload_is_built_once_and_kept() -> None:
+    class Reading(BaseModel):
+        value: int
+
+    event = make_event("reading.taken", Reading(value=1), source="test", account_id="a")
+    survivor = weakref.ref(type(event))
+    del event
+    gc.collect()  # pydantic's own cache of parametrized models is weak: this used to drop the class
+    assert survivor() is not None
+    assert type(make_event("reading.taken", Reading(value=2), source="test", account_id="a")) is survivor()
+    assert envelope_class(Reading) is survivor()

