@@ -11,7 +11,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
@@ -66,14 +65,9 @@ class ServiceKernel:
     opensearch: AsyncOpenSearch | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
-    def batch_consumer(self, create_unit_of_work: Callable[[], SqlUnitOfWork]) -> BatchConsumer:
-        """Runs fetched batches of events in one shared transaction of the service's units of work."""
-        return BatchConsumer(self.reliable, lambda: shared_transaction(create_unit_of_work))
-
-    @staticmethod
-    def batch_subscriber_options(batch_size: int) -> dict[str, Any]:
-        """Subscriber keyword arguments of a batch subscriber: take what one fetch returns, up to ``batch_size``."""
-        return {"batch": True, "max_records": batch_size, "batch_timeout_ms": 100}
+    def batch_consumer(self, create_unit_of_work: Callable[[], SqlUnitOfWork], batch_size: int) -> BatchConsumer:
+        """Runs fetched batches of up to ``batch_size`` events, each in one shared transaction."""
+        return BatchConsumer(self.reliable, lambda: shared_transaction(create_unit_of_work), batch_size=batch_size)
 
     def asyncapi_document(self, title: str, description: str) -> str:
         """The AsyncAPI document of the topics this process consumes, as JSON."""

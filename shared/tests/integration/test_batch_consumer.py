@@ -100,15 +100,13 @@ class Consumer:
             retry=RetryPolicy(max_attempts=3, first_delay_seconds=0.05),
         )
         self.broker = create_kafka_broker(self.servers, service="batch-test", reliable=config)
-        batches = BatchConsumer(config, lambda: shared_transaction(self.store.unit_of_work))
+        batches = BatchConsumer(config, lambda: shared_transaction(self.store.unit_of_work), batch_size=100)
 
         @self.broker.subscriber(  # type: ignore[untyped-decorator]
             self.topic,
             group_id=unique_name("g"),
             decoder=batches.decoder(CloudEvent[Greeting]),
-            batch=True,
-            max_records=100,
-            batch_timeout_ms=100,
+            **batches.subscriber_options(),
             **SUBSCRIBER_DEFAULTS,
         )
         async def on_greetings(events: list[CloudEvent[Greeting]]) -> None:

@@ -97,18 +97,15 @@ def build_service(settings: ConversationSettings | None = None) -> ConversationS
         unit_of_work, default_hours=settings.resolution_hours, interval_seconds=settings.resolution_sweep_seconds
     )
     kernel.lifecycle.add("resolution sweep", resolution.start, resolution.stop)
-    batch_options = kernel.batch_subscriber_options(settings.consumer_batch_size)
-    if llm is not None:
-        # A batch commits (and its replies leave) after its last answer: with a model taking seconds per
-        # answer, a visitor would wait for everyone else's answers too. One message per transaction then.
-        batch_options["max_records"] = 1
+    # A batch commits (and its replies leave) after its last answer: with a model taking seconds per
+    # answer, a visitor would wait for everyone else's answers too. One message per transaction then.
+    batch_size = 1 if llm is not None else settings.consumer_batch_size
     register_subscribers(
         kernel.broker,
         conversations,
         config,
         settings.consumer_group,
-        kernel.batch_consumer(unit_of_work),
-        batch_options,
+        kernel.batch_consumer(unit_of_work, batch_size),
         settings.consumer_offset_reset,
     )
     start_consumers_last(kernel)

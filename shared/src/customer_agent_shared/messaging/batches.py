@@ -28,7 +28,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from faststream import StreamMessage
 from pydantic import ValidationError
 
-from customer_agent_shared.events.envelope import CloudEvent, EventParseError
+from customer_agent_shared.events.envelope import CloudEvent, EventParseError, serialize_event
 from customer_agent_shared.messaging.reliable import ReliableConsumerConfig, dead_letter_record, run_with_retries
 from customer_agent_shared.observability.logging import log_context
 from customer_agent_shared.observability.metrics import (
@@ -71,9 +71,16 @@ class BatchConsumer:
         self,
         config: ReliableConsumerConfig,
         transaction: Callable[[], AbstractAsyncContextManager[CommittableTransaction]],
+        *,
+        batch_size: int,
     ) -> None:
         self._config = config
         self._transaction = transaction
+        self._batch_size = batch_size
+
+    def subscriber_options(self) -> dict[str, Any]:
+        """Keyword arguments of a batch subscriber: take what one fetch returns, up to the batch size."""
+        return {"batch": True, "max_records": self._batch_size, "batch_timeout_ms": 100}
 
     def decoder(self, model: type[EventT]) -> Callable[[StreamMessage[Any]], Awaitable[list[EventT]]]:
         """A FastStream decoder for a batch subscriber of ``model``: invalid records go to the dead-letter topic."""
@@ -148,7 +155,9 @@ class BatchConsumer:
         started = time.perf_counter()
 
         async def dead_letter(error: BaseException, attempts: int) -> None:
-            await dead_letter_record(self._config, item.record, error, attempts=attempts, topic=topic)
+            # Without its record (never expected) the event itself is what goes to the dead-letter topic.
+            value = None if item.record is not None else serialize_event(item.event)
+            await dead_letter_record(self._config, item.record, error, attempts=attempts, topic=topic, value=value)
 
         with _event_log_context(item):
             handled, _ = await run_with_retries(self._config, topic, lambda: handle(item.event), dead_letter)

@@ -136,7 +136,7 @@ def reliable_consumer_middleware(config: ReliableConsumerConfig) -> Callable[...
             try:
                 event_id, account_id, thread_id = _event_id(msg.body)
             except EventParseError as error:
-                await _dead_letter(config, msg, topic, error, attempts=1)
+                await dead_letter_record(config, msg.raw_message, error, attempts=1, topic=topic, value=msg.body)
                 return None
             assert event_id is not None
             with log_context(event_id=event_id, account_id=account_id, thread_id=thread_id, topic=topic):
@@ -148,7 +148,9 @@ def reliable_consumer_middleware(config: ReliableConsumerConfig) -> Callable[...
                     config,
                     topic,
                     lambda: call_next(msg),
-                    lambda error, attempts: _dead_letter(config, msg, topic, error, attempts=attempts),
+                    lambda error, attempts: dead_letter_record(
+                        config, msg.raw_message, error, attempts=attempts, topic=topic, value=msg.body
+                    ),
                 )
                 if not handled:
                     return None
@@ -197,17 +199,6 @@ async def run_with_retries(
             EVENT_RETRIES.labels(service=config.service, topic=topic).inc()
             logger.warning("handler failed; retrying", extra={"attempt": attempt, "error": repr(error)})
             await asyncio.sleep(config.retry.delay(attempt))
-
-
-async def _dead_letter(
-    config: ReliableConsumerConfig,
-    msg: StreamMessage[Any],
-    topic: str,
-    error: BaseException,
-    *,
-    attempts: int,
-) -> None:
-    await dead_letter_record(config, msg.raw_message, error, attempts=attempts, topic=topic, value=msg.body)
 
 
 async def dead_letter_record(

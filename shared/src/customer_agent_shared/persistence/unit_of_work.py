@@ -160,6 +160,7 @@ class SqlUnitOfWork:
         await self.session.rollback()
         if self._buffered_rows is not None:
             self._buffered_rows.clear()
+        self._preclaimed = {}  # the claims made ahead were rolled back too
         self._staged_events = 0
 
 

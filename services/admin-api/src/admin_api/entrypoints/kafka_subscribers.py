@@ -7,7 +7,6 @@ read by ``adapters.preview_replies.PreviewReplyListener`` outside any group.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from customer_agent_shared.events.audit import AuditRecorded
 from customer_agent_shared.events.billing import CreditState
@@ -46,7 +45,6 @@ def register_subscribers(
     folds: Folds,
     group_id: str,
     batches: BatchConsumer,
-    batch_options: dict[str, Any],
     offset_reset: str = "earliest",
 ) -> None:
     """Subscribe admin-api to every topic it folds (conversation events in batches, see ``BatchConsumer``)."""
@@ -69,7 +67,7 @@ def register_subscribers(
         decoder=batches.decoder(CloudEvent[ConversationEvent]),
         title=f"admin-api/{CONVERSATIONS_EVENTS}",
         description="Count conversations for performance and collect knowledge gaps.",
-        **batch_options,
+        **batches.subscriber_options(),
         **options,
     )
     async def on_conversation_events(events: list[CloudEvent[ConversationEvent]]) -> None:

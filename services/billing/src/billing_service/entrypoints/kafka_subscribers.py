@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from customer_agent_shared.events.billing import BillingCommand
 from customer_agent_shared.events.conversations import ConversationEvent
 from customer_agent_shared.events.envelope import CloudEvent
@@ -23,7 +21,6 @@ def register_subscribers(
     commands: CreditCommands,
     group_id: str,
     batches: BatchConsumer,
-    batch_options: dict[str, Any],
     offset_reset: str = "earliest",
 ) -> None:
     """Subscribe billing to every topic it consumes (conversation events in batches, see ``BatchConsumer``)."""
@@ -35,7 +32,7 @@ def register_subscribers(
         decoder=batches.decoder(CloudEvent[ConversationEvent]),
         title=f"billing/{CONVERSATIONS_EVENTS}",
         description="Meter credits for conversations the agent handled (previews and tests are free).",
-        **batch_options,
+        **batches.subscriber_options(),
         **options,
     )
     async def on_conversation_events(events: list[CloudEvent[ConversationEvent]]) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from customer_agent_shared.events.config import AgentConfigSnapshot
 from customer_agent_shared.events.conversations import ConversationAssigned
 from customer_agent_shared.events.envelope import CloudEvent
@@ -24,7 +22,6 @@ def register_subscribers(
     config: ConfigFolder,
     group_id: str,
     batches: BatchConsumer,
-    batch_options: dict[str, Any],
     offset_reset: str = "earliest",
 ) -> None:
     """Subscribe conversation to every topic it consumes (assigned messages in batches, see ``BatchConsumer``)."""
@@ -36,7 +33,7 @@ def register_subscribers(
         decoder=batches.decoder(CloudEvent[ConversationAssigned]),
         title=f"conversation/{CONVERSATIONS_ASSIGNED}",
         description="Answer messages routing assigned to the agent.",
-        **batch_options,
+        **batches.subscriber_options(),
         **options,
     )
     async def on_conversations_assigned(events: list[CloudEvent[ConversationAssigned]]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.channels import MessageReceived
@@ -40,7 +39,6 @@ def register_subscribers(
     use_cases: RoutingUseCases,
     group_id: str,
     batches: BatchConsumer,
-    batch_options: dict[str, Any],
     offset_reset: str = "earliest",
 ) -> None:
     """Subscribe routing to every topic it consumes (the two busiest in batches, see ``BatchConsumer``)."""
@@ -52,7 +50,7 @@ def register_subscribers(
         decoder=batches.decoder(CloudEvent[MessageReceived]),
         title="routing/channels.inbound.v1",
         description="Decide who owns the thread of each inbound visitor message.",
-        **batch_options,
+        **batches.subscriber_options(),
         **options,
     )
     async def on_messages_received(events: list[CloudEvent[MessageReceived]]) -> None:
@@ -86,7 +84,7 @@ def register_subscribers(
         decoder=batches.decoder(CloudEvent[ConversationEvent]),
         title="routing/conversations.events.v1",
         description="Hand off threads the agent cannot answer or where the visitor asks for a person.",
-        **batch_options,
+        **batches.subscriber_options(),
         **options,
     )
     async def on_conversation_events(events: list[CloudEvent[ConversationEvent]]) -> None:
