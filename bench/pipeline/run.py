@@ -3,6 +3,7 @@
 Beside it, in the same run, a baseline: a bare aiokafka consume→produce echo
 through the same broker. Both are driven the same way:
 
+0. warm-up — publish some messages and wait for their replies, unmeasured;
 1. saturation — publish N messages as fast as possible, measure how fast the
    replies drain (sustained messages/s);
 2. paced — publish at a fixed rate for a while, measure p50/p99 latency from
@@ -116,11 +117,17 @@ async def drive(
     publish: Callable[[str, int], Awaitable[None]],
     watcher: ReplyWatcher,
     *,
+    warmup_messages: int,
     saturation_messages: int,
     paced_rate: int,
     paced_seconds: float,
 ) -> Result:
-    """Run the saturation and paced phases against one system."""
+    """Run the warm-up, saturation and paced phases against one system."""
+    # Unmeasured: lets the JIT of Kafka and OpenSearch compile their hot paths and fills every cache.
+    warm_ids = [f"{name}-warm-{i}-{uuid.uuid4().hex[:6]}" for i in range(warmup_messages)]
+    await asyncio.gather(*(publish(message_id, i) for i, message_id in enumerate(warm_ids)))
+    await watcher.wait_for(set(warm_ids), stall_seconds=30)
+
     ids = [f"{name}-sat-{i}-{uuid.uuid4().hex[:6]}" for i in range(saturation_messages)]
     cpu_before = process_group_cpu_seconds()
     started = time.perf_counter()
@@ -201,6 +208,7 @@ async def echo_baseline(args: argparse.Namespace) -> Result:
             "echo",
             publish,
             watcher,
+            warmup_messages=args.warmup,
             saturation_messages=args.messages,
             paced_rate=args.rate,
             paced_seconds=args.seconds,
@@ -304,6 +312,7 @@ async def pipeline(args: argparse.Namespace) -> Result:
             "pipeline",
             publish,
             watcher,
+            warmup_messages=args.warmup,
             saturation_messages=args.messages,
             paced_rate=args.rate,
             paced_seconds=args.seconds,
@@ -379,6 +388,7 @@ def service_memory_mib() -> dict[str, float]:
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--warmup", type=int, default=1000, help="unmeasured messages sent first")
     parser.add_argument("--messages", type=int, default=3000, help="messages in the saturation phase")
     parser.add_argument("--rate", type=int, default=300, help="messages/s in the paced phase")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the paced phase")

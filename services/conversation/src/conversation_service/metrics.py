@@ -39,3 +39,8 @@ RESOLVED = Counter(
     "customer_agent_conversation_resolved_total",
     "Threads the resolution sweep marked resolved.",
 )
+PREFETCHED_SEARCHES = Counter(
+    "customer_agent_conversation_prefetched_searches_total",
+    "Searches run ahead for a batch of messages (fetched) and those a message then used (used).",
+    ["outcome"],
+)

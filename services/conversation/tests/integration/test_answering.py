@@ -16,6 +16,7 @@ import pytest
 from conversation_service.bootstrap import ConversationService, build_service
 from conversation_service.settings import ConversationSettings
 from customer_agent_shared.clients import create_opensearch_client
+from customer_agent_shared.content_index import AccountScopedSearch, ScopedSearch
 from customer_agent_shared.events.channels import ChannelRef, ChannelType, MessageReceived, Sender
 from customer_agent_shared.events.config import AGENT_CONFIG_SNAPSHOT, AgentConfigSnapshot, AgentProfile, Personality
 from customer_agent_shared.events.conversations import ConversationAssigned
@@ -39,6 +40,7 @@ from customer_agent_shared.topics import (
     CONVERSATIONS_PREVIEW_REPLIES,
     TOPICS_BY_NAME,
 )
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from .corpus import (
@@ -346,3 +348,102 @@ async def test_resolution_sweep_resolves_quiet_answered_threads(stack: Stack) ->
         until=lambda records: any(is_mine(r.value) for r in records),
     )
     assert len([r for r in records if is_mine(r.value)]) == 1
+
+
+def _assigned_event(text_: str, thread: str, *, account: str = ACCOUNT, new_thread: bool = True) -> Any:
+    message = MessageReceived(
+        account_id=account,
+        channel=ChannelRef(type=ChannelType.LIVE_CHAT, id="web"),
+        thread_id=thread,
+        message_id=unique_name("msg"),
+        sender=Sender(id="visitor", locale="en-GB"),
+        text=text_,
+        sent_at=datetime.now(UTC),
+    )
+    assigned = ConversationAssigned(
+        account_id=account, thread_id=thread, channel=message.channel, message=message, new_thread=new_thread
+    )
+    return make_event("conversation.assigned", assigned, source="test", account_id=account)
+
+
+def _prefetched(outcome: str) -> float:
+    return (
+        REGISTRY.get_sample_value("customer_agent_conversation_prefetched_searches_total", {"outcome": outcome}) or 0.0
+    )
+
+
+async def test_a_batch_is_searched_ahead_in_one_request_and_each_message_answered_as_alone(stack: Stack) -> None:
+    handler = stack.service.conversations
+    thread = unique_name("thread")
+    events = [
+        _assigned_event("How do I reset my password?", unique_name("thread")),
+        _assigned_event("How do I get a refund?", thread),
+        _assigned_event("How long does it take?", thread, new_thread=False),  # its search needs the line above
+        _assigned_event("I want to talk to a human", unique_name("thread")),  # no search at all
+        _assigned_event("Do you offer gift cards?", unique_name("thread"), account=OTHER_ACCOUNT),
+    ]
+    fetched, used = _prefetched("fetched"), _prefetched("used")
+    await handler.prefetch_answers(events)
+    replies = [await handler.handle_assigned(event) for event in events]
+    assert _prefetched("fetched") - fetched == 4
+    assert _prefetched("used") - used == 4  # every message that searches took its result from the batch request
+    assert [reply.outcome if reply else None for reply in replies] == [
+        "answered",
+        "answered",
+        "answered",
+        "handoff",
+        "answered",
+    ]
+    assert replies[0] is not None
+    assert replies[0].citations[0].url == PASSWORD_URL
+    assert replies[2] is not None
+    assert [ref.url for ref in replies[2].citations] == [RETURNS_URL]
+    assert "5 business days" in replies[2].text
+    assert replies[4] is not None
+    assert GIFT_CARD_ANSWER in replies[4].text
+
+
+async def test_a_wrong_guess_costs_only_its_own_search(stack: Stack) -> None:
+    handler = stack.service.conversations
+    follow_up_text = "How long does that refund take?"  # a follow-up: its search borrows the last question's words
+
+    def opening(thread: str) -> list[Any]:
+        return [
+            _assigned_event("How do I reset my password?", thread),
+            _assigned_event("Do you offer gift cards?", thread, new_thread=False),
+        ]
+
+    guessed, control = unique_name("thread"), unique_name("thread")
+    first, second = opening(guessed)
+    await handler.handle_assigned(first)
+    follow_up = _assigned_event(follow_up_text, guessed, new_thread=False)
+    fetched = _prefetched("fetched")
+    await handler.prefetch_answers([follow_up, _assigned_event("Do you offer gift cards?", unique_name("thread"))])
+    assert _prefetched("fetched") - fetched == 2  # the follow-up searched ahead with the password question as context
+    await handler.handle_assigned(second)  # the thread moves on before the follow-up is handled
+    used = _prefetched("used")
+    reply = await handler.handle_assigned(follow_up)
+    assert _prefetched("used") == used  # the guess did not match: it searched alone, with the real context
+    assert reply is not None
+    assert GIFT_CARD_ANSWER in reply.text  # the real context, not the password question of the guess
+
+    for event in opening(control):  # the same thread without any search ahead
+        await handler.handle_assigned(event)
+    assert reply == await handler.handle_assigned(_assigned_event(follow_up_text, control, new_thread=False))
+
+
+async def test_search_many_keeps_each_search_inside_its_own_account(stack: Stack) -> None:
+    assert stack.service.kernel.opensearch is not None
+    search = AccountScopedSearch(stack.service.kernel.opensearch, stack.service.settings.content_index)
+    query = {"match": {"body": "refund"}}
+    responses = await search.search_many(
+        [
+            ScopedSearch(ACCOUNT, query, size=20),
+            ScopedSearch(OTHER_ACCOUNT, query, size=20),
+            ScopedSearch("nobody", query),
+        ]
+    )
+    accounts = [{hit["_source"]["account_id"] for hit in response["hits"]["hits"]} for response in responses]
+    assert accounts == [{ACCOUNT}, {OTHER_ACCOUNT}, set()]
+    with pytest.raises(ValueError, match="account_id is required"):
+        await search.search_many([ScopedSearch("", query)])

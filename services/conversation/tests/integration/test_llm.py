@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,9 @@ class StaticRetriever:
     async def retrieve(self, account_id: str, terms: QueryTerms, size: int) -> Retrieval:
         """The fixed passages."""
         return Retrieval(PASSAGES[:size])
+
+    async def prefetch(self, searches: Sequence[tuple[str, QueryTerms, int]]) -> None:
+        """Nothing to fetch ahead: every retrieval is the same."""
 
 
 @dataclass

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Hashable, Sequence
 from typing import Any
 
-from customer_agent_shared.content_index import AccountScopedSearch, account_filter
+from customer_agent_shared.content_index import AccountScopedSearch, ScopedSearch, account_filter
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import NotFoundError, TransportError
 
+from conversation_service import metrics
 from conversation_service.domain.retrieval import (
     ContentUnavailableError,
     Passage,
@@ -19,6 +22,8 @@ from conversation_service.domain.retrieval import (
     read_frequencies,
     term_weights,
 )
+
+logger = logging.getLogger(__name__)
 
 SOURCE_FIELDS = [
     "chunk_id",
@@ -55,21 +60,31 @@ def passage_from_hit(hit: dict[str, Any]) -> Passage:
 
 
 class ContentSearch:
-    """Language-aware BM25 over one account's chunks, with term frequencies in the same request."""
+    """Language-aware BM25 over one account's chunks, with term frequencies in the same request.
+
+    ``prefetch`` runs the searches a batch of messages is expected to need in one ``_msearch``; a later
+    ``retrieve`` of exactly the same search takes its result instead of asking again. OpenSearch spends
+    most of a small search on the request itself, so one request for a batch costs a fraction of one
+    request per message.
+    """
 
     def __init__(self, client: AsyncOpenSearch, index: str, *, weigh_terms: bool = True) -> None:
         self._search = AccountScopedSearch(client, index)
         self._weigh_terms = weigh_terms
+        self._prefetched: dict[Hashable, list[Retrieval]] = {}
 
     async def retrieve(self, account_id: str, terms: QueryTerms, size: int) -> Retrieval:
         """The best ``size`` chunks for the question and how specific each term is; empty without an index."""
         if terms.is_empty:
             return Retrieval([])
-        extra: dict[str, Any] = {"_source": SOURCE_FIELDS}
-        if self._weigh_terms and terms.all_terms:
-            extra["aggs"] = {"frequencies": frequency_aggregation(terms, account_filter(account_id))}
+        ready = self._prefetched.get(_search_key(account_id, terms, size))
+        if ready:
+            metrics.PREFETCHED_SEARCHES.labels(outcome="used").inc()
+            return ready.pop()
         try:
-            result = await self._search.search(account_id, build_query(terms), size=size, **extra)
+            result = await self._search.search(
+                account_id, build_query(terms), size=size, **self._extra(account_id, terms)
+            )
         except NotFoundError:
             return Retrieval([])
         except OpenSearchConnectionError as error:
@@ -78,9 +93,50 @@ class ContentSearch:
             if isinstance(error.status_code, int) and error.status_code < 500:
                 raise
             raise ContentUnavailableError(f"content index unavailable: {error}") from error
-        passages = [passage_from_hit(hit) for hit in result.get("hits", {}).get("hits", [])]
-        aggregation = result.get("aggregations", {}).get("frequencies")
-        if not isinstance(aggregation, dict):
-            return Retrieval(passages)
-        frequencies, total = read_frequencies(aggregation)
-        return Retrieval(passages, term_weights(frequencies, total))
+        return _retrieval_from(result)
+
+    async def prefetch(self, searches: Sequence[tuple[str, QueryTerms, int]]) -> None:
+        """Run the given retrievals in one request and keep their results for ``retrieve``.
+
+        Results of an earlier prefetch that nobody took are dropped. A failure only logs: each ``retrieve``
+        then asks on its own, with its own error handling.
+        """
+        self._prefetched = {}
+        wanted = [(account_id, terms, size) for account_id, terms, size in searches if not terms.is_empty]
+        if not wanted:
+            return
+        requests = [
+            ScopedSearch(account_id, build_query(terms), size, self._extra(account_id, terms))
+            for account_id, terms, size in wanted
+        ]
+        try:
+            responses = await self._search.search_many(requests)
+        except (OpenSearchConnectionError, TransportError) as error:
+            logger.warning("prefetching searches failed; each message searches alone", extra={"error": repr(error)})
+            return
+        prefetched: dict[Hashable, list[Retrieval]] = {}
+        for (account_id, terms, size), response in zip(wanted, responses, strict=False):
+            if "error" in response or "hits" not in response:
+                continue
+            prefetched.setdefault(_search_key(account_id, terms, size), []).append(_retrieval_from(response))
+        self._prefetched = prefetched
+        metrics.PREFETCHED_SEARCHES.labels(outcome="fetched").inc(sum(map(len, prefetched.values())))
+
+    def _extra(self, account_id: str, terms: QueryTerms) -> dict[str, Any]:
+        extra: dict[str, Any] = {"_source": SOURCE_FIELDS}
+        if self._weigh_terms and terms.all_terms:
+            extra["aggs"] = {"frequencies": frequency_aggregation(terms, account_filter(account_id))}
+        return extra
+
+
+def _search_key(account_id: str, terms: QueryTerms, size: int) -> Hashable:
+    return (account_id, size, terms.key)
+
+
+def _retrieval_from(result: dict[str, Any]) -> Retrieval:
+    passages = [passage_from_hit(hit) for hit in result.get("hits", {}).get("hits", [])]
+    aggregation = result.get("aggregations", {}).get("frequencies")
+    if not isinstance(aggregation, dict):
+        return Retrieval(passages)
+    frequencies, total = read_frequencies(aggregation)
+    return Retrieval(passages, term_weights(frequencies, total))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from customer_agent_shared.events.config import AgentConfigSnapshot
-from sqlalchemy import RowMapping, func, literal_column, select
+from sqlalchemy import RowMapping, func, literal_column, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -160,6 +161,17 @@ class ThreadRepository:
         ).returning(*threads.c, literal_column("(xmax = 0)").label("inserted"))
         row = (await self._session.execute(upsert)).mappings().one()
         return _thread(row, is_new=bool(row["inserted"]))
+
+    async def recent_turns_of(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], list[Turn]]:
+        """The stored recent turns of several threads by (account, thread), without locking; unknown ones absent."""
+        if not keys:
+            return {}
+        rows = await self._session.execute(
+            select(threads.c.account_id, threads.c.thread_id, threads.c.recent_turns).where(
+                tuple_(threads.c.account_id, threads.c.thread_id).in_(list(keys))
+            )
+        )
+        return {(account, thread): [_turn(item) for item in turns or []] for account, thread, turns in rows}
 
     async def save(self, record: ThreadRecord) -> None:
         """Write the thread's state (and its recent turns) back."""

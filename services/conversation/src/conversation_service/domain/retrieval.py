@@ -6,7 +6,7 @@ Pure: the adapter sends ``build_query``'s body and hands the hits back as ``Pass
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +67,12 @@ class QueryTerms:
         for english in self.phrase_translations:
             seen.setdefault(english, None)
         return tuple(seen)
+
+    @property
+    def key(self) -> Hashable:
+        """A hashable value equal for equal terms (the translations dict is not hashable itself)."""
+        translations = tuple(sorted(self.translations.items()))
+        return (self.language, self.terms, translations, self.context_terms, self.phrase_translations)
 
     @property
     def is_empty(self) -> bool:

@@ -37,6 +37,7 @@ def register_subscribers(
         **options,
     )
     async def on_conversations_assigned(events: list[CloudEvent[ConversationAssigned]]) -> None:
+        await conversations.prefetch_answers(events)
         await batches.run(events, conversations.handle_assigned, inbox_consumer=conversations.assigned_inbox_consumer)
 
     @broker.subscriber(

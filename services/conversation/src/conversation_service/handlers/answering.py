@@ -31,6 +31,10 @@ class Retriever(Protocol):
         """The best ``size`` passages and the weight of each question term."""
         ...
 
+    async def prefetch(self, searches: Sequence[tuple[str, QueryTerms, int]]) -> None:
+        """Fetch ahead, in one go, what ``retrieve`` will soon be asked for (account, terms, size)."""
+        ...
+
 
 class ChatModel(Protocol):
     """An OpenAI-compatible chat model."""
@@ -47,6 +51,16 @@ class AnswerPolicy:
     support_threshold: float = 0.6
     min_score: float = 0.5
     retrieval_size: int = 6
+
+
+@dataclass(frozen=True)
+class ExpectedQuestion:
+    """A question the engine will probably be asked soon, with what its retrieval depends on."""
+
+    account_id: str
+    text: str
+    language: str
+    previous_questions: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,20 @@ class AnswerEngine:
         self._retriever = retriever
         self._policy = policy
         self._llm = llm
+
+    async def prefetch(self, questions: Sequence[ExpectedQuestion]) -> None:
+        """Retrieve for all ``questions`` in one request; ``answer`` then uses the results it matches."""
+        size = self._policy.retrieval_size
+        await self._retriever.prefetch(
+            [
+                (
+                    question.account_id,
+                    analyze_question(question.text, question.language, question.previous_questions),
+                    size,
+                )
+                for question in questions
+            ]
+        )
 
     async def answer(
         self,

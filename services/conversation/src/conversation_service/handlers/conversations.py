@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -38,13 +39,14 @@ from conversation_service.domain.intents import Intent, classify
 from conversation_service.domain.language import choose_language
 from conversation_service.domain.policy import MissOutcome, misses_after, on_miss
 from conversation_service.domain.retrieval import ContentUnavailableError
-from conversation_service.handlers.answering import AnswerEngine, Attempt
+from conversation_service.handlers.answering import AnswerEngine, Attempt, ExpectedQuestion
 from conversation_service.handlers.profiles import AgentProfile, ProfileCache
 from conversation_service.handlers.types import UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
 SOURCE = "conversation"
 PREVIEW_THREAD_PREFIX = "preview:"
+_INTENTS_WITHOUT_SEARCH = (Intent.HUMAN_REQUEST, Intent.POSITIVE_FEEDBACK, Intent.NEGATIVE_FEEDBACK)
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,48 @@ class ConversationHandler:
     def assigned_inbox_consumer(self) -> str:
         """The name ``handle_assigned`` claims its events under in the inbox."""
         return f"{self._consumer_prefix}:conversations.assigned.v1"
+
+    async def prefetch_answers(self, events: Sequence[CloudEvent[ConversationAssigned]]) -> None:
+        """Search ahead, in one request, for the questions of a batch of assigned messages.
+
+        Each question's search depends on the thread's earlier questions, so they are read (without a
+        lock) and the batch's own earlier messages are added as ``handle_assigned`` will add them. This is
+        only a guess: a message whose search differs, or one already handled, simply searches on its own.
+        """
+        if len(events) < 2:
+            return
+        try:
+            await self._engine.prefetch(await self._expected_questions(events))
+        except Exception:  # an optimisation only: the messages are then handled as they would be without it
+            logger.warning("prefetching searches failed; each message searches alone", exc_info=True)
+
+    async def _expected_questions(self, events: Sequence[CloudEvent[ConversationAssigned]]) -> list[ExpectedQuestion]:
+        keys = {(event.data.account_id, event.data.thread_id) for event in events}
+        async with self._unit_of_work() as uow:
+            history = await uow.threads.recent_turns_of(keys)
+            profiles = {account: await self._profiles.get(uow, account) for account, _ in keys}
+        now = datetime.now(UTC)
+        expected: list[ExpectedQuestion] = []
+        for event in events:
+            assigned = event.data
+            message = assigned.message
+            key = (assigned.account_id, assigned.thread_id)
+            turns = history.setdefault(key, [])
+            profile = profiles[assigned.account_id]
+            if not profile.deleted and classify(message.text) not in _INTENTS_WITHOUT_SEARCH:
+                expected.append(
+                    ExpectedQuestion(
+                        account_id=assigned.account_id,
+                        text=message.text,
+                        language=choose_language(message.sender.locale, message.text, profile.default_language),
+                        previous_questions=tuple(turn.text for turn in turns if turn.role == "visitor"),
+                    )
+                )
+            # as handle_assigned remembers it when the agent replies (the usual case)
+            turns[:] = [*turns, Turn("visitor", message.text, now), Turn("agent", "", now)][
+                -self._options.recent_turns :
+            ]
+        return expected
 
     async def handle_assigned(self, event: CloudEvent[ConversationAssigned]) -> Reply | None:
         """Answer (or not) one message routing gave to the agent; None for a duplicate or a deleted account."""
