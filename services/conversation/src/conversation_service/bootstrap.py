@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from conversation_service.adapters.content_search import ContentSearch
 from conversation_service.adapters.llm import ChatCompletionsClient
 from conversation_service.adapters.orm import SCHEMA, inbox_table, outbox_table
 from conversation_service.adapters.unit_of_work import ConversationUnitOfWork
+from conversation_service.domain.retrieval import TermStatistics
 from conversation_service.entrypoints.kafka_subscribers import register_subscribers
 from conversation_service.handlers.answering import AnswerEngine, AnswerPolicy
 from conversation_service.handlers.conversations import ConversationHandler, ConversationOptions
@@ -74,7 +76,11 @@ def build_service(settings: ConversationSettings | None = None) -> ConversationS
         )
         kernel.lifecycle.add("llm client", None, llm.close)
     engine = AnswerEngine(
-        ContentSearch(kernel.opensearch, settings.content_index),
+        ContentSearch(
+            kernel.opensearch,
+            settings.content_index,
+            statistics=TermStatistics(settings.term_statistics_seconds, clock=time.monotonic),
+        ),
         AnswerPolicy(
             support_threshold=settings.support_threshold,
             min_score=settings.min_retrieval_score,

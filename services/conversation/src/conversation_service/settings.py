@@ -48,6 +48,12 @@ class ConversationSettings(ServiceSettings, BatchConsumerSettings):
     config_cache_seconds: float = Field(
         default=30.0, ge=0.0, description="How long an account's agent profile is cached in memory."
     )
+    term_statistics_seconds: float = Field(
+        default=60.0,
+        ge=0.0,
+        description="How long the number of an account's chunks holding a question word is remembered "
+        "(it weighs rare words above common ones; 0 asks OpenSearch with every question).",
+    )
     llm_base_url: str | None = Field(
         default=None,
         description="Base URL of an OpenAI-compatible API (e.g. http://127.0.0.1:11434/v1); unset = extractive only.",

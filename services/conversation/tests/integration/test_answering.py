@@ -7,13 +7,16 @@ each test uses its own account or thread ids and reads only its own records.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from conversation_service.adapters.content_search import ContentSearch
 from conversation_service.bootstrap import ConversationService, build_service
+from conversation_service.domain.retrieval import TermStatistics, analyze_question
 from conversation_service.settings import ConversationSettings
 from customer_agent_shared.clients import create_opensearch_client
 from customer_agent_shared.content_index import AccountScopedSearch, ScopedSearch
@@ -447,3 +450,23 @@ async def test_search_many_keeps_each_search_inside_its_own_account(stack: Stack
     assert accounts == [{ACCOUNT}, {OTHER_ACCOUNT}, set()]
     with pytest.raises(ValueError, match="account_id is required"):
         await search.search_many([ScopedSearch("", query)])
+
+
+async def test_remembered_term_statistics_weigh_as_freshly_counted_ones(stack: Stack) -> None:
+    assert stack.service.kernel.opensearch is not None
+    index = stack.service.settings.content_index
+    remembering = TermStatistics(60.0, clock=time.monotonic)
+    remembered = ContentSearch(stack.service.kernel.opensearch, index, statistics=remembering)
+    counted = ContentSearch(
+        stack.service.kernel.opensearch, index, statistics=TermStatistics(0.0, clock=time.monotonic)
+    )
+    terms = analyze_question("How do I get a refund for a broken product?", "en")
+    first = await remembered.retrieve(ACCOUNT, terms, 6)
+    assert remembering.known(ACCOUNT, terms) is not None
+    again = await remembered.retrieve(ACCOUNT, terms, 6)  # from memory: the search carries no aggregation
+    await remembered.prefetch([(ACCOUNT, terms, 6)])
+    prefetched = await remembered.retrieve(ACCOUNT, terms, 6)
+    fresh = await counted.retrieve(ACCOUNT, terms, 6)
+    assert fresh.weights
+    assert first.weights == again.weights == prefetched.weights == fresh.weights
+    assert [p.chunk_id for p in again.passages] == [p.chunk_id for p in fresh.passages]

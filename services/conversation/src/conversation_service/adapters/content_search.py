@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ from conversation_service.domain.retrieval import (
     Passage,
     QueryTerms,
     Retrieval,
+    TermStatistics,
     build_query,
     frequency_aggregation,
     read_frequencies,
@@ -68,9 +70,17 @@ class ContentSearch:
     request per message.
     """
 
-    def __init__(self, client: AsyncOpenSearch, index: str, *, weigh_terms: bool = True) -> None:
+    def __init__(
+        self,
+        client: AsyncOpenSearch,
+        index: str,
+        *,
+        weigh_terms: bool = True,
+        statistics: TermStatistics | None = None,
+    ) -> None:
         self._search = AccountScopedSearch(client, index)
         self._weigh_terms = weigh_terms
+        self._statistics = statistics or TermStatistics(0.0, clock=time.monotonic)
         self._prefetched: dict[Hashable, list[Retrieval]] = {}
 
     async def retrieve(self, account_id: str, terms: QueryTerms, size: int) -> Retrieval:
@@ -81,9 +91,10 @@ class ContentSearch:
         if ready:
             metrics.PREFETCHED_SEARCHES.labels(outcome="used").inc()
             return ready.pop()
+        known = self._known_statistics(account_id, terms)
         try:
             result = await self._search.search(
-                account_id, build_query(terms), size=size, **self._extra(account_id, terms)
+                account_id, build_query(terms), size=size, **self._extra(account_id, terms, known)
             )
         except NotFoundError:
             return Retrieval([])
@@ -93,7 +104,7 @@ class ContentSearch:
             if isinstance(error.status_code, int) and error.status_code < 500:
                 raise
             raise ContentUnavailableError(f"content index unavailable: {error}") from error
-        return _retrieval_from(result)
+        return self._retrieval_from(account_id, terms, known, result)
 
     async def prefetch(self, searches: Sequence[tuple[str, QueryTerms, int]]) -> None:
         """Run the given retrievals in one request and keep their results for ``retrieve``.
@@ -105,9 +116,10 @@ class ContentSearch:
         wanted = [(account_id, terms, size) for account_id, terms, size in searches if not terms.is_empty]
         if not wanted:
             return
+        known = [self._known_statistics(account_id, terms) for account_id, terms, _ in wanted]
         requests = [
-            ScopedSearch(account_id, build_query(terms), size, self._extra(account_id, terms))
-            for account_id, terms, size in wanted
+            ScopedSearch(account_id, build_query(terms), size, self._extra(account_id, terms, statistics))
+            for (account_id, terms, size), statistics in zip(wanted, known, strict=True)
         ]
         try:
             responses = await self._search.search_many(requests)
@@ -115,28 +127,41 @@ class ContentSearch:
             logger.warning("prefetching searches failed; each message searches alone", extra={"error": repr(error)})
             return
         prefetched: dict[Hashable, list[Retrieval]] = {}
-        for (account_id, terms, size), response in zip(wanted, responses, strict=False):
+        for (account_id, terms, size), statistics, response in zip(wanted, known, responses, strict=False):
             if "error" in response or "hits" not in response:
                 continue
-            prefetched.setdefault(_search_key(account_id, terms, size), []).append(_retrieval_from(response))
+            retrieval = self._retrieval_from(account_id, terms, statistics, response)
+            prefetched.setdefault(_search_key(account_id, terms, size), []).append(retrieval)
         self._prefetched = prefetched
         metrics.PREFETCHED_SEARCHES.labels(outcome="fetched").inc(sum(map(len, prefetched.values())))
 
-    def _extra(self, account_id: str, terms: QueryTerms) -> dict[str, Any]:
+    def _known_statistics(self, account_id: str, terms: QueryTerms) -> tuple[dict[str, int], int] | None:
+        if not self._weigh_terms or not terms.all_terms:
+            return None
+        return self._statistics.known(account_id, terms)
+
+    def _extra(self, account_id: str, terms: QueryTerms, known: tuple[dict[str, int], int] | None) -> dict[str, Any]:
         extra: dict[str, Any] = {"_source": SOURCE_FIELDS}
-        if self._weigh_terms and terms.all_terms:
+        if self._weigh_terms and terms.all_terms and known is None:
             extra["aggs"] = {"frequencies": frequency_aggregation(terms, account_filter(account_id))}
         return extra
+
+    def _retrieval_from(
+        self,
+        account_id: str,
+        terms: QueryTerms,
+        known: tuple[dict[str, int], int] | None,
+        result: dict[str, Any],
+    ) -> Retrieval:
+        passages = [passage_from_hit(hit) for hit in result.get("hits", {}).get("hits", [])]
+        aggregation = result.get("aggregations", {}).get("frequencies")
+        if isinstance(aggregation, dict):
+            known = read_frequencies(aggregation)
+            self._statistics.remember(account_id, terms, *known)
+        if known is None:
+            return Retrieval(passages)
+        return Retrieval(passages, term_weights(*known))
 
 
 def _search_key(account_id: str, terms: QueryTerms, size: int) -> Hashable:
     return (account_id, size, terms.key)
-
-
-def _retrieval_from(result: dict[str, Any]) -> Retrieval:
-    passages = [passage_from_hit(hit) for hit in result.get("hits", {}).get("hits", [])]
-    aggregation = result.get("aggregations", {}).get("frequencies")
-    if not isinstance(aggregation, dict):
-        return Retrieval(passages)
-    frequencies, total = read_frequencies(aggregation)
-    return Retrieval(passages, term_weights(frequencies, total))
