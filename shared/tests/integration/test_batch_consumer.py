@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from customer_agent_shared.persistence.unit_of_work import (
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import collect_records, create_topics, produce_raw, unique_name
 from pydantic import BaseModel, Field
-from sqlalchemy import Column, Integer, MetaData, String, Table, select, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 pytestmark = pytest.mark.integration
@@ -88,6 +88,8 @@ class Consumer:
     store: Store
     servers: str
     attempts: dict[str, int] = field(default_factory=dict)
+    prepared: list[list[str]] = field(default_factory=list)
+    """The texts each call of the batch's ``prepare`` was given."""
     producer: KafkaEventProducer | None = None
     broker: Any = None
 
@@ -110,9 +112,15 @@ class Consumer:
             **SUBSCRIBER_DEFAULTS,
         )
         async def on_greetings(events: list[CloudEvent[Greeting]]) -> None:
-            await batches.run(events, self.greet, inbox_consumer=CONSUMER)
+            await batches.run(events, self.greet, inbox_consumer=CONSUMER, prepare=self.prepare)
 
         await self.broker.start()
+
+    async def prepare(self, events: Sequence[CloudEvent[Greeting]]) -> None:
+        """Set-wise work ahead of the batch: here, one row in the batch's transaction."""
+        self.prepared.append([event.data.text for event in events])
+        async with self.store.unit_of_work() as uow:
+            await uow.session.execute(self.store.greetings.insert().values(text=f"prepared {len(events)}"))
 
     async def greet(self, event: CloudEvent[Greeting]) -> None:
         """The use case: claim, write, stage an event, commit (fails for 'always-fails')."""
@@ -159,11 +167,12 @@ async def test_a_fetched_batch_commits_in_one_transaction(consumer: Consumer) ->
     for value in texts:  # all in the log before the consumer starts: its first fetch returns them together
         await produce_raw(consumer.servers, consumer.topic, greeting(value))
     await consumer.start()
-    rows = await consumer.wait_for_rows(len(texts))
+    rows = await consumer.wait_for_rows(len(texts) + 1)
     await asyncio.sleep(0.5)  # a redelivery would add rows here
     rows = await consumer.store.rows()
-    assert [row[0] for row in rows] == texts
-    assert len({row[1] for row in rows}) == 1, "every greeting of the batch was written by one transaction"
+    assert [row[0] for row in rows] == ["prepared 6", *texts]
+    assert consumer.prepared == [texts]
+    assert len({row[1] for row in rows}) == 1, "the batch and its preparation were written by one transaction"
     assert await consumer.store.outbox_transactions() == {rows[0][1]}  # staged events in that same one
 
 
@@ -175,9 +184,12 @@ async def test_a_failing_event_splits_the_batch_and_nothing_is_lost_or_doubled(c
     await produce_raw(consumer.servers, consumer.topic, greeting("second"))
     await consumer.start()
     await consumer.wait_for_rows(2)
+    await asyncio.sleep(0.5)
     dead = await collect_records(consumer.servers, consumer.topic + ".dlq", until=lambda records: len(records) >= 3)
     rows = await consumer.store.rows()
-    # The failed batch left nothing behind: each good event is written once, by its own transaction.
+    # The failed batch left nothing behind (its preparation included): each good event is written once,
+    # by its own transaction, which has no preparation.
+    assert consumer.prepared == [["first", "always-fails", "second"]]
     assert [row[0] for row in rows] == ["first", "second"]
     assert rows[0][1] != rows[1][1]
     assert consumer.attempts["always-fails"] == 1 + 3  # once in the batch, then the bounded retries alone
@@ -193,10 +205,10 @@ async def test_an_event_twice_in_one_batch_is_handled_once(consumer: Consumer) -
     for value in (serialize_event(twice), serialize_event(twice), greeting("after")):
         await produce_raw(consumer.servers, consumer.topic, value)
     await consumer.start()
-    await consumer.wait_for_rows(2)
+    await consumer.wait_for_rows(3)
     await asyncio.sleep(0.5)
     rows = await consumer.store.rows()
-    assert [row[0] for row in rows] == ["once", "after"]
+    assert [row[0] for row in rows] == ["prepared 3", "once", "after"]
     assert len({row[1] for row in rows}) == 1  # claimed ahead together, handled in the one batch transaction
 
 
@@ -211,3 +223,64 @@ async def test_a_joined_unit_of_work_that_claims_without_committing_fails_the_ba
         await claim_in_a_batch_and_forget_to_commit()
     async with store.unit_of_work() as uow:  # the claim was rolled back with the batch
         assert await uow.claim_event(CONSUMER, "event-1")
+
+
+async def _texts(store: Store) -> dict[int, str]:
+    async with store.sessions() as session:
+        rows = await session.execute(select(store.greetings.c.id, store.greetings.c.text))
+        return {row[0]: row[1] for row in rows}
+
+
+async def test_writes_at_commit_run_once_at_the_shared_commit_and_the_last_per_key_wins(store: Store) -> None:
+    async with store.unit_of_work() as uow:
+        await uow.session.execute(store.greetings.insert(), [{"id": 1, "text": "a"}, {"id": 2, "text": "b"}])
+        await uow.commit()
+    rename = store.greetings.update().where(store.greetings.c.id == bindparam("b_id")).values(text=bindparam("text"))
+    async with shared_transaction(store.unit_of_work) as batch:
+        for key, value in ((1, "a1"), (2, "b1"), (1, "a2")):
+            async with store.unit_of_work() as uow:
+                await uow.write_at_commit(rename, key, {"b_id": key, "text": value})
+                await uow.commit()
+        assert await _texts(store) == {1: "a", 2: "b"}  # nothing written before the shared commit
+        await batch.commit()
+    assert await _texts(store) == {1: "a2", 2: "b1"}
+    async with store.unit_of_work() as uow:  # alone, a unit of work writes at once
+        await uow.write_at_commit(rename, 2, {"b_id": 2, "text": "b2"})
+        assert (
+            await uow.session.execute(select(store.greetings.c.text).where(store.greetings.c.id == 2))
+        ).scalar() == "b2"
+        await uow.rollback()
+    assert await _texts(store) == {1: "a2", 2: "b1"}
+
+
+async def test_a_rolled_back_shared_transaction_drops_its_writes_at_commit(store: Store) -> None:
+    async with store.unit_of_work() as uow:
+        await uow.session.execute(store.greetings.insert().values(id=1, text="a"))
+        await uow.commit()
+    rename = store.greetings.update().where(store.greetings.c.id == bindparam("b_id")).values(text=bindparam("text"))
+
+    async def fail_after_a_write_at_commit() -> None:
+        async with shared_transaction(store.unit_of_work):
+            async with store.unit_of_work() as uow:
+                await uow.write_at_commit(rename, 1, {"b_id": 1, "text": "lost"})
+                await uow.commit()
+            raise RuntimeError("the batch failed")
+
+    with pytest.raises(RuntimeError, match="the batch failed"):
+        await fail_after_a_write_at_commit()
+    assert await _texts(store) == {1: "a"}
+
+
+async def test_the_transaction_cache_is_shared_by_joined_units_and_emptied_at_the_end(store: Store) -> None:
+    async with shared_transaction(store.unit_of_work) as batch:
+        async with store.unit_of_work() as first:
+            first.transaction_cache("rows")["k"] = "locked row"
+        async with store.unit_of_work() as second:
+            assert second.transaction_cache("rows") == {"k": "locked row"}
+            assert second.transaction_cache("other") == {}
+        await batch.commit()
+        assert batch.transaction_cache("rows") == {}  # the next transaction must read again
+    async with store.unit_of_work() as alone:
+        alone.transaction_cache("rows")["k"] = "row"
+        await alone.rollback()
+        assert alone.transaction_cache("rows") == {}

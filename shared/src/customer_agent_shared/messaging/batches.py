@@ -113,11 +113,15 @@ class BatchConsumer:
         handle: Callable[[EventT], Awaitable[object]],
         *,
         inbox_consumer: str | None = None,
+        prepare: Callable[[Sequence[EventT]], Awaitable[object]] | None = None,
     ) -> None:
         """Handle ``events`` in one transaction; after a failure, each in its own with retries.
 
         ``inbox_consumer``: the name the use case claims its events under; the batch then claims them
         all in one statement first (a use case claiming under another name still claims on its own).
+        ``prepare``: called inside the transaction before the first event, with all of them, to do
+        set-wise what each event would do alone (lock all their rows in one statement, say). A batch
+        that splits runs each event on its own without it.
         """
         by_identity = {id(item.event): item for item in _decoded_records.get()}
         items = [by_identity.get(id(event)) or _DecodedRecord(event, None) for event in events]
@@ -131,6 +135,8 @@ class BatchConsumer:
                 async with self._transaction() as transaction:
                     if inbox_consumer is not None:
                         await transaction.claim_events(inbox_consumer, [item.event.id for item in items])
+                    if prepare is not None:
+                        await prepare([item.event for item in items])
                     for item in items:
                         with _event_log_context(item):
                             await handle(item.event)

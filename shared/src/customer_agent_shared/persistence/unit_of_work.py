@@ -9,18 +9,20 @@ transaction instead of starting its own. A joined ``commit`` only flushes; the
 batch commits once, with its staged events inserted in one statement. This
 turns the per-message BEGIN, COMMIT and outbox insert into one per batch; if
 anything in the batch fails the caller rolls the whole batch back and handles
-its messages one transaction each.
+its messages one transaction each. Repositories may also keep the rows they
+locked for the rest of the transaction (``transaction_cache``) and leave their
+updates to one statement at its commit (``write_at_commit``).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Table
+from sqlalchemy import Executable, Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from customer_agent_shared.events.envelope import CloudEvent
@@ -60,6 +62,10 @@ class SqlUnitOfWork:
         self._committed = False
         self._preclaimed: dict[str, tuple[set[str], set[str]]] = {}
         """Per consumer: (ids claimed ahead by ``claim_events``, those of them not handled before)."""
+        self._caches: dict[str, dict[Hashable, Any]] = {}
+        """Rows repositories keep for the rest of the transaction (see ``transaction_cache``)."""
+        self._deferred: dict[Executable, dict[Hashable, dict[str, Any]]] | None = None
+        """Writes of a shared transaction, executed at its commit (see ``write_at_commit``)."""
 
     @property
     def session(self) -> AsyncSession:
@@ -101,7 +107,9 @@ class SqlUnitOfWork:
             await self._session.close()
             self._session = None
             self._buffered_rows = None
+            self._deferred = None
             self._preclaimed = {}
+            self._caches = {}
 
     def _open_shared_transaction(self) -> SqlUnitOfWork | None:
         for outer in reversed(_shared_transactions.get()):
@@ -125,6 +133,28 @@ class SqlUnitOfWork:
         fresh = await claim_events(self.session, self._inbox, consumer, event_ids)
         self._preclaimed[consumer] = (set(event_ids), fresh)
 
+    def transaction_cache(self, name: str) -> dict[Hashable, Any]:
+        """A dict that lives until the transaction ends, shared by every unit of work joined to it.
+
+        A repository keeps rows here that it locked or changed in this transaction, so a later use case of
+        the same batch finds them without a round trip. Emptied at commit and rollback: a row read in one
+        transaction is not trusted in the next.
+        """
+        return (self._outer or self)._caches.setdefault(name, {})
+
+    async def write_at_commit(self, statement: Executable, key: Hashable, parameters: dict[str, Any]) -> None:
+        """Execute a write now or, in a shared transaction, once at its commit.
+
+        At the commit every statement runs once with all its parameter sets (an executemany); for the same
+        ``key`` only the last parameters are kept. Until then the database does not see the write, so a
+        repository deferring a row's writes must answer reads of that row from ``transaction_cache``.
+        """
+        target = self._outer or self
+        if target._deferred is None:
+            await self.session.execute(statement, parameters)
+        else:
+            target._deferred.setdefault(statement, {})[key] = parameters
+
     async def publish(self, topic: str, key: str | None, event: CloudEvent[Any]) -> None:
         """Stage an event: it is sent only if this unit of work commits."""
         target = self._outer or self
@@ -145,10 +175,15 @@ class SqlUnitOfWork:
             await self.session.flush()
             self.session.expunge_all()
             return
+        if self._deferred:
+            for statement, writes in self._deferred.items():
+                await self.session.execute(statement, list(writes.values()))
+            self._deferred.clear()
         if self._buffered_rows:
             await self.session.execute(self._outbox.insert(), self._buffered_rows)
             self._buffered_rows.clear()
         await self.session.commit()
+        self._caches = {}
         if self._staged_events and self._relay is not None:
             self._relay.notify()
         self._staged_events = 0
@@ -160,6 +195,9 @@ class SqlUnitOfWork:
         await self.session.rollback()
         if self._buffered_rows is not None:
             self._buffered_rows.clear()
+        if self._deferred is not None:
+            self._deferred.clear()
+        self._caches = {}
         self._preclaimed = {}  # the claims made ahead were rolled back too
         self._staged_events = 0
 
@@ -169,6 +207,7 @@ async def shared_transaction(create: Callable[[], SqlUnitOfWork]) -> AsyncIterat
     """One transaction that units of work of the same database opened inside it join; the caller commits it."""
     async with create() as outer:
         outer._buffered_rows = []
+        outer._deferred = {}
         token = _shared_transactions.set((*_shared_transactions.get(), outer))
         try:
             yield outer
