@@ -7,7 +7,9 @@ the Kafka offset was committed.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, func
+from functools import cache
+
+from sqlalchemy import Column, DateTime, Index, Insert, MetaData, String, Table, func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,14 +26,16 @@ def define_inbox_table(metadata: MetaData) -> Table:
     )
 
 
+@cache
+def _claim_statement(inbox: Table) -> Insert:
+    # Built once per inbox table and executed with parameters: a reused statement keeps its cache key
+    # and compiled form, where a new one per call costs SQLAlchemy that work again for every event.
+    return insert(inbox).on_conflict_do_nothing(index_elements=["consumer", "event_id"]).returning(inbox.c.event_id)
+
+
 async def claim_event(session: AsyncSession, inbox: Table, consumer: str, event_id: str) -> bool:
     """Record the event as handled; False if it already was (then do nothing)."""
-    result = await session.execute(
-        insert(inbox)
-        .values(consumer=consumer, event_id=event_id)
-        .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
-        .returning(inbox.c.event_id)
-    )
+    result = await session.execute(_claim_statement(inbox), {"consumer": consumer, "event_id": event_id})
     return result.first() is not None
 
 
@@ -39,10 +43,9 @@ async def claim_events(session: AsyncSession, inbox: Table, consumer: str, event
     """Record many events as handled in one statement; returns the ids that were not handled before."""
     if not event_ids:
         return set()
+    # Many parameter sets on the prebuilt statement: SQLAlchemy sends them as one multi-row INSERT
+    # ("insertmanyvalues") and returns the rows of all of them, without building a statement per batch.
     result = await session.execute(
-        insert(inbox)
-        .values([{"consumer": consumer, "event_id": event_id} for event_id in event_ids])
-        .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
-        .returning(inbox.c.event_id)
+        _claim_statement(inbox), [{"consumer": consumer, "event_id": event_id} for event_id in event_ids]
     )
     return {row[0] for row in result.all()}

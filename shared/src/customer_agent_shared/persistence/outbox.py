@@ -16,6 +16,7 @@ import logging
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Index,
+    Insert,
     LargeBinary,
     MetaData,
     String,
@@ -74,11 +76,18 @@ def outbox_row(topic: str, key: str | None, event: CloudEvent[Any]) -> dict[str,
     return {"event_id": event.id, "topic": topic, "message_key": key, "payload": serialize_event(event)}
 
 
+@cache
+def _insert_statement(outbox: Table) -> Insert:
+    # Built once per outbox table and executed with parameters: a reused statement keeps its cache key
+    # and compiled form, where a new one per call costs SQLAlchemy that work again for every event.
+    return outbox.insert()
+
+
 async def stage_event(
     session: AsyncSession, outbox: Table, topic: str, key: str | None, event: CloudEvent[Any]
 ) -> None:
     """Insert an event into the outbox inside the session's current transaction."""
-    await session.execute(outbox.insert().values(**outbox_row(topic, key, event)))
+    await session.execute(_insert_statement(outbox), outbox_row(topic, key, event))
 
 
 class OutboxRelay:

@@ -9,7 +9,7 @@ from typing import Any
 from customer_agent_shared.events.audit import AuditRecorded
 from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.config import AgentConfigSnapshot
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -218,6 +218,17 @@ class CreditStateRepository:
         return (await self._session.execute(upsert)).first() is not None
 
 
+_FACT_COLUMNS = ("event_id", "account_id", "kind", "thread_id", "occurred_at", "billable", "question", "reason")
+
+# Run for every conversation event: built once with bindparam() placeholders and executed with a parameters
+# dict, so SQLAlchemy reuses its cache key and compiled form instead of building a statement per event.
+_ADD_FACT = (
+    insert(conversation_facts_table)
+    .values({name: bindparam(name) for name in _FACT_COLUMNS})
+    .on_conflict_do_nothing(index_elements=["event_id"])
+)
+
+
 class ConversationFactRepository:
     """Conversation events kept for performance reports."""
 
@@ -227,18 +238,17 @@ class ConversationFactRepository:
     async def add(self, event_id: str, account_id: str, fact: ConversationFact) -> None:
         """Store one fact (a replayed event id is ignored)."""
         await self._session.execute(
-            insert(conversation_facts_table)
-            .values(
-                event_id=event_id,
-                account_id=account_id,
-                kind=fact.kind,
-                thread_id=fact.thread_id,
-                occurred_at=fact.occurred_at,
-                billable=fact.billable,
-                question=fact.question,
-                reason=fact.reason,
-            )
-            .on_conflict_do_nothing(index_elements=["event_id"])
+            _ADD_FACT,
+            {
+                "event_id": event_id,
+                "account_id": account_id,
+                "kind": fact.kind,
+                "thread_id": fact.thread_id,
+                "occurred_at": fact.occurred_at,
+                "billable": fact.billable,
+                "question": fact.question,
+                "reason": fact.reason,
+            },
         )
 
     async def between(self, account_id: str, start: datetime, end: datetime) -> list[ConversationFact]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from customer_agent_shared.events.billing import CreditPlan, PricingRule
-from sqlalchemy import Integer, cast, delete, func, select, text, tuple_, update
+from sqlalchemy import Integer, bindparam, cast, delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,6 +47,69 @@ def _account_values(account: CreditAccount) -> dict[str, object]:
     }
 
 
+_ACCOUNT_COLUMNS = (
+    "plan",
+    "balance",
+    "used_this_period",
+    "purchased_this_period",
+    "auto_upgrades_this_period",
+    "period_start",
+    "reset_at",
+    "exhausted",
+    "version",
+)
+"""The keys of ``_account_values``."""
+
+# The statements run for every conversation event (and every charge) are built once, with bindparam()
+# placeholders, and executed with a parameters dict: a reused statement object keeps its cache key and
+# compiled form, whereas building one per call costs SQLAlchemy a new construction and cache key every time.
+# WHERE parameters are prefixed where a parameter named like a column would also be SET by SQLAlchemy.
+
+_LOCK_ACCOUNT = select(accounts_table).where(accounts_table.c.account_id == bindparam("b_account_id")).with_for_update()
+
+_SAVE_ACCOUNT = (
+    update(accounts_table)
+    .where(accounts_table.c.account_id == bindparam("b_account_id"))
+    .values({**{name: bindparam(name) for name in _ACCOUNT_COLUMNS}, "updated_at": func.now()})
+)
+
+_APPEND_ENTRY = ledger_entries_table.insert().values(
+    account_id=bindparam("account_id"),
+    kind=bindparam("kind"),
+    cause_id=bindparam("cause_id"),
+    amount=bindparam("amount"),
+    balance_after=bindparam("balance_after"),
+    note=bindparam("note"),
+    recorded_at=bindparam("recorded_at"),
+)
+
+_RECENT_ENTRIES = (
+    select(ledger_entries_table)
+    .where(ledger_entries_table.c.account_id == bindparam("b_account_id"))
+    .order_by(ledger_entries_table.c.id.desc())
+    .limit(bindparam("b_limit", type_=Integer))
+)
+
+_GET_THREAD = select(threads_table).where(
+    threads_table.c.account_id == bindparam("b_account_id"), threads_table.c.thread_id == bindparam("b_thread_id")
+)
+
+_THREAD_FACTS = ("answered", "handed_off", "negative_feedback", "billable", "charged", "last_activity_at")
+# An existing thread gets the same facts as a new one: the parameters of the update are those of the insert.
+_SAVE_THREAD = (
+    insert(threads_table)
+    .values(
+        account_id=bindparam("account_id"),
+        thread_id=bindparam("thread_id"),
+        **{name: bindparam(name) for name in _THREAD_FACTS},
+    )
+    .on_conflict_do_update(
+        index_elements=["account_id", "thread_id"],
+        set_={name: bindparam(name, type_=threads_table.c[name].type) for name in _THREAD_FACTS},
+    )
+)
+
+
 class AccountRepository:
     """The cached state row of each account; writers lock it first to serialize changes."""
 
@@ -55,11 +118,7 @@ class AccountRepository:
 
     async def lock(self, account_id: str) -> CreditAccount | None:
         """Load the account with ``SELECT ... FOR UPDATE`` (None if it does not exist yet)."""
-        row = (
-            await self._session.execute(
-                select(accounts_table).where(accounts_table.c.account_id == account_id).with_for_update()
-            )
-        ).first()
+        row = (await self._session.execute(_LOCK_ACCOUNT, {"b_account_id": account_id})).first()
         if row is None:
             return None
         return CreditAccount(
@@ -87,11 +146,7 @@ class AccountRepository:
 
     async def save(self, account: CreditAccount) -> None:
         """Write the cached state of a locked account."""
-        await self._session.execute(
-            update(accounts_table)
-            .where(accounts_table.c.account_id == account.account_id)
-            .values(**_account_values(account), updated_at=func.now())
-        )
+        await self._session.execute(_SAVE_ACCOUNT, {"b_account_id": account.account_id, **_account_values(account)})
 
     async def due_for_reset(self, now: datetime, limit: int) -> list[str]:
         """Accounts whose reset date has passed."""
@@ -137,25 +192,21 @@ class LedgerRepository:
         for entry in entries:
             balance += entry.amount
             await self._session.execute(
-                ledger_entries_table.insert().values(
-                    account_id=account_id,
-                    kind=entry.kind.value,
-                    cause_id=entry.cause_id,
-                    amount=entry.amount,
-                    balance_after=balance,
-                    note=entry.note[:500] if entry.note else None,
-                    recorded_at=at,
-                )
+                _APPEND_ENTRY,
+                {
+                    "account_id": account_id,
+                    "kind": entry.kind.value,
+                    "cause_id": entry.cause_id,
+                    "amount": entry.amount,
+                    "balance_after": balance,
+                    "note": entry.note[:500] if entry.note else None,
+                    "recorded_at": at,
+                },
             )
 
     async def recent(self, account_id: str, limit: int) -> list[RecordedEntry]:
         """The account's latest entries, newest first."""
-        rows = await self._session.execute(
-            select(ledger_entries_table)
-            .where(ledger_entries_table.c.account_id == account_id)
-            .order_by(ledger_entries_table.c.id.desc())
-            .limit(limit)
-        )
+        rows = await self._session.execute(_RECENT_ENTRIES, {"b_account_id": account_id, "b_limit": limit})
         return [
             RecordedEntry(
                 kind=row.kind,
@@ -177,13 +228,7 @@ class ThreadRepository:
 
     async def get(self, account_id: str, thread_id: str) -> ThreadFacts:
         """The thread's facts (empty facts for a thread never seen)."""
-        row = (
-            await self._session.execute(
-                select(threads_table).where(
-                    threads_table.c.account_id == account_id, threads_table.c.thread_id == thread_id
-                )
-            )
-        ).first()
+        row = (await self._session.execute(_GET_THREAD, {"b_account_id": account_id, "b_thread_id": thread_id})).first()
         if row is None:
             return ThreadFacts()
         return ThreadFacts(
@@ -197,18 +242,18 @@ class ThreadRepository:
 
     async def save(self, account_id: str, thread_id: str, facts: ThreadFacts) -> None:
         """Insert or update the thread's facts."""
-        values = {
-            "answered": facts.answered,
-            "handed_off": facts.handed_off,
-            "negative_feedback": facts.negative_feedback,
-            "billable": facts.billable,
-            "charged": facts.charged,
-            "last_activity_at": facts.last_activity_at,
-        }
         await self._session.execute(
-            insert(threads_table)
-            .values(account_id=account_id, thread_id=thread_id, **values)
-            .on_conflict_do_update(index_elements=["account_id", "thread_id"], set_=values)
+            _SAVE_THREAD,
+            {
+                "account_id": account_id,
+                "thread_id": thread_id,
+                "answered": facts.answered,
+                "handed_off": facts.handed_off,
+                "negative_feedback": facts.negative_feedback,
+                "billable": facts.billable,
+                "charged": facts.charged,
+                "last_activity_at": facts.last_activity_at,
+            },
         )
 
     async def forget_quiet(self, quiet_since: datetime, limit: int) -> int:

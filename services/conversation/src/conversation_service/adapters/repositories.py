@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from customer_agent_shared.events.config import AgentConfigSnapshot
-from sqlalchemy import RowMapping, func, literal_column, select, tuple_
+from sqlalchemy import RowMapping, bindparam, func, literal_column, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -137,6 +137,45 @@ class AgentProfileRepository:
         )
 
 
+# The two statements run for every message are built once, with bindparam() placeholders, and executed
+# with a parameters dict: a reused statement object keeps its cache key and compiled form, whereas
+# building one per call costs SQLAlchemy a new construction and cache key every time.
+
+_NEW_THREAD = insert(threads).values(
+    account_id=bindparam("account_id"),
+    thread_id=bindparam("thread_id"),
+    consecutive_misses=0,
+    agent_replied=False,
+    handed_off=False,
+    negative_feedback=False,
+    last_message_at=bindparam("last_message_at"),
+    recent_turns=[],
+)
+# DO UPDATE (a no-op change) both creates the row and locks it, in one round trip.
+_LOCK_THREAD = _NEW_THREAD.on_conflict_do_update(
+    index_elements=["account_id", "thread_id"], set_={"account_id": _NEW_THREAD.excluded.account_id}
+).returning(*threads.c, literal_column("(xmax = 0)").label("inserted"))
+
+_SAVED_COLUMNS = (
+    "channel_type",
+    "channel_id",
+    "language",
+    "consecutive_misses",
+    "agent_replied",
+    "handed_off",
+    "negative_feedback",
+    "last_message_at",
+    "resolved_at",
+    "recent_turns",
+)
+# The WHERE parameters are prefixed: a parameter named like a column would also be SET by SQLAlchemy.
+_SAVE_THREAD = (
+    threads.update()
+    .where(threads.c.account_id == bindparam("b_account_id"), threads.c.thread_id == bindparam("b_thread_id"))
+    .values({name: bindparam(name) for name in _SAVED_COLUMNS})
+)
+
+
 class ThreadRepository:
     """Threads, with their recent turns kept on the row (one read and one write per message)."""
 
@@ -145,21 +184,8 @@ class ThreadRepository:
 
     async def lock(self, account_id: str, thread_id: str, now: datetime) -> ThreadRecord:
         """The thread's state, row-locked for this transaction; a new thread is created on first sight."""
-        statement = insert(threads).values(
-            account_id=account_id,
-            thread_id=thread_id,
-            consecutive_misses=0,
-            agent_replied=False,
-            handed_off=False,
-            negative_feedback=False,
-            last_message_at=now,
-            recent_turns=[],
-        )
-        # DO UPDATE (a no-op change) both creates the row and locks it, in one round trip.
-        upsert = statement.on_conflict_do_update(
-            index_elements=["account_id", "thread_id"], set_={"account_id": statement.excluded.account_id}
-        ).returning(*threads.c, literal_column("(xmax = 0)").label("inserted"))
-        row = (await self._session.execute(upsert)).mappings().one()
+        parameters = {"account_id": account_id, "thread_id": thread_id, "last_message_at": now}
+        row = (await self._session.execute(_LOCK_THREAD, parameters)).mappings().one()
         return _thread(row, is_new=bool(row["inserted"]))
 
     async def recent_turns_of(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], list[Turn]]:
@@ -176,22 +202,23 @@ class ThreadRepository:
     async def save(self, record: ThreadRecord) -> None:
         """Write the thread's state (and its recent turns) back."""
         await self._session.execute(
-            threads.update()
-            .where(threads.c.account_id == record.account_id, threads.c.thread_id == record.thread_id)
-            .values(
-                channel_type=record.channel_type,
-                channel_id=record.channel_id,
-                language=record.language,
-                consecutive_misses=record.consecutive_misses,
-                agent_replied=record.agent_replied,
-                handed_off=record.handed_off,
-                negative_feedback=record.negative_feedback,
-                last_message_at=record.last_message_at,
-                resolved_at=record.resolved_at,
-                recent_turns=[
+            _SAVE_THREAD,
+            {
+                "b_account_id": record.account_id,
+                "b_thread_id": record.thread_id,
+                "channel_type": record.channel_type,
+                "channel_id": record.channel_id,
+                "language": record.language,
+                "consecutive_misses": record.consecutive_misses,
+                "agent_replied": record.agent_replied,
+                "handed_off": record.handed_off,
+                "negative_feedback": record.negative_feedback,
+                "last_message_at": record.last_message_at,
+                "resolved_at": record.resolved_at,
+                "recent_turns": [
                     {"role": turn.role, "text": turn.text, "at": turn.at.isoformat()} for turn in record.turns
                 ],
-            )
+            },
         )
 
     async def claim_due_for_resolution(self, now: datetime, default_hours: int, limit: int) -> list[ThreadRecord]:

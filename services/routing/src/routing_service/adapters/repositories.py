@@ -15,7 +15,7 @@ from customer_agent_shared.events.channels import (
     TranscriptEntry,
 )
 from customer_agent_shared.events.config import AgentConfigSnapshot
-from sqlalchemy import exists, func, literal, select, update
+from sqlalchemy import BindParameter, Insert, bindparam, exists, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -62,6 +62,125 @@ def _record(row: Any) -> ThreadRecord:
     )
 
 
+# The statements run for every message are built once, with bindparam() placeholders, and executed
+# with a parameters dict: a reused statement object keeps its cache key and compiled form, whereas
+# building one per call costs SQLAlchemy a new construction and cache key every time.
+
+_ADD_ENTRY = (
+    insert(transcript_table)
+    .values(
+        account_id=bindparam("account_id"),
+        thread_id=bindparam("thread_id"),
+        entry_key=bindparam("entry_key"),
+        role=bindparam("role"),
+        text=bindparam("text"),
+        at=bindparam("at"),
+    )
+    .on_conflict_do_nothing(index_elements=["account_id", "thread_id", "entry_key"])
+    .returning(transcript_table.c.id)
+)
+"""Store one transcript entry unless its key is there; returns its id when stored."""
+
+_RECEIVED_COLUMNS = (
+    "account_id",
+    "thread_id",
+    "state",
+    "channel_type",
+    "channel_id",
+    "locale",
+    "last_message_id",
+    "messages",
+    "created_at",
+    "updated_at",
+)
+_RECEIVED_CONSTANTS = {"state": ThreadState.NEW.value, "messages": 1}
+"""Columns of a thread created by its first message that take the same value every time."""
+
+
+def _received_value(name: str) -> BindParameter[Any]:
+    # Typed: in a SELECT list the database cannot infer a parameter's type from a column.
+    column_type = threads_table.c[name].type
+    if name in _RECEIVED_CONSTANTS:
+        return literal(_RECEIVED_CONSTANTS[name], type_=column_type)
+    return bindparam(name, type_=column_type)
+
+
+def _build_receive() -> Insert:
+    # Parameters of the same name share one value: the transcript entry, the new row and the update
+    # of an existing row all take account_id, thread_id, last_message_id, locale and updated_at from it.
+    entry = _ADD_ENTRY.cte("entry")
+    source = select(*(_received_value(name).label(name) for name in _RECEIVED_COLUMNS))
+    table = threads_table
+    return (
+        insert(table)
+        .from_select(list(_RECEIVED_COLUMNS), source.where(exists(select(entry.c.id))))
+        .on_conflict_do_update(
+            index_elements=["account_id", "thread_id"],
+            set_={
+                "messages": table.c.messages + 1,
+                "last_message_id": bindparam("last_message_id", type_=table.c.last_message_id.type),
+                "locale": func.coalesce(bindparam("locale", type_=table.c.locale.type), table.c.locale),
+                "updated_at": bindparam("updated_at", type_=table.c.updated_at.type),
+            },
+        )
+        .returning(*table.c)
+    )
+
+
+_RECEIVE = _build_receive()
+"""Store a visitor message in the transcript and create or count its thread (see ``ThreadRepository.receive``)."""
+
+_LOCK_THREAD = (
+    select(threads_table)
+    .where(
+        threads_table.c.account_id == bindparam("b_account_id"),
+        threads_table.c.thread_id == bindparam("b_thread_id"),
+    )
+    .with_for_update()
+)
+
+_SAVED_COLUMNS = (
+    "state",
+    "assignee_kind",
+    "assignee_id",
+    "powered_by_ai",
+    "locale",
+    "last_message_id",
+    "messages",
+    "updated_at",
+)
+# The WHERE parameters are prefixed: a parameter named like a column would also be SET by SQLAlchemy.
+_SAVE_THREAD = (
+    update(threads_table)
+    .where(
+        threads_table.c.account_id == bindparam("b_account_id"),
+        threads_table.c.thread_id == bindparam("b_thread_id"),
+    )
+    .values({name: bindparam(name) for name in _SAVED_COLUMNS})
+)
+
+_INSERT_TRANSITIONS = transitions_table.insert()
+
+_CHANGE_LOAD = (
+    insert(assignee_load_table)
+    .values(
+        account_id=bindparam("account_id"),
+        assignee_kind=bindparam("assignee_kind"),
+        assignee_id=bindparam("assignee_id"),
+        open_threads=bindparam("open_threads"),
+    )
+    .on_conflict_do_update(
+        index_elements=["account_id", "assignee_kind", "assignee_id"],
+        set_={
+            "open_threads": func.greatest(
+                0,
+                assignee_load_table.c.open_threads + bindparam("delta", type_=assignee_load_table.c.open_threads.type),
+            )
+        },
+    )
+)
+
+
 class ThreadRepository:
     """Thread ownership rows and their transitions."""
 
@@ -74,77 +193,46 @@ class ThreadRepository:
 
         The returned state is the ownership before this message is decided.
         """
-        table = threads_table
-        entry = (
-            insert(transcript_table)
-            .values(
-                account_id=message.account_id,
-                thread_id=message.thread_id,
-                entry_key=f"message:{message.message_id}",
-                role="visitor",
-                text=message.text,
-                at=sent_at,
-            )
-            .on_conflict_do_nothing(index_elements=["account_id", "thread_id", "entry_key"])
-            .returning(transcript_table.c.id)
-            .cte("entry")
-        )
-        values = {
+        parameters = {
             "account_id": message.account_id,
             "thread_id": message.thread_id,
-            "state": ThreadState.NEW.value,
+            "entry_key": f"message:{message.message_id}",
+            "role": "visitor",
+            "text": message.text,
+            "at": sent_at,
             "channel_type": message.channel.type.value,
             "channel_id": message.channel.id,
             "locale": message.sender.locale,
             "last_message_id": message.message_id,
-            "messages": 1,
             "created_at": now,
             "updated_at": now,
         }
-        source = select(*(literal(value, type_=table.c[name].type).label(name) for name, value in values.items()))
-        statement = (
-            insert(table)
-            .from_select(list(values), source.where(exists(select(entry.c.id))))
-            .on_conflict_do_update(
-                index_elements=["account_id", "thread_id"],
-                set_={
-                    "messages": table.c.messages + 1,
-                    "last_message_id": message.message_id,
-                    "locale": func.coalesce(literal(message.sender.locale, type_=table.c.locale.type), table.c.locale),
-                    "updated_at": now,
-                },
-            )
-            .returning(*table.c)
-        )
-        row = (await self._session.execute(statement)).first()
+        row = (await self._session.execute(_RECEIVE, parameters)).first()
         return _record(row) if row is not None else None
 
     async def lock(self, account_id: str, thread_id: str) -> ThreadRecord | None:
         """The thread's row locked for this transaction, or None when routing never saw the thread."""
         row = (
-            await self._session.execute(
-                select(threads_table)
-                .where(threads_table.c.account_id == account_id, threads_table.c.thread_id == thread_id)
-                .with_for_update()
-            )
+            await self._session.execute(_LOCK_THREAD, {"b_account_id": account_id, "b_thread_id": thread_id})
         ).first()
         return _record(row) if row is not None else None
 
     async def save(self, thread: ThreadRecord, now: datetime) -> None:
         """Write the thread's state back."""
         await self._session.execute(
-            update(threads_table)
-            .where(threads_table.c.account_id == thread.account_id, threads_table.c.thread_id == thread.thread_id)
-            .values(
-                state=thread.state.value,
-                assignee_kind=thread.assignee_kind.value if thread.assignee_kind else None,
-                assignee_id=thread.assignee_id,
-                powered_by_ai=thread.powered_by_ai,
-                locale=thread.locale,
-                last_message_id=thread.last_message_id,
-                messages=thread.messages,
-                updated_at=now,
-            )
+            _SAVE_THREAD,
+            {
+                "b_account_id": thread.account_id,
+                "b_thread_id": thread.thread_id,
+                "state": thread.state.value,
+                "assignee_kind": thread.assignee_kind.value if thread.assignee_kind else None,
+                "assignee_id": thread.assignee_id,
+                "powered_by_ai": thread.powered_by_ai,
+                "locale": thread.locale,
+                "last_message_id": thread.last_message_id,
+                "messages": thread.messages,
+                "updated_at": now,
+            },
         )
 
     async def record_transitions(
@@ -161,7 +249,7 @@ class ThreadRepository:
         if not transitions:
             return
         await self._session.execute(
-            transitions_table.insert(),
+            _INSERT_TRANSITIONS,
             [
                 {
                     "account_id": thread.account_id,
@@ -189,10 +277,15 @@ class TranscriptRepository:
     async def add(self, account_id: str, thread_id: str, entry_key: str, role: str, text: str, at: datetime) -> bool:
         """Store one entry; False when an entry with that key is already there (a duplicate)."""
         result = await self._session.execute(
-            insert(transcript_table)
-            .values(account_id=account_id, thread_id=thread_id, entry_key=entry_key, role=role, text=text, at=at)
-            .on_conflict_do_nothing(index_elements=["account_id", "thread_id", "entry_key"])
-            .returning(transcript_table.c.id)
+            _ADD_ENTRY,
+            {
+                "account_id": account_id,
+                "thread_id": thread_id,
+                "entry_key": entry_key,
+                "role": role,
+                "text": text,
+                "at": at,
+            },
         )
         return result.first() is not None
 
@@ -230,16 +323,15 @@ class LoadRepository:
 
     async def change(self, account_id: str, kind: AssigneeKind, assignee_id: str, delta: int) -> None:
         """Add ``delta`` open threads to a user or team (never below zero)."""
-        table = assignee_load_table
         await self._session.execute(
-            insert(table)
-            .values(
-                account_id=account_id, assignee_kind=kind.value, assignee_id=assignee_id, open_threads=max(0, delta)
-            )
-            .on_conflict_do_update(
-                index_elements=["account_id", "assignee_kind", "assignee_id"],
-                set_={"open_threads": func.greatest(0, table.c.open_threads + delta)},
-            )
+            _CHANGE_LOAD,
+            {
+                "account_id": account_id,
+                "assignee_kind": kind.value,
+                "assignee_id": assignee_id,
+                "open_threads": max(0, delta),
+                "delta": delta,
+            },
         )
 
 
