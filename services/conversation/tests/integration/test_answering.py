@@ -26,6 +26,7 @@ from customer_agent_shared.events.conversations import ConversationAssigned
 from customer_agent_shared.events.envelope import make_event, serialize_event
 from customer_agent_shared.events.preview import PREVIEW_REQUESTED, PreviewRequested
 from customer_agent_shared.persistence.database import create_database_engine
+from customer_agent_shared.persistence.unit_of_work import shared_transaction
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import (
     collect_records,
@@ -375,19 +376,31 @@ def _prefetched(outcome: str) -> float:
     )
 
 
-async def test_a_batch_is_searched_ahead_in_one_request_and_each_message_answered_as_alone(stack: Stack) -> None:
+async def _thread_row(stack: Stack, thread: str) -> dict[str, Any]:
+    schema = stack.service.settings.database_schema
+    async with stack.service.kernel.session_factory() as session:
+        row = await session.execute(
+            text(f'SELECT recent_turns, handed_off FROM "{schema}".threads WHERE thread_id = :thread'),
+            {"thread": thread},
+        )
+        return dict(row.mappings().one())
+
+
+async def test_a_batch_locks_and_searches_ahead_once_and_each_message_is_answered_as_alone(stack: Stack) -> None:
     handler = stack.service.conversations
-    thread = unique_name("thread")
+    thread, human = unique_name("thread"), unique_name("thread")
     events = [
         _assigned_event("How do I reset my password?", unique_name("thread")),
         _assigned_event("How do I get a refund?", thread),
         _assigned_event("How long does it take?", thread, new_thread=False),  # its search needs the line above
-        _assigned_event("I want to talk to a human", unique_name("thread")),  # no search at all
+        _assigned_event("I want to talk to a human", human),  # no search at all
         _assigned_event("Do you offer gift cards?", unique_name("thread"), account=OTHER_ACCOUNT),
     ]
     fetched, used = _prefetched("fetched"), _prefetched("used")
-    await handler.prefetch_answers(events)
-    replies = [await handler.handle_assigned(event) for event in events]
+    async with shared_transaction(stack.service.unit_of_work) as batch:
+        await handler.prepare_assigned(events)
+        replies = [await handler.handle_assigned(event) for event in events]
+        await batch.commit()
     assert _prefetched("fetched") - fetched == 4
     assert _prefetched("used") - used == 4  # every message that searches took its result from the batch request
     assert [reply.outcome if reply else None for reply in replies] == [
@@ -404,6 +417,11 @@ async def test_a_batch_is_searched_ahead_in_one_request_and_each_message_answere
     assert "5 business days" in replies[2].text
     assert replies[4] is not None
     assert GIFT_CARD_ANSWER in replies[4].text
+    # Both messages of one thread reached its row, written once at the batch's commit.
+    stored = await _thread_row(stack, thread)
+    assert [turn["role"] for turn in stored["recent_turns"]] == ["visitor", "agent", "visitor", "agent"]
+    assert stored["recent_turns"][2]["text"] == "How long does it take?"
+    assert (await _thread_row(stack, human))["handed_off"] is True
 
 
 async def test_a_wrong_guess_costs_only_its_own_search(stack: Stack) -> None:
@@ -421,16 +439,18 @@ async def test_a_wrong_guess_costs_only_its_own_search(stack: Stack) -> None:
     await handler.handle_assigned(first)
     follow_up = _assigned_event(follow_up_text, guessed, new_thread=False)
     fetched = _prefetched("fetched")
-    await handler.prefetch_answers([follow_up, _assigned_event("Do you offer gift cards?", unique_name("thread"))])
-    assert _prefetched("fetched") - fetched == 2  # the follow-up searched ahead with the password question as context
-    await handler.handle_assigned(second)  # the thread moves on before the follow-up is handled
-    used = _prefetched("used")
-    reply = await handler.handle_assigned(follow_up)
+    async with shared_transaction(stack.service.unit_of_work) as batch:
+        await handler.prepare_assigned([follow_up, _assigned_event("Do you offer gift cards?", unique_name("thread"))])
+        assert _prefetched("fetched") - fetched == 2  # the follow-up searched ahead, the password question as context
+        await handler.handle_assigned(second)  # the thread moves on before the follow-up is handled
+        used = _prefetched("used")
+        reply = await handler.handle_assigned(follow_up)
+        await batch.commit()
     assert _prefetched("used") == used  # the guess did not match: it searched alone, with the real context
     assert reply is not None
     assert GIFT_CARD_ANSWER in reply.text  # the real context, not the password question of the guess
 
-    for event in opening(control):  # the same thread without any search ahead
+    for event in opening(control):  # the same thread without any batch
         await handler.handle_assigned(event)
     assert reply == await handler.handle_assigned(_assigned_event(follow_up_text, control, new_thread=False))
 

@@ -16,7 +16,7 @@ updates to one statement at its commit (``write_at_commit``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from types import TracebackType
@@ -28,6 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from customer_agent_shared.events.envelope import CloudEvent
 from customer_agent_shared.persistence.inbox import claim_event, claim_events
 from customer_agent_shared.persistence.outbox import OutboxRelay, outbox_row, stage_event
+
+WriteAtCommit = Callable[[Executable, Hashable, dict[str, Any]], Awaitable[None]]
+"""``SqlUnitOfWork.write_at_commit`` as a repository receives it."""
 
 
 class UncommittedJoinedWorkError(RuntimeError):
@@ -155,6 +158,11 @@ class SqlUnitOfWork:
         else:
             target._deferred.setdefault(statement, {})[key] = parameters
 
+    def _empty_caches(self) -> None:
+        # Emptied in place: repositories of this unit of work hold these very dicts.
+        for cache in self._caches.values():
+            cache.clear()
+
     async def publish(self, topic: str, key: str | None, event: CloudEvent[Any]) -> None:
         """Stage an event: it is sent only if this unit of work commits."""
         target = self._outer or self
@@ -183,7 +191,7 @@ class SqlUnitOfWork:
             await self.session.execute(self._outbox.insert(), self._buffered_rows)
             self._buffered_rows.clear()
         await self.session.commit()
-        self._caches = {}
+        self._empty_caches()
         if self._staged_events and self._relay is not None:
             self._relay.notify()
         self._staged_events = 0
@@ -197,7 +205,7 @@ class SqlUnitOfWork:
             self._buffered_rows.clear()
         if self._deferred is not None:
             self._deferred.clear()
-        self._caches = {}
+        self._empty_caches()
         self._preclaimed = {}  # the claims made ahead were rolled back too
         self._staged_events = 0
 

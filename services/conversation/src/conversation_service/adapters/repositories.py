@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from customer_agent_shared.events.config import AgentConfigSnapshot
-from sqlalchemy import RowMapping, bindparam, func, literal_column, select, tuple_
+from customer_agent_shared.persistence.unit_of_work import WriteAtCommit
+from sqlalchemy import RowMapping, bindparam, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -177,49 +178,73 @@ _SAVE_THREAD = (
 
 
 class ThreadRepository:
-    """Threads, with their recent turns kept on the row (one read and one write per message)."""
+    """Threads, with their recent turns kept on the row (one read and one write per message).
 
-    def __init__(self, session: AsyncSession) -> None:
+    A thread locked in a transaction is kept in ``locked`` until it ends, and its writes go through
+    ``write_at_commit``: in a batch, the threads are locked once (``lock_many``) and written once, at the
+    batch's commit; the record kept here is then the only up-to-date copy, so ``lock`` answers from it.
+    """
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        locked: dict[Hashable, Any] | None = None,
+        write_at_commit: WriteAtCommit | None = None,
+    ) -> None:
         self._session = session
+        self._locked: dict[Hashable, Any] = {} if locked is None else locked
+        self._write_at_commit = write_at_commit
 
     async def lock(self, account_id: str, thread_id: str, now: datetime) -> ThreadRecord:
         """The thread's state, row-locked for this transaction; a new thread is created on first sight."""
+        record = self._locked.get((account_id, thread_id))
+        if isinstance(record, ThreadRecord):
+            return record
         parameters = {"account_id": account_id, "thread_id": thread_id, "last_message_at": now}
         row = (await self._session.execute(_LOCK_THREAD, parameters)).mappings().one()
-        return _thread(row, is_new=bool(row["inserted"]))
+        return self._keep(_thread(row, is_new=bool(row["inserted"])))
 
-    async def recent_turns_of(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], list[Turn]]:
-        """The stored recent turns of several threads by (account, thread), without locking; unknown ones absent."""
-        if not keys:
-            return {}
-        rows = await self._session.execute(
-            select(threads.c.account_id, threads.c.thread_id, threads.c.recent_turns).where(
-                tuple_(threads.c.account_id, threads.c.thread_id).in_(list(keys))
-            )
-        )
-        return {(account, thread): [_turn(item) for item in turns or []] for account, thread, turns in rows}
+    async def lock_many(self, keys: Collection[tuple[str, str]], now: datetime) -> dict[tuple[str, str], ThreadRecord]:
+        """Lock (creating missing ones) several threads by (account, thread) in one statement, in key order."""
+        wanted = sorted(set(keys) - self._locked.keys())  # one order for every process: no lock cycles
+        if wanted:
+            parameters = [
+                {"account_id": account_id, "thread_id": thread_id, "last_message_at": now}
+                for account_id, thread_id in wanted
+            ]
+            for row in (await self._session.execute(_LOCK_THREAD, parameters)).mappings():
+                self._keep(_thread(row, is_new=bool(row["inserted"])))
+        return {key: self._locked[key] for key in keys}
+
+    def _keep(self, record: ThreadRecord) -> ThreadRecord:
+        self._locked[(record.account_id, record.thread_id)] = record
+        return record
 
     async def save(self, record: ThreadRecord) -> None:
-        """Write the thread's state (and its recent turns) back."""
-        await self._session.execute(
-            _SAVE_THREAD,
-            {
-                "b_account_id": record.account_id,
-                "b_thread_id": record.thread_id,
-                "channel_type": record.channel_type,
-                "channel_id": record.channel_id,
-                "language": record.language,
-                "consecutive_misses": record.consecutive_misses,
-                "agent_replied": record.agent_replied,
-                "handed_off": record.handed_off,
-                "negative_feedback": record.negative_feedback,
-                "last_message_at": record.last_message_at,
-                "resolved_at": record.resolved_at,
-                "recent_turns": [
-                    {"role": turn.role, "text": turn.text, "at": turn.at.isoformat()} for turn in record.turns
-                ],
-            },
-        )
+        """Write the thread's state (and its recent turns) back (in a batch: at its commit)."""
+        key = (record.account_id, record.thread_id)
+        self._keep(record)
+        parameters = {
+            "b_account_id": record.account_id,
+            "b_thread_id": record.thread_id,
+            "channel_type": record.channel_type,
+            "channel_id": record.channel_id,
+            "language": record.language,
+            "consecutive_misses": record.consecutive_misses,
+            "agent_replied": record.agent_replied,
+            "handed_off": record.handed_off,
+            "negative_feedback": record.negative_feedback,
+            "last_message_at": record.last_message_at,
+            "resolved_at": record.resolved_at,
+            "recent_turns": [
+                {"role": turn.role, "text": turn.text, "at": turn.at.isoformat()} for turn in record.turns
+            ],
+        }
+        if self._write_at_commit is None:
+            await self._session.execute(_SAVE_THREAD, parameters)
+        else:
+            await self._write_at_commit(_SAVE_THREAD, key, parameters)
 
     async def claim_due_for_resolution(self, now: datetime, default_hours: int, limit: int) -> list[ThreadRecord]:
         """Threads the resolution rule now resolves (locked, skipping ones another process holds)."""

@@ -16,4 +16,6 @@ class ConversationUnitOfWork(SqlUnitOfWork):
     def on_begin(self) -> None:
         """Bind the repositories to this transaction's session."""
         self.profiles = AgentProfileRepository(self.session)
-        self.threads = ThreadRepository(self.session)
+        self.threads = ThreadRepository(
+            self.session, locked=self.transaction_cache("threads"), write_at_commit=self.write_at_commit
+        )

@@ -37,8 +37,12 @@ def register_subscribers(
         **options,
     )
     async def on_conversations_assigned(events: list[CloudEvent[ConversationAssigned]]) -> None:
-        await conversations.prefetch_answers(events)
-        await batches.run(events, conversations.handle_assigned, inbox_consumer=conversations.assigned_inbox_consumer)
+        await batches.run(
+            events,
+            conversations.handle_assigned,
+            inbox_consumer=conversations.assigned_inbox_consumer,
+            prepare=conversations.prepare_assigned,
+        )
 
     @broker.subscriber(
         AGENT_CONFIG,

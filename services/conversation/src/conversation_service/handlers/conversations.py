@@ -105,34 +105,42 @@ class ConversationHandler:
         """The name ``handle_assigned`` claims its events under in the inbox."""
         return f"{self._consumer_prefix}:conversations.assigned.v1"
 
-    async def prefetch_answers(self, events: Sequence[CloudEvent[ConversationAssigned]]) -> None:
-        """Search ahead, in one request, for the questions of a batch of assigned messages.
+    async def prepare_assigned(self, events: Sequence[CloudEvent[ConversationAssigned]]) -> None:
+        """Ahead of a batch of assigned messages, inside its transaction: lock all their threads in one
+        statement, then search for all their questions in one request.
 
-        Each question's search depends on the thread's earlier questions, so they are read (without a
-        lock) and the batch's own earlier messages are added as ``handle_assigned`` will add them. This is
-        only a guess: a message whose search differs, or one already handled, simply searches on its own.
+        A question's search depends on the thread's earlier questions, so the batch's own earlier messages
+        are added as ``handle_assigned`` will add them. This is only a guess: a message whose search
+        differs (or one already handled) simply searches on its own.
         """
-        if len(events) < 2:
-            return
-        try:
-            await self._engine.prefetch(await self._expected_questions(events))
-        except Exception:  # an optimisation only: the messages are then handled as they would be without it
-            logger.warning("prefetching searches failed; each message searches alone", exc_info=True)
-
-    async def _expected_questions(self, events: Sequence[CloudEvent[ConversationAssigned]]) -> list[ExpectedQuestion]:
+        now = datetime.now(UTC)
         keys = {(event.data.account_id, event.data.thread_id) for event in events}
         async with self._unit_of_work() as uow:
-            history = await uow.threads.recent_turns_of(keys)
             profiles = {account: await self._profiles.get(uow, account) for account, _ in keys}
-        now = datetime.now(UTC)
+            live = [key for key in keys if not profiles[key[0]].deleted]  # a deleted account's thread stays unmade
+            threads = await uow.threads.lock_many(live, now)
+        history = {key: list(record.turns) for key, record in threads.items()}
+        try:
+            await self._engine.prefetch(self._expected_questions(events, history, profiles, now))
+        except Exception:  # an optimisation only: the messages are then handled as they would be without it
+            logger.warning("searching ahead failed; each message searches alone", exc_info=True)
+
+    def _expected_questions(
+        self,
+        events: Sequence[CloudEvent[ConversationAssigned]],
+        history: dict[tuple[str, str], list[Turn]],
+        profiles: dict[str, AgentProfile],
+        now: datetime,
+    ) -> list[ExpectedQuestion]:
         expected: list[ExpectedQuestion] = []
         for event in events:
             assigned = event.data
             message = assigned.message
-            key = (assigned.account_id, assigned.thread_id)
-            turns = history.setdefault(key, [])
             profile = profiles[assigned.account_id]
-            if not profile.deleted and classify(message.text) not in _INTENTS_WITHOUT_SEARCH:
+            turns = history.get((assigned.account_id, assigned.thread_id))
+            if turns is None:  # a deleted account: not answered
+                continue
+            if classify(message.text) not in _INTENTS_WITHOUT_SEARCH:
                 expected.append(
                     ExpectedQuestion(
                         account_id=assigned.account_id,
