@@ -20,8 +20,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from billing_service.bootstrap import build_service
+from billing_service.clock import system_clock
 from billing_service.domain.pricing import ThreadFacts
 from billing_service.handlers.ledger_writer import LedgerPolicy
+from billing_service.handlers.metering import ConversationMetering
 from billing_service.handlers.scheduler import BillingScheduler
 from billing_service.settings import BillingSettings
 from customer_agent_shared.events.billing import (
@@ -43,6 +45,7 @@ from customer_agent_shared.events.conversations import (
     ConversationEvent,
 )
 from customer_agent_shared.events.envelope import CloudEvent, make_event, serialize_event
+from customer_agent_shared.persistence.unit_of_work import shared_transaction
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import (
     ReceivedRecord,
@@ -532,3 +535,59 @@ async def test_scheduler_forgets_threads_quiet_longer_than_the_retention(
             text(f'SELECT thread_id FROM "{schema}".threads WHERE account_id = :account'), {"account": account}
         )
         assert set(rows.scalars()) == {"recent"}
+
+
+async def _thread_facts(engine: AsyncEngine, schema: str, account: str) -> dict[str, bool]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(f'SELECT thread_id, charged FROM "{schema}".threads WHERE account_id = :account'),
+            {"account": account},
+        )
+        return {str(row[0]): bool(row[1]) for row in rows}
+
+
+async def test_a_batch_locks_its_accounts_once_and_charges_each_thread_once(
+    scratch_schema: tuple[AsyncEngine, str],
+) -> None:
+    engine, schema = scratch_schema
+    settings = billing_settings(schema, unique_name("billing-test"))
+    service = build_service(settings)
+    metering = ConversationMetering(
+        service.unit_of_work,
+        policy=LedgerPolicy(default_plan=settings.default_plan()),
+        clock=system_clock,
+        consumer=unique_name("batch-metering"),
+    )
+    account, other = unique_name("acc"), unique_name("acc")
+
+    async def run_batch(events: list[CloudEvent[ConversationEvent]]) -> list[bool]:
+        async with shared_transaction(service.unit_of_work) as batch:
+            await metering.prepare(events)
+            handled_events = [await metering.handle(event) for event in events]
+            await batch.commit()
+        return handled_events
+
+    async with service.kernel.lifecycle.running():
+        first = [
+            conversation_event(account, "t1"),
+            conversation_event(account, "t1"),  # the same thread again: charged once
+            conversation_event(account, "t2"),
+            conversation_event(other, "t1"),
+            conversation_event(account, "t3", billable=False),
+        ]
+        assert await run_batch(first) == [True] * 5
+        assert await cached_balance(engine, schema, account) == 998
+        assert await _thread_facts(engine, schema, account) == {"t1": True, "t2": True}
+        # The next batch finds the accounts and threads stored: only the new thread is charged.
+        assert await run_batch([conversation_event(account, "t1"), conversation_event(account, "t4")]) == [True] * 2
+
+    entries = await ledger(engine, schema, account)
+    assert [(e.cause_id, e.amount) for e in entries if e.kind == "usage"] == [
+        ("thread:t1", -1),
+        ("thread:t2", -1),
+        ("thread:t4", -1),
+    ]
+    assert_consistent(entries, await cached_balance(engine, schema, account))
+    assert await cached_balance(engine, schema, account) == 997
+    assert await cached_balance(engine, schema, other) == 999
+    assert await _thread_facts(engine, schema, account) == {"t1": True, "t2": True, "t4": True}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from customer_agent_shared.events.billing import CreditPlan, PricingRule
-from sqlalchemy import Integer, bindparam, cast, delete, func, select, text, tuple_, update
+from customer_agent_shared.persistence.unit_of_work import WriteAtCommit
+from sqlalchemy import Integer, Row, bindparam, cast, delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,6 +47,21 @@ def _account_values(account: CreditAccount) -> dict[str, object]:
         "exhausted": account.exhausted,
         "version": account.version,
     }
+
+
+def _account(row: Row[Any]) -> CreditAccount:
+    return CreditAccount(
+        account_id=row.account_id,
+        plan=CreditPlan.model_validate(row.plan),
+        balance=row.balance,
+        used_this_period=row.used_this_period,
+        purchased_this_period=row.purchased_this_period,
+        auto_upgrades_this_period=row.auto_upgrades_this_period,
+        period_start=row.period_start,
+        reset_at=row.reset_at,
+        exhausted=row.exhausted,
+        version=row.version,
+    )
 
 
 _ACCOUNT_COLUMNS = (
@@ -95,44 +112,63 @@ _GET_THREAD = select(threads_table).where(
 )
 
 _THREAD_FACTS = ("answered", "handed_off", "negative_feedback", "billable", "charged", "last_activity_at")
-# An existing thread gets the same facts as a new one: the parameters of the update are those of the insert.
-_SAVE_THREAD = (
-    insert(threads_table)
-    .values(
-        account_id=bindparam("account_id"),
-        thread_id=bindparam("thread_id"),
-        **{name: bindparam(name) for name in _THREAD_FACTS},
-    )
-    .on_conflict_do_update(
-        index_elements=["account_id", "thread_id"],
-        set_={name: bindparam(name, type_=threads_table.c[name].type) for name in _THREAD_FACTS},
-    )
+_NEW_THREAD = insert(threads_table).values(
+    account_id=bindparam("account_id"),
+    thread_id=bindparam("thread_id"),
+    **{name: bindparam(name) for name in _THREAD_FACTS},
+)
+# An existing thread gets the same facts as a new one (``excluded``: also right when many rows go at once).
+_SAVE_THREAD = _NEW_THREAD.on_conflict_do_update(
+    index_elements=["account_id", "thread_id"],
+    set_={name: _NEW_THREAD.excluded[name] for name in _THREAD_FACTS},
 )
 
 
 class AccountRepository:
-    """The cached state row of each account; writers lock it first to serialize changes."""
+    """The cached state row of each account; writers lock it first to serialize changes.
 
-    def __init__(self, session: AsyncSession) -> None:
+    An account locked in a transaction is kept in ``locked`` until it ends, and its writes go through
+    ``write_at_commit``: in a batch, its accounts are locked once (``lock_many``) and written once, at the
+    batch's commit; the state kept here is then the only up-to-date copy, so ``lock`` answers from it.
+    """
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        locked: dict[Hashable, Any] | None = None,
+        write_at_commit: WriteAtCommit | None = None,
+    ) -> None:
         self._session = session
+        self._locked: dict[Hashable, Any] = {} if locked is None else locked
+        self._write_at_commit = write_at_commit
 
     async def lock(self, account_id: str) -> CreditAccount | None:
         """Load the account with ``SELECT ... FOR UPDATE`` (None if it does not exist yet)."""
+        account = self._locked.get(account_id)
+        if isinstance(account, CreditAccount):
+            return account
         row = (await self._session.execute(_LOCK_ACCOUNT, {"b_account_id": account_id})).first()
         if row is None:
             return None
-        return CreditAccount(
-            account_id=row.account_id,
-            plan=CreditPlan.model_validate(row.plan),
-            balance=row.balance,
-            used_this_period=row.used_this_period,
-            purchased_this_period=row.purchased_this_period,
-            auto_upgrades_this_period=row.auto_upgrades_this_period,
-            period_start=row.period_start,
-            reset_at=row.reset_at,
-            exhausted=row.exhausted,
-            version=row.version,
-        )
+        return self._keep(_account(row))
+
+    async def lock_many(self, account_ids: Collection[str]) -> None:
+        """Lock the existing accounts among ``account_ids`` in one statement, in id order (no lock cycles)."""
+        wanted = sorted(set(account_ids) - self._locked.keys())
+        if wanted:
+            rows = await self._session.execute(
+                select(accounts_table)
+                .where(accounts_table.c.account_id.in_(wanted))
+                .order_by(accounts_table.c.account_id)
+                .with_for_update()
+            )
+            for row in rows:
+                self._keep(_account(row))
+
+    def _keep(self, account: CreditAccount) -> CreditAccount:
+        self._locked[account.account_id] = account
+        return account
 
     async def insert_if_absent(self, account: CreditAccount) -> bool:
         """Create the account row; False if another writer created it first."""
@@ -145,8 +181,13 @@ class AccountRepository:
         return result.first() is not None
 
     async def save(self, account: CreditAccount) -> None:
-        """Write the cached state of a locked account."""
-        await self._session.execute(_SAVE_ACCOUNT, {"b_account_id": account.account_id, **_account_values(account)})
+        """Write the cached state of a locked account (in a batch: at its commit)."""
+        self._keep(account)
+        parameters = {"b_account_id": account.account_id, **_account_values(account)}
+        if self._write_at_commit is None:
+            await self._session.execute(_SAVE_ACCOUNT, parameters)
+        else:
+            await self._write_at_commit(_SAVE_ACCOUNT, account.account_id, parameters)
 
     async def due_for_reset(self, now: datetime, limit: int) -> list[str]:
         """Accounts whose reset date has passed."""
@@ -220,30 +261,63 @@ class LedgerRepository:
         ]
 
 
-class ThreadRepository:
-    """What billing knows about each thread (for resolutions and the once-per-thread charge)."""
+def _facts(row: Row[Any]) -> ThreadFacts:
+    return ThreadFacts(
+        answered=row.answered,
+        handed_off=row.handed_off,
+        negative_feedback=row.negative_feedback,
+        billable=row.billable,
+        charged=row.charged,
+        last_activity_at=row.last_activity_at,
+    )
 
-    def __init__(self, session: AsyncSession) -> None:
+
+class ThreadRepository:
+    """What billing knows about each thread (for resolutions and the once-per-thread charge).
+
+    Facts read or written in a transaction are kept in ``known`` until it ends, and writes go through
+    ``write_at_commit`` (see ``AccountRepository``); in a batch, ``get_many`` reads them in one statement.
+    """
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        known: dict[Hashable, Any] | None = None,
+        write_at_commit: WriteAtCommit | None = None,
+    ) -> None:
         self._session = session
+        self._known: dict[Hashable, Any] = {} if known is None else known
+        self._write_at_commit = write_at_commit
 
     async def get(self, account_id: str, thread_id: str) -> ThreadFacts:
         """The thread's facts (empty facts for a thread never seen)."""
+        known = self._known.get((account_id, thread_id))
+        if isinstance(known, ThreadFacts):
+            return known
         row = (await self._session.execute(_GET_THREAD, {"b_account_id": account_id, "b_thread_id": thread_id})).first()
-        if row is None:
-            return ThreadFacts()
-        return ThreadFacts(
-            answered=row.answered,
-            handed_off=row.handed_off,
-            negative_feedback=row.negative_feedback,
-            billable=row.billable,
-            charged=row.charged,
-            last_activity_at=row.last_activity_at,
+        facts = ThreadFacts() if row is None else _facts(row)
+        self._known[(account_id, thread_id)] = facts
+        return facts
+
+    async def get_many(self, keys: Collection[tuple[str, str]]) -> None:
+        """Read the facts of several threads by (account, thread) in one statement; ``get`` then answers."""
+        wanted = set(keys) - self._known.keys()
+        if not wanted:
+            return
+        rows = await self._session.execute(
+            select(threads_table).where(tuple_(threads_table.c.account_id, threads_table.c.thread_id).in_(wanted))
         )
+        for row in rows:
+            self._known[(row.account_id, row.thread_id)] = _facts(row)
+        for key in wanted - self._known.keys():
+            self._known[key] = ThreadFacts()
 
     async def save(self, account_id: str, thread_id: str, facts: ThreadFacts) -> None:
-        """Insert or update the thread's facts."""
-        await self._session.execute(
-            _SAVE_THREAD,
+        """Insert or update the thread's facts (in a batch: at its commit)."""
+        self._known[(account_id, thread_id)] = facts
+        await self._write(
+            (account_id, thread_id),
             {
                 "account_id": account_id,
                 "thread_id": thread_id,
@@ -255,6 +329,12 @@ class ThreadRepository:
                 "last_activity_at": facts.last_activity_at,
             },
         )
+
+    async def _write(self, key: Hashable, parameters: dict[str, Any]) -> None:
+        if self._write_at_commit is None:
+            await self._session.execute(_SAVE_THREAD, parameters)
+        else:
+            await self._write_at_commit(_SAVE_THREAD, key, parameters)
 
     async def forget_quiet(self, quiet_since: datetime, limit: int) -> int:
         """Delete up to ``limit`` threads with no activity since ``quiet_since``; return how many."""

@@ -36,7 +36,7 @@ def register_subscribers(
         **options,
     )
     async def on_conversation_events(events: list[CloudEvent[ConversationEvent]]) -> None:
-        await batches.run(events, metering.handle, inbox_consumer=metering.inbox_consumer)
+        await batches.run(events, metering.handle, inbox_consumer=metering.inbox_consumer, prepare=metering.prepare)
 
     @broker.subscriber(
         BILLING_COMMANDS,
