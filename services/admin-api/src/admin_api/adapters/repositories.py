@@ -9,6 +9,7 @@ from typing import Any
 from customer_agent_shared.events.audit import AuditRecorded
 from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.config import AgentConfigSnapshot
+from customer_agent_shared.persistence.unit_of_work import WriteAtCommit
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -230,26 +231,32 @@ _ADD_FACT = (
 
 
 class ConversationFactRepository:
-    """Conversation events kept for performance reports."""
+    """Conversation events kept for performance reports.
 
-    def __init__(self, session: AsyncSession) -> None:
+    Facts are only ever added, and read by reports in other transactions, so in a batch they are
+    inserted together at its commit (``write_at_commit``).
+    """
+
+    def __init__(self, session: AsyncSession, *, write_at_commit: WriteAtCommit | None = None) -> None:
         self._session = session
+        self._write_at_commit = write_at_commit
 
     async def add(self, event_id: str, account_id: str, fact: ConversationFact) -> None:
         """Store one fact (a replayed event id is ignored)."""
-        await self._session.execute(
-            _ADD_FACT,
-            {
-                "event_id": event_id,
-                "account_id": account_id,
-                "kind": fact.kind,
-                "thread_id": fact.thread_id,
-                "occurred_at": fact.occurred_at,
-                "billable": fact.billable,
-                "question": fact.question,
-                "reason": fact.reason,
-            },
-        )
+        parameters = {
+            "event_id": event_id,
+            "account_id": account_id,
+            "kind": fact.kind,
+            "thread_id": fact.thread_id,
+            "occurred_at": fact.occurred_at,
+            "billable": fact.billable,
+            "question": fact.question,
+            "reason": fact.reason,
+        }
+        if self._write_at_commit is None:
+            await self._session.execute(_ADD_FACT, parameters)
+        else:
+            await self._write_at_commit(_ADD_FACT, event_id, parameters)
 
     async def between(self, account_id: str, start: datetime, end: datetime) -> list[ConversationFact]:
         """Facts with start <= occurred_at < end."""

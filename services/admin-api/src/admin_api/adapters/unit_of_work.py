@@ -43,7 +43,7 @@ class AdminUnitOfWork(SqlUnitOfWork):
         self.keys = ApiKeyRepository(self.session)
         self.sources = SourceRepository(self.session)
         self.credits = CreditStateRepository(self.session)
-        self.facts = ConversationFactRepository(self.session)
+        self.facts = ConversationFactRepository(self.session, write_at_commit=self.write_at_commit)
         self.gaps = KnowledgeGapRepository(self.session)
         self.audit = AuditRepository(self.session)
         self.idempotency = IdempotencyRepository(self.session)
