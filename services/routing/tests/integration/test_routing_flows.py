@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 from customer_agent_shared.events.billing import CREDITS_EXHAUSTED, CREDITS_RESTORED, CreditState
-from customer_agent_shared.events.channels import ChannelRef, ChannelType, MessageReceived, Sender
+from customer_agent_shared.events.channels import ChannelRef, ChannelType, HandoffReason, MessageReceived, Sender
 from customer_agent_shared.events.config import (
     AGENT_CONFIG_SNAPSHOT,
     AgentConfigSnapshot,
@@ -37,6 +37,7 @@ from customer_agent_shared.events.conversations import (
 )
 from customer_agent_shared.events.envelope import CloudEvent, make_event, serialize_event
 from customer_agent_shared.persistence.database import create_database_engine
+from customer_agent_shared.persistence.unit_of_work import shared_transaction
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import collect_records, end_offsets, unique_name
 from customer_agent_shared.topics import (
@@ -50,6 +51,7 @@ from customer_agent_shared.topics import (
 )
 from routing_service.adapters.orm import account_config_table, credit_state_table, threads_table, transcript_table
 from routing_service.bootstrap import RoutingService, build_service
+from routing_service.handlers.conversation_events import HandleConversationEvent
 from routing_service.settings import RoutingSettings
 from sqlalchemy import select, text
 
@@ -564,3 +566,30 @@ async def test_team_capacity_is_tracked_and_a_resolved_thread_frees_a_place(harn
         "second": "[en] at capacity",
         "third": "[en] available",
     }
+
+
+async def test_an_answer_and_a_handoff_in_one_batch_give_the_human_the_whole_transcript(harness: Harness) -> None:
+    account = unique_name("acc")
+    await harness.configure(account, channels=[WEB_DEPLOYMENT])
+    marks = await harness.marks()
+    await harness.say(account, "t", "q1", "How much is it?")
+    await harness.read(CONVERSATIONS_ASSIGNED, marks, account, lambda es: count(es, "conversation.assigned", "t") == 1)
+    use_case = HandleConversationEvent(harness.service.unit_of_work, harness.service.directory, unique_name("events"))
+
+    def event(event_type: str, **fields: Any) -> CloudEvent[ConversationEvent]:
+        data = ConversationEvent(
+            account_id=account, thread_id="t", occurred_at=datetime.now(UTC), message_id="q1", **fields
+        )
+        return make_event(event_type, data, source="test", account_id=account)
+
+    async with shared_transaction(harness.service.unit_of_work) as batch:
+        await use_case.handle(event(CONVERSATION_ANSWERED, answer="It costs 10 kr."))  # its entry waits for the commit
+        await use_case.handle(event(CONVERSATION_CANNOT_ANSWER, reason=HandoffReason.CANNOT_ANSWER))
+        await batch.commit()
+
+    handoffs = await harness.read(INBOX_HANDOFFS, marks, account, lambda es: count(es, "thread.handed_off", "t") == 1)
+    transcript = of_thread(handoffs, "t")[0].data["transcript"]
+    assert [(entry["role"], entry["text"]) for entry in transcript] == [
+        ("visitor", "How much is it?"),
+        ("agent", "It costs 10 kr."),
+    ]

@@ -31,6 +31,8 @@ from customer_agent_shared.persistence.outbox import OutboxRelay, outbox_row, st
 
 WriteAtCommit = Callable[[Executable, Hashable, dict[str, Any]], Awaitable[None]]
 """``SqlUnitOfWork.write_at_commit`` as a repository receives it."""
+WritePending = Callable[[], Awaitable[None]]
+"""``SqlUnitOfWork.write_pending`` as a repository receives it."""
 
 
 class UncommittedJoinedWorkError(RuntimeError):
@@ -158,6 +160,15 @@ class SqlUnitOfWork:
         else:
             target._deferred.setdefault(statement, {})[key] = parameters
 
+    async def write_pending(self) -> None:
+        """Execute now the writes ``write_at_commit`` deferred so far (before a read that must see them)."""
+        target = self._outer or self
+        if target._deferred:
+            pending = list(target._deferred.items())
+            target._deferred.clear()
+            for statement, writes in pending:
+                await self.session.execute(statement, list(writes.values()))
+
     def _empty_caches(self) -> None:
         # Emptied in place: repositories of this unit of work hold these very dicts.
         for cache in self._caches.values():
@@ -183,10 +194,7 @@ class SqlUnitOfWork:
             await self.session.flush()
             self.session.expunge_all()
             return
-        if self._deferred:
-            for statement, writes in self._deferred.items():
-                await self.session.execute(statement, list(writes.values()))
-            self._deferred.clear()
+        await self.write_pending()
         if self._buffered_rows:
             await self.session.execute(self._outbox.insert(), self._buffered_rows)
             self._buffered_rows.clear()

@@ -15,6 +15,7 @@ from customer_agent_shared.events.channels import (
     TranscriptEntry,
 )
 from customer_agent_shared.events.config import AgentConfigSnapshot
+from customer_agent_shared.persistence.unit_of_work import WriteAtCommit, WritePending
 from sqlalchemy import BindParameter, Insert, bindparam, exists, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,7 +67,7 @@ def _record(row: Any) -> ThreadRecord:
 # with a parameters dict: a reused statement object keeps its cache key and compiled form, whereas
 # building one per call costs SQLAlchemy a new construction and cache key every time.
 
-_ADD_ENTRY = (
+_RECORD_ENTRY = (
     insert(transcript_table)
     .values(
         account_id=bindparam("account_id"),
@@ -77,8 +78,8 @@ _ADD_ENTRY = (
         at=bindparam("at"),
     )
     .on_conflict_do_nothing(index_elements=["account_id", "thread_id", "entry_key"])
-    .returning(transcript_table.c.id)
 )
+_ADD_ENTRY = _RECORD_ENTRY.returning(transcript_table.c.id)
 """Store one transcript entry unless its key is there; returns its id when stored."""
 
 _RECEIVED_COLUMNS = (
@@ -269,10 +270,22 @@ class ThreadRepository:
 
 
 class TranscriptRepository:
-    """What was said on each thread, for handoff transcripts."""
+    """What was said on each thread, for handoff transcripts.
 
-    def __init__(self, session: AsyncSession) -> None:
+    ``record`` leaves its insert to the batch's commit (``write_at_commit``); ``recent`` first has the
+    deferred writes executed, so it sees every entry of the transaction.
+    """
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        write_at_commit: WriteAtCommit | None = None,
+        write_pending: WritePending | None = None,
+    ) -> None:
         self._session = session
+        self._write_at_commit = write_at_commit
+        self._write_pending = write_pending
 
     async def add(self, account_id: str, thread_id: str, entry_key: str, role: str, text: str, at: datetime) -> bool:
         """Store one entry; False when an entry with that key is already there (a duplicate)."""
@@ -289,8 +302,25 @@ class TranscriptRepository:
         )
         return result.first() is not None
 
+    async def record(self, account_id: str, thread_id: str, entry_key: str, role: str, text: str, at: datetime) -> None:
+        """Store one entry (one with that key already there is kept); in a batch, at its commit."""
+        if self._write_at_commit is None:
+            await self.add(account_id, thread_id, entry_key, role, text, at)
+            return
+        parameters = {
+            "account_id": account_id,
+            "thread_id": thread_id,
+            "entry_key": entry_key,
+            "role": role,
+            "text": text,
+            "at": at,
+        }
+        await self._write_at_commit(_RECORD_ENTRY, (account_id, thread_id, entry_key), parameters)
+
     async def recent(self, account_id: str, thread_id: str, limit: int) -> list[TranscriptEntry]:
         """The last ``limit`` entries, oldest first."""
+        if self._write_pending is not None:
+            await self._write_pending()
         rows = (
             await self._session.execute(
                 select(transcript_table.c.role, transcript_table.c.text, transcript_table.c.at)

@@ -23,6 +23,8 @@ class RoutingUnitOfWork(SqlUnitOfWork):
     def on_begin(self) -> None:
         """Bind the repositories to this unit of work's session."""
         self.threads = ThreadRepository(self.session)
-        self.transcripts = TranscriptRepository(self.session)
+        self.transcripts = TranscriptRepository(
+            self.session, write_at_commit=self.write_at_commit, write_pending=self.write_pending
+        )
         self.loads = LoadRepository(self.session)
         self.accounts = AccountRepository(self.session)

@@ -61,7 +61,7 @@ class HandleConversationEvent:
             if not await uow.claim_event(self._consumer, event.id):
                 return None
             if event.type == CONVERSATION_ANSWERED and data.answer:
-                await uow.transcripts.add(
+                await uow.transcripts.record(
                     data.account_id,
                     data.thread_id,
                     f"answer:{data.message_id or event.id}",
