@@ -27,20 +27,6 @@ from conversation_service.domain.retrieval import (
 
 logger = logging.getLogger(__name__)
 
-SOURCE_FIELDS = [
-    "chunk_id",
-    "url",
-    "title",
-    "section",
-    "body",
-    "question",
-    "answer",
-    "language",
-    "source_kind",
-    "private",
-    "citations_allowed",
-]
-
 
 def passage_from_hit(hit: dict[str, Any]) -> Passage:
     """A search hit as a ``Passage`` (missing fields get safe defaults: private content is never citable)."""
@@ -141,7 +127,9 @@ class ContentSearch:
         return self._statistics.known(account_id, terms)
 
     def _extra(self, account_id: str, terms: QueryTerms, known: tuple[dict[str, int], int] | None) -> dict[str, Any]:
-        extra: dict[str, Any] = {"_source": SOURCE_FIELDS}
+        # The whole _source, per-language copies included: naming the wanted fields makes OpenSearch build
+        # a filter for every search, which costs it more (~0.3 ms a search) than reading the copies costs us.
+        extra: dict[str, Any] = {}
         if self._weigh_terms and terms.all_terms and known is None:
             extra["aggs"] = {"frequencies": frequency_aggregation(terms, account_filter(account_id))}
         return extra
