@@ -388,7 +388,7 @@ def service_memory_mib() -> dict[str, float]:
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--warmup", type=int, default=1000, help="unmeasured messages sent first")
+    parser.add_argument("--warmup", type=int, default=3000, help="unmeasured messages sent first")
     parser.add_argument("--messages", type=int, default=3000, help="messages in the saturation phase")
     parser.add_argument("--rate", type=int, default=300, help="messages/s in the paced phase")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the paced phase")

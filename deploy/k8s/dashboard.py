@@ -123,6 +123,16 @@ GOLDEN_SIGNALS = [
             ),
         ],
     ),
+    _panel(
+        "Conversation: searches run ahead for a batch, and those its messages used, per second",
+        [
+            (
+                f"sum by (outcome) (rate(customer_agent_conversation_prefetched_searches_total[{RATE}]))",
+                "{{outcome}}",
+            )
+        ],
+        unit="ops",
+    ),
 ]
 
 BUSINESS = [
