@@ -35,6 +35,32 @@ WritePending = Callable[[], Awaitable[None]]
 """``SqlUnitOfWork.write_pending`` as a repository receives it."""
 
 
+class TransactionScopedRepository:
+    """Base of a repository that keeps the rows it locked or wrote until the transaction ends and leaves
+    its writes to a shared transaction's commit (``SqlUnitOfWork.transaction_cache``, ``write_at_commit``).
+
+    Without them (a unit of work on its own, a test) it keeps rows for its own life and writes at once.
+    """
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        kept: dict[Hashable, Any] | None = None,
+        write_at_commit: WriteAtCommit | None = None,
+    ) -> None:
+        self._session = session
+        self._kept: dict[Hashable, Any] = {} if kept is None else kept
+        self._write_at_commit = write_at_commit
+
+    async def _write(self, statement: Executable, key: Hashable, parameters: dict[str, Any]) -> None:
+        """Execute a write now, or at the shared transaction's commit (the last one per key)."""
+        if self._write_at_commit is None:
+            await self._session.execute(statement, parameters)
+        else:
+            await self._write_at_commit(statement, key, parameters)
+
+
 class UncommittedJoinedWorkError(RuntimeError):
     """A joined unit of work claimed an event but ended without committing: the batch cannot keep part of it."""
 

@@ -9,7 +9,7 @@ from typing import Any
 from customer_agent_shared.events.audit import AuditRecorded
 from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.config import AgentConfigSnapshot
-from customer_agent_shared.persistence.unit_of_work import WriteAtCommit
+from customer_agent_shared.persistence.unit_of_work import TransactionScopedRepository
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -230,16 +230,12 @@ _ADD_FACT = (
 )
 
 
-class ConversationFactRepository:
+class ConversationFactRepository(TransactionScopedRepository):
     """Conversation events kept for performance reports.
 
     Facts are only ever added, and read by reports in other transactions, so in a batch they are
-    inserted together at its commit (``write_at_commit``).
+    inserted together at its commit.
     """
-
-    def __init__(self, session: AsyncSession, *, write_at_commit: WriteAtCommit | None = None) -> None:
-        self._session = session
-        self._write_at_commit = write_at_commit
 
     async def add(self, event_id: str, account_id: str, fact: ConversationFact) -> None:
         """Store one fact (a replayed event id is ignored)."""
@@ -253,10 +249,7 @@ class ConversationFactRepository:
             "question": fact.question,
             "reason": fact.reason,
         }
-        if self._write_at_commit is None:
-            await self._session.execute(_ADD_FACT, parameters)
-        else:
-            await self._write_at_commit(_ADD_FACT, event_id, parameters)
+        await self._write(_ADD_FACT, event_id, parameters)
 
     async def between(self, account_id: str, start: datetime, end: datetime) -> list[ConversationFact]:
         """Facts with start <= occurred_at < end."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from customer_agent_shared.events.billing import CreditPlan, PricingRule
-from customer_agent_shared.persistence.unit_of_work import WriteAtCommit
+from customer_agent_shared.persistence.unit_of_work import TransactionScopedRepository
 from sqlalchemy import Integer, Row, bindparam, cast, delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -124,28 +124,17 @@ _SAVE_THREAD = _NEW_THREAD.on_conflict_do_update(
 )
 
 
-class AccountRepository:
+class AccountRepository(TransactionScopedRepository):
     """The cached state row of each account; writers lock it first to serialize changes.
 
-    An account locked in a transaction is kept in ``locked`` until it ends, and its writes go through
-    ``write_at_commit``: in a batch, its accounts are locked once (``lock_many``) and written once, at the
-    batch's commit; the state kept here is then the only up-to-date copy, so ``lock`` answers from it.
+    An account locked in a transaction is kept until it ends, and its writes wait for a batch's commit: in
+    a batch, its accounts are locked once (``lock_many``) and written once; the state kept here is then
+    the only up-to-date copy, so ``lock`` answers from it.
     """
-
-    def __init__(
-        self,
-        session: AsyncSession,
-        *,
-        locked: dict[Hashable, Any] | None = None,
-        write_at_commit: WriteAtCommit | None = None,
-    ) -> None:
-        self._session = session
-        self._locked: dict[Hashable, Any] = {} if locked is None else locked
-        self._write_at_commit = write_at_commit
 
     async def lock(self, account_id: str) -> CreditAccount | None:
         """Load the account with ``SELECT ... FOR UPDATE`` (None if it does not exist yet)."""
-        account = self._locked.get(account_id)
+        account = self._kept.get(account_id)
         if isinstance(account, CreditAccount):
             return account
         row = (await self._session.execute(_LOCK_ACCOUNT, {"b_account_id": account_id})).first()
@@ -155,7 +144,7 @@ class AccountRepository:
 
     async def lock_many(self, account_ids: Collection[str]) -> None:
         """Lock the existing accounts among ``account_ids`` in one statement, in id order (no lock cycles)."""
-        wanted = sorted(set(account_ids) - self._locked.keys())
+        wanted = sorted(set(account_ids) - self._kept.keys())
         if wanted:
             rows = await self._session.execute(
                 select(accounts_table)
@@ -167,7 +156,7 @@ class AccountRepository:
                 self._keep(_account(row))
 
     def _keep(self, account: CreditAccount) -> CreditAccount:
-        self._locked[account.account_id] = account
+        self._kept[account.account_id] = account
         return account
 
     async def insert_if_absent(self, account: CreditAccount) -> bool:
@@ -184,10 +173,7 @@ class AccountRepository:
         """Write the cached state of a locked account (in a batch: at its commit)."""
         self._keep(account)
         parameters = {"b_account_id": account.account_id, **_account_values(account)}
-        if self._write_at_commit is None:
-            await self._session.execute(_SAVE_ACCOUNT, parameters)
-        else:
-            await self._write_at_commit(_SAVE_ACCOUNT, account.account_id, parameters)
+        await self._write(_SAVE_ACCOUNT, account.account_id, parameters)
 
     async def due_for_reset(self, now: datetime, limit: int) -> list[str]:
         """Accounts whose reset date has passed."""
@@ -272,51 +258,41 @@ def _facts(row: Row[Any]) -> ThreadFacts:
     )
 
 
-class ThreadRepository:
+class ThreadRepository(TransactionScopedRepository):
     """What billing knows about each thread (for resolutions and the once-per-thread charge).
 
-    Facts read or written in a transaction are kept in ``known`` until it ends, and writes go through
-    ``write_at_commit`` (see ``AccountRepository``); in a batch, ``get_many`` reads them in one statement.
+    Facts read or written in a transaction are kept until it ends, and writes wait for a batch's commit
+    (see ``AccountRepository``); in a batch, ``get_many`` reads them in one statement.
     """
-
-    def __init__(
-        self,
-        session: AsyncSession,
-        *,
-        known: dict[Hashable, Any] | None = None,
-        write_at_commit: WriteAtCommit | None = None,
-    ) -> None:
-        self._session = session
-        self._known: dict[Hashable, Any] = {} if known is None else known
-        self._write_at_commit = write_at_commit
 
     async def get(self, account_id: str, thread_id: str) -> ThreadFacts:
         """The thread's facts (empty facts for a thread never seen)."""
-        known = self._known.get((account_id, thread_id))
+        known = self._kept.get((account_id, thread_id))
         if isinstance(known, ThreadFacts):
             return known
         row = (await self._session.execute(_GET_THREAD, {"b_account_id": account_id, "b_thread_id": thread_id})).first()
         facts = ThreadFacts() if row is None else _facts(row)
-        self._known[(account_id, thread_id)] = facts
+        self._kept[(account_id, thread_id)] = facts
         return facts
 
     async def get_many(self, keys: Collection[tuple[str, str]]) -> None:
         """Read the facts of several threads by (account, thread) in one statement; ``get`` then answers."""
-        wanted = set(keys) - self._known.keys()
+        wanted = set(keys) - self._kept.keys()
         if not wanted:
             return
         rows = await self._session.execute(
             select(threads_table).where(tuple_(threads_table.c.account_id, threads_table.c.thread_id).in_(wanted))
         )
         for row in rows:
-            self._known[(row.account_id, row.thread_id)] = _facts(row)
-        for key in wanted - self._known.keys():
-            self._known[key] = ThreadFacts()
+            self._kept[(row.account_id, row.thread_id)] = _facts(row)
+        for key in wanted - self._kept.keys():
+            self._kept[key] = ThreadFacts()
 
     async def save(self, account_id: str, thread_id: str, facts: ThreadFacts) -> None:
         """Insert or update the thread's facts (in a batch: at its commit)."""
-        self._known[(account_id, thread_id)] = facts
+        self._kept[(account_id, thread_id)] = facts
         await self._write(
+            _SAVE_THREAD,
             (account_id, thread_id),
             {
                 "account_id": account_id,
@@ -329,12 +305,6 @@ class ThreadRepository:
                 "last_activity_at": facts.last_activity_at,
             },
         )
-
-    async def _write(self, key: Hashable, parameters: dict[str, Any]) -> None:
-        if self._write_at_commit is None:
-            await self._session.execute(_SAVE_THREAD, parameters)
-        else:
-            await self._write_at_commit(_SAVE_THREAD, key, parameters)
 
     async def forget_quiet(self, quiet_since: datetime, limit: int) -> int:
         """Delete up to ``limit`` threads with no activity since ``quiet_since``; return how many."""

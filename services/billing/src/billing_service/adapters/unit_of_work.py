@@ -23,10 +23,10 @@ class BillingUnitOfWork(SqlUnitOfWork):
     def on_begin(self) -> None:
         """Bind the repositories to this transaction's session."""
         self.accounts = AccountRepository(
-            self.session, locked=self.transaction_cache("accounts"), write_at_commit=self.write_at_commit
+            self.session, kept=self.transaction_cache("accounts"), write_at_commit=self.write_at_commit
         )
         self.ledger = LedgerRepository(self.session)
         self.threads = ThreadRepository(
-            self.session, known=self.transaction_cache("threads"), write_at_commit=self.write_at_commit
+            self.session, kept=self.transaction_cache("threads"), write_at_commit=self.write_at_commit
         )
         self.commands = CommandRepository(self.session)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from customer_agent_shared.events.config import AgentConfigSnapshot
-from customer_agent_shared.persistence.unit_of_work import WriteAtCommit
+from customer_agent_shared.persistence.unit_of_work import TransactionScopedRepository
 from sqlalchemy import RowMapping, bindparam, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -177,28 +177,17 @@ _SAVE_THREAD = (
 )
 
 
-class ThreadRepository:
+class ThreadRepository(TransactionScopedRepository):
     """Threads, with their recent turns kept on the row (one read and one write per message).
 
-    A thread locked in a transaction is kept in ``locked`` until it ends, and its writes go through
-    ``write_at_commit``: in a batch, the threads are locked once (``lock_many``) and written once, at the
-    batch's commit; the record kept here is then the only up-to-date copy, so ``lock`` answers from it.
+    A thread locked in a transaction is kept until it ends, and its writes wait for a batch's commit: in a
+    batch, the threads are locked once (``lock_many``) and written once; the record kept here is then the
+    only up-to-date copy, so ``lock`` answers from it.
     """
-
-    def __init__(
-        self,
-        session: AsyncSession,
-        *,
-        locked: dict[Hashable, Any] | None = None,
-        write_at_commit: WriteAtCommit | None = None,
-    ) -> None:
-        self._session = session
-        self._locked: dict[Hashable, Any] = {} if locked is None else locked
-        self._write_at_commit = write_at_commit
 
     async def lock(self, account_id: str, thread_id: str, now: datetime) -> ThreadRecord:
         """The thread's state, row-locked for this transaction; a new thread is created on first sight."""
-        record = self._locked.get((account_id, thread_id))
+        record = self._kept.get((account_id, thread_id))
         if isinstance(record, ThreadRecord):
             return record
         parameters = {"account_id": account_id, "thread_id": thread_id, "last_message_at": now}
@@ -207,7 +196,7 @@ class ThreadRepository:
 
     async def lock_many(self, keys: Collection[tuple[str, str]], now: datetime) -> dict[tuple[str, str], ThreadRecord]:
         """Lock (creating missing ones) several threads by (account, thread) in one statement, in key order."""
-        wanted = sorted(set(keys) - self._locked.keys())  # one order for every process: no lock cycles
+        wanted = sorted(set(keys) - self._kept.keys())  # one order for every process: no lock cycles
         if wanted:
             parameters = [
                 {"account_id": account_id, "thread_id": thread_id, "last_message_at": now}
@@ -215,10 +204,10 @@ class ThreadRepository:
             ]
             for row in (await self._session.execute(_LOCK_THREAD, parameters)).mappings():
                 self._keep(_thread(row, is_new=bool(row["inserted"])))
-        return {key: self._locked[key] for key in keys}
+        return {key: self._kept[key] for key in keys}
 
     def _keep(self, record: ThreadRecord) -> ThreadRecord:
-        self._locked[(record.account_id, record.thread_id)] = record
+        self._kept[(record.account_id, record.thread_id)] = record
         return record
 
     async def save(self, record: ThreadRecord) -> None:
@@ -241,10 +230,7 @@ class ThreadRepository:
                 {"role": turn.role, "text": turn.text, "at": turn.at.isoformat()} for turn in record.turns
             ],
         }
-        if self._write_at_commit is None:
-            await self._session.execute(_SAVE_THREAD, parameters)
-        else:
-            await self._write_at_commit(_SAVE_THREAD, key, parameters)
+        await self._write(_SAVE_THREAD, key, parameters)
 
     async def claim_due_for_resolution(self, now: datetime, default_hours: int, limit: int) -> list[ThreadRecord]:
         """Threads the resolution rule now resolves (locked, skipping ones another process holds)."""

@@ -17,5 +17,5 @@ class ConversationUnitOfWork(SqlUnitOfWork):
         """Bind the repositories to this transaction's session."""
         self.profiles = AgentProfileRepository(self.session)
         self.threads = ThreadRepository(
-            self.session, locked=self.transaction_cache("threads"), write_at_commit=self.write_at_commit
+            self.session, kept=self.transaction_cache("threads"), write_at_commit=self.write_at_commit
         )

@@ -15,7 +15,7 @@ from customer_agent_shared.events.channels import (
     TranscriptEntry,
 )
 from customer_agent_shared.events.config import AgentConfigSnapshot
-from customer_agent_shared.persistence.unit_of_work import WriteAtCommit, WritePending
+from customer_agent_shared.persistence.unit_of_work import TransactionScopedRepository, WriteAtCommit, WritePending
 from sqlalchemy import BindParameter, Insert, bindparam, exists, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -269,7 +269,7 @@ class ThreadRepository:
         )
 
 
-class TranscriptRepository:
+class TranscriptRepository(TransactionScopedRepository):
     """What was said on each thread, for handoff transcripts.
 
     ``record`` leaves its insert to the batch's commit (``write_at_commit``); ``recent`` first has the
@@ -283,8 +283,7 @@ class TranscriptRepository:
         write_at_commit: WriteAtCommit | None = None,
         write_pending: WritePending | None = None,
     ) -> None:
-        self._session = session
-        self._write_at_commit = write_at_commit
+        super().__init__(session, write_at_commit=write_at_commit)
         self._write_pending = write_pending
 
     async def add(self, account_id: str, thread_id: str, entry_key: str, role: str, text: str, at: datetime) -> bool:
@@ -304,9 +303,6 @@ class TranscriptRepository:
 
     async def record(self, account_id: str, thread_id: str, entry_key: str, role: str, text: str, at: datetime) -> None:
         """Store one entry (one with that key already there is kept); in a batch, at its commit."""
-        if self._write_at_commit is None:
-            await self.add(account_id, thread_id, entry_key, role, text, at)
-            return
         parameters = {
             "account_id": account_id,
             "thread_id": thread_id,
@@ -315,7 +311,7 @@ class TranscriptRepository:
             "text": text,
             "at": at,
         }
-        await self._write_at_commit(_RECORD_ENTRY, (account_id, thread_id, entry_key), parameters)
+        await self._write(_RECORD_ENTRY, (account_id, thread_id, entry_key), parameters)
 
     async def recent(self, account_id: str, thread_id: str, limit: int) -> list[TranscriptEntry]:
         """The last ``limit`` entries, oldest first."""
