@@ -52,6 +52,7 @@ from customer_agent_shared.topics import (
 from routing_service.adapters.orm import account_config_table, credit_state_table, threads_table, transcript_table
 from routing_service.bootstrap import RoutingService, build_service
 from routing_service.handlers.conversation_events import HandleConversationEvent
+from routing_service.handlers.inbound import RouteInboundMessage
 from routing_service.settings import RoutingSettings
 from sqlalchemy import select, text
 
@@ -593,3 +594,51 @@ async def test_an_answer_and_a_handoff_in_one_batch_give_the_human_the_whole_tra
         ("visitor", "How much is it?"),
         ("agent", "It costs 10 kr."),
     ]
+
+
+async def _message_counts(harness: Harness, account: str) -> dict[str, int]:
+    async with harness.service.kernel.session_factory() as session:
+        rows = await session.execute(
+            select(threads_table.c.thread_id, threads_table.c.messages).where(threads_table.c.account_id == account)
+        )
+        return {str(row[0]): int(row[1]) for row in rows}
+
+
+async def test_a_batch_receives_the_first_message_of_each_thread_in_one_statement(harness: Harness) -> None:
+    account = unique_name("acc")
+    await harness.configure(account, channels=[WEB_DEPLOYMENT])
+    marks = await harness.marks()
+    use_case = RouteInboundMessage(harness.service.unit_of_work, harness.service.directory, unique_name("inbound"))
+
+    async def run_batch(events: list[CloudEvent[MessageReceived]]) -> list[bool]:
+        async with shared_transaction(harness.service.unit_of_work) as batch:
+            await use_case.prepare(events)
+            decisions = [await use_case.handle(event) for event in events]
+            await batch.commit()
+        return [decision is not None for decision in decisions]
+
+    first = [
+        harness.inbound(account, "a", "a1"),
+        harness.inbound(account, "b", "b1"),
+        harness.inbound(account, "a", "a2"),  # a later message of a thread: received by its own handle
+        harness.inbound(account, "b", "b1"),  # the same message re-published under a new event id
+    ]
+    assert await run_batch(first) == [True, True, True, False]
+    assert await _message_counts(harness, account) == {"a": 2, "b": 1}
+    second = [harness.inbound(account, "a", "a3"), harness.inbound(account, "c", "c1")]
+    assert await run_batch([*second, first[0]]) == [True, True, False]  # first[0]: an event handled before
+
+    assigned = await harness.read(CONVERSATIONS_ASSIGNED, marks, account, lambda es: len(es) >= 5)
+    assert sorted((e.data["message"]["message_id"], e.data["new_thread"]) for e in assigned) == [
+        ("a1", True),
+        ("a2", False),
+        ("a3", False),
+        ("b1", True),
+        ("c1", True),
+    ]
+    assert await _message_counts(harness, account) == {"a": 3, "b": 1, "c": 1}
+    async with harness.service.kernel.session_factory() as session:
+        entries = await session.execute(
+            select(transcript_table.c.entry_key).where(transcript_table.c.account_id == account)
+        )
+        assert sorted(entries.scalars()) == ["message:a1", "message:a2", "message:a3", "message:b1", "message:c1"]

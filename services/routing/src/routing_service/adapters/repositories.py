@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,8 +17,8 @@ from customer_agent_shared.events.channels import (
 )
 from customer_agent_shared.events.config import AgentConfigSnapshot
 from customer_agent_shared.persistence.unit_of_work import TransactionScopedRepository, WriteAtCommit, WritePending
-from sqlalchemy import BindParameter, Insert, bindparam, exists, func, literal, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import BindParameter, Insert, and_, bindparam, exists, func, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing_service.adapters.orm import (
@@ -131,6 +132,77 @@ def _build_receive() -> Insert:
 _RECEIVE = _build_receive()
 """Store a visitor message in the transcript and create or count its thread (see ``ThreadRepository.receive``)."""
 
+_INCOMING_COLUMNS = (
+    "account_id",
+    "thread_id",
+    "entry_key",
+    "text",
+    "at",
+    "channel_type",
+    "channel_id",
+    "locale",
+    "last_message_id",
+)
+
+
+def _column_type(name: str) -> Any:
+    table = transcript_table if name in ("entry_key", "text", "at") else threads_table
+    return table.c[name].type
+
+
+def _build_receive_many() -> Insert:
+    # The messages come as one array per column; unnest() side by side in a SELECT list zips them.
+    incoming = select(
+        *(func.unnest(bindparam(name, type_=ARRAY(_column_type(name)))).label(name) for name in _INCOMING_COLUMNS)
+    ).cte("incoming")
+    entry = (
+        insert(transcript_table)
+        .from_select(
+            ["account_id", "thread_id", "entry_key", "role", "text", "at"],
+            select(
+                incoming.c.account_id,
+                incoming.c.thread_id,
+                incoming.c.entry_key,
+                literal("visitor", type_=transcript_table.c.role.type),
+                incoming.c.text,
+                incoming.c.at,
+            ),
+        )
+        .on_conflict_do_nothing(index_elements=["account_id", "thread_id", "entry_key"])
+        .returning(transcript_table.c.account_id, transcript_table.c.thread_id)
+        .cte("entry")
+    )
+    now = bindparam("now", type_=threads_table.c.updated_at.type)
+    source = select(
+        incoming.c.account_id,
+        incoming.c.thread_id,
+        literal(ThreadState.NEW.value, type_=threads_table.c.state.type),
+        incoming.c.channel_type,
+        incoming.c.channel_id,
+        incoming.c.locale,
+        incoming.c.last_message_id,
+        literal(1, type_=threads_table.c.messages.type),
+        now,
+        now,
+    ).join_from(
+        incoming, entry, and_(entry.c.account_id == incoming.c.account_id, entry.c.thread_id == incoming.c.thread_id)
+    )
+    table = threads_table
+    statement = insert(table).from_select(list(_RECEIVED_COLUMNS), source)
+    return statement.on_conflict_do_update(
+        index_elements=["account_id", "thread_id"],
+        set_={
+            "messages": table.c.messages + 1,
+            "last_message_id": statement.excluded.last_message_id,
+            "locale": func.coalesce(statement.excluded.locale, table.c.locale),
+            "updated_at": statement.excluded.updated_at,
+        },
+    ).returning(*table.c)
+
+
+_RECEIVE_MANY = _build_receive_many()
+"""``_RECEIVE`` for messages of distinct threads at once (see ``ThreadRepository.receive_many``)."""
+
 _LOCK_THREAD = (
     select(threads_table)
     .where(
@@ -182,11 +254,12 @@ _CHANGE_LOAD = (
 )
 
 
-class ThreadRepository:
-    """Thread ownership rows and their transitions."""
+class ThreadRepository(TransactionScopedRepository):
+    """Thread ownership rows and their transitions.
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    ``receive_many`` receives the first message of each thread of a batch in one statement; each
+    message's ``receive`` then takes its result from what the transaction kept, once.
+    """
 
     async def receive(self, message: MessageReceived, sent_at: datetime, now: datetime) -> ThreadRecord | None:
         """In one statement: store the visitor message in the transcript and lock (or create) its thread,
@@ -194,6 +267,10 @@ class ThreadRepository:
 
         The returned state is the ownership before this message is decided.
         """
+        received_ahead = ("received", message.account_id, message.thread_id, message.message_id)
+        if received_ahead in self._kept:
+            record: ThreadRecord | None = self._kept.pop(received_ahead)
+            return record
         parameters = {
             "account_id": message.account_id,
             "thread_id": message.thread_id,
@@ -210,6 +287,31 @@ class ThreadRepository:
         }
         row = (await self._session.execute(_RECEIVE, parameters)).first()
         return _record(row) if row is not None else None
+
+    async def receive_many(self, messages: Sequence[tuple[MessageReceived, datetime]], now: datetime) -> None:
+        """``receive`` for messages of distinct threads (with their sent_at) in one statement, in thread
+        order; each one's ``receive`` in this transaction then answers from the result without a statement."""
+        ordered = sorted(messages, key=lambda item: (item[0].account_id, item[0].thread_id))
+        if len({(message.account_id, message.thread_id) for message, _ in ordered}) != len(ordered):
+            raise ValueError("receive_many takes at most one message per thread")
+        if not ordered:
+            return
+        columns: dict[str, list[Any]] = {name: [] for name in _INCOMING_COLUMNS}
+        for message, sent_at in ordered:
+            columns["account_id"].append(message.account_id)
+            columns["thread_id"].append(message.thread_id)
+            columns["entry_key"].append(f"message:{message.message_id}")
+            columns["text"].append(message.text)
+            columns["at"].append(sent_at)
+            columns["channel_type"].append(message.channel.type.value)
+            columns["channel_id"].append(message.channel.id)
+            columns["locale"].append(message.sender.locale)
+            columns["last_message_id"].append(message.message_id)
+        rows = await self._session.execute(_RECEIVE_MANY, {**columns, "now": now})
+        received = {(row.account_id, row.thread_id): _record(row) for row in rows}
+        for message, _ in ordered:
+            key = ("received", message.account_id, message.thread_id, message.message_id)
+            self._kept[key] = received.get((message.account_id, message.thread_id))  # None: received before
 
     async def lock(self, account_id: str, thread_id: str) -> ThreadRecord | None:
         """The thread's row locked for this transaction, or None when routing never saw the thread."""

@@ -22,7 +22,7 @@ class RoutingUnitOfWork(SqlUnitOfWork):
 
     def on_begin(self) -> None:
         """Bind the repositories to this unit of work's session."""
-        self.threads = ThreadRepository(self.session)
+        self.threads = ThreadRepository(self.session, kept=self.transaction_cache("threads"))
         self.transcripts = TranscriptRepository(
             self.session, write_at_commit=self.write_at_commit, write_pending=self.write_pending
         )

@@ -54,7 +54,12 @@ def register_subscribers(
         **options,
     )
     async def on_messages_received(events: list[CloudEvent[MessageReceived]]) -> None:
-        await batches.run(events, use_cases.inbound.handle, inbox_consumer=use_cases.inbound.inbox_consumer)
+        await batches.run(
+            events,
+            use_cases.inbound.handle,
+            inbox_consumer=use_cases.inbound.inbox_consumer,
+            prepare=use_cases.inbound.prepare,
+        )
 
     @broker.subscriber(
         AGENT_CONFIG,

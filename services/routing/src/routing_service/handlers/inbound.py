@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from customer_agent_shared.events.channels import MessageReceived
@@ -42,6 +42,18 @@ class RouteInboundMessage:
     def inbox_consumer(self) -> str:
         """The name this use case claims its events under in the inbox."""
         return self._consumer
+
+    async def prepare(self, events: Sequence[CloudEvent[MessageReceived]]) -> None:
+        """Ahead of a batch, inside its transaction: receive the first message of each of its threads, all
+        in one statement (a later message of a thread is received by its own ``handle``)."""
+        firsts: dict[tuple[str, str], MessageReceived] = {}
+        for event in events:
+            if event.accountid == event.data.account_id:  # ``handle`` refuses the others
+                firsts.setdefault((event.data.account_id, event.data.thread_id), event.data)
+        async with self._unit_of_work() as uow:
+            await uow.threads.receive_many(
+                [(message, aware(message.sent_at)) for message in firsts.values()], self._clock()
+            )
 
     async def handle(self, event: CloudEvent[MessageReceived]) -> Decision | None:
         """Route one inbound message; None when the event or the message was already routed."""
