@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from customer_agent_shared.events.envelope import CloudEvent
 from customer_agent_shared.persistence.inbox import claim_event, claim_events
-from customer_agent_shared.persistence.outbox import OutboxRelay, outbox_row, stage_event
+from customer_agent_shared.persistence.outbox import OutboxRelay, outbox_row, stage_event, stage_rows
 
 WriteAtCommit = Callable[[Executable, Hashable, dict[str, Any]], Awaitable[None]]
 """``SqlUnitOfWork.write_at_commit`` as a repository receives it."""
@@ -222,7 +222,7 @@ class SqlUnitOfWork:
             return
         await self.write_pending()
         if self._buffered_rows:
-            await self.session.execute(self._outbox.insert(), self._buffered_rows)
+            await stage_rows(self.session, self._outbox, self._buffered_rows)
             self._buffered_rows.clear()
         await self.session.commit()
         self._empty_caches()
