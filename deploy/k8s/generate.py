@@ -484,6 +484,14 @@ def service_monitor(service: ServiceInfo) -> dict[str, Any]:
     }
 
 
+def consumer_concurrency(service: ServiceInfo) -> int:
+    """Consumers one replica runs on each busy topic (its ``<PREFIX>_CONSUMER_CONCURRENCY`` default, else 1)."""
+    for setting in service.settings:
+        if setting.env == f"{service.env_prefix}CONSUMER_CONCURRENCY" and setting.default is not None:
+            return int(setting.default)
+    return 1
+
+
 def autoscaler(service: ServiceInfo, partitions: dict[str, int]) -> dict[str, Any]:
     """KEDA ScaledObject on Kafka lag for consumers; a CPU HPA for the HTTP front door.
 
@@ -529,8 +537,10 @@ def autoscaler(service: ServiceInfo, partitions: dict[str, int]) -> dict[str, An
             "pollingInterval": 15,
             "cooldownPeriod": 300,
             "minReplicaCount": 2,
-            # More consumers than partitions would sit idle.
-            "maxReplicaCount": max(partitions.get(topic, 1) for topic in service.subscriptions),
+            # More consumers than partitions would sit idle; each replica runs CONSUMER_CONCURRENCY of them.
+            "maxReplicaCount": max(
+                2, -(-max(partitions.get(topic, 1) for topic in service.subscriptions) // consumer_concurrency(service))
+            ),
             "triggers": triggers,
         },
     }

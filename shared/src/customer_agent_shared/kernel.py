@@ -65,9 +65,16 @@ class ServiceKernel:
     opensearch: AsyncOpenSearch | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
-    def batch_consumer(self, create_unit_of_work: Callable[[], SqlUnitOfWork], batch_size: int) -> BatchConsumer:
+    def batch_consumer(
+        self, create_unit_of_work: Callable[[], SqlUnitOfWork], batch_size: int, concurrency: int = 1
+    ) -> BatchConsumer:
         """Runs fetched batches of up to ``batch_size`` events, each in one shared transaction."""
-        return BatchConsumer(self.reliable, lambda: shared_transaction(create_unit_of_work), batch_size=batch_size)
+        return BatchConsumer(
+            self.reliable,
+            lambda: shared_transaction(create_unit_of_work),
+            batch_size=batch_size,
+            concurrency=concurrency,
+        )
 
     def asyncapi_document(self, title: str, description: str) -> str:
         """The AsyncAPI document of the topics this process consumes, as JSON."""

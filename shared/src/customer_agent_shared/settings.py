@@ -103,3 +103,11 @@ class BatchConsumerSettings(BaseSettings):
         description="Most events of the busiest topics handled in one database transaction (what one Kafka "
         "fetch returned, so light traffic is never delayed); a failing batch is retried one event at a time.",
     )
+    consumer_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Batches of each of the busiest topics handled at once, each by its own Kafka consumer of "
+        "the group over its own partitions (order within a partition holds): one batch's database and search "
+        "round trips overlap another's work.",
+    )

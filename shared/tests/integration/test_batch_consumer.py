@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from customer_agent_shared.events.envelope import CloudEvent, make_event, parse_envelope, serialize_event
 from customer_agent_shared.messaging.batches import BatchConsumer
 from customer_agent_shared.messaging.broker import SUBSCRIBER_DEFAULTS, create_kafka_broker
@@ -90,6 +91,12 @@ class Consumer:
     attempts: dict[str, int] = field(default_factory=dict)
     prepared: list[list[str]] = field(default_factory=list)
     """The texts each call of the batch's ``prepare`` was given."""
+    concurrency: int = 1
+    prepare_seconds: float = 0.0
+    """How long each ``prepare`` waits, as a batch waiting on a database would."""
+    in_flight: int = 0
+    most_in_flight: int = 0
+    """The most batches seen between ``prepare`` and the end of their handling at one time."""
     producer: KafkaEventProducer | None = None
     broker: Any = None
 
@@ -102,23 +109,35 @@ class Consumer:
             retry=RetryPolicy(max_attempts=3, first_delay_seconds=0.05),
         )
         self.broker = create_kafka_broker(self.servers, service="batch-test", reliable=config)
-        batches = BatchConsumer(config, lambda: shared_transaction(self.store.unit_of_work), batch_size=100)
+        batches = BatchConsumer(
+            config,
+            lambda: shared_transaction(self.store.unit_of_work),
+            batch_size=100,
+            concurrency=self.concurrency,
+        )
 
-        @self.broker.subscriber(  # type: ignore[untyped-decorator]
+        @batches.subscriber(
+            self.broker,
             self.topic,
+            title="greetings",
             group_id=unique_name("g"),
             decoder=batches.decoder(CloudEvent[Greeting]),
-            **batches.subscriber_options(),
             **SUBSCRIBER_DEFAULTS,
         )
         async def on_greetings(events: list[CloudEvent[Greeting]]) -> None:
-            await batches.run(events, self.greet, inbox_consumer=CONSUMER, prepare=self.prepare)
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            try:
+                await batches.run(events, self.greet, inbox_consumer=CONSUMER, prepare=self.prepare)
+            finally:
+                self.in_flight -= 1
 
         await self.broker.start()
 
     async def prepare(self, events: Sequence[CloudEvent[Greeting]]) -> None:
         """Set-wise work ahead of the batch: here, one row in the batch's transaction."""
         self.prepared.append([event.data.text for event in events])
+        await asyncio.sleep(self.prepare_seconds)
         async with self.store.unit_of_work() as uow:
             await uow.session.execute(self.store.greetings.insert().values(text=f"prepared {len(events)}"))
 
@@ -210,6 +229,53 @@ async def test_an_event_twice_in_one_batch_is_handled_once(consumer: Consumer) -
     rows = await consumer.store.rows()
     assert [row[0] for row in rows] == ["prepared 3", "once", "after"]
     assert len({row[1] for row in rows}) == 1  # claimed ahead together, handled in the one batch transaction
+
+
+async def test_concurrent_consumers_share_the_partitions_and_keep_each_one_in_order(
+    infrastructure: InfrastructureSettings, store: Store
+) -> None:
+    servers = infrastructure.kafka_bootstrap_servers
+    topic = unique_name("test.batch")
+    await create_topics(servers, [topic, topic + ".dlq", topic + ".out"], partitions=4)
+    consumer = Consumer(topic, store, servers, concurrency=2, prepare_seconds=0.3)
+    try:
+        await consumer.start()
+        assignments = await _stable_assignments(consumer.broker, partitions=4)
+        assert len(assignments) == 2  # two consumers, each owning some of the partitions
+        producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all")
+        await producer.start()
+        try:
+            for number in range(10):
+                for partition in range(4):
+                    await producer.send(topic, greeting(f"p{partition}-{number}"), partition=partition)
+            await producer.flush()
+        finally:
+            await producer.stop()
+        await consumer.wait_for_rows(40 + len(consumer.prepared))
+        await asyncio.sleep(0.5)  # a redelivery would add rows here
+        texts = [row[0] for row in await consumer.store.rows() if not row[0].startswith("prepared")]
+    finally:
+        await consumer.stop()
+    assert sorted(texts) == sorted(f"p{partition}-{number}" for partition in range(4) for number in range(10))
+    for partition in range(4):  # each partition's events were handled in their order
+        numbers = [int(text.split("-")[1]) for text in texts if text.startswith(f"p{partition}-")]
+        assert numbers == list(range(10)), (partition, numbers)
+    assert consumer.most_in_flight == 2  # the two consumers' batches overlapped
+    for batch in consumer.prepared:  # a batch holds only partitions one consumer owns
+        partitions = {int(text.split("-")[0][1:]) for text in batch}
+        assert any(partitions <= owned for owned in assignments), (batch, assignments)
+
+
+async def _stable_assignments(broker: Any, partitions: int, limit_seconds: float = 30.0) -> list[set[int]]:
+    """The partitions each consumer of ``broker`` owns, once together they own all ``partitions``."""
+    deadline = asyncio.get_running_loop().time() + limit_seconds
+    while True:
+        owned = [{tp.partition for tp in sub.consumer.assignment()} for sub in broker.subscribers]
+        if sum(map(len, owned)) == partitions and all(owned):
+            return owned
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"partitions never shared out: {owned}")
+        await asyncio.sleep(0.1)
 
 
 async def test_a_joined_unit_of_work_that_claims_without_committing_fails_the_batch(store: Store) -> None:

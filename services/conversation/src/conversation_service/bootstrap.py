@@ -111,7 +111,7 @@ def build_service(settings: ConversationSettings | None = None) -> ConversationS
         conversations,
         config,
         settings.consumer_group,
-        kernel.batch_consumer(unit_of_work, batch_size),
+        kernel.batch_consumer(unit_of_work, batch_size, settings.consumer_concurrency),
         settings.consumer_offset_reset,
     )
     start_consumers_last(kernel)

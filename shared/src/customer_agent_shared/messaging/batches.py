@@ -13,6 +13,11 @@ fails, the whole transaction rolls back and every event is handled again on its
 own, with the per-message retries and dead-lettering of ``reliable``. Each use
 case still claims its event id in the inbox, so a redelivered batch is harmless.
 Offsets are committed only after the batch (or every event of a split batch) is done.
+
+A batch waits on PostgreSQL and OpenSearch for much of its time. ``concurrency``
+consumers of the same group (see ``subscriber``) each take a share of the
+topic's partitions and run their own batches, so one batch's round trips
+overlap another's work. Each consumer still handles its partitions in order.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from faststream import StreamMessage
+from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
 
 from customer_agent_shared.events.envelope import CloudEvent, EventParseError, serialize_event
@@ -76,16 +82,39 @@ class BatchConsumer:
         transaction: Callable[[], AbstractAsyncContextManager[CommittableTransaction]],
         *,
         batch_size: int,
+        concurrency: int = 1,
     ) -> None:
         self._config = config
         self._transaction = transaction
         self._batch_size = batch_size
+        self._concurrency = concurrency
 
     def subscriber_options(self) -> dict[str, Any]:
         """Keyword arguments of a batch subscriber: take what one fetch returns, up to the batch size."""
         # FastStream sleeps as long again after a wait that found nothing: a short wait keeps a message
         # that arrives on a quiet topic from waiting for a long sleep (an idle poll costs ~0.1 ms).
         return {"batch": True, "max_records": self._batch_size, "batch_timeout_ms": IDLE_WAIT_MS}
+
+    def subscriber(self, broker: KafkaBroker, topic: str, *, title: str, **options: Any) -> Callable[[Any], Any]:
+        """Subscribe a batch handler to ``topic`` with ``concurrency`` consumers of one group (see the module).
+
+        ``options`` are FastStream subscriber options (group, decoder, description, ...); AsyncAPI lists the
+        first subscriber only, as the others consume the same topic in the same group.
+        """
+
+        def register(handler: Any) -> Any:
+            wrapped = handler
+            for number in range(self._concurrency):
+                wrapped = broker.subscriber(
+                    topic,
+                    title=title if number == 0 else f"{title} ({number + 1})",
+                    include_in_schema=number == 0,
+                    **self.subscriber_options(),
+                    **options,
+                )(wrapped)
+            return wrapped
+
+        return register
 
     def decoder(self, model: type[EventT]) -> Callable[[StreamMessage[Any]], Awaitable[list[EventT]]]:
         """A FastStream decoder for a batch subscriber of ``model``: invalid records go to the dead-letter topic."""

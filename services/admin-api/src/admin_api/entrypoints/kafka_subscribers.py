@@ -61,13 +61,13 @@ def register_subscribers(
     async def on_source_status(event: CloudEvent[SourceStatus]) -> None:
         await folds.sources.apply_status(f"{group_id}:{SOURCES_STATUS}", event.id, event.data)
 
-    @broker.subscriber(
+    @batches.subscriber(
+        broker,
         CONVERSATIONS_EVENTS,
         group_id=f"{group_id}.{CONVERSATIONS_EVENTS}",
         decoder=batches.decoder(CloudEvent[ConversationEvent]),
         title=f"admin-api/{CONVERSATIONS_EVENTS}",
         description="Count conversations for performance and collect knowledge gaps.",
-        **batches.subscriber_options(),
         **options,
     )
     async def on_conversation_events(events: list[CloudEvent[ConversationEvent]]) -> None:

@@ -26,13 +26,13 @@ def register_subscribers(
     """Subscribe billing to every topic it consumes (conversation events in batches, see ``BatchConsumer``)."""
     options = subscriber_options(offset_reset)
 
-    @broker.subscriber(
+    @batches.subscriber(
+        broker,
         CONVERSATIONS_EVENTS,
         group_id=f"{group_id}.{CONVERSATIONS_EVENTS}",
         decoder=batches.decoder(CloudEvent[ConversationEvent]),
         title=f"billing/{CONVERSATIONS_EVENTS}",
         description="Meter credits for conversations the agent handled (previews and tests are free).",
-        **batches.subscriber_options(),
         **options,
     )
     async def on_conversation_events(events: list[CloudEvent[ConversationEvent]]) -> None:

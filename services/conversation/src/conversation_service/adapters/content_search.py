@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Hashable, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from customer_agent_shared.content_index import AccountScopedSearch, ScopedSearch, account_filter
@@ -53,7 +54,8 @@ class ContentSearch:
     ``prefetch`` runs the searches a batch of messages is expected to need in one ``_msearch``; a later
     ``retrieve`` of exactly the same search takes its result instead of asking again. OpenSearch spends
     most of a small search on the request itself, so one request for a batch costs a fraction of one
-    request per message.
+    request per message. The prefetched results belong to the task that fetched them: batches handled
+    at once (one task each) never take or drop each other's.
     """
 
     def __init__(
@@ -67,13 +69,16 @@ class ContentSearch:
         self._search = AccountScopedSearch(client, index)
         self._weigh_terms = weigh_terms
         self._statistics = statistics or TermStatistics(0.0, clock=time.monotonic)
-        self._prefetched: dict[Hashable, list[Retrieval]] = {}
+        self._prefetched: ContextVar[dict[Hashable, list[Retrieval]] | None] = ContextVar(
+            f"prefetched_searches_{id(self)}", default=None
+        )
 
     async def retrieve(self, account_id: str, terms: QueryTerms, size: int) -> Retrieval:
         """The best ``size`` chunks for the question and how specific each term is; empty without an index."""
         if terms.is_empty:
             return Retrieval([])
-        ready = self._prefetched.get(_search_key(account_id, terms, size))
+        prefetched = self._prefetched.get()
+        ready = prefetched.get(_search_key(account_id, terms, size)) if prefetched else None
         if ready:
             metrics.PREFETCHED_SEARCHES.labels(outcome="used").inc()
             return ready.pop()
@@ -98,7 +103,7 @@ class ContentSearch:
         Results of an earlier prefetch that nobody took are dropped. A failure only logs: each ``retrieve``
         then asks on its own, with its own error handling.
         """
-        self._prefetched = {}
+        self._prefetched.set(None)
         wanted = [(account_id, terms, size) for account_id, terms, size in searches if not terms.is_empty]
         if not wanted:
             return
@@ -118,7 +123,7 @@ class ContentSearch:
                 continue
             retrieval = self._retrieval_from(account_id, terms, statistics, response)
             prefetched.setdefault(_search_key(account_id, terms, size), []).append(retrieval)
-        self._prefetched = prefetched
+        self._prefetched.set(prefetched)
         metrics.PREFETCHED_SEARCHES.labels(outcome="fetched").inc(sum(map(len, prefetched.values())))
 
     def _known_statistics(self, account_id: str, terms: QueryTerms) -> tuple[dict[str, int], int] | None:

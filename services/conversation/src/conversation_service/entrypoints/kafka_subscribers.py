@@ -27,13 +27,13 @@ def register_subscribers(
     """Subscribe conversation to every topic it consumes (assigned messages in batches, see ``BatchConsumer``)."""
     options = subscriber_options(offset_reset)
 
-    @broker.subscriber(
+    @batches.subscriber(
+        broker,
         CONVERSATIONS_ASSIGNED,
         group_id=f"{group_id}.{CONVERSATIONS_ASSIGNED}",
         decoder=batches.decoder(CloudEvent[ConversationAssigned]),
         title=f"conversation/{CONVERSATIONS_ASSIGNED}",
         description="Answer messages routing assigned to the agent.",
-        **batches.subscriber_options(),
         **options,
     )
     async def on_conversations_assigned(events: list[CloudEvent[ConversationAssigned]]) -> None:

@@ -44,13 +44,13 @@ def register_subscribers(
     """Subscribe routing to every topic it consumes (the two busiest in batches, see ``BatchConsumer``)."""
     options = subscriber_options(offset_reset)
 
-    @broker.subscriber(
+    @batches.subscriber(
+        broker,
         CHANNELS_INBOUND,
         group_id=f"{group_id}.{CHANNELS_INBOUND}",
         decoder=batches.decoder(CloudEvent[MessageReceived]),
         title="routing/channels.inbound.v1",
         description="Decide who owns the thread of each inbound visitor message.",
-        **batches.subscriber_options(),
         **options,
     )
     async def on_messages_received(events: list[CloudEvent[MessageReceived]]) -> None:
@@ -83,13 +83,13 @@ def register_subscribers(
     async def on_credit_state(event: CloudEvent[CreditState]) -> None:
         await use_cases.account_state.fold_credit_state(BILLING_CREDIT_STATE, event)
 
-    @broker.subscriber(
+    @batches.subscriber(
+        broker,
         CONVERSATIONS_EVENTS,
         group_id=f"{group_id}.{CONVERSATIONS_EVENTS}",
         decoder=batches.decoder(CloudEvent[ConversationEvent]),
         title="routing/conversations.events.v1",
         description="Hand off threads the agent cannot answer or where the visitor asks for a person.",
-        **batches.subscriber_options(),
         **options,
     )
     async def on_conversation_events(events: list[CloudEvent[ConversationEvent]]) -> None:
