@@ -91,6 +91,8 @@ class Consumer:
     attempts: dict[str, int] = field(default_factory=dict)
     prepared: list[list[str]] = field(default_factory=list)
     """The texts each call of the batch's ``prepare`` was given."""
+    counted: list[str] = field(default_factory=list)
+    """Texts of greetings counted after their commit (as a service counts a metric)."""
     concurrency: int = 1
     prepare_seconds: float = 0.0
     """How long each ``prepare`` waits, as a batch waiting on a database would."""
@@ -151,6 +153,8 @@ class Consumer:
             if event.data.text == "always-fails":
                 raise RuntimeError("cannot greet")
             await uow.publish(self.topic + ".out", None, event)
+            text = event.data.text
+            uow.after_commit(lambda: self.counted.append(text))
             await uow.commit()
 
     async def wait_for_rows(self, count: int, limit_seconds: float = 20.0) -> list[tuple[str, str]]:
@@ -212,6 +216,7 @@ async def test_a_failing_event_splits_the_batch_and_nothing_is_lost_or_doubled(c
     assert [row[0] for row in rows] == ["first", "second"]
     assert rows[0][1] != rows[1][1]
     assert consumer.attempts["always-fails"] == 1 + 3  # once in the batch, then the bounded retries alone
+    assert consumer.counted == ["first", "second"]  # handled in the failed batch too, counted once
     assert [record.value for record in dead[:1]] == [b"{not json"]
     assert "wrong" in dead[1].headers["dlq-error"] or "text" in dead[1].headers["dlq-error"]
     assert dead[2].headers["dlq-error-type"] == "RuntimeError"
@@ -335,6 +340,39 @@ async def test_a_rolled_back_shared_transaction_drops_its_writes_at_commit(store
     with pytest.raises(RuntimeError, match="the batch failed"):
         await fail_after_a_write_at_commit()
     assert await _texts(store) == {1: "a"}
+
+
+async def test_after_commit_actions_run_once_the_changes_are_committed_and_never_after_a_rollback(
+    store: Store,
+) -> None:
+    ran: list[str] = []
+    async with shared_transaction(store.unit_of_work) as batch:
+        async with store.unit_of_work() as uow:
+            uow.after_commit(lambda: ran.append("joined"))
+            await uow.commit()
+        assert ran == []  # the joined commit committed nothing yet
+        await batch.commit()
+    assert ran == ["joined"]
+
+    async def fail_after_a_joined_commit() -> None:
+        async with shared_transaction(store.unit_of_work):
+            async with store.unit_of_work() as uow:
+                uow.after_commit(lambda: ran.append("rolled back"))
+                await uow.commit()
+            raise RuntimeError("the batch failed")
+
+    with pytest.raises(RuntimeError, match="the batch failed"):
+        await fail_after_a_joined_commit()
+    async with store.unit_of_work() as uow:
+        uow.after_commit(lambda: ran.append("alone"))
+        await uow.commit()
+    async with store.unit_of_work() as uow:
+        uow.after_commit(lambda: ran.append("discarded"))  # left without a commit
+    async with store.unit_of_work() as uow:
+        uow.after_commit(lambda: ran.append("rolled back alone"))
+        await uow.rollback()
+        await uow.commit()
+    assert ran == ["joined", "alone"]
 
 
 async def test_the_transaction_cache_is_shared_by_joined_units_and_emptied_at_the_end(store: Store) -> None:

@@ -97,6 +97,8 @@ class SqlUnitOfWork:
         """Rows repositories keep for the rest of the transaction (see ``transaction_cache``)."""
         self._deferred: dict[Executable, dict[Hashable, dict[str, Any]]] | None = None
         """Writes of a shared transaction, executed at its commit (see ``write_at_commit``)."""
+        self._after_commit: list[Callable[[], None]] = []
+        """What to do once the transaction has committed (see ``after_commit``)."""
 
     @property
     def session(self) -> AsyncSession:
@@ -141,6 +143,7 @@ class SqlUnitOfWork:
             self._deferred = None
             self._preclaimed = {}
             self._caches = {}
+            self._after_commit = []  # never committed: what was to follow the commit never happened
 
     def _open_shared_transaction(self) -> SqlUnitOfWork | None:
         for outer in reversed(_shared_transactions.get()):
@@ -195,6 +198,12 @@ class SqlUnitOfWork:
             for statement, writes in pending:
                 await self.session.execute(statement, list(writes.values()))
 
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once this unit of work's changes are committed: at the shared transaction's commit
+        when joined, so a batch that is rolled back and redone event by event counts each event once.
+        Dropped on rollback. For metrics and other effects outside the database that must match it."""
+        (self._outer or self)._after_commit.append(action)
+
     def _empty_caches(self) -> None:
         # Emptied in place: repositories of this unit of work hold these very dicts.
         for cache in self._caches.values():
@@ -226,6 +235,9 @@ class SqlUnitOfWork:
             self._buffered_rows.clear()
         await self.session.commit()
         self._empty_caches()
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            action()
         if self._staged_events and self._relay is not None:
             self._relay.notify()
         self._staged_events = 0
@@ -240,6 +252,7 @@ class SqlUnitOfWork:
         if self._deferred is not None:
             self._deferred.clear()
         self._empty_caches()
+        self._after_commit = []
         self._preclaimed = {}  # the claims made ahead were rolled back too
         self._staged_events = 0
 

@@ -77,6 +77,12 @@ def _with(base: ConversationEvent, **fields: object) -> ConversationEvent:
     return ConversationEvent.model_validate({**base.model_dump(), **fields})
 
 
+def _count_reply(reply: Reply, elapsed_seconds: float) -> None:
+    """Count a reply that was committed, and how long it took to decide."""
+    metrics.REPLIES.labels(outcome=reply.outcome).inc()
+    metrics.ANSWER_SECONDS.labels(kind=reply.kind.value if reply.kind else "none").observe(elapsed_seconds)
+
+
 def _system_reply(outcome: str, kind: OutboundKind, table: dict[str, str], language: str) -> Reply:
     label = texts.text_language(language)
     return Reply(outcome=outcome, kind=kind, text=texts.pick(table, label), language=label)
@@ -206,10 +212,9 @@ class ConversationHandler:
                 new_turns.append(Turn("agent", reply.text, now))
             thread.remember(new_turns, keep=self._options.recent_turns)
             await uow.threads.save(thread)
+            elapsed = time.perf_counter() - started
+            uow.after_commit(lambda: _count_reply(reply, elapsed))
             await uow.commit()
-        elapsed = time.perf_counter() - started
-        metrics.REPLIES.labels(outcome=reply.outcome).inc()
-        metrics.ANSWER_SECONDS.labels(kind=reply.kind.value if reply.kind else "none").observe(elapsed)
         logger.info(
             "message handled",
             extra={"outcome": reply.outcome, "language": reply.language, "elapsed_ms": round(elapsed * 1000, 1)},

@@ -71,11 +71,12 @@ class HandleConversationEvent:
                 )
             elif event.type in DEFAULT_REASONS:
                 decision = await self._hand_off(uow, event)
+                if decision is not None:
+                    handed_off = decision
+                    uow.after_commit(lambda: count_decision(handed_off))
             elif event.type == CONVERSATION_RESOLVED:
                 await self._close(uow, event)
             await uow.commit()
-        if decision is not None:
-            count_decision(decision)
         return decision
 
     async def _hand_off(self, uow: RoutingUnitOfWork, event: CloudEvent[ConversationEvent]) -> Decision | None:

@@ -65,8 +65,8 @@ class RouteInboundMessage:
                 return None
             thread = await uow.threads.receive(message, aware(message.sent_at), received_at)
             if thread is None:  # the same message re-published under another event id
+                uow.after_commit(DUPLICATE_MESSAGES.inc)
                 await uow.commit()
-                DUPLICATE_MESSAGES.inc()
                 logger.info("message already routed", extra={"message_id": message.message_id})
                 return None
             account = await self._directory.get(uow.accounts, message.account_id)
@@ -78,9 +78,10 @@ class RouteInboundMessage:
             await apply_decision(uow, decision, thread, account, cause, message=message)
             if decision.transitions:  # the message itself was counted on the thread by ``receive``
                 await uow.threads.save(thread, received_at)
+            latency = self._latency(message, received_at)
+            uow.after_commit(lambda: count_decision(decision))
+            uow.after_commit(lambda: DECISION_SECONDS.observe(latency))
             await uow.commit()
-        count_decision(decision)
-        DECISION_SECONDS.observe(self._latency(message, received_at))
         logger.info(
             "message routed",
             extra={"outcome": decision.outcome.value, "state": thread.state.value, "message_id": message.message_id},
