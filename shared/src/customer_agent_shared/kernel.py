@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +45,9 @@ from customer_agent_shared.persistence.migrations import upgrade_to_head
 from customer_agent_shared.persistence.outbox import OutboxRelay
 from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork, shared_transaction
 from customer_agent_shared.runtime import Lifecycle
-from customer_agent_shared.settings import ServiceSettings
+from customer_agent_shared.settings import ServiceSettings, unknown_settings
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -169,6 +173,9 @@ def start_consumers_last(kernel: ServiceKernel) -> None:
 def create_operations_app(kernel: ServiceKernel, *, title: str, description: str) -> FastAPI:
     """A FastAPI app with /healthz, /readyz, /metrics and /asyncapi.json, running the lifecycle."""
     configure_logging(kernel.settings.service_name, kernel.settings.log_level, kernel.settings.log_format)
+    for variable in unknown_settings(type(kernel.settings), os.environ):
+        # Settings ignore what they do not know: say so, or a misspelt variable silently keeps a default.
+        logger.warning("environment variable is not a setting of this service; ignored", extra={"variable": variable})
     app = FastAPI(title=title, description=description, lifespan=kernel.lifecycle.fastapi_lifespan())
     app.state.kernel = kernel
     app.include_router(health_router(kernel.lifecycle.readiness))

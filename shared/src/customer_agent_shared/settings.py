@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -111,3 +112,20 @@ class BatchConsumerSettings(BaseSettings):
         "the group over its own partitions (order within a partition holds): one batch's database and search "
         "round trips overlap another's work.",
     )
+
+
+def unknown_settings(settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> list[str]:
+    """Variables of ``environ`` with the class's prefix that no setting reads: a typo or a removed setting."""
+    prefix = str(settings_cls.model_config.get("env_prefix") or "").upper()
+    if not prefix:
+        return []
+    known: set[str] = set()
+    for name, field in settings_cls.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, str):
+            known.add(alias.upper())
+        elif isinstance(alias, AliasChoices):
+            known.update(choice.upper() for choice in alias.choices if isinstance(choice, str))
+        else:
+            known.add(f"{prefix}{name.upper()}")
+    return sorted(key for key in environ if key.upper().startswith(prefix) and key.upper() not in known)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from customer_agent_shared.settings import ServiceSettings, async_database_url
-from pydantic import Field
+from customer_agent_shared.settings import ServiceSettings, async_database_url, unknown_settings
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 
@@ -14,6 +14,7 @@ class ExampleSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="EXAMPLE_", extra="ignore", populate_by_name=True)
 
     http_port: int = Field(default=8123)
+    bootstrap_token: str = Field(default="", validation_alias=AliasChoices("EXAMPLE_TOKEN", "EXAMPLE_OLD_TOKEN"))
 
 
 def test_shared_and_prefixed_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,3 +29,16 @@ def test_shared_and_prefixed_variables(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_plain_postgres_urls_get_the_async_driver() -> None:
     assert async_database_url("postgresql://u:p@h/db") == "postgresql+asyncpg://u:p@h/db"
     assert async_database_url("postgresql+asyncpg://u:p@h/db") == "postgresql+asyncpg://u:p@h/db"
+
+
+def test_prefixed_variables_no_setting_reads_are_reported() -> None:
+    environ = {
+        "EXAMPLE_HTTP_PORT": "9999",
+        "example_consumer_group": "g",  # names are not case-sensitive
+        "EXAMPLE_OLD_TOKEN": "t",  # read through an alias
+        "EXAMPLE_HTTP_PROT": "9999",  # misspelt
+        "EXAMPLE_REMOVED_SETTING": "1",
+        "KAFKA_BOOTSTRAP_SERVERS": "broker:29092",  # shared, not prefixed
+        "OTHER_HTTP_PORT": "1",  # another service's
+    }
+    assert unknown_settings(ExampleSettings, environ) == ["EXAMPLE_HTTP_PROT", "EXAMPLE_REMOVED_SETTING"]
