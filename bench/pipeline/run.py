@@ -124,11 +124,14 @@ async def drive(
 ) -> Result:
     """Run the warm-up, saturation and paced phases against one system."""
     # Unmeasured: lets the JIT of Kafka and OpenSearch compile their hot paths and fills every cache.
-    warm_ids = [f"{name}-warm-{i}-{uuid.uuid4().hex[:6]}" for i in range(warmup_messages)]
+    # Ids unique across runs: the services' inboxes remember event ids for days, and an id seen in an
+    # earlier run would be dropped as a duplicate (6 random hex digits collided after ~100 runs).
+    run = uuid.uuid4().hex[:12]
+    warm_ids = [f"{name}-warm-{i}-{run}" for i in range(warmup_messages)]
     await asyncio.gather(*(publish(message_id, i) for i, message_id in enumerate(warm_ids)))
     await watcher.wait_for(set(warm_ids), stall_seconds=30)
 
-    ids = [f"{name}-sat-{i}-{uuid.uuid4().hex[:6]}" for i in range(saturation_messages)]
+    ids = [f"{name}-sat-{i}-{run}" for i in range(saturation_messages)]
     cpu_before = process_group_cpu_seconds()
     started = time.perf_counter()
     await asyncio.gather(*(publish(message_id, i) for i, message_id in enumerate(ids)))
@@ -148,7 +151,7 @@ async def drive(
         delay = target - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        message_id = f"{name}-paced-{i}-{uuid.uuid4().hex[:6]}"
+        message_id = f"{name}-paced-{i}-{run}"
         sent_at[message_id] = time.perf_counter()
         await publish(message_id, i)
     await watcher.wait_for(set(sent_at), stall_seconds=30)

@@ -236,6 +236,20 @@ async def test_an_event_twice_in_one_batch_is_handled_once(consumer: Consumer) -
     assert len({row[1] for row in rows}) == 1  # claimed ahead together, handled in the one batch transaction
 
 
+async def test_an_event_handled_before_is_left_out_of_the_batch_preparation(consumer: Consumer) -> None:
+    handled_before = make_event("greeting.sent", Greeting(text="redelivered"), source="test", account_id="acc-1")
+    async with consumer.store.unit_of_work() as uow:
+        assert await uow.claim_event(CONSUMER, handled_before.id)
+        await uow.commit()
+    for value in (serialize_event(handled_before), greeting("new")):
+        await produce_raw(consumer.servers, consumer.topic, value)
+    await consumer.start()
+    await consumer.wait_for_rows(2)
+    await asyncio.sleep(0.5)
+    assert consumer.prepared == [["new"]]
+    assert [row[0] for row in await consumer.store.rows()] == ["prepared 1", "new"]
+
+
 async def test_concurrent_consumers_share_the_partitions_and_keep_each_one_in_order(
     infrastructure: InfrastructureSettings, store: Store
 ) -> None:
@@ -388,3 +402,44 @@ async def test_the_transaction_cache_is_shared_by_joined_units_and_emptied_at_th
         alone.transaction_cache("rows")["k"] = "row"
         await alone.rollback()
         assert alone.transaction_cache("rows") == {}
+
+
+async def _outbox_texts(store: Store) -> list[str]:
+    async with store.sessions() as session:
+        payloads = (await session.scalars(select(store.outbox.c.payload).order_by(store.outbox.c.id))).all()
+    return [json.loads(payload)["data"]["text"] for payload in payloads]
+
+
+async def test_a_state_staged_again_in_a_shared_transaction_replaces_the_earlier_one(store: Store) -> None:
+    def state(text: str) -> CloudEvent[Greeting]:
+        return make_event("greeting.sent", Greeting(text=text), source="test", account_id="acc-1")
+
+    async with shared_transaction(store.unit_of_work) as batch:
+        for text, state_key in (
+            ("a1", "a"),
+            ("b1", "b"),
+            ("a transition", None),  # not replaceable, and replaces nothing
+            ("a2", "a"),
+            ("a3", "a"),
+        ):
+            async with store.unit_of_work() as uow:
+                await uow.publish("states", "a", state(text), state_key=state_key)
+                await uow.commit()
+        await batch.commit()
+    # Each state once, the latest; the others kept in the order they were staged.
+    assert await _outbox_texts(store) == ["b1", "a transition", "a3"]
+
+    async def fail_after_staging() -> None:
+        async with shared_transaction(store.unit_of_work):
+            async with store.unit_of_work() as uow:
+                await uow.publish("states", "a", state("rolled back"), state_key="a")
+                await uow.commit()
+            raise RuntimeError("the batch failed")
+
+    with pytest.raises(RuntimeError, match="the batch failed"):
+        await fail_after_staging()
+    async with store.unit_of_work() as uow:  # alone, each event is staged at once and kept
+        await uow.publish("states", "a", state("a4"), state_key="a")
+        await uow.publish("states", "a", state("a5"), state_key="a")
+        await uow.commit()
+    assert await _outbox_texts(store) == ["b1", "a transition", "a3", "a4", "a5"]

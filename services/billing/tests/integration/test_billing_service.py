@@ -299,8 +299,10 @@ async def test_exhaustion_then_purchase_and_reset_restore(
 
     async with service.kernel.lifecycle.running(), kafka_producer(bootstrap) as producer:
         await wait_until_consuming(service.kernel.broker)
-        for thread in ("t1", "t2"):
-            await send_conversation(producer, conversation_event(account, thread))
+        # One at a time: two charges in one batch would leave only the second's plain state.
+        await send_conversation(producer, conversation_event(account, "t1"))
+        await credit_states(bootstrap, account, offsets, lambda s: any(x.balance == 1 for x in s))
+        await send_conversation(producer, conversation_event(account, "t2"))
         states = await credit_states(bootstrap, account, offsets, lambda s: any(x.exhausted for x in s))
         assert [(s.type, s.balance) for s in states] == [
             (CREDITS_STATE, 2),
@@ -577,9 +579,12 @@ async def test_a_batch_locks_its_accounts_once_and_charges_each_thread_once(
         ]
         assert await run_batch(first) == [True] * 5
         assert await cached_balance(engine, schema, account) == 998
+        # Opening an account and two charges: one credit state per account leaves, the latest.
+        assert await _staged_states(engine, schema) == [(account, 3, 998), (other, 2, 999)]
         assert await _thread_facts(engine, schema, account) == {"t1": True, "t2": True}
         # The next batch finds the accounts and threads stored: only the new thread is charged.
         assert await run_batch([conversation_event(account, "t1"), conversation_event(account, "t4")]) == [True] * 2
+        assert (await _staged_states(engine, schema))[2:] == [(account, 4, 997)]
 
     entries = await ledger(engine, schema, account)
     assert [(e.cause_id, e.amount) for e in entries if e.kind == "usage"] == [
@@ -591,3 +596,14 @@ async def test_a_batch_locks_its_accounts_once_and_charges_each_thread_once(
     assert await cached_balance(engine, schema, account) == 997
     assert await cached_balance(engine, schema, other) == 999
     assert await _thread_facts(engine, schema, account) == {"t1": True, "t2": True, "t4": True}
+
+
+async def _staged_states(engine: AsyncEngine, schema: str) -> list[tuple[str, int, int]]:
+    """(account, version, balance) of each credit state in the outbox, in the order staged."""
+    async with engine.connect() as connection:
+        payloads = await connection.scalars(
+            text(f'SELECT payload FROM "{schema}".outbox WHERE topic = :topic ORDER BY id'),
+            {"topic": BILLING_CREDIT_STATE},
+        )
+        states = [json.loads(payload)["data"] for payload in payloads]
+    return [(state["account_id"], state["version"], state["balance"]) for state in states]

@@ -58,8 +58,9 @@ class CommittableTransaction(Protocol):
     async def commit(self) -> None:
         """Commit everything the batch's use cases did."""
 
-    async def claim_events(self, consumer: str, event_ids: list[str]) -> None:
-        """Claim the batch's event ids in the inbox in one statement (use cases' claims then find them)."""
+    async def claim_events(self, consumer: str, event_ids: list[str]) -> set[str]:
+        """Claim the batch's event ids in the inbox in one statement (use cases' claims then find them);
+        returns the ids not handled before."""
 
 
 @dataclass(frozen=True)
@@ -153,9 +154,9 @@ class BatchConsumer:
 
         ``inbox_consumer``: the name the use case claims its events under; the batch then claims them
         all in one statement first (a use case claiming under another name still claims on its own).
-        ``prepare``: called inside the transaction before the first event, with all of them, to do
-        set-wise what each event would do alone (lock all their rows in one statement, say). A batch
-        that splits runs each event on its own without it.
+        ``prepare``: called inside the transaction before the first event, with all of them (those the
+        inbox claim found handled before left out), to do set-wise what each event would do alone (lock all
+        their rows in one statement, say). A batch that splits runs each event on its own without it.
         """
         by_identity = {id(item.event): item for item in _decoded_records.get()}
         items = [by_identity.get(id(event)) or _DecodedRecord(event, None) for event in events]
@@ -167,10 +168,13 @@ class BatchConsumer:
             started = time.perf_counter()
             try:
                 async with self._transaction() as transaction:
+                    fresh = [item.event for item in items]
                     if inbox_consumer is not None:
-                        await transaction.claim_events(inbox_consumer, [item.event.id for item in items])
-                    if prepare is not None:
-                        await prepare([item.event for item in items])
+                        new_ids = await transaction.claim_events(inbox_consumer, [event.id for event in fresh])
+                        # An event handled before is skipped by its use case: nothing to prepare for it.
+                        fresh = [event for event in fresh if event.id in new_ids]
+                    if prepare is not None and fresh:
+                        await prepare(fresh)
                     for item in items:
                         with _event_log_context(item):
                             await handle(item.event)

@@ -87,8 +87,10 @@ class SqlUnitOfWork:
         self._staged_events = 0
         self._outer: SqlUnitOfWork | None = None
         """The shared transaction this unit of work joined, if any."""
-        self._buffered_rows: list[dict[str, Any]] | None = None
-        """Outbox rows of a shared transaction, inserted together at its commit."""
+        self._buffered_rows: list[dict[str, Any] | None] | None = None
+        """Outbox rows of a shared transaction, inserted together at its commit (None: replaced, see ``publish``)."""
+        self._staged_states: dict[Hashable, int] = {}
+        """Per ``state_key`` given to ``publish``: the index in ``_buffered_rows`` of the row holding it."""
         self._claimed = False
         self._committed = False
         self._preclaimed: dict[str, tuple[set[str], set[str]]] = {}
@@ -140,6 +142,7 @@ class SqlUnitOfWork:
             await self._session.close()
             self._session = None
             self._buffered_rows = None
+            self._staged_states = {}
             self._deferred = None
             self._preclaimed = {}
             self._caches = {}
@@ -162,10 +165,12 @@ class SqlUnitOfWork:
         self._claimed = self._claimed or claimed
         return claimed
 
-    async def claim_events(self, consumer: str, event_ids: list[str]) -> None:
-        """Claim many events in one statement; ``claim_event`` then answers for them without a round trip."""
+    async def claim_events(self, consumer: str, event_ids: list[str]) -> set[str]:
+        """Claim many events in one statement; ``claim_event`` then answers for them without a round trip.
+        Returns the ids not handled before."""
         fresh = await claim_events(self.session, self._inbox, consumer, event_ids)
-        self._preclaimed[consumer] = (set(event_ids), fresh)
+        self._preclaimed[consumer] = (set(event_ids), set(fresh))
+        return fresh
 
     def transaction_cache(self, name: str) -> dict[Hashable, Any]:
         """A dict that lives until the transaction ends, shared by every unit of work joined to it.
@@ -209,10 +214,23 @@ class SqlUnitOfWork:
         for cache in self._caches.values():
             cache.clear()
 
-    async def publish(self, topic: str, key: str | None, event: CloudEvent[Any]) -> None:
-        """Stage an event: it is sent only if this unit of work commits."""
+    async def publish(
+        self, topic: str, key: str | None, event: CloudEvent[Any], *, state_key: Hashable | None = None
+    ) -> None:
+        """Stage an event: it is sent only if this unit of work commits.
+
+        ``state_key``: the event carries the whole state of something (an account's credits, say) on a
+        topic where only the latest state counts. In a shared transaction, an event staged earlier with the
+        same ``state_key`` and not yet sent is then dropped: the batch publishes each state once, not once
+        per event that changed it. Only the earlier event is dropped, and only if it was given the key too.
+        """
         target = self._outer or self
         if target._buffered_rows is not None:
+            if state_key is not None:
+                replaced = target._staged_states.get(state_key)
+                if replaced is not None:
+                    target._buffered_rows[replaced] = None
+                target._staged_states[state_key] = len(target._buffered_rows)
             target._buffered_rows.append(outbox_row(topic, key, event))
         else:
             await stage_event(self.session, self._outbox, topic, key, event)
@@ -231,8 +249,9 @@ class SqlUnitOfWork:
             return
         await self.write_pending()
         if self._buffered_rows:
-            await stage_rows(self.session, self._outbox, self._buffered_rows)
+            await stage_rows(self.session, self._outbox, [row for row in self._buffered_rows if row is not None])
             self._buffered_rows.clear()
+            self._staged_states.clear()
         await self.session.commit()
         self._empty_caches()
         actions, self._after_commit = self._after_commit, []
@@ -249,6 +268,7 @@ class SqlUnitOfWork:
         await self.session.rollback()
         if self._buffered_rows is not None:
             self._buffered_rows.clear()
+        self._staged_states.clear()
         if self._deferred is not None:
             self._deferred.clear()
         self._empty_caches()

@@ -112,7 +112,16 @@ class LedgerTransaction:
                 for entry in history
             ],
         )
-        event_type = _EVENT_TYPES[decision.transition] if decision.transition else CREDITS_STATE
-        event = make_event(event_type, state, source=SOURCE, account_id=account.account_id, time=self.now)
-        await self._uow.publish(BILLING_CREDIT_STATE, account.account_id, event)
+        event = make_event(
+            _EVENT_TYPES[decision.transition] if decision.transition else CREDITS_STATE,
+            state,
+            source=SOURCE,
+            account_id=account.account_id,
+            time=self.now,
+        )
+        # The topic is compacted: only an account's latest state counts. Within a batch an account's plain
+        # state is replaced by its next plain state (a batch of charges publishes one, not one per charge).
+        # Exhausted and restored states are never dropped: their type tells routing and admin-api what happened.
+        replaceable = (BILLING_CREDIT_STATE, account.account_id) if decision.transition is None else None
+        await self._uow.publish(BILLING_CREDIT_STATE, account.account_id, event, state_key=replaceable)
         self.applied.append(decision)
