@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,12 +10,12 @@ from customer_agent_shared.events.envelope import make_event, parse_envelope
 from customer_agent_shared.messaging.producer import KafkaEventProducer
 from customer_agent_shared.persistence.database import create_session_factory, ensure_schema
 from customer_agent_shared.persistence.inbox import define_inbox_table
-from customer_agent_shared.persistence.outbox import OutboxRelay, define_outbox_table
+from customer_agent_shared.persistence.outbox import OutboxRelay, OutgoingMessage, define_outbox_table
 from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import collect_records, create_topics, end_offsets, unique_name
 from pydantic import BaseModel
-from sqlalchemy import MetaData, func, select
+from sqlalchemy import MetaData, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 pytestmark = pytest.mark.integration
@@ -135,3 +136,65 @@ async def test_relay_prunes_old_outbox_rows_and_inbox_claims(scratch_schema: tup
         inbox_left = set((await connection.execute(select(inbox.c.event_id))).scalars())
     assert outbox_left == {"recent", "pending"}
     assert inbox_left == {"recent"}
+
+
+async def _outbox_store(scratch_schema: tuple[AsyncEngine, str]) -> tuple[AsyncEngine, Table, Table]:
+    engine, schema = scratch_schema
+    metadata = MetaData(schema=schema)
+    outbox, inbox = define_outbox_table(metadata), define_inbox_table(metadata)
+    await ensure_schema(engine, schema)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    return engine, outbox, inbox
+
+
+async def _stage(engine: AsyncEngine, outbox: Table, inbox: Table, *texts: str) -> None:
+    async with SqlUnitOfWork(create_session_factory(engine), outbox=outbox, inbox=inbox) as uow:
+        for value in texts:
+            await uow.publish("notes", "a", make_event("note.written", Note(text=value), source="t", account_id="a"))
+        await uow.commit()
+
+
+async def test_one_relay_of_a_schema_publishes_at_a_time_and_a_failed_pass_releases_the_lock(
+    scratch_schema: tuple[AsyncEngine, str],
+) -> None:
+    engine, outbox, inbox = await _outbox_store(scratch_schema)
+    sent: dict[str, list[str]] = {"first": [], "second": []}
+    sending, release = asyncio.Event(), asyncio.Event()
+    fail_next = True
+
+    async def first_publish(messages: list[OutgoingMessage]) -> None:
+        nonlocal fail_next
+        sending.set()
+        await release.wait()
+        if fail_next:
+            fail_next = False
+            raise ConnectionError("the broker went away mid-send")
+        sent["first"].extend(parse_envelope(message.value).data["text"] for message in messages)
+
+    async def second_publish(messages: list[OutgoingMessage]) -> None:
+        sent["second"].extend(parse_envelope(message.value).data["text"] for message in messages)
+
+    first = OutboxRelay(create_session_factory(engine), outbox, first_publish, lock_name="shared-lock")
+    second = OutboxRelay(create_session_factory(engine), outbox, second_publish, lock_name="shared-lock")
+    try:
+        await _stage(engine, outbox, inbox, "n1", "n2")
+        first_pass = asyncio.create_task(first.publish_pending())
+        await sending.wait()
+        assert await second.publish_pending() == 0  # the first holds the lock while it sends
+        release.set()
+        with pytest.raises(ConnectionError):
+            await first_pass
+        # The failed pass marked nothing and let go of the lock: the other relay publishes both rows.
+        assert await second.publish_pending() == 2
+        await _stage(engine, outbox, inbox, "n3")
+        assert await first.publish_pending() == 1  # the first reconnects on its next pass
+        assert await second.publish_pending() == 0
+    finally:
+        await first.stop()
+        await second.stop()
+    assert sent == {"first": ["n3"], "second": ["n1", "n2"]}
+    async with engine.connect() as connection:
+        assert await connection.scalar(select(func.count()).where(outbox.c.published_at.is_(None))) == 0
+        # The relays' own setting stayed on their own connections, which were closed for good.
+        assert await connection.scalar(text("SHOW synchronous_commit")) == "on"

@@ -6,6 +6,14 @@ row on its next pass. A crash after publish but before the row is marked sends
 the event again with the same id, which consumers drop as a duplicate.
 Only one relay per schema publishes at a time (a PostgreSQL advisory lock), so
 rows leave in id order and per-key order holds across replicas.
+
+A pass is two statements on the relay's own connection, each its own
+transaction: take the lock and read the pending rows; send them; mark them
+published and release the lock. The lock is a session lock, released by the
+second statement or by the connection closing (on any error the connection is
+dropped). The marks do not wait for the disk (``synchronous_commit`` off on
+that connection only): a mark lost in a database crash sends the event again,
+which is harmless, and a pass no longer waits on a WAL flush.
 """
 
 from __future__ import annotations
@@ -27,14 +35,19 @@ from sqlalchemy import (
     Insert,
     LargeBinary,
     MetaData,
+    Select,
     String,
     Table,
+    any_,
+    bindparam,
     func,
     select,
     text,
+    true,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from customer_agent_shared.events.envelope import CLOUDEVENTS_JSON, CloudEvent, serialize_event
 from customer_agent_shared.observability.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
@@ -96,6 +109,35 @@ async def stage_rows(session: AsyncSession, outbox: Table, rows: list[dict[str, 
         await session.execute(_insert_statement(outbox), rows)
 
 
+def _lock_and_read_statement(outbox: Table) -> Select[Any]:
+    # One row with ``held`` even when nothing is pending (the LEFT JOIN), so the caller knows to unlock.
+    # A volatile function in a WITH query runs once, before the rows are read.
+    leader = select(func.pg_try_advisory_lock(bindparam("lock_id", type_=BigInteger)).label("held")).cte("leader")
+    pending = (
+        select(outbox.c.id, outbox.c.topic, outbox.c.message_key, outbox.c.payload, outbox.c.event_id)
+        .where(leader.c.held, outbox.c.published_at.is_(None))
+        .order_by(outbox.c.id)
+        .limit(bindparam("batch_size"))
+        .lateral("pending")
+    )
+    return select(leader.c.held, pending).select_from(leader.outerjoin(pending, true()))
+
+
+def _mark_and_unlock_statement(outbox: Table) -> Select[Any]:
+    # A data-modifying WITH query runs to completion whether or not the main query reads it.
+    marked = (
+        update(outbox)
+        .where(outbox.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
+        .values(published_at=func.now())
+        .returning(outbox.c.id)
+        .cte("marked")
+    )
+    return select(func.pg_advisory_unlock(bindparam("lock_id", type_=BigInteger))).add_cte(marked)
+
+
+_UNLOCK = select(func.pg_advisory_unlock(bindparam("lock_id", type_=BigInteger)))
+
+
 class OutboxRelay:
     """Publishes committed outbox rows in id order, then marks them published."""
 
@@ -133,6 +175,10 @@ class OutboxRelay:
         # Advisory lock id: stable per schema so one relay per service publishes at a time.
         self._lock_id = zlib.crc32(f"outbox:{schema}".encode())
         self._schema = schema
+        self._lock_and_read = _lock_and_read_statement(outbox)
+        self._mark_and_unlock = _mark_and_unlock_statement(outbox)
+        self._connection: AsyncConnection | None = None
+        """The relay's own connection (see the module docstring); opened on the first pass."""
 
     def notify(self) -> None:
         """Wake the relay now (call after committing a transaction that staged events)."""
@@ -150,6 +196,7 @@ class OutboxRelay:
         if self._task is not None:
             await self._task
             self._task = None
+        await self._drop_connection()
 
     async def _run(self) -> None:
         last_cleanup = 0.0
@@ -178,26 +225,19 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """One pass: publish up to a batch of committed rows; return how many were published."""
-        async with self._session_factory() as session, session.begin():
-            locked = await session.scalar(select(func.pg_try_advisory_xact_lock(self._lock_id)))
-            if not locked:
-                return 0
+        connection = await self._relay_connection()
+        try:
             rows = (
-                await session.execute(
-                    select(
-                        self._outbox.c.id,
-                        self._outbox.c.topic,
-                        self._outbox.c.message_key,
-                        self._outbox.c.payload,
-                        self._outbox.c.event_id,
-                    )
-                    .where(self._outbox.c.published_at.is_(None))
-                    .order_by(self._outbox.c.id)
-                    .limit(self._batch_size)
+                await connection.execute(
+                    self._lock_and_read, {"lock_id": self._lock_id, "batch_size": self._batch_size}
                 )
             ).all()
-            OUTBOX_PENDING.labels(schema=self._schema).set(len(rows))
-            if not rows:
+            if not rows or not rows[0].held:
+                return 0  # another relay of this schema is publishing
+            pending = [row for row in rows if row.id is not None]
+            OUTBOX_PENDING.labels(schema=self._schema).set(len(pending))
+            if not pending:
+                await connection.execute(_UNLOCK, {"lock_id": self._lock_id})
                 return 0
             await self._publish_batch(
                 [
@@ -207,16 +247,41 @@ class OutboxRelay:
                         value=row.payload,
                         headers={"ce_id": row.event_id, "content-type": CLOUDEVENTS_JSON},
                     )
-                    for row in rows
+                    for row in pending
                 ]
             )
-            await session.execute(
-                update(self._outbox)
-                .where(self._outbox.c.id.in_([row.id for row in rows]))
-                .values(published_at=func.now())
+            await connection.execute(
+                self._mark_and_unlock, {"ids": [row.id for row in pending], "lock_id": self._lock_id}
             )
-        OUTBOX_PUBLISHED.labels(schema=self._schema).inc(len(rows))
-        return len(rows)
+        except BaseException:
+            # Closing the connection releases the lock whatever state the pass was left in.
+            await self._drop_connection()
+            raise
+        OUTBOX_PUBLISHED.labels(schema=self._schema).inc(len(pending))
+        return len(pending)
+
+    async def _relay_connection(self) -> AsyncConnection:
+        if self._connection is None:
+            engine: AsyncEngine = self._session_factory.kw["bind"]
+            connection = await engine.connect()
+            try:
+                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await connection.execute(text("SET synchronous_commit TO off"))
+            except BaseException:
+                await connection.invalidate()
+                await connection.close()
+                raise
+            self._connection = connection
+        return self._connection
+
+    async def _drop_connection(self) -> None:
+        """Close the relay's connection for good: invalidated, so its session settings never reach the pool."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
+            with contextlib.suppress(Exception):
+                await connection.close()
 
     async def delete_old_rows(self) -> None:
         """Drop outbox rows published longer ago than the retention, and old inbox claims."""
