@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 INBOUND = "channels.inbound.v1"
 OUTBOUND = "channels.outbound.v1"
@@ -166,10 +167,23 @@ class ChannelProvider:
                 "sent_at": now,
             },
         }
-        await self._producer.send_and_wait(
-            INBOUND, json.dumps(event).encode(), key=f"{account_id}:{thread_id}".encode()
-        )
+        await self._publish(json.dumps(event).encode(), f"{account_id}:{thread_id}".encode())
         return message_id
+
+    async def _publish(self, value: bytes, key: bytes, patience_seconds: float = 90) -> None:
+        """Send until the broker takes it, as a real provider would: a broker restarting answers with
+        retriable errors (no leader yet) for a while. A retry after a lost acknowledgement may publish the
+        event twice; the services drop the copy by its id."""
+        assert self._producer is not None
+        deadline = asyncio.get_running_loop().time() + patience_seconds
+        while True:
+            try:
+                await self._producer.send_and_wait(INBOUND, value, key=key)
+                return
+            except KafkaError as error:
+                if not error.retriable or asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
 
     async def reply_to(self, account_id: str, message_id: str, timeout_seconds: float = 30) -> dict[str, Any]:
         """Wait for the outbound message answering ``message_id``."""

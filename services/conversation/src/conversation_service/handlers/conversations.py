@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from customer_agent_shared.events.channels import (
     MESSAGE_SEND,
@@ -213,7 +214,7 @@ class ConversationHandler:
             thread.remember(new_turns, keep=self._options.recent_turns)
             await uow.threads.save(thread)
             elapsed = time.perf_counter() - started
-            uow.after_commit(lambda: _count_reply(reply, elapsed))
+            uow.after_commit(partial(_count_reply, reply, elapsed))
             await uow.commit()
         logger.info(
             "message handled",

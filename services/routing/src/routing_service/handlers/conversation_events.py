@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
 from customer_agent_shared.events.channels import HandoffReason
 from customer_agent_shared.events.conversations import (
@@ -72,8 +73,7 @@ class HandleConversationEvent:
             elif event.type in DEFAULT_REASONS:
                 decision = await self._hand_off(uow, event)
                 if decision is not None:
-                    handed_off = decision
-                    uow.after_commit(lambda: count_decision(handed_off))
+                    uow.after_commit(partial(count_decision, decision))
             elif event.type == CONVERSATION_RESOLVED:
                 await self._close(uow, event)
             await uow.commit()

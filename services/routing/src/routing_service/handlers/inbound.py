@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from customer_agent_shared.events.channels import MessageReceived
 from customer_agent_shared.events.envelope import CloudEvent
@@ -79,8 +80,8 @@ class RouteInboundMessage:
             if decision.transitions:  # the message itself was counted on the thread by ``receive``
                 await uow.threads.save(thread, received_at)
             latency = self._latency(message, received_at)
-            uow.after_commit(lambda: count_decision(decision))
-            uow.after_commit(lambda: DECISION_SECONDS.observe(latency))
+            uow.after_commit(partial(count_decision, decision))
+            uow.after_commit(partial(DECISION_SECONDS.observe, latency))
             await uow.commit()
         logger.info(
             "message routed",
