@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 from customer_agent_shared.events.envelope import CloudEvent, make_event, parse_envelope, serialize_event
-from customer_agent_shared.messaging.batches import BatchConsumer
+from customer_agent_shared.messaging.batches import POLL_WAIT_MS, BatchConsumer
 from customer_agent_shared.messaging.broker import SUBSCRIBER_DEFAULTS, create_kafka_broker
 from customer_agent_shared.messaging.producer import KafkaEventProducer
 from customer_agent_shared.messaging.reliable import ReliableConsumerConfig, RetryPolicy
@@ -24,7 +24,13 @@ from customer_agent_shared.persistence.unit_of_work import (
     shared_transaction,
 )
 from customer_agent_shared.settings import InfrastructureSettings
-from customer_agent_shared.testing.kafka import collect_records, create_topics, produce_raw, unique_name
+from customer_agent_shared.testing.kafka import (
+    collect_records,
+    create_topics,
+    produce_raw,
+    unique_name,
+    wait_for_assignment,
+)
 from pydantic import BaseModel, Field
 from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -93,6 +99,8 @@ class Consumer:
     """The texts each call of the batch's ``prepare`` was given."""
     counted: list[str] = field(default_factory=list)
     """Texts of greetings counted after their commit (as a service counts a metric)."""
+    greeted_at: dict[str, float] = field(default_factory=dict)
+    """When (event loop time) each greeting's use case ran."""
     concurrency: int = 1
     prepare_seconds: float = 0.0
     """How long each ``prepare`` waits, as a batch waiting on a database would."""
@@ -149,6 +157,7 @@ class Consumer:
             if not await uow.claim_event(CONSUMER, event.id):
                 return
             self.attempts[event.data.text] = self.attempts.get(event.data.text, 0) + 1
+            self.greeted_at.setdefault(event.data.text, asyncio.get_running_loop().time())
             await uow.session.execute(self.store.greetings.insert().values(text=event.data.text))
             if event.data.text == "always-fails":
                 raise RuntimeError("cannot greet")
@@ -248,6 +257,31 @@ async def test_an_event_handled_before_is_left_out_of_the_batch_preparation(cons
     await asyncio.sleep(0.5)
     assert consumer.prepared == [["new"]]
     assert [row[0] for row in await consumer.store.rows()] == ["prepared 1", "new"]
+
+
+async def test_an_idle_batch_consumer_waits_in_one_long_poll_and_wakes_when_a_record_arrives(
+    consumer: Consumer,
+) -> None:
+    await consumer.start()
+    await wait_for_assignment(consumer.broker)
+    polls = 0
+    for subscriber in consumer.broker.subscribers:
+        poll = subscriber.consumer.getmany
+
+        async def counted_poll(*args: Any, poll: Any = poll, **kwargs: Any) -> Any:
+            nonlocal polls
+            polls += 1
+            return await poll(*args, **kwargs)
+
+        subscriber.consumer.getmany = counted_poll
+    await asyncio.sleep(1.0)
+    # FastStream's own loop polls 10 ms and sleeps 10 ms: ~50 polls a second.
+    assert 1 <= polls <= 12
+    await produce_raw(consumer.servers, consumer.topic, greeting("wake"))
+    produced = asyncio.get_running_loop().time()
+    await consumer.wait_for_rows(1)  # a batch of one is handled on its own, without a preparation
+    # Handed over as it arrived, not when the poll it arrived in timed out.
+    assert consumer.greeted_at["wake"] - produced < POLL_WAIT_MS / 1000 * 0.75
 
 
 async def test_concurrent_consumers_share_the_partitions_and_keep_each_one_in_order(
