@@ -153,7 +153,7 @@ class OutboxRelay:
         lock_name: str | None = None,
         inbox: Table | None = None,
         inbox_retention_days: int = 14,
-        linger_seconds: float = 0.005,
+        linger_seconds: float = 0.001,
     ) -> None:
         self._session_factory = session_factory
         self._outbox = outbox
@@ -161,7 +161,9 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._idle_poll_seconds = idle_poll_seconds
         # After a wake-up, wait this long so the commits of concurrent handlers leave in one pass
-        # (one transaction and one produce request for many rows instead of one per row).
+        # (one pass and one produce request for many rows instead of one per row). 1 ms: since a pass
+        # costs ~1.3 ms, 5 ms added more latency than it saved passes (p50 at 20 msg/s 54-55 -> 37-38
+        # ms through the two hops; in one run at 100 msg/s no pause at all did worse than either).
         self._linger_seconds = linger_seconds
         self._retention_hours = retention_hours
         # The inbox is pruned here too: an event older than this is past any redelivery.
