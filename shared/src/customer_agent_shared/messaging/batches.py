@@ -232,25 +232,24 @@ class BatchConsumer:
         return f"{self._config.dedup_namespace or self._config.service}:{_topic(item)}"
 
 
-def poll_until_records(subscriber: Any) -> bool:
+def poll_until_records(subscriber: Any) -> None:
     """Make an idle batch subscriber wait in one poll until records arrive (up to ``POLL_WAIT_MS``).
 
     FastStream's batch subscriber polls for ``batch_timeout_ms`` and, when nothing came, sleeps as long
     again: with a short wait an idle consumer wakes 50 times a second (about 1 % of a core for each,
     ~16 % of a core for the whole stack at rest), and a record arriving during the sleep waits for it.
-    A poll returns as soon as records arrive, so one long poll with no sleep costs neither. Returns False,
-    leaving FastStream's own loop, if the subscriber is not the kind this knows how to poll.
+    A poll returns as soon as records arrive, so one long poll with no sleep costs neither. A subscriber
+    not of the kind this knows how to poll keeps FastStream's own loop (with a warning).
     """
     if not callable(getattr(subscriber, "get_msg", None)) or not hasattr(subscriber, "max_records"):
         logger.warning("batch subscriber of an unknown kind: keeping FastStream's poll and sleep")
-        return False
+        return
 
     async def get_msg(consumer: Any) -> tuple[Any, ...]:
         batches = await consumer.getmany(timeout_ms=POLL_WAIT_MS, max_records=subscriber.max_records)
         return tuple(record for records in batches.values() for record in records)
 
     subscriber.get_msg = get_msg
-    return True
 
 
 def _topic(item: _DecodedRecord[Any]) -> str:

@@ -265,15 +265,13 @@ class OutboxRelay:
     async def _relay_connection(self) -> AsyncConnection:
         if self._connection is None:
             engine: AsyncEngine = self._session_factory.kw["bind"]
-            connection = await engine.connect()
+            self._connection = await engine.connect()
             try:
-                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                await connection.execute(text("SET synchronous_commit TO off"))
+                self._connection = await self._connection.execution_options(isolation_level="AUTOCOMMIT")
+                await self._connection.execute(text("SET synchronous_commit TO off"))
             except BaseException:
-                await connection.invalidate()
-                await connection.close()
+                await self._drop_connection()
                 raise
-            self._connection = connection
         return self._connection
 
     async def _drop_connection(self) -> None:
