@@ -14,13 +14,12 @@ from customer_agent_shared.events.envelope import CloudEvent, make_event
 from customer_agent_shared.events.sources import SourceCommand
 from customer_agent_shared.persistence.database import create_database_engine
 from customer_agent_shared.settings import InfrastructureSettings
-from customer_agent_shared.testing.kafka import unique_name, wait_for_assignment
+from customer_agent_shared.testing.kafka import topic_partitions, unique_name, wait_for_assignment
 from customer_agent_shared.topics import SOURCES_STATUS
-from ingestion_service.adapters.orm import outbox_table
 from ingestion_service.adapters.repositories import SourceRecord
 from ingestion_service.bootstrap import IngestionService, build_service
 from ingestion_service.settings import IngestionSettings
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 
 @pytest.fixture(scope="session")
@@ -132,19 +131,33 @@ async def collect_statuses(
 
 
 async def last_status(service: IngestionService, account_id: str, source_id: str) -> dict[str, Any]:
-    """The newest status event staged in the outbox for a source."""
-    async with service.kernel.session_factory() as session:
-        rows = (
-            (
-                await session.execute(
-                    select(outbox_table.c.payload)
-                    .where(outbox_table.c.message_key == f"{account_id}:{source_id}")
-                    .order_by(outbox_table.c.id.desc())
-                    .limit(1)
-                )
-            )
-            .scalars()
-            .all()
-        )
-    data: dict[str, Any] = json.loads(rows[0])["data"]
-    return data
+    """The newest status the service staged for a source (its record's ``status_sequence``), once published.
+
+    Read from sources.status.v1, as admin-api reads it: the outbox relay deletes a row once it is published.
+    """
+    async with service.unit_of_work() as uow:
+        record = await uow.sources.get(account_id, source_id)
+    assert record is not None, f"no source {source_id!r}"
+    newest = record.status_sequence
+    servers = service.settings.kafka_bootstrap_servers
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        numbers = await topic_partitions(servers, SOURCES_STATUS)
+        partitions = [TopicPartition(SOURCES_STATUS, number) for number in numbers]
+        beginnings = await consumer.beginning_offsets(partitions)
+    finally:
+        await consumer.stop()
+
+    def newest_of(statuses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [s for s in statuses if s["source_id"] == source_id and int(s["sequence"]) == newest]
+
+    statuses = await collect_statuses(
+        servers,
+        account_id,
+        {tp.partition: offset for tp, offset in beginnings.items()},
+        until=lambda found: bool(newest_of(found)),
+    )
+    found = newest_of(statuses)
+    assert found, f"status {newest} of {source_id!r} was not published"
+    return found[-1]
