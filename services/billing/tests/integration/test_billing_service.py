@@ -549,9 +549,10 @@ async def _thread_facts(engine: AsyncEngine, schema: str, account: str) -> dict[
 
 
 async def test_a_batch_locks_its_accounts_once_and_charges_each_thread_once(
-    scratch_schema: tuple[AsyncEngine, str],
+    infrastructure: InfrastructureSettings, scratch_schema: tuple[AsyncEngine, str]
 ) -> None:
     engine, schema = scratch_schema
+    bootstrap = infrastructure.kafka_bootstrap_servers
     settings = billing_settings(schema, unique_name("billing-test"))
     service = build_service(settings)
     metering = ConversationMetering(
@@ -577,14 +578,17 @@ async def test_a_batch_locks_its_accounts_once_and_charges_each_thread_once(
             conversation_event(other, "t1"),
             conversation_event(account, "t3", billable=False),
         ]
+        offsets = await credit_state_offsets(bootstrap)
         assert await run_batch(first) == [True] * 5
         assert await cached_balance(engine, schema, account) == 998
         # Opening an account and two charges: one credit state per account leaves, the latest.
-        assert await _staged_states(engine, schema) == [(account, 3, 998), (other, 2, 999)]
+        published = await _published_states(bootstrap, offsets, {account, other}, 2)
+        assert published == {account: [(3, 998)], other: [(2, 999)]}
         assert await _thread_facts(engine, schema, account) == {"t1": True, "t2": True}
         # The next batch finds the accounts and threads stored: only the new thread is charged.
+        offsets = await credit_state_offsets(bootstrap)
         assert await run_batch([conversation_event(account, "t1"), conversation_event(account, "t4")]) == [True] * 2
-        assert (await _staged_states(engine, schema))[2:] == [(account, 4, 997)]
+        assert await _published_states(bootstrap, offsets, {account, other}, 1) == {account: [(4, 997)]}
 
     entries = await ledger(engine, schema, account)
     assert [(e.cause_id, e.amount) for e in entries if e.kind == "usage"] == [
@@ -598,12 +602,38 @@ async def test_a_batch_locks_its_accounts_once_and_charges_each_thread_once(
     assert await _thread_facts(engine, schema, account) == {"t1": True, "t2": True, "t4": True}
 
 
-async def _staged_states(engine: AsyncEngine, schema: str) -> list[tuple[str, int, int]]:
-    """(account, version, balance) of each credit state in the outbox, in the order staged."""
-    async with engine.connect() as connection:
-        payloads = await connection.scalars(
-            text(f'SELECT payload FROM "{schema}".outbox WHERE topic = :topic ORDER BY id'),
-            {"topic": BILLING_CREDIT_STATE},
-        )
-        states = [json.loads(payload)["data"] for payload in payloads]
-    return [(state["account_id"], state["version"], state["balance"]) for state in states]
+async def _published_states(
+    bootstrap: str, offsets: dict[int, int], accounts: set[str], expected: int
+) -> dict[str, list[tuple[int, int]]]:
+    """(version, balance) of each credit state the relay published for ``accounts`` since ``offsets``.
+
+    Read from the topic (the relay deletes a row once it is published); once ``expected`` states have
+    arrived, one more second of reading would catch one too many.
+    """
+
+    def states_of(records: list[ReceivedRecord]) -> list[tuple[str, int, int]]:
+        found = []
+        for record in records:
+            if record.key is not None and record.key.decode() in accounts:
+                data = json.loads(record.value)["data"]
+                found.append((str(data["account_id"]), int(data["version"]), int(data["balance"])))
+        return found
+
+    records = await collect_records(
+        bootstrap,
+        BILLING_CREDIT_STATE,
+        until=lambda records: len(states_of(records)) >= expected,
+        timeout_seconds=20.0,
+        from_offsets=offsets,
+    )
+    records = await collect_records(
+        bootstrap,
+        BILLING_CREDIT_STATE,
+        until=lambda records: len(states_of(records)) > expected,
+        timeout_seconds=1.0,
+        from_offsets=offsets,
+    )
+    by_account: dict[str, list[tuple[int, int]]] = {}
+    for account, version, balance in states_of(records):
+        by_account.setdefault(account, []).append((version, balance))
+    return by_account
