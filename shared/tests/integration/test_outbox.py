@@ -183,7 +183,7 @@ async def test_one_relay_of_a_schema_publishes_at_a_time_and_a_failed_pass_relea
         release.set()
         with pytest.raises(ConnectionError):
             await first_pass
-        # The failed pass marked nothing and let go of the lock: the other relay publishes both rows.
+        # The failed pass deleted nothing and let go of the lock: the other relay publishes both rows.
         assert await second.publish_pending() == 2
         await _stage(engine, outbox, inbox, "n3")
         assert await first.publish_pending() == 1  # the first reconnects on its next pass

@@ -99,22 +99,29 @@ async def phrase_hits(service: IngestionService, account_id: str, phrase: str) -
 async def collect_statuses(
     bootstrap_servers: str,
     account_id: str,
-    from_offsets: dict[int, int],
+    from_offsets: dict[int, int] | None,
     until: Callable[[list[dict[str, Any]]], bool],
     timeout_seconds: float = 60.0,
 ) -> list[dict[str, Any]]:
-    """``source.status`` payloads of one account on every partition of sources.status.v1 from ``from_offsets``.
+    """``source.status`` payloads of one account on every partition of sources.status.v1 from ``from_offsets``
+    (None: from the beginning of every partition).
 
     (The shared ``collect_records`` falls back to partition 0 when the consumer has no topic metadata yet.)
     """
+    numbers = (
+        sorted(from_offsets) if from_offsets is not None else await topic_partitions(bootstrap_servers, SOURCES_STATUS)
+    )
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     statuses: list[dict[str, Any]] = []
     try:
-        assignment = [TopicPartition(SOURCES_STATUS, partition) for partition in sorted(from_offsets)]
+        assignment = [TopicPartition(SOURCES_STATUS, partition) for partition in numbers]
         consumer.assign(assignment)
         for tp in assignment:
-            consumer.seek(tp, from_offsets[tp.partition])
+            if from_offsets is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, from_offsets[tp.partition])
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_seconds
         while not until(statuses) and loop.time() < deadline:
@@ -139,24 +146,12 @@ async def last_status(service: IngestionService, account_id: str, source_id: str
         record = await uow.sources.get(account_id, source_id)
     assert record is not None, f"no source {source_id!r}"
     newest = record.status_sequence
-    servers = service.settings.kafka_bootstrap_servers
-    consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        numbers = await topic_partitions(servers, SOURCES_STATUS)
-        partitions = [TopicPartition(SOURCES_STATUS, number) for number in numbers]
-        beginnings = await consumer.beginning_offsets(partitions)
-    finally:
-        await consumer.stop()
 
     def newest_of(statuses: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [s for s in statuses if s["source_id"] == source_id and int(s["sequence"]) == newest]
 
     statuses = await collect_statuses(
-        servers,
-        account_id,
-        {tp.partition: offset for tp, offset in beginnings.items()},
-        until=lambda found: bool(newest_of(found)),
+        service.settings.kafka_bootstrap_servers, account_id, None, until=lambda found: bool(newest_of(found))
     )
     found = newest_of(statuses)
     assert found, f"status {newest} of {source_id!r} was not published"

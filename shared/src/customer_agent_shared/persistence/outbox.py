@@ -2,7 +2,7 @@
 and published to Kafka by a relay after commit (never after a rollback).
 
 A crash between commit and publish only delays the event: the relay finds the
-row on its next pass. A crash after publish but before the row is marked sends
+row on its next pass. A crash after publish but before the row is deleted sends
 the event again with the same id, which consumers drop as a duplicate.
 Only one relay per schema publishes at a time (a PostgreSQL advisory lock), so
 rows leave in id order and per-key order holds across replicas.
