@@ -118,7 +118,7 @@ def build_kernel(
         graceful_timeout_seconds=float(settings.shutdown_grace_seconds),
     )
     opensearch = create_opensearch_client(settings.opensearch_url) if use_opensearch else None
-    lifecycle = Lifecycle(settings.service_name)
+    lifecycle = Lifecycle(settings.service_name, gc_generation0_threshold=settings.gc_generation0_threshold)
 
     async def migrate() -> None:
         if settings.run_migrations_on_start:

@@ -8,6 +8,7 @@ committed), then flushes its outbox and producers, then closes its stores.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -22,11 +23,29 @@ logger = logging.getLogger(__name__)
 Step = Callable[[], Awaitable[None]]
 
 
+def settle_garbage_collector(generation0_threshold: int) -> int:
+    """Exempt what start-up built from cyclic garbage collection and collect young objects less often.
+
+    Returns how many objects were frozen. Why: a service's heap after start-up (modules, pydantic and
+    SQLAlchemy models, compiled schemas) is ~180,000 tracked objects that live as long as the process.
+    Every full collection walked all of them: 110-170 ms with the event loop stopped, several times a
+    minute under load, and 4-13 % of each service's CPU in GC. Frozen, a full collection walks only what
+    was made since (~10 ms). Python's default threshold (700 allocations) also collected young objects
+    every few messages and promoted the rows of the batch in flight; a larger one lets them die young.
+    """
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(generation0_threshold, older, oldest)
+    return gc.get_freeze_count()
+
+
 class Lifecycle:
     """Ordered start and stop steps of one service process."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, *, gc_generation0_threshold: int | None = None) -> None:
         self.service = service
+        self._gc_generation0_threshold = gc_generation0_threshold
         self.readiness = Readiness(service)
         self._steps: list[tuple[str, Step | None, Step | None]] = []
 
@@ -44,6 +63,12 @@ class Lifecycle:
                     await start()
                 started.append((name, stop))
                 logger.info("started %s", name)
+            if self._gc_generation0_threshold is not None:
+                frozen = settle_garbage_collector(self._gc_generation0_threshold)
+                logger.info(
+                    "start-up objects exempted from garbage collection",
+                    extra={"frozen_objects": frozen, "gc_generation0_threshold": self._gc_generation0_threshold},
+                )
             logger.info("service started")
             yield
         finally:
