@@ -24,9 +24,9 @@ from customer_agent_shared.persistence.unit_of_work import (
     shared_transaction,
 )
 from customer_agent_shared.settings import InfrastructureSettings
+from customer_agent_shared.testing.fixtures import CreateTopics
 from customer_agent_shared.testing.kafka import (
     collect_records,
-    create_topics,
     produce_raw,
     unique_name,
     wait_for_assignment,
@@ -182,9 +182,11 @@ class Consumer:
 
 
 @pytest.fixture
-async def consumer(infrastructure: InfrastructureSettings, store: Store) -> AsyncIterator[Consumer]:
+async def consumer(
+    infrastructure: InfrastructureSettings, store: Store, throwaway_topics: CreateTopics
+) -> AsyncIterator[Consumer]:
     topic = unique_name("test.batch")
-    await create_topics(infrastructure.kafka_bootstrap_servers, [topic, topic + ".dlq", topic + ".out"], partitions=1)
+    await throwaway_topics([topic, topic + ".dlq", topic + ".out"], partitions=1)
     consumer = Consumer(topic, store, infrastructure.kafka_bootstrap_servers)
     yield consumer
     await consumer.stop()
@@ -285,11 +287,11 @@ async def test_an_idle_batch_consumer_waits_in_one_long_poll_and_wakes_when_a_re
 
 
 async def test_concurrent_consumers_share_the_partitions_and_keep_each_one_in_order(
-    infrastructure: InfrastructureSettings, store: Store
+    infrastructure: InfrastructureSettings, store: Store, throwaway_topics: CreateTopics
 ) -> None:
     servers = infrastructure.kafka_bootstrap_servers
     topic = unique_name("test.batch")
-    await create_topics(servers, [topic, topic + ".dlq", topic + ".out"], partitions=4)
+    await throwaway_topics([topic, topic + ".dlq", topic + ".out"], partitions=4)
     consumer = Consumer(topic, store, servers, concurrency=2, prepare_seconds=0.3)
     try:
         await consumer.start()

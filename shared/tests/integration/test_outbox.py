@@ -13,7 +13,8 @@ from customer_agent_shared.persistence.inbox import define_inbox_table
 from customer_agent_shared.persistence.outbox import OutboxRelay, OutgoingMessage, define_outbox_table
 from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork
 from customer_agent_shared.settings import InfrastructureSettings
-from customer_agent_shared.testing.kafka import collect_records, create_topics, end_offsets, unique_name
+from customer_agent_shared.testing.fixtures import CreateTopics
+from customer_agent_shared.testing.kafka import collect_records, end_offsets, unique_name
 from pydantic import BaseModel
 from sqlalchemy import MetaData, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,7 +29,9 @@ class Note(BaseModel):
 
 
 async def test_outbox_publishes_committed_rows_and_never_rolled_back_ones(
-    infrastructure: InfrastructureSettings, scratch_schema: tuple[AsyncEngine, str]
+    infrastructure: InfrastructureSettings,
+    scratch_schema: tuple[AsyncEngine, str],
+    throwaway_topics: CreateTopics,
 ) -> None:
     engine, schema = scratch_schema
     metadata = MetaData(schema=schema)
@@ -39,7 +42,7 @@ async def test_outbox_publishes_committed_rows_and_never_rolled_back_ones(
         await connection.run_sync(metadata.create_all)
     sessions = create_session_factory(engine)
     topic = unique_name("test.outbox")
-    await create_topics(infrastructure.kafka_bootstrap_servers, [topic])
+    await throwaway_topics([topic])
     producer = KafkaEventProducer(infrastructure.kafka_bootstrap_servers, service="outbox-test")
     await producer.start()
     relay = OutboxRelay(sessions, outbox, producer.send_batch, idle_poll_seconds=0.1)

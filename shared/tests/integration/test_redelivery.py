@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from customer_agent_shared.events.envelope import make_event, serialize_event
 from customer_agent_shared.settings import InfrastructureSettings
-from customer_agent_shared.testing.kafka import create_topics, produce_raw, unique_name
+from customer_agent_shared.testing.fixtures import CreateTopics
+from customer_agent_shared.testing.kafka import produce_raw, unique_name
 from pydantic import BaseModel
 
 pytestmark = pytest.mark.integration
@@ -31,11 +32,11 @@ async def run_consumer(bootstrap: str, topic: str, group: str, log: Path, mode: 
 
 
 async def test_consumer_killed_before_commit_gets_the_message_again(
-    infrastructure: InfrastructureSettings, tmp_path: Path
+    infrastructure: InfrastructureSettings, tmp_path: Path, throwaway_topics: CreateTopics
 ) -> None:
     bootstrap = infrastructure.kafka_bootstrap_servers
     topic, group = unique_name("test.crash"), unique_name("crash-group")
-    await create_topics(bootstrap, [topic, topic + ".dlq"])
+    await throwaway_topics([topic, topic + ".dlq"])
     event = make_event("ping", Ping(n=1), source="test", account_id="a")
     await produce_raw(bootstrap, topic, serialize_event(event))
     log = tmp_path / "handled.log"

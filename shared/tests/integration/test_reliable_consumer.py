@@ -17,9 +17,9 @@ from customer_agent_shared.messaging.reliable import (
     decode_json_body,
 )
 from customer_agent_shared.settings import InfrastructureSettings
+from customer_agent_shared.testing.fixtures import CreateTopics
 from customer_agent_shared.testing.kafka import (
     collect_records,
-    create_topics,
     produce_raw,
     unique_name,
 )
@@ -71,9 +71,11 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(infrastructure: InfrastructureSettings, redis_client: Redis) -> AsyncIterator[Harness]:
+async def harness(
+    infrastructure: InfrastructureSettings, redis_client: Redis, throwaway_topics: CreateTopics
+) -> AsyncIterator[Harness]:
     topic = unique_name("test.greetings")
-    await create_topics(infrastructure.kafka_bootstrap_servers, [topic, topic + ".dlq"])
+    await throwaway_topics([topic, topic + ".dlq"])
     harness = Harness(infrastructure, redis_client, topic, fail_texts={"always-fails"})
     await harness.producer.start()
     await harness.broker.start()

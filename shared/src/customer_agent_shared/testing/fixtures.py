@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from redis.asyncio import Redis
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from customer_agent_shared.clients import create_redis_client
 from customer_agent_shared.persistence.database import create_database_engine
 from customer_agent_shared.settings import InfrastructureSettings
-from customer_agent_shared.testing.kafka import unique_name
+from customer_agent_shared.testing.kafka import create_topics, delete_topics, unique_name
 
 
 def _require(host_port: str, what: str) -> None:
@@ -50,6 +50,25 @@ async def scratch_schema(infrastructure: InfrastructureSettings) -> AsyncIterato
     async with engine.begin() as connection:
         await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     await engine.dispose()
+
+
+CreateTopics = Callable[..., Awaitable[None]]
+"""``throwaway_topics`` as a test receives it: ``await create(names, partitions=1)``."""
+
+
+@pytest.fixture
+async def throwaway_topics(infrastructure: InfrastructureSettings) -> AsyncIterator[CreateTopics]:
+    """Creates topics for one test and deletes them afterwards, so repeated runs do not pile them up
+    on the broker (every client's metadata and the broker's open files grow with them)."""
+    created: list[str] = []
+
+    async def create(names: list[str], partitions: int = 1) -> None:
+        await create_topics(infrastructure.kafka_bootstrap_servers, names, partitions=partitions)
+        created.extend(names)
+
+    yield create
+    if created:
+        await delete_topics(infrastructure.kafka_bootstrap_servers, created)
 
 
 def drop_schema_sql(schema: str) -> str:

@@ -33,6 +33,19 @@ async def create_topics(bootstrap_servers: str, names: list[str], partitions: in
         await admin.close()
 
 
+async def delete_topics(bootstrap_servers: str, names: list[str]) -> None:
+    """Delete throwaway test topics (those already gone are ignored)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        doomed = [name for name in names if name in existing]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
+
+
 def unique_name(prefix: str) -> str:
     """A name no other test run uses."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
