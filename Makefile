@@ -61,8 +61,10 @@ lint: install ## ruff
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
 
-typecheck: install ## mypy (strict) over the shared library and every service
+typecheck: install ## mypy (strict) over the shared library, every service, their tests and the benchmarks
 	@$(UV) run --frozen mypy shared/src services/*/src
+	@# One run per test tree: each is a package named "tests", which one run cannot hold twice.
+	@for tree in shared/tests services/*/tests tests bench; do $(UV) run --frozen mypy $$tree || exit 1; done
 
 test-unit: install ## fast tests of pure logic
 	@$(call run_suites,$(UNIT_SUITES))
