@@ -12,6 +12,20 @@ INTEGRATION_SUITES := shared/tests/integration $(wildcard services/*/tests/integ
 SUITES := shared/tests $(wildcard services/*/tests) deploy/k8s/tests
 run_suites = set -e; for suite in $(1); do echo "== pytest $$suite"; $(PYTEST) -q $$suite; done
 export UV_PYTHON_DOWNLOADS := never
+# A port override moves the local infrastructure; the services, topic creation, tests and benchmarks
+# then reach it through the URL it implies (unless that URL is given too).
+ifdef KAFKA_PORT
+export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(KAFKA_PORT)
+endif
+ifdef POSTGRES_PORT
+export DATABASE_URL ?= postgresql+asyncpg://customer_agent:customer_agent@127.0.0.1:$(POSTGRES_PORT)/customer_agent
+endif
+ifdef REDIS_PORT
+export REDIS_URL ?= redis://127.0.0.1:$(REDIS_PORT)/0
+endif
+ifdef OPENSEARCH_PORT
+export OPENSEARCH_URL ?= http://127.0.0.1:$(OPENSEARCH_PORT)
+endif
 # Use the platform certificate store (corporate proxies install their CA there).
 export UV_SYSTEM_CERTS := 1
 
