@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 from customer_agent_shared.events.audit import AUDIT_RECORDED, AuditRecorded
@@ -194,6 +195,25 @@ async def test_channels_users_teams_and_paid_seats(harness: Harness) -> None:
     ]
 
 
+async def test_channel_ids_take_the_providers_form(harness: Harness) -> None:
+    client, account = harness.client, await harness.new_account()
+    ids = {"whatsapp": "+4512345678", "email": "support@acme.example", "custom": "pages/123 (main)"}
+    for channel_type, channel_id in ids.items():
+        created = await client.post(
+            account.path("/channels"), json={"type": channel_type, "id": channel_id}, headers=account.edit
+        )
+        assert created.status_code == 201, created.text
+        read = await client.get(account.path(f"/channels/{quote(channel_id, safe='')}"), headers=account.read)
+        assert read.status_code == 200, read.text
+        assert (read.json()["type"], read.json()["id"]) == (channel_type, channel_id)
+    deleted = await client.delete(account.path(f"/channels/{quote(ids['custom'], safe='')}"), headers=account.edit)
+    assert deleted.status_code == 204
+    config = await harness.service.api.configuration.current(account.id)  # type: ignore[union-attr]
+    assert [c.id for c in config.channels] == [ids["whatsapp"], ids["email"]]
+    control = await client.post(account.path("/channels"), json={"type": "custom", "id": "a\tb"}, headers=account.edit)
+    assert control.status_code == 422
+
+
 async def test_handoff_settings_defaults_and_conditional_update(harness: Harness) -> None:
     client, account = harness.client, await harness.new_account()
     current = await client.get(account.path("/handoff"), headers=account.read)
@@ -226,7 +246,12 @@ async def test_handoff_settings_defaults_and_conditional_update(harness: Harness
     assert missing_field.status_code == 422
     bad_language = await client.put(account.path("/handoff"), json={"messages": {"!!": custom}}, headers=account.edit)
     assert bad_language.status_code == 422
-    assert await audit_trail(harness, account, target_type="handoff") == [("handoff", "edit", "handoff")]
+    # DESIGN.md lists the messages once without handoff_unavailable: left out, the language keeps its own
+    four = {key: text for key, text in custom.items() if key != "handoff_unavailable"}
+    kept = await client.put(account.path("/handoff"), json={"messages": {"de": four}}, headers=account.edit)
+    assert kept.status_code == 200, kept.text
+    assert kept.json()["messages"]["de"]["handoff_unavailable"] == "Geht nicht."
+    assert await audit_trail(harness, account, target_type="handoff") == [("handoff", "edit", "handoff")] * 2
 
 
 def _key_ids(trail: list[tuple[str, str, str]]) -> list[str]:

@@ -178,15 +178,33 @@ def test_too_many_or_too_long_triggers_are_refused() -> None:
 
 
 def test_custom_messages_override_one_language_and_keep_the_defaults() -> None:
-    custom = AvailabilityMessages(
-        available="Hej!", away="a", at_capacity="b", outside_hours="c", handoff_unavailable="d"
-    )
+    custom = {"available": "Hej!", "away": "a", "at_capacity": "b", "outside_hours": "c", "handoff_unavailable": "d"}
     changed = rules.set_handoff_settings(config(), None, {"da": custom, "pt-BR": custom})
     assert changed.handoff.messages["da"].available == "Hej!"
     assert changed.handoff.messages["pt-br"].available == "Hej!"
     assert changed.handoff.messages["en"] == DEFAULT_AVAILABILITY_MESSAGES["en"]
     with pytest.raises(InvalidRequest, match="language tag"):
         rules.set_handoff_settings(config(), None, {"english!": custom})
+
+
+def test_a_language_given_without_its_handoff_unavailable_text_keeps_or_defaults_it() -> None:
+    four = {"available": "a", "away": "b", "at_capacity": "c", "outside_hours": "d"}
+    first = rules.set_handoff_settings(config(), None, {"da": four, "de-AT": four, "pt-BR": four})
+    assert first.handoff.messages["da"] == AvailabilityMessages(
+        **four, handoff_unavailable=DEFAULT_AVAILABILITY_MESSAGES["da"].handoff_unavailable
+    )
+    # the primary subtag's default, and English for a language without defaults
+    assert (
+        first.handoff.messages["de-at"].handoff_unavailable == DEFAULT_AVAILABILITY_MESSAGES["de"].handoff_unavailable
+    )
+    assert (
+        first.handoff.messages["pt-br"].handoff_unavailable == DEFAULT_AVAILABILITY_MESSAGES["en"].handoff_unavailable
+    )
+
+    custom = rules.set_handoff_settings(first, None, {"da": {**four, "handoff_unavailable": "Ikke muligt."}})
+    again = rules.set_handoff_settings(custom, None, {"da": {**four, "available": "Hej!"}})
+    assert again.handoff.messages["da"].handoff_unavailable == "Ikke muligt."
+    assert again.handoff.messages["da"].available == "Hej!"
 
 
 def test_next_version_increments() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,7 +22,7 @@ from customer_agent_shared.events.config import (
 )
 
 from admin_api.domain.errors import Conflict, InvalidRequest, NotFound
-from admin_api.domain.handoff_defaults import messages_with_defaults
+from admin_api.domain.handoff_defaults import DEFAULT_AVAILABILITY_MESSAGES, messages_with_defaults
 
 LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
 MAX_TRIGGERS = 200
@@ -213,18 +213,39 @@ def normalize_triggers(triggers: list[str]) -> list[str]:
 def set_handoff_settings(
     config: AgentConfigSnapshot,
     triggers: list[str] | None,
-    messages: dict[str, AvailabilityMessages] | None,
+    messages: Mapping[str, Mapping[str, str]] | None,
 ) -> AgentConfigSnapshot:
-    """Replace triggers and/or messages; languages not given keep their defaults."""
+    """Replace triggers and/or messages; languages not given keep their defaults.
+
+    ``messages`` holds each language's texts by name (the fields of ``AvailabilityMessages``); a language
+    given without ``handoff_unavailable`` keeps the text it had, else gets the default (see
+    ``handoff_unavailable_text``).
+    """
     current = config.handoff
     new_triggers = current.triggers if triggers is None else normalize_triggers(triggers)
     if messages is None:
         new_messages = current.messages
     else:
-        for language in messages:
+        complete: dict[str, AvailabilityMessages] = {}
+        for language, texts in messages.items():
             if not LANGUAGE_TAG.match(language.lower()):
                 raise InvalidRequest(
                     f"{language!r} is not a language tag; key messages by language, e.g. 'en', 'da' or 'pt-br'."
                 )
-        new_messages = messages_with_defaults(messages)
+            fallback = {"handoff_unavailable": handoff_unavailable_text(current.messages, language)}
+            complete[language] = AvailabilityMessages.model_validate({**fallback, **texts})
+        new_messages = messages_with_defaults(complete)
     return config.model_copy(update={"handoff": HandoffSettings(triggers=new_triggers, messages=new_messages)})
+
+
+def handoff_unavailable_text(current: Mapping[str, AvailabilityMessages], language: str) -> str:
+    """The "handoff unavailable" text a language keeps when a change leaves it out (DESIGN.md lists the
+    availability messages once with it, once without): the account's current one for that language, else
+    the default for the language or its primary subtag, else the English default."""
+    tag = language.lower()
+    if tag in current:
+        return current[tag].handoff_unavailable
+    for candidate in (tag, tag.split("-")[0], "en"):
+        if candidate in DEFAULT_AVAILABILITY_MESSAGES:
+            return DEFAULT_AVAILABILITY_MESSAGES[candidate].handoff_unavailable
+    raise AssertionError("the default messages include English")

@@ -10,7 +10,6 @@ from customer_agent_shared.events.channels import Citation
 from customer_agent_shared.events.config import (
     AgentConfigSnapshot,
     AgentProfile,
-    AvailabilityMessages,
     ChannelDeployment,
     HandoffRule,
     HandoffTeam,
@@ -165,7 +164,7 @@ def _json_response(model: Any, *, etag: str | None = None, status_code: int = 20
 def operator_router() -> APIRouter:
     """Accounts and API keys, for the operator's bootstrap token."""
     router = APIRouter(prefix="/v1/accounts", tags=["operator"])
-    operator_errors = error_responses(401, 404, 409, 422)
+    operator_errors = error_responses(401, 403, 404, 409, 422)
 
     @router.post("", status_code=201, response_model=AccountOut, responses=operator_errors, summary="Create an account")
     async def create_account(body: AccountCreate, api: Services, _: Operator) -> AccountOut:
@@ -476,7 +475,7 @@ def account_router() -> APIRouter:
         )
 
     @router.get(
-        "/channels/{channel_id}",
+        "/channels/{channel_id:path}",
         response_model=ChannelOut,
         responses={**READ_ERRORS, 200: {"headers": ETAG_HEADER, "description": "The deployment."}},
         tags=["channels"],
@@ -490,7 +489,7 @@ def account_router() -> APIRouter:
         return channel_out(channel)
 
     @router.put(
-        "/channels/{channel_id}",
+        "/channels/{channel_id:path}",
         response_model=ChannelOut,
         responses={**EDIT_ERRORS, **error_responses(412), 200: {"headers": ETAG_HEADER, "description": "Saved."}},
         tags=["channels"],
@@ -512,7 +511,7 @@ def account_router() -> APIRouter:
         return channel_out(channel)
 
     @router.delete(
-        "/channels/{channel_id}",
+        "/channels/{channel_id:path}",
         status_code=204,
         response_class=Response,
         responses=EDIT_ERRORS,
@@ -552,10 +551,7 @@ def account_router() -> APIRouter:
     ) -> HandoffSettingsOut:
         messages = None
         if body.messages is not None:
-            messages = {
-                language: AvailabilityMessages.model_validate(value.model_dump())
-                for language, value in body.messages.items()
-            }
+            messages = {language: value.model_dump(exclude_none=True) for language, value in body.messages.items()}
         config = await api.configuration.set_handoff(account_id, who.key_id, body.triggers, messages, if_match)
         response.headers["ETag"] = handoff_etag(config)
         return handoff_out(config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -23,6 +24,8 @@ from admin_api.domain.errors import (
     UpstreamTimeout,
 )
 from admin_api.entrypoints.http_models import ErrorResponse
+
+logger = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: dict[type[AdminError], int] = {
     InvalidRequest: 422,
@@ -117,6 +120,20 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_json(422, "validation_error", "Text must not contain NUL (\\u0000) characters.")
         raise error
 
+    async def on_unexpected_error(request: Request, error: Exception) -> JSONResponse:
+        # Starlette's last resort (it re-raises afterwards, so the server logs the traceback): the body
+        # keeps the error shape of every other answer instead of a plain-text "Internal Server Error".
+        logger.error(
+            "request failed unexpectedly",
+            extra={"method": request.method, "path": request.url.path, "error": repr(error)},
+        )
+        return error_json(
+            500,
+            "internal_error",
+            "The request failed on our side (the service log has the details); a retry may succeed.",
+        )
+
+    app.add_exception_handler(Exception, on_unexpected_error)
     app.add_exception_handler(AdminError, on_admin_error)
     app.add_exception_handler(DBAPIError, on_database_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

@@ -14,6 +14,9 @@ from admin_api.domain.access import Permission
 from admin_api.domain.status import AgentStatus
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+CHANNEL_ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+"""A channel id is the provider's (a phone number, an e-mail address, a page path): anything inbound events
+may carry (``ChannelRef.id``), but for control characters."""
 
 
 def _has_nul(value: Any) -> bool:
@@ -318,7 +321,12 @@ class ChannelCreate(ApiModel):
     )
 
     type: ChannelType
-    id: str = Field(min_length=1, max_length=200, pattern=ID_PATTERN)
+    id: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=CHANNEL_ID_PATTERN,
+        description="The provider's channel id, as inbound messages carry it (e.g. 'website', '+4512345678').",
+    )
     handoff: HandoffRuleBody = Field(default_factory=HandoffRuleBody)
 
 
@@ -367,7 +375,12 @@ class MessagesBody(ApiModel):
     away: str = Field(min_length=1, max_length=1000)
     at_capacity: str = Field(min_length=1, max_length=1000)
     outside_hours: str = Field(min_length=1, max_length=1000)
-    handoff_unavailable: str = Field(min_length=1, max_length=1000)
+    handoff_unavailable: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="Optional: left out, the language keeps its current text, else the default one.",
+    )
 
 
 class HandoffSettingsBody(ApiModel):

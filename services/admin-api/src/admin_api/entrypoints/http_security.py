@@ -57,7 +57,12 @@ async def require_operator(api: Services, credentials: Credentials) -> None:
     """Only the bootstrap token passes."""
     if api.bootstrap_token is None:
         raise Unauthenticated("Operator endpoints are disabled: set ADMIN_BOOTSTRAP_TOKEN to enable them.")
-    if credentials is None or not tokens_equal(credentials.credentials, api.bootstrap_token):
+    if credentials is None:
+        raise Unauthenticated("Send the operator's bootstrap token as 'Authorization: Bearer <token>'.")
+    if not tokens_equal(credentials.credentials, api.bootstrap_token):
+        if await api.accounts.authenticate(credentials.credentials) is not None:
+            # A valid key, short of a permission only the operator has (403, as for any missing permission).
+            raise Forbidden("Only the operator's bootstrap token may do this; an account's API key cannot.")
         raise Unauthenticated("Send the operator's bootstrap token as 'Authorization: Bearer <token>'.")
 
 

@@ -3,14 +3,13 @@ new version and stages the full snapshot plus the audit record in the same trans
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from customer_agent_shared.events.config import (
     AgentConfigSnapshot,
     AgentProfile,
-    AvailabilityMessages,
     ChannelDeployment,
     HandoffRule,
     HandoffTeam,
@@ -176,10 +175,11 @@ class ConfigurationUseCases:
         account_id: str,
         actor: str,
         triggers: list[str] | None,
-        messages: dict[str, AvailabilityMessages] | None,
+        messages: Mapping[str, Mapping[str, str]] | None,
         if_match: str | None,
     ) -> AgentConfigSnapshot:
-        """Replace trigger phrases and/or availability messages (conditional on If-Match)."""
+        """Replace trigger phrases and/or availability messages (conditional on If-Match; see
+        ``set_handoff_settings`` for the texts of a language)."""
 
         def mutate(config: AgentConfigSnapshot) -> AgentConfigSnapshot:
             check_if_match(if_match, handoff_etag(config), "handoff settings")
