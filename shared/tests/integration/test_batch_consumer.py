@@ -131,7 +131,7 @@ class Consumer:
             self.topic,
             title="greetings",
             group_id=unique_name("g"),
-            decoder=batches.decoder(CloudEvent[Greeting]),
+            decoder=batches.decoder(CloudEvent[Greeting], event_types=("greeting.sent",)),
             **SUBSCRIBER_DEFAULTS,
         )
         async def on_greetings(events: list[CloudEvent[Greeting]]) -> None:
@@ -213,13 +213,14 @@ async def test_a_fetched_batch_commits_in_one_transaction(consumer: Consumer) ->
 async def test_a_failing_event_splits_the_batch_and_nothing_is_lost_or_doubled(consumer: Consumer) -> None:
     invalid = json.loads(greeting("x"))
     invalid["data"] = {"wrong": 1}
-    for value in (b"{not json", json.dumps(invalid).encode(), greeting("first"), greeting("always-fails")):
+    other_type = serialize_event(make_event("greeting.retracted", Greeting(text="x"), source="t", account_id="a"))
+    for value in (b"{not json", json.dumps(invalid).encode(), other_type, greeting("first"), greeting("always-fails")):
         await produce_raw(consumer.servers, consumer.topic, value)
     await produce_raw(consumer.servers, consumer.topic, greeting("second"))
     await consumer.start()
     await consumer.wait_for_rows(2)
     await asyncio.sleep(0.5)
-    dead = await collect_records(consumer.servers, consumer.topic + ".dlq", until=lambda records: len(records) >= 3)
+    dead = await collect_records(consumer.servers, consumer.topic + ".dlq", until=lambda records: len(records) >= 4)
     rows = await consumer.store.rows()
     # The failed batch left nothing behind (its preparation included): each good event is written once,
     # by its own transaction, which has no preparation.
@@ -230,8 +231,9 @@ async def test_a_failing_event_splits_the_batch_and_nothing_is_lost_or_doubled(c
     assert consumer.counted == ["first", "second"]  # handled in the failed batch too, counted once
     assert [record.value for record in dead[:1]] == [b"{not json"]
     assert "wrong" in dead[1].headers["dlq-error"] or "text" in dead[1].headers["dlq-error"]
-    assert dead[2].headers["dlq-error-type"] == "RuntimeError"
-    assert parse_envelope(dead[2].value).data["text"] == "always-fails"
+    assert "unexpected event type 'greeting.retracted'" in dead[2].headers["dlq-error"]
+    assert dead[3].headers["dlq-error-type"] == "RuntimeError"
+    assert parse_envelope(dead[3].value).data["text"] == "always-fails"
     assert await consumer.store.outbox_transactions() == {rows[0][1], rows[1][1]}  # staged with each write
 
 

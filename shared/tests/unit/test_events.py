@@ -63,6 +63,16 @@ def test_a_channel_provider_may_add_fields() -> None:
     assert parsed.data.model_extra == {"attachments": []}
 
 
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "Application/JSON"])
+def test_a_json_content_type_with_parameters_is_json(content_type: str) -> None:
+    body = json.loads(serialize_event(make_event("message.received", inbound(), source="s", account_id="acc-1")))
+    body["datacontenttype"] = content_type
+    assert parse_event(json.dumps(body), MessageReceived).datacontenttype == "application/json"
+    body["datacontenttype"] = "application/xml"
+    with pytest.raises(EventParseError, match="datacontenttype"):
+        parse_event(json.dumps(body), MessageReceived)
+
+
 @pytest.mark.parametrize(
     ("mutate", "reason"),
     [

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 DataT = TypeVar("DataT", bound=BaseModel)
 
@@ -24,10 +24,20 @@ class CloudEvent(BaseModel, Generic[DataT]):
     type: str = Field(min_length=1, description="Event type, e.g. 'message.received'.")
     time: datetime = Field(description="When the event happened (RFC 3339).")
     datacontenttype: Literal["application/json"] = Field(
-        default="application/json", description="Always application/json."
+        default="application/json",
+        description="Always application/json; parameters such as '; charset=utf-8' are accepted and dropped.",
     )
     accountid: str = Field(min_length=1, description="Account the event belongs to (extension).")
     data: DataT = Field(description="The event payload; its schema depends on `type`.")
+
+    @field_validator("datacontenttype", mode="before")
+    @classmethod
+    def _json_with_parameters(cls, value: Any) -> Any:
+        # A media type may carry parameters and is case-insensitive (RFC 2045): producers that send
+        # 'application/json; charset=utf-8' mean the same JSON.
+        if isinstance(value, str) and value.split(";", 1)[0].strip().lower() == "application/json":
+            return "application/json"
+        return value
 
 
 class RawCloudEvent(CloudEvent[Any]):

@@ -123,8 +123,11 @@ class BatchConsumer:
 
         return register
 
-    def decoder(self, model: type[EventT]) -> Callable[[StreamMessage[Any]], Awaitable[list[EventT]]]:
-        """A FastStream decoder for a batch subscriber of ``model``: invalid records go to the dead-letter topic."""
+    def decoder(
+        self, model: type[EventT], *, event_types: tuple[str, ...] = ()
+    ) -> Callable[[StreamMessage[Any]], Awaitable[list[EventT]]]:
+        """A FastStream decoder for a batch subscriber of ``model``: invalid records, and events of a type not
+        in ``event_types`` (when given), go to the dead-letter topic."""
 
         async def decode_batch(message: StreamMessage[Any]) -> list[EventT]:
             raw = message.raw_message
@@ -133,8 +136,17 @@ class BatchConsumer:
             for record in records:
                 try:
                     event = model.model_validate_json(record.value or b"")
-                except (ValidationError, ValueError, UnicodeDecodeError) as error:
-                    problem = EventParseError(f"not a valid {model.__name__}: {error}")
+                    if event_types and event.type not in event_types:
+                        # A payload that happens to fit the model is still not this topic's event.
+                        raise EventParseError(
+                            f"unexpected event type {event.type!r}; expected {', '.join(event_types)}"
+                        )
+                except (EventParseError, ValidationError, ValueError, UnicodeDecodeError) as error:
+                    problem = (
+                        error
+                        if isinstance(error, EventParseError)
+                        else EventParseError(f"not a valid {model.__name__}: {error}")
+                    )
                     with log_context(topic=record.topic):
                         await dead_letter_record(self._config, record, problem, attempts=1)
                     continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from customer_agent_shared.events.billing import CreditState
-from customer_agent_shared.events.channels import MessageReceived
+from customer_agent_shared.events.channels import MESSAGE_RECEIVED, MessageReceived
 from customer_agent_shared.events.config import AgentConfigSnapshot
 from customer_agent_shared.events.conversations import ConversationEvent
 from customer_agent_shared.events.envelope import CloudEvent
@@ -48,7 +48,7 @@ def register_subscribers(
         broker,
         CHANNELS_INBOUND,
         group_id=f"{group_id}.{CHANNELS_INBOUND}",
-        decoder=batches.decoder(CloudEvent[MessageReceived]),
+        decoder=batches.decoder(CloudEvent[MessageReceived], event_types=(MESSAGE_RECEIVED,)),
         title="routing/channels.inbound.v1",
         description="Decide who owns the thread of each inbound visitor message.",
         **options,
