@@ -107,13 +107,18 @@ def parse_envelope(body: bytes | str) -> RawCloudEvent:
         raise EventParseError(_describe(error, "CloudEvent envelope")) from error
 
 
+def require_event_type(event_type: str, expected_types: tuple[str, ...]) -> None:
+    """Raise ``EventParseError`` when ``expected_types`` are given and ``event_type`` is not one of them."""
+    if expected_types and event_type not in expected_types:
+        raise EventParseError(f"unexpected event type {event_type!r}; expected one of {', '.join(expected_types)}")
+
+
 def parse_event(
     body: bytes | str, data_model: type[DataT], *, expected_types: tuple[str, ...] = ()
 ) -> CloudEvent[DataT]:
     """Parse a CloudEvent and validate ``data`` against ``data_model``."""
     envelope = parse_envelope(body)
-    if expected_types and envelope.type not in expected_types:
-        raise EventParseError(f"unexpected event type {envelope.type!r}; expected one of {', '.join(expected_types)}")
+    require_event_type(envelope.type, expected_types)
     try:
         data = data_model.model_validate(envelope.data)
     except ValidationError as error:

@@ -34,7 +34,7 @@ from faststream import StreamMessage
 from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
 
-from customer_agent_shared.events.envelope import CloudEvent, EventParseError, serialize_event
+from customer_agent_shared.events.envelope import CloudEvent, EventParseError, require_event_type, serialize_event
 from customer_agent_shared.messaging.reliable import ReliableConsumerConfig, dead_letter_record, run_with_retries
 from customer_agent_shared.observability.logging import log_context
 from customer_agent_shared.observability.metrics import (
@@ -136,19 +136,15 @@ class BatchConsumer:
             for record in records:
                 try:
                     event = model.model_validate_json(record.value or b"")
-                    if event_types and event.type not in event_types:
-                        # A payload that happens to fit the model is still not this topic's event.
-                        raise EventParseError(
-                            f"unexpected event type {event.type!r}; expected {', '.join(event_types)}"
-                        )
-                except (EventParseError, ValidationError, ValueError, UnicodeDecodeError) as error:
-                    problem = (
-                        error
-                        if isinstance(error, EventParseError)
-                        else EventParseError(f"not a valid {model.__name__}: {error}")
+                    # A payload that happens to fit the model is still not this topic's event.
+                    require_event_type(event.type, event_types)
+                except EventParseError as problem:
+                    await self._dead_letter_undecodable(record, problem)
+                    continue
+                except (ValidationError, ValueError, UnicodeDecodeError) as error:
+                    await self._dead_letter_undecodable(
+                        record, EventParseError(f"not a valid {model.__name__}: {error}")
                     )
-                    with log_context(topic=record.topic):
-                        await dead_letter_record(self._config, record, problem, attempts=1)
                     continue
                 decoded.append(_DecodedRecord(event, record))
             _decoded_records.set(tuple(decoded))
@@ -159,6 +155,10 @@ class BatchConsumer:
             return [item.event for item in decoded]
 
         return decode_batch
+
+    async def _dead_letter_undecodable(self, record: Any, problem: EventParseError) -> None:
+        with log_context(topic=record.topic):
+            await dead_letter_record(self._config, record, problem, attempts=1)
 
     async def run(
         self,

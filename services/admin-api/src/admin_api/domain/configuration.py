@@ -245,7 +245,7 @@ def handoff_unavailable_text(current: Mapping[str, AvailabilityMessages], langua
     tag = language.lower()
     if tag in current:
         return current[tag].handoff_unavailable
-    for candidate in (tag, tag.split("-")[0], "en"):
+    for candidate in (tag, tag.split("-")[0]):
         if candidate in DEFAULT_AVAILABILITY_MESSAGES:
             return DEFAULT_AVAILABILITY_MESSAGES[candidate].handoff_unavailable
-    raise AssertionError("the default messages include English")
+    return DEFAULT_AVAILABILITY_MESSAGES["en"].handoff_unavailable
