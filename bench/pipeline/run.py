@@ -225,8 +225,33 @@ async def echo_baseline(args: argparse.Namespace) -> Result:
         await admin.close()
 
 
-async def prepare_account() -> str:
-    """Create an account with a deployed live-chat channel, a short answer and plenty of credits."""
+FREQUENT_QUESTIONS: tuple[tuple[str, str], ...] = (
+    ("What are your opening hours?", "We are open every weekday from 9 to 17."),
+    ("How do I reset my password?", "Choose 'Forgot password' on the sign-in page and follow the e-mail."),
+    ("Do you ship to Norway?", "Yes, we ship to Norway within five working days."),
+    ("How can I return a product?", "Returns are free within 30 days; print the label from your order page."),
+    ("Do you offer gift cards?", "Gift cards from 10 to 500 euros are sold in the shop."),
+    ("Which payment methods do you accept?", "We accept cards, bank transfer and invoice for companies."),
+    ("How long does delivery take?", "Delivery takes two to four working days inside the EU."),
+    ("Can I change my delivery address?", "Until the parcel is packed you can change the address in your account."),
+    ("Where is my invoice?", "Invoices are in your account under Orders, as PDF files."),
+    ("Do you have a student discount?", "Students get 15 percent off with a valid student card."),
+    ("How do I cancel my subscription?", "Cancel it any time under Account, Subscription, Cancel."),
+    ("Is there a warranty on laptops?", "Laptops carry a two-year warranty from the day of purchase."),
+    ("Can I pick up my order in a store?", "Click and collect is free in all our stores in Copenhagen."),
+    ("How do I contact customer support?", "Write to support or call us on weekdays between 9 and 17."),
+    ("Do you sell refurbished phones?", "Refurbished phones are tested and sold with a one-year warranty."),
+    ("What does shipping cost?", "Shipping is free above 50 euros, otherwise it costs 5 euros."),
+    ("Can I order by phone?", "Orders by phone are taken on weekdays between 10 and 16."),
+    ("Do you price match competitors?", "We match the price of Danish shops for the same product in stock."),
+    ("How do I track my parcel?", "The tracking link is in the shipping e-mail and in your account."),
+    ("Are your products eco certified?", "Many products carry the Nordic Swan label; see each product page."),
+)
+"""Question and short answer pairs: ``--questions N`` asks the first N, each thread always the same one."""
+
+
+async def prepare_account(questions: int) -> str:
+    """Create an account with a deployed live-chat channel, ``questions`` short answers and plenty of credits."""
     account = f"bench-{uuid.uuid4().hex[:8]}"
     operator = {"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"}
     async with httpx.AsyncClient(base_url=ADMIN_URL, timeout=30) as client:
@@ -249,31 +274,30 @@ async def prepare_account() -> str:
         (
             await client.post(f"{base}/credits/purchases", json={"credits": 10_000_000}, headers=headers)
         ).raise_for_status()
-        source = await client.post(
-            f"{base}/sources",
-            json={
-                "kind": "short_answer",
-                "question": "What are your opening hours?",
-                "answer": "We are open every weekday from 9 to 17.",
-            },
-            headers=headers,
-        )
-        source.raise_for_status()
-        source_id = source.json()["id"]
-        for _ in range(120):
-            state = (await client.get(f"{base}/sources/{source_id}", headers=headers)).json()["state"]
-            if state == "ready":
-                break
-            await asyncio.sleep(0.5)
-        else:
-            raise RuntimeError("the short answer never became ready")
+        source_ids = []
+        for question, answer in FREQUENT_QUESTIONS[:questions]:
+            source = await client.post(
+                f"{base}/sources",
+                json={"kind": "short_answer", "question": question, "answer": answer},
+                headers=headers,
+            )
+            source.raise_for_status()
+            source_ids.append(source.json()["id"])
+        for source_id in source_ids:
+            for _ in range(120):
+                state = (await client.get(f"{base}/sources/{source_id}", headers=headers)).json()["state"]
+                if state == "ready":
+                    break
+                await asyncio.sleep(0.5)
+            else:
+                raise RuntimeError(f"the short answer {source_id} never became ready")
     await asyncio.sleep(2)  # let routing and conversation fold the configuration snapshot
     return account
 
 
 async def pipeline(args: argparse.Namespace) -> Result:
     """The real services: channels.inbound.v1 → ... → channels.outbound.v1."""
-    account = await prepare_account()
+    account = await prepare_account(args.questions)
     producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all", linger_ms=2)
     await producer.start()
 
@@ -304,7 +328,7 @@ async def pipeline(args: argparse.Namespace) -> Result:
                 "thread_id": thread,
                 "message_id": message_id,
                 "sender": {"id": f"visitor-{index % 200}", "locale": "en-GB"},
-                "text": "What are your opening hours?",
+                "text": FREQUENT_QUESTIONS[index % 200 % args.questions][0],
                 "sent_at": datetime.now(UTC).isoformat(),
             },
         }
@@ -395,6 +419,15 @@ async def main() -> int:
     parser.add_argument("--messages", type=int, default=3000, help="messages in the saturation phase")
     parser.add_argument("--rate", type=int, default=300, help="messages/s in the paced phase")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the paced phase")
+    parser.add_argument(
+        "--questions",
+        type=int,
+        default=1,
+        choices=range(1, len(FREQUENT_QUESTIONS) + 1),
+        metavar=f"1..{len(FREQUENT_QUESTIONS)}",
+        help="distinct questions the visitors ask, each answered by a short answer (identical questions of one "
+        "batch share a search)",
+    )
     args = parser.parse_args()
     baseline = await echo_baseline(args)
     measured = await pipeline(args)
@@ -415,7 +448,8 @@ async def main() -> int:
     ratio = measured.saturation_rate / baseline.saturation_rate if baseline.saturation_rate else 0.0
     print(
         f"pipeline {measured.saturation_rate:.0f} msg/s sustained, p50 {measured.p50_ms:.0f} ms, "
-        f"p99 {measured.p99_ms:.0f} ms at {args.rate} msg/s; echo baseline {baseline.saturation_rate:.0f} msg/s; "
+        f"p99 {measured.p99_ms:.0f} ms at {args.rate} msg/s ({args.questions} distinct questions); "
+        f"echo baseline {baseline.saturation_rate:.0f} msg/s; "
         f"ratio {ratio:.3f}; lost {measured.lost}"
     )
     return 0 if measured.lost == 0 else 1

@@ -41,6 +41,7 @@ RESOLVED = Counter(
 )
 PREFETCHED_SEARCHES = Counter(
     "customer_agent_conversation_prefetched_searches_total",
-    "Searches run ahead for a batch of messages (fetched) and those a message then used (used).",
+    "Searches run ahead for a batch of messages (fetched), those that shared an identical search's request"
+    " (coalesced) and those a message then used (used).",
     ["outcome"],
 )

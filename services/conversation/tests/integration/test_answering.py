@@ -424,6 +424,31 @@ async def test_a_batch_locks_and_searches_ahead_once_and_each_message_is_answere
     assert (await _thread_row(stack, human))["handed_off"] is True
 
 
+async def test_identical_questions_of_a_batch_share_one_search_and_get_the_answer_each_would_alone(
+    stack: Stack,
+) -> None:
+    handler = stack.service.conversations
+    question = "How do I get a refund?"
+    events = [_assigned_event(question, unique_name("thread")) for _ in range(3)]
+    events.append(_assigned_event("How do I reset my password?", unique_name("thread")))
+    fetched, coalesced, used = _prefetched("fetched"), _prefetched("coalesced"), _prefetched("used")
+    async with shared_transaction(stack.service.unit_of_work) as batch:
+        await handler.prepare_assigned(events)
+        replies = [await handler.handle_assigned(event) for event in events]
+        await batch.commit()
+    assert _prefetched("fetched") - fetched == 4
+    assert _prefetched("coalesced") - coalesced == 2  # three refund questions, one request
+    assert _prefetched("used") - used == 4
+    alone = await handler.handle_assigned(_assigned_event(question, unique_name("thread")))
+    assert alone is not None
+    assert alone.outcome == "answered"
+    for reply in replies[:3]:
+        assert reply is not None
+        assert (reply.outcome, reply.text, reply.citations) == (alone.outcome, alone.text, alone.citations)
+    assert replies[3] is not None
+    assert replies[3].citations[0].url == PASSWORD_URL
+
+
 async def test_a_wrong_guess_costs_only_its_own_search(stack: Stack) -> None:
     handler = stack.service.conversations
     follow_up_text = "How long does that refund take?"  # a follow-up: its search borrows the last question's words

@@ -54,8 +54,10 @@ class ContentSearch:
     ``prefetch`` runs the searches a batch of messages is expected to need in one ``_msearch``; a later
     ``retrieve`` of exactly the same search takes its result instead of asking again. OpenSearch spends
     most of a small search on the request itself, so one request for a batch costs a fraction of one
-    request per message. The prefetched results belong to the task that fetched them: batches handled
-    at once (one task each) never take or drop each other's.
+    request per message. Identical searches of one batch (the same account, terms and size: visitors
+    asking the same thing at once) are sent once and share the result, which is what each would have got
+    alone from the same index. The prefetched results belong to the task that fetched them: batches
+    handled at once (one task each) never take or drop each other's.
     """
 
     def __init__(
@@ -104,13 +106,21 @@ class ContentSearch:
         then asks on its own, with its own error handling.
         """
         self._prefetched.set(None)
-        wanted = [(account_id, terms, size) for account_id, terms, size in searches if not terms.is_empty]
+        # One request per distinct search, with how many messages of the batch expect it.
+        wanted: dict[Hashable, tuple[str, QueryTerms, int]] = {}
+        expected: dict[Hashable, int] = {}
+        for account_id, terms, size in searches:
+            if terms.is_empty:
+                continue
+            key = _search_key(account_id, terms, size)
+            wanted.setdefault(key, (account_id, terms, size))
+            expected[key] = expected.get(key, 0) + 1
         if not wanted:
             return
-        known = [self._known_statistics(account_id, terms) for account_id, terms, _ in wanted]
+        known = [self._known_statistics(account_id, terms) for account_id, terms, _ in wanted.values()]
         requests = [
             ScopedSearch(account_id, build_query(terms), size, self._extra(account_id, terms, statistics))
-            for (account_id, terms, size), statistics in zip(wanted, known, strict=True)
+            for (account_id, terms, size), statistics in zip(wanted.values(), known, strict=True)
         ]
         try:
             responses = await self._search.search_many(requests)
@@ -118,13 +128,15 @@ class ContentSearch:
             logger.warning("prefetching searches failed; each message searches alone", extra={"error": repr(error)})
             return
         prefetched: dict[Hashable, list[Retrieval]] = {}
-        for (account_id, terms, size), statistics, response in zip(wanted, known, responses, strict=False):
+        for (key, (account_id, terms, _)), statistics, response in zip(wanted.items(), known, responses, strict=False):
             if "error" in response or "hits" not in response:
                 continue
-            retrieval = self._retrieval_from(account_id, terms, statistics, response)
-            prefetched.setdefault(_search_key(account_id, terms, size), []).append(retrieval)
+            # Shared, not copied: a Retrieval is frozen and nothing downstream changes its passages.
+            prefetched[key] = [self._retrieval_from(account_id, terms, statistics, response)] * expected[key]
         self._prefetched.set(prefetched)
-        metrics.PREFETCHED_SEARCHES.labels(outcome="fetched").inc(sum(map(len, prefetched.values())))
+        fetched = sum(map(len, prefetched.values()))
+        metrics.PREFETCHED_SEARCHES.labels(outcome="fetched").inc(fetched)
+        metrics.PREFETCHED_SEARCHES.labels(outcome="coalesced").inc(fetched - len(prefetched))
 
     def _known_statistics(self, account_id: str, terms: QueryTerms) -> tuple[dict[str, int], int] | None:
         if not self._weigh_terms or not terms.all_terms:
