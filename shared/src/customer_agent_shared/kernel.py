@@ -70,7 +70,11 @@ class ServiceKernel:
     extra: dict[str, object] = field(default_factory=dict)
 
     def batch_consumer(
-        self, create_unit_of_work: Callable[[], SqlUnitOfWork], batch_size: int, concurrency: int = 1
+        self,
+        create_unit_of_work: Callable[[], SqlUnitOfWork],
+        batch_size: int,
+        concurrency: int = 1,
+        gather_ms: int = 0,
     ) -> BatchConsumer:
         """Runs fetched batches of up to ``batch_size`` events, each in one shared transaction."""
         return BatchConsumer(
@@ -78,6 +82,7 @@ class ServiceKernel:
             lambda: shared_transaction(create_unit_of_work),
             batch_size=batch_size,
             concurrency=concurrency,
+            gather_ms=gather_ms,
         )
 
     def asyncapi_document(self, title: str, description: str) -> str:

@@ -102,6 +102,7 @@ class Consumer:
     greeted_at: dict[str, float] = field(default_factory=dict)
     """When (event loop time) each greeting's use case ran."""
     concurrency: int = 1
+    gather_ms: int = 0
     prepare_seconds: float = 0.0
     """How long each ``prepare`` waits, as a batch waiting on a database would."""
     in_flight: int = 0
@@ -124,6 +125,7 @@ class Consumer:
             lambda: shared_transaction(self.store.unit_of_work),
             batch_size=100,
             concurrency=self.concurrency,
+            gather_ms=self.gather_ms,
         )
 
         @batches.subscriber(
@@ -286,6 +288,43 @@ async def test_an_idle_batch_consumer_waits_in_one_long_poll_and_wakes_when_a_re
     await consumer.wait_for_rows(1)  # a batch of one is handled on its own, without a preparation
     # Handed over as it arrived, not when the poll it arrived in timed out.
     assert consumer.greeted_at["wake"] - produced < POLL_WAIT_MS / 1000 * 0.75
+
+
+async def test_a_gathering_consumer_takes_records_that_trickle_in_as_one_batch(
+    infrastructure: InfrastructureSettings, store: Store, throwaway_topics: CreateTopics
+) -> None:
+    async def batches_of_a_trickle(gather_ms: int) -> list[list[str]]:
+        topic = unique_name("test.batch")
+        await throwaway_topics([topic, topic + ".dlq", topic + ".out"], partitions=1)
+        consumer = Consumer(topic, store, infrastructure.kafka_bootstrap_servers, gather_ms=gather_ms)
+        try:
+            await consumer.start()
+            await wait_for_assignment(consumer.broker)
+            await asyncio.sleep(gather_ms / 1000)  # a fetch begun before the first record has returned
+            texts = [f"{topic}-{number}" for number in range(8)]
+            for text in texts:  # 8 records over ~0.4 s, as a steady stream of events would arrive
+                await produce_raw(consumer.servers, topic, greeting(text))
+                await asyncio.sleep(0.05)
+            deadline = asyncio.get_running_loop().time() + 20
+            while sum(map(len, handled := _handled_batches(consumer, texts))) < len(texts):
+                assert asyncio.get_running_loop().time() < deadline, handled
+                await asyncio.sleep(0.05)
+            return handled
+        finally:
+            await consumer.stop()
+
+    # Without gathering every record is handled as soon as it arrives, in a transaction of its own.
+    assert len(await batches_of_a_trickle(0)) >= 4
+    # Gathering, the broker holds the fetch (a full batch is 100 events of ~1 KB): one or two batches.
+    gathered = await batches_of_a_trickle(1500)
+    assert len(gathered) <= 2, gathered
+
+
+def _handled_batches(consumer: Consumer, texts: list[str]) -> list[list[str]]:
+    """The batches that handled ``texts``: each prepared batch, and each event handled on its own."""
+    batched = [batch for batch in consumer.prepared if set(batch) <= set(texts)]
+    in_batches = {text for batch in batched for text in batch}
+    return batched + [[text] for text in texts if text in consumer.attempts and text not in in_batches]
 
 
 async def test_concurrent_consumers_share_the_partitions_and_keep_each_one_in_order(

@@ -16,6 +16,13 @@ class AdminSettings(ServiceSettings, BatchConsumerSettings):
     http_port: int = Field(default=8000, ge=1, le=65535, description="Port of the REST API and operations endpoints.")
     database_schema: str = Field(default="admin", description="PostgreSQL schema owned by admin-api.")
     consumer_group: str = Field(default="admin-api", description="Kafka consumer group prefix (<prefix>.<topic>).")
+    consumer_gather_ms: int = Field(
+        default=250,
+        ge=0,
+        le=5000,
+        description="How long Kafka may hold a fetch of conversation events to gather a full batch: performance "
+        "figures and knowledge gaps appear up to this much later, in fewer, larger transactions.",
+    )
     bootstrap_token: SecretStr | None = Field(
         default=None,
         description="ADMIN_BOOTSTRAP_TOKEN: operator token that creates accounts and API keys (unset = disabled).",

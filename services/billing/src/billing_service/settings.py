@@ -19,6 +19,13 @@ class BillingSettings(ServiceSettings, BatchConsumerSettings):
     http_port: int = Field(default=8004, ge=1, le=65535, description="Port of /metrics, /healthz, /readyz.")
     database_schema: str = Field(default="billing", description="PostgreSQL schema owned by billing.")
     consumer_group: str = Field(default="billing", description="Kafka consumer group prefix (<prefix>.<topic>).")
+    consumer_gather_ms: int = Field(
+        default=250,
+        ge=0,
+        le=5000,
+        description="How long Kafka may hold a fetch of conversation events to gather a full batch: metering "
+        "is off the reply path, so credits are counted up to this much later in fewer, larger transactions.",
+    )
     default_monthly_allotment: int = Field(
         default=1000, ge=0, description="Credits per period of an account's plan until admin-api sets one."
     )

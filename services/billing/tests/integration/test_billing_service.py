@@ -428,12 +428,20 @@ async def test_per_resolution_charges_resolved_and_quiet_threads_only(
 ) -> None:
     engine, schema = scratch_schema
     bootstrap = infrastructure.kafka_bootstrap_servers
-    clock = ManualClock(datetime(2026, 11, 20, 12, tzinfo=UTC))
+    # The conversation events happen now (real time), and the clock then passes their quiet period; the
+    # plan resets two weeks away from today, so no reset falls in between whatever the date of the run.
+    started = datetime.now(UTC)
+    clock = ManualClock(started)
     service = build_service(
         billing_settings(schema, unique_name("billing-test"), scheduler_interval_seconds=0.2), clock=clock
     )
     account = unique_name("acc")
-    plan = CreditPlan(pricing_rule=PricingRule.PER_RESOLUTION, resolution_hours=2, credits_per_unit=3)
+    plan = CreditPlan(
+        pricing_rule=PricingRule.PER_RESOLUTION,
+        resolution_hours=2,
+        credits_per_unit=3,
+        reset_day=(started.day + 13) % 28 + 1,
+    )
     plan_set = make_event(
         CREDITS_PLAN_SET,
         BillingCommand(account_id=account, command_id="plan-1", plan=plan),
