@@ -439,6 +439,9 @@ async def test_identical_questions_of_a_batch_share_one_search_and_get_the_answe
     assert _prefetched("fetched") - fetched == 4
     assert _prefetched("coalesced") - coalesced == 2  # three refund questions, one request
     assert _prefetched("used") - used == 4
+    for event in events:  # no follow-up among them: searched while the threads were locked, each row written
+        stored = await _thread_row(stack, event.data.thread_id)
+        assert [turn["role"] for turn in stored["recent_turns"]] == ["visitor", "agent"]
     alone = await handler.handle_assigned(_assigned_event(question, unique_name("thread")))
     assert alone is not None
     assert alone.outcome == "answered"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -39,7 +40,7 @@ from conversation_service.domain.composer import SourceRef
 from conversation_service.domain.intents import Intent, classify
 from conversation_service.domain.language import choose_language
 from conversation_service.domain.policy import MissOutcome, misses_after, on_miss
-from conversation_service.domain.retrieval import ContentUnavailableError
+from conversation_service.domain.retrieval import ContentUnavailableError, content_terms, is_follow_up
 from conversation_service.handlers.answering import AnswerEngine, Attempt, ExpectedQuestion
 from conversation_service.handlers.profiles import AgentProfile, ProfileCache
 from conversation_service.handlers.types import UnitOfWorkFactory
@@ -114,21 +115,40 @@ class ConversationHandler:
 
     async def prepare_assigned(self, events: Sequence[CloudEvent[ConversationAssigned]]) -> None:
         """Ahead of a batch of assigned messages, inside its transaction: lock all their threads in one
-        statement, then search for all their questions in one request.
+        statement and search for all their questions in one request.
 
-        A question's search depends on the thread's earlier questions, so the batch's own earlier messages
-        are added as ``handle_assigned`` will add them. This is only a guess: a message whose search
-        differs (or one already handled) simply searches on its own.
+        A follow-up question's search depends on the thread's earlier questions, so the batch's own earlier
+        messages are added as ``handle_assigned`` will add them. This is only a guess: a message whose
+        search differs (or one already handled) simply searches on its own. When no question of the batch
+        is a follow-up, the searches need nothing from the threads' rows and run while they are locked.
         """
         now = datetime.now(UTC)
         keys = {(event.data.account_id, event.data.thread_id) for event in events}
         async with self._unit_of_work() as uow:
             profiles = {account: await self._profiles.get(uow, account) for account, _ in keys}
             live = [key for key in keys if not profiles[key[0]].deleted]  # a deleted account's thread stays unmade
+            if not any(
+                is_follow_up(event.data.message.text, content_terms(event.data.message.text)) for event in events
+            ):
+                # The lock runs in its own task (joined to the batch's transaction all the same), the search
+                # in this one, whose context keeps the results for ``handle_assigned``.
+                locking = asyncio.create_task(self._lock_threads(live, now))
+                try:
+                    await self._search_ahead(self._expected_questions(events, {key: [] for key in live}, profiles, now))
+                finally:
+                    await locking
+                return
             threads = await uow.threads.lock_many(live, now)
         history = {key: list(record.turns) for key, record in threads.items()}
+        await self._search_ahead(self._expected_questions(events, history, profiles, now))
+
+    async def _lock_threads(self, keys: list[tuple[str, str]], now: datetime) -> None:
+        async with self._unit_of_work() as uow:
+            await uow.threads.lock_many(keys, now)
+
+    async def _search_ahead(self, questions: list[ExpectedQuestion]) -> None:
         try:
-            await self._engine.prefetch(self._expected_questions(events, history, profiles, now))
+            await self._engine.prefetch(questions)
         except Exception:  # an optimisation only: the messages are then handled as they would be without it
             logger.warning("searching ahead failed; each message searches alone", exc_info=True)
 
