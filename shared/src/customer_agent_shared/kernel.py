@@ -45,7 +45,7 @@ from customer_agent_shared.persistence.migrations import upgrade_to_head
 from customer_agent_shared.persistence.outbox import OutboxRelay
 from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork, shared_transaction
 from customer_agent_shared.runtime import Lifecycle
-from customer_agent_shared.settings import ServiceSettings, unknown_settings
+from customer_agent_shared.settings import BatchConsumerSettings, ServiceSettings, unknown_settings
 
 logger = logging.getLogger(__name__)
 
@@ -72,17 +72,18 @@ class ServiceKernel:
     def batch_consumer(
         self,
         create_unit_of_work: Callable[[], SqlUnitOfWork],
-        batch_size: int,
-        concurrency: int = 1,
-        gather_ms: int = 0,
+        settings: BatchConsumerSettings,
+        *,
+        batch_size: int | None = None,
     ) -> BatchConsumer:
-        """Runs fetched batches of up to ``batch_size`` events, each in one shared transaction."""
+        """Runs fetched batches as ``settings`` say, each in one shared transaction (``batch_size`` overrides
+        theirs)."""
         return BatchConsumer(
             self.reliable,
             lambda: shared_transaction(create_unit_of_work),
-            batch_size=batch_size,
-            concurrency=concurrency,
-            gather_ms=gather_ms,
+            batch_size=settings.consumer_batch_size if batch_size is None else batch_size,
+            concurrency=settings.consumer_concurrency,
+            gather_ms=settings.consumer_gather_ms,
         )
 
     def asyncapi_document(self, title: str, description: str) -> str:

@@ -87,12 +87,7 @@ def build_service(settings: AdminSettings | None = None) -> AdminService:
         kernel.broker,
         folds,
         settings.consumer_group,
-        kernel.batch_consumer(
-            service.unit_of_work,
-            settings.consumer_batch_size,
-            settings.consumer_concurrency,
-            settings.consumer_gather_ms,
-        ),
+        kernel.batch_consumer(service.unit_of_work, settings),
         settings.consumer_offset_reset,
     )
     replies = PreviewReplyListener(settings.kafka_bootstrap_servers, CONVERSATIONS_PREVIEW_REPLIES, preview.deliver)

@@ -62,12 +62,7 @@ def build_service(settings: BillingSettings | None = None, *, clock: Clock = sys
         metering,
         commands,
         settings.consumer_group,
-        kernel.batch_consumer(
-            service.unit_of_work,
-            settings.consumer_batch_size,
-            settings.consumer_concurrency,
-            settings.consumer_gather_ms,
-        ),
+        kernel.batch_consumer(service.unit_of_work, settings),
         settings.consumer_offset_reset,
     )
     scheduler = BillingScheduler(

@@ -105,13 +105,12 @@ def build_service(settings: ConversationSettings | None = None) -> ConversationS
     kernel.lifecycle.add("resolution sweep", resolution.start, resolution.stop)
     # A batch commits (and its replies leave) after its last answer: with a model taking seconds per
     # answer, a visitor would wait for everyone else's answers too. One message per transaction then.
-    batch_size = 1 if llm is not None else settings.consumer_batch_size
     register_subscribers(
         kernel.broker,
         conversations,
         config,
         settings.consumer_group,
-        kernel.batch_consumer(unit_of_work, batch_size, settings.consumer_concurrency),
+        kernel.batch_consumer(unit_of_work, settings, batch_size=1 if llm is not None else None),
         settings.consumer_offset_reset,
     )
     start_consumers_last(kernel)

@@ -61,7 +61,7 @@ def build_service(settings: RoutingSettings | None = None) -> RoutingService:
         kernel.broker,
         use_cases,
         prefix,
-        kernel.batch_consumer(service.unit_of_work, settings.consumer_batch_size, settings.consumer_concurrency),
+        kernel.batch_consumer(service.unit_of_work, settings),
         settings.consumer_offset_reset,
     )
     start_consumers_last(kernel)
