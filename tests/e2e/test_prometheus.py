@@ -169,9 +169,11 @@ def test_prometheus_scrapes_every_service_and_evaluates_the_alerts(prometheus: t
         targets = client.get("/api/v1/targets").json()["data"]["activeTargets"]
         health = {t["labels"]["instance"]: t["health"] for t in targets}
         wanted = {f"127.0.0.1:{port}" for port in SERVICE_PORTS.values()}
-        return health if all(health.get(instance) == "up" for instance in wanted) else None
+        # The decoy is scraped on its own schedule: until its first scrape its health is "unknown".
+        decoy_scraped = health.get(f"127.0.0.1:{decoy_port}", "unknown") != "unknown"
+        return health if decoy_scraped and all(health.get(instance) == "up" for instance in wanted) else None
 
-    health = wait_for(service_targets_up, "every service target to be up")
+    health = wait_for(service_targets_up, "every service target to be up and the decoy scraped")
     assert health[f"127.0.0.1:{decoy_port}"] == "down"
     assert len(health) == len(SERVICE_PORTS) + 1
 
