@@ -250,7 +250,16 @@ FREQUENT_QUESTIONS: tuple[tuple[str, str], ...] = (
 """Question and short answer pairs: ``--questions N`` asks the first N, each thread always the same one."""
 
 
-async def prepare_account(questions: int) -> str:
+@dataclass(frozen=True)
+class BenchAccount:
+    """The benchmark's account, the key it acts with and the short answers it added."""
+
+    account_id: str
+    headers: dict[str, str]
+    source_ids: list[str]
+
+
+async def prepare_account(questions: int) -> BenchAccount:
     """Create an account with a deployed live-chat channel, ``questions`` short answers and plenty of credits."""
     account = f"bench-{uuid.uuid4().hex[:8]}"
     operator = {"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"}
@@ -292,12 +301,28 @@ async def prepare_account(questions: int) -> str:
             else:
                 raise RuntimeError(f"the short answer {source_id} never became ready")
     await asyncio.sleep(2)  # let routing and conversation fold the configuration snapshot
-    return account
+    return BenchAccount(account, headers, source_ids)
+
+
+async def remove_short_answers(bench_account: BenchAccount) -> None:
+    """Remove the benchmark's short answers, so their chunks leave the shared content index.
+
+    OpenSearch scores with the statistics of the whole index, not of one account: every run's identical
+    short answer left behind makes its words commoner, until a later run's best score falls below
+    conversation's ``min_retrieval_score`` and the agent stops answering (seen after ~20 runs).
+    """
+    base = f"/v1/accounts/{bench_account.account_id}/sources"
+    async with httpx.AsyncClient(base_url=ADMIN_URL, timeout=30) as client:
+        for source_id in bench_account.source_ids:
+            response = await client.delete(f"{base}/{source_id}", headers=bench_account.headers)
+            if response.status_code not in (200, 202, 204, 404):
+                print(f"could not remove the short answer {source_id}: {response.status_code} {response.text}")
 
 
 async def pipeline(args: argparse.Namespace) -> Result:
     """The real services: channels.inbound.v1 → ... → channels.outbound.v1."""
-    account = await prepare_account(args.questions)
+    bench_account = await prepare_account(args.questions)
+    account = bench_account.account_id
     producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all", linger_ms=2)
     await producer.start()
 
@@ -347,6 +372,7 @@ async def pipeline(args: argparse.Namespace) -> Result:
     finally:
         await watcher.stop()
         await producer.stop()
+        await remove_short_answers(bench_account)
 
 
 def _cpu_seconds_by_pid() -> tuple[dict[int, float], dict[int, int]]:
