@@ -308,8 +308,8 @@ async def remove_short_answers(bench_account: BenchAccount) -> None:
     """Remove the benchmark's short answers, so their chunks leave the shared content index.
 
     OpenSearch scores with the statistics of the whole index, not of one account: every run's identical
-    short answer left behind makes its words commoner, until a later run's best score falls below
-    conversation's ``min_retrieval_score`` and the agent stops answering (seen after ~20 runs).
+    short answer left behind would make its words commoner and shift later runs' raw scores (once, with a
+    raw-score gate since removed, the agent stopped answering after ~20 runs).
     """
     base = f"/v1/accounts/{bench_account.account_id}/sources"
     async with httpx.AsyncClient(base_url=ADMIN_URL, timeout=30) as client:

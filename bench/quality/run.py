@@ -183,7 +183,6 @@ async def evaluate(alias: str, account: str, verbose: bool) -> tuple[Score, Scor
             supported = is_supported(
                 ranked[0] if ranked else None,
                 threshold=settings.support_threshold,
-                min_score=settings.min_retrieval_score,
             )
             cited = [ref.url for ref in citations_for(ranked, threshold=0.0, limit=10)] if supported else []
             our_pages = distinct(cited)

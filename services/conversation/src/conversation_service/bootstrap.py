@@ -83,7 +83,6 @@ def build_service(settings: ConversationSettings | None = None) -> ConversationS
         ),
         AnswerPolicy(
             support_threshold=settings.support_threshold,
-            min_score=settings.min_retrieval_score,
             retrieval_size=settings.retrieval_size,
         ),
         llm,

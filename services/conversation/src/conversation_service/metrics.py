@@ -22,7 +22,8 @@ RETRIEVAL_SUPPORT = Histogram(
 )
 RETRIEVAL_SCORE = Histogram(
     "customer_agent_conversation_retrieval_score",
-    "BM25 score of the best retrieved passage.",
+    "BM25 score of the best retrieved passage (index-wide statistics: it moves with other accounts' content "
+    "and gates nothing).",
     buckets=(0.5, 1, 2, 4, 6, 8, 10, 15, 20, 30, 50),
 )
 LLM_REQUESTS = Counter(

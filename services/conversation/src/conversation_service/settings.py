@@ -28,9 +28,6 @@ class ConversationSettings(ServiceSettings, BatchConsumerSettings):
         le=1.0,
         description="Weighted share of the question's topic words the best passage must contain to be answered.",
     )
-    min_retrieval_score: float = Field(
-        default=0.5, ge=0.0, description="Lowest BM25 score of the best passage that may be answered."
-    )
     recent_turns: int = Field(default=6, ge=1, le=50, description="Turns kept per thread for follow-up questions.")
     send_handoff_notice: bool = Field(
         default=False,

@@ -165,14 +165,17 @@ def test_a_short_answer_whose_question_matches_wins_over_a_higher_scored_page() 
 
 @pytest.mark.parametrize(
     ("support_value", "score", "expected"),
-    [(0.9, 5.0, True), (0.5, 5.0, True), (0.4, 5.0, False), (0.9, 0.1, False)],
+    [(0.9, 5.0, True), (0.5, 5.0, True), (0.4, 5.0, False), (0.9, 0.1, True), (0.4, 50.0, False)],
 )
-def test_is_supported_needs_enough_support_and_score(support_value: float, score: float, expected: bool) -> None:
+def test_is_supported_is_decided_by_support_alone_whatever_the_raw_score(
+    support_value: float, score: float, expected: bool
+) -> None:
+    # A raw BM25 score depends on every account's content in the shard, so it must not decide.
     terms = analyze_question("reset password", "en")
     [ranked] = rank_passages(terms, [_passage("p", "text", score=score)])
     ranked = type(ranked)(ranked.passage, support_value, ranked.rank)
-    assert is_supported(ranked, threshold=0.5, min_score=0.5) is expected
-    assert is_supported(None, threshold=0.5, min_score=0.5) is False
+    assert is_supported(ranked, threshold=0.5) is expected
+    assert is_supported(None, threshold=0.5) is False
 
 
 def test_a_rare_term_the_page_lacks_outweighs_common_terms_it_has() -> None:

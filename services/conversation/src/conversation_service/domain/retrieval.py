@@ -440,9 +440,15 @@ def rank_passages(
     return ranked
 
 
-def is_supported(best: Ranked | None, *, threshold: float, min_score: float) -> bool:
-    """Whether the best passage supports an answer well enough to give one."""
-    return best is not None and best.support >= threshold and best.passage.score >= min_score
+def is_supported(best: Ranked | None, *, threshold: float) -> bool:
+    """Whether the best passage supports an answer well enough to give one.
+
+    Only support decides, never the raw BM25 score: OpenSearch scores with term statistics of the whole
+    shard, which all accounts share, so an absolute score threshold would let other accounts' content
+    (the same words indexed by many tenants) decide whether this account's question is answered.
+    Support is measured with the account's own term frequencies.
+    """
+    return best is not None and best.support >= threshold
 
 
 class ContentUnavailableError(RuntimeError):

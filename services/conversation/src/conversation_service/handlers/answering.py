@@ -49,7 +49,6 @@ class AnswerPolicy:
     """Thresholds of the pipeline."""
 
     support_threshold: float = 0.6
-    min_score: float = 0.5
     retrieval_size: int = 6
 
 
@@ -124,7 +123,7 @@ class AnswerEngine:
         if best is not None:
             metrics.RETRIEVAL_SUPPORT.observe(best.support)
             metrics.RETRIEVAL_SCORE.observe(best.passage.score)
-        if not is_supported(best, threshold=self._policy.support_threshold, min_score=self._policy.min_score):
+        if not is_supported(best, threshold=self._policy.support_threshold):
             return Attempt(
                 supported=False, answer=None, support=best.support if best else 0.0, nearest=nearest_content(ranked)
             )
