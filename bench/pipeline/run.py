@@ -283,25 +283,30 @@ async def prepare_account(questions: int) -> BenchAccount:
         (
             await client.post(f"{base}/credits/purchases", json={"credits": 10_000_000}, headers=headers)
         ).raise_for_status()
-        source_ids = []
-        for question, answer in FREQUENT_QUESTIONS[:questions]:
-            source = await client.post(
-                f"{base}/sources",
-                json={"kind": "short_answer", "question": question, "answer": answer},
-                headers=headers,
-            )
-            source.raise_for_status()
-            source_ids.append(source.json()["id"])
-        for source_id in source_ids:
-            for _ in range(120):
-                state = (await client.get(f"{base}/sources/{source_id}", headers=headers)).json()["state"]
-                if state == "ready":
-                    break
-                await asyncio.sleep(0.5)
-            else:
-                raise RuntimeError(f"the short answer {source_id} never became ready")
+        bench_account = BenchAccount(account, headers, [])
+        try:
+            for question, answer in FREQUENT_QUESTIONS[:questions]:
+                source = await client.post(
+                    f"{base}/sources",
+                    json={"kind": "short_answer", "question": question, "answer": answer},
+                    headers=headers,
+                )
+                source.raise_for_status()
+                bench_account.source_ids.append(source.json()["id"])
+            for source_id in bench_account.source_ids:
+                for _ in range(120):
+                    state = (await client.get(f"{base}/sources/{source_id}", headers=headers)).json()["state"]
+                    if state == "ready":
+                        break
+                    await asyncio.sleep(0.5)
+                else:
+                    raise RuntimeError(f"the short answer {source_id} never became ready")
+        except BaseException:
+            # A run that stops halfway must not leave its short answers in the shared index either.
+            await remove_short_answers(bench_account)
+            raise
     await asyncio.sleep(2)  # let routing and conversation fold the configuration snapshot
-    return BenchAccount(account, headers, source_ids)
+    return bench_account
 
 
 async def remove_short_answers(bench_account: BenchAccount) -> None:
@@ -322,7 +327,14 @@ async def remove_short_answers(bench_account: BenchAccount) -> None:
 async def pipeline(args: argparse.Namespace) -> Result:
     """The real services: channels.inbound.v1 → ... → channels.outbound.v1."""
     bench_account = await prepare_account(args.questions)
-    account = bench_account.account_id
+    try:
+        return await _drive_pipeline(args, bench_account.account_id)
+    finally:
+        await remove_short_answers(bench_account)
+
+
+async def _drive_pipeline(args: argparse.Namespace, account: str) -> Result:
+    """Publish the benchmark's messages for ``account`` and time its replies (see ``drive``)."""
     producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all", linger_ms=2)
     await producer.start()
 
@@ -372,7 +384,6 @@ async def pipeline(args: argparse.Namespace) -> Result:
     finally:
         await watcher.stop()
         await producer.stop()
-        await remove_short_answers(bench_account)
 
 
 def _cpu_seconds_by_pid() -> tuple[dict[int, float], dict[int, int]]:
