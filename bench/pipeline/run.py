@@ -259,8 +259,8 @@ class BenchAccount:
     source_ids: list[str]
 
 
-async def prepare_account(questions: int) -> BenchAccount:
-    """Create an account with a deployed live-chat channel, ``questions`` short answers and plenty of credits."""
+async def create_account() -> BenchAccount:
+    """Create an account with a deployed live-chat channel and plenty of credits (no short answers yet)."""
     account = f"bench-{uuid.uuid4().hex[:8]}"
     operator = {"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"}
     async with httpx.AsyncClient(base_url=ADMIN_URL, timeout=30) as client:
@@ -283,30 +283,31 @@ async def prepare_account(questions: int) -> BenchAccount:
         (
             await client.post(f"{base}/credits/purchases", json={"credits": 10_000_000}, headers=headers)
         ).raise_for_status()
-        bench_account = BenchAccount(account, headers, [])
-        try:
-            for question, answer in FREQUENT_QUESTIONS[:questions]:
-                source = await client.post(
-                    f"{base}/sources",
-                    json={"kind": "short_answer", "question": question, "answer": answer},
-                    headers=headers,
-                )
-                source.raise_for_status()
-                bench_account.source_ids.append(source.json()["id"])
-            for source_id in bench_account.source_ids:
-                for _ in range(120):
-                    state = (await client.get(f"{base}/sources/{source_id}", headers=headers)).json()["state"]
-                    if state == "ready":
-                        break
-                    await asyncio.sleep(0.5)
-                else:
-                    raise RuntimeError(f"the short answer {source_id} never became ready")
-        except BaseException:
-            # A run that stops halfway must not leave its short answers in the shared index either.
-            await remove_short_answers(bench_account)
-            raise
+    return BenchAccount(account, headers, [])
+
+
+async def add_short_answers(bench_account: BenchAccount, questions: int) -> None:
+    """Add the first ``questions`` short answers, recording each in ``bench_account`` as soon as it exists
+    (so ``remove_short_answers`` finds it even if this fails later), and wait until all are ready."""
+    base = f"/v1/accounts/{bench_account.account_id}/sources"
+    async with httpx.AsyncClient(base_url=ADMIN_URL, timeout=30) as client:
+        for question, answer in FREQUENT_QUESTIONS[:questions]:
+            source = await client.post(
+                base,
+                json={"kind": "short_answer", "question": question, "answer": answer},
+                headers=bench_account.headers,
+            )
+            source.raise_for_status()
+            bench_account.source_ids.append(source.json()["id"])
+        for source_id in bench_account.source_ids:
+            for _ in range(120):
+                state = (await client.get(f"{base}/{source_id}", headers=bench_account.headers)).json()["state"]
+                if state == "ready":
+                    break
+                await asyncio.sleep(0.5)
+            else:
+                raise RuntimeError(f"the short answer {source_id} never became ready")
     await asyncio.sleep(2)  # let routing and conversation fold the configuration snapshot
-    return bench_account
 
 
 async def remove_short_answers(bench_account: BenchAccount) -> None:
@@ -326,8 +327,9 @@ async def remove_short_answers(bench_account: BenchAccount) -> None:
 
 async def pipeline(args: argparse.Namespace) -> Result:
     """The real services: channels.inbound.v1 → ... → channels.outbound.v1."""
-    bench_account = await prepare_account(args.questions)
+    bench_account = await create_account()
     try:
+        await add_short_answers(bench_account, args.questions)
         return await _drive_pipeline(args, bench_account.account_id)
     finally:
         await remove_short_answers(bench_account)
