@@ -18,13 +18,21 @@ export ADMIN_BOOTSTRAP_TOKEN="${ADMIN_BOOTSTRAP_TOKEN:-dev-bootstrap-token}"
 # Local demos and tests crawl sites served on loopback.
 export INGESTION_ALLOWED_PRIVATE_NETWORKS="${INGESTION_ALLOWED_PRIVATE_NETWORKS-127.0.0.0/8}"
 
-# name:command:port-variable:default-port
+# Services off the reply path (metering, the admin REST API, crawling and parsing) run at this
+# lower CPU priority, so that on a machine whose cores they share with the rest of the stack a
+# visitor's message does not wait behind a crawl or a metering batch (0: same priority as the
+# rest). It only matters when the cores are busy; on Kubernetes, CPU requests play this part.
+BACKGROUND_SERVICE_NICE="${CA_BACKGROUND_SERVICE_NICE:-10}"
+[[ "$BACKGROUND_SERVICE_NICE" =~ ^[0-9]+$ ]] && ((BACKGROUND_SERVICE_NICE <= 19)) \
+  || { printf 'CA_BACKGROUND_SERVICE_NICE must be 0..19, not %q\n' "$BACKGROUND_SERVICE_NICE" >&2; exit 2; }
+
+# name:command:port-variable:default-port:path (reply = a visitor waits on it, background = not)
 SERVICES=(
-  "admin-api:admin-api:ADMIN_HTTP_PORT:8000"
-  "ingestion:ingestion-service:INGESTION_HTTP_PORT:8001"
-  "conversation:conversation-service:CONVERSATION_HTTP_PORT:8002"
-  "routing:routing-service:ROUTING_HTTP_PORT:8003"
-  "billing:billing-service:BILLING_HTTP_PORT:8004"
+  "admin-api:admin-api:ADMIN_HTTP_PORT:8000:background"
+  "ingestion:ingestion-service:INGESTION_HTTP_PORT:8001:background"
+  "conversation:conversation-service:CONVERSATION_HTTP_PORT:8002:reply"
+  "routing:routing-service:ROUTING_HTTP_PORT:8003:reply"
+  "billing:billing-service:BILLING_HTTP_PORT:8004:background"
 )
 
 service_port() {
@@ -38,9 +46,9 @@ selected() {
 }
 
 cmd_up() {
-  local wanted="${1:-}" entry name command port_var default port started=()
+  local wanted="${1:-}" entry name command port_var default path port niceness started=()
   for entry in "${SERVICES[@]}"; do
-    IFS=: read -r name command port_var default <<<"$entry"
+    IFS=: read -r name command port_var default path <<<"$entry"
     selected "$wanted" "$name" || continue
     port="$(service_port "$port_var" "$default")"
     if is_running "service-$name"; then
@@ -52,8 +60,11 @@ cmd_up() {
     fi
     [[ -x "$VENV_BIN/$command" ]] || die "$VENV_BIN/$command not found; run 'make install' first"
     mkdir -p "$(ca_state_dir logs)"
+    niceness=0
+    [[ "$path" == background ]] && niceness="$BACKGROUND_SERVICE_NICE"
+    # nice(1) execs the service, so the recorded pid is still the service's own.
     start_background "service-$name" "$(ca_state_dir logs)/$name.log" \
-      env PYTHONUNBUFFERED=1 "$VENV_BIN/$command" serve
+      nice -n "$niceness" env PYTHONUNBUFFERED=1 "$VENV_BIN/$command" serve
     started+=("$name:$port")
   done
   for entry in "${started[@]}"; do
@@ -70,7 +81,7 @@ cmd_up() {
 cmd_down() {
   local wanted="${1:-}" entry name command port_var default
   for entry in "${SERVICES[@]}"; do
-    IFS=: read -r name command port_var default <<<"$entry"
+    IFS=: read -r name command port_var default _ <<<"$entry"
     selected "$wanted" "$name" || continue
     if is_running "service-$name"; then
       stop_background "service-$name"
@@ -82,11 +93,12 @@ cmd_down() {
 cmd_status() {
   local entry name command port_var default port state
   for entry in "${SERVICES[@]}"; do
-    IFS=: read -r name command port_var default <<<"$entry"
+    IFS=: read -r name command port_var default _ <<<"$entry"
     port="$(service_port "$port_var" "$default")"
     if is_running "service-$name"; then
       if curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null; then state="ready"; else state="running (not ready)"; fi
-      printf '%-13s %-20s pid %-8s http://127.0.0.1:%s\n' "$name" "$state" "$(pid_of "service-$name")" "$port"
+      printf '%-13s %-20s pid %-8s nice %-3s http://127.0.0.1:%s\n' "$name" "$state" "$(pid_of "service-$name")" \
+        "$(ps -o ni= -p "$(pid_of "service-$name")" 2>/dev/null | tr -d ' ')" "$port"
     else
       printf '%-13s %-20s\n' "$name" "stopped"
     fi
@@ -96,7 +108,7 @@ cmd_status() {
 cmd_logs() {
   local wanted="${1:-}" entry name command port_var default
   for entry in "${SERVICES[@]}"; do
-    IFS=: read -r name command port_var default <<<"$entry"
+    IFS=: read -r name command port_var default _ <<<"$entry"
     selected "$wanted" "$name" || continue
     local file; file="$(ca_state_dir logs)/$name.log"
     [[ -f "$file" ]] || continue

@@ -13,6 +13,8 @@ from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import collect_records, end_offsets, produce_raw, unique_name
 from customer_agent_shared.topics import all_topic_names
 
+from tests.e2e import stack_control
+
 pytestmark = pytest.mark.e2e
 
 SERVICE_PORTS = {
@@ -37,6 +39,18 @@ async def test_every_service_is_ready_and_exports_metrics(service: str) -> None:
         assert "customer_agent_service_ready" in metrics.text
         asyncapi = (await client.get("/asyncapi.json")).json()
         assert asyncapi["channels"], "the AsyncAPI document lists the subscribed topics"
+
+
+def test_services_off_the_reply_path_run_at_a_lower_cpu_priority() -> None:
+    background = int(os.environ.get("CA_BACKGROUND_SERVICE_NICE", "10"))
+    niceness = {name: os.getpriority(os.PRIO_PROCESS, stack_control.service_pid(name)) for name in SERVICE_PORTS}
+    assert niceness == {
+        "admin-api": background,
+        "billing": background,
+        "ingestion": background,
+        "conversation": 0,
+        "routing": 0,
+    }, "deploy/local/services.sh starts them this way (a stack started before that change: make down && make up)"
 
 
 async def test_every_topic_of_the_design_and_its_dlq_exists(infrastructure: InfrastructureSettings) -> None:
