@@ -23,8 +23,6 @@ export INGESTION_ALLOWED_PRIVATE_NETWORKS="${INGESTION_ALLOWED_PRIVATE_NETWORKS-
 # visitor's message does not wait behind a crawl or a metering batch (0: same priority as the
 # rest). It only matters when the cores are busy; on Kubernetes, CPU requests play this part.
 BACKGROUND_SERVICE_NICE="${CA_BACKGROUND_SERVICE_NICE:-10}"
-[[ "$BACKGROUND_SERVICE_NICE" =~ ^[0-9]+$ ]] && ((BACKGROUND_SERVICE_NICE <= 19)) \
-  || { printf 'CA_BACKGROUND_SERVICE_NICE must be 0..19, not %q\n' "$BACKGROUND_SERVICE_NICE" >&2; exit 2; }
 
 # name:command:port-variable:default-port:path (reply = a visitor waits on it, background = not)
 SERVICES=(
@@ -47,6 +45,9 @@ selected() {
 
 cmd_up() {
   local wanted="${1:-}" entry name command port_var default path port niceness started=()
+  # Checked here, not at the top, so a bad value never stops 'down', 'status' or 'logs'.
+  [[ "$BACKGROUND_SERVICE_NICE" =~ ^[0-9]+$ ]] && ((BACKGROUND_SERVICE_NICE <= 19)) \
+    || die "CA_BACKGROUND_SERVICE_NICE must be 0..19, not '$BACKGROUND_SERVICE_NICE'"
   for entry in "${SERVICES[@]}"; do
     IFS=: read -r name command port_var default path <<<"$entry"
     selected "$wanted" "$name" || continue
