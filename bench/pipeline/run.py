@@ -50,6 +50,38 @@ class Result:
     lost: int
     cpu_ms_per_message: dict[str, float]
     """CPU milliseconds each process group used per message during the saturation phase."""
+    paced_cpu_ms_per_message: dict[str, float]
+    """The same during the paced phase (small batches: every batch's fixed cost weighs more)."""
+    timeline: list[SecondOfPacing]
+    """The paced phase second by second, by send time."""
+
+
+@dataclass(frozen=True)
+class SecondOfPacing:
+    """Latencies of the messages sent in one second of the paced phase."""
+
+    second: int
+    sent: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+def pacing_timeline(sent_at: dict[str, float], arrivals: dict[str, float], begin: float) -> list[SecondOfPacing]:
+    """Group the paced phase's latencies by the second each message was sent in."""
+    by_second: dict[int, list[float]] = {}
+    for message_id, sent in sent_at.items():
+        if message_id in arrivals:
+            by_second.setdefault(int(sent - begin), []).append((arrivals[message_id] - sent) * 1000)
+    return [
+        SecondOfPacing(second, len(values), statistics.median(values), percentile(values, 0.99), max(values))
+        for second, values in sorted(by_second.items())
+    ]
+
+
+def cpu_ms_per_message(before: dict[str, float], after: dict[str, float], messages: int) -> dict[str, float]:
+    """CPU milliseconds each process group used per message between two snapshots."""
+    return {group: (after[group] - before.get(group, 0.0)) * 1000 / max(1, messages) for group in after}
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -138,13 +170,12 @@ async def drive(
     await watcher.wait_for(set(ids), stall_seconds=30)
     cpu_after = process_group_cpu_seconds()
     arrived = [watcher.arrivals[i] for i in ids if i in watcher.arrivals]
-    cpu_ms_per_message = {
-        group: (cpu_after[group] - cpu_before.get(group, 0.0)) * 1000 / max(1, len(arrived)) for group in cpu_after
-    }
+    saturation_cpu = cpu_ms_per_message(cpu_before, cpu_after, len(arrived))
     saturation_rate = len(arrived) / (max(arrived) - started) if arrived else 0.0
 
     sent_at: dict[str, float] = {}
     total = int(paced_rate * paced_seconds)
+    cpu_before = process_group_cpu_seconds()
     begin = time.perf_counter()
     for i in range(total):
         target = begin + i / paced_rate
@@ -155,6 +186,7 @@ async def drive(
         sent_at[message_id] = time.perf_counter()
         await publish(message_id, i)
     await watcher.wait_for(set(sent_at), stall_seconds=30)
+    cpu_after = process_group_cpu_seconds()
     latencies = [(watcher.arrivals[m] - t) * 1000 for m, t in sent_at.items() if m in watcher.arrivals]
     elapsed = max((watcher.arrivals[m] for m in sent_at if m in watcher.arrivals), default=begin) - begin
     return Result(
@@ -164,7 +196,9 @@ async def drive(
         p99_ms=percentile(latencies, 0.99),
         paced_rate=len(latencies) / elapsed if elapsed > 0 else 0.0,
         lost=(len(ids) - len(arrived)) + (total - len(latencies)),
-        cpu_ms_per_message=cpu_ms_per_message,
+        cpu_ms_per_message=saturation_cpu,
+        paced_cpu_ms_per_message=cpu_ms_per_message(cpu_before, cpu_after, len(latencies)),
+        timeline=pacing_timeline(sent_at, watcher.arrivals, begin),
     )
 
 
@@ -467,6 +501,9 @@ async def main() -> int:
         help="distinct questions the visitors ask, each answered by a short answer (identical questions of one "
         "batch share a search)",
     )
+    parser.add_argument(
+        "--timeline", action="store_true", help="print the pipeline's paced phase second by second (p50, p99, max)"
+    )
     args = parser.parse_args()
     baseline = await echo_baseline(args)
     measured = await pipeline(args)
@@ -475,13 +512,23 @@ async def main() -> int:
             f"{result.name:9s} saturation {result.saturation_rate:8.1f} msg/s | paced {result.paced_rate:6.1f} msg/s "
             f"p50 {result.p50_ms:7.1f} ms p99 {result.p99_ms:7.1f} ms | lost {result.lost}"
         )
-    cpu = measured.cpu_ms_per_message
-    print(
-        "CPU ms per message (saturation): "
-        + ", ".join(f"{group} {ms:.1f}" for group, ms in sorted(cpu.items(), key=lambda item: -item[1]))
-        + f"; total {sum(cpu.values()):.1f} (the {os.cpu_count()} cores give "
-        f"{(os.cpu_count() or 1) * 1000 / max(1.0, measured.saturation_rate):.1f} per message at this rate)"
-    )
+    if args.timeline:
+        print("paced phase by second sent: second, messages, p50 / p99 / max ms")
+        for second in measured.timeline:
+            print(
+                f"  {second.second:3d} {second.sent:4d}  {second.p50_ms:7.1f} / {second.p99_ms:7.1f} / "
+                f"{second.max_ms:7.1f}"
+            )
+    for phase, cpu, rate in (
+        ("saturation", measured.cpu_ms_per_message, measured.saturation_rate),
+        ("paced", measured.paced_cpu_ms_per_message, measured.paced_rate),
+    ):
+        print(
+            f"CPU ms per message ({phase}): "
+            + ", ".join(f"{group} {ms:.1f}" for group, ms in sorted(cpu.items(), key=lambda item: -item[1]))
+            + f"; total {sum(cpu.values()):.1f} (the {os.cpu_count()} cores give "
+            f"{(os.cpu_count() or 1) * 1000 / max(1.0, rate):.1f} per message at this rate)"
+        )
     memory = service_memory_mib()
     print("memory (RSS MiB): " + ", ".join(f"{name} {mib:.0f}" for name, mib in memory.items()))
     ratio = measured.saturation_rate / baseline.saturation_rate if baseline.saturation_rate else 0.0

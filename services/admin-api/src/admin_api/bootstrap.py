@@ -19,7 +19,7 @@ from admin_api.adapters.preview_replies import PreviewReplyListener
 from admin_api.adapters.unit_of_work import AdminUnitOfWork
 from admin_api.entrypoints.http_api import account_router, operator_router
 from admin_api.entrypoints.http_errors import install_error_handlers
-from admin_api.entrypoints.http_security import ApiServices
+from admin_api.entrypoints.http_security import ApiServices, authentication_failure
 from admin_api.entrypoints.kafka_subscribers import Folds, register_subscribers
 from admin_api.handlers.accounts import AccountUseCases
 from admin_api.handlers.configuration import ConfigurationUseCases
@@ -106,7 +106,7 @@ def create_app_for(service: AdminService) -> FastAPI:
     app = create_operations_app(service.kernel, title=TITLE, description=DESCRIPTION)
     app.version = VERSION
     app.state.api = service.api
-    install_error_handlers(app)
+    install_error_handlers(app, authentication_failure=authentication_failure)
     app.include_router(operator_router())
     app.include_router(account_router())
     return app

@@ -96,6 +96,17 @@ async def test_access_control(harness: Harness, method: str, suffix: str, body: 
     bad_key = await client.request(method, mine.path(suffix), headers={"Authorization": "Bearer cak_forged"}, json=body)
     assert bad_key.status_code == 401
 
+    if body is not None:  # a body that is not JSON at all: FastAPI finds it before any dependency runs
+        broken = {"Content-Type": "application/json"}
+        not_json = await client.request(method, mine.path(suffix), headers=broken, content=b'{"name": ')
+        assert not_json.status_code == 401, not_json.text
+        assert not_json.json()["error"]["code"] == "unauthenticated"
+        forged = {**broken, "Authorization": "Bearer cak_forged"}
+        assert (await client.request(method, mine.path(suffix), headers=forged, content=b"{")).status_code == 401
+        keyed = await client.request(method, mine.path(suffix), headers={**broken, **mine.edit}, content=b'{"a": 1,}')
+        assert keyed.status_code == 422, keyed.text
+        assert keyed.json()["error"]["message"].startswith("The request body is not valid JSON: ")
+
     foreign = await client.request(method, mine.path(suffix), headers=other.edit, json=body)
     assert foreign.status_code == 404, foreign.text
     assert foreign.json()["error"]["code"] == "not_found"

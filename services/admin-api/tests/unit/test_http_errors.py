@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import httpx
+import pytest
+from admin_api.domain.errors import AdminError, Unauthenticated
 from admin_api.entrypoints.http_errors import install_error_handlers
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from pydantic import BaseModel
 
 
 async def test_an_unexpected_failure_answers_500_in_the_error_shape() -> None:
@@ -22,3 +25,46 @@ async def test_an_unexpected_failure_answers_500_in_the_error_shape() -> None:
     assert response.headers["content-type"] == "application/json"
     assert response.json()["error"]["code"] == "internal_error"
     assert "log" in response.json()["error"]["message"]
+
+
+class _Body(BaseModel):
+    count: int
+
+
+def _app_refusing(refused: bool) -> FastAPI:
+    async def authentication_failure(_request: Request) -> AdminError | None:
+        return Unauthenticated("Send an API key.") if refused else None
+
+    app = FastAPI()
+    install_error_handlers(app, authentication_failure=authentication_failure)
+
+    @app.post("/things")
+    async def create(body: _Body) -> int:
+        return body.count
+
+    return app
+
+
+@pytest.mark.parametrize(("refused", "status"), [(True, 401), (False, 422)])
+async def test_a_body_that_is_not_json_is_refused_after_authentication(refused: bool, status: int) -> None:
+    transport = httpx.ASGITransport(app=_app_refusing(refused))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.post("/things", content=b'{"count": 1,}', headers={"Content-Type": "application/json"})
+    assert response.status_code == status
+    error = response.json()["error"]
+    if refused:
+        assert error["code"] == "unauthenticated"
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+    else:
+        assert error["code"] == "validation_error"
+        assert error["message"] == (
+            "The request body is not valid JSON: Expecting property name enclosed in double quotes at character 12."
+        )
+
+
+async def test_a_body_of_the_wrong_shape_is_still_described_field_by_field() -> None:
+    transport = httpx.ASGITransport(app=_app_refusing(False))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.post("/things", json={"count": "many"})
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["field"] == "count"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -88,15 +89,40 @@ def _sqlstate(error: DBAPIError) -> str | None:
     return None
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Map domain errors, validation errors and HTTP errors to the error shape."""
+def _not_json_problem(error: RequestValidationError) -> str | None:
+    """What is wrong with a body that is not JSON at all (FastAPI's ``json_invalid``), else None."""
+    for item in error.errors():
+        if item.get("type") == "json_invalid":
+            location = [part for part in item.get("loc", ()) if isinstance(part, int)]
+            reason = str((item.get("ctx") or {}).get("error") or "it does not parse")
+            where = f" at character {location[0]}" if location else ""
+            return f"not valid JSON: {reason}{where}"
+    return None
+
+
+AuthenticationCheck = Callable[[Request], Awaitable[AdminError | None]]
+
+
+def install_error_handlers(app: FastAPI, *, authentication_failure: AuthenticationCheck | None = None) -> None:
+    """Map domain errors, validation errors and HTTP errors to the error shape.
+
+    ``authentication_failure`` is asked before a validation error FastAPI raises ahead of the endpoint's
+    dependencies (a body that is not JSON): a refused caller then gets its 401, not the 422.
+    """
 
     async def on_admin_error(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, AdminError)
         return error_json(_status_of(error), error.code, error.message)
 
-    async def on_validation_error(_request: Request, error: Exception) -> JSONResponse:
+    async def on_validation_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
+        not_json = _not_json_problem(error)
+        if not_json is not None:
+            refused = await authentication_failure(request) if authentication_failure is not None else None
+            if refused is not None:
+                return error_json(_status_of(refused), refused.code, refused.message)
+            message = f"The request body is {not_json}."
+            return error_json(422, "validation_error", message, [{"field": "body", "problem": not_json}])
         details = [
             {"field": _field(item.get("loc", ())), "problem": str(item.get("msg", "invalid"))}
             for item in error.errors()[:20]

@@ -66,6 +66,23 @@ async def require_operator(api: Services, credentials: Credentials) -> None:
         raise Unauthenticated("Send the operator's bootstrap token as 'Authorization: Bearer <token>'.")
 
 
+async def authentication_failure(request: Request) -> Unauthenticated | None:
+    """Why the request's credentials are refused, if they are: any valid key or the operator's token passes.
+
+    For failures FastAPI finds before an endpoint's own checks run (a body that is not JSON at all), so
+    that a caller without a valid key is told that first, as on every other request.
+    """
+    credentials = await bearer(request)
+    if credentials is None:
+        return Unauthenticated("Send an API key as 'Authorization: Bearer <key>'.")
+    api = services(request)
+    if api.bootstrap_token is not None and tokens_equal(credentials.credentials, api.bootstrap_token):
+        return None
+    if await api.accounts.authenticate(credentials.credentials) is None:
+        return Unauthenticated("The API key is unknown or was revoked.")
+    return None
+
+
 def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     """A dependency: a valid key of this account with ``permission`` (401, then 404, then 403)."""
 
