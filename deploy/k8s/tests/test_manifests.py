@@ -102,6 +102,25 @@ def test_every_service_is_deployed_safely(
         assert job["restartPolicy"] == "Never"
 
 
+def _millicores(quantity: str) -> float:
+    return float(quantity[:-1]) if quantity.endswith("m") else float(quantity) * 1000
+
+
+def test_the_reply_path_requests_the_most_cpu_in_prod(rendered: dict[str, list[Resource]]) -> None:
+    deployments = by_kind(rendered["prod"])["Deployment"]
+    requested = {
+        name: _millicores(deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"])
+        for name, deployment in deployments.items()
+    }
+    # A visitor's reply waits on routing and conversation; CPU requests are what keeps the background
+    # services (uploads, crawls, metering) from taking their cores on a busy node.
+    reply_path = {"routing", "conversation"}
+    assert reply_path <= set(requested)
+    assert min(requested[name] for name in reply_path) > max(
+        cpu for name, cpu in requested.items() if name not in reply_path
+    )
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_setting_reaches_the_pods(
     overlay: str, rendered: dict[str, list[Resource]], services: list[dict[str, Any]]
