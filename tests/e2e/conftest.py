@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 
@@ -22,9 +23,12 @@ async def operator_http() -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def admin(operator_http: httpx.AsyncClient) -> AsyncIterator[AdminClient]:
-    """A fresh account with an edit key."""
+    """A fresh account with an edit key; its sources are removed afterwards."""
     client = await AdminClient.create_account(operator_http)
     yield client
+    problems = await client.remove_sources()
+    if problems:
+        logging.getLogger(__name__).warning("e2e account %s kept content: %s", client.account_id, problems)
     await client.close()
 
 

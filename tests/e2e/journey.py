@@ -45,6 +45,26 @@ class AdminClient:
         """Close the HTTP client."""
         await self.http.aclose()
 
+    async def remove_sources(self) -> list[str]:
+        """Delete every source of the account (best effort); the problems met, if any.
+
+        All accounts share one content index whose term statistics weigh everyone's chunks, so a test's
+        content left behind would still move other accounts' ranking on a stack that is used afterwards.
+        """
+        problems: list[str] = []
+        try:
+            listed = await self.http.get(self.base + "/sources")
+            sources = listed.json()["items"] if listed.status_code == 200 else []
+            if listed.status_code != 200:
+                problems.append(f"GET /sources → {listed.status_code}")
+            for source in sources:
+                deleted = await self.http.delete(f"{self.base}/sources/{source['id']}")
+                if deleted.status_code not in (204, 404):
+                    problems.append(f"DELETE /sources/{source['id']} → {deleted.status_code}")
+        except httpx.HTTPError as error:  # a fault test may leave admin-api restarting
+            problems.append(repr(error))
+        return problems
+
     async def call(
         self, method: str, path: str, expected: int | tuple[int, ...] = (200, 201, 202), **kwargs: Any
     ) -> Any:
