@@ -16,7 +16,7 @@ from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.fixtures import CreateTopics
 from customer_agent_shared.testing.kafka import collect_records, end_offsets, unique_name
 from pydantic import BaseModel
-from sqlalchemy import MetaData, Table, func, select, text
+from sqlalchemy import MetaData, Table, event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 pytestmark = pytest.mark.integration
@@ -33,13 +33,7 @@ async def test_outbox_publishes_committed_rows_and_never_rolled_back_ones(
     scratch_schema: tuple[AsyncEngine, str],
     throwaway_topics: CreateTopics,
 ) -> None:
-    engine, schema = scratch_schema
-    metadata = MetaData(schema=schema)
-    outbox = define_outbox_table(metadata)
-    inbox = define_inbox_table(metadata)
-    await ensure_schema(engine, schema)
-    async with engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
+    engine, outbox, inbox = await _outbox_store(scratch_schema)
     sessions = create_session_factory(engine)
     topic = unique_name("test.outbox")
     await throwaway_topics([topic])
@@ -78,14 +72,42 @@ async def test_outbox_publishes_committed_rows_and_never_rolled_back_ones(
         await producer.stop()
 
 
+async def test_a_unit_of_work_on_its_own_inserts_its_events_in_one_statement_at_commit(
+    scratch_schema: tuple[AsyncEngine, str],
+) -> None:
+    engine, outbox, inbox = await _outbox_store(scratch_schema)
+    sessions = create_session_factory(engine)
+    outbox_inserts: list[str] = []
+
+    def count_outbox_inserts(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith("INSERT INTO") and ".outbox " in statement:
+            outbox_inserts.append(statement)
+
+    notes = [make_event("note.written", Note(text=f"n{i}"), source="test", account_id="a") for i in range(3)]
+    event.listen(engine.sync_engine, "before_cursor_execute", count_outbox_inserts)
+    try:
+        async with SqlUnitOfWork(sessions, outbox=outbox, inbox=inbox) as uow:
+            for note in notes:
+                await uow.publish("test.notes", "a:1", note)
+            assert outbox_inserts == [], "nothing is written before the commit"
+            await uow.commit()
+            assert len(outbox_inserts) == 1
+            dropped = make_event("note.dropped", Note(text="x"), source="test", account_id="a")
+            await uow.publish("test.notes", "a:1", dropped)
+            await uow.rollback()
+            later = make_event("note.written", Note(text="later"), source="test", account_id="a")
+            await uow.publish("test.notes", "a:1", later)
+            await uow.commit()  # a second commit of the same unit of work sends only what came after the first
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count_outbox_inserts)
+    assert len(outbox_inserts) == 2
+    async with sessions() as session:
+        stored = (await session.execute(select(outbox.c.event_id).order_by(outbox.c.id))).scalars().all()
+    assert stored == [*(note.id for note in notes), later.id]
+
+
 async def test_inbox_claims_an_event_once(scratch_schema: tuple[AsyncEngine, str]) -> None:
-    engine, schema = scratch_schema
-    metadata = MetaData(schema=schema)
-    outbox = define_outbox_table(metadata)
-    inbox = define_inbox_table(metadata)
-    await ensure_schema(engine, schema)
-    async with engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
+    engine, outbox, inbox = await _outbox_store(scratch_schema)
     sessions = create_session_factory(engine)
     async with SqlUnitOfWork(sessions, outbox=outbox, inbox=inbox) as uow:
         assert await uow.claim_event("c", "e1") is True

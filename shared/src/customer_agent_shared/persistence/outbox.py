@@ -103,13 +103,6 @@ def _insert_statement(outbox: Table) -> Insert:
     return outbox.insert()
 
 
-async def stage_event(
-    session: AsyncSession, outbox: Table, topic: str, key: str | None, event: CloudEvent[Any]
-) -> None:
-    """Insert an event into the outbox inside the session's current transaction."""
-    await stage_rows(session, outbox, [outbox_row(topic, key, event)])
-
-
 async def stage_rows(session: AsyncSession, outbox: Table, rows: list[dict[str, Any]]) -> None:
     """Insert ``outbox_row``s into the outbox inside the session's current transaction, in one statement."""
     if rows:

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from customer_agent_shared.events.envelope import CloudEvent
 from customer_agent_shared.persistence.inbox import claim_event, claim_events
-from customer_agent_shared.persistence.outbox import OutboxRelay, outbox_row, stage_event, stage_rows
+from customer_agent_shared.persistence.outbox import OutboxRelay, outbox_row, stage_rows
 
 WriteAtCommit = Callable[[Executable, Hashable, dict[str, Any]], Awaitable[None]]
 """``SqlUnitOfWork.write_at_commit`` as a repository receives it."""
@@ -91,6 +91,8 @@ class SqlUnitOfWork:
         """Outbox rows of a shared transaction, inserted together at its commit (None: replaced, see ``publish``)."""
         self._staged_states: dict[Hashable, int] = {}
         """Per ``state_key`` given to ``publish``: the index in ``_buffered_rows`` of the row holding it."""
+        self._rows_at_commit: list[dict[str, Any]] = []
+        """Outbox rows of a unit of work on its own, inserted in one statement when it commits."""
         self._claimed = False
         self._committed = False
         self._preclaimed: dict[str, tuple[set[str], set[str]]] = {}
@@ -143,6 +145,7 @@ class SqlUnitOfWork:
             self._session = None
             self._buffered_rows = None
             self._staged_states = {}
+            self._rows_at_commit = []
             self._deferred = None
             self._preclaimed = {}
             self._caches = {}
@@ -233,7 +236,9 @@ class SqlUnitOfWork:
                 target._staged_states[state_key] = len(target._buffered_rows)
             target._buffered_rows.append(outbox_row(topic, key, event))
         else:
-            await stage_event(self.session, self._outbox, topic, key, event)
+            # Inserted at the commit, all in one statement: a use case that publishes two events (a reply
+            # and what happened) costs one round trip, not two.
+            self._rows_at_commit.append(outbox_row(topic, key, event))
         target._staged_events += 1
 
     async def commit(self) -> None:
@@ -248,10 +253,13 @@ class SqlUnitOfWork:
             self.session.expunge_all()
             return
         await self.write_pending()
+        rows = [row for row in self._buffered_rows or () if row is not None] + self._rows_at_commit
+        if rows:
+            await stage_rows(self.session, self._outbox, rows)
         if self._buffered_rows:
-            await stage_rows(self.session, self._outbox, [row for row in self._buffered_rows if row is not None])
             self._buffered_rows.clear()
             self._staged_states.clear()
+        self._rows_at_commit = []
         await self.session.commit()
         self._empty_caches()
         actions, self._after_commit = self._after_commit, []
@@ -269,6 +277,7 @@ class SqlUnitOfWork:
         if self._buffered_rows is not None:
             self._buffered_rows.clear()
         self._staged_states.clear()
+        self._rows_at_commit = []
         if self._deferred is not None:
             self._deferred.clear()
         self._empty_caches()
