@@ -383,7 +383,11 @@ async def _drive_pipeline(args: argparse.Namespace, account: str) -> Result:
         return data.get("reply_to") if data.get("account_id") == account else None
 
     watcher = ReplyWatcher("channels.outbound.v1", reply_to)
-    await watcher.start()
+    try:
+        await watcher.start()
+    except BaseException:
+        await producer.stop()
+        raise
 
     async def publish(message_id: str, index: int) -> None:
         thread = f"thread-{index % 200}"
