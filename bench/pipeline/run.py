@@ -52,6 +52,8 @@ class Result:
     """CPU milliseconds each process group used per message during the saturation phase."""
     paced_cpu_ms_per_message: dict[str, float]
     """The same during the paced phase (small batches: every batch's fixed cost weighs more)."""
+    stolen_ms_per_message: tuple[float, float]
+    """CPU milliseconds per message the host (hypervisor) took from this machine's cores: saturation, paced."""
     timeline: list[SecondOfPacing]
     """The paced phase second by second, by send time."""
 
@@ -164,18 +166,19 @@ async def drive(
     await watcher.wait_for(set(warm_ids), stall_seconds=30)
 
     ids = [f"{name}-sat-{i}-{run}" for i in range(saturation_messages)]
-    cpu_before = process_group_cpu_seconds()
+    cpu_before, stolen_before = process_group_cpu_seconds(), host_stolen_seconds()
     started = time.perf_counter()
     await asyncio.gather(*(publish(message_id, i) for i, message_id in enumerate(ids)))
     await watcher.wait_for(set(ids), stall_seconds=30)
     cpu_after = process_group_cpu_seconds()
     arrived = [watcher.arrivals[i] for i in ids if i in watcher.arrivals]
     saturation_cpu = cpu_ms_per_message(cpu_before, cpu_after, len(arrived))
+    saturation_stolen = (host_stolen_seconds() - stolen_before) * 1000 / max(1, len(arrived))
     saturation_rate = len(arrived) / (max(arrived) - started) if arrived else 0.0
 
     sent_at: dict[str, float] = {}
     total = int(paced_rate * paced_seconds)
-    cpu_before = process_group_cpu_seconds()
+    cpu_before, stolen_before = process_group_cpu_seconds(), host_stolen_seconds()
     begin = time.perf_counter()
     for i in range(total):
         target = begin + i / paced_rate
@@ -186,7 +189,7 @@ async def drive(
         sent_at[message_id] = time.perf_counter()
         await publish(message_id, i)
     await watcher.wait_for(set(sent_at), stall_seconds=30)
-    cpu_after = process_group_cpu_seconds()
+    cpu_after, stolen_after = process_group_cpu_seconds(), host_stolen_seconds()
     latencies = [(watcher.arrivals[m] - t) * 1000 for m, t in sent_at.items() if m in watcher.arrivals]
     elapsed = max((watcher.arrivals[m] for m in sent_at if m in watcher.arrivals), default=begin) - begin
     return Result(
@@ -198,6 +201,7 @@ async def drive(
         lost=(len(ids) - len(arrived)) + (total - len(latencies)),
         cpu_ms_per_message=saturation_cpu,
         paced_cpu_ms_per_message=cpu_ms_per_message(cpu_before, cpu_after, len(latencies)),
+        stolen_ms_per_message=(saturation_stolen, (stolen_after - stolen_before) * 1000 / max(1, len(latencies))),
         timeline=pacing_timeline(sent_at, watcher.arrivals, begin),
     )
 
@@ -446,6 +450,15 @@ def _cpu_seconds_by_pid() -> tuple[dict[int, float], dict[int, int]]:
     return cpu, parents
 
 
+def host_stolen_seconds() -> float:
+    """CPU seconds the hypervisor has taken from this machine's cores since boot ('steal' in /proc/stat)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return 0.0
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0.0
+
+
 def process_group_cpu_seconds() -> dict[str, float]:
     """CPU seconds used so far by each local-stack process with its children, and by this benchmark."""
     run_dir = Path(os.environ.get("CA_STATE_DIR", REPO / ".local-stack")) / "run"
@@ -523,15 +536,16 @@ async def main() -> int:
                 f"  {second.second:3d} {second.sent:4d}  {second.p50_ms:7.1f} / {second.p99_ms:7.1f} / "
                 f"{second.max_ms:7.1f}"
             )
-    for phase, cpu, rate in (
-        ("saturation", measured.cpu_ms_per_message, measured.saturation_rate),
-        ("paced", measured.paced_cpu_ms_per_message, measured.paced_rate),
+    for phase, cpu, rate, stolen in (
+        ("saturation", measured.cpu_ms_per_message, measured.saturation_rate, measured.stolen_ms_per_message[0]),
+        ("paced", measured.paced_cpu_ms_per_message, measured.paced_rate, measured.stolen_ms_per_message[1]),
     ):
         print(
             f"CPU ms per message ({phase}): "
             + ", ".join(f"{group} {ms:.1f}" for group, ms in sorted(cpu.items(), key=lambda item: -item[1]))
             + f"; total {sum(cpu.values()):.1f} (the {os.cpu_count()} cores give "
-            f"{(os.cpu_count() or 1) * 1000 / max(1.0, rate):.1f} per message at this rate)"
+            f"{(os.cpu_count() or 1) * 1000 / max(1.0, rate):.1f} per message at this rate, "
+            f"of which the host took {stolen:.1f})"
         )
     memory = service_memory_mib()
     print("memory (RSS MiB): " + ", ".join(f"{name} {mib:.0f}" for name, mib in memory.items()))
