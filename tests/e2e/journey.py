@@ -54,10 +54,9 @@ class AdminClient:
         problems: list[str] = []
         try:
             listed = await self.http.get(self.base + "/sources")
-            sources = listed.json()["items"] if listed.status_code == 200 else []
             if listed.status_code != 200:
-                problems.append(f"GET /sources → {listed.status_code}")
-            for source in sources:
+                return [f"GET /sources → {listed.status_code}"]
+            for source in listed.json()["items"]:
                 deleted = await self.http.delete(f"{self.base}/sources/{source['id']}")
                 if deleted.status_code not in (204, 404):
                     problems.append(f"DELETE /sources/{source['id']} → {deleted.status_code}")

@@ -66,6 +66,16 @@ async def require_operator(api: Services, credentials: Credentials) -> None:
         raise Unauthenticated("Send the operator's bootstrap token as 'Authorization: Bearer <token>'.")
 
 
+async def _account_principal(api: ApiServices, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    """The account key the request carries (401 when it carries none, or one that is unknown or revoked)."""
+    if credentials is None:
+        raise Unauthenticated("Send an API key as 'Authorization: Bearer <key>'.")
+    principal = await api.accounts.authenticate(credentials.credentials)
+    if principal is None:
+        raise Unauthenticated("The API key is unknown or was revoked.")
+    return principal
+
+
 async def authentication_failure(request: Request) -> Unauthenticated | None:
     """Why the request's credentials are refused, if they are: any valid key or the operator's token passes.
 
@@ -73,13 +83,14 @@ async def authentication_failure(request: Request) -> Unauthenticated | None:
     that a caller without a valid key is told that first, as on every other request.
     """
     credentials = await bearer(request)
-    if credentials is None:
-        return Unauthenticated("Send an API key as 'Authorization: Bearer <key>'.")
     api = services(request)
-    if api.bootstrap_token is not None and tokens_equal(credentials.credentials, api.bootstrap_token):
+    token = api.bootstrap_token
+    if credentials is not None and token is not None and tokens_equal(credentials.credentials, token):
         return None
-    if await api.accounts.authenticate(credentials.credentials) is None:
-        return Unauthenticated("The API key is unknown or was revoked.")
+    try:
+        await _account_principal(api, credentials)
+    except Unauthenticated as refused:
+        return refused
     return None
 
 
@@ -87,11 +98,7 @@ def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     """A dependency: a valid key of this account with ``permission`` (401, then 404, then 403)."""
 
     async def dependency(account_id: AccountId, api: Services, credentials: Credentials) -> Principal:
-        if credentials is None:
-            raise Unauthenticated("Send an API key as 'Authorization: Bearer <key>'.")
-        principal = await api.accounts.authenticate(credentials.credentials)
-        if principal is None:
-            raise Unauthenticated("The API key is unknown or was revoked.")
+        principal = await _account_principal(api, credentials)
         if principal.account_id != account_id:
             raise NotFound(f"Account {account_id!r} does not exist.")
         if not grants(set(principal.permissions), permission):
