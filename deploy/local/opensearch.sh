@@ -11,6 +11,12 @@
 #                     extends lang-painless, as in the full distribution)
 #   mapper-extras    (search_as_you_type, rank_feature(s), scaled_float, token_count)
 #   reindex          (_reindex, _update_by_query, _delete_by_query)
+# and the k-NN plugin (knn_vector fields, k-NN queries) from its Maven Central
+# zip, unzipped under plugins/opensearch-knn. It has jars only: its faiss and
+# nmslib engines would need native libraries that are not there; the lucene
+# engine (HNSW in Lucene, the one the project uses) is pure Java. A knn_vector
+# mapping without "engine": "lucene" gets faiss, and the first refresh of such
+# a vector ends the node with an UnsatisfiedLinkError.
 # Every downloaded file is pinned by sha256 below.
 #
 # OpenSearch refuses to run as root: when run as root the node runs as the
@@ -30,13 +36,17 @@ set -euo pipefail
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 CA_LOG_TAG=opensearch
 
-OS_VERSION=2.19.6 # latest 2.19 patch with the integ-test-zip and module jars on Maven Central
+# A plugin loads only into the exact OpenSearch version it was built for, and
+# the only 2.x k-NN plugin on Maven Central is 2.19.1.0 (then 3.5.0.0): so the
+# engine is 2.19.1, not the newest 2.19 patch.
+OS_VERSION=2.19.1
+KNN_VERSION="$OS_VERSION.0"
 ANTLR_VERSION=4.13.1
 ASM_VERSION=9.7
 HTTPCLIENT_VERSION=4.5.14
 HTTPCORE_VERSION=4.4.16
 HTTPASYNC_VERSION=4.1.5
-CODEC_VERSION=1.18.0
+CODEC_VERSION=1.16.1 # what opensearch-rest-client 2.19.1 depends on
 CLOGGING_VERSION=1.2
 
 OPENSEARCH_PORT="${OPENSEARCH_PORT:-9200}"
@@ -47,7 +57,8 @@ OPENSEARCH_USER="${OPENSEARCH_USER:-opensearch}"
 NAME=opensearch
 URL="http://127.0.0.1:$OPENSEARCH_PORT"
 
-# module|groupId:artifactId:version[:type] -- the zip has module "-"
+# module|groupId:artifactId:version[:type] -- the zip has module "-", a
+# plugin zip "@<plugin name>" (unzipped as it is under plugins/<plugin name>)
 ARTIFACTS=(
     "-|org.opensearch.distribution.integ-test-zip:opensearch:$OS_VERSION:zip"
     "lang-painless|org.opensearch.plugin:lang-painless:$OS_VERSION"
@@ -69,30 +80,32 @@ ARTIFACTS=(
     "reindex|org.apache.httpcomponents:httpcore-nio:$HTTPCORE_VERSION"
     "reindex|commons-codec:commons-codec:$CODEC_VERSION"
     "reindex|commons-logging:commons-logging:$CLOGGING_VERSION"
+    "@opensearch-knn|org.opensearch.plugin:opensearch-knn:$KNN_VERSION:zip"
 )
 
 # sha256 of every downloaded file (file names as Maven copies them)
 read -r -d '' PINNED_SHA256 <<'EOF' || true
-187378844d92a043b935038f9ae168f7812f686b1c1c7128f8b97731baff8a1a  analysis-common-2.19.6.jar
+13fdc1071af42946b13153a62491a5e9b0ad214d44f7c8153d3afef60f558821  analysis-common-2.19.1.jar
 54665d2838cc66458343468efc539e454fc95b46a8a04b13c6ac43fc9be63505  antlr4-runtime-4.13.1.jar
 adf46d5e34940bdf148ecdd26a9ee8eea94496a72034ff7141066b3eea5c4e9d  asm-9.7.jar
 7bc6bcbc21379948a0c8c467fb0f864206e5b818f6bc0b546872f5c9f941556f  asm-analysis-9.7.jar
 389bc247958e049fc9a0408d398c92c6d370c18035120395d4cba1d9d9304b7a  asm-commons-9.7.jar
 62f4b3bc436045c1acb5c3ba2d8ec556ec3369093d7f5d06c747eb04b56d52b1  asm-tree-9.7.jar
 37a6414d36641973f1af104937c95d6d921b2ddb4d612c66c5a9f2b13fc14211  asm-util-9.7.jar
-ba005f304cef92a3dede24a38ad5ac9b8afccf0d8f75839d6c1338634cf7f6e4  commons-codec-1.18.0.jar
+ec87bfb55f22cbd1b21e2190eeda28b2b312ed2a431ee49fbdcc01812d04a5e4  commons-codec-1.16.1.jar
 daddea1ea0be0f56978ab3006b8ac92834afeefbd9b7e4e6316fca57df0fa636  commons-logging-1.2.jar
 0c1877489a9d1ba4fa50f6cfcab11d1123618858cb31d56afaab5afdd5064d99  httpasyncclient-4.1.5.jar
 c8bc7e1c51a6d4ce72f40d2ebbabf1c4b68bfe76e732104b04381b493478e9d6  httpclient-4.5.14.jar
 6c9b3dd142a09dc468e23ad39aad6f75a0f2b85125104469f026e52a474e464f  httpcore-4.4.16.jar
 4018736ede2d321034e8517ea90baefb31831a8608afccc446d8a699fb1d00d4  httpcore-nio-4.4.16.jar
-e71e6c7ef99a6f5958cd0b25367acf472cc52cd49d29e13084c5ff0b5931f717  lang-painless-2.19.6.jar
-4a486870432b71a190dca3aaba91f1fba58837e4a4146b2982e8a938164a9a34  mapper-extras-client-2.19.6.jar
-71d6d8b1c637f3faecda0752b184b1cc526fc6eaad59ec1408c6327bb00b9293  opensearch-2.19.6.zip
-225987b8fd88db60f0aade505bd55b1321eb302f942e15874e2192f2d47a1d98  opensearch-rest-client-2.19.6.jar
-84e545b968151739f1915cfd2db24bf873edfd317d2848b87b61d0d60ec70869  opensearch-scripting-painless-spi-2.19.6.jar
-93e27cba4a85bc751f68a0c70146f341008ff6c63bfa43d5d3a41cbd4a99d59c  opensearch-ssl-config-2.19.6.jar
-431d1037eadaa1fc144155b9397d4781d7b68e5b4700f68735c6a97bf52defff  reindex-client-2.19.6.jar
+3cf5e02efa40ff5b88e74e1ab66a0bc462de3509fab4a6a4ffe90b8d13777a9a  lang-painless-2.19.1.jar
+93e85f305ddc3070fea5b83cc8d962bdcd30df20638352b02cf57276cc2bc5d5  mapper-extras-client-2.19.1.jar
+af7152d8b7f6f1cee09d47276b32b70479fe6dd8cdbb61213f84eb7f8098b261  opensearch-2.19.1.zip
+eab8c9818865bc035212eab5068cdacae164baa09d4c152f49b736d6f6b0e85c  opensearch-knn-2.19.1.0.zip
+6ab691dc6cb2c12802bb9024df3379bd1779a2b626d3bd7b27ed5f974cbc1708  opensearch-rest-client-2.19.1.jar
+c2598797a5f6f897ce7e8d05f593ff96de3fbc56c52f299d63cddcae41556dda  opensearch-scripting-painless-spi-2.19.1.jar
+30fe6a20a08004044be90abdf0e711313b7dfe2e5c7b12ac32498ae8e1cae927  opensearch-ssl-config-2.19.1.jar
+eb2056ee54ac367f8820d5c13fa5cea2d10bb492b01f4d1a15a6dce163bf82ce  reindex-client-2.19.1.jar
 EOF
 
 # module descriptors: name|classname|extended.plugins|description
@@ -155,7 +168,7 @@ fetch_artifacts() {
 $deps  </dependencies>
 </project>
 EOF
-    log_info "downloading OpenSearch $OS_VERSION and module jars with Maven (first run only)..."
+    log_info "downloading OpenSearch $OS_VERSION, module jars and plugins with Maven (first run only)..."
     rm -rf "$dl.tmp"
     if ! (cd "$tmp" && mvn -q -B -C -Dstyle.color=never dependency:copy-dependencies \
         -DexcludeTransitive=true -DoutputDirectory="$dl.tmp" >"$tmp/mvn.log" 2>&1); then
@@ -218,8 +231,15 @@ assemble() {
     for entry in "${ARTIFACTS[@]}"; do
         mod="${entry%%|*}"
         coord="${entry#*|}"
-        [[ "$mod" == "-" ]] && continue
-        cp "$dl/$(artifact_file "$coord")" "$tmp/opensearch-$OS_VERSION/modules/$mod/"
+        case "$mod" in
+            -) continue ;;
+            @*)
+                # a plugin zip has its descriptor and security policy at the top
+                mkdir -p "$tmp/opensearch-$OS_VERSION/plugins/${mod#@}"
+                unzip -q "$dl/$(artifact_file "$coord")" -d "$tmp/opensearch-$OS_VERSION/plugins/${mod#@}"
+                ;;
+            *) cp "$dl/$(artifact_file "$coord")" "$tmp/opensearch-$OS_VERSION/modules/$mod/" ;;
+        esac
     done
     cat >"$tmp/opensearch-$OS_VERSION/modules/lang-painless/plugin-security.policy" <<'EOF'
 grant {
@@ -284,6 +304,40 @@ cmd_install() {
 }
 
 # ----------------------------------------------------------------- config ---
+
+# Version of OpenSearch that last ran on the data dir: the file .data-version
+# next to it (written on every 'up'); for data from before that file, the
+# newest distribution assembled here (the dist dirs are named by version).
+data_version() {
+    local base d v=""
+    base="$(os_base)"
+    [[ -d "$base/data/nodes" ]] || return 0
+    if [[ -s "$base/.data-version" ]]; then
+        cat "$base/.data-version"
+        return 0
+    fi
+    for d in "$base"/dist/opensearch-*/; do
+        [[ -d "$d" ]] || continue
+        d="${d%/}"
+        v="$(printf '%s\n%s\n' "$v" "${d##*/opensearch-}" | sort -V | tail -n1)"
+    done
+    printf '%s\n' "$v"
+}
+
+# OpenSearch refuses data written by a newer version ("cannot downgrade a node
+# from version [2.19.6] to version [2.19.1]"), and OS_VERSION went down from
+# 2.19.6 to 2.19.1 for the k-NN plugin: such a data dir is moved aside (not
+# deleted), so 'up' starts on an empty one instead of failing.
+set_aside_newer_data() {
+    local base v aside
+    base="$(os_base)"
+    v="$(data_version)"
+    [[ -n "$v" && "$v" != "$OS_VERSION" ]] || return 0
+    [[ "$(printf '%s\n%s\n' "$v" "$OS_VERSION" | sort -V | tail -n1)" == "$v" ]] || return 0
+    aside="$base/data-$v-$(date +%Y%m%d%H%M%S)"
+    mv "$base/data" "$aside"
+    log_warn "the OpenSearch data in $base/data was written by OpenSearch $v, which $OS_VERSION cannot read; moved it to $aside and starting with no indices (ingestion creates its index again, but the chunks of sources synced before are gone: sync them again, or run 'deploy/local/infra.sh reset' for a consistent empty stack)"
+}
 
 write_config() {
     local base user d
@@ -373,7 +427,9 @@ cmd_up() {
         return 0
     fi
     check_ports_free
+    set_aside_newer_data
     write_config
+    printf '%s\n' "$OS_VERSION" >"$(os_base)/.data-version"
     base="$(os_base)"
     user="$(run_as_user)"
     jh="$(java_home)"

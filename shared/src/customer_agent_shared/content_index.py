@@ -14,7 +14,7 @@ from typing import Any
 
 from opensearchpy import AsyncOpenSearch
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 READ_ALIAS = "customer-agent-chunks"
 WRITE_ALIAS = "customer-agent-chunks-write"
 
@@ -29,6 +29,19 @@ def concrete_index_name(version: int = INDEX_VERSION) -> str:
 # sync). 13k chunks bulk-indexed over ~11 s, as in a crawl, cost OpenSearch 4.7-5.1 CPU s with a 1 s
 # refresh and 3.9-4.2 s with 10 s (6.1-8.8 vs 4.3-5.0 s when OpenSearch was in a slower state).
 REFRESH_INTERVAL = "10s"
+
+# Each chunk's sentence embedding (added by ingestion after the chunk is written, so word search works
+# at once) and the model it came from: readers compare a question only with vectors of their own model.
+EMBEDDING_FIELD = "embedding"
+EMBEDDING_MODEL_FIELD = "embedding_model"
+DEFAULT_EMBEDDING_DIMENSION = 384
+# HNSW graph in Lucene (no native library); cosine scores come back as (1 + cosine) / 2.
+_EMBEDDING_METHOD = {
+    "name": "hnsw",
+    "engine": "lucene",
+    "space_type": "cosinesimil",
+    "parameters": {"m": 16, "ef_construction": 128},
+}
 
 # Languages with a dedicated analyzer; anything else uses the standard analyzer.
 LANGUAGE_ANALYZERS: dict[str, str] = {
@@ -100,8 +113,8 @@ def with_localized_fields(document: Mapping[str, Any]) -> dict[str, Any]:
     return {**document, **localized_fields(str(document.get("language") or ""), document)}
 
 
-def index_body() -> dict[str, Any]:
-    """Settings and mappings of the chunk index."""
+def index_body(embedding_dimension: int = DEFAULT_EMBEDDING_DIMENSION) -> dict[str, Any]:
+    """Settings and mappings of the chunk index (vectors of ``embedding_dimension`` numbers)."""
     text_field = {"type": "text", "analyzer": "standard"}
     per_language = {
         language: {
@@ -110,7 +123,12 @@ def index_body() -> dict[str, Any]:
         for language, analyzer in LANGUAGE_ANALYZERS.items()
     }
     return {
-        "settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": REFRESH_INTERVAL},
+        "settings": {
+            "number_of_shards": 1,
+            "number_of_replicas": 0,
+            "refresh_interval": REFRESH_INTERVAL,
+            "knn": True,
+        },
         "mappings": {
             "dynamic": "strict",
             "_meta": {"index_version": INDEX_VERSION},
@@ -133,9 +151,18 @@ def index_body() -> dict[str, Any]:
                 "position": {"type": "integer"},
                 "content_hash": {"type": "keyword"},
                 "updated_at": {"type": "date"},
+                EMBEDDING_FIELD: {"type": "knn_vector", "dimension": embedding_dimension, "method": _EMBEDDING_METHOD},
+                EMBEDDING_MODEL_FIELD: {"type": "keyword"},
             },
         },
     }
+
+
+def embedding_dimension(mapping: Mapping[str, Any]) -> int | None:
+    """The vector length an existing index was created for (None before vectors existed)."""
+    field = (mapping.get("properties") or {}).get(EMBEDDING_FIELD) or {}
+    dimension = field.get("dimension")
+    return int(dimension) if dimension is not None else None
 
 
 def index_version(mapping: Mapping[str, Any]) -> int:
@@ -149,6 +176,14 @@ def account_filter(account_id: str) -> dict[str, Any]:
     if not account_id:
         raise ValueError("account_id is required for every content query")
     return {"term": {"account_id": account_id}}
+
+
+def knn_query(account_id: str, vector: list[float], *, k: int, model_id: str) -> dict[str, Any]:
+    """A k-NN query over one account's vectors of one model. The filter runs inside the graph search
+    (Lucene's efficient filtering), so an account gets its own ``k`` nearest however many others share
+    the index; ``AccountScopedSearch`` still adds its own account filter around it."""
+    scope = {"bool": {"filter": [account_filter(account_id), {"term": {EMBEDDING_MODEL_FIELD: model_id}}]}}
+    return {"knn": {EMBEDDING_FIELD: {"vector": vector, "k": k, "filter": scope}}}
 
 
 @dataclass(frozen=True)
@@ -190,6 +225,12 @@ class AccountScopedSearch:
         result: dict[str, Any] = await self._client.msearch(index=self._index, body=lines)
         responses: list[dict[str, Any]] = result.get("responses", [])
         return responses
+
+    async def nearest(
+        self, account_id: str, vector: list[float], *, k: int, model_id: str, **extra: Any
+    ) -> dict[str, Any]:
+        """The ``k`` chunks of one account whose vectors (of ``model_id``) are closest to ``vector``."""
+        return await self.search(account_id, knn_query(account_id, vector, k=k, model_id=model_id), size=k, **extra)
 
     async def count(self, account_id: str, query: dict[str, Any] | None = None) -> int:
         """Count one account's chunks matching ``query`` (all of them by default)."""

@@ -51,5 +51,5 @@ def test_every_reader_field_is_mapped_with_its_language_analyzer() -> None:
 
 
 def test_the_index_records_its_version_and_older_indexes_read_as_version_1() -> None:
-    assert index_version(index_body()["mappings"]) == INDEX_VERSION == 2
+    assert index_version(index_body()["mappings"]) == INDEX_VERSION == 3
     assert index_version({"properties": {}}) == 1

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from customer_agent_shared.embeddings import Embedder, create_embedder
 from customer_agent_shared.kernel import (
     ServiceKernel,
     build_kernel,
@@ -13,14 +14,16 @@ from customer_agent_shared.kernel import (
     start_consumers_last,
 )
 from fastapi import FastAPI
+from opensearchpy import AsyncOpenSearch
 
 from conversation_service.adapters.content_search import ContentSearch
 from conversation_service.adapters.llm import ChatCompletionsClient
 from conversation_service.adapters.orm import SCHEMA, inbox_table, outbox_table
 from conversation_service.adapters.unit_of_work import ConversationUnitOfWork
-from conversation_service.domain.retrieval import TermStatistics
+from conversation_service.domain.fusion import FusionWeights
+from conversation_service.domain.retrieval import AnswerThresholds, TermStatistics
 from conversation_service.entrypoints.kafka_subscribers import register_subscribers
-from conversation_service.handlers.answering import AnswerEngine, AnswerPolicy
+from conversation_service.handlers.answering import AnswerEngine, AnswerPolicy, ChatModel
 from conversation_service.handlers.conversations import ConversationHandler, ConversationOptions
 from conversation_service.handlers.profiles import ConfigFolder, ProfileCache
 from conversation_service.handlers.resolution import ResolutionSweep
@@ -75,18 +78,10 @@ def build_service(settings: ConversationSettings | None = None) -> ConversationS
             timeout_seconds=settings.llm_timeout_seconds,
         )
         kernel.lifecycle.add("llm client", None, llm.close)
-    engine = AnswerEngine(
-        ContentSearch(
-            kernel.opensearch,
-            settings.content_index,
-            statistics=TermStatistics(settings.term_statistics_seconds, clock=time.monotonic),
-        ),
-        AnswerPolicy(
-            support_threshold=settings.support_threshold,
-            retrieval_size=settings.retrieval_size,
-        ),
-        llm,
-    )
+    embedder = create_embedder(settings)
+    if embedder is not None:
+        kernel.lifecycle.add("embedding model", embedder.start, embedder.aclose)
+    engine = build_answer_engine(settings, kernel.opensearch, embedder=embedder, llm=llm)
     profiles = ProfileCache(settings.config_cache_seconds)
     conversations = ConversationHandler(
         unit_of_work,
@@ -114,6 +109,30 @@ def build_service(settings: ConversationSettings | None = None) -> ConversationS
     )
     start_consumers_last(kernel)
     return ConversationService(kernel, settings, conversations, config, resolution)
+
+
+def build_answer_engine(
+    settings: ConversationSettings,
+    opensearch: AsyncOpenSearch,
+    *,
+    embedder: Embedder | None,
+    llm: ChatModel | None = None,
+) -> AnswerEngine:
+    """The answer pipeline the settings describe, reading ``settings.content_index``."""
+    search = ContentSearch(
+        opensearch,
+        settings.content_index,
+        statistics=TermStatistics(settings.term_statistics_seconds, clock=time.monotonic),
+        embedder=embedder,
+        dense_candidates=settings.dense_candidates,
+        fusion=FusionWeights(lexical=settings.fusion_lexical_weight, dense=settings.fusion_dense_weight),
+    )
+    thresholds = AnswerThresholds(
+        min_similarity=settings.min_similarity,
+        min_support=settings.support_threshold,
+        centring=settings.similarity_centring,
+    )
+    return AnswerEngine(search, AnswerPolicy(thresholds=thresholds, retrieval_size=settings.retrieval_size), llm)
 
 
 def asyncapi_document(service: ConversationService) -> str:

@@ -46,3 +46,17 @@ PREFETCHED_SEARCHES = Counter(
     " (coalesced) and those a message then used (used).",
     ["outcome"],
 )
+RETRIEVAL_SIMILARITY = Histogram(
+    "customer_agent_conversation_retrieval_similarity",
+    "Cosine similarity between the question and the best passage the vector search found.",
+    buckets=(0.6, 0.65, 0.7, 0.75, 0.78, 0.8, 0.82, 0.84, 0.86, 0.88, 0.9, 0.95, 1.0),
+)
+QUESTION_EMBEDDING_SECONDS = Histogram(
+    "customer_agent_conversation_question_embedding_seconds",
+    "Time to compute the vectors of the questions of one search request.",
+    buckets=(0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5),
+)
+VECTOR_SEARCH_FAILURES = Counter(
+    "customer_agent_conversation_vector_search_failures_total",
+    "Vector searches that failed while the word search answered (the answer used words only).",
+)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from customer_agent_shared.content_index import READ_ALIAS
+from customer_agent_shared.embeddings import EmbeddingSettings
 from customer_agent_shared.settings import BatchConsumerSettings, ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 
-class ConversationSettings(ServiceSettings, BatchConsumerSettings):
+class ConversationSettings(ServiceSettings, BatchConsumerSettings, EmbeddingSettings):
     """Everything the conversation service reads from its environment."""
 
     model_config = SettingsConfigDict(env_prefix="CONVERSATION_", extra="ignore", populate_by_name=True)
@@ -22,11 +23,35 @@ class ConversationSettings(ServiceSettings, BatchConsumerSettings):
         default=READ_ALIAS, description="OpenSearch index or alias the chunks are read from (the read alias)."
     )
     retrieval_size: int = Field(default=6, ge=1, le=50, description="Chunks fetched per question.")
+    min_similarity: float = Field(
+        default=0.82,
+        ge=-1.0,
+        le=1.0,
+        description="Cosine similarity between the question and the best passage needed to answer from it "
+        "(passages the vector search scored).",
+    )
+    similarity_centring: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of the question's mean similarity to its vector-search candidates taken off each "
+        "similarity before the threshold (0: raw cosine; 1: the margin over the candidates).",
+    )
     support_threshold: float = Field(
         default=0.6,
         ge=0.0,
         le=1.0,
-        description="Weighted share of the question's topic words the best passage must contain to be answered.",
+        description="Weighted share of the question's topic words a passage must contain to be answered from, "
+        "when it has no vector yet or embeddings are off.",
+    )
+    dense_candidates: int = Field(
+        default=20, ge=1, le=200, description="Nearest chunks the vector search returns per question."
+    )
+    fusion_lexical_weight: float = Field(
+        default=1.0, ge=0.0, description="Weight of the word search's ranking in the hybrid ranking."
+    )
+    fusion_dense_weight: float = Field(
+        default=1.0, ge=0.0, description="Weight of the vector search's ranking in the hybrid ranking."
     )
     recent_turns: int = Field(default=6, ge=1, le=50, description="Turns kept per thread for follow-up questions.")
     send_handoff_notice: bool = Field(

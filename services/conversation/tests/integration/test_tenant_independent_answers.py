@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conversation_service.adapters.content_search import ContentSearch
+from conversation_service.bootstrap import build_answer_engine
 from conversation_service.domain.composer import Persona
-from conversation_service.handlers.answering import AnswerEngine, AnswerPolicy, Attempt
+from conversation_service.handlers.answering import AnswerEngine, Attempt
 from conversation_service.settings import ConversationSettings
 from customer_agent_shared.clients import create_opensearch_client
 from customer_agent_shared.content_index import index_body, with_localized_fields
+from customer_agent_shared.embeddings import create_embedder
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import unique_name
 from opensearchpy import AsyncOpenSearch
@@ -109,9 +110,8 @@ async def indexes(infrastructure: InfrastructureSettings) -> AsyncIterator[tuple
 
 def engine_over(client: AsyncOpenSearch, index: str) -> AnswerEngine:
     """The answer pipeline with conversation's default thresholds, reading ``index``."""
-    settings = ConversationSettings()
-    policy = AnswerPolicy(support_threshold=settings.support_threshold, retrieval_size=settings.retrieval_size)
-    return AnswerEngine(ContentSearch(client, index), policy)
+    settings = ConversationSettings(content_index=index)
+    return build_answer_engine(settings, client, embedder=create_embedder(settings))
 
 
 async def attempt(engine: AnswerEngine, question: str) -> Attempt:

@@ -35,7 +35,7 @@ def test_extract_takes_the_matching_sentences_in_order() -> None:
 def test_only_public_sources_with_citations_on_are_cited(private: bool, citations_allowed: bool, cited: bool) -> None:
     terms = analyze_question("How do I reset my password?", "en")
     ranked = rank_passages(terms, [_passage("a", private=private, citations_allowed=citations_allowed)])
-    answer = compose(terms, ranked, persona=Persona(), language="en", greet=False, threshold=0.5)
+    answer = compose(terms, ranked, persona=Persona(), language="en", greet=False)
     assert bool(answer.citations) is cited
     assert "To reset your password" in answer.text  # the content is still used
 
@@ -64,7 +64,7 @@ def test_personalities_and_roles_sound_different() -> None:
 def test_a_passage_in_another_language_is_flagged_in_the_visitor_language() -> None:
     terms = analyze_question("Hvordan nulstiller jeg min adgangskode?", "da")
     ranked = rank_passages(terms, [_passage("a")])
-    answer = compose(terms, ranked, persona=Persona(), language="da", greet=False, threshold=0.5)
+    answer = compose(terms, ranked, persona=Persona(), language="da", greet=False)
     assert answer.language == "da"
     assert texts.OTHER_LANGUAGE_NOTE["da"] in answer.text
     assert texts.INTRO[Personality.FRIENDLY]["da"] in answer.text
@@ -73,5 +73,5 @@ def test_a_passage_in_another_language_is_flagged_in_the_visitor_language() -> N
 def test_a_language_without_texts_is_labelled_english() -> None:
     terms = analyze_question("reset password", "fi")
     ranked = rank_passages(terms, [_passage("a")])
-    answer = compose(terms, ranked, persona=Persona(), language="fi", greet=False, threshold=0.5)
+    answer = compose(terms, ranked, persona=Persona(), language="fi", greet=False)
     assert answer.language == "en"

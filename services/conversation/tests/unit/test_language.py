@@ -25,6 +25,9 @@ def test_language_of_locale(locale: str | None, expected: str | None) -> None:
         ("Wie kann ich mein Passwort zurücksetzen?", "de"),
         ("Comment réinitialiser mon mot de passe ?", "fr"),
         ("¿Cómo restablezco mi contraseña?", "es"),
+        ("Come posso reimpostare la mia password?", "it"),  # not French
+        ("Como faço para redefinir minha senha?", "pt"),  # not Spanish
+        ("Kan jag byta lösenord själv?", "sv"),
         ("12345 ???", None),
     ],
 )

@@ -6,7 +6,8 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from customer_agent_shared.content_index import AccountScopedSearch
+from customer_agent_shared.content_index import DEFAULT_EMBEDDING_DIMENSION, AccountScopedSearch
+from customer_agent_shared.embeddings import create_embedder
 from customer_agent_shared.kernel import (
     ServiceKernel,
     build_kernel,
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 
 from ingestion_service.adapters.content_store import ContentStore
 from ingestion_service.adapters.crawler import Crawler, CrawlOptions
+from ingestion_service.adapters.embedding_store import EmbeddingStore
 from ingestion_service.adapters.file_parsers import FileLimits
 from ingestion_service.adapters.language import warm_up
 from ingestion_service.adapters.orm import SCHEMA, inbox_table, outbox_table
@@ -28,6 +30,7 @@ from ingestion_service.adapters.unit_of_work import IngestionUnitOfWork
 from ingestion_service.domain.network_policy import AddressPolicy, parse_networks
 from ingestion_service.entrypoints.kafka_subscribers import register_subscribers
 from ingestion_service.handlers.articles import ArticleIndexing
+from ingestion_service.handlers.embedding import EmbeddingBackfill
 from ingestion_service.handlers.indexing import DocumentIndexer
 from ingestion_service.handlers.scheduler import ResyncScheduler
 from ingestion_service.handlers.source_commands import SourceCommands
@@ -52,6 +55,7 @@ class IngestionService:
     scheduler: ResyncScheduler
     commands: SourceCommands
     articles: ArticleIndexing
+    backfill: EmbeddingBackfill | None = None
 
     def unit_of_work(self) -> IngestionUnitOfWork:
         """A new unit of work over ingestion's schema."""
@@ -96,11 +100,13 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
         use_opensearch=True,
     )
     assert kernel.opensearch is not None
+    embedder = create_embedder(settings)
     store = ContentStore(
         kernel.opensearch,
         index=settings.content_index,
         read_alias=settings.content_read_alias,
         write_alias=settings.content_write_alias,
+        embedding_dimension=embedder.dimension if embedder else DEFAULT_EMBEDDING_DIMENSION,
     )
 
     def unit_of_work() -> IngestionUnitOfWork:
@@ -134,6 +140,17 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
         unit_of_work, indexer, runner, file_limits, consumer=f"{settings.consumer_group}:{SOURCES_COMMANDS}"
     )
     articles = ArticleIndexing(unit_of_work, indexer, consumer=f"{settings.consumer_group}:{CONTENT_EVENTS}")
+    backfill = (
+        EmbeddingBackfill(
+            EmbeddingStore(kernel.opensearch, write_alias=settings.content_write_alias),
+            embedder,
+            batch_size=settings.embedding_batch_chunks,
+            max_chars=settings.embedding_max_chars,
+            idle_seconds=settings.embedding_idle_seconds,
+        )
+        if embedder is not None
+        else None
+    )
     service = IngestionService(
         kernel=kernel,
         settings=settings,
@@ -144,6 +161,7 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
         scheduler=scheduler,
         commands=commands,
         articles=articles,
+        backfill=backfill,
     )
 
     async def prepare_index() -> None:
@@ -158,6 +176,9 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
     kernel.lifecycle.add("page parsers", None, crawler.parsers.aclose)
     kernel.lifecycle.add("sync runner", start_runner, runner.stop)
     kernel.lifecycle.add("re-sync scheduler", scheduler.start, scheduler.stop)
+    if embedder is not None and backfill is not None:
+        kernel.lifecycle.add("embedding model", embedder.start, embedder.aclose)
+        kernel.lifecycle.add("embedding backfill", backfill.start, backfill.stop)
     register_subscribers(kernel.broker, commands, articles, settings.consumer_group, settings.consumer_offset_reset)
     start_consumers_last(kernel)
     return service

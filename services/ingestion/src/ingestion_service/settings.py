@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from customer_agent_shared.content_index import READ_ALIAS, WRITE_ALIAS, concrete_index_name
+from customer_agent_shared.embeddings import EmbeddingSettings
 from customer_agent_shared.settings import ServiceSettings
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -11,7 +12,7 @@ from ingestion_service.adapters.crawler import DEFAULT_PARSE_WORKERS
 from ingestion_service.domain.network_policy import parse_networks
 
 
-class IngestionSettings(ServiceSettings):
+class IngestionSettings(ServiceSettings, EmbeddingSettings):
     """Everything the ingestion service reads from its environment."""
 
     model_config = SettingsConfigDict(env_prefix="INGESTION_", extra="ignore", populate_by_name=True)
@@ -55,6 +56,15 @@ class IngestionSettings(ServiceSettings):
     # Chunking.
     chunk_chars: int = Field(default=1200, ge=200, description="Target chunk size in characters.")
     chunk_overlap_chars: int = Field(default=200, ge=0, description="Overlap between consecutive chunks.")
+
+    # Vectors (INGESTION_EMBEDDINGS and its companions choose the model; see EmbeddingSettings).
+    embedding_batch_chunks: int = Field(default=16, ge=1, le=512, description="Chunks embedded per batch.")
+    embedding_max_chars: int = Field(
+        default=1500, ge=100, le=20_000, description="Characters of a chunk (headings first) its vector reads."
+    )
+    embedding_idle_seconds: float = Field(
+        default=2.0, gt=0, description="How often new chunks are looked for when every chunk has its vector."
+    )
 
     # Progress and scheduling.
     progress_interval_seconds: float = Field(default=1.0, gt=0, description="Most frequent progress report.")

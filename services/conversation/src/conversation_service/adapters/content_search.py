@@ -8,12 +8,14 @@ from collections.abc import Hashable, Sequence
 from contextvars import ContextVar
 from typing import Any
 
-from customer_agent_shared.content_index import AccountScopedSearch, ScopedSearch, account_filter
+from customer_agent_shared.content_index import AccountScopedSearch, ScopedSearch, account_filter, knn_query
+from customer_agent_shared.embeddings import Embedder, EmbeddingUnavailableError
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
-from opensearchpy.exceptions import NotFoundError, TransportError
+from opensearchpy.exceptions import TransportError
 
 from conversation_service import metrics
+from conversation_service.domain.fusion import FusionWeights, cosine_from_score, fuse
 from conversation_service.domain.retrieval import (
     ContentUnavailableError,
     Passage,
@@ -29,12 +31,22 @@ from conversation_service.domain.retrieval import (
 logger = logging.getLogger(__name__)
 
 
-def passage_from_hit(hit: dict[str, Any]) -> Passage:
-    """A search hit as a ``Passage`` (missing fields get safe defaults: private content is never citable)."""
+MIN_FUSED_CANDIDATES = 10
+# The vectors travel in ``_source`` but nothing here reads them: leave them out of every response.
+_SOURCE_FILTER = {"excludes": ["embedding"]}
+
+
+def passage_from_hit(hit: dict[str, Any], *, dense: bool = False) -> Passage:
+    """A search hit as a ``Passage`` (missing fields get safe defaults: private content is never citable).
+
+    A hit of the vector search carries its cosine similarity instead of a BM25 score.
+    """
     source: dict[str, Any] = hit.get("_source") or {}
+    score = float(hit.get("_score") or 0.0)
     return Passage(
         chunk_id=str(source.get("chunk_id") or hit.get("_id") or ""),
-        score=float(hit.get("_score") or 0.0),
+        score=0.0 if dense else score,
+        similarity=cosine_from_score(score) if dense else None,
         title=str(source.get("title") or ""),
         url=str(source.get("url") or ""),
         body=str(source.get("body") or ""),
@@ -49,12 +61,13 @@ def passage_from_hit(hit: dict[str, Any]) -> Passage:
 
 
 class ContentSearch:
-    """Language-aware BM25 over one account's chunks, with term frequencies in the same request.
+    """Hybrid search over one account's chunks: language-aware BM25 (with term frequencies in the same
+    request) and, with an embedder, the nearest vectors of the question, fused into one ranking.
 
     ``prefetch`` runs the searches a batch of messages is expected to need in one ``_msearch``; a later
     ``retrieve`` of exactly the same search takes its result instead of asking again. OpenSearch spends
     most of a small search on the request itself, so one request for a batch costs a fraction of one
-    request per message. Identical searches of one batch (the same account, terms and size: visitors
+    request per message. Identical searches of one batch (the same account, question and size: visitors
     asking the same thing at once) are sent once and share the result, which is what each would have got
     alone from the same index. The prefetched results belong to the task that fetched them: batches
     handled at once (one task each) never take or drop each other's.
@@ -67,10 +80,16 @@ class ContentSearch:
         *,
         weigh_terms: bool = True,
         statistics: TermStatistics | None = None,
+        embedder: Embedder | None = None,
+        dense_candidates: int = 20,
+        fusion: FusionWeights | None = None,
     ) -> None:
         self._search = AccountScopedSearch(client, index)
         self._weigh_terms = weigh_terms
         self._statistics = statistics or TermStatistics(0.0, clock=time.monotonic)
+        self._embedder = embedder
+        self._dense_candidates = dense_candidates
+        self._fusion = fusion or FusionWeights()
         self._prefetched: ContextVar[dict[Hashable, list[Retrieval]] | None] = ContextVar(
             f"prefetched_searches_{id(self)}", default=None
         )
@@ -84,20 +103,22 @@ class ContentSearch:
         if ready:
             metrics.PREFETCHED_SEARCHES.labels(outcome="used").inc()
             return ready.pop()
+        [vector] = await self._vectors([terms])
         known = self._known_statistics(account_id, terms)
         try:
-            result = await self._search.search(
-                account_id, build_query(terms), size=size, **self._extra(account_id, terms, known)
-            )
-        except NotFoundError:
-            return Retrieval([])
+            responses = await self._search.search_many(self._requests(account_id, terms, size, known, vector))
         except OpenSearchConnectionError as error:
             raise ContentUnavailableError(f"content index unreachable: {error}") from error
         except TransportError as error:
             if isinstance(error.status_code, int) and error.status_code < 500:
                 raise
             raise ContentUnavailableError(f"content index unavailable: {error}") from error
-        return self._retrieval_from(account_id, terms, known, result)
+        lexical = responses[0]
+        if _missing_index(lexical):
+            return Retrieval([])
+        if "error" in lexical:
+            raise ContentUnavailableError(f"content search failed: {str(lexical['error'])[:300]}")
+        return self._retrieval_from(account_id, terms, size, known, responses)
 
     async def prefetch(self, searches: Sequence[tuple[str, QueryTerms, int]]) -> None:
         """Run the given retrievals in one request and keep their results for ``retrieve``.
@@ -117,26 +138,62 @@ class ContentSearch:
             expected[key] = expected.get(key, 0) + 1
         if not wanted:
             return
+        try:
+            vectors = await self._vectors([terms for _, terms, _ in wanted.values()])
+        except ContentUnavailableError as error:
+            logger.warning("embedding the batch's questions failed; each searches alone", extra={"error": str(error)})
+            return
         known = [self._known_statistics(account_id, terms) for account_id, terms, _ in wanted.values()]
-        requests = [
-            ScopedSearch(account_id, build_query(terms), size, self._extra(account_id, terms, statistics))
-            for (account_id, terms, size), statistics in zip(wanted.values(), known, strict=True)
-        ]
+        requests: list[ScopedSearch] = []
+        for (account_id, terms, size), statistics, vector in zip(wanted.values(), known, vectors, strict=True):
+            requests += self._requests(account_id, terms, size, statistics, vector)
         try:
             responses = await self._search.search_many(requests)
         except (OpenSearchConnectionError, TransportError) as error:
             logger.warning("prefetching searches failed; each message searches alone", extra={"error": repr(error)})
             return
         prefetched: dict[Hashable, list[Retrieval]] = {}
-        for (key, (account_id, terms, _)), statistics, response in zip(wanted.items(), known, responses, strict=False):
-            if "error" in response or "hits" not in response:
+        position = 0
+        for (key, (account_id, terms, size)), statistics, vector in zip(wanted.items(), known, vectors, strict=True):
+            count = 1 if vector is None else 2
+            own = responses[position : position + count]
+            position += count
+            if any("error" in response or "hits" not in response for response in own):
                 continue
             # Shared, not copied: a Retrieval is frozen and nothing downstream changes its passages.
-            prefetched[key] = [self._retrieval_from(account_id, terms, statistics, response)] * expected[key]
+            prefetched[key] = [self._retrieval_from(account_id, terms, size, statistics, own)] * expected[key]
         self._prefetched.set(prefetched)
         fetched = sum(map(len, prefetched.values()))
         metrics.PREFETCHED_SEARCHES.labels(outcome="fetched").inc(fetched)
         metrics.PREFETCHED_SEARCHES.labels(outcome="coalesced").inc(fetched - len(prefetched))
+
+    async def _vectors(self, questions: Sequence[QueryTerms]) -> list[list[float] | None]:
+        """Each question's vector (None for all without an embedder)."""
+        if self._embedder is None:
+            return [None] * len(questions)
+        started = time.perf_counter()
+        try:
+            vectors = await self._embedder.embed_queries([terms.question for terms in questions])
+        except EmbeddingUnavailableError as error:
+            raise ContentUnavailableError(str(error)) from error
+        metrics.QUESTION_EMBEDDING_SECONDS.observe(time.perf_counter() - started)
+        return list(vectors)
+
+    def _requests(
+        self,
+        account_id: str,
+        terms: QueryTerms,
+        size: int,
+        known: tuple[dict[str, int], int] | None,
+        vector: list[float] | None,
+    ) -> list[ScopedSearch]:
+        """The word search, then (with a vector) the vector search."""
+        lexical = ScopedSearch(account_id, build_query(terms), size, self._extra(account_id, terms, known))
+        if vector is None or self._embedder is None:
+            return [lexical]
+        dense_size = max(size, self._dense_candidates)
+        nearest = knn_query(account_id, vector, k=dense_size, model_id=self._embedder.model_id)
+        return [lexical, ScopedSearch(account_id, nearest, dense_size, {"_source": _SOURCE_FILTER})]
 
     def _known_statistics(self, account_id: str, terms: QueryTerms) -> tuple[dict[str, int], int] | None:
         if not self._weigh_terms or not terms.all_terms:
@@ -144,11 +201,9 @@ class ContentSearch:
         return self._statistics.known(account_id, terms)
 
     def _extra(self, account_id: str, terms: QueryTerms, known: tuple[dict[str, int], int] | None) -> dict[str, Any]:
-        # The whole _source, per-language copies included: naming the wanted fields makes OpenSearch build
-        # a filter for every search, which costs it more (~0.3 ms a search) than reading the copies costs us.
         # Nothing reads the number of matches: without counting them all, OpenSearch may skip the chunks
         # that cannot reach the top ``size`` (a large account's common words match thousands).
-        extra: dict[str, Any] = {"track_total_hits": False}
+        extra: dict[str, Any] = {"track_total_hits": False, "_source": _SOURCE_FILTER}
         if self._weigh_terms and terms.all_terms and known is None:
             extra["aggs"] = {"frequencies": frequency_aggregation(terms, account_filter(account_id))}
         return extra
@@ -157,17 +212,34 @@ class ContentSearch:
         self,
         account_id: str,
         terms: QueryTerms,
+        size: int,
         known: tuple[dict[str, int], int] | None,
-        result: dict[str, Any],
+        responses: Sequence[dict[str, Any]],
     ) -> Retrieval:
-        passages = [passage_from_hit(hit) for hit in result.get("hits", {}).get("hits", [])]
-        aggregation = result.get("aggregations", {}).get("frequencies")
+        lexical_result = responses[0]
+        passages = [passage_from_hit(hit) for hit in lexical_result.get("hits", {}).get("hits", [])]
+        background: float | None = None
+        if len(responses) > 1 and "hits" in responses[1]:
+            nearest = [passage_from_hit(hit, dense=True) for hit in responses[1]["hits"].get("hits", [])]
+            similarities = [passage.similarity for passage in nearest if passage.similarity is not None]
+            background = sum(similarities) / len(similarities) if similarities else None
+            passages = fuse(passages, nearest, weights=self._fusion)[: max(size, MIN_FUSED_CANDIDATES)]
+        elif len(responses) > 1:
+            # Word search still answers: a vector search that fails (an index without vectors) degrades.
+            logger.warning("vector search failed; word search only", extra={"error": str(responses[1])[:300]})
+            metrics.VECTOR_SEARCH_FAILURES.inc()
+        aggregation = lexical_result.get("aggregations", {}).get("frequencies")
         if isinstance(aggregation, dict):
             known = read_frequencies(aggregation)
             self._statistics.remember(account_id, terms, *known)
         if known is None:
-            return Retrieval(passages)
-        return Retrieval(passages, term_weights(*known))
+            return Retrieval(passages, background=background)
+        return Retrieval(passages, term_weights(*known), background=background)
+
+
+def _missing_index(response: dict[str, Any]) -> bool:
+    error = response.get("error")
+    return isinstance(error, dict) and error.get("type") == "index_not_found_exception"
 
 
 def _search_key(account_id: str, terms: QueryTerms, size: int) -> Hashable:

@@ -80,12 +80,15 @@ def extract(terms: QueryTerms, text: str, *, max_sentences: int = MAX_SENTENCES)
     return passage
 
 
-def citations_for(ranked: Sequence[Ranked], *, threshold: float, limit: int = MAX_CITATIONS) -> tuple[SourceRef, ...]:
-    """Citations of the supporting passages: only citable sources (citations on, not private), one per URL."""
+def citations_for(
+    ranked: Sequence[Ranked], *, supporting_only: bool = True, limit: int = MAX_CITATIONS
+) -> tuple[SourceRef, ...]:
+    """Citations of the best passage and the other supporting ones (all with ``supporting_only`` off):
+    only citable sources (citations on, not private), one per URL."""
     refs: list[SourceRef] = []
     seen: set[str] = set()
     for position, item in enumerate(ranked):
-        if position > 0 and item.support < threshold:
+        if position > 0 and supporting_only and not item.supported:
             continue
         passage = item.passage
         if not passage.citable or passage.url in seen:
@@ -117,7 +120,6 @@ def compose(
     persona: Persona,
     language: str,
     greet: bool,
-    threshold: float,
 ) -> ComposedAnswer:
     """Compose the extractive answer from the best passage (``ranked`` must not be empty)."""
     best = ranked[0].passage
@@ -130,6 +132,4 @@ def compose(
         greet=greet,
         other_language=bool(best.language) and best.language != language,
     )
-    return ComposedAnswer(
-        text=text, language=label, citations=citations_for(ranked, threshold=threshold), passage=passage
-    )
+    return ComposedAnswer(text=text, language=label, citations=citations_for(ranked), passage=passage)

@@ -1,9 +1,13 @@
-"""Which language a visitor speaks: the browser locale decides, else a stop-word vote over the text."""
+"""Which language a visitor speaks: the browser locale decides, else a language-identification model."""
 
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
+from typing import Any
+
+from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]
 
 SUPPORTED_LANGUAGES = ("en", "da", "nl", "de", "fr", "es", "sv", "no", "it", "pt", "fi")
 
@@ -15,7 +19,7 @@ def word_list(text: str) -> list[str]:
     return text.split()
 
 
-# Frequent function words per language; a word shared by several languages votes for each of them.
+# Frequent function words per language: they carry no topic, so retrieval leaves them out.
 STOP_WORDS: dict[str, frozenset[str]] = {
     "en": frozenset(
         word_list(
@@ -79,34 +83,29 @@ def words(text: str) -> list[str]:
     return [word.lower() for word in _WORD.findall(unicodedata.normalize("NFC", text))]
 
 
+_MIN_PROBABILITY = 0.3  # below it the text is too short or mixed to tell: the account's language is used
+_identifier_lock = threading.Lock()
+_identifier: Any = None
+
+
+def _language_identifier() -> Any:
+    """py3langid's model (shipped in the package), restricted to the languages the agent speaks."""
+    global _identifier
+    with _identifier_lock:
+        if _identifier is None:
+            identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+            identifier.set_languages(list(SUPPORTED_LANGUAGES))
+            _identifier = identifier
+    return _identifier
+
+
 def detect_language(text: str) -> str | None:
-    """Best guess from stop words and letters; None when the text gives no evidence."""
-    tokens = words(text)
-    if not tokens:
+    """The language the text is most likely in, among those the agent speaks; None when unclear."""
+    sample = " ".join(text[:1000].split())
+    if not words(sample):
         return None
-    scores: dict[str, float] = {}
-    for language, stop_words in STOP_WORDS.items():
-        hits = sum(1 for token in tokens if token in stop_words)
-        if hits:
-            scores[language] = float(hits)
-    lowered = text.lower()
-    # Letters that only some languages use break ties between close neighbours.
-    if any(letter in lowered for letter in "æø"):
-        scores["da"] = scores.get("da", 0.0) + 1.5
-    if "å" in lowered and any(letter in lowered for letter in "äö"):
-        scores["sv"] = scores.get("sv", 0.0) + 1.5
-    if any(letter in lowered for letter in "ñ¿¡"):
-        scores["es"] = scores.get("es", 0.0) + 1.5
-    if "ß" in lowered or "ü" in lowered:
-        scores["de"] = scores.get("de", 0.0) + 1.0
-    if any(letter in lowered for letter in "çèêàù"):
-        scores["fr"] = scores.get("fr", 0.0) + 1.0
-    if "ij" in lowered and " ik " in f" {lowered} ":
-        scores["nl"] = scores.get("nl", 0.0) + 0.5
-    if not scores:
-        return None
-    best = max(scores.items(), key=lambda item: (item[1], item[0] == "en"))
-    return best[0]
+    language, probability = _language_identifier().classify(sample)
+    return str(language) if probability >= _MIN_PROBABILITY else None
 
 
 def choose_language(locale: str | None, text: str, default: str = "en") -> str:

@@ -51,6 +51,7 @@ class QueryTerms:
     translations: dict[str, tuple[str, ...]] = field(default_factory=dict)
     context_terms: tuple[str, ...] = ()
     phrase_translations: tuple[str, ...] = ()
+    question: str = ""  # what the vector search embeds: the question, after the one it follows up
 
     @property
     def all_terms(self) -> tuple[str, ...]:
@@ -72,12 +73,12 @@ class QueryTerms:
     def key(self) -> Hashable:
         """A hashable value equal for equal terms (the translations dict is not hashable itself)."""
         translations = tuple(sorted(self.translations.items()))
-        return (self.language, self.terms, translations, self.context_terms, self.phrase_translations)
+        return (self.language, self.terms, translations, self.context_terms, self.phrase_translations, self.question)
 
     @property
     def is_empty(self) -> bool:
         """True when the question names nothing to look for."""
-        return not self.all_terms and not self.phrase_translations
+        return not self.all_terms and not self.phrase_translations and not self.question.strip()
 
 
 def content_terms(text: str) -> tuple[str, ...]:
@@ -99,11 +100,13 @@ def analyze_question(text: str, language: str, previous_questions: Sequence[str]
     terms = content_terms(text)
     context: tuple[str, ...] = ()
     context_phrases: tuple[str, ...] = ()
+    question = text.strip()
     if previous_questions and is_follow_up(text, terms):
         for previous in reversed(previous_questions):
             context = content_terms(previous)
             if context:
                 context_phrases = translate_phrases(previous, language) if language != "en" else ()
+                question = f"{previous.strip()} {question}"
                 break
     translations = english_terms((*terms, *context), language) if language != "en" else {}
     phrases = translate_phrases(text, language) + context_phrases if language != "en" else ()
@@ -113,6 +116,7 @@ def analyze_question(text: str, language: str, previous_questions: Sequence[str]
         translations=translations,
         context_terms=context,
         phrase_translations=phrases,
+        question=question,
     )
 
 
@@ -193,6 +197,8 @@ class Passage:
     answer: str = ""
     private: bool = False
     citations_allowed: bool = True
+    similarity: float | None = None  # cosine to the question, when the vector search found it
+    fused: float | None = None  # hybrid rank score, when both searches ran
 
     @property
     def is_short_answer(self) -> bool:
@@ -407,15 +413,47 @@ class Retrieval:
 
     passages: list[Passage]
     weights: TermWeights = field(default_factory=dict)
+    background: float | None = None  # mean similarity of the vector search's candidates, when it ran
+
+
+@dataclass(frozen=True)
+class AnswerThresholds:
+    """When a passage is good enough to answer from.
+
+    A passage the vector search scored is judged by its cosine similarity to the question (the model's
+    judgement of meaning, the same for every account); one only the word search found (its vector not
+    computed yet, or embeddings off) by the weighted share of the question's words it contains.
+    """
+
+    min_similarity: float = 0.82
+    min_support: float = 0.6
+    centring: float = 0.0  # share of the candidates' mean similarity taken off each similarity
 
 
 @dataclass(frozen=True)
 class Ranked:
-    """A passage with its support and the rank score used to choose between passages."""
+    """A passage with its word support, its rank score and whether it is good enough to answer from."""
 
     passage: Passage
     support: float
     rank: float
+    confidence: float = 0.0
+    supported: bool = False
+
+
+def judge(
+    passage: Passage, support: float, thresholds: AnswerThresholds, background: float | None = None
+) -> tuple[float, bool]:
+    """A passage's confidence and whether it clears its threshold (see ``AnswerThresholds``).
+
+    Centring takes a share of the question's mean similarity to its candidates off: a question in one
+    language is nearer to every passage in that language, and farther from all the others, by a shift
+    that the mean carries too, so the margin over it says more than the raw similarity.
+    """
+    if passage.similarity is not None:
+        confidence = passage.similarity - thresholds.centring * (background or 0.0)
+        return confidence, confidence >= thresholds.min_similarity
+    return support, support >= thresholds.min_support
 
 
 def rank_passages(
@@ -423,32 +461,42 @@ def rank_passages(
     passages: Sequence[Passage],
     *,
     weights: TermWeights | None = None,
+    thresholds: AnswerThresholds | None = None,
+    background: float | None = None,
     short_answer_bonus: float = 0.3,
+    lexical_share: float = 0.3,
 ) -> list[Ranked]:
-    """Order passages by support first, BM25 second; a short answer whose question matches comes first."""
+    """Order passages: by the hybrid score when both searches ran (with a share of word support), else
+    by word support first and BM25 second; a short answer that supports the question comes first."""
     if not passages:
         return []
+    thresholds = thresholds or AnswerThresholds()
     top_score = max(passage.score for passage in passages) or 1.0
+    top_fused = max(passage.fused or 0.0 for passage in passages) or 1.0
     ranked: list[Ranked] = []
     for passage in passages:
         covered = passage_support(terms, passage, weights)
-        rank = 0.7 * covered + 0.3 * (passage.score / top_score)
-        if passage.is_short_answer and covered >= 0.6:
+        confidence, supported = judge(passage, covered, thresholds, background)
+        if passage.fused is not None:
+            rank = (1.0 - lexical_share) * passage.fused / top_fused + lexical_share * covered
+        else:
+            rank = 0.7 * covered + 0.3 * (passage.score / top_score)
+        if passage.is_short_answer and supported:
             rank += short_answer_bonus
-        ranked.append(Ranked(passage, covered, rank))
+        ranked.append(Ranked(passage, covered, rank, confidence, supported))
     ranked.sort(key=lambda item: item.rank, reverse=True)
     return ranked
 
 
-def is_supported(best: Ranked | None, *, threshold: float) -> bool:
-    """Whether the best passage supports an answer well enough to give one.
+def is_supported(best: Ranked | None) -> bool:
+    """Whether the best passage is good enough to answer from.
 
-    Only support decides, never the raw BM25 score: OpenSearch scores with term statistics of the whole
-    shard, which all accounts share, so an absolute score threshold would let other accounts' content
-    (the same words indexed by many tenants) decide whether this account's question is answered.
-    Support is measured with the account's own term frequencies.
+    Never the raw BM25 score: OpenSearch scores with term statistics of the whole shard, which all
+    accounts share, so an absolute score threshold would let other accounts' content decide whether
+    this account's question is answered. Word support uses the account's own term frequencies, and a
+    cosine similarity depends on the question and the passage alone.
     """
-    return best is not None and best.support >= threshold
+    return best is not None and best.supported
 
 
 class ContentUnavailableError(RuntimeError):

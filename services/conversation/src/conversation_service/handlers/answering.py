@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from conversation_service import metrics
@@ -12,6 +12,7 @@ from conversation_service.domain import texts
 from conversation_service.domain.composer import ComposedAnswer, Persona, SourceRef, citations_for, compose
 from conversation_service.domain.grounding import build_messages, parse_reply
 from conversation_service.domain.retrieval import (
+    AnswerThresholds,
     QueryTerms,
     Ranked,
     Retrieval,
@@ -48,7 +49,7 @@ class ChatModel(Protocol):
 class AnswerPolicy:
     """Thresholds of the pipeline."""
 
-    support_threshold: float = 0.6
+    thresholds: AnswerThresholds = field(default_factory=AnswerThresholds)
     retrieval_size: int = 6
 
 
@@ -68,7 +69,7 @@ class Attempt:
 
     supported: bool
     answer: ComposedAnswer | None
-    support: float
+    support: float  # the confidence the decision used: the best passage's similarity, or its word support
     nearest: tuple[SourceRef, ...]
     used_llm: bool = False
 
@@ -118,30 +119,28 @@ class AnswerEngine:
         """Answer ``question`` from the account's content, or say why not."""
         terms = analyze_question(question, language, previous_questions)
         retrieval = await self._retriever.retrieve(account_id, terms, self._policy.retrieval_size)
-        ranked = rank_passages(terms, retrieval.passages, weights=retrieval.weights)
+        ranked = rank_passages(terms, retrieval.passages, weights=retrieval.weights, thresholds=self._policy.thresholds)
         best = ranked[0] if ranked else None
         if best is not None:
             metrics.RETRIEVAL_SUPPORT.observe(best.support)
             metrics.RETRIEVAL_SCORE.observe(best.passage.score)
-        if not is_supported(best, threshold=self._policy.support_threshold):
-            return Attempt(
-                supported=False, answer=None, support=best.support if best else 0.0, nearest=nearest_content(ranked)
-            )
-        assert best is not None
-        composed = compose(
-            terms, ranked, persona=persona, language=language, greet=greet, threshold=self._policy.support_threshold
-        )
+            if best.passage.similarity is not None:
+                metrics.RETRIEVAL_SIMILARITY.observe(best.passage.similarity)
+        if best is None or not is_supported(best):
+            confidence = best.confidence if best else 0.0
+            return Attempt(supported=False, answer=None, support=confidence, nearest=nearest_content(ranked))
+        composed = compose(terms, ranked, persona=persona, language=language, greet=greet)
         if self._llm is not None:
             generated = await self._generate(question, language, ranked, persona, greet)
             if generated is not None:
-                return Attempt(True, generated, best.support, nearest_content(ranked), used_llm=True)
-        return Attempt(True, composed, best.support, nearest_content(ranked))
+                return Attempt(True, generated, best.confidence, nearest_content(ranked), used_llm=True)
+        return Attempt(True, composed, best.confidence, nearest_content(ranked))
 
     async def _generate(
         self, question: str, language: str, ranked: Sequence[Ranked], persona: Persona, greet: bool
     ) -> ComposedAnswer | None:
         assert self._llm is not None
-        supporting = [item for item in ranked if item.support >= self._policy.support_threshold] or list(ranked[:1])
+        supporting = [item for item in ranked if item.supported] or list(ranked[:1])
         passages = [item.passage for item in supporting]
         label = texts.text_language(language)
         try:
@@ -163,6 +162,6 @@ class AnswerEngine:
         return ComposedAnswer(
             text="\n".join(lines),
             language=label,
-            citations=citations_for(cited, threshold=0.0),
+            citations=citations_for(cited, supporting_only=False),
             passage=grounded.text,
         )

@@ -19,8 +19,10 @@ from typing import Any
 
 import orjson
 from customer_agent_shared.content_index import (
+    DEFAULT_EMBEDDING_DIMENSION,
     INDEX_VERSION,
     REFRESH_INTERVAL,
+    embedding_dimension,
     index_body,
     index_version,
     localize_script,
@@ -107,14 +109,27 @@ class IndexMigrationError(RuntimeError):
     """Copying the chunks of an older index version into the current one failed."""
 
 
+class EmbeddingDimensionError(RuntimeError):
+    """The index holds vectors of another length than the configured embedding model gives."""
+
+
 class ContentStore:
     """The only writer of the chunk index."""
 
-    def __init__(self, client: AsyncOpenSearch, *, index: str, read_alias: str, write_alias: str) -> None:
+    def __init__(
+        self,
+        client: AsyncOpenSearch,
+        *,
+        index: str,
+        read_alias: str,
+        write_alias: str,
+        embedding_dimension: int = DEFAULT_EMBEDDING_DIMENSION,
+    ) -> None:
         self._client = client
         self.index = index
         self.read_alias = read_alias
         self.write_alias = write_alias
+        self.embedding_dimension = embedding_dimension
 
     @property
     def _both_aliases(self) -> str:
@@ -130,6 +145,7 @@ class ContentStore:
             await self._create(with_aliases=not readable and not writable)
             await self._add_missing_aliases()
             await self._apply_refresh_interval()
+            await self._check_embedding_dimension()
             return
         versions = {name: version for name in older if (version := await self._version(name)) is not None}
         if len(versions) < len(older):
@@ -188,7 +204,7 @@ class ContentStore:
         """Create the concrete index (with both aliases on a fresh install) unless it exists."""
         if await self._client.indices.exists(index=self.index):
             return
-        body = index_body()
+        body = index_body(self.embedding_dimension)
         if with_aliases:
             body["aliases"] = {self.read_alias: {}, self.write_alias: {"is_write_index": True}}
         try:
@@ -205,6 +221,17 @@ class ContentStore:
         if current != REFRESH_INTERVAL:
             await self._client.indices.put_settings(
                 index=self.index, body={"index": {"refresh_interval": REFRESH_INTERVAL}}
+            )
+
+    async def _check_embedding_dimension(self) -> None:
+        """Refuse to start when the configured model's vectors cannot go into the index."""
+        mapping = await self._client.indices.get_mapping(index=self.index)
+        existing = embedding_dimension(mapping[self.index]["mappings"])
+        if existing is not None and existing != self.embedding_dimension:
+            raise EmbeddingDimensionError(
+                f"the content index {self.index} holds vectors of {existing} numbers but the embedding model "
+                f"gives {self.embedding_dimension}: use a model of {existing} dimensions, or a new index "
+                "(INGESTION_CONTENT_INDEX) to re-embed into"
             )
 
     async def _add_missing_aliases(self) -> None:

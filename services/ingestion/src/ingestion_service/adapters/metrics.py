@@ -23,3 +23,19 @@ INDEXING_LATENCY = Histogram(
 )
 SYNC_BACKLOG = Gauge("customer_agent_ingestion_sync_backlog", "Website syncs waiting or running.")
 SYNCS_FINISHED = Counter("customer_agent_ingestion_syncs_total", "Finished source syncs.", ["source_kind", "state"])
+CHUNKS_EMBEDDED = Counter(
+    "customer_agent_ingestion_chunks_embedded_total", "Chunks given a vector of the current embedding model."
+)
+EMBEDDING_BATCH_SECONDS = Histogram(
+    "customer_agent_ingestion_embedding_batch_seconds",
+    "Time to compute the vectors of one batch of chunks.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)
+EMBEDDING_PENDING = Gauge(
+    "customer_agent_ingestion_embedding_pending_chunks", "Chunks still waiting for a vector (all accounts)."
+)
+EMBEDDING_FAILURES = Counter(
+    "customer_agent_ingestion_embedding_failures_total",
+    "Embedding passes that failed (model or index unavailable: retried) or chunks refused for good.",
+    ["reason"],
+)

