@@ -11,7 +11,7 @@ import pytest
 from customer_agent_shared.events.audit import AUDIT_RECORDED, AuditRecorded
 from customer_agent_shared.events.billing import CREDITS_EXHAUSTED, CreditState
 from customer_agent_shared.events.envelope import make_event, serialize_event
-from customer_agent_shared.testing.kafka import produce_raw
+from customer_agent_shared.testing.kafka import ReceivedRecord, produce_raw
 from customer_agent_shared.topics import AGENT_CONFIG, AUDIT, BILLING_CREDIT_STATE
 
 from .harness import Harness, audit_trail, events_for, eventually, read_from, topic_ends
@@ -26,12 +26,17 @@ async def test_profile_change_publishes_a_new_snapshot_and_is_conditional(harnes
     audit_offsets = await topic_ends(servers, AUDIT)
 
     current = await client.get(account.path("/agent"), headers=account.read)
-    assert current.json() == {"name": "Customer Agent", "role": "customer_service", "personality": "friendly"}
+    assert current.json() == {
+        "name": "Customer Agent",
+        "role": "customer_service",
+        "personality": "friendly",
+        "answer_threshold": None,
+    }
     etag = current.headers["ETag"]
     body = {"name": "Ada", "role": "sales_representative", "personality": "witty"}
     saved = await client.put(account.path("/agent"), json=body, headers={**account.edit, "If-Match": etag})
     assert saved.status_code == 200, saved.text
-    assert saved.json() == body
+    assert saved.json() == {**body, "answer_threshold": None}
     assert saved.headers["ETag"] != etag
 
     stale = await client.put(
@@ -55,13 +60,60 @@ async def test_profile_change_publishes_a_new_snapshot_and_is_conditional(harnes
     snapshots = events_for(records, account.id, "agent.config.snapshot")
     latest = snapshots[-1]
     assert latest["data"]["version"] == 2  # 1 = account creation
-    assert latest["data"]["agent"] == body
+    assert latest["data"]["agent"] == {**body, "answer_threshold": None}
     assert {"en", "da", "nl", "de", "fr", "es"} <= set(latest["data"]["handoff"]["messages"])
     audit_records = await read_from(servers, AUDIT, audit_offsets, lambda found: bool(events_for(found, account.id)))
     change = events_for(audit_records, account.id, "audit.recorded")[0]["data"]
     assert change["before"]["name"] == "Customer Agent"
     assert change["after"]["name"] == "Ada"
     assert await audit_trail(harness, account, target_type="agent") == [("agent", "edit", "profile")]
+
+
+async def test_answer_threshold_is_validated_stored_published_and_kept_by_a_put_without_it(
+    harness: Harness,
+) -> None:
+    client, account = harness.client, await harness.new_account()
+    servers = harness.settings.kafka_bootstrap_servers
+    config_offsets = await topic_ends(servers, AGENT_CONFIG)
+    profile = {"name": "Ada", "role": "customer_service", "personality": "professional"}
+
+    for wrong, problem in ((1.5, "less than or equal to 1"), (-0.1, "greater than or equal to 0"), ("high", "number")):
+        refused = await client.put(
+            account.path("/agent"), json={**profile, "answer_threshold": wrong}, headers=account.edit
+        )
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "validation_error"
+        assert "answer_threshold: Input should be" in error["message"]
+        assert problem in error["message"]
+        assert [detail["field"] for detail in error["details"]] == ["answer_threshold"]
+
+    strict = await client.put(account.path("/agent"), json={**profile, "answer_threshold": 0.9}, headers=account.edit)
+    assert strict.status_code == 200, strict.text
+    assert strict.json()["answer_threshold"] == 0.9
+    read = await client.get(account.path("/agent"), headers=account.read)
+    assert read.json() == {**profile, "answer_threshold": 0.9}
+    assert read.headers["ETag"] == strict.headers["ETag"]
+
+    renamed = await client.put(account.path("/agent"), json={**profile, "name": "Bob"}, headers=account.edit)
+    assert renamed.json() == {**profile, "name": "Bob", "answer_threshold": 0.9}  # left out: kept
+    reset = await client.put(
+        account.path("/agent"), json={**profile, "name": "Bob", "answer_threshold": None}, headers=account.edit
+    )
+    assert reset.json()["answer_threshold"] is None  # null: the service default again
+    assert (await client.get(account.path("/agent"), headers=account.read)).json()["answer_threshold"] is None
+
+    def changes(found: list[ReceivedRecord]) -> dict[int, float | None]:
+        snapshots = events_for(found, account.id, "agent.config.snapshot")
+        return {
+            e["data"]["version"]: e["data"]["agent"]["answer_threshold"] for e in snapshots if e["data"]["version"] > 1
+        }
+
+    records = await read_from(servers, AGENT_CONFIG, config_offsets, lambda found: len(changes(found)) >= 3)
+    assert changes(records) == {2: 0.9, 3: 0.9, 4: None}  # 1 = account creation
+    log = (await client.get(account.path("/audit-log"), params={"target_type": "agent"}, headers=account.read)).json()
+    trail = [(entry["before"]["answer_threshold"], entry["after"]["answer_threshold"]) for entry in log["items"]]
+    assert list(reversed(trail)) == [(None, 0.9), (0.9, 0.9), (0.9, None)]
 
 
 async def test_pause_resume_and_credit_exhaustion_status(harness: Harness) -> None:

@@ -30,6 +30,7 @@ async def test_url_and_short_answer_sources_send_commands_and_fold_progress(harn
     source = created.json()
     assert (source["kind"], source["state"], source["import_related"]) == ("url", "pending", True)
     assert source["citations_enabled"] is False  # private content is never cited
+    assert (source["chunks"], source["embedded_chunks"]) == (0, 0)
     replay = await client.post(
         account.path("/sources"), json=url_body, headers={**account.edit, "Idempotency-Key": "k1"}
     )
@@ -82,6 +83,7 @@ async def test_url_and_short_answer_sources_send_commands_and_fold_progress(harn
             fetched=fetched,
             documents=55,
             chunks=410,
+            embedded_chunks=160,
         )
         event = make_event(SOURCE_STATUS, status, source="ingestion-test", account_id=account.id)
         await produce_raw(servers, SOURCES_STATUS, serialize_event(event), key=f"{account.id}:{source['id']}".encode())
@@ -92,6 +94,7 @@ async def test_url_and_short_answer_sources_send_commands_and_fold_progress(harn
         410,
         0.5,
     )
+    assert progress["embedded_chunks"] == 160  # vectors follow the words
     await asyncio.sleep(0.5)
     assert (await client.get(account.path(f"/sources/{source['id']}"), headers=account.read)).json()["fetched"] == 60
 

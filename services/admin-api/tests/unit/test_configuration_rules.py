@@ -1,4 +1,4 @@
-"""Rules over the agent configuration: handoff rules, users, teams, triggers, messages."""
+"""Rules over the agent configuration: profile, handoff rules, users, teams, triggers, messages."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from admin_api.domain.handoff_defaults import DEFAULT_AVAILABILITY_MESSAGES
 from customer_agent_shared.events.channels import AssigneeKind, ChannelType
 from customer_agent_shared.events.config import (
     AgentConfigSnapshot,
+    AgentProfile,
     AvailabilityMessages,
     ChannelDeployment,
     HandoffMode,
@@ -209,3 +210,21 @@ def test_a_language_given_without_its_handoff_unavailable_text_keeps_or_defaults
 
 def test_next_version_increments() -> None:
     assert rules.next_version(config(), NOW).version == 2
+
+
+@pytest.mark.parametrize(
+    ("given", "keep", "expected"),
+    [
+        (None, True, 0.9),  # a PUT without the field keeps the stored threshold
+        (None, False, None),  # an explicit null goes back to the service default
+        (0.5, False, 0.5),
+    ],
+)
+def test_a_new_profile_keeps_or_replaces_the_answer_threshold(
+    given: float | None, keep: bool, expected: float | None
+) -> None:
+    strict = config().model_copy(update={"agent": AgentProfile(name="Ada", answer_threshold=0.9)})
+    changed = rules.replace_profile(
+        strict, AgentProfile(name="Bob", answer_threshold=given), keep_answer_threshold=keep
+    )
+    assert (changed.agent.name, changed.agent.answer_threshold) == ("Bob", expected)

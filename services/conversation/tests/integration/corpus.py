@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from customer_agent_shared.content_index import index_body, with_localized_fields
+from customer_agent_shared.content_index import (
+    EMBEDDING_FIELD,
+    EMBEDDING_MODEL_FIELD,
+    index_body,
+    with_localized_fields,
+)
+from customer_agent_shared.embeddings import BuiltinEmbedder
 from opensearchpy import AsyncOpenSearch
 
 BASE = "https://help.example.com"
@@ -121,12 +127,32 @@ def documents(account_id: str) -> list[dict[str, Any]]:
     return [{**document, "account_id": account_id} for document in [*pages, short_answer]]
 
 
-async def create_index(client: AsyncOpenSearch, index: str, account_ids: list[str]) -> None:
-    """Create ``index`` with the contract's mapping and load the corpus for each account."""
+def _passage_text(document: dict[str, Any]) -> str:
+    """The text ingestion embeds: a short answer's question and answer, else the title and the body."""
+    if document.get("question"):
+        return f"{document['question']}\n{document['answer']}"
+    return f"{document['title']}\n{document['body']}"
+
+
+def with_vectors(corpus: list[dict[str, Any]], embedder: BuiltinEmbedder) -> list[dict[str, Any]]:
+    """The documents with the vectors ingestion would have added."""
+    vectors = embedder.embed_passages_now([_passage_text(document) for document in corpus])
+    return [
+        {**document, EMBEDDING_FIELD: vector, EMBEDDING_MODEL_FIELD: embedder.model_id}
+        for document, vector in zip(corpus, vectors, strict=True)
+    ]
+
+
+async def create_index(
+    client: AsyncOpenSearch, index: str, account_ids: list[str], *, embedder: BuiltinEmbedder | None = None
+) -> None:
+    """Create ``index`` with the contract's mapping and load the corpus for each account (with vectors if
+    ``embedder`` is given; else every passage is judged by word support alone)."""
     await client.indices.create(index=index, body=index_body())
     lines: list[dict[str, Any]] = []
     for account_id in account_ids:
-        for document in documents(account_id):
+        corpus = documents(account_id)
+        for document in with_vectors(corpus, embedder) if embedder is not None else corpus:
             lines.append({"index": {"_index": index, "_id": f"{account_id}:{document['chunk_id']}"}})
             lines.append(with_localized_fields(document))
     result = await client.bulk(body=lines, refresh=True)

@@ -10,16 +10,19 @@ from conversation_service.handlers.profiles import DEFAULT_PROFILE, profile_from
 from customer_agent_shared.events.config import AgentConfigSnapshot, AgentRole, Personality
 
 
-def _record(role: str = "sales_representative", personality: str = "witty") -> AgentProfileRecord:
+def _record(
+    role: str = "sales_representative", personality: str = "witty", answer_threshold: float | None = None
+) -> AgentProfileRecord:
     return AgentProfileRecord(
         account_id="a", version=1, name="Ada", role=role, personality=personality, default_language="da",
-        resolution_hours=None, deleted=False,
+        resolution_hours=None, deleted=False, answer_threshold=answer_threshold,
     )  # fmt: skip
 
 
 def test_no_snapshot_yet_means_the_default_agent() -> None:
     assert profile_from_record(None) == DEFAULT_PROFILE
     assert DEFAULT_PROFILE.persona.name == "Customer Agent"
+    assert DEFAULT_PROFILE.answer_threshold is None  # the service's tuned default
 
 
 def test_a_record_becomes_a_persona() -> None:
@@ -48,3 +51,20 @@ def test_resolution_hours_is_an_optional_extra_field_of_the_snapshot(
         {"account_id": "a", "version": 1, "updated_at": datetime.now(UTC).isoformat(), **extra}
     )
     assert resolution_hours_of(snapshot) == expected
+
+
+@pytest.mark.parametrize("threshold", [None, 0.0, 0.9, 1.0])
+def test_the_account_answer_threshold_reaches_the_profile(threshold: float | None) -> None:
+    assert profile_from_record(_record(answer_threshold=threshold)).answer_threshold == threshold
+
+
+def test_a_snapshot_carries_the_answer_threshold_and_older_ones_mean_the_default() -> None:
+    now = datetime.now(UTC).isoformat()
+    older = AgentConfigSnapshot.model_validate(
+        {"account_id": "a", "version": 1, "updated_at": now, "agent": {"name": "Ada"}}
+    )
+    assert older.agent.answer_threshold is None
+    strict = AgentConfigSnapshot.model_validate(
+        {"account_id": "a", "version": 2, "updated_at": now, "agent": {"name": "Ada", "answer_threshold": 0.95}}
+    )
+    assert strict.agent.answer_threshold == 0.95

@@ -31,6 +31,7 @@ from ingestion_service.domain.network_policy import AddressPolicy, parse_network
 from ingestion_service.entrypoints.kafka_subscribers import register_subscribers
 from ingestion_service.handlers.articles import ArticleIndexing
 from ingestion_service.handlers.embedding import EmbeddingBackfill
+from ingestion_service.handlers.embedding_progress import EmbeddingProgress
 from ingestion_service.handlers.indexing import DocumentIndexer
 from ingestion_service.handlers.scheduler import ResyncScheduler
 from ingestion_service.handlers.source_commands import SourceCommands
@@ -140,13 +141,15 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
         unit_of_work, indexer, runner, file_limits, consumer=f"{settings.consumer_group}:{SOURCES_COMMANDS}"
     )
     articles = ArticleIndexing(unit_of_work, indexer, consumer=f"{settings.consumer_group}:{CONTENT_EVENTS}")
+    embedding_store = EmbeddingStore(kernel.opensearch, write_alias=settings.content_write_alias)
     backfill = (
         EmbeddingBackfill(
-            EmbeddingStore(kernel.opensearch, write_alias=settings.content_write_alias),
+            embedding_store,
             embedder,
             batch_size=settings.embedding_batch_chunks,
             max_chars=settings.embedding_max_chars,
             idle_seconds=settings.embedding_idle_seconds,
+            progress=EmbeddingProgress(unit_of_work, embedding_store),
         )
         if embedder is not None
         else None

@@ -9,7 +9,13 @@ from ingestion_service.domain.chunking import chunk_id, chunk_sections, content_
 from ingestion_service.domain.documents import DocumentRefused, Section
 from ingestion_service.domain.file_types import SUPPORTED_EXTENSIONS, check_file
 from ingestion_service.domain.network_policy import AddressPolicy, parse_networks
-from ingestion_service.domain.progress import ReportThrottle, SyncProgress
+from ingestion_service.domain.progress import (
+    ReportThrottle,
+    SourceThrottle,
+    SyncProgress,
+    VectorsReport,
+    vectors_report,
+)
 from ingestion_service.domain.robots import parse_robots, policy_for_status
 from ingestion_service.domain.urls import UrlRefused, canonicalize, resolve_link, same_site
 
@@ -225,3 +231,34 @@ def test_progress_keeps_recent_failures_only() -> None:
     assert progress.failed == 30
     assert next(f.url for f in progress.recent_failures) == "u10"
     assert len(progress.recent_failures) == 20
+
+
+@pytest.mark.parametrize(
+    ("state", "complete", "due", "expected"),
+    [
+        ("ready", False, True, VectorsReport.NOW),
+        ("ready", False, False, VectorsReport.LATER),
+        ("ready", True, False, VectorsReport.NOW),  # the last chunk got its vector: never held back
+        ("failed", False, True, VectorsReport.NOW),
+        ("pending", False, False, VectorsReport.LATER),
+        ("syncing", True, True, VectorsReport.BY_SYNC),  # its sync's reports carry the stored count
+        ("deleted", True, True, VectorsReport.NONE),
+    ],
+)
+def test_when_a_count_of_chunks_with_a_vector_is_reported(
+    state: str, complete: bool, due: bool, expected: VectorsReport
+) -> None:
+    assert vectors_report(state, complete=complete, due=due) is expected
+
+
+def test_source_throttle_is_per_source_and_forgets_what_is_due_anyway() -> None:
+    throttle = SourceThrottle(interval_seconds=2.0)
+    docs, faq = ("acct", "docs"), ("acct", "faq")
+    assert throttle.due(docs, 0.0)
+    throttle.mark(docs, 0.0)
+    assert not throttle.due(docs, 1.9)
+    assert throttle.due(faq, 1.9)
+    throttle.mark(faq, 1.9)
+    assert throttle.due(docs, 2.0)
+    throttle.mark(faq, 3.0)
+    assert throttle._last == {faq: 3.0}  # docs' last report is older than the interval: forgotten

@@ -31,11 +31,18 @@ class Personality(StrEnum):
 
 
 class AgentProfile(ContractModel):
-    """Name, role and personality of the agent."""
+    """Name, role and personality of the agent, and how sure it must be to answer."""
 
     name: str = Field(default="Customer Agent", description="Name that signs the agent's messages.")
     role: AgentRole = Field(default=AgentRole.CUSTOMER_SERVICE, description="Role.")
     personality: Personality = Field(default=Personality.FRIENDLY, description="Tone.")
+    answer_threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="The least confidence (cosine similarity of question and passage, 0..1) the agent needs "
+        "to answer; None = the service's tuned default. Higher answers less and more precisely.",
+    )
 
 
 class HandoffMode(StrEnum):

@@ -102,6 +102,9 @@ class SourceStatus(ContractModel):
     failed: int = Field(default=0, ge=0, description="Documents that failed.")
     documents: int = Field(default=0, ge=0, description="Documents in the index.")
     chunks: int = Field(default=0, ge=0, description="Chunks in the index.")
+    embedded_chunks: int = Field(
+        default=0, ge=0, description="Chunks that have their vector of the current embedding model."
+    )
     error: str | None = Field(default=None, description="Why the source failed, if it did.")
     last_synced_at: datetime | None = Field(default=None, description="End of the last sync.")
     recent_failures: list[PageFailure] = Field(default_factory=list, description="Some recent page failures.")

@@ -69,6 +69,7 @@ sources_table = Table(
     Column("failed", Integer, nullable=False, default=0),
     Column("documents", Integer, nullable=False, default=0),
     Column("chunks", Integer, nullable=False, default=0),
+    Column("embedded_chunks", Integer, nullable=False, default=0),
     Column("error", Text, nullable=True),
     Column("last_synced_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from customer_agent_shared.events.channels import AssigneeKind
 from customer_agent_shared.events.config import (
     AgentConfigSnapshot,
+    AgentProfile,
     AvailabilityMessages,
     ChannelDeployment,
     HandoffMode,
@@ -42,6 +43,15 @@ def new_account_config(account_id: str, now: datetime) -> AgentConfigSnapshot:
 def next_version(config: AgentConfigSnapshot, now: datetime) -> AgentConfigSnapshot:
     """The same configuration as the next snapshot version."""
     return config.model_copy(update={"version": config.version + 1, "updated_at": now})
+
+
+def replace_profile(
+    config: AgentConfigSnapshot, profile: AgentProfile, *, keep_answer_threshold: bool
+) -> AgentConfigSnapshot:
+    """The configuration with ``profile``, keeping the stored answer threshold if asked (a PUT without it)."""
+    if keep_answer_threshold:
+        profile = profile.model_copy(update={"answer_threshold": config.agent.answer_threshold})
+    return config.model_copy(update={"agent": profile})
 
 
 def _duplicates(values: Iterable[str]) -> list[str]:

@@ -118,6 +118,7 @@ def source_out(row: Row) -> SourceOut:
         failed=row["failed"],
         documents=row["documents"],
         chunks=row["chunks"],
+        embedded_chunks=row["embedded_chunks"],
         progress=progress,
         error=row.get("error"),
         last_synced_at=row.get("last_synced_at"),
@@ -238,7 +239,7 @@ def account_router() -> APIRouter:
         response_model=AgentProfileBody,
         responses={**EDIT_ERRORS, **error_responses(412), 200: {"headers": ETAG_HEADER, "description": "Saved."}},
         tags=["agent"],
-        summary="Change name, role and personality",
+        summary="Change name, role, personality and answer threshold",
     )
     async def put_agent(
         account_id: AccountId,
@@ -248,8 +249,13 @@ def account_router() -> APIRouter:
         response: Response,
         if_match: IfMatch = None,
     ) -> AgentProfileBody:
-        profile = AgentProfile(name=body.name, role=body.role, personality=body.personality)
-        config = await api.configuration.update_profile(account_id, who.key_id, profile, if_match)
+        profile = AgentProfile(
+            name=body.name, role=body.role, personality=body.personality, answer_threshold=body.answer_threshold
+        )
+        keep_threshold = "answer_threshold" not in body.model_fields_set
+        config = await api.configuration.update_profile(
+            account_id, who.key_id, profile, if_match, keep_answer_threshold=keep_threshold
+        )
         response.headers["ETag"] = profile_etag(config)
         return AgentProfileBody.model_validate(config.agent.model_dump(mode="json"))
 

@@ -131,13 +131,25 @@ class ApiKeyCreated(ApiKeyOut):
 
 
 class AgentProfileBody(ApiModel):
-    """Name, role and personality of the agent."""
+    """Name, role and personality of the agent, and how sure it must be to answer."""
 
-    model_config = _examples({"name": "Ada", "role": "customer_service", "personality": "friendly"})
+    model_config = _examples(
+        {"name": "Ada", "role": "customer_service", "personality": "friendly"},
+        {"name": "Ada", "role": "customer_service", "personality": "friendly", "answer_threshold": 0.88},
+    )
 
     name: str = Field(min_length=1, max_length=100, description="Name that signs the agent's messages.")
     role: AgentRole = Field(description="What the agent is for.")
     personality: Personality = Field(description="Tone of the replies.")
+    answer_threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="The least confidence (cosine similarity of the question and the best passage, 0..1) the "
+        "agent needs to answer; higher answers less often and more precisely. null = the service's tuned "
+        "default. Left out of a PUT, the stored value stays (a body of name, role and personality changes "
+        "only those); send null to go back to the default.",
+    )
 
 
 class AgentStatusOut(BaseModel):
@@ -247,6 +259,7 @@ class SourceOut(BaseModel):
             "failed": 1,
             "documents": 55,
             "chunks": 410,
+            "embedded_chunks": 160,
             "progress": 0.5,
             "error": None,
             "last_synced_at": None,
@@ -272,6 +285,11 @@ class SourceOut(BaseModel):
     failed: int
     documents: int
     chunks: int
+    embedded_chunks: int = Field(
+        default=0,
+        description="Chunks that have their vector of the current embedding model; word search works at once, "
+        "vectors follow.",
+    )
     progress: float | None = Field(default=None, description="Share of discovered items processed, 0..1.")
     error: str | None = None
     last_synced_at: datetime | None = None

@@ -97,13 +97,19 @@ class ConfigurationUseCases:
         return changed
 
     async def update_profile(
-        self, account_id: str, actor: str, profile: AgentProfile, if_match: str | None
+        self,
+        account_id: str,
+        actor: str,
+        profile: AgentProfile,
+        if_match: str | None,
+        *,
+        keep_answer_threshold: bool = False,
     ) -> AgentConfigSnapshot:
-        """Replace name, role and personality (conditional on If-Match)."""
+        """Replace the agent profile (conditional on If-Match), the stored answer threshold kept if asked."""
 
         def mutate(config: AgentConfigSnapshot) -> AgentConfigSnapshot:
             check_if_match(if_match, profile_etag(config), "agent profile")
-            return config.model_copy(update={"agent": profile})
+            return rules.replace_profile(config, profile, keep_answer_threshold=keep_answer_threshold)
 
         return await self._change(
             account_id,

@@ -87,7 +87,7 @@ async def stage_new_source(
         "citations_enabled": True,
         "private": False,
         "state": SourceState.PENDING.value,
-        **dict.fromkeys(("discovered", "fetched", "indexed", "failed", "documents", "chunks"), 0),
+        **dict.fromkeys(("discovered", "fetched", "indexed", "failed", "documents", "chunks", "embedded_chunks"), 0),
         **values,
     }
     row["citations_enabled"] = citations_allowed(requested=row["citations_enabled"], private=row["private"])
@@ -282,6 +282,7 @@ class SourceUseCases:
                 "failed": status.failed,
                 "documents": status.documents,
                 "chunks": status.chunks,
+                "embedded_chunks": status.embedded_chunks,
                 "error": status.error,
                 "last_synced_at": status.last_synced_at,
             }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from customer_agent_shared.persistence.inbox import define_inbox_table
 from customer_agent_shared.persistence.outbox import define_outbox_table
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, text
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 SCHEMA = "conversation"
@@ -23,6 +23,7 @@ agent_profiles = Table(
     Column("personality", String(40), nullable=False),
     Column("default_language", String(35), nullable=False),
     Column("resolution_hours", Integer, nullable=True),
+    Column("answer_threshold", Float, nullable=True),
     Column("deleted", Boolean, nullable=False, default=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )

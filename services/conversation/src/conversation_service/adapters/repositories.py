@@ -28,6 +28,7 @@ class AgentProfileRecord:
     default_language: str
     resolution_hours: int | None
     deleted: bool
+    answer_threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class AgentProfileRepository:
             "personality": snapshot.agent.personality.value,
             "default_language": snapshot.default_language,
             "resolution_hours": resolution_hours_of(snapshot),
+            "answer_threshold": snapshot.agent.answer_threshold,
             "deleted": snapshot.deleted,
             "updated_at": snapshot.updated_at,
         }
@@ -135,6 +137,7 @@ class AgentProfileRepository:
             default_language=row["default_language"],
             resolution_hours=row["resolution_hours"],
             deleted=row["deleted"],
+            answer_threshold=row["answer_threshold"],
         )
 
 

@@ -24,6 +24,7 @@ class AgentProfile:
     persona: Persona
     default_language: str = "en"
     deleted: bool = False
+    answer_threshold: float | None = None  # None: the service's tuned default
 
 
 DEFAULT_PROFILE = AgentProfile(persona=Persona())
@@ -45,6 +46,7 @@ def profile_from_record(record: AgentProfileRecord | None) -> AgentProfile:
         persona=Persona(name=record.name, role=role, personality=personality),
         default_language=record.default_language or "en",
         deleted=record.deleted,
+        answer_threshold=record.answer_threshold,
     )
 
 

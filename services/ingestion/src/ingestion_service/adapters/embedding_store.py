@@ -12,12 +12,16 @@ from opensearchpy.exceptions import NotFoundError
 
 from ingestion_service.adapters.content_store import bulk_body
 
+TEXT_FIELDS = ("title", "section", "body", "question", "answer")
+
 
 @dataclass(frozen=True)
 class ChunkToEmbed:
     """A chunk still without a vector of the current model, with the version it was read at."""
 
     chunk_id: str
+    account_id: str
+    source_id: str
     index: str
     seq_no: int
     primary_term: int
@@ -41,29 +45,33 @@ class EmbeddingStore:
             "size": limit,
             "sort": [{"updated_at": "asc"}, {"chunk_id": "asc"}],
             "seq_no_primary_term": True,
-            "_source": ["title", "section", "body", "question", "answer"],
+            "_source": ["account_id", "source_id", *TEXT_FIELDS],
             "track_total_hits": False,
         }
         try:
             result = await self._client.search(index=self._write_alias, body=body)
         except NotFoundError:
             return []
-        return [
-            ChunkToEmbed(
-                chunk_id=str(hit["_id"]),
-                index=str(hit["_index"]),
-                seq_no=int(hit["_seq_no"]),
-                primary_term=int(hit["_primary_term"]),
-                text_fields={key: str(value) for key, value in (hit.get("_source") or {}).items() if value},
-            )
-            for hit in result["hits"]["hits"]
-        ]
+        return [_chunk_to_embed(hit) for hit in result["hits"]["hits"]]
 
     async def pending(self, model_id: str) -> int:
         """How many chunks of all accounts still wait for a vector of ``model_id``."""
         body = {"query": {"bool": {"must_not": [{"term": {EMBEDDING_MODEL_FIELD: model_id}}]}}}
         try:
             result = await self._client.count(index=self._write_alias, body=body)
+        except NotFoundError:
+            return 0
+        return int(result["count"])
+
+    async def embedded(self, account_id: str, source_id: str, model_id: str) -> int:
+        """How many chunks of one source have a vector of ``model_id``."""
+        filters = [
+            {"term": {"account_id": account_id}},
+            {"term": {"source_id": source_id}},
+            {"term": {EMBEDDING_MODEL_FIELD: model_id}},
+        ]
+        try:
+            result = await self._client.count(index=self._write_alias, body={"query": {"bool": {"filter": filters}}})
         except NotFoundError:
             return 0
         return int(result["count"])
@@ -102,3 +110,16 @@ class EmbeddingStore:
             elif status not in (404, 409):  # deleted, or rewritten since it was read
                 refused.append(str(outcome.get("_id")))
         return written, refused
+
+
+def _chunk_to_embed(hit: dict[str, Any]) -> ChunkToEmbed:
+    source = hit.get("_source") or {}
+    return ChunkToEmbed(
+        chunk_id=str(hit["_id"]),
+        account_id=str(source.get("account_id", "")),
+        source_id=str(source.get("source_id", "")),
+        index=str(hit["_index"]),
+        seq_no=int(hit["_seq_no"]),
+        primary_term=int(hit["_primary_term"]),
+        text_fields={key: str(source[key]) for key in TEXT_FIELDS if source.get(key)},
+    )

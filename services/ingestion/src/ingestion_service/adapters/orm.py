@@ -42,6 +42,13 @@ sources_table = Table(
     Column("error", Text, nullable=True),
     Column("documents", Integer, nullable=False, default=0),
     Column("chunks", Integer, nullable=False, default=0),
+    Column("embedded_chunks", Integer, nullable=False, default=0),
+    # The sync progress last reported, repeated by reports that are not the sync's own (vectors added).
+    Column("discovered", Integer, nullable=False, default=0),
+    Column("fetched", Integer, nullable=False, default=0),
+    Column("indexed", Integer, nullable=False, default=0),
+    Column("failed", Integer, nullable=False, default=0),
+    Column("recent_failures", JSON, nullable=True),
     Column("sync_requested_at", DateTime(timezone=True), nullable=True),
     Column("sync_full", Boolean, nullable=False, default=False),
     Column("last_synced_at", DateTime(timezone=True), nullable=True),

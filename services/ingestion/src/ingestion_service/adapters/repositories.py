@@ -32,6 +32,12 @@ class SourceRecord:
     error: str | None = None
     documents: int = 0
     chunks: int = 0
+    embedded_chunks: int = 0
+    discovered: int = 0
+    fetched: int = 0
+    indexed: int = 0
+    failed: int = 0
+    recent_failures: list[dict[str, str]] | None = None
     sync_requested_at: datetime | None = None
     sync_full: bool = False
     last_synced_at: datetime | None = None
@@ -145,15 +151,28 @@ class SourceRepository:
         )
         return [(row.account_id, row.source_id) for row in rows]
 
-    async def next_sequence(self, account_id: str, source_id: str) -> int:
-        """Increment and return the source's status sequence (monotonic per source)."""
+    async def short_of_vectors(self) -> list[tuple[str, str]]:
+        """Live sources whose stored count of chunks with a vector is below their chunks."""
+        rows = await self._session.execute(
+            select(sources_table.c.account_id, sources_table.c.source_id).where(
+                sources_table.c.state != "deleted", sources_table.c.embedded_chunks < sources_table.c.chunks
+            )
+        )
+        return [(row.account_id, row.source_id) for row in rows]
+
+    async def record_status(self, account_id: str, source_id: str, **values: Any) -> tuple[int, int]:
+        """Update the reported columns and increment the status sequence (monotonic per source).
+
+        Returns the new sequence and the stored count of chunks with a vector.
+        """
         result = await self._session.execute(
             update(sources_table)
             .where(sources_table.c.account_id == account_id, sources_table.c.source_id == source_id)
-            .values(status_sequence=sources_table.c.status_sequence + 1)
-            .returning(sources_table.c.status_sequence)
+            .values(**values, status_sequence=sources_table.c.status_sequence + 1)
+            .returning(sources_table.c.status_sequence, sources_table.c.embedded_chunks)
         )
-        return int(result.scalar_one())
+        sequence, embedded = result.one()
+        return int(sequence), int(embedded)
 
     async def set_fields(self, account_id: str, source_id: str, **values: Any) -> None:
         """Update some columns of one source."""

@@ -1,10 +1,12 @@
-"""Sync progress counters and when to report them (throttled for a progress bar)."""
+"""Sync progress counters and when to report them (throttled for a progress bar), and when to report
+how many of a source's chunks have their vector."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-from customer_agent_shared.events.sources import PageFailure
+from customer_agent_shared.events.sources import PageFailure, SourceState
 
 MAX_RECENT_FAILURES = 20
 
@@ -44,3 +46,39 @@ class ReportThrottle:
         """Remember that a report was just sent."""
         self._last_time = now
         self._last_pages = pages_done
+
+
+class VectorsReport(StrEnum):
+    """How a source's changed count of chunks with a vector reaches its status."""
+
+    NOW = "now"
+    LATER = "later"  # held back by the throttle: reported once due
+    BY_SYNC = "by_sync"  # the running sync's own reports carry the stored count
+    NONE = "none"  # the source is deleted
+
+
+def vectors_report(state: str, *, complete: bool, due: bool) -> VectorsReport:
+    """A syncing source reports through its sync; others now when due or when every chunk has its vector."""
+    if state == SourceState.DELETED:
+        return VectorsReport.NONE
+    if state == SourceState.SYNCING:
+        return VectorsReport.BY_SYNC
+    return VectorsReport.NOW if complete or due else VectorsReport.LATER
+
+
+@dataclass
+class SourceThrottle:
+    """At most one report every ``interval_seconds`` per source."""
+
+    interval_seconds: float = 2.0
+    _last: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def due(self, key: tuple[str, str], now: float) -> bool:
+        """Whether the source may report now."""
+        last = self._last.get(key)
+        return last is None or now - last >= self.interval_seconds
+
+    def mark(self, key: tuple[str, str], now: float) -> None:
+        """Remember a report (and forget the sources that may report again anyway)."""
+        self._last = {other: at for other, at in self._last.items() if now - at < self.interval_seconds}
+        self._last[key] = now

@@ -15,7 +15,7 @@ import time
 
 from customer_agent_shared.embeddings import Embedder
 
-from ingestion_service.adapters.embedding_store import EmbeddingStore
+from ingestion_service.adapters.embedding_store import ChunkToEmbed, EmbeddingStore
 from ingestion_service.adapters.metrics import (
     CHUNKS_EMBEDDED,
     EMBEDDING_BATCH_SECONDS,
@@ -23,6 +23,7 @@ from ingestion_service.adapters.metrics import (
     EMBEDDING_PENDING,
 )
 from ingestion_service.domain.embedding_text import embedding_text
+from ingestion_service.handlers.embedding_progress import EmbeddingProgress
 
 logger = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 60.0
@@ -41,8 +42,10 @@ class EmbeddingBackfill:
         batch_size: int,
         max_chars: int,
         idle_seconds: float,
+        progress: EmbeddingProgress | None = None,
     ) -> None:
         self._store = store
+        self._progress = progress
         self._embedder = embedder
         self._batch_size = batch_size
         self._max_chars = max_chars
@@ -64,11 +67,16 @@ class EmbeddingBackfill:
             self._task = None
 
     async def run_once(self) -> int:
-        """Embed one batch; return how many chunks got their vector (0 when nothing is waiting)."""
+        """Embed one batch and report the sources' progress; return the batch's size (0: nothing waits)."""
         model_id = self._embedder.model_id
         chunks = await self._store.chunks_to_embed(model_id, limit=self._batch_size, skip=sorted(self._refused))
-        if not chunks:
-            return 0
+        if chunks:
+            await self._embed(chunks, model_id)
+        if self._progress is not None:
+            await self._progress.report(model_id, {(chunk.account_id, chunk.source_id) for chunk in chunks})
+        return len(chunks)
+
+    async def _embed(self, chunks: list[ChunkToEmbed], model_id: str) -> None:
         started = time.perf_counter()
         texts = [embedding_text(chunk.text_fields, max_chars=self._max_chars) for chunk in chunks]
         vectors = await self._embedder.embed_passages(texts)
@@ -80,7 +88,6 @@ class EmbeddingBackfill:
             EMBEDDING_FAILURES.labels(reason="refused").inc(len(refused))
             if len(self._refused) < MAX_REFUSED_REMEMBERED:
                 self._refused.update(refused)
-        return len(chunks)
 
     async def _run(self) -> None:
         failures = 0

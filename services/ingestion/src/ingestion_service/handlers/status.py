@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from customer_agent_shared.events.envelope import make_event
-from customer_agent_shared.events.sources import SOURCE_STATUS, SourceState, SourceStatus
+from customer_agent_shared.events.sources import SOURCE_STATUS, PageFailure, SourceState, SourceStatus
 from customer_agent_shared.topics import SOURCES_STATUS
 
 from ingestion_service.adapters.repositories import SourceRecord
@@ -13,6 +13,17 @@ from ingestion_service.adapters.unit_of_work import IngestionUnitOfWork
 from ingestion_service.domain.progress import SyncProgress
 
 SERVICE_SOURCE = "ingestion"
+
+
+def reported_progress(source: SourceRecord) -> SyncProgress:
+    """The sync progress the source last reported, for a report that is not its sync's own."""
+    return SyncProgress(
+        discovered=source.discovered,
+        fetched=source.fetched,
+        indexed=source.indexed,
+        failed=source.failed,
+        recent_failures=[PageFailure.model_validate(failure) for failure in source.recent_failures or []],
+    )
 
 
 async def stage_status(
@@ -24,14 +35,27 @@ async def stage_status(
     error: str | None = None,
     last_synced_at: datetime | None = None,
 ) -> SourceStatus:
-    """Persist the source's state and counts and stage its status event in the same transaction."""
+    """Persist the source's state, counts and progress and stage its status event in the same transaction.
+
+    The count of chunks with a vector is the stored one (the embedding backfill keeps it).
+    """
     documents, chunks = await uow.documents.totals(source.account_id, source.source_id)
-    sequence = await uow.sources.next_sequence(source.account_id, source.source_id)
-    values: dict[str, object] = {"state": state.value, "error": error, "documents": documents, "chunks": chunks}
+    progress = progress or SyncProgress()
+    recent_failures = list(progress.recent_failures)
+    values: dict[str, object] = {
+        "state": state.value,
+        "error": error,
+        "documents": documents,
+        "chunks": chunks,
+        "discovered": progress.discovered,
+        "fetched": progress.fetched,
+        "indexed": progress.indexed,
+        "failed": progress.failed,
+        "recent_failures": [failure.model_dump(mode="json") for failure in recent_failures],
+    }
     if last_synced_at is not None:
         values["last_synced_at"] = last_synced_at
-    await uow.sources.set_fields(source.account_id, source.source_id, **values)
-    progress = progress or SyncProgress()
+    sequence, embedded = await uow.sources.record_status(source.account_id, source.source_id, **values)
     status = SourceStatus(
         account_id=source.account_id,
         source_id=source.source_id,
@@ -43,9 +67,11 @@ async def stage_status(
         failed=progress.failed,
         documents=documents,
         chunks=chunks,
+        # Chunks removed since the count was stored may still be in it.
+        embedded_chunks=min(embedded, chunks),
         error=error,
         last_synced_at=last_synced_at or source.last_synced_at,
-        recent_failures=list(progress.recent_failures),
+        recent_failures=recent_failures,
     )
     await uow.publish(
         SOURCES_STATUS,

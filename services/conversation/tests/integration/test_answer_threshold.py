@@ -1,0 +1,133 @@
+"""Each account's answer threshold (from agent.config.v1) decides how sure its agent must be to answer.
+
+Two accounts hold the same corpus, with the vectors ingestion would add (a passage without a vector is
+judged by word support, which the threshold does not touch). The question's best passage has a cosine
+similarity of about 0.92: above the tuned default, below the strict account's 0.99.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from conversation_service.bootstrap import ConversationService, build_service
+from conversation_service.handlers.conversations import Reply
+from conversation_service.settings import ConversationSettings
+from customer_agent_shared.clients import create_opensearch_client
+from customer_agent_shared.embeddings import BuiltinEmbedder
+from customer_agent_shared.events.channels import ChannelRef, ChannelType, MessageReceived, OutboundKind, Sender
+from customer_agent_shared.events.config import AGENT_CONFIG_SNAPSHOT, AgentConfigSnapshot, AgentProfile
+from customer_agent_shared.events.conversations import ConversationAssigned
+from customer_agent_shared.events.envelope import make_event
+from customer_agent_shared.events.preview import PREVIEW_REQUESTED, PreviewAnswered, PreviewRequested
+from customer_agent_shared.persistence.database import create_database_engine
+from customer_agent_shared.settings import InfrastructureSettings
+from customer_agent_shared.testing.kafka import unique_name
+from sqlalchemy import text
+
+from .corpus import PASSWORD_URL, create_index
+
+pytestmark = pytest.mark.integration
+
+STRICT = unique_name("conv-strict")
+DEFAULT = unique_name("conv-default")
+QUESTION = "How do I reset my password?"
+
+
+@pytest.fixture(scope="module")
+async def service(infrastructure: InfrastructureSettings) -> AsyncIterator[ConversationService]:
+    """Conversation in-process over a scratch schema and a throwaway index of the corpus with vectors."""
+    schema = unique_name("conv_threshold").replace("-", "_")
+    index = unique_name("conv-threshold-chunks")
+    client = create_opensearch_client(infrastructure.opensearch_url)
+    embedder = BuiltinEmbedder()
+    try:
+        await create_index(client, index, [STRICT, DEFAULT], embedder=embedder)
+        settings = ConversationSettings(
+            service_name=unique_name("conversation-test"),
+            database_schema=schema,
+            consumer_group=unique_name("conversation-test"),
+            consumer_offset_reset="latest",
+            content_index=index,
+            resolution_sweep_seconds=0,
+            config_cache_seconds=0,
+        )
+        built = build_service(settings)
+        async with built.kernel.lifecycle.running():
+            yield built
+    finally:
+        await embedder.aclose()
+        await client.indices.delete(index=index, ignore_unavailable=True)
+        await client.close()
+        engine = create_database_engine(infrastructure.database_url, pool_size=1)
+        async with engine.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await engine.dispose()
+
+
+async def configure(service: ConversationService, account: str, version: int, threshold: float | None) -> None:
+    """Fold a configuration snapshot with this answer threshold."""
+    snapshot = AgentConfigSnapshot(
+        account_id=account,
+        version=version,
+        updated_at=datetime.now(UTC),
+        agent=AgentProfile(answer_threshold=threshold),
+    )
+    assert await service.config.handle(make_event(AGENT_CONFIG_SNAPSHOT, snapshot, source="test", account_id=account))
+
+
+async def ask(service: ConversationService, account: str) -> Reply:
+    """The question on a new live-chat thread of ``account``."""
+    thread = unique_name("thread")
+    message = MessageReceived(
+        account_id=account,
+        channel=ChannelRef(type=ChannelType.LIVE_CHAT, id="web"),
+        thread_id=thread,
+        message_id=unique_name("msg"),
+        sender=Sender(id="visitor", locale="en-GB"),
+        text=QUESTION,
+        sent_at=datetime.now(UTC),
+    )
+    assigned = ConversationAssigned(
+        account_id=account, thread_id=thread, channel=message.channel, message=message, new_thread=True
+    )
+    reply = await service.conversations.handle_assigned(
+        make_event("conversation.assigned", assigned, source="test", account_id=account)
+    )
+    assert reply is not None
+    return reply
+
+
+async def preview(service: ConversationService, account: str) -> PreviewAnswered:
+    """The question in the preview chat of ``account``."""
+    request = PreviewRequested(account_id=account, correlation_id=unique_name("corr"), text=QUESTION, locale="en")
+    answered = await service.conversations.handle_preview(
+        make_event(PREVIEW_REQUESTED, request, source="test", account_id=account)
+    )
+    assert answered is not None
+    return answered
+
+
+async def test_a_strict_account_declines_what_an_account_with_the_default_answers(
+    service: ConversationService,
+) -> None:
+    await configure(service, STRICT, 1, 0.99)
+    await configure(service, DEFAULT, 1, None)
+
+    answered = await ask(service, DEFAULT)
+    assert (answered.outcome, answered.kind) == ("answered", OutboundKind.ANSWER)
+    assert answered.citations[0].url == PASSWORD_URL
+    declined = await ask(service, STRICT)
+    assert (declined.outcome, declined.kind) == ("rephrase", OutboundKind.REPHRASE_REQUEST)
+
+    assert (await preview(service, DEFAULT)).kind is OutboundKind.ANSWER
+    assert (await preview(service, STRICT)).kind is OutboundKind.REPHRASE_REQUEST
+
+
+async def test_clearing_the_threshold_brings_back_the_default(service: ConversationService) -> None:
+    await configure(service, STRICT, 2, 0.99)
+    assert (await ask(service, STRICT)).outcome == "rephrase"
+    await configure(service, STRICT, 3, None)
+    assert (await ask(service, STRICT)).outcome == "answered"
+    assert (await preview(service, STRICT)).kind is OutboundKind.ANSWER
