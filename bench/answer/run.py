@@ -23,7 +23,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from conversation_service.bootstrap import build_service
 from conversation_service.settings import ConversationSettings
 from customer_agent_shared.clients import create_opensearch_client
-from customer_agent_shared.content_index import AccountScopedSearch, index_body, with_localized_fields
+from customer_agent_shared.content_index import (
+    EMBEDDING_FIELD,
+    EMBEDDING_MODEL_FIELD,
+    AccountScopedSearch,
+    index_body,
+    with_localized_fields,
+)
+from customer_agent_shared.embeddings import BuiltinEmbedder
 from customer_agent_shared.events.channels import ChannelRef, ChannelType, MessageReceived, Sender
 from customer_agent_shared.events.conversations import ConversationAssigned
 from customer_agent_shared.events.envelope import make_event, serialize_event
@@ -101,8 +108,16 @@ def corpus(account: str, pages: int) -> list[dict[str, Any]]:
 
 
 async def load_index(client: AsyncOpenSearch, index: str, documents: list[dict[str, Any]]) -> None:
-    """Create the index with the contract mapping and bulk-load the documents."""
+    """Create the index with the contract mapping and bulk-load the documents, each with its vector
+    from the built-in model (as ingestion would add it)."""
     await client.indices.create(index=index, body=index_body())
+    embedder = BuiltinEmbedder(threads=2)
+    started = time.perf_counter()
+    vectors = await embedder.embed_passages([f"{document['title']}\n{document['body']}" for document in documents])
+    print(f"corpus embedded in {time.perf_counter() - started:.1f} s")
+    for document, vector in zip(documents, vectors, strict=True):
+        document.update({EMBEDDING_FIELD: vector, EMBEDDING_MODEL_FIELD: embedder.model_id})
+    await embedder.aclose()
     lines: list[dict[str, Any]] = []
     for document in documents:
         lines.extend(({"index": {"_index": index, "_id": document["chunk_id"]}}, with_localized_fields(document)))
@@ -184,6 +199,9 @@ async def service_run(
     began = time.perf_counter()
     for number in range(count):
         question, locale = QUESTIONS[number % len(QUESTIONS)]
+        # Every text distinct: conversation remembers the vectors of recent questions, and the
+        # benchmark measures the cost of a question it has not seen.
+        question = f"{question} (ref {run[-6:]}-{number})"
         thread = f"{run}-t{number}"
         message = MessageReceived(
             account_id=account,
@@ -217,48 +235,68 @@ async def service_run(
         report(label, latencies, elapsed)
 
 
+def bench_settings(index: str, embeddings: str) -> ConversationSettings:
+    """A throwaway conversation instance reading ``index`` with the given embeddings mode."""
+    return ConversationSettings(
+        service_name=unique_name("conversation-bench"),
+        database_schema=unique_name("bench_conversation").replace("-", "_"),
+        consumer_group=unique_name("conversation-bench"),
+        consumer_offset_reset="latest",
+        content_index=index,
+        resolution_sweep_seconds=0,
+        log_level="WARNING",
+        embeddings=embeddings,
+    )
+
+
+async def run_service(settings: ConversationSettings, account: str, count: int, rate: float) -> None:
+    """Warm up, then a paced run and a burst through one in-process conversation service."""
+    service = build_service(settings)
+    partitions = settings.topic_partitions
+    bootstrap = settings.kafka_bootstrap_servers
+    mode = f"embeddings={settings.embeddings}"
+    async with service.kernel.lifecycle.running():
+        await wait_for_assignment(service.kernel.broker)
+        subscribers: list[Any] = list(service.kernel.broker.subscribers)
+        for subscriber in subscribers:
+            for partition in subscriber.consumer.assignment():
+                await subscriber.consumer.position(partition)
+        await service_run(bootstrap, account, 30, 20.0, f"warm-up ({mode})", partitions)
+        await service_run(bootstrap, account, count, rate, f"service, paced {rate:g}/s, {mode}", partitions)
+        await service_run(bootstrap, account, count, None, f"service, burst, {mode}", partitions)
+
+
 async def main() -> int:
     """Build the corpus, run the baseline and the service, print the comparison."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=400, help="synthetic pages in the corpus")
     parser.add_argument("--count", type=int, default=600, help="messages per service run")
     parser.add_argument("--rate", type=float, default=50.0, help="paced run: messages per second")
-    args = parser.parse_args()
-    settings = ConversationSettings(
-        service_name=unique_name("conversation-bench"),
-        database_schema=unique_name("bench_conversation").replace("-", "_"),
-        consumer_group=unique_name("conversation-bench"),
-        consumer_offset_reset="latest",
-        content_index=unique_name("bench-answer-chunks"),
-        resolution_sweep_seconds=0,
-        log_level="WARNING",
+    parser.add_argument(
+        "--embeddings",
+        default="off,builtin",
+        help="comma-separated CONVERSATION_EMBEDDINGS modes to run one after the other on the same corpus",
     )
+    args = parser.parse_args()
+    index = unique_name("bench-answer-chunks")
     account = unique_name("bench-acc")
-    client = create_opensearch_client(settings.opensearch_url)
-    await load_index(client, settings.content_index, corpus(account, args.pages))
-    service = build_service(settings)
-    partitions = settings.topic_partitions
+    client = create_opensearch_client(ConversationSettings().opensearch_url)
+    await load_index(client, index, corpus(account, args.pages))
+    schemas: list[str] = []
     try:
         print(f"corpus: {args.pages} pages, {len(QUESTIONS)} questions in 4 languages (1 unanswerable)")
-        await opensearch_baseline(client, settings.content_index, account, args.count, concurrency=8)
-        async with service.kernel.lifecycle.running():
-            await wait_for_assignment(service.kernel.broker)
-            subscribers: list[Any] = list(service.kernel.broker.subscribers)
-            for subscriber in subscribers:
-                for partition in subscriber.consumer.assignment():
-                    await subscriber.consumer.position(partition)
-            await service_run(settings.kafka_bootstrap_servers, account, 30, 20.0, "warm-up", partitions)
-            await service_run(
-                settings.kafka_bootstrap_servers, account, args.count, args.rate, f"service, paced {args.rate:g}/s",
-                partitions,
-            )  # fmt: skip
-            await service_run(settings.kafka_bootstrap_servers, account, args.count, None, "service, burst", partitions)
+        await opensearch_baseline(client, index, account, args.count, concurrency=8)
+        for mode in args.embeddings.split(","):
+            settings = bench_settings(index, mode.strip())
+            schemas.append(settings.database_schema)
+            await run_service(settings, account, args.count, args.rate)
     finally:
-        await client.indices.delete(index=settings.content_index, ignore_unavailable=True)
+        await client.indices.delete(index=index, ignore_unavailable=True)
         await client.close()
-        engine = create_database_engine(settings.database_url, pool_size=1)
+        engine = create_database_engine(ConversationSettings().database_url, pool_size=1)
         async with engine.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{settings.database_schema}" CASCADE'))
+            for schema in schemas:
+                await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         await engine.dispose()
     print("service latency = publish of conversation.assigned → message.send on channels.outbound.v1")
     return 0

@@ -1,15 +1,18 @@
-"""Answer-quality benchmark over a real documentation corpus: the Python 3.11 docs (Debian python3.11-doc),
-served locally and ingested through the ingestion service, then asked the labelled questions in
-``questions.json`` (English, Danish, Dutch, German; some unanswerable).
+"""Answer-quality benchmark over three real documentation sets (see ``corpora.py``): the Python 3.11 docs,
+the Debian installation guide in English, Danish, Dutch and German (one mixed-language account), and
+aptitude's manual in English and Dutch. Each is served locally and ingested through the ingestion
+service into its own account, then asked the labelled questions of ``questions.json`` (natural support
+questions in en, da, nl, de; some unanswerable; see ``dataset.py``).
 
-Reports hit@1 and hit@3 of the first citation and the abstention rate on unanswerable questions for
-conversation's retrieval (language-aware BM25 + lexicon + support ranking) beside a plain BM25
-baseline (one multi_match of the raw question over title and body) on the same index, in the same run.
-Targets: hit@1 at least 10 points above the baseline; abstention on unanswerable questions >= 90%.
+Two systems answer every question in the same run: the agent's answer pipeline (``AnswerEngine``, built
+in ``build_engine``) and a plain BM25 baseline (one multi_match of the raw question over title and body,
+always answering). ``scoring.py`` reports, per corpus, per language and overall: answered rate, hit@1,
+hit@3, precision of the answers given, abstention on unanswerable questions, reply language and latency;
+then the agent's coverage/precision curve over its confidence and the issue's targets.
 
-Run with ``uv run python bench/quality/run.py`` against the running local stack. ``--keep`` leaves
-the index in place and prints how to reuse it (``--reuse ALIAS --account ID``) for quicker reruns.
-Not part of ``make test``.
+Run with ``.venv/bin/python bench/quality/run.py`` against the running local stack. ``--keep`` leaves
+the index in place and writes a state file (``--reuse STATE`` then skips ingestion). Not part of
+``make test``.
 """
 
 from __future__ import annotations
@@ -17,61 +20,91 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlparse
+from typing import TYPE_CHECKING, Any
 
-from conversation_service.adapters.content_search import ContentSearch
-from conversation_service.domain.composer import citations_for
-from conversation_service.domain.retrieval import analyze_question, is_supported, rank_passages
+from conversation_service.bootstrap import build_answer_engine
+from conversation_service.domain.composer import Persona
+from conversation_service.domain.language import choose_language
+from conversation_service.handlers.answering import AnswerEngine
 from conversation_service.settings import ConversationSettings
 from customer_agent_shared.clients import create_opensearch_client
-from customer_agent_shared.content_index import AccountScopedSearch
+from customer_agent_shared.content_index import AccountScopedSearch, account_filter
+from customer_agent_shared.embeddings import create_embedder
 from customer_agent_shared.events.envelope import make_event
 from customer_agent_shared.events.sources import SOURCE_SYNC, SourceCommand, SourceKind
 from customer_agent_shared.persistence.database import create_database_engine
 from customer_agent_shared.testing.kafka import unique_name
+from ingestion_service.bootstrap import IngestionService
 from ingestion_service.bootstrap import build_service as build_ingestion
 from ingestion_service.settings import IngestionSettings
+from opensearchpy import AsyncOpenSearch
 from sqlalchemy import text
 
+if TYPE_CHECKING:  # see dataset.py
+    from bench.quality.corpora import CORPORA, Corpus, ensure_installed, site_directory
+    from bench.quality.dataset import Question, load_questions
+    from bench.quality.scoring import AGENT, BASELINE, Outcome, curve_lines, table, target_lines, verbose_line
+else:
+    from corpora import CORPORA, Corpus, ensure_installed, site_directory
+    from dataset import Question, load_questions
+    from scoring import AGENT, BASELINE, Outcome, curve_lines, table, target_lines, verbose_line
+
 HERE = Path(__file__).parent
-DOC_ROOT = Path("/usr/share/doc/python3.11/html")
 SITE_SERVER = HERE.parent / "ingestion" / "site_server.py"
+DEFAULT_STATE = HERE.parent / "results" / "quality-state.json"
+PROGRESS_SECONDS = 10.0
+MISSING_EMBEDDING = {"bool": {"must_not": {"exists": {"field": "embedding"}}}}
 
 
-def ensure_docs() -> None:
-    """Install python3.11-doc with apt-get when the HTML documentation is missing."""
-    if DOC_ROOT.is_dir():
-        return
-    prefix = [] if os.geteuid() == 0 else ["sudo"]
-    install = [*prefix, "apt-get", "install", "-y", "python3.11-doc"]
-    if subprocess.run(install, check=False).returncode != 0:
-        subprocess.run([*prefix, "apt-get", "update"], check=True)
-        subprocess.run(install, check=True)
+@dataclass(frozen=True)
+class State:
+    """Where the ingested corpora live: the index, its read alias and each corpus's account."""
+
+    index: str
+    alias: str
+    accounts: dict[str, str]
+
+    def save(self, path: Path) -> None:
+        """Write the state file."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> State:
+        """Read a state file written by ``--keep``."""
+        raw: dict[str, Any] = json.loads(path.read_text())
+        return cls(index=raw["index"], alias=raw["alias"], accounts=dict(raw["accounts"]))
 
 
-def serve_docs(pages: int) -> tuple[subprocess.Popen[str], str]:
-    """Start the static server over the docs (child process); return it and its page-list file."""
-    paths = sorted(str(path.relative_to(DOC_ROOT)) for path in DOC_ROOT.rglob("*.html"))[:pages]
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
-        listing.write("\n".join(paths))
+def build_engine(settings: ConversationSettings, client: AsyncOpenSearch) -> AnswerEngine:
+    """The agent's answer pipeline over ``settings.content_index``, as the service builds it."""
+    return build_answer_engine(settings, client, embedder=create_embedder(settings))
+
+
+def serve(corpus: Corpus, stack: ExitStack) -> str:
+    """Serve the corpus's pages from a child process (stopped when ``stack`` closes); return its base URL."""
+    directory = stack.enter_context(site_directory(corpus))
+    root = Path(directory)
     server = subprocess.Popen(
-        [sys.executable, str(SITE_SERVER), str(DOC_ROOT), listing.name], stdout=subprocess.PIPE, text=True
+        [sys.executable, str(SITE_SERVER), str(root), str(root / "pages.txt")], stdout=subprocess.PIPE, text=True
     )
-    return server, listing.name
+    stack.callback(server.wait)
+    stack.callback(server.terminate)
+    assert server.stdout is not None
+    return f"http://127.0.0.1:{int(server.stdout.readline())}"
 
 
-async def ingest(base_url: str, account: str, pages: int) -> tuple[str, IngestionSettings]:
-    """Crawl and index the served docs through the ingestion service; return the read alias."""
+def ingestion_settings(max_pages: int) -> IngestionSettings:
+    """A throwaway schema and a fresh index for this run."""
     index = unique_name("bench-quality-chunks")
-    settings = IngestionSettings(
+    return IngestionSettings(
         service_name=unique_name("ingestion-quality"),
         database_schema=unique_name("bench_quality").replace("-", "_"),
         consumer_group=unique_name("ingestion-quality"),
@@ -82,165 +115,216 @@ async def ingest(base_url: str, account: str, pages: int) -> tuple[str, Ingestio
         allowed_private_networks="127.0.0.0/8",
         host_delay_seconds=0.0,
         host_concurrency=8,
-        max_urls_per_source=pages,
+        max_urls_per_source=max_pages,
         max_page_bytes=20_000_000,
         log_level="WARNING",
     )
-    service = build_ingestion(settings)
+
+
+async def sync_source(service: IngestionService, account: str, corpus: Corpus, base_url: str) -> None:
+    """Crawl and index one corpus into its account; return when its source is ready."""
     command = SourceCommand(
-        account_id=account, source_id="python-docs", kind=SourceKind.URL, url=f"{base_url}/index.html",
+        account_id=account, source_id=corpus.name, kind=SourceKind.URL, url=f"{base_url}/{corpus.start}",
         import_related=True,
     )  # fmt: skip
-    async with service.kernel.lifecycle.running():
-        started = time.perf_counter()
-        await service.commands.handle(make_event(SOURCE_SYNC, command, source="bench", account_id=account))
-        while True:
-            async with service.unit_of_work() as uow:
-                record = await uow.sources.get(account, "python-docs")
-            if record and record.state in ("ready", "failed") and not service.runner.running(account, "python-docs"):
-                break
-            await asyncio.sleep(0.2)
-        if record.state != "ready":
-            raise SystemExit(f"ingestion failed: {record.error}")
-        print(f"ingested {record.documents} pages, {record.chunks} chunks in {time.perf_counter() - started:.0f} s")
+    started = time.perf_counter()
+    await service.commands.handle(make_event(SOURCE_SYNC, command, source="bench", account_id=account))
+    while True:
+        async with service.unit_of_work() as uow:
+            record = await uow.sources.get(account, corpus.name)
+        if record and record.state in ("ready", "failed") and not service.runner.running(account, corpus.name):
+            break
+        await asyncio.sleep(0.5)
+    if record.state != "ready":
+        raise SystemExit(f"ingestion of {corpus.name} failed: {record.error}")
+    elapsed = time.perf_counter() - started
+    print(f"{corpus.name}: ingested {record.documents} pages, {record.chunks} chunks in {elapsed:.0f} s", flush=True)
+
+
+async def count_chunks(client: AsyncOpenSearch, alias: str, accounts: Sequence[str], query: dict[str, Any]) -> int:
+    """Chunks of ``accounts`` matching ``query``."""
+    scoped = {"bool": {"must": [query], "filter": [{"bool": {"should": [account_filter(a) for a in accounts]}}]}}
+    result = await client.count(index=alias, body={"query": scoped})
+    return int(result["count"])
+
+
+async def has_embeddings(client: AsyncOpenSearch, alias: str) -> bool:
+    """Whether the index mapping has an ``embedding`` field."""
+    mappings: dict[str, Any] = await client.indices.get_mapping(index=alias)
+    return any("embedding" in (body.get("mappings", {}).get("properties") or {}) for body in mappings.values())
+
+
+async def wait_for_embeddings(client: AsyncOpenSearch, alias: str, accounts: Sequence[str], stall: float) -> None:
+    """Wait until every chunk of ``accounts`` has its vector, printing progress every ~10 s; give up when
+    none was added for ``stall`` seconds. Skipped when the index has no ``embedding`` field."""
+    if not await has_embeddings(client, alias):
+        print("the index has no embedding field: no vectors to wait for")
+        return
+    await client.indices.refresh(index=alias)
+    total = await count_chunks(client, alias, accounts, {"match_all": {}})
+    started = last_change = time.monotonic()
+    last_missing = -1
+    while True:
+        await client.indices.refresh(index=alias)
+        missing = await count_chunks(client, alias, accounts, MISSING_EMBEDDING)
+        now = time.monotonic()
+        if missing != last_missing:
+            last_change, last_missing = now, missing
+        done = total - missing
+        print(f"embeddings: {done}/{total} chunks, {done / max(now - started, 1e-9):.1f} chunks/s", flush=True)
+        if missing == 0:
+            return
+        if now - last_change > stall:
+            print(f"no chunk got its vector in {stall:.0f} s: going on with {missing} chunks without one")
+            return
+        await asyncio.sleep(PROGRESS_SECONDS)
+
+
+async def drop_schema(settings: IngestionSettings) -> None:
+    """Remove the run's ingestion schema."""
     engine = create_database_engine(settings.database_url, pool_size=1)
     async with engine.begin() as connection:
         await connection.execute(text(f'DROP SCHEMA IF EXISTS "{settings.database_schema}" CASCADE'))
     await engine.dispose()
-    return settings.content_read_alias, settings
 
 
-def page_of(url: str) -> str:
-    """The documentation path of a cited URL ('library/json.html')."""
-    return urlparse(url).path.lstrip("/")
-
-
-def matches(page: str, expected: list[str]) -> bool:
-    """True when ``page`` is one of the expected pages (a trailing '*' is a prefix)."""
-    return any(page.startswith(item[:-1]) if item.endswith("*") else page == item for item in expected)
-
-
-@dataclass
-class Score:
-    """Counts for one system."""
-
-    hit1: int = 0
-    hit3: int = 0
-    answerable: int = 0
-    abstained_unanswerable: int = 0
-    unanswerable: int = 0
-    abstained_answerable: int = 0
-
-    def line(self, name: str) -> str:
-        """One report line."""
-        return (
-            f"{name:<30} hit@1 {100 * self.hit1 / self.answerable:5.1f}%"
-            f"   hit@3 {100 * self.hit3 / self.answerable:5.1f}%"
-            f"   abstention on unanswerable {100 * self.abstained_unanswerable / max(1, self.unanswerable):5.1f}%"
-            f"   abstention on answerable {100 * self.abstained_answerable / self.answerable:5.1f}%"
-        )
-
-
-def record(score: Score, pages: list[str], expected: list[str]) -> None:
-    """Count one question: ``pages`` are the cited pages in order, empty when the system abstained."""
-    if expected:
-        score.answerable += 1
-        score.hit1 += bool(pages) and matches(pages[0], expected)
-        score.hit3 += any(matches(page, expected) for page in pages[:3])
-        score.abstained_answerable += not pages
-    else:
-        score.unanswerable += 1
-        score.abstained_unanswerable += not pages
-
-
-def distinct(urls: list[str]) -> list[str]:
-    """Pages in order, each once."""
-    seen: dict[str, None] = {}
-    for url in urls:
-        seen.setdefault(page_of(url), None)
-    return list(seen)
-
-
-def load_questions() -> list[dict[str, Any]]:
-    """The labelled questions."""
-    questions: list[dict[str, Any]] = json.loads((HERE / "questions.json").read_text())["questions"]
-    return questions
-
-
-async def evaluate(alias: str, account: str, verbose: bool) -> tuple[Score, Score]:
-    """Ask every question of both systems."""
-    questions = load_questions()
-    settings = ConversationSettings()
+async def ingest(corpora: Sequence[Corpus], stall: float) -> State:
+    """Serve and ingest every corpus into its own account of one fresh index; wait for the vectors."""
+    ensure_installed(list(corpora))
+    settings = ingestion_settings(max(len(corpus.pages()) for corpus in corpora) + 1)
+    accounts = {corpus.name: unique_name(f"bench-quality-{corpus.name}") for corpus in corpora}
+    service = build_ingestion(settings)
     client = create_opensearch_client(settings.opensearch_url)
-    ours, baseline = Score(), Score()
     try:
-        search = ContentSearch(client, alias)
-        plain = AccountScopedSearch(client, alias)
-        for item in questions:
-            terms = analyze_question(item["q"], item["lang"])
-            retrieval = await search.retrieve(account, terms, settings.retrieval_size)
-            ranked = rank_passages(terms, retrieval.passages, weights=retrieval.weights)
-            supported = is_supported(
-                ranked[0] if ranked else None,
-                threshold=settings.support_threshold,
-            )
-            cited = [ref.url for ref in citations_for(ranked, threshold=0.0, limit=10)] if supported else []
-            our_pages = distinct(cited)
-            record(ours, our_pages, item["expected"])
-            result = await plain.search(
-                account, {"multi_match": {"query": item["q"], "fields": ["title", "body"]}}, size=10, _source=["url"]
-            )
-            base_pages = distinct([hit["_source"]["url"] for hit in result["hits"]["hits"]])
-            record(baseline, base_pages, item["expected"])
-            if verbose:
-                mark = "ok " if (our_pages[:1] and matches(our_pages[0], item["expected"])) else "-- "
-                best = f"{ranked[0].support:.2f}" if ranked else "-"
-                print(f"{mark}{item['q'][:50]:<50} ours={our_pages[:2]} support={best} base={base_pages[:1]}")
+        async with service.kernel.lifecycle.running():
+            with ExitStack() as stack:
+                urls = {corpus.name: serve(corpus, stack) for corpus in corpora}
+                await asyncio.gather(
+                    *(sync_source(service, accounts[c.name], c, urls[c.name]) for c in corpora)
+                )  # fmt: skip
+            await wait_for_embeddings(client, settings.content_read_alias, list(accounts.values()), stall)
     finally:
         await client.close()
-    return ours, baseline
+        await drop_schema(settings)
+    return State(index=settings.content_index, alias=settings.content_read_alias, accounts=accounts)
+
+
+def distinct_pages(corpus: Corpus, urls: Sequence[str]) -> tuple[str, ...]:
+    """The page identifiers of ``urls`` in order, each once."""
+    return tuple(dict.fromkeys(corpus.page_id(url) for url in urls))
+
+
+async def ask_agent(engine: AnswerEngine, account: str, item: Question) -> Outcome:
+    """The agent's outcome for one question (its confidence and would-be citations kept for the curve)."""
+    corpus = CORPORA[item.corpus]
+    language = choose_language(None, item.q, "en")
+    started = time.perf_counter()
+    attempt = await engine.answer(
+        account, item.q, language=language, previous_questions=(), persona=Persona(), greet=False
+    )  # fmt: skip
+    latency = 1000 * (time.perf_counter() - started)
+    cited = distinct_pages(corpus, [ref.url for ref in attempt.answer.citations]) if attempt.answer else ()
+    answered = attempt.supported and attempt.answer is not None
+    nearest = distinct_pages(corpus, [ref.url for ref in attempt.nearest])
+    reply_language = attempt.answer.language if attempt.answer is not None else language
+    return Outcome(
+        question=item,
+        system=AGENT,
+        answered=answered,
+        pages=cited if answered else (),
+        would_be=cited if answered and cited else nearest,
+        confidence=attempt.support,
+        language_ok=reply_language == item.lang,
+        latency_ms=latency,
+        evidence=attempt.evidence,
+    )
+
+
+async def ask_baseline(search: AccountScopedSearch, account: str, item: Question) -> Outcome:
+    """The BM25 baseline's outcome: one multi_match of the raw question over title and body."""
+    query = {"multi_match": {"query": item.q, "fields": ["title", "body"]}}
+    result = await search.search(account, query, size=10, _source=["url"])
+    pages = distinct_pages(CORPORA[item.corpus], [hit["_source"]["url"] for hit in result["hits"]["hits"]])
+    return Outcome(question=item, system=BASELINE, answered=bool(pages), pages=pages, would_be=pages)
+
+
+async def evaluate(state: State, questions: Sequence[Question], verbose: bool) -> list[Outcome]:
+    """Ask every question of both systems (after one unmeasured question per corpus)."""
+    settings = ConversationSettings(content_index=state.alias)
+    client = create_opensearch_client(settings.opensearch_url)
+    outcomes: list[Outcome] = []
+    try:
+        engine = build_engine(settings, client)
+        plain = AccountScopedSearch(client, state.alias)
+        for name in dict.fromkeys(item.corpus for item in questions):
+            warm_up = next(item for item in questions if item.corpus == name)
+            await ask_agent(engine, state.accounts[name], warm_up)
+        for item in questions:
+            account = state.accounts[item.corpus]
+            agent, baseline = await ask_agent(engine, account, item), await ask_baseline(plain, account, item)
+            outcomes += [agent, baseline]
+            if verbose:
+                print(verbose_line(agent, baseline), flush=True)
+    finally:
+        await client.close()
+    return outcomes
+
+
+async def delete_index(index: str) -> None:
+    """Remove the run's index."""
+    client = create_opensearch_client(IngestionSettings().opensearch_url)
+    try:
+        await client.indices.delete(index=index, ignore_unavailable=True)
+    finally:
+        await client.close()
+
+
+def parse_args() -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--split", choices=("dev", "test", "all"), default="dev", help="questions to ask")
+    parser.add_argument("--corpus", choices=sorted(CORPORA), action="append", help="only these corpora")
+    parser.add_argument("--reuse", type=Path, metavar="STATE", help="a state file of --keep (skips ingestion)")
+    parser.add_argument("--keep", action="store_true", help="keep the index and write a state file for --reuse")
+    parser.add_argument("--state", type=Path, default=DEFAULT_STATE, help="where --keep writes the state")
+    parser.add_argument("--target-precision", type=float, default=0.8, help="precision the threshold must reach")
+    parser.add_argument("--embed-stall", type=float, default=600.0, help="stop waiting for vectors after this many s")
+    parser.add_argument("--verbose", action="store_true", help="print each question's result")
+    return parser.parse_args()
+
+
+def report(outcomes: Sequence[Outcome], split: str, target: float) -> None:
+    """Print the table, the curve and the targets."""
+    questions = [item.question for item in outcomes if item.system == AGENT]
+    answerable = sum(item.answerable for item in questions)
+    print(f"\nsplit {split}: {len(questions)} questions, {answerable} answerable, {len(questions) - answerable} not")
+    print("\n".join(table(outcomes)))
+    print("\nagent over its confidence (its own gate ignored; declines cite their nearest passages):")
+    print("\n".join(curve_lines(outcomes, target)))
+    print("\ntargets:")
+    print("\n".join(target_lines(outcomes)))
 
 
 async def main() -> int:
     """Serve, ingest, evaluate, report."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--pages", type=int, default=600, help="pages to crawl at most (the docs have ~530)")
-    parser.add_argument("--reuse", help="an existing read alias to evaluate (skips ingestion)")
-    parser.add_argument("--account", help="the account of --reuse")
-    parser.add_argument("--keep", action="store_true", help="keep the index for --reuse")
-    parser.add_argument("--verbose", action="store_true", help="print each question's result")
-    args = parser.parse_args()
-    ingestion: IngestionSettings | None = None
+    args = parse_args()
+    names = args.corpus or list(CORPORA)
+    questions = [
+        item for item in load_questions() if item.corpus in names and (args.split == "all" or item.split == args.split)
+    ]
     if args.reuse:
-        alias, account = args.reuse, args.account
+        state = State.load(args.reuse)
     else:
-        ensure_docs()
-        account = unique_name("bench-quality")
-        server, listing = serve_docs(args.pages)
-        try:
-            assert server.stdout is not None
-            port = int(server.stdout.readline())
-            alias, ingestion = await ingest(f"http://127.0.0.1:{port}", account, args.pages)
-        finally:
-            server.terminate()
-            server.wait()
-            os.unlink(listing)
+        state = await ingest([CORPORA[name] for name in names], args.embed_stall)
     try:
-        ours, baseline = await evaluate(alias, account, args.verbose)
+        outcomes = await evaluate(state, questions, args.verbose)
     finally:
-        if ingestion is not None and not args.keep:
-            client = create_opensearch_client(ingestion.opensearch_url)
-            await client.indices.delete(index=ingestion.content_index, ignore_unavailable=True)
-            await client.close()
-        elif ingestion is not None:
-            print(f"kept: --reuse {alias} --account {account}")
-    print(f"questions: {ours.answerable} answerable, {ours.unanswerable} unanswerable")
-    print(ours.line("conversation retrieval"))
-    print(baseline.line("plain BM25 baseline"))
-    gain = 100 * (ours.hit1 - baseline.hit1) / ours.answerable
-    abstention = 100 * ours.abstained_unanswerable / max(1, ours.unanswerable)
-    print(f"hit@1 gain over baseline: {gain:+.1f} points (target >= +10: {'met' if gain >= 10 else 'NOT met'})")
-    print(f"abstention on unanswerable: {abstention:.1f}% (target >= 90%: {'met' if abstention >= 90 else 'NOT met'})")
+        if args.keep and not args.reuse:
+            state.save(args.state)
+            print(f"kept the index; rerun with: --reuse {args.state}")
+        elif not args.reuse:
+            await delete_index(state.index)
+    report(outcomes, args.split, args.target_precision)
     return 0
 
 

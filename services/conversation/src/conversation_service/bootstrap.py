@@ -20,8 +20,9 @@ from conversation_service.adapters.content_search import ContentSearch
 from conversation_service.adapters.llm import ChatCompletionsClient
 from conversation_service.adapters.orm import SCHEMA, inbox_table, outbox_table
 from conversation_service.adapters.unit_of_work import ConversationUnitOfWork
+from conversation_service.domain.confidence import AnswerThresholds
 from conversation_service.domain.fusion import FusionWeights
-from conversation_service.domain.retrieval import AnswerThresholds, TermStatistics
+from conversation_service.domain.term_statistics import TermStatistics
 from conversation_service.entrypoints.kafka_subscribers import register_subscribers
 from conversation_service.handlers.answering import AnswerEngine, AnswerPolicy, ChatModel
 from conversation_service.handlers.conversations import ConversationHandler, ConversationOptions
@@ -128,11 +129,15 @@ def build_answer_engine(
         fusion=FusionWeights(lexical=settings.fusion_lexical_weight, dense=settings.fusion_dense_weight),
     )
     thresholds = AnswerThresholds(
-        min_similarity=settings.min_similarity,
+        min_confidence=settings.min_confidence,
         min_support=settings.support_threshold,
-        centring=settings.similarity_centring,
     )
-    return AnswerEngine(search, AnswerPolicy(thresholds=thresholds, retrieval_size=settings.retrieval_size), llm)
+    policy = AnswerPolicy(
+        thresholds=thresholds,
+        retrieval_size=settings.retrieval_size,
+        lexical_share=settings.rank_lexical_share,
+    )
+    return AnswerEngine(search, policy, llm)
 
 
 def asyncapi_document(service: ConversationService) -> str:

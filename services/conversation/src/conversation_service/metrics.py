@@ -46,10 +46,10 @@ PREFETCHED_SEARCHES = Counter(
     " (coalesced) and those a message then used (used).",
     ["outcome"],
 )
-RETRIEVAL_SIMILARITY = Histogram(
-    "customer_agent_conversation_retrieval_similarity",
-    "Cosine similarity between the question and the best passage the vector search found.",
-    buckets=(0.6, 0.65, 0.7, 0.75, 0.78, 0.8, 0.82, 0.84, 0.86, 0.88, 0.9, 0.95, 1.0),
+ANSWER_CONFIDENCE = Histogram(
+    "customer_agent_conversation_answer_confidence",
+    "Confidence of the answer decision (calibrated probability; word support when no passage has a vector).",
+    buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
 )
 QUESTION_EMBEDDING_SECONDS = Histogram(
     "customer_agent_conversation_question_embedding_seconds",
@@ -59,4 +59,9 @@ QUESTION_EMBEDDING_SECONDS = Histogram(
 VECTOR_SEARCH_FAILURES = Counter(
     "customer_agent_conversation_vector_search_failures_total",
     "Vector searches that failed while the word search answered (the answer used words only).",
+)
+QUESTION_VECTORS = Counter(
+    "customer_agent_conversation_question_vectors_total",
+    "Question vectors computed (embedded) or taken from the recent questions' (remembered).",
+    ["outcome"],
 )

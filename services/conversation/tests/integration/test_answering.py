@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from conversation_service.adapters.content_search import ContentSearch
 from conversation_service.bootstrap import ConversationService, build_service
-from conversation_service.domain.retrieval import TermStatistics, analyze_question
+from conversation_service.domain.retrieval import analyze_question
+from conversation_service.domain.term_statistics import TermStatistics
 from conversation_service.settings import ConversationSettings
 from customer_agent_shared.clients import create_opensearch_client
 from customer_agent_shared.content_index import AccountScopedSearch, ScopedSearch

@@ -48,6 +48,7 @@ class FakeModel:
     reply: str = ""
     status: int = 200
     delay: float = 0.0
+    failures_first: int = 0  # answer 503 to this many requests before the configured reply
     requests: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -59,6 +60,8 @@ async def fake_llm() -> AsyncIterator[tuple[FakeModel, str]]:
     async def completions(request: web.Request) -> web.Response:
         model.requests.append(await request.json())
         await asyncio.sleep(model.delay)
+        if len(model.requests) <= model.failures_first:
+            return web.json_response({"error": "overloaded"}, status=503)
         if model.status != 200:
             return web.json_response({"error": "boom"}, status=model.status)
         return web.json_response({"choices": [{"message": {"role": "assistant", "content": model.reply}}]})
@@ -74,12 +77,23 @@ async def fake_llm() -> AsyncIterator[tuple[FakeModel, str]]:
     await runner.cleanup()
 
 
-async def _answer(base_url: str, question: str = "How do I reset my password?", language: str = "en") -> Any:
+async def _answer(
+    base_url: str,
+    question: str = "How do I reset my password?",
+    language: str = "en",
+    recent_turns: Sequence[tuple[str, str]] = (),
+) -> Any:
     client = ChatCompletionsClient(base_url, "test-model", api_key="secret", timeout_seconds=0.5)
-    engine = AnswerEngine(StaticRetriever(), AnswerPolicy(), client)
+    engine = AnswerEngine(StaticRetriever(), AnswerPolicy(llm_retry_seconds=0.01), client)
     try:
         return await engine.answer(
-            "acc", question, language=language, previous_questions=[], persona=Persona(name="Ada"), greet=False
+            "acc",
+            question,
+            language=language,
+            previous_questions=[text for role, text in recent_turns if role == "visitor"],
+            persona=Persona(name="Ada"),
+            greet=False,
+            recent_turns=recent_turns,
         )
     finally:
         await client.close()
@@ -122,3 +136,34 @@ async def test_bad_or_slow_llm_falls_back_to_the_extractive_answer(
     assert attempt.supported is True
     assert "To reset your password" in attempt.answer.text
     assert LLM_FALLBACKS.labels(reason=reason)._value.get() == before + 1
+
+
+async def test_one_failure_is_retried_and_the_model_answers(fake_llm: tuple[FakeModel, str]) -> None:
+    model, base_url = fake_llm
+    model.reply, model.failures_first = "Open Settings and click Reset password [S1].", 1
+    attempt = await _answer(base_url)
+    assert attempt.used_llm is True
+    assert attempt.answer.text == "Open Settings and click Reset password."
+    assert len(model.requests) == 2
+
+
+async def test_two_failures_fall_back_after_exactly_one_retry(fake_llm: tuple[FakeModel, str]) -> None:
+    model, base_url = fake_llm
+    model.reply, model.failures_first = "Open Settings [S1].", 2
+    attempt = await _answer(base_url)
+    assert attempt.used_llm is False
+    assert len(model.requests) == 2
+
+
+async def test_the_model_reads_the_thread_so_a_follow_up_is_understood(fake_llm: tuple[FakeModel, str]) -> None:
+    model, base_url = fake_llm
+    model.reply = "It is valid for 24 hours [S1]."
+    turns = [("visitor", "How do I reset my password?"), ("agent", "Open Settings and click Reset password.")]
+    attempt = await _answer(base_url, "And how long is that reset link valid?", recent_turns=turns)
+    assert attempt.used_llm is True
+    [request] = model.requests
+    roles = [message["role"] for message in request["messages"]]
+    assert roles == ["system", "user", "assistant", "user"]
+    assert request["messages"][1]["content"] == "How do I reset my password?"
+    assert request["messages"][2]["content"] == "Open Settings and click Reset password."
+    assert "how long is that reset link valid" in request["messages"][3]["content"]

@@ -14,7 +14,7 @@ def _passage(chunk_id: str, *, score: float = 0.0, similarity: float | None = No
 def test_a_passage_both_searches_found_keeps_its_bm25_score_and_gets_the_similarity() -> None:
     lexical = [_passage("a", score=7.0), _passage("b", score=3.0)]
     dense = [_passage("b", similarity=0.9), _passage("c", similarity=0.8)]
-    fused = fuse(lexical, dense, weights=FusionWeights())
+    fused = fuse(lexical, dense, weights=FusionWeights(lexical=1.0, dense=1.0))
     assert [passage.chunk_id for passage in fused] == ["b", "a", "c"]
     by_id = {passage.chunk_id: passage for passage in fused}
     assert (by_id["b"].score, by_id["b"].similarity) == (3.0, 0.9)

@@ -10,20 +10,15 @@ import pytest
 from conversation_service.adapters.content_search import passage_from_hit
 from conversation_service.domain.lexicon import translate_token
 from conversation_service.domain.retrieval import (
-    AnswerThresholds,
     Passage,
     analyze_question,
     build_query,
     content_terms,
     effective_weights,
-    frequency_aggregation,
-    is_supported,
-    judge,
     rank_passages,
-    read_frequencies,
     support,
-    term_weights,
 )
+from conversation_service.domain.term_statistics import frequency_aggregation, read_frequencies, term_weights
 
 PASSWORD_PAGE = "Reset your password. To reset your password open Settings. The reset link is valid for 24 hours."
 
@@ -166,32 +161,17 @@ def test_a_short_answer_whose_question_matches_wins_over_a_higher_scored_page() 
     assert ranked[0].passage.chunk_id == "short"
 
 
-@pytest.mark.parametrize(
-    ("support_value", "score", "expected"),
-    [(0.9, 5.0, True), (0.5, 5.0, True), (0.4, 5.0, False), (0.9, 0.1, True), (0.4, 50.0, False)],
-)
-def test_a_passage_without_a_vector_is_judged_by_support_alone_whatever_the_raw_score(
-    support_value: float, score: float, expected: bool
-) -> None:
-    # A raw BM25 score depends on every account's content in the shard, so it must not decide.
-    passage = _passage("p", "text", score=score)
-    confidence, supported = judge(passage, support_value, AnswerThresholds(min_similarity=0.8, min_support=0.5))
-    assert (confidence, supported) == (support_value, expected)
-
-
-@pytest.mark.parametrize(("similarity", "expected"), [(0.9, True), (0.8, True), (0.79, False), (-0.2, False)])
-def test_a_passage_with_a_similarity_is_judged_by_it_alone(similarity: float, expected: bool) -> None:
-    passage = dataclasses.replace(_passage("p", "text", score=50.0), similarity=similarity)
-    for support_value in (0.0, 1.0):
-        confidence, supported = judge(passage, support_value, AnswerThresholds(min_similarity=0.8, min_support=0.5))
-        assert (confidence, supported) == (similarity, expected)
-
-
-def test_the_best_ranked_passage_decides_and_nothing_found_is_not_supported() -> None:
+def test_word_support_ranks_a_hybrid_result_beside_the_fused_rank() -> None:
     terms = analyze_question("reset password", "en")
-    [ranked] = rank_passages(terms, [_passage("p", "How to reset your password")])
-    assert is_supported(ranked) is ranked.supported is True
-    assert is_supported(None) is False
+    meaning_only = dataclasses.replace(_passage("m", "Change your login secret here"), fused=0.05, similarity=0.9)
+    words_too = dataclasses.replace(_passage("w", "How to reset your password"), fused=0.04, similarity=0.85)
+    ranked = rank_passages(terms, [meaning_only, words_too], lexical_share=0.7)
+    assert [item.passage.chunk_id for item in ranked] == ["w", "m"]
+    assert [item.supported for item in ranked] == [True, False]
+    assert [item.passage.chunk_id for item in rank_passages(terms, [meaning_only, words_too], lexical_share=0.0)] == [
+        "m",
+        "w",
+    ]
 
 
 def test_a_rare_term_the_page_lacks_outweighs_common_terms_it_has() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from conversation_service.domain.retrieval import QueryTerms, TermStatistics, analyze_question
+from conversation_service.domain.retrieval import QueryTerms, analyze_question
+from conversation_service.domain.term_statistics import TermStatistics
 
 
 @dataclass

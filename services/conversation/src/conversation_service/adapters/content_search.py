@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
+from array import array
+from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from contextvars import ContextVar
 from typing import Any
 
-from customer_agent_shared.content_index import AccountScopedSearch, ScopedSearch, account_filter, knn_query
+from customer_agent_shared.content_index import (
+    EMBEDDING_FIELD,
+    EMBEDDING_MODEL_FIELD,
+    AccountScopedSearch,
+    ScopedSearch,
+    account_filter,
+    knn_query,
+)
 from customer_agent_shared.embeddings import Embedder, EmbeddingUnavailableError
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
@@ -16,13 +26,9 @@ from opensearchpy.exceptions import TransportError
 
 from conversation_service import metrics
 from conversation_service.domain.fusion import FusionWeights, cosine_from_score, fuse
-from conversation_service.domain.retrieval import (
-    ContentUnavailableError,
-    Passage,
-    QueryTerms,
-    Retrieval,
+from conversation_service.domain.retrieval import ContentUnavailableError, Passage, QueryTerms, Retrieval, build_query
+from conversation_service.domain.term_statistics import (
     TermStatistics,
-    build_query,
     frequency_aggregation,
     read_frequencies,
     term_weights,
@@ -36,17 +42,37 @@ MIN_FUSED_CANDIDATES = 10
 _SOURCE_FILTER = {"excludes": ["embedding"]}
 
 
-def passage_from_hit(hit: dict[str, Any], *, dense: bool = False) -> Passage:
+def passage_from_hit(
+    hit: dict[str, Any],
+    *,
+    dense: bool = False,
+    question_vector: list[float] | None = None,
+    model_id: str | None = None,
+) -> Passage:
     """A search hit as a ``Passage`` (missing fields get safe defaults: private content is never citable).
 
-    A hit of the vector search carries its cosine similarity instead of a BM25 score.
+    A hit of the vector search carries its cosine similarity instead of a BM25 score; a word-search hit
+    whose stored vector is of ``model_id`` gets its similarity to ``question_vector`` too, so every
+    candidate is judged on the same scale.
     """
     source: dict[str, Any] = hit.get("_source") or {}
     score = float(hit.get("_score") or 0.0)
+    similarity = cosine_from_score(score) if dense else None
+    stored = source.get(EMBEDDING_FIELD)
+    comparable = (
+        isinstance(stored, list)
+        and question_vector is not None
+        and source.get(EMBEDDING_MODEL_FIELD) == model_id
+        and len(stored) == len(question_vector)
+    )
+    if similarity is None and comparable:
+        assert question_vector is not None
+        assert isinstance(stored, list)
+        similarity = math.fsum(a * float(b) for a, b in zip(question_vector, stored, strict=True))
     return Passage(
         chunk_id=str(source.get("chunk_id") or hit.get("_id") or ""),
         score=0.0 if dense else score,
-        similarity=cosine_from_score(score) if dense else None,
+        similarity=similarity,
         title=str(source.get("title") or ""),
         url=str(source.get("url") or ""),
         body=str(source.get("body") or ""),
@@ -83,6 +109,7 @@ class ContentSearch:
         embedder: Embedder | None = None,
         dense_candidates: int = 20,
         fusion: FusionWeights | None = None,
+        remembered_questions: int = 2048,
     ) -> None:
         self._search = AccountScopedSearch(client, index)
         self._weigh_terms = weigh_terms
@@ -90,6 +117,7 @@ class ContentSearch:
         self._embedder = embedder
         self._dense_candidates = dense_candidates
         self._fusion = fusion or FusionWeights()
+        self._recent_vectors = RecentVectors(remembered_questions)
         self._prefetched: ContextVar[dict[Hashable, list[Retrieval]] | None] = ContextVar(
             f"prefetched_searches_{id(self)}", default=None
         )
@@ -118,7 +146,7 @@ class ContentSearch:
             return Retrieval([])
         if "error" in lexical:
             raise ContentUnavailableError(f"content search failed: {str(lexical['error'])[:300]}")
-        return self._retrieval_from(account_id, terms, size, known, responses)
+        return self._retrieval_from(account_id, terms, size, known, responses, vector)
 
     async def prefetch(self, searches: Sequence[tuple[str, QueryTerms, int]]) -> None:
         """Run the given retrievals in one request and keep their results for ``retrieve``.
@@ -161,23 +189,34 @@ class ContentSearch:
             if any("error" in response or "hits" not in response for response in own):
                 continue
             # Shared, not copied: a Retrieval is frozen and nothing downstream changes its passages.
-            prefetched[key] = [self._retrieval_from(account_id, terms, size, statistics, own)] * expected[key]
+            retrieval = self._retrieval_from(account_id, terms, size, statistics, own, vector)
+            prefetched[key] = [retrieval] * expected[key]
         self._prefetched.set(prefetched)
         fetched = sum(map(len, prefetched.values()))
         metrics.PREFETCHED_SEARCHES.labels(outcome="fetched").inc(fetched)
         metrics.PREFETCHED_SEARCHES.labels(outcome="coalesced").inc(fetched - len(prefetched))
 
     async def _vectors(self, questions: Sequence[QueryTerms]) -> list[list[float] | None]:
-        """Each question's vector (None for all without an embedder)."""
+        """Each question's vector (None for all without an embedder); a question asked lately is not
+        embedded again (visitors ask the same things, and a vector costs more than the search)."""
         if self._embedder is None:
             return [None] * len(questions)
-        started = time.perf_counter()
-        try:
-            vectors = await self._embedder.embed_queries([terms.question for terms in questions])
-        except EmbeddingUnavailableError as error:
-            raise ContentUnavailableError(str(error)) from error
-        metrics.QUESTION_EMBEDDING_SECONDS.observe(time.perf_counter() - started)
-        return list(vectors)
+        texts = [terms.question for terms in questions]
+        missing = list(dict.fromkeys(text for text in texts if self._recent_vectors.get(text) is None))
+        computed: dict[str, list[float]] = {}
+        if missing:
+            started = time.perf_counter()
+            try:
+                vectors = await self._embedder.embed_queries(missing)
+            except EmbeddingUnavailableError as error:
+                raise ContentUnavailableError(str(error)) from error
+            metrics.QUESTION_EMBEDDING_SECONDS.observe(time.perf_counter() - started)
+            for text, vector in zip(missing, vectors, strict=True):
+                computed[text] = vector
+                self._recent_vectors.put(text, vector)
+        metrics.QUESTION_VECTORS.labels(outcome="embedded").inc(len(missing))
+        metrics.QUESTION_VECTORS.labels(outcome="remembered").inc(len(texts) - len(missing))
+        return [computed[text] if text in computed else self._recent_vectors.get(text) for text in texts]
 
     def _requests(
         self,
@@ -203,7 +242,9 @@ class ContentSearch:
     def _extra(self, account_id: str, terms: QueryTerms, known: tuple[dict[str, int], int] | None) -> dict[str, Any]:
         # Nothing reads the number of matches: without counting them all, OpenSearch may skip the chunks
         # that cannot reach the top ``size`` (a large account's common words match thousands).
-        extra: dict[str, Any] = {"track_total_hits": False, "_source": _SOURCE_FILTER}
+        extra: dict[str, Any] = {"track_total_hits": False}
+        if self._embedder is None:
+            extra["_source"] = _SOURCE_FILTER
         if self._weigh_terms and terms.all_terms and known is None:
             extra["aggs"] = {"frequencies": frequency_aggregation(terms, account_filter(account_id))}
         return extra
@@ -215,14 +256,16 @@ class ContentSearch:
         size: int,
         known: tuple[dict[str, int], int] | None,
         responses: Sequence[dict[str, Any]],
+        vector: list[float] | None = None,
     ) -> Retrieval:
         lexical_result = responses[0]
-        passages = [passage_from_hit(hit) for hit in lexical_result.get("hits", {}).get("hits", [])]
-        background: float | None = None
+        model_id = self._embedder.model_id if self._embedder else None
+        passages = [
+            passage_from_hit(hit, question_vector=vector, model_id=model_id)
+            for hit in lexical_result.get("hits", {}).get("hits", [])
+        ]
         if len(responses) > 1 and "hits" in responses[1]:
             nearest = [passage_from_hit(hit, dense=True) for hit in responses[1]["hits"].get("hits", [])]
-            similarities = [passage.similarity for passage in nearest if passage.similarity is not None]
-            background = sum(similarities) / len(similarities) if similarities else None
             passages = fuse(passages, nearest, weights=self._fusion)[: max(size, MIN_FUSED_CANDIDATES)]
         elif len(responses) > 1:
             # Word search still answers: a vector search that fails (an index without vectors) degrades.
@@ -233,8 +276,33 @@ class ContentSearch:
             known = read_frequencies(aggregation)
             self._statistics.remember(account_id, terms, *known)
         if known is None:
-            return Retrieval(passages, background=background)
-        return Retrieval(passages, term_weights(*known), background=background)
+            return Retrieval(passages)
+        return Retrieval(passages, term_weights(*known))
+
+
+class RecentVectors:
+    """The vectors of the latest questions, least recently used forgotten first, stored compactly."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._vectors: OrderedDict[str, array[float]] = OrderedDict()
+
+    def get(self, question: str) -> list[float] | None:
+        """The remembered vector of ``question``, if any."""
+        vector = self._vectors.get(question)
+        if vector is None:
+            return None
+        self._vectors.move_to_end(question)
+        return vector.tolist()
+
+    def put(self, question: str, vector: list[float]) -> None:
+        """Remember ``question``'s vector (single-precision, as OpenSearch keeps it)."""
+        if self._capacity <= 0:
+            return
+        self._vectors[question] = array("f", vector)
+        self._vectors.move_to_end(question)
+        while len(self._vectors) > self._capacity:
+            self._vectors.popitem(last=False)
 
 
 def _missing_index(response: dict[str, Any]) -> bool:

@@ -19,7 +19,7 @@ from conversation_service.domain.retrieval import Passage
 class FusionWeights:
     """How much each ranking's vote counts; ``rank_constant`` damps the difference between top ranks."""
 
-    lexical: float = 1.0
+    lexical: float = 0.5
     dense: float = 1.0
     rank_constant: float = 20.0
 

@@ -5,10 +5,8 @@ Pure: the adapter sends ``build_query``'s body and hands the hits back as ``Pass
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from customer_agent_shared.content_index import localized_field
 
@@ -120,7 +118,7 @@ def analyze_question(text: str, language: str, previous_questions: Sequence[str]
     )
 
 
-def _fields(language: str, name: str, boost: float = 1.0) -> list[str]:
+def fields_for(language: str, name: str, boost: float = 1.0) -> list[str]:
     """``name`` (standard analyzer, every chunk) plus its field analysed for ``language`` (that language's chunks)."""
     suffix = f"^{boost:g}" if boost != 1.0 else ""
     fields = [f"{name}{suffix}"]
@@ -129,7 +127,7 @@ def _fields(language: str, name: str, boost: float = 1.0) -> list[str]:
     return fields
 
 
-def _english_fields(name: str, boost: float = 1.0) -> list[str]:
+def english_fields_for(name: str, boost: float = 1.0) -> list[str]:
     """``name`` analysed for English (English chunks): where the lexicon's English translations are looked for."""
     suffix = f"^{boost:g}" if boost != 1.0 else ""
     return [f"{localized_field('en', name)}{suffix}"]
@@ -163,14 +161,22 @@ def build_query(
                 }
             )
 
-    passage_fields = [*_fields(language, "title", 2), *_fields(language, "section"), *_fields(language, "body")]
-    english_fields = [*_english_fields("title", 2), *_english_fields("section"), *_english_fields("body")]
+    passage_fields = [
+        *fields_for(language, "title", 2),
+        *fields_for(language, "section"),
+        *fields_for(language, "body"),
+    ]
+    english_passage_fields = [
+        *english_fields_for("title", 2),
+        *english_fields_for("section"),
+        *english_fields_for("body"),
+    ]
     match(native, passage_fields)
-    match(native, [*_fields(language, "question", 3), "answer"], boost=1.5)
+    match(native, [*fields_for(language, "question", 3), "answer"], boost=1.5)
     match(context, passage_fields, boost=context_boost)
     if language != "en":
-        match(english, english_fields, boost=translation_boost)
-        match(english, _english_fields("question", 3), boost=1.5 * translation_boost)
+        match(english, english_passage_fields, boost=translation_boost)
+        match(english, english_fields_for("question", 3), boost=1.5 * translation_boost)
     if not should:
         return {"match_none": {}}
     return {
@@ -271,95 +277,6 @@ TermWeights = dict[str, float]
 """How specific each question term is in the account's content (missing = weight 1)."""
 
 
-def term_weights(document_frequencies: dict[str, int], total: int) -> TermWeights:
-    """IDF-like weights: a term few of the account's chunks contain (or none) counts the most."""
-    return {term: math.log((total + 1.0) / (frequency + 0.5)) + 1.0 for term, frequency in document_frequencies.items()}
-
-
-def frequency_aggregation(terms: QueryTerms, account_filter: dict[str, Any]) -> dict[str, Any]:
-    """An aggregation counting, over all of the account's chunks, those that contain each question term."""
-    native_fields = [
-        *_fields(terms.language, "title"),
-        *_fields(terms.language, "body"),
-        *_fields(terms.language, "question"),
-    ]
-    filters: dict[str, Any] = {}
-    for term in terms.all_terms:
-        should: list[dict[str, Any]] = [{"multi_match": {"query": term, "fields": native_fields}}]
-        english = " ".join(terms.translations.get(term, ()))
-        if english:
-            english_fields = [*_english_fields("title"), *_english_fields("body")]
-            should.append({"multi_match": {"query": english, "fields": english_fields}})
-        filters[term] = {"bool": {"should": should, "minimum_should_match": 1}}
-    return {
-        "global": {},
-        "aggs": {"account": {"filter": account_filter, "aggs": {"terms": {"filters": {"filters": filters}}}}},
-    }
-
-
-def read_frequencies(aggregation: dict[str, Any]) -> tuple[dict[str, int], int]:
-    """Document frequency per term and the account's chunk count, from ``frequency_aggregation``'s result."""
-    account = aggregation.get("account")
-    if not isinstance(account, dict):
-        return {}, 0
-    buckets = account.get("terms", {}).get("buckets", {})
-    frequencies = {term: int(bucket.get("doc_count", 0)) for term, bucket in buckets.items()}
-    return frequencies, int(account.get("doc_count", 0))
-
-
-class TermStatistics:
-    """Remembered document frequencies of an account's terms, so most questions need no aggregation.
-
-    They change only when the account's content does, slowly and by little, and a weight only ranks a
-    term against the question's other terms; asking OpenSearch for them costs about as much as the
-    search itself. Entries expire after ``ttl_seconds`` (0 remembers nothing); past ``max_terms`` the
-    oldest entries are forgotten first.
-    """
-
-    def __init__(self, ttl_seconds: float, *, max_terms: int = 100_000, clock: Callable[[], float]) -> None:
-        self._ttl = ttl_seconds
-        self._max_terms = max_terms
-        self._clock = clock
-        self._terms: dict[Hashable, tuple[float, int]] = {}
-        self._totals: dict[str, tuple[float, int]] = {}
-
-    def known(self, account_id: str, terms: QueryTerms) -> tuple[dict[str, int], int] | None:
-        """The frequency of every term of ``terms`` and the account's chunk count, or None if any is not fresh."""
-        if self._ttl <= 0:
-            return None
-        oldest = self._clock() - self._ttl
-        total = self._totals.get(account_id)
-        if total is None or total[0] < oldest:
-            return None
-        frequencies: dict[str, int] = {}
-        for term in terms.all_terms:
-            entry = self._terms.get(_statistics_key(account_id, terms, term))
-            if entry is None or entry[0] < oldest:
-                return None
-            frequencies[term] = entry[1]
-        return frequencies, total[1]
-
-    def remember(self, account_id: str, terms: QueryTerms, frequencies: dict[str, int], total: int) -> None:
-        """Keep what an aggregation over ``terms`` returned."""
-        if self._ttl <= 0:
-            return
-        now = self._clock()
-        self._totals[account_id] = (now, total)
-        for term in terms.all_terms:
-            key = _statistics_key(account_id, terms, term)
-            self._terms.pop(key, None)  # re-inserted last: the dict's order is oldest first
-            self._terms[key] = (now, frequencies.get(term, 0))
-        while len(self._terms) > self._max_terms:
-            del self._terms[next(iter(self._terms))]
-        if len(self._totals) > self._max_terms:
-            self._totals.clear()
-
-
-def _statistics_key(account_id: str, terms: QueryTerms, term: str) -> Hashable:
-    # The aggregation counts a term in its language's fields or through its English translations.
-    return (account_id, terms.language, term, terms.translations.get(term, ()))
-
-
 def effective_weights(terms: QueryTerms, weights: TermWeights) -> TermWeights:
     """Weights as used for support: a foreign word the lexicon cannot translate is rare in content of
     another language for that reason alone, so it never weighs more than the average translated term
@@ -413,47 +330,16 @@ class Retrieval:
 
     passages: list[Passage]
     weights: TermWeights = field(default_factory=dict)
-    background: float | None = None  # mean similarity of the vector search's candidates, when it ran
-
-
-@dataclass(frozen=True)
-class AnswerThresholds:
-    """When a passage is good enough to answer from.
-
-    A passage the vector search scored is judged by its cosine similarity to the question (the model's
-    judgement of meaning, the same for every account); one only the word search found (its vector not
-    computed yet, or embeddings off) by the weighted share of the question's words it contains.
-    """
-
-    min_similarity: float = 0.82
-    min_support: float = 0.6
-    centring: float = 0.0  # share of the candidates' mean similarity taken off each similarity
 
 
 @dataclass(frozen=True)
 class Ranked:
-    """A passage with its word support, its rank score and whether it is good enough to answer from."""
+    """A passage with its word support, its rank score and whether it supports an answer by itself."""
 
     passage: Passage
     support: float
     rank: float
-    confidence: float = 0.0
     supported: bool = False
-
-
-def judge(
-    passage: Passage, support: float, thresholds: AnswerThresholds, background: float | None = None
-) -> tuple[float, bool]:
-    """A passage's confidence and whether it clears its threshold (see ``AnswerThresholds``).
-
-    Centring takes a share of the question's mean similarity to its candidates off: a question in one
-    language is nearer to every passage in that language, and farther from all the others, by a shift
-    that the mean carries too, so the margin over it says more than the raw similarity.
-    """
-    if passage.similarity is not None:
-        confidence = passage.similarity - thresholds.centring * (background or 0.0)
-        return confidence, confidence >= thresholds.min_similarity
-    return support, support >= thresholds.min_support
 
 
 def rank_passages(
@@ -461,42 +347,31 @@ def rank_passages(
     passages: Sequence[Passage],
     *,
     weights: TermWeights | None = None,
-    thresholds: AnswerThresholds | None = None,
-    background: float | None = None,
+    min_support: float = 0.6,
     short_answer_bonus: float = 0.3,
-    lexical_share: float = 0.3,
+    lexical_share: float = 0.7,
 ) -> list[Ranked]:
-    """Order passages: by the hybrid score when both searches ran (with a share of word support), else
-    by word support first and BM25 second; a short answer that supports the question comes first."""
+    """Order passages: by the hybrid rank when both searches ran, with a share of word support (the
+    question's words found in the passage, weighted by rarity), else by word support first and BM25
+    second; a short answer whose question holds the visitor's words comes first. ``supported`` marks the
+    passages whose word support reaches ``min_support`` (the ones cited beside the best)."""
     if not passages:
         return []
-    thresholds = thresholds or AnswerThresholds()
     top_score = max(passage.score for passage in passages) or 1.0
     top_fused = max(passage.fused or 0.0 for passage in passages) or 1.0
     ranked: list[Ranked] = []
     for passage in passages:
         covered = passage_support(terms, passage, weights)
-        confidence, supported = judge(passage, covered, thresholds, background)
+        supported = covered >= min_support
         if passage.fused is not None:
             rank = (1.0 - lexical_share) * passage.fused / top_fused + lexical_share * covered
         else:
             rank = 0.7 * covered + 0.3 * (passage.score / top_score)
         if passage.is_short_answer and supported:
             rank += short_answer_bonus
-        ranked.append(Ranked(passage, covered, rank, confidence, supported))
+        ranked.append(Ranked(passage, covered, rank, supported))
     ranked.sort(key=lambda item: item.rank, reverse=True)
     return ranked
-
-
-def is_supported(best: Ranked | None) -> bool:
-    """Whether the best passage is good enough to answer from.
-
-    Never the raw BM25 score: OpenSearch scores with term statistics of the whole shard, which all
-    accounts share, so an absolute score threshold would let other accounts' content decide whether
-    this account's question is answered. Word support uses the account's own term frequencies, and a
-    cosine similarity depends on the question and the passage alone.
-    """
-    return best is not None and best.supported
 
 
 class ContentUnavailableError(RuntimeError):

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import tenacity
+
 from conversation_service import metrics
 from conversation_service.domain import texts
 from conversation_service.domain.composer import ComposedAnswer, Persona, SourceRef, citations_for, compose
+from conversation_service.domain.confidence import AnswerThresholds, Evidence, decide
 from conversation_service.domain.grounding import build_messages, parse_reply
 from conversation_service.domain.retrieval import (
-    AnswerThresholds,
     QueryTerms,
     Ranked,
     Retrieval,
     analyze_question,
-    is_supported,
     rank_passages,
 )
 
@@ -51,6 +53,8 @@ class AnswerPolicy:
 
     thresholds: AnswerThresholds = field(default_factory=AnswerThresholds)
     retrieval_size: int = 6
+    llm_retry_seconds: float = 0.3
+    lexical_share: float = 0.7  # share of word support in the rank of a hybrid result
 
 
 @dataclass(frozen=True)
@@ -69,9 +73,10 @@ class Attempt:
 
     supported: bool
     answer: ComposedAnswer | None
-    support: float  # the confidence the decision used: the best passage's similarity, or its word support
+    support: float  # the confidence the decision used (calibrated), or the word support without vectors
     nearest: tuple[SourceRef, ...]
     used_llm: bool = False
+    evidence: Evidence | None = None
 
 
 def nearest_content(ranked: Sequence[Ranked]) -> tuple[SourceRef, ...]:
@@ -91,6 +96,20 @@ class AnswerEngine:
         self._retriever = retriever
         self._policy = policy
         self._llm = llm
+
+    async def _complete_with_one_retry(self, messages: list[dict[str, str]]) -> str:
+        """The model's reply; a failure is retried once after a short, jittered pause (a blip in a
+        hosted API is common, and the visitor is better served by the model than by the extract)."""
+        assert self._llm is not None
+        retrying = tenacity.AsyncRetrying(
+            stop=tenacity.stop_after_attempt(2),
+            wait=tenacity.wait_random_exponential(multiplier=self._policy.llm_retry_seconds, max=2.0),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._llm.complete(messages)
+        raise AssertionError("unreachable: tenacity re-raises the last failure")
 
     async def prefetch(self, questions: Sequence[ExpectedQuestion]) -> None:
         """Retrieve for all ``questions`` in one request; ``answer`` then uses the results it matches."""
@@ -115,38 +134,56 @@ class AnswerEngine:
         previous_questions: Sequence[str],
         persona: Persona,
         greet: bool,
+        min_confidence: float | None = None,
+        recent_turns: Sequence[tuple[str, str]] = (),
     ) -> Attempt:
-        """Answer ``question`` from the account's content, or say why not."""
+        """Answer ``question`` from the account's content, or say why not (``min_confidence``: the
+        account's own similarity threshold instead of the service's)."""
+        thresholds = self._policy.thresholds
+        if min_confidence is not None:
+            thresholds = dataclasses.replace(thresholds, min_confidence=min_confidence)
         terms = analyze_question(question, language, previous_questions)
         retrieval = await self._retriever.retrieve(account_id, terms, self._policy.retrieval_size)
-        ranked = rank_passages(terms, retrieval.passages, weights=retrieval.weights, thresholds=self._policy.thresholds)
+        ranked = rank_passages(
+            terms,
+            retrieval.passages,
+            weights=retrieval.weights,
+            min_support=thresholds.min_support,
+            lexical_share=self._policy.lexical_share,
+        )
         best = ranked[0] if ranked else None
+        decision = decide(ranked, thresholds, language)
         if best is not None:
             metrics.RETRIEVAL_SUPPORT.observe(best.support)
             metrics.RETRIEVAL_SCORE.observe(best.passage.score)
-            if best.passage.similarity is not None:
-                metrics.RETRIEVAL_SIMILARITY.observe(best.passage.similarity)
-        if best is None or not is_supported(best):
-            confidence = best.confidence if best else 0.0
-            return Attempt(supported=False, answer=None, support=confidence, nearest=nearest_content(ranked))
+            metrics.ANSWER_CONFIDENCE.observe(decision.confidence)
+        if best is None or not decision.answer:
+            return Attempt(False, None, decision.confidence, nearest_content(ranked), evidence=decision.evidence)
         composed = compose(terms, ranked, persona=persona, language=language, greet=greet)
         if self._llm is not None:
-            generated = await self._generate(question, language, ranked, persona, greet)
+            generated = await self._generate(question, language, ranked, persona, greet, recent_turns)
             if generated is not None:
-                return Attempt(True, generated, best.confidence, nearest_content(ranked), used_llm=True)
-        return Attempt(True, composed, best.confidence, nearest_content(ranked))
+                return Attempt(True, generated, decision.confidence, nearest_content(ranked), True, decision.evidence)
+        return Attempt(True, composed, decision.confidence, nearest_content(ranked), evidence=decision.evidence)
 
     async def _generate(
-        self, question: str, language: str, ranked: Sequence[Ranked], persona: Persona, greet: bool
+        self,
+        question: str,
+        language: str,
+        ranked: Sequence[Ranked],
+        persona: Persona,
+        greet: bool,
+        recent_turns: Sequence[tuple[str, str]],
     ) -> ComposedAnswer | None:
         assert self._llm is not None
         supporting = [item for item in ranked if item.supported] or list(ranked[:1])
         passages = [item.passage for item in supporting]
         label = texts.text_language(language)
+        messages = build_messages(question, label, passages, persona, recent_turns)
         try:
-            reply = await self._llm.complete(build_messages(question, label, passages, persona))
+            reply = await self._complete_with_one_retry(messages)
         except Exception as error:
-            logger.warning("LLM failed; using the extractive answer", extra={"error": repr(error)[:300]})
+            logger.warning("LLM failed twice; using the extractive answer", extra={"error": repr(error)[:300]})
             metrics.LLM_FALLBACKS.labels(reason="error").inc()
             metrics.LLM_REQUESTS.labels(outcome="fallback").inc()
             return None

@@ -85,6 +85,11 @@ def _count_reply(reply: Reply, elapsed_seconds: float) -> None:
     metrics.ANSWER_SECONDS.labels(kind=reply.kind.value if reply.kind else "none").observe(elapsed_seconds)
 
 
+def _turn_pairs(history: Sequence[Turn]) -> list[tuple[str, str]]:
+    """The thread's earlier turns as (role, text), for the LLM to read a follow-up with."""
+    return [(turn.role, turn.text) for turn in history if turn.text]
+
+
 def _system_reply(outcome: str, kind: OutboundKind, table: dict[str, str], language: str) -> Reply:
     label = texts.text_language(language)
     return Reply(outcome=outcome, kind=kind, text=texts.pick(table, label), language=label)
@@ -285,6 +290,8 @@ class ConversationHandler:
                 previous_questions=previous,
                 persona=profile.persona,
                 greet=greet,
+                min_confidence=profile.answer_threshold,
+                recent_turns=_turn_pairs(history),
             )
         except ContentUnavailableError:
             # Without its content the agent must not guess: hand the visitor to a person now.
@@ -411,6 +418,8 @@ class ConversationHandler:
             previous_questions=[turn.text for turn in history if turn.role == "visitor"],
             persona=profile.persona,
             greet=not history,
+            min_confidence=profile.answer_threshold,
+            recent_turns=_turn_pairs(history),
         )
         if attempt.supported and attempt.answer is not None:
             if thread is not None:
