@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from customer_agent_shared.clients import create_opensearch_client
-from customer_agent_shared.embeddings import BUILTIN_MODEL_ID
+from customer_agent_shared.embeddings import create_embedder
 from customer_agent_shared.events.envelope import make_event
 from customer_agent_shared.events.sources import SOURCE_SYNC, SourceCommand, SourceKind
 from customer_agent_shared.persistence.database import create_database_engine
@@ -160,7 +160,9 @@ async def measure_embedding(service: IngestionService, window_seconds: float) ->
     """Wait until every chunk has its vector, or ``window_seconds`` pass; count what got done."""
     assert service.kernel.opensearch is not None
     store = EmbeddingStore(service.kernel.opensearch, write_alias=service.settings.content_write_alias)
-    model_id = BUILTIN_MODEL_ID
+    embedder = create_embedder(service.settings)
+    assert embedder is not None
+    model_id = embedder.model_id
     # The vectors are computed in this process (a thread of the service running in-process).
     total = int((await service.kernel.opensearch.count(index=service.settings.content_write_alias))["count"])
     pending_at_start = await store.pending(model_id)

@@ -35,7 +35,7 @@ from conversation_service.domain.language import choose_language
 from conversation_service.handlers.answering import AnswerEngine
 from conversation_service.settings import ConversationSettings
 from customer_agent_shared.clients import create_opensearch_client
-from customer_agent_shared.content_index import AccountScopedSearch, account_filter
+from customer_agent_shared.content_index import EMBEDDING_FIELD, AccountScopedSearch, account_filter
 from customer_agent_shared.embeddings import create_embedder
 from customer_agent_shared.events.envelope import make_event
 from customer_agent_shared.events.sources import SOURCE_SYNC, SourceCommand, SourceKind
@@ -60,7 +60,7 @@ HERE = Path(__file__).parent
 SITE_SERVER = HERE.parent / "ingestion" / "site_server.py"
 DEFAULT_STATE = HERE.parent / "results" / "quality-state.json"
 PROGRESS_SECONDS = 10.0
-MISSING_EMBEDDING = {"bool": {"must_not": {"exists": {"field": "embedding"}}}}
+MISSING_EMBEDDING = {"bool": {"must_not": {"exists": {"field": EMBEDDING_FIELD}}}}
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ async def count_chunks(client: AsyncOpenSearch, alias: str, accounts: Sequence[s
 async def has_embeddings(client: AsyncOpenSearch, alias: str) -> bool:
     """Whether the index mapping has an ``embedding`` field."""
     mappings: dict[str, Any] = await client.indices.get_mapping(index=alias)
-    return any("embedding" in (body.get("mappings", {}).get("properties") or {}) for body in mappings.values())
+    return any(EMBEDDING_FIELD in (body.get("mappings", {}).get("properties") or {}) for body in mappings.values())
 
 
 async def wait_for_embeddings(client: AsyncOpenSearch, alias: str, accounts: Sequence[str], stall: float) -> None:
@@ -233,7 +233,7 @@ async def ask_agent(engine: AnswerEngine, account: str, item: Question) -> Outco
         answered=answered,
         pages=cited if answered else (),
         would_be=cited if answered and cited else nearest,
-        confidence=attempt.support,
+        confidence=attempt.confidence,
         language_ok=reply_language == item.lang,
         latency_ms=latency,
         evidence=attempt.evidence,

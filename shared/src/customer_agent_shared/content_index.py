@@ -226,12 +226,6 @@ class AccountScopedSearch:
         responses: list[dict[str, Any]] = result.get("responses", [])
         return responses
 
-    async def nearest(
-        self, account_id: str, vector: list[float], *, k: int, model_id: str, **extra: Any
-    ) -> dict[str, Any]:
-        """The ``k`` chunks of one account whose vectors (of ``model_id``) are closest to ``vector``."""
-        return await self.search(account_id, knn_query(account_id, vector, k=k, model_id=model_id), size=k, **extra)
-
     async def count(self, account_id: str, query: dict[str, Any] | None = None) -> int:
         """Count one account's chunks matching ``query`` (all of them by default)."""
         scoped = {"bool": {"must": [query or {"match_all": {}}], "filter": [account_filter(account_id)]}}

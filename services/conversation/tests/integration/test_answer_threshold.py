@@ -1,8 +1,8 @@
 """Each account's answer threshold (from agent.config.v1) decides how sure its agent must be to answer.
 
 Two accounts hold the same corpus, with the vectors ingestion would add (a passage without a vector is
-judged by word support, which the threshold does not touch). The question's best passage has a cosine
-similarity of about 0.92: above the tuned default, below the strict account's 0.99.
+judged by word support, which the threshold does not touch). The question's calibrated confidence is
+above the tuned default and below the strict account's 0.99.
 """
 
 from __future__ import annotations

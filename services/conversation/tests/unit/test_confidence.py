@@ -35,9 +35,11 @@ def test_the_evidence_is_the_nearest_similarity_the_best_support_and_whether_the
         _ranked("a", url="https://x/a", support=0.8, score=5.0, similarity=0.84),
         _ranked("b", url="https://x/b", support=0.2, similarity=0.88),
     ]
-    assert gather_evidence(ranked, "en") == Evidence(similarity=0.88, support=0.8, agreement=False, cross_lingual=False)
+    assert gather_evidence(ranked, language="en") == Evidence(
+        similarity=0.88, support=0.8, agreement=False, cross_lingual=False
+    )
     same_page = [_ranked("a", url="https://x/a", support=0.5, score=5.0, similarity=0.9)]
-    evidence = gather_evidence(same_page, "da")
+    evidence = gather_evidence(same_page, language="da")
     assert evidence is not None
     assert (evidence.agreement, evidence.cross_lingual) == (True, True)
 
@@ -57,7 +59,7 @@ def test_more_evidence_means_more_confidence() -> None:
 @pytest.mark.parametrize(("threshold", "answers"), [(0.0, True), (0.999, False)])
 def test_the_threshold_on_the_probability_decides(threshold: float, answers: bool) -> None:
     ranked = [_ranked("a", url="https://x/a", support=0.7, score=3.0, similarity=0.86)]
-    decision = decide(ranked, AnswerThresholds(min_confidence=threshold), "en")
+    decision = decide(ranked, AnswerThresholds(min_confidence=threshold), language="en")
     assert decision.answer is answers
     assert decision.evidence is not None
     assert decision.confidence == pytest.approx(ConfidenceModel().probability(decision.evidence))
@@ -69,9 +71,19 @@ def test_without_any_vector_the_best_passage_word_support_decides_whatever_its_s
 ) -> None:
     # A raw BM25 score depends on every account's content in the shard, so it must not decide.
     ranked = [_ranked("a", url="https://x/a", support=support, score=50.0)]
-    decision = decide(ranked, AnswerThresholds(min_support=0.6), "en")
+    decision = decide(ranked, AnswerThresholds(min_support=0.6), language="en")
     assert (decision.answer, decision.confidence, decision.evidence) == (answers, support, None)
 
 
 def test_nothing_found_is_not_answered() -> None:
-    assert decide([], AnswerThresholds(), "en").answer is False
+    assert decide([], AnswerThresholds(), language="en").answer is False
+
+
+def test_a_best_passage_without_its_vector_yet_is_judged_by_its_words() -> None:
+    # Right after a sync some chunks have vectors and the page that answers may not: words decide for it.
+    ranked = [
+        _ranked("page", url="https://x/page", support=0.8, score=9.0),
+        _ranked("other", url="https://x/other", support=0.1, similarity=0.75),
+    ]
+    decision = decide(ranked, AnswerThresholds(min_confidence=0.99, min_support=0.6), language="en")
+    assert (decision.answer, decision.confidence, decision.evidence) == (True, 0.8, None)

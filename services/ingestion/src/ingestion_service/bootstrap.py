@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from customer_agent_shared.content_index import DEFAULT_EMBEDDING_DIMENSION, AccountScopedSearch
-from customer_agent_shared.embeddings import create_embedder
+from customer_agent_shared.content_index import AccountScopedSearch
+from customer_agent_shared.embeddings import Embedder, create_embedder
 from customer_agent_shared.kernel import (
     ServiceKernel,
     build_kernel,
@@ -16,6 +17,7 @@ from customer_agent_shared.kernel import (
 )
 from customer_agent_shared.topics import CONTENT_EVENTS, SOURCES_COMMANDS
 from fastapi import FastAPI
+from opensearchpy import AsyncOpenSearch
 
 from ingestion_service.adapters.content_store import ContentStore
 from ingestion_service.adapters.crawler import Crawler, CrawlOptions
@@ -107,7 +109,7 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
         index=settings.content_index,
         read_alias=settings.content_read_alias,
         write_alias=settings.content_write_alias,
-        embedding_dimension=embedder.dimension if embedder else DEFAULT_EMBEDDING_DIMENSION,
+        embedding_dimension=embedder.dimension if embedder else None,
     )
 
     def unit_of_work() -> IngestionUnitOfWork:
@@ -141,19 +143,7 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
         unit_of_work, indexer, runner, file_limits, consumer=f"{settings.consumer_group}:{SOURCES_COMMANDS}"
     )
     articles = ArticleIndexing(unit_of_work, indexer, consumer=f"{settings.consumer_group}:{CONTENT_EVENTS}")
-    embedding_store = EmbeddingStore(kernel.opensearch, write_alias=settings.content_write_alias)
-    backfill = (
-        EmbeddingBackfill(
-            embedding_store,
-            embedder,
-            batch_size=settings.embedding_batch_chunks,
-            max_chars=settings.embedding_max_chars,
-            idle_seconds=settings.embedding_idle_seconds,
-            progress=EmbeddingProgress(unit_of_work, embedding_store),
-        )
-        if embedder is not None
-        else None
-    )
+    backfill = build_backfill(settings, kernel.opensearch, embedder, unit_of_work, leases) if embedder else None
     service = IngestionService(
         kernel=kernel,
         settings=settings,
@@ -185,6 +175,26 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
     register_subscribers(kernel.broker, commands, articles, settings.consumer_group, settings.consumer_offset_reset)
     start_consumers_last(kernel)
     return service
+
+
+def build_backfill(
+    settings: IngestionSettings,
+    opensearch: AsyncOpenSearch,
+    embedder: Embedder,
+    unit_of_work: Callable[[], IngestionUnitOfWork],
+    leases: SyncLeases,
+) -> EmbeddingBackfill:
+    """The background use case that gives chunks their vectors (one replica at a time)."""
+    store = EmbeddingStore(opensearch, write_alias=settings.content_write_alias)
+    return EmbeddingBackfill(
+        store,
+        embedder,
+        batch_size=settings.embedding_batch_chunks,
+        max_chars=settings.embedding_max_chars,
+        idle_seconds=settings.embedding_idle_seconds,
+        progress=EmbeddingProgress(unit_of_work, store),
+        lease=leases.hold_embedding,
+    )
 
 
 def asyncapi_document(service: IngestionService) -> str:

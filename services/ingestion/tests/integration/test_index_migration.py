@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 from customer_agent_shared.clients import create_opensearch_client
-from customer_agent_shared.content_index import INDEX_VERSION, REFRESH_INTERVAL, index_body, localized_field
+from customer_agent_shared.content_index import (
+    EMBEDDING_FIELD,
+    EMBEDDING_MODEL_FIELD,
+    INDEX_VERSION,
+    REFRESH_INTERVAL,
+    index_body,
+    localized_field,
+)
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import unique_name
 from ingestion_service.adapters.content_store import ChunkDocument, ContentStore
@@ -22,10 +29,14 @@ V1_TEXT = {"type": "text", "analyzer": "standard", "fields": {"english": {"type"
 
 
 def v1_index_body() -> dict[str, Any]:
-    """The version-1 mapping shape: language sub-fields on every text field, no per-language object, no _meta."""
+    """The version-1 mapping shape: language sub-fields on every text field, no per-language object, no _meta,
+    and no vectors (a plain index, as before the k-NN plugin was needed)."""
     body = index_body()
     properties = body["mappings"]["properties"]
     del properties["stemmed"]
+    del properties[EMBEDDING_FIELD]
+    del properties[EMBEDDING_MODEL_FIELD]
+    del body["settings"]["knn"]
     del body["mappings"]["_meta"]
     for name in ("title", "section", "body", "question"):
         properties[name] = V1_TEXT

@@ -40,8 +40,9 @@ class AgentProfile(ContractModel):
         default=None,
         ge=0.0,
         le=1.0,
-        description="The least confidence (cosine similarity of question and passage, 0..1) the agent needs "
-        "to answer; None = the service's tuned default. Higher answers less and more precisely.",
+        description="The least confidence (the calibrated probability, 0..1, that an answer cites the right page) "
+        "the agent needs to answer from passages with vectors; None = the service's tuned default. Higher "
+        "answers less and more precisely.",
     )
 
 

@@ -56,7 +56,7 @@ class ConversationEvent(ContractModel):
     language: str | None = Field(default=None, description="Visitor language (BCP 47).")
     answer: str | None = Field(default=None, description="The answer given (answered).")
     citations: list[Citation] = Field(default_factory=list, description="Citations given.")
-    confidence: float | None = Field(default=None, description="Retrieval support of the answer, 0..1.")
+    confidence: float | None = Field(default=None, description="Confidence of the answer decision, 0..1.")
     reason: HandoffReason | None = Field(default=None, description="Why a handoff is requested.")
     miss_count: int | None = Field(default=None, description="Consecutive misses on the thread.")
     nearest_content: list[Citation] = Field(default_factory=list, description="Closest content found (knowledge_gap).")

@@ -135,7 +135,7 @@ class AgentProfileBody(ApiModel):
 
     model_config = _examples(
         {"name": "Ada", "role": "customer_service", "personality": "friendly"},
-        {"name": "Ada", "role": "customer_service", "personality": "friendly", "answer_threshold": 0.88},
+        {"name": "Ada", "role": "customer_service", "personality": "friendly", "answer_threshold": 0.7},
     )
 
     name: str = Field(min_length=1, max_length=100, description="Name that signs the agent's messages.")
@@ -145,8 +145,8 @@ class AgentProfileBody(ApiModel):
         default=None,
         ge=0.0,
         le=1.0,
-        description="The least confidence (cosine similarity of the question and the best passage, 0..1) the "
-        "agent needs to answer; higher answers less often and more precisely. null = the service's tuned "
+        description="The least confidence (the calibrated probability, 0..1, that an answer cites the right "
+        "page) the agent needs to answer; higher answers less often and more precisely. null = the service's tuned "
         "default. Left out of a PUT, the stored value stays (a body of name, role and personality changes "
         "only those); send null to go back to the default.",
     )

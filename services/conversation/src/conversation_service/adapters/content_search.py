@@ -19,7 +19,7 @@ from customer_agent_shared.content_index import (
     account_filter,
     knn_query,
 )
-from customer_agent_shared.embeddings import Embedder, EmbeddingUnavailableError
+from customer_agent_shared.embeddings import Embedder
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import TransportError
@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 MIN_FUSED_CANDIDATES = 10
 # The vectors travel in ``_source`` but nothing here reads them: leave them out of every response.
-_SOURCE_FILTER = {"excludes": ["embedding"]}
+_SOURCE_FILTER = {"excludes": [EMBEDDING_FIELD]}
 
 
 def passage_from_hit(
@@ -166,11 +166,7 @@ class ContentSearch:
             expected[key] = expected.get(key, 0) + 1
         if not wanted:
             return
-        try:
-            vectors = await self._vectors([terms for _, terms, _ in wanted.values()])
-        except ContentUnavailableError as error:
-            logger.warning("embedding the batch's questions failed; each searches alone", extra={"error": str(error)})
-            return
+        vectors = await self._vectors([terms for _, terms, _ in wanted.values()])
         known = [self._known_statistics(account_id, terms) for account_id, terms, _ in wanted.values()]
         requests: list[ScopedSearch] = []
         for (account_id, terms, size), statistics, vector in zip(wanted.values(), known, vectors, strict=True):
@@ -186,8 +182,8 @@ class ContentSearch:
             count = 1 if vector is None else 2
             own = responses[position : position + count]
             position += count
-            if any("error" in response or "hits" not in response for response in own):
-                continue
+            if "error" in own[0] or "hits" not in own[0]:
+                continue  # a failed vector search alone still leaves the word search's result
             # Shared, not copied: a Retrieval is frozen and nothing downstream changes its passages.
             retrieval = self._retrieval_from(account_id, terms, size, statistics, own, vector)
             prefetched[key] = [retrieval] * expected[key]
@@ -197,8 +193,11 @@ class ContentSearch:
         metrics.PREFETCHED_SEARCHES.labels(outcome="coalesced").inc(fetched - len(prefetched))
 
     async def _vectors(self, questions: Sequence[QueryTerms]) -> list[list[float] | None]:
-        """Each question's vector (None for all without an embedder); a question asked lately is not
-        embedded again (visitors ask the same things, and a vector costs more than the search)."""
+        """Each question's vector, None without an embedder or when it fails (word search still answers).
+
+        A question asked lately is not embedded again: visitors ask the same things, and a vector costs
+        more than the search.
+        """
         if self._embedder is None:
             return [None] * len(questions)
         texts = [terms.question for terms in questions]
@@ -208,8 +207,10 @@ class ContentSearch:
             started = time.perf_counter()
             try:
                 vectors = await self._embedder.embed_queries(missing)
-            except EmbeddingUnavailableError as error:
-                raise ContentUnavailableError(str(error)) from error
+            except Exception as error:
+                logger.warning("embedding the question failed; word search only", extra={"error": repr(error)[:300]})
+                metrics.VECTOR_SEARCH_FAILURES.inc()
+                return [None] * len(questions)
             metrics.QUESTION_EMBEDDING_SECONDS.observe(time.perf_counter() - started)
             for text, vector in zip(missing, vectors, strict=True):
                 computed[text] = vector

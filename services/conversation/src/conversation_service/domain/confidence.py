@@ -70,7 +70,7 @@ class Decision:
     evidence: Evidence | None = None
 
 
-def gather_evidence(ranked: Sequence[Ranked], language: str = "") -> Evidence | None:
+def gather_evidence(ranked: Sequence[Ranked], *, language: str = "") -> Evidence | None:
     """The evidence of a hybrid retrieval for a question in ``language``; None when no passage has a
     vector (word search only). Across languages the word evidence is scarce by nature, so the model
     weighs that case on its own."""
@@ -88,14 +88,14 @@ def gather_evidence(ranked: Sequence[Ranked], language: str = "") -> Evidence | 
     )
 
 
-def decide(ranked: Sequence[Ranked], thresholds: AnswerThresholds, language: str = "") -> Decision:
-    """Answer when the calibrated confidence reaches ``min_confidence``; without vectors (embeddings off,
-    or none computed yet), when the best passage's word support reaches ``min_support``."""
+def decide(ranked: Sequence[Ranked], thresholds: AnswerThresholds, *, language: str = "") -> Decision:
+    """Answer when the calibrated confidence reaches ``min_confidence``; when the best passage has no vector
+    (embeddings off, or its vector not computed yet), when its word support reaches ``min_support``."""
     if not ranked:
         return Decision(False, 0.0)
-    evidence = gather_evidence(ranked, language)
-    if evidence is None:
-        best = ranked[0]
+    best = ranked[0]
+    evidence = gather_evidence(ranked, language=language)
+    if best.passage.similarity is None or evidence is None:
         return Decision(best.support >= thresholds.min_support, best.support)
     confidence = thresholds.model.probability(evidence)
     return Decision(confidence >= thresholds.min_confidence, confidence, evidence)

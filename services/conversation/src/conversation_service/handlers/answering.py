@@ -1,4 +1,4 @@
-"""The answer pipeline shared by live threads and previews: retrieve, judge support, compose."""
+"""The answer pipeline shared by live threads and previews: retrieve, decide, compose."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ class Attempt:
 
     supported: bool
     answer: ComposedAnswer | None
-    support: float  # the confidence the decision used (calibrated), or the word support without vectors
+    confidence: float  # the calibrated confidence the decision used, or the word support without vectors
     nearest: tuple[SourceRef, ...]
     used_llm: bool = False
     evidence: Evidence | None = None
@@ -138,7 +138,7 @@ class AnswerEngine:
         recent_turns: Sequence[tuple[str, str]] = (),
     ) -> Attempt:
         """Answer ``question`` from the account's content, or say why not (``min_confidence``: the
-        account's own similarity threshold instead of the service's)."""
+        account's own threshold instead of the service's)."""
         thresholds = self._policy.thresholds
         if min_confidence is not None:
             thresholds = dataclasses.replace(thresholds, min_confidence=min_confidence)
@@ -152,7 +152,7 @@ class AnswerEngine:
             lexical_share=self._policy.lexical_share,
         )
         best = ranked[0] if ranked else None
-        decision = decide(ranked, thresholds, language)
+        decision = decide(ranked, thresholds, language=language)
         if best is not None:
             metrics.RETRIEVAL_SUPPORT.observe(best.support)
             metrics.RETRIEVAL_SCORE.observe(best.passage.score)
@@ -176,7 +176,8 @@ class AnswerEngine:
         recent_turns: Sequence[tuple[str, str]],
     ) -> ComposedAnswer | None:
         assert self._llm is not None
-        supporting = [item for item in ranked if item.supported] or list(ranked[:1])
+        # The best passage always: the decision may rest on its meaning while its words differ.
+        supporting = [ranked[0], *(item for item in ranked[1:] if item.supported)]
         passages = [item.passage for item in supporting]
         label = texts.text_language(language)
         messages = build_messages(question, label, passages, persona, recent_turns)

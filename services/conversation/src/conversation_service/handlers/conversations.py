@@ -310,7 +310,7 @@ class ConversationHandler:
                     base,
                     answer=answer.text,
                     citations=_citations(answer.citations),
-                    confidence=round(attempt.support, 3),
+                    confidence=round(attempt.confidence, 3),
                 ),
             )
             return Reply("answered", OutboundKind.ANSWER, answer.text, answer.language, answer.citations)
@@ -332,7 +332,7 @@ class ConversationHandler:
             CONVERSATION_KNOWLEDGE_GAP,
             _with(
                 base,
-                confidence=round(attempt.support, 3),
+                confidence=round(attempt.confidence, 3),
                 miss_count=miss_count,
                 nearest_content=_citations(attempt.nearest),
             ),

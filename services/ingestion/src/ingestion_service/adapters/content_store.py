@@ -123,7 +123,7 @@ class ContentStore:
         index: str,
         read_alias: str,
         write_alias: str,
-        embedding_dimension: int = DEFAULT_EMBEDDING_DIMENSION,
+        embedding_dimension: int | None = DEFAULT_EMBEDDING_DIMENSION,
     ) -> None:
         self._client = client
         self.index = index
@@ -204,7 +204,7 @@ class ContentStore:
         """Create the concrete index (with both aliases on a fresh install) unless it exists."""
         if await self._client.indices.exists(index=self.index):
             return
-        body = index_body(self.embedding_dimension)
+        body = index_body(self.embedding_dimension or DEFAULT_EMBEDDING_DIMENSION)
         if with_aliases:
             body["aliases"] = {self.read_alias: {}, self.write_alias: {"is_write_index": True}}
         try:
@@ -224,7 +224,9 @@ class ContentStore:
             )
 
     async def _check_embedding_dimension(self) -> None:
-        """Refuse to start when the configured model's vectors cannot go into the index."""
+        """Refuse to start when the configured model's vectors cannot go into the index (none: no model)."""
+        if self.embedding_dimension is None:
+            return
         mapping = await self._client.indices.get_mapping(index=self.index)
         existing = embedding_dimension(mapping[self.index]["mappings"])
         if existing is not None and existing != self.embedding_dimension:

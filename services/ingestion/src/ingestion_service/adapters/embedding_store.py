@@ -98,6 +98,8 @@ class EmbeddingStore:
             )
             for chunk, vector in zip(chunks, vectors, strict=True)
         )
+        if not chunks:
+            return 0, []
         # Refreshed at once: the next search for chunks without a vector must not find these again.
         result = await self._client.bulk(body=bulk_body(actions), refresh="true")
         written = 0

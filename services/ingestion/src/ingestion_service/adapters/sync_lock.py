@@ -1,4 +1,4 @@
-"""A per-source lease in Redis so only one replica crawls a source at a time."""
+"""Leases in Redis: one replica crawls a source at a time, and one computes vectors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from redis.asyncio import Redis
 
@@ -29,10 +29,16 @@ class SyncLeases:
     def _key(self, account_id: str, source_id: str) -> str:
         return f"{self._prefix}:sync-lease:{account_id}:{source_id}"
 
-    @asynccontextmanager
-    async def hold(self, account_id: str, source_id: str) -> AsyncIterator[bool]:
+    def hold_embedding(self) -> AbstractAsyncContextManager[bool]:
+        """The lease of the one replica that computes chunk vectors."""
+        return self._hold(f"{self._prefix}:embedding-lease")
+
+    def hold(self, account_id: str, source_id: str) -> AbstractAsyncContextManager[bool]:
         """Yield True while this process holds the source's lease, False if another one does."""
-        key = self._key(account_id, source_id)
+        return self._hold(self._key(account_id, source_id))
+
+    @asynccontextmanager
+    async def _hold(self, key: str) -> AsyncIterator[bool]:
         token = uuid.uuid4().hex
         try:
             acquired = bool(await self._redis.set(key, token, nx=True, ex=self._ttl))

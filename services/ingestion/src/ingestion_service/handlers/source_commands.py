@@ -35,7 +35,7 @@ from ingestion_service.domain.file_types import extension_of
 from ingestion_service.domain.progress import SyncProgress
 from ingestion_service.domain.urls import UrlRefused, canonicalize
 from ingestion_service.handlers.indexing import DocumentIndexer, PreparedDocument
-from ingestion_service.handlers.status import stage_status
+from ingestion_service.handlers.status import reported_progress, stage_status
 from ingestion_service.handlers.website_sync import SyncRunner
 
 logger = logging.getLogger(__name__)
@@ -130,7 +130,13 @@ class SourceCommands:
                 # chunks are indexed, so the resync only confirms the source (an upload replaces it).
                 existing.sync_requested_at = datetime.now(UTC)
                 await uow.sources.save(existing)
-                await stage_status(uow, existing, state=SourceState.READY, last_synced_at=datetime.now(UTC))
+                await stage_status(
+                    uow,
+                    existing,
+                    state=SourceState.READY,
+                    progress=reported_progress(existing),
+                    last_synced_at=datetime.now(UTC),
+                )
                 await uow.commit()
                 return
             if reason is not None:
@@ -287,7 +293,13 @@ class SourceCommands:
                     private=command.private,
                     citations=command.citations_enabled,
                 )
-            await stage_status(uow, existing, state=SourceState(existing.state), error=existing.error)
+            await stage_status(
+                uow,
+                existing,
+                state=SourceState(existing.state),
+                progress=reported_progress(existing),
+                error=existing.error,
+            )
             await uow.commit()
         if resync:
             self._runner.request(command.account_id, command.source_id)
