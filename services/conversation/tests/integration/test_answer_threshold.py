@@ -16,9 +16,8 @@ from conversation_service.handlers.conversations import Reply
 from conversation_service.settings import ConversationSettings
 from customer_agent_shared.clients import create_opensearch_client
 from customer_agent_shared.embeddings import BuiltinEmbedder
-from customer_agent_shared.events.channels import ChannelRef, ChannelType, MessageReceived, OutboundKind, Sender
+from customer_agent_shared.events.channels import OutboundKind
 from customer_agent_shared.events.config import AGENT_CONFIG_SNAPSHOT, AgentConfigSnapshot, AgentProfile
-from customer_agent_shared.events.conversations import ConversationAssigned
 from customer_agent_shared.events.envelope import make_event
 from customer_agent_shared.events.preview import PREVIEW_REQUESTED, PreviewAnswered, PreviewRequested
 from customer_agent_shared.persistence.database import create_database_engine
@@ -27,6 +26,7 @@ from customer_agent_shared.testing.kafka import unique_name
 from sqlalchemy import text
 
 from .corpus import PASSWORD_URL, create_index
+from .messages import assigned_event
 
 pytestmark = pytest.mark.integration
 
@@ -79,22 +79,8 @@ async def configure(service: ConversationService, account: str, version: int, th
 
 async def ask(service: ConversationService, account: str) -> Reply:
     """The question on a new live-chat thread of ``account``."""
-    thread = unique_name("thread")
-    message = MessageReceived(
-        account_id=account,
-        channel=ChannelRef(type=ChannelType.LIVE_CHAT, id="web"),
-        thread_id=thread,
-        message_id=unique_name("msg"),
-        sender=Sender(id="visitor", locale="en-GB"),
-        text=QUESTION,
-        sent_at=datetime.now(UTC),
-    )
-    assigned = ConversationAssigned(
-        account_id=account, thread_id=thread, channel=message.channel, message=message, new_thread=True
-    )
-    reply = await service.conversations.handle_assigned(
-        make_event("conversation.assigned", assigned, source="test", account_id=account)
-    )
+    event = assigned_event(QUESTION, unique_name("thread"), account=account)
+    reply = await service.conversations.handle_assigned(event)
     assert reply is not None
     return reply
 

@@ -59,6 +59,7 @@ from .corpus import (
     WHOLESALE_URL,
     create_index,
 )
+from .messages import assigned_event
 
 pytestmark = pytest.mark.integration
 
@@ -356,19 +357,7 @@ async def test_resolution_sweep_resolves_quiet_answered_threads(stack: Stack) ->
 
 
 def _assigned_event(text_: str, thread: str, *, account: str = ACCOUNT, new_thread: bool = True) -> Any:
-    message = MessageReceived(
-        account_id=account,
-        channel=ChannelRef(type=ChannelType.LIVE_CHAT, id="web"),
-        thread_id=thread,
-        message_id=unique_name("msg"),
-        sender=Sender(id="visitor", locale="en-GB"),
-        text=text_,
-        sent_at=datetime.now(UTC),
-    )
-    assigned = ConversationAssigned(
-        account_id=account, thread_id=thread, channel=message.channel, message=message, new_thread=new_thread
-    )
-    return make_event("conversation.assigned", assigned, source="test", account_id=account)
+    return assigned_event(text_, thread, account=account, new_thread=new_thread)
 
 
 def _prefetched(outcome: str) -> float:
