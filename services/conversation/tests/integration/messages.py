@@ -11,14 +11,16 @@ from customer_agent_shared.events.envelope import make_event
 from customer_agent_shared.testing.kafka import unique_name
 
 
-def assigned_event(text: str, thread: str, *, account: str, new_thread: bool = True) -> Any:
+def assigned_event(
+    text: str, thread: str, *, account: str, new_thread: bool = True, locale: str | None = "en-GB"
+) -> Any:
     """A ``conversation.assigned`` event for one live-chat message of ``thread``."""
     message = MessageReceived(
         account_id=account,
         channel=ChannelRef(type=ChannelType.LIVE_CHAT, id="web"),
         thread_id=thread,
         message_id=unique_name("msg"),
-        sender=Sender(id="visitor", locale="en-GB"),
+        sender=Sender(id="visitor", locale=locale),
         text=text,
         sent_at=datetime.now(UTC),
     )

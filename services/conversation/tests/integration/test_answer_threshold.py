@@ -17,7 +17,13 @@ from conversation_service.settings import ConversationSettings
 from customer_agent_shared.clients import create_opensearch_client
 from customer_agent_shared.embeddings import BuiltinEmbedder
 from customer_agent_shared.events.channels import OutboundKind
-from customer_agent_shared.events.config import AGENT_CONFIG_SNAPSHOT, AgentConfigSnapshot, AgentProfile
+from customer_agent_shared.events.config import (
+    AGENT_CONFIG_SNAPSHOT,
+    AgentConfigSnapshot,
+    AgentProfile,
+    AvailabilityMessages,
+    HandoffSettings,
+)
 from customer_agent_shared.events.envelope import make_event
 from customer_agent_shared.events.preview import PREVIEW_REQUESTED, PreviewAnswered, PreviewRequested
 from customer_agent_shared.persistence.database import create_database_engine
@@ -117,3 +123,23 @@ async def test_clearing_the_threshold_brings_back_the_default(service: Conversat
     await configure(service, STRICT, 3, None)
     assert (await ask(service, STRICT)).outcome == "answered"
     assert (await preview(service, STRICT)).kind is OutboundKind.ANSWER
+
+
+async def test_the_languages_of_the_account_messages_settle_a_danish_question(service: ConversationService) -> None:
+    account = unique_name("acc-languages")
+    texts = dict.fromkeys(("available", "away", "at_capacity", "outside_hours", "handoff_unavailable"), "…")
+    messages = {language: AvailabilityMessages(**texts) for language in ("da-DK", "en")}
+    snapshot = AgentConfigSnapshot(
+        account_id=account, version=1, updated_at=datetime.now(UTC), handoff=HandoffSettings(messages=messages)
+    )
+    assert await service.config.handle(make_event(AGENT_CONFIG_SNAPSHOT, snapshot, source="test", account_id=account))
+    async with service.unit_of_work() as uow:
+        record = await uow.profiles.get(account)
+    assert record is not None
+    assert record.languages == ("da", "en")
+    # Short Danish reads as Norwegian without the account's languages; with them it is Danish.
+    reply = await service.conversations.handle_assigned(
+        assigned_event("Kan jeg betale med kort?", unique_name("thread"), account=account, locale=None)
+    )
+    assert reply is not None
+    assert reply.language == "da"

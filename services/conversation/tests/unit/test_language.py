@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from conversation_service.domain.language import choose_language, detect_language, language_of_locale
+from conversation_service.domain.language import (
+    account_languages,
+    choose_language,
+    detect_language,
+    language_of_locale,
+)
 
 
 @pytest.mark.parametrize(
@@ -45,3 +50,20 @@ def test_detect_language(text: str, expected: str | None) -> None:
 )
 def test_choose_language(locale: str | None, text: str, default: str, expected: str) -> None:
     assert choose_language(locale, text, default) == expected
+
+
+def test_the_account_languages_settle_close_neighbours() -> None:
+    # Short Danish reads as Norwegian as often as not; an account that speaks Danish and not Norwegian decides.
+    danish = "Kan jeg betale med kort?"
+    assert detect_language(danish, ["da", "en"]) == "da"
+    assert detect_language(danish, ["no", "en"]) == "no"
+    assert choose_language(None, danish, "en", ["da", "en"]) == "da"
+
+
+def test_one_account_language_does_not_restrict_detection() -> None:
+    # An account that configured nothing but its default still answers a German visitor in German.
+    assert choose_language(None, "Wie kann ich mein Passwort zurücksetzen?", "en", ["en"]) == "de"
+
+
+def test_account_languages_are_the_default_and_the_configured_messages_primary_subtags() -> None:
+    assert account_languages("en", ["da-DK", "nl", "xx-unknown", "EN"]) == ["da", "en", "nl"]

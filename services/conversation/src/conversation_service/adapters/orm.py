@@ -24,6 +24,7 @@ agent_profiles = Table(
     Column("default_language", String(35), nullable=False),
     Column("resolution_hours", Integer, nullable=True),
     Column("answer_threshold", Float, nullable=True),
+    Column("languages", JSONB, nullable=True),
     Column("deleted", Boolean, nullable=False, default=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )

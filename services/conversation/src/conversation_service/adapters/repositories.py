@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conversation_service.adapters.orm import agent_profiles, threads
+from conversation_service.domain.language import account_languages
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class AgentProfileRecord:
     resolution_hours: int | None
     deleted: bool
     answer_threshold: float | None = None
+    languages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class AgentProfileRepository:
             "default_language": snapshot.default_language,
             "resolution_hours": resolution_hours_of(snapshot),
             "answer_threshold": snapshot.agent.answer_threshold,
+            "languages": account_languages(snapshot.default_language, snapshot.handoff.messages),
             "deleted": snapshot.deleted,
             "updated_at": snapshot.updated_at,
         }
@@ -138,6 +141,7 @@ class AgentProfileRepository:
             resolution_hours=row["resolution_hours"],
             deleted=row["deleted"],
             answer_threshold=row["answer_threshold"],
+            languages=tuple(row["languages"] or ()),
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]
@@ -99,15 +100,30 @@ def _language_identifier() -> Any:
     return _identifier
 
 
-def detect_language(text: str) -> str | None:
-    """The language the text is most likely in, among those the agent speaks; None when unclear."""
+def account_languages(default_language: str, configured: Iterable[str]) -> list[str]:
+    """The languages an account speaks: its default and those it wrote messages in (primary subtags)."""
+    found = {language_of_locale(tag) for tag in (default_language, *configured)}
+    return sorted(language for language in found if language in SUPPORTED_LANGUAGES)
+
+
+def detect_language(text: str, candidates: Collection[str] = ()) -> str | None:
+    """The language the text is most likely in, among ``candidates`` when at least two are given (the
+    account's languages: close neighbours such as Danish and Norwegian are told apart by which one the
+    account speaks), else among all the agent speaks; None when unclear."""
     sample = " ".join(text[:1000].split())
     if not words(sample):
         return None
-    language, probability = _language_identifier().classify(sample)
-    return str(language) if probability >= _MIN_PROBABILITY else None
+    ranking = [(str(language), float(score)) for language, score in _language_identifier().rank(sample)]
+    if len(candidates) >= 2:
+        ranking = [(language, score) for language, score in ranking if language in candidates]
+    total = sum(score for _, score in ranking)
+    if not ranking or total <= 0.0:
+        return None
+    language, score = ranking[0]
+    return language if score / total >= _MIN_PROBABILITY else None
 
 
-def choose_language(locale: str | None, text: str, default: str = "en") -> str:
-    """The reply language: the locale's language, else the detected one, else the account default."""
-    return language_of_locale(locale) or detect_language(text) or default
+def choose_language(locale: str | None, text: str, default: str = "en", languages: Collection[str] = ()) -> str:
+    """The reply language: the locale's language, else the one detected (among the account's ``languages``
+    when it has several), else the account default."""
+    return language_of_locale(locale) or detect_language(text, languages) or default

@@ -177,7 +177,9 @@ class ConversationHandler:
                     ExpectedQuestion(
                         account_id=assigned.account_id,
                         text=message.text,
-                        language=choose_language(message.sender.locale, message.text, profile.default_language),
+                        language=choose_language(
+                            message.sender.locale, message.text, profile.default_language, profile.languages
+                        ),
                         previous_questions=tuple(turn.text for turn in turns if turn.role == "visitor"),
                     )
                 )
@@ -204,7 +206,7 @@ class ConversationHandler:
                 return None
             thread = await uow.threads.lock(assigned.account_id, assigned.thread_id, now)
             history = list(thread.turns)
-            language = choose_language(message.sender.locale, message.text, profile.default_language)
+            language = choose_language(message.sender.locale, message.text, profile.default_language, profile.languages)
             thread.channel_type = assigned.channel.type.value
             thread.channel_id = assigned.channel.id
             thread.language = language
@@ -368,7 +370,7 @@ class ConversationHandler:
             if not await uow.claim_event(f"{self._consumer_prefix}:conversations.preview.v1", event.id):
                 return None
             profile = await self._profiles.get(uow, request.account_id)
-            language = choose_language(request.locale, request.text, profile.default_language)
+            language = choose_language(request.locale, request.text, profile.default_language, profile.languages)
             thread: ThreadRecord | None = None
             history: list[Turn] = []
             if request.thread_id:

@@ -25,6 +25,7 @@ class AgentProfile:
     default_language: str = "en"
     deleted: bool = False
     answer_threshold: float | None = None  # None: the service's tuned default
+    languages: tuple[str, ...] = ()  # what the account speaks: its default and its messages' languages
 
 
 DEFAULT_PROFILE = AgentProfile(persona=Persona())
@@ -47,6 +48,7 @@ def profile_from_record(record: AgentProfileRecord | None) -> AgentProfile:
         default_language=record.default_language or "en",
         deleted=record.deleted,
         answer_threshold=record.answer_threshold,
+        languages=record.languages,
     )
 
 
