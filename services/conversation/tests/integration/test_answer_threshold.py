@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 from conversation_service.bootstrap import ConversationService, build_service
-from conversation_service.handlers.conversations import Reply
+from conversation_service.handlers.replies import Reply
 from conversation_service.settings import ConversationSettings
 from customer_agent_shared.clients import create_opensearch_client
 from customer_agent_shared.embeddings import BuiltinEmbedder

@@ -14,7 +14,6 @@ from customer_agent_shared.events.channels import (
     MESSAGE_SEND,
     Author,
     AuthorKind,
-    Citation,
     HandoffReason,
     MessageSend,
     OutboundKind,
@@ -36,13 +35,20 @@ from conversation_service import metrics
 from conversation_service.adapters.repositories import ThreadRecord, Turn
 from conversation_service.adapters.unit_of_work import ConversationUnitOfWork
 from conversation_service.domain import texts
-from conversation_service.domain.composer import SourceRef
 from conversation_service.domain.intents import Intent, classify
 from conversation_service.domain.language import choose_language
 from conversation_service.domain.policy import MissOutcome, misses_after, on_miss
 from conversation_service.domain.retrieval import ContentUnavailableError, content_terms, is_follow_up
 from conversation_service.handlers.answering import AnswerEngine, Attempt, ExpectedQuestion
 from conversation_service.handlers.profiles import AgentProfile, ProfileCache
+from conversation_service.handlers.replies import (
+    Reply,
+    citations_of,
+    count_reply,
+    system_reply,
+    turn_pairs,
+    with_fields,
+)
 from conversation_service.handlers.types import UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
@@ -57,42 +63,6 @@ class ConversationOptions:
 
     recent_turns: int = 6
     send_handoff_notice: bool = True
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What the agent says (if anything) and what happened, before it becomes events."""
-
-    outcome: str
-    kind: OutboundKind | None
-    text: str
-    language: str
-    citations: tuple[SourceRef, ...] = ()
-
-
-def _citations(refs: tuple[SourceRef, ...]) -> list[Citation]:
-    return [Citation(title=ref.title, url=ref.url) for ref in refs]
-
-
-def _with(base: ConversationEvent, **fields: object) -> ConversationEvent:
-    """A copy of the event's common fields with the type-specific ones set (validated)."""
-    return ConversationEvent.model_validate({**base.model_dump(), **fields})
-
-
-def _count_reply(reply: Reply, elapsed_seconds: float) -> None:
-    """Count a reply that was committed, and how long it took to decide."""
-    metrics.REPLIES.labels(outcome=reply.outcome).inc()
-    metrics.ANSWER_SECONDS.labels(kind=reply.kind.value if reply.kind else "none").observe(elapsed_seconds)
-
-
-def _turn_pairs(history: Sequence[Turn]) -> list[tuple[str, str]]:
-    """The thread's earlier turns as (role, text), for the LLM to read a follow-up with."""
-    return [(turn.role, turn.text) for turn in history if turn.text]
-
-
-def _system_reply(outcome: str, kind: OutboundKind, table: dict[str, str], language: str) -> Reply:
-    label = texts.text_language(language)
-    return Reply(outcome=outcome, kind=kind, text=texts.pick(table, label), language=label)
 
 
 class ConversationHandler:
@@ -228,7 +198,7 @@ class ConversationHandler:
                             language=reply.language,
                             kind=reply.kind,
                             author=Author(kind=AuthorKind.AI_AGENT, name=profile.persona.name),
-                            citations=_citations(reply.citations),
+                            citations=citations_of(reply.citations),
                             powered_by_ai=assigned.powered_by_ai,
                         ),
                         source=SOURCE,
@@ -241,7 +211,7 @@ class ConversationHandler:
             thread.remember(new_turns, keep=self._options.recent_turns)
             await uow.threads.save(thread)
             elapsed = time.perf_counter() - started
-            uow.after_commit(partial(_count_reply, reply, elapsed))
+            uow.after_commit(partial(count_reply, reply, elapsed))
             await uow.commit()
         logger.info(
             "message handled",
@@ -274,15 +244,19 @@ class ConversationHandler:
         if intent is Intent.HUMAN_REQUEST:
             thread.handed_off = True
             thread.consecutive_misses = 0
-            await self._event(uow, CONVERSATION_HANDOFF_REQUESTED, _with(base, reason=HandoffReason.VISITOR_REQUEST))
+            await self._event(
+                uow, CONVERSATION_HANDOFF_REQUESTED, with_fields(base, reason=HandoffReason.VISITOR_REQUEST)
+            )
             return self._handoff_reply("handoff", language)
         if intent in (Intent.POSITIVE_FEEDBACK, Intent.NEGATIVE_FEEDBACK):
             positive = intent is Intent.POSITIVE_FEEDBACK
             thread.negative_feedback = thread.negative_feedback or not positive
-            await self._event(uow, CONVERSATION_FEEDBACK, _with(base, feedback="positive" if positive else "negative"))
+            await self._event(
+                uow, CONVERSATION_FEEDBACK, with_fields(base, feedback="positive" if positive else "negative")
+            )
             if positive:
-                return _system_reply("feedback", OutboundKind.ANSWER, texts.FEEDBACK_THANKS, language)
-            return _system_reply("feedback", OutboundKind.REPHRASE_REQUEST, texts.REPHRASE_REQUEST, language)
+                return system_reply("feedback", OutboundKind.ANSWER, texts.FEEDBACK_THANKS, language)
+            return system_reply("feedback", OutboundKind.REPHRASE_REQUEST, texts.REPHRASE_REQUEST, language)
         previous = [turn.text for turn in history if turn.role == "visitor"]
         try:
             attempt = await self._engine.answer(
@@ -293,13 +267,13 @@ class ConversationHandler:
                 persona=profile.persona,
                 greet=greet,
                 min_confidence=profile.answer_threshold,
-                recent_turns=_turn_pairs(history),
+                recent_turns=turn_pairs(history),
             )
         except ContentUnavailableError:
             # Without its content the agent must not guess: hand the visitor to a person now.
             logger.warning("content index unavailable; handing off")
             thread.handed_off = True
-            await self._event(uow, CONVERSATION_CANNOT_ANSWER, _with(base, reason=HandoffReason.CANNOT_ANSWER))
+            await self._event(uow, CONVERSATION_CANNOT_ANSWER, with_fields(base, reason=HandoffReason.CANNOT_ANSWER))
             return self._handoff_reply("content_unavailable", language)
         if attempt.supported and attempt.answer is not None:
             thread.agent_replied = True
@@ -308,10 +282,10 @@ class ConversationHandler:
             await self._event(
                 uow,
                 CONVERSATION_ANSWERED,
-                _with(
+                with_fields(
                     base,
                     answer=answer.text,
-                    citations=_citations(answer.citations),
+                    citations=citations_of(answer.citations),
                     confidence=round(attempt.confidence, 3),
                 ),
             )
@@ -332,26 +306,26 @@ class ConversationHandler:
         await self._event(
             uow,
             CONVERSATION_KNOWLEDGE_GAP,
-            _with(
+            with_fields(
                 base,
                 confidence=round(attempt.confidence, 3),
                 miss_count=miss_count,
-                nearest_content=_citations(attempt.nearest),
+                nearest_content=citations_of(attempt.nearest),
             ),
         )
         if outcome is MissOutcome.REPHRASE:
-            return _system_reply("rephrase", OutboundKind.REPHRASE_REQUEST, texts.REPHRASE_REQUEST, language)
+            return system_reply("rephrase", OutboundKind.REPHRASE_REQUEST, texts.REPHRASE_REQUEST, language)
         thread.handed_off = True
         await self._event(
             uow,
             CONVERSATION_CANNOT_ANSWER,
-            _with(base, reason=HandoffReason.CANNOT_ANSWER, miss_count=miss_count),
+            with_fields(base, reason=HandoffReason.CANNOT_ANSWER, miss_count=miss_count),
         )
         return self._handoff_reply("cannot_answer", language)
 
     def _handoff_reply(self, outcome: str, language: str) -> Reply:
         if self._options.send_handoff_notice:
-            return _system_reply(outcome, OutboundKind.HANDOFF_NOTICE, texts.HANDOFF_NOTICE, language)
+            return system_reply(outcome, OutboundKind.HANDOFF_NOTICE, texts.HANDOFF_NOTICE, language)
         return Reply(outcome=outcome, kind=None, text="", language=texts.text_language(language))
 
     async def _event(self, uow: ConversationUnitOfWork, event_type: str, data: ConversationEvent) -> None:
@@ -391,7 +365,7 @@ class ConversationHandler:
                 text=reply.text,
                 kind=reply.kind or OutboundKind.HANDOFF_NOTICE,
                 language=reply.language,
-                citations=_citations(reply.citations),
+                citations=citations_of(reply.citations),
             )
             await uow.publish(
                 CONVERSATIONS_PREVIEW_REPLIES,
@@ -412,7 +386,7 @@ class ConversationHandler:
         history: list[Turn],
     ) -> Reply:
         if classify(request.text) is Intent.HUMAN_REQUEST:
-            return _system_reply("handoff", OutboundKind.HANDOFF_NOTICE, texts.HANDOFF_NOTICE, language)
+            return system_reply("handoff", OutboundKind.HANDOFF_NOTICE, texts.HANDOFF_NOTICE, language)
         attempt = await self._engine.answer(
             request.account_id,
             request.text,
@@ -421,7 +395,7 @@ class ConversationHandler:
             persona=profile.persona,
             greet=not history,
             min_confidence=profile.answer_threshold,
-            recent_turns=_turn_pairs(history),
+            recent_turns=turn_pairs(history),
         )
         if attempt.supported and attempt.answer is not None:
             if thread is not None:
@@ -433,5 +407,5 @@ class ConversationHandler:
         if thread is not None:
             thread.consecutive_misses = misses_after(outcome, misses)
         if outcome is MissOutcome.REPHRASE:
-            return _system_reply("rephrase", OutboundKind.REPHRASE_REQUEST, texts.REPHRASE_REQUEST, language)
-        return _system_reply("cannot_answer", OutboundKind.HANDOFF_NOTICE, texts.HANDOFF_NOTICE, language)
+            return system_reply("rephrase", OutboundKind.REPHRASE_REQUEST, texts.REPHRASE_REQUEST, language)
+        return system_reply("cannot_answer", OutboundKind.HANDOFF_NOTICE, texts.HANDOFF_NOTICE, language)
