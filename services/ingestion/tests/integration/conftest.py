@@ -42,6 +42,7 @@ async def ingestion(infrastructure: InfrastructureSettings) -> AsyncIterator[Ing
         progress_interval_seconds=0.2,
         request_timeout_seconds=5.0,
         scheduler_interval_seconds=3600.0,
+        embeddings="builtin",  # the model ships in the package: the tests never depend on the environment's choice
     )
     service = build_service(settings)
     try:
