@@ -14,6 +14,8 @@ from typing import Any
 
 from opensearchpy import AsyncOpenSearch
 
+from customer_agent_shared.embeddings import BUILTIN_DIMENSION
+
 INDEX_VERSION = 3
 READ_ALIAS = "customer-agent-chunks"
 WRITE_ALIAS = "customer-agent-chunks-write"
@@ -34,7 +36,7 @@ REFRESH_INTERVAL = "10s"
 # at once) and the model it came from: readers compare a question only with vectors of their own model.
 EMBEDDING_FIELD = "embedding"
 EMBEDDING_MODEL_FIELD = "embedding_model"
-DEFAULT_EMBEDDING_DIMENSION = 384
+DEFAULT_EMBEDDING_DIMENSION = BUILTIN_DIMENSION  # the built-in model's
 # HNSW graph in Lucene (no native library); cosine scores come back as (1 + cosine) / 2.
 _EMBEDDING_METHOD = {
     "name": "hnsw",

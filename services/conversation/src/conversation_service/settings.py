@@ -8,6 +8,10 @@ from customer_agent_shared.settings import BatchConsumerSettings, ServiceSetting
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from conversation_service.domain.confidence import AnswerThresholds
+from conversation_service.domain.fusion import FusionWeights
+from conversation_service.domain.retrieval import LEXICAL_SHARE
+
 
 class ConversationSettings(ServiceSettings, BatchConsumerSettings, EmbeddingSettings):
     """Everything the conversation service reads from its environment."""
@@ -24,7 +28,7 @@ class ConversationSettings(ServiceSettings, BatchConsumerSettings, EmbeddingSett
     )
     retrieval_size: int = Field(default=6, ge=1, le=50, description="Chunks fetched per question.")
     min_confidence: float = Field(
-        default=0.54,
+        default=AnswerThresholds.min_confidence,
         ge=0.0,
         le=1.0,
         description="Least calibrated confidence (the probability that the answer cites the right page) to "
@@ -32,7 +36,7 @@ class ConversationSettings(ServiceSettings, BatchConsumerSettings, EmbeddingSett
         "answer_threshold overrides it.",
     )
     support_threshold: float = Field(
-        default=0.6,
+        default=AnswerThresholds.min_support,
         ge=0.0,
         le=1.0,
         description="Weighted share of the question's topic words the best passage must contain to answer when "
@@ -43,17 +47,17 @@ class ConversationSettings(ServiceSettings, BatchConsumerSettings, EmbeddingSett
         default=20, ge=1, le=200, description="Nearest chunks the vector search returns per question."
     )
     rank_lexical_share: float = Field(
-        default=0.7,
+        default=LEXICAL_SHARE,
         ge=0.0,
         le=1.0,
         description="Share of the word support (the question's words found in the passage) in a passage's rank; "
         "the rest is the hybrid search's fused rank.",
     )
     fusion_lexical_weight: float = Field(
-        default=0.5, ge=0.0, description="Weight of the word search's ranking in the hybrid ranking."
+        default=FusionWeights.lexical, ge=0.0, description="Weight of the word search's ranking in the hybrid ranking."
     )
     fusion_dense_weight: float = Field(
-        default=1.0, ge=0.0, description="Weight of the vector search's ranking in the hybrid ranking."
+        default=FusionWeights.dense, ge=0.0, description="Weight of the vector search's ranking in the hybrid ranking."
     )
     recent_turns: int = Field(default=6, ge=1, le=50, description="Turns kept per thread for follow-up questions.")
     send_handoff_notice: bool = Field(

@@ -16,6 +16,7 @@ from conversation_service.domain.composer import ComposedAnswer, Persona, Source
 from conversation_service.domain.confidence import AnswerThresholds, Evidence, decide
 from conversation_service.domain.grounding import build_messages, parse_reply
 from conversation_service.domain.retrieval import (
+    LEXICAL_SHARE,
     QueryTerms,
     Ranked,
     Retrieval,
@@ -54,7 +55,7 @@ class AnswerPolicy:
     thresholds: AnswerThresholds = field(default_factory=AnswerThresholds)
     retrieval_size: int = 6
     llm_retry_seconds: float = 0.3
-    lexical_share: float = 0.7  # share of word support in the rank of a hybrid result
+    lexical_share: float = LEXICAL_SHARE
 
 
 @dataclass(frozen=True)
