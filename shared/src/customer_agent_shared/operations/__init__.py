@@ -1,0 +1,1 @@
+"""Operator tools behind the ``customer-agent`` command (dead letters first)."""
