@@ -55,6 +55,15 @@ def new_event_id() -> str:
     return str(uuid.uuid4())
 
 
+_DERIVED_EVENT_IDS = uuid.UUID("6f1f0f5e-54c4-4f0b-8a43-2f3c1d7a9b10")
+
+
+def derived_event_id(cause_event_id: str, role: str) -> str:
+    """A stable id for an event caused by another: handling the cause again emits the same ids, so a
+    re-sent event can be told from a new one (``role`` tells apart the events one cause emits)."""
+    return str(uuid.uuid5(_DERIVED_EVENT_IDS, f"{cause_event_id}:{role}"))
+
+
 _ENVELOPE_CLASSES: dict[type[Any], type[CloudEvent[Any]]] = {}
 
 

@@ -14,7 +14,7 @@ from customer_agent_shared.events.billing import (
     CreditPlan,
     CreditState,
 )
-from customer_agent_shared.events.envelope import make_event
+from customer_agent_shared.events.envelope import derived_event_id, make_event
 from customer_agent_shared.topics import BILLING_CREDIT_STATE
 
 from billing_service.adapters.unit_of_work import BillingUnitOfWork
@@ -118,6 +118,8 @@ class LedgerTransaction:
             source=SOURCE,
             account_id=account.account_id,
             time=self.now,
+            # One id per state version: a re-sent state is recognisably the same one.
+            event_id=derived_event_id(account.account_id, f"credit-state:{account.version}"),
         )
         # The topic is compacted: only an account's latest state counts. Within a batch an account's plain
         # state is replaced by its next plain state (a batch of charges publishes one, not one per charge).

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +22,7 @@ from customer_agent_shared.events.channels import (
 )
 from customer_agent_shared.events.config import HandoffSettings
 from customer_agent_shared.events.conversations import CONVERSATION_ASSIGNED, ConversationAssigned
-from customer_agent_shared.events.envelope import make_event
+from customer_agent_shared.events.envelope import derived_event_id, make_event
 from customer_agent_shared.topics import CHANNELS_OUTBOUND, CONVERSATIONS_ASSIGNED, INBOX_HANDOFFS
 
 from routing_service.adapters.account_cache import AccountView
@@ -37,12 +36,6 @@ from routing_service.metrics import DECISIONS, HANDOFFS, NOTICES
 
 SOURCE = "routing"
 TRANSCRIPT_LIMIT = 100
-_EVENT_IDS = uuid.UUID("6f1f0f5e-54c4-4f0b-8a43-2f3c1d7a9b10")
-
-
-def derived_event_id(cause_event_id: str, role: str) -> str:
-    """A stable id for an event caused by another, so re-handling a cause re-sends the same ids."""
-    return str(uuid.uuid5(_EVENT_IDS, f"{cause_event_id}:{role}"))
 
 
 @dataclass(frozen=True)
