@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote
 
@@ -16,7 +15,7 @@ class Rule:
 
     def matches(self, path: str) -> bool:
         """True when the rule's pattern (with ``*`` and ``$``) matches ``path``."""
-        return _compile(self.pattern).match(path) is not None
+        return _compiled(self.pattern).matches(path)
 
 
 @dataclass
@@ -50,16 +49,46 @@ def _normalise(path: str) -> str:
     return quote(unquote(path), safe="/?=&*$:@!'()+,;%-._~")
 
 
-_cache: dict[str, re.Pattern[str]] = {}
+@dataclass(frozen=True)
+class _Pattern:
+    """A rule's pattern as its literal pieces between ``*``: matched in time linear in the path.
+
+    A regular expression with one ``.*`` per ``*`` backtracks: ``/*a*a*a*a*a*a*a*a*b`` against a
+    41-character path took seconds, and a crawled site writes its own robots.txt. Matching the pieces
+    left to right, each at its first place after the previous one, finds a match whenever one exists.
+    """
+
+    pieces: tuple[str, ...]
+    anchored: bool
+
+    def matches(self, path: str) -> bool:
+        """True when the path starts with a match of the pattern (ends with it too when anchored)."""
+        first, *rest = self.pieces
+        if not path.startswith(first):
+            return False
+        position = len(first)
+        if not rest:
+            return position == len(path) if self.anchored else True
+        *middle, last = rest
+        for piece in middle:
+            found = path.find(piece, position)
+            if found < 0:
+                return False
+            position = found + len(piece)
+        if self.anchored:
+            return len(path) - len(last) >= position and path.endswith(last)
+        return path.find(last, position) >= 0
 
 
-def _compile(pattern: str) -> re.Pattern[str]:
+_cache: dict[str, _Pattern] = {}
+
+
+def _compiled(pattern: str) -> _Pattern:
     compiled = _cache.get(pattern)
     if compiled is None:
         anchored = pattern.endswith("$")
         body = _normalise(pattern[:-1] if anchored else pattern)
-        regex = "".join(".*" if char == "*" else re.escape(char) for char in body)
-        compiled = re.compile(regex + ("$" if anchored else ""))
+        compiled = _Pattern(tuple(body.split("*")), anchored)
         if len(_cache) < 4096:
             _cache[pattern] = compiled
     return compiled
