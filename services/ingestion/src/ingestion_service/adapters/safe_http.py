@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import httpcore
 import httpx
 
+from ingestion_service.adapters.content_decoding import BoundedDecoder, OverLimit, UndecodableBody
 from ingestion_service.domain.network_policy import AddressPolicy
 from ingestion_service.domain.urls import UrlRefused, canonicalize
 
@@ -217,11 +218,18 @@ class SafeFetcher:
             raise FetchRefused(
                 f"{url}: page is {declared} bytes, over the {self._limits.max_bytes} limit", kind="too_big"
             )
-        parts: list[bytes] = []
-        size = 0
-        async for part in response.aiter_bytes():
-            size += len(part)
-            if size > self._limits.max_bytes:
-                raise FetchRefused(f"{url}: page is over the {self._limits.max_bytes} byte limit", kind="too_big")
-            parts.append(part)
+        try:
+            decoder = BoundedDecoder(response.headers.get("content-encoding"), limit=self._limits.max_bytes)
+            parts: list[bytes] = []
+            received = 0
+            async for raw in response.aiter_raw():
+                received += len(raw)
+                if received > self._limits.max_bytes:
+                    raise OverLimit(f"over the {self._limits.max_bytes} byte limit")
+                parts.extend(decoder.feed(raw))
+            parts.append(decoder.finish())
+        except OverLimit as error:
+            raise FetchRefused(f"{url}: page is {error}", kind="too_big") from error
+        except UndecodableBody as error:
+            raise FetchRefused(f"{url}: {error}", kind="encoding") from error
         return b"".join(parts)
