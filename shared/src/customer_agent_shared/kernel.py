@@ -41,6 +41,7 @@ from customer_agent_shared.persistence.database import (
     create_session_factory,
     database_is_ready,
 )
+from customer_agent_shared.persistence.maintenance import PlumbingMaintenance
 from customer_agent_shared.persistence.migrations import upgrade_to_head
 from customer_agent_shared.persistence.outbox import OutboxRelay
 from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork, shared_transaction
@@ -108,7 +109,20 @@ def build_kernel(
     session_factory = create_session_factory(engine)
     redis = create_redis_client(settings.redis_url)
     producer = KafkaEventProducer(settings.kafka_bootstrap_servers, service=settings.service_name)
-    relay = OutboxRelay(session_factory, outbox, producer.send_batch, lock_name=settings.database_schema, inbox=inbox)
+    relay = OutboxRelay(
+        session_factory,
+        outbox,
+        producer.send_each,
+        budget_bytes=settings.outbox_pass_bytes,
+        lock_name=settings.database_schema,
+        missing_topic_grace_seconds=settings.outbox_missing_topic_grace_seconds,
+    )
+    maintenance = PlumbingMaintenance(
+        engine,
+        settings.database_schema,
+        retention_days=settings.inbox_retention_days,
+        interval_seconds=settings.maintenance_interval_seconds,
+    )
     committer = OffsetCommitter(settings.service_name, interval_seconds=settings.offset_commit_interval_seconds)
     reliable = ReliableConsumerConfig(
         service=settings.service_name,
@@ -133,6 +147,9 @@ def build_kernel(
     async def start_relay() -> None:
         relay.start()
 
+    async def start_maintenance() -> None:
+        maintenance.start()
+
     async def close_redis() -> None:
         await redis.aclose()
 
@@ -147,6 +164,7 @@ def build_kernel(
         lifecycle.readiness.add("opensearch", opensearch_readiness(opensearch))
     lifecycle.add("producer", producer.start, producer.stop)
     lifecycle.add("outbox relay", start_relay, relay.stop)
+    lifecycle.add("plumbing maintenance", start_maintenance, maintenance.stop)
     return ServiceKernel(
         settings=settings,
         engine=engine,

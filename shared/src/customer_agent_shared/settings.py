@@ -100,6 +100,32 @@ class ServiceSettings(InfrastructureSettings):
         description="Also check and record handled event ids in Redis before the PostgreSQL inbox claim "
         "(two extra round trips per message; every handler already claims its event in its transaction).",
     )
+    outbox_pass_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="Most payload bytes one outbox relay pass loads and sends (it always takes at least one row, "
+        "and at most 200): bounds the relay's memory when rows are large, such as uploads in events.",
+    )
+    outbox_missing_topic_grace_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long the outbox relay keeps retrying a row whose topic does not exist before it moves "
+        "the row to outbox_dead (the topic may be created a little after the first event for it).",
+    )
+    inbox_retention_days: int = Field(
+        default=14,
+        ge=1,
+        le=365,
+        description="Days a handled event id stays in the inbox (processed_events), which drops a redelivered "
+        "event: whole day partitions older than this are dropped. Keep it well above the longest consumer lag.",
+    )
+    maintenance_interval_seconds: float = Field(
+        default=3600.0,
+        ge=10,
+        description="How often the inbox's coming day partitions are created and old ones dropped, and "
+        "published outbox rows of older versions removed (in small chunks, off the relay's loop).",
+    )
+
 
 
 class BatchConsumerSettings(BaseSettings):

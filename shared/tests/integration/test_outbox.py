@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from customer_agent_shared.events.envelope import make_event, parse_envelope
 from customer_agent_shared.messaging.producer import KafkaEventProducer
-from customer_agent_shared.persistence.database import create_session_factory, ensure_schema
-from customer_agent_shared.persistence.inbox import define_inbox_table
-from customer_agent_shared.persistence.outbox import OutboxRelay, OutgoingMessage, define_outbox_table
+from customer_agent_shared.persistence.database import create_session_factory
+from customer_agent_shared.persistence.outbox import OutboxRelay, OutgoingMessage
 from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.fixtures import CreateTopics
 from customer_agent_shared.testing.kafka import collect_records, end_offsets, unique_name
+from customer_agent_shared.testing.plumbing import plumbing_store
 from pydantic import BaseModel
-from sqlalchemy import MetaData, Table, event, func, select, text
+from sqlalchemy import Table, event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 pytestmark = pytest.mark.integration
@@ -33,13 +32,13 @@ async def test_outbox_publishes_committed_rows_and_never_rolled_back_ones(
     scratch_schema: tuple[AsyncEngine, str],
     throwaway_topics: CreateTopics,
 ) -> None:
-    engine, outbox, inbox = await _outbox_store(scratch_schema)
+    engine, outbox, inbox = await plumbing_store(scratch_schema)
     sessions = create_session_factory(engine)
     topic = unique_name("test.outbox")
     await throwaway_topics([topic])
     producer = KafkaEventProducer(infrastructure.kafka_bootstrap_servers, service="outbox-test")
     await producer.start()
-    relay = OutboxRelay(sessions, outbox, producer.send_batch, idle_poll_seconds=0.1)
+    relay = OutboxRelay(sessions, outbox, producer.send_each, idle_poll_seconds=0.1)
     try:
         committed = make_event("note.written", Note(text="kept"), source="test", account_id="a")
         rolled_back = make_event("note.written", Note(text="discarded"), source="test", account_id="a")
@@ -75,7 +74,7 @@ async def test_outbox_publishes_committed_rows_and_never_rolled_back_ones(
 async def test_a_unit_of_work_on_its_own_inserts_its_events_in_one_statement_at_commit(
     scratch_schema: tuple[AsyncEngine, str],
 ) -> None:
-    engine, outbox, inbox = await _outbox_store(scratch_schema)
+    engine, outbox, inbox = await plumbing_store(scratch_schema)
     sessions = create_session_factory(engine)
     outbox_inserts: list[str] = []
 
@@ -107,7 +106,7 @@ async def test_a_unit_of_work_on_its_own_inserts_its_events_in_one_statement_at_
 
 
 async def test_inbox_claims_an_event_once(scratch_schema: tuple[AsyncEngine, str]) -> None:
-    engine, outbox, inbox = await _outbox_store(scratch_schema)
+    engine, outbox, inbox = await plumbing_store(scratch_schema)
     sessions = create_session_factory(engine)
     async with SqlUnitOfWork(sessions, outbox=outbox, inbox=inbox) as uow:
         assert await uow.claim_event("c", "e1") is True
@@ -120,57 +119,6 @@ async def test_inbox_claims_an_event_once(scratch_schema: tuple[AsyncEngine, str
         assert await uow.claim_event("other-consumer", "e1") is True
 
 
-async def test_relay_prunes_old_outbox_rows_and_inbox_claims(scratch_schema: tuple[AsyncEngine, str]) -> None:
-    engine, schema = scratch_schema
-    metadata = MetaData(schema=schema)
-    outbox = define_outbox_table(metadata)
-    inbox = define_inbox_table(metadata)
-    await ensure_schema(engine, schema)
-    async with engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
-        await connection.execute(
-            outbox.insert(),
-            [
-                {
-                    "event_id": "old",
-                    "topic": "t",
-                    "payload": b"{}",
-                    "published_at": datetime.now(UTC) - timedelta(days=2),
-                },
-                {"event_id": "recent", "topic": "t", "payload": b"{}", "published_at": datetime.now(UTC)},
-                {"event_id": "pending", "topic": "t", "payload": b"{}", "published_at": None},
-            ],
-        )
-        await connection.execute(
-            inbox.insert(),
-            [
-                {"consumer": "c", "event_id": "old", "processed_at": datetime.now(UTC) - timedelta(days=30)},
-                {"consumer": "c", "event_id": "recent", "processed_at": datetime.now(UTC)},
-            ],
-        )
-
-    async def never_publish(messages: list[object]) -> None:
-        raise AssertionError("pruning publishes nothing")
-
-    relay = OutboxRelay(create_session_factory(engine), outbox, never_publish, inbox=inbox)  # type: ignore[arg-type]
-    await relay.delete_old_rows()
-    async with engine.connect() as connection:
-        outbox_left = set((await connection.execute(select(outbox.c.event_id))).scalars())
-        inbox_left = set((await connection.execute(select(inbox.c.event_id))).scalars())
-    assert outbox_left == {"recent", "pending"}
-    assert inbox_left == {"recent"}
-
-
-async def _outbox_store(scratch_schema: tuple[AsyncEngine, str]) -> tuple[AsyncEngine, Table, Table]:
-    engine, schema = scratch_schema
-    metadata = MetaData(schema=schema)
-    outbox, inbox = define_outbox_table(metadata), define_inbox_table(metadata)
-    await ensure_schema(engine, schema)
-    async with engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
-    return engine, outbox, inbox
-
-
 async def _stage(engine: AsyncEngine, outbox: Table, inbox: Table, *texts: str) -> None:
     async with SqlUnitOfWork(create_session_factory(engine), outbox=outbox, inbox=inbox) as uow:
         for value in texts:
@@ -181,12 +129,12 @@ async def _stage(engine: AsyncEngine, outbox: Table, inbox: Table, *texts: str) 
 async def test_one_relay_of_a_schema_publishes_at_a_time_and_a_failed_pass_releases_the_lock(
     scratch_schema: tuple[AsyncEngine, str],
 ) -> None:
-    engine, outbox, inbox = await _outbox_store(scratch_schema)
+    engine, outbox, inbox = await plumbing_store(scratch_schema)
     sent: dict[str, list[str]] = {"first": [], "second": []}
     sending, release = asyncio.Event(), asyncio.Event()
     fail_next = True
 
-    async def first_publish(messages: list[OutgoingMessage]) -> None:
+    async def first_publish(messages: list[OutgoingMessage]) -> list[BaseException | None]:
         nonlocal fail_next
         sending.set()
         await release.wait()
@@ -194,9 +142,11 @@ async def test_one_relay_of_a_schema_publishes_at_a_time_and_a_failed_pass_relea
             fail_next = False
             raise ConnectionError("the broker went away mid-send")
         sent["first"].extend(parse_envelope(message.value).data["text"] for message in messages)
+        return [None] * len(messages)
 
-    async def second_publish(messages: list[OutgoingMessage]) -> None:
+    async def second_publish(messages: list[OutgoingMessage]) -> list[BaseException | None]:
         sent["second"].extend(parse_envelope(message.value).data["text"] for message in messages)
+        return [None] * len(messages)
 
     first = OutboxRelay(create_session_factory(engine), outbox, first_publish, lock_name="shared-lock")
     second = OutboxRelay(create_session_factory(engine), outbox, second_publish, lock_name="shared-lock")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 from customer_agent_shared.settings import InfrastructureSettings
-from customer_agent_shared.testing.migrations import assert_migrations_apply_and_roll_back
+from customer_agent_shared.testing.migrations import (
+    assert_migrations_apply_and_roll_back,
+    assert_plumbing_becomes_bounded_keeping_rows,
+)
 from ingestion_service.bootstrap import MIGRATIONS_DIR
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,5 +23,14 @@ async def test_migrations_apply_and_roll_back(
         infrastructure.database_url,
         MIGRATIONS_DIR,
         schema,
-        {"outbox", "processed_events", "sources", "documents"},
+        {"outbox", "processed_events", "outbox_dead", "sources", "documents"},
+    )
+
+
+async def test_bounding_the_plumbing_keeps_every_row(
+    infrastructure: InfrastructureSettings, scratch_schema: tuple[AsyncEngine, str]
+) -> None:
+    engine, schema = scratch_schema
+    await assert_plumbing_becomes_bounded_keeping_rows(
+        engine, infrastructure.database_url, MIGRATIONS_DIR, schema, before="0003"
     )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 from customer_agent_shared.settings import InfrastructureSettings
-from customer_agent_shared.testing.migrations import assert_migrations_apply_and_roll_back
+from customer_agent_shared.testing.migrations import (
+    assert_migrations_apply_and_roll_back,
+    assert_plumbing_becomes_bounded_keeping_rows,
+)
 from routing_service.bootstrap import MIGRATIONS_DIR
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,6 +16,7 @@ pytestmark = pytest.mark.integration
 TABLES = {
     "outbox",
     "processed_events",
+    "outbox_dead",
     "account_config",
     "credit_state",
     "threads",
@@ -27,3 +31,12 @@ async def test_migrations_apply_and_roll_back(
 ) -> None:
     engine, schema = scratch_schema
     await assert_migrations_apply_and_roll_back(engine, infrastructure.database_url, MIGRATIONS_DIR, schema, TABLES)
+
+
+async def test_bounding_the_plumbing_keeps_every_row(
+    infrastructure: InfrastructureSettings, scratch_schema: tuple[AsyncEngine, str]
+) -> None:
+    engine, schema = scratch_schema
+    await assert_plumbing_becomes_bounded_keeping_rows(
+        engine, infrastructure.database_url, MIGRATIONS_DIR, schema, before="0002"
+    )

@@ -12,6 +12,7 @@ from aiokafka.errors import InvalidProducerEpoch, OutOfOrderSequenceNumber, Prod
 from customer_agent_shared.events.envelope import CLOUDEVENTS_JSON, CloudEvent, serialize_event
 from customer_agent_shared.observability.metrics import EVENTS_PUBLISHED
 from customer_agent_shared.persistence.outbox import OutgoingMessage
+from customer_agent_shared.persistence.outbox_failures import RECORD_REFUSALS, TOPIC_REFUSALS
 from customer_agent_shared.topics import LARGE_MESSAGE_BYTES
 
 logger = logging.getLogger(__name__)
@@ -66,8 +67,7 @@ class KafkaEventProducer:
             producer, self._producer = self._producer, None
             await producer.stop()
 
-    async def send_batch(self, messages: list[OutgoingMessage]) -> None:
-        """Send messages (in order per partition) and wait until all are acknowledged."""
+    async def _ready_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
             if not self._running:
                 raise RuntimeError("producer not started")
@@ -75,17 +75,25 @@ class KafkaEventProducer:
                 await self._start_unlocked()
         producer = self._producer
         assert producer is not None
+        return producer
+
+    async def _queue(self, producer: AIOKafkaProducer, message: OutgoingMessage) -> asyncio.Future[Any]:
+        """Append one message to the producer's batch for its partition; the future settles on acknowledgement."""
+        future: asyncio.Future[Any] = await producer.send(
+            message.topic,
+            value=message.value,
+            key=message.key,
+            headers=[(name, value.encode()) for name, value in message.headers.items()],
+        )
+        EVENTS_PUBLISHED.labels(service=self._service, topic=message.topic).inc()
+        return future
+
+    async def send_batch(self, messages: list[OutgoingMessage]) -> None:
+        """Send messages (in order per partition) and wait until all are acknowledged."""
+        producer = await self._ready_producer()
         futures: list[asyncio.Future[Any]] = []
         for message in messages:
-            futures.append(
-                await producer.send(
-                    message.topic,
-                    value=message.value,
-                    key=message.key,
-                    headers=[(name, value.encode()) for name, value in message.headers.items()],
-                )
-            )
-            EVENTS_PUBLISHED.labels(service=self._service, topic=message.topic).inc()
+            futures.append(await self._queue(producer, message))
         if futures:
             try:
                 await asyncio.gather(*futures)
@@ -95,6 +103,38 @@ class KafkaEventProducer:
                 logger.warning("producer state lost; starting a new producer", extra={"error": repr(error)})
                 await self._replace(producer)
                 raise
+
+    async def send_each(self, messages: list[OutgoingMessage]) -> list[BaseException | None]:
+        """Send messages (in order per partition) and return each one's error once all are settled (None: sent).
+
+        A message the client refuses for what it is (too large, cannot be built) is skipped; after a refusal
+        of its whole topic the topic's other messages are not tried again; after any other error nothing more
+        is appended, so no later message overtakes the one that failed. Skipped messages get that same error.
+        """
+        producer = await self._ready_producer()
+        outcomes: list[asyncio.Future[Any] | BaseException] = []
+        topic_refused: dict[str, BaseException] = {}
+        halted: BaseException | None = None
+        for message in messages:
+            refused = halted or topic_refused.get(message.topic)
+            if refused is not None:
+                outcomes.append(refused)
+                continue
+            try:
+                outcomes.append(await self._queue(producer, message))
+            except Exception as error:  # the send was not queued: decide what the messages after it may do
+                outcomes.append(error)
+                if isinstance(error, TOPIC_REFUSALS):
+                    topic_refused[message.topic] = error
+                elif not isinstance(error, RECORD_REFUSALS):
+                    halted = error
+        futures = [outcome for outcome in outcomes if isinstance(outcome, asyncio.Future)]
+        settled = iter(await asyncio.gather(*futures, return_exceptions=True))
+        errors = [next(settled) if isinstance(outcome, asyncio.Future) else outcome for outcome in outcomes]
+        if any(isinstance(error, FATAL_PRODUCER_ERRORS) for error in errors):
+            logger.warning("producer state lost; starting a new producer")
+            await self._replace(producer)
+        return [error if isinstance(error, BaseException) else None for error in errors]
 
     async def _replace(self, broken: AIOKafkaProducer) -> None:
         """Stop a producer whose idempotence state is lost and start a fresh one (once per breakage)."""

@@ -70,3 +70,8 @@ CONSUMER_BATCH_SIZE = Histogram(
     ["service", "topic"],
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
 )
+OUTBOX_DEAD_ROWS = Counter(
+    "customer_agent_outbox_dead_rows_total",
+    "Outbox rows Kafka refused for good, moved to outbox_dead, by the error's class.",
+    ["schema", "reason"],
+)

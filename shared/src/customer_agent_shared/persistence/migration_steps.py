@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from alembic import op
+
+from customer_agent_shared.persistence.partitions import (
+    DEFAULT_PARTITION,
+    create_partition_sql,
+    days_to_prepare,
+    quoted,
+)
 
 
 def create_plumbing_tables(schema: str) -> None:
@@ -40,3 +49,64 @@ def drop_plumbing_tables(schema: str) -> None:
     """Drop what ``create_plumbing_tables`` created."""
     op.drop_table("processed_events", schema=schema)
     op.drop_table("outbox", schema=schema)
+
+
+def bound_plumbing_state(schema: str) -> None:
+    """Add ``outbox_dead`` and turn ``processed_events`` into day partitions, keeping every claim."""
+    op.create_table(
+        "outbox_dead",
+        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("event_id", sa.String(200), nullable=False),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("message_key", sa.String(500), nullable=True),
+        sa.Column("payload", sa.LargeBinary, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("failed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        schema=schema,
+    )
+    name = f"{quoted(schema)}.processed_events"
+    op.execute(f"ALTER TABLE {name} RENAME TO processed_events_unpartitioned")
+    op.execute(f"ALTER INDEX {quoted(schema)}.processed_events_pkey RENAME TO processed_events_unpartitioned_pkey")
+    op.execute(f"DROP INDEX {quoted(schema)}.ix_processed_events_processed_at")
+    op.execute(
+        f"CREATE TABLE {name} (consumer varchar(200) NOT NULL, event_id varchar(200) NOT NULL, "
+        "processed_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (consumer, event_id, processed_at)) "
+        "PARTITION BY RANGE (processed_at)"
+    )
+    op.execute(f"CREATE TABLE {quoted(schema)}.{DEFAULT_PARTITION} PARTITION OF {name} DEFAULT")
+    old_days = op.get_bind().execute(
+        sa.text(f"SELECT DISTINCT (processed_at AT TIME ZONE 'UTC')::date FROM {name}_unpartitioned")
+    )
+    for day in sorted(set(old_days.scalars()) | set(days_to_prepare(datetime.now(UTC).date()))):
+        op.execute(create_partition_sql(schema, day))
+    op.execute(f"INSERT INTO {name} SELECT consumer, event_id, processed_at FROM {name}_unpartitioned")
+    op.execute(f"DROP TABLE {name}_unpartitioned")
+
+
+def unbound_plumbing_state(schema: str) -> None:
+    """Undo ``bound_plumbing_state``: one claim per id (the latest) in a plain table; dead rows back in the
+    outbox (an older relay retries them until sent, as it did before)."""
+    prefix = quoted(schema)
+    op.execute(
+        f"INSERT INTO {prefix}.outbox (event_id, topic, message_key, payload, created_at) "
+        f"SELECT event_id, topic, message_key, payload, created_at FROM {prefix}.outbox_dead ORDER BY id "
+        "ON CONFLICT (event_id) DO NOTHING"
+    )
+    op.drop_table("outbox_dead", schema=schema)
+    op.create_table(
+        "processed_events_flat",
+        sa.Column("consumer", sa.String(200), nullable=False),
+        sa.Column("event_id", sa.String(200), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.PrimaryKeyConstraint("consumer", "event_id", name="processed_events_flat_pkey"),
+        schema=schema,
+    )
+    op.execute(
+        f"INSERT INTO {prefix}.processed_events_flat SELECT consumer, event_id, max(processed_at) "
+        f"FROM {prefix}.processed_events GROUP BY consumer, event_id"
+    )
+    op.drop_table("processed_events", schema=schema)
+    op.rename_table("processed_events_flat", "processed_events", schema=schema)
+    op.execute(f"ALTER INDEX {prefix}.processed_events_flat_pkey RENAME TO processed_events_pkey")
+    op.create_index("ix_processed_events_processed_at", "processed_events", ["processed_at"], schema=schema)

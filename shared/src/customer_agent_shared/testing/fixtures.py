@@ -53,7 +53,7 @@ async def scratch_schema(infrastructure: InfrastructureSettings) -> AsyncIterato
 
 
 CreateTopics = Callable[..., Awaitable[None]]
-"""``throwaway_topics`` as a test receives it: ``await create(names, partitions=1)``."""
+"""``throwaway_topics`` as a test receives it: ``await create(names, partitions=1, configs=None)``."""
 
 
 @pytest.fixture
@@ -62,8 +62,8 @@ async def throwaway_topics(infrastructure: InfrastructureSettings) -> AsyncItera
     on the broker (every client's metadata and the broker's open files grow with them)."""
     created: list[str] = []
 
-    async def create(names: list[str], partitions: int = 1) -> None:
-        await create_topics(infrastructure.kafka_bootstrap_servers, names, partitions=partitions)
+    async def create(names: list[str], partitions: int = 1, configs: dict[str, str] | None = None) -> None:
+        await create_topics(infrastructure.kafka_bootstrap_servers, names, partitions=partitions, configs=configs)
         created.extend(names)
 
     yield create

@@ -23,12 +23,19 @@ class ReceivedRecord:
     offset: int
 
 
-async def create_topics(bootstrap_servers: str, names: list[str], partitions: int = 1) -> None:
+async def create_topics(
+    bootstrap_servers: str, names: list[str], partitions: int = 1, configs: dict[str, str] | None = None
+) -> None:
     """Create topics (used for throwaway test topics; the registry creates the real ones)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names])
+        await admin.create_topics(
+            [
+                NewTopic(name, num_partitions=partitions, replication_factor=1, topic_configs=configs or {})
+                for name in names
+            ]
+        )
     finally:
         await admin.close()
 

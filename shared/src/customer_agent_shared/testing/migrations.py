@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from alembic import command
 from sqlalchemy import inspect, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from customer_agent_shared.persistence.migrations import downgrade_to, upgrade_to_head
+from customer_agent_shared.persistence.migrations import alembic_config, downgrade_to, upgrade_to_head
+from customer_agent_shared.persistence.partitions import DAYS_AHEAD
 
 
 async def _tables(engine: AsyncEngine, schema: str) -> set[str]:
@@ -32,3 +35,52 @@ async def assert_migrations_apply_and_roll_back(
     finally:
         async with engine.begin() as connection:
             await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+async def assert_plumbing_becomes_bounded_keeping_rows(
+    engine: AsyncEngine, database_url: str, migrations_dir: Path, schema: str, *, before: str
+) -> None:
+    """From revision ``before`` to head and back: every claim and outbox row survives both ways, the inbox
+    is split by day, dead rows go back to the outbox on the way down."""
+    config = alembic_config(migrations_dir, database_url, schema)
+    name = f'"{schema}"'
+    now = datetime.now(UTC)
+    claims = {("c", "today"): now, ("c", "old"): now - timedelta(days=3), ("other", "old"): now - timedelta(days=40)}
+    try:
+        await asyncio.to_thread(command.upgrade, config, before)
+        async with engine.begin() as connection:
+            for (consumer, event_id), at in claims.items():
+                await connection.execute(
+                    text(f"INSERT INTO {name}.processed_events VALUES (:consumer, :event_id, :at)"),
+                    {"consumer": consumer, "event_id": event_id, "at": at},
+                )
+            await connection.execute(
+                text(f"INSERT INTO {name}.outbox (event_id, topic, payload) VALUES ('pending', 't', 'x')")
+            )
+        await asyncio.to_thread(command.upgrade, config, "head")
+        async with engine.begin() as connection:
+            assert await _claims(connection, name) == claims
+            partitions = await connection.scalar(
+                text("SELECT count(*) FROM pg_inherits WHERE inhparent = CAST(:table AS regclass)"),
+                {"table": f"{name}.processed_events"},
+            )
+            assert partitions >= 3 + DAYS_AHEAD, "the default partition, the rows' days and the coming days"
+            await connection.execute(
+                text(
+                    f"INSERT INTO {name}.outbox_dead (id, event_id, topic, payload, created_at, reason) "
+                    "VALUES (1000, 'dead', 't', 'x', now(), 'MessageSizeTooLargeError')"
+                )
+            )
+        await asyncio.to_thread(command.downgrade, config, before)
+        async with engine.connect() as connection:
+            assert await _claims(connection, name) == claims
+            events = await connection.execute(text(f"SELECT event_id FROM {name}.outbox ORDER BY id"))
+            assert list(events.scalars()) == ["pending", "dead"]
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
+
+
+async def _claims(connection: AsyncConnection, name: str) -> dict[tuple[str, str], datetime]:
+    rows = await connection.execute(text(f"SELECT consumer, event_id, processed_at FROM {name}.processed_events"))
+    return {(row.consumer, row.event_id): row.processed_at for row in rows}

@@ -1,0 +1,24 @@
+"""Dead outbox rows set aside; the inbox partitioned by day (dropped by partition, not by DELETE).
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-01
+"""
+
+from collections.abc import Sequence
+
+from alembic import context
+from customer_agent_shared.persistence.migration_steps import bound_plumbing_state, unbound_plumbing_state
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    bound_plumbing_state(context.config.attributes.get("schema", "ingestion"))
+
+
+def downgrade() -> None:
+    unbound_plumbing_state(context.config.attributes.get("schema", "ingestion"))
