@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import itertools
-import re
 import time
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from ingestion_service.domain.chunking import chunk_id, chunk_sections, content_hash
 from ingestion_service.domain.documents import DocumentRefused, Section
 from ingestion_service.domain.file_types import SUPPORTED_EXTENSIONS, check_file
@@ -20,7 +17,7 @@ from ingestion_service.domain.progress import (
     VectorsReport,
     vectors_report,
 )
-from ingestion_service.domain.robots import Rule, parse_robots, policy_for_status
+from ingestion_service.domain.robots import parse_robots, policy_for_status
 from ingestion_service.domain.urls import UrlRefused, canonicalize, resolve_link, same_site
 
 
@@ -107,29 +104,11 @@ def test_robots_lists_sitemaps_and_crawl_delay() -> None:
     assert policy.crawl_delay == 2.0
 
 
-def _regex_reference(pattern: str, path: str) -> bool:
-    anchored = pattern.endswith("$")
-    body = pattern[:-1] if anchored else pattern
-    regex = "".join(".*" if char == "*" else re.escape(char) for char in body)
-    return re.match(regex + ("$" if anchored else ""), path) is not None
-
-
-@settings(max_examples=400, deadline=None)
-@given(
-    pattern=st.text(alphabet="/ab*", min_size=1, max_size=8).map(lambda text: "/" + text),
-    anchored=st.booleans(),
-    path=st.text(alphabet="/ab", max_size=12).map(lambda text: "/" + text),
-)
-def test_robots_wildcards_match_as_the_rfc_says(pattern: str, anchored: bool, path: str) -> None:
-    pattern += "$" if anchored else ""
-    assert Rule(allow=False, pattern=pattern).matches(path) is _regex_reference(pattern, path)
-
-
 def test_a_hostile_robots_pattern_is_matched_in_linear_time() -> None:
-    rule = Rule(allow=False, pattern="/*a*a*a*a*a*a*a*a*a*a*a*a*b")
+    policy = parse_robots("User-agent: *\nDisallow: /*a*a*a*a*a*a*a*a*a*a*a*a*b\n", "CustomerAgentBot/1.0")
     started = time.process_time()
-    assert not rule.matches("/" + "a" * 100_000)
-    assert time.process_time() - started < 0.5  # the regex took 1.8 s at 41 characters, hours at 100
+    assert policy.allowed("/" + "a" * 100_000)
+    assert time.process_time() - started < 0.5  # the old regex took 1.8 s at 41 characters, hours at 100
 
 
 @pytest.mark.parametrize(("status", "allowed"), [(404, True), (403, True), (500, False), (503, False)])

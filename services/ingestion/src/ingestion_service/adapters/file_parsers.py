@@ -28,6 +28,7 @@ from charset_normalizer import from_bytes
 from defusedxml import DefusedXmlException
 
 from ingestion_service.adapters.html_extract import extract_html
+from ingestion_service.adapters.markdown_parser import parse_markdown
 from ingestion_service.domain.documents import DocumentRefused, ParsedDocument, Section
 from ingestion_service.domain.file_types import check_file
 
@@ -72,7 +73,6 @@ def decode_text(content: bytes, filename: str) -> str:
 
 # ---------------------------------------------------------------- plain-text formats
 
-_TABLE_SEPARATOR_CELL = re.compile(r":?-{3,}:?")
 _RST_UNDERLINE = re.compile(r"^([=\-`:'\"~^_*+#<>])\1{2,}\s*$")
 
 
@@ -91,45 +91,6 @@ def _sections_from_lines(lines: list[tuple[str | None, str]]) -> list[Section]:
     if heading or "".join(body).strip():
         sections.append(Section(heading, "\n".join(body).strip()))
     return sections
-
-
-# Markdown's line rules are matched with string methods, not one regular expression per line: the
-# expressions they replace backtracked (an 8 KB line of spaces took half a minute), and an upload is hostile.
-
-
-def markdown_heading(line: str) -> str | None:
-    """The text of an ATX heading line (``## Title ##``), or None when the line is not one."""
-    level = len(line) - len(line.lstrip("#"))
-    rest = line[level:]
-    if not 1 <= level <= 6 or not rest[:1].isspace():
-        return None
-    return rest.strip().rstrip("#").rstrip()
-
-
-def is_table_separator(line: str) -> bool:
-    """A table's separator row: cells of three or more dashes, maybe with colons, between pipes."""
-    row = line.strip()
-    row = row[1:] if row.startswith("|") else row
-    row = row[:-1] if row.endswith("|") else row
-    return all(_TABLE_SEPARATOR_CELL.fullmatch(cell.strip()) for cell in row.split("|"))
-
-
-def parse_markdown(text: str) -> list[Section]:
-    """'#' headings (outside code fences) start sections; tables keep their '|' rows."""
-    lines: list[tuple[str | None, str]] = []
-    fenced = False
-    for line in text.splitlines():
-        if line.strip().startswith(("```", "~~~")):
-            fenced = not fenced
-            continue
-        heading = None if fenced else markdown_heading(line)
-        if heading is not None:
-            lines.append((heading, ""))
-        elif is_table_separator(line):
-            continue
-        else:
-            lines.append((None, line))
-    return _sections_from_lines(lines)
 
 
 def parse_rst(text: str) -> list[Section]:
