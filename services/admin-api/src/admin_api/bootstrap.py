@@ -17,11 +17,11 @@ from fastapi import FastAPI
 from admin_api.adapters.orm import SCHEMA, inbox_table, outbox_table
 from admin_api.adapters.preview_replies import PreviewReplyListener
 from admin_api.adapters.unit_of_work import AdminUnitOfWork
-from admin_api.entrypoints.http_api import account_router, operator_router
-from admin_api.entrypoints.http_errors import install_error_handlers
-from admin_api.entrypoints.http_security import ApiServices, authentication_failure
+from admin_api.entrypoints.http.main import install_api
+from admin_api.entrypoints.http.security import ApiServices
 from admin_api.entrypoints.kafka_subscribers import Folds, register_subscribers
 from admin_api.handlers.accounts import AccountUseCases
+from admin_api.handlers.audit import AuditLogReader
 from admin_api.handlers.configuration import ConfigurationUseCases
 from admin_api.handlers.credits import CreditUseCases
 from admin_api.handlers.event_intake import AuditIntake
@@ -74,6 +74,7 @@ def build_service(settings: AdminSettings | None = None) -> AdminService:
         credits=credits,
         insights=insights,
         preview=preview,
+        audit=AuditLogReader(service.unit_of_work),
         unit_of_work=service.unit_of_work,
         bootstrap_token=token or None,
     )
@@ -105,10 +106,8 @@ def create_app_for(service: AdminService) -> FastAPI:
     """The ASGI app of a built service: REST API plus operations endpoints, lifecycle in its lifespan."""
     app = create_operations_app(service.kernel, title=TITLE, description=DESCRIPTION)
     app.version = VERSION
-    app.state.api = service.api
-    install_error_handlers(app, authentication_failure=authentication_failure)
-    app.include_router(operator_router())
-    app.include_router(account_router())
+    assert service.api is not None
+    install_api(app, service.api)
     return app
 
 

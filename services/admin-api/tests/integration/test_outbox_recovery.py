@@ -36,7 +36,7 @@ async def test_committed_change_is_published_by_a_relay_started_later(
     assert crashed.api is not None
     await crashed.api.accounts.create_account(account_id, "Crash Inc.")
     profile = AgentProfile(name="Survivor", personality=Personality.EMPATHETIC)
-    await crashed.api.configuration.update_profile(account_id, "key_test", profile, None)
+    await crashed.api.configuration.update_profile(account_id, actor="key_test", profile=profile, if_match=None)
     async with crashed.kernel.session_factory() as session:
         pending = await session.scalar(
             select(func.count()).select_from(outbox_table).where(outbox_table.c.published_at.is_(None))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from admin_api.domain.errors import AdminError, Unauthenticated
-from admin_api.entrypoints.http_errors import install_error_handlers
+from admin_api.entrypoints.http.errors import install_error_handlers
 from fastapi import FastAPI, Request
 from pydantic import BaseModel
 

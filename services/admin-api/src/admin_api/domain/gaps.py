@@ -87,3 +87,8 @@ def draft_answer(question: str, nearest_content: list[Citation]) -> str | None:
     if others:
         draft += " Related: " + "; ".join(f"“{title}”" for title in others) + "."
     return draft
+
+
+def recommended_answer(*, question: str, status: str, nearest_content: list[Citation]) -> str | None:
+    """The drafted answer an open gap shows; a resolved gap already has its answer."""
+    return draft_answer(question, nearest_content) if status == "open" else None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from customer_agent_shared.events.sources import SourceState
+
 from admin_api.domain.errors import InvalidRequest
 
 
@@ -24,3 +26,12 @@ def check_source_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidRequest(f"{url!r} is not a web address; give an absolute http:// or https:// URL.")
     return cleaned
+
+
+def source_progress(*, state: str, discovered: int | None, fetched: int | None) -> float | None:
+    """Share of discovered items processed, 0..1: a ready source is done, one with nothing discovered unknown."""
+    if state == SourceState.READY.value:
+        return 1.0
+    if discovered:
+        return round(min(1.0, (fetched or 0) / discovered), 4)
+    return None

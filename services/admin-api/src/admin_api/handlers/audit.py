@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from customer_agent_shared.events.envelope import make_event
 from customer_agent_shared.topics import AGENT_CONFIG, AUDIT
 from prometheus_client import Counter
 
+from admin_api.adapters.repositories import AuditQuery, Row
 from admin_api.adapters.unit_of_work import AdminUnitOfWork
 
 SOURCE = "admin-api"
@@ -56,3 +58,15 @@ async def publish_snapshot(uow: AdminUnitOfWork, config: AgentConfigSnapshot) ->
     event = make_event(AGENT_CONFIG_SNAPSHOT, config, source=SOURCE, account_id=config.account_id)
     await uow.publish(AGENT_CONFIG, config.account_id, event)
     SNAPSHOTS.inc()
+
+
+class AuditLogReader:
+    """Reads an account's audit log."""
+
+    def __init__(self, unit_of_work: Callable[[], AdminUnitOfWork]) -> None:
+        self._unit_of_work = unit_of_work
+
+    async def search(self, query: AuditQuery) -> list[Row]:
+        """Entries matching the filters, newest first."""
+        async with self._unit_of_work() as uow:
+            return await uow.audit.search(query)

@@ -68,8 +68,8 @@ class ConfigurationUseCases:
     async def _change(
         self,
         account_id: str,
-        actor: str,
         *,
+        actor: str,
         action: str,
         target_type: str,
         target_id: str,
@@ -99,10 +99,10 @@ class ConfigurationUseCases:
     async def update_profile(
         self,
         account_id: str,
+        *,
         actor: str,
         profile: AgentProfile,
         if_match: str | None,
-        *,
         keep_answer_threshold: bool = False,
     ) -> AgentConfigSnapshot:
         """Replace the agent profile (conditional on If-Match), the stored answer threshold kept if asked."""
@@ -113,7 +113,7 @@ class ConfigurationUseCases:
 
         return await self._change(
             account_id,
-            actor,
+            actor=actor,
             action="edit",
             target_type="agent",
             target_id="profile",
@@ -121,11 +121,11 @@ class ConfigurationUseCases:
             section=lambda config: config.agent.model_dump(mode="json"),
         )
 
-    async def set_paused(self, account_id: str, actor: str, paused: bool) -> AgentConfigSnapshot:
+    async def set_paused(self, account_id: str, *, actor: str, paused: bool) -> AgentConfigSnapshot:
         """Pause or resume the agent manually."""
         return await self._change(
             account_id,
-            actor,
+            actor=actor,
             action="edit",
             target_type="agent",
             target_id="paused",
@@ -133,11 +133,13 @@ class ConfigurationUseCases:
             section=lambda config: {"paused": config.paused},
         )
 
-    async def deploy_channel(self, account_id: str, actor: str, deployment: ChannelDeployment) -> AgentConfigSnapshot:
+    async def deploy_channel(
+        self, account_id: str, *, actor: str, deployment: ChannelDeployment
+    ) -> AgentConfigSnapshot:
         """Deploy the agent on a channel."""
         return await self._change(
             account_id,
-            actor,
+            actor=actor,
             action="create",
             target_type="channel",
             target_id=deployment.id,
@@ -146,7 +148,7 @@ class ConfigurationUseCases:
         )
 
     async def update_channel_rule(
-        self, account_id: str, actor: str, channel_id: str, rule: HandoffRule, if_match: str | None
+        self, account_id: str, *, actor: str, channel_id: str, rule: HandoffRule, if_match: str | None
     ) -> AgentConfigSnapshot:
         """Change a channel's handoff rule (conditional on If-Match)."""
 
@@ -156,7 +158,7 @@ class ConfigurationUseCases:
 
         return await self._change(
             account_id,
-            actor,
+            actor=actor,
             action="edit",
             target_type="channel",
             target_id=channel_id,
@@ -164,11 +166,11 @@ class ConfigurationUseCases:
             section=_channel_section(channel_id),
         )
 
-    async def remove_channel(self, account_id: str, actor: str, channel_id: str) -> AgentConfigSnapshot:
+    async def remove_channel(self, account_id: str, *, actor: str, channel_id: str) -> AgentConfigSnapshot:
         """Take the agent off a channel."""
         return await self._change(
             account_id,
-            actor,
+            actor=actor,
             action="delete",
             target_type="channel",
             target_id=channel_id,
@@ -179,6 +181,7 @@ class ConfigurationUseCases:
     async def set_handoff(
         self,
         account_id: str,
+        *,
         actor: str,
         triggers: list[str] | None,
         messages: Mapping[str, Mapping[str, str]] | None,
@@ -193,7 +196,7 @@ class ConfigurationUseCases:
 
         return await self._change(
             account_id,
-            actor,
+            actor=actor,
             action="edit",
             target_type="handoff",
             target_id="handoff",
@@ -201,11 +204,11 @@ class ConfigurationUseCases:
             section=lambda config: config.handoff.model_dump(mode="json"),
         )
 
-    async def replace_users(self, account_id: str, actor: str, users: list[HandoffUser]) -> AgentConfigSnapshot:
+    async def replace_users(self, account_id: str, *, actor: str, users: list[HandoffUser]) -> AgentConfigSnapshot:
         """Replace the people who can take handoffs."""
         return await self._change(
             account_id,
-            actor,
+            actor=actor,
             action="edit",
             target_type="users",
             target_id="users",
@@ -213,11 +216,11 @@ class ConfigurationUseCases:
             section=lambda config: {"users": [user.model_dump(mode="json") for user in config.users]},
         )
 
-    async def replace_teams(self, account_id: str, actor: str, teams: list[HandoffTeam]) -> AgentConfigSnapshot:
+    async def replace_teams(self, account_id: str, *, actor: str, teams: list[HandoffTeam]) -> AgentConfigSnapshot:
         """Replace the teams that can take handoffs."""
         return await self._change(
             account_id,
-            actor,
+            actor=actor,
             action="edit",
             target_type="teams",
             target_id="teams",

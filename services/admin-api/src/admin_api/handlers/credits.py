@@ -32,8 +32,13 @@ class CreditUseCases:
         async with self._unit_of_work() as uow:
             return await uow.credits.get(account_id)
 
+    async def exhausted(self, account_id: str) -> bool:
+        """Billing last reported the credits exhausted (an account it never reported on is not)."""
+        state = await self.state(account_id)
+        return bool(state and state.exhausted)
+
     async def _command(
-        self, account_id: str, actor: str, command_type: str, command: BillingCommand, target: str
+        self, account_id: str, *, actor: str, command_type: str, command: BillingCommand, target: str
     ) -> str:
         async with self._unit_of_work() as uow:
             current = await uow.credits.get(account_id)
@@ -55,16 +60,20 @@ class CreditUseCases:
             await uow.commit()
         return command.command_id
 
-    async def purchase(self, account_id: str, actor: str, credits: int) -> str:
+    async def purchase(self, account_id: str, *, actor: str, credits: int) -> str:
         """Ask billing to add purchased credits; returns the command id."""
         command = BillingCommand(account_id=account_id, command_id=_command_id(), credits=credits)
-        return await self._command(account_id, actor, CREDITS_PURCHASE, command, "credit_purchase")
+        return await self._command(
+            account_id, actor=actor, command_type=CREDITS_PURCHASE, command=command, target="credit_purchase"
+        )
 
-    async def set_plan(self, account_id: str, actor: str, plan: CreditPlan) -> str:
+    async def set_plan(self, account_id: str, *, actor: str, plan: CreditPlan) -> str:
         """Ask billing to change the plan (allotment, reset, auto-upgrade packs and limit)."""
         check_timezone(plan.timezone, "Plan")
         command = BillingCommand(account_id=account_id, command_id=_command_id(), plan=plan)
-        return await self._command(account_id, actor, CREDITS_PLAN_SET, command, "credit_plan")
+        return await self._command(
+            account_id, actor=actor, command_type=CREDITS_PLAN_SET, command=command, target="credit_plan"
+        )
 
     async def apply_state(self, consumer: str, event_id: str, state: CreditState) -> bool:
         """Fold billing's state; an older version is ignored. True if stored."""

@@ -38,7 +38,7 @@ class PreviewUseCase:
         """Requests still waiting for an answer."""
         return len(self._pending)
 
-    async def ask(self, account_id: str, text: str, locale: str | None, thread_id: str | None) -> PreviewAnswered:
+    async def ask(self, account_id: str, *, text: str, locale: str | None, thread_id: str | None) -> PreviewAnswered:
         """The answer the agent would give; never billed. Raises UpstreamTimeout when no reply comes."""
         correlation_id = "prv_" + uuid.uuid4().hex
         future: asyncio.Future[PreviewAnswered] = asyncio.get_running_loop().create_future()

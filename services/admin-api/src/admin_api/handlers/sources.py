@@ -120,14 +120,14 @@ class SourceUseCases:
         """The size limit of uploaded files."""
         return self._max_upload_bytes
 
-    async def _create(self, account_id: str, actor: str, values: Row, file: UploadedFile | None = None) -> Row:
+    async def _create(self, account_id: str, *, actor: str, values: Row, file: UploadedFile | None = None) -> Row:
         async with self._unit_of_work() as uow:
             row = await stage_new_source(uow, account_id, actor, values, file)
             await uow.commit()
         return row
 
     async def create_url(
-        self, account_id: str, actor: str, url: str, *, import_related: bool, citations_enabled: bool, private: bool
+        self, account_id: str, *, actor: str, url: str, import_related: bool, citations_enabled: bool, private: bool
     ) -> Row:
         """Crawl a web page (and, with import_related, linked pages on the same domain)."""
         values = {
@@ -137,10 +137,10 @@ class SourceUseCases:
             "citations_enabled": citations_enabled,
             "private": private,
         }
-        return await self._create(account_id, actor, values)
+        return await self._create(account_id, actor=actor, values=values)
 
     async def create_short_answer(
-        self, account_id: str, actor: str, question: str, answer: str, *, citations_enabled: bool
+        self, account_id: str, *, actor: str, question: str, answer: str, citations_enabled: bool
     ) -> Row:
         """A question with the exact answer to give."""
         values = {
@@ -149,13 +149,13 @@ class SourceUseCases:
             "answer": _required_text(answer, "answer"),
             "citations_enabled": citations_enabled,
         }
-        return await self._create(account_id, actor, values)
+        return await self._create(account_id, actor=actor, values=values)
 
     async def upload_file(
         self,
         account_id: str,
-        actor: str,
         *,
+        actor: str,
         filename: str,
         content_type: str,
         content: bytes,
@@ -179,7 +179,7 @@ class SourceUseCases:
             "citations_enabled": citations_enabled,
             "private": private,
         }
-        return await self._create(account_id, actor, values, file)
+        return await self._create(account_id, actor=actor, values=values, file=file)
 
     async def list(self, account_id: str) -> list[Row]:
         """The account's sources."""
@@ -194,7 +194,7 @@ class SourceUseCases:
             raise NotFound(f"Source {source_id!r} does not exist on this account.")
         return row
 
-    async def delete(self, account_id: str, actor: str, source_id: str) -> None:
+    async def delete(self, account_id: str, *, actor: str, source_id: str) -> None:
         """Remove a source and ask ingestion to drop its documents."""
         async with self._unit_of_work() as uow:
             row = await _locked(uow, account_id, source_id)
@@ -214,7 +214,7 @@ class SourceUseCases:
             )
             await uow.commit()
 
-    async def resync(self, account_id: str, actor: str, source_id: str) -> Row:
+    async def resync(self, account_id: str, *, actor: str, source_id: str) -> Row:
         """Sync the source again from scratch."""
         async with self._unit_of_work() as uow:
             row = await _locked(uow, account_id, source_id)
@@ -235,7 +235,7 @@ class SourceUseCases:
         assert updated is not None
         return updated
 
-    async def update(self, account_id: str, actor: str, source_id: str, changes: Row) -> Row:
+    async def update(self, account_id: str, *, actor: str, source_id: str, changes: Row) -> Row:
         """Change citations, privacy, or a short answer's question and answer."""
         async with self._unit_of_work() as uow:
             row = await _locked(uow, account_id, source_id)

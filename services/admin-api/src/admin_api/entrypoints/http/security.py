@@ -18,6 +18,7 @@ from admin_api.adapters.unit_of_work import AdminUnitOfWork, request_transaction
 from admin_api.domain.access import Permission, Principal, grants, tokens_equal
 from admin_api.domain.errors import Forbidden, InvalidRequest, NotFound, Unauthenticated
 from admin_api.handlers.accounts import AccountUseCases
+from admin_api.handlers.audit import AuditLogReader
 from admin_api.handlers.configuration import ConfigurationUseCases
 from admin_api.handlers.credits import CreditUseCases
 from admin_api.handlers.insights import InsightUseCases
@@ -38,6 +39,7 @@ class ApiServices:
     credits: CreditUseCases
     insights: InsightUseCases
     preview: PreviewUseCase
+    audit: AuditLogReader
     unit_of_work: Callable[[], AdminUnitOfWork]
     bootstrap_token: str | None
 

@@ -24,7 +24,7 @@ from admin_api.domain.errors import (
     UnsupportedFileType,
     UpstreamTimeout,
 )
-from admin_api.entrypoints.http_models import ErrorResponse
+from admin_api.entrypoints.http.models.common import ErrorResponse
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,10 @@ DESCRIPTIONS = {
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for these error codes."""
     return {code: {"model": ErrorResponse, "description": DESCRIPTIONS[code]} for code in codes}
+
+
+READ_ERRORS = error_responses(401, 403, 404, 422)
+EDIT_ERRORS = error_responses(401, 403, 404, 422)
 
 
 def error_json(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> JSONResponse:

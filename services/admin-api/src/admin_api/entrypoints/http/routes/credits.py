@@ -1,0 +1,72 @@
+"""Credits: the balance billing reports, purchases and the plan."""
+
+from __future__ import annotations
+
+from customer_agent_shared.events.billing import CreditPlan
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from admin_api.entrypoints.http.errors import EDIT_ERRORS, READ_ERRORS
+from admin_api.entrypoints.http.models.credits import CommandAccepted, CreditPlanBody, CreditsOut, PurchaseBody
+from admin_api.entrypoints.http.params import IdempotencyKey
+from admin_api.entrypoints.http.security import AccountId, Editor, Reader, Services, fingerprint, idempotent
+
+router = APIRouter(prefix="/v1/accounts/{account_id}", tags=["credits"])
+
+
+@router.get("/credits", response_model=CreditsOut, responses=READ_ERRORS, summary="Credit balance")
+async def get_credits(account_id: AccountId, who: Reader, api: Services) -> CreditsOut:
+    state = await api.credits.state(account_id)
+    if state is None:
+        return CreditsOut(known=False)
+    return CreditsOut(
+        known=True,
+        balance=state.balance,
+        allotment=state.allotment,
+        used_this_period=state.used_this_period,
+        purchased_this_period=state.purchased_this_period,
+        auto_upgrades_this_period=state.auto_upgrades_this_period,
+        reset_at=state.reset_at,
+        exhausted=state.exhausted,
+        plan=CreditPlanBody.model_validate(
+            state.plan.model_dump(mode="json", include=set(CreditPlanBody.model_fields))
+        ),
+    )
+
+
+@router.post(
+    "/credits/purchases",
+    status_code=202,
+    response_model=CommandAccepted,
+    responses=EDIT_ERRORS,
+    summary="Record a credit purchase",
+)
+async def purchase(
+    account_id: AccountId, body: PurchaseBody, who: Editor, api: Services, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    async def run() -> CommandAccepted:
+        return CommandAccepted(
+            command_id=await api.credits.purchase(account_id, actor=who.key_id, credits=body.credits)
+        )
+
+    return await idempotent(
+        api,
+        account_id=account_id,
+        scope="POST /credits/purchases",
+        key=idempotency_key,
+        request_fingerprint=fingerprint(body.model_dump(mode="json")),
+        status_code=202,
+        run=run,
+    )
+
+
+@router.put(
+    "/credits/plan",
+    status_code=202,
+    response_model=CommandAccepted,
+    responses=EDIT_ERRORS,
+    summary="Set the plan and auto-upgrade limit",
+)
+async def put_plan(account_id: AccountId, body: CreditPlanBody, who: Editor, api: Services) -> CommandAccepted:
+    plan = CreditPlan.model_validate(body.model_dump(mode="json"))
+    return CommandAccepted(command_id=await api.credits.set_plan(account_id, actor=who.key_id, plan=plan))
