@@ -33,7 +33,7 @@ from customer_agent_shared.messaging.broker import create_kafka_broker
 from customer_agent_shared.messaging.dedup import ProcessedEventRegistry
 from customer_agent_shared.messaging.offsets import OffsetCommitter
 from customer_agent_shared.messaging.producer import KafkaEventProducer
-from customer_agent_shared.messaging.reliable import ReliableConsumerConfig
+from customer_agent_shared.messaging.reliable import ReliableConsumerConfig, RetryPolicy
 from customer_agent_shared.observability.health import health_router
 from customer_agent_shared.observability.logging import configure_logging
 from customer_agent_shared.persistence.database import (
@@ -130,6 +130,8 @@ def build_kernel(
         registry=ProcessedEventRegistry(redis) if settings.redis_dedup else None,
         dedup_namespace=settings.consumer_group,
         committer=committer,
+        retry=RetryPolicy(transient_max_delay_seconds=settings.transient_retry_max_delay_seconds),
+        handler_timeout_seconds=settings.handler_timeout_seconds,
     )
     broker = create_kafka_broker(
         settings.kafka_bootstrap_servers,
@@ -159,6 +161,10 @@ def build_kernel(
     lifecycle.readiness.add("database", lambda: database_is_ready(engine))
     lifecycle.readiness.add("redis", redis_readiness(redis))
     lifecycle.readiness.add("kafka", lambda: broker.ping(timeout=2.0))
+    lifecycle.readiness.add_condition(
+        "consumers",
+        lambda: reliable.blocked.not_ready_reason(longer_than_seconds=settings.blocked_consumer_unready_seconds),
+    )
     if opensearch is not None:
         lifecycle.add("opensearch", None, opensearch.close)
         lifecycle.readiness.add("opensearch", opensearch_readiness(opensearch))

@@ -95,6 +95,28 @@ class ServiceSettings(InfrastructureSettings):
         "700). Start-up objects are also frozen out of collection; together they took full collections from "
         "110-170 ms pauses to none under load and GC from 4-13 % of a service's CPU to 1-2 %.",
     )
+    handler_timeout_seconds: float = Field(
+        default=60.0,
+        ge=1,
+        le=240,
+        description="Longest one attempt of a message handler (or of a batch's transaction) may run: a hung "
+        "database, search or model call is cancelled, rolled back and retried as a dependency outage. Kept "
+        "well under Kafka's max.poll.interval (300 s), past which a consumer is dropped from its group.",
+    )
+    transient_retry_max_delay_seconds: float = Field(
+        default=30.0,
+        ge=0.1,
+        le=120,
+        description="Longest wait between retries of a message whose handler failed because a dependency was "
+        "unavailable (connection error, timeout, 429/503, serialization conflict). Such a message is retried "
+        "until the dependency is back, with its consumer's partitions paused, and never dead-lettered.",
+    )
+    blocked_consumer_unready_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="/readyz reports not ready, naming the topic and the dependency, while a consumer has "
+        "been waiting longer than this for an unavailable dependency.",
+    )
     redis_dedup: bool = Field(
         default=False,
         description="Also check and record handled event ids in Redis before the PostgreSQL inbox claim "
@@ -125,7 +147,6 @@ class ServiceSettings(InfrastructureSettings):
         description="How often the inbox's coming day partitions are created and old ones dropped, and "
         "published outbox rows of older versions removed (in small chunks, off the relay's loop).",
     )
-
 
 
 class BatchConsumerSettings(BaseSettings):

@@ -105,6 +105,7 @@ class Consumer:
     gather_ms: int = 0
     prepare_seconds: float = 0.0
     """How long each ``prepare`` waits, as a batch waiting on a database would."""
+    handler_timeout_seconds: float = 60.0
     in_flight: int = 0
     most_in_flight: int = 0
     """The most batches seen between ``prepare`` and the end of their handling at one time."""
@@ -118,6 +119,7 @@ class Consumer:
             service="batch-test",
             send_batch=self.producer.send_batch,
             retry=RetryPolicy(max_attempts=3, first_delay_seconds=0.05),
+            handler_timeout_seconds=self.handler_timeout_seconds,
         )
         self.broker = create_kafka_broker(self.servers, service="batch-test", reliable=config)
         batches = BatchConsumer(
@@ -237,6 +239,19 @@ async def test_a_failing_event_splits_the_batch_and_nothing_is_lost_or_doubled(c
     assert dead[3].headers["dlq-error-type"] == "RuntimeError"
     assert parse_envelope(dead[3].value).data["text"] == "always-fails"
     assert await consumer.store.outbox_transactions() == {rows[0][1], rows[1][1]}  # staged with each write
+
+
+async def test_a_hung_batch_is_cancelled_and_its_events_handled_one_at_a_time(consumer: Consumer) -> None:
+    consumer.prepare_seconds = 600.0  # the batch's preparation hangs, as on a stuck dependency
+    consumer.handler_timeout_seconds = 0.5
+    texts = [f"hung-{number}" for number in range(3)]
+    for value in texts:
+        await produce_raw(consumer.servers, consumer.topic, greeting(value))
+    await consumer.start()
+    rows = await consumer.wait_for_rows(len(texts))
+    assert consumer.prepared == [texts]
+    assert [row[0] for row in rows] == texts  # the cancelled batch left nothing, its preparation included
+    assert len({row[1] for row in rows}) == len(texts)  # each event in a transaction of its own
 
 
 async def test_an_event_twice_in_one_batch_is_handled_once(consumer: Consumer) -> None:

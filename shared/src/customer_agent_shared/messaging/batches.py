@@ -9,8 +9,9 @@ events are inserted together, and the batch commits once.
 
 Nothing changes for correctness: a record that is not a valid event is
 dead-lettered by the decoder before the batch runs; if any event of the batch
-fails, the whole transaction rolls back and every event is handled again on its
-own, with the per-message retries and dead-lettering of ``reliable``. Each use
+fails (or outlasts the handler timeout), the whole transaction rolls back and
+every event is handled again on its own, with the per-message retries and
+dead-lettering of ``retries`` (an outage is waited out on the first of them). Each use
 case still claims its event id in the inbox, so a redelivered batch is harmless.
 Offsets are committed only after the batch (or every event of a split batch) is done.
 
@@ -26,6 +27,7 @@ overlap another's work. Each consumer still handles its partitions in order.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -39,7 +41,8 @@ from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
 
 from customer_agent_shared.events.envelope import CloudEvent, EventParseError, require_event_type, serialize_event
-from customer_agent_shared.messaging.reliable import ReliableConsumerConfig, dead_letter_record, run_with_retries
+from customer_agent_shared.messaging.reliable import ReliableConsumerConfig, dead_letter_record
+from customer_agent_shared.messaging.retries import run_with_retries
 from customer_agent_shared.observability.logging import log_context
 from customer_agent_shared.observability.metrics import (
     CONSUMER_BATCH_SIZE,
@@ -200,7 +203,8 @@ class BatchConsumer:
         if len(items) > 1:
             started = time.perf_counter()
             try:
-                async with self._transaction() as transaction:
+                # A hung batch is cancelled (rolled back) like a hung handler, then split.
+                async with asyncio.timeout(self._config.handler_timeout_seconds), self._transaction() as transaction:
                     fresh = [item.event for item in items]
                     if inbox_consumer is not None:
                         new_ids = await transaction.claim_events(inbox_consumer, [event.id for event in fresh])

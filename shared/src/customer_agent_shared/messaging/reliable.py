@@ -2,25 +2,25 @@
 
 For each Kafka message it: reads the CloudEvent id (an unreadable message is a
 poison message → dead letter), drops an id already handled, runs the handler
-with bounded retries and backoff, dead-letters the message when the handler
-keeps failing or the payload is invalid, and only then lets FastStream commit
+under ``retries`` (a dependency outage is waited out with the partitions
+paused, never dead-lettered; a bug gets a few attempts; each attempt has a
+timeout), dead-letters the message when the payload is invalid, a domain rule
+refuses it or an unknown error persists, and only then lets FastStream commit
 the offset. If even the dead-letter publish fails the error escapes, FastStream
 does not commit, and the message comes back: nothing is lost.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Any
 
 from faststream import BaseMiddleware, StreamMessage
 from faststream.message import AckStatus
-from pydantic import ValidationError
 
 from customer_agent_shared.events.envelope import EventParseError
 from customer_agent_shared.messaging.dead_letter import (
@@ -29,54 +29,55 @@ from customer_agent_shared.messaging.dead_letter import (
     dead_letter_message,
 )
 from customer_agent_shared.messaging.dedup import ProcessedEventRegistry
-from customer_agent_shared.messaging.offsets import OffsetCommitter
-from customer_agent_shared.observability.logging import log_context
-from customer_agent_shared.observability.metrics import (
-    EVENT_HANDLING_SECONDS,
-    EVENT_RETRIES,
-    EVENTS_CONSUMED,
+from customer_agent_shared.messaging.failures import (
+    PERMANENT_ERRORS,
+    FailureKind,
+    PermanentHandlerError,
+    TransientHandlerError,
+    classify,
 )
+from customer_agent_shared.messaging.offsets import OffsetCommitter
+from customer_agent_shared.messaging.pausing import current_consumer
+from customer_agent_shared.messaging.retries import BlockedConsumers, RetryPolicy, run_with_retries
+from customer_agent_shared.observability.logging import log_context
+from customer_agent_shared.observability.metrics import EVENT_HANDLING_SECONDS, EVENTS_CONSUMED
 from customer_agent_shared.persistence.outbox import OutgoingMessage
+
+__all__ = [
+    "PERMANENT_ERRORS",
+    "PermanentHandlerError",
+    "ReliableConsumerConfig",
+    "RetryPolicy",
+    "TransientHandlerError",
+    "dead_letter_record",
+    "decode_json_body",
+    "reliable_consumer_middleware",
+]
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-NON_RETRYABLE_ERRORS: tuple[type[BaseException], ...] = (EventParseError, ValidationError, UnicodeDecodeError)
-
-
-class PermanentHandlerError(Exception):
-    """Raised by a handler for input that will never succeed: dead-letter it at once."""
-
-
-PERMANENT_ERRORS: tuple[type[BaseException], ...] = (*NON_RETRYABLE_ERRORS, PermanentHandlerError)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded retries with exponential backoff."""
-
-    max_attempts: int = 4
-    first_delay_seconds: float = 0.2
-    max_delay_seconds: float = 5.0
-
-    def delay(self, failed_attempt: int) -> float:
-        """Delay before the next attempt after ``failed_attempt`` failures."""
-        return float(min(self.max_delay_seconds, self.first_delay_seconds * (2 ** (failed_attempt - 1))))
+DEFAULT_HANDLER_TIMEOUT_SECONDS = 60.0
 
 
 @dataclass
 class ReliableConsumerConfig:
-    """What the middleware needs: who we are, where dead letters go, how to dedup."""
+    """What the middleware needs: who we are, where dead letters go, how to dedup, retry and time out."""
 
     service: str
     send_batch: Callable[[list[OutgoingMessage]], Awaitable[None]]
     registry: ProcessedEventRegistry | None = None
-    retry: RetryPolicy = RetryPolicy()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     dedup_namespace: str | None = None
     """Who 'already handled' refers to: the consumer-group prefix (defaults to the service name)."""
     committer: OffsetCommitter | None = None
     """Commits offsets of finished messages in the background; None: FastStream commits each message."""
+    handler_timeout_seconds: float = DEFAULT_HANDLER_TIMEOUT_SECONDS
+    """An attempt (one handler call, or one batch transaction) running longer is cancelled: a transient failure."""
+    blocked: BlockedConsumers = field(init=False)
+    """The consumers now waiting for an unavailable dependency (for the gauge and ``/readyz``)."""
+
+    def __post_init__(self) -> None:
+        self.blocked = BlockedConsumers(self.service)
 
 
 async def decode_json_body(message: StreamMessage[Any]) -> Any:
@@ -117,12 +118,17 @@ def reliable_consumer_middleware(config: ReliableConsumerConfig) -> Callable[...
 
     class ReliableConsumerMiddleware(BaseMiddleware):
         async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]) -> Any:
-            if isinstance(msg.raw_message, tuple):
-                # A batch subscriber: its decoder and ``BatchConsumer`` dead-letter, retry and deduplicate
-                # each record; an error escaping here rewinds the whole batch (the inbox drops repeats).
-                result = await call_next(msg)
-            else:
-                result = await self._consume_reliably(call_next, msg)
+            # Retries waiting out an outage pause this consumer's partitions (``pausing``).
+            token = current_consumer.set(getattr(msg, "consumer", None))
+            try:
+                if isinstance(msg.raw_message, tuple):
+                    # A batch subscriber: its decoder and ``BatchConsumer`` dead-letter, retry and deduplicate
+                    # each record; an error escaping here rewinds the whole batch (the inbox drops repeats).
+                    result = await call_next(msg)
+                else:
+                    result = await self._consume_reliably(call_next, msg)
+            finally:
+                current_consumer.reset(token)
             # Reached only when the message is done (handled, duplicate or dead-lettered): an escaping
             # error skips this and FastStream rewinds to the message instead.
             await _mark_done(config, msg)
@@ -176,31 +182,6 @@ async def _mark_done(config: ReliableConsumerConfig, msg: StreamMessage[Any]) ->
     msg.committed = AckStatus.ACKED
 
 
-async def run_with_retries(
-    config: ReliableConsumerConfig,
-    topic: str,
-    attempt_once: Callable[[], Awaitable[T]],
-    dead_letter: Callable[[BaseException, int], Awaitable[None]],
-) -> tuple[bool, T | None]:
-    """Run ``attempt_once`` with bounded retries; (False, None) once the input was dead-lettered instead."""
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return True, await attempt_once()
-        except PERMANENT_ERRORS as error:
-            await dead_letter(error, attempt)
-            return False, None
-        except Exception as error:
-            if attempt >= config.retry.max_attempts:
-                logger.exception("handler failed after retries; dead-lettering")
-                await dead_letter(error, attempt)
-                return False, None
-            EVENT_RETRIES.labels(service=config.service, topic=topic).inc()
-            logger.warning("handler failed; retrying", extra={"attempt": attempt, "error": repr(error)})
-            await asyncio.sleep(config.retry.delay(attempt))
-
-
 async def dead_letter_record(
     config: ReliableConsumerConfig,
     record: Any,
@@ -225,7 +206,7 @@ async def dead_letter_record(
     )
     # If this raises, the offset is not committed and the message is redelivered.
     await config.send_batch([dead_letter_message(failed)])
-    reason = "invalid" if isinstance(error, PERMANENT_ERRORS) else "handler_failed"
+    reason = "invalid" if classify(error).kind is FailureKind.PERMANENT else "handler_failed"
     count_dead_letter(config.service, topic, reason)
     EVENTS_CONSUMED.labels(service=config.service, topic=topic, outcome="dead_lettered").inc()
     logger.warning(

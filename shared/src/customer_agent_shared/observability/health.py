@@ -12,6 +12,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from customer_agent_shared.observability.metrics import DEPENDENCY_UP, SERVICE_READY
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
+ReadinessCondition = Callable[[], str | None]
+"""A state of the process itself: why it is not ready, or None when it is."""
 
 
 class Readiness:
@@ -20,12 +22,21 @@ class Readiness:
     def __init__(self, service: str, timeout_seconds: float = 2.0) -> None:
         self.service = service
         self._checks: dict[str, ReadinessCheck] = {}
+        self._conditions: dict[str, ReadinessCondition] = {}
         self._timeout = timeout_seconds
         self.shutting_down = False
 
     def add(self, name: str, check: ReadinessCheck) -> None:
         """Register a dependency check."""
         self._checks[name] = check
+
+    def add_condition(self, name: str, condition: ReadinessCondition) -> None:
+        """Register a condition of the process (a consumer blocked on an outage, say)."""
+        self._conditions[name] = condition
+
+    def reasons(self) -> dict[str, str]:
+        """Why each condition that does not hold fails."""
+        return {name: reason for name, condition in self._conditions.items() if (reason := condition()) is not None}
 
     async def run(self) -> dict[str, bool]:
         """Run every check; a check that raises or times out is down."""
@@ -41,7 +52,8 @@ class Readiness:
         status = dict(zip(names, results, strict=True))
         for name, up in status.items():
             DEPENDENCY_UP.labels(service=self.service, dependency=name).set(1 if up else 0)
-        return status
+        failing = self.reasons()
+        return status | {name: name not in failing for name in self._conditions}
 
 
 def health_router(readiness: Readiness) -> APIRouter:
@@ -61,10 +73,14 @@ def health_router(readiness: Readiness) -> APIRouter:
         checks = await readiness.run()
         ready = all(checks.values()) and not readiness.shutting_down
         SERVICE_READY.labels(service=readiness.service).set(1 if ready else 0)
-        return JSONResponse(
-            {"status": "ready" if ready else "not_ready", "service": readiness.service, "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        body: dict[str, object] = {
+            "status": "ready" if ready else "not_ready",
+            "service": readiness.service,
+            "checks": checks,
+        }
+        if reasons := readiness.reasons():
+            body["reasons"] = reasons
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics() -> Response:

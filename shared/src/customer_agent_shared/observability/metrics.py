@@ -21,7 +21,18 @@ EVENT_HANDLING_SECONDS = Histogram(
 )
 EVENT_RETRIES = Counter(
     "customer_agent_event_retries_total",
-    "Handler attempts that failed and were retried.",
+    "Handler attempts that failed for an unknown reason (a bug?) and were retried, a few times before the DLQ.",
+    ["service", "topic"],
+)
+TRANSIENT_RETRIES = Counter(
+    "customer_agent_transient_retries_total",
+    "Handler attempts that failed because a dependency was unavailable (kind: postgres, opensearch, redis, "
+    "kafka, http, timeout, connection, handler, handler_timeout); retried until it is back, never dead-lettered.",
+    ["service", "topic", "kind"],
+)
+CONSUMERS_BLOCKED = Gauge(
+    "customer_agent_consumers_blocked",
+    "Consumers now retrying a message because a dependency is unavailable (their partitions are paused).",
     ["service", "topic"],
 )
 DEAD_LETTERS = Counter(
