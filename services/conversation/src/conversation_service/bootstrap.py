@@ -90,7 +90,9 @@ def build_service(settings: ConversationSettings | None = None) -> ConversationS
         profiles,
         consumer_prefix=settings.consumer_group,
         options=ConversationOptions(
-            recent_turns=settings.recent_turns, send_handoff_notice=settings.send_handoff_notice
+            recent_turns=settings.recent_turns,
+            send_handoff_notice=settings.send_handoff_notice,
+            unavailable_wait_seconds=settings.unavailable_wait_seconds,
         ),
     )
     config = ConfigFolder(unit_of_work, profiles, consumer=f"{settings.consumer_group}:agent.config.v1")

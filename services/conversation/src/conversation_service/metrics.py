@@ -65,3 +65,7 @@ QUESTION_VECTORS = Counter(
     "Question vectors computed (embedded) or taken from the recent questions' (remembered).",
     ["outcome"],
 )
+ANSWERS_DELAYED = Counter(
+    "customer_agent_conversation_answers_delayed_total",
+    "Messages put back for a later retry because the content index was unavailable.",
+)

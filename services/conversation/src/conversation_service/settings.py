@@ -67,6 +67,14 @@ class ConversationSettings(ServiceSettings, BatchConsumerSettings, EmbeddingSett
             "(off by default: routing sends the availability message that fits)."
         ),
     )
+    unavailable_wait_seconds: float = Field(
+        default=60.0,
+        ge=0.0,
+        description=(
+            "How long a visitor's message is retried while the content index is unavailable before a person "
+            "takes the thread (0: at once)."
+        ),
+    )
     resolution_hours: int = Field(
         default=72, ge=1, description="Quiet hours after the agent's reply before a thread counts as resolved."
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from conversation_service.adapters.repositories import AgentProfileRecord, resolution_hours_of
+from conversation_service.adapters.repositories import resolution_hours_of
+from conversation_service.domain.model import AgentProfileRecord
 from conversation_service.handlers.profiles import DEFAULT_PROFILE, profile_from_record
 from customer_agent_shared.events.config import AgentConfigSnapshot, AgentRole, Personality
 

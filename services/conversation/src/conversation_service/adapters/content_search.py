@@ -138,7 +138,7 @@ class ContentSearch:
         except OpenSearchConnectionError as error:
             raise ContentUnavailableError(f"content index unreachable: {error}") from error
         except TransportError as error:
-            if isinstance(error.status_code, int) and error.status_code < 500:
+            if isinstance(error.status_code, int) and error.status_code < 500 and error.status_code != 429:
                 raise
             raise ContentUnavailableError(f"content index unavailable: {error}") from error
         lexical = responses[0]

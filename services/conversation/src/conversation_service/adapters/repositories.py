@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,54 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from conversation_service.adapters.orm import agent_profiles, threads
 from conversation_service.domain.language import account_languages
-
-
-@dataclass(frozen=True)
-class AgentProfileRecord:
-    """The part of an account's agent configuration conversation keeps."""
-
-    account_id: str
-    version: int
-    name: str
-    role: str
-    personality: str
-    default_language: str
-    resolution_hours: int | None
-    deleted: bool
-    answer_threshold: float | None = None
-    languages: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One message of a thread."""
-
-    role: str
-    text: str
-    at: datetime
-
-
-@dataclass
-class ThreadRecord:
-    """Conversation's state of one thread."""
-
-    account_id: str
-    thread_id: str
-    channel_type: str | None
-    channel_id: str | None
-    language: str | None
-    consecutive_misses: int
-    agent_replied: bool
-    handed_off: bool
-    negative_feedback: bool
-    last_message_at: datetime
-    resolved_at: datetime | None
-    turns: list[Turn] = field(default_factory=list)
-    is_new: bool = False
-
-    def remember(self, new_turns: list[Turn], keep: int) -> None:
-        """Append turns, keeping only the last ``keep``."""
-        self.turns = [*self.turns, *new_turns][-keep:]
+from conversation_service.domain.model import AgentProfileRecord, ConversationThread, Turn
 
 
 def resolution_hours_of(snapshot: AgentConfigSnapshot) -> int | None:
@@ -71,8 +23,8 @@ def resolution_hours_of(snapshot: AgentConfigSnapshot) -> int | None:
     return int(value) if isinstance(value, int | float) and value > 0 else None
 
 
-def _thread(row: RowMapping, *, is_new: bool = False) -> ThreadRecord:
-    return ThreadRecord(
+def _thread(row: RowMapping, *, is_new: bool = False) -> ConversationThread:
+    return ConversationThread(
         account_id=row["account_id"],
         thread_id=row["thread_id"],
         channel_type=row["channel_type"],
@@ -192,16 +144,18 @@ class ThreadRepository(TransactionScopedRepository):
     only up-to-date copy, so ``lock`` answers from it.
     """
 
-    async def lock(self, account_id: str, thread_id: str, now: datetime) -> ThreadRecord:
+    async def lock(self, account_id: str, thread_id: str, now: datetime) -> ConversationThread:
         """The thread's state, row-locked for this transaction; a new thread is created on first sight."""
         record = self._kept.get((account_id, thread_id))
-        if isinstance(record, ThreadRecord):
+        if isinstance(record, ConversationThread):
             return record
         parameters = {"account_id": account_id, "thread_id": thread_id, "last_message_at": now}
         row = (await self._session.execute(_LOCK_THREAD, parameters)).mappings().one()
         return self._keep(_thread(row, is_new=bool(row["inserted"])))
 
-    async def lock_many(self, keys: Collection[tuple[str, str]], now: datetime) -> dict[tuple[str, str], ThreadRecord]:
+    async def lock_many(
+        self, keys: Collection[tuple[str, str]], now: datetime
+    ) -> dict[tuple[str, str], ConversationThread]:
         """Lock (creating missing ones) several threads by (account, thread) in one statement, in key order."""
         wanted = sorted(set(keys) - self._kept.keys())  # one order for every process: no lock cycles
         if wanted:
@@ -213,11 +167,20 @@ class ThreadRepository(TransactionScopedRepository):
                 self._keep(_thread(row, is_new=bool(row["inserted"])))
         return {key: self._kept[key] for key in keys}
 
-    def _keep(self, record: ThreadRecord) -> ThreadRecord:
+    async def peek(self, account_id: str, thread_id: str) -> ConversationThread | None:
+        """The thread's state without locking it (the copy this transaction holds, if any); None if unseen."""
+        record = self._kept.get((account_id, thread_id))
+        if isinstance(record, ConversationThread):
+            return record
+        statement = select(threads).where(threads.c.account_id == account_id, threads.c.thread_id == thread_id)
+        row = (await self._session.execute(statement)).mappings().first()
+        return None if row is None else _thread(row)
+
+    def _keep(self, record: ConversationThread) -> ConversationThread:
         self._kept[(record.account_id, record.thread_id)] = record
         return record
 
-    async def save(self, record: ThreadRecord) -> None:
+    async def save(self, record: ConversationThread) -> None:
         """Write the thread's state (and its recent turns) back (in a batch: at its commit)."""
         key = (record.account_id, record.thread_id)
         self._keep(record)
@@ -239,7 +202,7 @@ class ThreadRepository(TransactionScopedRepository):
         }
         await self._write(_SAVE_THREAD, key, parameters)
 
-    async def claim_due_for_resolution(self, now: datetime, default_hours: int, limit: int) -> list[ThreadRecord]:
+    async def claim_due_for_resolution(self, now: datetime, default_hours: int, limit: int) -> list[ConversationThread]:
         """Threads the resolution rule now resolves (locked, skipping ones another process holds)."""
         hours = func.coalesce(agent_profiles.c.resolution_hours, default_hours)
         rows = (

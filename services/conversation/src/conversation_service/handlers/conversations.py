@@ -14,30 +14,25 @@ from customer_agent_shared.events.channels import (
     MESSAGE_SEND,
     Author,
     AuthorKind,
-    HandoffReason,
     MessageSend,
     OutboundKind,
 )
-from customer_agent_shared.events.conversations import (
-    CONVERSATION_ANSWERED,
-    CONVERSATION_CANNOT_ANSWER,
-    CONVERSATION_FEEDBACK,
-    CONVERSATION_HANDOFF_REQUESTED,
-    CONVERSATION_KNOWLEDGE_GAP,
-    ConversationAssigned,
-    ConversationEvent,
-)
-from customer_agent_shared.events.envelope import CloudEvent, make_event
+from customer_agent_shared.events.conversations import ConversationAssigned, ConversationEvent
+from customer_agent_shared.events.envelope import CloudEvent, derived_event_id, make_event
 from customer_agent_shared.events.preview import PREVIEW_ANSWERED, PreviewAnswered, PreviewRequested
+from customer_agent_shared.messaging.failures import TransientHandlerError
 from customer_agent_shared.topics import CHANNELS_OUTBOUND, CONVERSATIONS_EVENTS, CONVERSATIONS_PREVIEW_REPLIES
 
 from conversation_service import metrics
-from conversation_service.adapters.repositories import ThreadRecord, Turn
-from conversation_service.adapters.unit_of_work import ConversationUnitOfWork
-from conversation_service.domain import texts
 from conversation_service.domain.intents import Intent, classify
 from conversation_service.domain.language import choose_language
-from conversation_service.domain.policy import MissOutcome, misses_after, on_miss
+from conversation_service.domain.model import (
+    INTENTS_WITHOUT_SEARCH,
+    PREVIEW_THREAD_PREFIX,
+    ConversationThread,
+    Turn,
+    TurnDecision,
+)
 from conversation_service.domain.retrieval import ContentUnavailableError, content_terms, is_follow_up
 from conversation_service.handlers.answering import AnswerEngine, Attempt, ExpectedQuestion
 from conversation_service.handlers.profiles import AgentProfile, ProfileCache
@@ -45,16 +40,18 @@ from conversation_service.handlers.replies import (
     Reply,
     citations_of,
     count_reply,
-    system_reply,
+    events_for,
+    reply_for,
     turn_pairs,
-    with_fields,
 )
-from conversation_service.handlers.types import UnitOfWorkFactory
+from conversation_service.handlers.types import ConversationUnitOfWorkProtocol, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
 SOURCE = "conversation"
-PREVIEW_THREAD_PREFIX = "preview:"
-_INTENTS_WITHOUT_SEARCH = (Intent.HUMAN_REQUEST, Intent.POSITIVE_FEEDBACK, Intent.NEGATIVE_FEEDBACK)
+
+
+class AnswerDelayedError(TransientHandlerError):
+    """The content index is down and the message is young: the consumer retries it later."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +60,32 @@ class ConversationOptions:
 
     recent_turns: int = 6
     send_handoff_notice: bool = True
+    unavailable_wait_seconds: float = 60.0
+    """How long a live message waits for the content index to come back before a person takes the thread."""
+
+
+@dataclass(frozen=True)
+class Question:
+    """A visitor's question with what answering it depends on."""
+
+    account_id: str
+    text: str
+    language: str
+    history: tuple[Turn, ...]
+    greet: bool
+
+
+@dataclass(frozen=True)
+class FoundAnswer:
+    """What searching for an answer found (``attempt`` is None when no search was due or content was down)."""
+
+    attempt: Attempt | None
+    content_available: bool
+
+    @property
+    def answered(self) -> bool:
+        """The content supported an answer."""
+        return self.attempt is not None and self.attempt.supported and self.attempt.answer is not None
 
 
 class ConversationHandler:
@@ -142,7 +165,7 @@ class ConversationHandler:
             turns = history.get((assigned.account_id, assigned.thread_id))
             if turns is None:  # a deleted account: not answered
                 continue
-            if classify(message.text) not in _INTENTS_WITHOUT_SEARCH:
+            if classify(message.text) not in INTENTS_WITHOUT_SEARCH:
                 expected.append(
                     ExpectedQuestion(
                         account_id=assigned.account_id,
@@ -160,51 +183,41 @@ class ConversationHandler:
         return expected
 
     async def handle_assigned(self, event: CloudEvent[ConversationAssigned]) -> Reply | None:
-        """Answer (or not) one message routing gave to the agent; None for a duplicate or a deleted account."""
+        """Answer (or not) one message routing gave to the agent; None for a duplicate or a deleted account.
+
+        The answer is found between two transactions: the first reads the thread, the second claims the
+        event, locks the thread, records the turn and stages its events. No row is locked and no
+        connection held while the search (and the optional LLM) runs.
+        """
         started = time.perf_counter()
         assigned = event.data
         message = assigned.message
+        async with self._unit_of_work() as uow:
+            profile = await self._profiles.get(uow, assigned.account_id)
+            stored = None if profile.deleted else await uow.threads.peek(assigned.account_id, assigned.thread_id)
+        history = list(stored.turns) if stored is not None else []
+        language = choose_language(message.sender.locale, message.text, profile.default_language, profile.languages)
+        intent = classify(message.text)
+        found = FoundAnswer(None, content_available=True)
+        if not profile.deleted:
+            question = Question(assigned.account_id, message.text, language, tuple(history), assigned.new_thread)
+            found = await self._find_answer(question, intent, profile, cause=event)
         now = datetime.now(UTC)
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(self.assigned_inbox_consumer, event.id):
                 logger.info("message already handled")
                 return None
-            profile = await self._profiles.get(uow, assigned.account_id)
             if profile.deleted:
                 logger.info("account deleted; message not answered")
                 await uow.commit()
                 return None
             thread = await uow.threads.lock(assigned.account_id, assigned.thread_id, now)
-            history = list(thread.turns)
-            language = choose_language(message.sender.locale, message.text, profile.default_language, profile.languages)
-            thread.channel_type = assigned.channel.type.value
-            thread.channel_id = assigned.channel.id
-            thread.language = language
-            thread.last_message_at = now  # our clock, not the visitor's: the resolution rule compares with it
-            thread.resolved_at = None
-            reply = await self._decide(uow, assigned, thread, profile, language, history, greet=assigned.new_thread)
-            if reply.kind is not None:
-                await uow.publish(
-                    CHANNELS_OUTBOUND,
-                    f"{assigned.account_id}:{assigned.thread_id}",
-                    make_event(
-                        MESSAGE_SEND,
-                        MessageSend(
-                            account_id=assigned.account_id,
-                            channel=assigned.channel,
-                            thread_id=assigned.thread_id,
-                            reply_to=message.message_id,
-                            text=reply.text,
-                            language=reply.language,
-                            kind=reply.kind,
-                            author=Author(kind=AuthorKind.AI_AGENT, name=profile.persona.name),
-                            citations=citations_of(reply.citations),
-                            powered_by_ai=assigned.powered_by_ai,
-                        ),
-                        source=SOURCE,
-                        account_id=assigned.account_id,
-                    ),
-                )
+            thread.receive(
+                channel_type=assigned.channel.type.value, channel_id=assigned.channel.id, language=language, at=now
+            )
+            decision = thread.take_turn(intent, answered=found.answered, content_available=found.content_available)
+            reply = reply_for(decision, found.attempt, language, handoff_notice=self._options.send_handoff_notice)
+            await self._publish_turn(uow, event, decision, found.attempt, reply, profile=profile, language=language)
             new_turns = [Turn("visitor", message.text, now)]
             if reply.kind is not None:
                 new_turns.append(Turn("agent", reply.text, now))
@@ -219,18 +232,73 @@ class ConversationHandler:
         )
         return reply
 
-    async def _decide(
+    async def _find_answer(
         self,
-        uow: ConversationUnitOfWork,
-        assigned: ConversationAssigned,
-        thread: ThreadRecord,
+        question: Question,
+        intent: Intent,
+        profile: AgentProfile,
+        *,
+        cause: CloudEvent[ConversationAssigned] | None,
+    ) -> FoundAnswer:
+        """Search and compose (no transaction open); ``cause``: a live message, delayed while content is down."""
+        if intent in INTENTS_WITHOUT_SEARCH:
+            return FoundAnswer(None, content_available=True)
+        try:
+            attempt = await self._engine.answer(
+                question.account_id,
+                question.text,
+                language=question.language,
+                previous_questions=[turn.text for turn in question.history if turn.role == "visitor"],
+                persona=profile.persona,
+                greet=question.greet,
+                min_confidence=profile.answer_threshold,
+                recent_turns=turn_pairs(question.history),
+            )
+        except ContentUnavailableError as error:
+            waited = (datetime.now(UTC) - cause.time).total_seconds() if cause is not None else None
+            if waited is not None and waited < self._options.unavailable_wait_seconds:
+                metrics.ANSWERS_DELAYED.inc()
+                raise AnswerDelayedError(f"content index unavailable for {waited:.0f} s; retrying") from error
+            logger.warning("content index unavailable; handing off", extra={"error": repr(error)[:300]})
+            return FoundAnswer(None, content_available=False)
+        return FoundAnswer(attempt, content_available=True)
+
+    async def _publish_turn(
+        self,
+        uow: ConversationUnitOfWorkProtocol,
+        event: CloudEvent[ConversationAssigned],
+        decision: TurnDecision,
+        attempt: Attempt | None,
+        reply: Reply,
+        *,
         profile: AgentProfile,
         language: str,
-        history: list[Turn],
-        *,
-        greet: bool,
-    ) -> Reply:
+    ) -> None:
+        """Stage the reply to the channel and the conversation events, with ids derived from the message's."""
+        assigned = event.data
         message = assigned.message
+        key = f"{assigned.account_id}:{assigned.thread_id}"
+        if reply.kind is not None:
+            outbound = MessageSend(
+                account_id=assigned.account_id,
+                channel=assigned.channel,
+                thread_id=assigned.thread_id,
+                reply_to=message.message_id,
+                text=reply.text,
+                language=reply.language,
+                kind=reply.kind,
+                author=Author(kind=AuthorKind.AI_AGENT, name=profile.persona.name),
+                citations=citations_of(reply.citations),
+                powered_by_ai=assigned.powered_by_ai,
+            )
+            reply_event = make_event(
+                MESSAGE_SEND,
+                outbound,
+                source=SOURCE,
+                account_id=assigned.account_id,
+                event_id=derived_event_id(event.id, "reply"),
+            )
+            await uow.publish(CHANNELS_OUTBOUND, key, reply_event)
         base = ConversationEvent(
             account_id=assigned.account_id,
             thread_id=assigned.thread_id,
@@ -240,125 +308,47 @@ class ConversationHandler:
             question=message.text,
             language=language,
         )
-        intent = classify(message.text)
-        if intent is Intent.HUMAN_REQUEST:
-            thread.handed_off = True
-            thread.consecutive_misses = 0
-            await self._event(
-                uow, CONVERSATION_HANDOFF_REQUESTED, with_fields(base, reason=HandoffReason.VISITOR_REQUEST)
+        for event_type, data in events_for(decision, attempt, base):
+            conversation_event = make_event(
+                event_type,
+                data,
+                source=SOURCE,
+                account_id=assigned.account_id,
+                event_id=derived_event_id(event.id, event_type),
             )
-            return self._handoff_reply("handoff", language)
-        if intent in (Intent.POSITIVE_FEEDBACK, Intent.NEGATIVE_FEEDBACK):
-            positive = intent is Intent.POSITIVE_FEEDBACK
-            thread.negative_feedback = thread.negative_feedback or not positive
-            await self._event(
-                uow, CONVERSATION_FEEDBACK, with_fields(base, feedback="positive" if positive else "negative")
-            )
-            if positive:
-                return system_reply("feedback", OutboundKind.ANSWER, texts.FEEDBACK_THANKS, language)
-            return system_reply("feedback", OutboundKind.REPHRASE_REQUEST, texts.REPHRASE_REQUEST, language)
-        previous = [turn.text for turn in history if turn.role == "visitor"]
-        try:
-            attempt = await self._engine.answer(
-                assigned.account_id,
-                message.text,
-                language=language,
-                previous_questions=previous,
-                persona=profile.persona,
-                greet=greet,
-                min_confidence=profile.answer_threshold,
-                recent_turns=turn_pairs(history),
-            )
-        except ContentUnavailableError:
-            # Without its content the agent must not guess: hand the visitor to a person now.
-            logger.warning("content index unavailable; handing off")
-            thread.handed_off = True
-            await self._event(uow, CONVERSATION_CANNOT_ANSWER, with_fields(base, reason=HandoffReason.CANNOT_ANSWER))
-            return self._handoff_reply("content_unavailable", language)
-        if attempt.supported and attempt.answer is not None:
-            thread.agent_replied = True
-            thread.consecutive_misses = misses_after(None, thread.consecutive_misses)
-            answer = attempt.answer
-            await self._event(
-                uow,
-                CONVERSATION_ANSWERED,
-                with_fields(
-                    base,
-                    answer=answer.text,
-                    citations=citations_of(answer.citations),
-                    confidence=round(attempt.confidence, 3),
-                ),
-            )
-            return Reply("answered", OutboundKind.ANSWER, answer.text, answer.language, answer.citations)
-        return await self._miss(uow, thread, attempt, base, language)
-
-    async def _miss(
-        self,
-        uow: ConversationUnitOfWork,
-        thread: ThreadRecord,
-        attempt: Attempt,
-        base: ConversationEvent,
-        language: str,
-    ) -> Reply:
-        outcome = on_miss(thread.consecutive_misses)
-        miss_count = thread.consecutive_misses + 1
-        thread.consecutive_misses = misses_after(outcome, thread.consecutive_misses)
-        await self._event(
-            uow,
-            CONVERSATION_KNOWLEDGE_GAP,
-            with_fields(
-                base,
-                confidence=round(attempt.confidence, 3),
-                miss_count=miss_count,
-                nearest_content=citations_of(attempt.nearest),
-            ),
-        )
-        if outcome is MissOutcome.REPHRASE:
-            return system_reply("rephrase", OutboundKind.REPHRASE_REQUEST, texts.REPHRASE_REQUEST, language)
-        thread.handed_off = True
-        await self._event(
-            uow,
-            CONVERSATION_CANNOT_ANSWER,
-            with_fields(base, reason=HandoffReason.CANNOT_ANSWER, miss_count=miss_count),
-        )
-        return self._handoff_reply("cannot_answer", language)
-
-    def _handoff_reply(self, outcome: str, language: str) -> Reply:
-        if self._options.send_handoff_notice:
-            return system_reply(outcome, OutboundKind.HANDOFF_NOTICE, texts.HANDOFF_NOTICE, language)
-        return Reply(outcome=outcome, kind=None, text="", language=texts.text_language(language))
-
-    async def _event(self, uow: ConversationUnitOfWork, event_type: str, data: ConversationEvent) -> None:
-        await uow.publish(
-            CONVERSATIONS_EVENTS,
-            f"{data.account_id}:{data.thread_id}",
-            make_event(event_type, data, source=SOURCE, account_id=data.account_id),
-        )
+            await uow.publish(CONVERSATIONS_EVENTS, key, conversation_event)
 
     async def handle_preview(self, event: CloudEvent[PreviewRequested]) -> PreviewAnswered | None:
         """Answer a preview question the way a live thread would; never billed, never sent to a channel."""
         started = time.perf_counter()
         request = event.data
+        thread_key = PREVIEW_THREAD_PREFIX + request.thread_id if request.thread_id else None
+        async with self._unit_of_work() as uow:
+            profile = await self._profiles.get(uow, request.account_id)
+            stored = await uow.threads.peek(request.account_id, thread_key) if thread_key else None
+        history = list(stored.turns) if stored is not None else []
+        language = choose_language(request.locale, request.text, profile.default_language, profile.languages)
+        intent = classify(request.text)
+        question = Question(request.account_id, request.text, language, tuple(history), greet=not history)
+        # An admin waits for the preview: no delaying it while content is down.
+        found = await self._find_answer(question, intent, profile, cause=None)
         now = datetime.now(UTC)
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(f"{self._consumer_prefix}:conversations.preview.v1", event.id):
                 return None
-            profile = await self._profiles.get(uow, request.account_id)
-            language = choose_language(request.locale, request.text, profile.default_language, profile.languages)
-            thread: ThreadRecord | None = None
-            history: list[Turn] = []
-            if request.thread_id:
-                thread_key = PREVIEW_THREAD_PREFIX + request.thread_id
+            if thread_key is not None:
                 thread = await uow.threads.lock(request.account_id, thread_key, now)
-                history = list(thread.turns)
-            reply = await self._preview_reply(request, thread, profile, language, history)
-            if thread is not None:
+            else:
+                thread = ConversationThread.new(request.account_id, PREVIEW_THREAD_PREFIX, at=now)
+            decision = thread.take_turn(intent, answered=found.answered, content_available=found.content_available)
+            reply = reply_for(decision, found.attempt, language, handoff_notice=True)
+            if thread_key is not None:
                 thread.last_message_at = now
                 thread.remember(
                     [Turn("visitor", request.text, now), Turn("agent", reply.text, now)],
                     keep=self._options.recent_turns,
                 )
-                await uow.threads.save(thread)  # agent_replied stays False: previews never resolve
+                await uow.threads.save(thread)
             answered = PreviewAnswered(
                 account_id=request.account_id,
                 correlation_id=request.correlation_id,
@@ -367,45 +357,15 @@ class ConversationHandler:
                 language=reply.language,
                 citations=citations_of(reply.citations),
             )
-            await uow.publish(
-                CONVERSATIONS_PREVIEW_REPLIES,
-                request.account_id,
-                make_event(PREVIEW_ANSWERED, answered, source=SOURCE, account_id=request.account_id),
+            reply_event = make_event(
+                PREVIEW_ANSWERED,
+                answered,
+                source=SOURCE,
+                account_id=request.account_id,
+                event_id=derived_event_id(event.id, PREVIEW_ANSWERED),
             )
+            await uow.publish(CONVERSATIONS_PREVIEW_REPLIES, request.account_id, reply_event)
             await uow.commit()
         metrics.REPLIES.labels(outcome=f"preview_{reply.outcome}").inc()
         metrics.ANSWER_SECONDS.labels(kind="preview").observe(time.perf_counter() - started)
         return answered
-
-    async def _preview_reply(
-        self,
-        request: PreviewRequested,
-        thread: ThreadRecord | None,
-        profile: AgentProfile,
-        language: str,
-        history: list[Turn],
-    ) -> Reply:
-        if classify(request.text) is Intent.HUMAN_REQUEST:
-            return system_reply("handoff", OutboundKind.HANDOFF_NOTICE, texts.HANDOFF_NOTICE, language)
-        attempt = await self._engine.answer(
-            request.account_id,
-            request.text,
-            language=language,
-            previous_questions=[turn.text for turn in history if turn.role == "visitor"],
-            persona=profile.persona,
-            greet=not history,
-            min_confidence=profile.answer_threshold,
-            recent_turns=turn_pairs(history),
-        )
-        if attempt.supported and attempt.answer is not None:
-            if thread is not None:
-                thread.consecutive_misses = 0
-            answer = attempt.answer
-            return Reply("answered", OutboundKind.ANSWER, answer.text, answer.language, answer.citations)
-        misses = thread.consecutive_misses if thread is not None else 0
-        outcome = on_miss(misses)
-        if thread is not None:
-            thread.consecutive_misses = misses_after(outcome, misses)
-        if outcome is MissOutcome.REPHRASE:
-            return system_reply("rephrase", OutboundKind.REPHRASE_REQUEST, texts.REPHRASE_REQUEST, language)
-        return system_reply("cannot_answer", OutboundKind.HANDOFF_NOTICE, texts.HANDOFF_NOTICE, language)

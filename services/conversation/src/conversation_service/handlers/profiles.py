@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from customer_agent_shared.events.config import AgentConfigSnapshot, AgentRole, Personality
 from customer_agent_shared.events.envelope import CloudEvent
 
-from conversation_service.adapters.repositories import AgentProfileRecord
-from conversation_service.adapters.unit_of_work import ConversationUnitOfWork
 from conversation_service.domain.composer import Persona
-from conversation_service.handlers.types import UnitOfWorkFactory
+from conversation_service.domain.model import AgentProfileRecord
+from conversation_service.handlers.types import ConversationUnitOfWorkProtocol, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ class ProfileCache:
         self._ttl = ttl_seconds
         self._entries: dict[str, tuple[float, AgentProfile]] = {}
 
-    async def get(self, uow: ConversationUnitOfWork, account_id: str) -> AgentProfile:
+    async def get(self, uow: ConversationUnitOfWorkProtocol, account_id: str) -> AgentProfile:
         """The account's profile, from the cache or the database."""
         now = time.monotonic()
         cached = self._entries.get(account_id)

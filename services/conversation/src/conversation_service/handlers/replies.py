@@ -1,4 +1,4 @@
-"""What the agent replies, before it becomes events: the reply, its citations and its metrics."""
+"""What the agent replies to a turn, and the events that record it, before they are published."""
 
 from __future__ import annotations
 
@@ -6,12 +6,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from customer_agent_shared.events.channels import Citation, OutboundKind
-from customer_agent_shared.events.conversations import ConversationEvent
+from customer_agent_shared.events.conversations import (
+    CONVERSATION_ANSWERED,
+    CONVERSATION_CANNOT_ANSWER,
+    CONVERSATION_FEEDBACK,
+    CONVERSATION_HANDOFF_REQUESTED,
+    CONVERSATION_KNOWLEDGE_GAP,
+    ConversationEvent,
+)
 
 from conversation_service import metrics
-from conversation_service.adapters.repositories import Turn
 from conversation_service.domain import texts
 from conversation_service.domain.composer import SourceRef
+from conversation_service.domain.model import Turn, TurnDecision, TurnOutcome
+from conversation_service.handlers.answering import Attempt
 
 
 @dataclass(frozen=True)
@@ -50,3 +58,52 @@ def system_reply(outcome: str, kind: OutboundKind, table: dict[str, str], langua
     """A fixed text of the agent's (from ``table``) in ``language``."""
     label = texts.text_language(language)
     return Reply(outcome=outcome, kind=kind, text=texts.pick(table, label), language=label)
+
+
+def reply_for(decision: TurnDecision, attempt: Attempt | None, language: str, *, handoff_notice: bool) -> Reply:
+    """The reply a decided turn gets (``handoff_notice`` off: a handoff says nothing, routing's notice does)."""
+    outcome = decision.outcome
+    if outcome is TurnOutcome.ANSWERED:
+        assert attempt is not None
+        assert attempt.answer is not None
+        answer = attempt.answer
+        return Reply(outcome.value, OutboundKind.ANSWER, answer.text, answer.language, answer.citations)
+    if outcome is TurnOutcome.FEEDBACK:
+        if decision.positive_feedback:
+            return system_reply(outcome.value, OutboundKind.ANSWER, texts.FEEDBACK_THANKS, language)
+        return system_reply(outcome.value, OutboundKind.REPHRASE_REQUEST, texts.REPHRASE_REQUEST, language)
+    if outcome is TurnOutcome.REPHRASE:
+        return system_reply(outcome.value, OutboundKind.REPHRASE_REQUEST, texts.REPHRASE_REQUEST, language)
+    notice = texts.TEMPORARILY_UNAVAILABLE if outcome is TurnOutcome.CONTENT_UNAVAILABLE else texts.HANDOFF_NOTICE
+    if handoff_notice:
+        return system_reply(outcome.value, OutboundKind.HANDOFF_NOTICE, notice, language)
+    return Reply(outcome=outcome.value, kind=None, text="", language=texts.text_language(language))
+
+
+def events_for(
+    decision: TurnDecision, attempt: Attempt | None, base: ConversationEvent
+) -> list[tuple[str, ConversationEvent]]:
+    """The conversation events (type, data) that record a decided turn, in order."""
+    outcome = decision.outcome
+    if outcome is TurnOutcome.HANDOFF:
+        return [(CONVERSATION_HANDOFF_REQUESTED, with_fields(base, reason=decision.handoff_reason))]
+    if outcome is TurnOutcome.FEEDBACK:
+        feedback = "positive" if decision.positive_feedback else "negative"
+        return [(CONVERSATION_FEEDBACK, with_fields(base, feedback=feedback))]
+    if outcome is TurnOutcome.CONTENT_UNAVAILABLE:
+        return [(CONVERSATION_CANNOT_ANSWER, with_fields(base, reason=decision.handoff_reason))]
+    assert attempt is not None
+    confidence = round(attempt.confidence, 3)
+    if outcome is TurnOutcome.ANSWERED:
+        assert attempt.answer is not None
+        answer = attempt.answer
+        fields = {"answer": answer.text, "citations": citations_of(answer.citations), "confidence": confidence}
+        return [(CONVERSATION_ANSWERED, with_fields(base, **fields))]
+    gap = with_fields(
+        base, confidence=confidence, miss_count=decision.miss_count, nearest_content=citations_of(attempt.nearest)
+    )
+    events = [(CONVERSATION_KNOWLEDGE_GAP, gap)]
+    if decision.handoff_reason is not None:
+        given_up = with_fields(base, reason=decision.handoff_reason, miss_count=decision.miss_count)
+        events.append((CONVERSATION_CANNOT_ANSWER, given_up))
+    return events

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 
 from customer_agent_shared.events.channels import ChannelRef, ChannelType
 from customer_agent_shared.events.conversations import CONVERSATION_RESOLVED, ConversationEvent
-from customer_agent_shared.events.envelope import make_event
+from customer_agent_shared.events.envelope import derived_event_id, make_event
 from customer_agent_shared.topics import CONVERSATIONS_EVENTS
 
 from conversation_service import metrics
-from conversation_service.adapters.repositories import ThreadRecord
+from conversation_service.domain.model import ConversationThread
 from conversation_service.handlers.types import UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ SOURCE = "conversation"
 BATCH = 200
 
 
-def _channel(thread: ThreadRecord) -> ChannelRef | None:
+def _channel(thread: ConversationThread) -> ChannelRef | None:
     if thread.channel_type is None or thread.channel_id is None:
         return None
     try:
@@ -59,7 +59,16 @@ class ResolutionSweep:
                     await uow.publish(
                         CONVERSATIONS_EVENTS,
                         f"{thread.account_id}:{thread.thread_id}",
-                        make_event(CONVERSATION_RESOLVED, event, source=SOURCE, account_id=thread.account_id),
+                        make_event(
+                            CONVERSATION_RESOLVED,
+                            event,
+                            source=SOURCE,
+                            account_id=thread.account_id,
+                            # One resolution per quiet period: the same thread and last message, the same id.
+                            event_id=derived_event_id(
+                                f"{thread.account_id}:{thread.thread_id}", thread.last_message_at.isoformat()
+                            ),
+                        ),
                     )
                 await uow.commit()
             total += len(due)

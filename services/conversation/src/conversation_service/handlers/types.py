@@ -1,10 +1,93 @@
-"""Types the use cases share."""
+"""What the use cases need from storage: small protocols the SQL unit of work and a test's fake both meet."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Hashable
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
 
-from conversation_service.adapters.unit_of_work import ConversationUnitOfWork
+from customer_agent_shared.events.config import AgentConfigSnapshot
+from customer_agent_shared.events.envelope import CloudEvent
 
-UnitOfWorkFactory = Callable[[], ConversationUnitOfWork]
+from conversation_service.domain.model import AgentProfileRecord, ConversationThread
+
+
+class ProfileStore(Protocol):
+    """Agent profiles folded from agent.config.v1."""
+
+    async def apply(self, snapshot: AgentConfigSnapshot) -> bool:
+        """Store the snapshot unless a newer (or the same) version is stored; True if it was applied."""
+        ...
+
+    async def get(self, account_id: str) -> AgentProfileRecord | None:
+        """The stored profile of an account, if any."""
+        ...
+
+
+class ThreadStore(Protocol):
+    """Threads by (account, thread)."""
+
+    async def peek(self, account_id: str, thread_id: str) -> ConversationThread | None:
+        """The thread's state without locking it; None if unseen."""
+        ...
+
+    async def lock(self, account_id: str, thread_id: str, now: datetime) -> ConversationThread:
+        """The thread's state, locked for this transaction; created on first sight."""
+        ...
+
+    async def lock_many(
+        self, keys: Collection[tuple[str, str]], now: datetime
+    ) -> dict[tuple[str, str], ConversationThread]:
+        """Lock (creating missing ones) several threads."""
+        ...
+
+    async def save(self, record: ConversationThread) -> None:
+        """Write the thread's state back."""
+        ...
+
+    async def claim_due_for_resolution(self, now: datetime, default_hours: int, limit: int) -> list[ConversationThread]:
+        """Threads the resolution rule now resolves, locked."""
+        ...
+
+
+class ConversationUnitOfWorkProtocol(Protocol):
+    """One transaction: repositories, the inbox claim, staged events and the commit."""
+
+    @property
+    def profiles(self) -> ProfileStore:
+        """Agent profiles."""
+        ...
+
+    @property
+    def threads(self) -> ThreadStore:
+        """Threads."""
+        ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    async def claim_event(self, consumer: str, event_id: str) -> bool:
+        """Mark the event handled in this transaction; False means it was handled before."""
+        ...
+
+    async def publish(
+        self, topic: str, key: str | None, event: CloudEvent[Any], *, state_key: Hashable | None = None
+    ) -> None:
+        """Stage an event, sent only if this unit of work commits."""
+        ...
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once this unit of work's changes are committed."""
+        ...
+
+    async def commit(self) -> None:
+        """Commit state, inbox and outbox atomically."""
+        ...
+
+
+UnitOfWorkFactory = Callable[[], ConversationUnitOfWorkProtocol]
 """Opens a new unit of work over conversation's schema."""

@@ -1,0 +1,126 @@
+"""The conversation use cases on a fake unit of work: what they commit, publish and when they search."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import pytest
+from conversation_service.handlers.answering import AnswerEngine
+from conversation_service.handlers.conversations import AnswerDelayedError, ConversationHandler, ConversationOptions
+from conversation_service.handlers.profiles import ProfileCache
+from customer_agent_shared.events.channels import ChannelRef, ChannelType, MessageReceived, Sender
+from customer_agent_shared.events.conversations import ConversationAssigned
+from customer_agent_shared.events.envelope import CloudEvent, make_event
+from customer_agent_shared.events.preview import PreviewRequested
+
+from .fakes import FakeDatabase, FakeEngine, FakeUnitOfWork
+
+ACCOUNT = "acc-1"
+
+
+def _handler(database: FakeDatabase, engine: FakeEngine) -> ConversationHandler:
+    return ConversationHandler(
+        lambda: FakeUnitOfWork(database),
+        cast(AnswerEngine, engine),
+        ProfileCache(0),
+        consumer_prefix="conversation",
+        options=ConversationOptions(send_handoff_notice=True, unavailable_wait_seconds=60),
+    )
+
+
+def _assigned(text: str, *, thread: str = "t-1", age_seconds: float = 0) -> CloudEvent[ConversationAssigned]:
+    message = MessageReceived(
+        account_id=ACCOUNT,
+        channel=ChannelRef(type=ChannelType.LIVE_CHAT, id="web"),
+        thread_id=thread,
+        message_id=f"m-{text}",
+        sender=Sender(id="visitor", locale="en-GB"),
+        text=text,
+        sent_at=datetime.now(UTC),
+    )
+    assigned = ConversationAssigned(
+        account_id=ACCOUNT, thread_id=thread, channel=message.channel, message=message, new_thread=False
+    )
+    event = make_event("conversation.assigned", assigned, source="routing", account_id=ACCOUNT)
+    return event.model_copy(update={"time": datetime.now(UTC) - timedelta(seconds=age_seconds)})
+
+
+def _types(database: FakeDatabase) -> list[str]:
+    return [event.type for _, _, event in database.published]
+
+
+async def test_the_answer_is_searched_with_no_transaction_open() -> None:
+    database = FakeDatabase()
+    engine = FakeEngine(database)
+    handler = _handler(database, engine)
+
+    await handler.handle_assigned(_assigned("How do I reset my password?"))
+    preview = PreviewRequested(account_id=ACCOUNT, correlation_id="c-1", text="And my email?", thread_id="p-1")
+    await handler.handle_preview(make_event("preview.requested", preview, source="admin-api", account_id=ACCOUNT))
+
+    assert engine.transactions_seen == [0, 0]
+    assert _types(database) == ["message.send", "conversation.answered", "preview.answered"]
+
+
+async def test_a_redelivered_message_emits_the_same_event_ids() -> None:
+    event = _assigned("How do I reset my password?")
+    ids: list[list[str]] = []
+    for _ in range(2):  # as if the first transaction's commit was lost and the event came back
+        database = FakeDatabase()
+        await _handler(database, FakeEngine(database)).handle_assigned(event)
+        ids.append([published.id for _, _, published in database.published])
+
+    assert ids[0] == ids[1]
+    assert len(set(ids[0])) == 2
+
+
+async def test_a_young_message_waits_for_the_content_and_an_old_one_is_handed_off_once() -> None:
+    database = FakeDatabase()
+    engine = FakeEngine(database)
+    engine.content_down = True
+    handler = _handler(database, engine)
+
+    with pytest.raises(AnswerDelayedError):
+        await handler.handle_assigned(_assigned("Where is my parcel?", age_seconds=5))
+    assert database.published == []
+    assert database.claimed == set()
+
+    old = _assigned("Where is my parcel?", age_seconds=61)
+    reply = await handler.handle_assigned(old)
+    again = await handler.handle_assigned(old)
+
+    assert reply is not None
+    assert reply.outcome == "content_unavailable"
+    assert again is None
+    assert _types(database) == ["message.send", "conversation.cannot_answer"]
+    assert database.threads[(ACCOUNT, "t-1")].handed_off
+
+
+async def test_two_misses_in_a_row_ask_to_rephrase_then_give_the_thread_to_a_person() -> None:
+    database = FakeDatabase()
+    engine = FakeEngine(database)
+    engine.supported = False
+    handler = _handler(database, engine)
+
+    first = await handler.handle_assigned(_assigned("Can I pay with shells?"))
+    second = await handler.handle_assigned(_assigned("Or with feathers?"))
+
+    assert first is not None
+    assert second is not None
+    assert (first.outcome, second.outcome) == ("rephrase", "cannot_answer")
+    gaps = [cast(Any, event.data).miss_count for _, _, event in database.published if event.type.endswith("gap")]
+    assert gaps == [1, 2]
+    assert database.threads[(ACCOUNT, "t-1")].handed_off
+
+
+async def test_an_answered_preview_never_counts_as_replied_so_it_never_resolves() -> None:
+    database = FakeDatabase()
+    handler = _handler(database, FakeEngine(database))
+    preview = PreviewRequested(account_id=ACCOUNT, correlation_id="c-1", text="How do I log in?", thread_id="p-1")
+
+    await handler.handle_preview(make_event("preview.requested", preview, source="admin-api", account_id=ACCOUNT))
+
+    thread = database.threads[(ACCOUNT, "preview:p-1")]
+    assert thread.turns[-1].role == "agent"
+    assert not thread.agent_replied
