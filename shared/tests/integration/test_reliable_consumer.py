@@ -34,6 +34,7 @@ class Greeting(BaseModel):
     """Test payload."""
 
     text: str = Field(description="What to say.")
+    account_id: str | None = Field(default=None, description="The account, when the payload names one.")
 
 
 class Harness:
@@ -131,3 +132,17 @@ async def test_unparseable_message_goes_to_dlq_and_consumer_goes_on(
     assert dead[2].headers["dlq-error-type"] == "RuntimeError"
     assert dead[2].headers["dlq-attempts"] == "3"
     assert len(dead) == 3
+
+
+async def test_an_event_naming_another_account_in_its_data_is_dead_lettered(
+    harness: Harness, infrastructure: InfrastructureSettings
+) -> None:
+    servers = infrastructure.kafka_bootstrap_servers
+    forged = make_event("greeting.sent", Greeting(text="forged", account_id="acc-2"), source="x", account_id="acc-1")
+    own = make_event("greeting.sent", Greeting(text="own", account_id="acc-1"), source="x", account_id="acc-1")
+    for event in (forged, own):
+        await produce_raw(servers, harness.topic, serialize_event(event))
+    await harness.wait_for(1)
+    dead = await collect_records(servers, harness.topic + ".dlq", until=lambda records: len(records) >= 1)
+    assert harness.handled == ["own"]
+    assert "differs from data.account_id" in dead[0].headers["dlq-error"]

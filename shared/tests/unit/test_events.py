@@ -20,6 +20,7 @@ from customer_agent_shared.events.envelope import (
     envelope_class,
     make_event,
     parse_event,
+    require_one_account,
     serialize_event,
 )
 from pydantic import BaseModel
@@ -127,3 +128,10 @@ def test_the_envelope_class_of_a_payload_is_built_once_and_kept() -> None:
     assert survivor() is not None
     assert type(make_event("reading.taken", Reading(value=2), source="test", account_id="a")) is survivor()
     assert envelope_class(Reading) is survivor()
+
+
+def test_an_event_naming_two_accounts_is_refused() -> None:
+    require_one_account("acc-1", "acc-1")
+    require_one_account("acc-1", None)  # a payload without an account of its own
+    with pytest.raises(EventParseError, match="differs"):
+        require_one_account("acc-1", "acc-2")

@@ -141,3 +141,10 @@ def _describe(error: ValidationError, what: str) -> str:
         f"{'.'.join(str(part) for part in item['loc']) or '(root)'}: {item['msg']}" for item in error.errors()[:10]
     )
     return f"invalid {what}: {problems}"
+
+
+def require_one_account(envelope_account: object, data_account: object) -> None:
+    """Refuse an event whose envelope names another account than its data (a forged or broken event):
+    a channel provider that may publish for one account must not reach another's data through it."""
+    if isinstance(data_account, str) and isinstance(envelope_account, str) and data_account != envelope_account:
+        raise EventParseError(f"event accountid {envelope_account!r} differs from data.account_id {data_account!r}")

@@ -40,7 +40,13 @@ from faststream import StreamMessage
 from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
 
-from customer_agent_shared.events.envelope import CloudEvent, EventParseError, require_event_type, serialize_event
+from customer_agent_shared.events.envelope import (
+    CloudEvent,
+    EventParseError,
+    require_event_type,
+    require_one_account,
+    serialize_event,
+)
 from customer_agent_shared.messaging.reliable import ReliableConsumerConfig, dead_letter_record
 from customer_agent_shared.messaging.retries import run_with_retries
 from customer_agent_shared.observability.logging import log_context
@@ -156,6 +162,7 @@ class BatchConsumer:
                     event = model.model_validate_json(record.value or b"")
                     # A payload that happens to fit the model is still not this topic's event.
                     require_event_type(event.type, event_types)
+                    require_one_account(event.accountid, getattr(event.data, "account_id", None))
                 except EventParseError as problem:
                     await self._dead_letter_undecodable(record, problem)
                     continue

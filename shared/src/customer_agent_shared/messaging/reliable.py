@@ -22,7 +22,7 @@ from typing import Any
 from faststream import BaseMiddleware, StreamMessage
 from faststream.message import AckStatus
 
-from customer_agent_shared.events.envelope import EventParseError
+from customer_agent_shared.events.envelope import EventParseError, require_one_account
 from customer_agent_shared.messaging.dead_letter import (
     FailedMessage,
     count_dead_letter,
@@ -106,6 +106,7 @@ def _event_id(body: bytes) -> tuple[str | None, str | None, str | None]:
     data = parsed.get("data") if isinstance(parsed.get("data"), dict) else {}
     thread = data.get("thread_id") if isinstance(data, dict) else None
     account = parsed.get("accountid")
+    require_one_account(account, data.get("account_id") if isinstance(data, dict) else None)
     return (
         event_id,
         account if isinstance(account, str) else None,
