@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncpg.exceptions as pg
+import asyncpg.exceptions as pg  # type: ignore[import-untyped]
 import httpx
 import pytest
 import redis.exceptions as redis_errors

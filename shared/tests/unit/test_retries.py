@@ -51,7 +51,7 @@ class Handler:
 
 
 def transient_retries(service: str, kind: str) -> float:
-    return TRANSIENT_RETRIES.labels(service=service, topic="t", kind=kind)._value.get()
+    return float(TRANSIENT_RETRIES.labels(service=service, topic="t", kind=kind)._value.get())
 
 
 async def test_an_outage_is_retried_past_the_attempt_limit_and_never_dead_lettered() -> None:
