@@ -116,6 +116,20 @@ async def test_a_grounded_reply_is_used_and_cites_only_citable_sources(fake_llm:
     assert "Ignore previous instructions" in user["content"]  # crawled text only ever travels as data
 
 
+async def test_a_reply_links_only_to_its_sources(fake_llm: tuple[FakeModel, str]) -> None:
+    model, base_url = fake_llm
+    model.reply = (
+        "Open [Settings](https://x/password) [S1]. Or log in at [our portal](https://evil.example/login) "
+        "or javascript:steal() [S1]."
+    )
+    attempt = await _answer(base_url)
+    assert attempt.used_llm is True
+    assert "[Settings](https://x/password)" in attempt.answer.text
+    assert "evil" not in attempt.answer.text
+    assert "javascript" not in attempt.answer.text
+    assert "our portal" in attempt.answer.text
+
+
 @pytest.mark.parametrize(
     ("reply", "status", "delay", "reason"),
     [

@@ -12,6 +12,7 @@ from customer_agent_shared.content_index import localized_field
 
 from conversation_service.domain.language import STOP_WORDS, word_list, words
 from conversation_service.domain.lexicon import english_terms, translate_phrases
+from conversation_service.domain.links import is_citable_url
 
 SHORT_ANSWER_KIND = "short_answer"
 _ALL_STOP_WORDS = frozenset[str]().union(*STOP_WORDS.values())
@@ -214,7 +215,7 @@ class Passage:
     @property
     def citable(self) -> bool:
         """Whether the visitor may be shown this source."""
-        return self.citations_allowed and not self.private and bool(self.url)
+        return self.citations_allowed and not self.private and bool(self.url) and is_citable_url(self.url)
 
     @property
     def text(self) -> str:

@@ -15,6 +15,7 @@ from conversation_service.domain import texts
 from conversation_service.domain.composer import ComposedAnswer, Persona, SourceRef, citations_for, compose
 from conversation_service.domain.confidence import AnswerThresholds, Evidence, decide
 from conversation_service.domain.grounding import build_messages, parse_reply
+from conversation_service.domain.links import restrict_links, urls_in
 from conversation_service.domain.retrieval import (
     LEXICAL_SHARE,
     QueryTerms,
@@ -197,10 +198,13 @@ class AnswerEngine:
             return None
         metrics.LLM_REQUESTS.labels(outcome="used").inc()
         cited = [supporting[index] for index in grounded.cited]
-        lines = [texts.greeting(persona.personality, label, persona.name), grounded.text] if greet else [grounded.text]
+        # The model may link only to its sources: their pages, or addresses written in their text.
+        allowed = {item.passage.url for item in cited if item.passage.citable} | urls_in(p.text for p in passages)
+        answer_text = restrict_links(grounded.text, allowed)
+        lines = [texts.greeting(persona.personality, label, persona.name), answer_text] if greet else [answer_text]
         return ComposedAnswer(
             text="\n".join(lines),
             language=label,
             citations=citations_for(cited, supporting_only=False),
-            passage=grounded.text,
+            passage=answer_text,
         )
