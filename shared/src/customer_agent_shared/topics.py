@@ -68,6 +68,7 @@ LARGE_MESSAGE_BYTES = 33_554_432
 CHANNELS_INBOUND = "channels.inbound.v1"
 CHANNELS_OUTBOUND = "channels.outbound.v1"
 INBOX_HANDOFFS = "inbox.handoffs.v1"
+INBOX_EVENTS = "inbox.events.v1"
 CONVERSATIONS_ASSIGNED = "conversations.assigned.v1"
 CONVERSATIONS_EVENTS = "conversations.events.v1"
 CONVERSATIONS_PREVIEW = "conversations.preview.v1"
@@ -103,6 +104,14 @@ TOPICS: tuple[TopicSpec, ...] = (
         event_types=("thread.handed_off", "message.forwarded"),
     ),
     TopicSpec(
+        INBOX_EVENTS,
+        "What people did in the human inbox: threads closed, reassigned or returned to the agent, "
+        "and users' presence (external contract; key {account_id}:{user_id} for user.availability).",
+        key="{account_id}:{thread_id}",
+        partition_class=PartitionClass.CHANNEL,
+        event_types=("thread.closed", "thread.reassigned", "thread.returned", "user.availability"),
+    ),
+    TopicSpec(
         CONVERSATIONS_ASSIGNED,
         "Inbound messages routing assigned to the AI agent.",
         key="{account_id}:{thread_id}",
@@ -112,13 +121,14 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         CONVERSATIONS_EVENTS,
         "What happened in a conversation: answered, cannot_answer, handoff_requested, "
-        "resolved, feedback, knowledge_gap.",
+        "handed_off (routing, with its reason), resolved, feedback, knowledge_gap.",
         key="{account_id}:{thread_id}",
         partition_class=PartitionClass.CHANNEL,
         event_types=(
             "conversation.answered",
             "conversation.cannot_answer",
             "conversation.handoff_requested",
+            "conversation.handed_off",
             "conversation.resolved",
             "conversation.feedback",
             "conversation.knowledge_gap",

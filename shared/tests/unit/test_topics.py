@@ -8,6 +8,7 @@ DESIGN_TOPICS = {
     "channels.inbound.v1",
     "channels.outbound.v1",
     "inbox.handoffs.v1",
+    "inbox.events.v1",
     "conversations.assigned.v1",
     "conversations.events.v1",
     "conversations.preview.v1",
@@ -35,6 +36,7 @@ def test_only_the_state_topics_are_compacted() -> None:
 def test_channel_topics_follow_the_configured_partition_count() -> None:
     assert TOPICS_BY_NAME["channels.inbound.v1"].partitions(6) == 6
     assert TOPICS_BY_NAME["channels.inbound.v1"].partitions(12) == 12
+    assert TOPICS_BY_NAME["inbox.events.v1"].partitions(12) == 12
     assert TOPICS_BY_NAME["audit.v1"].partitions(12) == 3
 
 

@@ -1,4 +1,9 @@
-"""Internal conversation events: assignment to the agent and what happened next."""
+"""Internal conversation events: assignment to the agent and what happened next.
+
+``conversation.handed_off`` is published by routing for every handoff it carries out, whatever its reason
+(conversation's ``handoff_requested`` and ``cannot_answer`` only ask for one): the one event billing and
+admin-api count handoffs from.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from customer_agent_shared.events.channels import (
+    Assignee,
     ChannelRef,
     Citation,
     ContractModel,
@@ -19,6 +25,7 @@ CONVERSATION_ASSIGNED = "conversation.assigned"
 CONVERSATION_ANSWERED = "conversation.answered"
 CONVERSATION_CANNOT_ANSWER = "conversation.cannot_answer"
 CONVERSATION_HANDOFF_REQUESTED = "conversation.handoff_requested"
+CONVERSATION_HANDED_OFF = "conversation.handed_off"
 CONVERSATION_RESOLVED = "conversation.resolved"
 CONVERSATION_FEEDBACK = "conversation.feedback"
 CONVERSATION_KNOWLEDGE_GAP = "conversation.knowledge_gap"
@@ -26,6 +33,7 @@ CONVERSATION_EVENT_TYPES = (
     CONVERSATION_ANSWERED,
     CONVERSATION_CANNOT_ANSWER,
     CONVERSATION_HANDOFF_REQUESTED,
+    CONVERSATION_HANDED_OFF,
     CONVERSATION_RESOLVED,
     CONVERSATION_FEEDBACK,
     CONVERSATION_KNOWLEDGE_GAP,
@@ -57,7 +65,8 @@ class ConversationEvent(ContractModel):
     answer: str | None = Field(default=None, description="The answer given (answered).")
     citations: list[Citation] = Field(default_factory=list, description="Citations given.")
     confidence: float | None = Field(default=None, description="Confidence of the answer decision, 0..1.")
-    reason: HandoffReason | None = Field(default=None, description="Why a handoff is requested.")
+    reason: HandoffReason | None = Field(default=None, description="Why a handoff is requested or was made.")
+    assignee: Assignee | None = Field(default=None, description="Who received the thread (handed_off).")
     miss_count: int | None = Field(default=None, description="Consecutive misses on the thread.")
     nearest_content: list[Citation] = Field(default_factory=list, description="Closest content found (knowledge_gap).")
     feedback: str | None = Field(default=None, description="'positive' or 'negative' (feedback).")
@@ -69,6 +78,7 @@ class ConversationEventKind(StrEnum):
     ANSWERED = CONVERSATION_ANSWERED
     CANNOT_ANSWER = CONVERSATION_CANNOT_ANSWER
     HANDOFF_REQUESTED = CONVERSATION_HANDOFF_REQUESTED
+    HANDED_OFF = CONVERSATION_HANDED_OFF
     RESOLVED = CONVERSATION_RESOLVED
     FEEDBACK = CONVERSATION_FEEDBACK
     KNOWLEDGE_GAP = CONVERSATION_KNOWLEDGE_GAP
