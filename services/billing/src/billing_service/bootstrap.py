@@ -12,7 +12,7 @@ from customer_agent_shared.kernel import (
     create_operations_app,
     start_consumers_last,
 )
-from customer_agent_shared.topics import BILLING_COMMANDS, CONVERSATIONS_EVENTS
+from customer_agent_shared.topics import BILLING_COMMANDS, CONVERSATIONS_EVENTS, INBOX_EVENTS
 from fastapi import FastAPI
 
 from billing_service.adapters.orm import SCHEMA, inbox_table, outbox_table
@@ -21,7 +21,7 @@ from billing_service.clock import Clock, system_clock
 from billing_service.entrypoints.kafka_subscribers import register_subscribers
 from billing_service.handlers.commands import CreditCommands
 from billing_service.handlers.ledger_writer import LedgerPolicy
-from billing_service.handlers.metering import ConversationMetering
+from billing_service.handlers.metering import ConversationMetering, InboxMetering
 from billing_service.handlers.scheduler import BillingScheduler
 from billing_service.settings import BillingSettings
 
@@ -56,10 +56,12 @@ def build_service(settings: BillingSettings | None = None, *, clock: Clock = sys
     metering = ConversationMetering(
         service.unit_of_work, policy=policy, clock=clock, consumer=f"billing:{CONVERSATIONS_EVENTS}"
     )
+    inbox_metering = InboxMetering(service.unit_of_work, policy=policy, clock=clock, consumer=f"billing:{INBOX_EVENTS}")
     commands = CreditCommands(service.unit_of_work, policy=policy, clock=clock, consumer=f"billing:{BILLING_COMMANDS}")
     register_subscribers(
         kernel.broker,
         metering,
+        inbox_metering,
         commands,
         settings.consumer_group,
         kernel.batch_consumer(service.unit_of_work, settings),

@@ -28,3 +28,9 @@ DECISION_SECONDS = Histogram(
     "Time from an inbound message (its sent_at, or when routing received it) to the committed decision.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+INBOX_ACTIONS = Counter(
+    "customer_agent_routing_inbox_actions_total",
+    "Inbox events (thread.closed, thread.reassigned, thread.returned, user.availability) by whether they "
+    "changed routing's state (applied) or found nothing to change (ignored: thread not open, older presence).",
+    ["type", "outcome"],
+)

@@ -23,6 +23,7 @@ TABLES = {
     "thread_transitions",
     "transcript_entries",
     "assignee_load",
+    "user_presence",
 }
 
 

@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 from customer_agent_shared.events.billing import CREDITS_EXHAUSTED, CREDITS_RESTORED, CreditState
-from customer_agent_shared.events.channels import ChannelRef, ChannelType, HandoffReason, MessageReceived, Sender
+from customer_agent_shared.events.channels import (
+    Assignee,
+    ChannelRef,
+    ChannelType,
+    HandoffReason,
+    MessageReceived,
+    Sender,
+)
 from customer_agent_shared.events.config import (
     AGENT_CONFIG_SNAPSHOT,
     AgentConfigSnapshot,
@@ -36,6 +43,19 @@ from customer_agent_shared.events.conversations import (
     ConversationEvent,
 )
 from customer_agent_shared.events.envelope import CloudEvent, make_event, serialize_event
+from customer_agent_shared.events.inbox import (
+    THREAD_CLOSED,
+    THREAD_REASSIGNED,
+    THREAD_RETURNED,
+    USER_AVAILABILITY,
+    ClosedBy,
+    InboxEventData,
+    ThreadClosed,
+    ThreadReassigned,
+    ThreadReturned,
+    UserAvailability,
+    inbox_event_key,
+)
 from customer_agent_shared.persistence.database import create_database_engine
 from customer_agent_shared.persistence.unit_of_work import shared_transaction
 from customer_agent_shared.settings import InfrastructureSettings
@@ -47,9 +67,16 @@ from customer_agent_shared.topics import (
     CHANNELS_OUTBOUND,
     CONVERSATIONS_ASSIGNED,
     CONVERSATIONS_EVENTS,
+    INBOX_EVENTS,
     INBOX_HANDOFFS,
 )
-from routing_service.adapters.orm import account_config_table, credit_state_table, threads_table, transcript_table
+from routing_service.adapters.orm import (
+    account_config_table,
+    credit_state_table,
+    threads_table,
+    transcript_table,
+    user_presence_table,
+)
 from routing_service.bootstrap import RoutingService, build_service
 from routing_service.handlers.conversation_events import HandleConversationEvent
 from routing_service.handlers.inbound import RouteInboundMessage
@@ -58,7 +85,7 @@ from sqlalchemy import select, text
 
 pytestmark = pytest.mark.integration
 
-OUTPUTS = (CONVERSATIONS_ASSIGNED, INBOX_HANDOFFS, CHANNELS_OUTBOUND)
+OUTPUTS = (CONVERSATIONS_ASSIGNED, INBOX_HANDOFFS, CHANNELS_OUTBOUND, CONVERSATIONS_EVENTS)
 WEB = ChannelRef(type=ChannelType.LIVE_CHAT, id="web")
 WEB_DEPLOYMENT = ChannelDeployment(type=ChannelType.LIVE_CHAT, id="web")
 
@@ -159,6 +186,12 @@ class Harness:
                 ),
             ),
             (
+                lambda: self.inbox(
+                    USER_AVAILABILITY, UserAvailability(account_id=account, user_id="warm-up", available=True)
+                ),
+                select(user_presence_table.c.available).where(user_presence_table.c.account_id == account),
+            ),
+            (
                 lambda: self.conversation(CONVERSATION_ANSWERED, account, "warm-up", answer="ok"),
                 select(transcript_table.c.id).where(
                     transcript_table.c.account_id == account, transcript_table.c.role == "agent"
@@ -217,6 +250,26 @@ class Harness:
         await self.send(
             CONVERSATIONS_EVENTS, f"{account}:{thread}", make_event(event_type, data, source="test", account_id=account)
         )
+
+    async def inbox(self, event_type: str, data: InboxEventData, *, envelope_account: str | None = None) -> str:
+        """Publish an inbox event as the human inbox would (its key per thread or per user); return its id."""
+        event = make_event(event_type, data, source="inbox", account_id=envelope_account or data.account_id)
+        await self.send(INBOX_EVENTS, inbox_event_key(data), event)
+        return event.id
+
+    async def thread_state(self, account: str, thread: str, wanted: str) -> None:
+        """Wait until routing's row of the thread has the ``wanted`` state."""
+        query = select(threads_table.c.state).where(
+            threads_table.c.account_id == account, threads_table.c.thread_id == thread
+        )
+        async with self.service.kernel.session_factory() as session:
+            for _ in range(200):
+                state = (await session.execute(query)).scalar()
+                await session.rollback()
+                if state == wanted:
+                    return
+                await asyncio.sleep(0.05)
+        raise AssertionError(f"thread {thread} never became {wanted} (last: {state})")
 
     async def marks(self) -> dict[str, dict[int, int]]:
         """End offsets of routing's output topics, taken before producing."""
@@ -523,7 +576,7 @@ async def test_a_duplicated_inbound_event_never_assigns_twice(harness: Harness) 
     assert [e.data["message"]["message_id"] for e in assigned] == ["m1", "m2"]
 
 
-async def test_team_capacity_is_tracked_and_a_resolved_thread_frees_a_place(harness: Harness) -> None:
+async def test_team_capacity_is_tracked_and_a_thread_the_inbox_closes_frees_a_place(harness: Harness) -> None:
     account = unique_name("acc")
     rule = HandoffRule(assign_to=[HandoffTarget(kind="team", id="sales")])
     await harness.configure(
@@ -538,20 +591,12 @@ async def test_team_capacity_is_tracked_and_a_resolved_thread_frees_a_place(harn
     await harness.read(INBOX_HANDOFFS, marks, account, lambda es: len(es) == 1)
     await harness.say(account, "second", "b1")  # the team is full now
     await harness.read(INBOX_HANDOFFS, marks, account, lambda es: len(es) == 2)
-    await harness.conversation(CONVERSATION_RESOLVED, account, "first")  # closes the first thread
-    async with harness.service.kernel.session_factory() as session:
-        for _ in range(100):
-            state = (
-                await session.execute(
-                    select(threads_table.c.state).where(
-                        threads_table.c.account_id == account, threads_table.c.thread_id == "first"
-                    )
-                )
-            ).scalar()
-            await session.rollback()
-            if state == "closed":
-                break
-            await asyncio.sleep(0.05)
+    await harness.conversation(CONVERSATION_RESOLVED, account, "second")  # conversation never closes a human's
+    closed = ThreadClosed(
+        account_id=account, thread_id="first", closed_by=ClosedBy(kind="user", id="ada"), resolved=True
+    )
+    await harness.inbox(THREAD_CLOSED, closed)
+    await harness.thread_state(account, "first", "closed")
     await harness.say(account, "third", "c1")
 
     handoffs = await harness.read(INBOX_HANDOFFS, marks, account, lambda es: len(es) == 3)
@@ -567,6 +612,91 @@ async def test_team_capacity_is_tracked_and_a_resolved_thread_frees_a_place(harn
         "second": "[en] at capacity",
         "third": "[en] available",
     }
+    await harness.thread_state(account, "second", "unassigned")
+    announced = await harness.read(CONVERSATIONS_EVENTS, marks, account, lambda es: len(es) == 3)
+    assert {(e.data["thread_id"], e.type, e.data["reason"], e.key) for e in announced} == {
+        (thread, "conversation.handed_off", "agent_paused", f"{account}:{thread}")
+        for thread in ("first", "second", "third")
+    }
+
+
+async def test_a_reassigned_thread_moves_its_place_and_a_returned_thread_goes_back_to_the_agent(
+    harness: Harness,
+) -> None:
+    account = unique_name("acc")
+    rule = HandoffRule(assign_to=[HandoffTarget(kind="user", id="ada"), HandoffTarget(kind="user", id="bo")])
+    users = [HandoffUser(id="ada", paid_seat=True), HandoffUser(id="bo", paid_seat=True)]
+    await harness.configure(
+        account, channels=[WEB_DEPLOYMENT.model_copy(update={"handoff": rule})], users=users, paused=True
+    )
+    marks = await harness.marks()
+    await harness.say(account, "t", "m1")  # paused: the least loaded of ada and bo, ada on a tie
+    await harness.read(INBOX_HANDOFFS, marks, account, lambda es: count(es, "thread.handed_off", "t") == 1)
+    await harness.inbox(
+        THREAD_REASSIGNED, ThreadReassigned(account_id=account, thread_id="t", assignee=Assignee(kind="user", id="bo"))
+    )
+    await harness.say(account, "t", "m2")  # bo owns it now
+    forwarded = await harness.read(INBOX_HANDOFFS, marks, account, lambda es: count(es, "message.forwarded", "t") == 1)
+    assert [e.data["assignee"] for e in forwarded if e.type == "message.forwarded"] == [{"kind": "user", "id": "bo"}]
+    await harness.say(account, "u", "n1")  # ada's place is free again and bo holds one: ada gets it
+    handed = await harness.read(INBOX_HANDOFFS, marks, account, lambda es: count(es, "thread.handed_off", "u") == 1)
+    assert [e.data["assignee"] for e in of_thread(handed, "u")] == [{"kind": "user", "id": "ada"}]
+
+    await harness.inbox(THREAD_RETURNED, ThreadReturned(account_id=account, thread_id="t"))
+    await harness.thread_state(account, "t", "agent")
+    await harness.say(account, "t", "m3")  # the agent's again, even while paused
+    assigned = await harness.read(
+        CONVERSATIONS_ASSIGNED, marks, account, lambda es: count(es, "conversation.assigned", "t") == 1
+    )
+    assert [e.data["message"]["message_id"] for e in of_thread(assigned, "t")] == ["m3"]
+
+
+async def test_presence_makes_a_user_away_without_a_new_user_list_and_survives_one(harness: Harness) -> None:
+    account = unique_name("acc")
+    rule = HandoffRule(assign_to=[HandoffTarget(kind="user", id="ada")])
+    deployment = WEB_DEPLOYMENT.model_copy(update={"handoff": rule})
+    await harness.configure(account, channels=[deployment], users=[HandoffUser(id="ada", paid_seat=True)], paused=True)
+    marks = await harness.marks()
+    await harness.inbox(USER_AVAILABILITY, UserAvailability(account_id=account, user_id="ada", available=False))
+    await harness.configure(  # the admin saves the user list again: presence is not the config's field
+        account, channels=[deployment], users=[HandoffUser(id="ada", paid_seat=True, available=True)], paused=True
+    )
+    await harness.say(account, "away", "a1")
+    outbound = await harness.read(CHANNELS_OUTBOUND, marks, account, lambda es: len(of_thread(es, "away")) == 1)
+    assert [e.data["text"] for e in of_thread(outbound, "away")] == ["[en] away"]
+    await harness.inbox(USER_AVAILABILITY, UserAvailability(account_id=account, user_id="ada", available=True))
+    async with harness.service.kernel.session_factory() as session:
+        query = select(user_presence_table.c.available).where(user_presence_table.c.account_id == account)
+        for _ in range(200):
+            present = (await session.execute(query)).scalar()
+            await session.rollback()
+            if present:
+                break
+            await asyncio.sleep(0.05)
+    await harness.say(account, "back", "b1")
+    handoffs = await harness.read(INBOX_HANDOFFS, marks, account, lambda es: len(of_thread(es, "back")) == 1)
+    assert [e.data["assignee"] for e in of_thread(handoffs, "away") + of_thread(handoffs, "back")] == [
+        {"kind": "unassigned", "id": None},
+        {"kind": "user", "id": "ada"},
+    ]
+
+
+async def test_an_inbox_event_naming_another_account_in_its_data_is_dead_lettered(harness: Harness) -> None:
+    account = unique_name("acc")
+    victim = unique_name("victim")
+    await harness.configure(account, channels=[WEB_DEPLOYMENT])
+    dead_letters = await end_offsets(harness.servers, INBOX_EVENTS + ".dlq")
+    event_id = await harness.inbox(
+        THREAD_RETURNED, ThreadReturned(account_id=victim, thread_id="t"), envelope_account=account
+    )
+    records = await collect_records(
+        harness.servers,
+        INBOX_EVENTS + ".dlq",
+        until=lambda rs: any(json.loads(r.value)["id"] == event_id for r in rs),
+        timeout_seconds=20,
+        from_offsets=dead_letters,
+    )
+    assert any(json.loads(r.value)["id"] == event_id for r in records)
 
 
 async def test_an_answer_and_a_handoff_in_one_batch_give_the_human_the_whole_transcript(harness: Harness) -> None:

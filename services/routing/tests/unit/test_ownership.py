@@ -15,8 +15,15 @@ LEGAL = {
     (S.AGENT, S.CLOSED),
     (S.HANDOFF_PENDING, S.HUMAN),
     (S.HANDOFF_PENDING, S.UNASSIGNED),
+    (S.AGENT, S.HUMAN),
+    (S.AGENT, S.UNASSIGNED),
     (S.HUMAN, S.CLOSED),
+    (S.HUMAN, S.HUMAN),
+    (S.HUMAN, S.UNASSIGNED),
+    (S.HUMAN, S.AGENT),
     (S.UNASSIGNED, S.CLOSED),
+    (S.UNASSIGNED, S.HUMAN),
+    (S.UNASSIGNED, S.AGENT),
     (S.CLOSED, S.NEW),
 }
 
@@ -41,4 +48,4 @@ def test_path_chains_steps() -> None:
         (S.HANDOFF_PENDING, S.HUMAN),
     ]
     with pytest.raises(IllegalTransitionError):
-        path(S.HUMAN, S.AGENT)
+        path(S.HUMAN, S.NEW)

@@ -70,6 +70,7 @@ threads_table = Table(
     Column("billable", Boolean, nullable=False),
     Column("charged", Boolean, nullable=False),
     Column("last_activity_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
     Index("ix_threads_uncharged_activity", "last_activity_at", postgresql_where=text("NOT charged")),
 )
 

@@ -111,7 +111,15 @@ _GET_THREAD = select(threads_table).where(
     threads_table.c.account_id == bindparam("b_account_id"), threads_table.c.thread_id == bindparam("b_thread_id")
 )
 
-_THREAD_FACTS = ("answered", "handed_off", "negative_feedback", "billable", "charged", "last_activity_at")
+_THREAD_FACTS = (
+    "answered",
+    "handed_off",
+    "negative_feedback",
+    "billable",
+    "charged",
+    "last_activity_at",
+    "resolved_at",
+)
 _NEW_THREAD = insert(threads_table).values(
     account_id=bindparam("account_id"),
     thread_id=bindparam("thread_id"),
@@ -213,6 +221,17 @@ class LedgerRepository:
         )
         return {(EntryKind(row.kind), row.cause_id) for row in rows}
 
+    async def amount(self, account_id: str, key: EntryKey) -> int | None:
+        """The amount of the account's entry with that (kind, cause), or None when there is none."""
+        kind, cause = key
+        return await self._session.scalar(
+            select(ledger_entries_table.c.amount).where(
+                ledger_entries_table.c.account_id == account_id,
+                ledger_entries_table.c.kind == kind.value,
+                ledger_entries_table.c.cause_id == cause,
+            )
+        )
+
     async def append(self, account_id: str, entries: Sequence[LedgerEntry], balance_before: int, at: datetime) -> None:
         """Append entries in order, each with the balance after it."""
         balance = balance_before
@@ -255,6 +274,7 @@ def _facts(row: Row[Any]) -> ThreadFacts:
         billable=row.billable,
         charged=row.charged,
         last_activity_at=row.last_activity_at,
+        resolved_at=row.resolved_at,
     )
 
 
@@ -303,6 +323,7 @@ class ThreadRepository(TransactionScopedRepository):
                 "billable": facts.billable,
                 "charged": facts.charged,
                 "last_activity_at": facts.last_activity_at,
+                "resolved_at": facts.resolved_at,
             },
         )
 

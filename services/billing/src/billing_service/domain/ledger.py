@@ -25,6 +25,7 @@ class EntryKind(StrEnum):
     PURCHASE = "purchase"
     AUTO_UPGRADE = "auto_upgrade"
     USAGE = "usage"
+    REFUND = "refund"
     ADJUSTMENT = "adjustment"
 
 
@@ -113,6 +114,8 @@ def _append(account: CreditAccount, entry: LedgerEntry) -> CreditAccount:
     account = replace(account, balance=account.balance + entry.amount)
     if entry.kind is EntryKind.USAGE:
         return replace(account, used_this_period=account.used_this_period - entry.amount)
+    if entry.kind is EntryKind.REFUND:
+        return replace(account, used_this_period=max(0, account.used_this_period - entry.amount))
     if entry.kind is EntryKind.PURCHASE:
         return replace(account, purchased_this_period=account.purchased_this_period + entry.amount)
     if entry.kind is EntryKind.AUTO_UPGRADE:
@@ -167,6 +170,16 @@ def record_usage(account: CreditAccount, cause_id: str, credits: int, recorded: 
     if entry.key in recorded:
         return _unchanged(account, "usage")
     return _settle(account, _append(account, entry), [entry], "usage")
+
+
+def record_refund(account: CreditAccount, cause_id: str, credits: int, recorded: Container[EntryKey]) -> Decision:
+    """Give back the ``credits`` a usage of ``cause_id`` took, once (a charge that should not have been)."""
+    if credits <= 0:
+        raise ValueError("a refund must give credits back")
+    entry = LedgerEntry(EntryKind.REFUND, cause_id, credits)
+    if entry.key in recorded:
+        return _unchanged(account, "refund")
+    return _settle(account, _append(account, entry), [entry], "refund")
 
 
 def record_purchase(account: CreditAccount, cause_id: str, credits: int, recorded: Container[EntryKey]) -> Decision:

@@ -1,10 +1,17 @@
-"""What a conversation costs: per handled conversation or per resolved conversation.
+"""What a conversation costs: per handled conversation or per resolution by the AI agent.
 
 A thread is charged at most once (its usage entry's cause is the thread). Preview and
 test conversations (``billable`` false) are never charged. A resolution counts when the
-agent replied, nobody asked for a handoff, feedback was not negative and, either the
+agent replied, the thread was never handed off (asked for, carried out by routing with any
+reason, or taken by a person in the inbox), feedback was not negative and, either the
 conversation service said it was resolved, or the thread stayed quiet for the plan's
 ``resolution_hours``.
+
+Events reach billing from several producers, so a handoff may be heard after the resolution it
+preceded (routing's handoff delayed, conversation resolving a thread it did not know was handed off).
+The rule is then decided on the events' own times: a handoff that happened no later than the moment
+the resolution was charged for takes the charge back (a refund entry, once); a handoff after that
+moment belongs to a later conversation on the thread and leaves the charge.
 """
 
 from __future__ import annotations
@@ -16,9 +23,14 @@ from customer_agent_shared.events.billing import PricingRule
 from customer_agent_shared.events.conversations import (
     CONVERSATION_ANSWERED,
     CONVERSATION_FEEDBACK,
+    CONVERSATION_HANDED_OFF,
     CONVERSATION_HANDOFF_REQUESTED,
     CONVERSATION_RESOLVED,
 )
+from customer_agent_shared.events.inbox import THREAD_REASSIGNED
+
+HANDOFF_EVENT_TYPES = frozenset({CONVERSATION_HANDOFF_REQUESTED, CONVERSATION_HANDED_OFF, THREAD_REASSIGNED})
+"""Events after which the thread is no AI resolution: a handoff asked for or made, or a person taking it."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,7 @@ class ThreadFacts:
     billable: bool = True
     charged: bool = False
     last_activity_at: datetime | None = None
+    resolved_at: datetime | None = None  # the moment a charged resolution counted (None once refunded)
 
 
 def usage_cause(thread_id: str) -> str:
@@ -50,7 +63,7 @@ def observe(
     )
     if event_type == CONVERSATION_ANSWERED:
         return replace(facts, answered=True)
-    if event_type == CONVERSATION_HANDOFF_REQUESTED:
+    if event_type in HANDOFF_EVENT_TYPES:
         return replace(facts, handed_off=True)
     if event_type == CONVERSATION_FEEDBACK and (feedback or "").strip().lower() == "negative":
         return replace(facts, negative_feedback=True)
@@ -78,3 +91,15 @@ def quietly_resolved(facts: ThreadFacts, now: datetime, resolution_hours: int) -
     if facts.last_activity_at is None or not counts_as_resolution(facts):
         return False
     return now - facts.last_activity_at >= timedelta(hours=resolution_hours)
+
+
+def resolution_moment(facts: ThreadFacts, resolution_hours: int) -> datetime | None:
+    """When a quietly resolved thread counted as resolved: its last activity plus the quiet hours."""
+    if facts.last_activity_at is None:
+        return None
+    return facts.last_activity_at + timedelta(hours=resolution_hours)
+
+
+def refund_due(facts: ThreadFacts, event_type: str, occurred_at: datetime) -> bool:
+    """True when this handoff happened no later than the resolution the thread was charged for."""
+    return event_type in HANDOFF_EVENT_TYPES and facts.resolved_at is not None and occurred_at <= facts.resolved_at

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from customer_agent_shared.events.billing import BillingCommand
 from customer_agent_shared.events.conversations import ConversationEvent
-from customer_agent_shared.events.envelope import CloudEvent
+from customer_agent_shared.events.envelope import CloudEvent, RawCloudEvent
+from customer_agent_shared.events.inbox import INBOX_EVENT_TYPES
 from customer_agent_shared.messaging.batches import BatchConsumer
 from customer_agent_shared.messaging.broker import subscriber_options
 from customer_agent_shared.messaging.reliable import decode_json_body
-from customer_agent_shared.topics import BILLING_COMMANDS, CONVERSATIONS_EVENTS
+from customer_agent_shared.topics import BILLING_COMMANDS, CONVERSATIONS_EVENTS, INBOX_EVENTS
 from faststream.kafka import KafkaBroker
 
 from billing_service.handlers.commands import CreditCommands
-from billing_service.handlers.metering import ConversationMetering
+from billing_service.handlers.metering import ConversationMetering, InboxMetering
 
 
 def register_subscribers(
     broker: KafkaBroker,
     metering: ConversationMetering,
+    inbox_metering: InboxMetering,
     commands: CreditCommands,
     group_id: str,
     batches: BatchConsumer,
@@ -37,6 +39,19 @@ def register_subscribers(
     )
     async def on_conversation_events(events: list[CloudEvent[ConversationEvent]]) -> None:
         await batches.run(events, metering.handle, inbox_consumer=metering.inbox_consumer, prepare=metering.prepare)
+
+    @batches.subscriber(
+        broker,
+        INBOX_EVENTS,
+        group_id=f"{group_id}.{INBOX_EVENTS}",
+        # Each type has its own data model: the use case validates the data (a bad one is dead-lettered).
+        decoder=batches.decoder(RawCloudEvent, event_types=INBOX_EVENT_TYPES),
+        title=f"billing/{INBOX_EVENTS}",
+        description="A thread a person takes is no AI resolution; a closed thread creates no charge.",
+        **options,
+    )
+    async def on_inbox_events(events: list[RawCloudEvent]) -> None:
+        await batches.run(events, inbox_metering.handle, inbox_consumer=inbox_metering.inbox_consumer)
 
     @broker.subscriber(
         BILLING_COMMANDS,

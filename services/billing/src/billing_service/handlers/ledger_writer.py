@@ -25,6 +25,7 @@ from billing_service.domain.ledger import (
     Transition,
     apply_due_reset,
     open_account,
+    record_refund,
     record_usage,
 )
 from billing_service.domain.pricing import usage_cause
@@ -77,6 +78,15 @@ class LedgerTransaction:
         cause = usage_cause(thread_id)
         recorded = await self._uow.ledger.recorded(account.account_id, [(EntryKind.USAGE, cause)])
         return await self.apply(account, record_usage(account, cause, account.plan.credits_per_unit, recorded))
+
+    async def refund_thread(self, account: CreditAccount, thread_id: str) -> CreditAccount:
+        """Give back what the thread's usage took, once; nothing when it was never charged."""
+        cause = usage_cause(thread_id)
+        charged = await self._uow.ledger.amount(account.account_id, (EntryKind.USAGE, cause))
+        if charged is None or charged >= 0:
+            return account
+        recorded = await self._uow.ledger.recorded(account.account_id, [(EntryKind.REFUND, cause)])
+        return await self.apply(account, record_refund(account, cause, -charged, recorded))
 
     def observe_metrics(self) -> None:
         """Count the committed decisions."""

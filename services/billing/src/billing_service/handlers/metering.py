@@ -1,24 +1,43 @@
-"""Use case: meter credits for the conversations the agent handled."""
+"""Use cases: meter credits for the conversations the agent handled, from conversation and inbox events."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 
-from customer_agent_shared.events.conversations import CONVERSATION_EVENT_TYPES, ConversationEvent
-from customer_agent_shared.events.envelope import CloudEvent
+from customer_agent_shared.events.billing import PricingRule
+from customer_agent_shared.events.conversations import (
+    CONVERSATION_EVENT_TYPES,
+    CONVERSATION_RESOLVED,
+    ConversationEvent,
+)
+from customer_agent_shared.events.envelope import CloudEvent, RawCloudEvent
+from customer_agent_shared.events.inbox import THREAD_REASSIGNED, ThreadReassigned, inbox_event
 
 from billing_service.adapters.unit_of_work import BillingUnitOfWork
 from billing_service.clock import Clock
-from billing_service.domain.pricing import charge_for_event, observe
+from billing_service.domain.pricing import charge_for_event, observe, refund_due
 from billing_service.handlers.ledger_writer import LedgerPolicy, LedgerTransaction
 
 logger = logging.getLogger(__name__)
 
 
-class ConversationMetering:
-    """Charges a thread once, when it first becomes chargeable under the account's pricing rule."""
+@dataclass(frozen=True)
+class ThreadEvent:
+    """What billing reads of any event about a thread."""
+
+    account_id: str
+    thread_id: str
+    event_type: str
+    occurred_at: datetime
+    billable: bool = True
+    feedback: str | None = None
+
+
+class _Metering:
+    """Charges a thread once, when it first becomes chargeable; takes a resolution back after a late handoff."""
 
     def __init__(
         self,
@@ -38,6 +57,43 @@ class ConversationMetering:
         """The name this use case claims its events under in the inbox."""
         return self._consumer
 
+    async def _apply(self, event_id: str, event: ThreadEvent | None) -> bool:
+        """Claim the event and apply it (``None``: an event billing has nothing to do with); False if seen."""
+        async with self._unit_of_work() as uow:
+            if not await uow.claim_event(self._consumer, event_id):
+                logger.info("event already handled", extra={"event_type": event.event_type if event else None})
+                return False
+            if event is None or not event.billable:
+                # Not billing's business; preview and test conversations are free.
+                await uow.commit()
+                return True
+            ledger = LedgerTransaction(uow, self._policy, self._clock())
+            account = await ledger.lock_account(event.account_id)
+            before = await uow.threads.get(event.account_id, event.thread_id)
+            facts = observe(
+                before,
+                event.event_type,
+                billable=event.billable,
+                feedback=event.feedback,
+                occurred_at=event.occurred_at,
+            )
+            if refund_due(before, event.event_type, event.occurred_at):
+                account = await ledger.refund_thread(account, event.thread_id)
+                facts = replace(facts, resolved_at=None)
+            rule = account.plan.pricing_rule
+            if charge_for_event(rule, event.event_type, facts):
+                account = await ledger.charge_thread(account, event.thread_id)
+                per_resolution = rule is PricingRule.PER_RESOLUTION and event.event_type == CONVERSATION_RESOLVED
+                facts = replace(facts, charged=True, resolved_at=event.occurred_at if per_resolution else None)
+            await uow.threads.save(event.account_id, event.thread_id, facts)
+            await uow.commit()
+        ledger.observe_metrics()
+        return True
+
+
+class ConversationMetering(_Metering):
+    """Meters conversations.events.v1: answers, handoffs (asked for or made by routing), resolutions, feedback."""
+
     async def prepare(self, events: Sequence[CloudEvent[ConversationEvent]]) -> None:
         """Ahead of a batch, inside its transaction: lock its accounts and read its threads' facts, each
         in one statement, so its events find them without a round trip each."""
@@ -51,27 +107,24 @@ class ConversationMetering:
     async def handle(self, event: CloudEvent[ConversationEvent]) -> bool:
         """Apply one conversation event; False if it was handled before."""
         data = event.data
-        async with self._unit_of_work() as uow:
-            if not await uow.claim_event(self._consumer, event.id):
-                logger.info("conversation event already handled", extra={"event_type": event.type})
-                return False
-            if event.type not in CONVERSATION_EVENT_TYPES or not data.billable:
-                # Other types are not billing's business; preview and test conversations are free.
-                await uow.commit()
-                return True
-            ledger = LedgerTransaction(uow, self._policy, self._clock())
-            account = await ledger.lock_account(data.account_id)
-            facts = observe(
-                await uow.threads.get(data.account_id, data.thread_id),
-                event.type,
-                billable=data.billable,
-                feedback=data.feedback,
-                occurred_at=data.occurred_at,
-            )
-            if charge_for_event(account.plan.pricing_rule, event.type, facts):
-                account = await ledger.charge_thread(account, data.thread_id)
-                facts = replace(facts, charged=True)
-            await uow.threads.save(data.account_id, data.thread_id, facts)
-            await uow.commit()
-        ledger.observe_metrics()
-        return True
+        known = event.type in CONVERSATION_EVENT_TYPES
+        thread_event = ThreadEvent(
+            data.account_id, data.thread_id, event.type, data.occurred_at, data.billable, data.feedback
+        )
+        return await self._apply(event.id, thread_event if known else None)
+
+
+class InboxMetering(_Metering):
+    """Meters inbox.events.v1: a person taking a thread (reassigned) makes it no AI resolution.
+
+    A closed thread changes nothing: closing is no resolution by the agent, and creates no charge.
+    """
+
+    async def handle(self, raw: RawCloudEvent) -> bool:
+        """Apply one inbox event (a bad one raises ``EventParseError``: dead-lettered); False if seen."""
+        event = inbox_event(raw)
+        data = event.data
+        if isinstance(data, ThreadReassigned):
+            taken = ThreadEvent(data.account_id, data.thread_id, THREAD_REASSIGNED, event.time)
+            return await self._apply(event.id, taken)
+        return await self._apply(event.id, None)

@@ -19,7 +19,7 @@ from customer_agent_shared.events.billing import PricingRule
 
 from billing_service.adapters.unit_of_work import BillingUnitOfWork
 from billing_service.clock import Clock
-from billing_service.domain.pricing import quietly_resolved
+from billing_service.domain.pricing import quietly_resolved, resolution_moment
 from billing_service.handlers.ledger_writer import LedgerPolicy, LedgerTransaction
 from billing_service.metrics import EXHAUSTED_ACCOUNTS
 
@@ -112,7 +112,8 @@ class BillingScheduler:
                 await uow.commit()
                 return False
             await ledger.charge_thread(account, thread_id)
-            await uow.threads.save(account_id, thread_id, replace(facts, charged=True))
+            resolved_at = resolution_moment(facts, account.plan.resolution_hours)
+            await uow.threads.save(account_id, thread_id, replace(facts, charged=True, resolved_at=resolved_at))
             await uow.commit()
         ledger.observe_metrics()
         return True

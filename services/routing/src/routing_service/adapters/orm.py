@@ -105,3 +105,13 @@ assignee_load_table = Table(
     Column("open_threads", Integer, nullable=False),
 )
 """Open threads handed to each user or team (capacity and least-loaded choice)."""
+
+user_presence_table = Table(
+    "user_presence",
+    metadata,
+    Column("account_id", String(100), primary_key=True),
+    Column("user_id", String(200), primary_key=True),
+    Column("available", Boolean, nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
+"""Each user's presence as the inbox last reported it (the config's ``available`` is the admin's, apart)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork
 
+from routing_service.adapters.presence import PresenceRepository
 from routing_service.adapters.repositories import (
     AccountRepository,
     LoadRepository,
@@ -19,6 +20,7 @@ class RoutingUnitOfWork(SqlUnitOfWork):
     transcripts: TranscriptRepository
     loads: LoadRepository
     accounts: AccountRepository
+    presence: PresenceRepository
 
     def on_begin(self) -> None:
         """Bind the repositories to this unit of work's session."""
@@ -28,3 +30,4 @@ class RoutingUnitOfWork(SqlUnitOfWork):
         )
         self.loads = LoadRepository(self.session)
         self.accounts = AccountRepository(self.session)
+        self.presence = PresenceRepository(self.session)

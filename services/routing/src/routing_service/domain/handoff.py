@@ -52,9 +52,21 @@ class People:
     loads: Mapping[LoadKey, int]
 
     @classmethod
-    def of(cls, users: Sequence[HandoffUser], teams: Sequence[HandoffTeam], loads: Mapping[LoadKey, int]) -> People:
-        """Index users and teams by id."""
-        return cls({user.id: user for user in users}, {team.id: team for team in teams}, loads)
+    def of(
+        cls,
+        users: Sequence[HandoffUser],
+        teams: Sequence[HandoffTeam],
+        loads: Mapping[LoadKey, int],
+        presence: Mapping[str, bool] | None = None,
+    ) -> People:
+        """Index users and teams by id; a user is available when both the configuration (the admin's
+        setting) and the inbox's presence, if it reported one, say so."""
+        presence = presence or {}
+        present = [
+            user if presence.get(user.id, True) or not user.available else user.model_copy(update={"available": False})
+            for user in users
+        ]
+        return cls({user.id: user for user in present}, {team.id: team for team in teams}, loads)
 
     def user_load(self, user_id: str) -> int:
         """Open threads assigned to the user."""

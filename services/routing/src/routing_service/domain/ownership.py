@@ -19,10 +19,14 @@ class ThreadState(StrEnum):
 
 ALLOWED_TRANSITIONS: dict[ThreadState, frozenset[ThreadState]] = {
     ThreadState.NEW: frozenset({ThreadState.AGENT, ThreadState.HANDOFF_PENDING}),
-    ThreadState.AGENT: frozenset({ThreadState.HANDOFF_PENDING, ThreadState.CLOSED}),
+    # A person in the inbox may also take an agent's thread (reassign) or close it.
+    ThreadState.AGENT: frozenset(
+        {ThreadState.HANDOFF_PENDING, ThreadState.CLOSED, ThreadState.HUMAN, ThreadState.UNASSIGNED}
+    ),
     ThreadState.HANDOFF_PENDING: frozenset({ThreadState.HUMAN, ThreadState.UNASSIGNED}),
-    ThreadState.HUMAN: frozenset({ThreadState.CLOSED}),
-    ThreadState.UNASSIGNED: frozenset({ThreadState.CLOSED}),
+    # The inbox closes, reassigns (to another person, or to nobody) or returns a thread to the agent.
+    ThreadState.HUMAN: frozenset({ThreadState.CLOSED, ThreadState.HUMAN, ThreadState.UNASSIGNED, ThreadState.AGENT}),
+    ThreadState.UNASSIGNED: frozenset({ThreadState.CLOSED, ThreadState.HUMAN, ThreadState.AGENT}),
     # A visitor writing on a closed thread opens it again as a new conversation.
     ThreadState.CLOSED: frozenset({ThreadState.NEW}),
 }

@@ -8,7 +8,8 @@ from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.channels import MESSAGE_RECEIVED, MessageReceived
 from customer_agent_shared.events.config import AgentConfigSnapshot
 from customer_agent_shared.events.conversations import ConversationEvent
-from customer_agent_shared.events.envelope import CloudEvent
+from customer_agent_shared.events.envelope import CloudEvent, RawCloudEvent
+from customer_agent_shared.events.inbox import INBOX_EVENT_TYPES
 from customer_agent_shared.messaging.batches import BatchConsumer
 from customer_agent_shared.messaging.broker import subscriber_options
 from customer_agent_shared.messaging.reliable import decode_json_body
@@ -17,12 +18,14 @@ from customer_agent_shared.topics import (
     BILLING_CREDIT_STATE,
     CHANNELS_INBOUND,
     CONVERSATIONS_EVENTS,
+    INBOX_EVENTS,
 )
 from faststream.kafka import KafkaBroker
 
 from routing_service.handlers.account_state import FoldAccountState
 from routing_service.handlers.conversation_events import HandleConversationEvent
 from routing_service.handlers.inbound import RouteInboundMessage
+from routing_service.handlers.inbox_events import HandleInboxEvent
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class RoutingUseCases:
     inbound: RouteInboundMessage
     conversation_events: HandleConversationEvent
     account_state: FoldAccountState
+    inbox_events: HandleInboxEvent
 
 
 def register_subscribers(
@@ -96,3 +100,17 @@ def register_subscribers(
         await batches.run(
             events, use_cases.conversation_events.handle, inbox_consumer=use_cases.conversation_events.inbox_consumer
         )
+
+    @batches.subscriber(
+        broker,
+        INBOX_EVENTS,
+        group_id=f"{group_id}.{INBOX_EVENTS}",
+        # Each type has its own data model: the use case validates the data (a bad one is dead-lettered).
+        decoder=batches.decoder(RawCloudEvent, event_types=INBOX_EVENT_TYPES),
+        title=f"routing/{INBOX_EVENTS}",
+        description="Free capacity and change ownership when people close, reassign or return threads; "
+        "keep users' presence.",
+        **options,
+    )
+    async def on_inbox_events(events: list[RawCloudEvent]) -> None:
+        await batches.run(events, use_cases.inbox_events.handle, inbox_consumer=use_cases.inbox_events.inbox_consumer)

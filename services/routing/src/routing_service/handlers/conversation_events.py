@@ -21,12 +21,14 @@ from routing_service.adapters.account_cache import AccountDirectory
 from routing_service.adapters.unit_of_work import RoutingUnitOfWork
 from routing_service.domain.decisions import Decision, Situation, decide_handoff_request
 from routing_service.domain.ownership import ThreadState, path
-from routing_service.handlers.effects import Cause, apply_decision, aware, count_decision, people_of
+from routing_service.handlers.effects import Cause, apply_decision, aware, count_decision, people_now
 from routing_service.handlers.tenancy import require_matching_account
 
 logger = logging.getLogger(__name__)
 
-CLOSABLE = frozenset({ThreadState.AGENT, ThreadState.HUMAN, ThreadState.UNASSIGNED})
+# A thread a person holds is closed by the inbox (thread.closed), never by conversation's quiet-period
+# resolution: conversation does not hear every handoff (triggers, pause), so it may resolve a human's thread.
+CLOSABLE = frozenset({ThreadState.AGENT})
 DEFAULT_REASONS = {
     CONVERSATION_CANNOT_ANSWER: HandoffReason.CANNOT_ANSWER,
     CONVERSATION_HANDOFF_REQUESTED: HandoffReason.VISITOR_REQUEST,
@@ -85,13 +87,12 @@ class HandleConversationEvent:
         if thread is None:  # a thread routing never routed (preview, test): nothing to hand off
             return None
         account = await self._directory.get(uow.accounts, data.account_id)
-        loads = await uow.loads.loads(data.account_id)
         at = aware(data.occurred_at)
         situation = Situation(
             state=thread.state,
             deployment=account.deployment(thread.channel),
             pause=account.pause,
-            people=people_of(account, loads),
+            people=await people_now(uow, account, data.account_id),
             at=at,
         )
         decision = decide_handoff_request(situation, data.reason or DEFAULT_REASONS[event.type])
@@ -108,8 +109,6 @@ class HandleConversationEvent:
         if thread is None or thread.state not in CLOSABLE:
             return
         steps = tuple(path(thread.state, ThreadState.CLOSED))
-        if thread.state is ThreadState.HUMAN and thread.assignee_kind is not None and thread.assignee_id:
-            await uow.loads.change(thread.account_id, thread.assignee_kind, thread.assignee_id, -1)
         thread.state = ThreadState.CLOSED
         now = self._clock()
         await uow.threads.record_transitions(

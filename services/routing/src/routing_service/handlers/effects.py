@@ -21,9 +21,14 @@ from customer_agent_shared.events.channels import (
     ThreadHandedOff,
 )
 from customer_agent_shared.events.config import HandoffSettings
-from customer_agent_shared.events.conversations import CONVERSATION_ASSIGNED, ConversationAssigned
+from customer_agent_shared.events.conversations import (
+    CONVERSATION_ASSIGNED,
+    CONVERSATION_HANDED_OFF,
+    ConversationAssigned,
+    ConversationEvent,
+)
 from customer_agent_shared.events.envelope import derived_event_id, make_event
-from customer_agent_shared.topics import CHANNELS_OUTBOUND, CONVERSATIONS_ASSIGNED, INBOX_HANDOFFS
+from customer_agent_shared.topics import CHANNELS_OUTBOUND, CONVERSATIONS_ASSIGNED, CONVERSATIONS_EVENTS, INBOX_HANDOFFS
 
 from routing_service.adapters.account_cache import AccountView
 from routing_service.adapters.repositories import ThreadRecord
@@ -54,12 +59,17 @@ def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def people_of(account: AccountView, loads: Mapping[LoadKey, int]) -> People:
-    """The account's users and teams with their current loads."""
+def people_of(account: AccountView, loads: Mapping[LoadKey, int], presence: Mapping[str, bool] | None = None) -> People:
+    """The account's users and teams with their current loads and the inbox's presence."""
     config = account.config
     if config is None or config.deleted:
         return People.of([], [], loads)
-    return People.of(config.users, config.teams, loads)
+    return People.of(config.users, config.teams, loads, presence)
+
+
+async def people_now(uow: RoutingUnitOfWork, account: AccountView, account_id: str) -> People:
+    """``people_of`` with the loads and presence stored now (read only when a handoff needs them)."""
+    return people_of(account, await uow.loads.loads(account_id), await uow.presence.of_account(account_id))
 
 
 def _key(thread: ThreadRecord) -> str:
@@ -162,8 +172,34 @@ async def apply_decision(
                 event_id=derived_event_id(cause.event_id, "handed_off"),
             ),
         )
+        await _announce_handoff(uow, handed_off, cause)
     if decision.notice is not None:
         await _send_notice(uow, decision, thread, account, cause)
+
+
+async def _announce_handoff(uow: RoutingUnitOfWork, handed_off: ThreadHandedOff, cause: Cause) -> None:
+    """Every handoff routing carries out, with its reason, on conversations.events.v1 too: billing never
+    charges the thread as an AI resolution and admin-api counts the handoff by its real reason."""
+    event = ConversationEvent(
+        account_id=handed_off.account_id,
+        thread_id=handed_off.thread_id,
+        channel=handed_off.channel,
+        message_id=cause.reply_to or None,
+        occurred_at=cause.at,
+        reason=handed_off.reason,
+        assignee=handed_off.assignee,
+    )
+    await uow.publish(
+        CONVERSATIONS_EVENTS,
+        f"{handed_off.account_id}:{handed_off.thread_id}",
+        make_event(
+            CONVERSATION_HANDED_OFF,
+            event,
+            source=SOURCE,
+            account_id=handed_off.account_id,
+            event_id=derived_event_id(cause.event_id, "conversation_handed_off"),
+        ),
+    )
 
 
 def count_decision(decision: Decision) -> None:

@@ -15,7 +15,7 @@ from routing_service.adapters.repositories import ThreadRecord
 from routing_service.adapters.unit_of_work import RoutingUnitOfWork
 from routing_service.domain.decisions import Decision, Outcome, Situation, decide_inbound
 from routing_service.domain.handoff import People
-from routing_service.handlers.effects import Cause, apply_decision, aware, count_decision, people_of
+from routing_service.handlers.effects import Cause, apply_decision, aware, count_decision, people_now
 from routing_service.handlers.tenancy import require_matching_account
 from routing_service.metrics import DECISION_SECONDS, DUPLICATE_MESSAGES
 
@@ -73,8 +73,7 @@ class RouteInboundMessage:
             account = await self._directory.get(uow.accounts, message.account_id)
             decision = self._decide(account, thread, message, People.of([], [], {}))
             if decision.outcome is Outcome.HANDED_OFF:  # only now is the load of people worth reading
-                loads = await uow.loads.loads(message.account_id)
-                decision = self._decide(account, thread, message, people_of(account, loads))
+                decision = self._decide(account, thread, message, await people_now(uow, account, message.account_id))
             cause = Cause(event.id, event.type, received_at, message.message_id, thread.locale)
             await apply_decision(uow, decision, thread, account, cause, message=message)
             if decision.transitions:  # the message itself was counted on the thread by ``receive``

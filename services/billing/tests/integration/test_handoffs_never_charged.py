@@ -1,0 +1,157 @@
+"""Per-resolution billing over real Kafka and PostgreSQL, with handoffs heard from routing and the inbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from billing_service.bootstrap import build_service
+from customer_agent_shared.events.billing import CREDITS_PLAN_SET, BillingCommand, CreditPlan, PricingRule
+from customer_agent_shared.events.channels import Assignee, HandoffReason
+from customer_agent_shared.events.conversations import (
+    CONVERSATION_ANSWERED,
+    CONVERSATION_HANDED_OFF,
+    CONVERSATION_RESOLVED,
+    ConversationEvent,
+)
+from customer_agent_shared.events.envelope import CloudEvent, make_event
+from customer_agent_shared.events.inbox import (
+    THREAD_CLOSED,
+    THREAD_REASSIGNED,
+    ClosedBy,
+    InboxEventData,
+    ThreadClosed,
+    ThreadReassigned,
+    inbox_event_key,
+)
+from customer_agent_shared.settings import InfrastructureSettings
+from customer_agent_shared.testing.kafka import collect_records, end_offsets, unique_name
+from customer_agent_shared.topics import BILLING_COMMANDS, INBOX_EVENTS
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .test_billing_service import (
+    ManualClock,
+    billing_settings,
+    eventually,
+    kafka_producer,
+    ledger,
+    send,
+    send_conversation,
+    wait_until_consuming,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def said(account: str, thread: str, event_type: str, at: datetime, **fields: Any) -> CloudEvent[ConversationEvent]:
+    """A conversation event as conversation (answered, resolved) or routing (handed_off) publishes it."""
+    data = ConversationEvent(account_id=account, thread_id=thread, occurred_at=at, **fields)
+    source = "routing" if event_type == CONVERSATION_HANDED_OFF else "conversation"
+    return make_event(event_type, data, source=source, account_id=account)
+
+
+def handed_off(account: str, thread: str, at: datetime) -> CloudEvent[ConversationEvent]:
+    return said(
+        account,
+        thread,
+        CONVERSATION_HANDED_OFF,
+        at,
+        reason=HandoffReason.TRIGGER,
+        assignee=Assignee(kind="user", id="ada"),
+    )
+
+
+def from_inbox(event_type: str, data: InboxEventData, envelope_account: str | None = None) -> CloudEvent[Any]:
+    return make_event(event_type, data, source="inbox", account_id=envelope_account or data.account_id)
+
+
+async def test_only_threads_the_agent_resolved_are_charged_whatever_order_handoffs_arrive_in(
+    infrastructure: InfrastructureSettings, scratch_schema: tuple[AsyncEngine, str]
+) -> None:
+    engine, schema = scratch_schema
+    bootstrap = infrastructure.kafka_bootstrap_servers
+    now = datetime.now(UTC)
+    clock = ManualClock(now)
+    service = build_service(
+        billing_settings(schema, unique_name("billing-test"), scheduler_interval_seconds=0.2), clock=clock
+    )
+    account = unique_name("acc")
+    plan = CreditPlan(
+        pricing_rule=PricingRule.PER_RESOLUTION,
+        resolution_hours=2,
+        credits_per_unit=3,
+        reset_day=(now.day + 13) % 28 + 1,
+    )
+    plan_set = make_event(
+        CREDITS_PLAN_SET,
+        BillingCommand(account_id=account, command_id="plan-1", plan=plan),
+        source="admin-api-test",
+        account_id=account,
+    )
+    closed = ThreadClosed(
+        account_id=account, thread_id="closed", closed_by=ClosedBy(kind="user", id="ada"), resolved=True
+    )
+    taken = ThreadReassigned(account_id=account, thread_id="taken", assignee=Assignee(kind="user", id="ada"))
+    conversation_stream = [
+        said(account, "agent", CONVERSATION_ANSWERED, now, answer="hi"),
+        said(account, "agent", CONVERSATION_RESOLVED, now + timedelta(minutes=1)),
+        said(account, "late", CONVERSATION_ANSWERED, now, answer="hi"),
+        said(account, "late", CONVERSATION_RESOLVED, now + timedelta(minutes=2)),
+        handed_off(account, "late", now + timedelta(minutes=1)),  # happened before the resolution, heard after
+        said(account, "first", CONVERSATION_ANSWERED, now, answer="hi"),
+        handed_off(account, "first", now + timedelta(minutes=1)),
+        said(account, "first", CONVERSATION_RESOLVED, now + timedelta(minutes=2)),
+        said(account, "closed", CONVERSATION_ANSWERED, now, answer="hi"),
+        handed_off(account, "closed", now + timedelta(minutes=1)),
+        said(account, "taken", CONVERSATION_ANSWERED, now, answer="hi"),
+        said(account, "quiet", CONVERSATION_ANSWERED, now, answer="hi"),  # charged by the same quiet pass
+    ]
+    inbox_stream = [
+        from_inbox(THREAD_CLOSED, closed),
+        from_inbox(THREAD_REASSIGNED, taken),
+        from_inbox(THREAD_CLOSED, closed.model_copy(update={"account_id": unique_name("other")}), account),
+    ]
+    dead_letters = await end_offsets(bootstrap, INBOX_EVENTS + ".dlq", 1)
+    async with service.kernel.lifecycle.running(), kafka_producer(bootstrap) as producer:
+        await wait_until_consuming(service.kernel.broker)
+        await send(producer, BILLING_COMMANDS, plan_set, account)
+        await eventually(lambda: _plan_is_per_resolution(engine, schema, account), "the plan")
+        for event in conversation_stream:
+            await send_conversation(producer, event)
+        for inbox in inbox_stream:
+            await send(producer, INBOX_EVENTS, inbox, inbox_event_key(inbox.data))
+        await eventually(lambda: _has_entry(engine, schema, account, "refund", "thread:late"), "the late refund")
+        clock.now = now + timedelta(hours=2, minutes=5)  # past every thread's quiet period
+        await eventually(lambda: _has_entry(engine, schema, account, "usage", "thread:quiet"), "the quiet charge")
+        refused = await collect_records(
+            bootstrap,
+            INBOX_EVENTS + ".dlq",
+            until=lambda rs: any(inbox_stream[2].id.encode() in r.value for r in rs),
+            timeout_seconds=20,
+            from_offsets=dead_letters,
+        )
+
+    moves = [
+        (e.kind, e.cause_id, e.amount) for e in await ledger(engine, schema, account) if e.kind in ("usage", "refund")
+    ]
+    assert sorted(moves) == [
+        ("refund", "thread:late", 3),
+        ("usage", "thread:agent", -3),
+        ("usage", "thread:late", -3),
+        ("usage", "thread:quiet", -3),
+    ]
+    assert any(inbox_stream[2].id.encode() in record.value for record in refused)
+
+
+async def _plan_is_per_resolution(engine: AsyncEngine, schema: str, account: str) -> bool:
+    async with engine.connect() as connection:
+        rule = await connection.scalar(
+            text(f"""SELECT plan->>'pricing_rule' FROM "{schema}".accounts WHERE account_id = :a"""), {"a": account}
+        )
+    return bool(rule == PricingRule.PER_RESOLUTION.value)
+
+
+async def _has_entry(engine: AsyncEngine, schema: str, account: str, kind: str, cause: str) -> bool:
+    return any(e.kind == kind and e.cause_id == cause for e in await ledger(engine, schema, account))
