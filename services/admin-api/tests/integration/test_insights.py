@@ -38,9 +38,12 @@ async def test_performance_and_knowledge_gaps(harness: Harness) -> None:
     event("resolved", "t1")
     event("cannot_answer", "t2", question="Can I pay with MobilePay?")
     event("knowledge_gap", "t2", question="Can I pay with MobilePay?", nearest_content=[pay], language="en")
-    event("handoff_requested", "t2", reason=HandoffReason.CANNOT_ANSWER)
+    event("handoff_requested", "t2", reason=HandoffReason.CANNOT_ANSWER)  # conversation asks routing
+    event("handed_off", "t2", reason=HandoffReason.CANNOT_ANSWER)  # routing hands off
     event("knowledge_gap", "t3", question="can I pay with mobilepay", language="en")
     event("knowledge_gap", "t4", question="Do you ship to Iceland?", language="en")
+    event("handed_off", "t4", reason=HandoffReason.TRIGGER)  # routing: a trigger word, unknown to conversation
+    event("resolved", "t4")  # so conversation resolves it after the quiet period: not the agent's resolution
     event("answered", "t5", question="How do I reset my password", at=now - timedelta(days=40))  # outside the range
     event("answered", "preview", question="Preview?", billable=False)
     for item in batch:
@@ -67,7 +70,7 @@ async def test_performance_and_knowledge_gaps(harness: Harness) -> None:
     assert performance["answered"] == 1
     assert performance["resolved"] == 1
     assert performance["resolution_rate"] == 0.25
-    assert performance["handoffs_by_reason"] == {"cannot_answer": 1}
+    assert performance["handoffs_by_reason"] == {"cannot_answer": 1, "trigger": 1}
     assert performance["answer_rate"] == 0.5
     assert performance["credits_used"] == 4
     assert performance["top_questions"][0]["count"] == 1

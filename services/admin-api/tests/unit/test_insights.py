@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from admin_api.domain.gaps import (
@@ -13,7 +13,7 @@ from admin_api.domain.gaps import (
     normalize_question,
     similarity,
 )
-from admin_api.domain.performance import ConversationFact, summarize
+from admin_api.domain.performance import THREAD_CLOSED_FACT, ConversationFact, summarize
 from customer_agent_shared.events.billing import PricingRule
 from customer_agent_shared.events.channels import Citation
 
@@ -78,9 +78,11 @@ def test_summary_counts_per_conversation_and_leaves_previews_out() -> None:
         fact("answered", "t1", question="how do I reset my password"),
         fact("resolved", "t1"),
         fact("cannot_answer", "t2", question="Refund?"),
-        fact("handoff_requested", "t2", reason="cannot_answer"),
+        fact("handoff_requested", "t2", reason="cannot_answer"),  # conversation asks; routing hands off:
+        fact("handed_off", "t2", reason="cannot_answer"),
         fact("answered", "t3", question="Opening hours?"),
-        fact("handoff_requested", "t3", reason="trigger"),
+        fact("handed_off", "t3", reason="trigger"),
+        fact("resolved", "t3"),  # conversation's quiet-period resolution of a thread it did not know was handed off
         fact("answered", "preview", billable=False, question="How do I reset my password?"),
     ]
     summary = summarize(facts)
@@ -104,6 +106,28 @@ def test_summary_counts_per_conversation_and_leaves_previews_out() -> None:
 def test_credits_used_follow_the_pricing_rule(rule: PricingRule, per_unit: int, credits: int) -> None:
     facts = [fact("answered", "t1"), fact("resolved", "t1"), fact("answered", "t2")]
     assert summarize(facts, pricing_rule=rule, credits_per_unit=per_unit).credits_used == credits
+
+
+def test_a_request_that_routing_did_not_carry_out_is_no_handoff() -> None:
+    facts = [fact("answered", "t1"), fact("handoff_requested", "t1", reason="visitor_request"), fact("resolved", "t1")]
+    summary = summarize(facts)
+    assert (summary.handoffs, summary.handoffs_by_reason) == (0, {})
+
+
+def test_the_inbox_closing_a_thread_ends_the_persons_conversation_on_it() -> None:
+    later = AT + timedelta(hours=1)
+    facts = [
+        fact("handed_off", "t1", reason="agent_paused"),
+        ConversationFact(kind=THREAD_CLOSED_FACT, thread_id="t1", occurred_at=AT + timedelta(minutes=30)),
+        ConversationFact(kind="conversation.answered", thread_id="t1", occurred_at=later),
+        ConversationFact(kind="conversation.resolved", thread_id="t1", occurred_at=later + timedelta(hours=72)),
+        fact("handed_off", "t2", reason="not_deployed"),
+        ConversationFact(kind=THREAD_CLOSED_FACT, thread_id="closed-only", occurred_at=AT),
+    ]
+    summary = summarize(facts)
+    assert summary.conversations == 2  # a close alone is no conversation of the agent's
+    assert summary.resolved == 1  # t1's new conversation, after the person closed the handed-off one
+    assert summary.handoffs_by_reason == {"agent_paused": 1, "not_deployed": 1}
 
 
 def test_empty_period_has_zero_rates() -> None:

@@ -1,4 +1,11 @@
-"""Performance over a date range, folded from conversation events."""
+"""Performance over a date range, folded from conversation events and the inbox's closed threads.
+
+Handoffs are counted from ``conversation.handed_off``, which routing publishes for every handoff it makes
+with its real reason (conversation's ``handoff_requested`` and ``cannot_answer`` only ask for one). A
+resolution counts for the agent only on a thread that was not handed off; the inbox's ``thread.closed``
+ends the person's conversation on the thread, so a later conversation there starts afresh (conversation's
+quiet-period ``resolved`` never closes a person's thread in the figures).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,8 @@ from customer_agent_shared.events.conversations import ConversationEventKind
 from admin_api.domain.gaps import normalize_question
 
 TOP_QUESTIONS = 10
+THREAD_CLOSED_FACT = "thread.closed"
+"""The kind under which an inbox ``thread.closed`` is kept among the facts."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,20 @@ def _rate(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
+def _resolved_by_the_agent(facts: list[ConversationFact]) -> set[str]:
+    """Threads with a resolution no handoff preceded since the thread was last closed in the inbox."""
+    handed_off: set[str] = set()
+    resolved: set[str] = set()
+    for fact in sorted(facts, key=lambda item: item.occurred_at):
+        if fact.kind == ConversationEventKind.HANDED_OFF:
+            handed_off.add(fact.thread_id)
+        elif fact.kind == THREAD_CLOSED_FACT:
+            handed_off.discard(fact.thread_id)
+        elif fact.kind == ConversationEventKind.RESOLVED and fact.thread_id not in handed_off:
+            resolved.add(fact.thread_id)
+    return resolved
+
+
 def summarize(
     facts: list[ConversationFact],
     *,
@@ -65,7 +88,8 @@ def summarize(
 ) -> PerformanceSummary:
     """Rates are per conversation (thread); preview and test events (not billable) are left out."""
     real = [fact for fact in facts if fact.billable]
-    threads = {fact.thread_id for fact in real}
+    threads = {fact.thread_id for fact in real if fact.kind != THREAD_CLOSED_FACT}
+    resolved_threads = _resolved_by_the_agent(real)
     by_kind: dict[str, set[str]] = {}
     handoff_reasons: dict[str, set[str]] = {}
     questions: Counter[str] = Counter()
@@ -77,7 +101,7 @@ def summarize(
             answered_events += 1
         if fact.kind == ConversationEventKind.CANNOT_ANSWER:
             missed_events += 1
-        if fact.kind == ConversationEventKind.HANDOFF_REQUESTED:
+        if fact.kind == ConversationEventKind.HANDED_OFF:
             handoff_reasons.setdefault(fact.reason or "unspecified", set()).add(fact.thread_id)
         if fact.question and fact.kind in (ConversationEventKind.ANSWERED, ConversationEventKind.CANNOT_ANSWER):
             normalized = normalize_question(fact.question)
@@ -85,8 +109,8 @@ def summarize(
                 questions[normalized] += 1
                 spelling.setdefault(normalized, fact.question.strip())
     conversations = len(threads)
-    resolved = len(by_kind.get(ConversationEventKind.RESOLVED, set()))
-    handed_off = len(by_kind.get(ConversationEventKind.HANDOFF_REQUESTED, set()))
+    resolved = len(resolved_threads)
+    handed_off = len(by_kind.get(ConversationEventKind.HANDED_OFF, set()))
     units = conversations if pricing_rule is PricingRule.PER_CONVERSATION else resolved
     return PerformanceSummary(
         conversations=conversations,

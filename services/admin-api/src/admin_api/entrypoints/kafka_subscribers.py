@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from customer_agent_shared.events.audit import AuditRecorded
 from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.conversations import ConversationEvent
-from customer_agent_shared.events.envelope import CloudEvent
+from customer_agent_shared.events.envelope import CloudEvent, RawCloudEvent
+from customer_agent_shared.events.inbox import INBOX_EVENT_TYPES
 from customer_agent_shared.events.sources import SourceStatus
 from customer_agent_shared.messaging.batches import BatchConsumer
 from customer_agent_shared.messaging.broker import subscriber_options
@@ -20,6 +21,7 @@ from customer_agent_shared.topics import (
     AUDIT,
     BILLING_CREDIT_STATE,
     CONVERSATIONS_EVENTS,
+    INBOX_EVENTS,
     SOURCES_STATUS,
 )
 from faststream.kafka import KafkaBroker
@@ -75,6 +77,24 @@ def register_subscribers(
 
         async def apply(event: CloudEvent[ConversationEvent]) -> bool:
             return await folds.insights.apply_event(consumer, event.id, event.type, event.data)
+
+        await batches.run(events, apply, inbox_consumer=consumer)
+
+    @batches.subscriber(
+        broker,
+        INBOX_EVENTS,
+        group_id=f"{group_id}.{INBOX_EVENTS}",
+        # Each type has its own data model: the use case validates the data (a bad one is dead-lettered).
+        decoder=batches.decoder(RawCloudEvent, event_types=INBOX_EVENT_TYPES),
+        title=f"admin-api/{INBOX_EVENTS}",
+        description="Threads people close in the inbox end their conversation in the performance figures.",
+        **options,
+    )
+    async def on_inbox_events(events: list[RawCloudEvent]) -> None:
+        consumer = f"{group_id}:{INBOX_EVENTS}"
+
+        async def apply(event: RawCloudEvent) -> bool:
+            return await folds.insights.apply_inbox_event(consumer, event)
 
         await batches.run(events, apply, inbox_consumer=consumer)
 

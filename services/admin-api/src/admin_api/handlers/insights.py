@@ -13,13 +13,15 @@ from customer_agent_shared.events.conversations import (
     CONVERSATION_KNOWLEDGE_GAP,
     ConversationEvent,
 )
+from customer_agent_shared.events.envelope import RawCloudEvent
+from customer_agent_shared.events.inbox import ThreadClosed, inbox_event
 from customer_agent_shared.events.sources import SourceKind
 
 from admin_api.adapters.repositories import Row
 from admin_api.adapters.unit_of_work import AdminUnitOfWork
 from admin_api.domain.errors import Conflict, NotFound
 from admin_api.domain.gaps import GapCandidate, matching_gap, merge_nearest_content, normalize_question
-from admin_api.domain.performance import ConversationFact, PerformanceSummary, summarize
+from admin_api.domain.performance import THREAD_CLOSED_FACT, ConversationFact, PerformanceSummary, summarize
 from admin_api.handlers.audit import record_change
 from admin_api.handlers.sources import stage_new_source
 
@@ -48,6 +50,27 @@ class InsightUseCases:
             await uow.facts.add(event_id, event.account_id, fact)
             if event_type == CONVERSATION_KNOWLEDGE_GAP and event.question and normalize_question(event.question):
                 await _group_gap(uow, event)
+            await uow.commit()
+        return True
+
+    async def apply_inbox_event(self, consumer: str, raw: RawCloudEvent) -> bool:
+        """Keep a thread closed in the inbox for performance; other inbox events are not the figures' business.
+
+        A bad event (unknown type, invalid data, another account in the data) raises ``EventParseError``.
+        """
+        event = inbox_event(raw)
+        async with self._unit_of_work() as uow:
+            if not await uow.claim_event(consumer, event.id):
+                return False
+            if isinstance(event.data, ThreadClosed):
+                data = event.data
+                closed = ConversationFact(
+                    kind=THREAD_CLOSED_FACT,
+                    thread_id=data.thread_id,
+                    occurred_at=event.time,
+                    reason="resolved" if data.resolved else "unresolved",
+                )
+                await uow.facts.add(event.id, data.account_id, closed)
             await uow.commit()
         return True
 
