@@ -550,7 +550,11 @@ def network_policy(service: ServiceInfo) -> dict[str, Any]:
     """What the service's pods (server and migrations) may reach, and who may reach them."""
     ports = [("TCP", 9092), ("TCP", 5432), ("TCP", 6379)]
     if service.uses_opensearch:
-        ports += [("TCP", 9200), ("TCP", 443)]
+        ports.append(("TCP", 9200))
+    if service.uses_opensearch and service.name != "ingestion":
+        # Managed OpenSearch and a hosted LLM answer on 443. Not for the crawler: a rule with ports and no
+        # destination would open 443 on every address, private ranges included, cancelling the rule below.
+        ports.append(("TCP", 443))
     egress: list[dict[str, Any]] = [
         {
             "to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],

@@ -182,6 +182,14 @@ def test_network_policies(overlay: str, rendered: dict[str, list[Resource]], ser
         ports = {p["port"] for rule in policy["egress"] for p in rule.get("ports", [])}
         assert {53, 9092, 5432, 6379} <= ports
         assert (9200 in ports) == service["uses_opensearch"]
+        if service["name"] == "ingestion":
+            # Web ports only towards public addresses: never a rule that opens them everywhere.
+            for rule in policy["egress"]:
+                web = {p["port"] for p in rule.get("ports", [])} & {80, 443}
+                if web:
+                    [block] = rule["to"]
+                    assert "10.0.0.0/8" in block["ipBlock"]["except"]
+                    assert "169.254.0.0/16" in block["ipBlock"]["except"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
