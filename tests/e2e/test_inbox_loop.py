@@ -1,0 +1,147 @@
+"""The human inbox closes the loop (issue 29): a team at capacity gets a place back when the inbox closes a
+thread, every handoff shows in the performance figures with its reason, and only the agent's threads cost
+credits. The inbox's events are driven over Kafka only, as a help desk would publish them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from tests.e2e.journey import AdminClient, ChannelProvider
+
+pytestmark = pytest.mark.e2e
+
+INBOX_EVENTS = "inbox.events.v1"
+
+
+class HelpDesk:
+    """Publishes inbox.events.v1 exactly as the external contract pins them."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self._producer = producer
+
+    async def publish(self, account_id: str, event_type: str, key: str, data: dict[str, Any]) -> None:
+        """One CloudEvent on inbox.events.v1, keyed per thread (or per user for presence)."""
+        event = {
+            "specversion": "1.0",
+            "id": f"inbox-{uuid.uuid4().hex}",
+            "source": "e2e-help-desk",
+            "type": event_type,
+            "time": datetime.now(UTC).isoformat(),
+            "datacontenttype": "application/json",
+            "accountid": account_id,
+            "data": {"account_id": account_id, **data},
+        }
+        await self._producer.send_and_wait(INBOX_EVENTS, json.dumps(event).encode(), key=key.encode())
+
+    async def close(self, account_id: str, thread_id: str, *, by_user: str) -> None:
+        """A person closes a thread, resolved."""
+        closed_by = {"kind": "user", "id": by_user}
+        data = {"thread_id": thread_id, "closed_by": closed_by, "resolved": True}
+        await self.publish(account_id, "thread.closed", f"{account_id}:{thread_id}", data)
+
+
+@pytest.fixture
+async def help_desk() -> AsyncIterator[HelpDesk]:
+    """A help desk with its own Kafka producer."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"), acks="all"
+    )
+    await producer.start()
+    yield HelpDesk(producer)
+    await producer.stop()
+
+
+async def set_up_team_at_capacity_one(admin: AdminClient) -> None:
+    """One user in a team that takes one thread at a time; the web channel hands off to the team."""
+    await admin.call(
+        "PUT",
+        "/users",
+        json=[{"id": "u-ada", "name": "Ada", "paid_seat": True, "available": True, "team_ids": ["t-sales"]}],
+    )
+    await admin.call(
+        "PUT", "/teams", json=[{"id": "t-sales", "name": "Sales", "member_ids": ["u-ada"], "max_capacity": 1}]
+    )
+    handoff = {"mode": "handoff", "assign_to": [{"kind": "team", "id": "t-sales"}], "update_avatar": False}
+    await admin.call("POST", "/channels", json={"type": "live_chat", "id": "web", "handoff": handoff})
+    await admin.call("PUT", "/handoff", json={"triggers": ["speak to a human"], "messages": {}})
+    short = await admin.call(
+        "POST",
+        "/sources",
+        json={"kind": "short_answer", "question": "Do you have a physical store?", "answer": "No, only online."},
+    )
+    await admin.wait_source_ready(short["id"])
+
+
+async def test_closing_a_thread_in_the_inbox_frees_the_teams_place(
+    admin: AdminClient, provider: ChannelProvider, help_desk: HelpDesk
+) -> None:
+    account = admin.account_id
+    await set_up_team_at_capacity_one(admin)
+    await asyncio.sleep(1.0)  # configuration snapshots reach routing and conversation
+
+    answered = await provider.send(account, "t-answered", "Do you have a physical store?")
+    assert (await provider.reply_to(account, answered))["kind"] == "answer"
+
+    await provider.send(account, "t-trigger", "I want to speak to a human")
+    triggered = await provider.handoff(account, "t-trigger")
+    assert (triggered["reason"], triggered["assignee"]) == ("trigger", {"kind": "team", "id": "t-sales"})
+
+    await admin.call("POST", "/agent/pause")
+    await wait_for_status(admin, "paused")
+    await asyncio.sleep(1.0)  # the paused snapshot reaches routing
+    await provider.send(account, "t-full", "Hello?")
+    full = await provider.handoff(account, "t-full")
+    assert (full["reason"], full["assignee"]) == ("agent_paused", {"kind": "unassigned", "id": None})
+
+    await help_desk.close(account, "t-trigger", by_user="u-ada")
+    # The close and the next visitor's message travel on different topics: try new threads until routing
+    # has applied the close (each try is one more agent_paused handoff).
+    place_back: dict[str, Any] | None = None
+    tries = 0
+    while place_back is None:
+        tries += 1
+        assert tries <= 20, "the team never got its place back after the inbox closed a thread"
+        thread = f"t-after-close-{tries}"
+        await provider.send(account, thread, "Hello again?")
+        handoff = await provider.handoff(account, thread)
+        assert handoff["reason"] == "agent_paused"
+        if handoff["assignee"] == {"kind": "team", "id": "t-sales"}:
+            place_back = handoff
+        else:
+            await asyncio.sleep(0.5)
+
+    performance = await wait_for_performance(admin, lambda body: body["handoffs"] >= 2 + tries)
+    assert performance["handoffs_by_reason"] == {"trigger": 1, "agent_paused": 1 + tries}
+    credits = await admin.call("GET", "/credits")
+    assert credits["used_this_period"] == 1  # the one thread the agent handled; handed-off threads cost nothing
+
+
+async def wait_for_status(admin: AdminClient, wanted: str, timeout_seconds: float = 30) -> None:
+    """Poll GET /agent/status until the agent's status starts with ``wanted``."""
+    deadline = asyncio.get_running_loop().time() + timeout_seconds
+    while True:
+        status = await admin.call("GET", "/agent/status")
+        if str(status.get("status", "")).startswith(wanted):
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"agent never became {wanted}: {status}"
+        await asyncio.sleep(0.5)
+
+
+async def wait_for_performance(admin: AdminClient, ready: Any, timeout_seconds: float = 30) -> dict[str, Any]:
+    """Poll GET /performance until ``ready(body)`` holds."""
+    deadline = asyncio.get_running_loop().time() + timeout_seconds
+    while True:
+        body = await admin.call("GET", "/performance")
+        if ready(body):
+            return dict(body)
+        assert asyncio.get_running_loop().time() < deadline, f"performance never settled: {body}"
+        await asyncio.sleep(0.5)
