@@ -107,7 +107,7 @@ def create_app_for(service: AdminService) -> FastAPI:
     app = create_operations_app(service.kernel, title=TITLE, description=DESCRIPTION)
     app.version = VERSION
     assert service.api is not None
-    install_api(app, service.api)
+    install_api(app, service.api, service.settings)
     return app
 
 

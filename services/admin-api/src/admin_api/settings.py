@@ -30,6 +30,12 @@ class AdminSettings(ServiceSettings, BatchConsumerSettings):
     max_upload_bytes: int = Field(
         default=15 * 1024 * 1024, ge=1, description="Largest file accepted by POST /sources/files (bytes)."
     )
+    max_json_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body of every endpoint but POST /sources/files (bytes): a larger one is "
+        "refused with 413 as soon as its Content-Length, or the bytes received so far, exceed it.",
+    )
     preview_timeout_seconds: float = Field(
         default=15.0, gt=0, description="How long POST /agent/preview waits for the conversation service."
     )

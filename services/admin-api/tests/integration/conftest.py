@@ -40,7 +40,7 @@ async def harness(infrastructure: InfrastructureSettings) -> AsyncIterator[Harne
             await wait_for_assignment(service.kernel.broker)
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://admin-api") as client:
-                yield Harness(service, settings, client)
+                yield Harness(service, settings, client, app)
     finally:
         engine = create_database_engine(infrastructure.database_url, pool_size=1)
         async with engine.begin() as connection:

@@ -13,6 +13,7 @@ from admin_api.bootstrap import AdminService
 from admin_api.settings import AdminSettings
 from customer_agent_shared.testing.kafka import ReceivedRecord, collect_records, end_offsets, unique_name
 from customer_agent_shared.topics import TOPICS_BY_NAME
+from fastapi import FastAPI
 
 BOOTSTRAP_TOKEN = "operator-" + unique_name("token")
 OPERATOR = {"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"}
@@ -43,11 +44,12 @@ class Account:
 
 @dataclass
 class Harness:
-    """The service under test and a client on its app."""
+    """The service under test, its ASGI app and a client on that app."""
 
     service: AdminService
     settings: AdminSettings
     client: httpx.AsyncClient
+    app: FastAPI
 
     async def new_account(self) -> Account:
         """Create an account and two keys through the operator endpoints."""

@@ -73,7 +73,8 @@ def error_json(status: int, code: str, message: str, details: list[dict[str, Any
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
-def _status_of(error: AdminError) -> int:
+def status_of(error: AdminError) -> int:
+    """The HTTP status of a domain error."""
     for kind in type(error).__mro__:
         if kind in STATUS_BY_ERROR:
             return STATUS_BY_ERROR[kind]
@@ -116,7 +117,7 @@ def install_error_handlers(app: FastAPI, *, authentication_failure: Authenticati
 
     async def on_admin_error(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, AdminError)
-        return error_json(_status_of(error), error.code, error.message)
+        return error_json(status_of(error), error.code, error.message)
 
     async def on_validation_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
@@ -124,7 +125,7 @@ def install_error_handlers(app: FastAPI, *, authentication_failure: Authenticati
         if not_json is not None:
             refused = await authentication_failure(request) if authentication_failure is not None else None
             if refused is not None:
-                return error_json(_status_of(refused), refused.code, refused.message)
+                return error_json(status_of(refused), refused.code, refused.message)
             message = f"The request body is {not_json}."
             return error_json(422, "validation_error", message, [{"field": "body", "problem": not_json}])
         details = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -55,23 +56,39 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 AccountId = Annotated[str, Path(min_length=1, max_length=100, description="Account id.")]
 
 
+OPERATOR_DISABLED = "Operator endpoints are disabled: set ADMIN_BOOTSTRAP_TOKEN to enable them."
+SEND_OPERATOR_TOKEN = "Send the operator's bootstrap token as 'Authorization: Bearer <token>'."
+SEND_API_KEY = "Send an API key as 'Authorization: Bearer <key>'."
+ACCOUNTS_PATH = "/v1/accounts"
+OPERATOR_PATH = re.compile(r"^/v1/accounts(/[^/]+/api-keys(/[^/]*)?)?/?$")
+
+
+def missing_credentials_refusal(path: str, *, operator_enabled: bool) -> Unauthenticated | None:
+    """Why a request that carries no bearer credentials at all is refused (None outside the accounts API)."""
+    if not path.startswith(ACCOUNTS_PATH):
+        return None
+    if OPERATOR_PATH.match(path):
+        return Unauthenticated(SEND_OPERATOR_TOKEN if operator_enabled else OPERATOR_DISABLED)
+    return Unauthenticated(SEND_API_KEY)
+
+
 async def require_operator(api: Services, credentials: Credentials) -> None:
     """Only the bootstrap token passes."""
     if api.bootstrap_token is None:
-        raise Unauthenticated("Operator endpoints are disabled: set ADMIN_BOOTSTRAP_TOKEN to enable them.")
+        raise Unauthenticated(OPERATOR_DISABLED)
     if credentials is None:
-        raise Unauthenticated("Send the operator's bootstrap token as 'Authorization: Bearer <token>'.")
+        raise Unauthenticated(SEND_OPERATOR_TOKEN)
     if not tokens_equal(credentials.credentials, api.bootstrap_token):
         if await api.accounts.authenticate(credentials.credentials) is not None:
             # A valid key, short of a permission only the operator has (403, as for any missing permission).
             raise Forbidden("Only the operator's bootstrap token may do this; an account's API key cannot.")
-        raise Unauthenticated("Send the operator's bootstrap token as 'Authorization: Bearer <token>'.")
+        raise Unauthenticated(SEND_OPERATOR_TOKEN)
 
 
 async def _account_principal(api: ApiServices, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     """The account key the request carries (401 when it carries none, or one that is unknown or revoked)."""
     if credentials is None:
-        raise Unauthenticated("Send an API key as 'Authorization: Bearer <key>'.")
+        raise Unauthenticated(SEND_API_KEY)
     principal = await api.accounts.authenticate(credentials.credentials)
     if principal is None:
         raise Unauthenticated("The API key is unknown or was revoked.")

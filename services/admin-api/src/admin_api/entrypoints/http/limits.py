@@ -1,0 +1,136 @@
+"""Request limits enforced before anything reads a body: the bearer header must be there, and a body may
+not outgrow its endpoint's limit, whether its Content-Length says so or its chunks add up to it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from prometheus_client import Counter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from admin_api.domain.errors import AdminError, PayloadTooLarge
+from admin_api.entrypoints.http.errors import error_json, status_of
+
+REFUSED = Counter(
+    "customer_agent_admin_api_requests_refused_early_total",
+    "Requests refused before their body was read, by reason (no_credentials, body_too_large).",
+    ["reason"],
+)
+
+CredentialsCheck = Callable[[str], AdminError | None]
+"""Why a request to this path without any ``Authorization: Bearer`` header is refused, or None."""
+
+
+@dataclass(frozen=True)
+class BodyLimits:
+    """The largest body each endpoint takes, in bytes."""
+
+    json_bytes: int
+    upload_bytes: int
+    upload_path: re.Pattern[str]
+
+    def for_request(self, method: str, path: str) -> int:
+        """The limit of this request's body."""
+        if method == "POST" and self.upload_path.match(path):
+            return self.upload_bytes
+        return self.json_bytes
+
+
+def _has_bearer(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, credentials = value.decode("latin-1").partition(" ")
+            return scheme.lower() == "bearer" and bool(credentials.strip())
+    return False
+
+
+def _declared_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"The request body is larger than this endpoint's limit of {limit} bytes ({limit / 1_048_576:.1f} MiB)."
+    )
+
+
+async def _refuse(error: AdminError, reason: str, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer in the error shape at once. The connection stays open: the server drops the rest of the body as
+    it arrives (never buffering it), and a client still sending is not reset before it reads the answer."""
+    REFUSED.labels(reason=reason).inc()
+    await error_json(status_of(error), error.code, error.message)(scope, receive, send)
+
+
+class RequestLimits:
+    """Pure ASGI middleware: 401 without a bearer header and 413 past the body limit, both before (or while)
+    the body is read, so a huge body costs at most its endpoint's limit in memory."""
+
+    def __init__(self, app: ASGIApp, *, limits: BodyLimits, credentials_refusal: CredentialsCheck) -> None:
+        self.app = app
+        self.limits = limits
+        self.credentials_refusal = credentials_refusal
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the headers, then pass the request on with its body counted as it streams in."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refused = None if _has_bearer(scope) else self.credentials_refusal(scope["path"])
+        if refused is not None:
+            await _refuse(refused, "no_credentials", scope, receive, send)
+            return
+        limit = self.limits.for_request(scope["method"], scope["path"])
+        declared = _declared_length(scope)
+        if declared is not None and declared > limit:
+            await _refuse(_too_large(limit), "body_too_large", scope, receive, send)
+            return
+        await _CountedRequest(self.app, limit, scope, receive, send).run()
+
+
+class _CountedRequest:
+    """One request whose body is cut off with a 413 once more than ``limit`` bytes have arrived."""
+
+    def __init__(self, app: ASGIApp, limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+        self.app, self.limit, self.scope = app, limit, scope
+        self.outer_receive, self.outer_send = receive, send
+        self.received = 0
+        self.exceeded = False
+        self.app_responded = False
+        self.answered_by_limit = False
+
+    async def run(self) -> None:
+        """Run the app on the counted body."""
+        await self.app(self.scope, self.receive, self.send)
+
+    async def receive(self) -> Message:
+        """The next body chunk; past the limit, the 413 goes out and the app sees the client gone."""
+        if self.exceeded:
+            return {"type": "http.disconnect"}
+        message = await self.outer_receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.limit:
+                self.exceeded = True
+                if not self.app_responded:
+                    self.answered_by_limit = True
+                    await _refuse(
+                        _too_large(self.limit), "body_too_large", self.scope, self.outer_receive, self.outer_send
+                    )
+                return {"type": "http.disconnect"}
+        return message
+
+    async def send(self, message: Message) -> None:
+        """Pass the app's response on, unless the 413 already answered the request."""
+        if self.answered_by_limit:
+            return  # the app answering the "disconnected" request after the 413
+        if message["type"] == "http.response.start":
+            self.app_responded = True
+        await self.outer_send(message)

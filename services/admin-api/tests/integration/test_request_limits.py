@@ -1,0 +1,199 @@
+"""A huge body costs admin-api at most its endpoint's limit: no key means 401 before any byte is read, a
+Content-Length past the limit means 413 at once, and a chunked body is cut off with 413 at the limit.
+Measured over real HTTP (uvicorn in-process), counting the body bytes the app was handed, with a client
+that keeps sending until the answer comes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import h11
+import httpx
+import pytest
+import uvicorn
+from customer_agent_shared.testing.plumbing import eventually
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .harness import Harness
+
+pytestmark = pytest.mark.integration
+
+CHUNK = 64 * 1024
+HUGE = 32 * 1024 * 1024
+
+
+class BodyMeter:
+    """Wraps the app and counts the request body bytes it received."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.read = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app with a receive that counts."""
+
+        async def counted() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                self.read += len(message.get("body", b""))
+            return message
+
+        await self.app(scope, counted, send)
+
+
+class SlowBody:
+    """A body of ``total`` bytes sent chunk by chunk, remembering how far the sending got."""
+
+    def __init__(self, total: int = HUGE, head: bytes = b"") -> None:
+        self.total = total
+        self.head = head
+        self.sent = 0
+        self.exhausted = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self.head:
+            yield self.head
+        while self.sent < self.total:
+            self.sent += CHUNK
+            yield b"x" * CHUNK
+            await asyncio.sleep(0.001)
+        self.exhausted = True
+
+
+@dataclass
+class Answer:
+    """The response to a request whose body was still being sent when it came."""
+
+    status: int
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+async def send_slowly(port: int, method: str, path: str, headers: dict[str, str], body: SlowBody) -> Answer:
+    """Send the request, its body chunk by chunk, while reading: stop sending once the response is in."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    connection = h11.Connection(h11.CLIENT)
+    if "Content-Length" not in headers:
+        headers = {**headers, "Transfer-Encoding": "chunked"}
+    request = h11.Request(method=method, target=path, headers=[("Host", "admin-api"), *headers.items()])
+    writer.write(connection.send(request) or b"")
+
+    async def pump() -> None:
+        async for chunk in body:
+            writer.write(connection.send(h11.Data(data=chunk)) or b"")
+            await writer.drain()
+
+    pumping = asyncio.create_task(pump())
+    try:
+        response, content = await asyncio.wait_for(_read_response(reader, connection), timeout=60)
+    finally:
+        pumping.cancel()
+        writer.close()
+    return Answer(
+        response.status_code,
+        {name.decode(): value.decode() for name, value in response.headers},
+        json.loads(content),
+    )
+
+
+async def _read_response(reader: asyncio.StreamReader, connection: h11.Connection) -> tuple[h11.Response, bytes]:
+    response: h11.Response | None = None
+    content = b""
+    while True:
+        event = connection.next_event()
+        if event is h11.NEED_DATA:
+            connection.receive_data(await reader.read(65536))
+        elif isinstance(event, h11.Response):
+            response = event
+        elif isinstance(event, h11.Data):
+            content += event.data
+        elif isinstance(event, h11.EndOfMessage):
+            assert response is not None
+            return response, content
+        else:
+            raise AssertionError(f"unexpected {event!r}")
+
+
+def _started(server: uvicorn.Server) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return server.started
+
+    return check
+
+
+@asynccontextmanager
+async def served(app: ASGIApp) -> AsyncIterator[tuple[int, BodyMeter]]:
+    """The app behind uvicorn on a free local port, counting the body bytes it reads."""
+    meter = BodyMeter(app)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(meter, lifespan="off", log_level="warning"))
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    try:
+        await eventually(_started(server), "uvicorn listening", within=10.0)
+        yield listener.getsockname()[1], meter
+    finally:
+        server.should_exit = True
+        await serving
+        listener.close()
+
+
+async def test_a_huge_body_without_a_key_is_refused_before_a_byte_is_read(harness: Harness) -> None:
+    account = await harness.new_account()
+    body = SlowBody()
+    async with served(harness.app) as (port, meter):
+        answer = await send_slowly(port, "PUT", account.path("/agent"), {"Content-Type": "application/json"}, body)
+    assert answer.status == 401, answer.body
+    assert answer.body["error"]["code"] == "unauthenticated"
+    assert answer.headers["www-authenticate"] == "Bearer"
+    assert meter.read == 0
+    assert not body.exhausted
+
+
+async def test_a_declared_length_past_the_limit_is_refused_before_a_byte_is_read(harness: Harness) -> None:
+    account = await harness.new_account()
+    body = SlowBody()
+    headers = {**account.edit, "Content-Type": "application/json", "Content-Length": str(HUGE)}
+    async with served(harness.app) as (port, meter):
+        answer = await send_slowly(port, "PUT", account.path("/agent"), headers, body)
+    assert answer.status == 413, answer.body
+    assert answer.body["error"]["code"] == "payload_too_large"
+    assert "limit" in answer.body["error"]["message"]
+    assert meter.read == 0
+    assert not body.exhausted
+
+
+async def test_a_chunked_body_is_cut_off_at_the_limit(harness: Harness) -> None:
+    account = await harness.new_account()
+    body = SlowBody()
+    headers = {**account.edit, "Content-Type": "application/json"}
+    async with served(harness.app) as (port, meter):
+        answer = await send_slowly(port, "PUT", account.path("/agent"), headers, body)
+        assert answer.status == 413, answer.body
+        assert harness.settings.max_json_body_bytes < meter.read <= harness.settings.max_json_body_bytes + CHUNK
+        assert not body.exhausted
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:  # the server carries on
+            assert (await client.get(account.path("/agent"), headers=account.read)).status_code == 200
+
+
+async def test_an_upload_is_cut_off_at_the_upload_limit(harness: Harness) -> None:
+    account = await harness.new_account()
+    boundary = "limit-test-boundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.txt"\r\n'
+        "Content-Type: text/plain\r\n\r\n"
+    ).encode()
+    body = SlowBody(head=head)
+    headers = {**account.edit, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    async with served(harness.app) as (port, meter):
+        answer = await send_slowly(port, "POST", account.path("/sources/files"), headers, body)
+    assert answer.status == 413, answer.body
+    upload_limit = harness.settings.max_upload_bytes + 64 * 1024
+    assert upload_limit < meter.read <= upload_limit + CHUNK + len(head)
+    assert not body.exhausted
