@@ -319,7 +319,7 @@ async def create_account() -> BenchAccount:
             )
         ).raise_for_status()
         (
-            await client.post(f"{base}/credits/purchases", json={"credits": 10_000_000}, headers=headers)
+            await client.post(f"{base}/credits/purchases", json={"credits": 10_000_000}, headers=operator)
         ).raise_for_status()
     return BenchAccount(account, headers, [])
 

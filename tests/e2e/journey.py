@@ -19,10 +19,11 @@ HANDOFFS = "inbox.handoffs.v1"
 
 
 class AdminClient:
-    """The admin REST API for one account, with an edit key."""
+    """The admin REST API for one account, with an edit key (and the operator's client for purchases and plans)."""
 
     def __init__(self, http: httpx.AsyncClient, account_id: str, key: str) -> None:
         self.account_id = account_id
+        self.operator = http
         self.http = httpx.AsyncClient(
             base_url=str(http.base_url), timeout=30, headers={"Authorization": f"Bearer {key}"}
         )
@@ -65,10 +66,17 @@ class AdminClient:
         return problems
 
     async def call(
-        self, method: str, path: str, expected: int | tuple[int, ...] = (200, 201, 202), **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        expected: int | tuple[int, ...] = (200, 201, 202),
+        *,
+        as_operator: bool = False,
+        **kwargs: Any,
     ) -> Any:
-        """Call ``base + path`` and check the status."""
-        response = await self.http.request(method, self.base + path, **kwargs)
+        """Call ``base + path`` with the account's key (or the operator's token) and check the status."""
+        client = self.operator if as_operator else self.http
+        response = await client.request(method, self.base + path, **kwargs)
         allowed = (expected,) if isinstance(expected, int) else expected
         assert response.status_code in allowed, f"{method} {path} → {response.status_code}: {response.text}"
         return response.json() if response.content else None

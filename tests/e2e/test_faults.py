@@ -26,7 +26,7 @@ async def ready_account(admin: AdminClient) -> AsyncIterator[AdminClient]:
     )
     source = await admin.call("POST", "/sources", json={"kind": "short_answer", "question": QUESTION, "answer": ANSWER})
     await admin.wait_source_ready(source["id"])
-    await admin.call("POST", "/credits/purchases", json={"credits": 100_000})
+    await admin.call("POST", "/credits/purchases", json={"credits": 100_000}, as_operator=True)
     await asyncio.sleep(1.0)
     yield admin
     await stack_control.ensure_everything_up()

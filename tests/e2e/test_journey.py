@@ -147,7 +147,8 @@ async def test_the_whole_journey(admin: AdminClient, provider: ChannelProvider, 
     assert (await provider.reply_to(account, open_thread))["kind"] == "answer"
     # Lower this period's allotment by what is left: the balance reaches zero.
     credits = await admin.call("GET", "/credits")
-    await admin.call("PUT", "/credits/plan", json={"monthly_allotment": credits["allotment"] - credits["balance"]})
+    lowered = {"monthly_allotment": credits["allotment"] - credits["balance"]}
+    await admin.call("PUT", "/credits/plan", json=lowered, as_operator=True)
     await wait_for_credit_state(admin, exhausted=True)
     new_thread = await provider.send(account, "t-new-while-paused", "What is your return policy?")
     paused_handoff = await provider.handoff(account, "t-new-while-paused")
@@ -157,7 +158,7 @@ async def test_the_whole_journey(admin: AdminClient, provider: ChannelProvider, 
     assert (await provider.reply_to(account, continued))["kind"] == "answer"
 
     # Credits purchased: the agent takes new threads again.
-    await admin.call("POST", "/credits/purchases", json={"credits": 100})
+    await admin.call("POST", "/credits/purchases", json={"credits": 100}, as_operator=True)
     await wait_for_credit_state(admin, exhausted=False)
     after = await provider.send(account, f"t-after-{uuid.uuid4().hex[:6]}", "How long do I have to return an item?")
     reply = await provider.reply_to(account, after)

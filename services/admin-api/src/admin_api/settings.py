@@ -25,7 +25,8 @@ class AdminSettings(ServiceSettings, BatchConsumerSettings):
     )
     bootstrap_token: SecretStr | None = Field(
         default=None,
-        description="ADMIN_BOOTSTRAP_TOKEN: operator token that creates accounts and API keys (unset = disabled).",
+        description="ADMIN_BOOTSTRAP_TOKEN: operator token that creates accounts and API keys, records credit "
+        "purchases and sets plans (unset = disabled).",
     )
     max_upload_bytes: int = Field(
         default=15 * 1024 * 1024, ge=1, description="Largest file accepted by POST /sources/files (bytes)."

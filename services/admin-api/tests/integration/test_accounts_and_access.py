@@ -33,8 +33,6 @@ ENDPOINTS: list[tuple[str, str, object, int]] = [
     ("GET", "/teams", None, 200),
     ("PUT", "/teams", {"teams": []}, 403),
     ("GET", "/credits", None, 200),
-    ("POST", "/credits/purchases", {"credits": 5}, 403),
-    ("PUT", "/credits/plan", {"monthly_allotment": 10}, 403),
     ("GET", "/performance", None, 200),
     ("GET", "/knowledge-gaps", None, 200),
     ("POST", "/knowledge-gaps/gap_x/resolve", {"answer": "a"}, 403),
@@ -115,6 +113,28 @@ async def test_access_control(harness: Harness, method: str, suffix: str, body: 
     assert read_only.status_code == read_status, read_only.text
     if read_status == 403:
         assert "customer_agent:edit" in read_only.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix", "body"),
+    [("POST", "/credits/purchases", {"credits": 5}), ("PUT", "/credits/plan", {"monthly_allotment": 10})],
+)
+async def test_purchases_and_plan_take_the_operators_token(
+    harness: Harness, method: str, suffix: str, body: object
+) -> None:
+    client = harness.client
+    mine, _other = await _pair(harness)
+    no_key = await client.request(method, mine.path(suffix), json=body)
+    assert no_key.status_code == 401, no_key.text
+    assert "bootstrap token" in no_key.json()["error"]["message"]
+    for key in (mine.edit, mine.read):
+        refused = await client.request(method, mine.path(suffix), headers=key, json=body)
+        assert refused.status_code == 403, refused.text
+        assert "bootstrap token" in refused.json()["error"]["message"]
+    missing = await client.request(method, "/v1/accounts/nope-404" + suffix, headers=OPERATOR, json=body)
+    assert missing.status_code == 404, missing.text
+    accepted = await client.request(method, mine.path(suffix), headers=OPERATOR, json=body)
+    assert accepted.status_code == 202, accepted.text
 
 
 _ACCOUNTS: list[Account] = []

@@ -16,7 +16,7 @@ from customer_agent_shared.events.preview import PREVIEW_ANSWERED, PreviewAnswer
 from customer_agent_shared.testing.kafka import produce_raw
 from customer_agent_shared.topics import BILLING_COMMANDS, CONVERSATIONS_PREVIEW, CONVERSATIONS_PREVIEW_REPLIES
 
-from .harness import Harness, audit_trail, events_for, read_from, topic_ends
+from .harness import OPERATOR, Harness, audit_trail, events_for, read_from, topic_ends
 
 pytestmark = pytest.mark.integration
 
@@ -44,13 +44,13 @@ async def test_purchases_and_plan_are_commands_to_billing(harness: Harness) -> N
         "exhausted": False,
         "plan": None,
     }
-    headers = {**account.edit, "Idempotency-Key": "buy-1"}
+    headers = {**OPERATOR, "Idempotency-Key": "buy-1"}
     bought = await client.post(account.path("/credits/purchases"), json={"credits": 500}, headers=headers)
     assert bought.status_code == 202, bought.text
     again = await client.post(account.path("/credits/purchases"), json={"credits": 500}, headers=headers)
     assert again.json()["command_id"] == bought.json()["command_id"]
     assert (
-        await client.post(account.path("/credits/purchases"), json={"credits": 0}, headers=account.edit)
+        await client.post(account.path("/credits/purchases"), json={"credits": 0}, headers=OPERATOR)
     ).status_code == 422
     plan = {
         "monthly_allotment": 2000,
@@ -59,10 +59,10 @@ async def test_purchases_and_plan_are_commands_to_billing(harness: Harness) -> N
         "auto_upgrade_pack_credits": 500,
         "auto_upgrade_limit": 2,
     }
-    planned = await client.put(account.path("/credits/plan"), json=plan, headers=account.edit)
+    planned = await client.put(account.path("/credits/plan"), json=plan, headers=OPERATOR)
     assert planned.status_code == 202
     bad_zone = await client.put(
-        account.path("/credits/plan"), json={**plan, "timezone": "Nowhere/Land"}, headers=account.edit
+        account.path("/credits/plan"), json={**plan, "timezone": "Nowhere/Land"}, headers=OPERATOR
     )
     assert bad_zone.status_code == 422
 
@@ -73,9 +73,10 @@ async def test_purchases_and_plan_are_commands_to_billing(harness: Harness) -> N
     assert commands[0]["data"]["command_id"] == bought.json()["command_id"]
     assert commands[1]["data"]["plan"]["auto_upgrade_limit"] == 2
     assert {r.key for r in records if events_for([r], account.id)} == {account.id.encode()}
-    assert [(t, a) for t, a, _ in await audit_trail(harness, account) if t.startswith("credit")] == [
-        ("credit_purchase", "create"),
-        ("credit_plan", "edit"),
+    audit = await harness.client.get(account.path("/audit-log"), headers=account.read)
+    assert [(e["target_type"], e["action"], e["actor"]) for e in reversed(audit.json()["items"])][-2:] == [
+        ("credit_purchase", "create", "bootstrap"),
+        ("credit_plan", "edit", "bootstrap"),
     ]
 
 

@@ -1,5 +1,5 @@
-"""Credits: read the state billing publishes; purchases and plan changes are commands to billing,
-the ledger's only writer."""
+"""Credits: read the state billing publishes; purchases and plan changes (the operator's) are commands to
+billing, the ledger's only writer."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from customer_agent_shared.topics import BILLING_COMMANDS
 
 from admin_api.adapters.unit_of_work import AdminUnitOfWork
 from admin_api.domain.configuration import check_timezone
+from admin_api.domain.errors import NotFound
 from admin_api.handlers.audit import SOURCE, record_change
 
 
@@ -41,6 +42,8 @@ class CreditUseCases:
         self, account_id: str, *, actor: str, command_type: str, command: BillingCommand, target: str
     ) -> str:
         async with self._unit_of_work() as uow:
+            if await uow.accounts.get(account_id) is None:
+                raise NotFound(f"Account {account_id!r} does not exist.")
             current = await uow.credits.get(account_id)
             event = make_event(command_type, command, source=SOURCE, account_id=account_id)
             await uow.publish(BILLING_COMMANDS, account_id, event)

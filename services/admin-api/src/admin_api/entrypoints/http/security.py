@@ -60,7 +60,7 @@ OPERATOR_DISABLED = "Operator endpoints are disabled: set ADMIN_BOOTSTRAP_TOKEN 
 SEND_OPERATOR_TOKEN = "Send the operator's bootstrap token as 'Authorization: Bearer <token>'."
 SEND_API_KEY = "Send an API key as 'Authorization: Bearer <key>'."
 ACCOUNTS_PATH = "/v1/accounts"
-OPERATOR_PATH = re.compile(r"^/v1/accounts(/[^/]+/api-keys(/[^/]*)?)?/?$")
+OPERATOR_PATH = re.compile(r"^/v1/accounts(/[^/]+/(api-keys(/[^/]*)?|credits/purchases|credits/plan))?/?$")
 
 
 def missing_credentials_refusal(path: str, *, operator_enabled: bool) -> Unauthenticated | None:

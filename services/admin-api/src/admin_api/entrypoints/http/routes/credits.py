@@ -1,4 +1,5 @@
-"""Credits: the balance billing reports, purchases and the plan."""
+"""Credits: the balance billing reports (an account key reads it), purchases and the plan (the operator's
+token records them, DESIGN.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from fastapi.responses import JSONResponse
 from admin_api.entrypoints.http.errors import EDIT_ERRORS, READ_ERRORS
 from admin_api.entrypoints.http.models.credits import CommandAccepted, CreditPlanBody, CreditsOut, PurchaseBody
 from admin_api.entrypoints.http.params import IdempotencyKey
-from admin_api.entrypoints.http.security import AccountId, Editor, Reader, Services, fingerprint, idempotent
+from admin_api.entrypoints.http.security import AccountId, Operator, Reader, Services, fingerprint, idempotent
+from admin_api.handlers.accounts import OPERATOR
 
 router = APIRouter(prefix="/v1/accounts/{account_id}", tags=["credits"])
 
@@ -39,15 +41,14 @@ async def get_credits(account_id: AccountId, who: Reader, api: Services) -> Cred
     status_code=202,
     response_model=CommandAccepted,
     responses=EDIT_ERRORS,
+    tags=["operator"],
     summary="Record a credit purchase",
 )
 async def purchase(
-    account_id: AccountId, body: PurchaseBody, who: Editor, api: Services, idempotency_key: IdempotencyKey = None
+    account_id: AccountId, body: PurchaseBody, _: Operator, api: Services, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     async def run() -> CommandAccepted:
-        return CommandAccepted(
-            command_id=await api.credits.purchase(account_id, actor=who.key_id, credits=body.credits)
-        )
+        return CommandAccepted(command_id=await api.credits.purchase(account_id, actor=OPERATOR, credits=body.credits))
 
     return await idempotent(
         api,
@@ -65,8 +66,9 @@ async def purchase(
     status_code=202,
     response_model=CommandAccepted,
     responses=EDIT_ERRORS,
+    tags=["operator"],
     summary="Set the plan and auto-upgrade limit",
 )
-async def put_plan(account_id: AccountId, body: CreditPlanBody, who: Editor, api: Services) -> CommandAccepted:
+async def put_plan(account_id: AccountId, body: CreditPlanBody, _: Operator, api: Services) -> CommandAccepted:
     plan = CreditPlan.model_validate(body.model_dump(mode="json"))
-    return CommandAccepted(command_id=await api.credits.set_plan(account_id, actor=who.key_id, plan=plan))
+    return CommandAccepted(command_id=await api.credits.set_plan(account_id, actor=OPERATOR, plan=plan))
