@@ -25,7 +25,7 @@ from sqlalchemy import func
 
 from admin_api.adapters.repositories import Row
 from admin_api.adapters.unit_of_work import AdminUnitOfWork
-from admin_api.domain.errors import InvalidRequest, NotFound
+from admin_api.domain.errors import Conflict, InvalidRequest, NotFound
 from admin_api.domain.files import check_upload
 from admin_api.domain.sources import check_source_url, citations_allowed, is_newer_status
 from admin_api.handlers.audit import SOURCE, record_change
@@ -150,6 +150,23 @@ class SourceUseCases:
             "citations_enabled": citations_enabled,
         }
         return await self._create(account_id, actor=actor, values=values)
+
+    async def create_knowledge_base(
+        self, account_id: str, *, actor: str, citations_enabled: bool, private: bool
+    ) -> Row:
+        """The knowledge base that articles announced on content.events.v1 are indexed into (one per account)."""
+        async with self._unit_of_work() as uow:
+            existing = [row for row in await uow.sources.list(account_id) if row["kind"] == SourceKind.KNOWLEDGE_BASE]
+            if existing:
+                raise Conflict(f"The account already has a knowledge base: source {existing[0]['id']!r}.")
+            values = {
+                "kind": SourceKind.KNOWLEDGE_BASE.value,
+                "citations_enabled": citations_enabled,
+                "private": private,
+            }
+            row = await stage_new_source(uow, account_id, actor, values, None)
+            await uow.commit()
+        return row
 
     async def upload_file(
         self,
@@ -300,7 +317,21 @@ class SourceUseCases:
                     }
                 )
                 applied = True
-            elif row["deleted_at"] is not None or not is_newer_status(row["status_sequence"], status.sequence):
+            elif row["deleted_at"] is not None:
+                applied = False
+                if status.state is SourceState.DELETED and status.error:
+                    # Ingestion refused content for a source the admin removed (a later article): say so.
+                    await record_change(
+                        uow,
+                        account_id=status.account_id,
+                        actor="ingestion",
+                        action="refuse",
+                        target_type="source",
+                        target_id=status.source_id,
+                        before=None,
+                        after={"error": status.error},
+                    )
+            elif not is_newer_status(row["status_sequence"], status.sequence):
                 applied = False
             else:
                 await uow.sources.update(status.account_id, status.source_id, counts)

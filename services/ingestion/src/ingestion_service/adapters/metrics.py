@@ -39,3 +39,7 @@ EMBEDDING_FAILURES = Counter(
     "Embedding passes that failed (model or index unavailable: retried) or chunks refused for good.",
     ["reason"],
 )
+ARTICLES_REFUSED = Counter(
+    "customer_agent_ingestion_articles_refused_total",
+    "Knowledge-base article events refused because the account's admin removed its knowledge base.",
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -123,6 +123,24 @@ class SourceRepository:
             .first()
         )
         return SourceRecord(**{name: row[name] for name in _SOURCE_FIELDS}) if row else None
+
+    async def removed_knowledge_base(self, account_id: str) -> SourceRecord | None:
+        """The knowledge-base source the account's admin removed last, if no knowledge base is live."""
+        rows = (
+            (
+                await self._session.execute(
+                    select(sources_table).where(
+                        sources_table.c.account_id == account_id, sources_table.c.kind == "knowledge_base"
+                    )
+                )
+            )
+            .mappings()
+            .all()
+        )
+        if not rows or any(row["state"] != "deleted" for row in rows):
+            return None
+        newest = max(rows, key=lambda row: row["sync_requested_at"] or datetime.min.replace(tzinfo=UTC))
+        return SourceRecord(**{name: newest[name] for name in _SOURCE_FIELDS})
 
     async def pending_syncs(self) -> list[tuple[str, str]]:
         """Website sources whose sync was requested but not finished (to resume after a restart)."""

@@ -1,13 +1,16 @@
 """Use case: knowledge-base articles from ``content.events.v1`` are indexed (or removed) at once.
 
 Articles belong to the account's registered ``knowledge_base`` source; without
-one they go to an implicit source ``knowledge-base``. Events older than what
+one they go to an implicit source ``knowledge-base``, unless the admin removed the
+knowledge base: then articles are refused (each reported on the removed source, which
+admin-api notes in the audit log) until the admin adds a ``knowledge_base`` source again. Events older than what
 is indexed (by ``updated_at``) are ignored, so out-of-order delivery cannot
 resurrect a deleted or older article.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,6 +21,7 @@ from customer_agent_shared.events.sources import SourceKind, SourceState
 from customer_agent_shared.messaging.reliable import PermanentHandlerError
 
 from ingestion_service.adapters.html_extract import extract_html
+from ingestion_service.adapters.metrics import ARTICLES_REFUSED
 from ingestion_service.adapters.repositories import DocumentRecord, SourceRecord
 from ingestion_service.adapters.unit_of_work import IngestionUnitOfWork
 from ingestion_service.domain.chunking import document_id_for
@@ -26,6 +30,7 @@ from ingestion_service.handlers.indexing import DocumentIndexer
 from ingestion_service.handlers.status import stage_status
 
 IMPLICIT_KB_SOURCE = "knowledge-base"
+logger = logging.getLogger(__name__)
 
 
 class ArticleIndexing:
@@ -49,9 +54,13 @@ class ArticleIndexing:
             if not await uow.claim_event(self._consumer, event.id):
                 return
             source = await uow.sources.knowledge_base_source(article.account_id)
+            removed = await uow.sources.removed_knowledge_base(article.account_id) if source is None else None
+            if removed is not None:
+                # The admin removed the knowledge base: it stays removed until they add one again.
+                await self._refuse(uow, removed, event)
+                await uow.commit()
+                return
             if source is None:
-                source = await uow.sources.get(article.account_id, IMPLICIT_KB_SOURCE, for_update=True)
-            if source is None or source.state == SourceState.DELETED:
                 source = SourceRecord(
                     account_id=article.account_id,
                     source_id=IMPLICIT_KB_SOURCE,
@@ -101,3 +110,14 @@ class ArticleIndexing:
                 uow, source, state=SourceState.READY, progress=progress, last_synced_at=datetime.now(UTC)
             )
             await uow.commit()
+
+    async def _refuse(self, uow: IngestionUnitOfWork, removed: SourceRecord, event: CloudEvent[ArticleChanged]) -> None:
+        """Report on the removed source that an article was refused (admin-api notes it in the audit log)."""
+        article = event.data
+        ARTICLES_REFUSED.inc()
+        logger.info("article refused: knowledge base removed", extra={"article_id": article.article_id})
+        reason = (
+            f"article {article.article_id!r} ({event.type}) was refused: the knowledge base was removed; "
+            "add a knowledge_base source to take articles again"
+        )
+        await stage_status(uow, removed, state=SourceState.DELETED, error=reason[:1000])

@@ -37,7 +37,20 @@ class ShortAnswerCreate(ApiModel):
     citations_enabled: bool = Field(default=True, description="Answers may cite this source.")
 
 
-SourceCreate = Annotated[UrlSourceCreate | ShortAnswerCreate, Field(discriminator="kind")]
+class KnowledgeBaseCreate(ApiModel):
+    """The account's knowledge base: articles its help desk announces on content.events.v1 are indexed into it.
+
+    Without one, the first article creates it; once removed, articles are refused until one is added again.
+    """
+
+    model_config = examples({"kind": "knowledge_base"})
+
+    kind: Literal["knowledge_base"]
+    citations_enabled: bool = Field(default=True, description="Answers may cite the articles.")
+    private: bool = Field(default=False, description="Private content is used but never cited.")
+
+
+SourceCreate = Annotated[UrlSourceCreate | ShortAnswerCreate | KnowledgeBaseCreate, Field(discriminator="kind")]
 
 
 class SourcePatch(ApiModel):

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from admin_api.entrypoints.http.errors import EDIT_ERRORS, READ_ERRORS, error_responses
 from admin_api.entrypoints.http.models.sources import (
+    KnowledgeBaseCreate,
     SourceCreate,
     SourceList,
     SourceOut,
@@ -30,7 +31,11 @@ async def list_sources(account_id: AccountId, who: Reader, api: Services) -> Sou
 
 
 @router.post(
-    "/sources", status_code=201, response_model=SourceOut, responses=EDIT_ERRORS, summary="Add a URL or a short answer"
+    "/sources",
+    status_code=201,
+    response_model=SourceOut,
+    responses=EDIT_ERRORS,
+    summary="Add a URL, a short answer or the knowledge base",
 )
 async def create_source(
     account_id: AccountId, body: SourceCreate, who: Editor, api: Services, idempotency_key: IdempotencyKey = None
@@ -44,6 +49,10 @@ async def create_source(
                 import_related=body.import_related,
                 citations_enabled=body.citations_enabled,
                 private=body.private,
+            )
+        elif isinstance(body, KnowledgeBaseCreate):
+            row = await api.sources.create_knowledge_base(
+                account_id, actor=who.key_id, citations_enabled=body.citations_enabled, private=body.private
             )
         else:
             row = await api.sources.create_short_answer(

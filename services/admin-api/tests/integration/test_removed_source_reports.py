@@ -1,0 +1,46 @@
+"""Content ingestion refuses for a source the admin removed shows up in the account's audit log."""
+
+from __future__ import annotations
+
+import pytest
+from customer_agent_shared.events.envelope import make_event, serialize_event
+from customer_agent_shared.events.sources import SOURCE_STATUS, SourceState, SourceStatus
+from customer_agent_shared.testing.kafka import produce_raw
+from customer_agent_shared.topics import SOURCES_STATUS
+
+from .harness import Harness, eventually
+
+pytestmark = pytest.mark.integration
+
+REFUSAL = "article 'a2' (article.published) was refused: the knowledge base was removed"
+
+
+async def test_a_refusal_reported_on_a_removed_source_is_audited_and_the_source_stays_removed(
+    harness: Harness,
+) -> None:
+    client, account = harness.client, await harness.new_account()
+    created = await client.post(account.path("/sources"), json={"kind": "knowledge_base"}, headers=account.edit)
+    assert created.status_code == 201, created.text
+    source_id = created.json()["id"]
+    second = await client.post(account.path("/sources"), json={"kind": "knowledge_base"}, headers=account.edit)
+    assert second.status_code == 409  # one knowledge base per account
+    assert (await client.delete(account.path(f"/sources/{source_id}"), headers=account.edit)).status_code == 204
+
+    # What ingestion reports when an article arrives for the removed knowledge base.
+    status = SourceStatus(
+        account_id=account.id, source_id=source_id, state=SourceState.DELETED, sequence=1_000_001, error=REFUSAL
+    )
+    event = make_event(SOURCE_STATUS, status, source="ingestion", account_id=account.id)
+    key = f"{account.id}:{source_id}".encode()
+    await produce_raw(harness.settings.kafka_bootstrap_servers, SOURCES_STATUS, serialize_event(event), key=key)
+
+    log = await eventually(
+        harness,
+        account,
+        "/audit-log?target_type=source",
+        lambda body: any(item["action"] == "refuse" for item in body["items"]),
+    )
+    [refusal] = [item for item in log["items"] if item["action"] == "refuse"]
+    assert (refusal["target_id"], refusal["actor"]) == (source_id, "ingestion")
+    assert REFUSAL in str(refusal["after"])
+    assert (await client.get(account.path(f"/sources/{source_id}"), headers=account.read)).status_code == 404
