@@ -56,6 +56,9 @@ SECRET_NAME = re.compile(r"(token|secret|password|api_key|private_key|credential
 INGRESS_SERVICE = "admin-api"  # the only service that takes traffic from outside the namespace
 RUN_AS_USER = 10001
 CHANNEL_PARTITIONS_DEFAULT = 6
+# Ingestion parses each upload in a child process limited to INGESTION_PARSE_MEMORY_BYTES (256 MiB) beside
+# the service itself (~250 MiB with the built-in model): its pod must hold both.
+MEMORY_LIMITS = {"ingestion": "768Mi"}
 LAG_THRESHOLD = "50"
 
 
@@ -342,6 +345,11 @@ def env_sources(service: ServiceInfo) -> tuple[list[dict[str, Any]], list[dict[s
     return env_from, env
 
 
+def memory_limit(service: ServiceInfo, command: str) -> str:
+    """The container's memory limit: 512Mi unless the server needs more (``MEMORY_LIMITS``)."""
+    return MEMORY_LIMITS.get(service.name, "512Mi") if command == "serve" else "512Mi"
+
+
 def container(service: ServiceInfo, command: str) -> dict[str, Any]:
     """The service container running ``<script> <command>``."""
     env_from, env = env_sources(service)
@@ -356,7 +364,7 @@ def container(service: ServiceInfo, command: str) -> dict[str, Any]:
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
         "resources": {
             "requests": {"cpu": "100m", "memory": "256Mi"},
-            "limits": {"cpu": "1", "memory": "512Mi"},
+            "limits": {"cpu": "1", "memory": memory_limit(service, command)},
         },
     }
     if command == "serve":

@@ -226,3 +226,23 @@ def test_alerts_and_dashboard(rendered: dict[str, list[Resource]]) -> None:
     for wanted in ("traffic", "errors", "latency", "saturation", "conversations", "answer rate", "handoffs", "credits"):
         assert wanted in titles, wanted
     assert "ingestion" in titles
+
+
+def mebibytes(quantity: str) -> int:
+    """A Kubernetes memory quantity in Mi (only the binary suffixes the manifests use)."""
+    for suffix, factor in (("Gi", 1024), ("Mi", 1)):
+        if quantity.endswith(suffix):
+            return int(quantity.removesuffix(suffix)) * factor
+    raise ValueError(quantity)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_ingestion_pod_holds_its_file_parser_beside_the_service(
+    overlay: str, rendered: dict[str, list[Resource]]
+) -> None:
+    # The parser process of an upload is limited to INGESTION_PARSE_MEMORY_BYTES; the service needs ~250 MiB
+    # with the built-in embedding model, plus its page-parser processes. All share the pod's memory limit.
+    [container] = by_kind(rendered[overlay])["Deployment"]["ingestion"]["spec"]["template"]["spec"]["containers"]
+    config = (K8S / "base" / "config" / "ingestion.env").read_text().splitlines()
+    parser_bytes = int(next(line for line in config if line.startswith("INGESTION_PARSE_MEMORY_BYTES=")).split("=")[1])
+    assert mebibytes(container["resources"]["limits"]["memory"]) >= parser_bytes // 2**20 + 384

@@ -141,3 +141,51 @@ def truncated_pdf() -> bytes:
 
 
 RENAMED_BINARY = b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4  # an executable named .txt
+
+
+# ---------------------------------------------------------------- hostile samples whose output amplifies
+
+
+def amplifying_json(leaves: int = 3000) -> bytes:
+    """~30 KB of JSON whose flattened text is ~100x bigger: many short keys under one long path."""
+    leaf_keys = {f"k{index}": 1 for index in range(leaves)}
+    value: object = leaf_keys
+    for level in range(10):
+        value = {f"level{level}-" + "p" * 100: value}
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def deeply_nested_json(depth: int = 100_000) -> bytes:
+    """Arrays nested far deeper than any parser recurses."""
+    return b"[" * depth + b"1" + b"]" * depth
+
+
+def json_of_empty_lists(megabytes: int = 8) -> bytes:
+    """A JSON array of empty arrays: no text at all, but ~20 bytes of parser memory per byte."""
+    count = megabytes * 1_000_000 // 3
+    return b"[" + b",".join([b"[]"] * count) + b"]"
+
+
+def csv_with_huge_field(field_chars: int = 200_000) -> bytes:
+    """A CSV whose one quoted field is longer than any reader reads."""
+    return b'name,notes\nwidget,"' + b"x" * field_chars + b'"\n'
+
+
+def csv_with_many_columns(columns: int = 300, rows: int = 1000) -> bytes:
+    """Long column names, then rows of one-character cells: each row repeats every name (~30x)."""
+    header = ",".join(f"column-name-{index:03d}-" + "n" * 45 for index in range(columns))
+    row = ",".join(["1"] * columns)
+    return (header + "\n" + "\n".join([row] * rows) + "\n").encode()
+
+
+def docx_repeating_one_run(runs: int = 25_000) -> bytes:
+    """A .docx of a few KB whose document.xml repeats one run (~0.9 MB, under the zip-bomb checks)."""
+    run = "<w:r><w:t>spam and eggs </w:t></w:r>"
+    document = f'<w:document xmlns:w="{W_NS}"><w:body><w:p>{run * runs}</w:p></w:body></w:document>'
+    return _zip({"[Content_Types].xml": "<Types/>", "word/document.xml": document})
+
+
+def config_repeating_defaults(sections: int = 2000) -> bytes:
+    """A .cfg whose many empty sections each repeat ~12 KB of [DEFAULT] keys."""
+    defaults = b"".join(b"key%d = %s\n" % (index, b"v" * 50) for index in range(200))
+    return b"[DEFAULT]\n" + defaults + b"".join(b"[s%d]\n" % index for index in range(sections))

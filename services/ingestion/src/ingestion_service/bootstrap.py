@@ -136,11 +136,19 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
         max_unzipped_bytes=settings.max_unzipped_bytes,
         max_zip_ratio=settings.max_zip_ratio,
         max_zip_members=settings.max_zip_members,
-        pdf_timeout_seconds=settings.pdf_timeout_seconds,
-        pdf_memory_bytes=settings.pdf_memory_bytes,
+        max_text_ratio=settings.max_text_ratio,
+        max_text_chars=settings.max_text_chars,
+        parse_memory_bytes=settings.parse_memory_bytes,
+        parse_cpu_seconds=settings.parse_cpu_seconds,
+        parse_timeout_seconds=settings.parse_timeout_seconds,
     )
     commands = SourceCommands(
-        unit_of_work, indexer, runner, file_limits, consumer=f"{settings.consumer_group}:{SOURCES_COMMANDS}"
+        unit_of_work,
+        indexer,
+        runner,
+        file_limits,
+        consumer=f"{settings.consumer_group}:{SOURCES_COMMANDS}",
+        max_parse_attempts=settings.parse_attempts,
     )
     articles = ArticleIndexing(unit_of_work, indexer, consumer=f"{settings.consumer_group}:{CONTENT_EVENTS}")
     backfill = build_backfill(settings, kernel.opensearch, embedder, unit_of_work, leases) if embedder else None

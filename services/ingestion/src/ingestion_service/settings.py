@@ -5,10 +5,11 @@ from __future__ import annotations
 from customer_agent_shared.content_index import READ_ALIAS, WRITE_ALIAS, concrete_index_name
 from customer_agent_shared.embeddings import EmbeddingSettings
 from customer_agent_shared.settings import ServiceSettings
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from ingestion_service.adapters.crawler import DEFAULT_PARSE_WORKERS
+from ingestion_service.adapters.parse_limits import MIB
 from ingestion_service.domain.network_policy import parse_networks
 
 
@@ -50,8 +51,28 @@ class IngestionSettings(ServiceSettings, EmbeddingSettings):
     max_unzipped_bytes: int = Field(default=100_000_000, ge=1, description="docx/pptx: total uncompressed size cap.")
     max_zip_ratio: float = Field(default=100.0, gt=1, description="docx/pptx: largest compression ratio of a member.")
     max_zip_members: int = Field(default=2000, ge=1, description="docx/pptx: most members in the archive.")
-    pdf_timeout_seconds: float = Field(default=30.0, gt=0, description="Wall-clock limit of the PDF parser process.")
-    pdf_memory_bytes: int = Field(default=768 * 1024 * 1024, ge=64 * 1024 * 1024, description="PDF parser RLIMIT_AS.")
+    max_text_ratio: float = Field(
+        default=20.0, gt=0, description="Most characters of parsed text per byte of an uploaded file; beyond, refused."
+    )
+    max_text_chars: int = Field(
+        default=25_000_000, ge=1000, description="Most characters of parsed text of one uploaded file; beyond, refused."
+    )
+    parse_memory_bytes: int = Field(
+        default=256 * MIB,
+        ge=64 * MIB,
+        description="Address-space limit (RLIMIT_AS) of the process parsing one uploaded file. The pod's memory "
+        "limit must hold it plus the service itself (about 250 MiB with the built-in embedding model).",
+    )
+    parse_cpu_seconds: int = Field(default=15, ge=1, description="CPU-time limit of the process parsing one file.")
+    parse_timeout_seconds: float = Field(
+        default=20.0, gt=0, description="Wall-clock limit of the process parsing one file (it is killed after it)."
+    )
+    parse_attempts: int = Field(
+        default=2,
+        ge=1,
+        description="Parser processes started for one uploaded file before it fails: a parser stopped by a limit "
+        "or a crash (or a service restart while parsing) counts as one.",
+    )
 
     # Chunking.
     chunk_chars: int = Field(default=1200, ge=200, description="Target chunk size in characters.")
@@ -77,3 +98,12 @@ class IngestionSettings(ServiceSettings, EmbeddingSettings):
     def _valid_networks(cls, value: str) -> str:
         parse_networks(value)
         return value
+
+    @model_validator(mode="after")
+    def _parsing_fits_a_handler_attempt(self) -> IngestionSettings:
+        if self.parse_timeout_seconds * self.parse_attempts >= self.handler_timeout_seconds:
+            raise ValueError(
+                "parse_timeout_seconds x parse_attempts must stay under handler_timeout_seconds: "
+                "a file command parses its file up to parse_attempts times within one handler attempt"
+            )
+        return self

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -11,15 +13,18 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from customer_agent_shared.events.content import ArticleChanged
 from customer_agent_shared.events.envelope import CloudEvent, make_event
-from customer_agent_shared.events.sources import SourceCommand
+from customer_agent_shared.events.sources import SourceCommand, UploadedFile
 from customer_agent_shared.persistence.database import create_database_engine
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import topic_partitions, unique_name, wait_for_assignment
 from customer_agent_shared.topics import SOURCES_STATUS
+from ingestion_service.adapters.parse_limits import MIB
 from ingestion_service.adapters.repositories import SourceRecord
 from ingestion_service.bootstrap import IngestionService, build_service
 from ingestion_service.settings import IngestionSettings
 from sqlalchemy import text
+
+PARSE_MEMORY_BYTES = 96 * MIB  # the samples parse in far less; the memory-bomb sample needs far more
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +48,7 @@ async def ingestion(infrastructure: InfrastructureSettings) -> AsyncIterator[Ing
         request_timeout_seconds=5.0,
         scheduler_interval_seconds=3600.0,
         embeddings="builtin",  # the model ships in the package: the tests never depend on the environment's choice
+        parse_memory_bytes=PARSE_MEMORY_BYTES,
     )
     service = build_service(settings)
     try:
@@ -63,6 +69,16 @@ def command_event(command_type: str, **fields: Any) -> CloudEvent[SourceCommand]
     """A source command event as admin-api would publish it."""
     command = SourceCommand(**fields)
     return make_event(command_type, command, source="admin-api", account_id=command.account_id)
+
+
+def upload(filename: str, content: bytes) -> UploadedFile:
+    """A file as admin-api forwards it."""
+    return UploadedFile(
+        filename=filename,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        content_base64=base64.b64encode(content).decode(),
+    )
 
 
 def article_event(event_type: str, article: ArticleChanged) -> CloudEvent[ArticleChanged]:

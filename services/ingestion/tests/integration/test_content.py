@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,25 +11,15 @@ from customer_agent_shared.events.content import (
     ARTICLE_UPDATED,
     ArticleChanged,
 )
-from customer_agent_shared.events.sources import SOURCE_DELETE, SOURCE_SYNC, SOURCE_UPDATE, SourceKind, UploadedFile
+from customer_agent_shared.events.sources import SOURCE_DELETE, SOURCE_SYNC, SOURCE_UPDATE, SourceKind
 from customer_agent_shared.testing.kafka import unique_name
 from ingestion_service.bootstrap import IngestionService
 from ingestion_service.domain.file_types import SUPPORTED_EXTENSIONS
 
 from .. import samples
-from .conftest import article_event, command_event, last_status, phrase_hits, wait_for_source
+from .conftest import article_event, command_event, last_status, phrase_hits, upload, wait_for_source
 
 pytestmark = pytest.mark.integration
-
-
-def upload(filename: str, content: bytes) -> UploadedFile:
-    """A file as admin-api forwards it."""
-    return UploadedFile(
-        filename=filename,
-        size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-        content_base64=base64.b64encode(content).decode(),
-    )
 
 
 async def test_each_file_type_is_indexed_and_found_by_a_phrase(ingestion: IngestionService) -> None:

@@ -7,7 +7,7 @@ from ingestion_service.adapters.crawler import PageKind, PageParsers, parse_page
 from ingestion_service.adapters.file_parsers import FileLimits, parse_file
 from ingestion_service.adapters.html_extract import extract_html
 from ingestion_service.adapters.safe_http import FetchResult
-from ingestion_service.domain.documents import DocumentRefused
+from ingestion_service.domain.documents import DocumentRefused, ParserStopped
 from ingestion_service.domain.file_types import SUPPORTED_EXTENSIONS
 
 from .. import samples
@@ -61,9 +61,10 @@ async def test_csv_rows_are_readable() -> None:
     assert "name: Gold; price: 10" in document.text
 
 
-async def test_pdf_over_the_time_limit_is_refused() -> None:
-    with pytest.raises(DocumentRefused, match="longer than"):
-        await parse_file("slow.pdf", samples.pdf("x"), FileLimits(pdf_timeout_seconds=0.001))
+async def test_pdf_over_the_time_limit_is_stopped() -> None:
+    with pytest.raises(ParserStopped, match="longer than") as stopped:
+        await parse_file("slow.pdf", samples.pdf("x"), FileLimits(parse_timeout_seconds=0.001))
+    assert stopped.value.failure_type == "parser_timeout"
 
 
 def test_html_main_content_drops_navigation() -> None:

@@ -74,3 +74,17 @@ documents_table = Table(
     Column("extra", JSON, nullable=True),
     PrimaryKeyConstraint("account_id", "source_id", "document_id", name="pk_documents"),
 )
+
+# Parser processes started for a file command, counted (and committed) before each start, so a file that
+# kills its parser, or the whole service, is given up after a few attempts instead of redelivered forever.
+parse_attempts_table = Table(
+    "parse_attempts",
+    metadata,
+    Column("event_id", String(200), nullable=False),
+    Column("account_id", String(200), nullable=False),
+    Column("source_id", String(200), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_failure", Text, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("event_id", name="pk_parse_attempts"),
+)

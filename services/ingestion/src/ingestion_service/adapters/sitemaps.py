@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ingestion_service.adapters.file_parsers import safe_xml
+from ingestion_service.adapters.office_parsers import safe_xml
 from ingestion_service.domain.documents import DocumentRefused
 
 

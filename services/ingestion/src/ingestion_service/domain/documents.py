@@ -40,3 +40,10 @@ class DocumentRefused(Exception):
         super().__init__(reason)
         self.reason = reason
         self.failure_type = failure_type
+
+
+class ParserStopped(DocumentRefused):
+    """The parser process of a file was stopped (memory, CPU or time limit) or crashed.
+
+    Unlike other refusals this may not be the file's fault (a busy machine), so it counts as one attempt.
+    """

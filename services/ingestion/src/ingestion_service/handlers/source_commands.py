@@ -30,7 +30,7 @@ from ingestion_service.adapters.metrics import PARSE_FAILURES, SYNCS_FINISHED
 from ingestion_service.adapters.repositories import DocumentRecord, SourceRecord
 from ingestion_service.adapters.unit_of_work import IngestionUnitOfWork
 from ingestion_service.domain.chunking import document_id_for
-from ingestion_service.domain.documents import DocumentRefused, ParsedDocument, Section
+from ingestion_service.domain.documents import DocumentRefused, ParsedDocument, ParserStopped, Section
 from ingestion_service.domain.file_types import extension_of
 from ingestion_service.domain.progress import SyncProgress
 from ingestion_service.domain.urls import UrlRefused, canonicalize
@@ -71,12 +71,14 @@ class SourceCommands:
         runner: SyncRunner,
         file_limits: FileLimits,
         consumer: str,
+        max_parse_attempts: int = 2,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._indexer = indexer
         self._runner = runner
         self._file_limits = file_limits
         self._consumer = consumer
+        self._max_parse_attempts = max_parse_attempts
 
     async def handle(self, event: CloudEvent[SourceCommand]) -> None:
         """Dispatch one command by its event type."""
@@ -216,13 +218,15 @@ class SourceCommands:
                 raise DocumentRefused(
                     f"{upload.filename!r}: content does not match its sha256", failure_type="checksum"
                 )
-            document = await parse_file(upload.filename, content, self._file_limits)
+            document = await self._parse_counted(event, upload.filename, content)
         except DocumentRefused as refused:
             error = refused.reason
             PARSE_FAILURES.labels(failure_type=refused.failure_type).inc()
             logger.info("file refused", extra={"reason": error, "file_type": extension_of(upload.filename)})
         async with self._unit_of_work() as uow:
+            await uow.parse_attempts.forget(event.id)
             if not await uow.claim_event(self._consumer, event.id):
+                await uow.commit()
                 return
             existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
             progress = SyncProgress(discovered=1)
@@ -259,6 +263,36 @@ class SourceCommands:
             )
             await uow.commit()
         SYNCS_FINISHED.labels(source_kind="file", state="ready").inc()
+
+    async def _parse_counted(self, event: CloudEvent[SourceCommand], filename: str, content: bytes) -> ParsedDocument:
+        """Parse in a parser process, each start counted (committed) first: a file whose parser is stopped,
+        or that takes the whole service down, is refused after ``max_parse_attempts`` starts."""
+        command = event.data
+        while True:
+            async with self._unit_of_work() as uow:
+                attempt = await uow.parse_attempts.begin(event.id, command.account_id, command.source_id)
+                await uow.commit()
+            if attempt.number > self._max_parse_attempts:
+                raise self._given_up(filename, attempt.previous_failure)
+            try:
+                return await parse_file(filename, content, self._file_limits)
+            except ParserStopped as stopped:
+                PARSE_FAILURES.labels(failure_type=stopped.failure_type).inc()
+                logger.warning("file parser stopped", extra={"reason": stopped.reason, "attempt": attempt.number})
+                async with self._unit_of_work() as uow:
+                    await uow.parse_attempts.record_failure(event.id, stopped.reason)
+                    await uow.commit()
+                if attempt.number >= self._max_parse_attempts:
+                    raise self._given_up(filename, stopped.reason) from stopped
+
+    def _given_up(self, filename: str, last_failure: str | None) -> DocumentRefused:
+        attempts = self._max_parse_attempts
+        what = last_failure or f"{filename!r}: the parser did not finish (the service may have run out of memory)"
+        return DocumentRefused(
+            f"{what}; given up after {attempts} attempt{'s' if attempts != 1 else ''}: "
+            "the file may be too large or too complex",
+            failure_type="parser_gave_up",
+        )
 
     async def _update(self, event: CloudEvent[SourceCommand]) -> None:
         command = event.data
