@@ -132,13 +132,13 @@ async def test_redirects_to_private_addresses_are_refused(ingestion: IngestionSe
     assert partial.documents == 1
     assert refused.state == "failed"
     assert refused.error is not None
-    assert "169.254.169.254 is a cloud metadata address" in refused.error
+    assert "refused to connect to 169.254.169.254: it resolves to a cloud metadata address" in refused.error
     async with ingestion.unit_of_work() as uow:
         docs = await uow.documents.for_source(account, "s1")
     assert len(docs) == 1
     status = await last_status(ingestion, account, "s1")
     errors = {failure["url"].rsplit("/", 1)[1]: failure["error"] for failure in status["recent_failures"]}
-    assert "127.0.0.2 is a loopback address" in errors["to-loopback"]
+    assert "refused to connect to 127.0.0.2: it resolves to a loopback address" in errors["to-loopback"]
     assert "cloud metadata address" in errors["to-metadata"]
     assert status["failed"] == 2
 

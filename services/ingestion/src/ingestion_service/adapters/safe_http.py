@@ -64,7 +64,7 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         for address in addresses:
             refusal = self._policy.refusal(address)
             if refusal is not None:
-                raise BlockedAddressError(f"refused to connect to {host}: {refusal}")
+                raise BlockedAddressError(f"refused to connect to {host}: it resolves to {refusal}")
         if not addresses:
             raise FetchRefused(f"{host} has no address", kind="dns")
         return addresses

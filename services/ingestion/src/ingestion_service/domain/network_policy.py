@@ -8,13 +8,18 @@ from dataclasses import dataclass
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# Cloud metadata endpoints are refused even when they would otherwise look public.
+# Cloud metadata and credential endpoints: refused whatever the allowlist says (AWS, GCP, Azure and
+# others; AWS IPv6; ECS task metadata and EKS pod identity; Alibaba Cloud).
 METADATA_ADDRESSES = frozenset(
-    {
-        ipaddress.ip_address("169.254.169.254"),
-        ipaddress.ip_address("fd00:ec2::254"),
-        ipaddress.ip_address("100.100.100.200"),
-    }
+    ipaddress.ip_address(address)
+    for address in (
+        "169.254.169.254",
+        "fd00:ec2::254",
+        "169.254.170.2",
+        "169.254.170.23",
+        "fd00:ec2::23",
+        "100.100.100.200",
+    )
 )
 
 
@@ -31,14 +36,17 @@ class AddressPolicy:
     allowed_private: tuple[IPNetwork, ...] = ()
 
     def refusal(self, address: str) -> str | None:
-        """Why ``address`` must not be connected to, or None if it may."""
+        """What kind of address ``address`` is when it must not be connected to ('a loopback address'), or None.
+
+        The address itself is left out: the reason reaches the account's admin, who must not learn internal IPs.
+        """
         ip: IPAddress = ipaddress.ip_address(address.split("%", 1)[0])
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
+        if ip in METADATA_ADDRESSES:  # before the allowlist: allowing 169.254.0.0/16 must not reopen metadata
+            return "a cloud metadata address"
         if any(ip in network for network in self.allowed_private):
             return None
-        if ip in METADATA_ADDRESSES:
-            return f"{ip} is a cloud metadata address"
         for kind, flag in (
             ("loopback", ip.is_loopback),
             ("link-local", ip.is_link_local),
@@ -48,7 +56,7 @@ class AddressPolicy:
             ("private", ip.is_private),
         ):
             if flag:
-                return f"{ip} is a {kind} address"
+                return f"a {kind} address"
         if not ip.is_global:
-            return f"{ip} is not a public address"
+            return "an address that is not public"
         return None
