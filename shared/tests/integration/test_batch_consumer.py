@@ -106,6 +106,10 @@ class Consumer:
     prepare_seconds: float = 0.0
     """How long each ``prepare`` waits, as a batch waiting on a database would."""
     handler_timeout_seconds: float = 60.0
+    parallel_by_key: int | None = None
+    """Run batches with ``run_by_key`` (one transaction per event, keys at once) instead of ``run``."""
+    greet_seconds: float = 0.0
+    """How long each greeting waits before writing, as a use case waiting on a hosted model would."""
     in_flight: int = 0
     most_in_flight: int = 0
     """The most batches seen between ``prepare`` and the end of their handling at one time."""
@@ -142,7 +146,10 @@ class Consumer:
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
             try:
-                await batches.run(events, self.greet, inbox_consumer=CONSUMER, prepare=self.prepare)
+                if self.parallel_by_key is not None:
+                    await batches.run_by_key(events, self.greet, parallel=self.parallel_by_key)
+                else:
+                    await batches.run(events, self.greet, inbox_consumer=CONSUMER, prepare=self.prepare)
             finally:
                 self.in_flight -= 1
 
@@ -157,6 +164,7 @@ class Consumer:
 
     async def greet(self, event: CloudEvent[Greeting]) -> None:
         """The use case: claim, write, stage an event, commit (fails for 'always-fails')."""
+        await asyncio.sleep(self.greet_seconds)
         async with self.store.unit_of_work() as uow:
             if not await uow.claim_event(CONSUMER, event.id):
                 return
@@ -535,3 +543,20 @@ async def test_a_state_staged_again_in_a_shared_transaction_replaces_the_earlier
         await uow.publish("states", "a", state("a5"), state_key="a")
         await uow.commit()
     assert await _outbox_texts(store) == ["b1", "a transition", "a3", "a4", "a5"]
+
+
+async def test_by_key_each_event_commits_alone_keys_run_at_once_and_each_key_in_order(consumer: Consumer) -> None:
+    consumer.parallel_by_key, consumer.greet_seconds = 8, 0.4
+    texts = [f"{thread}-{number}" for number in range(3) for thread in ("a", "b", "c")]
+    for value in texts:
+        await produce_raw(consumer.servers, consumer.topic, greeting(value), key=value[0].encode())
+    await consumer.start()
+    rows = await consumer.wait_for_rows(len(texts))
+
+    assert sorted(row[0] for row in rows) == sorted(texts)
+    assert len({row[1] for row in rows}) == len(texts), "one transaction per event"
+    for thread in "abc":
+        times = [consumer.greeted_at[f"{thread}-{number}"] for number in range(3)]
+        assert times == sorted(times), f"thread {thread} out of order"
+    span = max(consumer.greeted_at.values()) - min(consumer.greeted_at.values())
+    assert span < 3 * 0.4 + 0.3, f"threads were answered one after another ({span:.2f} s)"

@@ -101,14 +101,16 @@ def build_service(settings: ConversationSettings | None = None) -> ConversationS
     )
     kernel.lifecycle.add("resolution sweep", resolution.start, resolution.stop)
     # A batch commits (and its replies leave) after its last answer: with a model taking seconds per
-    # answer, a visitor would wait for everyone else's answers too. One message per transaction then.
+    # answer, a visitor would wait for everyone else's answers. With a model, each message gets its own
+    # transaction and different threads are answered at once.
     register_subscribers(
         kernel.broker,
         conversations,
         config,
         settings.consumer_group,
-        kernel.batch_consumer(unit_of_work, settings, batch_size=1 if llm is not None else None),
+        kernel.batch_consumer(unit_of_work, settings),
         settings.consumer_offset_reset,
+        parallel_answers=settings.llm_parallel_answers if llm is not None else None,
     )
     start_consumers_last(kernel)
     return ConversationService(kernel, settings, conversations, config, resolution)

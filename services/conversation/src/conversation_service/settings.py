@@ -67,6 +67,14 @@ class ConversationSettings(ServiceSettings, BatchConsumerSettings, EmbeddingSett
             "(off by default: routing sends the availability message that fits)."
         ),
     )
+    llm_parallel_answers: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description=(
+            "With an LLM: how many threads one consumer answers at once (a thread's messages stay in order)."
+        ),
+    )
     unavailable_wait_seconds: float = Field(
         default=60.0,
         ge=0.0,

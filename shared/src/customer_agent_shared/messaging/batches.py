@@ -201,9 +201,7 @@ class BatchConsumer:
         inbox claim found handled before left out), to do set-wise what each event would do alone (lock all
         their rows in one statement, say). A batch that splits runs each event on its own without it.
         """
-        by_identity = {id(item.event): item for item in _decoded_records.get()}
-        items = [by_identity.get(id(event)) or _DecodedRecord(event, None) for event in events]
-        items = [item for item in items if not await self._seen_before(item)]
+        items = [item for item in self._items(events) if not await self._seen_before(item)]
         if not items:
             return
         topic = _topic(items[0])
@@ -237,6 +235,34 @@ class BatchConsumer:
                 return
         for item in items:
             await self._run_one(item, handle)
+
+    async def run_by_key(
+        self, events: Sequence[EventT], handle: Callable[[EventT], Awaitable[object]], *, parallel: int
+    ) -> None:
+        """Handle ``events`` each in its own transaction: those of one Kafka key in order, different keys at
+        once (at most ``parallel``). For slow use cases whose wait is outside the database (a hosted model):
+        one thread's answer no longer waits for every other thread's. Offsets are committed after the whole
+        batch; if one event cannot be handled or dead-lettered, the others are cancelled and the batch comes
+        back (the inbox drops what was done)."""
+        items = [item for item in self._items(events) if not await self._seen_before(item)]
+        by_key: dict[object, list[_DecodedRecord[EventT]]] = {}
+        for item in items:
+            by_key.setdefault(getattr(item.record, "key", None) or id(item), []).append(item)
+        slots = asyncio.Semaphore(max(1, parallel))
+
+        async def run_in_order(group: list[_DecodedRecord[EventT]]) -> None:
+            for item in group:
+                async with slots:
+                    await self._run_one(item, handle)
+
+        async with asyncio.TaskGroup() as tasks:
+            for group in by_key.values():
+                tasks.create_task(run_in_order(group))
+
+    def _items(self, events: Sequence[EventT]) -> list[_DecodedRecord[EventT]]:
+        """The decoded records of ``events`` (a bare event when it did not come through the decoder)."""
+        by_identity = {id(item.event): item for item in _decoded_records.get()}
+        return [by_identity.get(id(event)) or _DecodedRecord(event, None) for event in events]
 
     async def _run_one(self, item: _DecodedRecord[EventT], handle: Callable[[EventT], Awaitable[object]]) -> None:
         topic = _topic(item)

@@ -23,8 +23,11 @@ def register_subscribers(
     group_id: str,
     batches: BatchConsumer,
     offset_reset: str = "earliest",
+    *,
+    parallel_answers: int | None = None,
 ) -> None:
-    """Subscribe conversation to every topic it consumes (assigned messages in batches, see ``BatchConsumer``)."""
+    """Subscribe conversation to every topic it consumes (assigned messages in batches, see ``BatchConsumer``;
+    with ``parallel_answers``, each message in its own transaction, threads answered at once)."""
     options = subscriber_options(offset_reset)
 
     @batches.subscriber(
@@ -37,6 +40,9 @@ def register_subscribers(
         **options,
     )
     async def on_conversations_assigned(events: list[CloudEvent[ConversationAssigned]]) -> None:
+        if parallel_answers is not None:
+            await batches.run_by_key(events, conversations.handle_assigned, parallel=parallel_answers)
+            return
         await batches.run(
             events,
             conversations.handle_assigned,
