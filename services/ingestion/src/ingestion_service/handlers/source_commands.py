@@ -319,8 +319,14 @@ class SourceCommands:
                 existing.url = command.url
                 existing.import_related = command.import_related
                 existing.state = SourceState.PENDING.value
+            reindex = existing.kind == SourceKind.SHORT_ANSWER and invalid_reason(command) is None
+            if reindex:
+                # An edited question or answer is what the agent says next: index it now, not at a resync.
+                existing.title = (command.question or "").strip()[:500]
             await uow.sources.save(existing)
-            if flags_changed:
+            if reindex:
+                await self._index_short_answer(uow, existing, command)
+            elif flags_changed:
                 await self._indexer.store.update_source_flags(
                     existing.account_id,
                     existing.source_id,
