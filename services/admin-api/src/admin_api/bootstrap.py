@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from admin_api.adapters.orm import SCHEMA, inbox_table, outbox_table
 from admin_api.adapters.preview_replies import PreviewReplyListener
+from admin_api.adapters.rate_limits import Budgets, RequestBudgets, redis_budgets
 from admin_api.adapters.unit_of_work import AdminUnitOfWork
 from admin_api.entrypoints.http.main import install_api
 from admin_api.entrypoints.http.security import ApiServices
@@ -75,6 +76,7 @@ def build_service(settings: AdminSettings | None = None) -> AdminService:
         insights=insights,
         preview=preview,
         audit=AuditLogReader(service.unit_of_work),
+        budgets=_request_budgets(settings, kernel),
         unit_of_work=service.unit_of_work,
         bootstrap_token=token or None,
     )
@@ -95,6 +97,22 @@ def build_service(settings: AdminSettings | None = None) -> AdminService:
     kernel.lifecycle.add("preview replies", replies.start, replies.stop)
     start_consumers_last(kernel)
     return service
+
+
+def _request_budgets(settings: AdminSettings, kernel: ServiceKernel) -> RequestBudgets:
+    """The REST API's request budgets in Redis, their connection pool closed when the service stops."""
+    budgets, pool = redis_budgets(
+        settings.redis_url,
+        Budgets(
+            per_key=settings.rate_limit_per_key,
+            preview_per_key=settings.rate_limit_preview_per_key,
+            failed_authentication_per_client=settings.rate_limit_failed_authentication_per_client,
+        ),
+        key_prefix=f"{settings.service_name}:rate",
+        outage_pause_seconds=settings.rate_limit_outage_pause_seconds,
+    )
+    kernel.lifecycle.add("rate limits", None, pool.disconnect)
+    return budgets
 
 
 def asyncapi_document(service: AdminService) -> str:

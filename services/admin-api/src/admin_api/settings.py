@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from customer_agent_shared.settings import BatchConsumerSettings, ServiceSettings
-from pydantic import Field, SecretStr
+from limits import parse
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 
@@ -37,6 +38,34 @@ class AdminSettings(ServiceSettings, BatchConsumerSettings):
         description="Largest request body of every endpoint but POST /sources/files (bytes): a larger one is "
         "refused with 413 as soon as its Content-Length, or the bytes received so far, exceed it.",
     )
+    rate_limit_per_key: str = Field(
+        default="1200/minute",
+        description="Requests one API key (or the operator's token) may make, in the limits library's notation "
+        "(e.g. '1200/minute', '50/second'), counted over a moving window in Redis across replicas; past it, 429 "
+        "with Retry-After.",
+    )
+    rate_limit_preview_per_key: str = Field(
+        default="120/minute",
+        description="POST /agent/preview calls one API key may make (each may be a model call), on top of "
+        "ADMIN_RATE_LIMIT_PER_KEY.",
+    )
+    rate_limit_failed_authentication_per_client: str = Field(
+        default="120/minute",
+        description="Requests without a valid key one client address may make before it gets 429 instead of "
+        "401 (the address is the proxy's unless uvicorn trusts forwarded headers).",
+    )
+    rate_limit_outage_pause_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="After Redis fails a rate-limit check, requests pass unchecked for this long before Redis is "
+        "tried again (each failure is logged and counted in customer_agent_admin_api_rate_limit_unchecked_total).",
+    )
     preview_timeout_seconds: float = Field(
         default=15.0, gt=0, description="How long POST /agent/preview waits for the conversation service."
     )
+
+    @field_validator("rate_limit_per_key", "rate_limit_preview_per_key", "rate_limit_failed_authentication_per_client")
+    @classmethod
+    def _rate_limit_notation(cls, value: str) -> str:
+        parse(value)  # a ValueError names what is wrong with it
+        return value

@@ -1,4 +1,5 @@
-"""Which requests the limits middleware refuses from their headers alone, and which limit a body gets."""
+"""Which requests the limits middleware refuses from their headers alone, which limit a body gets, and
+rate limits written in a notation the limits library reads."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from admin_api.entrypoints.http.security import (
     SEND_OPERATOR_TOKEN,
     missing_credentials_refusal,
 )
+from admin_api.settings import AdminSettings
+from pydantic import ValidationError
 
 
 @pytest.mark.parametrize(
@@ -48,3 +51,9 @@ def test_only_the_upload_endpoint_takes_the_upload_limit() -> None:
     assert limits.for_request("PUT", "/v1/accounts/acme/sources/files") == 10
     assert limits.for_request("POST", "/v1/accounts/acme/channels/x/sources/files") == 10
     assert limits.for_request("POST", "/v1/accounts/acme/sources") == 10
+
+
+def test_a_rate_limit_in_a_notation_limits_cannot_read_is_refused_at_start() -> None:
+    with pytest.raises(ValidationError, match="rate_limit_per_key"):
+        AdminSettings(rate_limit_per_key="plenty")
+    assert AdminSettings(rate_limit_per_key="50/second").rate_limit_per_key == "50/second"

@@ -67,3 +67,13 @@ class UpstreamTimeout(AdminError):
     """Another service did not answer in time (HTTP 504)."""
 
     code = "upstream_timeout"
+
+
+class TooManyRequests(AdminError):
+    """A request budget is used up (HTTP 429); ``retry_after_seconds`` says when the next request may pass."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds

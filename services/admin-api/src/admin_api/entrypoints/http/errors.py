@@ -20,6 +20,7 @@ from admin_api.domain.errors import (
     NotFound,
     PayloadTooLarge,
     PreconditionFailed,
+    TooManyRequests,
     Unauthenticated,
     UnsupportedFileType,
     UpstreamTimeout,
@@ -38,6 +39,7 @@ STATUS_BY_ERROR: dict[type[AdminError], int] = {
     UnsupportedFileType: 415,
     PayloadTooLarge: 413,
     UpstreamTimeout: 504,
+    TooManyRequests: 429,
 }
 
 UNSTORABLE_TEXT_STATES = frozenset({"22021", "22P05"})  # character_not_in_repertoire, untranslatable_character
@@ -51,6 +53,7 @@ DESCRIPTIONS = {
     413: "The upload is larger than the limit.",
     415: "The file type is not accepted; the message lists the accepted types.",
     422: "The request is invalid; the message says why.",
+    429: "A request budget is used up; Retry-After says in how many seconds to try again.",
     504: "The conversation service did not answer in time.",
 }
 
@@ -60,8 +63,8 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorResponse, "description": DESCRIPTIONS[code]} for code in codes}
 
 
-READ_ERRORS = error_responses(401, 403, 404, 422)
-EDIT_ERRORS = error_responses(401, 403, 404, 422)
+READ_ERRORS = error_responses(401, 403, 404, 422, 429)
+EDIT_ERRORS = error_responses(401, 403, 404, 422, 429)
 
 
 def error_json(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> JSONResponse:
@@ -71,6 +74,14 @@ def error_json(status: int, code: str, message: str, details: list[dict[str, Any
         body["details"] = details
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def admin_error_json(error: AdminError) -> JSONResponse:
+    """The response of a domain error (a 429 says when to retry)."""
+    response = error_json(status_of(error), error.code, error.message)
+    if isinstance(error, TooManyRequests):
+        response.headers["Retry-After"] = str(error.retry_after_seconds)
+    return response
 
 
 def status_of(error: AdminError) -> int:
@@ -117,7 +128,7 @@ def install_error_handlers(app: FastAPI, *, authentication_failure: Authenticati
 
     async def on_admin_error(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, AdminError)
-        return error_json(status_of(error), error.code, error.message)
+        return admin_error_json(error)
 
     async def on_validation_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)

@@ -11,7 +11,7 @@ from prometheus_client import Counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from admin_api.domain.errors import AdminError, PayloadTooLarge
-from admin_api.entrypoints.http.errors import error_json, status_of
+from admin_api.entrypoints.http.errors import admin_error_json
 
 REFUSED = Counter(
     "customer_agent_admin_api_requests_refused_early_total",
@@ -66,7 +66,7 @@ async def _refuse(error: AdminError, reason: str, scope: Scope, receive: Receive
     """Answer in the error shape at once. The connection stays open: the server drops the rest of the body as
     it arrives (never buffering it), and a client still sending is not reset before it reads the answer."""
     REFUSED.labels(reason=reason).inc()
-    await error_json(status_of(error), error.code, error.message)(scope, receive, send)
+    await admin_error_json(error)(scope, receive, send)
 
 
 class RequestLimits:

@@ -1,4 +1,4 @@
-"""Authentication and authorization of REST calls, and Idempotency-Key handling."""
+"""Authentication and authorization of REST calls, their request budgets, and Idempotency-Key handling."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
+from admin_api.adapters.rate_limits import RequestBudgets
 from admin_api.adapters.repositories import StoredResponse
 from admin_api.adapters.unit_of_work import AdminUnitOfWork, request_transaction
 from admin_api.domain.access import Permission, Principal, grants, tokens_equal
@@ -41,6 +42,7 @@ class ApiServices:
     insights: InsightUseCases
     preview: PreviewUseCase
     audit: AuditLogReader
+    budgets: RequestBudgets
     unit_of_work: Callable[[], AdminUnitOfWork]
     bootstrap_token: str | None
 
@@ -60,6 +62,7 @@ OPERATOR_DISABLED = "Operator endpoints are disabled: set ADMIN_BOOTSTRAP_TOKEN 
 SEND_OPERATOR_TOKEN = "Send the operator's bootstrap token as 'Authorization: Bearer <token>'."
 SEND_API_KEY = "Send an API key as 'Authorization: Bearer <key>'."
 ACCOUNTS_PATH = "/v1/accounts"
+OPERATOR_BUDGET = "operator"
 OPERATOR_PATH = re.compile(r"^/v1/accounts(/[^/]+/(api-keys(/[^/]*)?|credits/purchases|credits/plan))?/?$")
 
 
@@ -72,17 +75,23 @@ def missing_credentials_refusal(path: str, *, operator_enabled: bool) -> Unauthe
     return Unauthenticated(SEND_API_KEY)
 
 
-async def require_operator(api: Services, credentials: Credentials) -> None:
-    """Only the bootstrap token passes."""
+def client_address(request: Request) -> str:
+    """The caller's address (behind a proxy, the proxy's, unless uvicorn is told to trust forwarded headers)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def require_operator(api: Services, credentials: Credentials, request: Request) -> None:
+    """Only the bootstrap token passes (charged to the operator's budget)."""
     if api.bootstrap_token is None:
         raise Unauthenticated(OPERATOR_DISABLED)
-    if credentials is None:
-        raise Unauthenticated(SEND_OPERATOR_TOKEN)
-    if not tokens_equal(credentials.credentials, api.bootstrap_token):
-        if await api.accounts.authenticate(credentials.credentials) is not None:
-            # A valid key, short of a permission only the operator has (403, as for any missing permission).
-            raise Forbidden("Only the operator's bootstrap token may do this; an account's API key cannot.")
-        raise Unauthenticated(SEND_OPERATOR_TOKEN)
+    if credentials is not None and tokens_equal(credentials.credentials, api.bootstrap_token):
+        await api.budgets.charge_key(OPERATOR_BUDGET)
+        return
+    if credentials is not None and await api.accounts.authenticate(credentials.credentials) is not None:
+        # A valid key, short of a permission only the operator has (403, as for any missing permission).
+        raise Forbidden("Only the operator's bootstrap token may do this; an account's API key cannot.")
+    await api.budgets.charge_failed_authentication(client_address(request))
+    raise Unauthenticated(SEND_OPERATOR_TOKEN)
 
 
 async def _account_principal(api: ApiServices, credentials: HTTPAuthorizationCredentials | None) -> Principal:
@@ -113,11 +122,17 @@ async def authentication_failure(request: Request) -> Unauthenticated | None:
     return None
 
 
-def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
-    """A dependency: a valid key of this account with ``permission`` (401, then 404, then 403)."""
+def require(permission: Permission, *, preview: bool = False) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: a valid key of this account with ``permission`` (401, then 429, 404, 403), charged to the
+    key's budget (and its preview budget too, for a preview); a request without a valid key, to its address."""
 
-    async def dependency(account_id: AccountId, api: Services, credentials: Credentials) -> Principal:
-        principal = await _account_principal(api, credentials)
+    async def dependency(account_id: AccountId, api: Services, credentials: Credentials, request: Request) -> Principal:
+        try:
+            principal = await _account_principal(api, credentials)
+        except Unauthenticated:
+            await api.budgets.charge_failed_authentication(client_address(request))
+            raise
+        await api.budgets.charge_key(principal.key_id, preview=preview)
         if principal.account_id != account_id:
             raise NotFound(f"Account {account_id!r} does not exist.")
         if not grants(set(principal.permissions), permission):
@@ -129,6 +144,7 @@ def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
 
 Reader = Annotated[Principal, Depends(require(Permission.READ))]
 Editor = Annotated[Principal, Depends(require(Permission.EDIT))]
+Previewer = Annotated[Principal, Depends(require(Permission.READ, preview=True))]
 
 
 def fingerprint(value: Any) -> str:

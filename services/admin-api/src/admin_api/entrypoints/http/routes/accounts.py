@@ -17,7 +17,7 @@ from admin_api.entrypoints.http.models.accounts import (
 from admin_api.entrypoints.http.security import AccountId, Operator, Services
 
 router = APIRouter(prefix="/v1/accounts", tags=["operator"])
-OPERATOR_ERRORS = error_responses(401, 403, 404, 409, 422)
+OPERATOR_ERRORS = error_responses(401, 403, 404, 409, 422, 429)
 
 
 @router.post("", status_code=201, response_model=AccountOut, responses=OPERATOR_ERRORS, summary="Create an account")

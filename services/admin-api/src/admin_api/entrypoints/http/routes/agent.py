@@ -9,7 +9,7 @@ from admin_api.domain.status import agent_status
 from admin_api.entrypoints.http.errors import EDIT_ERRORS, READ_ERRORS, error_responses
 from admin_api.entrypoints.http.models.agent import AgentProfileBody, AgentStatusOut, PreviewOut, PreviewRequest
 from admin_api.entrypoints.http.params import ETAG_HEADER, IfMatch
-from admin_api.entrypoints.http.security import AccountId, ApiServices, Editor, Reader, Services
+from admin_api.entrypoints.http.security import AccountId, ApiServices, Editor, Previewer, Reader, Services
 from admin_api.handlers.configuration import profile_etag
 
 router = APIRouter(prefix="/v1/accounts/{account_id}", tags=["agent"])
@@ -85,7 +85,7 @@ async def resume(account_id: AccountId, who: Editor, api: Services) -> AgentStat
     responses={**READ_ERRORS, **error_responses(504)},
     summary="What the agent would answer (no credits used)",
 )
-async def preview(account_id: AccountId, body: PreviewRequest, who: Reader, api: Services) -> PreviewOut:
+async def preview(account_id: AccountId, body: PreviewRequest, who: Previewer, api: Services) -> PreviewOut:
     answer = await api.preview.ask(account_id, text=body.text, locale=body.locale, thread_id=body.thread_id)
     return PreviewOut.model_validate(
         {
