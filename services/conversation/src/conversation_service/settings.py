@@ -71,9 +71,7 @@ class ConversationSettings(ServiceSettings, BatchConsumerSettings, EmbeddingSett
         default=8,
         ge=1,
         le=256,
-        description=(
-            "With an LLM: how many threads one consumer answers at once (a thread's messages stay in order)."
-        ),
+        description=("With an LLM: how many threads one consumer answers at once (a thread's messages stay in order)."),
     )
     unavailable_wait_seconds: float = Field(
         default=60.0,

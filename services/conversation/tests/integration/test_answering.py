@@ -224,6 +224,10 @@ async def test_unsupported_question_asks_to_rephrase_then_cannot_answer(stack: S
     gap = first_events[0][1]
     assert gap["question"] == "Can I pay with bitcoin?"
     assert gap["language"] == "en"
+    # A vector to group it with gaps asked in other words; a recommended answer when content came near.
+    assert (gap["recommended_answer"] is not None) == bool(gap["nearest_content"])
+    assert len(gap["question_embedding"]) == 384
+    assert gap["embedding_model"]
     second, second_events = await _ask(
         stack, "Do you sell spaceships?", thread=thread, locale="en-US", new_thread=False, expect_events=2
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conversation_service.domain import texts
-from conversation_service.domain.composer import Persona, compose, extract, frame
+from conversation_service.domain.composer import Persona, compose, draft_answer, extract, frame
 from conversation_service.domain.retrieval import Passage, analyze_question, rank_passages
 from customer_agent_shared.events.config import AgentRole, Personality
 
@@ -75,3 +75,12 @@ def test_a_language_without_texts_is_labelled_english() -> None:
     ranked = rank_passages(terms, [_passage("a")])
     answer = compose(terms, ranked, persona=Persona(), language="fi", greet=False)
     assert answer.language == "en"
+
+
+def test_a_gaps_recommended_answer_is_the_nearest_extract_noted_in_the_gaps_language() -> None:
+    terms = analyze_question("Hvordan nulstiller jeg min adgangskode?", "da")
+    draft = draft_answer(terms, rank_passages(terms, [_passage("a")]), language="da")
+    assert draft is not None
+    assert "reset" in draft
+    assert draft.endswith(texts.OTHER_LANGUAGE_NOTE["da"])
+    assert draft_answer(terms, [], language="da") is None

@@ -69,6 +69,16 @@ class ConversationEvent(ContractModel):
     assignee: Assignee | None = Field(default=None, description="Who received the thread (handed_off).")
     miss_count: int | None = Field(default=None, description="Consecutive misses on the thread.")
     nearest_content: list[Citation] = Field(default_factory=list, description="Closest content found (knowledge_gap).")
+    recommended_answer: str | None = Field(
+        default=None,
+        description="A draft answer from the nearest content, noted in the gap's language (knowledge_gap).",
+    )
+    question_embedding: list[float] | None = Field(
+        default=None,
+        max_length=4096,
+        description="The question's vector, to group gaps asked in other words or languages (knowledge_gap).",
+    )
+    embedding_model: str | None = Field(default=None, description="Model of question_embedding.")
     feedback: str | None = Field(default=None, description="'positive' or 'negative' (feedback).")
 
 

@@ -276,9 +276,9 @@ class ContentSearch:
         if isinstance(aggregation, dict):
             known = read_frequencies(aggregation)
             self._statistics.remember(account_id, terms, *known)
-        if known is None:
-            return Retrieval(passages)
-        return Retrieval(passages, term_weights(*known))
+        weights = term_weights(*known) if known is not None else {}
+        question_vector = tuple(vector) if vector is not None else None
+        return Retrieval(passages, weights, question_vector=question_vector, vector_model=model_id)
 
 
 class RecentVectors:

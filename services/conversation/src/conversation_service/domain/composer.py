@@ -133,3 +133,18 @@ def compose(
         other_language=bool(best.language) and best.language != language,
     )
     return ComposedAnswer(text=text, language=label, citations=citations_for(ranked), passage=passage)
+
+
+def draft_answer(terms: QueryTerms, ranked: Sequence[Ranked], *, language: str) -> str | None:
+    """A recommended answer for a knowledge gap, from the nearest passage (``None`` without one): its best
+    sentences, noted in the gap's language when the passage is in another."""
+    if not ranked:
+        return None
+    nearest = ranked[0].passage
+    passage = nearest.text.strip() if nearest.is_short_answer else extract(terms, nearest.text)
+    if not passage:
+        return None
+    label = texts.text_language(language)
+    if nearest.language and nearest.language != language:
+        return f"{passage}\n{texts.pick(texts.OTHER_LANGUAGE_NOTE, label)}"
+    return passage

@@ -331,6 +331,9 @@ class Retrieval:
 
     passages: list[Passage]
     weights: TermWeights = field(default_factory=dict)
+    question_vector: tuple[float, ...] | None = None
+    """The question's vector, when the search had one (a knowledge gap carries it for grouping)."""
+    vector_model: str | None = None
 
 
 # Share of word support in a hybrid rank (chosen on bench/quality's dev split).

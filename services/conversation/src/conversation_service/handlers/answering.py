@@ -12,7 +12,14 @@ import tenacity
 
 from conversation_service import metrics
 from conversation_service.domain import texts
-from conversation_service.domain.composer import ComposedAnswer, Persona, SourceRef, citations_for, compose
+from conversation_service.domain.composer import (
+    ComposedAnswer,
+    Persona,
+    SourceRef,
+    citations_for,
+    compose,
+    draft_answer,
+)
 from conversation_service.domain.confidence import AnswerThresholds, Evidence, decide
 from conversation_service.domain.grounding import build_messages, parse_reply
 from conversation_service.domain.links import restrict_links, urls_in
@@ -79,6 +86,10 @@ class Attempt:
     nearest: tuple[SourceRef, ...]
     used_llm: bool = False
     evidence: Evidence | None = None
+    draft: str | None = None
+    """For a declined question: a recommended answer from the nearest content, for the knowledge gap."""
+    question_vector: tuple[float, ...] | None = None
+    vector_model: str | None = None
 
 
 def nearest_content(ranked: Sequence[Ranked]) -> tuple[SourceRef, ...]:
@@ -160,7 +171,16 @@ class AnswerEngine:
             metrics.RETRIEVAL_SCORE.observe(best.passage.score)
             metrics.ANSWER_CONFIDENCE.observe(decision.confidence)
         if best is None or not decision.answer:
-            return Attempt(False, None, decision.confidence, nearest_content(ranked), evidence=decision.evidence)
+            return Attempt(
+                False,
+                None,
+                decision.confidence,
+                nearest_content(ranked),
+                evidence=decision.evidence,
+                draft=draft_answer(terms, ranked, language=language),
+                question_vector=retrieval.question_vector,
+                vector_model=retrieval.vector_model,
+            )
         composed = compose(terms, ranked, persona=persona, language=language, greet=greet)
         if self._llm is not None:
             generated = await self._generate(question, language, ranked, persona, greet, recent_turns)

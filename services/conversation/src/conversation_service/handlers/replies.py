@@ -99,8 +99,15 @@ def events_for(
         answer = attempt.answer
         fields = {"answer": answer.text, "citations": citations_of(answer.citations), "confidence": confidence}
         return [(CONVERSATION_ANSWERED, with_fields(base, **fields))]
+    vector = attempt.question_vector
     gap = with_fields(
-        base, confidence=confidence, miss_count=decision.miss_count, nearest_content=citations_of(attempt.nearest)
+        base,
+        confidence=confidence,
+        miss_count=decision.miss_count,
+        nearest_content=citations_of(attempt.nearest),
+        recommended_answer=attempt.draft,
+        question_embedding=[round(value, 4) for value in vector] if vector is not None else None,
+        embedding_model=attempt.vector_model if vector is not None else None,
     )
     events = [(CONVERSATION_KNOWLEDGE_GAP, gap)]
     if decision.handoff_reason is not None:
