@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from admin_api.domain.gaps import (
+    AskedQuestion,
     GapCandidate,
-    draft_answer,
     matching_gap,
     merge_nearest_content,
     normalize_question,
+    recommended_answer,
     similarity,
 )
 from admin_api.domain.performance import THREAD_CLOSED_FACT, ConversationFact, summarize
@@ -48,8 +49,18 @@ def test_matching_gap_picks_the_most_similar_above_the_threshold() -> None:
         GapCandidate("g2", normalize_question("do you ship to norway")),
         GapCandidate("g3", normalize_question("opening hours")),
     ]
-    assert matching_gap(normalize_question("Do you ship to Norway?"), candidates) in {"g1", "g2"}
-    assert matching_gap(normalize_question("refund policy"), candidates) is None
+    assert matching_gap(AskedQuestion(normalize_question("Do you ship to Norway?")), candidates) in {"g1", "g2"}
+    assert matching_gap(AskedQuestion(normalize_question("refund policy")), candidates) is None
+
+
+def test_a_question_in_another_language_joins_a_gap_by_its_vector_of_the_same_model() -> None:
+    english = GapCandidate("g1", normalize_question("do you ship to norway"), embedding=(1.0, 0.0), embedding_model="m")
+    danish = normalize_question("sender I til Norge")
+    close = (0.96, 0.28)  # cosine 0.96
+    assert matching_gap(AskedQuestion(danish, embedding=close, embedding_model="m"), [english]) == "g1"
+    assert matching_gap(AskedQuestion(danish, embedding=close, embedding_model="other"), [english]) is None
+    assert matching_gap(AskedQuestion(danish, embedding=(0.8, 0.6), embedding_model="m"), [english]) is None
+    assert matching_gap(AskedQuestion(danish), [english]) is None
 
 
 def test_nearest_content_is_merged_by_url_newest_first() -> None:
@@ -58,14 +69,10 @@ def test_nearest_content_is_merged_by_url_newest_first() -> None:
     assert len(merge_nearest_content([a, b, c], [a, b, c], limit=2)) == 2
 
 
-def test_draft_answer_points_at_the_nearest_content() -> None:
-    assert draft_answer("Q?", []) is None
-    draft = draft_answer(
-        "Q?", [Citation(title="Payment", url="https://x/pay"), Citation(title="FAQ", url="https://x/faq")]
-    )
-    assert draft is not None
-    assert "https://x/pay" in draft
-    assert "FAQ" in draft
+def test_an_open_gap_shows_conversations_draft_and_a_closed_one_none() -> None:
+    assert recommended_answer(status="open", drafted="Open Settings.") == "Open Settings."
+    assert recommended_answer(status="dismissed", drafted="Open Settings.") is None
+    assert recommended_answer(status="open", drafted=None) is None
 
 
 def fact(kind: str, thread: str, **extra: object) -> ConversationFact:

@@ -115,6 +115,9 @@ knowledge_gaps_table = Table(
     Column("last_seen_at", DateTime(timezone=True), nullable=False),
     Column("resolved_source_id", String(60), nullable=True),
     Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("recommended_answer", Text, nullable=True),
+    Column("question_embedding", JSONB, nullable=True),
+    Column("embedding_model", String(200), nullable=True),
     Index("ix_knowledge_gaps_account_status", "account_id", "status"),
 )
 

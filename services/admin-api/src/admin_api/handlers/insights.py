@@ -20,7 +20,13 @@ from customer_agent_shared.events.sources import SourceKind
 from admin_api.adapters.repositories import Row
 from admin_api.adapters.unit_of_work import AdminUnitOfWork
 from admin_api.domain.errors import Conflict, NotFound
-from admin_api.domain.gaps import GapCandidate, matching_gap, merge_nearest_content, normalize_question
+from admin_api.domain.gaps import (
+    AskedQuestion,
+    GapCandidate,
+    matching_gap,
+    merge_nearest_content,
+    normalize_question,
+)
 from admin_api.domain.performance import THREAD_CLOSED_FACT, ConversationFact, PerformanceSummary, summarize
 from admin_api.handlers.audit import record_change
 from admin_api.handlers.sources import stage_new_source
@@ -89,6 +95,28 @@ class InsightUseCases:
         async with self._unit_of_work() as uow:
             return await uow.gaps.list(account_id, status)
 
+    async def dismiss_gap(self, account_id: str, *, actor: str, gap_id: str) -> Row:
+        """Set an open gap aside (nothing to add to the content); a later question like it opens a new one."""
+        async with self._unit_of_work() as uow:
+            gap = await uow.gaps.get(account_id, gap_id)
+            if gap is None:
+                raise NotFound(f"Knowledge gap {gap_id!r} does not exist on this account.")
+            if gap["status"] != "open":
+                raise Conflict(f"Knowledge gap {gap_id!r} is {gap['status']}, not open.", code="gap_not_open")
+            await uow.gaps.update(account_id, gap_id, {"status": "dismissed"})
+            await record_change(
+                uow,
+                account_id=account_id,
+                actor=actor,
+                action="edit",
+                target_type="knowledge_gap",
+                target_id=gap_id,
+                before={"status": "open"},
+                after={"status": "dismissed"},
+            )
+            await uow.commit()
+        return {**gap, "status": "dismissed"}
+
     async def resolve_gap(
         self, account_id: str, actor: str, gap_id: str, answer: str, question: str | None
     ) -> tuple[Row, Row]:
@@ -128,11 +156,26 @@ class InsightUseCases:
         return {**gap, **changes}, source
 
 
+def _candidate(gap: Row) -> GapCandidate:
+    embedding = gap.get("question_embedding")
+    return GapCandidate(
+        gap["id"],
+        gap["normalized_question"],
+        embedding=tuple(embedding) if embedding else None,
+        embedding_model=gap.get("embedding_model"),
+    )
+
+
 async def _group_gap(uow: AdminUnitOfWork, event: ConversationEvent) -> None:
     assert event.question is not None
     normalized = normalize_question(event.question)
     open_gaps = await uow.gaps.open_gaps(event.account_id, for_update=True)
-    match = matching_gap(normalized, [GapCandidate(gap["id"], gap["normalized_question"]) for gap in open_gaps])
+    asked = AskedQuestion(
+        normalized,
+        embedding=tuple(event.question_embedding) if event.question_embedding else None,
+        embedding_model=event.embedding_model,
+    )
+    match = matching_gap(asked, [_candidate(gap) for gap in open_gaps])
     if match is None:
         await uow.gaps.add(
             {
@@ -146,6 +189,9 @@ async def _group_gap(uow: AdminUnitOfWork, event: ConversationEvent) -> None:
                 "status": "open",
                 "first_seen_at": event.occurred_at,
                 "last_seen_at": event.occurred_at,
+                "recommended_answer": event.recommended_answer,
+                "question_embedding": event.question_embedding,
+                "embedding_model": event.embedding_model,
             }
         )
         return
@@ -160,5 +206,7 @@ async def _group_gap(uow: AdminUnitOfWork, event: ConversationEvent) -> None:
             "nearest_content": [
                 c.model_dump(mode="json") for c in merge_nearest_content(existing, event.nearest_content)
             ],
+            # The gap keeps its first question's language; a draft is filled in if it had none.
+            "recommended_answer": gap.get("recommended_answer") or event.recommended_answer,
         },
     )

@@ -69,14 +69,14 @@ class KnowledgeGapOut(BaseModel):
     model_config = examples(
         {
             "id": "gap_9a1",
-            "question": "Can I pay with MobilePay?",
+            "question": "Kan jeg betale med MobilePay?",
             "count": 7,
             "language": "da",
             "status": "open",
             "first_seen_at": "2026-11-20T08:00:00Z",
             "last_seen_at": "2026-11-21T09:00:00Z",
             "nearest_content": [{"title": "Payment", "url": "https://help.example.com/payment"}],
-            "recommended_answer": "Answer to “Can I pay with MobilePay?”: see “Payment” (https://help.example.com/payment).",
+            "recommended_answer": "We accept Visa and bank transfer.\n(Kilden er skrevet på et andet sprog.)",
             "resolved_source_id": None,
         }
     )
@@ -85,11 +85,14 @@ class KnowledgeGapOut(BaseModel):
     question: str
     count: int
     language: str | None = None
-    status: Literal["open", "resolved"]
+    status: Literal["open", "resolved", "dismissed"]
     first_seen_at: datetime
     last_seen_at: datetime
     nearest_content: list[CitationOut]
-    recommended_answer: str | None = None
+    recommended_answer: str | None = Field(
+        default=None,
+        description="A draft from the nearest content, noted in the gap's language when the content is in another.",
+    )
     resolved_source_id: str | None = None
 
 
@@ -136,6 +139,6 @@ def gap_out(row: Row) -> KnowledgeGapOut:
         first_seen_at=row["first_seen_at"],
         last_seen_at=row["last_seen_at"],
         nearest_content=[CitationOut(title=c.title, url=c.url) for c in nearest],
-        recommended_answer=recommended_answer(question=row["question"], status=row["status"], nearest_content=nearest),
+        recommended_answer=recommended_answer(status=row["status"], drafted=row.get("recommended_answer")),
         resolved_source_id=row.get("resolved_source_id"),
     )

@@ -12,6 +12,7 @@ from admin_api.domain.periods import reporting_period
 from admin_api.entrypoints.http.errors import EDIT_ERRORS, READ_ERRORS, error_responses
 from admin_api.entrypoints.http.models.insights import (
     KnowledgeGapList,
+    KnowledgeGapOut,
     PerformanceOut,
     ResolvedGapOut,
     ResolveGapBody,
@@ -55,9 +56,26 @@ async def list_gaps(
     account_id: AccountId,
     who: Reader,
     api: Services,
-    status: Annotated[Literal["open", "resolved"] | None, Query(description="Only gaps in this state.")] = "open",
+    status: Annotated[
+        Literal["open", "resolved", "dismissed"] | None, Query(description="Only gaps in this state.")
+    ] = "open",
 ) -> KnowledgeGapList:
     return KnowledgeGapList(items=[gap_out(row) for row in await api.insights.gaps(account_id, status)])
+
+
+@router.post(
+    "/knowledge-gaps/{gap_id}/dismiss",
+    response_model=KnowledgeGapOut,
+    responses={**EDIT_ERRORS, **error_responses(409)},
+    summary="Set a gap aside without adding content",
+)
+async def dismiss_gap(
+    account_id: AccountId,
+    gap_id: Annotated[str, Path(min_length=1, max_length=60)],
+    who: Editor,
+    api: Services,
+) -> KnowledgeGapOut:
+    return gap_out(await api.insights.dismiss_gap(account_id, actor=who.key_id, gap_id=gap_id))
 
 
 @router.post(
