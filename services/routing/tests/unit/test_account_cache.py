@@ -8,7 +8,7 @@ from typing import cast
 from customer_agent_shared.events.channels import ChannelRef, ChannelType
 from customer_agent_shared.events.config import AgentConfigSnapshot, ChannelDeployment, HandoffSettings
 from routing_service.adapters.account_cache import AccountDirectory
-from routing_service.adapters.repositories import AccountRepository
+from routing_service.adapters.account_repositories import AccountRepository
 from routing_service.domain.decisions import PauseCause
 
 WEB = ChannelRef(type=ChannelType.LIVE_CHAT, id="web")

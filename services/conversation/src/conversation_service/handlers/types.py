@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Hashable
+from collections.abc import Callable, Collection
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Protocol
 
 from customer_agent_shared.events.config import AgentConfigSnapshot
-from customer_agent_shared.events.envelope import CloudEvent
+from customer_agent_shared.persistence.unit_of_work_protocol import UnitOfWorkProtocol
 
 from conversation_service.domain.model import AgentProfileRecord, ConversationThread
 
@@ -51,8 +50,8 @@ class ThreadStore(Protocol):
         ...
 
 
-class ConversationUnitOfWorkProtocol(Protocol):
-    """One transaction: repositories, the inbox claim, staged events and the commit."""
+class ConversationUnitOfWorkProtocol(UnitOfWorkProtocol, Protocol):
+    """One transaction over the service's repositories."""
 
     @property
     def profiles(self) -> ProfileStore:
@@ -62,30 +61,6 @@ class ConversationUnitOfWorkProtocol(Protocol):
     @property
     def threads(self) -> ThreadStore:
         """Threads."""
-        ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None: ...
-
-    async def claim_event(self, consumer: str, event_id: str) -> bool:
-        """Mark the event handled in this transaction; False means it was handled before."""
-        ...
-
-    async def publish(
-        self, topic: str, key: str | None, event: CloudEvent[Any], *, state_key: Hashable | None = None
-    ) -> None:
-        """Stage an event, sent only if this unit of work commits."""
-        ...
-
-    def after_commit(self, action: Callable[[], None]) -> None:
-        """Run ``action`` once this unit of work's changes are committed."""
-        ...
-
-    async def commit(self) -> None:
-        """Commit state, inbox and outbox atomically."""
         ...
 
 

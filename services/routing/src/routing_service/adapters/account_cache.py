@@ -11,13 +11,21 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from customer_agent_shared.events.channels import ChannelRef
 from customer_agent_shared.events.config import AgentConfigSnapshot, ChannelDeployment
 
-from routing_service.adapters.repositories import AccountRepository
 from routing_service.domain.decisions import PauseCause
 from routing_service.domain.triggers import TriggerMatcher
+
+
+class AccountLoader(Protocol):
+    """Where the directory reads an account it does not hold (routing's tables, or a test's fake)."""
+
+    async def load(self, account_id: str) -> tuple[AgentConfigSnapshot | None, int, bool, int]:
+        """(snapshot, its version, credits exhausted, credit version); -1 versions when unknown."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -73,7 +81,7 @@ class AccountDirectory:
         self._clock = clock
         self._entries: OrderedDict[str, AccountView] = OrderedDict()
 
-    async def get(self, accounts: AccountRepository, account_id: str) -> AccountView:
+    async def get(self, accounts: AccountLoader, account_id: str) -> AccountView:
         """The cached view, or a fresh one read through ``accounts``."""
         now = self._clock()
         view = self._entries.get(account_id)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.channels import (
     AssigneeKind,
     ChannelRef,
@@ -15,42 +13,22 @@ from customer_agent_shared.events.channels import (
     MessageReceived,
     TranscriptEntry,
 )
-from customer_agent_shared.events.config import AgentConfigSnapshot
 from customer_agent_shared.persistence.unit_of_work import TransactionScopedRepository, WriteAtCommit, WritePending
 from sqlalchemy import BindParameter, Insert, and_, bindparam, exists, func, literal, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing_service.adapters.orm import (
-    account_config_table,
-    assignee_load_table,
-    credit_state_table,
     threads_table,
     transcript_table,
     transitions_table,
 )
-from routing_service.domain.handoff import LoadKey
+from routing_service.domain.model import RoutedThread
 from routing_service.domain.ownership import ThreadState, Transition
 
 
-@dataclass
-class ThreadRecord:
-    """A thread's row, changed in memory and written back with ``ThreadRepository.save``."""
-
-    account_id: str
-    thread_id: str
-    state: ThreadState
-    channel: ChannelRef
-    assignee_kind: AssigneeKind | None
-    assignee_id: str | None
-    powered_by_ai: bool
-    locale: str | None
-    last_message_id: str | None
-    messages: int
-
-
-def _record(row: Any) -> ThreadRecord:
-    return ThreadRecord(
+def _thread(row: Any) -> RoutedThread:
+    return RoutedThread(
         account_id=row.account_id,
         thread_id=row.thread_id,
         state=ThreadState(row.state),
@@ -234,25 +212,6 @@ _SAVE_THREAD = (
 
 _INSERT_TRANSITIONS = transitions_table.insert()
 
-_CHANGE_LOAD = (
-    insert(assignee_load_table)
-    .values(
-        account_id=bindparam("account_id"),
-        assignee_kind=bindparam("assignee_kind"),
-        assignee_id=bindparam("assignee_id"),
-        open_threads=bindparam("open_threads"),
-    )
-    .on_conflict_do_update(
-        index_elements=["account_id", "assignee_kind", "assignee_id"],
-        set_={
-            "open_threads": func.greatest(
-                0,
-                assignee_load_table.c.open_threads + bindparam("delta", type_=assignee_load_table.c.open_threads.type),
-            )
-        },
-    )
-)
-
 
 class ThreadRepository(TransactionScopedRepository):
     """Thread ownership rows and their transitions.
@@ -261,7 +220,7 @@ class ThreadRepository(TransactionScopedRepository):
     message's ``receive`` then takes its result from what the transaction kept, once.
     """
 
-    async def receive(self, message: MessageReceived, sent_at: datetime, now: datetime) -> ThreadRecord | None:
+    async def receive(self, message: MessageReceived, *, sent_at: datetime, now: datetime) -> RoutedThread | None:
         """In one statement: store the visitor message in the transcript and lock (or create) its thread,
         counting the message on it. None when the message_id was already received (a re-published message).
 
@@ -269,7 +228,7 @@ class ThreadRepository(TransactionScopedRepository):
         """
         received_ahead = ("received", message.account_id, message.thread_id, message.message_id)
         if received_ahead in self._kept:
-            record: ThreadRecord | None = self._kept.pop(received_ahead)
+            record: RoutedThread | None = self._kept.pop(received_ahead)
             return record
         parameters = {
             "account_id": message.account_id,
@@ -286,7 +245,7 @@ class ThreadRepository(TransactionScopedRepository):
             "updated_at": now,
         }
         row = (await self._session.execute(_RECEIVE, parameters)).first()
-        return _record(row) if row is not None else None
+        return _thread(row) if row is not None else None
 
     async def receive_many(self, messages: Sequence[tuple[MessageReceived, datetime]], now: datetime) -> None:
         """``receive`` for messages of distinct threads (with their sent_at) in one statement, in thread
@@ -308,19 +267,19 @@ class ThreadRepository(TransactionScopedRepository):
             columns["locale"].append(message.sender.locale)
             columns["last_message_id"].append(message.message_id)
         rows = await self._session.execute(_RECEIVE_MANY, {**columns, "now": now})
-        received = {(row.account_id, row.thread_id): _record(row) for row in rows}
+        received = {(row.account_id, row.thread_id): _thread(row) for row in rows}
         for message, _ in ordered:
             key = ("received", message.account_id, message.thread_id, message.message_id)
             self._kept[key] = received.get((message.account_id, message.thread_id))  # None: received before
 
-    async def lock(self, account_id: str, thread_id: str) -> ThreadRecord | None:
+    async def lock(self, account_id: str, thread_id: str) -> RoutedThread | None:
         """The thread's row locked for this transaction, or None when routing never saw the thread."""
         row = (
             await self._session.execute(_LOCK_THREAD, {"b_account_id": account_id, "b_thread_id": thread_id})
         ).first()
-        return _record(row) if row is not None else None
+        return _thread(row) if row is not None else None
 
-    async def save(self, thread: ThreadRecord, now: datetime) -> None:
+    async def save(self, thread: RoutedThread, now: datetime) -> None:
         """Write the thread's state back."""
         await self._session.execute(
             _SAVE_THREAD,
@@ -340,7 +299,7 @@ class ThreadRepository(TransactionScopedRepository):
 
     async def record_transitions(
         self,
-        thread: ThreadRecord,
+        thread: RoutedThread,
         transitions: tuple[Transition, ...],
         *,
         cause_event_id: str,
@@ -388,22 +347,9 @@ class TranscriptRepository(TransactionScopedRepository):
         super().__init__(session, write_at_commit=write_at_commit)
         self._write_pending = write_pending
 
-    async def add(self, account_id: str, thread_id: str, entry_key: str, role: str, text: str, at: datetime) -> bool:
-        """Store one entry; False when an entry with that key is already there (a duplicate)."""
-        result = await self._session.execute(
-            _ADD_ENTRY,
-            {
-                "account_id": account_id,
-                "thread_id": thread_id,
-                "entry_key": entry_key,
-                "role": role,
-                "text": text,
-                "at": at,
-            },
-        )
-        return result.first() is not None
-
-    async def record(self, account_id: str, thread_id: str, entry_key: str, role: str, text: str, at: datetime) -> None:
+    async def record(
+        self, account_id: str, thread_id: str, *, entry_key: str, role: str, text: str, at: datetime
+    ) -> None:
         """Store one entry (one with that key already there is kept); in a batch, at its commit."""
         parameters = {
             "account_id": account_id,
@@ -428,97 +374,3 @@ class TranscriptRepository(TransactionScopedRepository):
             )
         ).all()
         return [TranscriptEntry(role=row.role, text=row.text, at=row.at) for row in reversed(rows)]
-
-
-class LoadRepository:
-    """Open threads per user and team of an account."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def loads(self, account_id: str) -> dict[LoadKey, int]:
-        """Current load of every user and team that has one."""
-        rows = (
-            await self._session.execute(
-                select(
-                    assignee_load_table.c.assignee_kind,
-                    assignee_load_table.c.assignee_id,
-                    assignee_load_table.c.open_threads,
-                ).where(assignee_load_table.c.account_id == account_id)
-            )
-        ).all()
-        return {(AssigneeKind(row.assignee_kind), row.assignee_id): row.open_threads for row in rows}
-
-    async def change(self, account_id: str, kind: AssigneeKind, assignee_id: str, delta: int) -> None:
-        """Add ``delta`` open threads to a user or team (never below zero)."""
-        await self._session.execute(
-            _CHANGE_LOAD,
-            {
-                "account_id": account_id,
-                "assignee_kind": kind.value,
-                "assignee_id": assignee_id,
-                "open_threads": max(0, delta),
-                "delta": delta,
-            },
-        )
-
-
-class AccountRepository:
-    """The folded agent configuration and credit state of each account."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def save_config(self, snapshot: AgentConfigSnapshot) -> bool:
-        """Store the snapshot unless a newer or equal version is stored; True when stored."""
-        table = account_config_table
-        values = {
-            "account_id": snapshot.account_id,
-            "version": snapshot.version,
-            "snapshot": snapshot.model_dump(mode="json"),
-            "updated_at": snapshot.updated_at,
-        }
-        statement = (
-            insert(table)
-            .values(**values)
-            .on_conflict_do_update(
-                index_elements=["account_id"],
-                set_={key: value for key, value in values.items() if key != "account_id"},
-                where=table.c.version < snapshot.version,
-            )
-            .returning(table.c.version)
-        )
-        return (await self._session.execute(statement)).first() is not None
-
-    async def save_credit_state(self, state: CreditState, at: datetime) -> bool:
-        """Store the credit state unless a newer or equal version is stored; True when stored."""
-        table = credit_state_table
-        statement = (
-            insert(table)
-            .values(account_id=state.account_id, version=state.version, exhausted=state.exhausted, updated_at=at)
-            .on_conflict_do_update(
-                index_elements=["account_id"],
-                set_={"version": state.version, "exhausted": state.exhausted, "updated_at": at},
-                where=table.c.version < state.version,
-            )
-            .returning(table.c.version)
-        )
-        return (await self._session.execute(statement)).first() is not None
-
-    async def load(self, account_id: str) -> tuple[AgentConfigSnapshot | None, int, bool, int]:
-        """(snapshot, its version, credits exhausted, credit version) in one query; -1 versions when unknown."""
-        config = select(account_config_table.c.snapshot, account_config_table.c.version).where(
-            account_config_table.c.account_id == account_id
-        )
-        credit = select(credit_state_table.c.exhausted, credit_state_table.c.version).where(
-            credit_state_table.c.account_id == account_id
-        )
-        config_row = (await self._session.execute(config)).first()
-        credit_row = (await self._session.execute(credit)).first()
-        snapshot = AgentConfigSnapshot.model_validate(config_row.snapshot) if config_row is not None else None
-        return (
-            snapshot,
-            config_row.version if config_row is not None else -1,
-            bool(credit_row.exhausted) if credit_row is not None else False,
-            credit_row.version if credit_row is not None else -1,
-        )

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork
 
+from routing_service.adapters.account_repositories import AccountRepository, LoadRepository
 from routing_service.adapters.presence import PresenceRepository
-from routing_service.adapters.repositories import (
-    AccountRepository,
-    LoadRepository,
-    ThreadRepository,
-    TranscriptRepository,
-)
+from routing_service.adapters.repositories import ThreadRepository, TranscriptRepository
 
 
 class RoutingUnitOfWork(SqlUnitOfWork):

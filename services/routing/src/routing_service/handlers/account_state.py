@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from customer_agent_shared.events.billing import CREDIT_STATE_TYPES, CreditState
@@ -12,8 +11,8 @@ from customer_agent_shared.events.envelope import CloudEvent
 from customer_agent_shared.messaging.reliable import PermanentHandlerError
 
 from routing_service.adapters.account_cache import AccountDirectory
-from routing_service.adapters.unit_of_work import RoutingUnitOfWork
 from routing_service.handlers.tenancy import require_matching_account
+from routing_service.handlers.types import UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
 
@@ -21,9 +20,7 @@ logger = logging.getLogger(__name__)
 class FoldAccountState:
     """Keeps the latest config snapshot and credit state per account; older versions are ignored."""
 
-    def __init__(
-        self, unit_of_work: Callable[[], RoutingUnitOfWork], directory: AccountDirectory, consumer_prefix: str
-    ) -> None:
+    def __init__(self, unit_of_work: UnitOfWorkFactory, directory: AccountDirectory, consumer_prefix: str) -> None:
         self._unit_of_work = unit_of_work
         self._directory = directory
         self._prefix = consumer_prefix

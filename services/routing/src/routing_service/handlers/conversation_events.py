@@ -18,17 +18,13 @@ from customer_agent_shared.events.conversations import (
 from customer_agent_shared.events.envelope import CloudEvent
 
 from routing_service.adapters.account_cache import AccountDirectory
-from routing_service.adapters.unit_of_work import RoutingUnitOfWork
 from routing_service.domain.decisions import Decision, Situation, decide_handoff_request
-from routing_service.domain.ownership import ThreadState, path
-from routing_service.handlers.effects import Cause, apply_decision, aware, count_decision, people_now
+from routing_service.handlers.effects import Cause, aware, carry_out, count_decision, people_now, record_change
 from routing_service.handlers.tenancy import require_matching_account
+from routing_service.handlers.types import RoutingUnitOfWorkProtocol, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
 
-# A thread a person holds is closed by the inbox (thread.closed), never by conversation's quiet-period
-# resolution: conversation does not hear every handoff (triggers, pause), so it may resolve a human's thread.
-CLOSABLE = frozenset({ThreadState.AGENT})
 DEFAULT_REASONS = {
     CONVERSATION_CANNOT_ANSWER: HandoffReason.CANNOT_ANSWER,
     CONVERSATION_HANDOFF_REQUESTED: HandoffReason.VISITOR_REQUEST,
@@ -40,7 +36,7 @@ class HandleConversationEvent:
 
     def __init__(
         self,
-        unit_of_work: Callable[[], RoutingUnitOfWork],
+        unit_of_work: UnitOfWorkFactory,
         directory: AccountDirectory,
         consumer: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -67,10 +63,10 @@ class HandleConversationEvent:
                 await uow.transcripts.record(
                     data.account_id,
                     data.thread_id,
-                    f"answer:{data.message_id or event.id}",
-                    "agent",
-                    data.answer,
-                    aware(data.occurred_at),
+                    entry_key=f"answer:{data.message_id or event.id}",
+                    role="agent",
+                    text=data.answer,
+                    at=aware(data.occurred_at),
                 )
             elif event.type in DEFAULT_REASONS:
                 decision = await self._hand_off(uow, event)
@@ -81,7 +77,7 @@ class HandleConversationEvent:
             await uow.commit()
         return decision
 
-    async def _hand_off(self, uow: RoutingUnitOfWork, event: CloudEvent[ConversationEvent]) -> Decision | None:
+    async def _hand_off(self, uow: RoutingUnitOfWorkProtocol, event: CloudEvent[ConversationEvent]) -> Decision | None:
         data = event.data
         thread = await uow.threads.lock(data.account_id, data.thread_id)
         if thread is None:  # a thread routing never routed (preview, test): nothing to hand off
@@ -97,21 +93,19 @@ class HandleConversationEvent:
         )
         decision = decide_handoff_request(situation, data.reason or DEFAULT_REASONS[event.type])
         locale = data.language or thread.locale
-        cause = Cause(event.id, event.type, self._clock(), data.message_id or thread.last_message_id or "", locale)
-        await apply_decision(uow, decision, thread, account, cause)
+        reply_to = data.message_id or thread.last_message_id or ""
+        cause = Cause(event_id=event.id, event_type=event.type, at=self._clock(), reply_to=reply_to, locale=locale)
+        await carry_out(uow, decision, thread, account, cause)
         await uow.threads.save(thread, self._clock())
         logger.info("handoff requested", extra={"outcome": decision.outcome.value, "state": thread.state.value})
         return decision
 
-    async def _close(self, uow: RoutingUnitOfWork, event: CloudEvent[ConversationEvent]) -> None:
+    async def _close(self, uow: RoutingUnitOfWorkProtocol, event: CloudEvent[ConversationEvent]) -> None:
         data = event.data
         thread = await uow.threads.lock(data.account_id, data.thread_id)
-        if thread is None or thread.state not in CLOSABLE:
+        change = thread.resolve() if thread is not None else None
+        if thread is None or change is None:
             return
-        steps = tuple(path(thread.state, ThreadState.CLOSED))
-        thread.state = ThreadState.CLOSED
         now = self._clock()
-        await uow.threads.record_transitions(
-            thread, steps, cause_event_id=event.id, cause_event_type=event.type, reason=None, at=now
-        )
+        await record_change(uow, thread, change, cause_event_id=event.id, cause_event_type=event.type, at=now)
         await uow.threads.save(thread, now)

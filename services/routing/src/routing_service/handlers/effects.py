@@ -1,4 +1,4 @@
-"""Carry out a decision inside the unit of work: ownership, transitions, loads and outgoing events."""
+"""What a use case does after the domain decided: record the change of ownership and stage the events."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from customer_agent_shared.events.channels import (
     MESSAGE_FORWARDED,
     MESSAGE_SEND,
     THREAD_HANDED_OFF,
-    Assignee,
     AssigneeKind,
     Author,
     AuthorKind,
@@ -29,21 +28,21 @@ from customer_agent_shared.events.conversations import (
 )
 from customer_agent_shared.events.envelope import derived_event_id, make_event
 from customer_agent_shared.topics import CHANNELS_OUTBOUND, CONVERSATIONS_ASSIGNED, CONVERSATIONS_EVENTS, INBOX_HANDOFFS
+from pydantic import BaseModel
 
 from routing_service.adapters.account_cache import AccountView
-from routing_service.adapters.repositories import ThreadRecord
-from routing_service.adapters.unit_of_work import RoutingUnitOfWork
 from routing_service.domain.decisions import Decision, Outcome
 from routing_service.domain.handoff import LoadKey, Notice, People
 from routing_service.domain.messages import notice_text
-from routing_service.domain.ownership import ThreadState
+from routing_service.domain.model import OwnershipChange, RoutedThread
+from routing_service.handlers.types import RoutingUnitOfWorkProtocol
 from routing_service.metrics import DECISIONS, HANDOFFS, NOTICES
 
 SOURCE = "routing"
 TRANSCRIPT_LIMIT = 100
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Cause:
     """The event that caused a decision."""
 
@@ -67,51 +66,48 @@ def people_of(account: AccountView, loads: Mapping[LoadKey, int], presence: Mapp
     return People.of(config.users, config.teams, loads, presence)
 
 
-async def people_now(uow: RoutingUnitOfWork, account: AccountView, account_id: str) -> People:
+async def people_now(uow: RoutingUnitOfWorkProtocol, account: AccountView, account_id: str) -> People:
     """``people_of`` with the loads and presence stored now (read only when a handoff needs them)."""
     return people_of(account, await uow.loads.loads(account_id), await uow.presence.of_account(account_id))
 
 
-def _key(thread: ThreadRecord) -> str:
-    return f"{thread.account_id}:{thread.thread_id}"
+async def record_change(
+    uow: RoutingUnitOfWorkProtocol,
+    thread: RoutedThread,
+    change: OwnershipChange,
+    *,
+    cause_event_id: str,
+    cause_event_type: str,
+    at: datetime,
+) -> None:
+    """Take or free the places the change moved and record its transitions with the event that caused it."""
+    for holder, delta in change.load_changes:
+        await uow.loads.change(thread.account_id, holder, delta)
+    await uow.threads.record_transitions(
+        thread,
+        change.transitions,
+        cause_event_id=cause_event_id,
+        cause_event_type=cause_event_type,
+        reason=change.reason.value if change.reason else None,
+        at=at,
+    )
 
 
-def _assignee(thread: ThreadRecord) -> Assignee:
-    kind = thread.assignee_kind or AssigneeKind.UNASSIGNED
-    return Assignee(kind=kind, id=thread.assignee_id if kind is not AssigneeKind.UNASSIGNED else None)
-
-
-async def apply_decision(
-    uow: RoutingUnitOfWork,
+async def carry_out(
+    uow: RoutingUnitOfWorkProtocol,
     decision: Decision,
-    thread: ThreadRecord,
+    thread: RoutedThread,
     account: AccountView,
     cause: Cause,
     *,
     message: MessageReceived | None = None,
 ) -> None:
-    """Move the thread, record the transitions, update loads and stage the outgoing events."""
-    final = decision.final_state
-    if final is not None:
-        if decision.new_thread:
-            thread.powered_by_ai = decision.powered_by_ai
-        if final is ThreadState.HUMAN and decision.assignee is not None:
-            thread.assignee_kind, thread.assignee_id = decision.assignee.kind, decision.assignee.id
-            await uow.loads.change(thread.account_id, decision.assignee.kind, decision.assignee.id, +1)
-        elif final is ThreadState.UNASSIGNED:
-            thread.assignee_kind, thread.assignee_id = AssigneeKind.UNASSIGNED, None
-        elif final is ThreadState.AGENT:
-            thread.assignee_kind, thread.assignee_id = None, None
-        thread.state = final
-        await uow.threads.record_transitions(
-            thread,
-            decision.transitions,
-            cause_event_id=cause.event_id,
-            cause_event_type=cause.event_type,
-            reason=decision.reason.value if decision.reason else None,
-            at=cause.at,
+    """Move the thread as decided, record the change and stage the outgoing events."""
+    change = thread.carry_out(decision)
+    if change is not None:
+        await record_change(
+            uow, thread, change, cause_event_id=cause.event_id, cause_event_type=cause.event_type, at=cause.at
         )
-    key = _key(thread)
     if decision.assign_to_agent and message is not None:
         assigned = ConversationAssigned(
             account_id=thread.account_id,
@@ -121,63 +117,55 @@ async def apply_decision(
             new_thread=decision.new_thread,
             powered_by_ai=True,
         )
-        await uow.publish(
-            CONVERSATIONS_ASSIGNED,
-            key,
-            make_event(
-                CONVERSATION_ASSIGNED,
-                assigned,
-                source=SOURCE,
-                account_id=thread.account_id,
-                event_id=derived_event_id(cause.event_id, "assigned"),
-            ),
-        )
+        await _stage(uow, CONVERSATIONS_ASSIGNED, thread, CONVERSATION_ASSIGNED, assigned, cause, "assigned")
     if decision.outcome is Outcome.FORWARDED_TO_INBOX and message is not None:
         forwarded = MessageForwarded(
             account_id=thread.account_id,
             channel=thread.channel,
             thread_id=thread.thread_id,
-            assignee=_assignee(thread),
+            assignee=thread.assignee,
             message=message,
         )
-        await uow.publish(
-            INBOX_HANDOFFS,
-            key,
-            make_event(
-                MESSAGE_FORWARDED,
-                forwarded,
-                source=SOURCE,
-                account_id=thread.account_id,
-                event_id=derived_event_id(cause.event_id, "forwarded"),
-            ),
-        )
+        await _stage(uow, INBOX_HANDOFFS, thread, MESSAGE_FORWARDED, forwarded, cause, "forwarded")
     if decision.outcome is Outcome.HANDED_OFF and decision.reason is not None:
         handed_off = ThreadHandedOff(
             account_id=thread.account_id,
             channel=thread.channel,
             thread_id=thread.thread_id,
             reason=decision.reason,
-            assignee=_assignee(thread),
+            assignee=thread.assignee,
             update_avatar=decision.update_avatar,
             transcript=await uow.transcripts.recent(thread.account_id, thread.thread_id, TRANSCRIPT_LIMIT),
         )
-        await uow.publish(
-            INBOX_HANDOFFS,
-            key,
-            make_event(
-                THREAD_HANDED_OFF,
-                handed_off,
-                source=SOURCE,
-                account_id=thread.account_id,
-                event_id=derived_event_id(cause.event_id, "handed_off"),
-            ),
-        )
-        await _announce_handoff(uow, handed_off, cause)
+        await _stage(uow, INBOX_HANDOFFS, thread, THREAD_HANDED_OFF, handed_off, cause, "handed_off")
+        await _announce_handoff(uow, thread, handed_off, cause)
     if decision.notice is not None:
         await _send_notice(uow, decision, thread, account, cause)
 
 
-async def _announce_handoff(uow: RoutingUnitOfWork, handed_off: ThreadHandedOff, cause: Cause) -> None:
+async def _stage(
+    uow: RoutingUnitOfWorkProtocol,
+    topic: str,
+    thread: RoutedThread,
+    event_type: str,
+    data: BaseModel,
+    cause: Cause,
+    purpose: str,
+) -> None:
+    """Stage one event about the thread, its id derived from the cause's so a redelivery repeats it."""
+    event = make_event(
+        event_type,
+        data,
+        source=SOURCE,
+        account_id=thread.account_id,
+        event_id=derived_event_id(cause.event_id, purpose),
+    )
+    await uow.publish(topic, thread.key, event)
+
+
+async def _announce_handoff(
+    uow: RoutingUnitOfWorkProtocol, thread: RoutedThread, handed_off: ThreadHandedOff, cause: Cause
+) -> None:
     """Every handoff routing carries out, with its reason, on conversations.events.v1 too: billing never
     charges the thread as an AI resolution and admin-api counts the handoff by its real reason."""
     event = ConversationEvent(
@@ -189,17 +177,7 @@ async def _announce_handoff(uow: RoutingUnitOfWork, handed_off: ThreadHandedOff,
         reason=handed_off.reason,
         assignee=handed_off.assignee,
     )
-    await uow.publish(
-        CONVERSATIONS_EVENTS,
-        f"{handed_off.account_id}:{handed_off.thread_id}",
-        make_event(
-            CONVERSATION_HANDED_OFF,
-            event,
-            source=SOURCE,
-            account_id=handed_off.account_id,
-            event_id=derived_event_id(cause.event_id, "conversation_handed_off"),
-        ),
-    )
+    await _stage(uow, CONVERSATIONS_EVENTS, thread, CONVERSATION_HANDED_OFF, event, cause, "conversation_handed_off")
 
 
 def count_decision(decision: Decision) -> None:
@@ -213,7 +191,7 @@ def count_decision(decision: Decision) -> None:
 
 
 async def _send_notice(
-    uow: RoutingUnitOfWork, decision: Decision, thread: ThreadRecord, account: AccountView, cause: Cause
+    uow: RoutingUnitOfWorkProtocol, decision: Decision, thread: RoutedThread, account: AccountView, cause: Cause
 ) -> None:
     assert decision.notice is not None
     config = account.config
@@ -234,14 +212,4 @@ async def _send_notice(
         author=Author(kind=AuthorKind.SYSTEM, name=config.agent.name if config is not None else "Customer Agent"),
         powered_by_ai=decision.powered_by_ai,
     )
-    await uow.publish(
-        CHANNELS_OUTBOUND,
-        _key(thread),
-        make_event(
-            MESSAGE_SEND,
-            outbound,
-            source=SOURCE,
-            account_id=thread.account_id,
-            event_id=derived_event_id(cause.event_id, "notice"),
-        ),
-    )
+    await _stage(uow, CHANNELS_OUTBOUND, thread, MESSAGE_SEND, outbound, cause, "notice")

@@ -11,12 +11,12 @@ from customer_agent_shared.events.channels import MessageReceived
 from customer_agent_shared.events.envelope import CloudEvent
 
 from routing_service.adapters.account_cache import AccountDirectory, AccountView
-from routing_service.adapters.repositories import ThreadRecord
-from routing_service.adapters.unit_of_work import RoutingUnitOfWork
 from routing_service.domain.decisions import Decision, Outcome, Situation, decide_inbound
 from routing_service.domain.handoff import People
-from routing_service.handlers.effects import Cause, apply_decision, aware, count_decision, people_now
+from routing_service.domain.model import RoutedThread
+from routing_service.handlers.effects import Cause, aware, carry_out, count_decision, people_now
 from routing_service.handlers.tenancy import require_matching_account
+from routing_service.handlers.types import UnitOfWorkFactory
 from routing_service.metrics import DECISION_SECONDS, DUPLICATE_MESSAGES
 
 logger = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ class RouteInboundMessage:
 
     def __init__(
         self,
-        unit_of_work: Callable[[], RoutingUnitOfWork],
+        unit_of_work: UnitOfWorkFactory,
         directory: AccountDirectory,
         consumer: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -64,7 +64,7 @@ class RouteInboundMessage:
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(self._consumer, event.id):
                 return None
-            thread = await uow.threads.receive(message, aware(message.sent_at), received_at)
+            thread = await uow.threads.receive(message, sent_at=aware(message.sent_at), now=received_at)
             if thread is None:  # the same message re-published under another event id
                 uow.after_commit(DUPLICATE_MESSAGES.inc)
                 await uow.commit()
@@ -74,8 +74,14 @@ class RouteInboundMessage:
             decision = self._decide(account, thread, message, People.of([], [], {}))
             if decision.outcome is Outcome.HANDED_OFF:  # only now is the load of people worth reading
                 decision = self._decide(account, thread, message, await people_now(uow, account, message.account_id))
-            cause = Cause(event.id, event.type, received_at, message.message_id, thread.locale)
-            await apply_decision(uow, decision, thread, account, cause, message=message)
+            cause = Cause(
+                event_id=event.id,
+                event_type=event.type,
+                at=received_at,
+                reply_to=message.message_id,
+                locale=thread.locale,
+            )
+            await carry_out(uow, decision, thread, account, cause, message=message)
             if decision.transitions:  # the message itself was counted on the thread by ``receive``
                 await uow.threads.save(thread, received_at)
             latency = self._latency(message, received_at)
@@ -88,7 +94,7 @@ class RouteInboundMessage:
         )
         return decision
 
-    def _decide(self, account: AccountView, thread: ThreadRecord, message: MessageReceived, people: People) -> Decision:
+    def _decide(self, account: AccountView, thread: RoutedThread, message: MessageReceived, people: People) -> Decision:
         situation = Situation(
             state=thread.state,
             deployment=account.deployment(message.channel),

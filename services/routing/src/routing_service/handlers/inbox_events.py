@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from customer_agent_shared.events.channels import AssigneeKind
 from customer_agent_shared.events.envelope import CloudEvent, RawCloudEvent
 from customer_agent_shared.events.inbox import (
     ThreadClosed,
@@ -19,40 +18,27 @@ from customer_agent_shared.events.inbox import (
 )
 from customer_agent_shared.messaging.reliable import PermanentHandlerError
 
-from routing_service.adapters.repositories import ThreadRecord
-from routing_service.adapters.unit_of_work import RoutingUnitOfWork
-from routing_service.domain.inbox import (
-    InboxChange,
-    InvalidAssigneeError,
-    Owner,
-    close_thread,
-    reassign_thread,
-    return_thread,
-)
-from routing_service.domain.ownership import ThreadState
-from routing_service.handlers.effects import aware
+from routing_service.domain.inbox import InvalidAssigneeError
+from routing_service.domain.model import OwnershipChange, RoutedThread
+from routing_service.handlers.effects import aware, record_change
+from routing_service.handlers.types import RoutingUnitOfWorkProtocol, UnitOfWorkFactory
 from routing_service.metrics import INBOX_ACTIONS
 
 logger = logging.getLogger(__name__)
 
 
-def owner_of(thread: ThreadRecord) -> Owner:
-    """The thread's owner as the inbox rules see it."""
-    if thread.state is ThreadState.HUMAN and thread.assignee_kind is not None and thread.assignee_id:
-        return Owner(thread.state, (thread.assignee_kind, thread.assignee_id))
-    return Owner(thread.state)
-
-
-def inbox_change(owner: Owner, data: ThreadClosed | ThreadReassigned | ThreadReturned) -> InboxChange | None:
-    """The change an inbox action makes to a thread held by ``owner``."""
+def inbox_change(
+    thread: RoutedThread, data: ThreadClosed | ThreadReassigned | ThreadReturned
+) -> OwnershipChange | None:
+    """Apply an inbox action to the thread; None when it changes nothing."""
     if isinstance(data, ThreadClosed):
-        return close_thread(owner)
+        return thread.close_from_inbox()
     if isinstance(data, ThreadReassigned):
         try:
-            return reassign_thread(owner, data.assignee)
+            return thread.reassign(data.assignee)
         except InvalidAssigneeError as error:
             raise PermanentHandlerError(str(error)) from error
-    return return_thread(owner)
+    return thread.return_to_agent()
 
 
 class HandleInboxEvent:
@@ -60,7 +46,7 @@ class HandleInboxEvent:
 
     def __init__(
         self,
-        unit_of_work: Callable[[], RoutingUnitOfWork],
+        unit_of_work: UnitOfWorkFactory,
         consumer: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -91,34 +77,22 @@ class HandleInboxEvent:
             await uow.commit()
         return applied
 
-    async def _report_presence(self, uow: RoutingUnitOfWork, event: CloudEvent[Any]) -> bool:
+    async def _report_presence(self, uow: RoutingUnitOfWorkProtocol, event: CloudEvent[Any]) -> bool:
         data: UserAvailability = event.data
         # Reports of one user share a partition (key account:user); the time keeps a replayed older one out.
         return await uow.presence.report(
             data.account_id, data.user_id, available=data.available, changed_at=aware(event.time)
         )
 
-    async def _change_owner(self, uow: RoutingUnitOfWork, event: CloudEvent[Any]) -> bool:
+    async def _change_owner(self, uow: RoutingUnitOfWorkProtocol, event: CloudEvent[Any]) -> bool:
         data: ThreadClosed | ThreadReassigned | ThreadReturned = event.data
         thread = await uow.threads.lock(data.account_id, data.thread_id)
-        change = inbox_change(owner_of(thread), data) if thread is not None else None
+        change = inbox_change(thread, data) if thread is not None else None
         if thread is None or change is None:
             logger.info("inbox event changes nothing", extra={"event_type": event.type})
             return False
-        for (kind, assignee_id), delta in change.load_changes:
-            await uow.loads.change(thread.account_id, kind, assignee_id, delta)
-        after = change.owner
-        if after.state is ThreadState.HUMAN and after.holder is not None:
-            thread.assignee_kind, thread.assignee_id = after.holder
-        elif after.state is ThreadState.UNASSIGNED:
-            thread.assignee_kind, thread.assignee_id = AssigneeKind.UNASSIGNED, None
-        elif after.state is ThreadState.AGENT:
-            thread.assignee_kind, thread.assignee_id = None, None
-        thread.state = after.state
         now = self._clock()
-        await uow.threads.record_transitions(
-            thread, (change.step,), cause_event_id=event.id, cause_event_type=event.type, reason=None, at=now
-        )
+        await record_change(uow, thread, change, cause_event_id=event.id, cause_event_type=event.type, at=now)
         await uow.threads.save(thread, now)
         logger.info("inbox event applied", extra={"event_type": event.type, "state": thread.state.value})
         return True

@@ -1,0 +1,129 @@
+"""Repositories of what routing knows of each account: its folded configuration, credit state and people's loads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from customer_agent_shared.events.billing import CreditState
+from customer_agent_shared.events.channels import AssigneeKind
+from customer_agent_shared.events.config import AgentConfigSnapshot
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from routing_service.adapters.orm import account_config_table, assignee_load_table, credit_state_table
+from routing_service.domain.handoff import LoadKey
+
+_CHANGE_LOAD = (
+    insert(assignee_load_table)
+    .values(
+        account_id=bindparam("account_id"),
+        assignee_kind=bindparam("assignee_kind"),
+        assignee_id=bindparam("assignee_id"),
+        open_threads=bindparam("open_threads"),
+    )
+    .on_conflict_do_update(
+        index_elements=["account_id", "assignee_kind", "assignee_id"],
+        set_={
+            "open_threads": func.greatest(
+                0,
+                assignee_load_table.c.open_threads + bindparam("delta", type_=assignee_load_table.c.open_threads.type),
+            )
+        },
+    )
+)
+
+
+class LoadRepository:
+    """Open threads per user and team of an account."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def loads(self, account_id: str) -> dict[LoadKey, int]:
+        """Current load of every user and team that has one."""
+        rows = (
+            await self._session.execute(
+                select(
+                    assignee_load_table.c.assignee_kind,
+                    assignee_load_table.c.assignee_id,
+                    assignee_load_table.c.open_threads,
+                ).where(assignee_load_table.c.account_id == account_id)
+            )
+        ).all()
+        return {(AssigneeKind(row.assignee_kind), row.assignee_id): row.open_threads for row in rows}
+
+    async def change(self, account_id: str, holder: LoadKey, delta: int) -> None:
+        """Add ``delta`` open threads to a user or team (never below zero)."""
+        kind, assignee_id = holder
+        await self._session.execute(
+            _CHANGE_LOAD,
+            {
+                "account_id": account_id,
+                "assignee_kind": kind.value,
+                "assignee_id": assignee_id,
+                "open_threads": max(0, delta),
+                "delta": delta,
+            },
+        )
+
+
+class AccountRepository:
+    """The folded agent configuration and credit state of each account."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def save_config(self, snapshot: AgentConfigSnapshot) -> bool:
+        """Store the snapshot unless a newer or equal version is stored; True when stored."""
+        table = account_config_table
+        values = {
+            "account_id": snapshot.account_id,
+            "version": snapshot.version,
+            "snapshot": snapshot.model_dump(mode="json"),
+            "updated_at": snapshot.updated_at,
+        }
+        statement = (
+            insert(table)
+            .values(**values)
+            .on_conflict_do_update(
+                index_elements=["account_id"],
+                set_={key: value for key, value in values.items() if key != "account_id"},
+                where=table.c.version < snapshot.version,
+            )
+            .returning(table.c.version)
+        )
+        return (await self._session.execute(statement)).first() is not None
+
+    async def save_credit_state(self, state: CreditState, at: datetime) -> bool:
+        """Store the credit state unless a newer or equal version is stored; True when stored."""
+        table = credit_state_table
+        statement = (
+            insert(table)
+            .values(account_id=state.account_id, version=state.version, exhausted=state.exhausted, updated_at=at)
+            .on_conflict_do_update(
+                index_elements=["account_id"],
+                set_={"version": state.version, "exhausted": state.exhausted, "updated_at": at},
+                where=table.c.version < state.version,
+            )
+            .returning(table.c.version)
+        )
+        return (await self._session.execute(statement)).first() is not None
+
+    async def load(self, account_id: str) -> tuple[AgentConfigSnapshot | None, int, bool, int]:
+        """(snapshot, its version, credits exhausted, credit version) in one query; -1 versions when unknown."""
+        config = select(account_config_table.c.snapshot, account_config_table.c.version).where(
+            account_config_table.c.account_id == account_id
+        )
+        credit = select(credit_state_table.c.exhausted, credit_state_table.c.version).where(
+            credit_state_table.c.account_id == account_id
+        )
+        config_row = (await self._session.execute(config)).first()
+        credit_row = (await self._session.execute(credit)).first()
+        snapshot = AgentConfigSnapshot.model_validate(config_row.snapshot) if config_row is not None else None
+        return (
+            snapshot,
+            config_row.version if config_row is not None else -1,
+            bool(credit_row.exhausted) if credit_row is not None else False,
+            credit_row.version if credit_row is not None else -1,
+        )

@@ -1,0 +1,137 @@
+"""What the use cases need from storage: small protocols the SQL unit of work and a test's fake both meet."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from customer_agent_shared.events.billing import CreditState
+from customer_agent_shared.events.channels import MessageReceived, TranscriptEntry
+from customer_agent_shared.events.config import AgentConfigSnapshot
+from customer_agent_shared.persistence.unit_of_work_protocol import UnitOfWorkProtocol
+
+from routing_service.domain.handoff import LoadKey
+from routing_service.domain.model import RoutedThread
+from routing_service.domain.ownership import Transition
+
+
+class ThreadStore(Protocol):
+    """Threads by (account, thread), with the transitions they took."""
+
+    async def receive(self, message: MessageReceived, *, sent_at: datetime, now: datetime) -> RoutedThread | None:
+        """Store the visitor message and lock (or create) its thread, counting the message on it; None when
+        the message was received before."""
+        ...
+
+    async def receive_many(self, messages: Sequence[tuple[MessageReceived, datetime]], now: datetime) -> None:
+        """``receive`` ahead for the first message of several threads (with their sent_at)."""
+        ...
+
+    async def lock(self, account_id: str, thread_id: str) -> RoutedThread | None:
+        """The thread locked for this transaction; None when routing never saw it."""
+        ...
+
+    async def save(self, thread: RoutedThread, now: datetime) -> None:
+        """Write the thread's state back."""
+        ...
+
+    async def record_transitions(
+        self,
+        thread: RoutedThread,
+        transitions: tuple[Transition, ...],
+        *,
+        cause_event_id: str,
+        cause_event_type: str,
+        reason: str | None,
+        at: datetime,
+    ) -> None:
+        """Append each transition with the event that caused it."""
+        ...
+
+
+class TranscriptStore(Protocol):
+    """What was said on each thread."""
+
+    async def record(
+        self, account_id: str, thread_id: str, *, entry_key: str, role: str, text: str, at: datetime
+    ) -> None:
+        """Store one entry; one with that key already there is kept."""
+        ...
+
+    async def recent(self, account_id: str, thread_id: str, limit: int) -> list[TranscriptEntry]:
+        """The last ``limit`` entries, oldest first."""
+        ...
+
+
+class LoadStore(Protocol):
+    """Open threads per user and team."""
+
+    async def loads(self, account_id: str) -> dict[LoadKey, int]:
+        """Current load of every user and team that has one."""
+        ...
+
+    async def change(self, account_id: str, holder: LoadKey, delta: int) -> None:
+        """Add ``delta`` open threads to a user or team (never below zero)."""
+        ...
+
+
+class AccountStore(Protocol):
+    """Each account's folded configuration and credit state."""
+
+    async def save_config(self, snapshot: AgentConfigSnapshot) -> bool:
+        """Store the snapshot unless a newer or equal version is stored; True when stored."""
+        ...
+
+    async def save_credit_state(self, state: CreditState, at: datetime) -> bool:
+        """Store the credit state unless a newer or equal version is stored; True when stored."""
+        ...
+
+    async def load(self, account_id: str) -> tuple[AgentConfigSnapshot | None, int, bool, int]:
+        """(snapshot, its version, credits exhausted, credit version); -1 versions when unknown."""
+        ...
+
+
+class PresenceStore(Protocol):
+    """Users' presence as the inbox reports it."""
+
+    async def report(self, account_id: str, user_id: str, *, available: bool, changed_at: datetime) -> bool:
+        """Store the presence unless a later report is stored; True when stored."""
+        ...
+
+    async def of_account(self, account_id: str) -> dict[str, bool]:
+        """The presence of every user of the account the inbox reported on."""
+        ...
+
+
+class RoutingUnitOfWorkProtocol(UnitOfWorkProtocol, Protocol):
+    """One transaction over the service's repositories."""
+
+    @property
+    def threads(self) -> ThreadStore:
+        """Threads."""
+        ...
+
+    @property
+    def transcripts(self) -> TranscriptStore:
+        """Transcripts."""
+        ...
+
+    @property
+    def loads(self) -> LoadStore:
+        """Loads of users and teams."""
+        ...
+
+    @property
+    def accounts(self) -> AccountStore:
+        """Account configuration and credit state."""
+        ...
+
+    @property
+    def presence(self) -> PresenceStore:
+        """Users' presence."""
+        ...
+
+
+UnitOfWorkFactory = Callable[[], RoutingUnitOfWorkProtocol]
+"""Opens a new unit of work over routing's schema."""

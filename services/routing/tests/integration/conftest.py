@@ -1,0 +1,43 @@
+"""One in-process routing service serves every flow test of this package."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from customer_agent_shared.persistence.database import create_database_engine
+from customer_agent_shared.settings import InfrastructureSettings
+from customer_agent_shared.testing.kafka import unique_name
+from routing_service.bootstrap import build_service
+from routing_service.settings import RoutingSettings
+from sqlalchemy import text
+
+from .routing_harness import Harness, wait_until_assigned
+
+
+@pytest.fixture(scope="package")
+async def harness(infrastructure: InfrastructureSettings) -> AsyncIterator[Harness]:
+    schema = unique_name("test_routing").replace("-", "_")
+    # Unique names keep this process's dedup keys, consumer groups and metrics apart from any other routing.
+    settings = RoutingSettings(
+        service_name=unique_name("routing-test"),
+        database_schema=schema,
+        consumer_group=unique_name("routing-test"),
+        consumer_offset_reset="latest",
+    )
+    service = build_service(settings)
+    producer = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap_servers, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        async with service.kernel.lifecycle.running():
+            await wait_until_assigned(service.kernel.broker)
+            harness = Harness(infrastructure.kafka_bootstrap_servers, service, producer)
+            await harness.warm_up()
+            yield harness
+    finally:
+        await producer.stop()
+        engine = create_database_engine(infrastructure.database_url, pool_size=1)
+        async with engine.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await engine.dispose()

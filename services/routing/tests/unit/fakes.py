@@ -1,0 +1,251 @@
+"""A fake unit of work for routing's handler tests: in memory, every change visible only after commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from copy import deepcopy
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+from customer_agent_shared.events.billing import CreditState
+from customer_agent_shared.events.channels import MessageReceived, TranscriptEntry
+from customer_agent_shared.events.config import AgentConfigSnapshot
+from customer_agent_shared.events.envelope import CloudEvent
+from routing_service.domain.handoff import LoadKey
+from routing_service.domain.model import RoutedThread
+from routing_service.domain.ownership import ThreadState, Transition
+
+ThreadKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class RecordedTransition:
+    """One transition as the fake stored it."""
+
+    thread_id: str
+    step: Transition
+    cause_event_type: str
+    reason: str | None
+
+
+@dataclass
+class Tables:
+    """Routing's state: what a unit of work changes and, at its commit, the fake database keeps."""
+
+    threads: dict[ThreadKey, RoutedThread] = field(default_factory=dict)
+    transcripts: dict[ThreadKey, list[tuple[str, TranscriptEntry]]] = field(default_factory=dict)
+    transitions: list[RecordedTransition] = field(default_factory=list)
+    loads: dict[tuple[str, LoadKey], int] = field(default_factory=dict)
+    configs: dict[str, AgentConfigSnapshot] = field(default_factory=dict)
+    credits: dict[str, CreditState] = field(default_factory=dict)
+    presence: dict[tuple[str, str], tuple[bool, datetime]] = field(default_factory=dict)
+    claimed: set[tuple[str, str]] = field(default_factory=set)
+    published: list[tuple[str, str | None, CloudEvent[Any]]] = field(default_factory=list)
+
+
+@dataclass
+class FakeDatabase:
+    """The committed tables."""
+
+    tables: Tables = field(default_factory=Tables)
+
+
+class FakeThreads:
+    """Threads and their transitions."""
+
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    async def receive(self, message: MessageReceived, *, sent_at: datetime, now: datetime) -> RoutedThread | None:
+        """Store the message and count it on its thread (created on first sight); None for a repeat."""
+        key = (message.account_id, message.thread_id)
+        entries = self._tables.transcripts.setdefault(key, [])
+        entry_key = f"message:{message.message_id}"
+        if any(stored_key == entry_key for stored_key, _ in entries):
+            return None
+        entries.append((entry_key, TranscriptEntry(role="visitor", text=message.text, at=sent_at)))
+        stored = self._tables.threads.get(key)
+        if stored is None:
+            stored = RoutedThread(
+                message.account_id, message.thread_id, ThreadState.NEW, message.channel, None, None, True, None, None, 0
+            )
+        stored.messages += 1
+        stored.last_message_id = message.message_id
+        stored.locale = message.sender.locale or stored.locale
+        self._tables.threads[key] = stored
+        return replace(stored)
+
+    async def receive_many(self, messages: Sequence[tuple[MessageReceived, datetime]], now: datetime) -> None:
+        """Not needed: each message's ``receive`` does the work."""
+        raise NotImplementedError
+
+    async def lock(self, account_id: str, thread_id: str) -> RoutedThread | None:
+        """A copy of the thread, if routing saw it."""
+        stored = self._tables.threads.get((account_id, thread_id))
+        return replace(stored) if stored is not None else None
+
+    async def save(self, thread: RoutedThread, now: datetime) -> None:
+        """Write the thread back."""
+        self._tables.threads[(thread.account_id, thread.thread_id)] = replace(thread)
+
+    async def record_transitions(
+        self,
+        thread: RoutedThread,
+        transitions: tuple[Transition, ...],
+        *,
+        cause_event_id: str,
+        cause_event_type: str,
+        reason: str | None,
+        at: datetime,
+    ) -> None:
+        """Append the transitions."""
+        self._tables.transitions.extend(
+            RecordedTransition(thread.thread_id, step, cause_event_type, reason) for step in transitions
+        )
+
+
+class FakeTranscripts:
+    """Transcript entries by thread."""
+
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    async def record(
+        self, account_id: str, thread_id: str, *, entry_key: str, role: str, text: str, at: datetime
+    ) -> None:
+        """Store the entry unless its key is there."""
+        entries = self._tables.transcripts.setdefault((account_id, thread_id), [])
+        if all(stored_key != entry_key for stored_key, _ in entries):
+            entries.append((entry_key, TranscriptEntry(role=role, text=text, at=at)))
+
+    async def recent(self, account_id: str, thread_id: str, limit: int) -> list[TranscriptEntry]:
+        """The last entries, oldest first."""
+        return [entry for _, entry in self._tables.transcripts.get((account_id, thread_id), [])][-limit:]
+
+
+class FakeLoads:
+    """Open threads per user and team."""
+
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    async def loads(self, account_id: str) -> dict[LoadKey, int]:
+        """The account's loads."""
+        return {holder: load for (account, holder), load in self._tables.loads.items() if account == account_id}
+
+    async def change(self, account_id: str, holder: LoadKey, delta: int) -> None:
+        """Never below zero."""
+        key = (account_id, holder)
+        self._tables.loads[key] = max(0, self._tables.loads.get(key, 0) + delta)
+
+
+class FakeAccounts:
+    """Config snapshots and credit states, the newest version kept."""
+
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    async def save_config(self, snapshot: AgentConfigSnapshot) -> bool:
+        """Kept when newer."""
+        stored = self._tables.configs.get(snapshot.account_id)
+        if stored is not None and stored.version >= snapshot.version:
+            return False
+        self._tables.configs[snapshot.account_id] = snapshot
+        return True
+
+    async def save_credit_state(self, state: CreditState, at: datetime) -> bool:
+        """Kept when newer."""
+        stored = self._tables.credits.get(state.account_id)
+        if stored is not None and stored.version >= state.version:
+            return False
+        self._tables.credits[state.account_id] = state
+        return True
+
+    async def load(self, account_id: str) -> tuple[AgentConfigSnapshot | None, int, bool, int]:
+        """What is stored, -1 versions when nothing is."""
+        config = self._tables.configs.get(account_id)
+        credit = self._tables.credits.get(account_id)
+        return (
+            config,
+            config.version if config is not None else -1,
+            credit.exhausted if credit is not None else False,
+            credit.version if credit is not None else -1,
+        )
+
+
+class FakePresence:
+    """Presence per user, the latest report kept."""
+
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    async def report(self, account_id: str, user_id: str, *, available: bool, changed_at: datetime) -> bool:
+        """Kept unless a later report is stored."""
+        stored = self._tables.presence.get((account_id, user_id))
+        if stored is not None and stored[1] > changed_at:
+            return False
+        self._tables.presence[(account_id, user_id)] = (available, changed_at)
+        return True
+
+    async def of_account(self, account_id: str) -> dict[str, bool]:
+        """Every reported user of the account."""
+        return {user: report[0] for (account, user), report in self._tables.presence.items() if account == account_id}
+
+
+class FakeUnitOfWork:
+    """Works on a copy of the committed tables; its commit makes the copy the committed tables."""
+
+    threads: FakeThreads
+    transcripts: FakeTranscripts
+    loads: FakeLoads
+    accounts: FakeAccounts
+    presence: FakePresence
+
+    def __init__(self, database: FakeDatabase) -> None:
+        self._database = database
+        self._tables = Tables()
+        self._after: list[Callable[[], None]] = []
+
+    def _bind(self, tables: Tables) -> None:
+        self._tables = tables
+        self.threads = FakeThreads(tables)
+        self.transcripts = FakeTranscripts(tables)
+        self.loads = FakeLoads(tables)
+        self.accounts = FakeAccounts(tables)
+        self.presence = FakePresence(tables)
+
+    async def __aenter__(self) -> Self:
+        self._bind(deepcopy(self._database.tables))
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._after = []
+
+    async def claim_event(self, consumer: str, event_id: str) -> bool:
+        """False when the event was claimed before."""
+        if (consumer, event_id) in self._tables.claimed:
+            return False
+        self._tables.claimed.add((consumer, event_id))
+        return True
+
+    async def publish(
+        self, topic: str, key: str | None, event: CloudEvent[Any], *, state_key: Hashable | None = None
+    ) -> None:
+        """Staged with the rest of the tables."""
+        self._tables.published.append((topic, key, event))
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run at commit."""
+        self._after.append(action)
+
+    async def commit(self) -> None:
+        """The copy becomes the committed tables; work goes on on a new copy."""
+        self._database.tables = self._tables
+        self._bind(deepcopy(self._tables))
+        actions, self._after = self._after, []
+        for action in actions:
+            action()

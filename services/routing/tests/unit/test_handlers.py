@@ -1,0 +1,324 @@
+"""Routing's use cases on a fake unit of work: who owns each thread, the places people hold, what is published."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from customer_agent_shared.events.billing import CREDITS_EXHAUSTED, CREDITS_RESTORED, CreditState
+from customer_agent_shared.events.channels import (
+    Assignee,
+    AssigneeKind,
+    ChannelRef,
+    ChannelType,
+    HandoffReason,
+    MessageReceived,
+    Sender,
+)
+from customer_agent_shared.events.config import (
+    AGENT_CONFIG_SNAPSHOT,
+    AgentConfigSnapshot,
+    AvailabilityMessages,
+    ChannelDeployment,
+    HandoffRule,
+    HandoffSettings,
+    HandoffTarget,
+    HandoffTeam,
+    HandoffUser,
+)
+from customer_agent_shared.events.conversations import (
+    CONVERSATION_ANSWERED,
+    CONVERSATION_CANNOT_ANSWER,
+    CONVERSATION_RESOLVED,
+    ConversationEvent,
+)
+from customer_agent_shared.events.envelope import CloudEvent, RawCloudEvent, make_event
+from customer_agent_shared.events.inbox import (
+    THREAD_CLOSED,
+    THREAD_REASSIGNED,
+    THREAD_RETURNED,
+    ClosedBy,
+    InboxEventData,
+    ThreadClosed,
+    ThreadReassigned,
+    ThreadReturned,
+)
+from customer_agent_shared.messaging.reliable import PermanentHandlerError
+from customer_agent_shared.topics import CHANNELS_OUTBOUND, CONVERSATIONS_ASSIGNED, CONVERSATIONS_EVENTS, INBOX_HANDOFFS
+from routing_service.adapters.account_cache import AccountDirectory
+from routing_service.domain.decisions import Outcome
+from routing_service.domain.ownership import ThreadState
+from routing_service.handlers.account_state import FoldAccountState
+from routing_service.handlers.conversation_events import HandleConversationEvent
+from routing_service.handlers.inbound import RouteInboundMessage
+from routing_service.handlers.inbox_events import HandleInboxEvent
+
+from .fakes import FakeDatabase, FakeUnitOfWork
+
+ACCOUNT = "acc-1"
+WEB = ChannelRef(type=ChannelType.LIVE_CHAT, id="web")
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday
+ADA = (AssigneeKind.USER, "ada")
+BO = (AssigneeKind.USER, "bo")
+NOTICES = HandoffSettings(
+    messages={
+        "en": AvailabilityMessages(
+            available="available",
+            away="away",
+            at_capacity="at capacity",
+            outside_hours="outside hours",
+            handoff_unavailable="handoff unavailable",
+        )
+    }
+)
+SALES = (AssigneeKind.TEAM, "sales")
+
+
+@dataclass
+class Routing:
+    """Routing's use cases over one fake database."""
+
+    database: FakeDatabase
+    inbound: RouteInboundMessage
+    conversation: HandleConversationEvent
+    account_state: FoldAccountState
+    inbox_events: HandleInboxEvent
+
+    async def configure(self, rule: HandoffRule | None = None, **fields: Any) -> None:
+        """Fold a config snapshot with the web channel deployed under ``rule``."""
+        deployment = ChannelDeployment(type=WEB.type, id=WEB.id, handoff=rule or HandoffRule())
+        snapshot = AgentConfigSnapshot(account_id=ACCOUNT, version=1, updated_at=NOW, channels=[deployment], **fields)
+        event = make_event(AGENT_CONFIG_SNAPSHOT, snapshot, source="test", account_id=ACCOUNT)
+        assert await self.account_state.fold_config("agent.config.v1", event)
+
+    async def say(self, thread: str, message_id: str, text: str = "hello") -> Outcome | None:
+        """Route one visitor message; its outcome, None when it was routed before."""
+        decision = await self.inbound.handle(message(thread, message_id, text))
+        return decision.outcome if decision is not None else None
+
+    async def inbox(self, event_type: str, data: InboxEventData) -> bool:
+        """Apply one inbox event as it arrives from Kafka, unvalidated."""
+        event = make_event(event_type, data, source="inbox", account_id=ACCOUNT)
+        return await self.inbox_events.handle(RawCloudEvent.model_validate(event.model_dump(mode="json")))
+
+    async def credits(self, *, exhausted: bool, version: int) -> bool:
+        """Fold a credit state."""
+        state = CreditState(
+            account_id=ACCOUNT,
+            balance=0 if exhausted else 100,
+            allotment=100,
+            used_this_period=100 if exhausted else 0,
+            reset_at=datetime(2026, 12, 1, tzinfo=UTC),
+            exhausted=exhausted,
+            version=version,
+        )
+        kind = CREDITS_EXHAUSTED if exhausted else CREDITS_RESTORED
+        event = make_event(kind, state, source="billing", account_id=ACCOUNT)
+        return await self.account_state.fold_credit_state("billing.credit-state.v1", event)
+
+    def thread(self, thread_id: str) -> tuple[ThreadState, tuple[AssigneeKind, str] | None]:
+        """The committed state of a thread and the user or team holding it."""
+        stored = self.database.tables.threads[(ACCOUNT, thread_id)]
+        holder = (stored.assignee_kind, stored.assignee_id) if stored.assignee_id and stored.assignee_kind else None
+        return stored.state, holder
+
+    def loads(self) -> dict[tuple[AssigneeKind, str], int]:
+        """Committed places held, zeros left out."""
+        return {holder: load for (_, holder), load in self.database.tables.loads.items() if load}
+
+    def published(self, topic: str, thread_id: str) -> list[CloudEvent[Any]]:
+        """Committed events on ``topic`` about one thread."""
+        return [
+            event
+            for published_topic, key, event in self.database.tables.published
+            if published_topic == topic and key == f"{ACCOUNT}:{thread_id}"
+        ]
+
+
+def routing() -> Routing:
+    """Routing's use cases over a new fake database, with a fixed clock."""
+    database = FakeDatabase()
+    directory = AccountDirectory(ttl_seconds=0)  # every decision reads what the fake committed
+
+    def unit_of_work() -> FakeUnitOfWork:
+        return FakeUnitOfWork(database)
+
+    return Routing(
+        database,
+        RouteInboundMessage(unit_of_work, directory, "routing:inbound", clock=lambda: NOW),
+        HandleConversationEvent(unit_of_work, directory, "routing:conversations", clock=lambda: NOW),
+        FoldAccountState(unit_of_work, directory, "routing"),
+        HandleInboxEvent(unit_of_work, "routing:inbox", clock=lambda: NOW),
+    )
+
+
+def message(thread: str, message_id: str, text: str = "hello") -> CloudEvent[MessageReceived]:
+    """A visitor message on the web channel."""
+    data = MessageReceived(
+        account_id=ACCOUNT,
+        channel=WEB,
+        thread_id=thread,
+        message_id=message_id,
+        sender=Sender(id="visitor", locale="en-GB"),
+        text=text,
+        sent_at=NOW,
+    )
+    return make_event("message.received", data, source="test", account_id=ACCOUNT)
+
+
+def conversation(event_type: str, thread: str, **fields: Any) -> CloudEvent[ConversationEvent]:
+    """An event from conversation about one thread."""
+    data = ConversationEvent(account_id=ACCOUNT, thread_id=thread, occurred_at=NOW, **fields)
+    return make_event(event_type, data, source="conversation", account_id=ACCOUNT)
+
+
+def to(*targets: tuple[AssigneeKind, str]) -> HandoffRule:
+    """A handoff rule naming users and teams."""
+    return HandoffRule(assign_to=[HandoffTarget(kind=kind, id=target_id) for kind, target_id in targets])
+
+
+async def test_a_message_on_a_deployed_channel_goes_to_the_agent_once() -> None:
+    service = routing()
+    await service.configure()
+    first = message("t", "m1")
+
+    assert await service.inbound.handle(first) is not None
+    assert await service.inbound.handle(first) is None  # redelivered
+    assert await service.say("t", "m2") is Outcome.ASSIGNED_TO_AGENT
+
+    assigned = service.published(CONVERSATIONS_ASSIGNED, "t")
+    assert [(event.data.message.message_id, event.data.new_thread) for event in assigned] == [
+        ("m1", True),
+        ("m2", False),
+    ]
+    assert service.thread("t") == (ThreadState.AGENT, None)
+    assert service.database.tables.threads[(ACCOUNT, "t")].messages == 2
+    assert service.database.tables.published == [(CONVERSATIONS_ASSIGNED, f"{ACCOUNT}:t", e) for e in assigned]
+
+
+async def test_a_trigger_hands_the_thread_to_the_team_with_the_transcript_and_forwards_the_rest() -> None:
+    service = routing()
+    await service.configure(
+        to(SALES),
+        users=[HandoffUser(id="ada", paid_seat=True, team_ids=["sales"])],
+        teams=[HandoffTeam(id="sales", member_ids=["ada"], max_capacity=5)],
+        handoff=HandoffSettings(triggers=["talk to a person"]),
+    )
+    await service.say("t", "q1", "How much is it?")
+    await service.conversation.handle(conversation(CONVERSATION_ANSWERED, "t", message_id="q1", answer="10 kr."))
+
+    assert await service.say("t", "q2", "Let me talk to a person") is Outcome.HANDED_OFF
+    assert await service.say("t", "q3", "Anyone?") is Outcome.FORWARDED_TO_INBOX
+
+    handed, forwarded = service.published(INBOX_HANDOFFS, "t")
+    assert (handed.type, handed.data.reason, handed.data.assignee) == (
+        "thread.handed_off",
+        HandoffReason.TRIGGER,
+        Assignee(kind=AssigneeKind.TEAM, id="sales"),
+    )
+    assert [entry.text for entry in handed.data.transcript] == ["How much is it?", "10 kr.", "Let me talk to a person"]
+    assert (forwarded.type, forwarded.data.message.message_id) == ("message.forwarded", "q3")
+    assert [event.data.reason for event in service.published(CONVERSATIONS_EVENTS, "t")] == [HandoffReason.TRIGGER]
+    assert [event.data.kind for event in service.published(CHANNELS_OUTBOUND, "t")] == ["availability"]
+    assert service.thread("t") == (ThreadState.HUMAN, SALES)
+    assert service.loads() == {SALES: 1}
+
+
+async def test_a_full_team_sends_the_next_thread_to_the_unassigned_view_until_the_inbox_closes_one() -> None:
+    service = routing()
+    await service.configure(
+        to(SALES),
+        paused=True,
+        users=[HandoffUser(id="ada", paid_seat=True, team_ids=["sales"])],
+        teams=[HandoffTeam(id="sales", member_ids=["ada"], max_capacity=1)],
+        handoff=NOTICES,
+    )
+    await service.say("first", "a1")
+    await service.say("second", "b1")
+    await service.conversation.handle(conversation(CONVERSATION_RESOLVED, "second"))  # never closes a human's
+    closed = ThreadClosed(
+        account_id=ACCOUNT, thread_id="first", closed_by=ClosedBy(kind="user", id="ada"), resolved=True
+    )
+    assert await service.inbox(THREAD_CLOSED, closed)
+    assert not await service.inbox(THREAD_CLOSED, closed.model_copy())  # closed already: nothing to free
+    await service.say("third", "c1")
+
+    assert [service.thread(thread) for thread in ("first", "second", "third")] == [
+        (ThreadState.CLOSED, SALES),
+        (ThreadState.UNASSIGNED, None),
+        (ThreadState.HUMAN, SALES),
+    ]
+    assert service.loads() == {SALES: 1}
+    notices = [service.published(CHANNELS_OUTBOUND, thread)[0].data for thread in ("first", "second", "third")]
+    assert [(notice.text, notice.powered_by_ai) for notice in notices] == [
+        ("available", False),
+        ("at capacity", False),
+        ("available", False),
+    ]
+
+
+async def test_a_reassigned_thread_moves_its_place_and_a_returned_one_goes_back_to_the_agent() -> None:
+    service = routing()
+    users = [HandoffUser(id="ada", paid_seat=True), HandoffUser(id="bo", paid_seat=True)]
+    await service.configure(to(ADA, BO), paused=True, users=users)
+    await service.say("t", "m1")  # the least loaded, ada on a tie
+    assert service.loads() == {ADA: 1}
+
+    bo = Assignee(kind=AssigneeKind.USER, id="bo")
+    assert await service.inbox(THREAD_REASSIGNED, ThreadReassigned(account_id=ACCOUNT, thread_id="t", assignee=bo))
+    assert (service.thread("t"), service.loads()) == ((ThreadState.HUMAN, BO), {BO: 1})
+    nobody_named = Assignee(kind=AssigneeKind.USER, id=None)
+    with pytest.raises(PermanentHandlerError):
+        await service.inbox(
+            THREAD_REASSIGNED, ThreadReassigned(account_id=ACCOUNT, thread_id="t", assignee=nobody_named)
+        )
+
+    assert await service.inbox(THREAD_RETURNED, ThreadReturned(account_id=ACCOUNT, thread_id="t"))
+    assert (service.thread("t"), service.loads()) == ((ThreadState.AGENT, None), {})
+    assert await service.say("t", "m2") is Outcome.ASSIGNED_TO_AGENT  # the agent's again, even while paused
+    steps = [(step.step.from_state, step.step.to_state) for step in service.database.tables.transitions][-2:]
+    assert steps == [(ThreadState.HUMAN, ThreadState.HUMAN), (ThreadState.HUMAN, ThreadState.AGENT)]
+    assert not await service.inbox(THREAD_RETURNED, ThreadReturned(account_id=ACCOUNT, thread_id="unknown"))
+
+
+async def test_exhausted_credits_send_new_threads_to_people_while_the_agent_keeps_its_own() -> None:
+    service = routing()
+    await service.configure()  # nobody named: the unassigned view
+    await service.say("open", "o1")
+
+    assert await service.credits(exhausted=True, version=5)
+    assert await service.say("fresh", "f1") is Outcome.HANDED_OFF
+    assert await service.say("open", "o2") is Outcome.ASSIGNED_TO_AGENT
+    assert not await service.credits(exhausted=False, version=4)  # older: ignored
+    assert await service.say("later", "l1") is Outcome.HANDED_OFF
+    assert await service.credits(exhausted=False, version=6)
+    assert await service.say("after", "a1") is Outcome.ASSIGNED_TO_AGENT
+
+    handed = service.published(INBOX_HANDOFFS, "fresh")
+    assert [(event.data.reason, event.data.assignee.kind) for event in handed] == [
+        (HandoffReason.CREDITS_EXHAUSTED, AssigneeKind.UNASSIGNED)
+    ]
+    assert [event.data.powered_by_ai for event in service.published(CHANNELS_OUTBOUND, "fresh")] == [False]
+    assert not service.database.tables.threads[(ACCOUNT, "fresh")].powered_by_ai
+
+
+async def test_cannot_answer_hands_off_and_resolution_closes_only_an_agents_thread() -> None:
+    service = routing()
+    await service.configure(to(ADA), users=[HandoffUser(id="ada", paid_seat=True)])
+    await service.say("missed", "m1")
+    await service.say("quiet", "q1")
+
+    decision = await service.conversation.handle(
+        conversation(CONVERSATION_CANNOT_ANSWER, "missed", reason=HandoffReason.CANNOT_ANSWER)
+    )
+    for thread in ("missed", "quiet"):
+        await service.conversation.handle(conversation(CONVERSATION_RESOLVED, thread))
+
+    assert decision is not None
+    assert decision.outcome is Outcome.HANDED_OFF
+    assert [event.data.reason for event in service.published(INBOX_HANDOFFS, "missed")] == [HandoffReason.CANNOT_ANSWER]
+    assert service.thread("missed") == (ThreadState.HUMAN, ADA)
+    assert service.thread("quiet") == (ThreadState.CLOSED, None)
+    assert await service.conversation.handle(conversation(CONVERSATION_CANNOT_ANSWER, "never-routed")) is None
