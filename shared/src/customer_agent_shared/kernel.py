@@ -108,7 +108,7 @@ def build_kernel(
     engine = engine.execution_options(schema_translate_map={schema: settings.database_schema})
     session_factory = create_session_factory(engine)
     redis = create_redis_client(settings.redis_url)
-    producer = KafkaEventProducer(settings.kafka_bootstrap_servers, service=settings.service_name)
+    producer = KafkaEventProducer(settings.kafka_bootstrap_servers, service=settings.service_name, security=settings)
     relay = OutboxRelay(
         session_factory,
         outbox,
@@ -138,6 +138,7 @@ def build_kernel(
         service=settings.service_name,
         reliable=reliable,
         graceful_timeout_seconds=float(settings.shutdown_grace_seconds),
+        security=settings,
     )
     opensearch = create_opensearch_client(settings.opensearch_url) if use_opensearch else None
     lifecycle = Lifecycle(settings.service_name, gc_generation0_threshold=settings.gc_generation0_threshold)

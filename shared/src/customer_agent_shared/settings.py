@@ -5,11 +5,68 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 
-class InfrastructureSettings(BaseSettings):
+
+class KafkaSecuritySettings(BaseSettings):
+    """How every Kafka client of the code encrypts and authenticates; un-prefixed, shared by every service."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    kafka_security_protocol: KafkaSecurityProtocol = Field(
+        default="PLAINTEXT",
+        validation_alias="KAFKA_SECURITY_PROTOCOL",
+        description="PLAINTEXT (local development only), SSL, SASL_PLAINTEXT or SASL_SSL: how the Kafka clients "
+        "connect. SASL_* authenticate with SCRAM as KAFKA_SASL_USERNAME, whose ACLs grant only its own topics.",
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = Field(
+        default="SCRAM-SHA-512",
+        validation_alias="KAFKA_SASL_MECHANISM",
+        description="SASL mechanism of the SASL_* protocols (Strimzi's KafkaUser uses SCRAM-SHA-512).",
+    )
+    kafka_sasl_username: str | None = Field(
+        default=None,
+        validation_alias="KAFKA_SASL_USERNAME",
+        description="SCRAM user the service authenticates as (its KafkaUser); required by the SASL_* protocols.",
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None,
+        validation_alias="KAFKA_SASL_PASSWORD",
+        description="Password of KAFKA_SASL_USERNAME (on Kubernetes the Strimzi-created Secret of the user).",
+    )
+    kafka_ssl_cafile: str | None = Field(
+        default=None,
+        validation_alias="KAFKA_SSL_CAFILE",
+        description="PEM file of the CA that signed the brokers' certificates (Strimzi's cluster CA); unset: "
+        "the system's trusted CAs. Used by SSL and SASL_SSL.",
+    )
+    kafka_ssl_certfile: str | None = Field(
+        default=None,
+        validation_alias="KAFKA_SSL_CERTFILE",
+        description="PEM client certificate for brokers that require mutual TLS (with KAFKA_SSL_KEYFILE).",
+    )
+    kafka_ssl_keyfile: str | None = Field(
+        default=None,
+        validation_alias="KAFKA_SSL_KEYFILE",
+        description="PEM private key of KAFKA_SSL_CERTFILE.",
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> KafkaSecuritySettings:
+        """Refuse a SASL protocol without credentials, or half a client certificate, at start-up."""
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password and self.kafka_sasl_password.get_secret_value()
+        ):
+            raise ValueError(f"{self.kafka_security_protocol} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
+        if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
+            raise ValueError("KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE go together")
+        return self
+
+
+class InfrastructureSettings(KafkaSecuritySettings):
     """Connection settings every service reads from un-prefixed environment variables.
 
     Subclasses set ``env_prefix`` (for example ``ROUTING_``) for their own fields;

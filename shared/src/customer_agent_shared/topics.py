@@ -13,6 +13,10 @@ import json
 import sys
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from customer_agent_shared.settings import KafkaSecuritySettings
 
 DEAD_LETTER_SUFFIX = ".dlq"
 
@@ -210,11 +214,17 @@ def all_topic_names() -> list[str]:
     return names
 
 
-async def ensure_topics(bootstrap_servers: str, channel_partitions: int) -> list[str]:
+async def ensure_topics(
+    bootstrap_servers: str, channel_partitions: int, *, security: KafkaSecuritySettings | None = None
+) -> list[str]:
     """Create every missing topic and dead-letter topic; return the names created."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="topic-registry")
+    from customer_agent_shared.messaging.security import kafka_client_options
+
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id="topic-registry", **kafka_client_options(security)
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -272,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
-    created = asyncio.run(ensure_topics(settings.kafka_bootstrap_servers, settings.topic_partitions))
+    created = asyncio.run(ensure_topics(settings.kafka_bootstrap_servers, settings.topic_partitions, security=settings))
     print(f"topics: {len(all_topic_names())} in registry, {len(created)} created")
     return 0
 

@@ -18,6 +18,8 @@ from customer_agent_shared.messaging.reliable import (
     ReliableConsumerConfig,
     reliable_consumer_middleware,
 )
+from customer_agent_shared.messaging.security import faststream_security
+from customer_agent_shared.settings import KafkaSecuritySettings
 from customer_agent_shared.topics import LARGE_MESSAGE_BYTES
 
 
@@ -27,9 +29,10 @@ def create_kafka_broker(
     service: str,
     reliable: ReliableConsumerConfig | None = None,
     graceful_timeout_seconds: float = 20.0,
+    security: KafkaSecuritySettings | None = None,
     **extra: Any,
 ) -> KafkaBroker:
-    """A broker for one service; subscribers commit only after handling."""
+    """A broker for one service (PLAINTEXT unless ``security`` says otherwise); subscribers commit after handling."""
     middlewares = (reliable_consumer_middleware(reliable),) if reliable is not None else ()
     return KafkaBroker(
         bootstrap_servers,
@@ -44,6 +47,7 @@ def create_kafka_broker(
         # FastStream's per-message "Received"/"Processed" lines cost CPU on every message; they
         # appear at DEBUG. Handlers log what they decided, with event and thread ids.
         log_level=logging.DEBUG,
+        security=faststream_security(security),
         **extra,
     )
 

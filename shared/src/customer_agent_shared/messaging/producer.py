@@ -10,9 +10,11 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import InvalidProducerEpoch, OutOfOrderSequenceNumber, ProducerFenced, UnknownProducerId
 
 from customer_agent_shared.events.envelope import CLOUDEVENTS_JSON, CloudEvent, serialize_event
+from customer_agent_shared.messaging.security import kafka_client_options
 from customer_agent_shared.observability.metrics import EVENTS_PUBLISHED
 from customer_agent_shared.persistence.outbox import OutgoingMessage
 from customer_agent_shared.persistence.outbox_failures import RECORD_REFUSALS, TOPIC_REFUSALS
+from customer_agent_shared.settings import KafkaSecuritySettings
 from customer_agent_shared.topics import LARGE_MESSAGE_BYTES
 
 logger = logging.getLogger(__name__)
@@ -30,9 +32,17 @@ FATAL_PRODUCER_ERRORS: tuple[type[BaseException], ...] = (
 class KafkaEventProducer:
     """Sends CloudEvents or raw messages; ``send_batch`` waits for every acknowledgement."""
 
-    def __init__(self, bootstrap_servers: str, *, service: str, linger_ms: int = 0) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        service: str,
+        linger_ms: int = 0,
+        security: KafkaSecuritySettings | None = None,
+    ) -> None:
         self._service = service
         self._bootstrap_servers = bootstrap_servers
+        self._client_options = kafka_client_options(security)
         self._linger_ms = linger_ms
         self._producer: AIOKafkaProducer | None = None
         self._lifecycle_lock = asyncio.Lock()
@@ -56,6 +66,7 @@ class KafkaEventProducer:
                 linger_ms=self._linger_ms,
                 max_request_size=LARGE_MESSAGE_BYTES,
                 request_timeout_ms=30_000,
+                **self._client_options,
             )
             await producer.start()
             self._producer = producer

@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from customer_agent_shared.messaging.producer import event_message
+from customer_agent_shared.messaging.security import kafka_client_options
 from customer_agent_shared.operations.dead_letters import (
     REPLAY_MARKER_HEADER,
     DeadLetter,
@@ -23,6 +24,7 @@ from customer_agent_shared.operations.dead_letters import (
     replay_headers,
 )
 from customer_agent_shared.persistence.outbox import OutgoingMessage
+from customer_agent_shared.settings import KafkaSecuritySettings
 from customer_agent_shared.topics import AUDIT, LARGE_MESSAGE_BYTES
 
 CLIENT_ID = "customer-agent-dlq"
@@ -62,9 +64,11 @@ class DeadLetterStore:
         known_topics: frozenset[str],
         audit_topic: str = AUDIT,
         idle_timeout_seconds: float = 30.0,
+        security: KafkaSecuritySettings | None = None,
     ) -> None:
         self.known_topics = known_topics
         self.bootstrap_servers = bootstrap_servers
+        self._client_options = kafka_client_options(security)
         self._audit_topic = audit_topic
         self._idle_timeout_seconds = idle_timeout_seconds
         self._consumer: AIOKafkaConsumer | None = None
@@ -72,13 +76,16 @@ class DeadLetterStore:
         self._admin: AIOKafkaAdminClient | None = None
 
     async def __aenter__(self) -> DeadLetterStore:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers, client_id=CLIENT_ID)
+        self._admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.bootstrap_servers, client_id=CLIENT_ID, **self._client_options
+        )
         await self._admin.start()
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,
             client_id=CLIENT_ID,
             group_id=None,
             enable_auto_commit=False,
+            **self._client_options,
         )
         await self._consumer.start()
         # aiokafka 0.14: stopping a group-less consumer before its background task first ran raises
@@ -196,6 +203,7 @@ class DeadLetterStore:
                 enable_idempotence=True,
                 max_request_size=LARGE_MESSAGE_BYTES,
                 request_timeout_ms=30_000,
+                **self._client_options,
             )
             await self._producer.start()
         metadata = await self._producer.send_and_wait(

@@ -75,11 +75,12 @@ def add_dlq_commands(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run a parsed ``dlq`` command against the cluster of ``KAFKA_BOOTSTRAP_SERVERS``."""
+    """Run a parsed ``dlq`` command against the cluster of ``KAFKA_BOOTSTRAP_SERVERS`` (as ``KAFKA_SASL_USERNAME``)."""
     from customer_agent_shared.settings import InfrastructureSettings
 
+    settings = InfrastructureSettings()
     store = DeadLetterStore(
-        InfrastructureSettings().kafka_bootstrap_servers, known_topics=frozenset(TOPICS_BY_NAME), audit_topic=AUDIT
+        settings.kafka_bootstrap_servers, known_topics=frozenset(TOPICS_BY_NAME), audit_topic=AUDIT, security=settings
     )
     return asyncio.run(execute(args, store))
 

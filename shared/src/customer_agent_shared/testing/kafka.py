@@ -1,4 +1,8 @@
-"""Kafka helpers for tests: throwaway topics, producing raw messages, waiting for records."""
+"""Kafka helpers for tests: throwaway topics, producing raw messages, waiting for records.
+
+Every client here connects as the environment says (``KAFKA_SECURITY_PROTOCOL``, ``KAFKA_SASL_USERNAME``,
+...), so the same tests run against the plaintext or the SCRAM listener of the local Kafka.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,14 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from customer_agent_shared.messaging.security import kafka_client_options
+from customer_agent_shared.settings import KafkaSecuritySettings
+
+
+def client_options() -> dict[str, Any]:
+    """aiokafka keyword arguments for the environment's Kafka security settings (none for PLAINTEXT)."""
+    return kafka_client_options(KafkaSecuritySettings())
 
 
 @dataclass(frozen=True)
@@ -27,7 +39,7 @@ async def create_topics(
     bootstrap_servers: str, names: list[str], partitions: int = 1, configs: dict[str, str] | None = None
 ) -> None:
     """Create topics (used for throwaway test topics; the registry creates the real ones)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **client_options())
     await admin.start()
     try:
         await admin.create_topics(
@@ -42,7 +54,7 @@ async def create_topics(
 
 async def delete_topics(bootstrap_servers: str, names: list[str]) -> None:
     """Delete throwaway test topics (those already gone are ignored)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -60,7 +72,7 @@ def unique_name(prefix: str) -> str:
 
 async def produce_raw(bootstrap_servers: str, topic: str, value: bytes, key: bytes | None = None) -> None:
     """Publish one message as a plain client would (no FastStream, no headers)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", **client_options())
     await producer.start()
     try:
         await producer.send_and_wait(topic, value=value, key=key)
@@ -70,7 +82,7 @@ async def produce_raw(bootstrap_servers: str, topic: str, value: bytes, key: byt
 
 async def topic_partitions(bootstrap_servers: str, topic: str) -> list[int]:
     """The partition numbers of ``topic``, asked of the cluster."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **client_options())
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
@@ -85,7 +97,7 @@ async def topic_partitions(bootstrap_servers: str, topic: str) -> list[int]:
 async def end_offsets(bootstrap_servers: str, topic: str, partitions: int | None = None) -> dict[int, int]:
     """Current end offset of each partition of ``topic`` (all of them unless ``partitions`` is given)."""
     numbers = list(range(partitions)) if partitions is not None else await topic_partitions(bootstrap_servers, topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, **client_options())
     await consumer.start()
     try:
         offsets = await consumer.end_offsets([TopicPartition(topic, p) for p in numbers])
@@ -104,7 +116,7 @@ async def collect_records(
 ) -> list[ReceivedRecord]:
     """Read ``topic`` from the beginning (or given offsets) until ``until(records)`` or timeout."""
     partitions = await topic_partitions(bootstrap_servers, topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, **client_options())
     await consumer.start()
     records: list[ReceivedRecord] = []
     try:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer
 from customer_agent_shared.events.envelope import EventParseError, parse_event
 from customer_agent_shared.events.preview import PREVIEW_ANSWERED, PreviewAnswered
+from customer_agent_shared.messaging.security import kafka_client_options
+from customer_agent_shared.settings import KafkaSecuritySettings
 
 logger = logging.getLogger(__name__)
 
@@ -23,8 +25,16 @@ logger = logging.getLogger(__name__)
 class PreviewReplyListener:
     """Background reader of the preview-replies topic."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, deliver: Callable[[PreviewAnswered], bool]) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        deliver: Callable[[PreviewAnswered], bool],
+        *,
+        security: KafkaSecuritySettings | None = None,
+    ) -> None:
         self._bootstrap_servers = bootstrap_servers
+        self._client_options = kafka_client_options(security)
         self._topic = topic
         self._deliver = deliver
         self._consumer: AIOKafkaConsumer | None = None
@@ -39,6 +49,7 @@ class PreviewReplyListener:
             enable_auto_commit=False,
             group_id=None,
             auto_offset_reset="latest",
+            **self._client_options,
         )
         await consumer.start()
         loop = asyncio.get_running_loop()
