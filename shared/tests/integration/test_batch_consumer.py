@@ -110,6 +110,9 @@ class Consumer:
     """Run batches with ``run_by_key`` (one transaction per event, keys at once) instead of ``run``."""
     greet_seconds: float = 0.0
     """How long each greeting waits before writing, as a use case waiting on a hosted model would."""
+    greeting_now: int = 0
+    most_greeting: int = 0
+    """The most greetings waiting at one time."""
     in_flight: int = 0
     most_in_flight: int = 0
     """The most batches seen between ``prepare`` and the end of their handling at one time."""
@@ -164,7 +167,12 @@ class Consumer:
 
     async def greet(self, event: CloudEvent[Greeting]) -> None:
         """The use case: claim, write, stage an event, commit (fails for 'always-fails')."""
-        await asyncio.sleep(self.greet_seconds)
+        self.greeting_now += 1
+        self.most_greeting = max(self.most_greeting, self.greeting_now)
+        try:
+            await asyncio.sleep(self.greet_seconds)
+        finally:
+            self.greeting_now -= 1
         async with self.store.unit_of_work() as uow:
             if not await uow.claim_event(CONSUMER, event.id):
                 return
@@ -558,5 +566,4 @@ async def test_by_key_each_event_commits_alone_keys_run_at_once_and_each_key_in_
     for thread in "abc":
         times = [consumer.greeted_at[f"{thread}-{number}"] for number in range(3)]
         assert times == sorted(times), f"thread {thread} out of order"
-    span = max(consumer.greeted_at.values()) - min(consumer.greeted_at.values())
-    assert span < 3 * 0.4 + 0.3, f"threads were answered one after another ({span:.2f} s)"
+    assert consumer.most_greeting >= 2, "threads were answered one after another"

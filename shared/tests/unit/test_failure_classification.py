@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ssl
+
 import asyncpg.exceptions as pg  # type: ignore[import-untyped]
 import httpx
 import pytest
@@ -122,6 +124,9 @@ def test_an_unavailable_dependency_is_transient(error: Exception, reason: str) -
         http_status(500),
         redis_errors.ResponseError("WRONGTYPE"),
         kafka.MessageSizeTooLargeError(),
+        httpx.UnsupportedProtocol("Request URL is missing an 'http://' or 'https://' protocol."),
+        httpx.LocalProtocolError("Illegal header value"),
+        ssl.SSLCertVerificationError(1, "certificate verify failed"),
     ],
 )
 def test_anything_else_is_unknown_a_bug_until_shown_otherwise(error: Exception) -> None:

@@ -96,6 +96,17 @@ async def test_a_hung_attempt_is_cancelled_and_retried_as_transient() -> None:
     assert transient_retries("hung", "handler_timeout") == 1
 
 
+async def test_a_message_that_times_out_every_time_is_dead_lettered_after_max_timeouts() -> None:
+    async def hang() -> None:
+        await asyncio.Event().wait()
+
+    handler = Handler(*[hang for _ in range(FAST.max_timeouts + 5)])
+    result = await run_with_retries(config("slow", timeout=0.02), "t", handler, handler.dead_letter)
+    assert result == (False, None)
+    assert handler.calls == FAST.max_timeouts
+    assert handler.dead == [("HandlerTimeoutError", FAST.max_timeouts)]
+
+
 async def test_a_consumer_waiting_on_an_outage_is_counted_blocked_until_it_is_over() -> None:
     settings = config("blocked")
     seen: list[str | None] = []

@@ -18,6 +18,7 @@ outside in and the first error that is permanent or transient decides, so a
 from __future__ import annotations
 
 import enum
+import ssl
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -74,8 +75,16 @@ TRANSIENT_SQLSTATE_PREFIXES = ("08", "40", "53", "57P")
 """Connection exceptions, transaction rollbacks (serialization failure, deadlock), insufficient resources,
 and the server shutting down, crashed or starting up."""
 
-_LOCAL_OS_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError)
-"""OS errors about this machine's files, not about reaching another one: a bug or a misconfiguration."""
+_LOCAL_OS_ERRORS = (
+    FileNotFoundError,
+    FileExistsError,
+    IsADirectoryError,
+    NotADirectoryError,
+    PermissionError,
+    ssl.SSLCertVerificationError,
+)
+"""OS errors about this machine's files, or a certificate that will not verify, not about reaching another
+machine: a bug or a misconfiguration, which waiting does not fix."""
 
 _REDIS_TRANSIENT = (
     redis_errors.ConnectionError,
@@ -158,6 +167,8 @@ def _http(error: BaseException) -> str | None:
     httpx = sys.modules.get("httpx")
     if httpx is None:
         return None
+    if isinstance(error, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+        return None  # a request we built wrong (a URL's scheme, a header): it fails the same way every time
     if isinstance(error, httpx.TransportError):  # connect/read/write/pool timeouts, refused, reset
         return "http"
     if isinstance(error, httpx.HTTPStatusError) and error.response.status_code in RETRY_LATER_STATUSES:

@@ -10,11 +10,14 @@ pauses every partition it owns (nothing more is fetched for them, and what it
 had prefetched is dropped and fetched again after resuming, from its position)
 and polls those paused partitions without waiting between attempts, which
 returns nothing but counts as a poll. Resuming touches only the partitions this
-pause paused and the consumer still owns.
+pause paused and the consumer still owns. When several tasks of one consumer wait
+at once (``BatchConsumer.run_by_key``), they share one pause: one task polls at a
+time, and the partitions resume when the last of them stops waiting.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextvars import ContextVar
 from typing import Any
@@ -28,29 +31,51 @@ current_consumer: ContextVar[Any] = ContextVar("current_consumer", default=None)
 """The ``AIOKafkaConsumer`` whose message the current task handles (set by the reliable middleware)."""
 
 
-class PausedConsumer:
-    """A consumer held paused while a handler of one of its messages waits (see the module)."""
+class _SharedPause:
+    """One consumer's pause, shared by every task of it that waits (``BatchConsumer.run_by_key`` runs several)."""
 
     def __init__(self, consumer: Any) -> None:
-        self._consumer = consumer
-        self._paused: set[TopicPartition] = set()
+        self.consumer = consumer
+        self.paused: set[TopicPartition] = set()
+        self.holders = 0
+        self.polling = asyncio.Lock()
+
+
+_pauses: dict[int, _SharedPause] = {}
+
+
+class PausedConsumer:
+    """A waiting task's hold on its consumer's pause (see the module): the first hold pauses, one task at a
+    time polls, and the last hold released resumes."""
+
+    def __init__(self, shared: _SharedPause) -> None:
+        self._shared = shared
+        self._released = False
 
     def pause(self) -> None:
         """Pause every partition the consumer owns and has not paused already."""
-        fresh = set(self._consumer.assignment()) - set(self._consumer.paused())
+        consumer = self._shared.consumer
+        fresh = set(consumer.assignment()) - set(consumer.paused())
         if fresh:
-            self._consumer.pause(*fresh)
-            self._paused |= fresh
+            consumer.pause(*fresh)
+            self._shared.paused |= fresh
 
     async def keep_alive(self) -> None:
         """Poll the paused partitions without waiting, so the consumer stays a member of its group."""
+        if self._shared.polling.locked():
+            return  # another waiting task is polling this consumer right now: one poll serves them all
+        async with self._shared.polling:
+            await self._poll()
+
+    async def _poll(self) -> None:
+        consumer = self._shared.consumer
         # A rebalance may have handed over new partitions since the last poll: pause those too.
         self.pause()
-        partitions = set(self._consumer.assignment()) & self._paused
+        partitions = set(consumer.assignment()) & self._shared.paused
         if not partitions:
             return  # an empty list would poll every partition
         try:
-            records = await self._consumer.getmany(*partitions, timeout_ms=0)
+            records = await consumer.getmany(*partitions, timeout_ms=0)
         except ConsumerStoppedError:
             return  # stopping: the handler's task is cancelled soon, and its message redelivered
         except KafkaError as error:
@@ -58,14 +83,22 @@ class PausedConsumer:
             return
         for partition, batch in records.items():
             # Only if a rebalance during the poll handed a partition back unpaused: rewind, so none is skipped.
-            self._consumer.seek(partition, batch[0].offset)
+            consumer.seek(partition, batch[0].offset)
 
     def resume(self) -> None:
-        """Resume the partitions this pause paused that the consumer still owns."""
-        owned = self._paused & set(self._consumer.assignment())
+        """Release this hold; the last one resumes the partitions the pause paused that the consumer still owns."""
+        if self._released:
+            return
+        self._released = True
+        shared = self._shared
+        shared.holders -= 1
+        if shared.holders > 0:
+            return
+        _pauses.pop(id(shared.consumer), None)
+        owned = shared.paused & set(shared.consumer.assignment())
         if owned:
-            self._consumer.resume(*owned)
-        self._paused.clear()
+            shared.consumer.resume(*owned)
+        shared.paused.clear()
 
 
 def pause_current_consumer() -> PausedConsumer | None:
@@ -73,6 +106,8 @@ def pause_current_consumer() -> PausedConsumer | None:
     consumer = current_consumer.get()
     if consumer is None or not callable(getattr(consumer, "pause", None)):
         return None
-    paused = PausedConsumer(consumer)
+    shared = _pauses.setdefault(id(consumer), _SharedPause(consumer))
+    shared.holders += 1
+    paused = PausedConsumer(shared)
     paused.pause()
     return paused

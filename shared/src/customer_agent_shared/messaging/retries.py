@@ -47,6 +47,10 @@ class RetryPolicy:
     """Longest wait between two attempts while a dependency is unavailable."""
     transient_jitter_seconds: float = 1.0
     """Up to this much is added at random to each such wait, so consumers do not retry in step."""
+    max_timeouts: int = 10
+    """Attempts in a row cut off by the handler timeout before the message is dead-lettered: a hung
+    dependency is waited out for a while, but a message that is slow every time must not block its
+    partition for good (a dead letter can be replayed)."""
 
     def delay(self, failed_attempt: int) -> float:
         """Delay before the next attempt after ``failed_attempt`` unknown failures."""
@@ -106,6 +110,7 @@ class _MessageRetries:
         self.last_error: BaseException | None = None
         self.failed_attempts = 0
         self.unknown_failures = 0
+        self.timeouts_in_a_row = 0
         self._blocked: _Blocked | None = None
         self._paused: PausedConsumer | None = None
 
@@ -118,10 +123,13 @@ class _MessageRetries:
         self.failure = classify(error)
         if self.failure.kind is FailureKind.UNKNOWN:
             self.unknown_failures += 1
+        self.timeouts_in_a_row = self.timeouts_in_a_row + 1 if isinstance(error, HandlerTimeoutError) else 0
         return self.failure.kind is not FailureKind.PERMANENT
 
     def stop(self, _state: RetryCallState) -> bool:
-        """Only unknown failures run out of attempts; a dependency outage is waited out however long."""
+        """Unknown failures and attempts timing out in a row run out; an unavailable dependency is waited out."""
+        if self.timeouts_in_a_row >= self._policy.max_timeouts:
+            return True
         return self._is(FailureKind.UNKNOWN) and self.unknown_failures >= self._policy.max_attempts
 
     def wait(self, state: RetryCallState) -> float:

@@ -32,8 +32,6 @@ RECORD_REFUSALS: tuple[type[BaseException], ...] = (
     CorruptRecordException,
     InvalidTimestampError,
     UnsupportedForMessageFormatError,
-    TypeError,  # the record cannot be built (a key or header of the wrong type)
-    ValueError,
 )
 """The broker or the client refused this record for what it is; sending it again cannot help."""
 
