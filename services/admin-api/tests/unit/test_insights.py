@@ -137,6 +137,24 @@ def test_the_inbox_closing_a_thread_ends_the_persons_conversation_on_it() -> Non
     assert summary.handoffs_by_reason == {"agent_paused": 1, "not_deployed": 1}
 
 
+def test_a_thread_handed_off_by_routing_and_closed_is_no_resolution_of_the_agents() -> None:
+    # Conversation never hears of routing's trigger handoff, so it still resolves the thread 72 h later.
+    facts = [
+        fact("answered", "t1"),
+        fact("handed_off", "t1", reason="trigger"),
+        ConversationFact(kind=THREAD_CLOSED_FACT, thread_id="t1", occurred_at=AT + timedelta(minutes=5)),
+        ConversationFact(kind="conversation.resolved", thread_id="t1", occurred_at=AT + timedelta(hours=72)),
+    ]
+    assert summarize(facts).resolved == 0
+
+
+def test_a_handoff_before_the_period_still_counts() -> None:
+    earlier = [fact("answered", "t1"), fact("handed_off", "t1", reason="trigger")]
+    resolved = ConversationFact(kind="conversation.resolved", thread_id="t1", occurred_at=AT + timedelta(days=3))
+    assert summarize([resolved]).resolved == 1
+    assert summarize([resolved], earlier=earlier).resolved == 0
+
+
 def test_empty_period_has_zero_rates() -> None:
     summary = summarize([])
     assert summary.conversations == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,7 +11,7 @@ from customer_agent_shared.events.audit import AuditRecorded
 from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.config import AgentConfigSnapshot
 from customer_agent_shared.persistence.unit_of_work import TransactionScopedRepository
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import ColumnElement, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -251,15 +252,32 @@ class ConversationFactRepository(TransactionScopedRepository):
         }
         await self._write(_ADD_FACT, event_id, parameters)
 
+    async def before(
+        self, account_id: str, start: datetime, *, thread_ids: Sequence[str], kinds: Sequence[str]
+    ) -> list[ConversationFact]:
+        """Facts of ``kinds`` on ``thread_ids`` that happened before ``start``."""
+        if not thread_ids:
+            return []
+        table = conversation_facts_table
+        return await self._facts(
+            (table.c.account_id == account_id)
+            & (table.c.occurred_at < start)
+            & table.c.thread_id.in_(thread_ids)
+            & table.c.kind.in_(kinds)
+        )
+
     async def between(self, account_id: str, start: datetime, end: datetime) -> list[ConversationFact]:
         """Facts with start <= occurred_at < end."""
         table = conversation_facts_table
+        return await self._facts(
+            (table.c.account_id == account_id) & (table.c.occurred_at >= start) & (table.c.occurred_at < end)
+        )
+
+    async def _facts(self, condition: ColumnElement[bool]) -> list[ConversationFact]:
+        table = conversation_facts_table
+        columns = (table.c.kind, table.c.thread_id, table.c.occurred_at, table.c.billable, table.c.question)
         rows = await self._session.execute(
-            select(
-                table.c.kind, table.c.thread_id, table.c.occurred_at, table.c.billable, table.c.question, table.c.reason
-            )
-            .where(table.c.account_id == account_id, table.c.occurred_at >= start, table.c.occurred_at < end)
-            .order_by(table.c.occurred_at)
+            select(*columns, table.c.reason).where(condition).order_by(table.c.occurred_at)
         )
         return [
             ConversationFact(

@@ -10,6 +10,7 @@ quiet-period ``resolved`` never closes a person's thread in the figures).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -66,30 +67,44 @@ def _rate(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-def _resolved_by_the_agent(facts: list[ConversationFact]) -> set[str]:
-    """Threads with a resolution no handoff preceded since the thread was last closed in the inbox."""
-    handed_off: set[str] = set()
+OWNERSHIP_FACTS = (ConversationEventKind.ANSWERED, ConversationEventKind.HANDED_OFF, THREAD_CLOSED_FACT)
+"""The facts that say who holds a thread: read from before a report's period too."""
+
+
+def _resolved_by_the_agent(facts: list[ConversationFact], earlier: Sequence[ConversationFact] = ()) -> set[str]:
+    """Threads with a resolution while the agent held them: a handoff gives the thread to a person, and
+    only an answer after the person closed it gives it back (conversation's quiet-period resolution of a
+    thread routing handed off, which conversation never hears of, is not the agent's)."""
+    held_by_person: set[str] = set()
+    closed_by_person: set[str] = set()
     resolved: set[str] = set()
-    for fact in sorted(facts, key=lambda item: item.occurred_at):
+    counted = {id(fact) for fact in facts}
+    for fact in sorted([*earlier, *facts], key=lambda item: item.occurred_at):
+        thread = fact.thread_id
         if fact.kind == ConversationEventKind.HANDED_OFF:
-            handed_off.add(fact.thread_id)
-        elif fact.kind == THREAD_CLOSED_FACT:
-            handed_off.discard(fact.thread_id)
-        elif fact.kind == ConversationEventKind.RESOLVED and fact.thread_id not in handed_off:
-            resolved.add(fact.thread_id)
+            held_by_person.add(thread)
+        elif fact.kind == THREAD_CLOSED_FACT and thread in held_by_person:
+            closed_by_person.add(thread)
+        elif fact.kind == ConversationEventKind.ANSWERED and thread in closed_by_person:
+            held_by_person.discard(thread)  # a new conversation the agent answered
+            closed_by_person.discard(thread)
+        elif fact.kind == ConversationEventKind.RESOLVED and thread not in held_by_person and id(fact) in counted:
+            resolved.add(thread)
     return resolved
 
 
 def summarize(
     facts: list[ConversationFact],
     *,
+    earlier: Sequence[ConversationFact] = (),
     pricing_rule: PricingRule = PricingRule.PER_CONVERSATION,
     credits_per_unit: int = 1,
 ) -> PerformanceSummary:
-    """Rates are per conversation (thread); preview and test events (not billable) are left out."""
+    """Rates are per conversation (thread); preview and test events (not billable) are left out. ``earlier``:
+    the ownership facts (``OWNERSHIP_FACTS``) from before the period of the threads it resolves."""
     real = [fact for fact in facts if fact.billable]
     threads = {fact.thread_id for fact in real if fact.kind != THREAD_CLOSED_FACT}
-    resolved_threads = _resolved_by_the_agent(real)
+    resolved_threads = _resolved_by_the_agent(real, [fact for fact in earlier if fact.billable])
     by_kind: dict[str, set[str]] = {}
     handoff_reasons: dict[str, set[str]] = {}
     questions: Counter[str] = Counter()

@@ -12,6 +12,7 @@ from customer_agent_shared.events.conversations import (
     CONVERSATION_EVENT_TYPES,
     CONVERSATION_KNOWLEDGE_GAP,
     ConversationEvent,
+    ConversationEventKind,
 )
 from customer_agent_shared.events.envelope import RawCloudEvent
 from customer_agent_shared.events.inbox import ThreadClosed, inbox_event
@@ -27,7 +28,13 @@ from admin_api.domain.gaps import (
     merge_nearest_content,
     normalize_question,
 )
-from admin_api.domain.performance import THREAD_CLOSED_FACT, ConversationFact, PerformanceSummary, summarize
+from admin_api.domain.performance import (
+    OWNERSHIP_FACTS,
+    THREAD_CLOSED_FACT,
+    ConversationFact,
+    PerformanceSummary,
+    summarize,
+)
 from admin_api.handlers.audit import record_change
 from admin_api.handlers.sources import stage_new_source
 
@@ -84,11 +91,13 @@ class InsightUseCases:
         """What the agent did between start (inclusive) and end (exclusive)."""
         async with self._unit_of_work() as uow:
             facts = await uow.facts.between(account_id, start, end)
+            resolving = sorted({fact.thread_id for fact in facts if fact.kind == ConversationEventKind.RESOLVED})
+            earlier = await uow.facts.before(account_id, start, thread_ids=resolving, kinds=OWNERSHIP_FACTS)
             credit_state = await uow.credits.get(account_id)
         rule, per_unit = PricingRule.PER_CONVERSATION, 1
         if credit_state is not None:
             rule, per_unit = credit_state.plan.pricing_rule, credit_state.plan.credits_per_unit
-        return summarize(facts, pricing_rule=rule, credits_per_unit=per_unit)
+        return summarize(facts, earlier=earlier, pricing_rule=rule, credits_per_unit=per_unit)
 
     async def gaps(self, account_id: str, status: str | None) -> list[Row]:
         """Knowledge gaps, most frequent first."""
