@@ -8,11 +8,27 @@ from ingestion_service.domain.network_policy import AddressPolicy, parse_network
 
 
 @pytest.mark.parametrize(
-    "address", ["169.254.169.254", "::ffff:169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200"]
+    "address",
+    [
+        "169.254.169.254",
+        "::ffff:169.254.169.254",
+        "169.254.170.2",
+        "169.254.169.123",  # the rest of the metadata ranges (AWS's time service)
+        "fd00:ec2::254",
+        "fd00:ec2::1",
+        "100.100.100.200",
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "2002:a9fe:a9fe::1",  # 6to4 of it
+    ],
 )
 @pytest.mark.parametrize("allowed", ["169.254.0.0/16", "0.0.0.0/0, ::/0", "100.64.0.0/10, fd00::/8"])
 def test_an_allowlist_never_reopens_cloud_metadata(address: str, allowed: str) -> None:
     assert AddressPolicy(parse_networks(allowed)).refusal(address) == "a cloud metadata address"
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::a00:1", "2002:a00:1::1", "::ffff:10.0.0.1"])
+def test_an_ipv6_address_carrying_a_private_ipv4_one_is_refused_as_it(address: str) -> None:
+    assert AddressPolicy().refusal(address) == "a private address"
 
 
 def test_the_allowlist_still_opens_the_rest_of_its_network() -> None:

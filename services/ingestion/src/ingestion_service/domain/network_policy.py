@@ -8,19 +8,30 @@ from dataclasses import dataclass
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# Cloud metadata and credential endpoints: refused whatever the allowlist says (AWS, GCP, Azure and
-# others; AWS IPv6; ECS task metadata and EKS pod identity; Alibaba Cloud).
-METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(address)
-    for address in (
-        "169.254.169.254",
-        "fd00:ec2::254",
-        "169.254.170.2",
-        "169.254.170.23",
-        "fd00:ec2::23",
-        "100.100.100.200",
-    )
+# Cloud metadata and credential endpoints, as ranges: refused whatever the allowlist says (AWS, GCP, Azure
+# and others at 169.254.169.254; ECS task metadata and EKS pod identity in 169.254.170.0/24; AWS IPv6 in
+# fd00:ec2::/32; Alibaba Cloud).
+METADATA_NETWORKS: tuple[IPNetwork, ...] = tuple(
+    ipaddress.ip_network(network)
+    for network in ("169.254.169.0/24", "169.254.170.0/24", "fd00:ec2::/32", "100.100.100.200/32")
 )
+_NAT64_PREFIXES = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def embedded_ipv4(ip: IPAddress) -> IPAddress:
+    """The IPv4 address an IPv6 one carries (mapped, 6to4, Teredo client, NAT64), else the address itself:
+    a host reached through such an address is that IPv4 host, and must be judged as one."""
+    if isinstance(ip, ipaddress.IPv4Address):
+        return ip
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if any(ip in prefix for prefix in _NAT64_PREFIXES):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip
 
 
 def parse_networks(spec: str | list[str]) -> tuple[IPNetwork, ...]:
@@ -40,11 +51,9 @@ class AddressPolicy:
 
         The address itself is left out: the reason reaches the account's admin, who must not learn internal IPs.
         """
-        ip: IPAddress = ipaddress.ip_address(address.split("%", 1)[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        if ip in METADATA_ADDRESSES:  # before the allowlist: allowing 169.254.0.0/16 must not reopen metadata
-            return "a cloud metadata address"
+        ip = embedded_ipv4(ipaddress.ip_address(address.split("%", 1)[0]))
+        if any(ip in network for network in METADATA_NETWORKS):  # before the allowlist: allowing
+            return "a cloud metadata address"  # 169.254.0.0/16 must not reopen metadata
         if any(ip in network for network in self.allowed_private):
             return None
         for kind, flag in (
