@@ -13,7 +13,8 @@ from conversation_service.domain.links import is_citable_url, restrict_links, ur
     [
         ("https://docs.example.com/a", True),
         ("http://docs.example.com/a", True),
-        ("handbook.pdf", True),
+        ("handbook.pdf", False),  # a bare name is an uploaded file's only: see below
+        ("evil.example/phish", False),
         ("javascript:alert(1)", False),
         ("JavaScript:alert(1)", False),
         ("data:text/html;base64,PHNjcmlwdD4=", False),
@@ -26,11 +27,18 @@ def test_only_web_pages_and_file_names_are_citable(url: str, citable: bool) -> N
     assert is_citable_url(url) is citable
 
 
+def test_an_uploaded_file_is_cited_by_its_bare_name_only() -> None:
+    assert is_citable_url("handbook.pdf", uploaded_file=True)
+    assert not is_citable_url("evil.example/phish", uploaded_file=True)
+    assert not is_citable_url("javascript:alert(1)", uploaded_file=True)
+
+
 def test_a_reply_keeps_links_to_its_sources_and_loses_the_others() -> None:
     reply = (
         "Reset it in [Settings](https://docs.example.com/reset). "
         "Or [click here](https://evil.example/phish) or https://evil.example/x. "
-        "See https://docs.example.com/reset. Never javascript:alert(1) or [x](javascript:alert(1))."
+        "See https://docs.example.com/reset. Never javascript:alert(1) or [x](javascript:alert(1)). "
+        "Mail mailto:thief@evil.example or open //evil.example/x. Your data: safe, in the config file: app.ini."
     )
 
     kept = restrict_links(reply, {"https://docs.example.com/reset"})
@@ -40,6 +48,8 @@ def test_a_reply_keeps_links_to_its_sources_and_loses_the_others() -> None:
     assert "evil" not in kept
     assert "javascript" not in kept
     assert "click here" in kept
+    assert "mailto" not in kept
+    assert "Your data: safe, in the config file: app.ini." in kept  # words before a colon are not links
 
 
 def test_addresses_written_in_a_source_may_be_linked() -> None:

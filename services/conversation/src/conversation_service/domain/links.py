@@ -13,16 +13,19 @@ from urllib.parse import urlsplit
 
 # Bounded, non-nested patterns: matched in linear time on any model output.
 _MARKDOWN_LINK = re.compile(r"\[([^\[\]\n]{0,500})\]\(([^()\s]{0,2000})\)")
-_BARE_LINK = re.compile(r"(?i)\b(?:https?://|ftp://|www\.|javascript:|data:|vbscript:|file:)[^\s<>\"'()\[\]]*")
+_BARE_LINK = re.compile(
+    r"(?i)(?:\b(?:https?://|ftp://|www\.)|\b(?:javascript|data|vbscript|file|mailto|tel|sms):(?=\S)|(?<![\w:/])//(?=\w))"
+    r"[^\s<>\"'()\[\]]*"
+)
 _TRAILING_PUNCTUATION = ".,;:!?"
 
 
-def is_citable_url(url: str) -> bool:
-    """An http(s) address, or a bare file name (an upload has no address of its own)."""
+def is_citable_url(url: str, *, uploaded_file: bool = False) -> bool:
+    """An http(s) address; for an uploaded file, which has no address of its own, its bare file name."""
     parts = urlsplit(url.strip())
     if parts.scheme:
         return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
-    return not url.strip().startswith(("//", "\\\\")) and ":" not in url
+    return uploaded_file and bool(url.strip()) and not any(mark in url for mark in ("/", "\\", ":"))
 
 
 def _normal(url: str) -> str:

@@ -215,7 +215,8 @@ class Passage:
     @property
     def citable(self) -> bool:
         """Whether the visitor may be shown this source."""
-        return self.citations_allowed and not self.private and bool(self.url) and is_citable_url(self.url)
+        uploaded = self.source_kind == "file"
+        return self.citations_allowed and not self.private and is_citable_url(self.url, uploaded_file=uploaded)
 
     @property
     def text(self) -> str:
