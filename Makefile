@@ -30,7 +30,7 @@ endif
 export UV_SYSTEM_CERTS := 1
 
 .PHONY: help install up down status logs topics infra-up services-up services-down \
-        test lint typecheck test-unit test-integration test-e2e clean-state bench-pipeline k8s-check
+        test lint typecheck test-unit test-integration test-e2e test-faults clean-state bench-pipeline k8s-check
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -89,6 +89,18 @@ test-integration: install infra-up topics services-down ## tests against real Ka
 test-e2e: up ## the whole journey through the public contract
 	@$(PYTEST) tests/e2e
 
+# The randomized fault harness (tests/faults): traffic from several accounts while seeded faults hit the
+# stack (kill -9, PostgreSQL/OpenSearch stopped, Kafka killed, processes frozen, Redis restarted), then a
+# checker over every recorded event. SEED reproduces a run (a random one is printed when none is given);
+# DURATION is seconds of traffic. `make test` runs a short one (FAULTS_SHORT_DURATION) after the e2e tests.
+SEED ?=
+DURATION ?= 600
+FAULTS_SHORT_DURATION ?= 90
+run_faults = FAULTS_SEED=$(SEED) FAULTS_DURATION=$(1) $(PYTEST) -s tests/faults
+
+test-faults: up ## randomized fault harness, a long run (SEED=… DURATION=… seconds of traffic)
+	@$(call run_faults,$(DURATION))
+
 # Service integration tests run each service in-process on the real stack, so the
 # long-running services are stopped first (two instances would both answer); the
 # end-to-end tests then run against the five services started by services-up.
@@ -97,6 +109,7 @@ test: install lint typecheck infra-up topics services-down ## everything CI runs
 	@$(MAKE) --no-print-directory services-up
 	@bash deploy/k8s/check.sh --live
 	@$(PYTEST) tests/e2e
+	@$(call run_faults,$(FAULTS_SHORT_DURATION))
 
 clean-state: down ## stop everything and delete local data (downloads stay cached)
 	rm -rf .local-stack

@@ -38,6 +38,16 @@ service_port() {
   printf '%s' "${!var:-$default}"
 }
 
+service_ready() {
+  curl -fsS -o /dev/null "http://127.0.0.1:$1/readyz"
+}
+
+# ready_or_exited NAME PORT: true once the service is ready, or once it has exited (a service that cannot
+# start, e.g. while its database is down, is reported at once instead of after the whole timeout).
+ready_or_exited() {
+  service_ready "$2" || ! is_running "service-$1"
+}
+
 selected() {
   local wanted="${1:-}" name="$2"
   [[ -z "$wanted" || "$wanted" == "$name" ]]
@@ -70,7 +80,7 @@ cmd_up() {
   done
   for entry in "${started[@]}"; do
     name="${entry%%:*}"; port="${entry##*:}"
-    if ! wait_until "${CA_SERVICE_START_TIMEOUT:-90}" curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz"; then
+    if ! wait_until "${CA_SERVICE_START_TIMEOUT:-90}" ready_or_exited "$name" "$port" || ! service_ready "$port"; then
       log_error "$name did not become ready on :$port; last log lines:"
       tail -n 30 "$(ca_state_dir logs)/$name.log" >&2 || true
       exit 1

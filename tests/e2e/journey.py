@@ -30,9 +30,9 @@ class AdminClient:
         self.base = f"/v1/accounts/{account_id}"
 
     @classmethod
-    async def create_account(cls, operator: httpx.AsyncClient) -> AdminClient:
+    async def create_account(cls, operator: httpx.AsyncClient, account_id: str | None = None) -> AdminClient:
         """Create an account and an API key with both permissions, as an operator would."""
-        account_id = f"e2e-{uuid.uuid4().hex[:10]}"
+        account_id = account_id or f"e2e-{uuid.uuid4().hex[:10]}"
         created = await operator.post("/v1/accounts", json={"id": account_id, "name": "E2E Shop"})
         assert created.status_code == 201, created.text
         key = await operator.post(
