@@ -10,13 +10,18 @@ from pathlib import Path
 from customer_agent_shared.messaging.broker import SUBSCRIBER_DEFAULTS, create_kafka_broker
 from customer_agent_shared.messaging.producer import KafkaEventProducer
 from customer_agent_shared.messaging.reliable import ReliableConsumerConfig, decode_json_body
+from customer_agent_shared.settings import KafkaSecuritySettings
 from faststream.kafka import KafkaBroker
 
 
 async def main(bootstrap: str, topic: str, group: str, log_path: Path, crash: bool) -> None:
-    producer = KafkaEventProducer(bootstrap, service="crash-test")
+    security = KafkaSecuritySettings()  # the test's environment, inherited
+    producer = KafkaEventProducer(bootstrap, service="crash-test", security=security)
     broker: KafkaBroker = create_kafka_broker(
-        bootstrap, service="crash-test", reliable=ReliableConsumerConfig("crash-test", producer.send_batch)
+        bootstrap,
+        service="crash-test",
+        reliable=ReliableConsumerConfig("crash-test", producer.send_batch),
+        security=security,
     )
     done = asyncio.Event()
 

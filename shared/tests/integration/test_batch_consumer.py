@@ -23,9 +23,10 @@ from customer_agent_shared.persistence.unit_of_work import (
     UncommittedJoinedWorkError,
     shared_transaction,
 )
-from customer_agent_shared.settings import InfrastructureSettings
+from customer_agent_shared.settings import InfrastructureSettings, KafkaSecuritySettings
 from customer_agent_shared.testing.fixtures import CreateTopics
 from customer_agent_shared.testing.kafka import (
+    client_options,
     collect_records,
     produce_raw,
     unique_name,
@@ -120,7 +121,7 @@ class Consumer:
     broker: Any = None
 
     async def start(self) -> None:
-        self.producer = KafkaEventProducer(self.servers, service="batch-test")
+        self.producer = KafkaEventProducer(self.servers, service="batch-test", security=KafkaSecuritySettings())
         await self.producer.start()
         config = ReliableConsumerConfig(
             service="batch-test",
@@ -128,7 +129,9 @@ class Consumer:
             retry=RetryPolicy(max_attempts=3, first_delay_seconds=0.05),
             handler_timeout_seconds=self.handler_timeout_seconds,
         )
-        self.broker = create_kafka_broker(self.servers, service="batch-test", reliable=config)
+        self.broker = create_kafka_broker(
+            self.servers, service="batch-test", reliable=config, security=KafkaSecuritySettings()
+        )
         batches = BatchConsumer(
             config,
             lambda: shared_transaction(self.store.unit_of_work),
@@ -369,7 +372,7 @@ async def test_concurrent_consumers_share_the_partitions_and_keep_each_one_in_or
         await consumer.start()
         assignments = await _stable_assignments(consumer.broker, partitions=4)
         assert len(assignments) == 2  # two consumers, each owning some of the partitions
-        producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all")
+        producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all", **client_options())
         await producer.start()
         try:
             for number in range(10):

@@ -17,7 +17,7 @@ from customer_agent_shared.operations.cli import build_parser
 from customer_agent_shared.operations.dead_letter_store import DeadLetterStore
 from customer_agent_shared.operations.dead_letters import NO_ACCOUNT, REPLAYED_FROM_HEADER
 from customer_agent_shared.operations.dlq_command import execute
-from customer_agent_shared.settings import InfrastructureSettings
+from customer_agent_shared.settings import InfrastructureSettings, KafkaSecuritySettings
 from customer_agent_shared.testing.fixtures import CreateTopics
 from customer_agent_shared.testing.kafka import ReceivedRecord, collect_records, end_offsets, unique_name
 from customer_agent_shared.topics import AUDIT
@@ -34,7 +34,12 @@ class Greeting(BaseModel):
 
 async def dlq(infrastructure: InfrastructureSettings, topic: str, *argv: str) -> tuple[int, str]:
     """Run ``customer-agent dlq ...`` with ``topic`` as the only topic of the registry; (status, output)."""
-    store = DeadLetterStore(infrastructure.kafka_bootstrap_servers, known_topics=frozenset({topic}), audit_topic=AUDIT)
+    store = DeadLetterStore(
+        infrastructure.kafka_bootstrap_servers,
+        known_topics=frozenset({topic}),
+        audit_topic=AUDIT,
+        security=infrastructure,
+    )
     out = io.StringIO()
     status = await execute(build_parser().parse_args(["dlq", *argv]), store, out)
     return status, out.getvalue()
@@ -51,7 +56,7 @@ async def test_a_dead_letter_is_listed_replayed_once_and_audited(
     body = serialize_event(
         make_event("greeting.sent", Greeting(text="hi"), source="test", account_id=account, event_id=event_id)
     )
-    producer = KafkaEventProducer(servers, service="shared-test")
+    producer = KafkaEventProducer(servers, service="shared-test", security=KafkaSecuritySettings())
     await producer.start()
     try:
         await producer.send_batch(

@@ -28,9 +28,9 @@ from customer_agent_shared.persistence.inbox import define_inbox_table
 from customer_agent_shared.persistence.outbox import define_outbox_table
 from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork, shared_transaction
 from customer_agent_shared.runtime import wait_until
-from customer_agent_shared.settings import InfrastructureSettings
+from customer_agent_shared.settings import InfrastructureSettings, KafkaSecuritySettings
 from customer_agent_shared.testing.fixtures import CreateTopics
-from customer_agent_shared.testing.kafka import end_offsets, unique_name, wait_for_assignment
+from customer_agent_shared.testing.kafka import client_options, end_offsets, unique_name, wait_for_assignment
 from customer_agent_shared.testing.postgres import ThrowawayPostgres
 from pydantic import BaseModel, Field
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
@@ -155,7 +155,7 @@ async def outage(
 
 
 async def produce_slowly(servers: str, topic: str, texts: list[str], interval_seconds: float) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all", **client_options())
     await producer.start()
     try:
         for text in texts:
@@ -167,7 +167,7 @@ async def produce_slowly(servers: str, topic: str, texts: list[str], interval_se
 
 
 async def test_a_database_outage_delays_messages_and_never_dead_letters_them(outage: Outage) -> None:
-    producer = KafkaEventProducer(outage.servers, service=outage.service)
+    producer = KafkaEventProducer(outage.servers, service=outage.service, security=KafkaSecuritySettings())
     config = ReliableConsumerConfig(
         service=outage.service,
         send_batch=producer.send_batch,
@@ -176,7 +176,9 @@ async def test_a_database_outage_delays_messages_and_never_dead_letters_them(out
     )
     readiness = Readiness(outage.service)
     readiness.add_condition("consumers", lambda: config.blocked.not_ready_reason(longer_than_seconds=1.0))
-    broker = create_kafka_broker(outage.servers, service=outage.service, reliable=config)
+    broker = create_kafka_broker(
+        outage.servers, service=outage.service, reliable=config, security=KafkaSecuritySettings()
+    )
     outage.subscribe(broker, config)
     texts = [f"m{number:03d}" for number in range(MESSAGES)]
     await producer.start()

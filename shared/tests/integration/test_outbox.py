@@ -36,7 +36,9 @@ async def test_outbox_publishes_committed_rows_and_never_rolled_back_ones(
     sessions = create_session_factory(engine)
     topic = unique_name("test.outbox")
     await throwaway_topics([topic])
-    producer = KafkaEventProducer(infrastructure.kafka_bootstrap_servers, service="outbox-test")
+    producer = KafkaEventProducer(
+        infrastructure.kafka_bootstrap_servers, service="outbox-test", security=infrastructure
+    )
     await producer.start()
     relay = OutboxRelay(sessions, outbox, producer.send_each, idle_poll_seconds=0.1)
     try:

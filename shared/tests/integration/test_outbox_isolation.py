@@ -57,7 +57,9 @@ async def test_rows_over_the_topic_limit_move_to_outbox_dead_and_the_rows_behind
     sessions = create_session_factory(engine)
     topic = unique_name("test.outbox-limit")
     await throwaway_topics([topic], configs={"max.message.bytes": str(TOPIC_LIMIT)})
-    producer = KafkaEventProducer(infrastructure.kafka_bootstrap_servers, service="outbox-test")
+    producer = KafkaEventProducer(
+        infrastructure.kafka_bootstrap_servers, service="outbox-test", security=infrastructure
+    )
     await producer.start()
     relay = OutboxRelay(sessions, outbox, producer.send_each, lock_name=unique_name("lock"))
     dead_before = OUTBOX_DEAD_ROWS.labels(schema=relay._schema, reason="MessageSizeTooLargeError")._value.get()

@@ -44,10 +44,11 @@ class Harness:
         self.topic = topic
         self.handled: list[str] = []
         self.attempts: dict[str, int] = {}
-        self.producer = KafkaEventProducer(settings.kafka_bootstrap_servers, service="shared-test")
+        self.producer = KafkaEventProducer(settings.kafka_bootstrap_servers, service="shared-test", security=settings)
         self.broker: KafkaBroker = create_kafka_broker(
             settings.kafka_bootstrap_servers,
             service="shared-test",
+            security=settings,
             reliable=ReliableConsumerConfig(
                 service="shared-test",
                 send_batch=self.producer.send_batch,

@@ -49,6 +49,7 @@ from customer_agent_shared.persistence.unit_of_work import shared_transaction
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import (
     ReceivedRecord,
+    client_options,
     collect_records,
     end_offsets,
     unique_name,
@@ -89,7 +90,7 @@ def billing_settings(schema: str, group: str, instance: str = "", **overrides: A
 
 @asynccontextmanager
 async def kafka_producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **client_options())
     await producer.start()
     try:
         yield producer
@@ -350,7 +351,7 @@ async def _partitions(bootstrap: str, topic: str) -> list[int]:
 
 
 async def _committed_everywhere(bootstrap: str, group: str, partitions: list[int]) -> bool:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options())
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)

@@ -8,7 +8,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from customer_agent_shared.persistence.database import create_database_engine
 from customer_agent_shared.settings import InfrastructureSettings
-from customer_agent_shared.testing.kafka import unique_name
+from customer_agent_shared.testing.kafka import client_options, unique_name
 from routing_service.bootstrap import build_service
 from routing_service.settings import RoutingSettings
 from sqlalchemy import text
@@ -27,7 +27,9 @@ async def harness(infrastructure: InfrastructureSettings) -> AsyncIterator[Harne
         consumer_offset_reset="latest",
     )
     service = build_service(settings)
-    producer = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap_servers, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=infrastructure.kafka_bootstrap_servers, acks="all", linger_ms=5, **client_options()
+    )
     await producer.start()
     try:
         async with service.kernel.lifecycle.running():

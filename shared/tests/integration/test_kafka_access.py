@@ -1,0 +1,145 @@
+"""The local Kafka's SCRAM listener: who may connect, and what the ACLs of ``kafka_acls`` let each user do.
+
+The listener is ``127.0.0.1:$KAFKA_SECURE_PORT`` (9094); ``deploy/local/kafka.sh`` writes each user's
+password to ``$CA_STATE_DIR/kafka/users/<user>.password``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
+from customer_agent_shared.events.channels import MESSAGE_RECEIVED, ChannelRef, ChannelType, MessageReceived, Sender
+from customer_agent_shared.events.envelope import make_event, serialize_event
+from customer_agent_shared.kafka_acls import CHANNEL_PROVIDER
+from customer_agent_shared.messaging.security import kafka_client_options
+from customer_agent_shared.settings import KafkaSecuritySettings
+from customer_agent_shared.topics import BILLING_COMMANDS, CHANNELS_INBOUND, CHANNELS_OUTBOUND, CONVERSATIONS_EVENTS
+from pydantic import SecretStr
+
+REPO = Path(__file__).resolve().parents[3]
+SECURE = f"127.0.0.1:{os.environ.get('KAFKA_SECURE_PORT', '9094')}"
+TOPIC_AUTHORIZATION_FAILED = 29
+
+
+def password(user: str) -> str:
+    """The password deploy/local/kafka.sh generated for ``user``."""
+    path = Path(os.environ.get("CA_STATE_DIR", REPO / ".local-stack")) / "kafka" / "users" / f"{user}.password"
+    if not path.is_file():
+        pytest.fail(f"no {path}: start the SCRAM listener with `bash deploy/local/kafka.sh down && ... up`")
+    return path.read_text().strip()
+
+
+def as_user(user: str, secret: str | None = None) -> dict[str, Any]:
+    """Client keyword arguments for the secured listener as ``user``."""
+    settings = KafkaSecuritySettings(
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_username=user,
+        kafka_sasl_password=SecretStr(secret if secret is not None else password(user)),
+    )
+    return {"bootstrap_servers": SECURE, **kafka_client_options(settings)}
+
+
+@asynccontextmanager
+async def producer(user: str) -> AsyncIterator[AIOKafkaProducer]:
+    """A started idempotent producer (as the services use) for ``user``."""
+    client = AIOKafkaProducer(acks="all", enable_idempotence=True, request_timeout_ms=10_000, **as_user(user))
+    await client.start()
+    try:
+        yield client
+    finally:
+        await client.stop()
+
+
+@asynccontextmanager
+async def consumer(user: str, group: str) -> AsyncIterator[AIOKafkaConsumer]:
+    """A started consumer of ``group`` that assigns partitions itself."""
+    client = AIOKafkaConsumer(group_id=group, enable_auto_commit=False, **as_user(user))
+    await client.start()
+    try:
+        yield client
+    finally:
+        await client.stop()
+
+
+def inbound_message() -> bytes:
+    """A visitor's message for an account no one has, as a channel provider publishes it."""
+    account = f"acl-test-{uuid.uuid4().hex[:12]}"
+    message = MessageReceived(
+        account_id=account,
+        channel=ChannelRef(type=ChannelType.LIVE_CHAT, id="web"),
+        thread_id="t1",
+        message_id="m1",
+        sender=Sender(id="v1"),
+        text="hello",
+        sent_at=datetime.now(UTC),
+    )
+    return serialize_event(make_event(MESSAGE_RECEIVED, message, source="acl-test", account_id=account))
+
+
+async def topic_error(user: str, topic: str) -> int:
+    """The error code the cluster gives ``user`` describing ``topic`` (0: visible)."""
+    admin = AIOKafkaAdminClient(**as_user(user))
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+        return int(described["error_code"])
+    finally:
+        await admin.close()
+
+
+async def test_a_channel_provider_publishes_inbound_messages_that_routing_reads() -> None:
+    value = inbound_message()
+    async with producer(CHANNEL_PROVIDER) as provider:
+        sent = await provider.send_and_wait(CHANNELS_INBOUND, value, key=b"acl-test:t1")
+    partition = TopicPartition(CHANNELS_INBOUND, sent.partition)
+    # A group of routing's own prefix, never its live group (that would take partitions from the service).
+    async with consumer("routing", f"routing.acl-test-{uuid.uuid4().hex[:8]}") as routing:
+        routing.assign([partition])
+        routing.seek(partition, sent.offset)
+        batch = await routing.getmany(partition, timeout_ms=10_000)
+        assert [record.value for record in batch.get(partition, [])][:1] == [value]
+        await routing.commit({partition: sent.offset + 1})
+
+
+async def test_a_channel_provider_cannot_command_billing() -> None:
+    async with producer(CHANNEL_PROVIDER) as provider:
+        with pytest.raises(TopicAuthorizationFailedError):
+            await provider.send_and_wait(BILLING_COMMANDS, inbound_message(), key=b"acl-test")
+
+
+async def test_a_channel_provider_cannot_read_conversations() -> None:
+    assert await topic_error(CHANNEL_PROVIDER, CHANNELS_OUTBOUND) == 0
+    assert await topic_error(CHANNEL_PROVIDER, CONVERSATIONS_EVENTS) == TOPIC_AUTHORIZATION_FAILED
+    group = f"{CHANNEL_PROVIDER}.acl-test-{uuid.uuid4().hex[:8]}"
+    allowed, refused = TopicPartition(CHANNELS_OUTBOUND, 0), TopicPartition(CONVERSATIONS_EVENTS, 0)
+    async with consumer(CHANNEL_PROVIDER, group) as provider:
+        provider.assign([allowed, refused])
+        await provider.commit({allowed: 0})
+        with pytest.raises(TopicAuthorizationFailedError):
+            await provider.commit({refused: 0})
+
+
+async def test_a_service_writes_only_what_it_publishes() -> None:
+    async with producer("routing") as routing:
+        with pytest.raises(TopicAuthorizationFailedError):
+            await routing.send_and_wait(BILLING_COMMANDS, inbound_message(), key=b"acl-test")
+
+
+async def test_a_wrong_password_is_refused(caplog: pytest.LogCaptureFixture) -> None:
+    client = AIOKafkaProducer(request_timeout_ms=5_000, **as_user(CHANNEL_PROVIDER, password(CHANNEL_PROVIDER) + "x"))
+    with caplog.at_level(logging.ERROR, logger="aiokafka"):
+        with pytest.raises(KafkaConnectionError):
+            await client.start()
+        await client.stop()
+    assert "SaslAuthenticationFailed" in caplog.text
