@@ -19,8 +19,8 @@ from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import topic_partitions, unique_name, wait_for_assignment
 from customer_agent_shared.topics import SOURCES_STATUS
 from ingestion_service.adapters.parse_limits import MIB
-from ingestion_service.adapters.repositories import SourceRecord
 from ingestion_service.bootstrap import IngestionService, build_service
+from ingestion_service.domain.model import Source
 from ingestion_service.settings import IngestionSettings
 from sqlalchemy import text
 
@@ -88,7 +88,7 @@ def article_event(event_type: str, article: ArticleChanged) -> CloudEvent[Articl
 
 async def wait_for_source(
     service: IngestionService, account_id: str, source_id: str, timeout_seconds: float = 60.0
-) -> SourceRecord:
+) -> Source:
     """Wait until the source's sync has finished (ready, failed or deleted) and return it."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_seconds

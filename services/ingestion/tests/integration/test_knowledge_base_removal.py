@@ -9,7 +9,7 @@ from customer_agent_shared.events.content import ARTICLE_PUBLISHED, ArticleChang
 from customer_agent_shared.events.sources import SOURCE_DELETE, SOURCE_SYNC, SourceKind
 from customer_agent_shared.testing.kafka import unique_name
 from ingestion_service.bootstrap import IngestionService
-from ingestion_service.handlers.articles import IMPLICIT_KB_SOURCE
+from ingestion_service.domain.model import IMPLICIT_KB_SOURCE
 
 from .conftest import article_event, command_event, last_status, phrase_hits, wait_for_source
 

@@ -82,7 +82,7 @@ async def test_parsers_started_before_the_service_died_count_as_attempts(
     # Earlier deliveries of this command each counted a parser start, then the whole service died.
     for _ in range(earlier_starts):
         async with ingestion.unit_of_work() as uow:
-            await uow.parse_attempts.begin(event.id, account, "s")
+            await uow.parse_attempts.begin(event.id, account_id=account, source_id="s")
             await uow.commit()
     await ingestion.commands.handle(event)
     record = await wait_for_source(ingestion, account, "s")

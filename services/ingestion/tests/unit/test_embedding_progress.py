@@ -7,8 +7,8 @@ import dataclasses
 from typing import Any
 
 import pytest
-from customer_agent_shared.events.sources import PageFailure, SourceState, SourceStatus
-from ingestion_service.adapters.repositories import SourceRecord
+from customer_agent_shared.events.sources import PageFailure, SourceKind, SourceState, SourceStatus
+from ingestion_service.domain.model import Source
 from ingestion_service.domain.progress import SyncProgress
 from ingestion_service.handlers.embedding_progress import EmbeddingProgress
 from ingestion_service.handlers.status import stage_status
@@ -20,7 +20,7 @@ MODEL = "model-a"
 class Stack:
     """Stands in for ingestion's tables, its outbox, OpenSearch's counts and the clock."""
 
-    def __init__(self, record: SourceRecord, *, embedded: int) -> None:
+    def __init__(self, record: Source, *, embedded: int) -> None:
         self.records = {(record.account_id, record.source_id): record}
         self.counts = {(record.account_id, record.source_id): embedded}  # what OpenSearch counts
         self.published: list[SourceStatus] = []
@@ -28,7 +28,7 @@ class Stack:
         self.count_failures = 0
 
     @property
-    def record(self) -> SourceRecord:
+    def record(self) -> Source:
         return self.records[KEY]
 
     def unit_of_work(self) -> FakeUnitOfWork:
@@ -50,7 +50,7 @@ class FakeSources:
     def __init__(self, stack: Stack) -> None:
         self._stack = stack
 
-    async def get(self, account_id: str, source_id: str, *, for_update: bool = False) -> SourceRecord | None:
+    async def get(self, account_id: str, source_id: str, *, for_update: bool = False) -> Source | None:
         record = self._stack.records.get((account_id, source_id))
         return dataclasses.replace(record) if record else None
 
@@ -99,13 +99,13 @@ class FakeUnitOfWork:
         self._staged = []
 
 
-def ready_source(**fields: Any) -> SourceRecord:
+def ready_source(**fields: Any) -> Source:
     failure = PageFailure(url="https://shop.test/gone", error="404").model_dump()
     values: dict[str, Any] = {
         "account_id": KEY[0],
         "source_id": KEY[1],
-        "kind": "url",
-        "state": "ready",
+        "kind": SourceKind.URL,
+        "state": SourceState.READY,
         "documents": 4,
         "chunks": 10,
         "discovered": 5,
@@ -115,7 +115,7 @@ def ready_source(**fields: Any) -> SourceRecord:
         "recent_failures": [failure],
         "status_sequence": 7,
     }
-    return SourceRecord(**{**values, **fields})
+    return Source(**{**values, **fields})
 
 
 def progress_for(stack: Stack) -> EmbeddingProgress:
@@ -154,7 +154,7 @@ async def test_a_ready_source_reports_at_once_then_throttled_and_always_when_com
 
 
 async def test_a_syncing_source_stores_the_count_and_its_sync_reports_it() -> None:
-    stack = Stack(ready_source(state="syncing", chunks=6, embedded_chunks=0), embedded=3)
+    stack = Stack(ready_source(state=SourceState.SYNCING, chunks=6, embedded_chunks=0), embedded=3)
     progress = progress_for(stack)
     await progress.report(MODEL, [KEY])
     assert stack.published == []
@@ -178,7 +178,7 @@ async def test_a_syncing_source_stores_the_count_and_its_sync_reports_it() -> No
 
 
 async def test_deleted_and_missing_sources_report_nothing() -> None:
-    stack = Stack(ready_source(state="deleted"), embedded=10)
+    stack = Stack(ready_source(state=SourceState.DELETED), embedded=10)
     progress = progress_for(stack)
     await progress.report(MODEL, [KEY, ("acct", "unknown")])
     assert stack.published == []

@@ -1,18 +1,15 @@
-"""A fake unit of work for routing's handler tests: in memory, every change visible only after commit."""
+"""Routing's repositories in memory, for handler tests on a fake unit of work."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
-from copy import deepcopy
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Self
 
 from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.channels import MessageReceived, TranscriptEntry
 from customer_agent_shared.events.config import AgentConfigSnapshot
-from customer_agent_shared.events.envelope import CloudEvent
+from customer_agent_shared.testing.in_memory_unit_of_work import InMemoryDatabase, InMemoryUnitOfWork
 from routing_service.domain.handoff import LoadKey
 from routing_service.domain.model import RoutedThread
 from routing_service.domain.ownership import ThreadState, Transition
@@ -41,15 +38,9 @@ class Tables:
     configs: dict[str, AgentConfigSnapshot] = field(default_factory=dict)
     credits: dict[str, CreditState] = field(default_factory=dict)
     presence: dict[tuple[str, str], tuple[bool, datetime]] = field(default_factory=dict)
-    claimed: set[tuple[str, str]] = field(default_factory=set)
-    published: list[tuple[str, str | None, CloudEvent[Any]]] = field(default_factory=list)
 
 
-@dataclass
-class FakeDatabase:
-    """The committed tables."""
-
-    tables: Tables = field(default_factory=Tables)
+FakeDatabase = InMemoryDatabase[Tables]
 
 
 class FakeThreads:
@@ -194,8 +185,8 @@ class FakePresence:
         return {user: report[0] for (account, user), report in self._tables.presence.items() if account == account_id}
 
 
-class FakeUnitOfWork:
-    """Works on a copy of the committed tables; its commit makes the copy the committed tables."""
+class FakeUnitOfWork(InMemoryUnitOfWork[Tables]):
+    """Routing's repositories over the copy of the committed tables."""
 
     threads: FakeThreads
     transcripts: FakeTranscripts
@@ -203,49 +194,10 @@ class FakeUnitOfWork:
     accounts: FakeAccounts
     presence: FakePresence
 
-    def __init__(self, database: FakeDatabase) -> None:
-        self._database = database
-        self._tables = Tables()
-        self._after: list[Callable[[], None]] = []
-
-    def _bind(self, tables: Tables) -> None:
-        self._tables = tables
+    def bind(self, tables: Tables) -> None:
+        """Attach the fake repositories to ``tables``."""
         self.threads = FakeThreads(tables)
         self.transcripts = FakeTranscripts(tables)
         self.loads = FakeLoads(tables)
         self.accounts = FakeAccounts(tables)
         self.presence = FakePresence(tables)
-
-    async def __aenter__(self) -> Self:
-        self._bind(deepcopy(self._database.tables))
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._after = []
-
-    async def claim_event(self, consumer: str, event_id: str) -> bool:
-        """False when the event was claimed before."""
-        if (consumer, event_id) in self._tables.claimed:
-            return False
-        self._tables.claimed.add((consumer, event_id))
-        return True
-
-    async def publish(
-        self, topic: str, key: str | None, event: CloudEvent[Any], *, state_key: Hashable | None = None
-    ) -> None:
-        """Staged with the rest of the tables."""
-        self._tables.published.append((topic, key, event))
-
-    def after_commit(self, action: Callable[[], None]) -> None:
-        """Run at commit."""
-        self._after.append(action)
-
-    async def commit(self) -> None:
-        """The copy becomes the committed tables; work goes on on a new copy."""
-        self._database.tables = self._tables
-        self._bind(deepcopy(self._tables))
-        actions, self._after = self._after, []
-        for action in actions:
-            action()

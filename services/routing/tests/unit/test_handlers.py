@@ -55,7 +55,7 @@ from routing_service.handlers.conversation_events import HandleConversationEvent
 from routing_service.handlers.inbound import RouteInboundMessage
 from routing_service.handlers.inbox_events import HandleInboxEvent
 
-from .fakes import FakeDatabase, FakeUnitOfWork
+from .fakes import FakeDatabase, FakeUnitOfWork, Tables
 
 ACCOUNT = "acc-1"
 WEB = ChannelRef(type=ChannelType.LIVE_CHAT, id="web")
@@ -132,14 +132,14 @@ class Routing:
         """Committed events on ``topic`` about one thread."""
         return [
             event
-            for published_topic, key, event in self.database.tables.published
+            for published_topic, key, event in self.database.published
             if published_topic == topic and key == f"{ACCOUNT}:{thread_id}"
         ]
 
 
 def routing() -> Routing:
     """Routing's use cases over a new fake database, with a fixed clock."""
-    database = FakeDatabase()
+    database = FakeDatabase(Tables())
     directory = AccountDirectory(ttl_seconds=0)  # every decision reads what the fake committed
 
     def unit_of_work() -> FakeUnitOfWork:
@@ -195,7 +195,7 @@ async def test_a_message_on_a_deployed_channel_goes_to_the_agent_once() -> None:
     ]
     assert service.thread("t") == (ThreadState.AGENT, None)
     assert service.database.tables.threads[(ACCOUNT, "t")].messages == 2
-    assert service.database.tables.published == [(CONVERSATIONS_ASSIGNED, f"{ACCOUNT}:t", e) for e in assigned]
+    assert service.database.published == [(CONVERSATIONS_ASSIGNED, f"{ACCOUNT}:t", e) for e in assigned]
 
 
 async def test_a_trigger_hands_the_thread_to_the_team_with_the_transcript_and_forwards_the_rest() -> None:

@@ -312,7 +312,7 @@ class ContentStore:
         return await self._delete_by_query([*self._scope(account_id, source_id), {"terms": {"document_id": ids}}])
 
     async def delete_stale_chunks(
-        self, account_id: str, source_id: str, document_id: str, keep_chunk_ids: Iterable[str]
+        self, account_id: str, source_id: str, *, document_id: str, keep_chunk_ids: Iterable[str]
     ) -> int:
         """Remove a document's chunks that are not in ``keep_chunk_ids`` (it got shorter)."""
         keep = list(keep_chunk_ids)

@@ -26,7 +26,7 @@ class ParseAttemptRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def begin(self, event_id: str, account_id: str, source_id: str) -> ParseAttempt:
+    async def begin(self, event_id: str, *, account_id: str, source_id: str) -> ParseAttempt:
         """Count one more attempt of ``event_id`` and return it."""
         table = parse_attempts_table
         now = datetime.now(UTC)

@@ -3,67 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
+from customer_agent_shared.events.sources import SourceKind, SourceState
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ingestion_service.adapters.orm import documents_table, sources_table
+from ingestion_service.domain.model import IndexedDocument, Source
+
+_SOURCE_FIELDS = [f.name for f in fields(Source)]
+_DOCUMENT_FIELDS = [f.name for f in fields(IndexedDocument)]
 
 
-@dataclass
-class SourceRecord:
-    """A content source as ingestion stores it."""
-
-    account_id: str
-    source_id: str
-    kind: str
-    state: str
-    url: str | None = None
-    import_related: bool = False
-    title: str | None = None
-    citations_enabled: bool = True
-    private: bool = False
-    resync_interval_hours: int = 168
-    status_sequence: int = 0
-    error: str | None = None
-    documents: int = 0
-    chunks: int = 0
-    embedded_chunks: int = 0
-    discovered: int = 0
-    fetched: int = 0
-    indexed: int = 0
-    failed: int = 0
-    recent_failures: list[dict[str, str]] | None = None
-    sync_requested_at: datetime | None = None
-    sync_full: bool = False
-    last_synced_at: datetime | None = None
+def _source(row: Any) -> Source:
+    values = {name: row[name] for name in _SOURCE_FIELDS}
+    return Source(**{**values, "kind": SourceKind(row["kind"]), "state": SourceState(row["state"])})
 
 
-@dataclass
-class DocumentRecord:
-    """One indexed document and its crawl state (ETag, Last-Modified, content hash)."""
-
-    account_id: str
-    source_id: str
-    document_id: str
-    url: str
-    title: str | None = None
-    etag: str | None = None
-    last_modified: str | None = None
-    content_hash: str | None = None
-    chunk_count: int = 0
-    updated_at: datetime | None = None
-    fetched_at: datetime | None = None
-    error: str | None = None
-    extra: dict[str, Any] | None = None
-
-
-_SOURCE_FIELDS = [f.name for f in fields(SourceRecord)]
-_DOCUMENT_FIELDS = [f.name for f in fields(DocumentRecord)]
+def _source_row(source: Source) -> dict[str, Any]:
+    values = {name: getattr(source, name) for name in _SOURCE_FIELDS}
+    return {**values, "kind": SourceKind(source.kind).value, "state": SourceState(source.state).value}
 
 
 _INSERT_DOCUMENTS = insert(documents_table)
@@ -83,7 +46,7 @@ class SourceRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, account_id: str, source_id: str, *, for_update: bool = False) -> SourceRecord | None:
+    async def get(self, account_id: str, source_id: str, *, for_update: bool = False) -> Source | None:
         """One source, optionally locked for this transaction."""
         query = select(sources_table).where(
             sources_table.c.account_id == account_id, sources_table.c.source_id == source_id
@@ -91,11 +54,11 @@ class SourceRepository:
         if for_update:
             query = query.with_for_update()
         row = (await self._session.execute(query)).mappings().first()
-        return SourceRecord(**{name: row[name] for name in _SOURCE_FIELDS}) if row else None
+        return _source(row) if row else None
 
-    async def save(self, record: SourceRecord) -> None:
+    async def save(self, source: Source) -> None:
         """Insert or replace a source."""
-        values = {name: getattr(record, name) for name in _SOURCE_FIELDS}
+        values = _source_row(source)
         statement = insert(sources_table).values(**values)
         keys = {"account_id", "source_id"}
         await self._session.execute(
@@ -104,7 +67,7 @@ class SourceRepository:
             )
         )
 
-    async def knowledge_base_source(self, account_id: str) -> SourceRecord | None:
+    async def knowledge_base_source(self, account_id: str) -> Source | None:
         """The account's registered knowledge-base source, if any (the oldest live one)."""
         row = (
             (
@@ -122,9 +85,9 @@ class SourceRepository:
             .mappings()
             .first()
         )
-        return SourceRecord(**{name: row[name] for name in _SOURCE_FIELDS}) if row else None
+        return _source(row) if row else None
 
-    async def removed_knowledge_base(self, account_id: str) -> SourceRecord | None:
+    async def removed_knowledge_base(self, account_id: str) -> Source | None:
         """The knowledge-base source the account's admin removed last, if no knowledge base is live."""
         rows = (
             (
@@ -140,7 +103,7 @@ class SourceRepository:
         if not rows or any(row["state"] != "deleted" for row in rows):
             return None
         newest = max(rows, key=lambda row: row["sync_requested_at"] or datetime.min.replace(tzinfo=UTC))
-        return SourceRecord(**{name: newest[name] for name in _SOURCE_FIELDS})
+        return _source(newest)
 
     async def pending_syncs(self) -> list[tuple[str, str]]:
         """Website sources whose sync was requested but not finished (to resume after a restart)."""
@@ -207,7 +170,7 @@ class DocumentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def for_source(self, account_id: str, source_id: str) -> dict[str, DocumentRecord]:
+    async def for_source(self, account_id: str, source_id: str) -> dict[str, IndexedDocument]:
         """Every document of a source by document id."""
         rows = (
             (
@@ -220,9 +183,9 @@ class DocumentRepository:
             .mappings()
             .all()
         )
-        return {row["document_id"]: DocumentRecord(**{n: row[n] for n in _DOCUMENT_FIELDS}) for row in rows}
+        return {row["document_id"]: IndexedDocument(**{n: row[n] for n in _DOCUMENT_FIELDS}) for row in rows}
 
-    async def get(self, account_id: str, source_id: str, document_id: str) -> DocumentRecord | None:
+    async def get(self, account_id: str, source_id: str, document_id: str) -> IndexedDocument | None:
         """One document."""
         row = (
             (
@@ -237,9 +200,9 @@ class DocumentRepository:
             .mappings()
             .first()
         )
-        return DocumentRecord(**{n: row[n] for n in _DOCUMENT_FIELDS}) if row else None
+        return IndexedDocument(**{n: row[n] for n in _DOCUMENT_FIELDS}) if row else None
 
-    async def save_many(self, records: Sequence[DocumentRecord]) -> None:
+    async def save_many(self, records: Sequence[IndexedDocument]) -> None:
         """Insert or replace documents."""
         if not records:
             return

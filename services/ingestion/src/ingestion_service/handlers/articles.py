@@ -12,33 +12,29 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from customer_agent_shared.events.content import ARTICLE_DELETED, ARTICLE_EVENT_TYPES, ArticleChanged
 from customer_agent_shared.events.envelope import CloudEvent
-from customer_agent_shared.events.sources import SourceKind, SourceState
+from customer_agent_shared.events.sources import SourceState
 from customer_agent_shared.messaging.reliable import PermanentHandlerError
 
 from ingestion_service.adapters.html_extract import extract_html
 from ingestion_service.adapters.metrics import ARTICLES_REFUSED
-from ingestion_service.adapters.repositories import DocumentRecord, SourceRecord
-from ingestion_service.adapters.unit_of_work import IngestionUnitOfWork
 from ingestion_service.domain.chunking import document_id_for
+from ingestion_service.domain.model import IndexedDocument, Source
 from ingestion_service.domain.progress import SyncProgress
 from ingestion_service.handlers.indexing import DocumentIndexer
 from ingestion_service.handlers.status import stage_status
+from ingestion_service.handlers.types import IngestionUnitOfWorkProtocol, UnitOfWorkFactory
 
-IMPLICIT_KB_SOURCE = "knowledge-base"
 logger = logging.getLogger(__name__)
 
 
 class ArticleIndexing:
     """Indexes, re-indexes and removes knowledge-base articles."""
 
-    def __init__(
-        self, unit_of_work: Callable[[], IngestionUnitOfWork], indexer: DocumentIndexer, consumer: str
-    ) -> None:
+    def __init__(self, unit_of_work: UnitOfWorkFactory, indexer: DocumentIndexer, consumer: str) -> None:
         self._unit_of_work = unit_of_work
         self._indexer = indexer
         self._consumer = consumer
@@ -53,29 +49,17 @@ class ArticleIndexing:
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(self._consumer, event.id):
                 return
-            source = await uow.sources.knowledge_base_source(article.account_id)
-            removed = await uow.sources.removed_knowledge_base(article.account_id) if source is None else None
-            if removed is not None:
-                # The admin removed the knowledge base: it stays removed until they add one again.
-                await self._refuse(uow, removed, event)
+            source = await self._knowledge_base(uow, event)
+            if source is None:  # refused
                 await uow.commit()
                 return
-            if source is None:
-                source = SourceRecord(
-                    account_id=article.account_id,
-                    source_id=IMPLICIT_KB_SOURCE,
-                    kind=SourceKind.KNOWLEDGE_BASE.value,
-                    state=SourceState.READY.value,
-                    title="Knowledge base",
-                )
-                await uow.sources.save(source)
             document_id = document_id_for(f"article:{article.article_id}")
             old = await uow.documents.get(source.account_id, source.source_id, document_id)
             if old is not None and old.updated_at is not None and updated_at < old.updated_at:
                 await uow.commit()  # an older version arrived late: nothing to do
                 return
             progress = SyncProgress(discovered=1, fetched=1)
-            record = DocumentRecord(
+            record = IndexedDocument(
                 account_id=source.account_id,
                 source_id=source.source_id,
                 document_id=document_id,
@@ -93,9 +77,9 @@ class ArticleIndexing:
                 document.title = article.title or document.title
                 prepared = self._indexer.prepare(
                     source,
-                    document_id,
-                    article.url,
                     document,
+                    document_id=document_id,
+                    url=article.url,
                     updated_at=updated_at,
                     language=article.language,
                     received_at=received,
@@ -111,7 +95,26 @@ class ArticleIndexing:
             )
             await uow.commit()
 
-    async def _refuse(self, uow: IngestionUnitOfWork, removed: SourceRecord, event: CloudEvent[ArticleChanged]) -> None:
+    async def _knowledge_base(
+        self, uow: IngestionUnitOfWorkProtocol, event: CloudEvent[ArticleChanged]
+    ) -> Source | None:
+        """The source the article belongs to, the implicit one created if need be; None, the refusal reported,
+        when the admin removed the knowledge base (it stays removed until they add one again)."""
+        account_id = event.data.account_id
+        source = await uow.sources.knowledge_base_source(account_id)
+        if source is not None:
+            return source
+        removed = await uow.sources.removed_knowledge_base(account_id)
+        if removed is not None:
+            await self._refuse(uow, removed, event)
+            return None
+        source = Source.implicit_knowledge_base(account_id)
+        await uow.sources.save(source)
+        return source
+
+    async def _refuse(
+        self, uow: IngestionUnitOfWorkProtocol, removed: Source, event: CloudEvent[ArticleChanged]
+    ) -> None:
         """Report on the removed source that an article was refused (admin-api notes it in the audit log)."""
         article = event.data
         ARTICLES_REFUSED.inc()

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable
 from customer_agent_shared.events.sources import SourceState
 
 from ingestion_service.adapters.embedding_store import EmbeddingStore
-from ingestion_service.adapters.repositories import SourceRecord
-from ingestion_service.adapters.unit_of_work import IngestionUnitOfWork
+from ingestion_service.domain.model import Source
 from ingestion_service.domain.progress import SourceThrottle, VectorsReport, vectors_report
-from ingestion_service.handlers.status import reported_progress, stage_status
+from ingestion_service.handlers.status import stage_status
+from ingestion_service.handlers.types import IngestionUnitOfWorkProtocol, UnitOfWorkFactory
 
 REPORT_INTERVAL_SECONDS = 2.0
 MAX_RECOUNTS_PER_PASS = 100  # sources recounted per pass beyond those the batch touched
@@ -30,7 +30,7 @@ class EmbeddingProgress:
 
     def __init__(
         self,
-        unit_of_work: Callable[[], IngestionUnitOfWork],
+        unit_of_work: UnitOfWorkFactory,
         store: EmbeddingStore,
         *,
         interval_seconds: float = REPORT_INTERVAL_SECONDS,
@@ -83,7 +83,7 @@ class EmbeddingProgress:
                 await uow.commit()
         self._held.discard(key)
 
-    async def _stage(self, uow: IngestionUnitOfWork, source: SourceRecord, *, complete: bool) -> None:
+    async def _stage(self, uow: IngestionUnitOfWorkProtocol, source: Source, *, complete: bool) -> None:
         key = (source.account_id, source.source_id)
         now = self._clock()
         decision = vectors_report(source.state, complete=complete, due=self._throttle.due(key, now))
@@ -94,5 +94,5 @@ class EmbeddingProgress:
         if decision is VectorsReport.NOW:
             self._throttle.mark(key, now)
             await stage_status(
-                uow, source, state=SourceState(source.state), progress=reported_progress(source), error=source.error
+                uow, source, state=SourceState(source.state), progress=source.reported_progress(), error=source.error
             )

@@ -6,12 +6,13 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from ingestion_service.adapters.content_store import ChunkDocument, ContentStore
+from ingestion_service.adapters.content_store import ChunkDocument
 from ingestion_service.adapters.language import detect_language, primary_subtag
 from ingestion_service.adapters.metrics import CHUNKS_INDEXED, DOCUMENTS_INDEXED, INDEXING_LATENCY
-from ingestion_service.adapters.repositories import SourceRecord
 from ingestion_service.domain.chunking import chunk_id, chunk_sections, content_hash
 from ingestion_service.domain.documents import ParsedDocument
+from ingestion_service.domain.model import Source
+from ingestion_service.handlers.types import ChunkIndex
 
 
 @dataclass(frozen=True)
@@ -31,18 +32,18 @@ class PreparedDocument:
 class DocumentIndexer:
     """Chunks documents and writes them in bulk through the content store."""
 
-    def __init__(self, store: ContentStore, *, chunk_chars: int, overlap_chars: int) -> None:
+    def __init__(self, store: ChunkIndex, *, chunk_chars: int, overlap_chars: int) -> None:
         self.store = store
         self._chunk_chars = chunk_chars
         self._overlap_chars = overlap_chars
 
     def prepare(
         self,
-        source: SourceRecord,
-        document_id: str,
-        url: str,
+        source: Source,
         document: ParsedDocument,
         *,
+        document_id: str,
+        url: str,
         updated_at: datetime,
         language_hint: str = "",
         language: str | None = None,
@@ -93,7 +94,7 @@ class DocumentIndexer:
             previous_chunks,
         )
 
-    async def write(self, source: SourceRecord, documents: list[PreparedDocument], *, refresh: bool = False) -> None:
+    async def write(self, source: Source, documents: list[PreparedDocument], *, refresh: bool = False) -> None:
         """Bulk-write the documents' chunks, then drop chunks left over from longer old versions."""
         batch: list[ChunkDocument] = [chunk for document in documents for chunk in document.chunks]
         await self.store.write(batch, refresh=refresh)
@@ -101,7 +102,10 @@ class DocumentIndexer:
             if document.previous_chunks <= len(document.chunks):
                 continue  # same ids were overwritten: nothing left over
             await self.store.delete_stale_chunks(
-                source.account_id, source.source_id, document.document_id, [c.chunk_id for c in document.chunks]
+                source.account_id,
+                source.source_id,
+                document_id=document.document_id,
+                keep_chunk_ids=[c.chunk_id for c in document.chunks],
             )
         now = time.monotonic()
         for document in documents:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from customer_agent_shared.events.sources import SourceState
 
-from ingestion_service.adapters.unit_of_work import IngestionUnitOfWork
+from ingestion_service.handlers.types import UnitOfWorkFactory
 from ingestion_service.handlers.website_sync import SyncRunner
 
 logger = logging.getLogger(__name__)
@@ -19,9 +18,7 @@ logger = logging.getLogger(__name__)
 class ResyncScheduler:
     """Looks for due sources every ``interval_seconds`` and hands them to the runner."""
 
-    def __init__(
-        self, unit_of_work: Callable[[], IngestionUnitOfWork], runner: SyncRunner, interval_seconds: float
-    ) -> None:
+    def __init__(self, unit_of_work: UnitOfWorkFactory, runner: SyncRunner, interval_seconds: float) -> None:
         self._unit_of_work = unit_of_work
         self._runner = runner
         self._interval = interval_seconds

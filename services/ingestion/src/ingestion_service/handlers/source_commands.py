@@ -11,7 +11,6 @@ import binascii
 import hashlib
 import logging
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from customer_agent_shared.events.envelope import CloudEvent
@@ -27,16 +26,15 @@ from customer_agent_shared.messaging.reliable import PermanentHandlerError
 
 from ingestion_service.adapters.file_parsers import FileLimits, parse_file
 from ingestion_service.adapters.metrics import PARSE_FAILURES, SYNCS_FINISHED
-from ingestion_service.adapters.repositories import DocumentRecord, SourceRecord
-from ingestion_service.adapters.unit_of_work import IngestionUnitOfWork
 from ingestion_service.domain.chunking import document_id_for
 from ingestion_service.domain.documents import DocumentRefused, ParsedDocument, ParserStopped, Section
 from ingestion_service.domain.file_types import extension_of
+from ingestion_service.domain.model import IndexedDocument, Source
 from ingestion_service.domain.progress import SyncProgress
 from ingestion_service.domain.urls import UrlRefused, canonicalize
 from ingestion_service.handlers.indexing import DocumentIndexer, PreparedDocument
-from ingestion_service.handlers.status import reported_progress, stage_status
-from ingestion_service.handlers.website_sync import SyncRunner
+from ingestion_service.handlers.status import stage_status
+from ingestion_service.handlers.types import IngestionUnitOfWorkProtocol, SyncQueue, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +64,9 @@ class SourceCommands:
 
     def __init__(
         self,
-        unit_of_work: Callable[[], IngestionUnitOfWork],
+        unit_of_work: UnitOfWorkFactory,
         indexer: DocumentIndexer,
-        runner: SyncRunner,
+        runner: SyncQueue,
         file_limits: FileLimits,
         consumer: str,
         max_parse_attempts: int = 2,
@@ -91,27 +89,6 @@ class SourceCommands:
         else:
             raise PermanentHandlerError(f"unknown source command type {event.type!r}")
 
-    @staticmethod
-    def _record(command: SourceCommand, existing: SourceRecord | None, state: SourceState) -> SourceRecord:
-        record = existing or SourceRecord(
-            account_id=command.account_id, source_id=command.source_id, kind=command.kind.value, state=state.value
-        )
-        record.kind = command.kind.value
-        record.state = state.value
-        record.url = command.url
-        record.import_related = command.import_related
-        record.citations_enabled = command.citations_enabled
-        record.private = command.private
-        record.resync_interval_hours = command.resync_interval_hours
-        record.error = None
-        record.sync_full = command.full
-        record.sync_requested_at = datetime.now(UTC)
-        if command.file is not None:
-            record.title = command.file.filename
-        elif command.question:
-            record.title = command.question[:500]
-        return record
-
     async def _sync(self, event: CloudEvent[SourceCommand]) -> None:
         command = event.data
         reason = invalid_reason(command)
@@ -126,70 +103,73 @@ class SourceCommands:
                 command.kind is SourceKind.FILE
                 and command.file is None
                 and existing is not None
-                and existing.state == SourceState.READY.value
+                and existing.state == SourceState.READY
             ):
                 # A resync of an uploaded file carries no content: the file cannot have changed and its
                 # chunks are indexed, so the resync only confirms the source (an upload replaces it).
-                existing.sync_requested_at = datetime.now(UTC)
+                existing.confirm_sync(at=datetime.now(UTC))
                 await uow.sources.save(existing)
                 await stage_status(
                     uow,
                     existing,
                     state=SourceState.READY,
-                    progress=reported_progress(existing),
+                    progress=existing.reported_progress(),
                     last_synced_at=datetime.now(UTC),
                 )
                 await uow.commit()
                 return
+            source = Source.from_command(command, existing)
             if reason is not None:
-                record = self._record(command, existing, SourceState.FAILED)
-                await uow.sources.save(record)
-                await stage_status(uow, record, state=SourceState.FAILED, error=reason)
+                source.refuse(command, reason, at=datetime.now(UTC))
+                await uow.sources.save(source)
+                await stage_status(uow, source, state=SourceState.FAILED, error=reason)
                 await uow.commit()
                 return
             if command.kind is SourceKind.URL:
-                record = self._record(command, existing, SourceState.PENDING)
-                await uow.sources.save(record)
-                await stage_status(uow, record, state=SourceState.PENDING)
+                source.request_sync(command, at=datetime.now(UTC))
+                await uow.sources.save(source)
+                await stage_status(uow, source, state=SourceState.PENDING)
                 await uow.commit()
                 self._runner.request(command.account_id, command.source_id)
                 return
-            record = self._record(command, existing, SourceState.READY)
-            await uow.sources.save(record)
+            source.accept(command, at=datetime.now(UTC))
+            await uow.sources.save(source)
             if command.kind is SourceKind.SHORT_ANSWER:
-                await self._index_short_answer(uow, record, command)
-            await stage_status(uow, record, state=SourceState.READY, last_synced_at=datetime.now(UTC))
+                await self._index_short_answer(uow, source, command)
+            await stage_status(uow, source, state=SourceState.READY, last_synced_at=datetime.now(UTC))
             await uow.commit()
         SYNCS_FINISHED.labels(source_kind=command.kind.value, state="ready").inc()
 
-    async def _index_short_answer(self, uow: IngestionUnitOfWork, record: SourceRecord, command: SourceCommand) -> None:
+    async def _index_short_answer(
+        self, uow: IngestionUnitOfWorkProtocol, source: Source, command: SourceCommand
+    ) -> None:
         question = (command.question or "").strip()
         answer = (command.answer or "").strip()
         document = ParsedDocument(title=question, sections=[Section(question, answer)])
         prepared = self._indexer.prepare(
-            record,
-            SHORT_ANSWER_DOCUMENT,
-            "",
+            source,
             document,
+            document_id=SHORT_ANSWER_DOCUMENT,
+            url="",
             updated_at=datetime.now(UTC),
             question=question,
             answer=answer,
-            previous_chunks=await self._previous_chunks(uow, record, SHORT_ANSWER_DOCUMENT),
+            previous_chunks=await self._previous_chunks(uow, source, SHORT_ANSWER_DOCUMENT),
         )
-        await self._indexer.write(record, [prepared], refresh=True)
-        await uow.documents.save_many([self._document_record(record, prepared, question)])
+        await self._indexer.write(source, [prepared], refresh=True)
+        await uow.documents.save_many([self._indexed_document(source, prepared, question)])
 
     @staticmethod
-    async def _previous_chunks(uow: IngestionUnitOfWork, record: SourceRecord, document_id: str) -> int:
-        old = await uow.documents.get(record.account_id, record.source_id, document_id)
+    async def _previous_chunks(uow: IngestionUnitOfWorkProtocol, source: Source, document_id: str) -> int:
+        old = await uow.documents.get(source.account_id, source.source_id, document_id)
         return old.chunk_count if old else 0
 
     @staticmethod
-    def _document_record(record: SourceRecord, prepared: PreparedDocument, url: str) -> DocumentRecord:
+    def _indexed_document(source: Source, prepared: PreparedDocument, url: str) -> IndexedDocument:
         now = datetime.now(UTC)
-        return DocumentRecord(
-            account_id=record.account_id,
-            source_id=record.source_id,
+        return IndexedDocument(
+            account_id=source.account_id,
+            source_id=source.source_id,
             document_id=prepared.document_id,
             url=url[:2000],
             title=prepared.title[:1000],
@@ -223,46 +203,59 @@ class SourceCommands:
             error = refused.reason
             PARSE_FAILURES.labels(failure_type=refused.failure_type).inc()
             logger.info("file refused", extra={"reason": error, "file_type": extension_of(upload.filename)})
+        key = (command.account_id, command.source_id)
         async with self._unit_of_work() as uow:
             await uow.parse_attempts.forget(event.id)
             if not await uow.claim_event(self._consumer, event.id):
                 await uow.commit()
                 return
-            existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
+            source = Source.from_command(command, await uow.sources.get(*key, for_update=True))
             progress = SyncProgress(discovered=1)
             if document is None:
-                record = self._record(command, existing, SourceState.FAILED)
-                await uow.sources.save(record)
+                source.refuse(command, error, at=datetime.now(UTC))
+                await uow.sources.save(source)
                 progress.record_failure(upload.filename, error or "refused")
-                await stage_status(uow, record, state=SourceState.FAILED, progress=progress, error=error)
+                await stage_status(uow, source, state=SourceState.FAILED, progress=progress, error=error)
                 await uow.commit()
                 SYNCS_FINISHED.labels(source_kind="file", state="failed").inc()
                 return
-            record = self._record(command, existing, SourceState.READY)
-            await uow.sources.save(record)
-            document_id = document_id_for(f"file:{upload.filename}")
-            prepared = self._indexer.prepare(
-                record,
-                document_id,
-                upload.filename,
-                document,
-                updated_at=datetime.now(UTC),
-                received_at=received,
-                previous_chunks=await self._previous_chunks(uow, record, document_id),
-            )
-            old = await uow.documents.for_source(record.account_id, record.source_id)
-            replaced = [doc_id for doc_id in old if doc_id != document_id]  # a re-upload under another name
-            await self._indexer.write(record, [prepared], refresh=True)
-            if replaced:
-                await self._indexer.store.delete_documents(record.account_id, record.source_id, replaced)
-                await uow.documents.delete(record.account_id, record.source_id, replaced)
-            await uow.documents.save_many([self._document_record(record, prepared, upload.filename)])
+            source.accept(command, at=datetime.now(UTC))
+            await uow.sources.save(source)
+            await self._index_file(uow, source, upload.filename, document, received=received)
             progress.fetched = progress.indexed = 1
             await stage_status(
-                uow, record, state=SourceState.READY, progress=progress, last_synced_at=datetime.now(UTC)
+                uow, source, state=SourceState.READY, progress=progress, last_synced_at=datetime.now(UTC)
             )
             await uow.commit()
         SYNCS_FINISHED.labels(source_kind="file", state="ready").inc()
+
+    async def _index_file(
+        self,
+        uow: IngestionUnitOfWorkProtocol,
+        source: Source,
+        filename: str,
+        document: ParsedDocument,
+        *,
+        received: float,
+    ) -> None:
+        """Index an uploaded file as the source's one document, replacing one uploaded under another name."""
+        document_id = document_id_for(f"file:{filename}")
+        prepared = self._indexer.prepare(
+            source,
+            document,
+            document_id=document_id,
+            url=filename,
+            updated_at=datetime.now(UTC),
+            received_at=received,
+            previous_chunks=await self._previous_chunks(uow, source, document_id),
+        )
+        old = await uow.documents.for_source(source.account_id, source.source_id)
+        replaced = [doc_id for doc_id in old if doc_id != document_id]
+        await self._indexer.write(source, [prepared], refresh=True)
+        if replaced:
+            await self._indexer.store.delete_documents(source.account_id, source.source_id, replaced)
+            await uow.documents.delete(source.account_id, source.source_id, replaced)
+        await uow.documents.save_many([self._indexed_document(source, prepared, filename)])
 
     async def _parse_counted(self, event: CloudEvent[SourceCommand], filename: str, content: bytes) -> ParsedDocument:
         """Parse in a parser process, each start counted (committed) first: a file whose parser is stopped,
@@ -270,7 +263,9 @@ class SourceCommands:
         command = event.data
         while True:
             async with self._unit_of_work() as uow:
-                attempt = await uow.parse_attempts.begin(event.id, command.account_id, command.source_id)
+                attempt = await uow.parse_attempts.begin(
+                    event.id, account_id=command.account_id, source_id=command.source_id
+                )
                 await uow.commit()
             if attempt.number > self._max_parse_attempts:
                 raise self._given_up(filename, attempt.previous_failure)
@@ -296,37 +291,21 @@ class SourceCommands:
 
     async def _update(self, event: CloudEvent[SourceCommand]) -> None:
         command = event.data
-        resync = False
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(self._consumer, event.id):
                 return
             existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
-            if existing is None or existing.state == SourceState.DELETED:
+            if existing is None or existing.is_deleted:
                 raise PermanentHandlerError(f"source {command.source_id!r} is unknown; sync it before updating it")
-            flags_changed = (existing.private, existing.citations_enabled) != (
-                command.private,
-                command.citations_enabled,
-            )
-            resync = (
-                existing.kind == SourceKind.URL
-                and command.url is not None
-                and (command.url != existing.url or command.import_related != existing.import_related)
-            )
-            existing.private = command.private
-            existing.citations_enabled = command.citations_enabled
-            existing.resync_interval_hours = command.resync_interval_hours
-            if resync:
-                existing.url = command.url
-                existing.import_related = command.import_related
-                existing.state = SourceState.PENDING.value
+            change = existing.update(command)
             reindex = existing.kind == SourceKind.SHORT_ANSWER and invalid_reason(command) is None
             if reindex:
                 # An edited question or answer is what the agent says next: index it now, not at a resync.
-                existing.title = (command.question or "").strip()[:500]
+                existing.edit_short_answer(command.question or "")
             await uow.sources.save(existing)
             if reindex:
                 await self._index_short_answer(uow, existing, command)
-            elif flags_changed:
+            elif change.flags_changed:
                 await self._indexer.store.update_source_flags(
                     existing.account_id,
                     existing.source_id,
@@ -336,31 +315,26 @@ class SourceCommands:
             await stage_status(
                 uow,
                 existing,
-                state=SourceState(existing.state),
-                progress=reported_progress(existing),
+                state=existing.state,
+                progress=existing.reported_progress(),
                 error=existing.error,
             )
             await uow.commit()
-        if resync:
+        if change.resync:
             self._runner.request(command.account_id, command.source_id)
 
     async def _delete(self, event: CloudEvent[SourceCommand]) -> None:
         command = event.data
-        await self._runner.cancel(command.account_id, command.source_id)
+        key = (command.account_id, command.source_id)
+        await self._runner.cancel(*key)
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(self._consumer, event.id):
                 return
-            existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
-            record = existing or SourceRecord(
-                account_id=command.account_id,
-                source_id=command.source_id,
-                kind=command.kind.value,
-                state=SourceState.DELETED.value,
-            )
-            record.state = SourceState.DELETED.value
-            await uow.sources.save(record)
-            await self._indexer.store.delete_source(command.account_id, command.source_id)
-            await uow.documents.delete(command.account_id, command.source_id)
-            await stage_status(uow, record, state=SourceState.DELETED)
+            source = Source.from_command(command, await uow.sources.get(*key, for_update=True))
+            source.delete()
+            await uow.sources.save(source)
+            await self._indexer.store.delete_source(*key)
+            await uow.documents.delete(*key)
+            await stage_status(uow, source, state=SourceState.DELETED)
             await uow.commit()
         SYNCS_FINISHED.labels(source_kind=command.kind.value, state="deleted").inc()

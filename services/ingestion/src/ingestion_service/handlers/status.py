@@ -5,30 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from customer_agent_shared.events.envelope import make_event
-from customer_agent_shared.events.sources import SOURCE_STATUS, PageFailure, SourceState, SourceStatus
+from customer_agent_shared.events.sources import SOURCE_STATUS, SourceState, SourceStatus
 from customer_agent_shared.topics import SOURCES_STATUS
 
-from ingestion_service.adapters.repositories import SourceRecord
-from ingestion_service.adapters.unit_of_work import IngestionUnitOfWork
+from ingestion_service.domain.model import Source
 from ingestion_service.domain.progress import SyncProgress
+from ingestion_service.handlers.types import IngestionUnitOfWorkProtocol
 
 SERVICE_SOURCE = "ingestion"
 
 
-def reported_progress(source: SourceRecord) -> SyncProgress:
-    """The sync progress the source last reported, for a report that is not its sync's own."""
-    return SyncProgress(
-        discovered=source.discovered,
-        fetched=source.fetched,
-        indexed=source.indexed,
-        failed=source.failed,
-        recent_failures=[PageFailure.model_validate(failure) for failure in source.recent_failures or []],
-    )
-
-
 async def stage_status(
-    uow: IngestionUnitOfWork,
-    source: SourceRecord,
+    uow: IngestionUnitOfWorkProtocol,
+    source: Source,
     *,
     state: SourceState,
     progress: SyncProgress | None = None,

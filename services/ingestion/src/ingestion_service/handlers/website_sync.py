@@ -10,21 +10,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from customer_agent_shared.events.sources import SourceState
+from customer_agent_shared.events.sources import SourceKind, SourceState
 
 from ingestion_service.adapters.crawler import Crawler, CrawlOptions, CrawlSummary, PageKind, PageOutcome, PreviousPage
 from ingestion_service.adapters.metrics import PARSE_FAILURES, SYNC_BACKLOG, SYNCS_FINISHED
-from ingestion_service.adapters.repositories import DocumentRecord, SourceRecord
 from ingestion_service.adapters.sync_lock import SyncLeases
-from ingestion_service.adapters.unit_of_work import IngestionUnitOfWork
 from ingestion_service.domain.chunking import document_id_for
+from ingestion_service.domain.model import IndexedDocument, Source
 from ingestion_service.domain.progress import ReportThrottle, SyncProgress
 from ingestion_service.handlers.indexing import DocumentIndexer, PreparedDocument
 from ingestion_service.handlers.status import stage_status
+from ingestion_service.handlers.types import IngestionUnitOfWorkProtocol, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ class WebsiteSync:
 
     def __init__(
         self,
-        unit_of_work: Callable[[], IngestionUnitOfWork],
+        unit_of_work: UnitOfWorkFactory,
         crawler: Crawler,
         indexer: DocumentIndexer,
         options: CrawlOptions,
@@ -64,7 +63,7 @@ class WebsiteSync:
         """Crawl and index one source now."""
         async with self._unit_of_work() as uow:
             source = await uow.sources.get(account_id, source_id, for_update=True)
-            if source is None or source.kind != "url" or source.state == SourceState.DELETED or not source.url:
+            if source is None or source.kind != SourceKind.URL or source.is_deleted or not source.url:
                 return
             previous = await uow.documents.for_source(account_id, source_id)
             await stage_status(uow, source, state=SourceState.SYNCING)
@@ -80,13 +79,13 @@ class _Batch:
     """Pages handed from the crawl to the writers."""
 
     documents: list[PreparedDocument]
-    records: list[DocumentRecord]
+    records: list[IndexedDocument]
 
 
 class _SyncRun:
     """The mutable state of one sync."""
 
-    def __init__(self, sync: WebsiteSync, source: SourceRecord, previous: dict[str, DocumentRecord]) -> None:
+    def __init__(self, sync: WebsiteSync, source: Source, previous: dict[str, IndexedDocument]) -> None:
         self.sync = sync
         self.source = source
         self.previous = previous
@@ -94,7 +93,7 @@ class _SyncRun:
         self.throttle = ReportThrottle(sync._interval, sync._every)
         self.pending: list[PreparedDocument] = []
         self.pending_chunks = 0
-        self.records: list[DocumentRecord] = []
+        self.records: list[IndexedDocument] = []
         self.seen: set[str] = set()  # documents to keep (visited, or failed transiently)
         self.available = 0  # pages indexed or unchanged in this sync
         self.lock = asyncio.Lock()
@@ -142,9 +141,9 @@ class _SyncRun:
             self.seen.add(document_id)
             prepared = self.sync._indexer.prepare(
                 source,
-                document_id,
-                outcome.document.canonical_url or outcome.url,
                 outcome.document,
+                document_id=document_id,
+                url=outcome.document.canonical_url or outcome.url,
                 updated_at=now,
                 previous_chunks=old.chunk_count if old else 0,
                 language=outcome.language or None,
@@ -153,7 +152,7 @@ class _SyncRun:
             self.pending.append(prepared)
             self.pending_chunks += len(prepared.chunks)
             self.records.append(
-                DocumentRecord(
+                IndexedDocument(
                     account_id=source.account_id,
                     source_id=source.source_id,
                     document_id=document_id,
@@ -212,7 +211,7 @@ class _SyncRun:
             await self.commit([], final_state=final_state, error=error)
 
     async def commit(
-        self, records: list[DocumentRecord], *, final_state: SourceState | None = None, error: str | None = None
+        self, records: list[IndexedDocument], *, final_state: SourceState | None = None, error: str | None = None
     ) -> None:
         """Save document records and, when due (or final), a status report, in one transaction."""
         done = self.progress.fetched + self.progress.failed
@@ -221,7 +220,7 @@ class _SyncRun:
             return
         async with self.sync._unit_of_work() as uow:
             current = await uow.sources.get(self.source.account_id, self.source.source_id, for_update=True)
-            if current is None or current.state == SourceState.DELETED:
+            if current is None or current.is_deleted:
                 raise SourceGone(self.source.source_id)
             await uow.documents.save_many(records)
             if final_state is not None:
@@ -240,7 +239,7 @@ class _SyncRun:
                 await uow.sources.set_fields(self.source.account_id, self.source.source_id, sync_full=False)
             await uow.commit()
 
-    async def _remove_vanished(self, uow: IngestionUnitOfWork, final_state: SourceState) -> None:
+    async def _remove_vanished(self, uow: IngestionUnitOfWorkProtocol, final_state: SourceState) -> None:
         if final_state is not SourceState.READY or not self.complete:
             return
         vanished = [doc_id for doc_id in self.previous if doc_id not in self.seen]
@@ -364,7 +363,7 @@ class SyncRunner:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def resume(self, unit_of_work: Callable[[], IngestionUnitOfWork]) -> None:
+    async def resume(self, unit_of_work: UnitOfWorkFactory) -> None:
         """Restart syncs a previous process left pending or unfinished."""
         async with unit_of_work() as uow:
             pending = await uow.sources.pending_syncs()

@@ -1,0 +1,231 @@
+"""Ingestion's source commands and article events on a fake unit of work: the source, its index, its reports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from customer_agent_shared.events.content import ARTICLE_PUBLISHED, ArticleChanged
+from customer_agent_shared.events.envelope import CloudEvent, make_event
+from customer_agent_shared.events.sources import (
+    SOURCE_DELETE,
+    SOURCE_SYNC,
+    SOURCE_UPDATE,
+    SourceCommand,
+    SourceKind,
+    SourceState,
+    SourceStatus,
+    UploadedFile,
+)
+from customer_agent_shared.messaging.reliable import PermanentHandlerError
+from customer_agent_shared.topics import SOURCES_STATUS
+from ingestion_service.adapters.content_store import ChunkDocument
+from ingestion_service.adapters.parse_limits import FileLimits
+from ingestion_service.domain.model import IMPLICIT_KB_SOURCE, Source
+from ingestion_service.handlers.articles import ArticleIndexing
+from ingestion_service.handlers.indexing import DocumentIndexer
+from ingestion_service.handlers.source_commands import SourceCommands
+
+from .fakes import FakeDatabase, FakeIndex, FakeSyncQueue, FakeUnitOfWork, Tables
+
+ACCOUNT = "acc-1"
+
+
+class Ingestion:
+    """Ingestion's command and article use cases over one fake database, index and sync queue."""
+
+    def __init__(self) -> None:
+        self.database = FakeDatabase(Tables())
+        self.index = FakeIndex()
+        self.syncs = FakeSyncQueue()
+        indexer = DocumentIndexer(self.index, chunk_chars=1200, overlap_chars=200)
+        self.commands = SourceCommands(self.unit_of_work, indexer, self.syncs, FileLimits(), consumer="ingestion:cmd")
+        self.articles = ArticleIndexing(self.unit_of_work, indexer, consumer="ingestion:articles")
+
+    def unit_of_work(self) -> FakeUnitOfWork:
+        """A new fake unit of work over the database."""
+        return FakeUnitOfWork(self.database)
+
+    async def command(self, event_type: str, source_id: str, kind: SourceKind, **fields: Any) -> None:
+        """Carry out one source command."""
+        await self.commands.handle(command_event(event_type, source_id, kind, **fields))
+
+    async def article(self, article_id: str, body: str) -> None:
+        """Apply one published article."""
+        article = ArticleChanged(
+            account_id=ACCOUNT,
+            article_id=article_id,
+            url=f"https://help.example.test/{article_id}",
+            title=article_id,
+            body_html=f"<p>{body}</p>",
+            updated_at=datetime.now(UTC),
+        )
+        await self.articles.handle(make_event(ARTICLE_PUBLISHED, article, source="kb", account_id=ACCOUNT))
+
+    def source(self, source_id: str) -> Source:
+        """The committed source."""
+        return self.database.tables.sources[(ACCOUNT, source_id)]
+
+    def statuses(self, source_id: str) -> list[SourceStatus]:
+        """The committed status reports of one source, in order."""
+        reports = [event.data for topic, _, event in self.database.published if topic == SOURCES_STATUS]
+        return [report for report in reports if isinstance(report, SourceStatus) and report.source_id == source_id]
+
+
+def command_event(event_type: str, source_id: str, kind: SourceKind, **fields: Any) -> CloudEvent[SourceCommand]:
+    """A command as admin-api sends it."""
+    command = SourceCommand(account_id=ACCOUNT, source_id=source_id, kind=kind, **fields)
+    return make_event(event_type, command, source="admin-api", account_id=ACCOUNT)
+
+
+def crawled_chunk(source_id: str) -> ChunkDocument:
+    """One chunk of a crawled page."""
+    return ChunkDocument(
+        chunk_id=f"{source_id}-1",
+        account_id=ACCOUNT,
+        source_id=source_id,
+        source_kind=SourceKind.URL,
+        document_id="page",
+        url="https://old.example.test/",
+        title="Home",
+        section="",
+        body="Welcome.",
+        language="en",
+        private=False,
+        citations_allowed=True,
+        position=0,
+        content_hash="h",
+        updated_at=datetime.now(UTC),
+    )
+
+
+async def test_a_website_sync_is_recorded_pending_and_handed_to_the_background_once() -> None:
+    ingestion = Ingestion()
+    event = command_event(SOURCE_SYNC, "site", SourceKind.URL, url="https://shop.example.test/")
+
+    await ingestion.commands.handle(event)
+    await ingestion.commands.handle(event)  # redelivered
+
+    assert ingestion.source("site").state is SourceState.PENDING
+    assert ingestion.source("site").url == "https://shop.example.test/"
+    assert [status.state for status in ingestion.statuses("site")] == [SourceState.PENDING]
+    assert ingestion.syncs.requested == [(ACCOUNT, "site")]
+
+
+async def test_a_short_answer_is_ready_and_indexed_at_once() -> None:
+    ingestion = Ingestion()
+
+    await ingestion.command(SOURCE_SYNC, "qa", SourceKind.SHORT_ANSWER, question="Do you ship?", answer="Yes, daily.")
+
+    source = ingestion.source("qa")
+    assert (source.state, source.title) == (SourceState.READY, "Do you ship?")
+    chunks = ingestion.index.of_source("qa")
+    assert [(chunk.question, chunk.answer, chunk.source_kind) for chunk in chunks] == [
+        ("Do you ship?", "Yes, daily.", SourceKind.SHORT_ANSWER)
+    ]
+    [status] = ingestion.statuses("qa")
+    assert (status.state, status.documents, status.chunks) == (SourceState.READY, 1, 1)
+    assert ingestion.syncs.requested == []
+
+
+async def test_an_edited_short_answer_is_indexed_again_with_its_new_flags() -> None:
+    ingestion = Ingestion()
+    await ingestion.command(SOURCE_SYNC, "qa", SourceKind.SHORT_ANSWER, question="Do you ship?", answer="Yes.")
+
+    await ingestion.command(
+        SOURCE_UPDATE,
+        "qa",
+        SourceKind.SHORT_ANSWER,
+        question=" Do you ship abroad? ",
+        answer="Only in the EU.",
+        private=True,
+    )
+
+    [chunk] = ingestion.index.of_source("qa")
+    assert (chunk.answer, chunk.private, chunk.citations_allowed) == ("Only in the EU.", True, False)
+    assert ingestion.source("qa").title == "Do you ship abroad?"
+    assert [status.state for status in ingestion.statuses("qa")] == [SourceState.READY, SourceState.READY]
+
+
+async def test_a_website_update_resyncs_a_new_address_and_switches_flags_on_its_chunks() -> None:
+    ingestion = Ingestion()
+    await ingestion.command(SOURCE_SYNC, "site", SourceKind.URL, url="https://old.example.test/")
+    await ingestion.index.write([crawled_chunk("site")])  # as the background sync would have,
+    ingestion.source("site").state = SourceState.READY  # leaving the source ready
+
+    await ingestion.command(SOURCE_UPDATE, "site", SourceKind.URL, url="https://old.example.test/", private=True)
+    assert ingestion.syncs.requested == [(ACCOUNT, "site")]  # the same address: no new sync
+    assert ingestion.source("site").private
+    assert [(chunk.private, chunk.citations_allowed) for chunk in ingestion.index.of_source("site")] == [(True, False)]
+
+    await ingestion.command(SOURCE_UPDATE, "site", SourceKind.URL, url="https://new.example.test/", private=True)
+    assert ingestion.syncs.requested == [(ACCOUNT, "site"), (ACCOUNT, "site")]
+    assert (ingestion.source("site").url, ingestion.source("site").state) == (
+        "https://new.example.test/",
+        SourceState.PENDING,
+    )
+
+
+async def test_an_update_of_an_unknown_or_deleted_source_is_refused() -> None:
+    ingestion = Ingestion()
+    with pytest.raises(PermanentHandlerError):
+        await ingestion.command(SOURCE_UPDATE, "never-synced", SourceKind.URL, url="https://x.example.test/")
+
+    await ingestion.command(SOURCE_SYNC, "qa", SourceKind.SHORT_ANSWER, question="Q?", answer="A.")
+    await ingestion.command(SOURCE_DELETE, "qa", SourceKind.SHORT_ANSWER)
+    with pytest.raises(PermanentHandlerError):
+        await ingestion.command(SOURCE_UPDATE, "qa", SourceKind.SHORT_ANSWER, question="Q?", answer="B.")
+    assert ingestion.database.tables.sources.keys() == {(ACCOUNT, "qa")}
+
+
+async def test_a_deleted_source_leaves_no_chunks_or_documents_and_stops_its_sync() -> None:
+    ingestion = Ingestion()
+    await ingestion.command(SOURCE_SYNC, "qa", SourceKind.SHORT_ANSWER, question="Do you ship?", answer="Yes.")
+
+    await ingestion.command(SOURCE_DELETE, "qa", SourceKind.SHORT_ANSWER)
+
+    assert ingestion.source("qa").state is SourceState.DELETED
+    assert ingestion.index.of_source("qa") == []
+    assert ingestion.database.tables.documents[(ACCOUNT, "qa")] == {}
+    assert ingestion.syncs.cancelled == [(ACCOUNT, "qa")]
+    assert ingestion.statuses("qa")[-1].state is SourceState.DELETED
+
+
+async def test_a_file_that_is_not_base64_fails_with_its_reason_and_indexes_nothing() -> None:
+    ingestion = Ingestion()
+    upload = UploadedFile(filename="prices.txt", size=12, sha256="", content_base64="not base64!")
+
+    await ingestion.command(SOURCE_SYNC, "file", SourceKind.FILE, file=upload)
+
+    source = ingestion.source("file")
+    assert source.state is SourceState.FAILED
+    assert source.error is not None
+    assert "not valid base64" in source.error
+    [status] = ingestion.statuses("file")
+    assert (status.state, status.failed, status.error) == (SourceState.FAILED, 1, source.error)
+    assert [failure.url for failure in status.recent_failures] == ["prices.txt"]
+    assert ingestion.index.of_source("file") == []
+    assert ingestion.database.tables.parse_attempts == {}
+
+
+async def test_a_removed_knowledge_base_refuses_later_articles_until_one_is_added() -> None:
+    ingestion = Ingestion()
+    await ingestion.article("returns", "Returns are free for 30 days.")
+    assert ingestion.source(IMPLICIT_KB_SOURCE).state is SourceState.READY
+    assert len(ingestion.index.of_source(IMPLICIT_KB_SOURCE)) == 1
+
+    await ingestion.command(SOURCE_DELETE, IMPLICIT_KB_SOURCE, SourceKind.KNOWLEDGE_BASE)
+    await ingestion.article("shipping", "We ship every weekday.")
+
+    assert ingestion.source(IMPLICIT_KB_SOURCE).state is SourceState.DELETED
+    assert ingestion.index.chunks == {}
+    refusal = ingestion.statuses(IMPLICIT_KB_SOURCE)[-1]
+    assert refusal.state is SourceState.DELETED
+    assert refusal.error is not None
+    assert "'shipping'" in refusal.error
+
+    await ingestion.command(SOURCE_SYNC, "kb", SourceKind.KNOWLEDGE_BASE)
+    await ingestion.article("shipping", "We ship every weekday.")
+    assert [chunk.title for chunk in ingestion.index.of_source("kb")] == ["shipping"]
+    assert ingestion.index.of_source(IMPLICIT_KB_SOURCE) == []
