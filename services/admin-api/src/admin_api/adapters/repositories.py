@@ -149,6 +149,12 @@ class SourceRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
+    async def lock_kind(self, account_id: str, kind: str) -> None:
+        """Hold, until the transaction ends, the right to add a source of ``kind`` to the account (so two
+        requests cannot both find none and both add one)."""
+        lock = select(func.pg_advisory_xact_lock(func.hashtext(f"source:{kind}:{account_id}")))
+        await self._session.execute(lock)
+
     async def add(self, values: Row) -> None:
         """Insert a source."""
         await self._session.execute(insert(sources_table).values(**values))
@@ -298,10 +304,13 @@ class KnowledgeGapRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def open_gaps(self, account_id: str, *, for_update: bool = False) -> list[Row]:
-        """The account's open gaps."""
-        query = select(knowledge_gaps_table).where(
-            knowledge_gaps_table.c.account_id == account_id, knowledge_gaps_table.c.status == "open"
+    async def open_gaps(self, account_id: str, *, for_update: bool = False, limit: int = 500) -> list[Row]:
+        """The account's open gaps, the ``limit`` most recently seen (a new question is compared with each)."""
+        query = (
+            select(knowledge_gaps_table)
+            .where(knowledge_gaps_table.c.account_id == account_id, knowledge_gaps_table.c.status == "open")
+            .order_by(knowledge_gaps_table.c.last_seen_at.desc())
+            .limit(limit)
         )
         if for_update:
             query = query.with_for_update()

@@ -156,6 +156,7 @@ class SourceUseCases:
     ) -> Row:
         """The knowledge base that articles announced on content.events.v1 are indexed into (one per account)."""
         async with self._unit_of_work() as uow:
+            await uow.sources.lock_kind(account_id, SourceKind.KNOWLEDGE_BASE.value)
             existing = [row for row in await uow.sources.list(account_id) if row["kind"] == SourceKind.KNOWLEDGE_BASE]
             if existing:
                 raise Conflict(f"The account already has a knowledge base: source {existing[0]['id']!r}.")
@@ -301,6 +302,7 @@ class SourceUseCases:
                 "chunks": status.chunks,
                 "embedded_chunks": status.embedded_chunks,
                 "error": status.error,
+                "recent_failures": [failure.model_dump(mode="json") for failure in status.recent_failures],
                 "last_synced_at": status.last_synced_at,
             }
             if row is None:
