@@ -371,7 +371,7 @@ class CommandRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def claim(self, account_id: str, command_id: str, command_type: str) -> bool:
+    async def claim(self, account_id: str, command_id: str, *, command_type: str) -> bool:
         """Record the command as applied; False if it already was."""
         result = await self._session.execute(
             insert(applied_commands_table)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from customer_agent_shared.events.billing import (
     CREDITS_ADJUST,
@@ -14,7 +13,6 @@ from customer_agent_shared.events.billing import (
 from customer_agent_shared.events.envelope import CloudEvent
 from customer_agent_shared.messaging.reliable import PermanentHandlerError
 
-from billing_service.adapters.unit_of_work import BillingUnitOfWork
 from billing_service.clock import Clock
 from billing_service.domain.ledger import (
     CreditAccount,
@@ -26,6 +24,7 @@ from billing_service.domain.ledger import (
 )
 from billing_service.domain.periods import UnknownTimeZoneError, time_zone
 from billing_service.handlers.ledger_writer import LedgerPolicy, LedgerTransaction
+from billing_service.handlers.types import UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ class CreditCommands:
 
     def __init__(
         self,
-        unit_of_work: Callable[[], BillingUnitOfWork],
+        unit_of_work: UnitOfWorkFactory,
         *,
         policy: LedgerPolicy,
         clock: Clock,
@@ -81,7 +80,7 @@ class CreditCommands:
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(self._consumer, event.id):
                 return False
-            if not await uow.commands.claim(command.account_id, command.command_id, event.type):
+            if not await uow.commands.claim(command.account_id, command.command_id, command_type=event.type):
                 logger.info("billing command already applied", extra={"command_id": command.command_id})
                 await uow.commit()
                 return False

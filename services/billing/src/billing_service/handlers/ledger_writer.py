@@ -17,7 +17,6 @@ from customer_agent_shared.events.billing import (
 from customer_agent_shared.events.envelope import derived_event_id, make_event
 from customer_agent_shared.topics import BILLING_CREDIT_STATE
 
-from billing_service.adapters.unit_of_work import BillingUnitOfWork
 from billing_service.domain.ledger import (
     CreditAccount,
     Decision,
@@ -29,6 +28,7 @@ from billing_service.domain.ledger import (
     record_usage,
 )
 from billing_service.domain.pricing import usage_cause
+from billing_service.handlers.types import BillingUnitOfWorkProtocol
 from billing_service.metrics import observe_decision
 
 SOURCE = "billing"
@@ -47,7 +47,7 @@ class LedgerPolicy:
 class LedgerTransaction:
     """The ledger operations of one unit of work; ``observe_metrics`` after it commits."""
 
-    def __init__(self, uow: BillingUnitOfWork, policy: LedgerPolicy, now: datetime) -> None:
+    def __init__(self, uow: BillingUnitOfWorkProtocol, policy: LedgerPolicy, now: datetime) -> None:
         self._uow = uow
         self._policy = policy
         self.now = now

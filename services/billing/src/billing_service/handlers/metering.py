@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -16,15 +16,15 @@ from customer_agent_shared.events.conversations import (
 from customer_agent_shared.events.envelope import CloudEvent, RawCloudEvent
 from customer_agent_shared.events.inbox import THREAD_REASSIGNED, ThreadReassigned, inbox_event
 
-from billing_service.adapters.unit_of_work import BillingUnitOfWork
 from billing_service.clock import Clock
 from billing_service.domain.pricing import charge_for_event, observe, refund_due
 from billing_service.handlers.ledger_writer import LedgerPolicy, LedgerTransaction
+from billing_service.handlers.types import UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ThreadEvent:
     """What billing reads of any event about a thread."""
 
@@ -41,7 +41,7 @@ class _Metering:
 
     def __init__(
         self,
-        unit_of_work: Callable[[], BillingUnitOfWork],
+        unit_of_work: UnitOfWorkFactory,
         *,
         policy: LedgerPolicy,
         clock: Clock,
@@ -109,7 +109,12 @@ class ConversationMetering(_Metering):
         data = event.data
         known = event.type in CONVERSATION_EVENT_TYPES
         thread_event = ThreadEvent(
-            data.account_id, data.thread_id, event.type, data.occurred_at, data.billable, data.feedback
+            account_id=data.account_id,
+            thread_id=data.thread_id,
+            event_type=event.type,
+            occurred_at=data.occurred_at,
+            billable=data.billable,
+            feedback=data.feedback,
         )
         return await self._apply(event.id, thread_event if known else None)
 
@@ -125,6 +130,11 @@ class InboxMetering(_Metering):
         event = inbox_event(raw)
         data = event.data
         if isinstance(data, ThreadReassigned):
-            taken = ThreadEvent(data.account_id, data.thread_id, THREAD_REASSIGNED, event.time)
+            taken = ThreadEvent(
+                account_id=data.account_id,
+                thread_id=data.thread_id,
+                event_type=THREAD_REASSIGNED,
+                occurred_at=event.time,
+            )
             return await self._apply(event.id, taken)
         return await self._apply(event.id, None)

@@ -11,16 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
 from customer_agent_shared.events.billing import PricingRule
 
-from billing_service.adapters.unit_of_work import BillingUnitOfWork
 from billing_service.clock import Clock
 from billing_service.domain.pricing import quietly_resolved, resolution_moment
 from billing_service.handlers.ledger_writer import LedgerPolicy, LedgerTransaction
+from billing_service.handlers.types import UnitOfWorkFactory
 from billing_service.metrics import EXHAUSTED_ACCOUNTS
 
 logger = logging.getLogger(__name__)
@@ -31,7 +30,7 @@ class BillingScheduler:
 
     def __init__(
         self,
-        unit_of_work: Callable[[], BillingUnitOfWork],
+        unit_of_work: UnitOfWorkFactory,
         *,
         policy: LedgerPolicy,
         clock: Clock,

@@ -1,0 +1,121 @@
+"""What the use cases need from storage: small protocols the SQL unit of work and a test's fake both meet."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from customer_agent_shared.persistence.unit_of_work_protocol import UnitOfWorkProtocol
+
+from billing_service.adapters.repositories import RecordedEntry
+from billing_service.domain.ledger import CreditAccount, EntryKey, LedgerEntry
+from billing_service.domain.pricing import ThreadFacts
+
+
+class AccountStore(Protocol):
+    """Each account's cached ledger state."""
+
+    async def lock(self, account_id: str) -> CreditAccount | None:
+        """The account locked for this transaction; None when it has none yet."""
+        ...
+
+    async def lock_many(self, account_ids: Collection[str]) -> None:
+        """Lock several accounts ahead; ``lock`` then answers for them."""
+        ...
+
+    async def insert_if_absent(self, account: CreditAccount) -> bool:
+        """Create the account unless it exists; True when created."""
+        ...
+
+    async def save(self, account: CreditAccount) -> None:
+        """Write the account's state back."""
+        ...
+
+    async def due_for_reset(self, now: datetime, limit: int) -> list[str]:
+        """Accounts whose period has ended."""
+        ...
+
+    async def count_exhausted(self) -> int:
+        """How many accounts are out of credits."""
+        ...
+
+
+class LedgerStore(Protocol):
+    """The append-only ledger of every account."""
+
+    async def recorded(self, account_id: str, keys: Sequence[EntryKey]) -> set[EntryKey]:
+        """Which of ``keys`` (kind, cause) the account's ledger holds already."""
+        ...
+
+    async def amount(self, account_id: str, key: EntryKey) -> int | None:
+        """The amount of the entry with that key, or None."""
+        ...
+
+    async def append(self, account_id: str, entries: Sequence[LedgerEntry], balance_before: int, at: datetime) -> None:
+        """Append entries in order, each with the balance after it."""
+        ...
+
+    async def recent(self, account_id: str, limit: int) -> list[RecordedEntry]:
+        """The account's latest entries, newest first."""
+        ...
+
+
+class ThreadFactStore(Protocol):
+    """What billing knows about each thread."""
+
+    async def get(self, account_id: str, thread_id: str) -> ThreadFacts:
+        """The thread's facts (empty for a thread never seen)."""
+        ...
+
+    async def get_many(self, keys: Collection[tuple[str, str]]) -> None:
+        """Read several threads' facts ahead; ``get`` then answers for them."""
+        ...
+
+    async def save(self, account_id: str, thread_id: str, facts: ThreadFacts) -> None:
+        """Insert or update the thread's facts."""
+        ...
+
+    async def forget_quiet(self, quiet_since: datetime, limit: int) -> int:
+        """Delete threads quiet since ``quiet_since``; how many."""
+        ...
+
+    async def quiet_resolutions(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """Uncharged threads of per-resolution accounts quiet for their resolution hours."""
+        ...
+
+
+class CommandStore(Protocol):
+    """Billing commands already applied."""
+
+    async def claim(self, account_id: str, command_id: str, *, command_type: str) -> bool:
+        """Record the command as applied; False if it already was."""
+        ...
+
+
+class BillingUnitOfWorkProtocol(UnitOfWorkProtocol, Protocol):
+    """One transaction over billing's repositories."""
+
+    @property
+    def accounts(self) -> AccountStore:
+        """Accounts."""
+        ...
+
+    @property
+    def ledger(self) -> LedgerStore:
+        """The ledger."""
+        ...
+
+    @property
+    def threads(self) -> ThreadFactStore:
+        """Thread facts."""
+        ...
+
+    @property
+    def commands(self) -> CommandStore:
+        """Applied commands."""
+        ...
+
+
+UnitOfWorkFactory = Callable[[], BillingUnitOfWorkProtocol]
+"""Opens a new unit of work over billing's schema."""

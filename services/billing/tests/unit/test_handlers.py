@@ -1,0 +1,159 @@
+"""Billing's use cases on a fake unit of work: the ledger they write and the credit states they publish."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from billing_service.domain.ledger import EntryKind
+from billing_service.handlers.commands import CreditCommands
+from billing_service.handlers.ledger_writer import LedgerPolicy
+from billing_service.handlers.metering import ConversationMetering, InboxMetering
+from billing_service.handlers.scheduler import BillingScheduler
+from customer_agent_shared.events.billing import (
+    CREDITS_EXHAUSTED,
+    CREDITS_PURCHASE,
+    CREDITS_RESTORED,
+    CREDITS_STATE,
+    BillingCommand,
+    CreditPlan,
+    PricingRule,
+)
+from customer_agent_shared.events.channels import Assignee, AssigneeKind
+from customer_agent_shared.events.conversations import (
+    CONVERSATION_ANSWERED,
+    CONVERSATION_HANDED_OFF,
+    CONVERSATION_RESOLVED,
+    ConversationEvent,
+)
+from customer_agent_shared.events.envelope import RawCloudEvent, make_event
+from customer_agent_shared.events.inbox import THREAD_REASSIGNED, ThreadReassigned
+from customer_agent_shared.topics import BILLING_CREDIT_STATE
+
+from .fakes import FakeDatabase, FakeUnitOfWork, Tables
+
+ACCOUNT = "acc-1"
+T0 = datetime(2026, 11, 21, 12, tzinfo=UTC)
+
+
+@dataclass
+class Billing:
+    """Billing's use cases over one fake database, with a clock the test moves."""
+
+    plan: CreditPlan
+    now: datetime = T0
+    database: FakeDatabase = field(default_factory=lambda: FakeDatabase(Tables()))
+
+    def unit_of_work(self) -> FakeUnitOfWork:
+        """A new fake unit of work over the database."""
+        return FakeUnitOfWork(self.database)
+
+    def clock(self) -> datetime:
+        """The test's time."""
+        return self.now
+
+    def _options(self) -> dict[str, Any]:
+        return {"policy": LedgerPolicy(default_plan=self.plan), "clock": self.clock}
+
+    async def command(self, command_id: str, event_type: str = CREDITS_PURCHASE, **fields: Any) -> bool:
+        """Apply one command under a new event id."""
+        command = BillingCommand(account_id=ACCOUNT, command_id=command_id, **fields)
+        event = make_event(event_type, command, source="admin-api", account_id=ACCOUNT)
+        return await CreditCommands(self.unit_of_work, consumer="billing:commands", **self._options()).handle(event)
+
+    async def conversation(self, event_type: str, thread: str, *, at: datetime, billable: bool = True) -> bool:
+        """Meter one event from conversation (or routing) about a thread."""
+        data = ConversationEvent(account_id=ACCOUNT, thread_id=thread, occurred_at=at, billable=billable)
+        metering = ConversationMetering(self.unit_of_work, consumer="billing:conversations", **self._options())
+        return await metering.handle(make_event(event_type, data, source="conversation", account_id=ACCOUNT))
+
+    async def reassigned(self, thread: str) -> bool:
+        """Meter a person taking the thread in the inbox."""
+        data = ThreadReassigned(account_id=ACCOUNT, thread_id=thread, assignee=Assignee(kind=AssigneeKind.UNASSIGNED))
+        event = make_event(THREAD_REASSIGNED, data, source="inbox", account_id=ACCOUNT, time=self.now)
+        metering = InboxMetering(self.unit_of_work, consumer="billing:inbox", **self._options())
+        return await metering.handle(RawCloudEvent.model_validate(event.model_dump(mode="json")))
+
+    def scheduler(self) -> BillingScheduler:
+        """The time-driven use cases."""
+        return BillingScheduler(self.unit_of_work, interval_seconds=60, **self._options())
+
+    def balance(self) -> int:
+        """The committed balance."""
+        return self.database.tables.accounts[ACCOUNT].balance
+
+    def entries(self) -> list[tuple[str, int]]:
+        """The committed ledger: (kind, amount), oldest first."""
+        return [(entry.kind, entry.amount) for entry in self.database.tables.ledger[ACCOUNT]]
+
+    def state_types(self) -> list[str]:
+        """The committed credit-state events, by type."""
+        return [event.type for topic, _, event in self.database.published if topic == BILLING_CREDIT_STATE]
+
+
+async def test_a_purchase_applies_once_even_when_the_command_comes_again_under_a_new_event() -> None:
+    billing = Billing(CreditPlan(monthly_allotment=10))
+
+    assert await billing.command("c-1", credits=5)
+    assert not await billing.command("c-1", credits=5)
+
+    assert billing.balance() == 15
+    assert billing.entries() == [(EntryKind.ALLOTMENT, 10), (EntryKind.PURCHASE, 5)]
+    assert billing.state_types() == [CREDITS_STATE, CREDITS_STATE]  # opened, then bought
+
+
+async def test_a_conversation_is_charged_once_when_first_answered_and_a_preview_is_free() -> None:
+    billing = Billing(CreditPlan(monthly_allotment=10))
+
+    for minutes in (0, 5):
+        await billing.conversation(CONVERSATION_ANSWERED, "t-1", at=T0 + timedelta(minutes=minutes))
+    await billing.conversation(CONVERSATION_ANSWERED, "preview:p-1", at=T0, billable=False)
+
+    assert billing.balance() == 9
+    assert billing.entries() == [(EntryKind.ALLOTMENT, 10), (EntryKind.USAGE, -1)]
+
+
+async def test_running_out_publishes_exhausted_and_a_purchase_publishes_restored() -> None:
+    billing = Billing(CreditPlan(monthly_allotment=2))
+
+    for thread in ("t-1", "t-2"):
+        await billing.conversation(CONVERSATION_ANSWERED, thread, at=T0)
+    assert billing.state_types()[-1] == CREDITS_EXHAUSTED
+    await billing.command("c-1", credits=5)
+
+    assert billing.state_types()[-1] == CREDITS_RESTORED
+    assert billing.balance() == 5
+
+
+async def test_a_resolution_handed_off_before_it_counted_is_refunded_and_a_reassigned_thread_never_charged() -> None:
+    billing = Billing(CreditPlan(monthly_allotment=10, pricing_rule=PricingRule.PER_RESOLUTION))
+    resolved_at = T0 + timedelta(hours=72)
+    for thread in ("handed", "reassigned"):
+        await billing.conversation(CONVERSATION_ANSWERED, thread, at=T0)
+    await billing.conversation(CONVERSATION_RESOLVED, "handed", at=resolved_at)
+    assert billing.balance() == 9
+
+    await billing.conversation(CONVERSATION_HANDED_OFF, "handed", at=T0 + timedelta(hours=1))  # arrives late
+    await billing.reassigned("reassigned")
+    await billing.conversation(CONVERSATION_RESOLVED, "reassigned", at=resolved_at)
+
+    assert billing.balance() == 10
+    assert [kind for kind, _ in billing.entries()] == [EntryKind.ALLOTMENT, EntryKind.USAGE, EntryKind.REFUND]
+
+
+async def test_the_scheduler_charges_a_quiet_thread_and_the_monthly_reset_restores_credits() -> None:
+    plan = CreditPlan(monthly_allotment=1, pricing_rule=PricingRule.PER_RESOLUTION, resolution_hours=72)
+    billing = Billing(plan)
+    await billing.conversation(CONVERSATION_ANSWERED, "quiet", at=T0)
+
+    billing.now = T0 + timedelta(hours=71)
+    assert await billing.scheduler().run_once() == 0
+    billing.now = T0 + timedelta(hours=73)
+    assert await billing.scheduler().run_once() == 1
+    assert await billing.scheduler().run_once() == 0  # charged once
+    assert (billing.balance(), billing.state_types()[-1]) == (0, CREDITS_EXHAUSTED)
+
+    billing.now = datetime(2026, 12, 1, 1, tzinfo=UTC)  # past the reset on the 1st
+    assert await billing.scheduler().run_once() == 1
+    assert (billing.balance(), billing.state_types()[-1]) == (1, CREDITS_RESTORED)
