@@ -29,7 +29,7 @@ endif
 # Use the platform certificate store (corporate proxies install their CA there).
 export UV_SYSTEM_CERTS := 1
 
-.PHONY: help install up down status logs topics infra-up services-up services-down \
+.PHONY: help install up down status logs topics infra-up services-up services-down browser \
         test lint typecheck test-unit test-integration test-e2e test-faults clean-state bench-pipeline k8s-check
 
 help: ## list the targets
@@ -47,13 +47,16 @@ install: $(UV) ## install the Python workspace (uv, locked dependencies)
 infra-up: ## start Kafka, OpenSearch, PostgreSQL and Redis (downloads on first run)
 	@bash deploy/local/infra.sh up
 
+browser: ## install headless Chromium and chromedriver (Debian packages) for the browser tests
+	@bash deploy/local/browser.sh install
+
 topics: install ## create every topic of the registry and its .dlq
 	@$(UV) run --frozen python -m customer_agent_shared.topics ensure
 
-services-up: install ## start the five services
+services-up: install ## start the six services
 	@bash deploy/local/services.sh up
 
-services-down: ## stop the five services
+services-down: ## stop the six services
 	@bash deploy/local/services.sh down
 
 up: install infra-up topics services-up ## bring the whole system up and print where everything is
@@ -86,7 +89,7 @@ test-unit: install ## fast tests of pure logic
 test-integration: install infra-up topics services-down ## tests against real Kafka, PostgreSQL, Redis, OpenSearch
 	@$(call run_suites,$(INTEGRATION_SUITES))
 
-test-e2e: up ## the whole journey through the public contract
+test-e2e: up browser ## the whole journey through the public contract, and the webchat in Chromium
 	@$(PYTEST) tests/e2e
 
 # The randomized fault harness (tests/faults): traffic from several accounts while seeded faults hit the
@@ -103,8 +106,8 @@ test-faults: up ## randomized fault harness, a long run (SEED=… DURATION=… s
 
 # Service integration tests run each service in-process on the real stack, so the
 # long-running services are stopped first (two instances would both answer); the
-# end-to-end tests then run against the five services started by services-up.
-test: install lint typecheck infra-up topics services-down ## everything CI runs
+# end-to-end tests then run against the six services started by services-up.
+test: install lint typecheck infra-up topics services-down browser ## everything CI runs
 	@$(call run_suites,$(SUITES))
 	@$(MAKE) --no-print-directory services-up
 	@bash deploy/k8s/check.sh --live

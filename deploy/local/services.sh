@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start/stop the five Customer Agent services as local processes.
+# Start/stop the six Customer Agent services as local processes.
 #
 #   deploy/local/services.sh up|down|status|logs [SERVICE]
 #
@@ -31,6 +31,7 @@ SERVICES=(
   "conversation:conversation-service:CONVERSATION_HTTP_PORT:8002:reply"
   "routing:routing-service:ROUTING_HTTP_PORT:8003:reply"
   "billing:billing-service:BILLING_HTTP_PORT:8004:background"
+  "webchat:webchat-service:WEBCHAT_HTTP_PORT:8005:reply"
 )
 
 service_port() {
@@ -133,5 +134,5 @@ case "${1:-}" in
   down) cmd_down "${2:-}" ;;
   status) cmd_status ;;
   logs) cmd_logs "${2:-}" ;;
-  *) echo "usage: $0 up|down|status|logs [admin-api|ingestion|conversation|routing|billing]" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|logs [admin-api|ingestion|conversation|routing|billing|webchat]" >&2; exit 2 ;;
 esac

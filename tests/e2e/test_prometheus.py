@@ -1,4 +1,4 @@
-"""A real Prometheus (Debian's package) scrapes the five running services and evaluates our alerts.
+"""A real Prometheus (Debian's package) scrapes the six running services and evaluates our alerts.
 
 Prometheus runs as a subprocess on a free loopback port with a generated config: one job
 per service (the job names the production ServiceMonitors give), plus a decoy target on a
@@ -34,6 +34,7 @@ SERVICE_PORTS = {
     "conversation": int(os.environ.get("CONVERSATION_HTTP_PORT", "8002")),
     "routing": int(os.environ.get("ROUTING_HTTP_PORT", "8003")),
     "billing": int(os.environ.get("BILLING_HTTP_PORT", "8004")),
+    "webchat": int(os.environ.get("WEBCHAT_HTTP_PORT", "8005")),
 }
 SENTINEL = "CustomerAgentSentinelServiceReady"
 
@@ -65,7 +66,7 @@ def prometheus_binary() -> str:
 
 
 def write_config(directory: Path, decoy_port: int) -> Path:
-    """prometheus.yml: the five services, the decoy, the real rules and the sentinel rule."""
+    """prometheus.yml: the six services, the decoy, the real rules and the sentinel rule."""
     rules = yaml.safe_load(RULES.read_text())["spec"]
     (directory / "rules.yml").write_text(yaml.safe_dump(rules, sort_keys=False))
     sentinel = {

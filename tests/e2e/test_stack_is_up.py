@@ -23,6 +23,7 @@ SERVICE_PORTS = {
     "conversation": int(os.environ.get("CONVERSATION_HTTP_PORT", "8002")),
     "routing": int(os.environ.get("ROUTING_HTTP_PORT", "8003")),
     "billing": int(os.environ.get("BILLING_HTTP_PORT", "8004")),
+    "webchat": int(os.environ.get("WEBCHAT_HTTP_PORT", "8005")),
 }
 
 
@@ -50,6 +51,7 @@ def test_services_off_the_reply_path_run_at_a_lower_cpu_priority() -> None:
         "ingestion": background,
         "conversation": 0,
         "routing": 0,
+        "webchat": 0,
     }, "deploy/local/services.sh starts them this way (a stack started before that change: make down && make up)"
 
 
