@@ -93,7 +93,9 @@ def build_service(settings: AdminSettings | None = None) -> AdminService:
         kernel.batch_consumer(service.unit_of_work, settings),
         settings.consumer_offset_reset,
     )
-    replies = PreviewReplyListener(settings.kafka_bootstrap_servers, CONVERSATIONS_PREVIEW_REPLIES, preview.deliver)
+    replies = PreviewReplyListener(
+        settings.kafka_bootstrap_servers, CONVERSATIONS_PREVIEW_REPLIES, preview.deliver, security=settings
+    )
     kernel.lifecycle.add("preview replies", replies.start, replies.stop)
     start_consumers_last(kernel)
     return service
