@@ -15,7 +15,10 @@ What is read from the code, never typed twice:
   opens that port in its NetworkPolicy;
 - the Strimzi ``KafkaTopic`` resources: ``customer_agent_shared.topics.ensure_topics`` is run
   against a recording stand-in for the Kafka admin client, so the manifests carry exactly
-  the partitions and configs the local stack creates, for every topic and its ``.dlq``.
+  the partitions and configs the local stack creates, for every topic and its ``.dlq``;
+- the Strimzi ``KafkaUser`` resources, one per service, the channel providers and the operator,
+  with the ACLs of ``customer_agent_shared.kafka_acls`` (subscriptions from AsyncAPI), and the
+  same table as ``base/kafka/acls.tsv`` for the local Kafka (``deploy/local/kafka.sh``).
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from customer_agent_shared.kafka_acls import ServiceSubscriptions, access_table
 from dashboard import dashboard
+from kafka_users import SASL_PASSWORD_KEY, acl_table, kafka_user, trigger_authentication
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 
@@ -47,8 +52,15 @@ PART_OF = "customer-agent"
 INFRA_SECRET = "customer-agent-infra"
 SHARED_CONFIG = "customer-agent-shared"
 KAFKA_CLUSTER = "customer-agent"
+KAFKA_CA_SECRET = f"{KAFKA_CLUSTER}-cluster-ca-cert"  # Strimzi's cluster CA, copied into the namespace
+KAFKA_CA_DIR = "/etc/kafka-cluster-ca"
 # Values the cluster needs that differ from the developer-machine defaults in the code.
-SHARED_OVERRIDES = {"KAFKA_BOOTSTRAP_SERVERS": "customer-agent-kafka-bootstrap.kafka.svc:9092"}
+# Every service authenticates as its KafkaUser over Strimzi's TLS listener, trusting the cluster CA.
+SHARED_OVERRIDES = {
+    "KAFKA_BOOTSTRAP_SERVERS": "customer-agent-kafka-bootstrap.kafka.svc:9093",
+    "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+    "KAFKA_SSL_CAFILE": f"{KAFKA_CA_DIR}/ca.crt",
+}
 SERVICE_FIELD_OVERRIDES = {"http_host": "0.0.0.0", "run_migrations_on_start": "false"}
 # Shared settings that may carry credentials, so they come from a Secret.
 INFRA_SECRET_KEYS = {"DATABASE_URL": "database-url", "REDIS_URL": "redis-url", "OPENSEARCH_URL": "opensearch-url"}
@@ -340,6 +352,9 @@ def env_sources(service: ServiceInfo) -> tuple[list[dict[str, Any]], list[dict[s
             continue
         if setting.env in INFRA_SECRET_KEYS:
             ref = {"name": INFRA_SECRET, "key": INFRA_SECRET_KEYS[setting.env]}
+        elif setting.env == "KAFKA_SASL_PASSWORD":
+            # Strimzi's User Operator creates a Secret named after the KafkaUser; optional for PLAINTEXT overlays.
+            ref = {"name": service.name, "key": SASL_PASSWORD_KEY, "optional": True}
         else:
             key = setting.env.removeprefix(service.env_prefix).lower().replace("_", "-")
             ref = {"name": service.secret_name, "key": key, "optional": not setting.required}
@@ -370,6 +385,7 @@ def container(service: ServiceInfo, command: str) -> dict[str, Any]:
         },
     }
     if command == "serve":
+        body["volumeMounts"].append({"name": "kafka-cluster-ca", "mountPath": KAFKA_CA_DIR, "readOnly": True})
         body["ports"] = [{"name": "http", "containerPort": service.port, "protocol": "TCP"}]
         body["startupProbe"] = {
             "httpGet": {"path": "/healthz", "port": "http"},
@@ -413,7 +429,13 @@ def deployment(service: ServiceInfo) -> dict[str, Any]:
                     "securityContext": pod_security(),
                     "terminationGracePeriodSeconds": service.shutdown_grace_seconds + 5,
                     "containers": [container(service, "serve")],
-                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                    "volumes": [
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+                        {
+                            "name": "kafka-cluster-ca",
+                            "secret": {"secretName": KAFKA_CA_SECRET, "items": [{"key": "ca.crt", "path": "ca.crt"}]},
+                        },
+                    ],
                     "topologySpreadConstraints": [
                         {
                             "maxSkew": 1,
@@ -507,12 +529,28 @@ def consumer_concurrency(service: ServiceInfo) -> int:
     return 1
 
 
+def uses_keda(service: ServiceInfo) -> bool:
+    """Consumers scale on Kafka lag (KEDA); the HTTP front door on CPU."""
+    return service.name != INGRESS_SERVICE and bool(service.subscriptions)
+
+
+def kafka_username(service: ServiceInfo) -> Setting:
+    """The service's own ConfigMap names its KafkaUser (``base/kafka/users.yaml``), whose Secret holds the password."""
+    return Setting(
+        "KAFKA_SASL_USERNAME",
+        service.name,
+        secret=False,
+        shared=False,
+        description="The service's KafkaUser (base/kafka/users.yaml); its password comes from Strimzi's Secret.",
+    )
+
+
 def autoscaler(service: ServiceInfo, partitions: dict[str, int]) -> dict[str, Any]:
     """KEDA ScaledObject on Kafka lag for consumers; a CPU HPA for the HTTP front door.
 
     KEDA manages its own HPA, so a Deployment gets one or the other, never both.
     """
-    if service.name == INGRESS_SERVICE or not service.subscriptions:
+    if not uses_keda(service):
         return {
             "apiVersion": "autoscaling/v2",
             "kind": "HorizontalPodAutoscaler",
@@ -538,7 +576,10 @@ def autoscaler(service: ServiceInfo, partitions: dict[str, int]) -> dict[str, An
                 "topic": topic,
                 "lagThreshold": LAG_THRESHOLD,
                 "offsetResetPolicy": "earliest",
+                "sasl": "scram_sha512",
+                "tls": "enable",
             },
+            "authenticationRef": {"name": f"{service.name}-kafka"},
         }
         for topic in service.subscriptions
     ]
@@ -563,7 +604,8 @@ def autoscaler(service: ServiceInfo, partitions: dict[str, int]) -> dict[str, An
 
 def network_policy(service: ServiceInfo) -> dict[str, Any]:
     """What the service's pods (server and migrations) may reach, and who may reach them."""
-    ports = [("TCP", 9092), ("TCP", 5432), ("TCP", 6379)]
+    # Kafka's plain (9092) and TLS (9093) listeners.
+    ports = [("TCP", 9092), ("TCP", 9093), ("TCP", 5432), ("TCP", 6379)]
     if service.uses_opensearch:
         ports.append(("TCP", 9200))
     if service.uses_opensearch and service.name != "ingestion":
@@ -653,13 +695,19 @@ def render(k8s: Path = K8S) -> dict[Path, str]:
             if setting.shared:
                 shared[setting.env] = setting
         own = [s for s in service.settings if not s.shared]
-        files[base / "config" / f"{service.name}.env"] = env_file(own)
+        files[base / "config" / f"{service.name}.env"] = env_file([*own, kafka_username(service)])
+        scaled_by_lag = (
+            [trigger_authentication(service.name, labels(service), ca_secret=KAFKA_CA_SECRET)]
+            if uses_keda(service)
+            else []
+        )
         files[base / "services" / f"{service.name}.yaml"] = dump(
             [
                 deployment(service),
                 k8s_service(service),
                 pdb(service),
                 autoscaler(service, partitions),
+                *scaled_by_lag,
                 network_policy(service),
                 *([migrations_job(service)] if has_migrations(service) else []),
                 service_monitor(service),
@@ -667,6 +715,9 @@ def render(k8s: Path = K8S) -> dict[Path, str]:
         )
     files[base / "config" / "shared.env"] = env_file(sorted(shared.values(), key=lambda s: s.env))
     files[base / "kafka" / "topics.yaml"] = dump(kafka_topics())
+    principals = access_table([ServiceSubscriptions(s.name, s.consumer_group, s.subscriptions) for s in services])
+    files[base / "kafka" / "users.yaml"] = dump([kafka_user(principal) for principal in principals])
+    files[base / "kafka" / "acls.tsv"] = acl_table(principals)
     files[base / "observability" / "dashboard.json"] = (
         json.dumps(dashboard([s.name for s in services]), indent=2) + "\n"
     )
@@ -697,6 +748,7 @@ def render(k8s: Path = K8S) -> dict[Path, str]:
         "resources": [
             "common.yaml",
             "kafka/topics.yaml",
+            "kafka/users.yaml",
             "observability/prometheus-rules.yaml",
             *[f"services/{s.name}.yaml" for s in services],
         ],

@@ -12,9 +12,19 @@ Customer Agent is up:
   webchat        http://127.0.0.1:${WEBCHAT_HTTP_PORT:-8005}/demo/<account>/<channel>   (widget: /widget.js)
   metrics        /metrics on each service port; AsyncAPI at /asyncapi.json
   Kafka          ${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}    (kcat -b ${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092} -L)
+  Kafka SCRAM    127.0.0.1:${KAFKA_SECURE_PORT:-9094}    (SASL_PLAINTEXT, SCRAM-SHA-512, ACLs; a user's variables: bash deploy/local/kafka.sh client-env USER)
   OpenSearch     ${OPENSEARCH_URL:-http://127.0.0.1:9200}
   PostgreSQL     postgresql://customer_agent:customer_agent@127.0.0.1:${POSTGRES_PORT:-5432}/customer_agent
   Redis          redis://127.0.0.1:${REDIS_PORT:-6379}/0
   operator token ${ADMIN_BOOTSTRAP_TOKEN:-dev-bootstrap-token}   (ADMIN_BOOTSTRAP_TOKEN; local default)
   logs           make logs  (files under .local-stack/logs/)
 TEXT
+
+# The SCRAM users deploy/local/kafka.sh created, with their generated passwords (local only).
+kafka_users="${CA_STATE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.local-stack}/kafka/users"
+if compgen -G "$kafka_users/*.password" >/dev/null; then
+  printf '\n  Kafka users on :%s (passwords in %s):\n' "${KAFKA_SECURE_PORT:-9094}" "$kafka_users"
+  for file in "$kafka_users"/*.password; do
+    printf '    %-18s %s\n' "$(basename "$file" .password)" "$(cat "$file")"
+  done
+fi
