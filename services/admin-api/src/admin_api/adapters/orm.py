@@ -71,6 +71,7 @@ sources_table = Table(
     Column("chunks", Integer, nullable=False, default=0),
     Column("embedded_chunks", Integer, nullable=False, default=0),
     Column("error", Text, nullable=True),
+    Column("recent_failures", JSONB, nullable=True),
     Column("last_synced_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),

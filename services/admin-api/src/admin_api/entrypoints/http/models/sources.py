@@ -64,6 +64,15 @@ class SourcePatch(ApiModel):
     answer: str | None = Field(default=None, min_length=1, max_length=10_000)
 
 
+class PageFailureOut(BaseModel):
+    """A page or document that could not be ingested."""
+
+    model_config = examples({"url": "https://help.example.com/old", "error": "HTTP 404"})
+
+    url: str = Field(description="URL or file name.")
+    error: str = Field(description="Why it failed.")
+
+
 class SourceOut(BaseModel):
     """A content source with its ingestion progress."""
 
@@ -85,6 +94,7 @@ class SourceOut(BaseModel):
             "embedded_chunks": 160,
             "progress": 0.5,
             "error": None,
+            "recent_failures": [{"url": "https://help.example.com/old", "error": "HTTP 404"}],
             "last_synced_at": None,
             "created_at": "2026-11-21T12:00:00Z",
             "updated_at": "2026-11-21T12:01:00Z",
@@ -115,6 +125,9 @@ class SourceOut(BaseModel):
     )
     progress: float | None = Field(default=None, description="Share of discovered items processed, 0..1.")
     error: str | None = None
+    recent_failures: list[PageFailureOut] = Field(
+        default_factory=list, description="Some of the latest pages or documents that failed, and why."
+    )
     last_synced_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
@@ -151,6 +164,7 @@ def source_out(row: Row) -> SourceOut:
         embedded_chunks=row["embedded_chunks"],
         progress=source_progress(state=row["state"], discovered=row["discovered"], fetched=row["fetched"]),
         error=row.get("error"),
+        recent_failures=[PageFailureOut.model_validate(failure) for failure in row.get("recent_failures") or []],
         last_synced_at=row.get("last_synced_at"),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
