@@ -602,6 +602,9 @@ def autoscaler(service: ServiceInfo, partitions: dict[str, int]) -> dict[str, An
     }
 
 
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+
+
 def network_policy(service: ServiceInfo) -> dict[str, Any]:
     """What the service's pods (server and migrations) may reach, and who may reach them."""
     # Kafka's plain (9092) and TLS (9093) listeners.
@@ -622,6 +625,10 @@ def network_policy(service: ServiceInfo) -> dict[str, Any]:
         {"ports": [{"protocol": proto, "port": port} for proto, port in ports]},
     ]
     if service.name == "ingestion":
+        # The crawler's pod reaches its stores only at private addresses (in the cluster or the VPC): a rule
+        # with ports and no destination would let it reach any address on those ports.
+        egress[1]["to"] = [{"ipBlock": {"cidr": cidr}} for cidr in PRIVATE_RANGES]
+    if service.name == "ingestion":
         # The crawler fetches public websites; private ranges stay closed (it refuses them too).
         egress.append(
             {
@@ -629,7 +636,8 @@ def network_policy(service: ServiceInfo) -> dict[str, Any]:
                     {
                         "ipBlock": {
                             "cidr": "0.0.0.0/0",
-                            "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"],
+                            # Link-local holds cloud metadata; 100.64.0.0/10 (shared address space) too.
+                            "except": [*PRIVATE_RANGES, "169.254.0.0/16", "100.64.0.0/10"],
                         }
                     }
                 ],

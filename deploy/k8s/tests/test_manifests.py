@@ -191,13 +191,16 @@ def test_network_policies(overlay: str, rendered: dict[str, list[Resource]], ser
         assert {53, 9092, 5432, 6379} <= ports
         assert (9200 in ports) == service["uses_opensearch"]
         if service["name"] == "ingestion":
-            # Web ports only towards public addresses: never a rule that opens them everywhere.
+            # The crawler: web ports only towards public addresses, its stores only at private ones; no rule
+            # opens ports to every address.
             for rule in policy["egress"]:
+                assert "to" in rule, rule
                 web = {p["port"] for p in rule.get("ports", [])} & {80, 443}
                 if web:
                     [block] = rule["to"]
-                    assert "10.0.0.0/8" in block["ipBlock"]["except"]
-                    assert "169.254.0.0/16" in block["ipBlock"]["except"]
+                    assert {"10.0.0.0/8", "169.254.0.0/16", "100.64.0.0/10"} <= set(block["ipBlock"]["except"])
+                else:
+                    assert all(destination.get("ipBlock", {}).get("cidr") != "0.0.0.0/0" for destination in rule["to"])
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
