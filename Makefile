@@ -29,7 +29,7 @@ endif
 # Use the platform certificate store (corporate proxies install their CA there).
 export UV_SYSTEM_CERTS := 1
 
-.PHONY: help install up down status logs topics infra-up services-up services-down browser \
+.PHONY: help install up down status logs topics infra-up services-up services-down browser screenshots \
         test lint typecheck test-unit test-integration test-e2e test-faults clean-state bench-pipeline k8s-check
 
 help: ## list the targets
@@ -41,8 +41,9 @@ $(UV):
 	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" \
 	  || python3 -m pip install --quiet --user --break-system-packages "uv==$(UV_VERSION)"
 
-install: $(UV) ## install the Python workspace (uv, locked dependencies)
+install: $(UV) ## install the Python workspace (uv, locked dependencies) and build the console's assets
 	@$(UV) sync --frozen --quiet
+	@bash services/admin-api/console/build.sh
 
 infra-up: ## start Kafka, OpenSearch, PostgreSQL and Redis (downloads on first run)
 	@bash deploy/local/infra.sh up
@@ -113,6 +114,9 @@ test: install lint typecheck infra-up topics services-down browser ## everything
 	@bash deploy/k8s/check.sh --live
 	@$(PYTEST) tests/e2e
 	@$(call run_faults,$(FAULTS_SHORT_DURATION))
+
+screenshots: up browser ## the README's screenshots (console and webchat) from the running stack, in Chromium
+	@$(UV) run --frozen python deploy/local/screenshots.py
 
 clean-state: down ## stop everything and delete local data (downloads stay cached)
 	rm -rf .local-stack

@@ -20,6 +20,21 @@ Customer Agent is up:
   logs           make logs  (files under .local-stack/logs/)
 TEXT
 
+# A fresh edit key of the demo account (services.sh turns ADMIN_DEMO_ACCOUNT on); keys are shown only once,
+# so each `make up` issues a new one. Nothing is printed when the demo account is off.
+admin="http://127.0.0.1:${ADMIN_HTTP_PORT:-8000}"
+if key="$(curl -fsS -X POST "$admin/v1/accounts/demo/api-keys" \
+    -H "Authorization: Bearer ${ADMIN_BOOTSTRAP_TOKEN:-dev-bootstrap-token}" -H 'Content-Type: application/json' \
+    -d '{"permissions": ["customer_agent:edit"]}' 2>/dev/null \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])' 2>/dev/null)"; then
+  cat <<TEXT
+
+  Console        $admin/console/   sign in with the demo account's key:
+                 $key
+  Webchat demo   http://127.0.0.1:${WEBCHAT_HTTP_PORT:-8005}/demo/demo/website   (the demo account's live chat)
+TEXT
+fi
+
 # The SCRAM users deploy/local/kafka.sh created, with their generated passwords (local only).
 kafka_users="${CA_STATE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.local-stack}/kafka/users"
 if compgen -G "$kafka_users/*.password" >/dev/null; then

@@ -15,6 +15,8 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV_BIN="${CA_VENV_BIN:-$REPO_ROOT/.venv/bin}"
 # A well-known operator token for local use only; production sets its own secret.
 export ADMIN_BOOTSTRAP_TOKEN="${ADMIN_BOOTSTRAP_TOKEN:-dev-bootstrap-token}"
+# The account 'demo' (a short answer, a live chat) to try the console and webchat; print-urls.sh issues a key.
+export ADMIN_DEMO_ACCOUNT="${ADMIN_DEMO_ACCOUNT:-true}"
 # Local demos and tests crawl sites served on loopback.
 export INGESTION_ALLOWED_PRIVATE_NETWORKS="${INGESTION_ALLOWED_PRIVATE_NETWORKS-127.0.0.0/8}"
 

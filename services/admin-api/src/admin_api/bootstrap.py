@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from customer_agent_shared.kernel import (
@@ -18,6 +19,7 @@ from admin_api.adapters.orm import SCHEMA, inbox_table, outbox_table
 from admin_api.adapters.preview_replies import PreviewReplyListener
 from admin_api.adapters.rate_limits import Budgets, RequestBudgets, redis_budgets
 from admin_api.adapters.unit_of_work import AdminUnitOfWork
+from admin_api.entrypoints.console import install_console
 from admin_api.entrypoints.http.main import install_api
 from admin_api.entrypoints.http.security import ApiServices
 from admin_api.entrypoints.kafka_subscribers import Folds, register_subscribers
@@ -25,6 +27,7 @@ from admin_api.handlers.accounts import AccountUseCases
 from admin_api.handlers.audit import AuditLogReader
 from admin_api.handlers.configuration import ConfigurationUseCases
 from admin_api.handlers.credits import CreditUseCases
+from admin_api.handlers.demo import ensure_demo_account
 from admin_api.handlers.event_intake import AuditIntake
 from admin_api.handlers.insights import InsightUseCases
 from admin_api.handlers.preview import PreviewUseCase
@@ -97,6 +100,9 @@ def build_service(settings: AdminSettings | None = None) -> AdminService:
         settings.kafka_bootstrap_servers, CONVERSATIONS_PREVIEW_REPLIES, preview.deliver, security=settings
     )
     kernel.lifecycle.add("preview replies", replies.start, replies.stop)
+    if settings.demo_account:
+        demo = partial(ensure_demo_account, service.api.accounts, service.api.configuration, sources)
+        kernel.lifecycle.add("demo account", demo)
     start_consumers_last(kernel)
     return service
 
@@ -123,11 +129,12 @@ def asyncapi_document(service: AdminService) -> str:
 
 
 def create_app_for(service: AdminService) -> FastAPI:
-    """The ASGI app of a built service: REST API plus operations endpoints, lifecycle in its lifespan."""
+    """The ASGI app of a built service: REST API, console and operations endpoints, lifecycle in its lifespan."""
     app = create_operations_app(service.kernel, title=TITLE, description=DESCRIPTION)
     app.version = VERSION
     assert service.api is not None
     install_api(app, service.api, service.settings)
+    install_console(app)
     return app
 
 

@@ -60,6 +60,12 @@ class AdminSettings(ServiceSettings, BatchConsumerSettings):
         description="After Redis fails a rate-limit check, requests pass unchecked for this long before Redis is "
         "tried again (each failure is logged and counted in customer_agent_admin_api_rate_limit_unchecked_total).",
     )
+    demo_account: bool = Field(
+        default=False,
+        description="At start-up, create the account 'demo' (a short answer, the agent on live chat 'website') "
+        "unless it exists, for trying the console and webchat (make up turns it on and prints a fresh key of it); "
+        "keep it off in production.",
+    )
     preview_timeout_seconds: float = Field(
         default=15.0, gt=0, description="How long POST /agent/preview waits for the conversation service."
     )

@@ -1,0 +1,205 @@
+// The console's own script: keeps the API key in this tab's sessionStorage, sends it as the bearer header
+// on every htmx request, uploads dropped files to the REST API, and draws the performance charts.
+(function () {
+  "use strict";
+
+  var KEY = "customer-agent.console.api-key";
+  var body = document.body;
+
+  function key() {
+    return sessionStorage.getItem(KEY);
+  }
+
+  function byId(id) {
+    return document.getElementById(id);
+  }
+
+  function showSignIn(message) {
+    sessionStorage.removeItem(KEY);
+    byId("console").hidden = true;
+    byId("sign-in").hidden = false;
+    byId("session").textContent = "";
+    if (message) {
+      showMessage(message, "alert");
+      byId("sign-in").prepend(byId("flash"));
+    }
+  }
+
+  function showMessage(text, kind) {
+    var flash = byId("flash");
+    var box = document.createElement("div");
+    box.className = kind;
+    box.textContent = text;
+    flash.replaceChildren(box);
+  }
+
+  function currentPage() {
+    var name = location.pathname.replace(/^\/console\/?/, "").split("/")[0];
+    return name || "content";
+  }
+
+  function markCurrent(page) {
+    document.querySelectorAll("nav.tabs a").forEach(function (link) {
+      if (link.dataset.page === page) {
+        link.setAttribute("aria-current", "page");
+      } else {
+        link.removeAttribute("aria-current");
+      }
+    });
+  }
+
+  function openConsole() {
+    byId("sign-in").hidden = true;
+    byId("console").hidden = false;
+    byId("console").prepend(byId("flash"));
+    htmx.ajax("GET", "/console/fragments/session", { target: "#session", swap: "innerHTML" }).then(function () {
+      if (!key()) {
+        return; // the key was refused: the sign-in form is back, with the API's message
+      }
+      markCurrent(currentPage());
+      htmx.ajax("GET", "/console/fragments/" + currentPage(), { target: "#page", swap: "innerHTML" });
+    });
+  }
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    var stored = key();
+    if (stored) {
+      event.detail.headers["Authorization"] = "Bearer " + stored;
+    }
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var method = (event.detail.requestConfig && event.detail.requestConfig.verb) || "get";
+    var target = event.detail.target;
+    if (method !== "get" || (target && target.id === "page")) {
+      byId("flash").replaceChildren(); // a new action or page: the last message no longer applies
+    }
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.status === 401) {
+      var refusal = new DOMParser().parseFromString(xhr.responseText, "text/html").querySelector(".message");
+      showSignIn(refusal ? refusal.textContent : "The API key was refused.");
+      return;
+    }
+    var form = event.detail.elt;
+    if (event.detail.successful && form && form.tagName === "FORM" && form.dataset.resetFields) {
+      form.dataset.resetFields.split(",").forEach(function (name) {
+        form.elements[name].value = "";
+      });
+    } else if (event.detail.successful && form && form.tagName === "FORM" && form.dataset.reset === "true") {
+      form.reset();
+    }
+  });
+
+  document.addEventListener("htmx:responseError", function (event) {
+    if (event.detail.xhr.status >= 500 && !event.detail.xhr.responseText) {
+      showMessage("The console got HTTP " + event.detail.xhr.status + " from admin-api.", "alert");
+    }
+  });
+
+  document.addEventListener("htmx:sendError", function () {
+    showMessage("admin-api could not be reached; nothing was changed.", "alert");
+  });
+
+  document.addEventListener("htmx:pushedIntoHistory", function () {
+    markCurrent(currentPage());
+  });
+
+  document.addEventListener("click", function (event) {
+    if (event.target && event.target.id === "sign-out") {
+      sessionStorage.removeItem(KEY);
+      location.assign("/console/");
+    }
+  });
+
+  byId("sign-in-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var field = byId("api-key");
+    sessionStorage.setItem(KEY, field.value.trim());
+    field.value = "";
+    openConsole();
+  });
+
+  // Uploads go straight to the REST API (POST /sources/files), as any outside tool would send them.
+  function upload(zone, files) {
+    var status = zone.querySelector(".upload-status");
+    var url = "/v1/accounts/" + encodeURIComponent(zone.dataset.account) + "/sources/files";
+    var pending = Array.prototype.map.call(files, function (file) {
+      var form = new FormData();
+      form.append("file", file);
+      form.append("citations_enabled", zone.elements.citations_enabled.checked ? "true" : "false");
+      form.append("private", zone.elements.private.checked ? "true" : "false");
+      return fetch(url, { method: "POST", headers: { Authorization: "Bearer " + key() }, body: form })
+        .then(function (response) {
+          if (response.ok) {
+            return file.name + ": uploaded";
+          }
+          return response.json().then(
+            function (refused) {
+              throw new Error(file.name + ": " + refused.error.message);
+            },
+            function () {
+              throw new Error(file.name + ": HTTP " + response.status);
+            }
+          );
+        });
+    });
+    status.textContent = "Uploading " + files.length + " file(s)…";
+    Promise.allSettled(pending).then(function (results) {
+      var failures = results.filter(function (r) { return r.status === "rejected"; });
+      status.textContent = results.length - failures.length + " of " + results.length + " uploaded.";
+      if (failures.length) {
+        showMessage(failures.map(function (r) { return r.reason.message; }).join(" — "), "alert");
+      }
+      htmx.trigger(body, "sources-changed");
+    });
+  }
+
+  function wireDropzone(root) {
+    var zone = root.querySelector ? root.querySelector("#dropzone") : null;
+    if (!zone || zone.dataset.wired) {
+      return;
+    }
+    zone.dataset.wired = "true";
+    zone.addEventListener("dragover", function (event) {
+      event.preventDefault();
+      zone.classList.add("dragging");
+    });
+    zone.addEventListener("dragleave", function () {
+      zone.classList.remove("dragging");
+    });
+    zone.addEventListener("drop", function (event) {
+      event.preventDefault();
+      zone.classList.remove("dragging");
+      upload(zone, event.dataTransfer.files);
+    });
+    zone.elements.file.addEventListener("change", function () {
+      upload(zone, zone.elements.file.files);
+      zone.elements.file.value = "";
+    });
+  }
+
+  function drawCharts(root) {
+    if (!root.querySelectorAll || typeof Chart === "undefined") {
+      return;
+    }
+    root.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+      if (!Chart.getChart(canvas)) {
+        new Chart(canvas, JSON.parse(canvas.dataset.chart));
+      }
+    });
+  }
+
+  htmx.onLoad(function (root) {
+    wireDropzone(root);
+    drawCharts(root);
+  });
+
+  if (key()) {
+    openConsole();
+  } else {
+    showSignIn();
+  }
+})();

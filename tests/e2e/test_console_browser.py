@@ -1,0 +1,161 @@
+"""The admin console in a real headless Chromium (Debian's chromium and chromium-driver, driven by Selenium):
+sign in with a key, upload a file and add a short answer and watch them become ready, ask in the preview in
+English and in Danish and see the answers (a short answer has no address, so it is never cited; the file is,
+by its name), then pause the agent and see why it is paused."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from customer_agent_shared.testing.plumbing import eventually
+from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import Select
+
+from tests.e2e.browser import CHROMEDRIVER, CHROMIUM, browser_missing
+from tests.e2e.journey import AdminClient
+
+pytestmark = pytest.mark.e2e
+
+CONSOLE = f"http://127.0.0.1:{os.environ.get('ADMIN_HTTP_PORT', '8000')}/console/"
+QUESTION = "How long is the warranty on a bicycle frame?"
+ANSWER = "Every bicycle frame has a ten-year warranty against manufacturing defects."
+RETURNS_FILE = "bicycle-returns.txt"
+RETURNS = (
+    "Returning a bicycle\n\nYou can return a bicycle within 30 days of delivery for a full refund. The bicycle "
+    "must be unused and sent back in its original box. Print the return label from your order page, attach it "
+    "to the box and hand it to any post office. The refund reaches your card within five working days."
+)
+
+
+@pytest.fixture
+def chromium() -> Iterator[webdriver.Chrome]:
+    """Headless Chromium from Debian's packages (as webchat's browser test), keeping its console log."""
+    missing = browser_missing()
+    assert missing is None, missing
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must not fetch a browser or a driver
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+def find(browser: WebDriver, selector: str) -> WebElement | None:
+    """The element matching a CSS selector, or None."""
+    try:
+        return browser.find_element(By.CSS_SELECTOR, selector)
+    except NoSuchElementException:
+        return None
+
+
+async def shown(browser: WebDriver, selector: str, what: str, *, text: str = "", within: float = 30) -> WebElement:
+    """Wait until an element matching ``selector`` is displayed (and holds ``text``); return it."""
+    found: list[WebElement] = []
+
+    async def check() -> bool:
+        try:
+            element = find(browser, selector)
+            if element is not None and element.is_displayed() and text in element.text:
+                found.append(element)
+                return True
+        except StaleElementReferenceException:  # swapped by htmx while being read
+            pass
+        return False
+
+    await eventually(check, what, within=within)
+    return found[-1]
+
+
+async def ask(browser: WebDriver, locale: str, question: str, exchanges_before: int) -> WebElement:
+    """Ask in the preview as a visitor with ``locale``; the agent's answer."""
+    Select(browser.find_element(By.ID, "preview-locale")).select_by_value(locale)
+    browser.find_element(By.ID, "preview-text").send_keys(question)
+    browser.find_element(By.CSS_SELECTOR, "#preview-form button[type=submit]").click()
+    selector = f"#transcript .exchange:nth-of-type({exchanges_before + 1}) .bubble.agent"
+    return await shown(browser, selector, f"the preview's answer to {question!r}", within=60)
+
+
+def csp_violations(browser: webdriver.Chrome) -> list[str]:
+    """Messages Chromium logged about scripts or styles the Content-Security-Policy blocked, or script errors."""
+    messages = [str(entry.get("message", "")) for entry in browser.get_log("browser")]  # type: ignore[no-untyped-call]
+    return [m for m in messages if "Content Security Policy" in m or "Uncaught" in m]
+
+
+async def add_content(browser: WebDriver, upload: Path) -> None:
+    """Upload a file through the file picker and add a short answer; wait until both are searchable."""
+    (await shown(browser, "#upload-files", "the file picker")).send_keys(str(upload))
+    await shown(browser, "#dropzone .upload-status", "the upload's outcome", text="1 of 1 uploaded")
+    (await shown(browser, "#sa-question", "the short answer form")).send_keys(QUESTION)
+    browser.find_element(By.ID, "sa-answer").send_keys(ANSWER)
+    browser.find_element(By.CSS_SELECTOR, "#short-answer-form button[type=submit]").click()
+    await shown(browser, "#flash .notice", "the notice that the short answer was added", text="Short answer added")
+    for kind, label in (("short_answer", QUESTION), ("file", RETURNS_FILE)):
+        row = f"#sources tr[data-kind={kind}]"
+        await shown(browser, row, f"the {kind} in the list", text=label)
+        await shown(browser, f"{row}[data-state=ready]", f"the {kind} ready", within=120)
+        # Words are searchable at once; the cross-lingual match needs the chunks' vectors too.
+        await shown(browser, f"{row} td.progress", f"the {kind}'s chunks embedded", text="embedded 1 / 1", within=120)
+
+
+def answer_text(reply: WebElement) -> str:
+    """The text of an answer in the preview, failing unless it is an answer."""
+    assert reply.get_attribute("data-kind") == "answer", reply.text
+    return reply.find_element(By.CSS_SELECTOR, ".reply-text").text
+
+
+def cited(reply: WebElement) -> list[str]:
+    """The citations under a preview answer."""
+    return [item.text for item in reply.find_elements(By.CSS_SELECTOR, ".citations li")]
+
+
+async def test_sign_in_add_content_ask_in_two_languages_and_pause(
+    admin: AdminClient, chromium: webdriver.Chrome, tmp_path: Path
+) -> None:
+    key = admin.http.headers["Authorization"].removeprefix("Bearer ")
+    chromium.get(CONSOLE)
+    (await shown(chromium, "#api-key", "the sign-in form")).send_keys(key)
+    chromium.find_element(By.CSS_SELECTOR, "#sign-in-form button").click()
+    await shown(chromium, "#session .who", "the signed-in account", text=admin.account_id)
+    assert "can edit" in chromium.find_element(By.CSS_SELECTOR, "#session").text
+    upload = tmp_path / RETURNS_FILE
+    upload.write_text(RETURNS)
+    await add_content(chromium, upload)
+
+    # The preview answers in English and in Danish; the file is cited by its name.
+    chromium.find_element(By.CSS_SELECTOR, "nav.tabs a[data-page=preview]").click()
+    await shown(chromium, "#preview-form", "the preview chat")
+    english = await ask(chromium, "en-US", QUESTION, 0)
+    assert "ten-year warranty" in answer_text(english)
+    danish = await ask(chromium, "da-DK", "Hvor mange års garanti er der på et cykelstel?", 1)
+    assert "ten-year warranty" in answer_text(danish)
+    assert (danish.get_attribute("data-language") or "").startswith("da"), danish.text
+    returns_en = await ask(chromium, "en-US", "Can I return a bicycle for a refund?", 2)
+    assert "30 days" in answer_text(returns_en)
+    assert any(RETURNS_FILE in citation for citation in cited(returns_en)), returns_en.text
+    returns_da = await ask(chromium, "da-DK", "Kan jeg returnere en cykel?", 3)
+    assert "30" in answer_text(returns_da)
+    assert (returns_da.get_attribute("data-language") or "").startswith("da"), returns_da.text
+    assert any(RETURNS_FILE in citation for citation in cited(returns_da)), returns_da.text
+
+    # Pausing shows the reason at once, and the API agrees.
+    chromium.find_element(By.CSS_SELECTOR, "nav.tabs a[data-page=agent]").click()
+    (await shown(chromium, "#agent-status button.danger", "the pause button", text="Pause")).click()
+    paused = "#agent-status[data-status=paused_manual]"
+    status = await shown(chromium, paused, "the paused status", text="Paused by hand")
+    assert "Resume" in status.text
+    assert (await admin.call("GET", "/agent/status"))["status"] == "paused_manual"
+    assert chromium.current_url.endswith("/console/agent")
+    assert not csp_violations(chromium)
