@@ -159,3 +159,32 @@ async def test_sign_in_add_content_ask_in_two_languages_and_pause(
     assert (await admin.call("GET", "/agent/status"))["status"] == "paused_manual"
     assert chromium.current_url.endswith("/console/agent")
     assert not csp_violations(chromium)
+
+
+async def sign_in(browser: webdriver.Chrome, key: str) -> None:
+    """Type a key into the sign-in form and send it."""
+    field = await shown(browser, "#api-key", "the sign-in form")
+    field.clear()
+    field.send_keys(key)
+    browser.find_element(By.CSS_SELECTOR, "#sign-in-form button").click()
+
+
+async def test_a_wrong_key_is_refused_and_a_read_only_key_gets_no_controls(
+    admin: AdminClient, chromium: webdriver.Chrome
+) -> None:
+    chromium.get(CONSOLE + "agent")
+    await sign_in(chromium, "cak_not_a_key")
+    await shown(chromium, "#sign-in .alert", "the refusal", text="The API key is unknown or was revoked.")
+    assert not chromium.find_element(By.ID, "console").is_displayed()
+
+    issued = await admin.call("POST", "/api-keys", as_operator=True, json={"permissions": ["customer_agent:read"]})
+    await sign_in(chromium, issued["key"])
+    await shown(chromium, "#session .who", "the read-only session", text="read-only")
+    status = await shown(chromium, "#agent-status", "the agent's status", text="Running")
+    assert not status.find_elements(By.TAG_NAME, "button"), status.text
+    assert chromium.find_element(By.CSS_SELECTOR, "#agent-profile fieldset").get_attribute("disabled") is not None
+    chromium.find_element(By.CSS_SELECTOR, "nav.tabs a[data-page=content]").click()
+    await shown(chromium, "#sources", "the sources")
+    assert not chromium.find_elements(By.ID, "short-answer-form")
+    assert not chromium.find_elements(By.ID, "dropzone")
+    assert not csp_violations(chromium)

@@ -89,7 +89,8 @@ def in_process_client(request: Request, key: str) -> httpx.AsyncClient:
     """An HTTP client on this very app, carrying the key, seen by the API as coming from the browser's address."""
     host = request.client.host if request.client else "127.0.0.1"
     port = request.client.port if request.client else 0
-    transport = httpx.ASGITransport(app=request.app, client=(host, port))
+    # An API failure comes back as its 500 response (shown as refused), not as an exception of this page.
+    transport = httpx.ASGITransport(app=request.app, client=(host, port), raise_app_exceptions=False)
     return httpx.AsyncClient(
         transport=transport, base_url="http://admin-api", headers={"Authorization": f"Bearer {key}"}, timeout=60
     )
