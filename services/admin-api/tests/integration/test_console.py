@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import html
+import json
+from datetime import UTC, datetime
 
 from admin_api.handlers.demo import DEMO_ACCOUNT_ID, DEMO_QUESTION, ensure_demo_account
+from customer_agent_shared.events.channels import ChannelRef, ChannelType
+from customer_agent_shared.events.conversations import ConversationEvent
 from customer_agent_shared.events.envelope import make_event, serialize_event
 from customer_agent_shared.events.sources import SOURCE_STATUS, PageFailure, SourceState, SourceStatus
 from customer_agent_shared.testing.kafka import produce_raw
-from customer_agent_shared.topics import SOURCES_STATUS
+from customer_agent_shared.topics import CONVERSATIONS_EVENTS, SOURCES_STATUS
 
 from .harness import OPERATOR, Account, Harness, eventually
 
@@ -128,3 +132,47 @@ async def test_the_demo_account_is_made_once_with_a_short_answer_and_a_live_chat
     assert [(s["kind"], s["question"]) for s in sources] == [("short_answer", DEMO_QUESTION)]
     channels = (await harness.client.get(demo.path("/channels"), headers=demo.read)).json()["items"]
     assert [(c["type"], c["id"]) for c in channels] == [("live_chat", "website")]
+
+
+async def test_gaps_are_resolved_with_the_recommended_answer_or_dismissed_and_charted(harness: Harness) -> None:
+    account = await harness.new_account()
+    for thread, question in (("t1", "Can I pay with MobilePay?"), ("t2", "Do you ship to Iceland?")):
+        data = ConversationEvent(
+            account_id=account.id,
+            thread_id=thread,
+            channel=ChannelRef(type=ChannelType.LIVE_CHAT, id="web"),
+            occurred_at=datetime.now(UTC),
+            question=question,
+            language="en",
+            recommended_answer="We accept cards and MobilePay." if thread == "t1" else None,
+        )
+        event = make_event("conversation.knowledge_gap", data, source="conversation-test", account_id=account.id)
+        key = f"{account.id}:{thread}".encode()
+        await produce_raw(
+            harness.settings.kafka_bootstrap_servers, CONVERSATIONS_EVENTS, serialize_event(event), key=key
+        )
+    gaps = await eventually(harness, account, "/knowledge-gaps", lambda body: len(body["items"]) == 2)
+    by_question = {gap["question"]: gap["id"] for gap in gaps["items"]}
+
+    page = await harness.client.get("/console/fragments/gaps", headers=account.edit)
+    assert ">We accept cards and MobilePay.</textarea>" in page.text  # the draft, prefilled
+    form = {"question": "Can I pay with MobilePay?", "answer": "Yes, with MobilePay and cards."}
+    gap_id = by_question["Can I pay with MobilePay?"]
+    resolved = await harness.client.post(f"/console/fragments/gaps/{gap_id}/resolve", data=form, headers=account.edit)
+    assert "Resolved" in resolved.text
+    gap_id = by_question["Do you ship to Iceland?"]
+    dismissed = await harness.client.post(f"/console/fragments/gaps/{gap_id}/dismiss", headers=account.edit)
+    assert "Gap dismissed." in dismissed.text
+    left = await harness.client.get(account.path("/knowledge-gaps"), params={"status": "open"}, headers=account.read)
+    assert left.json()["items"] == []
+    sources = (await harness.client.get(account.path("/sources"), headers=account.read)).json()["items"]
+    assert [s["answer"] for s in sources] == ["Yes, with MobilePay and cards."]
+
+    today = datetime.now(UTC).date().isoformat()
+    charts = await harness.client.get(
+        "/console/fragments/performance", params={"from": today, "to": today}, headers=account.read
+    )
+    assert charts.status_code == 200, charts.text
+    configs = [json.loads(html.unescape(found.split('"')[0])) for found in charts.text.split('data-chart="')[1:]]
+    assert [config["type"] for config in configs] == ["bar", "line", "bar", "bar"]
+    assert configs[0]["data"]["labels"] == [today]
