@@ -140,7 +140,7 @@ class FakeParseAttempts:
         self._tables.parse_attempts[event_id] = ParseAttempt(before.number + 1, before.previous_failure)
         return self._tables.parse_attempts[event_id]
 
-    async def record_failure(self, event_id: str, reason: str) -> None:
+    async def record_failure(self, event_id: str, *, reason: str) -> None:
         """Remember why the attempt stopped."""
         self._tables.parse_attempts[event_id] = replace(self._tables.parse_attempts[event_id], previous_failure=reason)
 

@@ -235,7 +235,7 @@ def test_throttle_reports_by_time_or_pages() -> None:
 def test_progress_keeps_recent_failures_only() -> None:
     progress = SyncProgress()
     for i in range(30):
-        progress.record_failure(f"u{i}", "boom")
+        progress.record_failure(f"u{i}", error="boom")
     assert progress.failed == 30
     assert next(f.url for f in progress.recent_failures) == "u10"
     assert len(progress.recent_failures) == 20

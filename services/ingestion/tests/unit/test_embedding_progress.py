@@ -37,7 +37,7 @@ class Stack:
     def clock(self) -> float:
         return self.now
 
-    async def embedded(self, account_id: str, source_id: str, model_id: str) -> int:
+    async def embedded(self, account_id: str, source_id: str, *, model_id: str) -> int:
         """EmbeddingStore.embedded."""
         assert model_id == MODEL
         if self.count_failures:

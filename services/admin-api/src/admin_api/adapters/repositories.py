@@ -47,7 +47,7 @@ class AccountRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, account_id: str, name: str, config: AgentConfigSnapshot) -> bool:
+    async def add(self, account_id: str, *, name: str, config: AgentConfigSnapshot) -> bool:
         """Insert an account; False if the id is taken."""
         result = await self._session.execute(
             insert(accounts_table)
@@ -85,7 +85,7 @@ class ApiKeyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, key_id: str, account_id: str, key_hash: str, permissions: list[str]) -> StoredKey:
+    async def add(self, key_id: str, *, account_id: str, key_hash: str, permissions: list[str]) -> StoredKey:
         """Store a key's digest and permissions."""
         row = (
             await self._session.execute(
@@ -244,7 +244,7 @@ class ConversationFactRepository(TransactionScopedRepository):
     inserted together at its commit.
     """
 
-    async def add(self, event_id: str, account_id: str, fact: ConversationFact) -> None:
+    async def add(self, event_id: str, *, account_id: str, fact: ConversationFact) -> None:
         """Store one fact (a replayed event id is ignored)."""
         parameters = {
             "event_id": event_id,
@@ -272,7 +272,7 @@ class ConversationFactRepository(TransactionScopedRepository):
             & table.c.kind.in_(kinds)
         )
 
-    async def between(self, account_id: str, start: datetime, end: datetime) -> list[ConversationFact]:
+    async def between(self, account_id: str, *, start: datetime, end: datetime) -> list[ConversationFact]:
         """Facts with start <= occurred_at < end."""
         table = conversation_facts_table
         return await self._facts(

@@ -25,7 +25,7 @@ class AccountUseCases:
         """Create an account with the default configuration and publish its first snapshot."""
         config = new_account_config(account_id, datetime.now(UTC))
         async with self._unit_of_work() as uow:
-            if not await uow.accounts.add(account_id, name, config):
+            if not await uow.accounts.add(account_id, name=name, config=config):
                 raise Conflict(f"Account {account_id!r} already exists.", code="account_exists")
             await publish_snapshot(uow, config)
             await record_change(
@@ -48,7 +48,9 @@ class AccountUseCases:
         async with self._unit_of_work() as uow:
             if await uow.accounts.get(account_id) is None:
                 raise NotFound(f"Account {account_id!r} does not exist; create it with POST /v1/accounts.")
-            stored = await uow.keys.add(key_id, account_id, hash_key(secret), sorted(set(permissions)))
+            stored = await uow.keys.add(
+                key_id, account_id=account_id, key_hash=hash_key(secret), permissions=sorted(set(permissions))
+            )
             await record_change(
                 uow,
                 account_id=account_id,

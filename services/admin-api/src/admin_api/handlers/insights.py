@@ -60,7 +60,7 @@ class InsightUseCases:
                 question=event.question,
                 reason=event.reason.value if event.reason is not None else None,
             )
-            await uow.facts.add(event_id, event.account_id, fact)
+            await uow.facts.add(event_id, account_id=event.account_id, fact=fact)
             if event_type == CONVERSATION_KNOWLEDGE_GAP and event.question and normalize_question(event.question):
                 await _group_gap(uow, event)
             await uow.commit()
@@ -83,14 +83,14 @@ class InsightUseCases:
                     occurred_at=event.time,
                     reason="resolved" if data.resolved else "unresolved",
                 )
-                await uow.facts.add(event.id, data.account_id, closed)
+                await uow.facts.add(event.id, account_id=data.account_id, fact=closed)
             await uow.commit()
         return True
 
     async def performance(self, account_id: str, start: datetime, end: datetime) -> PerformanceSummary:
         """What the agent did between start (inclusive) and end (exclusive)."""
         async with self._unit_of_work() as uow:
-            facts = await uow.facts.between(account_id, start, end)
+            facts = await uow.facts.between(account_id, start=start, end=end)
             resolving = sorted({fact.thread_id for fact in facts if fact.kind == ConversationEventKind.RESOLVED})
             earlier = await uow.facts.before(account_id, start, thread_ids=resolving, kinds=OWNERSHIP_FACTS)
             credit_state = await uow.credits.get(account_id)

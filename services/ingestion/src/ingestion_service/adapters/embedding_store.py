@@ -63,7 +63,7 @@ class EmbeddingStore:
             return 0
         return int(result["count"])
 
-    async def embedded(self, account_id: str, source_id: str, model_id: str) -> int:
+    async def embedded(self, account_id: str, source_id: str, *, model_id: str) -> int:
         """How many chunks of one source have a vector of ``model_id``."""
         filters = [
             {"term": {"account_id": account_id}},

@@ -42,7 +42,7 @@ class ParseAttemptRepository:
         row = (await self._session.execute(statement)).one()
         return ParseAttempt(number=int(row.attempts), previous_failure=row.last_failure)
 
-    async def record_failure(self, event_id: str, reason: str) -> None:
+    async def record_failure(self, event_id: str, *, reason: str) -> None:
         """Remember why the last attempt of ``event_id`` was stopped."""
         statement = (
             update(parse_attempts_table)

@@ -22,7 +22,7 @@ class SyncProgress:
     failed: int = 0
     recent_failures: list[PageFailure] = field(default_factory=list)
 
-    def record_failure(self, url: str, error: str) -> None:
+    def record_failure(self, url: str, *, error: str) -> None:
         """Count a page failure and keep the most recent few for the status."""
         self.failed += 1
         self.recent_failures.append(PageFailure(url=url, error=error[:500]))

@@ -68,7 +68,7 @@ class EmbeddingProgress:
                 self._held.discard(key)
                 return
             # Counted while the source is locked: of two concurrent counts, the later one is stored last.
-            embedded = await self._store.embedded(*key, model_id)
+            embedded = await self._store.embedded(*key, model_id=model_id)
             if embedded == source.embedded_chunks:
                 return
             await uow.sources.set_fields(*key, embedded_chunks=embedded)

@@ -214,7 +214,7 @@ class SourceCommands:
             if document is None:
                 source.refuse(command, error, at=datetime.now(UTC))
                 await uow.sources.save(source)
-                progress.record_failure(upload.filename, error or "refused")
+                progress.record_failure(upload.filename, error=error or "refused")
                 await stage_status(uow, source, state=SourceState.FAILED, progress=progress, error=error)
                 await uow.commit()
                 SYNCS_FINISHED.labels(source_kind="file", state="failed").inc()
@@ -275,7 +275,7 @@ class SourceCommands:
                 PARSE_FAILURES.labels(failure_type=stopped.failure_type).inc()
                 logger.warning("file parser stopped", extra={"reason": stopped.reason, "attempt": attempt.number})
                 async with self._unit_of_work() as uow:
-                    await uow.parse_attempts.record_failure(event.id, stopped.reason)
+                    await uow.parse_attempts.record_failure(event.id, reason=stopped.reason)
                     await uow.commit()
                 if attempt.number >= self._max_parse_attempts:
                     raise self._given_up(filename, stopped.reason) from stopped

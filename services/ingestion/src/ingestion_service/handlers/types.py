@@ -84,7 +84,7 @@ class ParseAttemptStore(Protocol):
         """Count one more attempt of ``event_id`` and return it."""
         ...
 
-    async def record_failure(self, event_id: str, reason: str) -> None:
+    async def record_failure(self, event_id: str, *, reason: str) -> None:
         """Remember why the last attempt was stopped."""
         ...
 

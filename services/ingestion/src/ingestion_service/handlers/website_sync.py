@@ -119,7 +119,7 @@ class _SyncRun:
         old = self.previous.get(document_id)
         now = datetime.now(UTC)
         if outcome.kind is PageKind.FAILED:
-            self.progress.record_failure(outcome.url, outcome.error or "failed")
+            self.progress.record_failure(outcome.url, error=outcome.error or "failed")
             if outcome.failure_kind in PARSE_FAILURE_KINDS:
                 PARSE_FAILURES.labels(failure_type=f"html_{outcome.failure_kind}").inc()
             if not outcome.gone:
