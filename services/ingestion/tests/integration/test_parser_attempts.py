@@ -3,6 +3,8 @@ and the commands behind it on its partition go on."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from aiokafka import AIOKafkaProducer
 from customer_agent_shared.events.envelope import CloudEvent, serialize_event
@@ -12,6 +14,7 @@ from customer_agent_shared.testing.kafka import end_offsets, unique_name
 from customer_agent_shared.topics import LARGE_MESSAGE_BYTES, SOURCES_COMMANDS, SOURCES_STATUS
 from ingestion_service.adapters.orm import parse_attempts_table
 from ingestion_service.bootstrap import IngestionService
+from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
@@ -91,4 +94,30 @@ async def test_parsers_started_before_the_service_died_count_as_attempts(
         assert record.error is not None
         assert "'a.txt': the parser did not finish" in record.error
         assert "given up after 2 attempts" in record.error
+    assert await attempts_left(ingestion, event.id) == []
+
+
+async def test_a_parsed_file_whose_indexing_fails_is_not_given_up_as_a_parser_death(
+    ingestion: IngestionService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account = unique_name("acc")
+    file = upload("a.txt", samples.sample("txt"))
+    event = command_event(SOURCE_SYNC, account_id=account, source_id="s", kind=SourceKind.FILE, file=file)
+    real_write = ingestion.store.write
+    outage = {"left": 3}  # more failed deliveries than the parser's attempt budget
+
+    async def write_during_an_outage(*args: Any, **kwargs: Any) -> None:
+        if outage["left"]:
+            outage["left"] -= 1
+            raise OpenSearchConnectionError("N/A", "connection refused", ConnectionRefusedError())
+        await real_write(*args, **kwargs)
+
+    monkeypatch.setattr(ingestion.store, "write", write_during_an_outage)
+    for _ in range(3):  # the consumer redelivers while OpenSearch is down
+        with pytest.raises(OpenSearchConnectionError):
+            await ingestion.commands.handle(event)
+    await ingestion.commands.handle(event)
+
+    record = await wait_for_source(ingestion, account, "s")
+    assert (record.state, record.error) == ("ready", None)
     assert await attempts_left(ingestion, event.id) == []

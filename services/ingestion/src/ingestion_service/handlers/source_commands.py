@@ -270,8 +270,8 @@ class SourceCommands:
             if attempt.number > self._max_parse_attempts:
                 raise self._given_up(filename, attempt.previous_failure)
             try:
-                return await parse_file(filename, content, self._file_limits)
-            except ParserStopped as stopped:
+                document = await parse_file(filename, content, self._file_limits)
+            except ParserStopped as stopped:  # a DocumentRefused too: this clause comes first
                 PARSE_FAILURES.labels(failure_type=stopped.failure_type).inc()
                 logger.warning("file parser stopped", extra={"reason": stopped.reason, "attempt": attempt.number})
                 async with self._unit_of_work() as uow:
@@ -279,6 +279,19 @@ class SourceCommands:
                     await uow.commit()
                 if attempt.number >= self._max_parse_attempts:
                     raise self._given_up(filename, stopped.reason) from stopped
+            except DocumentRefused:
+                await self._forget_parse_attempts(event)
+                raise
+            else:
+                # The parser finished: what follows (indexing, the commit) may fail and be retried, but must
+                # not count against the file as if its parser had died.
+                await self._forget_parse_attempts(event)
+                return document
+
+    async def _forget_parse_attempts(self, event: CloudEvent[SourceCommand]) -> None:
+        async with self._unit_of_work() as uow:
+            await uow.parse_attempts.forget(event.id)
+            await uow.commit()
 
     def _given_up(self, filename: str, last_failure: str | None) -> DocumentRefused:
         attempts = self._max_parse_attempts
