@@ -47,7 +47,7 @@ PRODUCERS: Mapping[str, tuple[str, ...]] = {
     CONVERSATIONS_ASSIGNED: ("routing",),
     CONVERSATIONS_EVENTS: ("routing", "conversation"),
     CONVERSATIONS_PREVIEW: ("admin-api",),
-    CONVERSATIONS_PREVIEW_REPLIES: ("conversation",),
+    CONVERSATIONS_PREVIEW_REPLIES: ("conversation", "routing"),
     AGENT_CONFIG: ("admin-api",),
     BILLING_CREDIT_STATE: ("billing",),
     BILLING_COMMANDS: ("admin-api",),

@@ -139,6 +139,7 @@ async def test_preview_asks_the_conversation_service_and_times_out_without_it(ha
             "kind": "answer",
             "language": "da",
             "citations": [{"title": "Help", "url": "https://help.example.com/"}],
+            "routing": None,  # no routing process answered here
         }
         assert seen[0]["type"] == "preview.requested"
         assert seen[0]["data"]["locale"] == "da-DK"  # type: ignore[index]

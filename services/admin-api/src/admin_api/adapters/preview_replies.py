@@ -14,8 +14,8 @@ import logging
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer
-from customer_agent_shared.events.envelope import EventParseError, parse_event
-from customer_agent_shared.events.preview import PREVIEW_ANSWERED, PreviewAnswered
+from customer_agent_shared.events.envelope import EventParseError, parse_envelope, parse_event
+from customer_agent_shared.events.preview import PREVIEW_ANSWERED, PREVIEW_ROUTED, PreviewAnswered, PreviewRouted
 from customer_agent_shared.messaging.security import kafka_client_options
 from customer_agent_shared.settings import KafkaSecuritySettings
 
@@ -29,7 +29,7 @@ class PreviewReplyListener:
         self,
         bootstrap_servers: str,
         topic: str,
-        deliver: Callable[[PreviewAnswered], bool],
+        deliver: Callable[[PreviewAnswered | PreviewRouted], bool],
         *,
         security: KafkaSecuritySettings | None = None,
     ) -> None:
@@ -92,8 +92,9 @@ class PreviewReplyListener:
     def handle(self, body: bytes) -> bool:
         """Deliver one reply to its waiting request; unreadable replies are logged and skipped."""
         try:
-            event = parse_event(body, PreviewAnswered, expected_types=(PREVIEW_ANSWERED,))
+            if parse_envelope(body).type == PREVIEW_ROUTED:
+                return self._deliver(parse_event(body, PreviewRouted, expected_types=(PREVIEW_ROUTED,)).data)
+            return self._deliver(parse_event(body, PreviewAnswered, expected_types=(PREVIEW_ANSWERED,)).data)
         except EventParseError as error:
             logger.warning("unreadable preview reply skipped", extra={"error": str(error)[:300]})
             return False
-        return self._deliver(event.data)

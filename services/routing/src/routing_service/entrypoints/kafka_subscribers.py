@@ -10,6 +10,7 @@ from customer_agent_shared.events.config import AgentConfigSnapshot
 from customer_agent_shared.events.conversations import ConversationEvent
 from customer_agent_shared.events.envelope import CloudEvent, RawCloudEvent
 from customer_agent_shared.events.inbox import INBOX_EVENT_TYPES
+from customer_agent_shared.events.preview import PreviewRequested
 from customer_agent_shared.messaging.batches import BatchConsumer
 from customer_agent_shared.messaging.broker import subscriber_options
 from customer_agent_shared.messaging.reliable import decode_json_body
@@ -18,6 +19,7 @@ from customer_agent_shared.topics import (
     BILLING_CREDIT_STATE,
     CHANNELS_INBOUND,
     CONVERSATIONS_EVENTS,
+    CONVERSATIONS_PREVIEW,
     INBOX_EVENTS,
 )
 from faststream.kafka import KafkaBroker
@@ -26,6 +28,7 @@ from routing_service.handlers.account_state import FoldAccountState
 from routing_service.handlers.conversation_events import HandleConversationEvent
 from routing_service.handlers.inbound import RouteInboundMessage
 from routing_service.handlers.inbox_events import HandleInboxEvent
+from routing_service.handlers.preview import PreviewRouting
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class RoutingUseCases:
     conversation_events: HandleConversationEvent
     account_state: FoldAccountState
     inbox_events: HandleInboxEvent
+    preview: PreviewRouting
 
 
 def register_subscribers(
@@ -75,6 +79,17 @@ def register_subscribers(
     )
     async def on_agent_config(event: CloudEvent[AgentConfigSnapshot]) -> None:
         await use_cases.account_state.fold_config(AGENT_CONFIG, event)
+
+    @broker.subscriber(
+        CONVERSATIONS_PREVIEW,
+        group_id=f"{group_id}.{CONVERSATIONS_PREVIEW}",
+        decoder=decode_json_body,
+        title="routing/conversations.preview.v1",
+        description="Tell an admin's preview what routing would do with the question (read only).",
+        **options,
+    )
+    async def on_preview_requested(event: CloudEvent[PreviewRequested]) -> None:
+        await use_cases.preview.handle(event)
 
     @broker.subscriber(
         BILLING_CREDIT_STATE,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from customer_agent_shared.events.channels import OutboundKind
+from customer_agent_shared.events.channels import Assignee, ChannelRef, HandoffReason, OutboundKind
 from customer_agent_shared.events.config import AgentRole, Personality
+from customer_agent_shared.events.preview import RoutingNotice
 from pydantic import BaseModel, Field
 
 from admin_api.domain.status import AgentStatus
@@ -50,6 +51,20 @@ class PreviewRequest(ApiModel):
     text: str = Field(min_length=1, max_length=20_000, description="The visitor's question.")
     locale: str | None = Field(default=None, max_length=35, description="Visitor locale to simulate.")
     thread_id: str | None = Field(default=None, max_length=200, description="Preview thread for follow-ups.")
+    channel: ChannelRef | None = Field(
+        default=None, description="The channel to simulate a new thread on (its handoff rule); the first if absent."
+    )
+
+
+class PreviewRoutingOut(BaseModel):
+    """Routing's decision for the question as a new thread's first message: the channel's rule, trigger
+    words, a pause, people's availability and load."""
+
+    channel: ChannelRef | None = Field(default=None, description="The channel simulated (None: none deployed).")
+    outcome: str = Field(description="assigned_to_agent, handed_off or stayed_assigned.")
+    reason: HandoffReason | None = Field(default=None, description="Why it would be handed off.")
+    assignee: Assignee | None = Field(default=None, description="Who would receive it.")
+    notice: RoutingNotice | None = Field(default=None, description="What routing would tell the visitor.")
 
 
 class PreviewOut(BaseModel):
@@ -68,3 +83,6 @@ class PreviewOut(BaseModel):
     kind: OutboundKind
     language: str
     citations: list[CitationOut]
+    routing: PreviewRoutingOut | None = Field(
+        default=None, description="What routing would do with it as a new thread's first message (None if late)."
+    )

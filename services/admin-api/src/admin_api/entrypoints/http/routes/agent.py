@@ -86,12 +86,18 @@ async def resume(account_id: AccountId, who: Editor, api: Services) -> AgentStat
     summary="What the agent would answer (no credits used)",
 )
 async def preview(account_id: AccountId, body: PreviewRequest, who: Previewer, api: Services) -> PreviewOut:
-    answer = await api.preview.ask(account_id, text=body.text, locale=body.locale, thread_id=body.thread_id)
+    result = await api.preview.ask(
+        account_id, text=body.text, locale=body.locale, thread_id=body.thread_id, channel=body.channel
+    )
+    answer, routing = result.answer, result.routing
     return PreviewOut.model_validate(
         {
             "text": answer.text,
             "kind": answer.kind,
             "language": answer.language,
             "citations": [{"title": c.title, "url": c.url} for c in answer.citations],
+            "routing": routing.model_dump(exclude={"account_id", "correlation_id", "powered_by_ai"})
+            if routing is not None
+            else None,
         }
     )

@@ -1,0 +1,111 @@
+"""Use case: tell an admin's preview what routing would do with the question (conversations.preview.v1).
+
+The question is judged as the first message of a new thread on the chosen channel (the account's first
+when none is given): the deployment's rule, trigger words, a pause, the people's availability and load.
+Nothing is changed; the answer goes out on conversations.preview-replies.v1, beside conversation's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from customer_agent_shared.events.channels import Assignee, AssigneeKind, ChannelRef, OutboundKind
+from customer_agent_shared.events.config import HandoffSettings
+from customer_agent_shared.events.envelope import CloudEvent, derived_event_id, make_event
+from customer_agent_shared.events.preview import PREVIEW_ROUTED, PreviewRequested, PreviewRouted, RoutingNotice
+from customer_agent_shared.topics import CONVERSATIONS_PREVIEW_REPLIES
+
+from routing_service.adapters.account_cache import AccountDirectory, AccountView
+from routing_service.domain.decisions import Decision, Outcome, Situation, decide_inbound
+from routing_service.domain.handoff import Notice
+from routing_service.domain.messages import notice_text
+from routing_service.domain.ownership import ThreadState
+from routing_service.handlers.effects import people_now
+from routing_service.handlers.tenancy import require_matching_account
+from routing_service.handlers.types import UnitOfWorkFactory
+
+SOURCE = "routing"
+
+
+class PreviewRouting:
+    """Answers preview requests with routing's decision for a new thread (read only)."""
+
+    def __init__(
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        directory: AccountDirectory,
+        consumer: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._directory = directory
+        self._consumer = consumer
+        self._clock = clock
+
+    async def handle(self, event: CloudEvent[PreviewRequested]) -> PreviewRouted | None:
+        """Decide as for a new thread and stage the answer; None for a repeat."""
+        require_matching_account(event)
+        request = event.data
+        async with self._unit_of_work() as uow:
+            if not await uow.claim_event(self._consumer, event.id):
+                return None
+            account = await self._directory.get(uow.accounts, request.account_id)
+            channel = request.channel or _first_channel(account)
+            situation = Situation(
+                state=ThreadState.NEW,
+                deployment=account.deployment(channel) if channel is not None else None,
+                pause=account.pause,
+                people=await people_now(uow, account, request.account_id),
+                at=self._clock(),
+            )
+            decision = decide_inbound(situation, trigger_matched=account.triggers.match(request.text) is not None)
+            routed = _routed(request, channel, decision, account)
+            reply = make_event(
+                PREVIEW_ROUTED,
+                routed,
+                source=SOURCE,
+                account_id=request.account_id,
+                event_id=derived_event_id(event.id, PREVIEW_ROUTED),
+            )
+            await uow.publish(CONVERSATIONS_PREVIEW_REPLIES, request.account_id, reply)
+            await uow.commit()
+        return routed
+
+
+def _first_channel(account: AccountView) -> ChannelRef | None:
+    if account.config is None or account.config.deleted or not account.config.channels:
+        return None
+    first = account.config.channels[0]
+    return ChannelRef(type=first.type, id=first.id)
+
+
+def _routed(
+    request: PreviewRequested, channel: ChannelRef | None, decision: Decision, account: AccountView
+) -> PreviewRouted:
+    assignee = None
+    if decision.outcome is Outcome.HANDED_OFF:
+        target = decision.assignee
+        assignee = Assignee(kind=target.kind, id=target.id) if target else Assignee(kind=AssigneeKind.UNASSIGNED)
+    notice = None
+    if decision.notice is not None:
+        config = account.config
+        settings = config.handoff if config is not None else HandoffSettings()
+        default_language = config.default_language if config is not None else "en"
+        text = notice_text(settings, decision.notice, request.locale, default_language)
+        kind = (
+            OutboundKind.HANDOFF_UNAVAILABLE
+            if decision.notice is Notice.HANDOFF_UNAVAILABLE
+            else OutboundKind.AVAILABILITY
+        )
+        notice = RoutingNotice(kind=kind, text=text.text, language=text.language)
+    return PreviewRouted(
+        account_id=request.account_id,
+        correlation_id=request.correlation_id,
+        channel=channel,
+        outcome=decision.outcome.value,
+        reason=decision.reason,
+        assignee=assignee,
+        notice=notice,
+        powered_by_ai=decision.powered_by_ai,
+    )
