@@ -1,0 +1,390 @@
+"""The Kubernetes resources of one service: Deployment, migrations Job, Service, PodDisruptionBudget,
+ServiceMonitor, KEDA ScaledObject and NetworkPolicy (see ``generate.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from discovery import (
+    INFRA_SECRET_KEYS,
+    KAFKA_CA_DIR,
+    KAFKA_CA_SECRET,
+    PART_OF,
+    REPO,
+    SHARED_OVERRIDES,
+    ServiceInfo,
+    Setting,
+)
+from kafka_users import SASL_PASSWORD_KEY
+
+INFRA_SECRET = "customer-agent-infra"
+SHARED_CONFIG = "customer-agent-shared"
+INGRESS_SERVICE = "admin-api"  # the REST front door, scaled on CPU
+# Services that take traffic from outside the namespace: the REST API and the visitors' webchat sockets.
+PUBLIC_SERVICES = {INGRESS_SERVICE, "webchat"}
+RUN_AS_USER = 10001
+# Ingestion parses each upload in a child process limited to INGESTION_PARSE_MEMORY_BYTES (256 MiB) beside
+# the service itself (~250 MiB with the built-in model): its pod must hold both.
+MEMORY_LIMITS = {"ingestion": "768Mi"}
+LAG_THRESHOLD = "50"
+
+
+def labels(service: ServiceInfo, component: str = "server") -> dict[str, str]:
+    """The recommended Kubernetes labels of one service's objects."""
+    return {
+        "app.kubernetes.io/name": service.name,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": PART_OF,
+    }
+
+
+def selector(service: ServiceInfo) -> dict[str, str]:
+    """Labels that select the service's serving pods."""
+    return {"app.kubernetes.io/name": service.name, "app.kubernetes.io/component": "server"}
+
+
+def image(service: ServiceInfo) -> str:
+    """Image name; overlays pin the registry and tag with ``images:``."""
+    return f"customer-agent/{service.name}"
+
+
+def pod_security() -> dict[str, Any]:
+    """Pod-level security context: non-root, the image's user, default seccomp."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS_USER,
+        "runAsGroup": RUN_AS_USER,
+        "fsGroup": RUN_AS_USER,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container_security() -> dict[str, Any]:
+    """Container-level security context: read-only root, no privilege escalation, no capabilities."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
+def env_sources(service: ServiceInfo) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``envFrom`` (ConfigMaps) and ``env`` (Secret references) of a service container."""
+    env_from = [{"configMapRef": {"name": SHARED_CONFIG}}, {"configMapRef": {"name": service.config_name}}]
+    env: list[dict[str, Any]] = []
+    for setting in service.settings:
+        if not setting.secret:
+            continue
+        if setting.env in INFRA_SECRET_KEYS:
+            ref = {"name": INFRA_SECRET, "key": INFRA_SECRET_KEYS[setting.env]}
+        elif setting.env == "KAFKA_SASL_PASSWORD":
+            # Strimzi's User Operator creates a Secret named after the KafkaUser; optional for PLAINTEXT overlays.
+            ref = {"name": service.name, "key": SASL_PASSWORD_KEY, "optional": True}
+        else:
+            key = setting.env.removeprefix(service.env_prefix).lower().replace("_", "-")
+            ref = {"name": service.secret_name, "key": key, "optional": not setting.required}
+        env.append({"name": setting.env, "valueFrom": {"secretKeyRef": ref}})
+    return env_from, env
+
+
+def memory_limit(service: ServiceInfo, command: str) -> str:
+    """The container's memory limit: 512Mi unless the server needs more (``MEMORY_LIMITS``)."""
+    return MEMORY_LIMITS.get(service.name, "512Mi") if command == "serve" else "512Mi"
+
+
+def container(service: ServiceInfo, command: str) -> dict[str, Any]:
+    """The service container running ``<script> <command>``."""
+    env_from, env = env_sources(service)
+    body: dict[str, Any] = {
+        "name": service.name,
+        "image": image(service),
+        "imagePullPolicy": "IfNotPresent",
+        "args": [command],
+        "envFrom": env_from,
+        "env": env,
+        "securityContext": container_security(),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "256Mi"},
+            "limits": {"cpu": "1", "memory": memory_limit(service, command)},
+        },
+    }
+    if command == "serve":
+        body["volumeMounts"].append({"name": "kafka-cluster-ca", "mountPath": KAFKA_CA_DIR, "readOnly": True})
+        body["ports"] = [{"name": "http", "containerPort": service.port, "protocol": "TCP"}]
+        body["startupProbe"] = {
+            "httpGet": {"path": "/healthz", "port": "http"},
+            "periodSeconds": 2,
+            "failureThreshold": 60,
+        }
+        body["livenessProbe"] = {
+            "httpGet": {"path": "/healthz", "port": "http"},
+            "periodSeconds": 20,
+            "timeoutSeconds": 3,
+            "failureThreshold": 3,
+        }
+        body["readinessProbe"] = {
+            "httpGet": {"path": "/readyz", "port": "http"},
+            "periodSeconds": 10,
+            "timeoutSeconds": 3,
+            "failureThreshold": 3,
+        }
+    return body
+
+
+def deployment(service: ServiceInfo) -> dict[str, Any]:
+    """The long-running service."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": service.name, "labels": labels(service)},
+        "spec": {
+            # No replicas: the HPA / KEDA ScaledObject owns the count, so `kubectl apply` never resets it.
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector(service)},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "template": {
+                "metadata": {
+                    "labels": labels(service),
+                    "annotations": {"kubectl.kubernetes.io/default-container": service.name},
+                },
+                "spec": {
+                    "serviceAccountName": "customer-agent",
+                    "automountServiceAccountToken": False,
+                    "securityContext": pod_security(),
+                    "terminationGracePeriodSeconds": service.shutdown_grace_seconds + 5,
+                    "containers": [container(service, "serve")],
+                    "volumes": [
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+                        {
+                            "name": "kafka-cluster-ca",
+                            "secret": {"secretName": KAFKA_CA_SECRET, "items": [{"key": "ca.crt", "path": "ca.crt"}]},
+                        },
+                    ],
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": key,
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": selector(service)},
+                        }
+                        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+                    ],
+                },
+            },
+        },
+    }
+
+
+def migrations_job(service: ServiceInfo) -> dict[str, Any]:
+    """``<script> migrate``: applies the service's Alembic migrations before a rollout."""
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": f"{service.name}-migrate", "labels": labels(service, "migrations")},
+        "spec": {
+            "backoffLimit": 3,
+            "activeDeadlineSeconds": 600,
+            "ttlSecondsAfterFinished": 3600,
+            "template": {
+                "metadata": {"labels": labels(service, "migrations")},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "serviceAccountName": "customer-agent",
+                    "automountServiceAccountToken": False,
+                    "securityContext": pod_security(),
+                    "containers": [container(service, "migrate")],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                },
+            },
+        },
+    }
+
+
+def has_migrations(service: ServiceInfo) -> bool:
+    """Whether the service keeps PostgreSQL tables (webchat keeps its state in Redis: no Job)."""
+    return (REPO / service.directory / "src" / service.package / "migrations").is_dir()
+
+
+def k8s_service(service: ServiceInfo) -> dict[str, Any]:
+    """ClusterIP Service in front of the pods."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": service.name, "labels": labels(service)},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector(service),
+            "ports": [{"name": "http", "port": service.port, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def pdb(service: ServiceInfo) -> dict[str, Any]:
+    """At most one pod of the service is voluntarily evicted at a time."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": service.name, "labels": labels(service)},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(service)}},
+    }
+
+
+def service_monitor(service: ServiceInfo) -> dict[str, Any]:
+    """Prometheus Operator scrape of /metrics."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": {"name": service.name, "labels": labels(service)},
+        "spec": {
+            "selector": {"matchLabels": selector(service)},
+            # honorLabels keeps the metrics' own ``service`` label (not the target's Service name).
+            "endpoints": [
+                {"port": "http", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s", "honorLabels": True}
+            ],
+        },
+    }
+
+
+def consumer_concurrency(service: ServiceInfo) -> int:
+    """Consumers one replica runs on each busy topic (its ``<PREFIX>_CONSUMER_CONCURRENCY`` default, else 1)."""
+    for setting in service.settings:
+        if setting.env == f"{service.env_prefix}CONSUMER_CONCURRENCY" and setting.default is not None:
+            return int(setting.default)
+    return 1
+
+
+def uses_keda(service: ServiceInfo) -> bool:
+    """Consumers scale on Kafka lag (KEDA); the HTTP front door on CPU."""
+    return service.name != INGRESS_SERVICE and bool(service.subscriptions)
+
+
+def kafka_username(service: ServiceInfo) -> Setting:
+    """The service's own ConfigMap names its KafkaUser (``base/kafka/users.yaml``), whose Secret holds the password."""
+    return Setting(
+        "KAFKA_SASL_USERNAME",
+        service.name,
+        secret=False,
+        shared=False,
+        description="The service's KafkaUser (base/kafka/users.yaml); its password comes from Strimzi's Secret.",
+    )
+
+
+def autoscaler(service: ServiceInfo, partitions: dict[str, int]) -> dict[str, Any]:
+    """KEDA ScaledObject on Kafka lag for consumers; a CPU HPA for the HTTP front door.
+
+    KEDA manages its own HPA, so a Deployment gets one or the other, never both.
+    """
+    if not uses_keda(service):
+        return {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": service.name, "labels": labels(service)},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": service.name},
+                "minReplicas": 2,
+                "maxReplicas": 6,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
+                    }
+                ],
+            },
+        }
+    triggers: list[dict[str, Any]] = [
+        {
+            "type": "kafka",
+            "metadata": {
+                "bootstrapServers": SHARED_OVERRIDES["KAFKA_BOOTSTRAP_SERVERS"],
+                "consumerGroup": f"{service.consumer_group}.{topic}",
+                "topic": topic,
+                "lagThreshold": LAG_THRESHOLD,
+                "offsetResetPolicy": "earliest",
+                "sasl": "scram_sha512",
+                "tls": "enable",
+            },
+            "authenticationRef": {"name": f"{service.name}-kafka"},
+        }
+        for topic in service.subscriptions
+    ]
+    triggers.append({"type": "cpu", "metricType": "Utilization", "metadata": {"value": "70"}})
+    return {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": {"name": service.name, "labels": labels(service)},
+        "spec": {
+            "scaleTargetRef": {"name": service.name},
+            "pollingInterval": 15,
+            "cooldownPeriod": 300,
+            "minReplicaCount": 2,
+            # More consumers than partitions would sit idle; each replica runs CONSUMER_CONCURRENCY of them.
+            "maxReplicaCount": max(
+                2, -(-max(partitions.get(topic, 1) for topic in service.subscriptions) // consumer_concurrency(service))
+            ),
+            "triggers": triggers,
+        },
+    }
+
+
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+
+
+def network_policy(service: ServiceInfo) -> dict[str, Any]:
+    """What the service's pods (server and migrations) may reach, and who may reach them."""
+    # Kafka's plain (9092) and TLS (9093) listeners.
+    ports = [("TCP", 9092), ("TCP", 9093), ("TCP", 5432), ("TCP", 6379)]
+    if service.uses_opensearch:
+        ports.append(("TCP", 9200))
+    if service.uses_opensearch and service.name != "ingestion":
+        # Managed OpenSearch and a hosted LLM answer on 443. Not for the crawler: a rule with ports and no
+        # destination would open 443 on every address, private ranges included, cancelling the rule below.
+        ports.append(("TCP", 443))
+    egress: list[dict[str, Any]] = [
+        {
+            "to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+        },
+        # Kafka, PostgreSQL, Redis (and OpenSearch) may be in-cluster or managed services,
+        # so egress is limited by port; overlays may narrow the destinations.
+        {"ports": [{"protocol": proto, "port": port} for proto, port in ports]},
+    ]
+    if service.name == "ingestion":
+        # The crawler's pod reaches its stores only at private addresses (in the cluster or the VPC): a rule
+        # with ports and no destination would let it reach any address on those ports.
+        egress[1]["to"] = [{"ipBlock": {"cidr": cidr}} for cidr in PRIVATE_RANGES]
+    if service.name == "ingestion":
+        # The crawler fetches public websites; private ranges stay closed (it refuses them too).
+        egress.append(
+            {
+                "to": [
+                    {
+                        "ipBlock": {
+                            "cidr": "0.0.0.0/0",
+                            # Link-local holds cloud metadata; 100.64.0.0/10 (shared address space) too.
+                            "except": [*PRIVATE_RANGES, "169.254.0.0/16", "100.64.0.0/10"],
+                        }
+                    }
+                ],
+                "ports": [{"protocol": "TCP", "port": 80}, {"protocol": "TCP", "port": 443}],
+            }
+        )
+    scrape = {
+        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+        "ports": [{"protocol": "TCP", "port": service.port}],
+    }
+    ingress = [scrape]
+    if service.name in PUBLIC_SERVICES:
+        ingress = [{"ports": [{"protocol": "TCP", "port": service.port}]}]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        # Its own component, so it is applied before the migrations Job whose pods it also covers.
+        "metadata": {"name": service.name, "labels": labels(service, "network-policy")},
+        "spec": {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": service.name}},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": ingress,
+            "egress": egress,
+        },
+    }
