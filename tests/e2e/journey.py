@@ -92,6 +92,17 @@ class AdminClient:
             assert asyncio.get_running_loop().time() < deadline, f"source not ready: {source}"
             await asyncio.sleep(0.5)
 
+    async def wait_for_routing(self, reason: str | None, timeout_seconds: float = 60) -> dict[str, Any]:
+        """Poll the preview until routing would decide a new thread with ``reason`` (None: give it to the
+        agent), i.e. until a configuration change reached routing; return routing's decision."""
+        deadline = asyncio.get_running_loop().time() + timeout_seconds
+        while True:
+            routing = (await self.call("POST", "/agent/preview", json={"text": "Hello?"})).get("routing")
+            if routing is not None and routing.get("reason") == reason:
+                return dict(routing)
+            assert asyncio.get_running_loop().time() < deadline, f"routing never decided {reason}: {routing}"
+            await asyncio.sleep(1.0)  # previews have their own rate budget
+
 
 @dataclass
 class Delivered:

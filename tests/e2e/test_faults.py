@@ -104,7 +104,9 @@ async def test_opensearch_stopped_agent_hands_off_then_recovers(
     await stack_control.run_script("opensearch.sh", "down")
     try:
         during = await provider.send(account, f"os-down-{uuid.uuid4().hex[:6]}", QUESTION)
-        handoff_or_notice = await provider.reply_to(account, during, timeout_seconds=60)
+        # Conversation retries the message while the index is down, up to CONVERSATION_UNAVAILABLE_WAIT_SECONDS
+        # (60) plus one backoff (at most 30 s); then a person takes the thread and the visitor is told.
+        handoff_or_notice = await provider.reply_to(account, during, timeout_seconds=150)
         assert handoff_or_notice["kind"] in {"handoff_notice", "availability"}
     finally:
         await stack_control.run_script("opensearch.sh", "up")

@@ -86,7 +86,7 @@ async def test_closing_a_thread_in_the_inbox_frees_the_teams_place(
 ) -> None:
     account = admin.account_id
     await set_up_team_at_capacity_one(admin)
-    await asyncio.sleep(1.0)  # configuration snapshots reach routing and conversation
+    await admin.wait_for_routing(None)  # the channel has reached routing: a new thread goes to the agent
 
     answered = await provider.send(account, "t-answered", "Do you have a physical store?")
     assert (await provider.reply_to(account, answered))["kind"] == "answer"

@@ -69,7 +69,7 @@ async def test_a_visitor_chats_on_the_demo_page_in_english_and_danish_then_meets
 ) -> None:
     account = admin.account_id
     await set_up(admin, delivery_site)
-    await asyncio.sleep(1.0)  # configuration snapshots reach routing and conversation
+    await admin.wait_for_routing(None)  # the channel has reached routing: a new thread goes to the agent
 
     def english_visitor() -> None:
         with chromium("en-US") as driver:
@@ -101,6 +101,7 @@ async def test_a_visitor_chats_on_the_demo_page_in_english_and_danish_then_meets
     await asyncio.to_thread(danish_visitor)
 
     await admin.call("POST", "/agent/pause")
+    await admin.wait_for_routing("agent_paused")  # the paused configuration has reached routing
     try:
 
         def visitor_while_paused() -> str:
