@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 from admin_api.entrypoints.console.charts import buckets, performance_charts
 from admin_api.entrypoints.console.client import ApiRefused
+from admin_api.entrypoints.console.rendering import templates
 from admin_api.entrypoints.console.setup import parse_targets
 
 
@@ -56,3 +57,27 @@ def test_handoff_targets_are_read_from_text() -> None:
     assert parse_targets("  ") == []
     with pytest.raises(ApiRefused, match="user:<id> or team:<id>"):
         parse_targets("support")
+
+
+def test_the_preview_shows_what_routing_would_do_escaped() -> None:
+    reply = {
+        "text": "Hej",
+        "kind": "answer",
+        "language": "da",
+        "citations": [],
+        "routing": {
+            "channel": {"type": "live_chat", "id": "web"},
+            "outcome": "handed_off",
+            "reason": "trigger",
+            "assignee": {"kind": "team", "id": "sales"},
+            "notice": {"kind": "availability", "text": "<b>En kollega</b> kommer", "language": "da"},
+        },
+    }
+    html = templates.get_template("preview_exchange.html").render(question="Q", locale="da-DK", reply=reply)
+    assert 'data-outcome="handed_off"' in html
+    assert "hand it to team sales (trigger)" in html
+    assert "&lt;b&gt;En kollega&lt;/b&gt;" in html  # the configured text is shown, never as markup
+    without = templates.get_template("preview_exchange.html").render(
+        question="Q", locale="", reply={**reply, "routing": None}
+    )
+    assert "Routing" not in without
