@@ -13,14 +13,16 @@ from contextlib import asynccontextmanager
 
 from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork, shared_transaction
 
+from admin_api.adapters.insight_repositories import (
+    AuditRepository,
+    ConversationFactRepository,
+    KnowledgeGapRepository,
+)
 from admin_api.adapters.repositories import (
     AccountRepository,
     ApiKeyRepository,
-    AuditRepository,
-    ConversationFactRepository,
     CreditStateRepository,
     IdempotencyRepository,
-    KnowledgeGapRepository,
     SourceRepository,
 )
 

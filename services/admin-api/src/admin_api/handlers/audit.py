@@ -12,7 +12,8 @@ from customer_agent_shared.events.envelope import make_event
 from customer_agent_shared.topics import AGENT_CONFIG, AUDIT
 from prometheus_client import Counter
 
-from admin_api.adapters.repositories import AuditQuery, Row
+from admin_api.adapters.insight_repositories import AuditQuery
+from admin_api.adapters.repositories import Row
 from admin_api.adapters.unit_of_work import AdminUnitOfWork
 
 SOURCE = "admin-api"

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from admin_api.adapters.repositories import AuditQuery
+from admin_api.adapters.insight_repositories import AuditQuery
 from admin_api.entrypoints.http.errors import READ_ERRORS
 from admin_api.entrypoints.http.models.audit import AuditEntryOut, AuditPage
 from admin_api.entrypoints.http.security import AccountId, Reader, Services
