@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Hashable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -13,25 +13,35 @@ from conversation_service.domain.model import AgentProfileRecord, ConversationTh
 from conversation_service.domain.retrieval import ContentUnavailableError
 from conversation_service.handlers.answering import Attempt, ExpectedQuestion
 from customer_agent_shared.events.config import AgentConfigSnapshot
-from customer_agent_shared.events.envelope import CloudEvent
+from customer_agent_shared.testing.in_memory_unit_of_work import InMemoryDatabase, InMemoryUnitOfWork
 
 
 @dataclass
-class FakeDatabase:
-    """What a fake unit of work commits to, and how many transactions are open right now."""
+class Tables:
+    """Conversation's tables, as the fake keeps them."""
 
     threads: dict[tuple[str, str], ConversationThread] = field(default_factory=dict)
     profiles: dict[str, AgentProfileRecord] = field(default_factory=dict)
-    claimed: set[tuple[str, str]] = field(default_factory=set)
-    published: list[tuple[str, str | None, CloudEvent[Any]]] = field(default_factory=list)
-    open_transactions: int = 0
+
+
+class FakeDatabase(InMemoryDatabase[Tables]):
+    """The committed tables, claims and events, and how many transactions are open right now."""
+
+    def __init__(self) -> None:
+        super().__init__(Tables())
+        self.open_transactions = 0
+
+    @property
+    def threads(self) -> dict[tuple[str, str], ConversationThread]:
+        """The committed threads."""
+        return self.tables.threads
 
 
 class FakeProfiles:
     """Profiles by account."""
 
-    def __init__(self, database: FakeDatabase) -> None:
-        self._database = database
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
 
     async def apply(self, snapshot: AgentConfigSnapshot) -> bool:
         """Not needed by these tests."""
@@ -39,23 +49,21 @@ class FakeProfiles:
 
     async def get(self, account_id: str) -> AgentProfileRecord | None:
         """The stored profile, if any."""
-        return self._database.profiles.get(account_id)
+        return self._tables.profiles.get(account_id)
 
 
 class FakeThreads:
-    """Threads held in the unit of work until it commits."""
+    """Threads in the unit of work's copy of the tables."""
 
-    def __init__(self, database: FakeDatabase) -> None:
-        self._database = database
-        self.changed: dict[tuple[str, str], ConversationThread] = {}
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
 
     async def peek(self, account_id: str, thread_id: str) -> ConversationThread | None:
-        """A copy of the committed thread."""
-        stored = self._database.threads.get((account_id, thread_id))
-        return None if stored is None else replace(stored, turns=list(stored.turns))
+        """The thread, if seen."""
+        return self._tables.threads.get((account_id, thread_id))
 
     async def lock(self, account_id: str, thread_id: str, now: datetime) -> ConversationThread:
-        """A copy of the committed thread, or a new one."""
+        """The thread, or a new one."""
         return await self.peek(account_id, thread_id) or ConversationThread.new(account_id, thread_id, at=now)
 
     async def lock_many(
@@ -65,59 +73,38 @@ class FakeThreads:
         return {key: await self.lock(*key, now) for key in keys}
 
     async def save(self, record: ConversationThread) -> None:
-        """Kept until commit."""
-        self.changed[(record.account_id, record.thread_id)] = record
+        """Into the copy (committed with it)."""
+        self._tables.threads[(record.account_id, record.thread_id)] = record
 
     async def claim_due_for_resolution(self, now: datetime, default_hours: int, limit: int) -> list[ConversationThread]:
         """Not needed by these tests."""
         raise NotImplementedError
 
 
-class FakeUnitOfWork:
-    """Claims, thread writes and events become visible in the database only at commit."""
+class FakeUnitOfWork(InMemoryUnitOfWork[Tables]):
+    """Conversation's repositories over the copy of the committed tables; counts open transactions."""
+
+    profiles: FakeProfiles
+    threads: FakeThreads
 
     def __init__(self, database: FakeDatabase) -> None:
-        self._database = database
-        self.profiles = FakeProfiles(database)
-        self.threads = FakeThreads(database)
-        self._claims: set[tuple[str, str]] = set()
-        self._staged: list[tuple[str, str | None, CloudEvent[Any]]] = []
-        self._after: list[Callable[[], None]] = []
+        super().__init__(database)
+        self._counted = database
+
+    def bind(self, tables: Tables) -> None:
+        """Attach the fake repositories to ``tables``."""
+        self.profiles = FakeProfiles(tables)
+        self.threads = FakeThreads(tables)
 
     async def __aenter__(self) -> Self:
-        self._database.open_transactions += 1
-        return self
+        self._counted.open_transactions += 1
+        return await super().__aenter__()
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._database.open_transactions -= 1
-
-    async def claim_event(self, consumer: str, event_id: str) -> bool:
-        """False when the event was committed before."""
-        claim = (consumer, event_id)
-        if claim in self._database.claimed or claim in self._claims:
-            return False
-        self._claims.add(claim)
-        return True
-
-    async def publish(
-        self, topic: str, key: str | None, event: CloudEvent[Any], *, state_key: Hashable | None = None
-    ) -> None:
-        """Staged until commit."""
-        self._staged.append((topic, key, event))
-
-    def after_commit(self, action: Callable[[], None]) -> None:
-        """Run at commit."""
-        self._after.append(action)
-
-    async def commit(self) -> None:
-        """Make everything visible."""
-        self._database.claimed |= self._claims
-        self._database.threads.update(self.threads.changed)
-        self._database.published.extend(self._staged)
-        for action in self._after:
-            action()
+        self._counted.open_transactions -= 1
+        await super().__aexit__(exc_type, exc, tb)
 
 
 class FakeEngine:
