@@ -35,7 +35,7 @@
     css.textContent = [
       ".ca-webchat-bubble{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;",
       "border:0;background:#2d5bd7;color:#fff;font-size:26px;cursor:pointer;box-shadow:0 2px 8px #0004;z-index:2147483000}",
-      ".ca-webchat-panel{position:fixed;right:20px;bottom:88px;width:340px;max-width:calc(100vw - 40px);height:460px;",
+      ".ca-webchat-panel{position:fixed;right:20px;bottom:88px;width:340px;max-width:calc(100vw - 40px);height:460px;max-height:calc(100vh - 108px);",
       "display:none;flex-direction:column;background:#fff;border-radius:10px;box-shadow:0 4px 18px #0005;",
       "font:14px/1.4 system-ui,sans-serif;color:#222;z-index:2147483000;overflow:hidden}",
       ".ca-webchat-panel.ca-open{display:flex}",
