@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import httpx
 import pytest
 from admin_api.domain.errors import AdminError, Unauthenticated
 from admin_api.entrypoints.http.errors import install_error_handlers
-from fastapi import FastAPI, Request
+from fastapi import Body, FastAPI, Request
 from pydantic import BaseModel
 
 
@@ -68,3 +70,43 @@ async def test_a_body_of_the_wrong_shape_is_still_described_field_by_field() -> 
         response = await client.post("/things", json={"count": "many"})
     assert response.status_code == 422
     assert response.json()["error"]["details"][0]["field"] == "count"
+
+
+class _Things(BaseModel):
+    things: list[_Body]
+
+
+def _app_taking_a_list_or_a_wrapped_list() -> FastAPI:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.put("/things")
+    async def replace(body: Annotated[list[_Body] | _Things, Body()]) -> int:
+        return len(body if isinstance(body, list) else body.things)
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("sent", "field"),
+    [([{"count": 1}, {"count": "many"}], "1.count"), ({"things": [{"count": "many"}]}, "things.0.count")],
+)
+async def test_a_body_of_two_shapes_is_described_in_the_shape_it_was_sent(sent: object, field: str) -> None:
+    transport = httpx.ASGITransport(app=_app_taking_a_list_or_a_wrapped_list())
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.put("/things", json=sent)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["details"] == [
+        {"field": field, "problem": "Input should be a valid integer, unable to parse string as an integer"}
+    ]
+    assert error["message"] == f"The request is invalid: {field}: {error['details'][0]['problem']}."
+
+
+async def test_a_body_of_neither_shape_is_refused_for_both() -> None:
+    transport = httpx.ASGITransport(app=_app_taking_a_list_or_a_wrapped_list())
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.put("/things", json="many")
+    details = response.json()["error"]["details"]
+    assert [detail["field"] for detail in details] == ["body", "body"]
+    assert "valid list" in details[0]["problem"]

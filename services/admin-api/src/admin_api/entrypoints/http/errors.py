@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from types import UnionType
+from typing import Any, Union, get_origin
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -92,6 +93,27 @@ def status_of(error: AdminError) -> int:
     return 400
 
 
+# Of a body that may take several shapes (PUT /users takes a list or {"users": [...]}), pydantic reports each
+# shape's errors under a label of its own ("list[UserBody]", "UsersBody") that no client wrote.
+SHAPE_ERRORS = frozenset({"list_type", "dict_type", "model_type", "model_attributes_type"})
+
+
+def _body_is_union(request: Request) -> bool:
+    field = getattr(request.scope.get("route"), "body_field", None)
+    return get_origin(getattr(getattr(field, "field_info", None), "annotation", None)) in (Union, UnionType)
+
+
+def _client_errors(errors: Sequence[Any], *, union_body: bool) -> list[dict[str, Any]]:
+    """Validation errors as the client wrote the body: of a union, only the shapes it has, without their labels."""
+    located = [{**item, "loc": tuple(item.get("loc", ()))} for item in errors]
+    if not union_body:
+        return located
+    in_body = [item for item in located if item["loc"][:1] == ("body",) and len(item["loc"]) >= 2]
+    fitting = [item for item in in_body if not (len(item["loc"]) == 2 and item.get("type") in SHAPE_ERRORS)]
+    unlabelled = [{**item, "loc": ("body", *item["loc"][2:])} for item in fitting or in_body]
+    return unlabelled + [item for item in located if item not in in_body]
+
+
 def _field(location: tuple[Any, ...] | list[Any]) -> str:
     parts = [str(part) for part in location if part not in ("body",)]
     return ".".join(parts) or "body"
@@ -141,7 +163,7 @@ def install_error_handlers(app: FastAPI, *, authentication_failure: Authenticati
             return error_json(422, "validation_error", message, [{"field": "body", "problem": not_json}])
         details = [
             {"field": _field(item.get("loc", ())), "problem": str(item.get("msg", "invalid"))}
-            for item in error.errors()[:20]
+            for item in _client_errors(error.errors(), union_body=_body_is_union(request))[:20]
         ]
         summary = "; ".join(f"{detail['field']}: {detail['problem']}" for detail in details[:5])
         return error_json(422, "validation_error", f"The request is invalid: {summary}.", details)
