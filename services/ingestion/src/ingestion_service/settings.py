@@ -8,7 +8,7 @@ from customer_agent_shared.settings import ServiceSettings
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from ingestion_service.adapters.crawler import DEFAULT_PARSE_WORKERS
+from ingestion_service.adapters.page_parser import DEFAULT_PARSE_WORKERS
 from ingestion_service.adapters.parse_limits import MIB
 from ingestion_service.domain.network_policy import parse_networks
 

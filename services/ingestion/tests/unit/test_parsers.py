@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from ingestion_service.adapters.crawler import PageKind, PageParsers, parse_page
 from ingestion_service.adapters.file_parsers import FileLimits, parse_file
 from ingestion_service.adapters.html_extract import extract_html
+from ingestion_service.adapters.page_parser import PageKind, PageParsers, parse_page
 from ingestion_service.adapters.safe_http import FetchResult
 from ingestion_service.domain.documents import DocumentRefused, ParserStopped
 from ingestion_service.domain.file_types import SUPPORTED_EXTENSIONS

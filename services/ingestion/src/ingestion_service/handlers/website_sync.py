@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 
 from customer_agent_shared.events.sources import SourceKind, SourceState
 
-from ingestion_service.adapters.crawler import Crawler, CrawlOptions, CrawlSummary, PageKind, PageOutcome, PreviousPage
+from ingestion_service.adapters.crawler import Crawler, CrawlOptions, CrawlSummary, PreviousPage
 from ingestion_service.adapters.metrics import PARSE_FAILURES, SYNC_BACKLOG, SYNCS_FINISHED
+from ingestion_service.adapters.page_parser import PageKind, PageOutcome
 from ingestion_service.adapters.sync_lock import SyncLeases
 from ingestion_service.domain.chunking import document_id_for
 from ingestion_service.domain.model import IndexedDocument, Source
