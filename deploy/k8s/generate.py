@@ -37,6 +37,7 @@ from discovery import (
     KAFKA_CA_SECRET,
     PART_OF,
     REPO,
+    ServiceInfo,
     Setting,
     discover_services,
     kafka_topics,
@@ -78,7 +79,7 @@ def env_file(settings: list[Setting]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def settings_reference(services: list[Any], shared: list[Setting]) -> str:
+def settings_reference(services: list[ServiceInfo], shared: list[Setting]) -> str:
     """``docs/settings.md``: every setting of every service, with its default and what it does."""
 
     def table(settings: list[Setting]) -> list[str]:
@@ -120,65 +121,86 @@ def dump(resources: list[dict[str, Any]]) -> str:
 def render(k8s: Path = K8S) -> dict[Path, str]:
     """Every generated file under the ``k8s`` directory, path → content."""
     base = k8s / "base"
-    from customer_agent_shared.topics import TOPICS
-
     services = discover_services()
-    partitions = {spec.name: spec.partitions(CHANNEL_PARTITIONS_DEFAULT) for spec in TOPICS}
+    shared = sorted(
+        {setting.env: setting for s in services for setting in s.settings if setting.shared}.values(),
+        key=lambda setting: setting.env,
+    )
     files: dict[Path, str] = {}
-    shared: dict[str, Setting] = {}
     for service in services:
-        for setting in service.settings:
-            if setting.shared:
-                shared[setting.env] = setting
-        own = [s for s in service.settings if not s.shared]
-        files[base / "config" / f"{service.name}.env"] = env_file([*own, kafka_username(service)])
-        scaled_by_lag = (
-            [trigger_authentication(service.name, labels(service), ca_secret=KAFKA_CA_SECRET)]
-            if uses_keda(service)
-            else []
-        )
-        files[base / "services" / f"{service.name}.yaml"] = dump(
-            [
-                deployment(service),
-                k8s_service(service),
-                pdb(service),
-                autoscaler(service, partitions),
-                *scaled_by_lag,
-                network_policy(service),
-                *([migrations_job(service)] if has_migrations(service) else []),
-                service_monitor(service),
-            ]
-        )
-    files[base / "config" / "shared.env"] = env_file(sorted(shared.values(), key=lambda s: s.env))
-    files[REPO / "docs" / "settings.md"] = settings_reference(services, sorted(shared.values(), key=lambda s: s.env))
-    files[base / "kafka" / "topics.yaml"] = dump(kafka_topics())
-    principals = access_table([ServiceSubscriptions(s.name, s.consumer_group, s.subscriptions) for s in services])
-    files[base / "kafka" / "users.yaml"] = dump([kafka_user(principal) for principal in principals])
-    files[base / "kafka" / "acls.tsv"] = acl_table(principals)
+        files |= service_files(base, service, topic_partitions())
+    files[base / "config" / "shared.env"] = env_file(shared)
+    files[REPO / "docs" / "settings.md"] = settings_reference(services, shared)
+    files |= kafka_files(base, services)
     files[base / "observability" / "dashboard.json"] = (
         json.dumps(dashboard([s.name for s in services]), indent=2) + "\n"
     )
-    files[base / "services.json"] = (
-        json.dumps(
-            [
-                {
-                    "name": s.name,
-                    "directory": s.directory,
-                    "distribution": s.distribution,
-                    "script": s.script,
-                    "env_prefix": s.env_prefix,
-                    "port": s.port,
-                    "subscriptions": list(s.subscriptions),
-                    "uses_opensearch": s.uses_opensearch,
-                    "secrets": [x.env for x in s.settings if x.secret],
-                }
-                for s in services
-            ],
-            indent=2,
-        )
-        + "\n"
+    files[base / "services.json"] = services_index(services)
+    files[base / "kustomization.yaml"] = kustomization(services)
+    return files
+
+
+def topic_partitions() -> dict[str, int]:
+    """Each topic's partition count, as the manifests and the local stack create it."""
+    from customer_agent_shared.topics import TOPICS
+
+    return {spec.name: spec.partitions(CHANNEL_PARTITIONS_DEFAULT) for spec in TOPICS}
+
+
+def service_files(base: Path, service: ServiceInfo, partitions: dict[str, int]) -> dict[Path, str]:
+    """One service's ConfigMap ``.env`` and its workload manifests."""
+    own = [s for s in service.settings if not s.shared]
+    scaled_by_lag = (
+        [trigger_authentication(service.name, labels(service), ca_secret=KAFKA_CA_SECRET)] if uses_keda(service) else []
     )
-    kustomization = {
+    workload = [
+        deployment(service),
+        k8s_service(service),
+        pdb(service),
+        autoscaler(service, partitions),
+        *scaled_by_lag,
+        network_policy(service),
+        *([migrations_job(service)] if has_migrations(service) else []),
+        service_monitor(service),
+    ]
+    return {
+        base / "config" / f"{service.name}.env": env_file([*own, kafka_username(service)]),
+        base / "services" / f"{service.name}.yaml": dump(workload),
+    }
+
+
+def kafka_files(base: Path, services: list[ServiceInfo]) -> dict[Path, str]:
+    """The Strimzi topics and users, and the same ACLs as a table for the local Kafka."""
+    principals = access_table([ServiceSubscriptions(s.name, s.consumer_group, s.subscriptions) for s in services])
+    return {
+        base / "kafka" / "topics.yaml": dump(kafka_topics()),
+        base / "kafka" / "users.yaml": dump([kafka_user(principal) for principal in principals]),
+        base / "kafka" / "acls.tsv": acl_table(principals),
+    }
+
+
+def services_index(services: list[ServiceInfo]) -> str:
+    """``services.json``: what the generator read of each service (ports, subscriptions, secrets)."""
+    index = [
+        {
+            "name": s.name,
+            "directory": s.directory,
+            "distribution": s.distribution,
+            "script": s.script,
+            "env_prefix": s.env_prefix,
+            "port": s.port,
+            "subscriptions": list(s.subscriptions),
+            "uses_opensearch": s.uses_opensearch,
+            "secrets": [x.env for x in s.settings if x.secret],
+        }
+        for s in services
+    ]
+    return json.dumps(index, indent=2) + "\n"
+
+
+def kustomization(services: list[ServiceInfo]) -> str:
+    """The base's ``kustomization.yaml``: every resource file and ConfigMap generator."""
+    document = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "labels": [{"pairs": {"app.kubernetes.io/part-of": PART_OF}, "includeSelectors": False}],
@@ -199,8 +221,7 @@ def render(k8s: Path = K8S) -> dict[Path, str]:
             },
         ],
     }
-    files[base / "kustomization.yaml"] = HEADER + yaml.safe_dump(kustomization, sort_keys=False)
-    return files
+    return HEADER + yaml.safe_dump(document, sort_keys=False)
 
 
 def main(argv: list[str] | None = None) -> int:
