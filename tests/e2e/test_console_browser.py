@@ -188,3 +188,94 @@ async def test_a_wrong_key_is_refused_and_a_read_only_key_gets_no_controls(
     assert not chromium.find_elements(By.ID, "short-answer-form")
     assert not chromium.find_elements(By.ID, "dropzone")
     assert not csp_violations(chromium)
+
+
+def pick(scope: WebElement, selector: str, text: str) -> None:
+    """Choose the option showing ``text`` in the select matching ``selector`` within ``scope``."""
+    Select(scope.find_element(By.CSS_SELECTOR, selector)).select_by_visible_text(text)
+
+
+def add_working_time(form: WebElement, days: set[int], start: str, end: str) -> None:
+    """Add a row of working time to a users or teams form and set its weekdays and times."""
+    form.find_element(By.CSS_SELECTOR, "button[data-add-hours]").click()
+    row = form.find_elements(By.CSS_SELECTOR, ".hours-rows .hours-row")[-1]
+    for box in row.find_elements(By.CSS_SELECTOR, "input[type=checkbox]"):
+        if box.is_selected() != (int(str(box.get_attribute("value"))) in days):
+            box.click()
+    pick(row, "select[name$='-start']", start)
+    pick(row, "select[name$='-end']", end)
+
+
+async def open_new_form(browser: WebDriver, resource: str, label: str) -> WebElement:
+    """Click "Add a user" or "Add a team"; the empty form in its place."""
+    browser.find_element(By.CSS_SELECTOR, f"#{resource} tfoot button").click()
+    form = await shown(browser, f'tr[data-editing={resource}][data-id=""] form', f"the form of a new {label}")
+    return form
+
+
+async def test_users_and_teams_are_edited_in_forms_and_a_read_only_key_only_sees_them(
+    admin: AdminClient, chromium: webdriver.Chrome
+) -> None:
+    chromium.get(CONSOLE + "people")
+    await sign_in(chromium, admin.http.headers["Authorization"].removeprefix("Bearer "))
+    await shown(chromium, "#people-page", "the users and teams", text="Nobody takes handoffs yet")
+
+    user = await open_new_form(chromium, "users", "user")
+    user.find_element(By.NAME, "id").send_keys("u-ada")
+    user.find_element(By.NAME, "name").send_keys("Ada")
+    pick(user, "select[name=timezone]", "Europe/Copenhagen")
+    add_working_time(user, {0, 1, 2, 3, 4}, "08:30", "16:00")
+    add_working_time(user, {5}, "10:00", "14:00")
+    user.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    await shown(chromium, "#flash .notice", "the user saved", text="User 'Ada' saved.")
+
+    team = await open_new_form(chromium, "teams", "team")
+    team.find_element(By.NAME, "id").send_keys("support")
+    team.find_element(By.NAME, "name").send_keys("Support")
+    team.find_element(By.NAME, "max_capacity").send_keys("3")
+    team.find_element(By.CSS_SELECTOR, "input[name=member_ids][value=u-ada]").click()
+    team.find_element(By.CSS_SELECTOR, "input[name=hours_mode][value=own]").click()
+    pick(team, "select[name=timezone]", "America/New_York")
+    add_working_time(team, {0, 1, 2, 3, 4, 5, 6}, "00:00", "24:00")
+    team.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    await shown(chromium, "#flash .notice", "the team saved", text="Team 'Support' saved.")
+
+    chromium.refresh()  # what the page shows now is what the API keeps
+    ada_hours = "Mon\u2013Fri 08:30\u201316:00, Sat 10:00\u201314:00"
+    await shown(chromium, "tr[data-user=u-ada] td.working-hours", "Ada's hours", text=ada_hours)
+    assert "Europe/Copenhagen" in chromium.find_element(By.CSS_SELECTOR, "tr[data-user=u-ada]").text
+    support = await shown(chromium, "tr[data-team=support]", "the team", text="3 open threads")
+    assert "Ada" in support.text
+    assert "Mon\u2013Sun 00:00\u201324:00" in support.text
+    users, teams = await admin.call("GET", "/users"), await admin.call("GET", "/teams")
+    assert users[0]["working_hours"]["intervals"][5] == {"day": 5, "start": "10:00", "end": "14:00"}
+    assert (teams[0]["max_capacity"], teams[0]["member_ids"]) == (3, ["u-ada"])
+    assert teams[0]["working_hours"]["timezone"] == "America/New_York"
+
+    # A capacity the API refuses: its words next to the field, the value as typed, nothing saved.
+    support.find_element(By.XPATH, ".//button[text()='Edit']").click()
+    team = await shown(chromium, "tr[data-editing=teams][data-id=support] form", "the team's form")
+    capacity = team.find_element(By.NAME, "max_capacity")
+    capacity.clear()
+    capacity.send_keys("100001")
+    team.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    problem = "Input should be less than or equal to 100000"
+    await shown(chromium, "tr[data-editing=teams] .error-text[data-field=max_capacity]", "the refusal", text=problem)
+    refusal = chromium.find_element(By.CSS_SELECTOR, "tr[data-editing=teams] .alert .message").text
+    assert refusal == f"The request is invalid: 0.max_capacity: {problem}."
+    assert (
+        chromium.find_element(By.CSS_SELECTOR, "tr[data-editing=teams] [name=max_capacity]").get_attribute("value")
+        == "100001"
+    )
+    assert (await admin.call("GET", "/teams"))[0]["max_capacity"] == 3
+
+    issued = await admin.call("POST", "/api-keys", as_operator=True, json={"permissions": ["customer_agent:read"]})
+    chromium.find_element(By.ID, "sign-out").click()
+    await sign_in(chromium, issued["key"])
+    await shown(chromium, "#session .who", "the read-only session", text="read-only")
+    chromium.find_element(By.CSS_SELECTOR, "nav.tabs a[data-page=people]").click()
+    await shown(chromium, "tr[data-user=u-ada]", "Ada, for the read-only key", text=ada_hours)
+    page = chromium.find_element(By.ID, "people-page")
+    assert "3 open threads" in page.text
+    assert not page.find_elements(By.CSS_SELECTOR, "button, form, input, select")
+    assert not csp_violations(chromium)

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
 
-from admin_api.entrypoints.console import content, insights, setup, talk
+from admin_api.entrypoints.console import content, insights, people, setup, talk
 from admin_api.entrypoints.console.client import ApiRefused, SignedIn
 from admin_api.entrypoints.console.rendering import STATIC_DIR, missing_assets, render, render_refusal
 
@@ -60,5 +60,5 @@ def install_console(app: FastAPI) -> None:
     app.add_exception_handler(ApiRefused, render_refusal)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="console-static")
     app.include_router(shell)
-    for module in (content, talk, setup, insights):
+    for module in (content, talk, setup, people, insights):
         app.include_router(module.router)

@@ -18,11 +18,12 @@ ACCOUNTS = "/v1/accounts"
 
 
 class ApiRefused(Exception):
-    """The REST API refused a call: its status and its own words."""
+    """The REST API refused a call: its status, its own words and, for invalid fields, what is wrong with each."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.details = details or []
 
 
 @dataclass
@@ -61,7 +62,8 @@ def refusal(response: httpx.Response) -> ApiRefused:
     """The API's error body as an exception (any non-JSON answer is named by its status)."""
     try:
         error = response.json()["error"]
-        return ApiRefused(response.status_code, str(error["code"]), str(error["message"]))
+        details = [item for item in error.get("details") or [] if isinstance(item, dict)]
+        return ApiRefused(response.status_code, str(error["code"]), str(error["message"]), details)
     except (ValueError, KeyError, TypeError):
         return ApiRefused(response.status_code, "http_error", f"The API answered HTTP {response.status_code}.")
 

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from admin_api.entrypoints.console.client import ApiRefused
+from admin_api.entrypoints.console.people_forms import hour_rows, weekdays
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -52,6 +53,8 @@ def _percent(value: float | None) -> str:
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["when"] = _when
 templates.env.filters["percent"] = _percent
+templates.env.filters["hour_rows"] = hour_rows
+templates.env.filters["weekdays"] = weekdays
 templates.env.filters["pretty_json"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
 
 

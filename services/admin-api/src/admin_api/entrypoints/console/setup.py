@@ -1,8 +1,7 @@
-"""Console: channels and their handoff rules, trigger words and availability messages, users and teams."""
+"""Console: channels and their handoff rules, trigger words and availability messages."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from customer_agent_shared.events.channels import ChannelType
@@ -114,54 +113,3 @@ async def save_messages(request: Request, console: SignedIn) -> HTMLResponse:
     headers = {"If-Match": current.headers["etag"]} if "etag" in current.headers else None
     await console.call("PUT", "/handoff", json={"messages": messages}, headers=headers)
     return await _channels_page(request, console, f"Availability messages for {language!r} saved.")
-
-
-async def _people_page(request: Request, console: Console, notice: str | None = None) -> HTMLResponse:
-    users, teams = await console.get("/users"), await console.get("/teams")
-    context = {
-        "console": console,
-        "users": users,
-        "teams": teams,
-        "users_json": json.dumps(users, indent=2, ensure_ascii=False),
-        "teams_json": json.dumps(teams, indent=2, ensure_ascii=False),
-        "notice": notice,
-    }
-    return render(request, "people.html", context)
-
-
-@router.get("/people", response_class=HTMLResponse)
-async def people_page(request: Request, console: SignedIn) -> HTMLResponse:
-    """Users and teams: working hours, availability, capacity."""
-    return await _people_page(request, console)
-
-
-@router.post("/people/{resource}", response_class=HTMLResponse)
-async def replace_people(
-    request: Request,
-    console: SignedIn,
-    resource: Annotated[str, Path(pattern="^(users|teams)$")],
-    document: Annotated[str, Form()],
-) -> HTMLResponse:
-    """Replace the users or the teams with the edited JSON list."""
-    try:
-        body = json.loads(document)
-    except ValueError as error:
-        raise ApiRefused(422, "invalid_request", f"The {resource} are not valid JSON: {error}.") from error
-    await console.call("PUT", f"/{resource}", json=body)
-    return await _people_page(request, console, f"{resource.capitalize()} saved.")
-
-
-@router.post("/people/users/{user_id}/availability", response_class=HTMLResponse)
-async def set_availability(
-    request: Request,
-    console: SignedIn,
-    user_id: Annotated[str, Path(max_length=200)],
-    available: Annotated[bool, Form()],
-) -> HTMLResponse:
-    """Mark one user available or away."""
-    users = await console.get("/users")
-    for user in users:
-        if user["id"] == user_id:
-            user["available"] = available
-    await console.call("PUT", "/users", json=users)
-    return await _people_page(request, console, f"{user_id} is now {'available' if available else 'away'}.")

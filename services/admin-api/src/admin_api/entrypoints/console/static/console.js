@@ -1,5 +1,6 @@
 // The console's own script: keeps the API key in this tab's sessionStorage, sends it as the bearer header
-// on every htmx request, uploads dropped files to the REST API, and draws the performance charts.
+// on every htmx request, uploads dropped files to the REST API, draws the performance charts, and adds or
+// removes rows of working time in the users and teams forms.
 (function () {
   "use strict";
 
@@ -107,12 +108,48 @@
     markCurrent(currentPage());
   });
 
+  // The users and teams forms: a row of working time is added from the form's <template>, or removed.
+  function addHoursRow(editor) {
+    var number = Number(editor.dataset.nextRow || 0);
+    var row = editor.querySelector("template").content.firstElementChild.cloneNode(true);
+    var first = !editor.querySelector(".hours-rows .hours-row");
+    editor.dataset.nextRow = String(number + 1);
+    row.querySelectorAll("[name]").forEach(function (field) {
+      field.name = field.name.replace("__row__", String(number));
+      if (field.type === "checkbox" && !first) {
+        field.checked = false; // the first row offers Monday to Friday; a later one is for other days
+      }
+    });
+    editor.querySelector(".hours-rows").append(row);
+  }
+
   document.addEventListener("click", function (event) {
-    if (event.target && event.target.id === "sign-out") {
+    var target = event.target;
+    if (!target || !target.closest) {
+      return;
+    }
+    if (target.id === "sign-out") {
       sessionStorage.removeItem(KEY);
       location.assign("/console/");
+    } else if (target.closest("[data-add-hours]")) {
+      addHoursRow(target.closest(".hours-editor"));
+    } else if (target.closest("[data-remove-hours]")) {
+      target.closest(".hours-row").remove();
     }
   });
+
+  // A new user or team starts in the browser's time zone, when the API knows it.
+  function preselectBrowserZone(root) {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (!root.querySelectorAll || !zone) {
+      return;
+    }
+    root.querySelectorAll("select[data-browser-zone]").forEach(function (select) {
+      if (Array.prototype.some.call(select.options, function (option) { return option.value === zone; })) {
+        select.value = zone;
+      }
+    });
+  }
 
   byId("sign-in-form").addEventListener("submit", function (event) {
     event.preventDefault();
@@ -195,6 +232,7 @@
   htmx.onLoad(function (root) {
     wireDropzone(root);
     drawCharts(root);
+    preselectBrowserZone(root);
   });
 
   if (key()) {
