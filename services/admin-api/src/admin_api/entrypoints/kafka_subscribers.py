@@ -15,9 +15,9 @@ from customer_agent_shared.events.envelope import CloudEvent, RawCloudEvent
 from customer_agent_shared.events.inbox import INBOX_EVENT_TYPES
 from customer_agent_shared.events.sources import SourceStatus
 from customer_agent_shared.messaging.batches import BatchConsumer
-from customer_agent_shared.messaging.broker import subscriber_options
-from customer_agent_shared.messaging.reliable import decode_json_body
+from customer_agent_shared.messaging.subscriptions import Subscriptions
 from customer_agent_shared.topics import (
+    AGENT_REPLAY_RESULTS,
     AUDIT,
     BILLING_CREDIT_STATE,
     CONVERSATIONS_EVENTS,
@@ -29,6 +29,7 @@ from faststream.kafka import KafkaBroker
 from admin_api.handlers.credits import CreditUseCases
 from admin_api.handlers.event_intake import AuditIntake
 from admin_api.handlers.insights import InsightUseCases
+from admin_api.handlers.replays import ReplayUseCases
 from admin_api.handlers.sources import SourceUseCases
 
 
@@ -40,6 +41,7 @@ class Folds:
     insights: InsightUseCases
     credits: CreditUseCases
     audit: AuditIntake
+    replays: ReplayUseCases
 
 
 def register_subscribers(
@@ -50,27 +52,16 @@ def register_subscribers(
     offset_reset: str = "earliest",
 ) -> None:
     """Subscribe admin-api to every topic it folds (conversation events in batches, see ``BatchConsumer``)."""
-    options = subscriber_options(offset_reset)
+    subscribe = Subscriptions(broker, "admin-api", group_id, offset_reset, batches)
 
-    @broker.subscriber(
-        SOURCES_STATUS,
-        group_id=f"{group_id}.{SOURCES_STATUS}",
-        decoder=decode_json_body,
-        title=f"admin-api/{SOURCES_STATUS}",
-        description="Fold ingestion progress into each source's state and counts.",
-        **options,
-    )
+    @subscribe.each(SOURCES_STATUS, description="Fold ingestion progress into each source's state and counts.")
     async def on_source_status(event: CloudEvent[SourceStatus]) -> None:
         await folds.sources.apply_status(f"{group_id}:{SOURCES_STATUS}", event.id, event.data)
 
-    @batches.subscriber(
-        broker,
+    @subscribe.batch(
         CONVERSATIONS_EVENTS,
-        group_id=f"{group_id}.{CONVERSATIONS_EVENTS}",
-        decoder=batches.decoder(CloudEvent[ConversationEvent]),
-        title=f"admin-api/{CONVERSATIONS_EVENTS}",
+        CloudEvent[ConversationEvent],
         description="Count conversations for performance and collect knowledge gaps.",
-        **options,
     )
     async def on_conversation_events(events: list[CloudEvent[ConversationEvent]]) -> None:
         consumer = f"{group_id}:{CONVERSATIONS_EVENTS}"
@@ -80,15 +71,12 @@ def register_subscribers(
 
         await batches.run(events, apply, inbox_consumer=consumer)
 
-    @batches.subscriber(
-        broker,
+    @subscribe.batch(
         INBOX_EVENTS,
-        group_id=f"{group_id}.{INBOX_EVENTS}",
         # Each type has its own data model: the use case validates the data (a bad one is dead-lettered).
-        decoder=batches.decoder(RawCloudEvent, event_types=INBOX_EVENT_TYPES),
-        title=f"admin-api/{INBOX_EVENTS}",
+        RawCloudEvent,
+        event_types=INBOX_EVENT_TYPES,
         description="Threads people close in the inbox end their conversation in the performance figures.",
-        **options,
     )
     async def on_inbox_events(events: list[RawCloudEvent]) -> None:
         consumer = f"{group_id}:{INBOX_EVENTS}"
@@ -98,24 +86,19 @@ def register_subscribers(
 
         await batches.run(events, apply, inbox_consumer=consumer)
 
-    @broker.subscriber(
-        AUDIT,
-        group_id=f"{group_id}.{AUDIT}",
-        decoder=decode_json_body,
-        title=f"admin-api/{AUDIT}",
-        description="Keep the audit trail of changes made by any service.",
-        **options,
-    )
+    @subscribe.each(AUDIT, description="Keep the audit trail of changes made by any service.")
     async def on_audit_recorded(event: CloudEvent[AuditRecorded]) -> None:
         await folds.audit.record(event)
 
-    @broker.subscriber(
-        BILLING_CREDIT_STATE,
-        group_id=f"{group_id}.{BILLING_CREDIT_STATE}",
-        decoder=decode_json_body,
-        title=f"admin-api/{BILLING_CREDIT_STATE}",
-        description="Keep each account's credit balance readable (older versions ignored).",
-        **options,
+    @subscribe.each(
+        BILLING_CREDIT_STATE, description="Keep each account's credit balance readable (older versions ignored)."
     )
     async def on_credit_state(event: CloudEvent[CreditState]) -> None:
         await folds.credits.apply_state(f"{group_id}:{BILLING_CREDIT_STATE}", event.id, event.data)
+
+    @subscribe.each(
+        AGENT_REPLAY_RESULTS,
+        description="Take in a draft replay's verdicts: conversation's (then ask routing), then routing's.",
+    )
+    async def on_replay_result(event: RawCloudEvent) -> None:
+        await folds.replays.apply_result(f"{group_id}:{AGENT_REPLAY_RESULTS}", event)

@@ -12,8 +12,7 @@ from customer_agent_shared.events.envelope import CloudEvent, RawCloudEvent
 from customer_agent_shared.events.inbox import INBOX_EVENT_TYPES
 from customer_agent_shared.events.preview import PreviewRequested
 from customer_agent_shared.messaging.batches import BatchConsumer
-from customer_agent_shared.messaging.broker import subscriber_options
-from customer_agent_shared.messaging.reliable import decode_json_body
+from customer_agent_shared.messaging.subscriptions import Subscriptions
 from customer_agent_shared.topics import (
     AGENT_CONFIG,
     BILLING_CREDIT_STATE,
@@ -49,83 +48,63 @@ def register_subscribers(
     batches: BatchConsumer,
     offset_reset: str = "earliest",
 ) -> None:
-    """Subscribe routing to every topic it consumes (the two busiest in batches, see ``BatchConsumer``)."""
-    options = subscriber_options(offset_reset)
+    """Subscribe routing to every topic it consumes (the busiest in batches, see ``BatchConsumer``)."""
+    subscribe = Subscriptions(broker, "routing", group_id, offset_reset, batches)
+    _subscribe_thread_events(subscribe, use_cases, batches)
+    _subscribe_account_events(subscribe, use_cases)
 
-    @batches.subscriber(
-        broker,
+
+def _subscribe_thread_events(subscribe: Subscriptions, use_cases: RoutingUseCases, batches: BatchConsumer) -> None:
+    """The events that decide or change who owns a thread, in batches."""
+
+    @subscribe.batch(
         CHANNELS_INBOUND,
-        group_id=f"{group_id}.{CHANNELS_INBOUND}",
-        decoder=batches.decoder(CloudEvent[MessageReceived], event_types=(MESSAGE_RECEIVED,)),
-        title="routing/channels.inbound.v1",
+        CloudEvent[MessageReceived],
+        event_types=(MESSAGE_RECEIVED,),
         description="Decide who owns the thread of each inbound visitor message.",
-        **options,
     )
     async def on_messages_received(events: list[CloudEvent[MessageReceived]]) -> None:
-        await batches.run(
-            events,
-            use_cases.inbound.handle,
-            inbox_consumer=use_cases.inbound.inbox_consumer,
-            prepare=use_cases.inbound.prepare,
-        )
+        inbound = use_cases.inbound
+        await batches.run(events, inbound.handle, inbox_consumer=inbound.inbox_consumer, prepare=inbound.prepare)
 
-    @broker.subscriber(
-        AGENT_CONFIG,
-        group_id=f"{group_id}.{AGENT_CONFIG}",
-        decoder=decode_json_body,
-        title="routing/agent.config.v1",
-        description="Fold each account's agent configuration snapshot into routing's view.",
-        **options,
+    @subscribe.batch(
+        CONVERSATIONS_EVENTS,
+        CloudEvent[ConversationEvent],
+        description="Hand off threads the agent cannot answer or where the visitor asks for a person.",
     )
+    async def on_conversation_events(events: list[CloudEvent[ConversationEvent]]) -> None:
+        handoffs = use_cases.conversation_events
+        await batches.run(events, handoffs.handle, inbox_consumer=handoffs.inbox_consumer)
+
+    @subscribe.batch(
+        INBOX_EVENTS,
+        # Each type has its own data model: the use case validates the data (a bad one is dead-lettered).
+        RawCloudEvent,
+        event_types=INBOX_EVENT_TYPES,
+        description="Free capacity and change ownership when people close, reassign or return threads; "
+        "keep users' presence.",
+    )
+    async def on_inbox_events(events: list[RawCloudEvent]) -> None:
+        await batches.run(events, use_cases.inbox_events.handle, inbox_consumer=use_cases.inbox_events.inbox_consumer)
+
+
+def _subscribe_account_events(subscribe: Subscriptions, use_cases: RoutingUseCases) -> None:
+    """An account's configuration and credits folded into routing's view, and read-only questions about it."""
+
+    @subscribe.each(AGENT_CONFIG, description="Fold each account's agent configuration snapshot into routing's view.")
     async def on_agent_config(event: CloudEvent[AgentConfigSnapshot]) -> None:
         await use_cases.account_state.fold_config(AGENT_CONFIG, event)
 
-    @broker.subscriber(
-        CONVERSATIONS_PREVIEW,
-        group_id=f"{group_id}.{CONVERSATIONS_PREVIEW}",
-        decoder=decode_json_body,
-        title="routing/conversations.preview.v1",
-        description="Tell an admin's preview what routing would do with the question (read only).",
-        **options,
-    )
-    async def on_preview_requested(event: CloudEvent[PreviewRequested]) -> None:
-        await use_cases.preview.handle(event)
-
-    @broker.subscriber(
+    @subscribe.each(
         BILLING_CREDIT_STATE,
-        group_id=f"{group_id}.{BILLING_CREDIT_STATE}",
-        decoder=decode_json_body,
-        title="routing/billing.credit-state.v1",
         description="Pause or resume new assignments when credits are exhausted or restored.",
-        **options,
     )
     async def on_credit_state(event: CloudEvent[CreditState]) -> None:
         await use_cases.account_state.fold_credit_state(BILLING_CREDIT_STATE, event)
 
-    @batches.subscriber(
-        broker,
-        CONVERSATIONS_EVENTS,
-        group_id=f"{group_id}.{CONVERSATIONS_EVENTS}",
-        decoder=batches.decoder(CloudEvent[ConversationEvent]),
-        title="routing/conversations.events.v1",
-        description="Hand off threads the agent cannot answer or where the visitor asks for a person.",
-        **options,
+    @subscribe.each(
+        CONVERSATIONS_PREVIEW,
+        description="Tell an admin's preview what routing would do with the question (read only).",
     )
-    async def on_conversation_events(events: list[CloudEvent[ConversationEvent]]) -> None:
-        await batches.run(
-            events, use_cases.conversation_events.handle, inbox_consumer=use_cases.conversation_events.inbox_consumer
-        )
-
-    @batches.subscriber(
-        broker,
-        INBOX_EVENTS,
-        group_id=f"{group_id}.{INBOX_EVENTS}",
-        # Each type has its own data model: the use case validates the data (a bad one is dead-lettered).
-        decoder=batches.decoder(RawCloudEvent, event_types=INBOX_EVENT_TYPES),
-        title=f"routing/{INBOX_EVENTS}",
-        description="Free capacity and change ownership when people close, reassign or return threads; "
-        "keep users' presence.",
-        **options,
-    )
-    async def on_inbox_events(events: list[RawCloudEvent]) -> None:
-        await batches.run(events, use_cases.inbox_events.handle, inbox_consumer=use_cases.inbox_events.inbox_consumer)
+    async def on_preview_requested(event: CloudEvent[PreviewRequested]) -> None:
+        await use_cases.preview.handle(event)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from customer_agent_shared.events.envelope import RawCloudEvent
-from customer_agent_shared.messaging.broker import subscriber_options
-from customer_agent_shared.messaging.reliable import decode_json_body
+from customer_agent_shared.messaging.subscriptions import Subscriptions
 from customer_agent_shared.topics import CHANNELS_OUTBOUND, INBOX_HANDOFFS
 from faststream.kafka import KafkaBroker
 
@@ -15,26 +14,18 @@ def register_subscribers(
     broker: KafkaBroker, deliveries: Deliveries, group_id: str, offset_reset: str = "earliest"
 ) -> None:
     """Subscribe webchat to replies and handoffs; one group shared by every replica (see ``bootstrap``)."""
-    options = subscriber_options(offset_reset)
+    subscribe = Subscriptions(broker, "webchat", group_id, offset_reset)
 
-    @broker.subscriber(
+    @subscribe.each(
         CHANNELS_OUTBOUND,
-        group_id=f"{group_id}.{CHANNELS_OUTBOUND}",
-        decoder=decode_json_body,
-        title=f"webchat/{CHANNELS_OUTBOUND}",
         description="Keep each reply to a live-chat thread webchat holds for the visitor's socket.",
-        **options,
     )
     async def on_outbound(event: RawCloudEvent) -> None:
         await deliveries.on_outbound(event)
 
-    @broker.subscriber(
+    @subscribe.each(
         INBOX_HANDOFFS,
-        group_id=f"{group_id}.{INBOX_HANDOFFS}",
-        decoder=decode_json_body,
-        title=f"webchat/{INBOX_HANDOFFS}",
         description="Tell the visitor of a live-chat thread webchat holds that a person took over.",
-        **options,
     )
     async def on_handoff(event: RawCloudEvent) -> None:
         await deliveries.on_handoff(event)
