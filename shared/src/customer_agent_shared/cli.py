@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,13 +25,16 @@ def run_service_command(
     migrations_dir: Path,
     asyncapi_document: Callable[[SettingsT], str],
     create_app: Callable[[SettingsT], FastAPI],
+    also_migrate: Sequence[tuple[Path, str]] = (),
 ) -> int:
-    """Serve the service (default), apply its migrations, or print its AsyncAPI document."""
+    """Serve the service (default), apply its migrations (then ``also_migrate``'s: folder, schema), or print
+    its AsyncAPI document."""
     parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", "asyncapi"])
     args = parser.parse_args(argv)
     if args.command == "migrate":
-        upgrade_to_head(migrations_dir, settings.database_url, settings.database_schema)
+        for directory, schema in ((migrations_dir, settings.database_schema), *also_migrate):
+            upgrade_to_head(directory, settings.database_url, schema)
         return 0
     if args.command == "asyncapi":
         sys.stdout.write(asyncapi_document(settings) + "\n")

@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,11 +101,17 @@ def build_kernel(
     inbox: Table,
     migrations_dir: Path,
     use_opensearch: bool = False,
+    schemas: Mapping[str, str] | None = None,
+    also_migrate: Sequence[tuple[Path, str]] = (),
 ) -> ServiceKernel:
-    """Build (not start) the plumbing; call ``finish_lifecycle`` after adding service steps."""
+    """Build (not start) the plumbing; call ``finish_lifecycle`` after adding service steps.
+
+    ``schemas``: other schemas the service reaches (declared name -> the deployment's name), such as the
+    upload store's; ``also_migrate``: (migrations folder, schema) applied after the service's own.
+    """
     engine = create_database_engine(settings.database_url, application_name=settings.service_name)
     # Tables are declared in the service's default schema; a deployment may rename it.
-    engine = engine.execution_options(schema_translate_map={schema: settings.database_schema})
+    engine = engine.execution_options(schema_translate_map={**(schemas or {}), schema: settings.database_schema})
     session_factory = create_session_factory(engine)
     redis = create_redis_client(settings.redis_url)
     producer = KafkaEventProducer(settings.kafka_bootstrap_servers, service=settings.service_name, security=settings)
@@ -145,7 +151,8 @@ def build_kernel(
 
     async def migrate() -> None:
         if settings.run_migrations_on_start:
-            await asyncio.to_thread(upgrade_to_head, migrations_dir, settings.database_url, settings.database_schema)
+            for directory, target in ((migrations_dir, settings.database_schema), *also_migrate):
+                await asyncio.to_thread(upgrade_to_head, directory, settings.database_url, target)
 
     async def start_relay() -> None:
         relay.start()

@@ -183,7 +183,7 @@ class ServiceSettings(InfrastructureSettings):
         default=8 * 1024 * 1024,
         ge=1024,
         description="Most payload bytes one outbox relay pass loads and sends (it always takes at least one row, "
-        "and at most 200): bounds the relay's memory when rows are large, such as uploads in events.",
+        "and at most 200): bounds the relay's memory when rows are large.",
     )
     outbox_missing_topic_grace_seconds: float = Field(
         default=60.0,
@@ -232,6 +232,17 @@ class BatchConsumerSettings(BaseSettings):
         description="How long Kafka may hold a fetch of the busiest topics to gather a full batch (0: return as "
         "soon as one record is there). Consumers off the reply path set it so that each batch's fixed cost is "
         "shared by many events, leaving the cores to the services a visitor waits on.",
+    )
+
+
+class UploadStoreSettings(BaseSettings):
+    """Mixed into the settings of the services that use the upload store (admin-api writes, ingestion reads)."""
+
+    upload_schema: str = Field(
+        default="uploads",
+        validation_alias="UPLOADS_DATABASE_SCHEMA",
+        description="PostgreSQL schema of the upload store: uploaded files, stored once per account by their "
+        "SHA-256 while a file source holds them; admin-api writes and migrates it, ingestion reads it.",
     )
 
 

@@ -175,7 +175,8 @@ TOPICS: tuple[TopicSpec, ...] = (
         "Commands to ingestion: sync, resync, delete, update a content source.",
         key="{account_id}:{source_id}",
         event_types=("source.sync", "source.delete", "source.update"),
-        # Uploaded files travel inside the command (base64), so this topic takes large messages.
+        # Uploads travel as a reference (docs/adr/0006); older commands carried the file inline (base64),
+        # so the topic still takes large messages for them to be replayed.
         max_message_bytes=LARGE_MESSAGE_BYTES,
     ),
     TopicSpec(

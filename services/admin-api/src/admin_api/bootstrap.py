@@ -13,6 +13,7 @@ from customer_agent_shared.kernel import (
     start_consumers_last,
 )
 from customer_agent_shared.topics import AUDIT, CONVERSATIONS_PREVIEW_REPLIES
+from customer_agent_shared.uploads import postgres as upload_store
 from fastapi import FastAPI
 
 from admin_api.adapters.orm import SCHEMA, inbox_table, outbox_table
@@ -59,11 +60,22 @@ class AdminService:
         )
 
 
+def upload_store_migrations(settings: AdminSettings) -> list[tuple[Path, str]]:
+    """admin-api writes the upload store, so it applies the store's migrations after its own."""
+    return [(upload_store.MIGRATIONS_DIR, settings.upload_schema)]
+
+
 def build_service(settings: AdminSettings | None = None) -> AdminService:
     """Build (not start) an admin-api process."""
     settings = settings or AdminSettings()
     kernel = build_kernel(
-        settings, schema=SCHEMA, outbox=outbox_table, inbox=inbox_table, migrations_dir=MIGRATIONS_DIR
+        settings,
+        schema=SCHEMA,
+        outbox=outbox_table,
+        inbox=inbox_table,
+        migrations_dir=MIGRATIONS_DIR,
+        schemas={upload_store.SCHEMA: settings.upload_schema},
+        also_migrate=upload_store_migrations(settings),
     )
     service = AdminService(kernel, settings)
     sources = SourceUseCases(service.unit_of_work, max_upload_bytes=settings.max_upload_bytes)

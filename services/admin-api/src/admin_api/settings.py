@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from customer_agent_shared.settings import BatchConsumerSettings, ServiceSettings
+from customer_agent_shared.settings import BatchConsumerSettings, ServiceSettings, UploadStoreSettings
 from limits import parse
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 
-class AdminSettings(ServiceSettings, BatchConsumerSettings):
+class AdminSettings(ServiceSettings, BatchConsumerSettings, UploadStoreSettings):
     """Everything the admin-api service reads from its environment."""
 
     model_config = SettingsConfigDict(env_prefix="ADMIN_", extra="ignore", populate_by_name=True)

@@ -22,11 +22,13 @@ from .harness import BOOTSTRAP_TOKEN, Harness
 async def harness(infrastructure: InfrastructureSettings) -> AsyncIterator[Harness]:
     """admin-api running in-process: migrations, relay, consumers (offset latest), preview listener."""
     schema = unique_name("test_admin").replace("-", "_")
+    uploads = f"{schema}_uploads"
     settings = AdminSettings(
         # A unique service name keeps the Redis dedup keys (processed:<service>:<topic>:<id>) apart
         # from any admin-api process that is running against the same stack.
         service_name=unique_name("admin-api-test"),
         database_schema=schema,
+        upload_schema=uploads,
         consumer_group=unique_name("admin-test"),
         consumer_offset_reset="latest",
         bootstrap_token=SecretStr(BOOTSTRAP_TOKEN),
@@ -44,5 +46,6 @@ async def harness(infrastructure: InfrastructureSettings) -> AsyncIterator[Harne
     finally:
         engine = create_database_engine(infrastructure.database_url, pool_size=1)
         async with engine.begin() as connection:
-            await connection.execute(text(drop_schema_sql(schema)))
+            for name in (schema, uploads):
+                await connection.execute(text(drop_schema_sql(name)))
         await engine.dispose()

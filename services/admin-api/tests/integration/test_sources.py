@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 
 import pytest
@@ -11,6 +10,7 @@ from customer_agent_shared.events.envelope import make_event, serialize_event
 from customer_agent_shared.events.sources import SOURCE_STATUS, SourceState, SourceStatus
 from customer_agent_shared.testing.kafka import produce_raw
 from customer_agent_shared.topics import SOURCES_COMMANDS, SOURCES_STATUS
+from customer_agent_shared.uploads.store import UploadMissingError
 
 from .harness import Harness, audit_trail, events_for, eventually, read_from, topic_ends
 
@@ -189,7 +189,63 @@ async def test_file_uploads_accept_exactly_the_allowed_types(harness: Harness) -
 
     records = await read_from(servers, SOURCES_COMMANDS, offsets, lambda found: bool(events_for(found, account.id)))
     command = events_for(records, account.id, "source.sync")[0]["data"]
-    assert base64.b64decode(command["file"]["content_base64"]) == content
-    assert command["file"]["sha256"] == hashlib.sha256(content).hexdigest()
+    # The command names the file in the upload store; the bytes stay out of the event.
+    assert command["upload"] == {
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "filename": "returns.md",
+        "content_type": "text/markdown",
+        "size": len(content),
+    }
+    assert command["file"] is None
+    assert await stored(harness, account.id, command["upload"]["sha256"]) == content
     assert len(events_for(records, account.id)) == 1
     assert await audit_trail(harness, account, target_type="source") == [("source", "create", uploaded.json()["id"])]
+
+
+async def stored(harness: Harness, account_id: str, key: str) -> bytes | None:
+    """The account's file of ``key`` in the upload store, or None."""
+    async with harness.service.unit_of_work() as uow:
+        try:
+            return await uow.uploads.get(account_id, key)
+        except UploadMissingError:
+            return None
+
+
+async def test_an_uploaded_file_is_kept_while_a_source_holds_it_and_resynced_from_the_store(
+    harness: Harness,
+) -> None:
+    client, account = harness.client, await harness.new_account()
+    servers = harness.settings.kafka_bootstrap_servers
+    offsets = await topic_ends(servers, SOURCES_COMMANDS)
+    content = b"Warranty\n\nEvery coffee machine carries a two year warranty.\n"
+    key = hashlib.sha256(content).hexdigest()
+    sources = []
+    for name in ("warranty.txt", "copy-of-warranty.txt"):
+        uploaded = await client.post(
+            account.path("/sources/files"), files={"file": (name, content, "text/plain")}, headers=account.edit
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        sources.append(uploaded.json()["id"])
+    first, second = sources
+
+    resync = await client.post(account.path(f"/sources/{first}/resync"), headers=account.edit)
+    assert resync.status_code == 202
+    assert (await client.delete(account.path(f"/sources/{first}"), headers=account.edit)).status_code == 204
+    assert await stored(harness, account.id, key) == content  # the other source still holds it
+    assert (await client.delete(account.path(f"/sources/{second}"), headers=account.edit)).status_code == 204
+    assert await stored(harness, account.id, key) is None  # deleted with its last source
+
+    records = await read_from(servers, SOURCES_COMMANDS, offsets, lambda found: len(events_for(found, account.id)) >= 5)
+    commands = [(event["type"], event["data"]) for event in events_for(records, account.id)]
+    assert [(kind, data["source_id"]) for kind, data in commands if data["source_id"] == first] == [
+        ("source.sync", first),
+        ("source.sync", first),
+        ("source.delete", first),
+    ]
+    resynced = [data for kind, data in commands if data["source_id"] == first][1]
+    assert (resynced["full"], resynced["upload"]["sha256"], resynced["upload"]["filename"]) == (
+        True,
+        key,
+        "warranty.txt",
+    )
+    assert all(data["file"] is None for _, data in commands)

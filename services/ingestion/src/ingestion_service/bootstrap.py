@@ -16,6 +16,7 @@ from customer_agent_shared.kernel import (
     start_consumers_last,
 )
 from customer_agent_shared.topics import CONTENT_EVENTS, SOURCES_COMMANDS
+from customer_agent_shared.uploads import postgres as upload_store
 from fastapi import FastAPI
 from opensearchpy import AsyncOpenSearch
 
@@ -101,6 +102,7 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
         inbox=inbox_table,
         migrations_dir=MIGRATIONS_DIR,
         use_opensearch=True,
+        schemas={upload_store.SCHEMA: settings.upload_schema},
     )
     assert kernel.opensearch is not None
     embedder = create_embedder(settings)

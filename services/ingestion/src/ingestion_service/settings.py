@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from customer_agent_shared.content_index import READ_ALIAS, WRITE_ALIAS, concrete_index_name
 from customer_agent_shared.embeddings import EmbeddingSettings
-from customer_agent_shared.settings import ServiceSettings
+from customer_agent_shared.settings import ServiceSettings, UploadStoreSettings
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -13,7 +13,7 @@ from ingestion_service.adapters.parse_limits import MIB
 from ingestion_service.domain.network_policy import parse_networks
 
 
-class IngestionSettings(ServiceSettings, EmbeddingSettings):
+class IngestionSettings(ServiceSettings, EmbeddingSettings, UploadStoreSettings):
     """Everything the ingestion service reads from its environment."""
 
     model_config = SettingsConfigDict(env_prefix="INGESTION_", extra="ignore", populate_by_name=True)

@@ -13,11 +13,13 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from customer_agent_shared.events.content import ArticleChanged
 from customer_agent_shared.events.envelope import CloudEvent, make_event
-from customer_agent_shared.events.sources import SourceCommand, UploadedFile
+from customer_agent_shared.events.sources import SourceCommand, UploadedFile, UploadReference
 from customer_agent_shared.persistence.database import create_database_engine
+from customer_agent_shared.persistence.migrations import upgrade_to_head
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import topic_partitions, unique_name, wait_for_assignment
 from customer_agent_shared.topics import SOURCES_STATUS
+from customer_agent_shared.uploads import postgres as upload_store
 from ingestion_service.adapters.parse_limits import MIB
 from ingestion_service.bootstrap import IngestionService, build_service
 from ingestion_service.domain.model import Source
@@ -31,11 +33,15 @@ PARSE_MEMORY_BYTES = 96 * MIB  # the samples parse in far less; the memory-bomb 
 async def ingestion(infrastructure: InfrastructureSettings) -> AsyncIterator[IngestionService]:
     """A running ingestion service; loopback 127.0.0.1 is the only private address it may crawl."""
     schema = unique_name("test_ingestion").replace("-", "_")
+    uploads = f"{schema}_uploads"
     index = unique_name("test-chunks")
+    # admin-api writes and migrates the upload store; here the tests stand in for it.
+    await asyncio.to_thread(upgrade_to_head, upload_store.MIGRATIONS_DIR, infrastructure.database_url, uploads)
     settings = IngestionSettings(
         # A unique service name keeps the Redis dedup keys apart from any running ingestion process.
         service_name=unique_name("ingestion-test"),
         database_schema=schema,
+        upload_schema=uploads,
         consumer_group=unique_name("ingestion-test"),
         consumer_offset_reset="latest",
         content_index=index,
@@ -59,7 +65,8 @@ async def ingestion(infrastructure: InfrastructureSettings) -> AsyncIterator[Ing
         await service.store.drop()
         engine = create_database_engine(infrastructure.database_url, pool_size=1)
         async with engine.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            for name in (schema, uploads):
+                await connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
         await engine.dispose()
         if service.kernel.opensearch is not None:
             await service.kernel.opensearch.close()
@@ -71,8 +78,16 @@ def command_event(command_type: str, **fields: Any) -> CloudEvent[SourceCommand]
     return make_event(command_type, command, source="admin-api", account_id=command.account_id)
 
 
-def upload(filename: str, content: bytes) -> UploadedFile:
-    """A file as admin-api forwards it."""
+async def upload(service: IngestionService, account_id: str, filename: str, content: bytes) -> UploadReference:
+    """Store a file in the upload store as admin-api does on upload; the reference its command carries."""
+    async with service.unit_of_work() as uow:
+        key = await uow.uploads.put(account_id, content, holder=filename)
+        await uow.commit()
+    return UploadReference(sha256=key, filename=filename, size=len(content))
+
+
+def inline_upload(filename: str, content: bytes) -> UploadedFile:
+    """A file inline, as admin-api forwarded it before uploads were stored (an older command, replayed)."""
     return UploadedFile(
         filename=filename,
         size=len(content),

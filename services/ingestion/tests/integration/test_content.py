@@ -17,7 +17,7 @@ from ingestion_service.bootstrap import IngestionService
 from ingestion_service.domain.file_types import SUPPORTED_EXTENSIONS
 
 from .. import samples
-from .conftest import article_event, command_event, last_status, phrase_hits, upload, wait_for_source
+from .conftest import article_event, command_event, inline_upload, last_status, phrase_hits, upload, wait_for_source
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +31,7 @@ async def test_each_file_type_is_indexed_and_found_by_a_phrase(ingestion: Ingest
                 account_id=account,
                 source_id=f"file-{extension}",
                 kind=SourceKind.FILE,
-                file=upload(f"sample.{extension}", samples.sample(extension)),
+                upload=await upload(ingestion, account, f"sample.{extension}", samples.sample(extension)),
             )
         )
     for extension in SUPPORTED_EXTENSIONS:
@@ -43,22 +43,60 @@ async def test_each_file_type_is_indexed_and_found_by_a_phrase(ingestion: Ingest
         assert hits[0]["source_kind"] == "file"
 
 
-async def test_resyncing_an_uploaded_file_keeps_it_ready(ingestion: IngestionService) -> None:
+async def parsed_at(ingestion: IngestionService, account_id: str, source_id: str) -> datetime:
+    """When the one document of a file source was last parsed and indexed."""
+    async with ingestion.unit_of_work() as uow:
+        [document] = (await uow.documents.for_source(account_id, source_id)).values()
+    assert document.fetched_at is not None
+    return document.fetched_at
+
+
+async def test_resyncing_an_uploaded_file_parses_it_again_from_the_upload_store(ingestion: IngestionService) -> None:
     account = unique_name("acc")
     fields = {"account_id": account, "source_id": "handbook", "kind": SourceKind.FILE}
-    await ingestion.commands.handle(command_event(SOURCE_SYNC, **fields, file=upload("a.txt", samples.sample("txt"))))
-    first = await wait_for_source(ingestion, account, "handbook")
-    assert first.state == "ready"
-    # admin-api's resync of a file source sends no content (full=True): the source stays ready, still found.
-    await ingestion.commands.handle(command_event(SOURCE_SYNC, **fields, full=True))
+    handbook = await upload(ingestion, account, "a.txt", samples.sample("txt"))
+    await ingestion.commands.handle(command_event(SOURCE_SYNC, **fields, upload=handbook))
+    assert (await wait_for_source(ingestion, account, "handbook")).state == "ready"
+    parsed_first = await parsed_at(ingestion, account, "handbook")
+    # admin-api's resync of a file source names the stored file again (full=True): parsed, indexed, ready.
+    await ingestion.commands.handle(command_event(SOURCE_SYNC, **fields, upload=handbook, full=True))
     again = await wait_for_source(ingestion, account, "handbook")
     assert (again.state, again.error) == ("ready", None)
+    assert await parsed_at(ingestion, account, "handbook") > parsed_first
     assert (await last_status(ingestion, account, "handbook"))["state"] == "ready"
-    assert await phrase_hits(ingestion, account, samples.phrase_for("txt"))
-    # A file source that never had content still fails with a clear reason.
+    assert len(await phrase_hits(ingestion, account, samples.phrase_for("txt"))) == 1
+    # A file sent inline (before uploads were stored, or replayed from a dead letter) is indexed; it has no
+    # stored file to name, so its resync confirms it.
+    older = {**fields, "source_id": "older"}
+    inline = inline_upload("b.md", samples.sample("md"))
+    await ingestion.commands.handle(command_event(SOURCE_SYNC, **older, file=inline))
+    assert (await wait_for_source(ingestion, account, "older")).state == "ready"
+    parsed_inline = await parsed_at(ingestion, account, "older")
+    await ingestion.commands.handle(command_event(SOURCE_SYNC, **older, full=True))
+    assert (await wait_for_source(ingestion, account, "older")).state == "ready"
+    assert await parsed_at(ingestion, account, "older") == parsed_inline
+    assert len(await phrase_hits(ingestion, account, samples.phrase_for("md"))) == 1
+    # A file source that never had content fails with a clear reason.
     await ingestion.commands.handle(command_event(SOURCE_SYNC, **{**fields, "source_id": "empty"}))
     empty = await wait_for_source(ingestion, account, "empty")
-    assert (empty.state, empty.error) == ("failed", "a file source needs a 'file'")
+    assert (empty.state, empty.error) == ("failed", "a file source needs its uploaded file ('upload')")
+
+
+async def test_a_file_no_longer_in_the_upload_store_fails_its_source_with_a_clear_reason(
+    ingestion: IngestionService,
+) -> None:
+    account = unique_name("acc")
+    handbook = await upload(ingestion, account, "handbook.txt", samples.sample("txt"))
+    # Another account's command naming this account's file finds nothing: keys are scoped by account.
+    stranger = unique_name("acc")
+    await ingestion.commands.handle(
+        command_event(SOURCE_SYNC, account_id=stranger, source_id="s", kind=SourceKind.FILE, upload=handbook)
+    )
+    failed = await wait_for_source(ingestion, stranger, "s")
+    reason = "'handbook.txt': the uploaded file is no longer stored (its source was deleted); upload it again"
+    assert (failed.state, failed.error) == ("failed", reason)
+    assert (await last_status(ingestion, stranger, "s"))["error"] == reason
+    assert await ingestion.search.count(stranger, {"match_all": {}}) == 0
 
 
 @pytest.mark.parametrize(
@@ -80,12 +118,16 @@ async def test_hostile_files_fail_their_source_with_a_clear_reason(
             account_id=account,
             source_id="good",
             kind=SourceKind.FILE,
-            file=upload("good.md", samples.sample("md")),
+            upload=await upload(ingestion, account, "good.md", samples.sample("md")),
         )
     )
     await ingestion.commands.handle(
         command_event(
-            SOURCE_SYNC, account_id=account, source_id="bad", kind=SourceKind.FILE, file=upload(filename, content)
+            SOURCE_SYNC,
+            account_id=account,
+            source_id="bad",
+            kind=SourceKind.FILE,
+            upload=await upload(ingestion, account, filename, content),
         )
     )
     bad = await wait_for_source(ingestion, account, "bad")

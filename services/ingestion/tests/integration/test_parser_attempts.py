@@ -27,7 +27,7 @@ PARSE_FAILURES = "customer_agent_ingestion_parse_failures_total"
 
 
 async def produce_commands(bootstrap_servers: str, key: str, *events: CloudEvent[SourceCommand]) -> None:
-    """Publish commands as admin-api does (uploads travel inside the event, so messages are large)."""
+    """Publish commands as admin-api does."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", max_request_size=LARGE_MESSAGE_BYTES)
     await producer.start()
     try:
@@ -52,8 +52,11 @@ async def test_a_file_that_exhausts_parser_memory_fails_after_two_attempts_and_f
     account, source = unique_name("acc"), unique_name("src")
     stops_before = REGISTRY.get_sample_value(PARSE_FAILURES, {"failure_type": "parser_memory"}) or 0
     fields = {"account_id": account, "source_id": source, "kind": SourceKind.FILE}
-    bomb = command_event(SOURCE_SYNC, **fields, file=upload("lists.json", samples.json_of_empty_lists(4)))
-    fixed = command_event(SOURCE_SYNC, **fields, file=upload("fixed.txt", samples.sample("txt")))
+    bomb_file = await upload(ingestion, account, "lists.json", samples.json_of_empty_lists(4))
+    bomb = command_event(SOURCE_SYNC, **fields, upload=bomb_file)
+    fixed = command_event(
+        SOURCE_SYNC, **fields, upload=await upload(ingestion, account, "fixed.txt", samples.sample("txt"))
+    )
     start = await end_offsets(infrastructure.kafka_bootstrap_servers, SOURCES_STATUS, 3)
     # One key, so one partition: the fixed upload is consumed only once the bomb's command is done.
     await produce_commands(infrastructure.kafka_bootstrap_servers, f"{account}:{source}", bomb, fixed)
@@ -80,8 +83,8 @@ async def test_parsers_started_before_the_service_died_count_as_attempts(
     ingestion: IngestionService, earlier_starts: int, state: str
 ) -> None:
     account = unique_name("acc")
-    file = upload("a.txt", samples.sample("txt"))
-    event = command_event(SOURCE_SYNC, account_id=account, source_id="s", kind=SourceKind.FILE, file=file)
+    file = await upload(ingestion, account, "a.txt", samples.sample("txt"))
+    event = command_event(SOURCE_SYNC, account_id=account, source_id="s", kind=SourceKind.FILE, upload=file)
     # Earlier deliveries of this command each counted a parser start, then the whole service died.
     for _ in range(earlier_starts):
         async with ingestion.unit_of_work() as uow:
@@ -101,8 +104,8 @@ async def test_a_parsed_file_whose_indexing_fails_is_not_given_up_as_a_parser_de
     ingestion: IngestionService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     account = unique_name("acc")
-    file = upload("a.txt", samples.sample("txt"))
-    event = command_event(SOURCE_SYNC, account_id=account, source_id="s", kind=SourceKind.FILE, file=file)
+    file = await upload(ingestion, account, "a.txt", samples.sample("txt"))
+    event = command_event(SOURCE_SYNC, account_id=account, source_id="s", kind=SourceKind.FILE, upload=file)
     real_write = ingestion.store.write
     outage = {"left": 3}  # more failed deliveries than the parser's attempt budget
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from customer_agent_shared.events.sources import SourceKind, SourceState
 from customer_agent_shared.testing.in_memory_unit_of_work import InMemoryDatabase, InMemoryUnitOfWork
+from customer_agent_shared.uploads.store import UploadMissingError, verified
 from ingestion_service.adapters.content_store import ChunkDocument
 from ingestion_service.adapters.parse_attempts import ParseAttempt
 from ingestion_service.domain.model import IndexedDocument, Source
@@ -23,6 +24,8 @@ class Tables:
     sources: dict[SourceKey, Source] = field(default_factory=dict)
     documents: dict[SourceKey, dict[str, IndexedDocument]] = field(default_factory=dict)
     parse_attempts: dict[str, ParseAttempt] = field(default_factory=dict)
+    uploads: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    """What admin-api stored in the upload store, by (account, key)."""
 
 
 FakeDatabase = InMemoryDatabase[Tables]
@@ -149,18 +152,41 @@ class FakeParseAttempts:
         self._tables.parse_attempts.pop(event_id, None)
 
 
+class FakeUploads:
+    """The upload store as ingestion reads it; ``failure``, when set, is what every read raises."""
+
+    def __init__(self, tables: Tables, failure: Exception | None = None) -> None:
+        self._tables = tables
+        self._failure = failure
+
+    async def get(self, account_id: str, key: str) -> bytes:
+        """The account's blob, checked against its key."""
+        if self._failure is not None:
+            raise self._failure
+        content = self._tables.uploads.get((account_id, key))
+        if content is None:
+            raise UploadMissingError(f"no upload {key[:12]}… for {account_id!r}")
+        return verified(content, key)
+
+
 class FakeUnitOfWork(InMemoryUnitOfWork[Tables]):
     """Ingestion's repositories over the copy of the committed tables."""
 
     sources: FakeSources
     documents: FakeDocuments
     parse_attempts: FakeParseAttempts
+    uploads: FakeUploads
+
+    def __init__(self, database: FakeDatabase, *, upload_failure: Exception | None = None) -> None:
+        super().__init__(database)
+        self._upload_failure = upload_failure
 
     def bind(self, tables: Tables) -> None:
         """Attach the fake repositories to ``tables``."""
         self.sources = FakeSources(tables)
         self.documents = FakeDocuments(tables)
         self.parse_attempts = FakeParseAttempts(tables)
+        self.uploads = FakeUploads(tables, self._upload_failure)
 
 
 class FakeIndex:

@@ -17,9 +17,12 @@ from customer_agent_shared.events.sources import (
     SourceState,
     SourceStatus,
     UploadedFile,
+    UploadReference,
 )
+from customer_agent_shared.messaging.failures import FailureKind, classify
 from customer_agent_shared.messaging.reliable import PermanentHandlerError
 from customer_agent_shared.topics import SOURCES_STATUS
+from customer_agent_shared.uploads.store import upload_key
 from ingestion_service.adapters.content_store import ChunkDocument
 from ingestion_service.adapters.parse_limits import FileLimits
 from ingestion_service.domain.model import IMPLICIT_KB_SOURCE, Source
@@ -37,6 +40,7 @@ class Ingestion:
 
     def __init__(self) -> None:
         self.database = FakeDatabase(Tables())
+        self.upload_failure: Exception | None = None
         self.index = FakeIndex()
         self.syncs = FakeSyncQueue()
         indexer = DocumentIndexer(self.index, chunk_chars=1200, overlap_chars=200)
@@ -45,7 +49,13 @@ class Ingestion:
 
     def unit_of_work(self) -> FakeUnitOfWork:
         """A new fake unit of work over the database."""
-        return FakeUnitOfWork(self.database)
+        return FakeUnitOfWork(self.database, upload_failure=self.upload_failure)
+
+    def stored(self, filename: str, content: bytes) -> UploadReference:
+        """Store a file as admin-api does on upload; the reference its command carries."""
+        key = upload_key(content)
+        self.database.tables.uploads[(ACCOUNT, key)] = content
+        return UploadReference(sha256=key, filename=filename, content_type="text/plain", size=len(content))
 
     async def command(self, event_type: str, source_id: str, kind: SourceKind, **fields: Any) -> None:
         """Carry out one source command."""
@@ -229,3 +239,59 @@ async def test_a_removed_knowledge_base_refuses_later_articles_until_one_is_adde
     await ingestion.article("shipping", "We ship every weekday.")
     assert [chunk.title for chunk in ingestion.index.of_source("kb")] == ["shipping"]
     assert ingestion.index.of_source(IMPLICIT_KB_SOURCE) == []
+
+
+PRICES = b"Prices\n\nThe gold plan costs 10 EUR a month and the silver plan 5 EUR.\n"
+
+
+async def test_an_uploaded_file_is_fetched_from_the_upload_store_and_indexed() -> None:
+    ingestion = Ingestion()
+
+    await ingestion.command(SOURCE_SYNC, "file", SourceKind.FILE, upload=ingestion.stored("prices.txt", PRICES))
+
+    assert (ingestion.source("file").state, ingestion.source("file").error) == (SourceState.READY, None)
+    chunks = ingestion.index.of_source("file")
+    assert [chunk.url for chunk in chunks] == ["prices.txt"]
+    assert "gold plan costs 10 EUR" in chunks[0].body
+    assert [status.state for status in ingestion.statuses("file")] == [SourceState.READY]
+
+
+@pytest.mark.parametrize(
+    ("stored", "reason"),
+    [
+        (None, "'prices.txt': the uploaded file is no longer stored (its source was deleted); upload it again"),
+        (PRICES.replace(b"10", b"99"), "'prices.txt': the stored file does not match its sha256"),
+    ],
+)
+async def test_a_file_missing_from_the_upload_store_or_altered_there_fails_its_source(
+    stored: bytes | None, reason: str
+) -> None:
+    ingestion = Ingestion()
+    reference = UploadReference(sha256=upload_key(PRICES), filename="prices.txt", size=len(PRICES))
+    if stored is not None:
+        ingestion.database.tables.uploads[(ACCOUNT, reference.sha256)] = stored
+
+    await ingestion.command(SOURCE_SYNC, "file", SourceKind.FILE, upload=reference)  # handled: not retried
+
+    source = ingestion.source("file")
+    assert (source.state, source.error) == (SourceState.FAILED, reason)
+    [status] = ingestion.statuses("file")
+    assert (status.state, status.failed, status.error) == (SourceState.FAILED, 1, reason)
+    assert ingestion.index.of_source("file") == []
+
+
+async def test_an_unreachable_upload_store_is_waited_out_and_the_file_indexed_once_it_is_back() -> None:
+    ingestion = Ingestion()
+    event = command_event(SOURCE_SYNC, "file", SourceKind.FILE, upload=ingestion.stored("prices.txt", PRICES))
+    ingestion.upload_failure = ConnectionRefusedError("PostgreSQL is restarting")
+
+    with pytest.raises(ConnectionRefusedError) as raised:
+        await ingestion.commands.handle(event)
+    assert classify(raised.value).kind is FailureKind.TRANSIENT  # the consumer retries, never dead-letters
+    assert ingestion.database.tables.sources == {}
+    assert ingestion.database.claimed == set()
+
+    ingestion.upload_failure = None
+    await ingestion.commands.handle(event)  # the redelivery
+    assert ingestion.source("file").state is SourceState.READY
+    assert len(ingestion.index.of_source("file")) == 1

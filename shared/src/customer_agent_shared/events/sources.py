@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from customer_agent_shared.events.channels import ContractModel
+from customer_agent_shared.uploads.store import KEY_PATTERN
 
 SOURCE_SYNC = "source.sync"
 SOURCE_DELETE = "source.delete"
@@ -56,13 +57,25 @@ class SourceState(StrEnum):
 
 
 class UploadedFile(ContractModel):
-    """A file uploaded to admin-api, carried inline (base64) to ingestion."""
+    """A file carried inline (base64): what admin-api sent before uploads were stored by reference. No longer
+    written; still read, so an older command in a topic or a dead-letter topic can be replayed."""
 
     filename: str = Field(description="Original file name.")
     content_type: str = Field(default="application/octet-stream", description="Declared MIME type.")
     size: int = Field(ge=0, description="Size in bytes.")
     sha256: str = Field(description="SHA-256 of the content.")
     content_base64: str = Field(description="The file content, base64.")
+
+
+class UploadReference(ContractModel):
+    """A file uploaded to admin-api, kept in the account's upload store: ingestion fetches it by key."""
+
+    sha256: str = Field(
+        pattern=KEY_PATTERN, description="SHA-256 of the content (lower-case hex): its key in the upload store."
+    )
+    filename: str = Field(description="Original file name.")
+    content_type: str = Field(default="application/octet-stream", description="Declared MIME type.")
+    size: int = Field(ge=0, description="Size in bytes.")
 
 
 class SourceCommand(ContractModel):
@@ -73,7 +86,10 @@ class SourceCommand(ContractModel):
     kind: SourceKind = Field(description="Source kind.")
     url: str | None = Field(default=None, description="Start URL (kind url).")
     import_related: bool = Field(default=False, description="Crawl linked pages on the same domain.")
-    file: UploadedFile | None = Field(default=None, description="The file (kind file).")
+    file: UploadedFile | None = Field(
+        default=None, description="The file inline (kind file), as older commands carry it; see upload."
+    )
+    upload: UploadReference | None = Field(default=None, description="The file in the upload store (kind file).")
     question: str | None = Field(default=None, description="Question (kind short_answer).")
     answer: str | None = Field(default=None, description="Answer (kind short_answer).")
     citations_enabled: bool = Field(default=True, description="Answers may cite this source.")

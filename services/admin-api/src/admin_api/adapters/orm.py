@@ -59,6 +59,7 @@ sources_table = Table(
     Column("filename", String(300), nullable=True),
     Column("content_type", String(200), nullable=True),
     Column("size", BigInteger, nullable=True),
+    Column("upload_sha256", String(64), nullable=True),  # the file's key in the upload store (kind file)
     Column("citations_enabled", Boolean, nullable=False, default=True),
     Column("private", Boolean, nullable=False, default=False),
     Column("state", String(20), nullable=False),

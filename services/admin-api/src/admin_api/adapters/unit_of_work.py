@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork, shared_transaction
+from customer_agent_shared.uploads.postgres import PostgresUploadStore
 
 from admin_api.adapters.insight_repositories import (
     AuditRepository,
@@ -38,6 +39,7 @@ class AdminUnitOfWork(SqlUnitOfWork):
     gaps: KnowledgeGapRepository
     audit: AuditRepository
     idempotency: IdempotencyRepository
+    uploads: PostgresUploadStore
 
     def on_begin(self) -> None:
         """Bind the repositories to the new session."""
@@ -49,6 +51,7 @@ class AdminUnitOfWork(SqlUnitOfWork):
         self.gaps = KnowledgeGapRepository(self.session)
         self.audit = AuditRepository(self.session)
         self.idempotency = IdempotencyRepository(self.session)
+        self.uploads = PostgresUploadStore(self.session)
 
 
 @asynccontextmanager

@@ -3,8 +3,6 @@ outbox, and folds ingestion's progress reports into each source."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +16,7 @@ from customer_agent_shared.events.sources import (
     SourceKind,
     SourceState,
     SourceStatus,
-    UploadedFile,
+    UploadReference,
 )
 from customer_agent_shared.topics import SOURCES_COMMANDS
 from sqlalchemy import func
@@ -54,14 +52,26 @@ def audit_view(row: Row) -> dict[str, Any]:
     return {field: row.get(field) for field in AUDITED_FIELDS if row.get(field) is not None}
 
 
-def _command(row: Row, *, file: UploadedFile | None = None, full: bool = False) -> SourceCommand:
+def _upload(row: Row) -> UploadReference | None:
+    """Where a file source's content is kept (None for other kinds, and for files uploaded before)."""
+    if not row.get("upload_sha256"):
+        return None
+    return UploadReference(
+        sha256=row["upload_sha256"],
+        filename=row["filename"],
+        content_type=row.get("content_type") or "application/octet-stream",
+        size=row["size"],
+    )
+
+
+def _command(row: Row, *, full: bool = False) -> SourceCommand:
     return SourceCommand(
         account_id=row["account_id"],
         source_id=row["id"],
         kind=SourceKind(row["kind"]),
         url=row.get("url"),
         import_related=bool(row.get("import_related")),
-        file=file,
+        upload=_upload(row),
         question=row.get("question"),
         answer=row.get("answer"),
         citations_enabled=bool(row.get("citations_enabled")),
@@ -76,10 +86,10 @@ async def _send(uow: AdminUnitOfWork, command_type: str, command: SourceCommand)
 
 
 async def stage_new_source(
-    uow: AdminUnitOfWork, account_id: str, actor: str, values: Row, file: UploadedFile | None = None
+    uow: AdminUnitOfWork, account_id: str, actor: str, values: Row, *, source_id: str | None = None
 ) -> Row:
     """Insert a pending source, stage its first sync command and audit it; return the stored row."""
-    source_id = new_source_id()
+    source_id = source_id or new_source_id()
     row: Row = {
         "account_id": account_id,
         "id": source_id,
@@ -92,7 +102,7 @@ async def stage_new_source(
     }
     row["citations_enabled"] = citations_allowed(requested=row["citations_enabled"], private=row["private"])
     await uow.sources.add(row)
-    await _send(uow, SOURCE_SYNC, _command(row, file=file))
+    await _send(uow, SOURCE_SYNC, _command(row))
     await record_change(
         uow,
         account_id=account_id,
@@ -120,9 +130,9 @@ class SourceUseCases:
         """The size limit of uploaded files."""
         return self._max_upload_bytes
 
-    async def _create(self, account_id: str, *, actor: str, values: Row, file: UploadedFile | None = None) -> Row:
+    async def _create(self, account_id: str, *, actor: str, values: Row) -> Row:
         async with self._unit_of_work() as uow:
-            row = await stage_new_source(uow, account_id, actor, values, file)
+            row = await stage_new_source(uow, account_id, actor, values)
             await uow.commit()
         return row
 
@@ -165,7 +175,7 @@ class SourceUseCases:
                 "citations_enabled": citations_enabled,
                 "private": private,
             }
-            row = await stage_new_source(uow, account_id, actor, values, None)
+            row = await stage_new_source(uow, account_id, actor, values)
             await uow.commit()
         return row
 
@@ -180,24 +190,23 @@ class SourceUseCases:
         citations_enabled: bool,
         private: bool,
     ) -> Row:
-        """Index an uploaded file; its content travels inline to ingestion."""
+        """Index an uploaded file: stored in the upload store in the transaction that stages its command,
+        which names it by key (ingestion fetches it from there)."""
         check_upload(filename, len(content), self._max_upload_bytes)
-        file = UploadedFile(
-            filename=filename,
-            content_type=content_type or "application/octet-stream",
-            size=len(content),
-            sha256=hashlib.sha256(content).hexdigest(),
-            content_base64=base64.b64encode(content).decode("ascii"),
-        )
         values = {
             "kind": SourceKind.FILE.value,
             "filename": filename,
-            "content_type": file.content_type,
-            "size": file.size,
+            "content_type": content_type or "application/octet-stream",
+            "size": len(content),
             "citations_enabled": citations_enabled,
             "private": private,
         }
-        return await self._create(account_id, actor=actor, values=values, file=file)
+        async with self._unit_of_work() as uow:
+            source_id = new_source_id()
+            values["upload_sha256"] = await uow.uploads.put(account_id, content, holder=source_id)
+            row = await stage_new_source(uow, account_id, actor, values, source_id=source_id)
+            await uow.commit()
+        return row
 
     async def list(self, account_id: str) -> list[Row]:
         """The account's sources."""
@@ -220,6 +229,9 @@ class SourceUseCases:
                 account_id, source_id, {"state": SourceState.DELETED.value, "deleted_at": func.now()}
             )
             await _send(uow, SOURCE_DELETE, _command(row))
+            if row.get("upload_sha256"):
+                # Ingestion may still be parsing it: a sync that finds it gone fails the (deleted) source.
+                await uow.uploads.delete(account_id, row["upload_sha256"], holder=source_id)
             await record_change(
                 uow,
                 account_id=account_id,
@@ -233,7 +245,7 @@ class SourceUseCases:
             await uow.commit()
 
     async def resync(self, account_id: str, *, actor: str, source_id: str) -> Row:
-        """Sync the source again from scratch."""
+        """Sync the source again from scratch (a file: parsed again from the upload store)."""
         async with self._unit_of_work() as uow:
             row = await _locked(uow, account_id, source_id)
             await uow.sources.update(account_id, source_id, {"state": SourceState.PENDING.value, "error": None})

@@ -132,8 +132,9 @@ class Source:
         self.error = None
         self.sync_full = command.full
         self.sync_requested_at = at
-        if command.file is not None:
-            self.title = command.file.filename
+        uploaded = command.upload or command.file
+        if uploaded is not None:
+            self.title = uploaded.filename
         elif command.question:
             self.title = command.question[:MAX_TITLE_CHARS]
 

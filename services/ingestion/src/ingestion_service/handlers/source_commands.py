@@ -6,9 +6,6 @@ are bounded); website syncs are recorded and handed to the background runner.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import logging
 import time
 from datetime import UTC, datetime
@@ -35,6 +32,7 @@ from ingestion_service.domain.urls import UrlRefused, canonicalize
 from ingestion_service.handlers.indexing import DocumentIndexer, PreparedDocument
 from ingestion_service.handlers.status import stage_status
 from ingestion_service.handlers.types import IngestionUnitOfWorkProtocol, SyncQueue, UnitOfWorkFactory
+from ingestion_service.handlers.uploaded_files import uploaded_content, uploaded_file_name
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +48,8 @@ def invalid_reason(command: SourceCommand) -> str | None:
             canonicalize(command.url)
         except UrlRefused as error:
             return f"invalid url: {error}"
-    if command.kind is SourceKind.FILE and command.file is None:
-        return "a file source needs a 'file'"
+    if command.kind is SourceKind.FILE and command.upload is None and command.file is None:
+        return "a file source needs its uploaded file ('upload')"
     if command.kind is SourceKind.SHORT_ANSWER and not (
         (command.question or "").strip() and (command.answer or "").strip()
     ):
@@ -99,14 +97,9 @@ class SourceCommands:
             if not await uow.claim_event(self._consumer, event.id):
                 return
             existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
-            if (
-                command.kind is SourceKind.FILE
-                and command.file is None
-                and existing is not None
-                and existing.state == SourceState.READY
-            ):
-                # A resync of an uploaded file carries no content: the file cannot have changed and its
-                # chunks are indexed, so the resync only confirms the source (an upload replaces it).
+            if command.kind is SourceKind.FILE and existing is not None and existing.state == SourceState.READY:
+                # A resync of a file uploaded before uploads were stored by reference carries no file: it
+                # cannot have changed and its chunks are indexed, so the resync only confirms the source.
                 existing.confirm_sync(at=datetime.now(UTC))
                 await uow.sources.save(existing)
                 await stage_status(
@@ -182,27 +175,17 @@ class SourceCommands:
 
     async def _sync_file(self, event: CloudEvent[SourceCommand]) -> None:
         command = event.data
-        assert command.file is not None
-        upload = command.file
+        filename = uploaded_file_name(command)
         received = time.monotonic()
         document: ParsedDocument | None = None
         error: str | None = None
         try:
-            try:
-                content = base64.b64decode(upload.content_base64, validate=True)
-            except (binascii.Error, ValueError) as decode_error:
-                raise DocumentRefused(
-                    f"{upload.filename!r}: content is not valid base64", failure_type="encoding"
-                ) from decode_error
-            if upload.sha256 and hashlib.sha256(content).hexdigest() != upload.sha256.lower():
-                raise DocumentRefused(
-                    f"{upload.filename!r}: content does not match its sha256", failure_type="checksum"
-                )
-            document = await self._parse_counted(event, upload.filename, content)
+            content = await uploaded_content(self._unit_of_work, command)
+            document = await self._parse_counted(event, filename, content)
         except DocumentRefused as refused:
             error = refused.reason
             PARSE_FAILURES.labels(failure_type=refused.failure_type).inc()
-            logger.info("file refused", extra={"reason": error, "file_type": extension_of(upload.filename)})
+            logger.info("file refused", extra={"reason": error, "file_type": extension_of(filename)})
         key = (command.account_id, command.source_id)
         async with self._unit_of_work() as uow:
             await uow.parse_attempts.forget(event.id)
@@ -214,14 +197,14 @@ class SourceCommands:
             if document is None:
                 source.refuse(command, error, at=datetime.now(UTC))
                 await uow.sources.save(source)
-                progress.record_failure(upload.filename, error=error or "refused")
+                progress.record_failure(filename, error=error or "refused")
                 await stage_status(uow, source, state=SourceState.FAILED, progress=progress, error=error)
                 await uow.commit()
                 SYNCS_FINISHED.labels(source_kind="file", state="failed").inc()
                 return
             source.accept(command, at=datetime.now(UTC))
             await uow.sources.save(source)
-            await self._index_file(uow, source, upload.filename, document, received=received)
+            await self._index_file(uow, source, filename, document, received=received)
             progress.fetched = progress.indexed = 1
             await stage_status(
                 uow, source, state=SourceState.READY, progress=progress, last_synced_at=datetime.now(UTC)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from customer_agent_shared.persistence.unit_of_work_protocol import UnitOfWorkProtocol
+from customer_agent_shared.uploads.store import UploadReader
 
 from ingestion_service.adapters.content_store import ChunkDocument
 from ingestion_service.adapters.parse_attempts import ParseAttempt
@@ -151,6 +152,11 @@ class IngestionUnitOfWorkProtocol(UnitOfWorkProtocol, Protocol):
     @property
     def parse_attempts(self) -> ParseAttemptStore:
         """Parse attempts of file commands."""
+        ...
+
+    @property
+    def uploads(self) -> UploadReader:
+        """Uploaded files (the upload store, which admin-api writes)."""
         ...
 
 
