@@ -147,10 +147,22 @@ def install_error_handlers(app: FastAPI, *, authentication_failure: Authenticati
     ``authentication_failure`` is asked before a validation error FastAPI raises ahead of the endpoint's
     dependencies (a body that is not JSON): a refused caller then gets its 401, not the 422.
     """
+    app.add_exception_handler(Exception, _on_unexpected_error)
+    app.add_exception_handler(AdminError, _on_admin_error)
+    app.add_exception_handler(DBAPIError, _on_database_error)
+    app.add_exception_handler(RequestValidationError, _validation_error_handler(authentication_failure))
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
 
-    async def on_admin_error(_request: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, AdminError)
-        return admin_error_json(error)
+
+async def _on_admin_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, AdminError)
+    return admin_error_json(error)
+
+
+def _validation_error_handler(
+    authentication_failure: AuthenticationCheck | None,
+) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    """The handler of request validation errors: each field's problem, or what makes the body not JSON."""
 
     async def on_validation_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
@@ -168,37 +180,36 @@ def install_error_handlers(app: FastAPI, *, authentication_failure: Authenticati
         summary = "; ".join(f"{detail['field']}: {detail['problem']}" for detail in details[:5])
         return error_json(422, "validation_error", f"The request is invalid: {summary}.", details)
 
-    async def on_http_error(_request: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, StarletteHTTPException)
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "forbidden"}
-        message = error.detail if isinstance(error.detail, str) else "Request failed."
-        if error.status_code == 400:  # e.g. a malformed multipart body: a validation failure like any other
-            return error_json(422, "malformed_request", f"The request body could not be read: {message}")
-        if error.status_code == 404 and message == "Not Found":
-            message = "No such endpoint; see /docs for the API."
-        return error_json(error.status_code, codes.get(error.status_code, "http_error"), message)
+    return on_validation_error
 
-    async def on_database_error(_request: Request, error: Exception) -> JSONResponse:
-        # Text PostgreSQL cannot store (NUL characters) in a path, query or header value.
-        if isinstance(error, DBAPIError) and _sqlstate(error) in UNSTORABLE_TEXT_STATES:
-            return error_json(422, "validation_error", "Text must not contain NUL (\\u0000) characters.")
-        raise error
 
-    async def on_unexpected_error(request: Request, error: Exception) -> JSONResponse:
-        # Starlette's last resort (it re-raises afterwards, so the server logs the traceback): the body
-        # keeps the error shape of every other answer instead of a plain-text "Internal Server Error".
-        logger.error(
-            "request failed unexpectedly",
-            extra={"method": request.method, "path": request.url.path, "error": repr(error)},
-        )
-        return error_json(
-            500,
-            "internal_error",
-            "The request failed on our side (the service log has the details); a retry may succeed.",
-        )
+async def _on_http_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "forbidden"}
+    message = error.detail if isinstance(error.detail, str) else "Request failed."
+    if error.status_code == 400:  # e.g. a malformed multipart body: a validation failure like any other
+        return error_json(422, "malformed_request", f"The request body could not be read: {message}")
+    if error.status_code == 404 and message == "Not Found":
+        message = "No such endpoint; see /docs for the API."
+    return error_json(error.status_code, codes.get(error.status_code, "http_error"), message)
 
-    app.add_exception_handler(Exception, on_unexpected_error)
-    app.add_exception_handler(AdminError, on_admin_error)
-    app.add_exception_handler(DBAPIError, on_database_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, on_http_error)
+
+async def _on_database_error(_request: Request, error: Exception) -> JSONResponse:
+    # Text PostgreSQL cannot store (NUL characters) in a path, query or header value.
+    if isinstance(error, DBAPIError) and _sqlstate(error) in UNSTORABLE_TEXT_STATES:
+        return error_json(422, "validation_error", "Text must not contain NUL (\\u0000) characters.")
+    raise error
+
+
+async def _on_unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    # Starlette's last resort (it re-raises afterwards, so the server logs the traceback): the body
+    # keeps the error shape of every other answer instead of a plain-text "Internal Server Error".
+    logger.error(
+        "request failed unexpectedly",
+        extra={"method": request.method, "path": request.url.path, "error": repr(error)},
+    )
+    return error_json(
+        500,
+        "internal_error",
+        "The request failed on our side (the service log has the details); a retry may succeed.",
+    )
