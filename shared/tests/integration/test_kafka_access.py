@@ -1,13 +1,11 @@
 """The local Kafka's SCRAM listener: who may connect, and what the ACLs of ``kafka_acls`` let each user do.
 
-The listener is ``127.0.0.1:$KAFKA_SECURE_PORT`` (9094); ``deploy/local/kafka.sh`` writes each user's
-password to ``$CA_STATE_DIR/kafka/users/<user>.password``.
+The listener and each user's password are what ``deploy/local/kafka.sh client-env <user>`` prints.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,30 +22,25 @@ from customer_agent_shared.events.envelope import make_event, serialize_event
 from customer_agent_shared.kafka_acls import CHANNEL_PROVIDER
 from customer_agent_shared.messaging.security import kafka_client_options
 from customer_agent_shared.settings import KafkaSecuritySettings
+from customer_agent_shared.testing.kafka_identity import local_client_env
 from customer_agent_shared.topics import BILLING_COMMANDS, CHANNELS_INBOUND, CHANNELS_OUTBOUND, CONVERSATIONS_EVENTS
-from pydantic import SecretStr
 
 REPO = Path(__file__).resolve().parents[3]
-SECURE = f"127.0.0.1:{os.environ.get('KAFKA_SECURE_PORT', '9094')}"
 TOPIC_AUTHORIZATION_FAILED = 29
 
 
 def password(user: str) -> str:
     """The password deploy/local/kafka.sh generated for ``user``."""
-    path = Path(os.environ.get("CA_STATE_DIR", REPO / ".local-stack")) / "kafka" / "users" / f"{user}.password"
-    if not path.is_file():
-        pytest.fail(f"no {path}: start the SCRAM listener with `bash deploy/local/kafka.sh down && ... up`")
-    return path.read_text().strip()
+    return local_client_env(user, REPO)["KAFKA_SASL_PASSWORD"]
 
 
 def as_user(user: str, secret: str | None = None) -> dict[str, Any]:
-    """Client keyword arguments for the secured listener as ``user``."""
-    settings = KafkaSecuritySettings(
-        kafka_security_protocol="SASL_PLAINTEXT",
-        kafka_sasl_username=user,
-        kafka_sasl_password=SecretStr(secret if secret is not None else password(user)),
-    )
-    return {"bootstrap_servers": SECURE, **kafka_client_options(settings)}
+    """Client keyword arguments for the secured listener as ``user`` (with ``secret`` as its password if given)."""
+    environ = local_client_env(user, REPO)
+    if secret is not None:
+        environ["KAFKA_SASL_PASSWORD"] = secret
+    settings = KafkaSecuritySettings.model_validate(environ)
+    return {"bootstrap_servers": environ["KAFKA_BOOTSTRAP_SERVERS"], **kafka_client_options(settings)}
 
 
 @asynccontextmanager

@@ -29,7 +29,7 @@ async def harness(infrastructure: InfrastructureSettings) -> AsyncIterator[Harne
         service_name=unique_name("admin-api-test"),
         database_schema=schema,
         upload_schema=uploads,
-        consumer_group=unique_name("admin-test"),
+        consumer_group=unique_name("admin-api.test"),
         consumer_offset_reset="latest",
         bootstrap_token=SecretStr(BOOTSTRAP_TOKEN),
         preview_timeout_seconds=3.0,

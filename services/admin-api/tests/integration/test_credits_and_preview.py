@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from customer_agent_shared.events.channels import Citation, OutboundKind
 from customer_agent_shared.events.envelope import make_event, serialize_event
 from customer_agent_shared.events.preview import PREVIEW_ANSWERED, PreviewAnswered
-from customer_agent_shared.testing.kafka import produce_raw
+from customer_agent_shared.testing.kafka import client_options, produce_raw
 from customer_agent_shared.topics import BILLING_COMMANDS, CONVERSATIONS_PREVIEW, CONVERSATIONS_PREVIEW_REPLIES
 
 from .harness import OPERATOR, Harness, audit_trail, events_for, read_from, topic_ends
@@ -84,7 +84,7 @@ async def test_purchases_and_plan_are_commands_to_billing(harness: Harness) -> N
 async def conversation_stand_in(servers: str, account_id: str) -> AsyncIterator[list[dict[str, object]]]:
     """Plays the conversation service for one account: answers each preview request it sees."""
     seen: list[dict[str, object]] = []
-    consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False, **client_options())
     await consumer.start()
     partitions = [TopicPartition(CONVERSATIONS_PREVIEW, p) for p in range(3)]
     consumer.assign(partitions)

@@ -243,7 +243,7 @@ async def test_redelivered_and_replayed_usage_events_charge_once(
     engine, schema = scratch_schema
     bootstrap = infrastructure.kafka_bootstrap_servers
     # With the optional Redis layer on, so forgetting a Redis key shows the inbox alone suffices.
-    settings = billing_settings(schema, unique_name("billing-test")).model_copy(update={"redis_dedup": True})
+    settings = billing_settings(schema, unique_name("billing.test")).model_copy(update={"redis_dedup": True})
     service = build_service(settings)
     account = unique_name("acc")
     first = conversation_event(account, "t1")
@@ -288,7 +288,7 @@ async def test_exhaustion_then_purchase_and_reset_restore(
     bootstrap = infrastructure.kafka_bootstrap_servers
     clock = ManualClock(datetime(2026, 11, 20, 12, tzinfo=UTC))
     settings = billing_settings(
-        schema, unique_name("billing-test"), default_monthly_allotment=2, scheduler_interval_seconds=0.2
+        schema, unique_name("billing.test"), default_monthly_allotment=2, scheduler_interval_seconds=0.2
     )
     service = build_service(settings, clock=clock)
     account = unique_name("acc")
@@ -366,7 +366,7 @@ async def test_two_instances_in_one_group_never_double_charge_across_a_rebalance
 ) -> None:
     engine, schema = scratch_schema
     bootstrap = infrastructure.kafka_bootstrap_servers
-    group = unique_name("billing-test")
+    group = unique_name("billing.test")
     # One consumer group and one schema; distinct instance names keep their Redis dedup marks and
     # metrics apart, so only the database (inbox + unique ledger causes) stands between them.
     first = build_service(billing_settings(schema, group, "-a"))
@@ -434,7 +434,7 @@ async def test_per_resolution_charges_resolved_and_quiet_threads_only(
     started = datetime.now(UTC)
     clock = ManualClock(started)
     service = build_service(
-        billing_settings(schema, unique_name("billing-test"), scheduler_interval_seconds=0.2), clock=clock
+        billing_settings(schema, unique_name("billing.test"), scheduler_interval_seconds=0.2), clock=clock
     )
     account = unique_name("acc")
     plan = CreditPlan(
@@ -522,7 +522,7 @@ async def test_scheduler_forgets_threads_quiet_longer_than_the_retention(
 ) -> None:
     engine, schema = scratch_schema
     now = datetime(2026, 11, 20, 12, tzinfo=UTC)
-    service = build_service(billing_settings(schema, unique_name("billing-test"), scheduler_interval_seconds=3600))
+    service = build_service(billing_settings(schema, unique_name("billing.test"), scheduler_interval_seconds=3600))
     account = unique_name("acc")
     ages = {"old-charged": 120, "old-uncharged": 95, "recent": 30}
     async with service.kernel.lifecycle.running():
@@ -562,7 +562,7 @@ async def test_a_batch_locks_its_accounts_once_and_charges_each_thread_once(
 ) -> None:
     engine, schema = scratch_schema
     bootstrap = infrastructure.kafka_bootstrap_servers
-    settings = billing_settings(schema, unique_name("billing-test"))
+    settings = billing_settings(schema, unique_name("billing.test"))
     service = build_service(settings)
     metering = ConversationMetering(
         service.unit_of_work,

@@ -75,7 +75,7 @@ async def test_only_threads_the_agent_resolved_are_charged_whatever_order_handof
     now = datetime.now(UTC)
     clock = ManualClock(now)
     service = build_service(
-        billing_settings(schema, unique_name("billing-test"), scheduler_interval_seconds=0.2), clock=clock
+        billing_settings(schema, unique_name("billing.test"), scheduler_interval_seconds=0.2), clock=clock
     )
     account = unique_name("acc")
     plan = CreditPlan(

@@ -53,7 +53,7 @@ async def service(infrastructure: InfrastructureSettings) -> AsyncIterator[Conve
         settings = ConversationSettings(
             service_name=unique_name("conversation-test"),
             database_schema=schema,
-            consumer_group=unique_name("conversation-test"),
+            consumer_group=unique_name("conversation.test"),
             consumer_offset_reset="latest",
             content_index=index,
             resolution_sweep_seconds=0,

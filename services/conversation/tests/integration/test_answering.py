@@ -92,7 +92,7 @@ async def stack(infrastructure: InfrastructureSettings) -> AsyncIterator[Stack]:
         # A unique service name keeps the Redis dedup keys apart from any other conversation process.
         service_name=unique_name("conversation-test"),
         database_schema=schema,
-        consumer_group=unique_name("conversation-test"),
+        consumer_group=unique_name("conversation.test"),
         consumer_offset_reset="latest",
         content_index=index,
         resolution_sweep_seconds=0,

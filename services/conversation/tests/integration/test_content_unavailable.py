@@ -29,7 +29,7 @@ async def service(infrastructure: InfrastructureSettings) -> AsyncIterator[Conve
     settings = ConversationSettings(
         service_name=unique_name("conversation-down"),
         database_schema=schema,
-        consumer_group=unique_name("conversation-down"),
+        consumer_group=unique_name("conversation.down"),
         consumer_offset_reset="latest",
         opensearch_url="http://127.0.0.1:9",  # the discard port: connection refused
         embeddings="off",

@@ -17,7 +17,7 @@ from customer_agent_shared.events.sources import SourceCommand, UploadedFile, Up
 from customer_agent_shared.persistence.database import create_database_engine
 from customer_agent_shared.persistence.migrations import upgrade_to_head
 from customer_agent_shared.settings import InfrastructureSettings
-from customer_agent_shared.testing.kafka import topic_partitions, unique_name, wait_for_assignment
+from customer_agent_shared.testing.kafka import client_options, topic_partitions, unique_name, wait_for_assignment
 from customer_agent_shared.topics import SOURCES_STATUS
 from customer_agent_shared.uploads import postgres as upload_store
 from ingestion_service.adapters.parse_limits import MIB
@@ -42,7 +42,7 @@ async def ingestion(infrastructure: InfrastructureSettings) -> AsyncIterator[Ing
         service_name=unique_name("ingestion-test"),
         database_schema=schema,
         upload_schema=uploads,
-        consumer_group=unique_name("ingestion-test"),
+        consumer_group=unique_name("ingestion.test"),
         consumer_offset_reset="latest",
         content_index=index,
         content_read_alias=f"{index}-read",
@@ -143,7 +143,7 @@ async def collect_statuses(
     numbers = (
         sorted(from_offsets) if from_offsets is not None else await topic_partitions(bootstrap_servers, SOURCES_STATUS)
     )
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, **client_options())
     await consumer.start()
     statuses: list[dict[str, Any]] = []
     try:

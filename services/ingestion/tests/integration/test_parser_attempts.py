@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaProducer
 from customer_agent_shared.events.envelope import CloudEvent, serialize_event
 from customer_agent_shared.events.sources import SOURCE_SYNC, SourceCommand, SourceKind
 from customer_agent_shared.settings import InfrastructureSettings
-from customer_agent_shared.testing.kafka import end_offsets, unique_name
+from customer_agent_shared.testing.kafka import client_options, end_offsets, unique_name
 from customer_agent_shared.topics import LARGE_MESSAGE_BYTES, SOURCES_COMMANDS, SOURCES_STATUS
 from ingestion_service.adapters.orm import parse_attempts_table
 from ingestion_service.bootstrap import IngestionService
@@ -28,7 +28,9 @@ PARSE_FAILURES = "customer_agent_ingestion_parse_failures_total"
 
 async def produce_commands(bootstrap_servers: str, key: str, *events: CloudEvent[SourceCommand]) -> None:
     """Publish commands as admin-api does."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", max_request_size=LARGE_MESSAGE_BYTES)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers, acks="all", max_request_size=LARGE_MESSAGE_BYTES, **client_options()
+    )
     await producer.start()
     try:
         for event in events:

@@ -23,7 +23,7 @@ async def harness(infrastructure: InfrastructureSettings) -> AsyncIterator[Harne
     settings = RoutingSettings(
         service_name=unique_name("routing-test"),
         database_schema=schema,
-        consumer_group=unique_name("routing-test"),
+        consumer_group=unique_name("routing.test"),
         consumer_offset_reset="latest",
     )
     service = build_service(settings)

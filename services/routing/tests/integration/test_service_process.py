@@ -27,7 +27,7 @@ async def test_inbound_event_is_recorded_once(
     settings = RoutingSettings(
         service_name=unique_name("routing-test"),
         database_schema=schema,
-        consumer_group=unique_name("routing-test"),
+        consumer_group=unique_name("routing.test"),
         consumer_offset_reset="latest",
     )
     service = build_service(settings)

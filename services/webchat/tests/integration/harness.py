@@ -89,7 +89,7 @@ async def running_webchat(bootstrap_servers: str, **overrides: Any) -> AsyncIter
     settings = WebchatSettings(
         service_name="webchat",
         http_port=port,
-        consumer_group=unique_name("webchat-test"),
+        consumer_group=unique_name("webchat.test"),
         consumer_offset_reset="latest",
         **overrides,
     )

@@ -48,6 +48,9 @@ def create_kafka_broker(
         # appear at DEBUG. Handlers log what they decided, with event and thread ids.
         log_level=logging.DEBUG,
         security=faststream_security(security),
+        # Topics come from the registry (`topics ensure`, Strimzi KafkaTopics) with their partitions and
+        # configs; a service has no right to create any, so its subscribers must not try at start-up.
+        allow_auto_create_topics=False,
         **extra,
     )
 

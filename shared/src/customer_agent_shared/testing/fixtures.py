@@ -14,6 +14,21 @@ from customer_agent_shared.clients import create_redis_client
 from customer_agent_shared.persistence.database import create_database_engine
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import create_topics, delete_topics, unique_name
+from customer_agent_shared.testing.kafka_identity import connect_as, suite_user
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Integration suites reach Kafka through the SCRAM listener, each service as its own user
+    (``testing.kafka_identity``); set before any test builds its settings."""
+    if session.config.option.collectonly:
+        return
+    repo = session.config.rootpath
+    try:
+        user = suite_user((item.path for item in session.items), repo)
+        if user is not None:
+            connect_as(user, repo)
+    except (ValueError, RuntimeError) as error:
+        pytest.exit(str(error), returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 def _require(host_port: str, what: str) -> None:

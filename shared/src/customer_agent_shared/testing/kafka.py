@@ -1,12 +1,13 @@
 """Kafka helpers for tests: throwaway topics, producing raw messages, waiting for records.
 
-Every client here connects as the environment says (``KAFKA_SECURITY_PROTOCOL``, ``KAFKA_SASL_USERNAME``,
-...), so the same tests run against the plaintext or the SCRAM listener of the local Kafka.
+Every client here is one of the tests' own: it connects as ``TESTS_KAFKA_*`` says when an integration suite
+runs its service as the service's Kafka user (``testing.kafka_identity``), otherwise as ``KAFKA_*`` says.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,11 +18,14 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from customer_agent_shared.messaging.security import kafka_client_options
 from customer_agent_shared.settings import KafkaSecuritySettings
+from customer_agent_shared.testing.kafka_identity import TESTS_PREFIX
 
 
 def client_options() -> dict[str, Any]:
-    """aiokafka keyword arguments for the environment's Kafka security settings (none for PLAINTEXT)."""
-    return kafka_client_options(KafkaSecuritySettings())
+    """aiokafka keyword arguments of the tests' own clients (none for PLAINTEXT): ``TESTS_KAFKA_*`` if set."""
+    prefix = TESTS_PREFIX + "KAFKA_"
+    own = {name.removeprefix(TESTS_PREFIX): value for name, value in os.environ.items() if name.startswith(prefix)}
+    return kafka_client_options(KafkaSecuritySettings.model_validate(own) if own else KafkaSecuritySettings())
 
 
 @dataclass(frozen=True)
