@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from customer_agent_shared.topics import (
     AGENT_CONFIG,
+    AGENT_REPLAY,
+    AGENT_REPLAY_RESULTS,
     AUDIT,
     BILLING_COMMANDS,
     BILLING_CREDIT_STATE,
@@ -55,6 +57,8 @@ PRODUCERS: Mapping[str, tuple[str, ...]] = {
     SOURCES_STATUS: ("ingestion",),
     CONTENT_EVENTS: (CHANNEL_PROVIDER,),
     AUDIT: ("admin-api", "ingestion"),
+    AGENT_REPLAY: ("admin-api",),
+    AGENT_REPLAY_RESULTS: ("conversation", "routing"),
 }
 """Every topic of the registry and the principals that publish to it."""
 

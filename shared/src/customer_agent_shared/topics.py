@@ -84,6 +84,8 @@ SOURCES_COMMANDS = "sources.commands.v1"
 SOURCES_STATUS = "sources.status.v1"
 CONTENT_EVENTS = "content.events.v1"
 AUDIT = "audit.v1"
+AGENT_REPLAY = "agent.replay.v1"
+AGENT_REPLAY_RESULTS = "agent.replay-results.v1"
 
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
@@ -196,6 +198,22 @@ TOPICS: tuple[TopicSpec, ...] = (
         "Append-only audit trail of every configuration change.",
         key="{account_id}",
         event_types=("audit.recorded",),
+    ),
+    TopicSpec(
+        AGENT_REPLAY,
+        "Draft replays from admin-api: to conversation (replay the recent questions) and to routing "
+        "(judge the replayed questions); each reads its own type.",
+        key="{account_id}",
+        event_types=("replay.requested", "replay.routing_requested"),
+        # Up to 500 questions travel in one request, each up to 20,000 characters.
+        max_message_bytes=LARGE_MESSAGE_BYTES,
+    ),
+    TopicSpec(
+        AGENT_REPLAY_RESULTS,
+        "Draft replay results for admin-api: conversation's verdicts, then routing's.",
+        key="{account_id}",
+        event_types=("replay.answered", "replay.routed"),
+        max_message_bytes=LARGE_MESSAGE_BYTES,
     ),
 )
 

@@ -1,4 +1,4 @@
-"""The topic registry matches DESIGN.md."""
+"""The topic registry matches DESIGN.md, plus the topics docs/architecture.md adds."""
 
 from __future__ import annotations
 
@@ -21,11 +21,14 @@ DESIGN_TOPICS = {
     "content.events.v1",
     "audit.v1",
 }
+ADDED_TOPICS = {"agent.replay.v1", "agent.replay-results.v1"}  # draft replays (docs/architecture.md)
 
 
 def test_registry_holds_every_design_topic_and_its_dead_letter_topic() -> None:
-    assert set(TOPICS_BY_NAME) == DESIGN_TOPICS
-    assert set(all_topic_names()) == DESIGN_TOPICS | {name + ".dlq" for name in DESIGN_TOPICS}
+    assert set(TOPICS_BY_NAME) == DESIGN_TOPICS | ADDED_TOPICS
+    assert set(all_topic_names()) == (DESIGN_TOPICS | ADDED_TOPICS) | {
+        name + ".dlq" for name in DESIGN_TOPICS | ADDED_TOPICS
+    }
 
 
 def test_only_the_state_topics_are_compacted() -> None:
