@@ -13,6 +13,7 @@ from customer_agent_shared.kernel import (
     create_operations_app,
     start_consumers_last,
 )
+from customer_agent_shared.topics import AGENT_REPLAY
 from fastapi import FastAPI
 from opensearchpy import AsyncOpenSearch
 
@@ -27,7 +28,8 @@ from conversation_service.entrypoints.kafka_subscribers import register_subscrib
 from conversation_service.handlers.answering import AnswerEngine, AnswerPolicy, ChatModel
 from conversation_service.handlers.conversations import ConversationHandler, ConversationOptions
 from conversation_service.handlers.profiles import ConfigFolder, ProfileCache
-from conversation_service.handlers.resolution import ResolutionSweep
+from conversation_service.handlers.replay import DraftReplay
+from conversation_service.handlers.resolution import QuestionLogRetention, ResolutionSweep
 from conversation_service.settings import ConversationSettings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -44,6 +46,7 @@ class ConversationService:
     conversations: ConversationHandler
     config: ConfigFolder
     resolution: ResolutionSweep
+    replay: DraftReplay
 
     def unit_of_work(self) -> ConversationUnitOfWork:
         """A new unit of work over conversation's schema."""
@@ -97,7 +100,16 @@ def build_service(settings: ConversationSettings | None = None) -> ConversationS
     )
     config = ConfigFolder(unit_of_work, profiles, consumer=f"{settings.consumer_group}:agent.config.v1")
     resolution = ResolutionSweep(
-        unit_of_work, default_hours=settings.resolution_hours, interval_seconds=settings.resolution_sweep_seconds
+        unit_of_work,
+        default_hours=settings.resolution_hours,
+        interval_seconds=settings.resolution_sweep_seconds,
+        retention=QuestionLogRetention(unit_of_work, days=settings.question_log_days),
+    )
+    replay = DraftReplay(
+        unit_of_work,
+        engine,
+        consumer=f"{settings.consumer_group}:{AGENT_REPLAY}",
+        budget_seconds=settings.replay_seconds,
     )
     kernel.lifecycle.add("resolution sweep", resolution.start, resolution.stop)
     # A batch commits (and its replies leave) after its last answer: with a model taking seconds per
@@ -107,13 +119,14 @@ def build_service(settings: ConversationSettings | None = None) -> ConversationS
         kernel.broker,
         conversations,
         config,
+        replay,
         settings.consumer_group,
         kernel.batch_consumer(unit_of_work, settings),
         settings.consumer_offset_reset,
         parallel_answers=settings.llm_parallel_answers if llm is not None else None,
     )
     start_consumers_last(kernel)
-    return ConversationService(kernel, settings, conversations, config, resolution)
+    return ConversationService(kernel, settings, conversations, config, resolution, replay)
 
 
 def build_answer_engine(

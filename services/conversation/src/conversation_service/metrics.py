@@ -69,3 +69,8 @@ ANSWERS_DELAYED = Counter(
     "customer_agent_conversation_answers_delayed_total",
     "Messages put back for a later retry because the content index was unavailable.",
 )
+
+REPLAYED_QUESTIONS = Counter(
+    "customer_agent_conversation_replayed_questions_total",
+    "Real questions replayed against a draft configuration (never sent, never billed).",
+)

@@ -87,6 +87,18 @@ class ConversationSettings(ServiceSettings, BatchConsumerSettings, EmbeddingSett
     resolution_sweep_seconds: float = Field(
         default=300.0, ge=0.0, description="How often resolved threads are looked for (0 disables the sweep)."
     )
+    question_log_days: int = Field(
+        default=30,
+        ge=1,
+        description="How long visitors' questions are kept for draft replays (POST /agent/draft/replay replays "
+        "an account's latest ones); older ones are deleted by the resolution sweep.",
+    )
+    replay_seconds: float = Field(
+        default=40.0,
+        gt=0.0,
+        description="How long one draft replay may run; it reports the questions it finished (newest first). "
+        "Keep it below CONVERSATION_HANDLER_TIMEOUT_SECONDS.",
+    )
     config_cache_seconds: float = Field(
         default=30.0, ge=0.0, description="How long an account's agent profile is cached in memory."
     )

@@ -26,6 +26,7 @@ from customer_agent_shared.events.config import (
 )
 from customer_agent_shared.events.envelope import make_event
 from customer_agent_shared.events.preview import PREVIEW_REQUESTED, PreviewAnswered, PreviewRequested
+from customer_agent_shared.events.replay import REPLAY_REQUESTED, ReplayRequested
 from customer_agent_shared.persistence.database import create_database_engine
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import unique_name
@@ -38,6 +39,7 @@ pytestmark = pytest.mark.integration
 
 STRICT = unique_name("conv-strict")
 DEFAULT = unique_name("conv-default")
+REPLAYED = unique_name("conv-replayed")
 QUESTION = "How do I reset my password?"
 
 
@@ -49,7 +51,7 @@ async def service(infrastructure: InfrastructureSettings) -> AsyncIterator[Conve
     client = create_opensearch_client(infrastructure.opensearch_url)
     embedder = BuiltinEmbedder()
     try:
-        await create_index(client, index, [STRICT, DEFAULT], embedder=embedder)
+        await create_index(client, index, [STRICT, DEFAULT, REPLAYED], embedder=embedder)
         settings = ConversationSettings(
             service_name=unique_name("conversation-test"),
             database_schema=schema,
@@ -143,3 +145,36 @@ async def test_the_languages_of_the_account_messages_settle_a_danish_question(se
     )
     assert reply is not None
     assert reply.language == "da"
+
+
+async def test_a_replay_judges_the_logged_questions_under_the_live_and_the_draft_threshold(
+    service: ConversationService,
+) -> None:
+    account = REPLAYED
+    await configure(service, account, 1, None)
+    thread = unique_name("thread")
+    asked = [QUESTION, "Can I pay with seashells on the moon?", "thanks!"]
+    for text_ in asked:
+        assert await service.conversations.handle_assigned(assigned_event(text_, thread, account=account))
+    live = AgentConfigSnapshot(account_id=account, version=1, updated_at=datetime.now(UTC))
+    draft = live.model_copy(update={"agent": AgentProfile(answer_threshold=0.99)})
+    request = ReplayRequested(account_id=account, replay_id=unique_name("rpl"), limit=200, live=live, draft=draft)
+    event = make_event(REPLAY_REQUESTED, request, source="test", account_id=account)
+
+    replayed = await service.replay.handle(event)
+
+    assert replayed is not None
+    assert (replayed.available, replayed.complete) == (2, True)  # "thanks!" is not a question
+    newest, oldest = replayed.questions
+    assert [oldest.text, newest.text] == asked[:2]
+    assert (oldest.live.kind, oldest.live.answered) == (OutboundKind.ANSWER, True)
+    assert oldest.live.citations[0].url == PASSWORD_URL
+    assert (oldest.draft.kind, oldest.draft.answered, oldest.draft.citations) == (
+        OutboundKind.REPHRASE_REQUEST,
+        False,
+        [],
+    )
+    # Live, the unanswerable question is the first miss; under the draft the second in a row: a person.
+    assert (newest.live.kind, newest.live.handoff_reason) == (OutboundKind.REPHRASE_REQUEST, None)
+    assert newest.draft.handoff_reason == "cannot_answer"
+    assert await service.replay.handle(event) is None  # a redelivered request is answered once

@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from conversation_service.domain.composer import ComposedAnswer, SourceRef
-from conversation_service.domain.model import AgentProfileRecord, ConversationThread
+from conversation_service.domain.model import AgentProfileRecord, AskedQuestion, ConversationThread
 from conversation_service.domain.retrieval import ContentUnavailableError
 from conversation_service.handlers.answering import Attempt, ExpectedQuestion
 from customer_agent_shared.events.config import AgentConfigSnapshot
@@ -22,6 +22,7 @@ class Tables:
 
     threads: dict[tuple[str, str], ConversationThread] = field(default_factory=dict)
     profiles: dict[str, AgentProfileRecord] = field(default_factory=dict)
+    questions: dict[tuple[str, str, str], AskedQuestion] = field(default_factory=dict)
 
 
 class FakeDatabase(InMemoryDatabase[Tables]):
@@ -81,11 +82,32 @@ class FakeThreads:
         raise NotImplementedError
 
 
+class FakeQuestions:
+    """The question log in the unit of work's copy of the tables."""
+
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    async def record(self, question: AskedQuestion) -> None:
+        """Kept once per message."""
+        self._tables.questions.setdefault((question.account_id, question.thread_id, question.message_id), question)
+
+    async def latest(self, account_id: str, limit: int) -> list[AskedQuestion]:
+        """Newest first."""
+        mine = [q for q in self._tables.questions.values() if q.account_id == account_id]
+        return sorted(mine, key=lambda q: q.asked_at, reverse=True)[:limit]
+
+    async def prune(self, before: datetime, limit: int) -> int:
+        """Not needed by these tests."""
+        raise NotImplementedError
+
+
 class FakeUnitOfWork(InMemoryUnitOfWork[Tables]):
     """Conversation's repositories over the copy of the committed tables; counts open transactions."""
 
     profiles: FakeProfiles
     threads: FakeThreads
+    questions: FakeQuestions
 
     def __init__(self, database: FakeDatabase) -> None:
         super().__init__(database)
@@ -95,6 +117,7 @@ class FakeUnitOfWork(InMemoryUnitOfWork[Tables]):
         """Attach the fake repositories to ``tables``."""
         self.profiles = FakeProfiles(tables)
         self.threads = FakeThreads(tables)
+        self.questions = FakeQuestions(tables)
 
     async def __aenter__(self) -> Self:
         self._counted.open_transactions += 1

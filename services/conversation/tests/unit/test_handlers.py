@@ -124,3 +124,19 @@ async def test_an_answered_preview_never_counts_as_replied_so_it_never_resolves(
     thread = database.threads[(ACCOUNT, "preview:p-1")]
     assert thread.turns[-1].role == "agent"
     assert not thread.agent_replied
+
+
+async def test_a_live_question_is_logged_for_replays_and_feedback_or_a_preview_is_not() -> None:
+    database = FakeDatabase()
+    handler = _handler(database, FakeEngine(database))
+
+    await handler.handle_assigned(_assigned("How do I reset my password?"))
+    await handler.handle_assigned(_assigned("thanks!"))
+    preview = PreviewRequested(account_id=ACCOUNT, correlation_id="c-1", text="How do I log in?")
+    await handler.handle_preview(make_event("preview.requested", preview, source="admin-api", account_id=ACCOUNT))
+
+    logged = list(database.tables.questions.values())
+    assert [(q.thread_id, q.message_id, q.text, q.language, q.locale) for q in logged] == [
+        ("t-1", "m-How do I reset my password?", "How do I reset my password?", "en", "en-GB")
+    ]
+    assert (logged[0].channel_type, logged[0].channel_id) == ("live_chat", "web")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from customer_agent_shared.persistence.inbox import define_inbox_table
 from customer_agent_shared.persistence.outbox import define_outbox_table
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, text
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 SCHEMA = "conversation"
@@ -50,4 +50,21 @@ threads = Table(
         "last_message_at",
         postgresql_where=text("resolved_at IS NULL AND agent_replied AND NOT handed_off AND NOT negative_feedback"),
     ),
+)
+
+# Real visitors' questions, newest read first by a draft replay; rows older than the retention are pruned.
+questions = Table(
+    "questions",
+    metadata,
+    Column("account_id", String(100), primary_key=True),
+    Column("thread_id", String(220), primary_key=True),
+    Column("message_id", String(220), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("language", String(35), nullable=False),
+    Column("locale", String(35), nullable=True),
+    Column("channel_type", String(40), nullable=True),
+    Column("channel_id", String(200), nullable=True),
+    Column("asked_at", DateTime(timezone=True), nullable=False),
+    Index("ix_questions_account_asked", "account_id", "asked_at"),
+    Index("ix_questions_asked", "asked_at"),
 )

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
 from customer_agent_shared.events.config import AgentConfigSnapshot
 from customer_agent_shared.persistence.unit_of_work import TransactionScopedRepository
-from sqlalchemy import RowMapping, bindparam, func, literal_column, select
+from sqlalchemy import RowMapping, bindparam, delete, func, literal_column, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conversation_service.adapters.orm import agent_profiles, threads
+from conversation_service.adapters.orm import agent_profiles, questions, threads
 from conversation_service.domain.language import account_languages
-from conversation_service.domain.model import AgentProfileRecord, ConversationThread, Turn
+from conversation_service.domain.model import AgentProfileRecord, AskedQuestion, ConversationThread, Turn
 
 
 def resolution_hours_of(snapshot: AgentConfigSnapshot) -> int | None:
@@ -226,3 +227,42 @@ class ThreadRepository(TransactionScopedRepository):
             .all()
         )
         return [_thread(row) for row in rows]
+
+
+_RECORD_QUESTION = (
+    insert(questions)
+    .values({column.name: bindparam(column.name) for column in questions.c})
+    .on_conflict_do_nothing(index_elements=["account_id", "thread_id", "message_id"])
+)
+
+
+class QuestionLogRepository(TransactionScopedRepository):
+    """Real visitors' questions, for draft replays (in a batch, written at its commit in one statement)."""
+
+    async def record(self, question: AskedQuestion) -> None:
+        """Keep a question (a redelivered message is kept once)."""
+        key = ("question", question.account_id, question.thread_id, question.message_id)
+        await self._write(_RECORD_QUESTION, key, dataclasses.asdict(question))
+
+    async def latest(self, account_id: str, limit: int) -> list[AskedQuestion]:
+        """The account's ``limit`` latest questions, newest first."""
+        statement = (
+            select(questions)
+            .where(questions.c.account_id == account_id)
+            .order_by(questions.c.asked_at.desc(), questions.c.thread_id, questions.c.message_id)
+            .limit(limit)
+        )
+        rows = (await self._session.execute(statement)).mappings().all()
+        return [AskedQuestion(**dict(row)) for row in rows]
+
+    async def prune(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` questions asked before ``before``; how many were deleted."""
+        oldest = select(questions.c.account_id, questions.c.thread_id, questions.c.message_id).where(
+            questions.c.asked_at < before
+        )
+        keys = (await self._session.execute(oldest.limit(limit))).all()
+        if not keys:
+            return 0
+        columns = (questions.c.account_id, questions.c.thread_id, questions.c.message_id)
+        await self._session.execute(delete(questions).where(tuple_(*columns).in_([tuple(key) for key in keys])))
+        return len(keys)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork
 
-from conversation_service.adapters.repositories import AgentProfileRepository, ThreadRepository
+from conversation_service.adapters.repositories import AgentProfileRepository, QuestionLogRepository, ThreadRepository
 
 
 class ConversationUnitOfWork(SqlUnitOfWork):
@@ -12,6 +12,7 @@ class ConversationUnitOfWork(SqlUnitOfWork):
 
     profiles: AgentProfileRepository
     threads: ThreadRepository
+    questions: QuestionLogRepository
 
     def on_begin(self) -> None:
         """Bind the repositories to this transaction's session."""
@@ -19,3 +20,4 @@ class ConversationUnitOfWork(SqlUnitOfWork):
         self.threads = ThreadRepository(
             self.session, kept=self.transaction_cache("threads"), write_at_commit=self.write_at_commit
         )
+        self.questions = QuestionLogRepository(self.session, write_at_commit=self.write_at_commit)

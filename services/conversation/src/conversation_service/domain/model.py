@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from customer_agent_shared.events.channels import HandoffReason
+from customer_agent_shared.events.channels import ChannelRef, ChannelType, HandoffReason
 
 from conversation_service.domain.intents import Intent
 from conversation_service.domain.policy import MissOutcome, misses_after, on_miss
@@ -45,6 +45,31 @@ class TurnDecision:
     """Set for a knowledge gap: the how-manieth miss in a row this was."""
     positive_feedback: bool | None = None
     """Set for feedback."""
+
+
+def channel_ref(channel_type: str | None, channel_id: str | None) -> ChannelRef | None:
+    """The channel a thread or question was on, as the contract names it (None when unknown)."""
+    if channel_type is None or channel_id is None:
+        return None
+    try:
+        return ChannelRef(type=ChannelType(channel_type), id=channel_id)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class AskedQuestion:
+    """A real visitor's question as the question log keeps it, for a draft replay."""
+
+    account_id: str
+    thread_id: str
+    message_id: str
+    text: str
+    language: str  # the one it was answered in
+    locale: str | None  # the visitor's, to choose the language again under another configuration
+    channel_type: str | None
+    channel_id: str | None
+    asked_at: datetime
 
 
 @dataclass(frozen=True)

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from customer_agent_shared.events.config import AgentConfigSnapshot
 from customer_agent_shared.events.conversations import ConversationAssigned
-from customer_agent_shared.events.envelope import CloudEvent
+from customer_agent_shared.events.envelope import CloudEvent, RawCloudEvent
 from customer_agent_shared.events.preview import PreviewRequested
+from customer_agent_shared.events.replay import REPLAY_REQUESTED, ReplayRequested, replay_event
 from customer_agent_shared.messaging.batches import BatchConsumer
-from customer_agent_shared.messaging.broker import subscriber_options
-from customer_agent_shared.messaging.reliable import decode_json_body
-from customer_agent_shared.topics import AGENT_CONFIG, CONVERSATIONS_ASSIGNED, CONVERSATIONS_PREVIEW
+from customer_agent_shared.messaging.subscriptions import Subscriptions
+from customer_agent_shared.topics import AGENT_CONFIG, AGENT_REPLAY, CONVERSATIONS_ASSIGNED, CONVERSATIONS_PREVIEW
 from faststream.kafka import KafkaBroker
 
 from conversation_service.handlers.conversations import ConversationHandler
 from conversation_service.handlers.profiles import ConfigFolder
+from conversation_service.handlers.replay import DraftReplay
 
 
 def register_subscribers(
     broker: KafkaBroker,
     conversations: ConversationHandler,
     config: ConfigFolder,
+    replay: DraftReplay,
     group_id: str,
     batches: BatchConsumer,
     offset_reset: str = "earliest",
@@ -28,16 +30,12 @@ def register_subscribers(
 ) -> None:
     """Subscribe conversation to every topic it consumes (assigned messages in batches, see ``BatchConsumer``;
     with ``parallel_answers``, each message in its own transaction, threads answered at once)."""
-    options = subscriber_options(offset_reset)
+    subscribe = Subscriptions(broker, "conversation", group_id, offset_reset, batches)
 
-    @batches.subscriber(
-        broker,
+    @subscribe.batch(
         CONVERSATIONS_ASSIGNED,
-        group_id=f"{group_id}.{CONVERSATIONS_ASSIGNED}",
-        decoder=batches.decoder(CloudEvent[ConversationAssigned]),
-        title=f"conversation/{CONVERSATIONS_ASSIGNED}",
+        CloudEvent[ConversationAssigned],
         description="Answer messages routing assigned to the agent.",
-        **options,
     )
     async def on_conversations_assigned(events: list[CloudEvent[ConversationAssigned]]) -> None:
         if parallel_answers is not None:
@@ -50,24 +48,22 @@ def register_subscribers(
             prepare=conversations.prepare_assigned,
         )
 
-    @broker.subscriber(
-        AGENT_CONFIG,
-        group_id=f"{group_id}.{AGENT_CONFIG}",
-        decoder=decode_json_body,
-        title=f"conversation/{AGENT_CONFIG}",
-        description="Fold each account's agent configuration snapshot.",
-        **options,
-    )
+    @subscribe.each(AGENT_CONFIG, description="Fold each account's agent configuration snapshot.")
     async def on_agent_config(event: CloudEvent[AgentConfigSnapshot]) -> None:
         await config.handle(event)
 
-    @broker.subscriber(
+    @subscribe.each(
         CONVERSATIONS_PREVIEW,
-        group_id=f"{group_id}.{CONVERSATIONS_PREVIEW}",
-        decoder=decode_json_body,
-        title=f"conversation/{CONVERSATIONS_PREVIEW}",
         description="Answer preview questions from admin-api (never billed, never sent to a channel).",
-        **options,
     )
     async def on_preview_requested(event: CloudEvent[PreviewRequested]) -> None:
         await conversations.handle_preview(event)
+
+    @subscribe.each(
+        AGENT_REPLAY,
+        description="Replay the account's latest real questions against its live and draft configuration "
+        "(replay.requested; routing's requests on the topic are skipped).",
+    )
+    async def on_replay_requested(event: RawCloudEvent) -> None:
+        if event.type == REPLAY_REQUESTED:
+            await replay.handle(replay_event(event, ReplayRequested))

@@ -77,6 +77,16 @@ class ExpectedQuestion:
 
 
 @dataclass(frozen=True)
+class Judgement:
+    """How to judge a question: its language, who speaks, and the least confidence to answer."""
+
+    language: str
+    persona: Persona
+    min_confidence: float | None = None  # None: the service's tuned threshold
+    greet: bool = False
+
+
+@dataclass(frozen=True)
 class Attempt:
     """The outcome of trying to answer one question."""
 
@@ -152,11 +162,41 @@ class AnswerEngine:
     ) -> Attempt:
         """Answer ``question`` from the account's content, or say why not (``min_confidence``: the
         account's own threshold instead of the service's)."""
-        thresholds = self._policy.thresholds
-        if min_confidence is not None:
-            thresholds = dataclasses.replace(thresholds, min_confidence=min_confidence)
         terms = analyze_question(question, language, previous_questions)
         retrieval = await self._retriever.retrieve(account_id, terms, self._policy.retrieval_size)
+        ranked, attempt = self._judge(terms, retrieval, Judgement(language, persona, min_confidence, greet))
+        if ranked:
+            best = ranked[0]
+            metrics.RETRIEVAL_SUPPORT.observe(best.support)
+            metrics.RETRIEVAL_SCORE.observe(best.passage.score)
+            metrics.ANSWER_CONFIDENCE.observe(attempt.confidence)
+        if not attempt.supported or self._llm is None:
+            return attempt
+        generated = await self._generate(question, language, ranked, persona, greet, recent_turns)
+        if generated is None:
+            return attempt
+        return Attempt(True, generated, attempt.confidence, attempt.nearest, True, attempt.evidence)
+
+    async def replay(
+        self, account_id: str, question: str, *, previous_questions: Sequence[str], judgements: Sequence[Judgement]
+    ) -> list[Attempt]:
+        """The extractive attempt under each judgement, searching once per language; never a model call
+        (a replay of hundreds of questions must cost nothing) and never counted in the answer metrics."""
+        searched: dict[str, tuple[QueryTerms, Retrieval]] = {}
+        attempts: list[Attempt] = []
+        for judgement in judgements:
+            if judgement.language not in searched:
+                terms = analyze_question(question, judgement.language, previous_questions)
+                retrieval = await self._retriever.retrieve(account_id, terms, self._policy.retrieval_size)
+                searched[judgement.language] = (terms, retrieval)
+            attempts.append(self._judge(*searched[judgement.language], judgement)[1])
+        return attempts
+
+    def _judge(self, terms: QueryTerms, retrieval: Retrieval, judgement: Judgement) -> tuple[list[Ranked], Attempt]:
+        """Rank the passages, decide, and compose the extractive answer (or the knowledge gap's draft)."""
+        thresholds = self._policy.thresholds
+        if judgement.min_confidence is not None:
+            thresholds = dataclasses.replace(thresholds, min_confidence=judgement.min_confidence)
         ranked = rank_passages(
             terms,
             retrieval.passages,
@@ -164,14 +204,10 @@ class AnswerEngine:
             min_support=thresholds.min_support,
             lexical_share=self._policy.lexical_share,
         )
-        best = ranked[0] if ranked else None
+        language = judgement.language
         decision = decide(ranked, thresholds, language=language)
-        if best is not None:
-            metrics.RETRIEVAL_SUPPORT.observe(best.support)
-            metrics.RETRIEVAL_SCORE.observe(best.passage.score)
-            metrics.ANSWER_CONFIDENCE.observe(decision.confidence)
-        if best is None or not decision.answer:
-            return Attempt(
+        if not ranked or not decision.answer:
+            declined = Attempt(
                 False,
                 None,
                 decision.confidence,
@@ -181,12 +217,9 @@ class AnswerEngine:
                 question_vector=retrieval.question_vector,
                 vector_model=retrieval.vector_model,
             )
-        composed = compose(terms, ranked, persona=persona, language=language, greet=greet)
-        if self._llm is not None:
-            generated = await self._generate(question, language, ranked, persona, greet, recent_turns)
-            if generated is not None:
-                return Attempt(True, generated, decision.confidence, nearest_content(ranked), True, decision.evidence)
-        return Attempt(True, composed, decision.confidence, nearest_content(ranked), evidence=decision.evidence)
+            return ranked, declined
+        composed = compose(terms, ranked, persona=judgement.persona, language=language, greet=judgement.greet)
+        return ranked, Attempt(True, composed, decision.confidence, nearest_content(ranked), evidence=decision.evidence)
 
     async def _generate(
         self,

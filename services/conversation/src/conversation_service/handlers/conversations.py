@@ -29,6 +29,7 @@ from conversation_service.domain.language import choose_language
 from conversation_service.domain.model import (
     INTENTS_WITHOUT_SEARCH,
     PREVIEW_THREAD_PREFIX,
+    AskedQuestion,
     ConversationThread,
     Turn,
     TurnDecision,
@@ -86,6 +87,22 @@ class FoundAnswer:
     def answered(self) -> bool:
         """The content supported an answer."""
         return self.attempt is not None and self.attempt.supported and self.attempt.answer is not None
+
+
+def asked_question(assigned: ConversationAssigned, language: str, at: datetime) -> AskedQuestion:
+    """A visitor's question as the question log keeps it."""
+    message = assigned.message
+    return AskedQuestion(
+        account_id=assigned.account_id,
+        thread_id=assigned.thread_id,
+        message_id=message.message_id,
+        text=message.text,
+        language=language,
+        locale=message.sender.locale,
+        channel_type=assigned.channel.type.value,
+        channel_id=assigned.channel.id,
+        asked_at=at,
+    )
 
 
 class ConversationHandler:
@@ -218,6 +235,8 @@ class ConversationHandler:
             decision = thread.take_turn(intent, answered=found.answered, content_available=found.content_available)
             reply = reply_for(decision, found.attempt, language, handoff_notice=self._options.send_handoff_notice)
             await self._publish_turn(uow, event, decision, found.attempt, reply, profile=profile, language=language)
+            if intent is Intent.QUESTION:
+                await uow.questions.record(asked_question(assigned, language, now))
             new_turns = [Turn("visitor", message.text, now)]
             if reply.kind is not None:
                 new_turns.append(Turn("agent", reply.text, now))

@@ -10,6 +10,7 @@ from customer_agent_shared.events.config import AgentConfigSnapshot, AgentRole, 
 from customer_agent_shared.events.envelope import CloudEvent
 
 from conversation_service.domain.composer import Persona
+from conversation_service.domain.language import account_languages
 from conversation_service.domain.model import AgentProfileRecord
 from conversation_service.handlers.types import ConversationUnitOfWorkProtocol, UnitOfWorkFactory
 
@@ -48,6 +49,18 @@ def profile_from_record(record: AgentProfileRecord | None) -> AgentProfile:
         deleted=record.deleted,
         answer_threshold=record.answer_threshold,
         languages=record.languages,
+    )
+
+
+def profile_of_snapshot(snapshot: AgentConfigSnapshot) -> AgentProfile:
+    """The profile a configuration snapshot describes, as folding it would store it."""
+    agent = snapshot.agent
+    return AgentProfile(
+        persona=Persona(name=agent.name, role=agent.role, personality=agent.personality),
+        default_language=snapshot.default_language or "en",
+        deleted=snapshot.deleted,
+        answer_threshold=agent.answer_threshold,
+        languages=tuple(account_languages(snapshot.default_language, snapshot.handoff.messages)),
     )
 
 

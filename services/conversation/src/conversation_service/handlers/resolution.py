@@ -1,19 +1,19 @@
-"""The resolution sweep: threads the agent answered that went quiet are published as resolved."""
+"""The resolution sweep: threads the agent answered that went quiet are published as resolved; the same
+periodic task keeps the question log within its retention."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from customer_agent_shared.events.channels import ChannelRef, ChannelType
 from customer_agent_shared.events.conversations import CONVERSATION_RESOLVED, ConversationEvent
 from customer_agent_shared.events.envelope import derived_event_id, make_event
 from customer_agent_shared.topics import CONVERSATIONS_EVENTS
 
 from conversation_service import metrics
-from conversation_service.domain.model import ConversationThread
+from conversation_service.domain.model import channel_ref
 from conversation_service.handlers.types import UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
@@ -21,22 +21,41 @@ SOURCE = "conversation"
 BATCH = 200
 
 
-def _channel(thread: ConversationThread) -> ChannelRef | None:
-    if thread.channel_type is None or thread.channel_id is None:
-        return None
-    try:
-        return ChannelRef(type=ChannelType(thread.channel_type), id=thread.channel_id)
-    except ValueError:
-        return None
+class QuestionLogRetention:
+    """Deletes logged questions older than the retention, a batch per transaction."""
+
+    def __init__(self, unit_of_work: UnitOfWorkFactory, *, days: int) -> None:
+        self._unit_of_work = unit_of_work
+        self._retention = timedelta(days=days)
+
+    async def run_once(self, now: datetime | None = None) -> int:
+        """Delete every question past the retention; return how many were deleted."""
+        cutoff = (now or datetime.now(UTC)) - self._retention
+        total = 0
+        while True:
+            async with self._unit_of_work() as uow:
+                deleted = await uow.questions.prune(cutoff, BATCH * 5)
+                await uow.commit()
+            total += deleted
+            if deleted < BATCH * 5:
+                return total
 
 
 class ResolutionSweep:
     """Applies the resolution rule (agent replied, no handoff, no negative feedback, N quiet hours)."""
 
-    def __init__(self, unit_of_work: UnitOfWorkFactory, *, default_hours: int, interval_seconds: float) -> None:
+    def __init__(
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        *,
+        default_hours: int,
+        interval_seconds: float,
+        retention: QuestionLogRetention | None = None,
+    ) -> None:
         self._unit_of_work = unit_of_work
         self._default_hours = default_hours
         self._interval = interval_seconds
+        self._retention = retention
         self._task: asyncio.Task[None] | None = None
 
     async def run_once(self, now: datetime | None = None) -> int:
@@ -52,7 +71,7 @@ class ResolutionSweep:
                     event = ConversationEvent(
                         account_id=thread.account_id,
                         thread_id=thread.thread_id,
-                        channel=_channel(thread),
+                        channel=channel_ref(thread.channel_type, thread.channel_id),
                         occurred_at=now,
                         language=thread.language,
                     )
@@ -85,6 +104,14 @@ class ResolutionSweep:
                     logger.info("threads resolved", extra={"count": resolved})
             except Exception:
                 logger.exception("resolution sweep failed; retrying at the next interval")
+            if self._retention is None:
+                continue
+            try:
+                pruned = await self._retention.run_once()
+                if pruned:
+                    logger.info("questions past their retention deleted", extra={"count": pruned})
+            except Exception:
+                logger.exception("pruning the question log failed; retrying at the next interval")
 
     async def start(self) -> None:
         """Start the periodic sweep (no-op when the interval is 0)."""

@@ -9,7 +9,7 @@ from typing import Protocol
 from customer_agent_shared.events.config import AgentConfigSnapshot
 from customer_agent_shared.persistence.unit_of_work_protocol import UnitOfWorkProtocol
 
-from conversation_service.domain.model import AgentProfileRecord, ConversationThread
+from conversation_service.domain.model import AgentProfileRecord, AskedQuestion, ConversationThread
 
 
 class ProfileStore(Protocol):
@@ -50,6 +50,22 @@ class ThreadStore(Protocol):
         ...
 
 
+class QuestionLog(Protocol):
+    """Real visitors' questions, for draft replays."""
+
+    async def record(self, question: AskedQuestion) -> None:
+        """Keep a question (once per message)."""
+        ...
+
+    async def latest(self, account_id: str, limit: int) -> list[AskedQuestion]:
+        """The account's ``limit`` latest questions, newest first."""
+        ...
+
+    async def prune(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` questions asked before ``before``; how many were deleted."""
+        ...
+
+
 class ConversationUnitOfWorkProtocol(UnitOfWorkProtocol, Protocol):
     """One transaction over the service's repositories."""
 
@@ -61,6 +77,11 @@ class ConversationUnitOfWorkProtocol(UnitOfWorkProtocol, Protocol):
     @property
     def threads(self) -> ThreadStore:
         """Threads."""
+        ...
+
+    @property
+    def questions(self) -> QuestionLog:
+        """The question log."""
         ...
 
 
