@@ -11,7 +11,13 @@ from customer_agent_shared.kernel import (
     create_operations_app,
     start_consumers_last,
 )
-from customer_agent_shared.topics import CHANNELS_INBOUND, CONVERSATIONS_EVENTS, CONVERSATIONS_PREVIEW, INBOX_EVENTS
+from customer_agent_shared.topics import (
+    AGENT_REPLAY,
+    CHANNELS_INBOUND,
+    CONVERSATIONS_EVENTS,
+    CONVERSATIONS_PREVIEW,
+    INBOX_EVENTS,
+)
 from fastapi import FastAPI
 
 from routing_service.adapters.account_cache import AccountDirectory
@@ -23,6 +29,7 @@ from routing_service.handlers.conversation_events import HandleConversationEvent
 from routing_service.handlers.inbound import RouteInboundMessage
 from routing_service.handlers.inbox_events import HandleInboxEvent
 from routing_service.handlers.preview import PreviewRouting
+from routing_service.handlers.replay import ReplayRouting
 from routing_service.settings import RoutingSettings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -60,6 +67,7 @@ def build_service(settings: RoutingSettings | None = None) -> RoutingService:
         account_state=FoldAccountState(service.unit_of_work, service.directory, prefix),
         inbox_events=HandleInboxEvent(service.unit_of_work, f"{prefix}:{INBOX_EVENTS}"),
         preview=PreviewRouting(service.unit_of_work, service.directory, f"{prefix}:{CONVERSATIONS_PREVIEW}"),
+        replay=ReplayRouting(service.unit_of_work, service.directory, f"{prefix}:{AGENT_REPLAY}"),
     )
     register_subscribers(
         kernel.broker,

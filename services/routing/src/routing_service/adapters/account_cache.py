@@ -55,12 +55,17 @@ class AccountView:
 
     def deployment(self, channel: ChannelRef) -> ChannelDeployment | None:
         """The agent's deployment on ``channel``, or None when it is not deployed there."""
-        if self.config is None or self.config.deleted:
-            return None
-        for deployment in self.config.channels:
-            if deployment.type == channel.type and deployment.id == channel.id:
-                return deployment
+        return deployment_in(self.config, channel)
+
+
+def deployment_in(config: AgentConfigSnapshot | None, channel: ChannelRef) -> ChannelDeployment | None:
+    """The agent's deployment on ``channel`` in ``config``, or None when it is not deployed there."""
+    if config is None or config.deleted:
         return None
+    for deployment in config.channels:
+        if deployment.type == channel.type and deployment.id == channel.id:
+            return deployment
+    return None
 
 
 def _view(

@@ -11,10 +11,12 @@ from customer_agent_shared.events.conversations import ConversationEvent
 from customer_agent_shared.events.envelope import CloudEvent, RawCloudEvent
 from customer_agent_shared.events.inbox import INBOX_EVENT_TYPES
 from customer_agent_shared.events.preview import PreviewRequested
+from customer_agent_shared.events.replay import REPLAY_ROUTING_REQUESTED, ReplayRoutingRequested, replay_event
 from customer_agent_shared.messaging.batches import BatchConsumer
 from customer_agent_shared.messaging.subscriptions import Subscriptions
 from customer_agent_shared.topics import (
     AGENT_CONFIG,
+    AGENT_REPLAY,
     BILLING_CREDIT_STATE,
     CHANNELS_INBOUND,
     CONVERSATIONS_EVENTS,
@@ -28,6 +30,7 @@ from routing_service.handlers.conversation_events import HandleConversationEvent
 from routing_service.handlers.inbound import RouteInboundMessage
 from routing_service.handlers.inbox_events import HandleInboxEvent
 from routing_service.handlers.preview import PreviewRouting
+from routing_service.handlers.replay import ReplayRouting
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class RoutingUseCases:
     account_state: FoldAccountState
     inbox_events: HandleInboxEvent
     preview: PreviewRouting
+    replay: ReplayRouting
 
 
 def register_subscribers(
@@ -108,3 +112,12 @@ def _subscribe_account_events(subscribe: Subscriptions, use_cases: RoutingUseCas
     )
     async def on_preview_requested(event: CloudEvent[PreviewRequested]) -> None:
         await use_cases.preview.handle(event)
+
+    @subscribe.each(
+        AGENT_REPLAY,
+        description="Tell a draft replay what routing would do with each question, live and draft "
+        "(replay.routing_requested; conversation's requests on the topic are skipped).",
+    )
+    async def on_replay_requested(event: RawCloudEvent) -> None:
+        if event.type == REPLAY_ROUTING_REQUESTED:
+            await use_cases.replay.handle(replay_event(event, ReplayRoutingRequested))

@@ -73,6 +73,14 @@ class PreviewRouting:
         return routed
 
 
+def decision_assignee(decision: Decision) -> Assignee | None:
+    """Who a handoff decision gives the thread to (the unassigned view when nobody); None without a handoff."""
+    if decision.outcome is not Outcome.HANDED_OFF:
+        return None
+    target = decision.assignee
+    return Assignee(kind=target.kind, id=target.id) if target else Assignee(kind=AssigneeKind.UNASSIGNED)
+
+
 def _first_channel(account: AccountView) -> ChannelRef | None:
     if account.config is None or account.config.deleted or not account.config.channels:
         return None
@@ -83,10 +91,7 @@ def _first_channel(account: AccountView) -> ChannelRef | None:
 def _routed(
     request: PreviewRequested, channel: ChannelRef | None, decision: Decision, account: AccountView
 ) -> PreviewRouted:
-    assignee = None
-    if decision.outcome is Outcome.HANDED_OFF:
-        target = decision.assignee
-        assignee = Assignee(kind=target.kind, id=target.id) if target else Assignee(kind=AssigneeKind.UNASSIGNED)
+    assignee = decision_assignee(decision)
     notice = None
     if decision.notice is not None:
         config = account.config
