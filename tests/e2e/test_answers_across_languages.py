@@ -8,15 +8,15 @@ live path is then checked over Kafka as a channel provider sees it.
 
 from __future__ import annotations
 
-import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from customer_agent_shared.testing.plumbing import eventually
 
 from tests.e2e.journey import AdminClient, ChannelProvider
 
@@ -86,18 +86,6 @@ def english_site(tmp_path: Path) -> Iterator[str]:
     server.shutdown()
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout_seconds: float = 120) -> Any:
-    """Call ``check`` until it returns something true; fail naming ``what`` (and the last value) if it never does."""
-    deadline = asyncio.get_running_loop().time() + timeout_seconds
-    last: Any = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(1.0)
-    raise AssertionError(f"{what} within {timeout_seconds:.0f} s; last: {last}")
-
-
 def cited_pages(reply: dict[str, Any]) -> list[str]:
     """The page names a reply cites, in order."""
     return [citation["url"].rsplit("/", 1)[-1].removesuffix(".html") for citation in reply.get("citations", [])]
@@ -122,7 +110,7 @@ async def test_paraphrases_in_other_languages_find_the_english_page_that_answers
         return reply if reply["kind"] == "answer" else None
 
     # Words alone cannot answer it (no Danish word is on the page); the vectors arrive after the pages.
-    reply = await eventually(danish_answered, "the Danish paraphrase answered")
+    reply = await eventually(danish_answered, "the Danish paraphrase answered", 120, every=1.0)
     assert reply["language"].startswith("da")
     assert cited_pages(reply)[:1] == ["device-name"]
 
@@ -154,6 +142,8 @@ async def test_paraphrases_in_other_languages_find_the_english_page_that_answers
         reply = await preview(admin, dutch, "nl-NL")
         return reply if reply["kind"] == "answer" else None
 
-    reply = await eventually(dutch_answered, "the Dutch paraphrase answered under the account's threshold", 30)
+    reply = await eventually(
+        dutch_answered, "the Dutch paraphrase answered under the account's threshold", 30, every=1.0
+    )
     assert reply["language"] == "nl"
     assert cited_pages(reply)[:1] == ["factory-reset"]

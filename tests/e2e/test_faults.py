@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+from customer_agent_shared.testing.plumbing import eventually
 
 from tests.e2e import stack_control
 from tests.e2e.journey import AdminClient, ChannelProvider
@@ -27,9 +28,16 @@ async def ready_account(admin: AdminClient) -> AsyncIterator[AdminClient]:
     source = await admin.call("POST", "/sources", json={"kind": "short_answer", "question": QUESTION, "answer": ANSWER})
     await admin.wait_source_ready(source["id"])
     await admin.call("POST", "/credits/purchases", json={"credits": 100_000}, as_operator=True)
-    await asyncio.sleep(1.0)
+    await eventually(lambda: answered_on_the_channel(admin), "the channel in routing, the answer found", 60, every=1.0)
     yield admin
     await stack_control.ensure_everything_up()
+
+
+async def answered_on_the_channel(admin: AdminClient) -> bool:
+    """Whether the preview answers QUESTION and routing has the channel (the configuration reached it)."""
+    reply = await admin.call("POST", "/agent/preview", json={"text": QUESTION})
+    channel = (reply.get("routing") or {}).get("channel")
+    return bool(reply["kind"] == "answer" and channel == {"type": "live_chat", "id": "web"})
 
 
 async def stream_through_fault(

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from customer_agent_shared.testing.plumbing import eventually
 
 from tests.e2e.journey import AdminClient, ChannelProvider
 
@@ -121,10 +122,7 @@ async def test_closing_a_thread_in_the_inbox_frees_the_teams_place(
     assert performance["handoffs_by_reason"] == {"trigger": 1, "agent_paused": 1 + tries}
     # The threads the agent handled cost a credit each (per conversation); handed-off threads cost nothing.
     agent_handled = 1 + agent_threads
-    deadline = asyncio.get_running_loop().time() + 30
-    while (credits := await admin.call("GET", "/credits"))["used_this_period"] < agent_handled:
-        assert asyncio.get_running_loop().time() < deadline, f"billing never charged {agent_handled}: {credits}"
-        await asyncio.sleep(0.5)
+    await eventually(lambda: charged_at_least(admin, agent_handled), f"billing charged {agent_handled}", every=0.5)
     await asyncio.sleep(2.0)  # a wrong charge for a handed-off thread would arrive here
     assert (await admin.call("GET", "/credits"))["used_this_period"] == agent_handled
 
@@ -144,23 +142,25 @@ async def first_paused_handoff(provider: ChannelProvider, account: str, tries: i
     raise AssertionError("routing never handed a thread off for the paused agent")
 
 
-async def wait_for_status(admin: AdminClient, wanted: str, timeout_seconds: float = 30) -> None:
+async def charged_at_least(admin: AdminClient, credits: int) -> bool:
+    """Whether this period's usage has reached ``credits``."""
+    return bool((await admin.call("GET", "/credits"))["used_this_period"] >= credits)
+
+
+async def wait_for_status(admin: AdminClient, wanted: str) -> None:
     """Poll GET /agent/status until the agent's status starts with ``wanted``."""
-    deadline = asyncio.get_running_loop().time() + timeout_seconds
-    while True:
-        status = await admin.call("GET", "/agent/status")
-        if str(status.get("status", "")).startswith(wanted):
-            return
-        assert asyncio.get_running_loop().time() < deadline, f"agent never became {wanted}: {status}"
-        await asyncio.sleep(0.5)
+
+    async def has_status() -> bool:
+        return str((await admin.call("GET", "/agent/status")).get("status", "")).startswith(wanted)
+
+    await eventually(has_status, f"the agent {wanted}", every=0.5)
 
 
-async def wait_for_performance(admin: AdminClient, ready: Any, timeout_seconds: float = 30) -> dict[str, Any]:
-    """Poll GET /performance until ``ready(body)`` holds."""
-    deadline = asyncio.get_running_loop().time() + timeout_seconds
-    while True:
-        body = await admin.call("GET", "/performance")
-        if ready(body):
-            return dict(body)
-        assert asyncio.get_running_loop().time() < deadline, f"performance never settled: {body}"
-        await asyncio.sleep(0.5)
+async def wait_for_performance(admin: AdminClient, ready: Any) -> dict[str, Any]:
+    """Poll GET /performance until ``ready(body)`` holds; return that body."""
+
+    async def settled() -> dict[str, Any] | None:
+        body = dict(await admin.call("GET", "/performance"))
+        return body if ready(body) else None
+
+    return await eventually(settled, "the performance figures settled", every=0.5)

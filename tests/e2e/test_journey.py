@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import uuid
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from customer_agent_shared.testing.plumbing import eventually
 
 from tests.e2e.journey import AdminClient, ChannelProvider
 
@@ -26,6 +26,8 @@ and costs 49 DKK. Orders above 500 DKK ship for free.</p>
 RETURNS_PAGE = """<!doctype html><html lang="en"><head><title>Returns and refunds</title></head>
 <body><main><h1>Returns and refunds</h1><p>You can return any item within 30 days of delivery for a full refund.
 Print the return label from your account and drop the parcel at any post office.</p></main></body></html>"""
+
+TRIGGER = "I want to speak to a human please"
 
 WARRANTY_TEXT = "Warranty\n\nEvery coffee machine we sell carries a two year warranty covering defects in materials.\n"
 
@@ -96,7 +98,8 @@ async def set_up_agent(admin: AdminClient, site_url: str) -> None:
 async def test_the_whole_journey(admin: AdminClient, provider: ChannelProvider, local_site: str) -> None:
     account = admin.account_id
     await set_up_agent(admin, local_site)
-    await asyncio.sleep(1.0)  # configuration snapshots reach routing and conversation
+    # The last configuration snapshot (with the triggers) has reached routing; conversation folds the same.
+    await eventually(lambda: routing_hands_off(admin, TRIGGER, "trigger"), "routing has the triggers", 60, every=1.0)
 
     # Answers with citations, in the visitor's language.
     english = await provider.send(account, "t-en", "How long does delivery to Denmark take?")
@@ -117,7 +120,7 @@ async def test_the_whole_journey(admin: AdminClient, provider: ChannelProvider, 
     assert "only sell online" in (await provider.reply_to(account, short))["text"]
 
     # A trigger phrase hands off at once, to the rule's user.
-    triggered = await provider.send(account, "t-trigger", "I want to speak to a human please")
+    triggered = await provider.send(account, "t-trigger", TRIGGER)
     handoff = await provider.handoff(account, "t-trigger")
     assert handoff["reason"] == "trigger"
     assert handoff["assignee"] == {"kind": "user", "id": "u-anna"}
@@ -132,7 +135,7 @@ async def test_the_whole_journey(admin: AdminClient, provider: ChannelProvider, 
     assert (await provider.handoff(account, "t-gap"))["reason"] == "cannot_answer"
     gaps = await wait_for_gap(admin, "cryptocurrency")
     await admin.call("POST", f"/knowledge-gaps/{gaps['id']}/resolve", json={"answer": "Yes, we accept Bitcoin."})
-    await asyncio.sleep(3.0)  # the new short answer is indexed
+    await eventually(lambda: answers(admin, gap_question, "Bitcoin"), "the gap's answer indexed", 60, every=1.0)
     answered_now = await provider.send(account, "t-gap-2", gap_question)
     reply = await provider.reply_to(account, answered_now, timeout_seconds=60)
     assert reply["kind"] == "answer"
@@ -173,25 +176,33 @@ async def test_the_whole_journey(admin: AdminClient, provider: ChannelProvider, 
         assert expected in targets, f"{expected} missing from the audit log: {sorted(targets)}"
 
 
-async def wait_for_gap(admin: AdminClient, words: str, timeout_seconds: float = 30) -> dict[str, object]:
+async def answers(admin: AdminClient, question: str, words: str) -> bool:
+    """Whether the agent's preview answers ``question`` with ``words`` in the answer."""
+    reply = await admin.call("POST", "/agent/preview", json={"text": question})
+    return bool(reply["kind"] == "answer" and words in reply["text"])
+
+
+async def routing_hands_off(admin: AdminClient, question: str, reason: str) -> bool:
+    """Whether routing, per the preview, would hand a new thread starting with ``question`` off for ``reason``."""
+    routing = (await admin.call("POST", "/agent/preview", json={"text": question})).get("routing")
+    return routing is not None and routing.get("reason") == reason
+
+
+async def wait_for_gap(admin: AdminClient, words: str) -> dict[str, object]:
     """Poll the knowledge gaps until one mentions ``words``."""
-    deadline = asyncio.get_running_loop().time() + timeout_seconds
-    while True:
+
+    async def gap() -> dict[str, object] | None:
         listing = await admin.call("GET", "/knowledge-gaps")
         items = listing["items"] if isinstance(listing, dict) else listing
-        matches = [gap for gap in items if words in gap["question"].lower()]
-        if matches:
-            return dict(matches[0])
-        assert asyncio.get_running_loop().time() < deadline, f"no knowledge gap about {words}: {items}"
-        await asyncio.sleep(0.5)
+        return next((dict(item) for item in items if words in item["question"].lower()), None)
+
+    return await eventually(gap, f"a knowledge gap about {words}", every=0.5)
 
 
-async def wait_for_credit_state(admin: AdminClient, *, exhausted: bool, timeout_seconds: float = 30) -> None:
+async def wait_for_credit_state(admin: AdminClient, *, exhausted: bool) -> None:
     """Poll GET /credits until the exhaustion flag matches."""
-    deadline = asyncio.get_running_loop().time() + timeout_seconds
-    while True:
-        credits = await admin.call("GET", "/credits")
-        if bool(credits.get("exhausted")) == exhausted:
-            return
-        assert asyncio.get_running_loop().time() < deadline, f"credits never became exhausted={exhausted}: {credits}"
-        await asyncio.sleep(0.5)
+
+    async def matches() -> bool:
+        return bool((await admin.call("GET", "/credits")).get("exhausted")) == exhausted
+
+    await eventually(matches, f"credits exhausted={exhausted}", every=0.5)

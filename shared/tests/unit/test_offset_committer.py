@@ -8,6 +8,7 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError
 from customer_agent_shared.messaging.offsets import OffsetCommitter
+from customer_agent_shared.testing.plumbing import eventually
 
 
 class RecordingConsumer:
@@ -30,7 +31,12 @@ async def test_offsets_are_committed_once_per_interval_as_next_offset_to_read() 
         await committer.handled(consumer, "t", 0, offset)
     await committer.handled(consumer, "t", 1, 7)
     assert consumer.commits == []
-    await asyncio.sleep(0.15)
+
+    async def committed() -> bool:
+        return bool(consumer.commits)
+
+    await eventually(committed, "the background commit")
+    await asyncio.sleep(0.1)  # two more intervals: nothing new is handled, so nothing is committed again
     assert consumer.commits == [{TopicPartition("t", 0): 5, TopicPartition("t", 1): 8}]
     assert committer.pending_partitions == 0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,8 +11,10 @@ import httpx
 from admin_api.bootstrap import AdminService
 from admin_api.settings import AdminSettings
 from customer_agent_shared.testing.kafka import ReceivedRecord, collect_records, end_offsets, unique_name
+from customer_agent_shared.testing.plumbing import eventually
 from customer_agent_shared.topics import TOPICS_BY_NAME
 from fastapi import FastAPI
+from sqlalchemy import select
 
 BOOTSTRAP_TOKEN = "operator-" + unique_name("token")
 OPERATOR = {"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"}
@@ -65,6 +66,13 @@ class Harness:
             keys.append(response.json()["key"])
         return Account(account_id, keys[0], keys[1])
 
+    async def handled(self, *event_ids: str) -> bool:
+        """Whether the service has handled every one of these events (claimed them in its inbox)."""
+        inbox = self.service.kernel.inbox
+        async with self.service.kernel.engine.connect() as connection:
+            found = await connection.scalars(select(inbox.c.event_id).where(inbox.c.event_id.in_(event_ids)))
+            return set(found) == set(event_ids)
+
 
 def events_for(records: list[ReceivedRecord], account_id: str, event_type: str | None = None) -> list[dict[str, Any]]:
     """Decoded CloudEvents of one account (and type) among records of a shared topic."""
@@ -104,15 +112,18 @@ async def read_from(
     return await collect_records(servers, topic, until=until, timeout_seconds=timeout_seconds, from_offsets=offsets)
 
 
-async def eventually(
+async def get_until(
     harness: Harness, account: Account, suffix: str, check: Callable[[Any], bool], seconds: float = 20.0
 ) -> Any:
     """GET the endpoint until ``check(body)`` holds; return that body."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        body = (await harness.client.get(account.path(suffix), headers=account.read)).json()
-        if check(body):
-            return body
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{suffix} never matched: {body}")
-        await asyncio.sleep(0.2)
+    last: dict[str, Any] = {}
+
+    async def matching() -> bool:
+        last["body"] = (await harness.client.get(account.path(suffix), headers=account.read)).json()
+        return check(last["body"])
+
+    try:
+        await eventually(matching, f"GET {suffix} matching", within=seconds, every=0.2)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; last body: {last.get('body')}") from None
+    return last["body"]

@@ -3,7 +3,6 @@ is a new full snapshot on agent.config.v1 (read by a real consumer) and an audit
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -14,7 +13,7 @@ from customer_agent_shared.events.envelope import make_event, serialize_event
 from customer_agent_shared.testing.kafka import ReceivedRecord, produce_raw
 from customer_agent_shared.topics import AGENT_CONFIG, AUDIT, BILLING_CREDIT_STATE
 
-from .harness import Harness, audit_trail, events_for, eventually, read_from, topic_ends
+from .harness import Harness, audit_trail, events_for, get_until, read_from, topic_ends
 
 pytestmark = pytest.mark.integration
 
@@ -145,7 +144,7 @@ async def test_pause_resume_and_credit_exhaustion_status(harness: Harness) -> No
             serialize_event(event),
             key=account.id.encode(),
         )
-    await eventually(harness, account, "/credits", lambda body: body.get("balance") == 0)
+    await get_until(harness, account, "/credits", lambda body: body.get("balance") == 0)
     credits = (await client.get(account.path("/credits"), headers=account.read)).json()
     assert credits["known"] is True
     assert credits["exhausted"] is True
@@ -323,18 +322,31 @@ async def test_audit_records_of_other_services_join_the_log(harness: Harness) ->
         at=datetime.now(UTC),
     )
     event = make_event(AUDIT_RECORDED, record, source="billing-test", account_id=account.id)
-    for _ in range(2):  # delivered twice: kept once
-        await produce_raw(
-            harness.settings.kafka_bootstrap_servers, AUDIT, serialize_event(event), key=account.id.encode()
-        )
-    entries = await eventually(
-        harness, account, "/audit-log?target_type=credit_ledger", lambda body: bool(body["items"])
+    # Delivered twice, then the next record of the account (same key, so handled after both): each kept once.
+    following = make_event(
+        AUDIT_RECORDED,
+        record.model_copy(
+            update={
+                "target_id": "adjustment-2",
+                "before": {"balance": 20},
+                "after": {"balance": 25},
+                "at": record.at + timedelta(seconds=1),
+            }
+        ),
+        source="billing-test",
+        account_id=account.id,
     )
-    await asyncio.sleep(0.5)
-    entries = (
-        await harness.client.get(account.path("/audit-log?target_type=credit_ledger"), headers=account.read)
-    ).json()
-    assert [(e["actor"], e["after"]) for e in entries["items"]] == [("billing", {"balance": 20})]
+    for delivered in (event, event, following):
+        await produce_raw(
+            harness.settings.kafka_bootstrap_servers, AUDIT, serialize_event(delivered), key=account.id.encode()
+        )
+    entries = await get_until(
+        harness, account, "/audit-log?target_type=credit_ledger", lambda body: len(body["items"]) >= 2
+    )
+    assert [(e["target_id"], e["after"]) for e in entries["items"]] == [
+        ("adjustment-2", {"balance": 25}),
+        ("adjustment-1", {"balance": 20}),
+    ]
 
 
 async def test_request_bodies_outside_tools_send(harness: Harness) -> None:

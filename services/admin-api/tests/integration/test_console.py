@@ -14,7 +14,7 @@ from customer_agent_shared.events.sources import SOURCE_STATUS, PageFailure, Sou
 from customer_agent_shared.testing.kafka import produce_raw
 from customer_agent_shared.topics import CONVERSATIONS_EVENTS, SOURCES_STATUS
 
-from .harness import OPERATOR, Account, Harness, eventually
+from .harness import OPERATOR, Account, Harness, get_until
 
 FRAGMENTS = ("content", "agent", "channels", "people", "preview", "performance", "gaps", "credits", "audit")
 
@@ -112,7 +112,7 @@ async def test_a_failed_pages_reason_reaches_the_api_and_the_content_page(harnes
     event = make_event(SOURCE_STATUS, status, source="ingestion-test", account_id=account.id)
     key = f"{account.id}:{source['id']}".encode()
     await produce_raw(harness.settings.kafka_bootstrap_servers, SOURCES_STATUS, serialize_event(event), key=key)
-    folded = await eventually(harness, account, f"/sources/{source['id']}", lambda found: found["failed"] == 1)
+    folded = await get_until(harness, account, f"/sources/{source['id']}", lambda found: found["failed"] == 1)
     assert folded["recent_failures"] == [{"url": "https://help.example.com/gone", "error": "HTTP 404 Not Found"}]
     page = await harness.client.get("/console/fragments/content", headers=account.read)
     assert "https://help.example.com/gone" in page.text
@@ -151,7 +151,7 @@ async def test_gaps_are_resolved_with_the_recommended_answer_or_dismissed_and_ch
         await produce_raw(
             harness.settings.kafka_bootstrap_servers, CONVERSATIONS_EVENTS, serialize_event(event), key=key
         )
-    gaps = await eventually(harness, account, "/knowledge-gaps", lambda body: len(body["items"]) == 2)
+    gaps = await get_until(harness, account, "/knowledge-gaps", lambda body: len(body["items"]) == 2)
     by_question = {gap["question"]: gap["id"] for gap in gaps["items"]}
 
     page = await harness.client.get("/console/fragments/gaps", headers=account.edit)

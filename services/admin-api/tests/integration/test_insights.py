@@ -13,7 +13,7 @@ from customer_agent_shared.events.envelope import CloudEvent, make_event, serial
 from customer_agent_shared.testing.kafka import produce_raw
 from customer_agent_shared.topics import CONVERSATIONS_EVENTS, SOURCES_COMMANDS
 
-from .harness import Harness, audit_trail, events_for, eventually, read_from, topic_ends
+from .harness import Harness, audit_trail, events_for, get_until, read_from, topic_ends
 
 pytestmark = pytest.mark.integration
 
@@ -84,7 +84,7 @@ async def test_performance_and_knowledge_gaps(harness: Harness) -> None:
             key=f"{account.id}:{item.data.thread_id}".encode(),
         )
 
-    gaps = await eventually(
+    gaps = await get_until(
         harness, account, "/knowledge-gaps", lambda body: sum(g["count"] for g in body["items"]) == 3
     )
     listed = gaps["items"]
@@ -94,7 +94,7 @@ async def test_performance_and_knowledge_gaps(harness: Harness) -> None:
     assert listed[0]["nearest_content"] == [{"title": "Payment", "url": "https://help.example.com/payment"}]
     assert listed[0]["recommended_answer"] in (draft, None)  # the Danish question came with no draft
 
-    performance = await eventually(harness, account, "/performance", lambda body: body["conversations"] == 4)
+    performance = await get_until(harness, account, "/performance", lambda body: body["conversations"] == 4)
     assert performance["answered"] == 1
     assert performance["resolved"] == 1
     assert performance["resolution_rate"] == 0.25
@@ -107,7 +107,7 @@ async def test_performance_and_knowledge_gaps(harness: Harness) -> None:
         "to": (now - timedelta(days=35)).date().isoformat(),
     }
     query = "/performance?" + "&".join(f"{key}={value}" for key, value in window.items())
-    older = await eventually(harness, account, query, lambda body: body["conversations"] == 1)
+    older = await get_until(harness, account, query, lambda body: body["conversations"] == 1)
     assert older["answered"] == 1
     backwards = await client.get(
         account.path("/performance"), params={"from": "2026-11-02", "to": "2026-11-01"}, headers=account.read

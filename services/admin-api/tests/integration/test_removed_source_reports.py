@@ -8,7 +8,7 @@ from customer_agent_shared.events.sources import SOURCE_STATUS, SourceState, Sou
 from customer_agent_shared.testing.kafka import produce_raw
 from customer_agent_shared.topics import SOURCES_STATUS
 
-from .harness import Harness, eventually
+from .harness import Harness, get_until
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,7 @@ async def test_a_refusal_reported_on_a_removed_source_is_audited_and_the_source_
     key = f"{account.id}:{source_id}".encode()
     await produce_raw(harness.settings.kafka_bootstrap_servers, SOURCES_STATUS, serialize_event(event), key=key)
 
-    log = await eventually(
+    log = await get_until(
         harness,
         account,
         "/audit-log?target_type=source",

@@ -9,10 +9,11 @@ import pytest
 from customer_agent_shared.events.envelope import make_event, serialize_event
 from customer_agent_shared.events.sources import SOURCE_STATUS, SourceState, SourceStatus
 from customer_agent_shared.testing.kafka import produce_raw
+from customer_agent_shared.testing.plumbing import eventually
 from customer_agent_shared.topics import SOURCES_COMMANDS, SOURCES_STATUS
 from customer_agent_shared.uploads.store import UploadMissingError
 
-from .harness import Harness, audit_trail, events_for, eventually, read_from, topic_ends
+from .harness import Harness, audit_trail, events_for, get_until, read_from, topic_ends
 
 pytestmark = pytest.mark.integration
 
@@ -73,21 +74,28 @@ async def test_url_and_short_answer_sources_send_commands_and_fold_progress(harn
 
     # ingestion reports progress; an older report arriving late is ignored (sequences far above any a
     # running ingestion service may report for this source meanwhile)
-    for sequence, state, fetched in ((1_000_003, SourceState.SYNCING, 60), (1_000_002, SourceState.SYNCING, 10)):
-        status = SourceStatus(
+    reports = [
+        make_event(
+            SOURCE_STATUS,
+            SourceStatus(
+                account_id=account.id,
+                source_id=source["id"],
+                state=SourceState.SYNCING,
+                sequence=sequence,
+                discovered=120,
+                fetched=fetched,
+                documents=55,
+                chunks=410,
+                embedded_chunks=160,
+            ),
+            source="ingestion-test",
             account_id=account.id,
-            source_id=source["id"],
-            state=state,
-            sequence=sequence,
-            discovered=120,
-            fetched=fetched,
-            documents=55,
-            chunks=410,
-            embedded_chunks=160,
         )
-        event = make_event(SOURCE_STATUS, status, source="ingestion-test", account_id=account.id)
-        await produce_raw(servers, SOURCES_STATUS, serialize_event(event), key=f"{account.id}:{source['id']}".encode())
-    progress = await eventually(harness, account, f"/sources/{source['id']}", lambda body: body["fetched"] == 60)
+        for sequence, fetched in ((1_000_003, 60), (1_000_002, 10))
+    ]
+    for report in reports:
+        await produce_raw(servers, SOURCES_STATUS, serialize_event(report), key=f"{account.id}:{source['id']}".encode())
+    progress = await get_until(harness, account, f"/sources/{source['id']}", lambda body: body["fetched"] == 60)
     assert (progress["state"], progress["documents"], progress["chunks"], progress["progress"]) == (
         "syncing",
         55,
@@ -95,7 +103,7 @@ async def test_url_and_short_answer_sources_send_commands_and_fold_progress(harn
         0.5,
     )
     assert progress["embedded_chunks"] == 160  # vectors follow the words
-    await asyncio.sleep(0.5)
+    await eventually(lambda: harness.handled(reports[-1].id), "the older report handled")
     assert (await client.get(account.path(f"/sources/{source['id']}"), headers=account.read)).json()["fetched"] == 60
 
     assert (await client.delete(account.path(f"/sources/{answer_id}"), headers=account.edit)).status_code == 204

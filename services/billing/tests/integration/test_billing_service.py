@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -55,6 +55,7 @@ from customer_agent_shared.testing.kafka import (
     unique_name,
     wait_for_assignment,
 )
+from customer_agent_shared.testing.plumbing import eventually
 from customer_agent_shared.topics import BILLING_COMMANDS, BILLING_CREDIT_STATE, CONVERSATIONS_EVENTS
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
@@ -138,14 +139,6 @@ async def wait_until_consuming(broker: object) -> None:
         consumer = subscriber.consumer
         for partition in consumer.assignment():
             await consumer.position(partition)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, within: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 @dataclass(frozen=True)

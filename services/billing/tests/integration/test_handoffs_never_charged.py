@@ -27,6 +27,7 @@ from customer_agent_shared.events.inbox import (
 )
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import collect_records, end_offsets, unique_name
+from customer_agent_shared.testing.plumbing import eventually
 from customer_agent_shared.topics import BILLING_COMMANDS, INBOX_EVENTS
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -34,7 +35,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from .test_billing_service import (
     ManualClock,
     billing_settings,
-    eventually,
     kafka_producer,
     ledger,
     send,
