@@ -29,9 +29,11 @@ from admin_api.handlers.audit import AuditLogReader
 from admin_api.handlers.configuration import ConfigurationUseCases
 from admin_api.handlers.credits import CreditUseCases
 from admin_api.handlers.demo import ensure_demo_account
+from admin_api.handlers.drafts import DraftUseCases
 from admin_api.handlers.event_intake import AuditIntake
 from admin_api.handlers.insights import InsightUseCases
 from admin_api.handlers.preview import PreviewUseCase
+from admin_api.handlers.replays import ReplayUseCases
 from admin_api.handlers.sources import SourceUseCases
 from admin_api.settings import AdminSettings
 
@@ -82,6 +84,7 @@ def build_service(settings: AdminSettings | None = None) -> AdminService:
     credits = CreditUseCases(service.unit_of_work)
     insights = InsightUseCases(service.unit_of_work)
     preview = PreviewUseCase(kernel.producer, timeout_seconds=settings.preview_timeout_seconds)
+    replays = ReplayUseCases(service.unit_of_work, timeout_seconds=settings.replay_timeout_seconds)
     token = settings.bootstrap_token.get_secret_value() if settings.bootstrap_token else None
     service.api = ApiServices(
         accounts=AccountUseCases(service.unit_of_work),
@@ -90,6 +93,8 @@ def build_service(settings: AdminSettings | None = None) -> AdminService:
         credits=credits,
         insights=insights,
         preview=preview,
+        drafts=DraftUseCases(service.unit_of_work),
+        replays=replays,
         audit=AuditLogReader(service.unit_of_work),
         budgets=_request_budgets(settings, kernel),
         unit_of_work=service.unit_of_work,
@@ -100,6 +105,7 @@ def build_service(settings: AdminSettings | None = None) -> AdminService:
         insights=insights,
         credits=credits,
         audit=AuditIntake(service.unit_of_work, f"{settings.consumer_group}:{AUDIT}"),
+        replays=replays,
     )
     register_subscribers(
         kernel.broker,

@@ -69,6 +69,12 @@ class AdminSettings(ServiceSettings, BatchConsumerSettings, UploadStoreSettings)
     preview_timeout_seconds: float = Field(
         default=15.0, gt=0, description="How long POST /agent/preview waits for the conversation service."
     )
+    replay_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long a draft replay (POST /agent/draft/replay) may take: one still without conversation's "
+        "verdicts then fails; one still without routing's reports the agent's part only.",
+    )
 
     @field_validator("rate_limit_per_key", "rate_limit_preview_per_key", "rate_limit_failed_authentication_per_client")
     @classmethod

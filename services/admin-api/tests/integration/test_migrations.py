@@ -23,7 +23,18 @@ async def test_migrations_apply_and_roll_back(
         infrastructure.database_url,
         MIGRATIONS_DIR,
         schema,
-        {"outbox", "processed_events", "outbox_dead", "accounts", "api_keys", "sources", "audit_log"},
+        {
+            "outbox",
+            "processed_events",
+            "outbox_dead",
+            "accounts",
+            "api_keys",
+            "sources",
+            "audit_log",
+            "agent_drafts",
+            "agent_publications",
+            "agent_replays",
+        },
     )
 
 

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork, shared_transaction
 from customer_agent_shared.uploads.postgres import PostgresUploadStore
 
+from admin_api.adapters.draft_repositories import DraftRepository, PublicationRepository, ReplayRepository
 from admin_api.adapters.insight_repositories import (
     AuditRepository,
     ConversationFactRepository,
@@ -39,6 +40,9 @@ class AdminUnitOfWork(SqlUnitOfWork):
     gaps: KnowledgeGapRepository
     audit: AuditRepository
     idempotency: IdempotencyRepository
+    drafts: DraftRepository
+    publications: PublicationRepository
+    replays: ReplayRepository
     uploads: PostgresUploadStore
 
     def on_begin(self) -> None:
@@ -51,6 +55,9 @@ class AdminUnitOfWork(SqlUnitOfWork):
         self.gaps = KnowledgeGapRepository(self.session)
         self.audit = AuditRepository(self.session)
         self.idempotency = IdempotencyRepository(self.session)
+        self.drafts = DraftRepository(self.session)
+        self.publications = PublicationRepository(self.session)
+        self.replays = ReplayRepository(self.session)
         self.uploads = PostgresUploadStore(self.session)
 
 

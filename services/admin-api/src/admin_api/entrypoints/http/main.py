@@ -14,6 +14,7 @@ from admin_api.entrypoints.http.routes import (
     audit,
     channels,
     credits,
+    drafts,
     handoff,
     insights,
     people,
@@ -25,6 +26,7 @@ from admin_api.settings import AdminSettings
 ROUTERS = (
     accounts.router,
     agent.router,
+    drafts.router,
     sources.router,
     channels.router,
     handoff.router,

@@ -23,8 +23,10 @@ from admin_api.handlers.accounts import AccountUseCases
 from admin_api.handlers.audit import AuditLogReader
 from admin_api.handlers.configuration import ConfigurationUseCases
 from admin_api.handlers.credits import CreditUseCases
+from admin_api.handlers.drafts import DraftUseCases
 from admin_api.handlers.insights import InsightUseCases
 from admin_api.handlers.preview import PreviewUseCase
+from admin_api.handlers.replays import ReplayUseCases
 from admin_api.handlers.sources import SourceUseCases
 
 bearer = HTTPBearer(auto_error=False, description="An account API key, or the operator's bootstrap token.")
@@ -41,6 +43,8 @@ class ApiServices:
     credits: CreditUseCases
     insights: InsightUseCases
     preview: PreviewUseCase
+    drafts: DraftUseCases
+    replays: ReplayUseCases
     audit: AuditLogReader
     budgets: RequestBudgets
     unit_of_work: Callable[[], AdminUnitOfWork]
@@ -145,6 +149,7 @@ def require(permission: Permission, *, preview: bool = False) -> Callable[..., A
 Reader = Annotated[Principal, Depends(require(Permission.READ))]
 Editor = Annotated[Principal, Depends(require(Permission.EDIT))]
 Previewer = Annotated[Principal, Depends(require(Permission.READ, preview=True))]
+Replayer = Annotated[Principal, Depends(require(Permission.EDIT, preview=True))]
 
 
 def fingerprint(value: Any) -> str:
