@@ -92,6 +92,19 @@ class AdminClient:
             assert asyncio.get_running_loop().time() < deadline, f"source not ready: {source}"
             await asyncio.sleep(0.5)
 
+    async def wait_sources_settled(self, timeout_seconds: float = 300) -> list[dict[str, Any]]:
+        """Poll until every source of the account is ready or failed; return them."""
+        deadline = asyncio.get_running_loop().time() + timeout_seconds
+        while True:
+            sources: list[dict[str, Any]] = (await self.call("GET", "/sources"))["items"]
+            if all(source["state"] in ("ready", "failed") for source in sources):
+                return sources
+            unsettled = {
+                source["id"]: source["state"] for source in sources if source["state"] not in ("ready", "failed")
+            }
+            assert asyncio.get_running_loop().time() < deadline, f"sources not settled: {unsettled}"
+            await asyncio.sleep(1.0)
+
     async def wait_for_routing(self, reason: str | None, timeout_seconds: float = 60) -> dict[str, Any]:
         """Poll the preview until routing would decide a new thread with ``reason`` (None: give it to the
         agent), i.e. until a configuration change reached routing; return routing's decision."""

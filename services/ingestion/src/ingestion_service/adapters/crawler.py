@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -141,20 +142,31 @@ class Crawler:
             return summary
         run = _CrawlRun(
             self,
-            _Frontier(start, robots, options.max_urls, summary),
+            _Frontier(start, robots, options.max_urls, summary, self.parsers),
             import_related=import_related,
             options=options,
             previous=previous,
             on_page=on_page,
         )
         if import_related:
-            for url in await self._sitemap_urls(origin, robots, options.max_urls):
-                try:
-                    run.frontier.admit(canonicalize(url))
-                except UrlRefused:
-                    continue
+            await run.frontier.admit(_canonical(await self._sitemap_urls(origin, robots, options.max_urls)))
         await run.run()
         return summary
+
+
+def _canonical(urls: Iterable[str]) -> Iterable[str]:
+    """The canonical form of each URL that has one."""
+    for url in urls:
+        try:
+            yield canonicalize(url)
+        except UrlRefused:
+            continue
+
+
+def admissible(start: str, robots: RobotsPolicy, urls: list[str]) -> list[str]:
+    """Those of ``urls`` on ``start``'s site that robots.txt allows. Runs in a page worker: a site's
+    robots.txt of thousands of rules costs milliseconds per URL, and its pages list thousands of links."""
+    return [url for url in urls if same_site(url, start) and robots.allowed(path_and_query(url))]
 
 
 @dataclass
@@ -165,6 +177,7 @@ class _Frontier:
     robots: RobotsPolicy
     max_urls: int
     summary: CrawlSummary
+    parsers: PageParsers
     queued: set[str] = field(default_factory=set)
     queue: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
 
@@ -172,14 +185,23 @@ class _Frontier:
         self.queued.add(self.start)
         self.queue.put_nowait(self.start)
 
-    def admit(self, url: str | None) -> None:
-        """Queue ``url`` unless it is already queued, off-site, disallowed or over the limit."""
-        if url is None or url in self.queued or len(self.queued) >= self.max_urls:
+    async def admit(self, urls: Iterable[str | None]) -> None:
+        """Queue those of ``urls`` not queued yet, on the site and allowed by robots.txt, up to ``max_urls``."""
+        if len(self.queued) >= self.max_urls:
             return
-        if not same_site(url, self.start) or not self.robots.allowed(path_and_query(url)):
+        fresh = [url for url in dict.fromkeys(urls) if url is not None and url not in self.queued]
+        if not fresh:
             return
-        self.queued.add(url)
-        self.queue.put_nowait(url)
+        try:
+            allowed = await self.parsers.call(admissible, self.start, self.robots, fresh)
+        except BrokenProcessPool:  # another page killed the workers: ask the new ones
+            allowed = await self.parsers.call(admissible, self.start, self.robots, fresh)
+        for url in allowed:
+            if len(self.queued) >= self.max_urls:
+                break
+            if url not in self.queued:
+                self.queued.add(url)
+                self.queue.put_nowait(url)
         self.summary.discovered = len(self.queued)
 
 
@@ -237,8 +259,7 @@ class _CrawlRun:
         old = self._previous.get(url) if self._options.conditional else None
         outcome = await self._outcome_of(url, old)
         if self._import_related:
-            for link in outcome.links:
-                self.frontier.admit(link)
+            await self.frontier.admit(outcome.links)
         await self._report(url, outcome)
 
     async def _outcome_of(self, url: str, old: PreviousPage | None) -> PageOutcome:

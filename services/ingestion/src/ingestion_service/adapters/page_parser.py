@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any, TypeVar
 
 from ingestion_service.adapters.html_extract import extract_html
 from ingestion_service.adapters.language import detect_language, warm_up
@@ -22,6 +24,8 @@ logger = logging.getLogger(__name__)
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
 TEXT_TYPES = frozenset({"text/plain", "text/markdown"})
 DEFAULT_PARSE_WORKERS = 2
+
+T = TypeVar("T")
 
 
 class PageKind(StrEnum):
@@ -52,8 +56,8 @@ class PageOutcome:
 
 
 class PageParsers:
-    """Parses fetched pages in worker processes, so parsing neither blocks the crawl's event loop nor
-    is bound to one core; with ``workers=0`` pages are parsed inline (in the event loop)."""
+    """Parses fetched pages (and runs other CPU-bound crawl work) in worker processes, so it neither blocks the
+    crawl's event loop nor is bound to one core; with ``workers=0`` it runs inline (in the event loop)."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
@@ -70,18 +74,26 @@ class PageParsers:
         for _ in range(self.workers):
             self._pool.submit(int)
 
-    async def parse(self, url: str, result: FetchResult, start: str) -> PageOutcome:
-        """The outcome of one fetched page (see ``parse_page``); a page that kills its parser fails alone."""
+    async def call(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(*args)`` in a worker process (inline with ``workers=0``); when a worker dies, new ones
+        are started and ``BrokenProcessPool`` is raised (to every call that was under way)."""
         if self._pool is None:
-            return parse_page(url, result, start)
+            return function(*args)
         pool = self._pool
         try:
-            return await asyncio.get_running_loop().run_in_executor(pool, parse_page, url, result, start)
+            return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
         except BrokenProcessPool:
-            logger.exception("a page parser process died; starting new ones", extra={"url": url})
             if self._pool is pool:
                 pool.shutdown(wait=False, cancel_futures=True)
                 self._start()
+            raise
+
+    async def parse(self, url: str, result: FetchResult, start: str) -> PageOutcome:
+        """The outcome of one fetched page (see ``parse_page``); a page that kills its parser fails alone."""
+        try:
+            return await self.call(parse_page, url, result, start)
+        except BrokenProcessPool:
+            logger.exception("a page parser process died; starting new ones", extra={"url": url})
             return PageOutcome(url, PageKind.FAILED, error=f"{url}: the parser crashed", failure_kind="internal")
 
     async def aclose(self) -> None:
