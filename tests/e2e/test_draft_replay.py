@@ -5,9 +5,11 @@ sent, nothing is charged) and shows which answered question it would hand off; p
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
 import pytest
+from customer_agent_shared.testing.plumbing import eventually
 
 from tests.e2e.journey import AdminClient, ChannelProvider
 
@@ -29,44 +31,32 @@ async def set_up(admin: AdminClient) -> None:
             "POST", "/sources", json={"kind": "short_answer", "question": question, "answer": answer}
         )
         await admin.wait_source_ready(source["id"])
-    for question in answers:  # a ready source may take a moment to be searchable: ask the preview first
-        deadline = asyncio.get_running_loop().time() + 30
-        while (await admin.call("POST", "/agent/preview", json={"text": question}))["kind"] != "answer":
-            assert asyncio.get_running_loop().time() < deadline, f"the agent never answered {question!r}"
-            await asyncio.sleep(1.0)
+    for question in answers:  # a ready source may take a moment to be searchable: the preview tells
+        await eventually(partial(preview_answers, admin, question), f"the agent answers {question!r}", every=1.0)
 
 
-async def used_credits(admin: AdminClient, at_least: int, timeout_seconds: float = 30) -> int:
-    """The credits used this period, once billing has charged ``at_least``."""
-    deadline = asyncio.get_running_loop().time() + timeout_seconds
-    while (used := (await admin.call("GET", "/credits"))["used_this_period"] or 0) < at_least:
-        assert asyncio.get_running_loop().time() < deadline, f"billing never charged {at_least}"
-        await asyncio.sleep(0.5)
-    return int(used)
+async def preview_answers(admin: AdminClient, question: str) -> bool:
+    """Whether the agent's preview answers ``question``."""
+    return bool((await admin.call("POST", "/agent/preview", json={"text": question}))["kind"] == "answer")
 
 
-async def finished_replay(admin: AdminClient, location: str, timeout_seconds: float = 120) -> dict[str, Any]:
-    """Poll the replay until it is done (fail if it failed)."""
-    deadline = asyncio.get_running_loop().time() + timeout_seconds
-    while True:
-        replay = await admin.call("GET", location.removeprefix(admin.base))
-        assert replay["state"] != "failed", replay
-        if replay["state"] == "done":
-            return dict(replay)
-        assert asyncio.get_running_loop().time() < deadline, f"replay still running: {replay}"
-        await asyncio.sleep(1.0)
+async def routing_hands_off(admin: AdminClient, question: str) -> bool:
+    """Whether routing, per the preview, would hand a thread starting with ``question`` off on a trigger word."""
+    routing = (await admin.call("POST", "/agent/preview", json={"text": question})).get("routing")
+    return routing is not None and routing.get("reason") == "trigger"
 
 
-async def routing_hands_off(admin: AdminClient, text: str, timeout_seconds: float = 60) -> dict[str, Any]:
-    """Preview ``text`` until routing would hand it off on a trigger word (the published configuration has
-    reached routing)."""
-    deadline = asyncio.get_running_loop().time() + timeout_seconds
-    while True:
-        routing = (await admin.call("POST", "/agent/preview", json={"text": text})).get("routing") or {}
-        if routing.get("reason") == "trigger":
-            return dict(routing)
-        assert asyncio.get_running_loop().time() < deadline, f"routing never handed off {text!r}: {routing}"
-        await asyncio.sleep(1.0)  # previews have their own rate budget
+async def credits_used(admin: AdminClient, at_least: int = 0) -> int | None:
+    """The credits used this period, once they are ``at_least`` (None before)."""
+    used = int((await admin.call("GET", "/credits"))["used_this_period"] or 0)
+    return used if used >= at_least else None
+
+
+async def replay_finished(admin: AdminClient, location: str) -> dict[str, Any] | None:
+    """The replay once it is done (failing if it failed); None while it runs."""
+    replay = await admin.call("GET", location.removeprefix(admin.base))
+    assert replay["state"] != "failed", replay
+    return dict(replay) if replay["state"] == "done" else None
 
 
 async def test_a_replayed_draft_shows_what_it_changes_and_publishing_makes_it_live(
@@ -79,7 +69,7 @@ async def test_a_replayed_draft_shows_what_it_changes_and_publishing_makes_it_li
         message = await provider.send(account, thread, question, channel=("live_chat", "web"))
         asked[question] = await provider.reply_to(account, message, timeout_seconds=60)
     assert {question: reply["kind"] for question, reply in asked.items()} == {REFUND: "answer", PASSWORD: "answer"}
-    charged = await used_credits(admin, 2)
+    charged = await eventually(lambda: credits_used(admin, 2), "billing charged the two threads", every=0.5)
 
     draft = await admin.http.put(admin.base + "/agent/draft", json={"handoff": {"triggers": ["refund"]}})
     assert draft.status_code == 200, draft.text
@@ -88,7 +78,8 @@ async def test_a_replayed_draft_shows_what_it_changes_and_publishing_makes_it_li
     started = await admin.http.post(admin.base + "/agent/draft/replay", json={"limit": 200})
     assert started.status_code == 202, started.text
 
-    replay = await finished_replay(admin, started.headers["Location"])
+    location = started.headers["Location"]
+    replay = await eventually(lambda: replay_finished(admin, location), "the replay done", 120, every=1.0)
     assert (replay["available"], replay["complete"], replay["routing_compared"]) == (2, True, True)
     assert replay["summary"] == {
         "replayed": 2,
@@ -110,14 +101,14 @@ async def test_a_replayed_draft_shows_what_it_changes_and_publishing_makes_it_li
         "assignee": {"kind": "unassigned", "id": None},
         "trigger": "refund",
     }
-    await asyncio.sleep(2.0)  # anything the replay sent or charged would arrive here
+    await asyncio.sleep(2.0)  # waits for what must not happen: anything the replay sent or charged arrives here
     assert len(provider.received[account].outbound) == sent_before
-    assert await used_credits(admin, charged) == charged
+    assert await credits_used(admin) == charged
 
     published = await admin.http.post(admin.base + "/agent/publish", headers={"If-Match": draft.headers["ETag"]})
     assert published.status_code == 200, published.text
     assert (await admin.call("GET", "/handoff"))["triggers"] == ["refund"]
-    await routing_hands_off(admin, REFUND)
+    await eventually(lambda: routing_hands_off(admin, REFUND), "routing has the published trigger", 60, every=1.0)
     live = await provider.send(account, "t-refund-live", REFUND, channel=("live_chat", "web"))
     handoff = await provider.handoff(account, "t-refund-live")
     assert (handoff["reason"], handoff["assignee"]) == ("trigger", {"kind": "unassigned", "id": None})
