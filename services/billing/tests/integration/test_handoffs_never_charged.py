@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from billing_service.bootstrap import build_service
-from customer_agent_shared.events.billing import CREDITS_PLAN_SET, BillingCommand, CreditPlan, PricingRule
+from customer_agent_shared.events.billing import PricingRule
 from customer_agent_shared.events.channels import Assignee, HandoffReason
 from customer_agent_shared.events.conversations import (
     CONVERSATION_ANSWERED,
@@ -32,11 +31,10 @@ from customer_agent_shared.topics import BILLING_COMMANDS, INBOX_EVENTS
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .test_billing_service import (
-    ManualClock,
-    billing_settings,
+from .billing_harness import (
     kafka_producer,
     ledger,
+    per_resolution_billing,
     send,
     send_conversation,
     wait_until_consuming,
@@ -72,24 +70,9 @@ async def test_only_threads_the_agent_resolved_are_charged_whatever_order_handof
 ) -> None:
     engine, schema = scratch_schema
     bootstrap = infrastructure.kafka_bootstrap_servers
-    now = datetime.now(UTC)
-    clock = ManualClock(now)
-    service = build_service(
-        billing_settings(schema, unique_name("billing.test"), scheduler_interval_seconds=0.2), clock=clock
-    )
-    account = unique_name("acc")
-    plan = CreditPlan(
-        pricing_rule=PricingRule.PER_RESOLUTION,
-        resolution_hours=2,
-        credits_per_unit=3,
-        reset_day=(now.day + 13) % 28 + 1,
-    )
-    plan_set = make_event(
-        CREDITS_PLAN_SET,
-        BillingCommand(account_id=account, command_id="plan-1", plan=plan),
-        source="admin-api-test",
-        account_id=account,
-    )
+    billing = per_resolution_billing(schema)
+    service, clock, account, plan_set = billing.service, billing.clock, billing.account, billing.plan_set
+    now = clock.now
     closed = ThreadClosed(
         account_id=account, thread_id="closed", closed_by=ClosedBy(kind="user", id="ada"), resolved=True
     )

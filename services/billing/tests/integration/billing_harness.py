@@ -1,0 +1,256 @@
+"""What the billing integration tests share: an in-process billing on real Kafka and PostgreSQL, the
+events and commands other services send it, and readers of its ledger and published credit states.
+
+Other suites publish to the same topics at the same time: every test uses its own account
+and reads only that account's records.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from billing_service.bootstrap import BillingService, build_service
+from billing_service.settings import BillingSettings
+from customer_agent_shared.events.billing import CREDITS_PLAN_SET, BillingCommand, CreditPlan, PricingRule
+from customer_agent_shared.events.conversations import CONVERSATION_ANSWERED, ConversationEvent
+from customer_agent_shared.events.envelope import CloudEvent, make_event, serialize_event
+from customer_agent_shared.testing.kafka import (
+    ReceivedRecord,
+    client_options,
+    collect_records,
+    end_offsets,
+    unique_name,
+    wait_for_assignment,
+)
+from customer_agent_shared.topics import BILLING_CREDIT_STATE, CONVERSATIONS_EVENTS
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+CREDIT_STATE_PARTITIONS = 3
+
+
+class ManualClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def billing_settings(schema: str, group: str, instance: str = "", **overrides: Any) -> BillingSettings:
+    """Settings of one in-process billing on ``schema``, consuming only what is produced from now on."""
+    # A unique group (and service name, which keys the optional Redis dedup marks) keeps any other
+    # billing process consuming the same topics (a running deployment, another test) out of the way.
+    return BillingSettings(
+        service_name=group + instance,
+        database_schema=schema,
+        consumer_group=group,
+        consumer_offset_reset="latest",
+        **overrides,
+    )
+
+
+@asynccontextmanager
+async def kafka_producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    """A producer that waits for every in-sync replica."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **client_options())
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()
+
+
+def conversation_event(
+    account: str,
+    thread: str,
+    event_type: str = CONVERSATION_ANSWERED,
+    *,
+    billable: bool = True,
+    feedback: str | None = None,
+) -> CloudEvent[ConversationEvent]:
+    """A conversation event as conversation publishes it."""
+    data = ConversationEvent(
+        account_id=account,
+        thread_id=thread,
+        occurred_at=datetime.now(UTC),
+        billable=billable,
+        answer="hi",
+        feedback=feedback,
+    )
+    return make_event(event_type, data, source="conversation-test", account_id=account)
+
+
+def command(kind: str, account: str, command_id: str, **fields: Any) -> CloudEvent[BillingCommand]:
+    """A billing command as admin-api sends it."""
+    data = BillingCommand(account_id=account, command_id=command_id, **fields)
+    return make_event(kind, data, source="admin-api-test", account_id=account)
+
+
+def per_resolution_plan(today: datetime) -> CreditPlan:
+    """3 credits per resolved thread (2 quiet hours resolve one); the plan resets two weeks from ``today``,
+    so no reset falls inside a test whatever the date of the run."""
+    return CreditPlan(
+        pricing_rule=PricingRule.PER_RESOLUTION,
+        resolution_hours=2,
+        credits_per_unit=3,
+        reset_day=(today.day + 13) % 28 + 1,
+    )
+
+
+@dataclass(frozen=True)
+class PerResolutionBilling:
+    """A billing on a clock the test moves, and an account with the command that puts it on a
+    per-resolution plan (``per_resolution_plan``) ready to send."""
+
+    service: BillingService
+    clock: ManualClock
+    account: str
+    plan_set: CloudEvent[BillingCommand]
+
+
+def per_resolution_billing(schema: str) -> PerResolutionBilling:
+    """A billing whose clock starts now and whose scheduler runs every 0.2 s, and a new account for it."""
+    now = datetime.now(UTC)
+    clock = ManualClock(now)
+    service = build_service(
+        billing_settings(schema, unique_name("billing.test"), scheduler_interval_seconds=0.2), clock=clock
+    )
+    account = unique_name("acc")
+    plan_set = command(CREDITS_PLAN_SET, account, "plan-1", plan=per_resolution_plan(now))
+    return PerResolutionBilling(service, clock, account, plan_set)
+
+
+async def send(
+    producer: AIOKafkaProducer, topic: str, event: CloudEvent[Any], key: str, partition: int | None = None
+) -> None:
+    """Produce ``event`` under ``key`` (to ``partition`` if given)."""
+    await producer.send_and_wait(topic, serialize_event(event), key=key.encode(), partition=partition)
+
+
+async def send_conversation(producer: AIOKafkaProducer, event: CloudEvent[ConversationEvent]) -> None:
+    """Produce a conversation event under its thread's key."""
+    await send(producer, CONVERSATIONS_EVENTS, event, f"{event.data.account_id}:{event.data.thread_id}")
+
+
+async def wait_until_consuming(broker: object) -> None:
+    """Wait for partitions and for each partition's start offset to be resolved.
+
+    With ``auto_offset_reset='latest'`` the position is looked up after the assignment; a record
+    produced before that lookup finishes would be skipped, so assignment alone is not enough.
+    """
+    await wait_for_assignment(broker)
+    for subscriber in getattr(broker, "subscribers", []):
+        consumer = subscriber.consumer
+        for partition in consumer.assignment():
+            await consumer.position(partition)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One ledger entry."""
+
+    id: int
+    kind: str
+    cause_id: str
+    amount: int
+    balance_after: int
+
+
+async def ledger(engine: AsyncEngine, schema: str, account: str) -> list[Entry]:
+    """The account's ledger entries, oldest first."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                f'SELECT id, kind, cause_id, amount, balance_after FROM "{schema}".ledger_entries '
+                "WHERE account_id = :account ORDER BY id"
+            ),
+            {"account": account},
+        )
+        return [Entry(*row) for row in rows]
+
+
+async def cached_balance(engine: AsyncEngine, schema: str, account: str) -> int | None:
+    """The account's stored balance (None before it has an account row)."""
+    async with engine.connect() as connection:
+        value = await connection.scalar(
+            text(f'SELECT balance FROM "{schema}".accounts WHERE account_id = :account'), {"account": account}
+        )
+        return None if value is None else int(value)
+
+
+async def handled(engine: AsyncEngine, schema: str, event_ids: list[str]) -> set[str]:
+    """Which of these events billing has handled (claimed in its inbox)."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(f'SELECT event_id FROM "{schema}".processed_events WHERE event_id = ANY(:ids)'),
+            {"ids": event_ids},
+        )
+        return set(rows.scalars())
+
+
+async def handled_all(engine: AsyncEngine, schema: str, ids: list[str]) -> bool:
+    """Whether billing has handled every one of these events."""
+    return await handled(engine, schema, ids) == set(ids)
+
+
+@dataclass(frozen=True)
+class State:
+    """One published credit state of an account."""
+
+    type: str
+    version: int
+    balance: int
+    exhausted: bool
+    data: dict[str, Any]
+
+
+async def credit_states(
+    bootstrap: str, account: str, offsets: dict[int, int], until: Callable[[list[State]], bool], within: float = 30.0
+) -> list[State]:
+    """The account's credit-state records published since ``offsets``, in order, once ``until`` holds.
+
+    Reads every partition: the account's key lives on one of them, whichever it is.
+    """
+
+    def states_of(records: list[ReceivedRecord]) -> list[State]:
+        found: list[State] = []
+        for record in records:
+            if record.key == account.encode():
+                body = json.loads(record.value)
+                data = body["data"]
+                found.append(State(body["type"], data["version"], data["balance"], data["exhausted"], data))
+        return found
+
+    records = await collect_records(
+        bootstrap,
+        BILLING_CREDIT_STATE,
+        until=lambda records: until(states_of(records)),
+        timeout_seconds=within,
+        from_offsets=offsets,
+    )
+    return states_of(records)
+
+
+async def credit_state_offsets(bootstrap: str) -> dict[int, int]:
+    """Where the credit-state topic ends now (read from there)."""
+    return await end_offsets(bootstrap, BILLING_CREDIT_STATE, CREDIT_STATE_PARTITIONS)
+
+
+def assert_consistent(entries: list[Entry], balance: int | None) -> None:
+    """The cached balance is the sum of the entries and each entry's running balance adds up."""
+    running = 0
+    for entry in entries:
+        running += entry.amount
+        assert entry.balance_after == running, f"entry {entry} breaks the running balance"
+    assert balance == running
+    keys = [(e.kind, e.cause_id) for e in entries]
+    assert len(keys) == len(set(keys))
