@@ -18,6 +18,8 @@
 #
 #        deploy/local/kafka.sh client-env USER   prints the variables a client needs for the
 #        secured listener as USER (KAFKA_BOOTSTRAP_SERVERS, KAFKA_SECURITY_PROTOCOL, ...)
+#        deploy/local/kafka.sh access            adds the users and ACLs of the table to the running
+#        broker if they changed (services.sh runs it before starting services on their users)
 #
 # Environment:
 #   KAFKA_PORT              PLAINTEXT listener on 127.0.0.1 (default 9092)
@@ -290,6 +292,13 @@ apply_access() {
     log_ok "SCRAM users and ACLs in place on 127.0.0.1:$KAFKA_SECURE_PORT ($(kafka_users | wc -l) users)"
 }
 
+cmd_access() {
+    is_running "$NAME" && wait_for_port "$KAFKA_SECURE_PORT" 1 \
+        || die "Kafka with its SCRAM listener on :$KAFKA_SECURE_PORT is not running; start it: $0 up"
+    ensure_passwords
+    apply_access
+}
+
 cmd_client_env() {
     local user="${1:-}"
     [[ -n "$user" ]] || die "usage: $0 client-env USER (one of: $(kafka_users | tr '\n' ' '))"
@@ -440,7 +449,7 @@ main() {
     local cmd="${1:-}"
     shift || true
     case "$cmd" in
-        install | up | start | down | stop) ca_lock "$NAME" ;;
+        install | up | start | down | stop | access) ca_lock "$NAME" ;;
     esac
     case "$cmd" in
         install) CA_VERBOSE=1 cmd_install ;;
@@ -449,8 +458,9 @@ main() {
         status) cmd_status ;;
         logs) cmd_logs "$@" ;;
         client-env) cmd_client_env "$@" ;;
+        access) cmd_access ;;
         *)
-            echo "usage: $0 {install|up|down|status|logs [LINES]|client-env USER}" >&2
+            echo "usage: $0 {install|up|down|status|logs [LINES]|client-env USER|access}" >&2
             exit 2
             ;;
     esac

@@ -7,6 +7,10 @@
 # $(ca_state_dir)/logs/<service>.log and serves /metrics, /healthz, /readyz.
 # Environment variables set by the caller (KAFKA_BOOTSTRAP_SERVERS,
 # DATABASE_URL, ROUTING_*, ...) reach the services unchanged.
+# Each service connects to Kafka's SCRAM listener as its own user (deploy/local/kafka.sh
+# client-env), so the ACLs of deploy/k8s/base/kafka/acls.tsv apply to it as on Kubernetes;
+# a caller that sets KAFKA_SECURITY_PROTOCOL, or a KAFKA_BOOTSTRAP_SERVERS other than the
+# local plaintext listener, keeps its own choice.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CA_LOG_TAG=services
@@ -51,16 +55,36 @@ ready_or_exited() {
   service_ready "$2" || ! is_running "service-$1"
 }
 
+# kafka_scram: true when the services should connect as their own SCRAM users (see above).
+kafka_scram() {
+  [[ -z "${KAFKA_SECURITY_PROTOCOL:-}" ]] \
+    && [[ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" || "$KAFKA_BOOTSTRAP_SERVERS" == "127.0.0.1:${KAFKA_PORT:-9092}" ]]
+}
+
+# export_kafka_user NAME: export the variables that connect service NAME as its SCRAM user (exported
+# rather than passed on the command line, which start_background logs).
+export_kafka_user() {
+  local lines line
+  lines="$(bash "$CA_LIB_DIR/kafka.sh" client-env "$1")" || die "no Kafka user for $1: bash deploy/local/kafka.sh up"
+  while IFS= read -r line; do
+    export "${line?}"
+  done <<<"$lines"
+}
+
 selected() {
   local wanted="${1:-}" name="$2"
   [[ -z "$wanted" || "$wanted" == "$name" ]]
 }
 
 cmd_up() {
-  local wanted="${1:-}" entry name command port_var default path port niceness started=()
+  local wanted="${1:-}" entry name command port_var default path port niceness scram=0 started=()
   # Checked here, not at the top, so a bad value never stops 'down', 'status' or 'logs'.
   [[ "$BACKGROUND_SERVICE_NICE" =~ ^[0-9]+$ ]] && ((BACKGROUND_SERVICE_NICE <= 19)) \
     || die "CA_BACKGROUND_SERVICE_NICE must be 0..19, not '$BACKGROUND_SERVICE_NICE'"
+  if kafka_scram; then
+    scram=1
+    bash "$CA_LIB_DIR/kafka.sh" access || die "could not bring Kafka's users and ACLs up to date"
+  fi
   for entry in "${SERVICES[@]}"; do
     IFS=: read -r name command port_var default path <<<"$entry"
     selected "$wanted" "$name" || continue
@@ -77,8 +101,11 @@ cmd_up() {
     niceness=0
     [[ "$path" == background ]] && niceness="$BACKGROUND_SERVICE_NICE"
     # nice(1) execs the service, so the recorded pid is still the service's own.
-    start_background "service-$name" "$(ca_state_dir logs)/$name.log" \
-      nice -n "$niceness" env PYTHONUNBUFFERED=1 "$VENV_BIN/$command" serve
+    (
+      ((scram == 0)) || export_kafka_user "$name"
+      start_background "service-$name" "$(ca_state_dir logs)/$name.log" \
+        nice -n "$niceness" env PYTHONUNBUFFERED=1 "$VENV_BIN/$command" serve
+    ) || exit 1
     started+=("$name:$port")
   done
   for entry in "${started[@]}"; do
