@@ -92,7 +92,7 @@ class AdminClient:
             assert asyncio.get_running_loop().time() < deadline, f"source not ready: {source}"
             await asyncio.sleep(0.5)
 
-    async def wait_sources_settled(self, timeout_seconds: float = 300) -> list[dict[str, Any]]:
+    async def wait_sources_settled(self, timeout_seconds: float = 240) -> list[dict[str, Any]]:
         """Poll until every source of the account is ready or failed; return them."""
         deadline = asyncio.get_running_loop().time() + timeout_seconds
         while True:

@@ -186,7 +186,7 @@ async def test_hostile_crawl_and_uploads_keep_ingestion_ready(
         await admin.call("POST", "/sources", json={"kind": "url", "url": url, "import_related": True})
         for name, content in uploads.items():
             await admin.call("POST", "/sources/files", files={"file": (name, content, "application/octet-stream")})
-        sources = await admin.wait_sources_settled(timeout_seconds=600)
+        sources = await admin.wait_sources_settled()
     finally:
         probes = probe.stop()
 
