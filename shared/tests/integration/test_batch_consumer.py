@@ -15,14 +15,7 @@ from customer_agent_shared.messaging.batches import POLL_WAIT_MS, BatchConsumer
 from customer_agent_shared.messaging.broker import SUBSCRIBER_DEFAULTS, create_kafka_broker
 from customer_agent_shared.messaging.producer import KafkaEventProducer
 from customer_agent_shared.messaging.reliable import ReliableConsumerConfig, RetryPolicy
-from customer_agent_shared.persistence.database import create_session_factory, ensure_schema
-from customer_agent_shared.persistence.inbox import define_inbox_table
-from customer_agent_shared.persistence.outbox import define_outbox_table
-from customer_agent_shared.persistence.unit_of_work import (
-    SqlUnitOfWork,
-    UncommittedJoinedWorkError,
-    shared_transaction,
-)
+from customer_agent_shared.persistence.unit_of_work import shared_transaction
 from customer_agent_shared.settings import InfrastructureSettings, KafkaSecuritySettings
 from customer_agent_shared.testing.fixtures import CreateTopics
 from customer_agent_shared.testing.kafka import (
@@ -32,60 +25,11 @@ from customer_agent_shared.testing.kafka import (
     unique_name,
     wait_for_assignment,
 )
-from pydantic import BaseModel, Field
-from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from customer_agent_shared.testing.plumbing import eventually
+
+from .greeting_store import CONSUMER, Greeting, Store
 
 pytestmark = pytest.mark.integration
-
-CONSUMER = "batch-test"
-
-
-class Greeting(BaseModel):
-    """Test payload."""
-
-    text: str = Field(description="What to say.")
-
-
-@dataclass
-class Store:
-    """A scratch schema with an outbox, an inbox and a table the handler writes."""
-
-    sessions: async_sessionmaker[AsyncSession]
-    outbox: Table
-    inbox: Table
-    greetings: Table
-
-    def unit_of_work(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.sessions, outbox=self.outbox, inbox=self.inbox)
-
-    async def rows(self) -> list[tuple[str, str]]:
-        """(text, id of the inserting transaction) of every greeting, in insertion order."""
-        async with self.sessions() as session:
-            result = await session.execute(
-                select(self.greetings.c.text, text("xmin::text")).order_by(self.greetings.c.id)
-            )
-            return [(row[0], row[1]) for row in result.all()]
-
-    async def outbox_transactions(self) -> set[str]:
-        async with self.sessions() as session:
-            return set((await session.scalars(select(text("xmin::text")).select_from(self.outbox))).all())
-
-
-@pytest.fixture
-async def store(scratch_schema: tuple[AsyncEngine, str]) -> Store:
-    engine, schema = scratch_schema
-    metadata = MetaData(schema=schema)
-    greetings = Table(
-        "greetings", metadata, Column("id", Integer, primary_key=True), Column("text", String, nullable=False)
-    )
-    store = Store(
-        create_session_factory(engine), define_outbox_table(metadata), define_inbox_table(metadata), greetings
-    )
-    await ensure_schema(engine, schema)
-    async with engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
-    return store
 
 
 @dataclass
@@ -190,12 +134,13 @@ class Consumer:
             await uow.commit()
 
     async def wait_for_rows(self, count: int, limit_seconds: float = 20.0) -> list[tuple[str, str]]:
-        deadline = asyncio.get_running_loop().time() + limit_seconds
-        while len(rows := await self.store.rows()) < count:
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"only {rows} written, expected {count}")
-            await asyncio.sleep(0.1)
-        return rows
+        """The greetings table once it has at least ``count`` rows."""
+
+        async def enough() -> list[tuple[str, str]] | None:
+            rows = await self.store.rows()
+            return rows if len(rows) >= count else None
+
+        return await eventually(enough, f"{count} rows written", within=limit_seconds, every=0.1)
 
     async def stop(self) -> None:
         if self.broker is not None:
@@ -406,154 +351,6 @@ async def _stable_assignments(broker: Any, partitions: int, limit_seconds: float
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"partitions never shared out: {owned}")
         await asyncio.sleep(0.1)
-
-
-async def test_a_joined_unit_of_work_that_claims_without_committing_fails_the_batch(store: Store) -> None:
-    async def claim_in_a_batch_and_forget_to_commit() -> None:
-        async with shared_transaction(store.unit_of_work) as batch:
-            async with store.unit_of_work() as uow:
-                assert await uow.claim_event(CONSUMER, "event-1")
-            await batch.commit()
-
-    with pytest.raises(UncommittedJoinedWorkError):
-        await claim_in_a_batch_and_forget_to_commit()
-    async with store.unit_of_work() as uow:  # the claim was rolled back with the batch
-        assert await uow.claim_event(CONSUMER, "event-1")
-
-
-async def _texts(store: Store) -> dict[int, str]:
-    async with store.sessions() as session:
-        rows = await session.execute(select(store.greetings.c.id, store.greetings.c.text))
-        return {row[0]: row[1] for row in rows}
-
-
-async def test_writes_at_commit_run_once_at_the_shared_commit_and_the_last_per_key_wins(store: Store) -> None:
-    async with store.unit_of_work() as uow:
-        await uow.session.execute(store.greetings.insert(), [{"id": 1, "text": "a"}, {"id": 2, "text": "b"}])
-        await uow.commit()
-    rename = store.greetings.update().where(store.greetings.c.id == bindparam("b_id")).values(text=bindparam("text"))
-    async with shared_transaction(store.unit_of_work) as batch:
-        for key, value in ((1, "a1"), (2, "b1"), (1, "a2")):
-            async with store.unit_of_work() as uow:
-                await uow.write_at_commit(rename, key, {"b_id": key, "text": value})
-                await uow.commit()
-        assert await _texts(store) == {1: "a", 2: "b"}  # nothing written before the shared commit
-        await batch.commit()
-    assert await _texts(store) == {1: "a2", 2: "b1"}
-    async with store.unit_of_work() as uow:  # alone, a unit of work writes at once
-        await uow.write_at_commit(rename, 2, {"b_id": 2, "text": "b2"})
-        assert (
-            await uow.session.execute(select(store.greetings.c.text).where(store.greetings.c.id == 2))
-        ).scalar() == "b2"
-        await uow.rollback()
-    assert await _texts(store) == {1: "a2", 2: "b1"}
-
-
-async def test_a_rolled_back_shared_transaction_drops_its_writes_at_commit(store: Store) -> None:
-    async with store.unit_of_work() as uow:
-        await uow.session.execute(store.greetings.insert().values(id=1, text="a"))
-        await uow.commit()
-    rename = store.greetings.update().where(store.greetings.c.id == bindparam("b_id")).values(text=bindparam("text"))
-
-    async def fail_after_a_write_at_commit() -> None:
-        async with shared_transaction(store.unit_of_work):
-            async with store.unit_of_work() as uow:
-                await uow.write_at_commit(rename, 1, {"b_id": 1, "text": "lost"})
-                await uow.commit()
-            raise RuntimeError("the batch failed")
-
-    with pytest.raises(RuntimeError, match="the batch failed"):
-        await fail_after_a_write_at_commit()
-    assert await _texts(store) == {1: "a"}
-
-
-async def test_after_commit_actions_run_once_the_changes_are_committed_and_never_after_a_rollback(
-    store: Store,
-) -> None:
-    ran: list[str] = []
-    async with shared_transaction(store.unit_of_work) as batch:
-        async with store.unit_of_work() as uow:
-            uow.after_commit(lambda: ran.append("joined"))
-            await uow.commit()
-        assert ran == []  # the joined commit committed nothing yet
-        await batch.commit()
-    assert ran == ["joined"]
-
-    async def fail_after_a_joined_commit() -> None:
-        async with shared_transaction(store.unit_of_work):
-            async with store.unit_of_work() as uow:
-                uow.after_commit(lambda: ran.append("rolled back"))
-                await uow.commit()
-            raise RuntimeError("the batch failed")
-
-    with pytest.raises(RuntimeError, match="the batch failed"):
-        await fail_after_a_joined_commit()
-    async with store.unit_of_work() as uow:
-        uow.after_commit(lambda: ran.append("alone"))
-        await uow.commit()
-    async with store.unit_of_work() as uow:
-        uow.after_commit(lambda: ran.append("discarded"))  # left without a commit
-    async with store.unit_of_work() as uow:
-        uow.after_commit(lambda: ran.append("rolled back alone"))
-        await uow.rollback()
-        await uow.commit()
-    assert ran == ["joined", "alone"]
-
-
-async def test_the_transaction_cache_is_shared_by_joined_units_and_emptied_at_the_end(store: Store) -> None:
-    async with shared_transaction(store.unit_of_work) as batch:
-        async with store.unit_of_work() as first:
-            first.transaction_cache("rows")["k"] = "locked row"
-        async with store.unit_of_work() as second:
-            assert second.transaction_cache("rows") == {"k": "locked row"}
-            assert second.transaction_cache("other") == {}
-        await batch.commit()
-        assert batch.transaction_cache("rows") == {}  # the next transaction must read again
-    async with store.unit_of_work() as alone:
-        alone.transaction_cache("rows")["k"] = "row"
-        await alone.rollback()
-        assert alone.transaction_cache("rows") == {}
-
-
-async def _outbox_texts(store: Store) -> list[str]:
-    async with store.sessions() as session:
-        payloads = (await session.scalars(select(store.outbox.c.payload).order_by(store.outbox.c.id))).all()
-    return [json.loads(payload)["data"]["text"] for payload in payloads]
-
-
-async def test_a_state_staged_again_in_a_shared_transaction_replaces_the_earlier_one(store: Store) -> None:
-    def state(text: str) -> CloudEvent[Greeting]:
-        return make_event("greeting.sent", Greeting(text=text), source="test", account_id="acc-1")
-
-    async with shared_transaction(store.unit_of_work) as batch:
-        for text, state_key in (
-            ("a1", "a"),
-            ("b1", "b"),
-            ("a transition", None),  # not replaceable, and replaces nothing
-            ("a2", "a"),
-            ("a3", "a"),
-        ):
-            async with store.unit_of_work() as uow:
-                await uow.publish("states", "a", state(text), state_key=state_key)
-                await uow.commit()
-        await batch.commit()
-    # Each state once, the latest; the others kept in the order they were staged.
-    assert await _outbox_texts(store) == ["b1", "a transition", "a3"]
-
-    async def fail_after_staging() -> None:
-        async with shared_transaction(store.unit_of_work):
-            async with store.unit_of_work() as uow:
-                await uow.publish("states", "a", state("rolled back"), state_key="a")
-                await uow.commit()
-            raise RuntimeError("the batch failed")
-
-    with pytest.raises(RuntimeError, match="the batch failed"):
-        await fail_after_staging()
-    async with store.unit_of_work() as uow:  # alone, each event is staged at once and kept
-        await uow.publish("states", "a", state("a4"), state_key="a")
-        await uow.publish("states", "a", state("a5"), state_key="a")
-        await uow.commit()
-    assert await _outbox_texts(store) == ["b1", "a transition", "a3", "a4", "a5"]
 
 
 async def test_by_key_each_event_commits_alone_keys_run_at_once_and_each_key_in_order(consumer: Consumer) -> None:
