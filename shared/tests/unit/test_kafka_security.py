@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 
 import pytest
@@ -11,13 +12,20 @@ from faststream.security import BaseSecurity, SASLScram256, SASLScram512
 from pydantic import SecretStr, ValidationError
 
 
+@pytest.fixture(autouse=True)
+def _no_ambient_kafka_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings come from each test's values alone: not from the shell, nor from an integration session's
+    SCRAM user (``testing.kafka_identity``)."""
+    for name in list(os.environ):
+        if name.startswith("KAFKA_"):
+            monkeypatch.delenv(name)
+
+
 def settings(**values: object) -> KafkaSecuritySettings:
     return KafkaSecuritySettings.model_validate(values)
 
 
-def test_plaintext_stays_the_default_and_adds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"):
-        monkeypatch.delenv(name, raising=False)
+def test_plaintext_stays_the_default_and_adds_nothing() -> None:
     assert kafka_client_options(ServiceSettings()) == {}
     assert kafka_client_options(None) == {}
     assert faststream_security(ServiceSettings()) is None
