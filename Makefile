@@ -30,7 +30,7 @@ endif
 export UV_SYSTEM_CERTS := 1
 
 .PHONY: help install up down status logs topics infra-up services-up services-down browser screenshots \
-        test lint typecheck test-unit test-integration test-e2e test-faults clean-state bench-pipeline k8s-check
+        test lint typecheck test-unit test-integration test-e2e test-faults clean-state bench-pipeline k8s-check image
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -123,6 +123,10 @@ clean-state: down ## stop everything and delete local data (downloads stay cache
 
 k8s-check: install ## build, validate and check the Kubernetes manifests (LIVE=1 also checks running services' metrics)
 	@bash deploy/k8s/check.sh $(if $(LIVE),--live)
+
+image: install ## one service's image with the root Dockerfile (needs Docker): SERVICE=routing [TAG=…]
+	@args="$$($(UV) run --frozen python deploy/k8s/image_args.py $(SERVICE))" \
+	  && docker build $$args -t $(or $(TAG),customer-agent/$(SERVICE)) .
 
 bench-pipeline: up ## pipeline throughput/latency beside a bare Kafka echo (ends with a 'ratio' line)
 	@$(UV) run --frozen python bench/pipeline/run.py $(BENCH_ARGS)

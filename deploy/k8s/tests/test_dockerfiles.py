@@ -1,8 +1,9 @@
-"""Each service's Dockerfile agrees with the service's code (no Docker engine needed).
+"""The one Dockerfile builds every service as the service's code says (no Docker engine needed).
 
-The Dockerfile is parsed (continuations, JSON and shell forms, stages) and compared with
-the service's pyproject (distribution, console script, Python version), its settings class
-(env prefix, default port) and the Makefile's pinned uv version.
+The Dockerfile is parsed (continuations, JSON and shell forms, stages) and, expanded with each
+service's build arguments (``image_args.py``), compared with the service's pyproject
+(distribution, console script, Python version), its settings class (env prefix, default port)
+and the Makefile's pinned uv version.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 SERVICE_DIRS = sorted(p.parent for p in REPO.glob("services/*/pyproject.toml"))
+DOCKERFILE = REPO / "Dockerfile"
+ENTRYPOINT = "customer-agent-service"
 
 
 @dataclass
@@ -41,9 +44,10 @@ class Dockerfile:
     args: dict[str, str]
     stages: list[Stage]
 
-    def expand(self, text: str) -> str:
-        """Substitute global ``${ARG}`` defaults (what FROM lines see)."""
-        return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: self.args.get(m.group(1) or m.group(2), m.group(0)), text)
+    def expand(self, text: str, build_args: dict[str, str] | None = None) -> str:
+        """Substitute ``${ARG}``: the build's arguments, else the global defaults (what FROM lines see)."""
+        values = {**self.args, **(build_args or {})}
+        return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: values.get(m.group(1) or m.group(2), m.group(0)), text)
 
 
 def parse(text: str) -> Dockerfile:
@@ -123,27 +127,53 @@ def service_facts(directory: Path) -> dict[str, object]:
     }
 
 
-def test_every_service_has_a_dockerfile_and_ignore_file() -> None:
+def build_args_of(facts: dict[str, object]) -> dict[str, str]:
+    """The build arguments a service's image needs, from the service's code."""
+    return {
+        "DISTRIBUTION": str(facts["distribution"]),
+        "SCRIPT": str(facts["script"]),
+        "ENV_PREFIX": str(facts["prefix"]),
+        "PORT": str(facts["port"]),
+    }
+
+
+def test_one_dockerfile_and_ignore_file_serve_every_service() -> None:
     assert len(SERVICE_DIRS) == 6
-    for directory in SERVICE_DIRS:
-        assert (directory / "Dockerfile").is_file(), directory
-        ignore = (directory / "Dockerfile.dockerignore").read_text().splitlines()
-        assert "*" in ignore, "the context is the repo root: ignore everything, then re-include"
-        assert f"!{directory.relative_to(REPO)}/src" in ignore
-        assert "!uv.lock" in ignore
-        assert "!shared/src" in ignore
+    assert not list(REPO.glob("services/*/Dockerfile*")), "the root Dockerfile serves every service"
+    ignore = (REPO / ".dockerignore").read_text().splitlines()
+    assert "*" in ignore, "the context is the repo root: ignore everything, then re-include"
+    for kept in ("!uv.lock", "!shared/src", "!services/*/pyproject.toml", "!services/*/src"):
+        assert kept in ignore, kept
 
 
 @pytest.mark.parametrize("directory", SERVICE_DIRS, ids=lambda p: p.name)
-def test_dockerfile_agrees_with_the_service(directory: Path) -> None:
+def test_make_image_passes_the_build_arguments_of_the_service(directory: Path) -> None:
+    import image_args
+
+    [recorded] = [s for s in image_args.services().values() if s["directory"] == str(directory.relative_to(REPO))]
+    assert image_args.build_args(recorded) == build_args_of(service_facts(directory))
+
+
+@pytest.mark.parametrize("directory", SERVICE_DIRS, ids=lambda p: p.name)
+def test_the_dockerfile_builds_the_service(directory: Path) -> None:
     facts = service_facts(directory)
-    dockerfile = parse((directory / "Dockerfile").read_text())
+    build_args = build_args_of(facts)
+    dockerfile = parse(DOCKERFILE.read_text())
     runtime = dockerfile.stages[-1]
 
+    # Every argument without a default is one the build passes, and the build refuses to run without it.
+    declared = {args for stage in dockerfile.stages for args in stage.all("ARG") if "=" not in args}
+    assert declared == set(build_args)
+
+    def expanded(stage: Stage, keyword: str) -> list[str]:
+        return [dockerfile.expand(args, build_args) for args in stage.all(keyword)]
+
     # Multi-stage: dependencies are resolved in a build stage, only the venv is copied over (an earlier stage
-    # may prepare files for it, as admin-api's console assets).
+    # prepares admin-api's console assets).
     assert len(dockerfile.stages) >= 2
     [build] = [stage for stage in dockerfile.stages if stage.name == "build"]
+    [check] = [run for run in build.all("RUN") if "printenv" in run]
+    assert all(name in check for name in build_args), check
     copies = runtime.all("COPY")
     assert any(c.startswith("--from=build ") and "/app/.venv" in c for c in copies), copies
     assert not [c for c in copies if not c.startswith("--from=")], "runtime stage copies only from the build stage"
@@ -157,10 +187,11 @@ def test_dockerfile_agrees_with_the_service(directory: Path) -> None:
     make_uv = re.search(r"^UV_VERSION := (\S+)", (REPO / "Makefile").read_text(), re.MULTILINE)
     assert make_uv is not None
     assert f"UV_VERSION={make_uv.group(1)}" in build.all("ARG")
-    sync = [r for r in build.all("RUN") if "uv sync" in r]
+    sync = [r.replace('"', "") for r in expanded(build, "RUN") if "uv sync" in r]
     assert len(sync) == 1
     for flag in ("--frozen", "--no-dev", "--no-editable", f"--package {facts['distribution']}"):
         assert flag in sync[0], f"{flag} missing from {sync[0]}"
+    assert f"ln -s {facts['script']} /app/.venv/bin/{ENTRYPOINT}" in sync[0]
     assert env_pairs(build).get("UV_COMPILE_BYTECODE") == "1", "bytecode is compiled at build (read-only root)"
 
     # Non-root numeric user (Kubernetes runAsNonRoot can verify it), read-only-root friendly.
@@ -169,17 +200,18 @@ def test_dockerfile_agrees_with_the_service(directory: Path) -> None:
     assert uid.isdigit(), user
     assert int(uid) != 0, user
     assert f"--uid {uid}" in " ".join(runtime.all("RUN"))
-    env = env_pairs(runtime)
+    env = env_pairs(Stage(runtime.base, runtime.name, [("ENV", args) for args in expanded(runtime, "ENV")]))
     assert env.get("PYTHONDONTWRITEBYTECODE") == "1"
 
     # The port the settings listen on, on all interfaces (the code default is loopback).
-    assert runtime.all("EXPOSE") == [str(facts["port"])]
+    assert expanded(runtime, "EXPOSE") == [str(facts["port"])]
     assert env.get(f"{facts['prefix']}HTTP_HOST") == "0.0.0.0"
     assert f"{facts['prefix']}HTTP_PORT" not in env or env[f"{facts['prefix']}HTTP_PORT"] == str(facts["port"])
 
-    # The console script, with `serve` as the overridable default command (the Job runs `migrate`).
+    # The console script (through the link above), with `serve` as the overridable default command (the Job
+    # runs `migrate`).
     [entrypoint] = runtime.all("ENTRYPOINT")
-    assert exec_form(entrypoint) == [facts["script"]]
+    assert exec_form(entrypoint) == [ENTRYPOINT]
     [cmd] = runtime.all("CMD")
     assert exec_form(cmd) == ["serve"]
 
@@ -187,9 +219,8 @@ def test_dockerfile_agrees_with_the_service(directory: Path) -> None:
 def test_the_uid_matches_the_manifests() -> None:
     import generate
 
-    for directory in SERVICE_DIRS:
-        [user] = parse((directory / "Dockerfile").read_text()).stages[-1].all("USER")
-        assert user == f"{generate.RUN_AS_USER}:{generate.RUN_AS_USER}"
+    [user] = parse(DOCKERFILE.read_text()).stages[-1].all("USER")
+    assert user == f"{generate.RUN_AS_USER}:{generate.RUN_AS_USER}"
 
 
 def test_parser_rejects_what_it_must() -> None:
