@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
@@ -68,6 +69,61 @@ class UncommittedJoinedWorkError(RuntimeError):
 _shared_transactions: ContextVar[tuple[SqlUnitOfWork, ...]] = ContextVar("shared_transactions", default=())
 
 
+@dataclass
+class TransactionState:
+    """What one transaction collects until it commits or rolls back. Every unit of work joined to a
+    shared transaction uses that transaction's state; a unit of work on its own has its own."""
+
+    shared: bool = False
+    """A shared transaction: outbox rows may replace each other (``state_key``) and writes wait for the commit."""
+    outbox_rows: list[dict[str, Any] | None] = field(default_factory=list)
+    """Outbox rows staged, inserted in one statement at the commit (None: replaced, see ``publish``)."""
+    staged_states: dict[Hashable, int] = field(default_factory=dict)
+    """Per ``state_key`` given to ``publish``: the index in ``outbox_rows`` of the row holding it."""
+    staged_events: int = 0
+    deferred: dict[Executable, dict[Hashable, dict[str, Any]]] = field(default_factory=dict)
+    """Writes of a shared transaction, executed at its commit (see ``write_at_commit``)."""
+    preclaimed: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
+    """Per consumer: (ids claimed ahead by ``claim_events``, those of them not handled before)."""
+    caches: dict[str, dict[Hashable, Any]] = field(default_factory=dict)
+    """Rows repositories keep for the rest of the transaction (see ``transaction_cache``)."""
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    """What to do once the transaction has committed (see ``after_commit``)."""
+
+    def stage(self, row: dict[str, Any], state_key: Hashable | None) -> None:
+        """Stage an outbox row; in a shared transaction it replaces the one staged with the same ``state_key``."""
+        if self.shared and state_key is not None:
+            replaced = self.staged_states.get(state_key)
+            if replaced is not None:
+                self.outbox_rows[replaced] = None
+            self.staged_states[state_key] = len(self.outbox_rows)
+        self.outbox_rows.append(row)
+        self.staged_events += 1
+
+    def take_outbox_rows(self) -> list[dict[str, Any]]:
+        """The rows to insert at the commit (those not replaced); none are left staged."""
+        rows = [row for row in self.outbox_rows if row is not None]
+        self.outbox_rows.clear()
+        self.staged_states.clear()
+        return rows
+
+    def empty_caches(self) -> None:
+        """Forget the rows kept: a row read in one transaction is not trusted in the next."""
+        # Emptied in place: repositories hold these very dicts.
+        for cache in self.caches.values():
+            cache.clear()
+
+    def discard(self) -> None:
+        """Forget everything collected since the last commit (the transaction was rolled back)."""
+        self.outbox_rows.clear()
+        self.staged_states.clear()
+        self.staged_events = 0
+        self.deferred.clear()
+        self.preclaimed.clear()  # the claims made ahead were rolled back too
+        self.empty_caches()
+        self.after_commit.clear()
+
+
 class SqlUnitOfWork:
     """Base unit of work; services subclass it to attach their repositories in ``on_begin``."""
 
@@ -84,25 +140,12 @@ class SqlUnitOfWork:
         self._inbox = inbox
         self._relay = relay
         self._session: AsyncSession | None = None
-        self._staged_events = 0
         self._outer: SqlUnitOfWork | None = None
         """The shared transaction this unit of work joined, if any."""
-        self._buffered_rows: list[dict[str, Any] | None] | None = None
-        """Outbox rows of a shared transaction, inserted together at its commit (None: replaced, see ``publish``)."""
-        self._staged_states: dict[Hashable, int] = {}
-        """Per ``state_key`` given to ``publish``: the index in ``_buffered_rows`` of the row holding it."""
-        self._rows_at_commit: list[dict[str, Any]] = []
-        """Outbox rows of a unit of work on its own, inserted in one statement when it commits."""
+        self._transaction = TransactionState()
+        """This unit of work's, or the shared transaction's it joined."""
         self._claimed = False
         self._committed = False
-        self._preclaimed: dict[str, tuple[set[str], set[str]]] = {}
-        """Per consumer: (ids claimed ahead by ``claim_events``, those of them not handled before)."""
-        self._caches: dict[str, dict[Hashable, Any]] = {}
-        """Rows repositories keep for the rest of the transaction (see ``transaction_cache``)."""
-        self._deferred: dict[Executable, dict[Hashable, dict[str, Any]]] | None = None
-        """Writes of a shared transaction, executed at its commit (see ``write_at_commit``)."""
-        self._after_commit: list[Callable[[], None]] = []
-        """What to do once the transaction has committed (see ``after_commit``)."""
 
     @property
     def session(self) -> AsyncSession:
@@ -115,14 +158,15 @@ class SqlUnitOfWork:
         """Hook for subclasses: create repositories bound to ``self.session``."""
 
     async def __aenter__(self) -> Self:
-        self._staged_events = 0
         self._claimed = self._committed = False
         outer = self._open_shared_transaction()
         if outer is not None:
             self._outer = outer
             self._session = outer.session
+            self._transaction = outer._transaction
         else:
             self._session = self._session_factory()
+            self._transaction.staged_events = 0
         self.on_begin()
         return self
 
@@ -134,6 +178,7 @@ class SqlUnitOfWork:
             # Joined: an error propagates to the shared transaction, which rolls the whole batch back.
             self._outer = None
             self._session = None
+            self._transaction = TransactionState()
             if exc_type is None and self._claimed and not self._committed:
                 # On its own this unit of work would have been discarded; the batch cannot discard a part.
                 raise UncommittedJoinedWorkError("a unit of work claimed an event but did not commit")
@@ -143,13 +188,8 @@ class SqlUnitOfWork:
         finally:
             await self._session.close()
             self._session = None
-            self._buffered_rows = None
-            self._staged_states = {}
-            self._rows_at_commit = []
-            self._deferred = None
-            self._preclaimed = {}
-            self._caches = {}
-            self._after_commit = []  # never committed: what was to follow the commit never happened
+            # Never committed: what was to follow the commit never happened.
+            self._transaction = TransactionState()
 
     def _open_shared_transaction(self) -> SqlUnitOfWork | None:
         for outer in reversed(_shared_transactions.get()):
@@ -159,7 +199,7 @@ class SqlUnitOfWork:
 
     async def claim_event(self, consumer: str, event_id: str) -> bool:
         """Mark the event handled in this transaction; False means it was handled before."""
-        ahead = (self._outer or self)._preclaimed.get(consumer)
+        ahead = self._transaction.preclaimed.get(consumer)
         if ahead is not None and event_id in ahead[0]:
             claimed = event_id in ahead[1]
             ahead[1].discard(event_id)  # claiming the same id again in this transaction finds it taken
@@ -172,7 +212,7 @@ class SqlUnitOfWork:
         """Claim many events in one statement; ``claim_event`` then answers for them without a round trip.
         Returns the ids not handled before."""
         fresh = await claim_events(self.session, self._inbox, consumer, event_ids)
-        self._preclaimed[consumer] = (set(event_ids), set(fresh))
+        self._transaction.preclaimed[consumer] = (set(event_ids), set(fresh))
         return fresh
 
     def transaction_cache(self, name: str) -> dict[Hashable, Any]:
@@ -182,7 +222,7 @@ class SqlUnitOfWork:
         the same batch finds them without a round trip. Emptied at commit and rollback: a row read in one
         transaction is not trusted in the next.
         """
-        return (self._outer or self)._caches.setdefault(name, {})
+        return self._transaction.caches.setdefault(name, {})
 
     async def write_at_commit(self, statement: Executable, key: Hashable, parameters: dict[str, Any]) -> None:
         """Execute a write now or, in a shared transaction, once at its commit.
@@ -191,18 +231,17 @@ class SqlUnitOfWork:
         ``key`` only the last parameters are kept. Until then the database does not see the write, so a
         repository deferring a row's writes must answer reads of that row from ``transaction_cache``.
         """
-        target = self._outer or self
-        if target._deferred is None:
+        if not self._transaction.shared:
             await self.session.execute(statement, parameters)
         else:
-            target._deferred.setdefault(statement, {})[key] = parameters
+            self._transaction.deferred.setdefault(statement, {})[key] = parameters
 
     async def write_pending(self) -> None:
         """Execute now the writes ``write_at_commit`` deferred so far (before a read that must see them)."""
-        target = self._outer or self
-        if target._deferred:
-            pending = list(target._deferred.items())
-            target._deferred.clear()
+        deferred = self._transaction.deferred
+        if deferred:
+            pending = list(deferred.items())
+            deferred.clear()
             for statement, writes in pending:
                 await self.session.execute(statement, list(writes.values()))
 
@@ -210,12 +249,7 @@ class SqlUnitOfWork:
         """Run ``action`` once this unit of work's changes are committed: at the shared transaction's commit
         when joined, so a batch that is rolled back and redone event by event counts each event once.
         Dropped on rollback. For metrics and other effects outside the database that must match it."""
-        (self._outer or self)._after_commit.append(action)
-
-    def _empty_caches(self) -> None:
-        # Emptied in place: repositories of this unit of work hold these very dicts.
-        for cache in self._caches.values():
-            cache.clear()
+        self._transaction.after_commit.append(action)
 
     async def publish(
         self, topic: str, key: str | None, event: CloudEvent[Any], *, state_key: Hashable | None = None
@@ -227,19 +261,9 @@ class SqlUnitOfWork:
         same ``state_key`` and not yet sent is then dropped: the batch publishes each state once, not once
         per event that changed it. Only the earlier event is dropped, and only if it was given the key too.
         """
-        target = self._outer or self
-        if target._buffered_rows is not None:
-            if state_key is not None:
-                replaced = target._staged_states.get(state_key)
-                if replaced is not None:
-                    target._buffered_rows[replaced] = None
-                target._staged_states[state_key] = len(target._buffered_rows)
-            target._buffered_rows.append(outbox_row(topic, key, event))
-        else:
-            # Inserted at the commit, all in one statement: a use case that publishes two events (a reply
-            # and what happened) costs one round trip, not two.
-            self._rows_at_commit.append(outbox_row(topic, key, event))
-        target._staged_events += 1
+        # Inserted at the commit, all in one statement: a use case that publishes two events (a reply and
+        # what happened) costs one round trip, not two; a batch's events, one for the whole batch.
+        self._transaction.stage(outbox_row(topic, key, event), state_key)
 
     async def commit(self) -> None:
         """Commit state, inbox and outbox atomically, then wake the relay.
@@ -253,45 +277,33 @@ class SqlUnitOfWork:
             self.session.expunge_all()
             return
         await self.write_pending()
-        rows = [row for row in self._buffered_rows or () if row is not None] + self._rows_at_commit
+        transaction = self._transaction
+        rows = transaction.take_outbox_rows()
         if rows:
             await stage_rows(self.session, self._outbox, rows)
-        if self._buffered_rows:
-            self._buffered_rows.clear()
-            self._staged_states.clear()
-        self._rows_at_commit = []
         await self.session.commit()
-        self._empty_caches()
-        actions, self._after_commit = self._after_commit, []
+        transaction.empty_caches()
+        actions = list(transaction.after_commit)
+        transaction.after_commit.clear()
         for action in actions:
             action()
-        if self._staged_events and self._relay is not None:
+        if transaction.staged_events and self._relay is not None:
             self._relay.notify()
-        self._staged_events = 0
+        transaction.staged_events = 0
 
     async def rollback(self) -> None:
         """Discard everything since the last commit."""
         if self._outer is not None:
             raise UncommittedJoinedWorkError("a joined unit of work cannot discard part of the shared transaction")
         await self.session.rollback()
-        if self._buffered_rows is not None:
-            self._buffered_rows.clear()
-        self._staged_states.clear()
-        self._rows_at_commit = []
-        if self._deferred is not None:
-            self._deferred.clear()
-        self._empty_caches()
-        self._after_commit = []
-        self._preclaimed = {}  # the claims made ahead were rolled back too
-        self._staged_events = 0
+        self._transaction.discard()
 
 
 @asynccontextmanager
 async def shared_transaction(create: Callable[[], SqlUnitOfWork]) -> AsyncIterator[SqlUnitOfWork]:
     """One transaction that units of work of the same database opened inside it join; the caller commits it."""
     async with create() as outer:
-        outer._buffered_rows = []
-        outer._deferred = {}
+        outer._transaction.shared = True
         token = _shared_transactions.set((*_shared_transactions.get(), outer))
         try:
             yield outer
