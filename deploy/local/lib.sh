@@ -219,13 +219,23 @@ _ca_group_members() {
 # is not inherited by what start_background starts.
 CA_LOCK_FD=""
 ca_lock() {
+    ca_try_lock "$1" "${CA_LOCK_TIMEOUT:-900}" || die "timed out waiting for lock $(ca_run_dir)/$1.lock"
+}
+
+# ca_try_lock NAME TIMEOUT: ca_lock, but returns 1 (holding nothing) when the lock is still taken
+# after TIMEOUT seconds.
+ca_try_lock() {
     local f
     f="$(ca_run_dir)/$1.lock"
     [[ -n "$CA_LOCK_FD" ]] && return 0
     exec {CA_LOCK_FD}>>"$f"
     if ! flock -n "$CA_LOCK_FD"; then
         log_info "waiting for another run holding $f ..."
-        flock -w "${CA_LOCK_TIMEOUT:-900}" "$CA_LOCK_FD" || die "timed out waiting for lock $f"
+        if ! flock -w "$2" "$CA_LOCK_FD"; then
+            exec {CA_LOCK_FD}>&-
+            CA_LOCK_FD=""
+            return 1
+        fi
     fi
 }
 
