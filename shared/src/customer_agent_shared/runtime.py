@@ -8,6 +8,7 @@ committed), then flushes its outbox and producers, then closes its stores.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -70,7 +71,13 @@ class Lifecycle:
                     extra={"frozen_objects": frozen, "gc_generation0_threshold": self._gc_generation0_threshold},
                 )
             logger.info("service started")
-            yield
+            freshness = asyncio.create_task(self.readiness.keep_fresh(), name="readiness checks")
+            try:
+                yield
+            finally:
+                freshness.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await freshness
         finally:
             self.readiness.shutting_down = True
             for name, stop in reversed(started):

@@ -17,18 +17,27 @@ ReadinessCondition = Callable[[], str | None]
 
 
 class Readiness:
-    """Named readiness checks, run concurrently with a timeout."""
+    """Named readiness checks, run concurrently with a timeout.
 
-    def __init__(self, service: str, timeout_seconds: float = 2.0) -> None:
+    ``/readyz`` answers from the latest results while they are younger than ``max_age_seconds``, and
+    ``keep_fresh`` renews them in the background: a probe then costs no round trip to every
+    dependency, and a slow one (an OpenSearch ping on a busy host) never makes the probe itself slow.
+    """
+
+    def __init__(self, service: str, timeout_seconds: float = 2.0, *, max_age_seconds: float = 3.0) -> None:
         self.service = service
         self._checks: dict[str, ReadinessCheck] = {}
         self._conditions: dict[str, ReadinessCondition] = {}
         self._timeout = timeout_seconds
+        self._max_age = max_age_seconds
+        self._latest: tuple[float, dict[str, bool]] | None = None
+        self._in_flight: asyncio.Task[dict[str, bool]] | None = None
         self.shutting_down = False
 
     def add(self, name: str, check: ReadinessCheck) -> None:
         """Register a dependency check."""
         self._checks[name] = check
+        self._latest = None
 
     def add_condition(self, name: str, condition: ReadinessCondition) -> None:
         """Register a condition of the process (a consumer blocked on an outage, say)."""
@@ -39,8 +48,29 @@ class Readiness:
         return {name: reason for name, condition in self._conditions.items() if (reason := condition()) is not None}
 
     async def run(self) -> dict[str, bool]:
-        """Run every check; a check that raises or times out is down."""
+        """Run every check now; a check that raises or times out is down."""
+        return await self._shared_check_run() | self._condition_status()
 
+    async def current(self) -> dict[str, bool]:
+        """The checks' latest results while fresh (else run them now) and the conditions as they are now."""
+        latest = self._latest
+        if latest is not None and asyncio.get_running_loop().time() - latest[0] < self._max_age:
+            return latest[1] | self._condition_status()
+        return await self.run()
+
+    async def keep_fresh(self) -> None:
+        """Renew the results twice per ``max_age_seconds`` until cancelled."""
+        while True:
+            await self._shared_check_run()
+            await asyncio.sleep(self._max_age / 2)
+
+    async def _shared_check_run(self) -> dict[str, bool]:
+        # Callers that arrive while a run is in flight share it instead of pinging every dependency again.
+        if self._in_flight is None or self._in_flight.done():
+            self._in_flight = asyncio.create_task(self._check_dependencies())
+        return await asyncio.shield(self._in_flight)
+
+    async def _check_dependencies(self) -> dict[str, bool]:
         async def guarded(check: ReadinessCheck) -> bool:
             try:
                 return bool(await asyncio.wait_for(check(), self._timeout))
@@ -52,8 +82,12 @@ class Readiness:
         status = dict(zip(names, results, strict=True))
         for name, up in status.items():
             DEPENDENCY_UP.labels(service=self.service, dependency=name).set(1 if up else 0)
+        self._latest = (asyncio.get_running_loop().time(), status)
+        return status
+
+    def _condition_status(self) -> dict[str, bool]:
         failing = self.reasons()
-        return status | {name: name not in failing for name in self._conditions}
+        return {name: name not in failing for name in self._conditions}
 
 
 def health_router(readiness: Readiness) -> APIRouter:
@@ -70,7 +104,7 @@ def health_router(readiness: Readiness) -> APIRouter:
         responses={503: {"description": "A dependency is down or the service is stopping"}},
     )
     async def readyz() -> JSONResponse:
-        checks = await readiness.run()
+        checks = await readiness.current()
         ready = all(checks.values()) and not readiness.shutting_down
         SERVICE_READY.labels(service=readiness.service).set(1 if ready else 0)
         body: dict[str, object] = {
