@@ -5,12 +5,14 @@ from __future__ import annotations
 from customer_agent_shared.content_index import READ_ALIAS
 from customer_agent_shared.embeddings import EmbeddingSettings
 from customer_agent_shared.settings import BatchConsumerSettings, ServiceSettings
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from conversation_service.domain.confidence import AnswerThresholds
 from conversation_service.domain.fusion import FusionWeights
 from conversation_service.domain.retrieval import LEXICAL_SHARE
+
+REPLAY_MARGIN_SECONDS = 10.0
 
 
 class ConversationSettings(ServiceSettings, BatchConsumerSettings, EmbeddingSettings):
@@ -97,7 +99,7 @@ class ConversationSettings(ServiceSettings, BatchConsumerSettings, EmbeddingSett
         default=40.0,
         gt=0.0,
         description="How long one draft replay may run; it reports the questions it finished (newest first). "
-        "Keep it below CONVERSATION_HANDLER_TIMEOUT_SECONDS.",
+        f"At least {REPLAY_MARGIN_SECONDS:g} s below CONVERSATION_HANDLER_TIMEOUT_SECONDS (checked at start-up).",
     )
     config_cache_seconds: float = Field(
         default=30.0, ge=0.0, description="How long an account's agent profile is cached in memory."
@@ -117,3 +119,14 @@ class ConversationSettings(ServiceSettings, BatchConsumerSettings, EmbeddingSett
     llm_timeout_seconds: float = Field(
         default=8.0, gt=0.0, description="Time the LLM may take before the extractive answer is used."
     )
+
+    @model_validator(mode="after")
+    def _replay_within_handler_timeout(self) -> ConversationSettings:
+        """Refuse a replay budget the handler timeout would cut off (a cancelled replay is retried forever)."""
+        if self.replay_seconds > self.handler_timeout_seconds - REPLAY_MARGIN_SECONDS:
+            raise ValueError(
+                f"CONVERSATION_REPLAY_SECONDS ({self.replay_seconds:g}) must be at least {REPLAY_MARGIN_SECONDS:g} s "
+                f"below CONVERSATION_HANDLER_TIMEOUT_SECONDS ({self.handler_timeout_seconds:g}): a replay cut off "
+                "by the handler timeout is retried and blocks its partition"
+            )
+        return self

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
+import pytest
 from conversation_service.domain.composer import ComposedAnswer, SourceRef
 from conversation_service.domain.model import AskedQuestion
 from conversation_service.handlers.answering import AnswerEngine, Attempt, ExpectedQuestion, Judgement
 from conversation_service.handlers.replay import DraftReplay, threads_newest_first
+from conversation_service.settings import ConversationSettings
 from customer_agent_shared.events.channels import OutboundKind
 from customer_agent_shared.events.config import AgentConfigSnapshot, AgentProfile
 from customer_agent_shared.events.envelope import make_event
 from customer_agent_shared.events.replay import REPLAY_REQUESTED, ReplayRequested
+from pydantic import ValidationError
 
 from .fakes import FakeDatabase, FakeUnitOfWork
 
@@ -69,14 +74,17 @@ def _request(threshold: float | None, limit: int = 200) -> ReplayRequested:
     return ReplayRequested(account_id=ACCOUNT, replay_id="rpl-1", limit=limit, live=live, draft=draft)
 
 
-def _replay(database: FakeDatabase, engine: ConfidenceEngine, clock: list[float] | None = None) -> DraftReplay:
-    ticks = clock if clock is not None else [0.0]
+def _replay(
+    database: FakeDatabase, engine: ConfidenceEngine, clock: list[float] | None = None, budget: float = 10
+) -> DraftReplay:
+    """A replay on the fake database; ``clock``: the readings it takes (the last one repeats), else the real one."""
+    ticks = clock
     return DraftReplay(
         lambda: FakeUnitOfWork(database),
         cast(AnswerEngine, engine),
         consumer="conversation:agent.replay.v1",
-        budget_seconds=10,
-        clock=lambda: ticks.pop(0) if len(ticks) > 1 else ticks[0],
+        budget_seconds=budget,
+        clock=time.monotonic if ticks is None else (lambda: ticks.pop(0) if len(ticks) > 1 else ticks[0]),
     )
 
 
@@ -130,20 +138,100 @@ async def test_each_thread_is_replayed_in_order_and_a_second_miss_in_a_row_asks_
     assert published == [("agent.replay-results.v1", "replay.answered")]
 
 
-async def test_a_replay_out_of_time_reports_the_newest_threads_it_finished() -> None:
+async def test_a_replay_out_of_time_reports_the_newest_questions_it_finished() -> None:
     database = FakeDatabase()
-    _log(database, _question("old", "Old question?", 1), _question("new", "New question?", 2))
-    engine = ConfidenceEngine({"Old question?": 0.9, "New question?": 0.9})
-    # The clock: the start, the first thread within the budget, the second past it.
-    replay = _replay(database, engine, clock=[0.0, 1.0, 11.0])
+    _log(
+        database,
+        _question("old", "Old question?", 1),
+        _question("new", "New question?", 2),
+        _question("new", "Newer question?", 3),
+    )
+    engine = ConfidenceEngine({"Old question?": 0.9, "New question?": 0.9, "Newer question?": 0.9})
+    # The clock: the start, the search ahead, the first question within the budget, the second past it.
+    replay = _replay(database, engine, clock=[0.0, 0.5, 1.0, 11.0])
 
     answered = await replay.handle(make_event(REPLAY_REQUESTED, _request(None), source="t", account_id=ACCOUNT))
 
     assert answered is not None
     assert [q.text for q in answered.questions] == ["New question?"]
-    assert (answered.available, answered.complete) == (2, False)
+    assert (answered.available, answered.complete) == (3, False)
     assert answered.note is not None
-    assert "1 of the 2" in answered.note
+    assert "1 of the 3" in answered.note
+    assert [event.data.complete for _, _, event in database.published] == [False]
+
+
+class SlowEngine(ConfidenceEngine):
+    """Searching ahead never ends; the question named ``stuck`` never finishes being judged."""
+
+    def __init__(self, confidence: dict[str, float], *, stuck: str) -> None:
+        super().__init__(confidence)
+        self.stuck = stuck
+
+    async def prefetch(self, questions: Sequence[ExpectedQuestion]) -> None:
+        """Hangs."""
+        await asyncio.sleep(3600)
+
+    async def replay(
+        self, account_id: str, question: str, *, previous_questions: Sequence[str], judgements: Sequence[Judgement]
+    ) -> list[Attempt]:
+        """Hangs on the stuck question."""
+        if question == self.stuck:
+            await asyncio.sleep(3600)
+        return await super().replay(account_id, question, previous_questions=previous_questions, judgements=judgements)
+
+
+async def test_a_slow_search_is_cut_at_the_budget_and_the_replay_reports_what_it_finished() -> None:
+    database = FakeDatabase()
+    _log(database, _question("a", "First?", 1), _question("a", "Stuck?", 2), _question("a", "Never?", 3))
+    engine = SlowEngine({"First?": 0.9, "Stuck?": 0.9, "Never?": 0.9}, stuck="Stuck?")
+    replay = _replay(database, engine, budget=0.3)
+    started = time.monotonic()
+
+    answered = await replay.handle(make_event(REPLAY_REQUESTED, _request(None), source="t", account_id=ACCOUNT))
+
+    assert time.monotonic() - started < 2
+    assert answered is not None
+    assert [q.text for q in answered.questions] == []
+    assert (answered.available, answered.complete) == (3, False)
+    assert [topic for topic, _, _ in database.published] == ["agent.replay-results.v1"]
+
+
+async def test_the_search_ahead_gets_only_what_is_left_of_the_budget() -> None:
+    database = FakeDatabase()
+    _log(database, _question("a", "First?", 1), _question("a", "Stuck?", 2))
+    engine = SlowEngine({"First?": 0.9, "Stuck?": 0.9}, stuck="Stuck?")
+    # The clock: the start, then 0.2 s left of 10 for searching ahead, then the questions well within it.
+    replay = _replay(database, engine, clock=[0.0, 9.8, 9.9])
+    started = time.monotonic()
+
+    answered = await replay.handle(make_event(REPLAY_REQUESTED, _request(None), source="t", account_id=ACCOUNT))
+
+    # The search ahead was cut after 0.2 s; the first question is judged, the stuck one cut after 0.1 s.
+    assert time.monotonic() - started < 2
+    assert answered is not None
+    assert [q.text for q in answered.questions] == ["First?"]
+    assert answered.complete is False
+
+
+async def test_a_handled_request_is_not_replayed_again() -> None:
+    database = FakeDatabase()
+    _log(database, _question("a", "First?", 1))
+    engine = ConfidenceEngine({"First?": 0.9})
+    event = make_event(REPLAY_REQUESTED, _request(None), source="t", account_id=ACCOUNT)
+    replay = _replay(database, engine)
+    await replay.handle(event)
+    engine.judged.clear()
+
+    again = await replay.handle(event)
+
+    assert again is None
+    assert engine.judged == []
+
+
+def test_a_replay_budget_the_handler_timeout_would_cut_off_is_refused() -> None:
+    ConversationSettings(replay_seconds=40, handler_timeout_seconds=60)
+    with pytest.raises(ValidationError, match="CONVERSATION_REPLAY_SECONDS"):
+        ConversationSettings(replay_seconds=55, handler_timeout_seconds=60)
 
 
 async def test_the_limit_takes_the_latest_questions_and_a_repeat_is_answered_once() -> None:

@@ -2,12 +2,15 @@
 
 The questions come from the question log, newest first. Each thread's questions are judged in the order they
 were asked, so a second miss in a row asks for a person as it would live; threads are taken newest first, and
-a replay that runs out of its time budget reports the ones it finished. Only the extractive answer is
-composed (no model call), nothing is sent to a channel, nothing is billed: the verdicts go back to admin-api.
+the time budget is checked before each question and bounds each search, so a replay that runs out of it
+reports the questions it finished (marked partial) well within the consumer's handler timeout instead of
+being cancelled and retried. Only the extractive answer is composed (no model call), nothing is sent to a
+channel, nothing is billed: the verdicts go back to admin-api.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -83,23 +86,22 @@ class DraftReplay:
     async def handle(self, event: CloudEvent[ReplayRequested]) -> ReplayAnswered | None:
         """Replay and stage the verdicts; None for a repeat."""
         request = event.data
+        deadline = self._clock() + self._budget
         async with self._unit_of_work() as uow:
+            # A look only: this claim is never committed (leaving rolls it back), so a redelivery of a handled
+            # request skips the replay's work; the claim that counts goes with the outbox row below.
+            if not await uow.claim_event(self._consumer, event.id):
+                return None
             asked = await uow.questions.latest(request.account_id, request.limit)
         sides = (_Side(profile_of_snapshot(request.live)), _Side(profile_of_snapshot(request.draft)))
-        replayed = await self._replay(request.account_id, asked, sides)
-        note = None
-        if len(replayed) < len(asked):
-            note = (
-                f"Replayed {len(replayed)} of the {len(asked)} latest questions within the "
-                f"{self._budget:g} s a replay may take; the newest come first."
-            )
+        replayed = await self._replay(request.account_id, asked, sides, deadline)
         answered = ReplayAnswered(
             account_id=request.account_id,
             replay_id=request.replay_id,
             questions=sorted(replayed, key=lambda item: item.position),
             available=len(asked),
             complete=len(replayed) == len(asked),
-            note=note,
+            note=self._partial_note(len(replayed), len(asked)),
         )
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(self._consumer, event.id):
@@ -117,38 +119,71 @@ class DraftReplay:
         logger.info("draft replayed", extra={"questions": len(replayed), "available": len(asked)})
         return answered
 
+    def _partial_note(self, replayed: int, available: int) -> str | None:
+        if replayed == available:
+            return None
+        return (
+            f"Replayed {replayed} of the {available} latest questions within the {self._budget:g} s a replay "
+            "may take; the newest threads come first."
+        )
+
     async def _replay(
-        self, account_id: str, asked: Sequence[AskedQuestion], sides: tuple[_Side, _Side]
+        self, account_id: str, asked: Sequence[AskedQuestion], sides: tuple[_Side, _Side], deadline: float
     ) -> list[ReplayedQuestion]:
+        """The verdicts of the questions finished before ``deadline`` (never raises for running out of time)."""
         positions = {(q.thread_id, q.message_id): index for index, q in enumerate(asked)}
-        deadline = self._clock() + self._budget
         threads = threads_newest_first(asked)
         replayed: list[ReplayedQuestion] = []
         for index, questions in enumerate(threads):
-            if self._clock() > deadline:
-                break
             if index % PREFETCH_THREADS == 0:
-                await self._search_ahead(account_id, threads[index : index + PREFETCH_THREADS], sides[0])
+                ahead = threads[index : index + PREFETCH_THREADS]
+                await self._search_ahead(account_id, ahead, sides[0], deadline - self._clock())
             for side in sides:
                 side.thread = ConversationThread.new(account_id, questions[0].thread_id, at=questions[0].asked_at)
             for turn, question in enumerate(questions):
-                earlier = [q.text for q in questions[:turn]]
-                try:
-                    live, draft = await self._judge(account_id, question, earlier, sides)
-                except ContentUnavailableError as error:
-                    raise TransientHandlerError(f"content index unavailable during a replay: {error}") from error
+                verdicts = await self._judge_in_time(account_id, question, questions[:turn], sides, deadline)
+                if verdicts is None:
+                    return replayed
                 position = positions[(question.thread_id, question.message_id)]
-                replayed.append(self._replayed(position, question, sides[0].language(question), live, draft))
+                replayed.append(self._replayed(position, question, sides[0].language(question), *verdicts))
         return replayed
 
-    async def _search_ahead(self, account_id: str, threads: Sequence[list[AskedQuestion]], side: _Side) -> None:
+    async def _judge_in_time(
+        self,
+        account_id: str,
+        question: AskedQuestion,
+        earlier: Sequence[AskedQuestion],
+        sides: tuple[_Side, _Side],
+        deadline: float,
+    ) -> tuple[ReplayVerdict, ReplayVerdict] | None:
+        """Both verdicts, or None when the budget ran out before or while judging."""
+        remaining = deadline - self._clock()
+        if remaining <= 0:
+            return None
+        scope = asyncio.timeout(remaining)
+        try:
+            async with scope:
+                return await self._judge(account_id, question, [q.text for q in earlier], sides)
+        except TimeoutError:
+            if scope.expired():
+                return None
+            raise
+        except ContentUnavailableError as error:
+            raise TransientHandlerError(f"content index unavailable during a replay: {error}") from error
+
+    async def _search_ahead(
+        self, account_id: str, threads: Sequence[list[AskedQuestion]], side: _Side, remaining: float
+    ) -> None:
+        if remaining <= 0:
+            return
         expected = [
             ExpectedQuestion(account_id, question.text, side.language(question), tuple(q.text for q in thread[:index]))
             for thread in threads
             for index, question in enumerate(thread)
         ]
         try:
-            await self._engine.prefetch(expected)
+            async with asyncio.timeout(remaining):
+                await self._engine.prefetch(expected)
         except Exception:  # an optimisation only: each question then searches alone
             logger.warning("searching ahead for a replay failed", exc_info=True)
 
