@@ -103,15 +103,16 @@ def build_service(settings: ConversationSettings | None = None) -> ConversationS
         unit_of_work,
         default_hours=settings.resolution_hours,
         interval_seconds=settings.resolution_sweep_seconds,
-        retention=QuestionLogRetention(unit_of_work, days=settings.question_log_days),
     )
+    retention = QuestionLogRetention(unit_of_work, days=settings.question_log_days)
     replay = DraftReplay(
         unit_of_work,
         engine,
         consumer=f"{settings.consumer_group}:{AGENT_REPLAY}",
         budget_seconds=settings.replay_seconds,
     )
-    kernel.lifecycle.add("resolution sweep", resolution.start, resolution.stop)
+    kernel.lifecycle.add("resolution sweep", resolution.periodic.start, resolution.periodic.stop)
+    kernel.lifecycle.add("question log retention", retention.periodic.start, retention.periodic.stop)
     # A batch commits (and its replies leave) after its last answer: with a model taking seconds per
     # answer, a visitor would wait for everyone else's answers. With a model, each message gets its own
     # transaction and different threads are answered at once.

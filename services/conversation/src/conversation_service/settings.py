@@ -93,7 +93,7 @@ class ConversationSettings(ServiceSettings, BatchConsumerSettings, EmbeddingSett
         default=30,
         ge=1,
         description="How long visitors' questions are kept for draft replays (POST /agent/draft/replay replays "
-        "an account's latest ones); older ones are deleted by the resolution sweep.",
+        "an account's latest ones); older ones are deleted every hour (also with the resolution sweep off).",
     )
     replay_seconds: float = Field(
         default=40.0,

@@ -98,8 +98,11 @@ class FakeQuestions:
         return sorted(mine, key=lambda q: q.asked_at, reverse=True)[:limit]
 
     async def prune(self, before: datetime, limit: int) -> int:
-        """Not needed by these tests."""
-        raise NotImplementedError
+        """Delete up to ``limit`` questions asked before ``before``."""
+        old = [key for key, question in self._tables.questions.items() if question.asked_at < before][:limit]
+        for key in old:
+            del self._tables.questions[key]
+        return len(old)
 
 
 class FakeUnitOfWork(InMemoryUnitOfWork[Tables]):

@@ -1,11 +1,13 @@
-"""The resolution sweep: threads the agent answered that went quiet are published as resolved; the same
-periodic task keeps the question log within its retention."""
+"""Conversation's periodic tasks: the resolution sweep publishes threads the agent answered that went quiet
+as resolved; the question log's retention deletes questions past it, on its own schedule (whether or not the
+sweep runs)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from customer_agent_shared.events.conversations import CONVERSATION_RESOLVED, ConversationEvent
@@ -19,14 +21,50 @@ from conversation_service.handlers.types import UnitOfWorkFactory
 logger = logging.getLogger(__name__)
 SOURCE = "conversation"
 BATCH = 200
+PRUNE_INTERVAL_SECONDS = 3600.0
+
+
+class Periodic:
+    """Runs ``step`` every ``interval_seconds`` in a background task (never when the interval is 0); a failed
+    step is logged and tried again at the next interval."""
+
+    def __init__(self, name: str, step: Callable[[], Awaitable[None]], *, interval_seconds: float) -> None:
+        self._name = name
+        self._step = step
+        self._interval = interval_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self._step()
+            except Exception:
+                logger.exception("%s failed; retrying at the next interval", self._name)
+
+    async def start(self) -> None:
+        """Start the periodic task (no-op when the interval is 0)."""
+        if self._interval > 0 and self._task is None:
+            self._task = asyncio.create_task(self._loop(), name=self._name)
+
+    async def stop(self) -> None:
+        """Stop the periodic task."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
 
 
 class QuestionLogRetention:
-    """Deletes logged questions older than the retention, a batch per transaction."""
+    """Deletes logged questions older than the retention, a batch per transaction, every hour."""
 
-    def __init__(self, unit_of_work: UnitOfWorkFactory, *, days: int) -> None:
+    def __init__(
+        self, unit_of_work: UnitOfWorkFactory, *, days: int, interval_seconds: float = PRUNE_INTERVAL_SECONDS
+    ) -> None:
         self._unit_of_work = unit_of_work
         self._retention = timedelta(days=days)
+        self.periodic = Periodic("question-log-retention", self._prune, interval_seconds=interval_seconds)
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Delete every question past the retention; return how many were deleted."""
@@ -40,6 +78,11 @@ class QuestionLogRetention:
             if deleted < BATCH * 5:
                 return total
 
+    async def _prune(self) -> None:
+        pruned = await self.run_once()
+        if pruned:
+            logger.info("questions past their retention deleted", extra={"count": pruned})
+
 
 class ResolutionSweep:
     """Applies the resolution rule (agent replied, no handoff, no negative feedback, N quiet hours)."""
@@ -50,13 +93,10 @@ class ResolutionSweep:
         *,
         default_hours: int,
         interval_seconds: float,
-        retention: QuestionLogRetention | None = None,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._default_hours = default_hours
-        self._interval = interval_seconds
-        self._retention = retention
-        self._task: asyncio.Task[None] | None = None
+        self.periodic = Periodic("resolution-sweep", self._sweep, interval_seconds=interval_seconds)
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Resolve every due thread (in batches); return how many were resolved."""
@@ -95,33 +135,7 @@ class ResolutionSweep:
             if len(due) < BATCH:
                 return total
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                resolved = await self.run_once()
-                if resolved:
-                    logger.info("threads resolved", extra={"count": resolved})
-            except Exception:
-                logger.exception("resolution sweep failed; retrying at the next interval")
-            if self._retention is None:
-                continue
-            try:
-                pruned = await self._retention.run_once()
-                if pruned:
-                    logger.info("questions past their retention deleted", extra={"count": pruned})
-            except Exception:
-                logger.exception("pruning the question log failed; retrying at the next interval")
-
-    async def start(self) -> None:
-        """Start the periodic sweep (no-op when the interval is 0)."""
-        if self._interval > 0 and self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="resolution-sweep")
-
-    async def stop(self) -> None:
-        """Stop the periodic sweep."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def _sweep(self) -> None:
+        resolved = await self.run_once()
+        if resolved:
+            logger.info("threads resolved", extra={"count": resolved})
