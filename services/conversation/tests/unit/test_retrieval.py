@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from conversation_service.adapters.content_search import passage_from_hit
-from conversation_service.domain.lexicon import translate_token
+from conversation_service.domain.lexicon import LEXICON, parse_table, translate_token
 from conversation_service.domain.retrieval import (
     Passage,
     analyze_question,
@@ -209,3 +209,16 @@ def test_passage_defaults_never_make_unknown_content_citable_by_accident() -> No
     passage = passage_from_hit({"_id": "x", "_score": 2.0, "_source": {"url": "https://x", "private": True}})
     assert passage.citable is False
     assert passage_from_hit({"_id": "y", "_source": {}}).citable is False  # no URL, nothing to cite
+
+
+def test_lexicon_data_files_parse_into_stems_and_english_words() -> None:
+    assert parse_table("# a comment\nAdgangskode: password  # trailing note\n\nmot de passe: password\n") == {
+        "adgangskode": ("password",),
+        "mot de passe": ("password",),
+    }
+    assert all(LEXICON[language] for language in ("da", "nl", "de", "fr", "es", "no", "sv"))
+
+
+def test_a_lexicon_line_without_english_words_is_refused() -> None:
+    with pytest.raises(ValueError, match="stem: english words"):
+        parse_table("adgangskode:\n")
