@@ -4,14 +4,12 @@ sweep runs)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from customer_agent_shared.events.conversations import CONVERSATION_RESOLVED, ConversationEvent
 from customer_agent_shared.events.envelope import derived_event_id, make_event
+from customer_agent_shared.periodic import Periodic
 from customer_agent_shared.topics import CONVERSATIONS_EVENTS
 
 from conversation_service import metrics
@@ -22,38 +20,6 @@ logger = logging.getLogger(__name__)
 SOURCE = "conversation"
 BATCH = 200
 PRUNE_INTERVAL_SECONDS = 3600.0
-
-
-class Periodic:
-    """Runs ``step`` every ``interval_seconds`` in a background task (never when the interval is 0); a failed
-    step is logged and tried again at the next interval."""
-
-    def __init__(self, name: str, step: Callable[[], Awaitable[None]], *, interval_seconds: float) -> None:
-        self._name = name
-        self._step = step
-        self._interval = interval_seconds
-        self._task: asyncio.Task[None] | None = None
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self._step()
-            except Exception:
-                logger.exception("%s failed; retrying at the next interval", self._name)
-
-    async def start(self) -> None:
-        """Start the periodic task (no-op when the interval is 0)."""
-        if self._interval > 0 and self._task is None:
-            self._task = asyncio.create_task(self._loop(), name=self._name)
-
-    async def stop(self) -> None:
-        """Stop the periodic task."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
 
 class QuestionLogRetention:
