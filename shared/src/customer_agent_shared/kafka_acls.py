@@ -56,7 +56,7 @@ PRODUCERS: Mapping[str, tuple[str, ...]] = {
     SOURCES_COMMANDS: ("admin-api",),
     SOURCES_STATUS: ("ingestion",),
     CONTENT_EVENTS: (CHANNEL_PROVIDER,),
-    AUDIT: ("admin-api", "ingestion"),
+    AUDIT: ("admin-api",),
     AGENT_REPLAY: ("admin-api",),
     AGENT_REPLAY_RESULTS: ("conversation", "routing"),
 }
