@@ -14,7 +14,8 @@
 # deploy/k8s/base/kafka/acls.tsv (generated from customer_agent_shared.kafka_acls): one user per
 # service, channel-provider and operator, plus the super user "admin" (topic creation, tests).
 # Passwords are generated into $CA_STATE_DIR/kafka/users/<user>.password; users and ACLs are added
-# idempotently after every start whose table or passwords changed, so an older state upgrades in place.
+# idempotently after every start whose table or passwords changed, and the ACLs the table no longer
+# grants its users are removed, so an older state upgrades in place.
 #
 #        deploy/local/kafka.sh client-env USER   prints the variables a client needs for the
 #        secured listener as USER (KAFKA_BOOTSTRAP_SERVERS, KAFKA_SECURITY_PROTOCOL, ...)
@@ -245,6 +246,49 @@ acl_commands() {
         }' "$ACL_TABLE"
 }
 
+# granted_acls: every ACL the table grants, one per line: user, TOPIC|GROUP, LITERAL|PREFIXED, name,
+# operation (tab-separated, upper case as `kafka-acls --list` prints them).
+granted_acls() {
+    awk -F '\t' '
+        /^#/ || NF < 5 { next }
+        {
+            ops = split($5, op, ",")
+            for (j = 1; j <= ops; j++)
+                print $1 "\t" toupper($2) "\t" ($3 == "prefix" ? "PREFIXED" : "LITERAL") "\t" $4 "\t" toupper(op[j])
+        }' "$ACL_TABLE" | sort -u
+}
+
+# listed_acls: the broker's ALLOW ACLs of the table's users, in the form of granted_acls.
+listed_acls() {
+    kafka_tool kafka.admin.AclCommand --list 2>>"$log" | awk -v users="$(kafka_users | tr '\n' ' ')" '
+        BEGIN { n = split(users, u, " "); for (i = 1; i <= n; i++) managed["User:" u[i]] = 1 }
+        /^Current ACLs for resource/ {
+            match($0, /resourceType=[A-Z_]+/); type = substr($0, RSTART + 13, RLENGTH - 13)
+            match($0, /name=.*, patternType=/); name = substr($0, RSTART + 5, RLENGTH - 19)
+            match($0, /patternType=[A-Z]+/); pattern = substr($0, RSTART + 12, RLENGTH - 12)
+            next
+        }
+        /principal=/ && /permissionType=ALLOW/ {
+            match($0, /principal=[^,]+/); who = substr($0, RSTART + 10, RLENGTH - 10)
+            match($0, /operation=[A-Z_]+/); operation = substr($0, RSTART + 10, RLENGTH - 10)
+            if (who in managed) print substr(who, 6) "\t" type "\t" pattern "\t" name "\t" operation
+        }' | sort -u
+}
+
+# remove_stale_acls: removes the ACLs of the table's users that the table no longer grants (a user
+# dropped from the table keeps its ACLs, but has no password any more).
+remove_stale_acls() {
+    local listed user type pattern name operation
+    listed="$(listed_acls)" || { failed=1; return 0; }
+    while IFS=$'\t' read -r user type pattern name operation; do
+        [[ -n "$user" ]] || continue
+        log_info "removing ACL $operation on ${type,,} $name from $user (no longer in the table)"
+        spawn kafka_tool kafka.admin.AclCommand --remove --force --allow-principal "User:$user" \
+            --resource-pattern-type "$pattern" "--${type,,}" "$name" --operation "$operation"
+    done < <(comm -23 <(printf '%s\n' "$listed") <(granted_acls))
+    drain
+}
+
 access_stamp() {
     local u
     { cat "$ACL_TABLE"; for u in $(kafka_users); do printf '%s:%s\n' "$u" "$(password_of "$u")"; done; } \
@@ -269,7 +313,8 @@ drain() {
 }
 
 # apply_access: SCRAM users and ACLs, when the table or a password changed since the last time
-# (both commands are idempotent: a credential is replaced, an existing ACL is kept).
+# (both commands are idempotent: a credential is replaced, an existing ACL is kept), then removes
+# the ACLs of the table's users that the table no longer grants.
 apply_access() {
     local stamp stamp_file log u line failed=0
     local -a args pending=()
@@ -290,7 +335,8 @@ apply_access() {
         spawn kafka_tool kafka.admin.AclCommand "${args[@]}"
     done < <(acl_commands)
     drain
-    ((failed == 0)) || die "adding Kafka users or ACLs failed; see $log"
+    ((failed == 0)) && remove_stale_acls
+    ((failed == 0)) || die "adding or removing Kafka users or ACLs failed; see $log"
     printf '%s\n' "$stamp" >"$stamp_file"
     log_ok "SCRAM users and ACLs in place on 127.0.0.1:$KAFKA_SECURE_PORT ($(kafka_users | wc -l) users)"
 }
