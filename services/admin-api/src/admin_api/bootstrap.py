@@ -12,6 +12,7 @@ from customer_agent_shared.kernel import (
     create_operations_app,
     start_consumers_last,
 )
+from customer_agent_shared.periodic import Periodic
 from customer_agent_shared.topics import AUDIT, CONVERSATIONS_PREVIEW_REPLIES
 from customer_agent_shared.uploads import postgres as upload_store
 from fastapi import FastAPI
@@ -45,6 +46,7 @@ DESCRIPTION = (
     '{"error": {"code", "message"}}.'
 )
 VERSION = "1.0.0"
+RETENTION_INTERVAL_SECONDS = 3600.0
 
 
 @dataclass
@@ -84,7 +86,13 @@ def build_service(settings: AdminSettings | None = None) -> AdminService:
     credits = CreditUseCases(service.unit_of_work)
     insights = InsightUseCases(service.unit_of_work)
     preview = PreviewUseCase(kernel.producer, timeout_seconds=settings.preview_timeout_seconds)
-    replays = ReplayUseCases(service.unit_of_work, timeout_seconds=settings.replay_timeout_seconds)
+    replays = ReplayUseCases(
+        service.unit_of_work,
+        timeout_seconds=settings.replay_timeout_seconds,
+        retention_days=settings.replay_retention_days,
+    )
+    replay_retention = Periodic("replay-retention", replays.prune, interval_seconds=RETENTION_INTERVAL_SECONDS)
+    kernel.lifecycle.add("replay retention", replay_retention.start, replay_retention.stop)
     token = settings.bootstrap_token.get_secret_value() if settings.bootstrap_token else None
     service.api = ApiServices(
         accounts=AccountUseCases(service.unit_of_work),

@@ -75,6 +75,12 @@ class AdminSettings(ServiceSettings, BatchConsumerSettings, UploadStoreSettings)
         description="How long a draft replay (POST /agent/draft/replay) may take: one still without conversation's "
         "verdicts then fails; one still without routing's reports the agent's part only.",
     )
+    replay_retention_days: int = Field(
+        default=7,
+        ge=1,
+        description="Days a draft replay (its report, with the visitors' questions it changed) is kept; older ones "
+        "are deleted every hour.",
+    )
 
     @field_validator("rate_limit_per_key", "rate_limit_preview_per_key", "rate_limit_failed_authentication_per_client")
     @classmethod

@@ -356,3 +356,30 @@ async def test_a_replay_nobody_answers_fails_and_one_routing_missed_reports_the_
     assert unknown.status_code == 404
     foreign = await client.get(other.path(f"/agent/draft/replays/{silent.id}"), headers=other.read)
     assert foreign.status_code == 404
+
+
+async def test_starting_a_replay_ends_an_expired_one_and_old_replays_are_deleted(harness: Harness) -> None:
+    client, account = harness.client, await _account_with_channel(harness)
+    api = harness.service.api
+    assert api is not None
+    await _draft(harness, account, {"agent": {**PROFILE, "answer_threshold": 0.99}})
+    expired = await _running_replay(harness, account, age_seconds=harness.settings.replay_timeout_seconds + 1)
+
+    started = await client.post(account.path("/agent/draft/replay"), headers=account.edit)
+
+    assert started.status_code == 202
+    async with harness.service.unit_of_work() as uow:
+        ended = await uow.replays.get(account.id, expired.id)
+    assert ended is not None
+    assert (ended.state, ended.configs, ended.finished_at is not None) == ("failed", None, True)
+
+    retention = timedelta(days=harness.settings.replay_retention_days)
+    async with harness.service.unit_of_work() as uow:
+        ended.requested_at = datetime.now(UTC) - retention - timedelta(minutes=1)
+        await uow.replays.save(ended)
+        await uow.commit()
+    await api.replays.prune()
+
+    async with harness.service.unit_of_work() as uow:
+        assert await uow.replays.get(account.id, expired.id) is None
+        assert await uow.replays.get(account.id, started.json()["id"]) is not None

@@ -172,6 +172,14 @@ class ReplayRepository:
         row = (await self._session.execute(query)).mappings().first()
         return None if row is None else ReplayRecord(**dict(row))
 
+    async def prune(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` replays requested before ``before``; return how many."""
+        oldest = select(replays_table.c.id).where(replays_table.c.requested_at < before).limit(limit)
+        result = await self._session.execute(
+            delete(replays_table).where(replays_table.c.id.in_(oldest.scalar_subquery()))
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def save(self, record: ReplayRecord) -> None:
         """Write the replay's progress back."""
         values = asdict(record)

@@ -4,9 +4,9 @@ and the draft configuration, then routing what it would do with each, and keeps 
 A replay is a job: ``start`` stores it and stages the request to conversation (outbox, with the replay row);
 conversation's verdicts come back on agent.replay-results.v1, and the consumer that receives them stages
 routing's request; routing's verdicts complete the report. Nothing waits in memory, so any replica may
-receive any step. A replay still running after the timeout ends when it is read (or when conversation's
-verdicts arrive that late): without conversation's verdicts it failed; without routing's, the report compares
-the agent's part only and says so.
+receive any step. A replay still running after the timeout ends when it is read, when the account starts
+another (or when conversation's verdicts arrive that late): without conversation's verdicts it failed; without
+routing's, the report compares the agent's part only and says so. Replays are deleted after the retention.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from admin_api.handlers.drafts import draft_etag
 logger = logging.getLogger(__name__)
 
 ANSWERING, ROUTING, DONE, FAILED = "answering", "routing", "done", "failed"
+PRUNE_BATCH = 1000
 
 REPLAYS = Counter("customer_agent_admin_api_replays_total", "Draft replays by how they ended.", ["outcome"])
 
@@ -96,10 +97,12 @@ class ReplayUseCases:
         unit_of_work: Callable[[], AdminUnitOfWork],
         *,
         timeout_seconds: float,
+        retention_days: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._unit_of_work = unit_of_work
         self._timeout = timedelta(seconds=timeout_seconds)
+        self._retention = timedelta(days=retention_days)
         self._clock = clock
 
     async def start(self, account_id: str, *, actor: str, limit: int) -> ReplayRecord:
@@ -123,6 +126,9 @@ class ReplayUseCases:
                     f"/agent/draft/replays/{running.id} and start another when it is done.",
                     code="replay_running",
                 )
+            if running is not None:  # expired: it ends now rather than keep its configurations until read
+                self._end_late(running)
+                await uow.replays.save(running)
             draft = drafts.drafted(live, stored.sections)
             record = ReplayRecord(
                 id="rpl_" + uuid.uuid4().hex,
@@ -158,6 +164,20 @@ class ReplayUseCases:
                 await uow.replays.save(record)
                 await uow.commit()
         return record
+
+    async def prune(self) -> None:
+        """Delete the replays requested longer ago than the retention (one still running is long expired)."""
+        cutoff = self._clock() - self._retention
+        total = 0
+        while True:
+            async with self._unit_of_work() as uow:
+                deleted = await uow.replays.prune(cutoff, PRUNE_BATCH)
+                await uow.commit()
+            total += deleted
+            if deleted < PRUNE_BATCH:
+                break
+        if total:
+            logger.info("replays past their retention deleted", extra={"count": total})
 
     async def apply_result(self, consumer: str, raw: RawCloudEvent) -> bool:
         """Take in conversation's or routing's verdicts (each once; a replay unknown here, another admin-api's,
