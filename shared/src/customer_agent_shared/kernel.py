@@ -115,22 +115,45 @@ def build_kernel(
     session_factory = create_session_factory(engine)
     redis = create_redis_client(settings.redis_url)
     producer = KafkaEventProducer(settings.kafka_bootstrap_servers, service=settings.service_name, security=settings)
-    relay = OutboxRelay(
-        session_factory,
-        outbox,
-        producer.send_each,
-        budget_bytes=settings.outbox_pass_bytes,
-        lock_name=settings.database_schema,
-        missing_topic_grace_seconds=settings.outbox_missing_topic_grace_seconds,
-    )
-    maintenance = PlumbingMaintenance(
-        engine,
-        settings.database_schema,
-        retention_days=settings.inbox_retention_days,
-        interval_seconds=settings.maintenance_interval_seconds,
-    )
     committer = OffsetCommitter(settings.service_name, interval_seconds=settings.offset_commit_interval_seconds)
-    reliable = ReliableConsumerConfig(
+    reliable = _reliable_consumer_config(settings, producer=producer, redis=redis, committer=committer)
+    kernel = ServiceKernel(
+        settings=settings,
+        engine=engine,
+        session_factory=session_factory,
+        redis=redis,
+        producer=producer,
+        relay=OutboxRelay(
+            session_factory,
+            outbox,
+            producer.send_each,
+            budget_bytes=settings.outbox_pass_bytes,
+            lock_name=settings.database_schema,
+            missing_topic_grace_seconds=settings.outbox_missing_topic_grace_seconds,
+        ),
+        broker=create_kafka_broker(
+            settings.kafka_bootstrap_servers,
+            service=settings.service_name,
+            reliable=reliable,
+            graceful_timeout_seconds=float(settings.shutdown_grace_seconds),
+            security=settings,
+        ),
+        lifecycle=Lifecycle(settings.service_name, gc_generation0_threshold=settings.gc_generation0_threshold),
+        committer=committer,
+        reliable=reliable,
+        outbox=outbox,
+        inbox=inbox,
+        opensearch=create_opensearch_client(settings.opensearch_url) if use_opensearch else None,
+    )
+    _add_plumbing_steps(kernel, migrations=((migrations_dir, settings.database_schema), *also_migrate))
+    return kernel
+
+
+def _reliable_consumer_config(
+    settings: ServiceSettings, *, producer: KafkaEventProducer, redis: Redis, committer: OffsetCommitter
+) -> ReliableConsumerConfig:
+    """How every consumer of the process retries, dead-letters, deduplicates and commits."""
+    return ReliableConsumerConfig(
         service=settings.service_name,
         send_batch=producer.send_batch,
         registry=ProcessedEventRegistry(redis) if settings.redis_dedup else None,
@@ -139,61 +162,48 @@ def build_kernel(
         retry=RetryPolicy(transient_max_delay_seconds=settings.transient_retry_max_delay_seconds),
         handler_timeout_seconds=settings.handler_timeout_seconds,
     )
-    broker = create_kafka_broker(
-        settings.kafka_bootstrap_servers,
-        service=settings.service_name,
-        reliable=reliable,
-        graceful_timeout_seconds=float(settings.shutdown_grace_seconds),
-        security=settings,
+
+
+def _add_plumbing_steps(kernel: ServiceKernel, *, migrations: Sequence[tuple[Path, str]]) -> None:
+    """Start-up and shutdown steps and readiness checks of the plumbing, in the order they must run."""
+    settings, lifecycle = kernel.settings, kernel.lifecycle
+    maintenance = PlumbingMaintenance(
+        kernel.engine,
+        settings.database_schema,
+        retention_days=settings.inbox_retention_days,
+        interval_seconds=settings.maintenance_interval_seconds,
     )
-    opensearch = create_opensearch_client(settings.opensearch_url) if use_opensearch else None
-    lifecycle = Lifecycle(settings.service_name, gc_generation0_threshold=settings.gc_generation0_threshold)
 
     async def migrate() -> None:
         if settings.run_migrations_on_start:
-            for directory, target in ((migrations_dir, settings.database_schema), *also_migrate):
+            for directory, target in migrations:
                 await asyncio.to_thread(upgrade_to_head, directory, settings.database_url, target)
 
     async def start_relay() -> None:
-        relay.start()
+        kernel.relay.start()
 
     async def start_maintenance() -> None:
         maintenance.start()
 
     async def close_redis() -> None:
-        await redis.aclose()
+        await kernel.redis.aclose()
 
     lifecycle.add("migrations", migrate)
-    lifecycle.add("database", None, engine.dispose)
+    lifecycle.add("database", None, kernel.engine.dispose)
     lifecycle.add("redis", None, close_redis)
-    lifecycle.readiness.add("database", lambda: database_is_ready(engine))
-    lifecycle.readiness.add("redis", redis_readiness(redis))
-    lifecycle.readiness.add("kafka", lambda: broker.ping(timeout=2.0))
+    lifecycle.readiness.add("database", lambda: database_is_ready(kernel.engine))
+    lifecycle.readiness.add("redis", redis_readiness(kernel.redis))
+    lifecycle.readiness.add("kafka", lambda: kernel.broker.ping(timeout=2.0))
     lifecycle.readiness.add_condition(
         "consumers",
-        lambda: reliable.blocked.not_ready_reason(longer_than_seconds=settings.blocked_consumer_unready_seconds),
+        lambda: kernel.reliable.blocked.not_ready_reason(longer_than_seconds=settings.blocked_consumer_unready_seconds),
     )
-    if opensearch is not None:
-        lifecycle.add("opensearch", None, opensearch.close)
-        lifecycle.readiness.add("opensearch", opensearch_readiness(opensearch))
-    lifecycle.add("producer", producer.start, producer.stop)
-    lifecycle.add("outbox relay", start_relay, relay.stop)
+    if kernel.opensearch is not None:
+        lifecycle.add("opensearch", None, kernel.opensearch.close)
+        lifecycle.readiness.add("opensearch", opensearch_readiness(kernel.opensearch))
+    lifecycle.add("producer", kernel.producer.start, kernel.producer.stop)
+    lifecycle.add("outbox relay", start_relay, kernel.relay.stop)
     lifecycle.add("plumbing maintenance", start_maintenance, maintenance.stop)
-    return ServiceKernel(
-        settings=settings,
-        engine=engine,
-        session_factory=session_factory,
-        redis=redis,
-        producer=producer,
-        relay=relay,
-        broker=broker,
-        lifecycle=lifecycle,
-        committer=committer,
-        reliable=reliable,
-        outbox=outbox,
-        inbox=inbox,
-        opensearch=opensearch,
-    )
 
 
 def start_consumers_last(kernel: ServiceKernel) -> None:
