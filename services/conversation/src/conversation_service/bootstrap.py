@@ -110,6 +110,7 @@ def build_service(settings: ConversationSettings | None = None) -> ConversationS
         engine,
         consumer=f"{settings.consumer_group}:{AGENT_REPLAY}",
         budget_seconds=settings.replay_seconds,
+        concurrency=settings.replay_concurrency,
     )
     kernel.lifecycle.add("resolution sweep", resolution.periodic.start, resolution.periodic.stop)
     kernel.lifecycle.add("question log retention", retention.periodic.start, retention.periodic.stop)

@@ -101,6 +101,13 @@ class ConversationSettings(ServiceSettings, BatchConsumerSettings, EmbeddingSett
         description="How long one draft replay may run; it reports the questions it finished (newest first). "
         f"At least {REPLAY_MARGIN_SECONDS:g} s below CONVERSATION_HANDLER_TIMEOUT_SECONDS (checked at start-up).",
     )
+    replay_concurrency: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="Draft replays one conversation process runs at once, so a burst of replays from many "
+        "accounts leaves live answers their share; a replay waits for a free one within its time budget.",
+    )
     config_cache_seconds: float = Field(
         default=30.0, ge=0.0, description="How long an account's agent profile is cached in memory."
     )

@@ -75,7 +75,12 @@ def _request(threshold: float | None, limit: int = 200) -> ReplayRequested:
 
 
 def _replay(
-    database: FakeDatabase, engine: ConfidenceEngine, clock: list[float] | None = None, budget: float = 10
+    database: FakeDatabase,
+    engine: ConfidenceEngine,
+    clock: list[float] | None = None,
+    *,
+    budget: float = 10,
+    concurrency: int = 1,
 ) -> DraftReplay:
     """A replay on the fake database; ``clock``: the readings it takes (the last one repeats), else the real one."""
     ticks = clock
@@ -84,6 +89,7 @@ def _replay(
         cast(AnswerEngine, engine),
         consumer="conversation:agent.replay.v1",
         budget_seconds=budget,
+        concurrency=concurrency,
         clock=time.monotonic if ticks is None else (lambda: ticks.pop(0) if len(ticks) > 1 else ticks[0]),
     )
 
@@ -147,8 +153,9 @@ async def test_a_replay_out_of_time_reports_the_newest_questions_it_finished() -
         _question("new", "Newer question?", 3),
     )
     engine = ConfidenceEngine({"Old question?": 0.9, "New question?": 0.9, "Newer question?": 0.9})
-    # The clock: the start, the search ahead, the first question within the budget, the second past it.
-    replay = _replay(database, engine, clock=[0.0, 0.5, 1.0, 11.0])
+    # The clock: the start, the replay slot, the search ahead, the first question within the budget, the
+    # second past it.
+    replay = _replay(database, engine, clock=[0.0, 0.2, 0.5, 1.0, 11.0])
 
     answered = await replay.handle(make_event(REPLAY_REQUESTED, _request(None), source="t", account_id=ACCOUNT))
 
@@ -200,8 +207,8 @@ async def test_the_search_ahead_gets_only_what_is_left_of_the_budget() -> None:
     database = FakeDatabase()
     _log(database, _question("a", "First?", 1), _question("a", "Stuck?", 2))
     engine = SlowEngine({"First?": 0.9, "Stuck?": 0.9}, stuck="Stuck?")
-    # The clock: the start, then 0.2 s left of 10 for searching ahead, then the questions well within it.
-    replay = _replay(database, engine, clock=[0.0, 9.8, 9.9])
+    # The clock: the start and the replay slot, then 0.2 s left of 10 for searching ahead, then the questions.
+    replay = _replay(database, engine, clock=[0.0, 0.0, 9.8, 9.9])
     started = time.monotonic()
 
     answered = await replay.handle(make_event(REPLAY_REQUESTED, _request(None), source="t", account_id=ACCOUNT))
@@ -248,3 +255,36 @@ async def test_the_limit_takes_the_latest_questions_and_a_repeat_is_answered_onc
     assert [q.text for q in answered.questions] == ["Question 4?", "Question 3?"]
     assert again is None
     assert len(database.published) == 1
+
+
+class CountingEngine(ConfidenceEngine):
+    """Records how many questions are being judged at once (each takes a little while)."""
+
+    def __init__(self, confidence: dict[str, float]) -> None:
+        super().__init__(confidence)
+        self.at_once = 0
+        self.most_at_once = 0
+
+    async def replay(
+        self, account_id: str, question: str, *, previous_questions: Sequence[str], judgements: Sequence[Judgement]
+    ) -> list[Attempt]:
+        """Judged after a short wait."""
+        self.at_once += 1
+        self.most_at_once = max(self.most_at_once, self.at_once)
+        await asyncio.sleep(0.02)
+        self.at_once -= 1
+        return await super().replay(account_id, question, previous_questions=previous_questions, judgements=judgements)
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+async def test_a_process_runs_at_most_its_number_of_replays_at_once(concurrency: int) -> None:
+    database = FakeDatabase()
+    _log(database, _question("a", "First?", 1), _question("b", "Second?", 2))
+    engine = CountingEngine({"First?": 0.9, "Second?": 0.9})
+    replay = _replay(database, engine, concurrency=concurrency)
+    events = [make_event(REPLAY_REQUESTED, _request(None), source="t", account_id=ACCOUNT) for _ in range(3)]
+
+    answered = await asyncio.gather(*(replay.handle(event) for event in events))
+
+    assert [a.complete for a in answered if a is not None] == [True, True, True]
+    assert engine.most_at_once == concurrency

@@ -11,9 +11,10 @@ channel, nothing is billed: the verdicts go back to admin-api.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from customer_agent_shared.events.channels import OutboundKind
@@ -75,12 +76,14 @@ class DraftReplay:
         *,
         consumer: str,
         budget_seconds: float,
+        concurrency: int = 1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._engine = engine
         self._consumer = consumer
         self._budget = budget_seconds
+        self._slots = asyncio.Semaphore(concurrency)
         self._clock = clock
 
     async def handle(self, event: CloudEvent[ReplayRequested]) -> ReplayAnswered | None:
@@ -94,7 +97,8 @@ class DraftReplay:
                 return None
             asked = await uow.questions.latest(request.account_id, request.limit)
         sides = (_Side(profile_of_snapshot(request.live)), _Side(profile_of_snapshot(request.draft)))
-        replayed = await self._replay(request.account_id, asked, sides, deadline)
+        async with self._slot(deadline):
+            replayed = await self._replay(request.account_id, asked, sides, deadline)
         answered = ReplayAnswered(
             account_id=request.account_id,
             replay_id=request.replay_id,
@@ -119,6 +123,20 @@ class DraftReplay:
         logger.info("draft replayed", extra={"questions": len(replayed), "available": len(asked)})
         return answered
 
+    @contextlib.asynccontextmanager
+    async def _slot(self, deadline: float) -> AsyncIterator[None]:
+        """One of the process's replay slots (so replays leave the live answers their share), waited for at most
+        until ``deadline``; the request is retried later when none came free."""
+        try:
+            async with asyncio.timeout(max(deadline - self._clock(), 0)):
+                await self._slots.acquire()
+        except TimeoutError as error:
+            raise TransientHandlerError("every replay slot of this process is busy") from error
+        try:
+            yield
+        finally:
+            self._slots.release()
+
     def _partial_note(self, replayed: int, available: int) -> str | None:
         if replayed == available:
             return None
@@ -141,6 +159,7 @@ class DraftReplay:
             for side in sides:
                 side.thread = ConversationThread.new(account_id, questions[0].thread_id, at=questions[0].asked_at)
             for turn, question in enumerate(questions):
+                await asyncio.sleep(0)  # judging may not wait for anything: let live answers in between questions
                 verdicts = await self._judge_in_time(account_id, question, questions[:turn], sides, deadline)
                 if verdicts is None:
                     return replayed
