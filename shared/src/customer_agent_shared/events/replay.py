@@ -27,6 +27,7 @@ REPLAY_REQUESTED = "replay.requested"
 REPLAY_ANSWERED = "replay.answered"
 REPLAY_ROUTING_REQUESTED = "replay.routing_requested"
 REPLAY_ROUTED = "replay.routed"
+REPLAY_REQUEST_TYPES = (REPLAY_REQUESTED, REPLAY_ROUTING_REQUESTED)
 MAX_REPLAY_QUESTIONS = 500
 
 ReplayDataT = TypeVar("ReplayDataT", bound="ReplayConfigs | ReplayAnswered | ReplayRouted")
@@ -136,3 +137,13 @@ def replay_event(raw: RawCloudEvent, model: type[ReplayDataT]) -> CloudEvent[Rep
         raise EventParseError(f"event accountid {raw.accountid!r} differs from data.account_id {data.account_id!r}")
     event_class = cast("type[CloudEvent[ReplayDataT]]", envelope_class(model))
     return event_class(data=data, **raw.model_dump(exclude={"data"}))
+
+
+def is_request_for(raw: RawCloudEvent, event_type: str) -> bool:
+    """True when ``raw`` is the request ``event_type`` a service answers; False for the other service's request
+    on agent.replay.v1 (skipped by design); ``EventParseError`` (dead-lettered) for any other type."""
+    if raw.type == event_type:
+        return True
+    if raw.type in REPLAY_REQUEST_TYPES:
+        return False
+    raise EventParseError(f"unexpected event type {raw.type!r}; expected one of {', '.join(REPLAY_REQUEST_TYPES)}")

@@ -6,7 +6,7 @@ from customer_agent_shared.events.config import AgentConfigSnapshot
 from customer_agent_shared.events.conversations import ConversationAssigned
 from customer_agent_shared.events.envelope import CloudEvent, RawCloudEvent
 from customer_agent_shared.events.preview import PreviewRequested
-from customer_agent_shared.events.replay import REPLAY_REQUESTED, ReplayRequested, replay_event
+from customer_agent_shared.events.replay import REPLAY_REQUESTED, ReplayRequested, is_request_for, replay_event
 from customer_agent_shared.messaging.batches import BatchConsumer
 from customer_agent_shared.messaging.subscriptions import Subscriptions
 from customer_agent_shared.topics import AGENT_CONFIG, AGENT_REPLAY, CONVERSATIONS_ASSIGNED, CONVERSATIONS_PREVIEW
@@ -62,8 +62,8 @@ def register_subscribers(
     @subscribe.each(
         AGENT_REPLAY,
         description="Replay the account's latest real questions against its live and draft configuration "
-        "(replay.requested; routing's requests on the topic are skipped).",
+        "(replay.requested; routing's requests on the topic are skipped, other types dead-lettered).",
     )
     async def on_replay_requested(event: RawCloudEvent) -> None:
-        if event.type == REPLAY_REQUESTED:
+        if is_request_for(event, REPLAY_REQUESTED):
             await replay.handle(replay_event(event, ReplayRequested))

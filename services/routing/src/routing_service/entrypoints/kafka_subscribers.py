@@ -11,7 +11,12 @@ from customer_agent_shared.events.conversations import ConversationEvent
 from customer_agent_shared.events.envelope import CloudEvent, RawCloudEvent
 from customer_agent_shared.events.inbox import INBOX_EVENT_TYPES
 from customer_agent_shared.events.preview import PreviewRequested
-from customer_agent_shared.events.replay import REPLAY_ROUTING_REQUESTED, ReplayRoutingRequested, replay_event
+from customer_agent_shared.events.replay import (
+    REPLAY_ROUTING_REQUESTED,
+    ReplayRoutingRequested,
+    is_request_for,
+    replay_event,
+)
 from customer_agent_shared.messaging.batches import BatchConsumer
 from customer_agent_shared.messaging.subscriptions import Subscriptions
 from customer_agent_shared.topics import (
@@ -116,8 +121,9 @@ def _subscribe_account_events(subscribe: Subscriptions, use_cases: RoutingUseCas
     @subscribe.each(
         AGENT_REPLAY,
         description="Tell a draft replay what routing would do with each question, live and draft "
-        "(replay.routing_requested; conversation's requests on the topic are skipped).",
+        "(replay.routing_requested; conversation's requests on the topic are skipped, other types "
+        "dead-lettered).",
     )
     async def on_replay_requested(event: RawCloudEvent) -> None:
-        if event.type == REPLAY_ROUTING_REQUESTED:
+        if is_request_for(event, REPLAY_ROUTING_REQUESTED):
             await use_cases.replay.handle(replay_event(event, ReplayRoutingRequested))
