@@ -3,8 +3,10 @@
 Each question is judged as a message of a thread the agent holds (it did hold them: conversation answered
 them), under the live and under the draft configuration: a trigger word hands the thread off at once (or
 keeps it, with a stay_assigned rule); otherwise the agent's own request for a person (a second miss in a
-row) goes through the channel's handoff rule. People's availability and load are today's. Nothing is
-changed; the verdicts go back to admin-api on agent.replay-results.v1.
+row) goes through the channel's handoff rule. People's availability and load are today's. Each question is
+judged on its own: after a handoff, a thread's later questions still count as the agent's, so a report may
+over-count changes (docs/drafts.md). Nothing is changed; the verdicts go back to admin-api on
+agent.replay-results.v1.
 """
 
 from __future__ import annotations
