@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from customer_agent_shared.testing.plumbing import eventually
 
 INBOUND = "channels.inbound.v1"
 OUTBOUND = "channels.outbound.v1"
@@ -83,38 +85,33 @@ class AdminClient:
 
     async def wait_source_ready(self, source_id: str, timeout_seconds: float = 120) -> dict[str, Any]:
         """Poll a source until it is ready (fail fast on failed)."""
-        deadline = asyncio.get_running_loop().time() + timeout_seconds
-        while True:
+
+        async def ready() -> dict[str, Any] | None:
             source = await self.call("GET", f"/sources/{source_id}")
             assert source["state"] != "failed", f"source failed: {source}"
-            if source["state"] == "ready":
-                return dict(source)
-            assert asyncio.get_running_loop().time() < deadline, f"source not ready: {source}"
-            await asyncio.sleep(0.5)
+            return dict(source) if source["state"] == "ready" else None
+
+        return await eventually(ready, f"source {source_id} ready", timeout_seconds, every=0.5)
 
     async def wait_sources_settled(self, timeout_seconds: float = 240) -> list[dict[str, Any]]:
         """Poll until every source of the account is ready or failed; return them."""
-        deadline = asyncio.get_running_loop().time() + timeout_seconds
-        while True:
+
+        async def settled() -> list[dict[str, Any]] | None:
             sources: list[dict[str, Any]] = (await self.call("GET", "/sources"))["items"]
-            if all(source["state"] in ("ready", "failed") for source in sources):
-                return sources
-            unsettled = {
-                source["id"]: source["state"] for source in sources if source["state"] not in ("ready", "failed")
-            }
-            assert asyncio.get_running_loop().time() < deadline, f"sources not settled: {unsettled}"
-            await asyncio.sleep(1.0)
+            return sources if all(source["state"] in ("ready", "failed") for source in sources) else None
+
+        return await eventually(settled, "every source ready or failed", timeout_seconds, every=1.0)
 
     async def wait_for_routing(self, reason: str | None, timeout_seconds: float = 60) -> dict[str, Any]:
         """Poll the preview until routing would decide a new thread with ``reason`` (None: give it to the
         agent), i.e. until a configuration change reached routing; return routing's decision."""
-        deadline = asyncio.get_running_loop().time() + timeout_seconds
-        while True:
+
+        async def decided() -> dict[str, Any] | None:
             routing = (await self.call("POST", "/agent/preview", json={"text": "Hello?"})).get("routing")
-            if routing is not None and routing.get("reason") == reason:
-                return dict(routing)
-            assert asyncio.get_running_loop().time() < deadline, f"routing never decided {reason}: {routing}"
-            await asyncio.sleep(1.0)  # previews have their own rate budget
+            return dict(routing) if routing is not None and routing.get("reason") == reason else None
+
+        # every 1 s: previews have their own rate budget
+        return await eventually(decided, f"routing deciding {reason}", timeout_seconds, every=1.0)
 
 
 @dataclass
@@ -149,10 +146,14 @@ class ChannelProvider:
             enable_auto_commit=False,
         )
         await self._consumer.start()
-        while not self._consumer.assignment():  # noqa: ASYNC110 - polling the client's own state
-            await asyncio.sleep(0.05)
-        for partition in self._consumer.assignment():
-            await self._consumer.position(partition)
+        consumer = self._consumer
+
+        async def assigned() -> bool:
+            return bool(consumer.assignment())
+
+        await eventually(assigned, "the provider's partitions assigned", 30)
+        for partition in consumer.assignment():
+            await consumer.position(partition)
         self._task = asyncio.create_task(self._collect())
 
     async def stop(self) -> None:
@@ -267,11 +268,11 @@ class ChannelProvider:
         return self.received.get(account_id, Delivered()).handoffs
 
     @staticmethod
-    async def _wait(find: Any, what: str, timeout_seconds: float) -> dict[str, Any]:
-        deadline = asyncio.get_running_loop().time() + timeout_seconds
-        while True:
+    async def _wait(find: Callable[[], list[dict[str, Any]]], what: str, timeout_seconds: float) -> dict[str, Any]:
+        """The first of what ``find`` returns, once it returns something (the reader fills it meanwhile)."""
+
+        async def first() -> dict[str, Any] | None:
             found = find()
-            if found:
-                return dict(found[0])
-            assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-            await asyncio.sleep(0.1)
+            return dict(found[0]) if found else None
+
+        return await eventually(first, what, timeout_seconds, every=0.1)

@@ -3,7 +3,6 @@ however large the file, and ingestion fetches, parses and indexes it."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from customer_agent_shared.testing.plumbing import eventually
 
 from tests.e2e.journey import AdminClient
 
@@ -40,9 +40,12 @@ async def commands() -> AsyncIterator[AIOKafkaConsumer]:
         enable_auto_commit=False,
     )
     await consumer.start()
+
+    async def assigned() -> bool:
+        return bool(consumer.assignment())
+
     try:
-        while not consumer.assignment():  # noqa: ASYNC110 - polling the client's own state
-            await asyncio.sleep(0.05)
+        await eventually(assigned, f"partitions of {SOURCES_COMMANDS} assigned", 30)
         for partition in consumer.assignment():
             await consumer.position(partition)  # resolve the end now, before anything is uploaded
         yield consumer
@@ -52,14 +55,16 @@ async def commands() -> AsyncIterator[AIOKafkaConsumer]:
 
 async def first_command(consumer: AIOKafkaConsumer, account_id: str, timeout_seconds: float = 30) -> bytes:
     """The raw value of the account's first source command read from ``consumer``."""
-    deadline = asyncio.get_running_loop().time() + timeout_seconds
-    while asyncio.get_running_loop().time() < deadline:
+
+    async def command() -> bytes | None:
         for records in (await consumer.getmany(timeout_ms=500)).values():
             for record in records:
                 value: bytes = record.value or b"{}"
                 if json.loads(value).get("accountid") == account_id:
                     return value
-    raise AssertionError(f"no source command of {account_id} within {timeout_seconds} s")
+        return None
+
+    return await eventually(command, f"a source command of {account_id}", timeout_seconds)
 
 
 async def test_a_multi_megabyte_upload_travels_as_a_reference_and_is_indexed(

@@ -11,6 +11,7 @@ from customer_agent_shared.events.config import AgentConfigSnapshot, HandoffSett
 from customer_agent_shared.events.envelope import make_event
 from customer_agent_shared.events.replay import REPLAY_ROUTING_REQUESTED, ReplayRoutingRequested, RoutingQuestion
 from customer_agent_shared.testing.kafka import end_offsets, unique_name
+from customer_agent_shared.testing.plumbing import eventually
 from customer_agent_shared.topics import AGENT_REPLAY, AGENT_REPLAY_RESULTS
 from routing_service.adapters.orm import threads_table
 from sqlalchemy import func, select
@@ -40,8 +41,10 @@ async def test_a_replay_gets_routings_verdicts_under_the_live_and_the_draft_trig
         RoutingQuestion(position=0, channel=WEB, text="I want a refund"),
         RoutingQuestion(position=1, channel=WEB, text="Where is my parcel?", draft_handoff=HandoffReason.CANNOT_ANSWER),
     ]
-    for attempt in range(30):  # the consumer may still be joining: ask again until it answers
-        replay_id = f"rpl_{unique_name('r')}_{attempt}"
+
+    async def ask() -> list[Out]:
+        """One replay request and routing's answer to it, if it comes within 2 s."""
+        replay_id = f"rpl_{unique_name('r')}"
         marks = {AGENT_REPLAY_RESULTS: await end_offsets(harness.servers, AGENT_REPLAY_RESULTS)}
         request = ReplayRoutingRequested(
             account_id=account, replay_id=replay_id, live=live, draft=draft, questions=questions
@@ -49,19 +52,11 @@ async def test_a_replay_gets_routings_verdicts_under_the_live_and_the_draft_trig
         await harness.send(
             AGENT_REPLAY, account, make_event(REPLAY_ROUTING_REQUESTED, request, source="admin-api", account_id=account)
         )
-        found = await harness.read(
-            AGENT_REPLAY_RESULTS,
-            marks,
-            account,
-            answered_by(replay_id),
-            wait_seconds=2.0,
-        )
-        mine = [out for out in found if out.data["replay_id"] == replay_id]
-        if mine:
-            break
-    else:
-        raise AssertionError("routing never answered a replay")
+        found = await harness.read(AGENT_REPLAY_RESULTS, marks, account, answered_by(replay_id), wait_seconds=2.0)
+        return [out for out in found if out.data["replay_id"] == replay_id]
 
+    # The consumer may still be joining its group: ask again until it answers.
+    mine = await eventually(ask, "routing answered a replay", 60)
     assert mine[0].type == "replay.routed"
     refund, parcel = mine[0].data["questions"]
     assert (refund["live"]["outcome"], refund["draft"]["outcome"]) == ("assigned_to_agent", "handed_off")
