@@ -80,8 +80,8 @@ def command_event(command_type: str, **fields: Any) -> CloudEvent[SourceCommand]
 
 async def upload(service: IngestionService, account_id: str, filename: str, content: bytes) -> UploadReference:
     """Store a file in the upload store as admin-api does on upload; the reference its command carries."""
-    async with service.unit_of_work() as uow:
-        key = await uow.uploads.put(account_id, content, holder=filename)
+    async with service.unit_of_work() as uow:  # ingestion itself only reads the store (uow.uploads)
+        key = await upload_store.PostgresUploadStore(uow.session).put(account_id, content, holder=filename)
         await uow.commit()
     return UploadReference(sha256=key, filename=filename, size=len(content))
 
