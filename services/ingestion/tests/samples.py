@@ -189,3 +189,34 @@ def config_repeating_defaults(sections: int = 2000) -> bytes:
     """A .cfg whose many empty sections each repeat ~12 KB of [DEFAULT] keys."""
     defaults = b"".join(b"key%d = %s\n" % (index, b"v" * 50) for index in range(200))
     return b"[DEFAULT]\n" + defaults + b"".join(b"[s%d]\n" % index for index in range(sections))
+
+
+# Hostile websites: what a crawled site can serve within the page size limit.
+
+NESTING_DEPTH = 150_000  # the HTML parser's tree building grows about cubically with depth: minutes here
+
+
+def deeply_nested_html(depth: int = NESTING_DEPTH) -> str:
+    """A page of ``depth`` nested <div>s: 1.7 MB to send, minutes for the HTML parser to build."""
+    return f"<html><body><main><h1>Deep</h1>{'<div>' * depth}The deep dugong.{'</div>' * depth}</main></body></html>"
+
+
+def robots_of_many_rules(first: str, size: int = 1_000_000) -> str:
+    """A robots.txt of about ``size`` bytes: the rule ``first``, then wildcard rules every link is matched
+    against (tens of thousands: milliseconds per link)."""
+    rules = [f"User-agent: *\n{first}\n"]
+    length, index = len(rules[0]), 0
+    while length < size:
+        rules.append(f"Disallow: /*a*a*a*a*a*a*a*a*{index}*b\n")
+        length += len(rules[-1])
+        index += 1
+    return "".join(rules)
+
+
+def padded_sitemap(urls: list[str], size: int = 4_900_000) -> str:
+    """A sitemap listing ``urls``, padded with empty <url/> entries to about ``size`` bytes (just under the
+    crawler's 5 MB page limit): seconds of XML parsing."""
+    head = '<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+    entries = "".join(f"<url><loc>{url}</loc></url>" for url in urls)
+    padding = "<url/>" * max(0, (size - len(head) - len(entries)) // len("<url/>"))
+    return f"{head}{entries}{padding}</urlset>"

@@ -120,7 +120,12 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
     indexer = DocumentIndexer(store, chunk_chars=settings.chunk_chars, overlap_chars=settings.chunk_overlap_chars)
     fetcher = build_fetcher(settings)
     politeness = HostPoliteness(settings.host_concurrency, settings.host_delay_seconds)
-    crawler = Crawler(fetcher, politeness, parse_workers=settings.parse_workers)
+    crawler = Crawler(
+        fetcher,
+        politeness,
+        parse_workers=settings.parse_workers,
+        parse_timeout_seconds=settings.page_parse_timeout_seconds,
+    )
     sync = WebsiteSync(
         unit_of_work,
         crawler,
@@ -176,7 +181,7 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
 
     kernel.lifecycle.add("content index", prepare_index)
     kernel.lifecycle.add("crawler http client", None, fetcher.aclose)
-    kernel.lifecycle.add("page parsers", None, crawler.parsers.aclose)
+    kernel.lifecycle.add("page workers", crawler.workers.start, crawler.workers.aclose)
     kernel.lifecycle.add("sync runner", start_runner, runner.stop)
     kernel.lifecycle.add("re-sync scheduler", scheduler.start, scheduler.stop)
     if embedder is not None and backfill is not None:

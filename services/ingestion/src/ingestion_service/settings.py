@@ -8,7 +8,7 @@ from customer_agent_shared.settings import ServiceSettings, UploadStoreSettings
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from ingestion_service.adapters.page_parser import DEFAULT_PARSE_WORKERS
+from ingestion_service.adapters.page_worker_pool import DEFAULT_PARSE_WORKERS, DEFAULT_TIMEOUT_SECONDS
 from ingestion_service.adapters.parse_limits import MIB
 from ingestion_service.domain.network_policy import parse_networks
 
@@ -43,7 +43,15 @@ class IngestionSettings(ServiceSettings, EmbeddingSettings, UploadStoreSettings)
     host_delay_seconds: float = Field(default=0.25, ge=0, description="Minimum gap between request starts per host.")
     respect_crawl_delay: bool = Field(default=True, description="Honour robots.txt Crawl-delay (capped at 10 s).")
     parse_workers: int = Field(
-        default=DEFAULT_PARSE_WORKERS, ge=0, description="Processes parsing crawled pages (0: in the event loop)."
+        default=DEFAULT_PARSE_WORKERS,
+        ge=0,
+        description="Processes parsing crawled pages, robots.txt files and sitemaps (0: in the event loop).",
+    )
+    page_parse_timeout_seconds: float = Field(
+        default=DEFAULT_TIMEOUT_SECONDS,
+        gt=0,
+        description="Longest a page worker may spend on one crawled page, robots.txt or sitemap; then it is "
+        "killed and replaced and the page fails (with INGESTION_PARSE_WORKERS=0: no limit).",
     )
 
     # Files.

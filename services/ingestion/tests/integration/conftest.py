@@ -6,7 +6,9 @@ import asyncio
 import base64
 import hashlib
 import json
+import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -188,3 +190,23 @@ async def last_status(service: IngestionService, account_id: str, source_id: str
     found = newest_of(statuses)
     assert found, f"status {newest} of {source_id!r} was not published"
     return found[-1]
+
+
+@asynccontextmanager
+async def loop_lateness() -> AsyncIterator[list[float]]:
+    """How late each 50 ms sleep of a ticking task woke up while the block ran."""
+    lateness: list[float] = []
+    done = asyncio.Event()
+
+    async def tick() -> None:
+        while not done.is_set():
+            started = time.perf_counter()
+            await asyncio.sleep(0.05)
+            lateness.append(time.perf_counter() - started - 0.05)
+
+    ticker = asyncio.create_task(tick())
+    try:
+        yield lateness
+    finally:
+        done.set()
+        await ticker

@@ -4,7 +4,6 @@ and the event loop keeps answering meanwhile."""
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from ingestion_service.adapters.parse_limits import MIB
 from ingestion_service.domain.documents import DocumentRefused, ParserStopped
 
 from .. import samples
+from .conftest import loop_lateness
 
 pytestmark = pytest.mark.integration
 
@@ -39,21 +39,8 @@ async def _outcome(filename: str, content: bytes) -> DocumentRefused | None:
 
 
 async def test_hostile_files_end_with_their_reason_while_the_loop_stays_responsive() -> None:
-    lateness: list[float] = []
-    done = asyncio.Event()
-
-    async def tick() -> None:
-        while not done.is_set():
-            started = time.perf_counter()
-            await asyncio.sleep(0.05)
-            lateness.append(time.perf_counter() - started - 0.05)
-
-    ticker = asyncio.create_task(tick())
-    try:
+    async with loop_lateness() as lateness:
         outcomes = await asyncio.gather(*(_outcome(name, content) for name, content, _type, _words in HOSTILE))
-    finally:
-        done.set()
-        await ticker
     for (name, _content, failure_type, words), outcome in zip(HOSTILE, outcomes, strict=True):
         assert outcome is not None, f"{name} was parsed"
         assert (outcome.failure_type, name) == (failure_type, name), outcome.reason

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 from ingestion_service.adapters.file_parsers import FileLimits, parse_file
 from ingestion_service.adapters.html_extract import extract_html
-from ingestion_service.adapters.page_parser import PageKind, PageParsers, parse_page
-from ingestion_service.adapters.safe_http import FetchResult
 from ingestion_service.domain.documents import DocumentRefused, ParserStopped
 from ingestion_service.domain.file_types import SUPPORTED_EXTENSIONS
 
@@ -113,51 +111,3 @@ def test_structure_nested_in_inline_elements_still_splits_paragraphs() -> None:
 def test_noindex_pages_have_no_text() -> None:
     document = extract_html('<html><head><meta name="robots" content="noindex"></head><body><p>x</p></body></html>')
     assert document.is_empty()
-
-
-DANISH_PAGE = (
-    "<html lang='en'><head><title>Levering</title><link rel='canonical' href='/levering'></head><body>"
-    "<nav><a href='/menu'>Menu</a></nav><main><h1>Levering</h1>"
-    "<p>Vi sender alle ordrer inden for to hverdage, og leveringen tager normalt tre til fem dage.</p>"
-    "<p>Se <a href='betaling.html#kort'>betaling</a> og <a href='logo.png'>logo</a>.</p></main></body></html>"
-)
-
-
-def _fetched(body: str, url: str = "https://shop.test/info/levering.html") -> FetchResult:
-    return FetchResult(url, url, 200, "text/html", body.encode(), None, None, "utf-8")
-
-
-async def test_a_page_parsed_in_a_worker_process_equals_one_parsed_inline() -> None:
-    parsers = PageParsers(1)
-    try:
-        in_worker = await parsers.parse(
-            "https://shop.test/info/levering.html", _fetched(DANISH_PAGE), "https://shop.test/"
-        )
-    finally:
-        await parsers.aclose()
-    inline = parse_page("https://shop.test/info/levering.html", _fetched(DANISH_PAGE), "https://shop.test/")
-    assert in_worker == inline
-    assert in_worker.kind is PageKind.CHANGED
-    assert in_worker.language == "da"  # detected from the text, not the page's wrong lang attribute
-    # Navigation links are followed (the logo is not a page); the canonical URL is a link of its own.
-    assert in_worker.links == [
-        "https://shop.test/menu",
-        "https://shop.test/info/betaling.html",
-        "https://shop.test/levering",
-    ]
-    assert in_worker.document is not None
-    assert in_worker.document.canonical_url == "https://shop.test/levering"
-    assert "Menu" not in in_worker.document.text
-
-
-async def test_a_page_without_text_fails_with_its_links() -> None:
-    outcome = await PageParsers(0).parse(
-        "https://shop.test/",
-        _fetched("<html><body><a href='/a.html'>&nbsp;</a></body></html>", "https://shop.test/"),
-        "https://shop.test/",
-    )
-    assert (outcome.kind, outcome.failure_kind, outcome.links) == (
-        PageKind.FAILED,
-        "empty",
-        ["https://shop.test/a.html"],
-    )

@@ -10,21 +10,32 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from ingestion_service.adapters.metrics import BYTES_FETCHED, PAGES_FETCHED
-from ingestion_service.adapters.page_parser import DEFAULT_PARSE_WORKERS, PageKind, PageOutcome, PageParsers
+from ingestion_service.adapters.metrics import BYTES_FETCHED, LINKS_DROPPED, PAGES_FETCHED
+from ingestion_service.adapters.page_parser import PageKind, PageOutcome
+from ingestion_service.adapters.page_worker_pool import (
+    DEFAULT_PARSE_WORKERS,
+    DEFAULT_TIMEOUT_SECONDS,
+    PageWorkers,
+    WorkerFailed,
+    WorkerTimeout,
+)
 from ingestion_service.adapters.politeness import HostPoliteness
 from ingestion_service.adapters.safe_http import FetchRefused, FetchResult, SafeFetcher
-from ingestion_service.adapters.sitemaps import parse_sitemap
-from ingestion_service.domain.robots import ALLOW_ALL, RobotsPolicy, parse_robots, policy_for_status
-from ingestion_service.domain.urls import UrlRefused, canonicalize, origin_of, path_and_query, same_site
+from ingestion_service.adapters.sitemaps import MAX_SITEMAPS
+from ingestion_service.domain.robots import (
+    MAX_LINK_CHARS,
+    MAX_ROBOTS_BYTES,
+    SiteRobots,
+    links_per_page,
+    policy_for_status,
+)
+from ingestion_service.domain.urls import UrlRefused, canonicalize, origin_of
 
 logger = logging.getLogger(__name__)
 
-MAX_SITEMAPS = 20
 MAX_CRAWL_DELAY = 10.0
 
 
@@ -67,11 +78,16 @@ class Crawler:
     """Crawls one site from a start URL."""
 
     def __init__(
-        self, fetcher: SafeFetcher, politeness: HostPoliteness, *, parse_workers: int = DEFAULT_PARSE_WORKERS
+        self,
+        fetcher: SafeFetcher,
+        politeness: HostPoliteness,
+        *,
+        parse_workers: int = DEFAULT_PARSE_WORKERS,
+        parse_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
         self._fetcher = fetcher
         self._politeness = politeness
-        self.parsers = PageParsers(parse_workers)
+        self.workers = PageWorkers(parse_workers, timeout_seconds=parse_timeout_seconds)
 
     async def fetch(
         self, url: str, delay: float | None, *, etag: str | None = None, last_modified: str | None = None
@@ -84,20 +100,20 @@ class Crawler:
         BYTES_FETCHED.inc(len(result.body))
         return result
 
-    async def robots_for(self, origin: str, user_agent: str) -> RobotsPolicy:
-        """The robots.txt policy of an origin (RFC 9309 §2.3.1 for errors)."""
+    async def robots_for(self, origin: str, user_agent: str) -> SiteRobots:
+        """The robots.txt of an origin (RFC 9309 §2.3.1 for errors), read in a page worker."""
         try:
             result = await self.fetch(origin + "/robots.txt", None)
         except FetchRefused as error:
             if error.kind == "too_big":
-                return ALLOW_ALL
+                return SiteRobots(user_agent)
             raise  # unreachable (RFC 9309: assume complete disallow): fail with the real reason
         by_status = policy_for_status(result.status_code)
         if by_status is not None:
-            return by_status
-        return parse_robots(result.body[:500_000].decode("utf-8", errors="replace"), user_agent)
+            return SiteRobots(user_agent, allow_all=by_status.allow_all)
+        return await self.workers.robots(result.body[:MAX_ROBOTS_BYTES], user_agent)
 
-    async def _sitemap_urls(self, origin: str, robots: RobotsPolicy, limit: int) -> list[str]:
+    async def _sitemap_urls(self, origin: str, robots: SiteRobots, limit: int) -> list[str]:
         queue = list(robots.sitemaps) or [origin + "/sitemap.xml"]
         pages: list[str] = []
         fetched = 0
@@ -110,10 +126,10 @@ class Crawler:
                 continue
             if result.status_code != 200:
                 continue
-            sitemap = parse_sitemap(result.body)
+            sitemap = await self.workers.sitemap(result.body, limit - len(pages))
             pages.extend(sitemap.pages)
             queue.extend(sitemap.sitemaps)
-        return pages
+        return pages[:limit]
 
     async def crawl(
         self,
@@ -134,22 +150,27 @@ class Crawler:
         origin = origin_of(start)
         try:
             robots = await self.robots_for(origin, options.user_agent)
+            start_allowed = await self.workers.judge(robots, start, [start])
         except FetchRefused as error:
             summary.start_error = error.reason
             return summary
-        if not robots.allowed(path_and_query(start)):
+        except (WorkerTimeout, WorkerFailed) as error:
+            summary.start_error = f"robots.txt of {origin} could not be read ({error})"
+            return summary
+        if not start_allowed:
             summary.start_error = f"robots.txt of {origin} disallows {start}"
             return summary
         run = _CrawlRun(
             self,
-            _Frontier(start, robots, options.max_urls, summary, self.parsers),
+            _Frontier(start, robots, options.max_urls, summary, self.workers),
             import_related=import_related,
             options=options,
             previous=previous,
             on_page=on_page,
         )
         if import_related:
-            await run.frontier.admit(_canonical(await self._sitemap_urls(origin, robots, options.max_urls)))
+            sitemap_urls = await self._sitemap_urls(origin, robots, options.max_urls)
+            await run.frontier.admit(_canonical(sitemap_urls), every=True)
         await run.run()
         return summary
 
@@ -163,21 +184,15 @@ def _canonical(urls: Iterable[str]) -> Iterable[str]:
             continue
 
 
-def admissible(start: str, robots: RobotsPolicy, urls: list[str]) -> list[str]:
-    """Those of ``urls`` on ``start``'s site that robots.txt allows. Runs in a page worker: a site's
-    robots.txt of thousands of rules costs milliseconds per URL, and its pages list thousands of links."""
-    return [url for url in urls if same_site(url, start) and robots.allowed(path_and_query(url))]
-
-
 @dataclass
 class _Frontier:
     """The URLs admitted to one crawl: same-site, allowed by robots.txt, at most ``max_urls``."""
 
     start: str
-    robots: RobotsPolicy
+    robots: SiteRobots
     max_urls: int
     summary: CrawlSummary
-    parsers: PageParsers
+    workers: PageWorkers
     queued: set[str] = field(default_factory=set)
     queue: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
 
@@ -185,24 +200,43 @@ class _Frontier:
         self.queued.add(self.start)
         self.queue.put_nowait(self.start)
 
-    async def admit(self, urls: Iterable[str | None]) -> None:
-        """Queue those of ``urls`` not queued yet, on the site and allowed by robots.txt, up to ``max_urls``."""
+    async def admit(self, urls: Iterable[str | None], *, every: bool = False) -> None:
+        """Queue those of ``urls`` not queued yet, on the site and allowed by robots.txt, up to ``max_urls``.
+
+        Links are judged in a page worker, ``links_per_page`` at a time (robots.txt's rules times links are
+        bounded): of a page's links the rest are dropped and counted; ``every`` judges them all, that many at
+        a time (the sitemaps' URLs, at most ``max_urls``). Links longer than ``MAX_LINK_CHARS`` are dropped.
+        """
         if len(self.queued) >= self.max_urls:
             return
         fresh = [url for url in dict.fromkeys(urls) if url is not None and url not in self.queued]
-        if not fresh:
-            return
+        short = [url for url in fresh if len(url) <= MAX_LINK_CHARS]
+        LINKS_DROPPED.labels(reason="too_long").inc(len(fresh) - len(short))
+        per_call = links_per_page(self.robots.rules)
+        if not every and len(short) > per_call:
+            LINKS_DROPPED.labels(reason="per_page").inc(len(short) - per_call)
+            del short[per_call:]
+        for begin in range(0, len(short), per_call):
+            if len(self.queued) >= self.max_urls:
+                break
+            self._queue(await self._judged(short[begin : begin + per_call]))
+        self.summary.discovered = len(self.queued)
+
+    async def _judged(self, urls: list[str]) -> list[str]:
         try:
-            allowed = await self.parsers.call(admissible, self.start, self.robots, fresh)
-        except BrokenProcessPool:  # another page killed the workers: ask the new ones
-            allowed = await self.parsers.call(admissible, self.start, self.robots, fresh)
-        for url in allowed:
+            return await self.workers.judge(self.robots, self.start, urls)
+        except (WorkerTimeout, WorkerFailed) as error:
+            logger.warning("links were not judged against robots.txt", extra={"reason": str(error)})
+            LINKS_DROPPED.labels(reason="unjudged").inc(len(urls))
+            return []
+
+    def _queue(self, urls: list[str]) -> None:
+        for url in urls:
             if len(self.queued) >= self.max_urls:
                 break
             if url not in self.queued:
                 self.queued.add(url)
                 self.queue.put_nowait(url)
-        self.summary.discovered = len(self.queued)
 
 
 class _CrawlRun:
@@ -286,7 +320,7 @@ class _CrawlRun:
                 failure_kind="http_status",
                 gone=result.status_code in (404, 410),
             )
-        outcome = await self._crawler.parsers.parse(url, result, self.frontier.start)
+        outcome = await self._crawler.workers.parse(url, result, self.frontier.start)
         self._classify_content(url, outcome, old)
         return outcome
 

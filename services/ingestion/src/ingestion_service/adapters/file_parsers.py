@@ -49,16 +49,19 @@ async def parse_file(filename: str, content: bytes, limits: FileLimits) -> Parse
     return document
 
 
-async def start_parser() -> asyncio.subprocess.Process:
-    """A new parser process, waiting for its request on stdin (it limits itself before reading the file)."""
+async def start_parser(
+    module: str = WORKER_MODULE, *, stderr: int | None = asyncio.subprocess.PIPE
+) -> asyncio.subprocess.Process:
+    """A new parser process running ``module`` (the file parser, which limits itself before it reads the file,
+    or a long-lived ``page_worker``, whose ``stderr`` is the service's: None), waiting for its request on stdin."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-I",  # isolated: no PYTHON* variables, no user site-packages, no current directory on the path
         "-m",
-        WORKER_MODULE,
+        module,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stderr=stderr,
         env=parser_environment(),
     )
 

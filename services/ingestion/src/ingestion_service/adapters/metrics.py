@@ -43,3 +43,9 @@ ARTICLES_REFUSED = Counter(
     "customer_agent_ingestion_articles_refused_total",
     "Knowledge-base article events refused because the account's admin removed its knowledge base.",
 )
+LINKS_DROPPED = Counter(
+    "customer_agent_ingestion_links_dropped_total",
+    "Links the crawler did not follow to bound a page's cost: past the per-page cap under the site's robots.txt "
+    "(per_page), longer than 2,048 characters (too_long), or not judged in time (unjudged).",
+    ["reason"],
+)

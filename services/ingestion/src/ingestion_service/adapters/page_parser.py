@@ -1,31 +1,20 @@
-"""A crawled page: what happened to it, and parsing it (in worker processes, off the event loop)."""
+"""A crawled page: what happened to it, and parsing it (in a page worker, see ``page_worker``)."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import multiprocessing
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 from ingestion_service.adapters.html_extract import extract_html
-from ingestion_service.adapters.language import detect_language, warm_up
+from ingestion_service.adapters.language import detect_language
 from ingestion_service.adapters.safe_http import FetchResult
 from ingestion_service.domain.chunking import content_hash
 from ingestion_service.domain.documents import ParsedDocument, Section
 from ingestion_service.domain.urls import resolve_link, same_site
 
-logger = logging.getLogger(__name__)
-
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
 TEXT_TYPES = frozenset({"text/plain", "text/markdown"})
-DEFAULT_PARSE_WORKERS = 2
-
-T = TypeVar("T")
 
 
 class PageKind(StrEnum):
@@ -55,57 +44,9 @@ class PageOutcome:
     language: str = ""  # detected from the page's text (changed pages)
 
 
-class PageParsers:
-    """Parses fetched pages (and runs other CPU-bound crawl work) in worker processes, so it neither blocks the
-    crawl's event loop nor is bound to one core; with ``workers=0`` it runs inline (in the event loop)."""
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self._pool: ProcessPoolExecutor | None = None
-        self._start()
-
-    def _start(self) -> None:
-        if self.workers <= 0:
-            return
-        # Workers are forked now (while the service is being built) and load the language model once.
-        self._pool = ProcessPoolExecutor(
-            self.workers, mp_context=multiprocessing.get_context("fork"), initializer=warm_up
-        )
-        for _ in range(self.workers):
-            self._pool.submit(int)
-
-    async def call(self, function: Callable[..., T], *args: Any) -> T:
-        """``function(*args)`` in a worker process (inline with ``workers=0``); when a worker dies, new ones
-        are started and ``BrokenProcessPool`` is raised (to every call that was under way)."""
-        if self._pool is None:
-            return function(*args)
-        pool = self._pool
-        try:
-            return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
-        except BrokenProcessPool:
-            if self._pool is pool:
-                pool.shutdown(wait=False, cancel_futures=True)
-                self._start()
-            raise
-
-    async def parse(self, url: str, result: FetchResult, start: str) -> PageOutcome:
-        """The outcome of one fetched page (see ``parse_page``); a page that kills its parser fails alone."""
-        try:
-            return await self.call(parse_page, url, result, start)
-        except BrokenProcessPool:
-            logger.exception("a page parser process died; starting new ones", extra={"url": url})
-            return PageOutcome(url, PageKind.FAILED, error=f"{url}: the parser crashed", failure_kind="internal")
-
-    async def aclose(self) -> None:
-        """Stop the worker processes (pages are parsed inline afterwards)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
-
-
 def parse_page(url: str, result: FetchResult, start: str) -> PageOutcome:
-    """Extract a fetched page (CPU only, runs in a worker process): its document, links (canonical and
-    final redirected URLs included), content hash and language."""
+    """Extract a fetched page (CPU only, runs in a page worker): its document, links on ``start``'s site
+    (canonical and final redirected URLs included), content hash and language."""
     markup = result.body.decode(result.encoding or "utf-8", errors="replace")
     if result.content_type in HTML_TYPES:
         document = extract_html(markup, base_url=result.url)
@@ -119,7 +60,8 @@ def parse_page(url: str, result: FetchResult, start: str) -> PageOutcome:
             failure_kind="content_type",
         )
     unique_hrefs = dict.fromkeys(href.split("#", 1)[0] for href in document.links)
-    links = [link for href in unique_hrefs if (link := resolve_link(result.url, href)) is not None]
+    resolved = (resolve_link(result.url, href) for href in unique_hrefs)
+    links = [link for link in resolved if link is not None and same_site(link, start)]  # others are never crawled
     links = list(dict.fromkeys(links))
     if result.url != url:
         links.append(result.url)  # a same-site redirect target is a page of its own
@@ -151,3 +93,12 @@ def parse_page(url: str, result: FetchResult, start: str) -> PageOutcome:
         links=links,
         language=detect_language(text, fallback=document.language or "en"),
     )
+
+
+def outcome_from_json(answer: dict[str, Any]) -> PageOutcome:
+    """A page outcome from the JSON object a page worker answers (the outcome as orjson writes it)."""
+    document = answer.pop("document")
+    if document is not None:
+        sections = [Section(**section) for section in document.pop("sections")]
+        document = ParsedDocument(sections=sections, **document)
+    return PageOutcome(kind=PageKind(answer.pop("kind")), document=document, **answer)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from ingestion_service.adapters.office_parsers import safe_xml
 from ingestion_service.domain.documents import DocumentRefused
 
+MAX_SITEMAPS = 20  # sitemap files read per crawl (an index may list thousands)
+
 
 @dataclass
 class Sitemap:

@@ -1,0 +1,122 @@
+"""The page worker process: parses crawled pages, robots.txt files and sitemaps, one request at a time.
+
+``page_worker_pool.PageWorkers`` keeps a few, started as ``python -I -m
+ingestion_service.adapters.page_worker`` with a scrubbed environment, and kills and replaces one whose
+request outlives the time limit (a process pool cannot cancel a running task). A request is two frames on
+stdin, a JSON header naming the task and the content's bytes; the answer is one JSON frame on stdout; a
+frame is its length in 4 bytes, then the bytes. Nothing is unpickled on either side, so a worker a hostile
+page took over can send the service nothing but data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import os
+import struct
+import sys
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+import orjson
+
+from ingestion_service.adapters.language import warm_up
+from ingestion_service.adapters.page_parser import PageOutcome, parse_page
+from ingestion_service.adapters.safe_http import FetchResult
+from ingestion_service.adapters.sitemaps import MAX_SITEMAPS, parse_sitemap
+from ingestion_service.domain.robots import ALLOW_ALL, DISALLOW_ALL, RobotsPolicy, parse_robots, robots_text
+from ingestion_service.domain.urls import path_and_query, same_site
+
+LENGTH = struct.Struct(">I")
+READY = b'{"ready":true}'
+
+
+def frame(data: bytes) -> bytes:
+    """``data`` as one frame."""
+    return LENGTH.pack(len(data)) + data
+
+
+def read_frame(stream: BinaryIO) -> bytes | None:
+    """The next frame's bytes; None at the end of the stream."""
+    head = stream.read(LENGTH.size)
+    if len(head) < LENGTH.size:
+        return None
+    (size,) = LENGTH.unpack(head)
+    data = stream.read(size)
+    return data if len(data) == size else None
+
+
+@functools.lru_cache(maxsize=8)
+def robots_policy(body: bytes, user_agent: str) -> RobotsPolicy:
+    """A robots.txt parsed once per worker, although every page of its crawl sends it again."""
+    return parse_robots(robots_text(body), user_agent)
+
+
+def judged_links(header: dict[str, Any], robots: bytes) -> list[int]:
+    """Indices of the header's ``urls`` on the ``start`` URL's site that its robots.txt allows."""
+    if header["parsed"]:
+        policy = robots_policy(robots, header["user_agent"])
+    else:
+        policy = ALLOW_ALL if header["allow_all"] else DISALLOW_ALL
+    start = header["start"]
+    return [
+        index
+        for index, url in enumerate(header["urls"])
+        if same_site(url, start) and policy.allowed(path_and_query(url))
+    ]
+
+
+def handle(header: dict[str, Any], content: bytes) -> PageOutcome | dict[str, Any]:
+    """The answer to one request (what ``page_worker_pool.PageWorkers`` asks for)."""
+    task = header["task"]
+    if task == "page":
+        return parse_page(header["url"], FetchResult(**header["fetched"], body=content), header["start"])
+    if task == "robots":
+        policy = robots_policy(content, header["user_agent"])
+        return {"sitemaps": policy.sitemaps, "crawl_delay": policy.crawl_delay, "rules": policy.rules}
+    if task == "judge":
+        return {"allowed": judged_links(header, content)}
+    if task == "sitemap":
+        sitemap = parse_sitemap(content)
+        return {"pages": sitemap.pages[: header["limit"]], "sitemaps": sitemap.sitemaps[:MAX_SITEMAPS]}
+    raise ValueError(f"unknown task {task!r}")
+
+
+def respond(header: bytes, content: bytes) -> bytes:
+    """The JSON answer to one request; an error is answered too (the worker goes on serving)."""
+    try:
+        return orjson.dumps(handle(orjson.loads(header), content))
+    except Exception as error:
+        return orjson.dumps({"worker_error": f"{type(error).__name__}: {error}"[:500]})
+
+
+def release_memory() -> Callable[[], object]:
+    """What hands freed memory back to the system (glibc's ``malloc_trim``; nothing elsewhere): a 5 MB page's
+    tree would otherwise stay with the idle worker, about 100 MB."""
+    with contextlib.suppress(OSError, AttributeError):
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+        return lambda: trim(0)
+    return lambda: None
+
+
+def main() -> int:
+    """Entry point of a page worker: load the language model, say so, then answer until stdin closes."""
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # whatever a library prints goes to stderr, not between the answers
+    warm_up()
+    trim = release_memory()
+    answers.write(frame(READY))
+    answers.flush()
+    requests = sys.stdin.buffer
+    while (header := read_frame(requests)) is not None and (content := read_frame(requests)) is not None:
+        reply = respond(header, content)
+        del header, content
+        trim()
+        answers.write(frame(reply))
+        answers.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

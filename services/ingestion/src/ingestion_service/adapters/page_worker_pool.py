@@ -1,0 +1,196 @@
+"""The page workers: a few long-lived processes that parse what the crawler fetches, each request bounded in time.
+
+Every tenant's crawl shares them, so one site must not hold one for long: a request that outlives
+``timeout_seconds`` has its worker killed (a new one starts for the next request) and fails alone. Workers
+run ``page_worker`` in a scrubbed environment (no secrets); what they answer is only ever read as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from typing import Any
+
+import orjson
+
+from ingestion_service.adapters.file_parsers import start_parser
+from ingestion_service.adapters.page_parser import PageKind, PageOutcome, outcome_from_json
+from ingestion_service.adapters.page_worker import LENGTH, frame, respond
+from ingestion_service.adapters.safe_http import FetchResult
+from ingestion_service.adapters.sitemaps import Sitemap
+from ingestion_service.domain.robots import SiteRobots
+
+logger = logging.getLogger(__name__)
+
+WORKER_MODULE = "ingestion_service.adapters.page_worker"
+DEFAULT_PARSE_WORKERS = 2
+DEFAULT_TIMEOUT_SECONDS = 10.0
+STARTUP_SECONDS = 60.0  # imports and the language model: about a second on an idle core
+MAX_ANSWER_BYTES = 256 * 1024 * 1024
+FETCHED_FIELDS = tuple(field.name for field in dataclasses.fields(FetchResult) if field.name != "body")
+
+
+class WorkerTimeout(Exception):
+    """A request outlived the time limit; its worker was killed."""
+
+
+class WorkerFailed(Exception):
+    """A worker did not start, died, or answered with an error instead of a result."""
+
+
+class _Worker:
+    """One worker process, started on first use and again after it was stopped."""
+
+    def __init__(self) -> None:
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def ensure_started(self) -> asyncio.subprocess.Process:
+        """The running process, started (and awaited until it says it is ready) if there is none."""
+        if self.process is not None and self.process.returncode is not None:
+            self.process = None  # died between requests
+        if self.process is None:
+            self.process = await start_parser(WORKER_MODULE, stderr=None)
+            try:
+                async with asyncio.timeout(STARTUP_SECONDS):
+                    await self.read_answer()
+            except BaseException as error:
+                await self.stop()
+                raise WorkerFailed(f"a page worker did not start: {type(error).__name__}") from error
+        return self.process
+
+    async def ask(self, request: bytes, timeout_seconds: float) -> dict[str, Any]:
+        """Send one request and wait at most ``timeout_seconds`` for its answer."""
+        process = await self.ensure_started()
+        assert process.stdin is not None
+        async with asyncio.timeout(timeout_seconds):
+            process.stdin.write(request)
+            await process.stdin.drain()
+            return await self.read_answer()
+
+    async def read_answer(self) -> dict[str, Any]:
+        """The next answer frame, as a JSON object."""
+        assert self.process is not None
+        stdout = self.process.stdout
+        assert stdout is not None
+        (size,) = LENGTH.unpack(await stdout.readexactly(LENGTH.size))
+        if size > MAX_ANSWER_BYTES:
+            raise WorkerFailed(f"a page worker answered {size:,} bytes")
+        answer = orjson.loads(await stdout.readexactly(size))
+        if not isinstance(answer, dict):
+            raise WorkerFailed("a page worker answered something other than a JSON object")
+        return answer
+
+    async def stop(self) -> None:
+        """Kill the process (a new one starts for the next request)."""
+        process, self.process = self.process, None
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+
+
+class PageWorkers:
+    """Parses fetched pages, robots.txt files and sitemaps in ``workers`` processes, each request bounded by
+    ``timeout_seconds``; with ``workers=0`` inline, in the event loop and unbounded (tests and debugging)."""
+
+    def __init__(self, workers: int, *, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+        self.timeout_seconds = timeout_seconds
+        self._workers = [_Worker() for _ in range(workers)]
+        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        for worker in self._workers:
+            self._idle.put_nowait(worker)
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the workers running now."""
+        return [worker.process.pid for worker in self._workers if worker.process is not None]
+
+    async def start(self) -> None:
+        """Start every worker now, so the first pages do not wait for them."""
+        await asyncio.gather(*(worker.ensure_started() for worker in self._workers))
+
+    async def aclose(self) -> None:
+        """Stop every worker (a later request starts one again)."""
+        await asyncio.gather(*(worker.stop() for worker in self._workers))
+
+    async def request(self, header: dict[str, Any], content: bytes = b"") -> dict[str, Any]:
+        """A worker's answer to one request (see ``page_worker.handle``); ``WorkerTimeout`` once it outlives
+        the time limit, ``WorkerFailed`` when the worker dies or reports an error."""
+        encoded = orjson.dumps(header)
+        if self._workers:
+            answer = await self._ask_a_worker(frame(encoded) + frame(content))
+        else:
+            answer = orjson.loads(respond(encoded, content))
+        if "worker_error" in answer:
+            raise WorkerFailed(str(answer["worker_error"]))
+        return answer
+
+    async def _ask_a_worker(self, request: bytes) -> dict[str, Any]:
+        worker = await self._idle.get()
+        try:
+            return await worker.ask(request, self.timeout_seconds)
+        except TimeoutError as error:
+            await worker.stop()
+            raise WorkerTimeout(f"took longer than {self.timeout_seconds:g} s to parse") from error
+        except (asyncio.IncompleteReadError, ConnectionError) as error:
+            await worker.stop()
+            raise WorkerFailed("a page worker died") from error
+        except BaseException:
+            await worker.stop()  # cancelled or confused mid-request: its answer must not reach the next one
+            raise
+        finally:
+            self._idle.put_nowait(worker)
+
+    async def parse(self, url: str, result: FetchResult, start: str) -> PageOutcome:
+        """The outcome of one fetched page (see ``page_parser.parse_page``); a page that takes too long or
+        kills its worker fails alone."""
+        header = {
+            "task": "page",
+            "url": url,
+            "start": start,
+            "fetched": {n: getattr(result, n) for n in FETCHED_FIELDS},
+        }
+        try:
+            return outcome_from_json(await self.request(header, result.body))
+        except WorkerTimeout as error:
+            logger.warning("a page took too long to parse; its worker was replaced", extra={"url": url})
+            return PageOutcome(url, PageKind.FAILED, error=f"{url}: page {error}", failure_kind="timeout")
+        except WorkerFailed as error:
+            logger.warning("a page worker failed on a page", extra={"url": url, "reason": str(error)})
+            return PageOutcome(url, PageKind.FAILED, error=f"{url}: the parser crashed", failure_kind="internal")
+
+    async def robots(self, body: bytes, user_agent: str) -> SiteRobots:
+        """A site's robots.txt (``body``, already capped) as the crawl holds it."""
+        answer = await self.request({"task": "robots", "user_agent": user_agent}, body)
+        return SiteRobots(
+            user_agent,
+            body=body,
+            sitemaps=tuple(answer["sitemaps"]),
+            crawl_delay=answer["crawl_delay"],
+            rules=answer["rules"],
+        )
+
+    async def judge(self, robots: SiteRobots, start: str, urls: list[str]) -> list[str]:
+        """Those of ``urls`` on ``start``'s site that ``robots`` allows."""
+        header = {
+            "task": "judge",
+            "start": start,
+            "urls": urls,
+            "user_agent": robots.user_agent,
+            "parsed": robots.body is not None,
+            "allow_all": robots.allow_all,
+        }
+        answer = await self.request(header, robots.body or b"")
+        return [urls[index] for index in answer["allowed"]]
+
+    async def sitemap(self, body: bytes, limit: int) -> Sitemap:
+        """The first ``limit`` page URLs and the nested sitemaps a sitemap lists; nothing if it cannot be read
+        in time."""
+        try:
+            answer = await self.request({"task": "sitemap", "limit": limit}, body)
+        except (WorkerTimeout, WorkerFailed) as error:
+            logger.warning("a sitemap was not read", extra={"reason": str(error)})
+            return Sitemap()
+        return Sitemap(pages=list(answer["pages"]), sitemaps=list(answer["sitemaps"]))
