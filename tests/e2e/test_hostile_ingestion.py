@@ -1,10 +1,11 @@
 """A hostile website and hostile uploads never make the running ingestion's /readyz slower than 1 s, nor kill it.
 
-The site, on loopback, has a robots.txt of a thousand backtracking wildcard rules and pages whose thousands of
-links each meet all of them, a page just under the size limit whose markup takes seconds to parse, gzip bombs
-(one stacked) and a response that drips a byte at a time; the uploads are the hostile corpus of ingestion's own
-tests. Parsing any of it on ingestion's event loop, or matching the links against robots.txt there without
-bound, holds every request of the process, /readyz included, for seconds.
+The site, on loopback, has a robots.txt of a megabyte of backtracking wildcard rules and pages whose thousands
+of links each meet all of them, a page just under the size limit whose markup takes seconds to parse, a page
+nested so deeply that parsing it would take minutes, a sitemap of 5 MB, gzip bombs (one stacked) and a response
+that drips a byte at a time; the uploads are the hostile corpus of ingestion's own tests. Parsing any of it on
+ingestion's event loop, or matching the links against robots.txt there without bound, holds every request of
+the process, /readyz included, for seconds; without a bound in the page workers, the crawl takes hours.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import gzip
 import importlib.util
 import os
+import re
 import threading
 import time
 import zlib
@@ -32,7 +34,6 @@ pytestmark = pytest.mark.e2e
 INGESTION = f"http://127.0.0.1:{os.environ.get('INGESTION_HTTP_PORT', '8001')}"
 READY_WITHIN_SECONDS = 1.0
 PROBE_INTERVAL_SECONDS = 0.1
-RULES = 1_000
 FAN_PAGES = 4
 LINKS_PER_PAGE = 2_000
 DRIPS = 20  # one byte every half second: the read timeout never fires, the response takes 10 s
@@ -57,24 +58,27 @@ def gzip_of_zeros(size: int) -> bytes:
 
 
 def fan_page(number: int) -> str:
-    """Thousands of links robots.txt disallows (each checked against every rule), and the next such page."""
-    links = "".join(f'<a href="/deep/{number}/{index}/{"a" * 200}">x</a>' for index in range(LINKS_PER_PAGE))
+    """The next such page, and thousands of links robots.txt disallows (each checked against every rule)."""
     onward = f'<a href="/fan/{number + 1}">next</a>' if number + 1 < FAN_PAGES else ""
-    return f"<html><body><main><h1>Fan {number}</h1><p>Fan-out page {number}.</p>{links}{onward}</main></body></html>"
+    links = "".join(f'<a href="/deep/{number}/{index}/{"a" * 200}">x</a>' for index in range(LINKS_PER_PAGE))
+    return f"<html><body><main><h1>Fan {number}</h1><p>Fan-out page {number}.</p>{onward}{links}</main></body></html>"
 
 
 class HostileSite:
     """The site's responses, all built before it is served, so that serving never holds the test's loop."""
 
     def __init__(self) -> None:
-        rules = "".join(f"Disallow: /*a*a*a*a*a*a*a*a*{index}*b\n" for index in range(RULES))
-        self.robots = f"User-agent: *\n{rules}Disallow: /deep/\n"
-        paths = ["/huge", "/over-limit", "/bomb", "/stacked", "/slow", "/fan/0"]
+        samples = ingestion_samples()
+        self.robots = samples.robots_of_many_rules("Disallow: /deep/")
+        self.sitemap = ""  # lists /listed, once the site's address is known
+        paths = ["/huge", "/nested", "/over-limit", "/bomb", "/stacked", "/slow", "/fan/0"]
         links = "".join(f'<a href="{path}">{path}</a> ' for path in paths)
         self.pages = {
             "/": f"<html><body><main><h1>Welcome</h1><p>Our shop sells tea.</p>{links}</main></body></html>",
             # Just under ingestion's 5 MB page limit: about two seconds of parsing.
             "/huge": "<html><body><main>" + '<div class="c"><span>x</span></div>' * 130_000 + "</main></body></html>",
+            "/nested": samples.deeply_nested_html(),
+            "/listed": "<html><body><main><h1>Listed</h1><p>Only the sitemap lists this page.</p></main></body></html>",
             "/over-limit": "<html><body><p>" + "word " * 1_300_000 + "</p></body></html>",
             **{f"/fan/{number}": fan_page(number) for number in range(FAN_PAGES)},
         }
@@ -88,6 +92,8 @@ class HostileSite:
         self.hits.append(request.path)
         if request.path == "/robots.txt":
             return web.Response(text=self.robots, content_type="text/plain")
+        if request.path == "/sitemap.xml":
+            return web.Response(text=self.sitemap, content_type="application/xml")
         if request.path == "/slow":
             return await self.drip(request)
         if request.path in self.encoded:
@@ -118,8 +124,10 @@ async def hostile_site() -> AsyncIterator[tuple[str, HostileSite]]:
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/"
+    site.sitemap = ingestion_samples().padded_sitemap([url + "listed"])
     try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/", site
+        yield url, site
     finally:
         await runner.cleanup()
 
@@ -192,10 +200,12 @@ async def test_hostile_crawl_and_uploads_keep_ingestion_ready(
 
     assert len(sources) == 1 + len(uploads)
     # The crawl met every hostile part of the site.
-    assert {"/robots.txt", "/huge", "/bomb", "/stacked", "/slow", *(f"/fan/{n}" for n in range(FAN_PAGES))} <= set(
-        site.hits
-    )
+    hostile = {"/robots.txt", "/sitemap.xml", "/huge", "/nested", "/bomb", "/stacked", "/slow"}
+    assert {*hostile, "/listed", *(f"/fan/{n}" for n in range(FAN_PAGES))} <= set(site.hits)
     assert not [hit for hit in site.hits if hit.startswith("/deep/")], "robots.txt was not applied"
+    [crawled] = [source for source in sources if source["kind"] == "url"]
+    failures = {failure["url"]: failure["error"] for failure in crawled["recent_failures"]}
+    assert re.fullmatch(r".*/nested: page took longer than [0-9.]+ s to parse", failures[url + "nested"])
     late = [probe for probe in probes if probe.seconds >= READY_WITHIN_SECONDS or probe.answer != "200"]
     assert not late, f"{len(late)} of {len(probes)} /readyz answers late or not ready: {late[:10]}"
     assert len(probes) >= 20
