@@ -23,9 +23,10 @@ INGRESS_SERVICE = "admin-api"  # the REST front door, scaled on CPU
 # Services that take traffic from outside the namespace: the REST API and the visitors' webchat sockets.
 PUBLIC_SERVICES = {INGRESS_SERVICE, "webchat"}
 RUN_AS_USER = 10001
-# Ingestion parses each upload in a child process limited to INGESTION_PARSE_MEMORY_BYTES (256 MiB) beside
-# the service itself (~250 MiB with the built-in model): its pod must hold both.
-MEMORY_LIMITS = {"ingestion": "768Mi"}
+# Ingestion holds the service itself (~250 MiB with the built-in model), an upload parser limited to
+# INGESTION_PARSE_MEMORY_BYTES (256 MiB) and INGESTION_PARSE_WORKERS page workers (2, ~135 MiB idle and
+# up to ~250 MiB parsing a 5 MB page): its pod must hold them all at once.
+MEMORY_LIMITS = {"ingestion": "1280Mi"}
 LAG_THRESHOLD = "50"
 
 
