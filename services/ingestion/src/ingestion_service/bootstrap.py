@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from customer_agent_shared.content_index import AccountScopedSearch
-from customer_agent_shared.embeddings import Embedder, create_embedder
+from customer_agent_shared.embeddings import BuiltinEmbedder, Embedder, OpenAICompatibleEmbedder, create_embedder
 from customer_agent_shared.kernel import (
     ServiceKernel,
     build_kernel,
@@ -119,14 +119,55 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
 
     indexer = DocumentIndexer(store, chunk_chars=settings.chunk_chars, overlap_chars=settings.chunk_overlap_chars)
     fetcher = build_fetcher(settings)
-    politeness = HostPoliteness(settings.host_concurrency, settings.host_delay_seconds)
-    crawler = Crawler(
+    crawler = build_crawler(settings, fetcher)
+    leases = SyncLeases(kernel.redis, prefix=settings.service_name)
+    runner = SyncRunner(website_sync(settings, unit_of_work, crawler, indexer), settings.max_concurrent_syncs, leases)
+    commands = SourceCommands(
+        unit_of_work,
+        indexer,
+        runner,
+        file_limits(settings),
+        consumer=f"{settings.consumer_group}:{SOURCES_COMMANDS}",
+        max_parse_attempts=settings.parse_attempts,
+    )
+    service = IngestionService(
+        kernel=kernel,
+        settings=settings,
+        store=store,
+        search=AccountScopedSearch(kernel.opensearch, index=settings.content_read_alias),
+        fetcher=fetcher,
+        runner=runner,
+        scheduler=ResyncScheduler(unit_of_work, runner, settings.scheduler_interval_seconds),
+        commands=commands,
+        articles=ArticleIndexing(unit_of_work, indexer, consumer=f"{settings.consumer_group}:{CONTENT_EVENTS}"),
+        backfill=build_backfill(settings, kernel.opensearch, embedder, unit_of_work, leases) if embedder else None,
+    )
+    _add_ingestion_steps(service, crawler=crawler, embedder=embedder, unit_of_work=unit_of_work)
+    register_subscribers(
+        kernel.broker, commands, service.articles, settings.consumer_group, settings.consumer_offset_reset
+    )
+    start_consumers_last(kernel)
+    return service
+
+
+def build_crawler(settings: IngestionSettings, fetcher: SafeFetcher) -> Crawler:
+    """The crawler: polite per host, parsing in time-bounded page workers."""
+    return Crawler(
         fetcher,
-        politeness,
+        HostPoliteness(settings.host_concurrency, settings.host_delay_seconds),
         parse_workers=settings.parse_workers,
         parse_timeout_seconds=settings.page_parse_timeout_seconds,
     )
-    sync = WebsiteSync(
+
+
+def website_sync(
+    settings: IngestionSettings,
+    unit_of_work: Callable[[], IngestionUnitOfWork],
+    crawler: Crawler,
+    indexer: DocumentIndexer,
+) -> WebsiteSync:
+    """The use case crawling and indexing one website source."""
+    return WebsiteSync(
         unit_of_work,
         crawler,
         indexer,
@@ -135,10 +176,11 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
         progress_interval_seconds=settings.progress_interval_seconds,
         progress_every_pages=settings.progress_every_pages,
     )
-    leases = SyncLeases(kernel.redis, prefix=settings.service_name)
-    runner = SyncRunner(sync, settings.max_concurrent_syncs, leases)
-    scheduler = ResyncScheduler(unit_of_work, runner, settings.scheduler_interval_seconds)
-    file_limits = FileLimits(
+
+
+def file_limits(settings: IngestionSettings) -> FileLimits:
+    """What an uploaded file may be and cost to parse, from the settings."""
+    return FileLimits(
         max_file_bytes=settings.max_file_bytes,
         max_unzipped_bytes=settings.max_unzipped_bytes,
         max_zip_ratio=settings.max_zip_ratio,
@@ -149,47 +191,33 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
         parse_cpu_seconds=settings.parse_cpu_seconds,
         parse_timeout_seconds=settings.parse_timeout_seconds,
     )
-    commands = SourceCommands(
-        unit_of_work,
-        indexer,
-        runner,
-        file_limits,
-        consumer=f"{settings.consumer_group}:{SOURCES_COMMANDS}",
-        max_parse_attempts=settings.parse_attempts,
-    )
-    articles = ArticleIndexing(unit_of_work, indexer, consumer=f"{settings.consumer_group}:{CONTENT_EVENTS}")
-    backfill = build_backfill(settings, kernel.opensearch, embedder, unit_of_work, leases) if embedder else None
-    service = IngestionService(
-        kernel=kernel,
-        settings=settings,
-        store=store,
-        search=AccountScopedSearch(kernel.opensearch, index=settings.content_read_alias),
-        fetcher=fetcher,
-        runner=runner,
-        scheduler=scheduler,
-        commands=commands,
-        articles=articles,
-        backfill=backfill,
-    )
+
+
+def _add_ingestion_steps(
+    service: IngestionService,
+    *,
+    crawler: Crawler,
+    embedder: BuiltinEmbedder | OpenAICompatibleEmbedder | None,
+    unit_of_work: Callable[[], IngestionUnitOfWork],
+) -> None:
+    """Start-up and shutdown steps of ingestion's own parts, after the plumbing's."""
+    lifecycle = service.kernel.lifecycle
 
     async def prepare_index() -> None:
-        await store.ensure_index()
+        await service.store.ensure_index()
         await asyncio.to_thread(warm_up)
 
     async def start_runner() -> None:
-        await runner.resume(unit_of_work)
+        await service.runner.resume(unit_of_work)
 
-    kernel.lifecycle.add("content index", prepare_index)
-    kernel.lifecycle.add("crawler http client", None, fetcher.aclose)
-    kernel.lifecycle.add("page workers", crawler.workers.start, crawler.workers.aclose)
-    kernel.lifecycle.add("sync runner", start_runner, runner.stop)
-    kernel.lifecycle.add("re-sync scheduler", scheduler.start, scheduler.stop)
-    if embedder is not None and backfill is not None:
-        kernel.lifecycle.add("embedding model", embedder.start, embedder.aclose)
-        kernel.lifecycle.add("embedding backfill", backfill.start, backfill.stop)
-    register_subscribers(kernel.broker, commands, articles, settings.consumer_group, settings.consumer_offset_reset)
-    start_consumers_last(kernel)
-    return service
+    lifecycle.add("content index", prepare_index)
+    lifecycle.add("crawler http client", None, service.fetcher.aclose)
+    lifecycle.add("page workers", crawler.workers.start, crawler.workers.aclose)
+    lifecycle.add("sync runner", start_runner, service.runner.stop)
+    lifecycle.add("re-sync scheduler", service.scheduler.start, service.scheduler.stop)
+    if embedder is not None and service.backfill is not None:
+        lifecycle.add("embedding model", embedder.start, embedder.aclose)
+        lifecycle.add("embedding backfill", service.backfill.start, service.backfill.stop)
 
 
 def build_backfill(
