@@ -73,14 +73,8 @@ def build_service(settings: ConversationSettings | None = None) -> ConversationS
     def unit_of_work() -> ConversationUnitOfWork:
         return _unit_of_work(kernel)
 
-    llm: ChatCompletionsClient | None = None
-    if settings.llm_base_url:
-        llm = ChatCompletionsClient(
-            settings.llm_base_url,
-            settings.llm_model,
-            api_key=settings.llm_api_key,
-            timeout_seconds=settings.llm_timeout_seconds,
-        )
+    llm = build_llm_client(settings)
+    if llm is not None:
         kernel.lifecycle.add("llm client", None, llm.close)
     embedder = create_embedder(settings)
     if embedder is not None:
@@ -88,21 +82,11 @@ def build_service(settings: ConversationSettings | None = None) -> ConversationS
     engine = build_answer_engine(settings, kernel.opensearch, embedder=embedder, llm=llm)
     profiles = ProfileCache(settings.config_cache_seconds)
     conversations = ConversationHandler(
-        unit_of_work,
-        engine,
-        profiles,
-        consumer_prefix=settings.consumer_group,
-        options=ConversationOptions(
-            recent_turns=settings.recent_turns,
-            send_handoff_notice=settings.send_handoff_notice,
-            unavailable_wait_seconds=settings.unavailable_wait_seconds,
-        ),
+        unit_of_work, engine, profiles, consumer_prefix=settings.consumer_group, options=conversation_options(settings)
     )
     config = ConfigFolder(unit_of_work, profiles, consumer=f"{settings.consumer_group}:agent.config.v1")
     resolution = ResolutionSweep(
-        unit_of_work,
-        default_hours=settings.resolution_hours,
-        interval_seconds=settings.resolution_sweep_seconds,
+        unit_of_work, default_hours=settings.resolution_hours, interval_seconds=settings.resolution_sweep_seconds
     )
     retention = QuestionLogRetention(unit_of_work, days=settings.question_log_days)
     replay = DraftReplay(
@@ -129,6 +113,27 @@ def build_service(settings: ConversationSettings | None = None) -> ConversationS
     )
     start_consumers_last(kernel)
     return ConversationService(kernel, settings, conversations, config, resolution, replay)
+
+
+def conversation_options(settings: ConversationSettings) -> ConversationOptions:
+    """How threads are answered, from the settings."""
+    return ConversationOptions(
+        recent_turns=settings.recent_turns,
+        send_handoff_notice=settings.send_handoff_notice,
+        unavailable_wait_seconds=settings.unavailable_wait_seconds,
+    )
+
+
+def build_llm_client(settings: ConversationSettings) -> ChatCompletionsClient | None:
+    """The chat-completions client when an LLM is configured, else None (extractive answers only)."""
+    if not settings.llm_base_url:
+        return None
+    return ChatCompletionsClient(
+        settings.llm_base_url,
+        settings.llm_model,
+        api_key=settings.llm_api_key,
+        timeout_seconds=settings.llm_timeout_seconds,
+    )
 
 
 def build_answer_engine(
