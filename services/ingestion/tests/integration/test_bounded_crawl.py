@@ -4,7 +4,7 @@ a huge robots.txt bounds how many of a page's links are judged, and a large site
 from __future__ import annotations
 
 import pytest
-from customer_agent_shared.events.sources import SOURCE_SYNC, SourceKind
+from customer_agent_shared.events.sources import SOURCE_DELETE, SOURCE_SYNC, SourceKind
 from customer_agent_shared.testing.kafka import unique_name
 from customer_agent_shared.testing.plumbing import eventually
 from ingestion_service.bootstrap import IngestionService
@@ -67,14 +67,21 @@ async def test_a_huge_robots_txt_bounds_the_links_judged_per_page(ingestion: Ing
         pages[f"/fan/{number}"] = page(f"Fan {number}", f"Fan page {number} of the robin.", [*onward, *deep_links])
     site = LocalSite(robots=samples.robots_of_many_rules("Disallow: /deep/"), pages=pages)
     dropped_before = REGISTRY.get_sample_value("customer_agent_ingestion_links_dropped_total", {"reason": "per_page"})
-    async with serve(site):
-        await sync(ingestion, account, "robin", site.url("/"))
-        # Judging every link against every rule took over a minute a page; bounded, seconds for the site.
-        record = await wait_for_source(ingestion, account, "robin", timeout_seconds=30)
-    assert (record.state, record.documents) == ("ready", 1 + FAN_PAGES)
-    assert not [hit for hit in site.hits if hit.path.startswith("/deep/")], "robots.txt was not applied"
-    dropped = REGISTRY.get_sample_value("customer_agent_ingestion_links_dropped_total", {"reason": "per_page"})
-    assert (dropped or 0) - (dropped_before or 0) > (1 + FAN_PAGES) * (LINKS_PER_PAGE - 100)
+    try:
+        async with serve(site):
+            await sync(ingestion, account, "robin", site.url("/"))
+            # Judging every link against every rule took over a minute a page; bounded, seconds for the site.
+            record = await wait_for_source(ingestion, account, "robin", timeout_seconds=30)
+        assert (record.state, record.documents) == ("ready", 1 + FAN_PAGES)
+        assert not [hit for hit in site.hits if hit.path.startswith("/deep/")], "robots.txt was not applied"
+        dropped = REGISTRY.get_sample_value("customer_agent_ingestion_links_dropped_total", {"reason": "per_page"})
+        assert (dropped or 0) - (dropped_before or 0) > (1 + FAN_PAGES) * (LINKS_PER_PAGE - 100)
+    finally:
+        # The pages' link text is thousands of chunks: left in the shared index, their vectors would keep
+        # the session's embedding backfill busy for many minutes after this test.
+        await ingestion.commands.handle(
+            command_event(SOURCE_DELETE, account_id=account, source_id="robin", kind=SourceKind.URL)
+        )
 
 
 async def test_a_large_sitemap_is_parsed_off_the_event_loop(ingestion: IngestionService) -> None:
