@@ -2,6 +2,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+from customer_agent_shared.messaging.failures import TransientHandlerError
+from ingestion_service.adapters import content_store
 from ingestion_service.adapters.content_store import ChunkDocument, ContentStore, bulk_body
 
 
@@ -57,3 +60,50 @@ async def test_bulk_request_is_one_json_line_per_action_and_document() -> None:
 def test_text_orjson_refuses_is_escaped_instead_of_failing_the_batch() -> None:
     body = bulk_body([({"index": {"_id": "x"}}, {"body": "broken \ud800 text"})])
     assert [json.loads(line) for line in body.splitlines()] == [{"index": {"_id": "x"}}, {"body": "broken \ud800 text"}]
+
+
+class ConflictingClient:
+    """Stands in for AsyncOpenSearch: its by-query calls meet ``conflicts`` changed chunks, one fewer each time."""
+
+    def __init__(self, conflicts: int) -> None:
+        self.conflicts = conflicts
+        self.calls = 0
+
+    async def update_by_query(self, *, index: str, body: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+        return self._answer("updated")
+
+    async def delete_by_query(self, *, index: str, body: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+        return self._answer("deleted")
+
+    def _answer(self, counted: str) -> dict[str, Any]:
+        self.calls += 1
+        conflicts, self.conflicts = self.conflicts, max(self.conflicts - 1, 0)
+        return {counted: 2 if self.calls == 1 else 1, "version_conflicts": conflicts}
+
+
+def _conflicting_store(conflicts: int) -> tuple[ContentStore, ConflictingClient]:
+    client = ConflictingClient(conflicts)
+    store = ContentStore(client, index="i", read_alias="r", write_alias="w")  # type: ignore[arg-type]
+    return store, client
+
+
+async def test_a_chunk_changed_under_a_flag_update_is_updated_again(monkeypatch: Any) -> None:
+    monkeypatch.setattr(content_store, "BY_QUERY_RETRY_SECONDS", 0.0)
+    store, client = _conflicting_store(conflicts=2)
+    await store.update_source_flags("acct", "docs", private=False, citations=False)
+    assert client.calls == 3
+
+
+async def test_a_chunk_changed_under_a_delete_is_deleted_again_and_counted(monkeypatch: Any) -> None:
+    monkeypatch.setattr(content_store, "BY_QUERY_RETRY_SECONDS", 0.0)
+    store, client = _conflicting_store(conflicts=1)
+    assert await store.delete_source("acct", "docs") == 3
+    assert client.calls == 2
+
+
+async def test_chunks_that_keep_changing_are_a_transient_failure(monkeypatch: Any) -> None:
+    monkeypatch.setattr(content_store, "BY_QUERY_RETRY_SECONDS", 0.0)
+    store, client = _conflicting_store(conflicts=100)
+    with pytest.raises(TransientHandlerError):
+        await store.delete_source("acct", "docs")
+    assert client.calls == content_store.BY_QUERY_ATTEMPTS

@@ -9,6 +9,7 @@ the write alias moves to the new index first, the old chunks are reindexed into 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -28,12 +29,19 @@ from customer_agent_shared.content_index import (
     localize_script,
     localized_fields,
 )
+from customer_agent_shared.messaging.failures import TransientHandlerError
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
 logger = logging.getLogger(__name__)
 
 REINDEX_TIMEOUT_SECONDS = 3600
+BY_QUERY_ATTEMPTS = 5
+BY_QUERY_RETRY_SECONDS = 0.2
+
+
+class IndexConflictError(TransientHandlerError):
+    """A delete or update by query kept meeting chunks written meanwhile (the embedder adding vectors)."""
 
 
 @dataclass(frozen=True)
@@ -287,12 +295,26 @@ class ContentStore:
         query: dict[str, Any] = {"bool": {"filter": filters}}
         if must_not:
             query["bool"]["must_not"] = must_not
-        result = await self._client.delete_by_query(
-            index=self._both_aliases,
-            body={"query": query},
-            params={"conflicts": "proceed", "refresh": "true", "ignore_unavailable": "true"},
-        )
-        return int(result.get("deleted", 0))
+        return await self._by_query_until_settled(self._client.delete_by_query, {"query": query}, "deleted")
+
+    async def _by_query_until_settled(self, operation: Any, body: dict[str, Any], counted: str) -> int:
+        """Run a delete/update by query again while it skipped chunks changed under it; return the count.
+
+        The embedder adds vectors in place, so a chunk can change between the query's read and its
+        write; such a chunk is skipped with a version conflict and must be tried again, never left out.
+        """
+        total = 0
+        for attempt in range(BY_QUERY_ATTEMPTS):
+            result = await operation(
+                index=self._both_aliases,
+                body=body,
+                params={"conflicts": "proceed", "refresh": "true", "ignore_unavailable": "true"},
+            )
+            total += int(result.get(counted, 0))
+            if not int(result.get("version_conflicts", 0)):
+                return total
+            await asyncio.sleep(BY_QUERY_RETRY_SECONDS * (attempt + 1))
+        raise IndexConflictError(f"chunks kept changing during a {counted} by query; try again")
 
     @staticmethod
     def _scope(account_id: str, source_id: str) -> list[dict[str, Any]]:
@@ -321,18 +343,13 @@ class ContentStore:
 
     async def update_source_flags(self, account_id: str, source_id: str, *, private: bool, citations: bool) -> None:
         """Switch a source's private / citations-allowed flags on all its chunks."""
-        await self._client.update_by_query(
-            index=self._both_aliases,
-            body={
-                "query": {"bool": {"filter": self._scope(account_id, source_id)}},
-                "script": {
-                    "lang": "painless",
-                    "source": "ctx._source.private = params.p; ctx._source.citations_allowed = params.c",
-                    "params": {"p": private, "c": citations and not private},
-                },
-            },
-            params={"conflicts": "proceed", "refresh": "true", "ignore_unavailable": "true"},
-        )
+        script = {
+            "lang": "painless",
+            "source": "ctx._source.private = params.p; ctx._source.citations_allowed = params.c",
+            "params": {"p": private, "c": citations and not private},
+        }
+        body = {"query": {"bool": {"filter": self._scope(account_id, source_id)}}, "script": script}
+        await self._by_query_until_settled(self._client.update_by_query, body, "updated")
 
     async def refresh(self) -> None:
         """Make recent writes searchable now."""
