@@ -72,27 +72,13 @@ def upload_store_migrations(settings: AdminSettings) -> list[tuple[Path, str]]:
 def build_service(settings: AdminSettings | None = None) -> AdminService:
     """Build (not start) an admin-api process."""
     settings = settings or AdminSettings()
-    kernel = build_kernel(
-        settings,
-        schema=SCHEMA,
-        outbox=outbox_table,
-        inbox=inbox_table,
-        migrations_dir=MIGRATIONS_DIR,
-        schemas={upload_store.SCHEMA: settings.upload_schema},
-        also_migrate=upload_store_migrations(settings),
-    )
+    kernel = _build_kernel(settings)
     service = AdminService(kernel, settings)
     sources = SourceUseCases(service.unit_of_work, max_upload_bytes=settings.max_upload_bytes)
     credits = CreditUseCases(service.unit_of_work)
     insights = InsightUseCases(service.unit_of_work)
     preview = PreviewUseCase(kernel.producer, timeout_seconds=settings.preview_timeout_seconds)
-    replays = ReplayUseCases(
-        service.unit_of_work,
-        timeout_seconds=settings.replay_timeout_seconds,
-        retention_days=settings.replay_retention_days,
-    )
-    replay_retention = Periodic("replay-retention", replays.prune, interval_seconds=RETENTION_INTERVAL_SECONDS)
-    kernel.lifecycle.add("replay retention", replay_retention.start, replay_retention.stop)
+    replays = _replay_use_cases(service)
     token = settings.bootstrap_token.get_secret_value() if settings.bootstrap_token else None
     service.api = ApiServices(
         accounts=AccountUseCases(service.unit_of_work),
@@ -131,6 +117,31 @@ def build_service(settings: AdminSettings | None = None) -> AdminService:
         kernel.lifecycle.add("demo account", demo)
     start_consumers_last(kernel)
     return service
+
+
+def _build_kernel(settings: AdminSettings) -> ServiceKernel:
+    """The kernel over admin-api's schema, also migrating the upload store it writes."""
+    return build_kernel(
+        settings,
+        schema=SCHEMA,
+        outbox=outbox_table,
+        inbox=inbox_table,
+        migrations_dir=MIGRATIONS_DIR,
+        schemas={upload_store.SCHEMA: settings.upload_schema},
+        also_migrate=upload_store_migrations(settings),
+    )
+
+
+def _replay_use_cases(service: AdminService) -> ReplayUseCases:
+    """Draft replays, with the periodic pruning of old ones added to the lifecycle."""
+    replays = ReplayUseCases(
+        service.unit_of_work,
+        timeout_seconds=service.settings.replay_timeout_seconds,
+        retention_days=service.settings.replay_retention_days,
+    )
+    retention = Periodic("replay-retention", replays.prune, interval_seconds=RETENTION_INTERVAL_SECONDS)
+    service.kernel.lifecycle.add("replay retention", retention.start, retention.stop)
+    return replays
 
 
 def _request_budgets(settings: AdminSettings, kernel: ServiceKernel) -> RequestBudgets:
