@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import partial
 
 from customer_agent_shared.events.channels import HandoffReason
@@ -17,11 +15,11 @@ from customer_agent_shared.events.conversations import (
 )
 from customer_agent_shared.events.envelope import CloudEvent
 
-from routing_service.adapters.account_cache import AccountDirectory
 from routing_service.domain.decisions import Decision, Situation, decide_handoff_request
+from routing_service.handlers.base import RoutingUseCase
 from routing_service.handlers.effects import Cause, aware, carry_out, count_decision, people_now, record_change
 from routing_service.handlers.tenancy import require_matching_account
-from routing_service.handlers.types import RoutingUnitOfWorkProtocol, UnitOfWorkFactory
+from routing_service.handlers.types import RoutingUnitOfWorkProtocol
 
 logger = logging.getLogger(__name__)
 
@@ -31,25 +29,8 @@ DEFAULT_REASONS = {
 }
 
 
-class HandleConversationEvent:
+class HandleConversationEvent(RoutingUseCase):
     """Answers join the transcript; cannot_answer / handoff_requested hand off; resolved closes."""
-
-    def __init__(
-        self,
-        unit_of_work: UnitOfWorkFactory,
-        directory: AccountDirectory,
-        consumer: str,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._unit_of_work = unit_of_work
-        self._directory = directory
-        self._consumer = consumer
-        self._clock = clock
-
-    @property
-    def inbox_consumer(self) -> str:
-        """The name this use case claims its events under in the inbox."""
-        return self._consumer
 
     async def handle(self, event: CloudEvent[ConversationEvent]) -> Decision | None:
         """Handle one conversation event; the handoff decision when one was taken, else None."""

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from functools import partial
 
 from customer_agent_shared.events.channels import MessageReceived
 from customer_agent_shared.events.envelope import CloudEvent
 
-from routing_service.adapters.account_cache import AccountDirectory, AccountView
+from routing_service.adapters.account_cache import AccountView
 from routing_service.domain.decisions import Decision, Outcome, Situation, decide_inbound
 from routing_service.domain.handoff import People
 from routing_service.domain.model import RoutedThread
+from routing_service.handlers.base import RoutingUseCase
 from routing_service.handlers.effects import Cause, aware, carry_out, count_decision, people_now
 from routing_service.handlers.tenancy import require_matching_account
-from routing_service.handlers.types import UnitOfWorkFactory
 from routing_service.metrics import DECISION_SECONDS, DUPLICATE_MESSAGES
 
 logger = logging.getLogger(__name__)
@@ -24,25 +24,8 @@ logger = logging.getLogger(__name__)
 MAX_SENT_AT_AGE = timedelta(minutes=5)
 
 
-class RouteInboundMessage:
+class RouteInboundMessage(RoutingUseCase):
     """One short transaction per message: claim, store, lock the thread, decide, stage events, commit."""
-
-    def __init__(
-        self,
-        unit_of_work: UnitOfWorkFactory,
-        directory: AccountDirectory,
-        consumer: str,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._unit_of_work = unit_of_work
-        self._directory = directory
-        self._consumer = consumer
-        self._clock = clock
-
-    @property
-    def inbox_consumer(self) -> str:
-        """The name this use case claims its events under in the inbox."""
-        return self._consumer
 
     async def prepare(self, events: Sequence[CloudEvent[MessageReceived]]) -> None:
         """Ahead of a batch, inside its transaction: receive the first message of each of its threads, all

@@ -7,41 +7,24 @@ Nothing is changed; the answer goes out on conversations.preview-replies.v1, bes
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-
 from customer_agent_shared.events.channels import Assignee, AssigneeKind, ChannelRef, OutboundKind
 from customer_agent_shared.events.config import HandoffSettings
-from customer_agent_shared.events.envelope import CloudEvent, derived_event_id, make_event
+from customer_agent_shared.events.envelope import CloudEvent
 from customer_agent_shared.events.preview import PREVIEW_ROUTED, PreviewRequested, PreviewRouted, RoutingNotice
 from customer_agent_shared.topics import CONVERSATIONS_PREVIEW_REPLIES
 
-from routing_service.adapters.account_cache import AccountDirectory, AccountView
+from routing_service.adapters.account_cache import AccountView
 from routing_service.domain.decisions import Decision, Outcome, Situation, decide_inbound
 from routing_service.domain.handoff import Notice
 from routing_service.domain.messages import notice_text
 from routing_service.domain.ownership import ThreadState
+from routing_service.handlers.base import RoutingUseCase, stage_reply
 from routing_service.handlers.effects import people_now
 from routing_service.handlers.tenancy import require_matching_account
-from routing_service.handlers.types import UnitOfWorkFactory
-
-SOURCE = "routing"
 
 
-class PreviewRouting:
+class PreviewRouting(RoutingUseCase):
     """Answers preview requests with routing's decision for a new thread (read only)."""
-
-    def __init__(
-        self,
-        unit_of_work: UnitOfWorkFactory,
-        directory: AccountDirectory,
-        consumer: str,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._unit_of_work = unit_of_work
-        self._directory = directory
-        self._consumer = consumer
-        self._clock = clock
 
     async def handle(self, event: CloudEvent[PreviewRequested]) -> PreviewRouted | None:
         """Decide as for a new thread and stage the answer; None for a repeat."""
@@ -61,14 +44,7 @@ class PreviewRouting:
             )
             decision = decide_inbound(situation, trigger_matched=account.triggers.match(request.text) is not None)
             routed = _routed(request, channel, decision, account)
-            reply = make_event(
-                PREVIEW_ROUTED,
-                routed,
-                source=SOURCE,
-                account_id=request.account_id,
-                event_id=derived_event_id(event.id, PREVIEW_ROUTED),
-            )
-            await uow.publish(CONVERSATIONS_PREVIEW_REPLIES, request.account_id, reply)
+            await stage_reply(uow, event, topic=CONVERSATIONS_PREVIEW_REPLIES, event_type=PREVIEW_ROUTED, data=routed)
             await uow.commit()
         return routed
 

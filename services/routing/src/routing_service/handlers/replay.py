@@ -11,12 +11,11 @@ agent.replay-results.v1.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from customer_agent_shared.events.channels import HandoffReason
 from customer_agent_shared.events.config import AgentConfigSnapshot
-from customer_agent_shared.events.envelope import CloudEvent, derived_event_id, make_event
+from customer_agent_shared.events.envelope import CloudEvent
 from customer_agent_shared.events.replay import (
     REPLAY_ROUTED,
     ReplayRouted,
@@ -27,7 +26,7 @@ from customer_agent_shared.events.replay import (
 )
 from customer_agent_shared.topics import AGENT_REPLAY_RESULTS
 
-from routing_service.adapters.account_cache import AccountDirectory, deployment_in
+from routing_service.adapters.account_cache import deployment_in
 from routing_service.domain.decisions import (
     Outcome,
     PauseCause,
@@ -38,12 +37,10 @@ from routing_service.domain.decisions import (
 from routing_service.domain.handoff import People
 from routing_service.domain.ownership import ThreadState
 from routing_service.domain.triggers import TriggerMatcher
+from routing_service.handlers.base import RoutingUseCase, stage_reply
 from routing_service.handlers.effects import people_now
 from routing_service.handlers.preview import decision_assignee
 from routing_service.handlers.tenancy import require_matching_account
-from routing_service.handlers.types import UnitOfWorkFactory
-
-SOURCE = "routing"
 
 
 def judge(
@@ -71,20 +68,8 @@ def judge(
     )
 
 
-class ReplayRouting:
+class ReplayRouting(RoutingUseCase):
     """Answers a replay's routing requests (read only)."""
-
-    def __init__(
-        self,
-        unit_of_work: UnitOfWorkFactory,
-        directory: AccountDirectory,
-        consumer: str,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._unit_of_work = unit_of_work
-        self._directory = directory
-        self._consumer = consumer
-        self._clock = clock
 
     async def handle(self, event: CloudEvent[ReplayRoutingRequested]) -> ReplayRouted | None:
         """Judge every question under both configurations and stage the verdicts; None for a repeat."""
@@ -108,13 +93,6 @@ class ReplayRouting:
                     for question in request.questions
                 ],
             )
-            reply = make_event(
-                REPLAY_ROUTED,
-                routed,
-                source=SOURCE,
-                account_id=request.account_id,
-                event_id=derived_event_id(event.id, REPLAY_ROUTED),
-            )
-            await uow.publish(AGENT_REPLAY_RESULTS, request.account_id, reply)
+            await stage_reply(uow, event, topic=AGENT_REPLAY_RESULTS, event_type=REPLAY_ROUTED, data=routed)
             await uow.commit()
         return routed
