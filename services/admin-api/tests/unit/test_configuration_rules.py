@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 from admin_api.domain import configuration as rules
 from admin_api.domain.errors import Conflict, InvalidRequest, NotFound
-from admin_api.domain.handoff_defaults import DEFAULT_AVAILABILITY_MESSAGES
+from admin_api.domain.handoff_defaults import DEFAULT_AVAILABILITY_MESSAGES, parse_defaults
 from customer_agent_shared.events.channels import AssigneeKind, ChannelType
 from customer_agent_shared.events.config import (
     AgentConfigSnapshot,
@@ -228,3 +229,20 @@ def test_a_new_profile_keeps_or_replaces_the_answer_threshold(
         strict, AgentProfile(name="Bob", answer_threshold=given), keep_answer_threshold=keep
     )
     assert (changed.agent.name, changed.agent.answer_threshold) == ("Bob", expected)
+
+
+def test_the_default_messages_data_file_holds_five_messages_in_six_languages() -> None:
+    assert sorted(DEFAULT_AVAILABILITY_MESSAGES) == ["da", "de", "en", "es", "fr", "nl"]
+    for messages in DEFAULT_AVAILABILITY_MESSAGES.values():
+        assert all(text.strip() for text in messages.model_dump().values())
+        assert len(messages.model_dump()) == 5
+    assert DEFAULT_AVAILABILITY_MESSAGES["da"].available == "Tak fordi du venter. En fra vores team er hos dig om lidt."
+
+
+def test_default_messages_with_a_missing_or_unknown_message_are_refused() -> None:
+    five = {"available": "a", "away": "b", "at_capacity": "c", "outside_hours": "d", "handoff_unavailable": "e"}
+    assert parse_defaults(json.dumps({"en": five}))["en"] == AvailabilityMessages(**five)
+    with pytest.raises(ValueError, match="unknown messages"):
+        parse_defaults(json.dumps({"en": {**five, "avaliable": "typo"}}))
+    with pytest.raises(ValueError, match="handoff_unavailable"):
+        parse_defaults(json.dumps({"en": {key: text for key, text in five.items() if key != "handoff_unavailable"}}))
