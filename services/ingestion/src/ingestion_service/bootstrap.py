@@ -157,6 +157,7 @@ def build_crawler(settings: IngestionSettings, fetcher: SafeFetcher) -> Crawler:
         HostPoliteness(settings.host_concurrency, settings.host_delay_seconds),
         parse_workers=settings.parse_workers,
         parse_timeout_seconds=settings.page_parse_timeout_seconds,
+        parse_memory_bytes=settings.page_parse_memory_bytes,
     )
 
 

@@ -8,7 +8,11 @@ from customer_agent_shared.settings import ServiceSettings, UploadStoreSettings
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from ingestion_service.adapters.page_worker_pool import DEFAULT_PARSE_WORKERS, DEFAULT_TIMEOUT_SECONDS
+from ingestion_service.adapters.page_worker_pool import (
+    DEFAULT_MEMORY_BYTES,
+    DEFAULT_PARSE_WORKERS,
+    DEFAULT_TIMEOUT_SECONDS,
+)
 from ingestion_service.adapters.parse_limits import MIB
 from ingestion_service.domain.network_policy import parse_networks
 
@@ -52,6 +56,12 @@ class IngestionSettings(ServiceSettings, EmbeddingSettings, UploadStoreSettings)
         gt=0,
         description="Longest a page worker may spend on one crawled page, robots.txt or sitemap; then it is "
         "killed and replaced and the page fails (with INGESTION_PARSE_WORKERS=0: no limit).",
+    )
+    page_parse_memory_bytes: int = Field(
+        default=DEFAULT_MEMORY_BYTES,
+        ge=320 * MIB,
+        description="Address-space limit (RLIMIT_AS) of each page worker; a page whose parse needs more fails "
+        "alone and its worker is replaced. The pod's memory limit must hold every worker plus the service.",
     )
 
     # Files.

@@ -153,3 +153,18 @@ async def test_a_worker_gives_back_the_memory_of_a_large_page(one_worker: PageWo
     outcome = await one_worker.parse(PAGE_URL, _fetched(wide), START)
     assert outcome.kind is PageKind.CHANGED
     assert _resident_mib(pid) - before < 40  # its tree alone is over 100 MiB
+
+
+async def test_a_page_needing_more_memory_than_a_worker_may_use_fails_alone() -> None:
+    workers = PageWorkers(1, timeout_seconds=30.0, memory_bytes=384 * 1024 * 1024)
+    try:
+        # 300,000 links (4.8 MB): about 490 MiB of address space to parse, which parses without the limit.
+        greedy = await workers.parse(PAGE_URL, _fetched("<a href=/x>y</a>" * 300_000), START)
+        assert greedy.kind is PageKind.FAILED
+        assert greedy.failure_kind == "memory"
+        assert greedy.error is not None
+        assert "more memory than a page worker may use" in greedy.error
+        after = await workers.parse(PAGE_URL, _fetched(DANISH_PAGE), START)
+        assert after.kind is PageKind.CHANGED
+    finally:
+        await workers.aclose()

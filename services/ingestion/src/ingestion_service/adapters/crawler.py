@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from ingestion_service.adapters.metrics import BYTES_FETCHED, LINKS_DROPPED, PAGES_FETCHED
 from ingestion_service.adapters.page_parser import PageKind, PageOutcome
 from ingestion_service.adapters.page_worker_pool import (
+    DEFAULT_MEMORY_BYTES,
     DEFAULT_PARSE_WORKERS,
     DEFAULT_TIMEOUT_SECONDS,
     PageWorkers,
@@ -84,10 +85,13 @@ class Crawler:
         *,
         parse_workers: int = DEFAULT_PARSE_WORKERS,
         parse_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        parse_memory_bytes: int = DEFAULT_MEMORY_BYTES,
     ) -> None:
         self._fetcher = fetcher
         self._politeness = politeness
-        self.workers = PageWorkers(parse_workers, timeout_seconds=parse_timeout_seconds)
+        self.workers = PageWorkers(
+            parse_workers, timeout_seconds=parse_timeout_seconds, memory_bytes=parse_memory_bytes
+        )
 
     async def fetch(
         self, url: str, delay: float | None, *, etag: str | None = None, last_modified: str | None = None

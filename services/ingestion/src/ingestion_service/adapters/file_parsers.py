@@ -14,6 +14,7 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Sequence
 
 import orjson
 
@@ -50,7 +51,7 @@ async def parse_file(filename: str, content: bytes, limits: FileLimits) -> Parse
 
 
 async def start_parser(
-    module: str = WORKER_MODULE, *, stderr: int | None = asyncio.subprocess.PIPE
+    module: str = WORKER_MODULE, *, stderr: int | None = asyncio.subprocess.PIPE, arguments: Sequence[str] = ()
 ) -> asyncio.subprocess.Process:
     """A new parser process running ``module`` (the file parser, which limits itself before it reads the file,
     or a long-lived ``page_worker``, whose ``stderr`` is the service's: None), waiting for its request on stdin."""
@@ -59,6 +60,7 @@ async def start_parser(
         "-I",  # isolated: no PYTHON* variables, no user site-packages, no current directory on the path
         "-m",
         module,
+        *arguments,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=stderr,

@@ -14,9 +14,11 @@ import contextlib
 import ctypes
 import functools
 import os
+import resource
 import struct
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
@@ -30,6 +32,7 @@ from ingestion_service.domain.urls import path_and_query, same_site
 
 LENGTH = struct.Struct(">I")
 READY = b'{"ready":true}'
+OUT_OF_MEMORY = "the content needs more memory than a page worker may use"
 
 
 def frame(data: bytes) -> bytes:
@@ -88,7 +91,22 @@ def respond(header: bytes, content: bytes) -> bytes:
     try:
         return orjson.dumps(handle(orjson.loads(header), content))
     except Exception as error:
+        if isinstance(error, MemoryError) or reached_memory_limit():
+            # The C parsers report a failed allocation as a parse error: the address space tells.
+            return orjson.dumps({"worker_error": OUT_OF_MEMORY, "memory": True})
         return orjson.dumps({"worker_error": f"{type(error).__name__}: {error}"[:500]})
+
+
+def reached_memory_limit() -> bool:
+    """Whether this process's address space ever came within 5 % of its limit (its peak, from /proc)."""
+    limit, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if limit == resource.RLIM_INFINITY:
+        return False
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmPeak:"):
+                return int(line.split()[1]) * 1024 >= limit * 0.95
+    return False
 
 
 def release_memory() -> Callable[[], object]:
@@ -100,10 +118,22 @@ def release_memory() -> Callable[[], object]:
     return lambda: None
 
 
+def limit_memory(arguments: list[str]) -> None:
+    """Cap this process's address space as ``--memory-bytes=N`` asks; no core file; first to go on an OOM."""
+    for argument in arguments:
+        if argument.startswith("--memory-bytes="):
+            limit = int(argument.partition("=")[2])
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    with contextlib.suppress(OSError):
+        Path("/proc/self/oom_score_adj").write_text("1000")
+
+
 def main() -> int:
     """Entry point of a page worker: load the language model, say so, then answer until stdin closes."""
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever a library prints goes to stderr, not between the answers
+    limit_memory(sys.argv[1:])
     warm_up()
     trim = release_memory()
     answers.write(frame(READY))

@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 WORKER_MODULE = "ingestion_service.adapters.page_worker"
 DEFAULT_PARSE_WORKERS = 2
 DEFAULT_TIMEOUT_SECONDS = 10.0
+# A worker idles at ~250 MiB of address space and a 5 MB page of ordinary HTML peaks near 400 MiB; a page
+# of a million empty elements needs over 800 MiB, twice over with two workers: more than the pod holds.
+DEFAULT_MEMORY_BYTES = 512 * 1024 * 1024
 STARTUP_SECONDS = 60.0  # imports and the language model: about a second on an idle core
 MAX_ANSWER_BYTES = 256 * 1024 * 1024
 FETCHED_FIELDS = tuple(field.name for field in dataclasses.fields(FetchResult) if field.name != "body")
@@ -40,18 +43,23 @@ class WorkerFailed(Exception):
     """A worker did not start, died, or answered with an error instead of a result."""
 
 
+class WorkerOutOfMemory(WorkerFailed):
+    """The content needed more memory than a worker may use (its address-space limit)."""
+
+
 class _Worker:
     """One worker process, started on first use and again after it was stopped."""
 
-    def __init__(self) -> None:
+    def __init__(self, memory_bytes: int | None) -> None:
         self.process: asyncio.subprocess.Process | None = None
+        self._arguments = (f"--memory-bytes={memory_bytes}",) if memory_bytes else ()
 
     async def ensure_started(self) -> asyncio.subprocess.Process:
         """The running process, started (and awaited until it says it is ready) if there is none."""
         if self.process is not None and self.process.returncode is not None:
             self.process = None  # died between requests
         if self.process is None:
-            self.process = await start_parser(WORKER_MODULE, stderr=None)
+            self.process = await start_parser(WORKER_MODULE, stderr=None, arguments=self._arguments)
             try:
                 async with asyncio.timeout(STARTUP_SECONDS):
                     await self.read_answer()
@@ -93,11 +101,18 @@ class _Worker:
 
 class PageWorkers:
     """Parses fetched pages, robots.txt files and sitemaps in ``workers`` processes, each request bounded by
-    ``timeout_seconds``; with ``workers=0`` inline, in the event loop and unbounded (tests and debugging)."""
+    ``timeout_seconds`` and each process by ``memory_bytes`` of address space; with ``workers=0`` inline, in
+    the event loop and unbounded (tests and debugging)."""
 
-    def __init__(self, workers: int, *, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        workers: int,
+        *,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        memory_bytes: int | None = DEFAULT_MEMORY_BYTES,
+    ) -> None:
         self.timeout_seconds = timeout_seconds
-        self._workers = [_Worker() for _ in range(workers)]
+        self._workers = [_Worker(memory_bytes) for _ in range(workers)]
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         for worker in self._workers:
             self._idle.put_nowait(worker)
@@ -124,13 +139,17 @@ class PageWorkers:
         else:
             answer = orjson.loads(respond(encoded, content))
         if "worker_error" in answer:
-            raise WorkerFailed(str(answer["worker_error"]))
+            failure = WorkerOutOfMemory if answer.get("memory") else WorkerFailed
+            raise failure(str(answer["worker_error"]))
         return answer
 
     async def _ask_a_worker(self, request: bytes) -> dict[str, Any]:
         worker = await self._idle.get()
         try:
-            return await worker.ask(request, self.timeout_seconds)
+            answer = await worker.ask(request, self.timeout_seconds)
+            if answer.get("memory"):
+                await worker.stop()  # its peak stays at the limit: a fresh one serves the next request
+            return answer
         except TimeoutError as error:
             await worker.stop()
             raise WorkerTimeout(f"took longer than {self.timeout_seconds:g} s to parse") from error
@@ -157,6 +176,9 @@ class PageWorkers:
         except WorkerTimeout as error:
             logger.warning("a page took too long to parse; its worker was replaced", extra={"url": url})
             return PageOutcome(url, PageKind.FAILED, error=f"{url}: page {error}", failure_kind="timeout")
+        except WorkerOutOfMemory as error:
+            logger.warning("a page needed too much memory to parse", extra={"url": url})
+            return PageOutcome(url, PageKind.FAILED, error=f"{url}: {error}", failure_kind="memory")
         except WorkerFailed as error:
             logger.warning("a page worker failed on a page", extra={"url": url, "reason": str(error)})
             return PageOutcome(url, PageKind.FAILED, error=f"{url}: the parser crashed", failure_kind="internal")

@@ -28,7 +28,7 @@ from ingestion_service.handlers.types import IngestionUnitOfWorkProtocol, UnitOf
 
 logger = logging.getLogger(__name__)
 
-PARSE_FAILURE_KINDS = frozenset({"empty", "content_type", "internal", "timeout"})
+PARSE_FAILURE_KINDS = frozenset({"empty", "content_type", "internal", "timeout", "memory"})
 MAX_STORED_LINKS = 1000
 WRITERS = 2  # bulk requests in flight per sync
 QUEUE_DEPTH = 2  # batches waiting before the crawl is held back
