@@ -26,18 +26,18 @@ def busy(source: dict[str, Any]) -> bool:
     return source["state"] in IN_PROGRESS or embedding
 
 
-async def _sources(request: Request, console: Console, notice: str | None = None) -> HTMLResponse:
+async def _sources(
+    request: Request, console: Console, notice: str | None = None, *, template: str = "sources.html"
+) -> HTMLResponse:
     items = (await console.get("/sources"))["items"]
     context = {"console": console, "sources": items, "polling": any(busy(s) for s in items), "notice": notice}
-    return render(request, "sources.html", context)
+    return render(request, template, context)
 
 
 @router.get("/content", response_class=HTMLResponse)
 async def content_page(request: Request, console: SignedIn) -> HTMLResponse:
     """The Content page: forms to add sources, and the list of sources."""
-    items = (await console.get("/sources"))["items"]
-    context = {"console": console, "sources": items, "polling": any(busy(s) for s in items)}
-    return render(request, "content.html", context)
+    return await _sources(request, console, template="content.html")
 
 
 @router.get("/sources", response_class=HTMLResponse)
