@@ -36,6 +36,16 @@ def handoff_etag(config: AgentConfigSnapshot) -> str:
     return etag_of(config.handoff.model_dump(mode="json"))
 
 
+def users_etag(config: AgentConfigSnapshot) -> str:
+    """ETag of the users who take handoffs."""
+    return etag_of([user.model_dump(mode="json") for user in config.users])
+
+
+def teams_etag(config: AgentConfigSnapshot) -> str:
+    """ETag of the teams who take handoffs."""
+    return etag_of([team.model_dump(mode="json") for team in config.teams])
+
+
 def channel_etag(channel: ChannelDeployment) -> str:
     """ETag of one channel deployment and its rule."""
     return etag_of(channel.model_dump(mode="json"))
@@ -204,26 +214,40 @@ class ConfigurationUseCases:
             section=lambda config: config.handoff.model_dump(mode="json"),
         )
 
-    async def replace_users(self, account_id: str, *, actor: str, users: list[HandoffUser]) -> AgentConfigSnapshot:
-        """Replace the people who can take handoffs."""
+    async def replace_users(
+        self, account_id: str, *, actor: str, users: list[HandoffUser], if_match: str | None = None
+    ) -> AgentConfigSnapshot:
+        """Replace the people who can take handoffs (conditional on If-Match)."""
+
+        def mutate(config: AgentConfigSnapshot) -> AgentConfigSnapshot:
+            check_if_match(if_match, users_etag(config), "users")
+            return rules.replace_users(config, users)
+
         return await self._change(
             account_id,
             actor=actor,
             action="edit",
             target_type="users",
             target_id="users",
-            mutate=lambda config: rules.replace_users(config, users),
+            mutate=mutate,
             section=lambda config: {"users": [user.model_dump(mode="json") for user in config.users]},
         )
 
-    async def replace_teams(self, account_id: str, *, actor: str, teams: list[HandoffTeam]) -> AgentConfigSnapshot:
-        """Replace the teams that can take handoffs."""
+    async def replace_teams(
+        self, account_id: str, *, actor: str, teams: list[HandoffTeam], if_match: str | None = None
+    ) -> AgentConfigSnapshot:
+        """Replace the teams that can take handoffs (conditional on If-Match)."""
+
+        def mutate(config: AgentConfigSnapshot) -> AgentConfigSnapshot:
+            check_if_match(if_match, teams_etag(config), "teams")
+            return rules.replace_teams(config, teams)
+
         return await self._change(
             account_id,
             actor=actor,
             action="edit",
             target_type="teams",
             target_id="teams",
-            mutate=lambda config: rules.replace_teams(config, teams),
+            mutate=mutate,
             section=lambda config: {"teams": [team.model_dump(mode="json") for team in config.teams]},
         )
