@@ -13,26 +13,41 @@ from customer_agent_shared.events.envelope import CloudEvent, make_event, serial
 from customer_agent_shared.testing.kafka import produce_raw
 from customer_agent_shared.topics import CONVERSATIONS_EVENTS, SOURCES_COMMANDS
 
-from .harness import Harness, audit_trail, events_for, get_until, read_from, topic_ends
+from .harness import Account, Harness, audit_trail, events_for, get_until, read_from, topic_ends
 
 pytestmark = pytest.mark.integration
 
+PAYMENT = Citation(title="Payment", url="https://help.example.com/payment")
+DRAFT = "We accept cards and MobilePay."
+
 
 async def test_performance_and_knowledge_gaps(harness: Harness) -> None:
-    client, account = harness.client, await harness.new_account()
-    servers = harness.settings.kafka_bootstrap_servers
-    now = datetime.now(UTC)
-    pay = Citation(title="Payment", url="https://help.example.com/payment")
+    account, now = await harness.new_account(), datetime.now(UTC)
+    for item in conversation_events(account.id, now):
+        await produce_raw(
+            harness.settings.kafka_bootstrap_servers,
+            CONVERSATIONS_EVENTS,
+            serialize_event(item),
+            key=f"{account.id}:{item.data.thread_id}".encode(),
+        )
+    gaps = await gaps_grouped_by_meaning(harness, account)
+    await check_performance(harness, account, now)
+    await check_resolving_and_dismissing(harness, account, gaps)
+
+
+def conversation_events(account_id: str, now: datetime) -> list[CloudEvent[ConversationEvent]]:
+    """Five threads' events as conversation (and, for handed_off, routing) publish them, and a preview's."""
+    batch: list[CloudEvent[ConversationEvent]] = []
 
     def event(kind: str, thread: str, **fields: Any) -> None:
         data = ConversationEvent(
-            account_id=account.id,
+            account_id=account_id,
             thread_id=thread,
             channel=ChannelRef(type=ChannelType.LIVE_CHAT, id="web"),
             occurred_at=fields.pop("at", now),
             **fields,
         )
-        batch.append(make_event(f"conversation.{kind}", data, source="conversation-test", account_id=account.id))
+        batch.append(make_event(f"conversation.{kind}", data, source="conversation-test", account_id=account_id))
 
     # Questions' vectors as conversation sends them with a gap (its built-in model).
     embedder = BuiltinEmbedder()
@@ -44,18 +59,16 @@ async def test_performance_and_knowledge_gaps(harness: Harness) -> None:
         )
     )
     vectors = {"embedding_model": embedder.model_id}
-    batch: list[CloudEvent[ConversationEvent]] = []
     event("answered", "t1", question="How do I reset my password?", answer="Click 'forgot'.")
     event("resolved", "t1")
     event("cannot_answer", "t2", question="Can I pay with MobilePay?")
-    draft = "We accept cards and MobilePay."
     event(
         "knowledge_gap",
         "t2",
         question="Can I pay with MobilePay?",
-        nearest_content=[pay],
+        nearest_content=[PAYMENT],
         language="en",
-        recommended_answer=draft,
+        recommended_answer=DRAFT,
         question_embedding=english,
         **vectors,
     )
@@ -76,24 +89,26 @@ async def test_performance_and_knowledge_gaps(harness: Harness) -> None:
     event("resolved", "t4")  # so conversation resolves it after the quiet period: not the agent's resolution
     event("answered", "t5", question="How do I reset my password", at=now - timedelta(days=40))  # outside the range
     event("answered", "preview", question="Preview?", billable=False)
-    for item in batch:
-        await produce_raw(
-            servers,
-            CONVERSATIONS_EVENTS,
-            serialize_event(item),
-            key=f"{account.id}:{item.data.thread_id}".encode(),
-        )
+    return batch
 
+
+async def gaps_grouped_by_meaning(harness: Harness, account: Account) -> list[dict[str, Any]]:
+    """The open gaps once all three gap events are folded: the MobilePay questions are one gap."""
     gaps = await get_until(
         harness, account, "/knowledge-gaps", lambda body: sum(g["count"] for g in body["items"]) == 3
     )
-    listed = gaps["items"]
+    listed: list[dict[str, Any]] = gaps["items"]
     # One gap for the question in English and in Danish (by meaning: they share one word); threads live on
     # different partitions, so either language may have opened it.
     assert [(g["count"], "mobilepay" in g["question"].lower()) for g in listed] == [(2, True), (1, False)]
     assert listed[0]["nearest_content"] == [{"title": "Payment", "url": "https://help.example.com/payment"}]
-    assert listed[0]["recommended_answer"] in (draft, None)  # the Danish question came with no draft
+    assert listed[0]["recommended_answer"] in (DRAFT, None)  # the Danish question came with no draft
+    return listed
 
+
+async def check_performance(harness: Harness, account: Account, now: datetime) -> None:
+    """The figures of the last 30 days, of an older window, and the refusal of a bad range."""
+    client = harness.client
     performance = await get_until(harness, account, "/performance", lambda body: body["conversations"] == 4)
     assert performance["answered"] == 1
     assert performance["resolved"] == 1
@@ -117,30 +132,13 @@ async def test_performance_and_knowledge_gaps(harness: Harness) -> None:
         await client.get(account.path("/performance"), params={"from": "yesterday"}, headers=account.read)
     ).status_code == 422
 
+
+async def check_resolving_and_dismissing(harness: Harness, account: Account, listed: list[dict[str, Any]]) -> None:
+    """Resolving the MobilePay gap adds a short answer (a sync command, audited); Iceland's is dismissed."""
+    client, servers = harness.client, harness.settings.kafka_bootstrap_servers
     offsets = await topic_ends(servers, SOURCES_COMMANDS)
     gap_id = listed[0]["id"]
-    resolved = await client.post(
-        account.path(f"/knowledge-gaps/{gap_id}/resolve"),
-        json={"answer": "Yes, we accept MobilePay."},
-        headers=account.edit,
-    )
-    assert resolved.status_code == 201, resolved.text
-    source = resolved.json()["source"]
-    assert (source["kind"], source["question"], source["answer"]) == (
-        "short_answer",
-        listed[0]["question"],
-        "Yes, we accept MobilePay.",
-    )
-    assert resolved.json()["gap"]["status"] == "resolved"
-    assert resolved.json()["gap"]["resolved_source_id"] == source["id"]
-    again = await client.post(
-        account.path(f"/knowledge-gaps/{gap_id}/resolve"), json={"answer": "x"}, headers=account.edit
-    )
-    assert again.status_code == 409
-    unknown = await client.post(
-        account.path("/knowledge-gaps/gap_nope/resolve"), json={"answer": "x"}, headers=account.edit
-    )
-    assert unknown.status_code == 404
+    source = await resolve_gap(harness, account, gap_id, question=listed[0]["question"])
     open_gaps = (await client.get(account.path("/knowledge-gaps"), headers=account.read)).json()["items"]
     assert [g["question"] for g in open_gaps] == ["Do you ship to Iceland?"]
     iceland_gap = open_gaps[0]["id"]
@@ -164,3 +162,31 @@ async def test_performance_and_knowledge_gaps(harness: Harness) -> None:
         ("knowledge_gap", "edit", iceland_gap),
     ]
     assert ("source", "create", source["id"]) in await audit_trail(harness, account)
+
+
+async def resolve_gap(harness: Harness, account: Account, gap_id: str, *, question: str) -> dict[str, Any]:
+    """Resolve a gap with an answer (its question kept): the new short answer; resolving again is a conflict."""
+    client = harness.client
+    resolved = await client.post(
+        account.path(f"/knowledge-gaps/{gap_id}/resolve"),
+        json={"answer": "Yes, we accept MobilePay."},
+        headers=account.edit,
+    )
+    assert resolved.status_code == 201, resolved.text
+    source: dict[str, Any] = resolved.json()["source"]
+    assert (source["kind"], source["question"], source["answer"]) == (
+        "short_answer",
+        question,
+        "Yes, we accept MobilePay.",
+    )
+    assert resolved.json()["gap"]["status"] == "resolved"
+    assert resolved.json()["gap"]["resolved_source_id"] == source["id"]
+    again = await client.post(
+        account.path(f"/knowledge-gaps/{gap_id}/resolve"), json={"answer": "x"}, headers=account.edit
+    )
+    assert again.status_code == 409
+    unknown = await client.post(
+        account.path("/knowledge-gaps/gap_nope/resolve"), json={"answer": "x"}, headers=account.edit
+    )
+    assert unknown.status_code == 404
+    return source
