@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from typing import Any
 
 import pytest
 from customer_agent_shared.events.envelope import make_event, serialize_event
@@ -13,22 +14,38 @@ from customer_agent_shared.testing.plumbing import eventually
 from customer_agent_shared.topics import SOURCES_COMMANDS, SOURCES_STATUS
 from customer_agent_shared.uploads.store import UploadMissingError
 
-from .harness import Harness, audit_trail, events_for, get_until, read_from, topic_ends
+from .harness import Account, Harness, audit_trail, events_for, get_until, read_from, topic_ends
 
 pytestmark = pytest.mark.integration
 
 
 async def test_url_and_short_answer_sources_send_commands_and_fold_progress(harness: Harness) -> None:
     client, account = harness.client, await harness.new_account()
-    servers = harness.settings.kafka_bootstrap_servers
-    offsets = await topic_ends(servers, SOURCES_COMMANDS)
+    offsets = await topic_ends(harness.settings.kafka_bootstrap_servers, SOURCES_COMMANDS)
+    source = await add_private_url_once(harness, account)
+    for bad in ({"kind": "url", "url": "ftp://x"}, {"kind": "pdf"}, {"kind": "short_answer", "question": "q"}):
+        refused = await client.post(account.path("/sources"), json=bad, headers=account.edit)
+        assert refused.status_code == 422, bad
+    answer_id = await add_and_edit_short_answer(harness, account)
+    await edit_and_resync_url(harness, account, source["id"])
+    await fold_progress_reports(harness, account, source["id"])
 
+    assert (await client.delete(account.path(f"/sources/{answer_id}"), headers=account.edit)).status_code == 204
+    assert (await client.get(account.path(f"/sources/{answer_id}"), headers=account.read)).status_code == 404
+    listed = (await client.get(account.path("/sources"), headers=account.read)).json()["items"]
+    assert [item["id"] for item in listed] == [source["id"]]
+    await check_commands_and_audit(harness, account, offsets, url_id=source["id"], answer_id=answer_id)
+
+
+async def add_private_url_once(harness: Harness, account: Account) -> dict[str, Any]:
+    """Add a private URL source under an idempotency key: a repeat replays it, another body is refused."""
+    client = harness.client
     url_body = {"kind": "url", "url": "https://help.example.com/", "import_related": True, "private": True}
     created = await client.post(
         account.path("/sources"), json=url_body, headers={**account.edit, "Idempotency-Key": "k1"}
     )
     assert created.status_code == 201, created.text
-    source = created.json()
+    source: dict[str, Any] = created.json()
     assert (source["kind"], source["state"], source["import_related"]) == ("url", "pending", True)
     assert source["citations_enabled"] is False  # private content is never cited
     assert (source["chunks"], source["embedded_chunks"]) == (0, 0)
@@ -45,41 +62,47 @@ async def test_url_and_short_answer_sources_send_commands_and_fold_progress(harn
     )
     assert reused.status_code == 422
     assert reused.json()["error"]["code"] == "idempotency_key_reused"
+    return source
 
-    for bad in ({"kind": "url", "url": "ftp://x"}, {"kind": "pdf"}, {"kind": "short_answer", "question": "q"}):
-        refused = await client.post(account.path("/sources"), json=bad, headers=account.edit)
-        assert refused.status_code == 422, bad
 
-    answer = await client.post(
+async def add_and_edit_short_answer(harness: Harness, account: Account) -> str:
+    """Add a short answer and change its answer; its id."""
+    answer = await harness.client.post(
         account.path("/sources"),
         json={"kind": "short_answer", "question": "Ship to Norway?", "answer": "Yes."},
         headers=account.edit,
     )
     assert answer.status_code == 201
-    answer_id = answer.json()["id"]
-    edited = await client.patch(
+    answer_id: str = answer.json()["id"]
+    edited = await harness.client.patch(
         account.path(f"/sources/{answer_id}"), json={"answer": "Yes, in 3 days."}, headers=account.edit
     )
     assert edited.json()["answer"] == "Yes, in 3 days."
-    not_short = await client.patch(
-        account.path(f"/sources/{source['id']}"), json={"question": "x"}, headers=account.edit
-    )
+    return answer_id
+
+
+async def edit_and_resync_url(harness: Harness, account: Account, source_id: str) -> None:
+    """A URL source has no question, stays uncited while private, and can be synced again."""
+    client = harness.client
+    not_short = await client.patch(account.path(f"/sources/{source_id}"), json={"question": "x"}, headers=account.edit)
     assert not_short.status_code == 422
     still_private = await client.patch(
-        account.path(f"/sources/{source['id']}"), json={"citations_enabled": True}, headers=account.edit
+        account.path(f"/sources/{source_id}"), json={"citations_enabled": True}, headers=account.edit
     )
     assert still_private.json()["citations_enabled"] is False
-    resync = await client.post(account.path(f"/sources/{source['id']}/resync"), headers=account.edit)
+    resync = await client.post(account.path(f"/sources/{source_id}/resync"), headers=account.edit)
     assert resync.status_code == 202
 
-    # ingestion reports progress; an older report arriving late is ignored (sequences far above any a
-    # running ingestion service may report for this source meanwhile)
+
+async def fold_progress_reports(harness: Harness, account: Account, source_id: str) -> None:
+    """ingestion reports progress; an older report arriving late is ignored (sequences far above any a
+    running ingestion service may report for this source meanwhile)."""
     reports = [
         make_event(
             SOURCE_STATUS,
             SourceStatus(
                 account_id=account.id,
-                source_id=source["id"],
+                source_id=source_id,
                 state=SourceState.SYNCING,
                 sequence=sequence,
                 discovered=120,
@@ -94,8 +117,13 @@ async def test_url_and_short_answer_sources_send_commands_and_fold_progress(harn
         for sequence, fetched in ((1_000_003, 60), (1_000_002, 10))
     ]
     for report in reports:
-        await produce_raw(servers, SOURCES_STATUS, serialize_event(report), key=f"{account.id}:{source['id']}".encode())
-    progress = await get_until(harness, account, f"/sources/{source['id']}", lambda body: body["fetched"] == 60)
+        await produce_raw(
+            harness.settings.kafka_bootstrap_servers,
+            SOURCES_STATUS,
+            serialize_event(report),
+            key=f"{account.id}:{source_id}".encode(),
+        )
+    progress = await get_until(harness, account, f"/sources/{source_id}", lambda body: body["fetched"] == 60)
     assert (progress["state"], progress["documents"], progress["chunks"], progress["progress"]) == (
         "syncing",
         55,
@@ -104,29 +132,31 @@ async def test_url_and_short_answer_sources_send_commands_and_fold_progress(harn
     )
     assert progress["embedded_chunks"] == 160  # vectors follow the words
     await eventually(lambda: harness.handled(reports[-1].id), "the older report handled")
-    assert (await client.get(account.path(f"/sources/{source['id']}"), headers=account.read)).json()["fetched"] == 60
+    latest = await harness.client.get(account.path(f"/sources/{source_id}"), headers=account.read)
+    assert latest.json()["fetched"] == 60
 
-    assert (await client.delete(account.path(f"/sources/{answer_id}"), headers=account.edit)).status_code == 204
-    assert (await client.get(account.path(f"/sources/{answer_id}"), headers=account.read)).status_code == 404
-    listed = (await client.get(account.path("/sources"), headers=account.read)).json()["items"]
-    assert [item["id"] for item in listed] == [source["id"]]
 
+async def check_commands_and_audit(
+    harness: Harness, account: Account, offsets: dict[int, int], *, url_id: str, answer_id: str
+) -> None:
+    """Each source's commands went to ingestion in order, keyed by source, and each change was audited."""
+    servers = harness.settings.kafka_bootstrap_servers
     records = await read_from(servers, SOURCES_COMMANDS, offsets, lambda found: len(events_for(found, account.id)) >= 6)
     by_source: dict[str, list[str]] = {}
     for command in events_for(records, account.id):  # order holds per key (per source), not across keys
         by_source.setdefault(command["data"]["source_id"], []).append(command["type"])
     assert by_source == {
-        source["id"]: ["source.sync", "source.update", "source.sync"],
+        url_id: ["source.sync", "source.update", "source.sync"],
         answer_id: ["source.sync", "source.update", "source.delete"],
     }
     keys = {r.key for r in records if events_for([r], account.id)}
-    assert keys == {f"{account.id}:{source['id']}".encode(), f"{account.id}:{answer_id}".encode()}
+    assert keys == {f"{account.id}:{url_id}".encode(), f"{account.id}:{answer_id}".encode()}
     assert await audit_trail(harness, account, target_type="source") == [
-        ("source", "create", source["id"]),
+        ("source", "create", url_id),
         ("source", "create", answer_id),
         ("source", "edit", answer_id),
-        ("source", "edit", source["id"]),
-        ("source", "publish", source["id"]),
+        ("source", "edit", url_id),
+        ("source", "publish", url_id),
         ("source", "delete", answer_id),
     ]
 
