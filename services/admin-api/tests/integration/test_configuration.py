@@ -13,7 +13,7 @@ from customer_agent_shared.events.envelope import make_event, serialize_event
 from customer_agent_shared.testing.kafka import ReceivedRecord, produce_raw
 from customer_agent_shared.topics import AGENT_CONFIG, AUDIT, BILLING_CREDIT_STATE
 
-from .harness import Harness, audit_trail, events_for, get_until, read_from, topic_ends
+from .harness import Account, Harness, audit_trail, events_for, get_until, read_from, topic_ends
 
 pytestmark = pytest.mark.integration
 
@@ -159,7 +159,34 @@ async def test_pause_resume_and_credit_exhaustion_status(harness: Harness) -> No
 
 async def test_channels_users_teams_and_paid_seats(harness: Harness) -> None:
     client, account = harness.client, await harness.new_account()
-    edit = account.edit
+    await _put_users_and_teams(harness, account)
+    await _add_channels(harness, account)
+
+    demote = {"users": [{"id": "u-paid", "paid_seat": False}, {"id": "u-free"}]}
+    refused = await client.put(account.path("/users"), json=demote, headers=account.edit)
+    assert refused.status_code == 422
+    assert "paid seat" in refused.json()["error"]["message"]
+    await _change_a_rule_and_remove_a_channel(harness, account)
+
+    config = await harness.service.api.configuration.current(account.id)  # type: ignore[union-attr]
+    assert [c.id for c in config.channels] == ["web"]
+    assert config.teams[0].max_capacity == 5
+    assert await audit_trail(harness, account) == [
+        ("account", "create", account.id),
+        ("api_key", "create", _key_ids(await audit_trail(harness, account, target_type="api_key"))[0]),
+        ("api_key", "create", _key_ids(await audit_trail(harness, account, target_type="api_key"))[1]),
+        ("users", "edit", "users"),
+        ("teams", "edit", "teams"),
+        ("channel", "create", "web"),
+        ("channel", "create", "wa"),
+        ("channel", "edit", "web"),
+        ("channel", "delete", "wa"),
+    ]
+
+
+async def _put_users_and_teams(harness: Harness, account: Account) -> None:
+    """A paid user in the support team and an unpaid one; a user in an unknown time zone is refused."""
+    client, edit = harness.client, account.edit
     users = {
         "users": [
             {
@@ -184,41 +211,46 @@ async def test_channels_users_teams_and_paid_seats(harness: Harness) -> None:
     assert "IANA" in refused_zone.json()["error"]["message"]
     assert (await client.get(account.path("/teams"), headers=account.read)).json()[0]["max_capacity"] == 5
 
-    def channel(assign_to: list[dict[str, str]], channel_id: str = "web") -> dict[str, object]:
-        return {
-            "type": "live_chat",
-            "id": channel_id,
-            "handoff": {"mode": "handoff", "assign_to": assign_to, "update_avatar": True},
-        }
 
+def _live_chat(assign_to: list[dict[str, str]]) -> dict[str, object]:
+    """The live chat channel 'web' handing off to ``assign_to``."""
+    return {
+        "type": "live_chat",
+        "id": "web",
+        "handoff": {"mode": "handoff", "assign_to": assign_to, "update_avatar": True},
+    }
+
+
+async def _add_channels(harness: Harness, account: Account) -> None:
+    """Handoffs go only to paid users and known teams; the live chat and a WhatsApp number are added."""
+    client, edit = harness.client, account.edit
     unpaid = await client.post(
-        account.path("/channels"), json=channel([{"kind": "user", "id": "u-free"}]), headers=edit
+        account.path("/channels"), json=_live_chat([{"kind": "user", "id": "u-free"}]), headers=edit
     )
     assert unpaid.status_code == 422
     assert "paid seat" in unpaid.json()["error"]["message"]
     unknown = await client.post(
-        account.path("/channels"), json=channel([{"kind": "team", "id": "ghosts"}]), headers=edit
+        account.path("/channels"), json=_live_chat([{"kind": "team", "id": "ghosts"}]), headers=edit
     )
     assert unknown.status_code == 422
     assert "ghosts" in unknown.json()["error"]["message"]
-    bad_type = await client.post(account.path("/channels"), json={**channel([]), "type": "pigeon"}, headers=edit)
+    bad_type = await client.post(account.path("/channels"), json={**_live_chat([]), "type": "pigeon"}, headers=edit)
     assert bad_type.status_code == 422
 
     targets = [{"kind": "team", "id": "support"}, {"kind": "user", "id": "u-paid"}]
-    created = await client.post(account.path("/channels"), json=channel(targets), headers=edit)
+    created = await client.post(account.path("/channels"), json=_live_chat(targets), headers=edit)
     assert created.status_code == 201, created.text
     assert created.json()["handoff"]["assign_to"] == targets
-    assert (await client.post(account.path("/channels"), json=channel([]), headers=edit)).status_code == 409
+    assert (await client.post(account.path("/channels"), json=_live_chat([]), headers=edit)).status_code == 409
     wa = await client.post(account.path("/channels"), json={"type": "whatsapp", "id": "wa"}, headers=edit)
     assert wa.status_code == 201
     listed = (await client.get(account.path("/channels"), headers=account.read)).json()["items"]
     assert [(c["type"], c["id"]) for c in listed] == [("live_chat", "web"), ("whatsapp", "wa")]
 
-    demote = {"users": [{"id": "u-paid", "paid_seat": False}, {"id": "u-free"}]}
-    refused = await client.put(account.path("/users"), json=demote, headers=edit)
-    assert refused.status_code == 422
-    assert "paid seat" in refused.json()["error"]["message"]
 
+async def _change_a_rule_and_remove_a_channel(harness: Harness, account: Account) -> None:
+    """The live chat's rule changes only under its current ETag; the WhatsApp channel is removed once."""
+    client, edit = harness.client, account.edit
     read = await client.get(account.path("/channels/web"), headers=account.read)
     etag = read.headers["ETag"]
     new_rule = {"handoff": {"mode": "stay_assigned", "assign_to": [], "update_avatar": False}}
@@ -229,21 +261,6 @@ async def test_channels_users_teams_and_paid_seats(harness: Harness) -> None:
     assert stale.status_code == 412
     assert (await client.delete(account.path("/channels/wa"), headers=edit)).status_code == 204
     assert (await client.delete(account.path("/channels/wa"), headers=edit)).status_code == 404
-
-    config = await harness.service.api.configuration.current(account.id)  # type: ignore[union-attr]
-    assert [c.id for c in config.channels] == ["web"]
-    assert config.teams[0].max_capacity == 5
-    assert await audit_trail(harness, account) == [
-        ("account", "create", account.id),
-        ("api_key", "create", _key_ids(await audit_trail(harness, account, target_type="api_key"))[0]),
-        ("api_key", "create", _key_ids(await audit_trail(harness, account, target_type="api_key"))[1]),
-        ("users", "edit", "users"),
-        ("teams", "edit", "teams"),
-        ("channel", "create", "web"),
-        ("channel", "create", "wa"),
-        ("channel", "edit", "web"),
-        ("channel", "delete", "wa"),
-    ]
 
 
 async def test_channel_ids_take_the_providers_form(harness: Harness) -> None:
