@@ -276,6 +276,16 @@ async def test_conversations_then_routings_verdicts_complete_the_report(harness:
     assert [q["text"] for q in ask_routing["questions"]] == ["I want a refund", "Where are you?"]
     assert ask_routing["draft"]["handoff"]["triggers"] == ["refund"]
 
+    # A routing process of the stack may have answered the request already, with these very verdicts.
+    await api.replays.apply_result(consumer, _raw(REPLAY_ROUTED, _refund_triggers_in_the_draft(record), "routing"))
+    await _check_the_report(harness, account, record.id, cited=cited)
+    await _draft(harness, account, {"handoff": {"triggers": ["refund", "money back"]}})
+    later = (await client.get(account.path(f"/agent/draft/replays/{record.id}"), headers=account.read)).json()
+    assert later["draft_current"] is False
+
+
+def _refund_triggers_in_the_draft(record: ReplayRecord) -> ReplayRouted:
+    """Routing's verdicts: the agent keeps both questions live; under the draft 'refund' is a trigger."""
     kept = RoutingVerdict(outcome="assigned_to_agent")
     trigger = RoutingVerdict(
         outcome="handed_off",
@@ -283,18 +293,19 @@ async def test_conversations_then_routings_verdicts_complete_the_report(harness:
         assignee=Assignee(kind=AssigneeKind.UNASSIGNED),
         trigger="refund",
     )
-    routed = ReplayRouted(
-        account_id=account.id,
+    return ReplayRouted(
+        account_id=record.account_id,
         replay_id=record.id,
         questions=[
             RoutedQuestion(position=0, live=kept, draft=trigger),
             RoutedQuestion(position=1, live=kept, draft=kept),
         ],
     )
-    # A routing process of the stack may have answered the request already, with these very verdicts.
-    await api.replays.apply_result(consumer, _raw(REPLAY_ROUTED, routed, "routing"))
 
-    done = (await client.get(account.path(f"/agent/draft/replays/{record.id}"), headers=account.read)).json()
+
+async def _check_the_report(harness: Harness, account: Account, replay_id: str, *, cited: list[Citation]) -> None:
+    """The replay is done, its draft current, and the refund question is its one change (now a handoff)."""
+    done = (await harness.client.get(account.path(f"/agent/draft/replays/{replay_id}"), headers=account.read)).json()
     assert (done["state"], done["complete"], done["routing_compared"], done["draft_current"]) == (
         "done",
         True,
@@ -320,9 +331,6 @@ async def test_conversations_then_routings_verdicts_complete_the_report(harness:
         "handoff": None,
     }
     assert change["draft"]["handoff"]["trigger"] == "refund"
-    await _draft(harness, account, {"handoff": {"triggers": ["refund", "money back"]}})
-    later = (await client.get(account.path(f"/agent/draft/replays/{record.id}"), headers=account.read)).json()
-    assert later["draft_current"] is False
 
 
 async def test_a_replay_nobody_answers_fails_and_one_routing_missed_reports_the_agents_part(
