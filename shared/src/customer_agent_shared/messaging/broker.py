@@ -34,6 +34,9 @@ def create_kafka_broker(
 ) -> KafkaBroker:
     """A broker for one service (PLAINTEXT unless ``security`` says otherwise); subscribers commit after handling."""
     middlewares = (reliable_consumer_middleware(reliable),) if reliable is not None else ()
+    kafka_logger = logging.getLogger(f"{service}.kafka")
+    if not any(isinstance(existing, _ExpectedTopicWarnings) for existing in kafka_logger.filters):
+        kafka_logger.addFilter(_ExpectedTopicWarnings())
     return KafkaBroker(
         bootstrap_servers,
         client_id=service,
@@ -43,7 +46,7 @@ def create_kafka_broker(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         graceful_timeout=graceful_timeout_seconds,
         middlewares=middlewares,
-        logger=logging.getLogger(f"{service}.kafka"),
+        logger=kafka_logger,
         # FastStream's per-message "Received"/"Processed" lines cost CPU on every message; they
         # appear at DEBUG. Handlers log what they decided, with event and thread ids.
         log_level=logging.DEBUG,
@@ -53,6 +56,14 @@ def create_kafka_broker(
         allow_auto_create_topics=False,
         **extra,
     )
+
+
+class _ExpectedTopicWarnings(logging.Filter):
+    """Drops FastStream's warning, once per subscriber at every start, that topic creation is off: it is off
+    on purpose (below), and a warning at every start teaches ops to ignore warnings."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Auto create topics is disabled")
 
 
 SUBSCRIBER_DEFAULTS: dict[str, Any] = {
