@@ -56,19 +56,7 @@ async def test_a_dead_letter_is_listed_replayed_once_and_audited(
     body = serialize_event(
         make_event("greeting.sent", Greeting(text="hi"), source="test", account_id=account, event_id=event_id)
     )
-    producer = KafkaEventProducer(servers, service="shared-test", security=KafkaSecuritySettings())
-    await producer.start()
-    try:
-        await producer.send_batch(
-            [
-                dead_letter_message(FailedMessage(topic, 0, 41, key, body, "RuntimeError", "boom", 4, "greeter")),
-                dead_letter_message(
-                    FailedMessage(topic, 0, 42, None, b"garbage", "EventParseError", "bad", 1, "greeter")
-                ),
-            ]
-        )
-    finally:
-        await producer.stop()
+    await dead_letter_a_good_and_a_garbage_message(servers, topic, key=key, body=body)
     good, bad = f"{topic}.dlq:0:0", f"{topic}.dlq:0:1"
     audit_start = await end_offsets(servers, AUDIT)
 
@@ -108,6 +96,23 @@ async def test_a_dead_letter_is_listed_replayed_once_and_audited(
     assert (entries[good].account_id, entries[good].actor, entries[good].action) == (account, "ada", "replay")
     assert entries[good].target_type == "dead_letter"
     assert entries[bad].account_id == NO_ACCOUNT
+
+
+async def dead_letter_a_good_and_a_garbage_message(servers: str, topic: str, *, key: bytes, body: bytes) -> None:
+    """Dead-letter, as the reliable consumer does, an event that failed and a body that is no CloudEvent."""
+    producer = KafkaEventProducer(servers, service="shared-test", security=KafkaSecuritySettings())
+    await producer.start()
+    try:
+        await producer.send_batch(
+            [
+                dead_letter_message(FailedMessage(topic, 0, 41, key, body, "RuntimeError", "boom", 4, "greeter")),
+                dead_letter_message(
+                    FailedMessage(topic, 0, 42, None, b"garbage", "EventParseError", "bad", 1, "greeter")
+                ),
+            ]
+        )
+    finally:
+        await producer.stop()
 
 
 def ours(records: list[ReceivedRecord], topic: str) -> list[AuditRecorded]:
