@@ -73,29 +73,7 @@ async def test_only_threads_the_agent_resolved_are_charged_whatever_order_handof
     billing = per_resolution_billing(schema)
     service, clock, account, plan_set = billing.service, billing.clock, billing.account, billing.plan_set
     now = clock.now
-    closed = ThreadClosed(
-        account_id=account, thread_id="closed", closed_by=ClosedBy(kind="user", id="ada"), resolved=True
-    )
-    taken = ThreadReassigned(account_id=account, thread_id="taken", assignee=Assignee(kind="user", id="ada"))
-    conversation_stream = [
-        said(account, "agent", CONVERSATION_ANSWERED, now, answer="hi"),
-        said(account, "agent", CONVERSATION_RESOLVED, now + timedelta(minutes=1)),
-        said(account, "late", CONVERSATION_ANSWERED, now, answer="hi"),
-        said(account, "late", CONVERSATION_RESOLVED, now + timedelta(minutes=2)),
-        handed_off(account, "late", now + timedelta(minutes=1)),  # happened before the resolution, heard after
-        said(account, "first", CONVERSATION_ANSWERED, now, answer="hi"),
-        handed_off(account, "first", now + timedelta(minutes=1)),
-        said(account, "first", CONVERSATION_RESOLVED, now + timedelta(minutes=2)),
-        said(account, "closed", CONVERSATION_ANSWERED, now, answer="hi"),
-        handed_off(account, "closed", now + timedelta(minutes=1)),
-        said(account, "taken", CONVERSATION_ANSWERED, now, answer="hi"),
-        said(account, "quiet", CONVERSATION_ANSWERED, now, answer="hi"),  # charged by the same quiet pass
-    ]
-    inbox_stream = [
-        from_inbox(THREAD_CLOSED, closed),
-        from_inbox(THREAD_REASSIGNED, taken),
-        from_inbox(THREAD_CLOSED, closed.model_copy(update={"account_id": unique_name("other")}), account),
-    ]
+    conversation_stream, inbox_stream = _conversation_stream(account, now), _inbox_stream(account)
     dead_letters = await end_offsets(bootstrap, INBOX_EVENTS + ".dlq", 1)
     async with service.kernel.lifecycle.running(), kafka_producer(bootstrap) as producer:
         await wait_until_consuming(service.kernel.broker)
@@ -126,6 +104,37 @@ async def test_only_threads_the_agent_resolved_are_charged_whatever_order_handof
         ("usage", "thread:quiet", -3),
     ]
     assert any(inbox_stream[2].id.encode() in record.value for record in refused)
+
+
+def _conversation_stream(account: str, now: datetime) -> list[CloudEvent[ConversationEvent]]:
+    """Threads the agent resolved (one whose handoff is heard late), handed off, taken in the inbox, quiet."""
+    return [
+        said(account, "agent", CONVERSATION_ANSWERED, now, answer="hi"),
+        said(account, "agent", CONVERSATION_RESOLVED, now + timedelta(minutes=1)),
+        said(account, "late", CONVERSATION_ANSWERED, now, answer="hi"),
+        said(account, "late", CONVERSATION_RESOLVED, now + timedelta(minutes=2)),
+        handed_off(account, "late", now + timedelta(minutes=1)),  # happened before the resolution, heard after
+        said(account, "first", CONVERSATION_ANSWERED, now, answer="hi"),
+        handed_off(account, "first", now + timedelta(minutes=1)),
+        said(account, "first", CONVERSATION_RESOLVED, now + timedelta(minutes=2)),
+        said(account, "closed", CONVERSATION_ANSWERED, now, answer="hi"),
+        handed_off(account, "closed", now + timedelta(minutes=1)),
+        said(account, "taken", CONVERSATION_ANSWERED, now, answer="hi"),
+        said(account, "quiet", CONVERSATION_ANSWERED, now, answer="hi"),  # charged by the same quiet pass
+    ]
+
+
+def _inbox_stream(account: str) -> list[CloudEvent[Any]]:
+    """A closing and a reassignment from the inbox, and a closing whose envelope names another account."""
+    closed = ThreadClosed(
+        account_id=account, thread_id="closed", closed_by=ClosedBy(kind="user", id="ada"), resolved=True
+    )
+    taken = ThreadReassigned(account_id=account, thread_id="taken", assignee=Assignee(kind="user", id="ada"))
+    return [
+        from_inbox(THREAD_CLOSED, closed),
+        from_inbox(THREAD_REASSIGNED, taken),
+        from_inbox(THREAD_CLOSED, closed.model_copy(update={"account_id": unique_name("other")}), account),
+    ]
 
 
 async def _plan_is_per_resolution(engine: AsyncEngine, schema: str, account: str) -> bool:
