@@ -62,10 +62,10 @@ granted_acls() {
         }' "$ACL_TABLE" | sort -u
 }
 
-# listed_acls: the broker's ALLOW ACLs of the table's users, in the form of granted_acls.
+# listed_acls: the broker's ALLOW ACLs of every user but the super user (every other user of the local
+# broker is one of the table's, or was), in the form of granted_acls.
 listed_acls() {
-    kafka_tool kafka.admin.AclCommand --list 2>>"$log" | awk -v users="$(kafka_users | tr '\n' ' ')" '
-        BEGIN { n = split(users, u, " "); for (i = 1; i <= n; i++) managed["User:" u[i]] = 1 }
+    kafka_tool kafka.admin.AclCommand --list 2>>"$log" | awk -v super="User:$SUPER_USER" '
         /^Current ACLs for resource/ {
             match($0, /resourceType=[A-Z_]+/); type = substr($0, RSTART + 13, RLENGTH - 13)
             match($0, /name=.*, patternType=/); name = substr($0, RSTART + 5, RLENGTH - 19)
@@ -75,18 +75,18 @@ listed_acls() {
         /principal=/ && /permissionType=ALLOW/ {
             match($0, /principal=[^,]+/); who = substr($0, RSTART + 10, RLENGTH - 10)
             match($0, /operation=[A-Z_]+/); operation = substr($0, RSTART + 10, RLENGTH - 10)
-            if (who in managed) print substr(who, 6) "\t" type "\t" pattern "\t" name "\t" operation
+            if (who ~ /^User:/ && who != super) print substr(who, 6) "\t" type "\t" pattern "\t" name "\t" operation
         }' | sort -u
 }
 
-# remove_stale_acls: removes the ACLs of the table's users that the table no longer grants (a user
-# dropped from the table keeps its ACLs, but has no password any more).
+# remove_stale_acls: removes every ACL the table does not grant, also those of a user dropped from the
+# table (its SCRAM credential stays, but without ACLs it can do nothing).
 remove_stale_acls() {
     local listed user type pattern name operation
     listed="$(listed_acls)" || { failed=1; return 0; }
     while IFS=$'\t' read -r user type pattern name operation; do
         [[ -n "$user" ]] || continue
-        log_info "removing ACL $operation on ${type,,} $name from $user (no longer in the table)"
+        log_info "removing ACL $operation on ${type,,} $name from $user (not in the table)"
         spawn kafka_tool kafka.admin.AclCommand --remove --force --allow-principal "User:$user" \
             --resource-pattern-type "$pattern" "--${type,,}" "$name" --operation "$operation"
     done < <(comm -23 <(printf '%s\n' "$listed") <(granted_acls))
