@@ -84,6 +84,15 @@ async def test_link_graph_with_cycles_and_robots_via_kafka(
     assert not site.hits_of("/private/secret")
     for path in ("/", "/a", "/b", "/c"):
         assert len(site.hits_of(path)) == 1, path
+    await check_the_cyclic_sites_chunks(ingestion, account, site)
+    fetched_after = REGISTRY.get_sample_value("customer_agent_ingestion_pages_fetched_total", {"outcome": "2xx"})
+    assert (fetched_after or 0) - fetched_before >= 6  # robots.txt and 5 pages
+    assert (REGISTRY.get_sample_value("customer_agent_ingestion_fetched_bytes_total") or 0) > bytes_before
+    assert REGISTRY.get_sample_value("customer_agent_ingestion_indexing_latency_seconds_count", {"source_kind": "url"})
+
+
+async def check_the_cyclic_sites_chunks(ingestion: IngestionService, account: str, site: LocalSite) -> None:
+    """The duplicate page is indexed once, the robots-disallowed one never; a page's chunk is its main text."""
     assert len(await phrase_hits(ingestion, account, "capybara cafe")) == 1
     assert await phrase_hits(ingestion, account, "secret salamander") == []
     chunk = (await phrase_hits(ingestion, account, "badger brewery"))[0]
@@ -93,10 +102,6 @@ async def test_link_graph_with_cycles_and_robots_via_kafka(
     assert chunk["url"] == site.url("/b")
     assert chunk["source_kind"] == "url"
     assert chunk["citations_allowed"] is True
-    fetched_after = REGISTRY.get_sample_value("customer_agent_ingestion_pages_fetched_total", {"outcome": "2xx"})
-    assert (fetched_after or 0) - fetched_before >= 6  # robots.txt and 5 pages
-    assert (REGISTRY.get_sample_value("customer_agent_ingestion_fetched_bytes_total") or 0) > bytes_before
-    assert REGISTRY.get_sample_value("customer_agent_ingestion_indexing_latency_seconds_count", {"source_kind": "url"})
     assert "navigation menu" not in chunk["body"]
     assert "footer" not in chunk["body"]
 
