@@ -213,23 +213,43 @@ async def open_new_form(browser: WebDriver, resource: str, label: str) -> WebEle
     return form
 
 
+ADA_HOURS = "Mon\u2013Fri 08:30\u201316:00, Sat 10:00\u201314:00"
+
+
 async def test_users_and_teams_are_edited_in_forms_and_a_read_only_key_only_sees_them(
     admin: AdminClient, chromium: webdriver.Chrome
 ) -> None:
     chromium.get(CONSOLE + "people")
     await sign_in(chromium, admin.http.headers["Authorization"].removeprefix("Bearer "))
     await shown(chromium, "#people-page", "the users and teams", text="Nobody takes handoffs yet")
+    await add_a_user_and_a_team_in_forms(chromium)
+    support = await the_page_shows_what_the_api_keeps(chromium, admin)
+    await a_refused_capacity_is_explained_and_not_saved(chromium, admin, support)
 
-    user = await open_new_form(chromium, "users", "user")
+    issued = await admin.call("POST", "/api-keys", as_operator=True, json={"permissions": ["customer_agent:read"]})
+    chromium.find_element(By.ID, "sign-out").click()
+    await sign_in(chromium, issued["key"])
+    await shown(chromium, "#session .who", "the read-only session", text="read-only")
+    chromium.find_element(By.CSS_SELECTOR, "nav.tabs a[data-page=people]").click()
+    await shown(chromium, "tr[data-user=u-ada]", "Ada, for the read-only key", text=ADA_HOURS)
+    page = chromium.find_element(By.ID, "people-page")
+    assert "3 open threads" in page.text
+    assert not page.find_elements(By.CSS_SELECTOR, "button, form, input, select")
+    assert not csp_violations(chromium)
+
+
+async def add_a_user_and_a_team_in_forms(browser: WebDriver) -> None:
+    """Ada, working weekdays and Saturday in Copenhagen, and the Support team she is in, always open."""
+    user = await open_new_form(browser, "users", "user")
     user.find_element(By.NAME, "id").send_keys("u-ada")
     user.find_element(By.NAME, "name").send_keys("Ada")
     pick(user, "select[name=timezone]", "Europe/Copenhagen")
     add_working_time(user, {0, 1, 2, 3, 4}, "08:30", "16:00")
     add_working_time(user, {5}, "10:00", "14:00")
     user.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    await shown(chromium, "#flash .notice", "the user saved", text="User 'Ada' saved.")
+    await shown(browser, "#flash .notice", "the user saved", text="User 'Ada' saved.")
 
-    team = await open_new_form(chromium, "teams", "team")
+    team = await open_new_form(browser, "teams", "team")
     team.find_element(By.NAME, "id").send_keys("support")
     team.find_element(By.NAME, "name").send_keys("Support")
     team.find_element(By.NAME, "max_capacity").send_keys("3")
@@ -238,44 +258,40 @@ async def test_users_and_teams_are_edited_in_forms_and_a_read_only_key_only_sees
     pick(team, "select[name=timezone]", "America/New_York")
     add_working_time(team, {0, 1, 2, 3, 4, 5, 6}, "00:00", "24:00")
     team.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    await shown(chromium, "#flash .notice", "the team saved", text="Team 'Support' saved.")
+    await shown(browser, "#flash .notice", "the team saved", text="Team 'Support' saved.")
 
-    chromium.refresh()  # what the page shows now is what the API keeps
-    ada_hours = "Mon\u2013Fri 08:30\u201316:00, Sat 10:00\u201314:00"
-    await shown(chromium, "tr[data-user=u-ada] td.working-hours", "Ada's hours", text=ada_hours)
-    assert "Europe/Copenhagen" in chromium.find_element(By.CSS_SELECTOR, "tr[data-user=u-ada]").text
-    support = await shown(chromium, "tr[data-team=support]", "the team", text="3 open threads")
+
+async def the_page_shows_what_the_api_keeps(browser: WebDriver, admin: AdminClient) -> WebElement:
+    """After a refresh, the user's and the team's rows match what the API stored; the team's row."""
+    browser.refresh()
+    await shown(browser, "tr[data-user=u-ada] td.working-hours", "Ada's hours", text=ADA_HOURS)
+    assert "Europe/Copenhagen" in browser.find_element(By.CSS_SELECTOR, "tr[data-user=u-ada]").text
+    support = await shown(browser, "tr[data-team=support]", "the team", text="3 open threads")
     assert "Ada" in support.text
     assert "Mon\u2013Sun 00:00\u201324:00" in support.text
     users, teams = await admin.call("GET", "/users"), await admin.call("GET", "/teams")
     assert users[0]["working_hours"]["intervals"][5] == {"day": 5, "start": "10:00", "end": "14:00"}
     assert (teams[0]["max_capacity"], teams[0]["member_ids"]) == (3, ["u-ada"])
     assert teams[0]["working_hours"]["timezone"] == "America/New_York"
+    return support
 
-    # A capacity the API refuses: its words next to the field, the value as typed, nothing saved.
+
+async def a_refused_capacity_is_explained_and_not_saved(
+    browser: WebDriver, admin: AdminClient, support: WebElement
+) -> None:
+    """A capacity the API refuses: its words next to the field, the value as typed, nothing saved."""
     support.find_element(By.XPATH, ".//button[text()='Edit']").click()
-    team = await shown(chromium, "tr[data-editing=teams][data-id=support] form", "the team's form")
+    team = await shown(browser, "tr[data-editing=teams][data-id=support] form", "the team's form")
     capacity = team.find_element(By.NAME, "max_capacity")
     capacity.clear()
     capacity.send_keys("100001")
     team.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     problem = "Input should be less than or equal to 100000"
-    await shown(chromium, "tr[data-editing=teams] .error-text[data-field=max_capacity]", "the refusal", text=problem)
-    refusal = chromium.find_element(By.CSS_SELECTOR, "tr[data-editing=teams] .alert .message").text
+    await shown(browser, "tr[data-editing=teams] .error-text[data-field=max_capacity]", "the refusal", text=problem)
+    refusal = browser.find_element(By.CSS_SELECTOR, "tr[data-editing=teams] .alert .message").text
     assert refusal == f"The request is invalid: 0.max_capacity: {problem}."
     assert (
-        chromium.find_element(By.CSS_SELECTOR, "tr[data-editing=teams] [name=max_capacity]").get_attribute("value")
+        browser.find_element(By.CSS_SELECTOR, "tr[data-editing=teams] [name=max_capacity]").get_attribute("value")
         == "100001"
     )
     assert (await admin.call("GET", "/teams"))[0]["max_capacity"] == 3
-
-    issued = await admin.call("POST", "/api-keys", as_operator=True, json={"permissions": ["customer_agent:read"]})
-    chromium.find_element(By.ID, "sign-out").click()
-    await sign_in(chromium, issued["key"])
-    await shown(chromium, "#session .who", "the read-only session", text="read-only")
-    chromium.find_element(By.CSS_SELECTOR, "nav.tabs a[data-page=people]").click()
-    await shown(chromium, "tr[data-user=u-ada]", "Ada, for the read-only key", text=ada_hours)
-    page = chromium.find_element(By.ID, "people-page")
-    assert "3 open threads" in page.text
-    assert not page.find_elements(By.CSS_SELECTOR, "button, form, input, select")
-    assert not csp_violations(chromium)
