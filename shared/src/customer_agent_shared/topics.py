@@ -127,7 +127,8 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         CONVERSATIONS_EVENTS,
         "What happened in a conversation: answered, cannot_answer, handoff_requested, "
-        "handed_off (routing, with its reason), resolved, feedback, knowledge_gap.",
+        "handed_off (routing, with its reason), resolved, feedback, knowledge_gap; and, internal to "
+        "conversation and admin-api, knowledge_gap_drafted (the LLM's answer for a gap).",
         key="{account_id}:{thread_id}",
         partition_class=PartitionClass.CHANNEL,
         event_types=(
@@ -138,6 +139,7 @@ TOPICS: tuple[TopicSpec, ...] = (
             "conversation.resolved",
             "conversation.feedback",
             "conversation.knowledge_gap",
+            "conversation.knowledge_gap_drafted",
         ),
     ),
     TopicSpec(

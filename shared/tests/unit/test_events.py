@@ -15,6 +15,7 @@ from customer_agent_shared.events.channels import (
     MessageSend,
     Sender,
 )
+from customer_agent_shared.events.conversations import ConversationEvent, KnowledgeGapDrafted
 from customer_agent_shared.events.envelope import (
     EventParseError,
     envelope_class,
@@ -135,3 +136,21 @@ def test_an_event_naming_two_accounts_is_refused() -> None:
     require_one_account("acc-1", None)  # a payload without an account of its own
     with pytest.raises(EventParseError, match="differs"):
         require_one_account("acc-1", "acc-2")
+
+
+def test_a_gap_draft_decodes_as_a_conversation_event_for_every_consumer_of_the_topic() -> None:
+    drafted = KnowledgeGapDrafted(
+        account_id="acc",
+        thread_id="t-1",
+        occurred_at=datetime.now(UTC),
+        gap_event_id="gap-event",
+        language="da",
+        recommended_answer="Ja, vi tager MobilePay.",
+    )
+    decoded = ConversationEvent.model_validate_json(drafted.model_dump_json())
+    assert (decoded.account_id, decoded.thread_id, decoded.recommended_answer) == (
+        "acc",
+        "t-1",
+        drafted.recommended_answer,
+    )
+    assert KnowledgeGapDrafted.model_validate(decoded.model_dump(exclude_unset=True)) == drafted

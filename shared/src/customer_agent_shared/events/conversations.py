@@ -3,6 +3,10 @@
 ``conversation.handed_off`` is published by routing for every handoff it carries out, whatever its reason
 (conversation's ``handoff_requested`` and ``cannot_answer`` only ask for one): the one event billing and
 admin-api count handoffs from.
+
+``conversation.knowledge_gap_drafted`` (``KnowledgeGapDrafted``) is internal to conversation and admin-api:
+the LLM's recommended answer for a knowledge gap, sent after the gap; its data is also a valid
+``ConversationEvent``, so every consumer of the topic decodes it (and ignores the type).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ CONVERSATION_HANDED_OFF = "conversation.handed_off"
 CONVERSATION_RESOLVED = "conversation.resolved"
 CONVERSATION_FEEDBACK = "conversation.feedback"
 CONVERSATION_KNOWLEDGE_GAP = "conversation.knowledge_gap"
+CONVERSATION_KNOWLEDGE_GAP_DRAFTED = "conversation.knowledge_gap_drafted"
 CONVERSATION_EVENT_TYPES = (
     CONVERSATION_ANSWERED,
     CONVERSATION_CANNOT_ANSWER,
@@ -80,6 +85,20 @@ class ConversationEvent(ContractModel):
     )
     embedding_model: str | None = Field(default=None, description="Model of question_embedding.")
     feedback: str | None = Field(default=None, description="'positive' or 'negative' (feedback).")
+
+
+class KnowledgeGapDrafted(ContractModel):
+    """The LLM's recommended answer for the question of one ``conversation.knowledge_gap`` event."""
+
+    account_id: str = Field(description="Account id.")
+    thread_id: str = Field(description="Thread of the question (the topic's key).")
+    message_id: str | None = Field(default=None, description="Inbound message of the question.")
+    occurred_at: datetime = Field(description="When the draft was written.")
+    gap_event_id: str = Field(description="Id of the conversation.knowledge_gap event whose question it answers.")
+    language: str = Field(description="Language of the question and of the draft (BCP 47).")
+    recommended_answer: str = Field(
+        min_length=1, max_length=4000, description="A short answer from the nearest content, in the language."
+    )
 
 
 class ConversationEventKind(StrEnum):
