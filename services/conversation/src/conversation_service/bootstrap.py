@@ -27,9 +27,11 @@ from conversation_service.domain.term_statistics import TermStatistics
 from conversation_service.entrypoints.kafka_subscribers import register_subscribers
 from conversation_service.handlers.answering import AnswerEngine, AnswerPolicy, ChatModel
 from conversation_service.handlers.conversations import ConversationHandler, ConversationOptions
+from conversation_service.handlers.gap_drafts import DraftOptions, GapDrafter
 from conversation_service.handlers.profiles import ConfigFolder, ProfileCache
 from conversation_service.handlers.replay import DraftReplay
 from conversation_service.handlers.resolution import QuestionLogRetention, ResolutionSweep
+from conversation_service.handlers.types import UnitOfWorkFactory
 from conversation_service.settings import ConversationSettings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -73,9 +75,7 @@ def build_service(settings: ConversationSettings | None = None) -> ConversationS
     def unit_of_work() -> ConversationUnitOfWork:
         return _unit_of_work(kernel)
 
-    llm = build_llm_client(settings)
-    if llm is not None:
-        kernel.lifecycle.add("llm client", None, llm.close)
+    llm = add_llm(kernel, settings, unit_of_work)
     embedder = create_embedder(settings)
     if embedder is not None:
         kernel.lifecycle.add("embedding model", embedder.start, embedder.aclose)
@@ -121,7 +121,29 @@ def conversation_options(settings: ConversationSettings) -> ConversationOptions:
         recent_turns=settings.recent_turns,
         send_handoff_notice=settings.send_handoff_notice,
         unavailable_wait_seconds=settings.unavailable_wait_seconds,
+        draft_gaps=bool(settings.llm_base_url) and settings.llm_gap_drafts,
     )
+
+
+def add_llm(
+    kernel: ServiceKernel, settings: ConversationSettings, unit_of_work: UnitOfWorkFactory
+) -> ChatCompletionsClient | None:
+    """The LLM client when one is configured, closed with the process, and the drafter of knowledge gaps'
+    answers that uses it (stopped before it closes)."""
+    llm = build_llm_client(settings)
+    if llm is None:
+        return None
+    kernel.lifecycle.add("llm client", None, llm.close)
+    if settings.llm_gap_drafts:
+        options = DraftOptions(
+            timeout_seconds=settings.llm_timeout_seconds,
+            attempts=settings.gap_draft_attempts,
+            retry_seconds=settings.gap_draft_retry_seconds,
+            interval_seconds=settings.gap_draft_interval_seconds,
+        )
+        drafter = GapDrafter(unit_of_work, llm, options)
+        kernel.lifecycle.add("knowledge gap drafts", drafter.periodic.start, drafter.periodic.stop)
+    return llm
 
 
 def build_llm_client(settings: ConversationSettings) -> ChatCompletionsClient | None:

@@ -36,6 +36,12 @@ LLM_FALLBACKS = Counter(
     "LLM answers replaced by the extractive answer, by reason (error, ungrounded).",
     ["reason"],
 )
+GAP_DRAFTS = Counter(
+    "customer_agent_conversation_gap_drafts_total",
+    "Knowledge gaps' recommended answers asked of the LLM, by outcome (drafted; ungrounded: none kept; retried; "
+    "given_up after the last attempt failed).",
+    ["outcome"],
+)
 RESOLVED = Counter(
     "customer_agent_conversation_resolved_total",
     "Threads the resolution sweep marked resolved.",

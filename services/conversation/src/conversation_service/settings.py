@@ -126,6 +126,22 @@ class ConversationSettings(ServiceSettings, BatchConsumerSettings, EmbeddingSett
     llm_timeout_seconds: float = Field(
         default=8.0, gt=0.0, description="Time the LLM may take before the extractive answer is used."
     )
+    llm_gap_drafts: bool = Field(
+        default=True,
+        description="With an LLM: it also drafts each knowledge gap's recommended answer in the gap's language, "
+        "in the background after the decline (the extract from the nearest content stays until it has).",
+    )
+    gap_draft_attempts: int = Field(
+        default=5, ge=1, le=20, description="Tries of the LLM per knowledge gap draft before the extract is kept."
+    )
+    gap_draft_retry_seconds: float = Field(
+        default=30.0,
+        gt=0.0,
+        description="Wait after a failed knowledge gap draft before the next try; doubled after each (at most 1 h).",
+    )
+    gap_draft_interval_seconds: float = Field(
+        default=2.0, gt=0.0, description="How often pending knowledge gap drafts are looked for."
+    )
 
     @model_validator(mode="after")
     def _replay_within_handler_timeout(self) -> ConversationSettings:

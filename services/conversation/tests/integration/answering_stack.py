@@ -59,8 +59,9 @@ def partitions_of(infrastructure: InfrastructureSettings, topic: str) -> int:
 
 
 @asynccontextmanager
-async def running_stack(infrastructure: InfrastructureSettings) -> AsyncIterator[Stack]:
-    """Conversation in-process over a scratch schema and a throwaway index holding the corpus."""
+async def running_stack(infrastructure: InfrastructureSettings, **overrides: Any) -> AsyncIterator[Stack]:
+    """Conversation in-process over a scratch schema and a throwaway index holding the corpus (``overrides``:
+    more settings)."""
     schema = unique_name("conv_test").replace("-", "_")
     index = unique_name("conv-test-chunks")
     client = create_opensearch_client(infrastructure.opensearch_url)
@@ -75,6 +76,7 @@ async def running_stack(infrastructure: InfrastructureSettings) -> AsyncIterator
         resolution_sweep_seconds=0,
         config_cache_seconds=0,
         send_handoff_notice=True,  # exercised here; off by default because routing tells the visitor
+        **overrides,
     )
     service = build_service(settings)
     partitions = {

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from aiohttp import web
 from conversation_service.adapters.llm import ChatCompletionsClient
 from conversation_service.domain.composer import Persona
 from conversation_service.domain.retrieval import Passage, QueryTerms, Retrieval
 from conversation_service.handlers.answering import AnswerEngine, AnswerPolicy
 from conversation_service.metrics import LLM_FALLBACKS
+
+from .fake_llm import FakeModel, serving_fake_llm
 
 pytestmark = pytest.mark.integration
 
@@ -41,40 +40,11 @@ class StaticRetriever:
         """Nothing to fetch ahead: every retrieval is the same."""
 
 
-@dataclass
-class FakeModel:
-    """What the fake endpoint answers next, and the requests it saw."""
-
-    reply: str = ""
-    status: int = 200
-    delay: float = 0.0
-    failures_first: int = 0  # answer 503 to this many requests before the configured reply
-    requests: list[dict[str, Any]] = field(default_factory=list)
-
-
 @pytest.fixture
 async def fake_llm() -> AsyncIterator[tuple[FakeModel, str]]:
     """A local chat-completions endpoint on a free loopback port."""
-    model = FakeModel()
-
-    async def completions(request: web.Request) -> web.Response:
-        model.requests.append(await request.json())
-        await asyncio.sleep(model.delay)
-        if len(model.requests) <= model.failures_first:
-            return web.json_response({"error": "overloaded"}, status=503)
-        if model.status != 200:
-            return web.json_response({"error": "boom"}, status=model.status)
-        return web.json_response({"choices": [{"message": {"role": "assistant", "content": model.reply}}]})
-
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", completions)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield model, f"http://127.0.0.1:{port}/v1"
-    await runner.cleanup()
+    async with serving_fake_llm() as served:
+        yield served
 
 
 async def _answer(

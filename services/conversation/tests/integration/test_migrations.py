@@ -23,7 +23,7 @@ async def test_migrations_apply_and_roll_back(
         infrastructure.database_url,
         MIGRATIONS_DIR,
         schema,
-        {"outbox", "processed_events", "outbox_dead", "agent_profiles", "threads", "questions"},
+        {"outbox", "processed_events", "outbox_dead", "agent_profiles", "threads", "questions", "gap_drafts"},
     )
 
 

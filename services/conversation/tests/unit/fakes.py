@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
 from conversation_service.domain.composer import ComposedAnswer, SourceRef
+from conversation_service.domain.gap_drafts import DraftSource, PendingDraft
 from conversation_service.domain.model import AgentProfileRecord, AskedQuestion, ConversationThread
 from conversation_service.domain.retrieval import ContentUnavailableError
 from conversation_service.handlers.answering import Attempt, ExpectedQuestion
+from customer_agent_shared.events.channels import ChannelRef, ChannelType, MessageReceived, Sender
 from customer_agent_shared.events.config import AgentConfigSnapshot
+from customer_agent_shared.events.conversations import ConversationAssigned
+from customer_agent_shared.events.envelope import CloudEvent, make_event
 from customer_agent_shared.testing.in_memory_unit_of_work import InMemoryDatabase, InMemoryUnitOfWork
+
+
+@dataclass
+class QueuedDraft:
+    """A queued gap draft with its schedule and lease, as the fake keeps it."""
+
+    draft: PendingDraft
+    due_at: datetime
+    token: str | None = None
 
 
 @dataclass
@@ -23,6 +37,7 @@ class Tables:
     threads: dict[tuple[str, str], ConversationThread] = field(default_factory=dict)
     profiles: dict[str, AgentProfileRecord] = field(default_factory=dict)
     questions: dict[tuple[str, str, str], AskedQuestion] = field(default_factory=dict)
+    gap_drafts: dict[str, QueuedDraft] = field(default_factory=dict)
 
 
 class FakeDatabase(InMemoryDatabase[Tables]):
@@ -105,12 +120,49 @@ class FakeQuestions:
         return len(old)
 
 
+class FakeGapDrafts:
+    """The gap draft queue in the unit of work's copy of the tables (one lease token per call)."""
+
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+
+    async def add(self, draft: PendingDraft, now: datetime) -> None:
+        """Queued once per gap event."""
+        self._tables.gap_drafts.setdefault(draft.gap_event_id, QueuedDraft(draft, now))
+
+    async def lease(self, now: datetime, *, limit: int, lease_seconds: float) -> tuple[str, list[PendingDraft]]:
+        """Due drafts, one more attempt each."""
+        token = f"lease-{now.timestamp()}"
+        due = sorted((q for q in self._tables.gap_drafts.values() if q.due_at <= now), key=lambda q: q.due_at)[:limit]
+        for queued in due:
+            queued.draft = dataclasses.replace(queued.draft, attempts=queued.draft.attempts + 1)
+            queued.due_at, queued.token = now + timedelta(seconds=lease_seconds), token
+        return token, [queued.draft for queued in due]
+
+    async def finish(self, gap_event_id: str, token: str) -> bool:
+        """Removed if still under ``token``."""
+        queued = self._tables.gap_drafts.get(gap_event_id)
+        if queued is None or queued.token != token:
+            return False
+        del self._tables.gap_drafts[gap_event_id]
+        return True
+
+    async def retry_at(self, gap_event_id: str, token: str, at: datetime) -> bool:
+        """Due again at ``at`` if still under ``token``."""
+        queued = self._tables.gap_drafts.get(gap_event_id)
+        if queued is None or queued.token != token:
+            return False
+        queued.due_at, queued.token = at, None
+        return True
+
+
 class FakeUnitOfWork(InMemoryUnitOfWork[Tables]):
     """Conversation's repositories over the copy of the committed tables; counts open transactions."""
 
     profiles: FakeProfiles
     threads: FakeThreads
     questions: FakeQuestions
+    gap_drafts: FakeGapDrafts
 
     def __init__(self, database: FakeDatabase) -> None:
         super().__init__(database)
@@ -121,6 +173,7 @@ class FakeUnitOfWork(InMemoryUnitOfWork[Tables]):
         self.profiles = FakeProfiles(tables)
         self.threads = FakeThreads(tables)
         self.questions = FakeQuestions(tables)
+        self.gap_drafts = FakeGapDrafts(tables)
 
     async def __aenter__(self) -> Self:
         self._counted.open_transactions += 1
@@ -152,6 +205,27 @@ class FakeEngine:
             raise ContentUnavailableError("index refused the connection")
         ref = SourceRef(title="Passwords", url="https://example.test/passwords")
         if not self.supported:
-            return Attempt(False, None, 0.1, (ref,))
+            nearest = (DraftSource("Passwords", "Passwords are reset in Settings.", ref.url),)
+            return Attempt(False, None, 0.1, (ref,), draft="Passwords are reset in Settings.", draft_sources=nearest)
         answer = ComposedAnswer(text="Open Settings.", language="en", citations=(ref,), passage="Open Settings.")
         return Attempt(True, answer, 0.9, (ref,))
+
+
+def assigned_message(
+    text: str, *, account: str = "acc-1", thread: str = "t-1", locale: str = "en-GB", age_seconds: float = 0
+) -> CloudEvent[ConversationAssigned]:
+    """A message routing gave the agent, as routing publishes it (``age_seconds`` ago)."""
+    message = MessageReceived(
+        account_id=account,
+        channel=ChannelRef(type=ChannelType.LIVE_CHAT, id="web"),
+        thread_id=thread,
+        message_id=f"m-{text}",
+        sender=Sender(id="visitor", locale=locale),
+        text=text,
+        sent_at=datetime.now(UTC),
+    )
+    assigned = ConversationAssigned(
+        account_id=account, thread_id=thread, channel=message.channel, message=message, new_thread=False
+    )
+    event = make_event("conversation.assigned", assigned, source="routing", account_id=account)
+    return event.model_copy(update={"time": datetime.now(UTC) - timedelta(seconds=age_seconds)})

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
 from conversation_service.handlers.answering import AnswerEngine
 from conversation_service.handlers.conversations import AnswerDelayedError, ConversationHandler, ConversationOptions
 from conversation_service.handlers.profiles import ProfileCache
-from customer_agent_shared.events.channels import ChannelRef, ChannelType, MessageReceived, Sender
 from customer_agent_shared.events.conversations import ConversationAssigned
 from customer_agent_shared.events.envelope import CloudEvent, make_event
 from customer_agent_shared.events.preview import PreviewRequested
 
-from .fakes import FakeDatabase, FakeEngine, FakeUnitOfWork
+from .fakes import FakeDatabase, FakeEngine, FakeUnitOfWork, assigned_message
 
 ACCOUNT = "acc-1"
 
@@ -30,20 +28,7 @@ def _handler(database: FakeDatabase, engine: FakeEngine) -> ConversationHandler:
 
 
 def _assigned(text: str, *, thread: str = "t-1", age_seconds: float = 0) -> CloudEvent[ConversationAssigned]:
-    message = MessageReceived(
-        account_id=ACCOUNT,
-        channel=ChannelRef(type=ChannelType.LIVE_CHAT, id="web"),
-        thread_id=thread,
-        message_id=f"m-{text}",
-        sender=Sender(id="visitor", locale="en-GB"),
-        text=text,
-        sent_at=datetime.now(UTC),
-    )
-    assigned = ConversationAssigned(
-        account_id=ACCOUNT, thread_id=thread, channel=message.channel, message=message, new_thread=False
-    )
-    event = make_event("conversation.assigned", assigned, source="routing", account_id=ACCOUNT)
-    return event.model_copy(update={"time": datetime.now(UTC) - timedelta(seconds=age_seconds)})
+    return assigned_message(text, account=ACCOUNT, thread=thread, age_seconds=age_seconds)
 
 
 def _types(database: FakeDatabase) -> list[str]:

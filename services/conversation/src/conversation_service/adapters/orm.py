@@ -68,3 +68,22 @@ questions = Table(
     Index("ix_questions_account_asked", "account_id", "asked_at"),
     Index("ix_questions_asked", "asked_at"),
 )
+
+# Declined questions waiting for the LLM's recommended answer (only with an LLM): a drafter leases due rows
+# (next_attempt_at, lease_token) and deletes each once its draft is published or given up.
+gap_drafts = Table(
+    "gap_drafts",
+    metadata,
+    Column("gap_event_id", String(200), primary_key=True),
+    Column("account_id", String(100), nullable=False),
+    Column("thread_id", String(220), nullable=False),
+    Column("message_id", String(220), nullable=True),
+    Column("question", Text, nullable=False),
+    Column("language", String(35), nullable=False),
+    Column("sources", JSONB, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("lease_token", String(40), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_gap_drafts_next_attempt", "next_attempt_at"),
+)

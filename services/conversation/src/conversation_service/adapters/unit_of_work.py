@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork
 
+from conversation_service.adapters.gap_draft_queue import GapDraftQueue
 from conversation_service.adapters.repositories import AgentProfileRepository, QuestionLogRepository, ThreadRepository
 
 
@@ -13,6 +14,7 @@ class ConversationUnitOfWork(SqlUnitOfWork):
     profiles: AgentProfileRepository
     threads: ThreadRepository
     questions: QuestionLogRepository
+    gap_drafts: GapDraftQueue
 
     def on_begin(self) -> None:
         """Bind the repositories to this transaction's session."""
@@ -21,3 +23,4 @@ class ConversationUnitOfWork(SqlUnitOfWork):
             self.session, kept=self.transaction_cache("threads"), write_at_commit=self.write_at_commit
         )
         self.questions = QuestionLogRepository(self.session, write_at_commit=self.write_at_commit)
+        self.gap_drafts = GapDraftQueue(self.session, write_at_commit=self.write_at_commit)

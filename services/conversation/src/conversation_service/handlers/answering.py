@@ -21,6 +21,7 @@ from conversation_service.domain.composer import (
     draft_answer,
 )
 from conversation_service.domain.confidence import AnswerThresholds, Evidence, decide
+from conversation_service.domain.gap_drafts import DraftSource, draft_sources
 from conversation_service.domain.grounding import build_messages, parse_reply
 from conversation_service.domain.links import restrict_links, urls_in
 from conversation_service.domain.retrieval import (
@@ -98,6 +99,8 @@ class Attempt:
     evidence: Evidence | None = None
     draft: str | None = None
     """For a declined question: a recommended answer from the nearest content, for the knowledge gap."""
+    draft_sources: tuple[DraftSource, ...] = ()
+    """For a declined question: the nearest passages an LLM may draft the gap's answer from."""
     question_vector: tuple[float, ...] | None = None
     vector_model: str | None = None
 
@@ -214,6 +217,7 @@ class AnswerEngine:
                 nearest_content(ranked),
                 evidence=decision.evidence,
                 draft=draft_answer(terms, ranked, language=language),
+                draft_sources=draft_sources(ranked),
                 question_vector=retrieval.question_vector,
                 vector_model=retrieval.vector_model,
             )

@@ -17,7 +17,11 @@ from customer_agent_shared.events.channels import (
     MessageSend,
     OutboundKind,
 )
-from customer_agent_shared.events.conversations import ConversationAssigned, ConversationEvent
+from customer_agent_shared.events.conversations import (
+    CONVERSATION_KNOWLEDGE_GAP,
+    ConversationAssigned,
+    ConversationEvent,
+)
 from customer_agent_shared.events.envelope import CloudEvent, derived_event_id, make_event
 from customer_agent_shared.events.preview import PREVIEW_ANSWERED, PreviewAnswered, PreviewRequested
 from customer_agent_shared.messaging.failures import TransientHandlerError
@@ -36,6 +40,7 @@ from conversation_service.domain.model import (
 )
 from conversation_service.domain.retrieval import ContentUnavailableError, content_terms, is_follow_up
 from conversation_service.handlers.answering import AnswerEngine, Attempt, ExpectedQuestion
+from conversation_service.handlers.gap_drafts import queue_gap_draft
 from conversation_service.handlers.profiles import AgentProfile, ProfileCache
 from conversation_service.handlers.replies import (
     Reply,
@@ -63,6 +68,8 @@ class ConversationOptions:
     send_handoff_notice: bool = True
     unavailable_wait_seconds: float = 60.0
     """How long a live message waits for the content index to come back before a person takes the thread."""
+    draft_gaps: bool = False
+    """Queue each knowledge gap for the LLM's recommended answer (``GapDrafter``)."""
 
 
 @dataclass(frozen=True)
@@ -336,6 +343,8 @@ class ConversationHandler:
                 event_id=derived_event_id(event.id, event_type),
             )
             await uow.publish(CONVERSATIONS_EVENTS, key, conversation_event)
+            if event_type == CONVERSATION_KNOWLEDGE_GAP and self._options.draft_gaps:
+                await queue_gap_draft(uow, conversation_event, attempt)
 
     async def handle_preview(self, event: CloudEvent[PreviewRequested]) -> PreviewAnswered | None:
         """Answer a preview question the way a live thread would; never billed, never sent to a channel."""

@@ -9,6 +9,7 @@ from typing import Protocol
 from customer_agent_shared.events.config import AgentConfigSnapshot
 from customer_agent_shared.persistence.unit_of_work_protocol import UnitOfWorkProtocol
 
+from conversation_service.domain.gap_drafts import PendingDraft
 from conversation_service.domain.model import AgentProfileRecord, AskedQuestion, ConversationThread
 
 
@@ -66,6 +67,26 @@ class QuestionLog(Protocol):
         ...
 
 
+class GapDraftStore(Protocol):
+    """Knowledge gaps waiting for the LLM's recommended answer."""
+
+    async def add(self, draft: PendingDraft, now: datetime) -> None:
+        """Queue a draft, due at once (once per gap event)."""
+        ...
+
+    async def lease(self, now: datetime, *, limit: int, lease_seconds: float) -> tuple[str, list[PendingDraft]]:
+        """Take up to ``limit`` due drafts for a while, each counted as one more attempt: (token, drafts)."""
+        ...
+
+    async def finish(self, gap_event_id: str, token: str) -> bool:
+        """Remove a draft still under the lease ``token``; False if another drafter took it."""
+        ...
+
+    async def retry_at(self, gap_event_id: str, token: str, at: datetime) -> bool:
+        """Make a draft still under the lease ``token`` due again at ``at``; False if another drafter took it."""
+        ...
+
+
 class ConversationUnitOfWorkProtocol(UnitOfWorkProtocol, Protocol):
     """One transaction over the service's repositories."""
 
@@ -82,6 +103,11 @@ class ConversationUnitOfWorkProtocol(UnitOfWorkProtocol, Protocol):
     @property
     def questions(self) -> QuestionLog:
         """The question log."""
+        ...
+
+    @property
+    def gap_drafts(self) -> GapDraftStore:
+        """Gaps waiting for the LLM's draft."""
         ...
 
 
