@@ -34,6 +34,7 @@ async def test_migrations_apply_and_roll_back(
             "agent_drafts",
             "agent_publications",
             "agent_replays",
+            "knowledge_gap_questions",
         },
     )
 

@@ -12,7 +12,12 @@ from sqlalchemy import ColumnElement, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin_api.adapters.orm import audit_log_table, conversation_facts_table, knowledge_gaps_table
+from admin_api.adapters.orm import (
+    audit_log_table,
+    conversation_facts_table,
+    knowledge_gap_questions_table,
+    knowledge_gaps_table,
+)
 from admin_api.adapters.repositories import Row
 from admin_api.domain.performance import ConversationFact
 
@@ -136,6 +141,19 @@ class KnowledgeGapRepository:
             .where(knowledge_gaps_table.c.account_id == account_id, knowledge_gaps_table.c.id == gap_id)
             .values(**values)
         )
+
+    async def record_question(self, account_id: str, event_id: str, gap_id: str, at: datetime) -> None:
+        """Remember the gap a knowledge_gap event's question joined (once per event)."""
+        statement = insert(knowledge_gap_questions_table).values(
+            account_id=account_id, event_id=event_id, gap_id=gap_id, seen_at=at
+        )
+        await self._session.execute(statement.on_conflict_do_nothing(index_elements=["account_id", "event_id"]))
+
+    async def gap_of_question(self, account_id: str, event_id: str) -> str | None:
+        """The gap a knowledge_gap event's question joined, if it joined one."""
+        table = knowledge_gap_questions_table
+        statement = select(table.c.gap_id).where(table.c.account_id == account_id, table.c.event_id == event_id)
+        return (await self._session.execute(statement)).scalar_one_or_none()
 
 
 @dataclass(frozen=True)

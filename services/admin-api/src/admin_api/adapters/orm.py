@@ -120,7 +120,18 @@ knowledge_gaps_table = Table(
     Column("recommended_answer", Text, nullable=True),
     Column("question_embedding", JSONB, nullable=True),
     Column("embedding_model", String(200), nullable=True),
+    Column("drafted_by", String(20), nullable=True),  # who wrote recommended_answer: 'extract' or 'llm'
     Index("ix_knowledge_gaps_account_status", "account_id", "status"),
+)
+
+# The gap each knowledge_gap event's question joined, so the LLM's later draft for it finds the gap.
+knowledge_gap_questions_table = Table(
+    "knowledge_gap_questions",
+    metadata,
+    Column("account_id", String(100), primary_key=True),
+    Column("event_id", String(200), primary_key=True),
+    Column("gap_id", String(60), nullable=False),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
 )
 
 audit_log_table = Table(

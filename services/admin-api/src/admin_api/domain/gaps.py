@@ -27,6 +27,9 @@ STOPWORDS = frozenset(
 )
 
 
+DRAFTED_BY_EXTRACT = "extract"
+DRAFTED_BY_MODEL = "llm"
+
 VECTOR_THRESHOLD = 0.92
 """Cosine of two questions' vectors (multilingual-e5-small) above which they are one gap, in any language.
 
@@ -125,6 +128,18 @@ def merge_nearest_content(existing: list[Citation], new: list[Citation], limit: 
 
 
 def recommended_answer(*, status: str, drafted: str | None) -> str | None:
-    """The drafted answer an open gap shows (conversation's extract of the nearest content, in the gap's
-    language); a resolved or dismissed gap shows none."""
+    """The drafted answer an open gap shows (conversation's extract of the nearest content, or the LLM's draft
+    in the gap's language); a resolved or dismissed gap shows none."""
     return drafted if status == "open" else None
+
+
+def takes_model_draft(*, status: str, gap_language: str | None, drafted_by: str | None, draft_language: str) -> bool:
+    """Whether the LLM's draft for one of a gap's questions becomes the gap's recommended answer: only an open
+    gap's, in its language, in place of an extract or nothing (a model's earlier draft stays, so the answer an
+    admin is reading does not change under them)."""
+    same_language = gap_language is None or _primary(gap_language) == _primary(draft_language)
+    return status == "open" and drafted_by != DRAFTED_BY_MODEL and same_language
+
+
+def _primary(language: str) -> str:
+    return language.split("-")[0].casefold()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -11,22 +12,28 @@ from customer_agent_shared.events.channels import Citation
 from customer_agent_shared.events.conversations import (
     CONVERSATION_EVENT_TYPES,
     CONVERSATION_KNOWLEDGE_GAP,
+    CONVERSATION_KNOWLEDGE_GAP_DRAFTED,
     ConversationEvent,
     ConversationEventKind,
+    KnowledgeGapDrafted,
 )
-from customer_agent_shared.events.envelope import RawCloudEvent
+from customer_agent_shared.events.envelope import EventParseError, RawCloudEvent
 from customer_agent_shared.events.inbox import ThreadClosed, inbox_event
 from customer_agent_shared.events.sources import SourceKind
+from pydantic import ValidationError
 
 from admin_api.adapters.repositories import Row
 from admin_api.adapters.unit_of_work import AdminUnitOfWork
 from admin_api.domain.errors import Conflict, NotFound
 from admin_api.domain.gaps import (
+    DRAFTED_BY_EXTRACT,
+    DRAFTED_BY_MODEL,
     AskedQuestion,
     GapCandidate,
     matching_gap,
     merge_nearest_content,
     normalize_question,
+    takes_model_draft,
 )
 from admin_api.domain.performance import (
     OWNERSHIP_FACTS,
@@ -38,6 +45,8 @@ from admin_api.domain.performance import (
 from admin_api.handlers.audit import record_change
 from admin_api.handlers.sources import stage_new_source
 
+logger = logging.getLogger(__name__)
+
 
 class InsightUseCases:
     """Fold conversation events; report performance; list and resolve knowledge gaps."""
@@ -46,7 +55,9 @@ class InsightUseCases:
         self._unit_of_work = unit_of_work
 
     async def apply_event(self, consumer: str, event_id: str, event_type: str, event: ConversationEvent) -> bool:
-        """Keep the fact for performance; group a knowledge gap with similar questions."""
+        """Keep the fact for performance; group a knowledge gap with similar questions; take the LLM's draft."""
+        if event_type == CONVERSATION_KNOWLEDGE_GAP_DRAFTED:
+            return await self._apply_draft(consumer, event_id, event)
         if event_type not in CONVERSATION_EVENT_TYPES:
             return False
         async with self._unit_of_work() as uow:
@@ -62,7 +73,33 @@ class InsightUseCases:
             )
             await uow.facts.add(event_id, account_id=event.account_id, fact=fact)
             if event_type == CONVERSATION_KNOWLEDGE_GAP and event.question and normalize_question(event.question):
-                await _group_gap(uow, event)
+                await _group_gap(uow, event_id, event)
+            await uow.commit()
+        return True
+
+    async def _apply_draft(self, consumer: str, event_id: str, event: ConversationEvent) -> bool:
+        """Make the LLM's draft for a gap's question the gap's recommended answer, if the gap takes it."""
+        try:
+            drafted = KnowledgeGapDrafted.model_validate(event.model_dump(exclude_unset=True))
+        except ValidationError as error:
+            raise EventParseError(f"not a valid knowledge gap draft: {error}") from error
+        async with self._unit_of_work() as uow:
+            if not await uow.claim_event(consumer, event_id):
+                return False
+            gap_id = await uow.gaps.gap_of_question(drafted.account_id, drafted.gap_event_id)
+            gap = await uow.gaps.get(drafted.account_id, gap_id) if gap_id is not None else None
+            if gap is None:  # its question made no gap (no words to group by)
+                logger.info(
+                    "knowledge gap draft for a question in no gap", extra={"gap_event_id": drafted.gap_event_id}
+                )
+            elif takes_model_draft(
+                status=gap["status"],
+                gap_language=gap["language"],
+                drafted_by=gap.get("drafted_by"),
+                draft_language=drafted.language,
+            ):
+                changes = {"recommended_answer": drafted.recommended_answer, "drafted_by": DRAFTED_BY_MODEL}
+                await uow.gaps.update(drafted.account_id, gap["id"], changes)
             await uow.commit()
         return True
 
@@ -175,7 +212,7 @@ def _candidate(gap: Row) -> GapCandidate:
     )
 
 
-async def _group_gap(uow: AdminUnitOfWork, event: ConversationEvent) -> None:
+async def _group_gap(uow: AdminUnitOfWork, event_id: str, event: ConversationEvent) -> None:
     assert event.question is not None
     normalized = normalize_question(event.question)
     open_gaps = await uow.gaps.open_gaps(event.account_id, for_update=True)
@@ -185,11 +222,14 @@ async def _group_gap(uow: AdminUnitOfWork, event: ConversationEvent) -> None:
         embedding_model=event.embedding_model,
     )
     match = matching_gap(asked, [_candidate(gap) for gap in open_gaps])
+    drafted_by = DRAFTED_BY_EXTRACT if event.recommended_answer else None
     if match is None:
+        gap_id = "gap_" + uuid.uuid4().hex[:20]
+        await uow.gaps.record_question(event.account_id, event_id, gap_id, event.occurred_at)
         await uow.gaps.add(
             {
                 "account_id": event.account_id,
-                "id": "gap_" + uuid.uuid4().hex[:20],
+                "id": gap_id,
                 "question": event.question.strip(),
                 "normalized_question": normalized,
                 "language": event.language,
@@ -199,11 +239,13 @@ async def _group_gap(uow: AdminUnitOfWork, event: ConversationEvent) -> None:
                 "first_seen_at": event.occurred_at,
                 "last_seen_at": event.occurred_at,
                 "recommended_answer": event.recommended_answer,
+                "drafted_by": drafted_by,
                 "question_embedding": event.question_embedding,
                 "embedding_model": event.embedding_model,
             }
         )
         return
+    await uow.gaps.record_question(event.account_id, event_id, match, event.occurred_at)
     gap = next(gap for gap in open_gaps if gap["id"] == match)
     existing = [Citation.model_validate(item) for item in gap["nearest_content"]]
     await uow.gaps.update(
@@ -217,5 +259,6 @@ async def _group_gap(uow: AdminUnitOfWork, event: ConversationEvent) -> None:
             ],
             # The gap keeps its first question's language; a draft is filled in if it had none.
             "recommended_answer": gap.get("recommended_answer") or event.recommended_answer,
+            "drafted_by": gap.get("drafted_by") if gap.get("recommended_answer") else drafted_by,
         },
     )

@@ -76,7 +76,8 @@ class KnowledgeGapOut(BaseModel):
             "first_seen_at": "2026-11-20T08:00:00Z",
             "last_seen_at": "2026-11-21T09:00:00Z",
             "nearest_content": [{"title": "Payment", "url": "https://help.example.com/payment"}],
-            "recommended_answer": "We accept Visa and bank transfer.\n(Kilden er skrevet på et andet sprog.)",
+            "recommended_answer": "Vi tager imod Visa og bankoverførsel.",
+            "recommended_answer_by": "llm",
             "resolved_source_id": None,
         }
     )
@@ -91,7 +92,12 @@ class KnowledgeGapOut(BaseModel):
     nearest_content: list[CitationOut]
     recommended_answer: str | None = Field(
         default=None,
-        description="A draft from the nearest content, noted in the gap's language when the content is in another.",
+        description="A draft answer for an open gap: the LLM's, in the gap's language, when one is configured and "
+        "has drafted it; else the nearest content's best sentences, noted in the gap's language when the content "
+        "is in another.",
+    )
+    recommended_answer_by: Literal["extract", "llm"] | None = Field(
+        default=None, description="Who wrote recommended_answer: 'extract' (from the nearest content) or 'llm'."
     )
     resolved_source_id: str | None = None
 
@@ -130,6 +136,7 @@ class ResolvedGapOut(BaseModel):
 def gap_out(row: Row) -> KnowledgeGapOut:
     """A knowledge gap with its drafted answer."""
     nearest = [Citation.model_validate(item) for item in row["nearest_content"]]
+    answer = recommended_answer(status=row["status"], drafted=row.get("recommended_answer"))
     return KnowledgeGapOut(
         id=row["id"],
         question=row["question"],
@@ -139,6 +146,7 @@ def gap_out(row: Row) -> KnowledgeGapOut:
         first_seen_at=row["first_seen_at"],
         last_seen_at=row["last_seen_at"],
         nearest_content=[CitationOut(title=c.title, url=c.url) for c in nearest],
-        recommended_answer=recommended_answer(status=row["status"], drafted=row.get("recommended_answer")),
+        recommended_answer=answer,
+        recommended_answer_by=row.get("drafted_by") if answer else None,
         resolved_source_id=row.get("resolved_source_id"),
     )
