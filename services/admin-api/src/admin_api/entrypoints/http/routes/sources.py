@@ -34,7 +34,7 @@ async def list_sources(account_id: AccountId, who: Reader, api: Services) -> Sou
     "/sources",
     status_code=201,
     response_model=SourceOut,
-    responses=EDIT_ERRORS,
+    responses={**EDIT_ERRORS, **error_responses(409)},
     summary="Add a URL, a short answer or the knowledge base",
 )
 async def create_source(
