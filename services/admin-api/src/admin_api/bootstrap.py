@@ -76,7 +76,7 @@ def build_service(settings: AdminSettings | None = None) -> AdminService:
     service = AdminService(kernel, settings)
     sources = SourceUseCases(service.unit_of_work, max_upload_bytes=settings.max_upload_bytes)
     credits = CreditUseCases(service.unit_of_work)
-    insights = InsightUseCases(service.unit_of_work)
+    insights = _insight_use_cases(service)
     preview = PreviewUseCase(kernel.producer, timeout_seconds=settings.preview_timeout_seconds)
     replays = _replay_use_cases(service)
     token = settings.bootstrap_token.get_secret_value() if settings.bootstrap_token else None
@@ -142,6 +142,16 @@ def _replay_use_cases(service: AdminService) -> ReplayUseCases:
     retention = Periodic("replay-retention", replays.prune, interval_seconds=RETENTION_INTERVAL_SECONDS)
     service.kernel.lifecycle.add("replay retention", retention.start, retention.stop)
     return replays
+
+
+def _insight_use_cases(service: AdminService) -> InsightUseCases:
+    """Performance and knowledge gaps, with the periodic forgetting of old question links added to the lifecycle."""
+    insights = InsightUseCases(service.unit_of_work)
+    forget = Periodic(
+        "gap-question-retention", insights.forget_old_questions, interval_seconds=RETENTION_INTERVAL_SECONDS
+    )
+    service.kernel.lifecycle.add("gap question retention", forget.start, forget.stop)
+    return insights
 
 
 def _request_budgets(settings: AdminSettings, kernel: ServiceKernel) -> RequestBudgets:

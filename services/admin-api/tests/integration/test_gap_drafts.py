@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -118,3 +118,20 @@ async def test_the_model_draft_replaces_the_extract_of_an_open_gap_in_its_langua
     assert [(g["recommended_answer"], g["recommended_answer_by"]) for g in body["items"]] == [
         ("Yes: MobilePay is accepted online and in our shops.", "llm")
     ]
+
+
+async def test_links_from_questions_to_gaps_are_forgotten_after_the_retention(harness: Harness) -> None:
+    account = await harness.new_account()
+    conversation = Conversation(harness, account)
+    recent = await conversation.gap("t1", "Do you sell gift cards?", "en", None)
+    await eventually(lambda: harness.handled(recent), "the gap folded")
+    async with harness.service.unit_of_work() as uow:
+        gap_id = await uow.gaps.gap_of_question(account.id, recent)
+        assert gap_id is not None
+        await uow.gaps.record_question(account.id, "an-old-event", gap_id, datetime.now(UTC) - timedelta(days=8))
+        await uow.commit()
+    assert harness.service.api is not None
+    await harness.service.api.insights.forget_old_questions()
+    async with harness.service.unit_of_work() as uow:
+        assert await uow.gaps.gap_of_question(account.id, recent) == gap_id
+        assert await uow.gaps.gap_of_question(account.id, "an-old-event") is None

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from customer_agent_shared.events.audit import AuditRecorded
 from customer_agent_shared.persistence.unit_of_work import TransactionScopedRepository
-from sqlalchemy import ColumnElement, bindparam, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -148,6 +148,14 @@ class KnowledgeGapRepository:
             account_id=account_id, event_id=event_id, gap_id=gap_id, seen_at=at
         )
         await self._session.execute(statement.on_conflict_do_nothing(index_elements=["account_id", "event_id"]))
+
+    async def forget_questions(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` of the question-to-gap links seen before ``before``; return how many."""
+        table = knowledge_gap_questions_table
+        oldest = select(table.c.account_id, table.c.event_id).where(table.c.seen_at < before).limit(limit)
+        statement = delete(table).where(tuple_(table.c.account_id, table.c.event_id).in_(oldest))
+        result = await self._session.execute(statement)
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def gap_of_question(self, account_id: str, event_id: str) -> str | None:
         """The gap a knowledge_gap event's question joined, if it joined one."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from customer_agent_shared.events.billing import PricingRule
 from customer_agent_shared.events.channels import Citation
@@ -46,13 +46,34 @@ from admin_api.handlers.audit import record_change
 from admin_api.handlers.sources import stage_new_source
 
 logger = logging.getLogger(__name__)
+# A gap's LLM draft names the question's event; conversation gives up on a draft within hours, so a week
+# later the link is no longer needed.
+QUESTION_RETENTION = timedelta(days=7)
+PRUNE_BATCH = 5000
 
 
 class InsightUseCases:
     """Fold conversation events; report performance; list and resolve knowledge gaps."""
 
-    def __init__(self, unit_of_work: Callable[[], AdminUnitOfWork]) -> None:
+    def __init__(
+        self, unit_of_work: Callable[[], AdminUnitOfWork], *, question_retention: timedelta = QUESTION_RETENTION
+    ) -> None:
         self._unit_of_work = unit_of_work
+        self._question_retention = question_retention
+
+    async def forget_old_questions(self) -> None:
+        """Drop the links from gap events to their gaps once no draft for them can still come."""
+        cutoff = datetime.now(UTC) - self._question_retention
+        total = 0
+        while True:
+            async with self._unit_of_work() as uow:
+                deleted = await uow.gaps.forget_questions(cutoff, PRUNE_BATCH)
+                await uow.commit()
+            total += deleted
+            if deleted < PRUNE_BATCH:
+                break
+        if total:
+            logger.info("old knowledge-gap question links deleted", extra={"count": total})
 
     async def apply_event(self, consumer: str, event_id: str, event_type: str, event: ConversationEvent) -> bool:
         """Keep the fact for performance; group a knowledge gap with similar questions; take the LLM's draft."""
