@@ -23,10 +23,12 @@ INGRESS_SERVICE = "admin-api"  # the REST front door, scaled on CPU
 # Services that take traffic from outside the namespace: the REST API and the visitors' webchat sockets.
 PUBLIC_SERVICES = {INGRESS_SERVICE, "webchat"}
 RUN_AS_USER = 10001
-# Ingestion holds the service itself (~250 MiB with the built-in model), an upload parser limited to
-# INGESTION_PARSE_MEMORY_BYTES (256 MiB) and INGESTION_PARSE_WORKERS page workers (2, ~135 MiB idle and
-# up to ~250 MiB parsing a 5 MB page): its pod must hold them all at once.
-MEMORY_LIMITS = {"ingestion": "1280Mi"}
+# The built-in embedding model takes ~300 MiB in each process that embeds (float32 weights and their
+# onnxruntime-packed copy, the vocabulary): conversation runs at ~560 MiB with it. Ingestion holds the
+# service itself (~550 MiB with the model), an upload parser limited to INGESTION_PARSE_MEMORY_BYTES
+# (256 MiB) and INGESTION_PARSE_WORKERS page workers (2, ~135 MiB idle and up to ~250 MiB parsing a 5 MB
+# page): its pod must hold them all at once.
+MEMORY_LIMITS = {"ingestion": "1536Mi", "conversation": "768Mi"}
 LAG_THRESHOLD = "50"
 
 

@@ -79,7 +79,7 @@ class IngestionSettings(ServiceSettings, EmbeddingSettings, UploadStoreSettings)
         default=256 * MIB,
         ge=64 * MIB,
         description="Address-space limit (RLIMIT_AS) of the process parsing one uploaded file. The pod's memory "
-        "limit must hold it plus the service itself (about 250 MiB with the built-in embedding model).",
+        "limit must hold it plus the service itself (about 550 MiB with the built-in embedding model).",
     )
     parse_cpu_seconds: int = Field(default=15, ge=1, description="CPU-time limit of the process parsing one file.")
     parse_timeout_seconds: float = Field(
