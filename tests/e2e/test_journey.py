@@ -100,8 +100,18 @@ async def test_the_whole_journey(admin: AdminClient, provider: ChannelProvider, 
     await set_up_agent(admin, local_site)
     # The last configuration snapshot (with the triggers) has reached routing; conversation folds the same.
     await eventually(lambda: routing_hands_off(admin, TRIGGER, "trigger"), "routing has the triggers", 60, every=1.0)
+    answered = await answers_in_the_visitors_language(provider, account)
+    await a_trigger_hands_off_to_the_rules_user(provider, account)
+    answered += await a_gap_is_handed_off_then_answered_once_resolved(admin, provider, account)
+    # Exactly one reply per inbound message so far.
+    for message_id in answered:
+        assert len(provider.replies(account, message_id)) == 1
+    await credits_run_out_and_are_bought_again(admin, provider, account)
+    await the_audit_log_shows_every_change(admin)
 
-    # Answers with citations, in the visitor's language.
+
+async def answers_in_the_visitors_language(provider: ChannelProvider, account: str) -> list[str]:
+    """Answers with citations, in the visitor's language, and a short answer's; the questions' message ids."""
     english = await provider.send(account, "t-en", "How long does delivery to Denmark take?")
     reply = await provider.reply_to(account, english)
     assert reply["kind"] == "answer"
@@ -118,8 +128,11 @@ async def test_the_whole_journey(admin: AdminClient, provider: ChannelProvider, 
 
     short = await provider.send(account, "t-short", "Do you have a physical store?")
     assert "only sell online" in (await provider.reply_to(account, short))["text"]
+    return [english, danish, short]
 
-    # A trigger phrase hands off at once, to the rule's user.
+
+async def a_trigger_hands_off_to_the_rules_user(provider: ChannelProvider, account: str) -> None:
+    """A trigger phrase hands off at once, to the rule's user, with no answer."""
     triggered = await provider.send(account, "t-trigger", TRIGGER)
     handoff = await provider.handoff(account, "t-trigger")
     assert handoff["reason"] == "trigger"
@@ -127,7 +140,12 @@ async def test_the_whole_journey(admin: AdminClient, provider: ChannelProvider, 
     assert handoff["update_avatar"] is True
     assert not [m for m in provider.replies(account, triggered) if m["kind"] == "answer"]
 
-    # An unanswerable question: rephrase first, then a handoff; it becomes a knowledge gap.
+
+async def a_gap_is_handed_off_then_answered_once_resolved(
+    admin: AdminClient, provider: ChannelProvider, account: str
+) -> list[str]:
+    """An unanswerable question: rephrase first, then a handoff; it becomes a knowledge gap, and once the gap
+    is resolved the agent answers it. The ids of the messages answered (the first miss and the answer)."""
     gap_question = "Can I pay with cryptocurrency?"
     first_miss = await provider.send(account, "t-gap", gap_question)
     assert (await provider.reply_to(account, first_miss))["kind"] == "rephrase_request"
@@ -140,12 +158,12 @@ async def test_the_whole_journey(admin: AdminClient, provider: ChannelProvider, 
     reply = await provider.reply_to(account, answered_now, timeout_seconds=60)
     assert reply["kind"] == "answer"
     assert "Bitcoin" in reply["text"]
+    return [first_miss, answered_now]
 
-    # Exactly one reply per inbound message so far.
-    for message_id in (english, danish, short, first_miss, answered_now):
-        assert len(provider.replies(account, message_id)) == 1
 
-    # Credits run out: an open agent thread continues, a new thread goes to a human.
+async def credits_run_out_and_are_bought_again(admin: AdminClient, provider: ChannelProvider, account: str) -> None:
+    """Credits run out: an open agent thread continues, a new thread goes to a human; once credits are
+    purchased, the agent takes new threads again."""
     open_thread = await provider.send(account, "t-open", "How much does delivery cost?")
     assert (await provider.reply_to(account, open_thread))["kind"] == "answer"
     # Lower this period's allotment by what is left: the balance reaches zero.
@@ -160,7 +178,6 @@ async def test_the_whole_journey(admin: AdminClient, provider: ChannelProvider, 
     continued = await provider.send(account, "t-open", "And how long does it take?")
     assert (await provider.reply_to(account, continued))["kind"] == "answer"
 
-    # Credits purchased: the agent takes new threads again.
     await admin.call("POST", "/credits/purchases", json={"credits": 100}, as_operator=True)
     await wait_for_credit_state(admin, exhausted=False)
     after = await provider.send(account, f"t-after-{uuid.uuid4().hex[:6]}", "How long do I have to return an item?")
@@ -168,7 +185,9 @@ async def test_the_whole_journey(admin: AdminClient, provider: ChannelProvider, 
     assert reply["kind"] == "answer"
     assert any("returns" in citation["url"] for citation in reply["citations"])
 
-    # The audit log shows every change made above.
+
+async def the_audit_log_shows_every_change(admin: AdminClient) -> None:
+    """The audit log shows every kind of change the journey made."""
     audit = await admin.call("GET", "/audit-log")
     entries = audit["items"] if isinstance(audit, dict) else audit
     targets = {(entry["action"], entry["target_type"]) for entry in entries}
