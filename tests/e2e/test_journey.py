@@ -29,8 +29,6 @@ Print the return label from your account and drop the parcel at any post office.
 
 TRIGGER = "I want to speak to a human please"
 
-DELIVERY_QUESTION = "How long does delivery to Denmark take?"
-
 WARRANTY_TEXT = "Warranty\n\nEvery coffee machine we sell carries a two year warranty covering defects in materials.\n"
 
 
@@ -102,8 +100,6 @@ async def test_the_whole_journey(admin: AdminClient, provider: ChannelProvider, 
     await set_up_agent(admin, local_site)
     # The last configuration snapshot (with the triggers) has reached routing; conversation folds the same.
     await eventually(lambda: routing_hands_off(admin, TRIGGER, "trigger"), "routing has the triggers", 60, every=1.0)
-    # A ready source's chunks are searchable only after the index's next refresh.
-    await eventually(lambda: answers(admin, DELIVERY_QUESTION), "the content searchable", 60, every=1.0)
     answered = await answers_in_the_visitors_language(provider, account)
     await a_trigger_hands_off_to_the_rules_user(provider, account)
     answered += await a_gap_is_handed_off_then_answered_once_resolved(admin, provider, account)
@@ -116,7 +112,7 @@ async def test_the_whole_journey(admin: AdminClient, provider: ChannelProvider, 
 
 async def answers_in_the_visitors_language(provider: ChannelProvider, account: str) -> list[str]:
     """Answers with citations, in the visitor's language, and a short answer's; the questions' message ids."""
-    english = await provider.send(account, "t-en", DELIVERY_QUESTION)
+    english = await provider.send(account, "t-en", "How long does delivery to Denmark take?")
     reply = await provider.reply_to(account, english)
     assert reply["kind"] == "answer"
     assert reply["language"].startswith("en")
@@ -199,8 +195,8 @@ async def the_audit_log_shows_every_change(admin: AdminClient) -> None:
         assert expected in targets, f"{expected} missing from the audit log: {sorted(targets)}"
 
 
-async def answers(admin: AdminClient, question: str, words: str = "") -> bool:
-    """Whether the agent's preview answers ``question`` (with ``words`` in the answer, when given)."""
+async def answers(admin: AdminClient, question: str, words: str) -> bool:
+    """Whether the agent's preview answers ``question`` with ``words`` in the answer."""
     reply = await admin.call("POST", "/agent/preview", json={"text": question})
     return bool(reply["kind"] == "answer" and words in reply["text"])
 
