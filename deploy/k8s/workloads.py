@@ -23,11 +23,11 @@ INGRESS_SERVICE = "admin-api"  # the REST front door, scaled on CPU
 # Services that take traffic from outside the namespace: the REST API and the visitors' webchat sockets.
 PUBLIC_SERVICES = {INGRESS_SERVICE, "webchat"}
 RUN_AS_USER = 10001
-# The built-in embedding model takes ~300 MiB in each process that embeds (float32 weights and their
-# onnxruntime-packed copy, the vocabulary): conversation runs at ~560 MiB with it. Ingestion holds the
-# service itself (~550 MiB with the model), an upload parser limited to INGESTION_PARSE_MEMORY_BYTES
-# (256 MiB) and INGESTION_PARSE_WORKERS page workers (2, ~135 MiB idle and up to ~250 MiB parsing a 5 MB
-# page): its pod must hold them all at once.
+# The built-in embedding model is built and quantised in memory at start-up: for a few seconds each
+# process that embeds (conversation, ingestion) holds ~400 MiB more than it runs with, over 512Mi for
+# conversation. Ingestion holds the service itself (~550 MiB at that peak), an upload parser limited to
+# INGESTION_PARSE_MEMORY_BYTES (256 MiB) and INGESTION_PARSE_WORKERS page workers (2, ~135 MiB idle and
+# up to ~250 MiB parsing a 5 MB page): its pod must hold them all at once.
 MEMORY_LIMITS = {"ingestion": "1536Mi", "conversation": "768Mi"}
 LAG_THRESHOLD = "50"
 

