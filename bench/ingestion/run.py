@@ -202,6 +202,7 @@ async def full_pipeline(
         embeddings=embeddings,
     )
     service = build_service(settings)
+    service.kernel.lifecycle.remove("kafka consumers")  # the handlers are called directly; see bench/quality
     account = unique_name("bench")
     command = SourceCommand(
         account_id=account, source_id="python-docs", kind=SourceKind.URL, url=start_url, import_related=True

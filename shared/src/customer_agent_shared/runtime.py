@@ -54,6 +54,13 @@ class Lifecycle:
         """Register a component: started in registration order, stopped in reverse."""
         self._steps.append((name, start, stop))
 
+    def remove(self, name: str) -> None:
+        """Leave a registered component out (a benchmark drives the handlers itself, without consumers)."""
+        kept = [step for step in self._steps if step[0] != name]
+        if len(kept) == len(self._steps):
+            raise KeyError(f"no lifecycle step named {name!r}")
+        self._steps = kept
+
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Start every component; on exit stop the started ones in reverse order."""
