@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 from customer_agent_shared.testing.plumbing import eventually
+from ingestion_service.adapters import page_worker_pool
 from ingestion_service.adapters.page_parser import PageKind, parse_page
+from ingestion_service.adapters.page_worker import near_limit
 from ingestion_service.adapters.page_worker_pool import DEFAULT_TIMEOUT_SECONDS, PageWorkers, WorkerFailed
 from ingestion_service.adapters.safe_http import FetchResult
 
@@ -168,3 +170,34 @@ async def test_a_page_needing_more_memory_than_a_worker_may_use_fails_alone() ->
         assert after.kind is PageKind.CHANGED
     finally:
         await workers.aclose()
+
+
+async def test_a_worker_that_came_near_its_memory_limit_is_replaced_even_when_it_succeeded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Its peak never falls: a later ordinary failure would otherwise read as "out of memory".
+    workers = PageWorkers(1, timeout_seconds=30.0)
+    try:
+        await workers.start()
+        [first] = workers.pids
+        assert (await workers.parse(PAGE_URL, _fetched(DANISH_PAGE), START)).kind is PageKind.CHANGED
+        assert workers.pids == [first]
+        monkeypatch.setattr(page_worker_pool, "near_limit", lambda pid, limit: pid == first)
+        assert (await workers.parse(PAGE_URL, _fetched(DANISH_PAGE), START)).kind is PageKind.CHANGED
+        assert workers.pids == []  # stopped after its answer
+        assert (await workers.parse(PAGE_URL, _fetched(DANISH_PAGE), START)).kind is PageKind.CHANGED
+        assert len(workers.pids) == 1
+        assert workers.pids != [first]
+    finally:
+        await workers.aclose()
+
+
+def test_the_peak_address_space_is_read_from_proc() -> None:
+    peak_kib = next(
+        int(line.split()[1])
+        for line in Path("/proc/self/status").read_text().splitlines()
+        if line.startswith("VmPeak:")
+    )
+    assert near_limit("self", peak_kib * 1024)
+    assert not near_limit("self", peak_kib * 1024 * 2)
+    assert not near_limit(2**22 + 12345, 1)  # no such process: nothing to say

@@ -98,12 +98,15 @@ def respond(header: bytes, content: bytes) -> bytes:
 
 
 def reached_memory_limit() -> bool:
-    """Whether this process's address space ever came within 5 % of its limit (its peak, from /proc)."""
+    """Whether this process's address space ever came within 5 % of its limit."""
     limit, _ = resource.getrlimit(resource.RLIMIT_AS)
-    if limit == resource.RLIM_INFINITY:
-        return False
+    return limit != resource.RLIM_INFINITY and near_limit("self", limit)
+
+
+def near_limit(pid: int | str, limit: int) -> bool:
+    """Whether a process's peak address space (VmPeak, from /proc) came within 5 % of ``limit`` bytes."""
     with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/self/status").read_text().splitlines():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmPeak:"):
                 return int(line.split()[1]) * 1024 >= limit * 0.95
     return False

@@ -17,7 +17,7 @@ import orjson
 
 from ingestion_service.adapters.file_parsers import start_parser
 from ingestion_service.adapters.page_parser import PageKind, PageOutcome, outcome_from_json
-from ingestion_service.adapters.page_worker import LENGTH, frame, respond
+from ingestion_service.adapters.page_worker import LENGTH, frame, near_limit, respond
 from ingestion_service.adapters.safe_http import FetchResult
 from ingestion_service.adapters.sitemaps import Sitemap
 from ingestion_service.domain.robots import SiteRobots
@@ -52,7 +52,15 @@ class _Worker:
 
     def __init__(self, memory_bytes: int | None) -> None:
         self.process: asyncio.subprocess.Process | None = None
+        self._memory_bytes = memory_bytes
         self._arguments = (f"--memory-bytes={memory_bytes}",) if memory_bytes else ()
+
+    def near_memory_limit(self) -> bool:
+        """Whether the process's address space ever came within 5 % of its limit (its peak never falls, and
+        the worker reads a failure at that peak as "out of memory": such a worker is replaced)."""
+        if self.process is None or not self._memory_bytes:
+            return False
+        return near_limit(self.process.pid, self._memory_bytes)
 
     async def ensure_started(self) -> asyncio.subprocess.Process:
         """The running process, started (and awaited until it says it is ready) if there is none."""
@@ -147,7 +155,7 @@ class PageWorkers:
         worker = await self._idle.get()
         try:
             answer = await worker.ask(request, self.timeout_seconds)
-            if answer.get("memory"):
+            if answer.get("memory") or worker.near_memory_limit():
                 await worker.stop()  # its peak stays at the limit: a fresh one serves the next request
             return answer
         except TimeoutError as error:
