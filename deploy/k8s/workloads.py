@@ -25,11 +25,13 @@ PUBLIC_SERVICES = {INGRESS_SERVICE, "webchat"}
 RUN_AS_USER = 10001
 # The built-in embedding model is built in memory at start-up: for a few seconds each process that embeds
 # holds ~150 MiB more than it runs with (measured locally with float32 weights: conversation peaks at
-# ~590 MiB, then holds ~450; int8 holds ~150 MiB less). Ingestion holds the service itself (~700 MiB at
-# that peak), an upload parser limited to INGESTION_PARSE_MEMORY_BYTES (256 MiB) and
-# INGESTION_PARSE_WORKERS page workers (2, ~135 MiB idle, each limited to INGESTION_PAGE_PARSE_MEMORY_BYTES
-# of address space while parsing): its pod must hold them all at once.
-MEMORY_LIMITS = {"ingestion": "1536Mi", "conversation": "1Gi"}
+# ~590 MiB, then holds ~450; ingestion ~700, then ~530; int8 holds ~150 MiB less). Ingestion's pod also
+# holds an upload parser and INGESTION_PARSE_WORKERS page workers (2), each process limited to its address
+# space (INGESTION_PARSE_MEMORY_BYTES 256 MiB, INGESTION_PAGE_PARSE_MEMORY_BYTES 512 MiB; a page worker
+# idles at ~135 MiB resident): the limit holds the service and every parser at its limit at once.
+MEMORY_LIMITS = {"ingestion": "2Gi", "conversation": "1Gi"}
+MEMORY_REQUESTS = {"ingestion": "768Mi", "conversation": "512Mi"}  # what they hold when idle
+
 LAG_THRESHOLD = "50"
 
 
@@ -91,6 +93,11 @@ def env_sources(service: ServiceInfo) -> tuple[list[dict[str, Any]], list[dict[s
     return env_from, env
 
 
+def memory_request(service: ServiceInfo, command: str) -> str:
+    """The container's memory request: 256Mi unless the server holds more when idle (``MEMORY_REQUESTS``)."""
+    return MEMORY_REQUESTS.get(service.name, "256Mi") if command == "serve" else "256Mi"
+
+
 def memory_limit(service: ServiceInfo, command: str) -> str:
     """The container's memory limit: 512Mi unless the server needs more (``MEMORY_LIMITS``)."""
     return MEMORY_LIMITS.get(service.name, "512Mi") if command == "serve" else "512Mi"
@@ -109,7 +116,7 @@ def container(service: ServiceInfo, command: str) -> dict[str, Any]:
         "securityContext": container_security(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
         "resources": {
-            "requests": {"cpu": "100m", "memory": "256Mi"},
+            "requests": {"cpu": "100m", "memory": memory_request(service, command)},
             "limits": {"cpu": "1", "memory": memory_limit(service, command)},
         },
     }

@@ -251,9 +251,13 @@ def mebibytes(quantity: str) -> int:
 def test_the_ingestion_pod_holds_its_file_parser_beside_the_service(
     overlay: str, rendered: dict[str, list[Resource]]
 ) -> None:
-    # The parser process of an upload is limited to INGESTION_PARSE_MEMORY_BYTES; the service needs ~250 MiB
-    # with the built-in embedding model, plus its page-parser processes. All share the pod's memory limit.
+    # The parser process of an upload is limited to INGESTION_PARSE_MEMORY_BYTES and each page worker to
+    # INGESTION_PAGE_PARSE_MEMORY_BYTES; the service holds ~530 MiB with the built-in embedding model. All
+    # share the pod's memory limit.
     [container] = by_kind(rendered[overlay])["Deployment"]["ingestion"]["spec"]["template"]["spec"]["containers"]
-    config = (K8S / "base" / "config" / "ingestion.env").read_text().splitlines()
-    parser_bytes = int(next(line for line in config if line.startswith("INGESTION_PARSE_MEMORY_BYTES=")).split("=")[1])
-    assert mebibytes(container["resources"]["limits"]["memory"]) >= parser_bytes // 2**20 + 384
+    lines = (K8S / "base" / "config" / "ingestion.env").read_text().splitlines()
+    config = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    parsers = int(config["INGESTION_PARSE_MEMORY_BYTES"]) + int(config["INGESTION_PARSE_WORKERS"]) * int(
+        config["INGESTION_PAGE_PARSE_MEMORY_BYTES"]
+    )
+    assert mebibytes(container["resources"]["limits"]["memory"]) >= parsers // 2**20 + 530
