@@ -195,8 +195,9 @@ async def ingest(corpora: Sequence[Corpus], stall: float) -> State:
     accounts = {corpus.name: unique_name(f"bench-quality-{corpus.name}") for corpus in corpora}
     service = build_ingestion(settings)
     # The benchmark calls the handlers itself: consumers of the real topics would also take the commands
-    # of a live stack's accounts, crawl their sites again and publish statuses for them.
-    service.kernel.lifecycle.remove("kafka consumers")
+    # of a live stack's accounts and crawl their sites again, and its relay would publish its own statuses.
+    for step in ("kafka consumers", "outbox relay"):
+        service.kernel.lifecycle.remove(step)
     client = create_opensearch_client(settings.opensearch_url)
     try:
         async with service.kernel.lifecycle.running():

