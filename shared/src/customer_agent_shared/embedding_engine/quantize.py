@@ -1,9 +1,10 @@
 """The encoder's matrices in int8, quantised in memory by onnxruntime's own dynamic quantiser.
 
 Per output channel, symmetric int8 weights; activations are quantised at run time (uint8). On
-bench/quality's dev split it ranked as well as float32 and answered as well, at half the CPU and a
-quarter of the memory (see bench/quality/README.md). This is what ``quantize_dynamic`` does, without
-the model file it reads and writes.
+bench/quality's dev split it ranked as well as float32, at half the CPU and half the memory, but the
+answer decision is calibrated on float32 vectors (see bench/quality/README.md): it is an opt-in
+(``*_EMBEDDINGS_INT8``). This is what ``quantize_dynamic`` does, without the model file it reads and
+writes.
 """
 
 from __future__ import annotations

@@ -132,6 +132,7 @@ knowledge_gap_questions_table = Table(
     Column("event_id", String(200), primary_key=True),
     Column("gap_id", String(60), nullable=False),
     Column("seen_at", DateTime(timezone=True), nullable=False),
+    Index("ix_knowledge_gap_questions_seen_at", "seen_at"),
 )
 
 audit_log_table = Table(
