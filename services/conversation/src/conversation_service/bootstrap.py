@@ -27,7 +27,7 @@ from conversation_service.domain.term_statistics import TermStatistics
 from conversation_service.entrypoints.kafka_subscribers import register_subscribers
 from conversation_service.handlers.answering import AnswerEngine, AnswerPolicy, ChatModel
 from conversation_service.handlers.conversations import ConversationHandler, ConversationOptions
-from conversation_service.handlers.gap_drafts import DraftOptions, GapDrafter
+from conversation_service.handlers.gap_drafts import DraftOptions, GapDrafter, GapDraftRetention, LiveAnswers
 from conversation_service.handlers.profiles import ConfigFolder, ProfileCache
 from conversation_service.handlers.replay import DraftReplay
 from conversation_service.handlers.resolution import QuestionLogRetention, ResolutionSweep
@@ -75,11 +75,14 @@ def build_service(settings: ConversationSettings | None = None) -> ConversationS
     def unit_of_work() -> ConversationUnitOfWork:
         return _unit_of_work(kernel)
 
-    llm = add_llm(kernel, settings, unit_of_work)
+    live = LiveAnswers()
+    llm = add_llm(kernel, settings, unit_of_work, live)
     embedder = create_embedder(settings)
     if embedder is not None:
         kernel.lifecycle.add("embedding model", embedder.start, embedder.aclose)
-    engine = build_answer_engine(settings, kernel.opensearch, embedder=embedder, llm=llm)
+    engine = build_answer_engine(
+        settings, kernel.opensearch, embedder=embedder, llm=live.counting(llm) if llm is not None else None
+    )
     profiles = ProfileCache(settings.config_cache_seconds)
     conversations = ConversationHandler(
         unit_of_work, engine, profiles, consumer_prefix=settings.consumer_group, options=conversation_options(settings)
@@ -98,6 +101,9 @@ def build_service(settings: ConversationSettings | None = None) -> ConversationS
     )
     kernel.lifecycle.add("resolution sweep", resolution.periodic.start, resolution.periodic.stop)
     kernel.lifecycle.add("question log retention", retention.periodic.start, retention.periodic.stop)
+    # Also without a model: drafts queued before it (or the drafts) were turned off.
+    gap_drafts = GapDraftRetention(unit_of_work)
+    kernel.lifecycle.add("knowledge gap draft retention", gap_drafts.periodic.start, gap_drafts.periodic.stop)
     # A batch commits (and its replies leave) after its last answer: with a model taking seconds per
     # answer, a visitor would wait for everyone else's answers. With a model, each message gets its own
     # transaction and different threads are answered at once.
@@ -126,10 +132,10 @@ def conversation_options(settings: ConversationSettings) -> ConversationOptions:
 
 
 def add_llm(
-    kernel: ServiceKernel, settings: ConversationSettings, unit_of_work: UnitOfWorkFactory
+    kernel: ServiceKernel, settings: ConversationSettings, unit_of_work: UnitOfWorkFactory, live: LiveAnswers
 ) -> ChatCompletionsClient | None:
     """The LLM client when one is configured, closed with the process, and the drafter of knowledge gaps'
-    answers that uses it (stopped before it closes)."""
+    answers that uses it (stopped before it closes) whenever no ``live`` answer waits for it."""
     llm = build_llm_client(settings)
     if llm is None:
         return None
@@ -141,7 +147,7 @@ def add_llm(
             retry_seconds=settings.gap_draft_retry_seconds,
             interval_seconds=settings.gap_draft_interval_seconds,
         )
-        drafter = GapDrafter(unit_of_work, llm, options)
+        drafter = GapDrafter(unit_of_work, llm, options, live=live)
         kernel.lifecycle.add("knowledge gap drafts", drafter.periodic.start, drafter.periodic.stop)
     return llm
 

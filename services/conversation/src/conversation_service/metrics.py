@@ -42,6 +42,12 @@ GAP_DRAFTS = Counter(
     "given_up after the last attempt failed).",
     ["outcome"],
 )
+GAP_DRAFTS_DROPPED = Counter(
+    "customer_agent_conversation_gap_drafts_dropped_total",
+    "Knowledge gaps' LLM drafts never asked for, by reason (account_full: not queued, the account had the most "
+    "pending; expired: deleted still pending, no drafter took them in time).",
+    ["reason"],
+)
 RESOLVED = Counter(
     "customer_agent_conversation_resolved_total",
     "Threads the resolution sweep marked resolved.",

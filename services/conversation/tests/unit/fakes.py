@@ -23,11 +23,13 @@ from customer_agent_shared.testing.in_memory_unit_of_work import InMemoryDatabas
 
 @dataclass
 class QueuedDraft:
-    """A queued gap draft with its schedule and lease, as the fake keeps it."""
+    """A queued gap draft with its schedule, lease and end, as the fake keeps it."""
 
     draft: PendingDraft
     due_at: datetime
+    queued_at: datetime
     token: str | None = None
+    done_at: datetime | None = None
 
 
 @dataclass
@@ -121,30 +123,37 @@ class FakeQuestions:
 
 
 class FakeGapDrafts:
-    """The gap draft queue in the unit of work's copy of the tables (one lease token per call)."""
+    """The gap draft queue in the unit of work's copy of the tables (one lease token per call; the same question
+    is told apart by gap event only: the SQL queue's dedupe is tested on PostgreSQL)."""
 
     def __init__(self, tables: Tables) -> None:
         self._tables = tables
 
     async def add(self, draft: PendingDraft, now: datetime) -> None:
         """Queued once per gap event."""
-        self._tables.gap_drafts.setdefault(draft.gap_event_id, QueuedDraft(draft, now))
+        self._tables.gap_drafts.setdefault(draft.gap_event_id, QueuedDraft(draft, now, now))
+
+    async def pending(self, account_id: str, *, limit: int) -> int:
+        """The account's drafts not done, up to ``limit``."""
+        queued = self._tables.gap_drafts.values()
+        return min(limit, sum(1 for q in queued if q.draft.account_id == account_id and q.done_at is None))
 
     async def lease(self, now: datetime, *, limit: int, lease_seconds: float) -> tuple[str, list[PendingDraft]]:
-        """Due drafts, one more attempt each."""
+        """Due drafts not done, one more attempt each."""
         token = f"lease-{now.timestamp()}"
-        due = sorted((q for q in self._tables.gap_drafts.values() if q.due_at <= now), key=lambda q: q.due_at)[:limit]
+        pending = (q for q in self._tables.gap_drafts.values() if q.done_at is None and q.due_at <= now)
+        due = sorted(pending, key=lambda q: q.due_at)[:limit]
         for queued in due:
             queued.draft = dataclasses.replace(queued.draft, attempts=queued.draft.attempts + 1)
             queued.due_at, queued.token = now + timedelta(seconds=lease_seconds), token
         return token, [queued.draft for queued in due]
 
-    async def finish(self, gap_event_id: str, token: str) -> bool:
-        """Removed if still under ``token``."""
+    async def finish(self, gap_event_id: str, token: str, now: datetime) -> bool:
+        """Done if still under ``token``."""
         queued = self._tables.gap_drafts.get(gap_event_id)
-        if queued is None or queued.token != token:
+        if queued is None or queued.token != token or queued.done_at is not None:
             return False
-        del self._tables.gap_drafts[gap_event_id]
+        queued.done_at, queued.token = now, None
         return True
 
     async def retry_at(self, gap_event_id: str, token: str, at: datetime) -> bool:
@@ -154,6 +163,20 @@ class FakeGapDrafts:
             return False
         queued.due_at, queued.token = at, None
         return True
+
+    async def prune_done(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` drafts done before ``before``."""
+        return self._delete([k for k, q in self._tables.gap_drafts.items() if q.done_at and q.done_at < before], limit)
+
+    async def expire_pending(self, created_before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` pending drafts queued before ``created_before``."""
+        old = [k for k, q in self._tables.gap_drafts.items() if q.done_at is None and q.queued_at < created_before]
+        return self._delete(old, limit)
+
+    def _delete(self, keys: list[str], limit: int) -> int:
+        for key in keys[:limit]:
+            del self._tables.gap_drafts[key]
+        return len(keys[:limit])
 
 
 class FakeUnitOfWork(InMemoryUnitOfWork[Tables]):

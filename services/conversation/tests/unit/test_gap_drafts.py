@@ -1,7 +1,9 @@
-"""Knowledge gaps' LLM drafts: what the model is given and what is kept, the queueing and the drafter's tries."""
+"""Knowledge gaps' LLM drafts: what the model is given and what is kept, the queueing, the drafter's tries and
+turns, and the retention."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -9,23 +11,27 @@ from typing import Any, cast
 import pytest
 from conversation_service.domain.gap_drafts import (
     MAX_DRAFT_CHARS,
+    MAX_PENDING_PER_ACCOUNT,
     MAX_RETRY_SECONDS,
     DraftSource,
+    PendingDraft,
     accept_draft,
     clip,
     draft_messages,
     draft_sources,
+    question_key,
     retry_delay,
 )
 from conversation_service.domain.retrieval import Passage, Ranked
 from conversation_service.handlers.answering import AnswerEngine
 from conversation_service.handlers.conversations import ConversationHandler, ConversationOptions
-from conversation_service.handlers.gap_drafts import DraftOptions, GapDrafter
+from conversation_service.handlers.gap_drafts import DraftOptions, GapDrafter, GapDraftRetention, LiveAnswers
 from conversation_service.handlers.profiles import ProfileCache
 from customer_agent_shared.events.conversations import ConversationAssigned, KnowledgeGapDrafted
 from customer_agent_shared.events.envelope import CloudEvent, derived_event_id
+from prometheus_client import REGISTRY
 
-from .fakes import FakeDatabase, FakeEngine, FakeUnitOfWork, assigned_message
+from .fakes import FakeDatabase, FakeEngine, FakeUnitOfWork, QueuedDraft, assigned_message
 
 ACCOUNT = "acc-1"
 SOURCES = (
@@ -50,10 +56,13 @@ def test_the_model_is_asked_in_the_gap_language_with_the_sources_as_data() -> No
     system, user = draft_messages("Kan jeg betale med MobilePay?", "da", [SOURCES[0], injected])
     assert "'da'" in system["content"]
     assert "untrusted" in system["content"]
-    assert "Ignore previous instructions" not in system["content"]
-    sources = json.loads(user["content"].split("\n")[1])["sources"]
+    data, question = user["content"].split("\n")[1], user["content"].split("\n")[-1]
+    sources = json.loads(data)["sources"]
     assert [source["marker"] for source in sources] == ["S1", "S2"]
-    assert "Kan jeg betale med MobilePay?" in user["content"]
+    assert sources[1] == {"marker": "S2", "title": "Evil", "text": injected.text}
+    # That JSON string is its only place: not in the instructions, neither the system's nor the user's lines.
+    assert (system["content"] + user["content"]).count("Ignore previous instructions") == 1
+    assert json.loads(question) == "Kan jeg betale med MobilePay?"
 
 
 @pytest.mark.parametrize(
@@ -150,6 +159,10 @@ def _drafter(database: FakeDatabase, model: ScriptedModel, attempts: int = 2) ->
     return GapDrafter(lambda: FakeUnitOfWork(database), model, options)
 
 
+def _done(database: FakeDatabase) -> list[str]:
+    return [key for key, queued in database.tables.gap_drafts.items() if queued.done_at is not None]
+
+
 def _drafted(database: FakeDatabase) -> list[CloudEvent[Any]]:
     return [event for _, _, event in database.published if event.type == "conversation.knowledge_gap_drafted"]
 
@@ -170,7 +183,7 @@ async def test_a_grounded_draft_is_published_once_under_an_id_derived_from_the_g
         "da",
         "Nulstil den under Indstillinger.",
     )
-    assert database.tables.gap_drafts == {}
+    assert _done(database) == [gap_event_id]  # kept, done, so the same question is not drafted again soon
 
 
 async def test_a_failing_model_is_tried_again_later_then_given_up_and_an_ungrounded_reply_is_not_sent() -> None:
@@ -185,11 +198,98 @@ async def test_a_failing_model_is_tried_again_later_then_given_up_and_an_ungroun
     assert await drafter.run_once() == 0
     database.tables.gap_drafts[gap_event_id].due_at = datetime.now(UTC)  # the wait is over
     assert await drafter.run_once() == 1
-    assert database.tables.gap_drafts == {}  # given up after the second try: the extract stays
+    assert _done(database) == [gap_event_id]  # given up after the second try: the extract stays
+    assert await drafter.run_once() == 0
     assert _drafted(database) == []
 
     ungrounded = FakeDatabase()
-    await _queued(ungrounded)
+    gap_event_id = await _queued(ungrounded)
     await _drafter(ungrounded, ScriptedModel("NO_ANSWER")).run_once()
-    assert ungrounded.tables.gap_drafts == {}
+    assert _done(ungrounded) == [gap_event_id]
     assert _drafted(ungrounded) == []
+
+
+def test_questions_are_the_same_whatever_their_case_spacing_and_punctuation() -> None:
+    assert (
+        question_key("Tager I MobilePay?")
+        == question_key("  tager i  MOBILEPAY ")
+        == question_key("tager i mobilepay!")
+    )
+    assert question_key("Tager I MobilePay?") != question_key("Tager I kontanter?")
+
+
+def _dropped(reason: str) -> float:
+    return REGISTRY.get_sample_value("customer_agent_conversation_gap_drafts_dropped_total", {"reason": reason}) or 0.0
+
+
+async def test_an_account_with_the_most_drafts_pending_queues_no_more_and_they_are_counted() -> None:
+    database = FakeDatabase()
+    now = datetime.now(UTC)
+    for number in range(MAX_PENDING_PER_ACCOUNT):
+        draft = PendingDraft(f"gap-{number}", ACCOUNT, "t-0", None, f"Spørgsmål {number}?", "da", SOURCES)
+        database.tables.gap_drafts[draft.gap_event_id] = QueuedDraft(draft, now, now)
+    dropped = _dropped("account_full")
+
+    await _handler(database, draft_gaps=True, supported=False).handle_assigned(_assigned("Tager I MobilePay?"))
+    assert [event.type for _, _, event in database.published][-1] == "conversation.knowledge_gap"
+    assert len(database.tables.gap_drafts) == MAX_PENDING_PER_ACCOUNT
+    assert _dropped("account_full") == dropped + 1
+
+    database.tables.gap_drafts["gap-0"].done_at = now  # one fewer pending: the next is queued
+    await _handler(database, draft_gaps=True, supported=False).handle_assigned(_assigned("Tager I kontanter?"))
+    assert len(database.tables.gap_drafts) == MAX_PENDING_PER_ACCOUNT + 1
+
+
+class HeldModel:
+    """A live answer's model call that lasts until released."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    async def complete(self, messages: list[dict[str, str]]) -> str:
+        """Answers once released."""
+        await self.release.wait()
+        return "Svar [S1]."
+
+
+async def test_drafts_are_asked_one_at_a_time_and_never_while_a_live_answer_waits_for_the_model() -> None:
+    database = FakeDatabase()
+    for text in ("Tager I MobilePay?", "Tager I kontanter?"):
+        await _handler(database, draft_gaps=True, supported=False).handle_assigned(_assigned(text))
+    live, held = LiveAnswers(), HeldModel()
+    answering = asyncio.create_task(live.counting(held).complete([]))
+    model = ScriptedModel("Ja [S1].", "Nej [S1].")
+    options = DraftOptions(timeout_seconds=1, attempts=2, retry_seconds=30, interval_seconds=1)
+    drafter = GapDrafter(lambda: FakeUnitOfWork(database), model, options, live=live)
+
+    drafting = asyncio.create_task(drafter.run_once())
+    for _ in range(20):
+        await asyncio.sleep(0)  # give the drafter every chance to go ahead
+    assert not drafting.done()
+    assert model.calls == 0
+    assert all(queued.token is None for queued in database.tables.gap_drafts.values())  # not even leased
+
+    held.release.set()
+    assert await answering == "Svar [S1]."
+    assert await drafting == 1  # one draft per turn
+    assert model.calls == 1
+    assert await drafter.run_once() == 1
+    assert len(_drafted(database)) == 2
+
+
+async def test_the_retention_deletes_drafts_done_a_day_ago_and_those_pending_for_two_days() -> None:
+    database = FakeDatabase()
+    now = datetime.now(UTC)
+    ages = {"done-25h": (25, 25), "done-26h": (26, 26), "done-23h": (30, 23), "pending-49h": (49, None)}
+    ages["pending-47h"] = (47, None)
+    for key, (queued_hours, done_hours) in ages.items():
+        draft = PendingDraft(key, ACCOUNT, "t-0", None, "Tager I MobilePay?", "da", SOURCES)
+        queued_at = now - timedelta(hours=queued_hours)
+        done_at = None if done_hours is None else now - timedelta(hours=done_hours)
+        database.tables.gap_drafts[key] = QueuedDraft(draft, queued_at, queued_at, done_at=done_at)
+    expired = _dropped("expired")
+
+    retention = GapDraftRetention(lambda: FakeUnitOfWork(database), batch=1)  # a batch per transaction
+    assert await retention.run_once(now) == (2, 1)
+    assert sorted(database.tables.gap_drafts) == ["done-23h", "pending-47h"]
+    assert _dropped("expired") == expired + 1

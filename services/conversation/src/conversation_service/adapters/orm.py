@@ -85,5 +85,12 @@ gap_drafts = Table(
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
     Column("lease_token", String(40), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    Index("ix_gap_drafts_next_attempt", "next_attempt_at"),
+    # The question's words, hashed (domain.gap_drafts.question_key); None on rows queued before 0008.
+    Column("question_key", String(64), nullable=True),
+    # When it was drafted or given up (its question and sources are then cleared); None while pending.
+    Column("done_at", DateTime(timezone=True), nullable=True),
+    Index("ix_gap_drafts_due", "next_attempt_at", postgresql_where=text("done_at IS NULL")),
+    Index("ix_gap_drafts_question", "account_id", "question_key", "language"),
+    Index("ix_gap_drafts_pending_account", "account_id", postgresql_where=text("done_at IS NULL")),
+    Index("ix_gap_drafts_created", "created_at"),
 )

@@ -1,4 +1,5 @@
-"""Knowledge gaps' recommended answers written by the LLM: what it is given, what is kept, when to try again.
+"""Knowledge gaps' recommended answers written by the LLM: what it is given, what is kept, when to try again,
+and how long the queue keeps what.
 
 The model sees only the question and the nearest passages the account has not marked private, as data;
 its reply is kept only if it cites them (``parse_reply``), links only to them, and ends within the cap.
@@ -6,10 +7,13 @@ its reply is kept only if it cites them (``parse_reply``), links only to them, a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from conversation_service.domain.grounding import (
     MAX_SOURCE_CHARS,
@@ -24,6 +28,13 @@ from conversation_service.domain.retrieval import Ranked
 MAX_DRAFT_SOURCES = 3
 MAX_DRAFT_CHARS = 800
 MAX_RETRY_SECONDS = 3600.0
+DRAFTED_RECENTLY = timedelta(days=1)
+"""A question drafted (or given up) this recently is not drafted again for the account in that language."""
+PENDING_AT_MOST = timedelta(days=2)
+"""A draft still pending this long is dropped (its tries end within a day; past that no drafter is running)."""
+MAX_PENDING_PER_ACCOUNT = 1000
+"""Past this many pending drafts, an account's new gaps keep their extract and queue no draft."""
+_WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"[.!?…](?=\s|$)")
 _HTML_TAG = re.compile(r"</?[A-Za-z][^<>\n]{0,200}>")
 _EMPHASIS = re.compile(r"\*\*|__")
@@ -60,6 +71,12 @@ class PendingDraft:
     language: str
     sources: tuple[DraftSource, ...]
     attempts: int = 0
+
+
+def question_key(question: str) -> str:
+    """What makes two questions the same for drafting: their words, case and punctuation aside (hashed)."""
+    words = _WORD.findall(unicodedata.normalize("NFKC", question).casefold())
+    return hashlib.sha256(" ".join(words).encode()).hexdigest()
 
 
 def draft_sources(ranked: Sequence[Ranked], *, limit: int = MAX_DRAFT_SOURCES) -> tuple[DraftSource, ...]:

@@ -68,22 +68,34 @@ class QuestionLog(Protocol):
 
 
 class GapDraftStore(Protocol):
-    """Knowledge gaps waiting for the LLM's recommended answer."""
+    """Knowledge gaps waiting for the LLM's recommended answer, and those drafted lately."""
 
     async def add(self, draft: PendingDraft, now: datetime) -> None:
-        """Queue a draft, due at once (once per gap event)."""
+        """Queue a draft, due at once (once per gap event; not if the same question is pending or done lately)."""
+        ...
+
+    async def pending(self, account_id: str, *, limit: int) -> int:
+        """How many of the account's drafts are pending, counting up to ``limit``."""
         ...
 
     async def lease(self, now: datetime, *, limit: int, lease_seconds: float) -> tuple[str, list[PendingDraft]]:
         """Take up to ``limit`` due drafts for a while, each counted as one more attempt: (token, drafts)."""
         ...
 
-    async def finish(self, gap_event_id: str, token: str) -> bool:
-        """Remove a draft still under the lease ``token``; False if another drafter took it."""
+    async def finish(self, gap_event_id: str, token: str, now: datetime) -> bool:
+        """Mark a draft still under the lease ``token`` done; False if another drafter took it."""
         ...
 
     async def retry_at(self, gap_event_id: str, token: str, at: datetime) -> bool:
         """Make a draft still under the lease ``token`` due again at ``at``; False if another drafter took it."""
+        ...
+
+    async def prune_done(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` drafts done before ``before``; how many were deleted."""
+        ...
+
+    async def expire_pending(self, created_before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` pending drafts queued before ``created_before``; how many were deleted."""
         ...
 
 
