@@ -129,7 +129,9 @@ class ConversationSettings(ServiceSettings, BatchConsumerSettings, EmbeddingSett
     llm_gap_drafts: bool = Field(
         default=True,
         description="With an LLM: it also drafts each knowledge gap's recommended answer in the gap's language, "
-        "in the background after the decline (the extract from the nearest content stays until it has).",
+        "in the background after the decline (the extract from the nearest content stays until it has): one at "
+        "a time, while no live answer waits for the model, and an account's same question in the same language "
+        "once a day.",
     )
     gap_draft_attempts: int = Field(
         default=5, ge=1, le=20, description="Tries of the LLM per knowledge gap draft before the extract is kept."
