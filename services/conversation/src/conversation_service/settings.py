@@ -34,7 +34,7 @@ class ConversationSettings(ServiceSettings, BatchConsumerSettings, EmbeddingSett
         ge=0.0,
         le=1.0,
         description="Least calibrated confidence (the probability that the answer cites the right page) to "
-        "answer; the default reached precision 0.8 on bench/quality's dev split. An account's "
+        "answer; the default was chosen on bench/quality's dev split for precision 0.8. An account's "
         "answer_threshold overrides it.",
     )
     support_threshold: float = Field(
