@@ -33,7 +33,7 @@ from customer_agent_shared.content_index import (
 from customer_agent_shared.embeddings import BuiltinEmbedder
 from customer_agent_shared.events.channels import ChannelRef, ChannelType, MessageReceived, Sender
 from customer_agent_shared.events.conversations import ConversationAssigned
-from customer_agent_shared.events.envelope import make_event, serialize_event
+from customer_agent_shared.events.envelope import CloudEvent, make_event, serialize_event
 from customer_agent_shared.persistence.database import create_database_engine
 from customer_agent_shared.testing.kafka import unique_name, wait_for_assignment
 from customer_agent_shared.topics import CHANNELS_OUTBOUND, CONVERSATIONS_ASSIGNED
@@ -168,6 +168,27 @@ async def opensearch_baseline(client: AsyncOpenSearch, index: str, account: str,
     report(f"opensearch query, {concurrency} concurrent", results, time.perf_counter() - started)
 
 
+def assigned_message(
+    account: str, *, thread: str, message_id: str, text_number: int, run: str
+) -> CloudEvent[ConversationAssigned]:
+    """The ``conversation.assigned`` routing would publish for the benchmark's ``text_number``-th question."""
+    question, locale = QUESTIONS[text_number % len(QUESTIONS)]
+    # Every text distinct: conversation remembers the vectors of recent questions, and the benchmark measures
+    # the cost of a question it has not seen.
+    message = MessageReceived(
+        account_id=account,
+        channel=ChannelRef(type=ChannelType.LIVE_CHAT, id="web"),
+        thread_id=thread,
+        message_id=message_id,
+        sender=Sender(id="visitor", locale=locale),
+        text=f"{question} (ref {run[-6:]}-{text_number})",
+        sent_at=datetime.now(UTC),
+    )
+    data = ConversationAssigned(account_id=account, thread_id=thread, channel=message.channel, message=message,
+                                new_thread=True)  # fmt: skip
+    return make_event("conversation.assigned", data, source="bench", account_id=account)
+
+
 async def service_run(
     bootstrap: str, account: str, count: int, rate: float | None, label: str, partitions: int
 ) -> None:
@@ -198,27 +219,9 @@ async def service_run(
     receiver = asyncio.create_task(receive())
     began = time.perf_counter()
     for number in range(count):
-        question, locale = QUESTIONS[number % len(QUESTIONS)]
-        # Every text distinct: conversation remembers the vectors of recent questions, and the
-        # benchmark measures the cost of a question it has not seen.
-        question = f"{question} (ref {run[-6:]}-{number})"
         thread = f"{run}-t{number}"
-        message = MessageReceived(
-            account_id=account,
-            channel=ChannelRef(type=ChannelType.LIVE_CHAT, id="web"),
-            thread_id=thread,
-            message_id=f"{run}-m{number}",
-            sender=Sender(id="visitor", locale=locale),
-            text=question,
-            sent_at=datetime.now(UTC),
-        )
-        event = make_event(
-            "conversation.assigned",
-            ConversationAssigned(account_id=account, thread_id=thread, channel=message.channel, message=message,
-                                 new_thread=True),
-            source="bench",
-            account_id=account,
-        )  # fmt: skip
+        event = assigned_message(account, thread=thread, message_id=f"{run}-m{number}", text_number=number, run=run)
+        message = event.data.message
         sent[message.message_id] = time.perf_counter()
         await producer.send(CONVERSATIONS_ASSIGNED, serialize_event(event), key=f"{account}:{thread}".encode())
         if rate:

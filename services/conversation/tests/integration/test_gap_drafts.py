@@ -19,6 +19,15 @@ pytestmark = pytest.mark.integration
 MODEL_SECONDS = 6.0
 
 
+def _of_gap(records: list[ReceivedRecord], event_type: str, gap: dict[str, Any]) -> dict[str, Any] | None:
+    """The event of ``event_type`` about the question of ``gap`` (the knowledge_gap event's data)."""
+    for record in records:
+        envelope: dict[str, Any] = json.loads(record.value)
+        if envelope["type"] == event_type and envelope["data"]["message_id"] == gap["message_id"]:
+            return envelope
+    return None
+
+
 async def test_a_decline_is_replied_at_once_and_its_gap_drafted_by_the_model_after(
     infrastructure: InfrastructureSettings,
 ) -> None:
@@ -50,22 +59,15 @@ async def test_a_decline_is_replied_at_once_and_its_gap_drafted_by_the_model_aft
         assert kind == "conversation.knowledge_gap"
         assert gap["recommended_answer"]  # the extract, until the model's draft replaces it
 
-        def of_gap(records: list[ReceivedRecord], event_type: str) -> dict[str, Any] | None:
-            for record in records:
-                envelope: dict[str, Any] = json.loads(record.value)
-                if envelope["type"] == event_type and envelope["data"]["message_id"] == gap["message_id"]:
-                    return envelope
-            return None
-
         records = await collect_records(
             stack.bootstrap,
             CONVERSATIONS_EVENTS,
             from_offsets=events_from,
-            until=lambda found: of_gap(found, "conversation.knowledge_gap_drafted") is not None,
+            until=lambda found: _of_gap(found, "conversation.knowledge_gap_drafted", gap) is not None,
             timeout_seconds=MODEL_SECONDS + 20,
         )
-        drafted = of_gap(records, "conversation.knowledge_gap_drafted")
-        gap_event = of_gap(records, "conversation.knowledge_gap")
+        drafted = _of_gap(records, "conversation.knowledge_gap_drafted", gap)
+        gap_event = _of_gap(records, "conversation.knowledge_gap", gap)
         assert drafted is not None, "no drafted event"
         assert gap_event is not None
         data = drafted["data"]
