@@ -78,9 +78,9 @@ class EmbeddingSettings(BaseSettings):
     )
     embeddings_int8: bool = Field(
         default=False,
-        description="Built-in model with int8 weights: half the CPU per text and half the memory of float32, "
-        "vectors at cosine 0.997 to float32's. The answer decision is calibrated on float32 vectors. "
-        "Ingestion and conversation must agree (a switch re-embeds every chunk in the background).",
+        description="Built-in model with int8 weights: faster and smaller than float32, its vectors slightly "
+        "different (the answer decision is calibrated on float32's). Ingestion and conversation must agree; a "
+        "switch re-embeds every chunk in the background.",
     )
     embeddings_url: str | None = Field(
         default=None, description="Base URL of the OpenAI-compatible API (e.g. http://127.0.0.1:8080/v1)."
