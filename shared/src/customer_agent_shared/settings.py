@@ -149,8 +149,8 @@ class ServiceSettings(InfrastructureSettings):
         ge=100,
         le=1_000_000,
         description="Allocations between collections of Python's youngest generation (Python's default is "
-        "700). Start-up objects are also frozen out of collection; together they took full collections from "
-        "110-170 ms pauses to none under load and GC from 4-13 % of a service's CPU to 1-2 %.",
+        "700). Start-up objects are also frozen out of collection, so a busy service rarely pauses for a "
+        "full collection (figures: bench/pipeline/README.md).",
     )
     handler_timeout_seconds: float = Field(
         default=60.0,
