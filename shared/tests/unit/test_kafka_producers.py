@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,35 +39,48 @@ def _callee(call: ast.Call) -> str | None:
     return call.func.id if isinstance(call.func, ast.Name) else None
 
 
-def _topic_argument(call: ast.Call, position: int, keyword: str) -> ast.expr | None:
-    if len(call.args) > position:
+def _topic_argument(call: ast.Call, position: int | None, keyword: str) -> ast.expr | None:
+    if position is not None and len(call.args) > position:
         return call.args[position]
     return next((k.value for k in call.keywords if k.arg == keyword), None)
 
 
-def published_topics(path: Path) -> set[str]:
-    """Topics one module publishes to: constants passed to a send, or to a helper that passes its parameter on."""
-    tree = ast.parse(path.read_text(), str(path))
+def _helper_parameter(function: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> tuple[int | None, str] | None:
+    """Where a function takes its parameter ``name``: its position (None when keyword-only) and its name."""
+    positional = [a.arg for a in function.args.args]
+    if name in positional:
+        return positional.index(name), name
+    if name in [a.arg for a in function.args.kwonlyargs]:
+        return None, name
+    return None
+
+
+def published_topics(paths: Iterable[Path]) -> set[str]:
+    """Topics some modules publish to: constants passed to a send, or to a helper (of any of the modules)
+    that passes its parameter on."""
+    trees = [(path, ast.parse(path.read_text(), str(path))) for path in paths]
     found: set[str] = set()
-    helpers: dict[str, tuple[int, str]] = {}  # helper function -> position and name of its topic parameter
-    for call, function in list(_calls(tree)):
-        argument = _topic_argument(call, 0, "topic") if _callee(call) in SENDS else None
-        if not isinstance(argument, ast.Name):
-            continue
-        if argument.id in TOPIC_CONSTANTS:
-            found.add(TOPIC_CONSTANTS[argument.id])
-        elif "topic" in argument.id.lower() or argument.id.isupper():  # else not a topic (drafts.publish)
-            parameters = [a.arg for a in function.args.args] if function is not None else []
-            if function is None or argument.id not in parameters:
-                pytest.fail(f"{path}:{call.lineno}: the scan cannot tell which topic {argument.id} names")
-            helpers[function.name] = (parameters.index(argument.id), argument.id)
-    for call, _ in _calls(tree):
-        if (name := _callee(call)) in helpers:
-            position, keyword = helpers[name]
-            argument = _topic_argument(call, position, keyword)
-            assert isinstance(argument, ast.Name), f"{path}:{call.lineno}"
-            assert argument.id in TOPIC_CONSTANTS, f"{path}:{call.lineno}"
-            found.add(TOPIC_CONSTANTS[argument.id])
+    helpers: dict[str, tuple[int | None, str]] = {}  # helper function -> position and name of its topic parameter
+    for path, tree in trees:
+        for call, function in list(_calls(tree)):
+            argument = _topic_argument(call, 0, "topic") if _callee(call) in SENDS else None
+            if not isinstance(argument, ast.Name):
+                continue
+            if argument.id in TOPIC_CONSTANTS:
+                found.add(TOPIC_CONSTANTS[argument.id])
+            elif "topic" in argument.id.lower() or argument.id.isupper():  # else not a topic (drafts.publish)
+                parameter = _helper_parameter(function, argument.id) if function is not None else None
+                if function is None or parameter is None:
+                    pytest.fail(f"{path}:{call.lineno}: the scan cannot tell which topic {argument.id} names")
+                helpers[function.name] = parameter
+    for path, tree in trees:
+        for call, _ in _calls(tree):
+            if (name := _callee(call)) in helpers:
+                position, keyword = helpers[name]
+                argument = _topic_argument(call, position, keyword)
+                assert isinstance(argument, ast.Name), f"{path}:{call.lineno}"
+                assert argument.id in TOPIC_CONSTANTS, f"{path}:{call.lineno}"
+                found.add(TOPIC_CONSTANTS[argument.id])
     return found
 
 
@@ -77,7 +90,7 @@ def service_names() -> list[str]:
 
 @pytest.mark.parametrize("service", service_names())
 def test_a_service_may_write_exactly_the_topics_its_code_publishes_to(service: str) -> None:
-    in_code = set().union(*(published_topics(path) for path in (SERVICES / service / "src").rglob("*.py")))
+    in_code = published_topics((SERVICES / service / "src").rglob("*.py"))
     granted = {topic for topic, producers in PRODUCERS.items() if service in producers}
     assert in_code, f"no publication found in {service}: the scan is broken"
     assert granted - in_code == set(), "granted but never published"
@@ -95,4 +108,12 @@ def test_the_scan_follows_a_helper_that_passes_its_topic_on(tmp_path: Path) -> N
         "    await subscribe.each(AGENT_CONFIG)\n"
         "    await drafts.publish(account_id)\n"
     )
-    assert published_topics(module) == {topics.INBOX_HANDOFFS, topics.AUDIT}
+    assert published_topics([module]) == {topics.INBOX_HANDOFFS, topics.AUDIT}
+
+
+def test_the_scan_follows_a_keyword_only_topic_into_another_module(tmp_path: Path) -> None:
+    helper = tmp_path / "base.py"
+    helper.write_text("async def stage_reply(uow, cause, *, topic, data):\n    await uow.publish(topic, 'k', data)\n")
+    caller = tmp_path / "preview.py"
+    caller.write_text("async def handle(uow, event):\n    await stage_reply(uow, event, topic=AUDIT, data=None)\n")
+    assert published_topics([helper, caller]) == {topics.AUDIT}
