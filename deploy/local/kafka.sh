@@ -51,6 +51,8 @@ KAFKA_ACCESS_WAIT="${KAFKA_ACCESS_WAIT:-30}"
 
 MANIFEST="$CA_LIB_DIR/checksums/kafka-$KAFKA_VERSION.sha256"
 NAME=kafka
+CA_EXTRA_COMMANDS="client-env access"
+CA_EXTRA_USAGE="|client-env USER|access"
 ACL_TABLE="$REPO_ROOT/deploy/k8s/base/kafka/acls.tsv"
 SUPER_USER=admin # the local stand-in for the cluster administrator: creates topics, runs the tests
 SCRAM=SCRAM-SHA-512
@@ -339,25 +341,4 @@ cmd_status() {
 
 cmd_logs() { tail_log "$(kdir)/logs/server.log" "${1:-200}"; }
 
-main() {
-    local cmd="${1:-}"
-    shift || true
-    case "$cmd" in
-        install | up | start | down | stop) ca_lock "$NAME" ;; # access locks only when it has work
-    esac
-    case "$cmd" in
-        install) CA_VERBOSE=1 cmd_install ;;
-        up | start) cmd_up ;;
-        down | stop) cmd_down ;;
-        status) cmd_status ;;
-        logs) cmd_logs "$@" ;;
-        client-env) cmd_client_env "$@" ;;
-        access) cmd_access ;;
-        *)
-            echo "usage: $0 {install|up|down|status|logs [LINES]|client-env USER|access}" >&2
-            exit 2
-            ;;
-    esac
-}
-
-main "$@"
+component_main "$@"

@@ -125,6 +125,34 @@ wait_until() {
 # shellcheck source-path=SCRIPTDIR source=lib_processes.sh
 . "$CA_LIB_DIR/lib_processes.sh"
 
+# ------------------------------------------------------ component scripts ---
+
+# component_main ARGS...: the command line of a component script (kafka.sh, opensearch.sh, postgres.sh,
+# redis.sh), which defines NAME and cmd_install/up/down/status/logs; CA_EXTRA_COMMANDS lists its other
+# commands (each a cmd_<command> function, dashes as underscores) and CA_EXTRA_USAGE their usage.
+component_main() {
+    local cmd="${1:-}"
+    shift || true
+    case "$cmd" in
+        install | up | start | down | stop) ca_lock "$NAME" ;; # the others lock only when they have work
+    esac
+    case "$cmd" in
+        install) CA_VERBOSE=1 cmd_install ;;
+        up | start) cmd_up ;;
+        down | stop) cmd_down ;;
+        status) cmd_status ;;
+        logs) cmd_logs "$@" ;;
+        *)
+            if [[ -n "$cmd" && " ${CA_EXTRA_COMMANDS:-} " == *" $cmd "* ]]; then
+                "cmd_${cmd//-/_}" "$@"
+                return
+            fi
+            echo "usage: $0 {install|up|down|status|logs [LINES]${CA_EXTRA_USAGE:-}}" >&2
+            exit 2
+            ;;
+    esac
+}
+
 # ------------------------------------------------------------- integrity ---
 
 # sha256_verify FILE EXPECTED_HEX: fails (with a message) if FILE's sha256

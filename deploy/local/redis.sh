@@ -123,23 +123,4 @@ cmd_status() {
 
 cmd_logs() { tail_log "$(rdir)/logs/redis.log" "${1:-200}"; }
 
-main() {
-    local cmd="${1:-}"
-    shift || true
-    case "$cmd" in
-        install | up | start | down | stop) ca_lock "$NAME" ;;
-    esac
-    case "$cmd" in
-        install) CA_VERBOSE=1 cmd_install ;;
-        up | start) cmd_up ;;
-        down | stop) cmd_down ;;
-        status) cmd_status ;;
-        logs) cmd_logs "$@" ;;
-        *)
-            echo "usage: $0 {install|up|down|status|logs [LINES]}" >&2
-            exit 2
-            ;;
-    esac
-}
-
-main "$@"
+component_main "$@"
