@@ -84,7 +84,10 @@ class ConversationSettings(ServiceSettings, BatchConsumerSettings, EmbeddingSett
         ),
     )
     resolution_hours: int = Field(
-        default=72, ge=1, description="Quiet hours after the agent's reply before a thread counts as resolved."
+        default=72,
+        ge=1,
+        description="Quiet hours after the agent's reply before a thread counts as resolved, for an account whose "
+        "credit plan has not set them (admin-api carries the plan's into the configuration).",
     )
     resolution_sweep_seconds: float = Field(
         default=300.0, ge=0.0, description="How often resolved threads are looked for (0 disables the sweep)."

@@ -9,6 +9,7 @@ from conversation_service.adapters.repositories import resolution_hours_of
 from conversation_service.domain.model import AgentProfileRecord
 from conversation_service.handlers.profiles import DEFAULT_PROFILE, profile_from_record
 from customer_agent_shared.events.config import AgentConfigSnapshot, AgentRole, Personality
+from pydantic import ValidationError
 
 
 def _record(
@@ -42,16 +43,19 @@ def test_unknown_stored_values_fall_back_to_defaults() -> None:
     assert profile.persona.personality is Personality.FRIENDLY
 
 
-@pytest.mark.parametrize(
-    ("extra", "expected"), [({}, None), ({"resolution_hours": 24}, 24), ({"resolution_hours": -1}, None)]
-)
-def test_resolution_hours_is_an_optional_extra_field_of_the_snapshot(
-    extra: dict[str, int], expected: int | None
-) -> None:
+@pytest.mark.parametrize(("given", "expected"), [({}, None), ({"resolution_hours": 24}, 24)])
+def test_resolution_hours_come_with_the_snapshot(given: dict[str, int], expected: int | None) -> None:
     snapshot = AgentConfigSnapshot.model_validate(
-        {"account_id": "a", "version": 1, "updated_at": datetime.now(UTC).isoformat(), **extra}
+        {"account_id": "a", "version": 1, "updated_at": datetime.now(UTC).isoformat(), **given}
     )
     assert resolution_hours_of(snapshot) == expected
+
+
+def test_a_snapshot_refuses_resolution_hours_below_one() -> None:
+    with pytest.raises(ValidationError):
+        AgentConfigSnapshot.model_validate(
+            {"account_id": "a", "version": 1, "updated_at": datetime.now(UTC).isoformat(), "resolution_hours": 0}
+        )
 
 
 @pytest.mark.parametrize("threshold", [None, 0.0, 0.9, 1.0])

@@ -147,3 +147,9 @@ class AgentConfigSnapshot(ContractModel):
     users: list[HandoffUser] = Field(default_factory=list, description="People who take handoffs.")
     teams: list[HandoffTeam] = Field(default_factory=list, description="Teams who take handoffs.")
     default_language: str = Field(default="en", description="Fallback language of the account.")
+    resolution_hours: int | None = Field(
+        default=None,
+        ge=1,
+        description="Quiet hours after which a thread the agent answered counts as resolved: the credit "
+        "plan's, as billing applies it (None: the service's default).",
+    )

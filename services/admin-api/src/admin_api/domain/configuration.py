@@ -40,6 +40,13 @@ def new_account_config(account_id: str, now: datetime) -> AgentConfigSnapshot:
     )
 
 
+def with_resolution_hours(config: AgentConfigSnapshot, hours: int) -> AgentConfigSnapshot | None:
+    """The configuration carrying the credit plan's resolution hours; None when it already does."""
+    if config.resolution_hours == hours:
+        return None
+    return config.model_copy(update={"resolution_hours": hours})
+
+
 def next_version(config: AgentConfigSnapshot, now: datetime) -> AgentConfigSnapshot:
     """The same configuration as the next snapshot version."""
     return config.model_copy(update={"version": config.version + 1, "updated_at": now})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from customer_agent_shared.events.billing import (
     CREDITS_PLAN_SET,
@@ -17,9 +18,10 @@ from customer_agent_shared.events.envelope import make_event
 from customer_agent_shared.topics import BILLING_COMMANDS
 
 from admin_api.adapters.unit_of_work import AdminUnitOfWork
+from admin_api.domain import configuration
 from admin_api.domain.configuration import check_timezone
 from admin_api.domain.errors import NotFound
-from admin_api.handlers.audit import SOURCE, record_change
+from admin_api.handlers.audit import SOURCE, publish_snapshot, record_change
 
 
 class CreditUseCases:
@@ -79,13 +81,28 @@ class CreditUseCases:
         )
 
     async def apply_state(self, consumer: str, event_id: str, state: CreditState) -> bool:
-        """Fold billing's state; an older version is ignored. True if stored."""
+        """Fold billing's state; an older version is ignored. True if stored. The plan's resolution hours go
+        into the agent's configuration, so conversation resolves threads after the hours billing charges by."""
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(consumer, event_id):
                 return False
             stored = await uow.credits.save_if_newer(state)
+            if stored:
+                await _carry_resolution_hours(uow, state)
             await uow.commit()
         return stored
+
+
+async def _carry_resolution_hours(uow: AdminUnitOfWork, state: CreditState) -> None:
+    """A new configuration snapshot when billing's plan has other resolution hours than the configuration."""
+    current = await uow.accounts.config(state.account_id, for_update=True)
+    if current is None:
+        return
+    changed = configuration.with_resolution_hours(current, state.plan.resolution_hours)
+    if changed is not None:
+        snapshot = configuration.next_version(changed, datetime.now(UTC))
+        await uow.accounts.save_config(snapshot)
+        await publish_snapshot(uow, snapshot)
 
 
 def _command_id() -> str:

@@ -19,9 +19,8 @@ from conversation_service.domain.model import AgentProfileRecord, AskedQuestion,
 
 
 def resolution_hours_of(snapshot: AgentConfigSnapshot) -> int | None:
-    """An optional ``resolution_hours`` the admin side may add to the snapshot (extra field)."""
-    value = (snapshot.model_extra or {}).get("resolution_hours")
-    return int(value) if isinstance(value, int | float) and value > 0 else None
+    """The credit plan's quiet hours before a resolution, as admin-api puts them in the snapshot."""
+    return snapshot.resolution_hours
 
 
 def _thread(row: RowMapping, *, is_new: bool = False) -> ConversationThread:
