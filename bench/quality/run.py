@@ -29,9 +29,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from admin_api.domain.handoff_defaults import DEFAULT_AVAILABILITY_MESSAGES
 from conversation_service.bootstrap import build_answer_engine
 from conversation_service.domain.composer import Persona
-from conversation_service.domain.language import choose_language
+from conversation_service.domain.language import account_languages, choose_language
 from conversation_service.handlers.answering import AnswerEngine
 from conversation_service.settings import ConversationSettings
 from customer_agent_shared.clients import create_opensearch_client
@@ -213,6 +214,11 @@ async def ingest(corpora: Sequence[Corpus], stall: float) -> State:
     return State(index=settings.content_index, alias=settings.content_read_alias, accounts=accounts)
 
 
+# A new account's languages (its default and those of the availability messages it starts with): among
+# them conversation picks the reply's language when the visitor's browser sends no locale.
+ACCOUNT_LANGUAGES = tuple(account_languages("en", DEFAULT_AVAILABILITY_MESSAGES))
+
+
 def distinct_pages(corpus: Corpus, urls: Sequence[str]) -> tuple[str, ...]:
     """The page identifiers of ``urls`` in order, each once."""
     return tuple(dict.fromkeys(corpus.page_id(url) for url in urls))
@@ -221,7 +227,7 @@ def distinct_pages(corpus: Corpus, urls: Sequence[str]) -> tuple[str, ...]:
 async def ask_agent(engine: AnswerEngine, account: str, item: Question) -> Outcome:
     """The agent's outcome for one question (its confidence and would-be citations kept for the curve)."""
     corpus = CORPORA[item.corpus]
-    language = choose_language(None, item.q, "en")
+    language = choose_language(None, item.q, "en", ACCOUNT_LANGUAGES)
     started = time.perf_counter()
     attempt = await engine.answer(
         account, item.q, language=language, previous_questions=(), persona=Persona(), greet=False
