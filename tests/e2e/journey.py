@@ -261,6 +261,10 @@ class ChannelProvider:
         """Every outbound message answering ``message_id`` received so far."""
         return [m for m in self._outbound(account_id) if m.get("reply_to") == message_id]
 
+    def handoffs(self, account_id: str) -> list[dict[str, Any]]:
+        """Every thread.handed_off event of the account received so far."""
+        return [h for h in self._handoffs(account_id) if h["type"] == "thread.handed_off"]
+
     def _outbound(self, account_id: str) -> list[dict[str, Any]]:
         return self.received.get(account_id, Delivered()).outbound
 

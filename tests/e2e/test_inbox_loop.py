@@ -132,13 +132,20 @@ async def first_paused_handoff(provider: ChannelProvider, account: str, tries: i
     until routing has the paused configuration (the agent answers those, a rephrase request, no handoff)."""
     for attempt in range(1, tries + 1):
         thread = f"t-full-{attempt}"
-        await provider.send(account, thread, "Hello?")
-        try:
-            handoff = await provider.handoff(account, thread, timeout_seconds=5)
-        except AssertionError:
-            continue  # the agent still had this thread: routing had not seen the pause yet
-        assert handoff["reason"] == "agent_paused"
-        return handoff, attempt - 1
+        message_id = await provider.send(account, thread, "Hello?")
+
+        async def outcome(thread: str = thread, message_id: str = message_id) -> tuple[str, dict[str, Any]] | None:
+            # Whichever comes: a slow handoff must not pass for a thread the agent took (it is not charged).
+            handoffs = [h for h in provider.handoffs(account) if h.get("thread_id") == thread]
+            if handoffs:
+                return "handoff", handoffs[0]
+            replies = provider.replies(account, message_id)
+            return ("reply", replies[0]) if replies else None
+
+        kind, event = await eventually(outcome, f"a reply to or a handoff of {thread}", every=0.1)
+        if kind == "handoff":
+            assert event["reason"] == "agent_paused"
+            return event, attempt - 1
     raise AssertionError("routing never handed a thread off for the paused agent")
 
 
