@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
 from customer_agent_shared.events.envelope import CloudEvent
 
@@ -35,3 +35,22 @@ class UnitOfWorkProtocol(Protocol):
     async def commit(self) -> None:
         """Commit state, inbox and outbox atomically."""
         ...
+
+
+UnitOfWork = TypeVar("UnitOfWork", bound=UnitOfWorkProtocol)
+
+
+async def delete_in_batches(
+    unit_of_work: Callable[[], UnitOfWork], delete_batch: Callable[[UnitOfWork], Awaitable[int]], *, batch: int
+) -> int:
+    """Run ``delete_batch`` (deleting at most ``batch`` rows) in one transaction after another until a batch
+    comes back short; return how many rows were deleted. Short transactions keep a large purge from holding
+    locks or bloating one transaction."""
+    total = 0
+    while True:
+        async with unit_of_work() as uow:
+            deleted = await delete_batch(uow)
+            await uow.commit()
+        total += deleted
+        if deleted < batch:
+            return total

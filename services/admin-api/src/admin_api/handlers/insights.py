@@ -20,6 +20,7 @@ from customer_agent_shared.events.conversations import (
 from customer_agent_shared.events.envelope import EventParseError, RawCloudEvent
 from customer_agent_shared.events.inbox import ThreadClosed, inbox_event
 from customer_agent_shared.events.sources import SourceKind
+from customer_agent_shared.persistence.unit_of_work_protocol import delete_in_batches
 from pydantic import ValidationError
 
 from admin_api.adapters.repositories import Row
@@ -64,14 +65,9 @@ class InsightUseCases:
     async def forget_old_questions(self) -> None:
         """Drop the links from gap events to their gaps once no draft for them can still come."""
         cutoff = datetime.now(UTC) - self._question_retention
-        total = 0
-        while True:
-            async with self._unit_of_work() as uow:
-                deleted = await uow.gaps.forget_questions(cutoff, PRUNE_BATCH)
-                await uow.commit()
-            total += deleted
-            if deleted < PRUNE_BATCH:
-                break
+        total = await delete_in_batches(
+            self._unit_of_work, lambda uow: uow.gaps.forget_questions(cutoff, PRUNE_BATCH), batch=PRUNE_BATCH
+        )
         if total:
             logger.info("old knowledge-gap question links deleted", extra={"count": total})
 

@@ -30,6 +30,7 @@ from customer_agent_shared.events.replay import (
     RoutingQuestion,
     replay_event,
 )
+from customer_agent_shared.persistence.unit_of_work_protocol import delete_in_batches
 from customer_agent_shared.topics import AGENT_REPLAY
 from prometheus_client import Counter
 
@@ -168,14 +169,9 @@ class ReplayUseCases:
     async def prune(self) -> None:
         """Delete the replays requested longer ago than the retention (one still running is long expired)."""
         cutoff = self._clock() - self._retention
-        total = 0
-        while True:
-            async with self._unit_of_work() as uow:
-                deleted = await uow.replays.prune(cutoff, PRUNE_BATCH)
-                await uow.commit()
-            total += deleted
-            if deleted < PRUNE_BATCH:
-                break
+        total = await delete_in_batches(
+            self._unit_of_work, lambda uow: uow.replays.prune(cutoff, PRUNE_BATCH), batch=PRUNE_BATCH
+        )
         if total:
             logger.info("replays past their retention deleted", extra={"count": total})
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +24,7 @@ from customer_agent_shared.events.conversations import (
 )
 from customer_agent_shared.events.envelope import CloudEvent, derived_event_id, make_event
 from customer_agent_shared.periodic import Periodic
+from customer_agent_shared.persistence.unit_of_work_protocol import delete_in_batches
 from customer_agent_shared.topics import CONVERSATIONS_EVENTS
 
 from conversation_service import metrics
@@ -217,20 +218,18 @@ class GapDraftRetention:
     async def run_once(self, now: datetime | None = None) -> tuple[int, int]:
         """Delete every draft past its retention; return how many done and how many pending were deleted."""
         now = now or datetime.now(UTC)
-        done = await self._delete_all(lambda uow: uow.gap_drafts.prune_done(now - DRAFTED_RECENTLY, self._batch))
-        expired = await self._delete_all(lambda uow: uow.gap_drafts.expire_pending(now - PENDING_AT_MOST, self._batch))
+        done = await delete_in_batches(
+            self._unit_of_work,
+            lambda uow: uow.gap_drafts.prune_done(now - DRAFTED_RECENTLY, self._batch),
+            batch=self._batch,
+        )
+        expired = await delete_in_batches(
+            self._unit_of_work,
+            lambda uow: uow.gap_drafts.expire_pending(now - PENDING_AT_MOST, self._batch),
+            batch=self._batch,
+        )
         metrics.GAP_DRAFTS_DROPPED.labels(reason="expired").inc(expired)
         return done, expired
-
-    async def _delete_all(self, batch: Callable[[ConversationUnitOfWorkProtocol], Awaitable[int]]) -> int:
-        total = 0
-        while True:
-            async with self._unit_of_work() as uow:
-                deleted = await batch(uow)
-                await uow.commit()
-            total += deleted
-            if deleted < self._batch:
-                return total
 
     async def _prune(self) -> None:
         done, expired = await self.run_once()

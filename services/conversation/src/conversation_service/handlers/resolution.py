@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from customer_agent_shared.events.conversations import CONVERSATION_RESOLVED, ConversationEvent
 from customer_agent_shared.events.envelope import derived_event_id, make_event
 from customer_agent_shared.periodic import Periodic
+from customer_agent_shared.persistence.unit_of_work_protocol import delete_in_batches
 from customer_agent_shared.topics import CONVERSATIONS_EVENTS
 
 from conversation_service import metrics
@@ -35,14 +36,9 @@ class QuestionLogRetention:
     async def run_once(self, now: datetime | None = None) -> int:
         """Delete every question past the retention; return how many were deleted."""
         cutoff = (now or datetime.now(UTC)) - self._retention
-        total = 0
-        while True:
-            async with self._unit_of_work() as uow:
-                deleted = await uow.questions.prune(cutoff, BATCH * 5)
-                await uow.commit()
-            total += deleted
-            if deleted < BATCH * 5:
-                return total
+        return await delete_in_batches(
+            self._unit_of_work, lambda uow: uow.questions.prune(cutoff, BATCH * 5), batch=BATCH * 5
+        )
 
     async def _prune(self) -> None:
         pruned = await self.run_once()
