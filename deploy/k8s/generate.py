@@ -43,20 +43,18 @@ from discovery import (
     kafka_topics,
 )
 from kafka_users import acl_table, kafka_user, trigger_authentication
+from policies import autoscaler, network_policy, uses_keda
 from workloads import (
     RUN_AS_USER,
     SHARED_CONFIG,
-    autoscaler,
     deployment,
     has_migrations,
     k8s_service,
     kafka_username,
     labels,
     migrations_job,
-    network_policy,
     pdb,
     service_monitor,
-    uses_keda,
 )
 
 K8S = REPO / "deploy" / "k8s"
