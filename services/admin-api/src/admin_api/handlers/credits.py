@@ -95,6 +95,9 @@ class CreditUseCases:
 
 async def _carry_resolution_hours(uow: AdminUnitOfWork, state: CreditState) -> None:
     """A new configuration snapshot when billing's plan has other resolution hours than the configuration."""
+    seen = await uow.accounts.config(state.account_id)
+    if seen is None or seen.resolution_hours == state.plan.resolution_hours:
+        return  # most states are usage: the configuration's row is locked only when its hours must change
     current = await uow.accounts.config(state.account_id, for_update=True)
     if current is None:
         return
