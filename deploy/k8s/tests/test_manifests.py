@@ -261,3 +261,16 @@ def test_the_ingestion_pod_holds_its_file_parser_beside_the_service(
         config["INGESTION_PAGE_PARSE_MEMORY_BYTES"]
     )
     assert mebibytes(container["resources"]["limits"]["memory"]) >= parsers // 2**20 + 530
+
+
+def test_prod_pins_every_image_and_closes_the_demo_pages(rendered: dict[str, list[Resource]]) -> None:
+    """An image left out of the overlay's ``images:`` would be pulled unpinned from Docker Hub."""
+    index = by_kind(rendered["prod"])
+    for deployment in index["Deployment"].values():
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            assert container["image"].startswith("registry.example.com/"), container["image"]
+            assert not container["image"].endswith(":latest"), container["image"]
+            assert ":" in container["image"], container["image"]
+    assert index["ConfigMap"]
+    [webchat_config] = [m for name, m in index["ConfigMap"].items() if name.startswith("webchat-config")]
+    assert webchat_config["data"]["WEBCHAT_ALLOW_OWN_ORIGIN"] == "false"
