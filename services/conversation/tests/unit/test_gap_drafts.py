@@ -73,6 +73,8 @@ def test_the_model_is_asked_in_the_gap_language_with_the_sources_as_data() -> No
          "Ja, se https://x.test/fees. Refusion tager fem dage."),
         ("# Svar\n- Ja, se [siden](https://x.test/pay) og [denne](https://evil.test/) [S1].",
          "Svar\nJa, se [siden](https://x.test/pay) og denne."),
+        ("Refusion tager fem dage, se https://x.test/fees og [siden](https://x.test/pay) [S2].",
+         "Refusion tager fem dage, se og siden."),  # S1's links, but only S2 is cited
         ("Ja, vi tager MobilePay.", None),  # cites nothing
         ("Ja [S3].", None),  # cites a source it was not given
         ("NO_ANSWER", None),

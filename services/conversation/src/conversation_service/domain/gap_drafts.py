@@ -22,7 +22,7 @@ from conversation_service.domain.grounding import (
     parse_reply,
     source_data,
 )
-from conversation_service.domain.links import restrict_links, urls_in
+from conversation_service.domain.links import cited_links, restrict_links
 from conversation_service.domain.retrieval import Ranked
 
 MAX_DRAFT_SOURCES = 3
@@ -118,7 +118,7 @@ def accept_draft(reply: str, sources: Sequence[DraftSource]) -> str | None:
     if grounded is None:
         return None
     cited = [sources[index] for index in grounded.cited]
-    allowed = {source.url for source in cited if source.url} | urls_in(source.text for source in sources)
+    allowed = cited_links((source.url, source.text) for source in cited)
     text = _LINE_MARK.sub("", _EMPHASIS.sub("", _HTML_TAG.sub("", restrict_links(grounded.text, allowed))))
     text = re.sub(r"[ \t]{2,}", " ", text).strip()
     return clip(text) if text else None

@@ -60,3 +60,9 @@ def urls_in(texts: Iterable[str]) -> set[str]:
             if is_citable_url(url):
                 found.add(url)
     return found
+
+
+def cited_links(sources: Iterable[tuple[str, str]]) -> set[str]:
+    """What a reply citing these ``(url, text)`` sources may link: their pages and the addresses in their text."""
+    cited = list(sources)
+    return {url for url, _ in cited if url} | urls_in(text for _, text in cited)

@@ -23,7 +23,7 @@ from conversation_service.domain.composer import (
 from conversation_service.domain.confidence import AnswerThresholds, Evidence, decide
 from conversation_service.domain.gap_drafts import DraftSource, draft_sources
 from conversation_service.domain.grounding import build_messages, parse_reply
-from conversation_service.domain.links import restrict_links, urls_in
+from conversation_service.domain.links import cited_links, restrict_links
 from conversation_service.domain.retrieval import (
     LEXICAL_SHARE,
     QueryTerms,
@@ -255,8 +255,8 @@ class AnswerEngine:
             return None
         metrics.LLM_REQUESTS.labels(outcome="used").inc()
         cited = [supporting[index] for index in grounded.cited]
-        # The model may link only to its sources: their pages, or addresses written in their text.
-        allowed = {item.passage.url for item in cited if item.passage.citable} | urls_in(p.text for p in passages)
+        # The model may link only to the sources it cites: their pages, or addresses written in their text.
+        allowed = cited_links((item.passage.url if item.passage.citable else "", item.passage.text) for item in cited)
         answer_text = restrict_links(grounded.text, allowed)
         lines = [texts.greeting(persona.personality, label, persona.name), answer_text] if greet else [answer_text]
         return ComposedAnswer(
