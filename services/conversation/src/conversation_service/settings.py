@@ -66,7 +66,8 @@ class ConversationSettings(ServiceSettings, BatchConsumerSettings, EmbeddingSett
         default=False,
         description=(
             "Also tell the visitor they are being passed to a person when conversation hands off "
-            "(off by default: routing sends the availability message that fits)."
+            "(off by default: routing sends the availability message that fits). A handoff because the content "
+            "index stayed unavailable always tells them."
         ),
     )
     llm_parallel_answers: int = Field(
@@ -79,8 +80,8 @@ class ConversationSettings(ServiceSettings, BatchConsumerSettings, EmbeddingSett
         default=60.0,
         ge=0.0,
         description=(
-            "How long a visitor's message is retried while the content index is unavailable before a person "
-            "takes the thread (0: at once)."
+            "How long a visitor's message is retried while the content index is unavailable before the visitor "
+            "is told it cannot be looked up now and a person takes the thread (0: at once)."
         ),
     )
     resolution_hours: int = Field(

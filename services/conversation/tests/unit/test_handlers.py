@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any, cast
 
 import pytest
+from conversation_service.domain import texts
 from conversation_service.handlers.answering import AnswerEngine
 from conversation_service.handlers.conversations import AnswerDelayedError, ConversationHandler, ConversationOptions
 from conversation_service.handlers.profiles import ProfileCache
+from customer_agent_shared.events.channels import MessageSend, OutboundKind
 from customer_agent_shared.events.conversations import ConversationAssigned
 from customer_agent_shared.events.envelope import CloudEvent, make_event
 from customer_agent_shared.events.preview import PreviewRequested
@@ -17,13 +19,13 @@ from .fakes import FakeDatabase, FakeEngine, FakeUnitOfWork, assigned_message
 ACCOUNT = "acc-1"
 
 
-def _handler(database: FakeDatabase, engine: FakeEngine) -> ConversationHandler:
+def _handler(database: FakeDatabase, engine: FakeEngine, *, handoff_notice: bool = True) -> ConversationHandler:
     return ConversationHandler(
         lambda: FakeUnitOfWork(database),
         cast(AnswerEngine, engine),
         ProfileCache(0),
         consumer_prefix="conversation",
-        options=ConversationOptions(send_handoff_notice=True, unavailable_wait_seconds=60),
+        options=ConversationOptions(send_handoff_notice=handoff_notice, unavailable_wait_seconds=60),
     )
 
 
@@ -80,6 +82,32 @@ async def test_a_young_message_waits_for_the_content_and_an_old_one_is_handed_of
     assert again is None
     assert _types(database) == ["message.send", "conversation.cannot_answer"]
     assert database.threads[(ACCOUNT, "t-1")].handed_off
+
+
+async def test_content_down_tells_the_visitor_even_with_handoff_notices_off() -> None:
+    database = FakeDatabase()
+    engine = FakeEngine(database)
+    engine.content_down = True
+    handler = _handler(database, engine, handoff_notice=False)
+
+    old = _assigned("Where is my parcel?", age_seconds=61)
+    await handler.handle_assigned(old)
+    await handler.handle_assigned(old)
+
+    sent = [cast(MessageSend, event.data) for _, _, event in database.published if event.type == "message.send"]
+    assert [(message.kind, message.text) for message in sent] == [
+        (OutboundKind.HANDOFF_NOTICE, texts.TEMPORARILY_UNAVAILABLE["en"])
+    ]
+    assert _types(database) == ["message.send", "conversation.cannot_answer"]
+
+
+async def test_an_ordinary_handoff_says_nothing_with_handoff_notices_off() -> None:
+    database = FakeDatabase()
+    handler = _handler(database, FakeEngine(database), handoff_notice=False)
+
+    await handler.handle_assigned(_assigned("I want to talk to a person"))
+
+    assert _types(database) == ["conversation.handoff_requested"]
 
 
 async def test_two_misses_in_a_row_ask_to_rephrase_then_give_the_thread_to_a_person() -> None:

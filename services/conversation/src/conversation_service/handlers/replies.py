@@ -61,7 +61,8 @@ def system_reply(outcome: str, kind: OutboundKind, table: dict[str, str], langua
 
 
 def reply_for(decision: TurnDecision, attempt: Attempt | None, language: str, *, handoff_notice: bool) -> Reply:
-    """The reply a decided turn gets (``handoff_notice`` off: a handoff says nothing, routing's notice does)."""
+    """The reply a decided turn gets (``handoff_notice`` off: a handoff says nothing, routing's notice does,
+    except when content was unavailable: the visitor is always told that)."""
     outcome = decision.outcome
     if outcome is TurnOutcome.ANSWERED:
         assert attempt is not None
@@ -74,9 +75,10 @@ def reply_for(decision: TurnDecision, attempt: Attempt | None, language: str, *,
         return system_reply(outcome.value, OutboundKind.REPHRASE_REQUEST, texts.REPHRASE_REQUEST, language)
     if outcome is TurnOutcome.REPHRASE:
         return system_reply(outcome.value, OutboundKind.REPHRASE_REQUEST, texts.REPHRASE_REQUEST, language)
-    notice = texts.TEMPORARILY_UNAVAILABLE if outcome is TurnOutcome.CONTENT_UNAVAILABLE else texts.HANDOFF_NOTICE
+    if outcome is TurnOutcome.CONTENT_UNAVAILABLE:
+        return system_reply(outcome.value, OutboundKind.HANDOFF_NOTICE, texts.TEMPORARILY_UNAVAILABLE, language)
     if handoff_notice:
-        return system_reply(outcome.value, OutboundKind.HANDOFF_NOTICE, notice, language)
+        return system_reply(outcome.value, OutboundKind.HANDOFF_NOTICE, texts.HANDOFF_NOTICE, language)
     return Reply(outcome=outcome.value, kind=None, text="", language=texts.text_language(language))
 
 
