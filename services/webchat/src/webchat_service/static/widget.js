@@ -34,7 +34,7 @@
     var css = el("style");
     css.textContent = [
       ".ca-webchat-bubble{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;",
-      "border:0;background:#2d5bd7;color:#fff;font-size:26px;cursor:pointer;box-shadow:0 2px 8px #0004;z-index:2147483000}",
+      "border:0;background:#2d5bd7;color:#fff;display:flex;align-items:center;justify-content:center;cursor:pointer;box-shadow:0 2px 8px #0004;z-index:2147483000}",
       ".ca-webchat-panel{position:fixed;right:20px;bottom:88px;width:340px;max-width:calc(100vw - 40px);height:460px;max-height:calc(100vh - 108px);",
       "display:none;flex-direction:column;background:#fff;border-radius:10px;box-shadow:0 4px 18px #0005;",
       "font:14px/1.4 system-ui,sans-serif;color:#222;z-index:2147483000;overflow:hidden}",
@@ -160,9 +160,26 @@
     }
   }
 
+  // A speech bubble drawn as SVG: an emoji needs a colour-emoji font, and without one it shows as a box.
+  function bubbleIcon() {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "28");
+    svg.setAttribute("height", "28");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("fill", "currentColor");
+    path.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H10l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z");
+    svg.appendChild(path);
+    return svg;
+  }
+
   function build() {
     style();
-    var bubble = el("button", "ca-webchat-bubble", "\uD83D\uDCAC");
+    var bubble = el("button", "ca-webchat-bubble");
+    bubble.appendChild(bubbleIcon());
     bubble.type = "button";
     bubble.setAttribute("aria-label", title);
     panel = el("section", "ca-webchat-panel");
