@@ -58,7 +58,8 @@
         return; // the key was refused: the sign-in form is back, with the API's message
       }
       markCurrent(currentPage());
-      htmx.ajax("GET", "/console/fragments/" + currentPage(), { target: "#page", swap: "innerHTML" });
+      // The page's filters travel in its address (the audit log's, from the Credits page's link).
+      htmx.ajax("GET", "/console/fragments/" + currentPage() + location.search, { target: "#page", swap: "innerHTML" });
     });
   }
 
