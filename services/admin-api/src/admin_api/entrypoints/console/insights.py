@@ -18,6 +18,7 @@ router = APIRouter(prefix="/console/fragments", include_in_schema=False)
 GapId = Annotated[str, Path(min_length=1, max_length=60)]
 DEFAULT_DAYS = 30
 PARALLEL_CALLS = 4
+AUDIT_PAGE_SIZE = 50
 
 
 def _day(value: str | None, default: date) -> date:
@@ -130,7 +131,7 @@ async def audit_page(
         target_type=target_type,
         action=action,
         before_id=before_id,
-        limit=50,
+        limit=AUDIT_PAGE_SIZE,
         **{"from": _moment(first, end=False), "to": _moment(last, end=True)},
     )
     filters = {"target_type": target_type, "action": action, "from": first, "to": last}

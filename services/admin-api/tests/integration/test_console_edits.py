@@ -1,0 +1,197 @@
+"""The console's edit paths, sent as its htmx requests send them: each shows its notice and changes what the API
+keeps (sources, channels and their rules, trigger words, availability messages, the profile), and the audit
+log's filters and pages find the changes."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from admin_api.entrypoints.console import insights
+
+from .harness import OPERATOR, Account, Harness, audit_trail
+
+HTMX = {"HX-Request": "true"}
+
+
+async def _post(harness: Harness, account: Account, path: str, form: dict[str, str] | None = None) -> str:
+    """POST a console form; the fragment's text (entities decoded)."""
+    response = await harness.client.post(f"/console/fragments{path}", data=form or {}, headers={**account.edit, **HTMX})
+    assert response.status_code == 200, response.text
+    return html.unescape(response.text)
+
+
+async def _fragment(harness: Harness, account: Account, path: str, **params: str) -> str:
+    """GET a console fragment with the read-only key; its text (entities decoded)."""
+    response = await harness.client.get(f"/console/fragments{path}", params=params, headers={**account.read, **HTMX})
+    assert response.status_code == 200, response.text
+    return html.unescape(response.text)
+
+
+async def _api(harness: Harness, account: Account, suffix: str) -> Any:
+    response = await harness.client.get(account.path(suffix), headers=account.read)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def _shown_etag(harness: Harness, account: Account, path: str) -> str:
+    """The ETag the form of a console page carries in its hidden field, as the browser sends it back."""
+    page = (await harness.client.get(f"/console/fragments{path}", headers={**account.edit, **HTMX})).text
+    found = re.search(r'name="etag" value="([^"]+)"', page)
+    assert found, page[:500]
+    return html.unescape(found.group(1))
+
+
+async def test_sources_are_added_edited_toggled_resynced_and_removed(harness: Harness) -> None:
+    account = await harness.new_account()
+    url_form = {"url": "https://help.example.com/", "import_related": "true", "citations_enabled": "true"}
+    page = await _post(harness, account, "/sources/url", url_form)
+    assert "Added https://help.example.com/; it syncs now." in page
+    (url,) = (await _api(harness, account, "/sources"))["items"]
+    assert (url["kind"], url["import_related"], url["private"]) == ("url", True, False)
+    assert f'data-source-id="{url["id"]}" data-kind="url" data-state="pending"' in page
+    assert "+ related" in page
+
+    await _post(harness, account, "/sources/short-answer", {"question": "Ship to Norway?", "answer": "Yes."})
+    answer_id = next(s["id"] for s in (await _api(harness, account, "/sources"))["items"] if s["id"] != url["id"])
+    edit = {"question": "Do you ship to Norway?", "answer": "Yes, within two days."}
+    assert "Short answer saved." in await _post(harness, account, f"/sources/{answer_id}/edit", edit)
+    page = await _post(harness, account, f"/sources/{answer_id}/set", {"field": "citations_enabled", "value": "false"})
+    assert "Turn citations on" in page
+    answer = await _api(harness, account, f"/sources/{answer_id}")
+    assert (answer["question"], answer["answer"], answer["citations_enabled"]) == (*edit.values(), False)
+
+    page = await _post(harness, account, f"/sources/{url['id']}/set", {"field": "private", "value": "true"})
+    assert "Make public" in page
+    private = await _api(harness, account, f"/sources/{url['id']}")
+    assert (private["private"], private["citations_enabled"]) == (True, False)  # private content is never cited
+    assert "Sync started again." in await _post(harness, account, f"/sources/{url['id']}/resync")
+    page = await _post(harness, account, f"/sources/{answer_id}/remove")
+    assert "Source removed." in page
+    assert "Do you ship to Norway?" not in page
+    assert [s["id"] for s in (await _api(harness, account, "/sources"))["items"]] == [url["id"]]
+    assert await audit_trail(harness, account, target_type="source") == [
+        ("source", "create", url["id"]),
+        ("source", "create", answer_id),
+        ("source", "edit", answer_id),
+        ("source", "edit", answer_id),
+        ("source", "edit", url["id"]),
+        ("source", "publish", url["id"]),
+        ("source", "delete", answer_id),
+    ]
+
+
+async def test_a_channel_is_deployed_its_rule_changed_and_it_is_removed(harness: Harness) -> None:
+    account = await harness.new_account()
+    ada = [{"id": "u-ada", "name": "Ada", "paid_seat": True, "available": True, "team_ids": []}]
+    assert (await harness.client.put(account.path("/users"), json=ada, headers=account.edit)).status_code == 200
+    deploy = {"type": "live_chat", "id": "web", "mode": "handoff", "assign_to": "user:u-ada", "update_avatar": "true"}
+    page = await _post(harness, account, "/channels", deploy)
+    assert "The agent now answers on live_chat web." in page
+    handoff = {"mode": "handoff", "assign_to": [{"kind": "user", "id": "u-ada"}], "update_avatar": True}
+    assert (await _api(harness, account, "/channels"))["items"] == [
+        {"type": "live_chat", "id": "web", "handoff": handoff}
+    ]
+
+    refused = await harness.client.post(
+        "/console/fragments/channels/web/rule", data={"mode": "handoff", "assign_to": "ada"}, headers=account.edit
+    )
+    assert refused.status_code == 422
+    assert "Write each handoff target as user:<id> or team:<id>, not 'ada'." in html.unescape(refused.text)
+    page = await _post(harness, account, "/channels/web/rule", {"mode": "stay_assigned", "assign_to": ""})
+    assert "Handoff rule of web saved." in page
+    (channel,) = (await _api(harness, account, "/channels"))["items"]
+    assert channel["handoff"] == {"mode": "stay_assigned", "assign_to": [], "update_avatar": False}
+
+    assert "The agent left web." in await _post(harness, account, "/channels/web/remove")
+    assert (await _api(harness, account, "/channels"))["items"] == []
+    assert await audit_trail(harness, account, target_type="channel") == [
+        ("channel", "create", "web"),
+        ("channel", "edit", "web"),
+        ("channel", "delete", "web"),
+    ]
+
+
+async def test_trigger_words_and_one_languages_messages_are_saved_and_a_stale_form_is_refused(
+    harness: Harness,
+) -> None:
+    account = await harness.new_account()
+    shown = await _shown_etag(harness, account, "/channels")
+    before = await _api(harness, account, "/handoff")
+    form = {"triggers": "speak to a human\n\n  complaint \n", "etag": shown}
+    assert "Trigger words saved." in await _post(harness, account, "/handoff/triggers", form)
+    assert (await _api(harness, account, "/handoff"))["triggers"] == ["speak to a human", "complaint"]
+
+    danish = {
+        "available": "En kollega er hos dig om lidt.",
+        "away": "Vi er væk lige nu.",
+        "at_capacity": "Vi har travlt; vent venligst.",
+        "outside_hours": "Vi har lukket.",
+    }
+    page = await _post(harness, account, "/handoff/messages", {"language": "da", **danish, "handoff_unavailable": ""})
+    assert "Availability messages for 'da' saved." in page
+    messages = (await _api(harness, account, "/handoff"))["messages"]
+    assert {name: messages["da"][name] for name in danish} == danish
+    assert {k: v for k, v in messages.items() if k != "da"} == {
+        k: v for k, v in before["messages"].items() if k != "da"
+    }
+
+    stale = await harness.client.post(  # the form shown before the two saves: someone else's change would be lost
+        "/console/fragments/handoff/triggers", data={"triggers": "refund", "etag": shown}, headers=account.edit
+    )
+    assert stale.status_code == 412, stale.text
+    assert 'class="alert"' in stale.text
+    assert (await _api(harness, account, "/handoff"))["triggers"] == ["speak to a human", "complaint"]
+
+
+async def test_the_agent_profile_is_saved_and_a_stale_form_is_refused(harness: Harness) -> None:
+    account = await harness.new_account()
+    shown = await _shown_etag(harness, account, "/agent")
+    form = {"name": " Ava ", "role": "sales_representative", "personality": "witty", "etag": shown}
+    page = await _post(harness, account, "/agent", form)
+    assert "Profile saved." in page
+    assert 'value="Ava"' in page
+    profile = await _api(harness, account, "/agent")
+    assert (profile["name"], profile["role"], profile["personality"]) == ("Ava", "sales_representative", "witty")
+
+    stale = await harness.client.post("/console/fragments/agent", data={**form, "name": "Bo"}, headers=account.edit)
+    assert stale.status_code == 412, stale.text
+    assert (await _api(harness, account, "/agent"))["name"] == "Ava"
+
+
+async def test_the_audit_log_filters_and_pages_back_and_credits_link_to_purchases(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account = await harness.new_account()
+    for question in ("Ship to Norway?", "Ship to Iceland?", "Ship to Greenland?"):
+        body = {"kind": "short_answer", "question": question, "answer": "Yes."}
+        assert (await harness.client.post(account.path("/sources"), json=body, headers=account.edit)).is_success
+    bought = await harness.client.post(account.path("/credits/purchases"), json={"credits": 500}, headers=OPERATOR)
+    assert bought.is_success, bought.text
+    today = datetime.now(UTC).date()
+
+    purchases = await _fragment(harness, account, "/audit", target_type="credit_purchase")
+    assert purchases.count("<tr>") == 2  # the header and the one purchase
+    assert "credit_purchase" in purchases
+    assert "Ship to" not in purchases
+    credits = await _fragment(harness, account, "/credits")
+    link = 'hx-get="/console/fragments/audit?target_type=credit_purchase"'
+    assert link in credits
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    assert "Nothing recorded for these filters." in await _fragment(harness, account, "/audit", **{"from": tomorrow})
+
+    monkeypatch.setattr(insights, "AUDIT_PAGE_SIZE", 2)
+    filters = {"target_type": "source", "action": "create", "from": today.isoformat(), "to": today.isoformat()}
+    newest = await _fragment(harness, account, "/audit", **filters)
+    assert (newest.count("Ship to Greenland?"), newest.count("Ship to Iceland?")) == (1, 1)
+    assert "Ship to Norway?" not in newest
+    older = json.loads(re.findall(r"hx-vals='([^']+)'>Older entries", newest)[0])
+    assert {k: v for k, v in older.items() if k != "before_id"} == filters
+    last = await _fragment(harness, account, "/audit", **older)
+    assert "Ship to Norway?" in last
+    assert "Ship to Iceland?" not in last
+    assert "Older entries" not in last
