@@ -157,8 +157,10 @@ class ServiceSettings(InfrastructureSettings):
         ge=1,
         le=240,
         description="Longest one attempt of a message handler (or of a batch's transaction) may run: a hung "
-        "database, search or model call is cancelled, rolled back and retried as a dependency outage. Kept "
-        "well under Kafka's max.poll.interval (300 s), past which a consumer is dropped from its group.",
+        "database, search or model call is cancelled, rolled back and retried as a dependency outage, but a "
+        "message cut off 10 times in a row (its partition waiting behind it) is dead-lettered as a slow poison "
+        "message. Kept well under Kafka's max.poll.interval (300 s), past which a consumer is dropped from its "
+        "group.",
     )
     transient_retry_max_delay_seconds: float = Field(
         default=30.0,
@@ -166,7 +168,8 @@ class ServiceSettings(InfrastructureSettings):
         le=120,
         description="Longest wait between retries of a message whose handler failed because a dependency was "
         "unavailable (connection error, timeout, 429/503, serialization conflict). Such a message is retried "
-        "until the dependency is back, with its consumer's partitions paused, and never dead-lettered.",
+        "until the dependency is back, with its consumer's partitions paused; it is dead-lettered only after 10 "
+        "attempts in a row cut off by the handler timeout.",
     )
     blocked_consumer_unready_seconds: float = Field(
         default=30.0,

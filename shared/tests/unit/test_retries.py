@@ -9,8 +9,14 @@ import pytest
 from customer_agent_shared.messaging.failures import PermanentHandlerError
 from customer_agent_shared.messaging.reliable import ReliableConsumerConfig
 from customer_agent_shared.messaging.retries import BlockedConsumers, RetryPolicy, run_with_retries
-from customer_agent_shared.observability.metrics import CONSUMERS_BLOCKED, TRANSIENT_RETRIES
+from customer_agent_shared.observability.metrics import (
+    CONSUMERS_BLOCKED,
+    DEAD_LETTERS,
+    EVENT_RETRIES,
+    TRANSIENT_RETRIES,
+)
 from customer_agent_shared.persistence.outbox import OutgoingMessage
+from customer_agent_shared.settings import ServiceSettings
 
 FAST = RetryPolicy(
     max_attempts=3,
@@ -145,3 +151,17 @@ def test_readiness_fails_only_once_a_consumer_has_waited_longer_than_the_thresho
     assert "postgres" in reason
     blocked.unblock(waiting)
     assert blocked.not_ready_reason(longer_than_seconds=0) is None
+
+
+def test_the_descriptions_state_the_policy_s_limits() -> None:
+    policy = RetryPolicy()
+    timeouts = f"{policy.max_timeouts} attempts in a row cut off by the handler timeout"
+    settings = ServiceSettings.model_fields
+
+    assert timeouts in TRANSIENT_RETRIES._documentation
+    assert timeouts in str(settings["transient_retry_max_delay_seconds"].description)
+    assert f"cut off {policy.max_timeouts} times in a row" in str(settings["handler_timeout_seconds"].description)
+    assert f"the {policy.max_attempts}th such failure" in EVENT_RETRIES._documentation
+    assert f"an unknown error {policy.max_attempts} times, or {policy.max_timeouts} handler timeouts in a row" in (
+        DEAD_LETTERS._documentation
+    )

@@ -3,10 +3,10 @@
 For each Kafka message it: reads the CloudEvent id (an unreadable message is a
 poison message → dead letter), drops an id already handled, runs the handler
 under ``retries`` (a dependency outage is waited out with the partitions
-paused, never dead-lettered; a bug gets a few attempts; each attempt has a
-timeout), dead-letters the message when the payload is invalid, a domain rule
-refuses it or an unknown error persists, and only then lets FastStream commit
-the offset. If even the dead-letter publish fails the error escapes, FastStream
+paused; a bug gets a few attempts; each attempt has a timeout), dead-letters the
+message when the payload is invalid, a domain rule refuses it, an unknown error
+persists or its attempts time out too many times in a row, and only then lets
+FastStream commit the offset. If even the dead-letter publish fails the error escapes, FastStream
 does not commit, and the message comes back: nothing is lost.
 """
 

@@ -2,14 +2,16 @@
 
 How a failure is classified is in ``failures``. A *transient* failure (a
 dependency unavailable) is retried for as long as it takes, with capped
-exponential backoff and jitter, and never dead-lettered: while it waits, the
-consumer's partitions are paused (``pausing``), the consumer counts as blocked
-(a gauge, and ``/readyz`` once it has waited longer than a threshold) and every
-retry is counted by what failed. An *unknown* failure (a bug) gets
-``RetryPolicy.max_attempts`` attempts and then goes to the dead-letter topic;
-a *permanent* one goes there at once. Each attempt is bounded by the handler
-timeout, so a hung dependency becomes a transient failure instead of a stuck
-consumer.
+exponential backoff and jitter: while it waits, the consumer's partitions are
+paused (``pausing``), the consumer counts as blocked (a gauge, and ``/readyz``
+once it has waited longer than a threshold) and every retry is counted by what
+failed. An *unknown* failure (a bug) gets ``RetryPolicy.max_attempts`` attempts
+and then goes to the dead-letter topic; a *permanent* one goes there at once.
+Each attempt is bounded by the handler timeout, so a hung dependency becomes a
+transient failure instead of a stuck consumer; but ``RetryPolicy.max_timeouts``
+attempts in a row cut off by it dead-letter the message, the one way a
+transient failure ends in the dead-letter topic: a message that hangs its
+handler every time while its whole partition waits is a slow poison message.
 """
 
 from __future__ import annotations

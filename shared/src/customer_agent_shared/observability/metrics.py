@@ -21,13 +21,15 @@ EVENT_HANDLING_SECONDS = Histogram(
 )
 EVENT_RETRIES = Counter(
     "customer_agent_event_retries_total",
-    "Handler attempts that failed for an unknown reason (a bug?) and were retried, a few times before the DLQ.",
+    "Handler attempts that failed for an unknown reason (a bug?) and were retried; the 4th such failure "
+    "dead-letters the message.",
     ["service", "topic"],
 )
 TRANSIENT_RETRIES = Counter(
     "customer_agent_transient_retries_total",
     "Handler attempts that failed because a dependency was unavailable (kind: postgres, opensearch, redis, "
-    "kafka, http, timeout, connection, handler, handler_timeout); retried until it is back, never dead-lettered.",
+    "kafka, http, timeout, connection, handler, handler_timeout); retried until it is back, except that 10 "
+    "attempts in a row cut off by the handler timeout (handler_timeout) dead-letter the message.",
     ["service", "topic", "kind"],
 )
 CONSUMERS_BLOCKED = Gauge(
@@ -37,7 +39,8 @@ CONSUMERS_BLOCKED = Gauge(
 )
 DEAD_LETTERS = Counter(
     "customer_agent_dead_letters_total",
-    "Messages sent to a dead-letter topic.",
+    "Messages sent to a dead-letter topic (reason invalid: unparseable, against the contract or refused by a "
+    "domain rule; handler_failed: an unknown error 4 times, or 10 handler timeouts in a row).",
     ["service", "topic", "reason"],
 )
 EVENTS_PUBLISHED = Counter(
