@@ -12,7 +12,7 @@
 # ANONYMOUS, is a super user: local only), and SASL_PLAINTEXT (SCRAM-SHA-512) on KAFKA_SECURE_PORT,
 # where every client authenticates and the StandardAuthorizer applies the ACLs of
 # deploy/k8s/base/kafka/acls.tsv (generated from customer_agent_shared.kafka_acls): one user per
-# service, channel-provider and operator, plus the super user "admin" (topic creation, tests).
+# service, channel-provider, human-inbox and operator, plus the super user "admin" (topic creation, tests).
 # Passwords are generated into $CA_STATE_DIR/kafka/users/<user>.password; users and ACLs are added
 # idempotently after every start whose table or passwords changed, and the ACLs the table no longer
 # grants its users are removed, so an older state upgrades in place.

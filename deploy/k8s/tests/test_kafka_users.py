@@ -1,4 +1,5 @@
-"""The generated Kafka identities: a KafkaUser per service and for channel providers, and who reads which Secret."""
+"""The generated Kafka identities: a KafkaUser per service, for channel providers and for the human inbox, and who
+reads which Secret."""
 
 from __future__ import annotations
 
@@ -36,9 +37,9 @@ def env_file(name: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
 
 
-def test_every_service_and_the_channel_providers_have_a_scram_user(services: list[dict[str, Any]]) -> None:
+def test_every_service_and_the_outside_parties_have_a_scram_user(services: list[dict[str, Any]]) -> None:
     found = users()
-    assert {s["name"] for s in services} | {"channel-provider", "operator"} == set(found)
+    assert {s["name"] for s in services} | {"channel-provider", "human-inbox", "operator"} == set(found)
     for user in found.values():
         assert user["metadata"]["labels"]["strimzi.io/cluster"] == "customer-agent"
         assert user["spec"]["authentication"] == {"type": "scram-sha-512"}
@@ -47,12 +48,18 @@ def test_every_service_and_the_channel_providers_have_a_scram_user(services: lis
 
 def test_channel_providers_write_inbound_and_read_outbound_and_nothing_else() -> None:
     provider = users()["channel-provider"]
-    assert topics(provider, "Write") == {"channels.inbound.v1", "content.events.v1", "inbox.events.v1"}
+    assert topics(provider, "Write") == {"channels.inbound.v1", "content.events.v1"}
     assert topics(provider, "Read") == {"channels.outbound.v1", "inbox.handoffs.v1"}
     groups = [acl for acl in provider["spec"]["authorization"]["acls"] if acl["resource"]["type"] == "group"]
     assert groups == [
         {"resource": {"type": "group", "name": "channel-provider.", "patternType": "prefix"}, "operations": ["Read"]}
     ]
+
+
+def test_the_human_inbox_writes_inbox_events_and_reads_handoffs_and_nothing_else() -> None:
+    inbox = users()["human-inbox"]
+    assert topics(inbox, "Write") == {"inbox.events.v1"}
+    assert topics(inbox, "Read") == {"inbox.handoffs.v1"}
 
 
 def test_a_service_reads_its_subscriptions_in_its_own_groups(services: list[dict[str, Any]]) -> None:

@@ -36,7 +36,9 @@ from customer_agent_shared.topics import (
 )
 
 CHANNEL_PROVIDER = "channel-provider"
-"""The outside parties: channel providers, the human inbox and an external knowledge base."""
+"""The outside parties that connect channels and knowledge bases: visitors' messages in, replies out."""
+HUMAN_INBOX = "human-inbox"
+"""The human inbox or help desk: receives handoffs, publishes what people do with threads."""
 OPERATOR = "operator"
 """Whoever runs ``customer-agent dlq``: reads every dead-letter topic, replays to its topic, audits."""
 
@@ -45,7 +47,7 @@ PRODUCERS: Mapping[str, tuple[str, ...]] = {
     CHANNELS_INBOUND: (CHANNEL_PROVIDER, "webchat"),
     CHANNELS_OUTBOUND: ("routing", "conversation"),
     INBOX_HANDOFFS: ("routing",),
-    INBOX_EVENTS: (CHANNEL_PROVIDER,),
+    INBOX_EVENTS: (HUMAN_INBOX,),
     CONVERSATIONS_ASSIGNED: ("routing",),
     CONVERSATIONS_EVENTS: ("routing", "conversation"),
     CONVERSATIONS_PREVIEW: ("admin-api",),
@@ -64,7 +66,7 @@ PRODUCERS: Mapping[str, tuple[str, ...]] = {
 
 OTHER_READERS: Mapping[str, tuple[str, ...]] = {
     CHANNELS_OUTBOUND: (CHANNEL_PROVIDER,),
-    INBOX_HANDOFFS: (CHANNEL_PROVIDER,),
+    INBOX_HANDOFFS: (CHANNEL_PROVIDER, HUMAN_INBOX),
     # admin-api reads every preview reply in every replica, with no consumer group (not in its AsyncAPI).
     CONVERSATIONS_PREVIEW_REPLIES: ("admin-api",),
 }
@@ -127,7 +129,7 @@ def _holders(table: Mapping[str, tuple[str, ...]], user: str) -> set[str]:
 
 
 def access_table(services: Sequence[ServiceSubscriptions]) -> list[Principal]:
-    """Every principal: one per service, the channel providers and the operator, sorted by user."""
+    """Every principal: one per service, the channel providers, the human inbox and the operator, by user."""
     principals = []
     for service in services:
         subscribed = set(service.subscriptions)
@@ -137,15 +139,10 @@ def access_table(services: Sequence[ServiceSubscriptions]) -> list[Principal]:
         principals.append(
             Principal(service.name, tuple(sorted(writes)), tuple(sorted(reads)), f"{service.consumer_group}.")
         )
-    principals.append(
-        Principal(
-            CHANNEL_PROVIDER,
-            tuple(sorted(_holders(PRODUCERS, CHANNEL_PROVIDER))),
-            tuple(sorted(_holders(OTHER_READERS, CHANNEL_PROVIDER))),
-            # Groups hold no data; a provider needs one to commit what it has read.
-            f"{CHANNEL_PROVIDER}.",
-        )
-    )
+    for outside in (CHANNEL_PROVIDER, HUMAN_INBOX):
+        writes, reads = _holders(PRODUCERS, outside), _holders(OTHER_READERS, outside)
+        # Groups hold no data; an outside party needs one to commit what it has read.
+        principals.append(Principal(outside, tuple(sorted(writes)), tuple(sorted(reads)), f"{outside}."))
     # Replays go to the original topic, their markers to the .dlq, the audit entry to audit.v1.
     everything = tuple(sorted(all_topic_names()))
     principals.append(Principal(OPERATOR, everything, tuple(sorted(spec.dead_letter_topic for spec in TOPICS)), None))

@@ -19,11 +19,19 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
 from customer_agent_shared.events.channels import MESSAGE_RECEIVED, ChannelRef, ChannelType, MessageReceived, Sender
 from customer_agent_shared.events.envelope import make_event, serialize_event
-from customer_agent_shared.kafka_acls import CHANNEL_PROVIDER
+from customer_agent_shared.events.inbox import THREAD_CLOSED, ClosedBy, CloserKind, ThreadClosed
+from customer_agent_shared.kafka_acls import CHANNEL_PROVIDER, HUMAN_INBOX
 from customer_agent_shared.messaging.security import kafka_client_options
 from customer_agent_shared.settings import KafkaSecuritySettings
 from customer_agent_shared.testing.kafka_identity import local_client_env
-from customer_agent_shared.topics import BILLING_COMMANDS, CHANNELS_INBOUND, CHANNELS_OUTBOUND, CONVERSATIONS_EVENTS
+from customer_agent_shared.topics import (
+    BILLING_COMMANDS,
+    CHANNELS_INBOUND,
+    CHANNELS_OUTBOUND,
+    CONVERSATIONS_EVENTS,
+    INBOX_EVENTS,
+    INBOX_HANDOFFS,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 TOPIC_AUTHORIZATION_FAILED = 29
@@ -80,6 +88,15 @@ def inbound_message() -> bytes:
     return serialize_event(make_event(MESSAGE_RECEIVED, message, source="acl-test", account_id=account))
 
 
+def closed_thread() -> bytes:
+    """A person closing a thread of an account no one has, as the human inbox publishes it."""
+    account = f"acl-test-{uuid.uuid4().hex[:12]}"
+    closed = ThreadClosed(
+        account_id=account, thread_id="t1", closed_by=ClosedBy(kind=CloserKind.USER, id="u1"), resolved=True
+    )
+    return serialize_event(make_event(THREAD_CLOSED, closed, source="acl-test", account_id=account))
+
+
 async def topic_error(user: str, topic: str) -> int:
     """The error code the cluster gives ``user`` describing ``topic`` (0: visible)."""
     admin = AIOKafkaAdminClient(**as_user(user))
@@ -109,6 +126,16 @@ async def test_a_channel_provider_cannot_command_billing() -> None:
     async with producer(CHANNEL_PROVIDER) as provider:
         with pytest.raises(TopicAuthorizationFailedError):
             await provider.send_and_wait(BILLING_COMMANDS, inbound_message(), key=b"acl-test")
+
+
+async def test_only_the_human_inbox_publishes_inbox_events() -> None:
+    async with producer(CHANNEL_PROVIDER) as provider:
+        with pytest.raises(TopicAuthorizationFailedError):
+            await provider.send_and_wait(INBOX_EVENTS, closed_thread(), key=b"acl-test:t1")
+    async with producer(HUMAN_INBOX) as inbox:
+        await inbox.send_and_wait(INBOX_EVENTS, closed_thread(), key=b"acl-test:t1")
+    assert await topic_error(HUMAN_INBOX, INBOX_HANDOFFS) == 0
+    assert await topic_error(HUMAN_INBOX, CHANNELS_OUTBOUND) == TOPIC_AUTHORIZATION_FAILED
 
 
 async def test_a_channel_provider_cannot_read_conversations() -> None:

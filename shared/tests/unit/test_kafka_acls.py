@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from customer_agent_shared.kafka_acls import (
     CHANNEL_PROVIDER,
+    HUMAN_INBOX,
     OPERATOR,
     PRODUCERS,
     AclRule,
@@ -16,6 +17,8 @@ from customer_agent_shared.topics import (
     CHANNELS_INBOUND,
     CHANNELS_OUTBOUND,
     CONVERSATIONS_EVENTS,
+    INBOX_EVENTS,
+    INBOX_HANDOFFS,
     TOPICS,
     all_topic_names,
 )
@@ -34,12 +37,19 @@ def test_every_topic_of_the_registry_has_its_producers() -> None:
 
 def test_channel_providers_reach_only_the_external_contract() -> None:
     provider = by_user(ROUTING)[CHANNEL_PROVIDER]
-    assert set(provider.writes) == {CHANNELS_INBOUND, "content.events.v1", "inbox.events.v1"}
-    assert set(provider.reads) == {CHANNELS_OUTBOUND, "inbox.handoffs.v1"}
+    assert set(provider.writes) == {CHANNELS_INBOUND, "content.events.v1"}
+    assert set(provider.reads) == {CHANNELS_OUTBOUND, INBOX_HANDOFFS}
     assert BILLING_COMMANDS not in provider.writes
     assert CONVERSATIONS_EVENTS not in provider.reads
     # Its groups hold offsets only: they never name a topic.
     assert provider.group_prefix == "channel-provider."
+
+
+def test_the_human_inbox_publishes_what_people_do_and_reads_the_handoffs_only() -> None:
+    inbox = by_user(ROUTING)[HUMAN_INBOX]
+    assert set(inbox.writes) == {INBOX_EVENTS}
+    assert set(inbox.reads) == {INBOX_HANDOFFS}
+    assert inbox.group_prefix == "human-inbox."
 
 
 def test_a_service_reads_its_subscriptions_and_writes_what_it_publishes_and_their_dead_letters() -> None:
