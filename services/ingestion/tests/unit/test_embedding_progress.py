@@ -165,7 +165,7 @@ async def test_a_syncing_source_stores_the_count_and_its_sync_reports_it() -> No
 
     async with stack.unit_of_work() as uow:
         sync_progress = SyncProgress(discovered=9, fetched=9, indexed=8)
-        await stage_status(uow, stack.record, state=SourceState.SYNCING, progress=sync_progress)  # type: ignore[arg-type]
+        await stage_status(uow, stack.record, state=SourceState.SYNCING, cause=None, progress=sync_progress)  # type: ignore[arg-type]
         await uow.commit()
     status = stack.published[-1]
     assert (status.fetched, status.chunks, status.embedded_chunks) == (9, 6, 3)
@@ -173,7 +173,7 @@ async def test_a_syncing_source_stores_the_count_and_its_sync_reports_it() -> No
 
     stack.record.chunks = 2  # chunks removed since the count was stored
     async with stack.unit_of_work() as uow:
-        status = await stage_status(uow, stack.record, state=SourceState.READY)  # type: ignore[arg-type]
+        status = await stage_status(uow, stack.record, state=SourceState.READY, cause=None)  # type: ignore[arg-type]
     assert (status.chunks, status.embedded_chunks) == (2, 2)
 
 

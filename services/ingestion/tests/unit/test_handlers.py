@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 from customer_agent_shared.events.content import ARTICLE_PUBLISHED, ArticleChanged
-from customer_agent_shared.events.envelope import CloudEvent, make_event
+from customer_agent_shared.events.envelope import CloudEvent, derived_event_id, make_event
 from customer_agent_shared.events.sources import (
     SOURCE_DELETE,
+    SOURCE_STATUS,
     SOURCE_SYNC,
     SOURCE_UPDATE,
     SourceCommand,
@@ -29,6 +30,7 @@ from ingestion_service.domain.model import IMPLICIT_KB_SOURCE, Source
 from ingestion_service.handlers.articles import ArticleIndexing
 from ingestion_service.handlers.indexing import DocumentIndexer
 from ingestion_service.handlers.source_commands import SourceCommands
+from ingestion_service.handlers.status import stage_status
 
 from .fakes import FakeDatabase, FakeIndex, FakeSyncQueue, FakeUnitOfWork, Tables
 
@@ -295,3 +297,37 @@ async def test_an_unreachable_upload_store_is_waited_out_and_the_file_indexed_on
     await ingestion.commands.handle(event)  # the redelivery
     assert ingestion.source("file").state is SourceState.READY
     assert len(ingestion.index.of_source("file")) == 1
+
+
+def status_ids(ingestion: Ingestion) -> list[str]:
+    """The ids of the committed status events, in order."""
+    return [event.id for topic, _, event in ingestion.database.published if topic == SOURCES_STATUS]
+
+
+async def test_a_command_s_status_gets_an_id_derived_from_the_command_s() -> None:
+    sync = command_event(SOURCE_SYNC, "site", SourceKind.URL, url="https://shop.example.test/")
+    ids = []
+    for _ in range(2):  # as if the first transaction's commit was lost and the command came back
+        ingestion = Ingestion()
+        await ingestion.commands.handle(sync)
+        ids.append(status_ids(ingestion))
+
+    assert ids[0] == ids[1] == [derived_event_id(sync.id, f"{SOURCE_STATUS}:site:1")]
+    await ingestion.commands.handle(command_event(SOURCE_DELETE, "site", SourceKind.URL))
+    assert len(set(status_ids(ingestion))) == 2
+
+
+async def test_the_statuses_one_cause_emits_get_different_ids_and_a_sync_s_own_are_random() -> None:
+    ingestion = Ingestion()
+    await ingestion.command(SOURCE_SYNC, "site", SourceKind.URL, url="https://shop.example.test/")
+    source = ingestion.source("site")
+
+    async with ingestion.unit_of_work() as uow:
+        await stage_status(uow, source, state=SourceState.SYNCING, cause="cause-1")
+        await stage_status(uow, source, state=SourceState.READY, cause="cause-1")
+        await stage_status(uow, source, state=SourceState.SYNCING, cause=None)
+        await uow.commit()
+
+    caused = [derived_event_id("cause-1", f"{SOURCE_STATUS}:site:{sequence}") for sequence in (2, 3)]
+    assert status_ids(ingestion)[1:3] == caused
+    assert len(set(status_ids(ingestion))) == 4

@@ -91,7 +91,12 @@ class ArticleIndexing:
                 progress.indexed = 1 if prepared.chunks else 0
             await uow.documents.save_many([record])
             await stage_status(
-                uow, source, state=SourceState.READY, progress=progress, last_synced_at=datetime.now(UTC)
+                uow,
+                source,
+                state=SourceState.READY,
+                cause=event.id,
+                progress=progress,
+                last_synced_at=datetime.now(UTC),
             )
             await uow.commit()
 
@@ -123,4 +128,4 @@ class ArticleIndexing:
             f"article {article.article_id!r} ({event.type}) was refused: the knowledge base was removed; "
             "add a knowledge_base source to take articles again"
         )
-        await stage_status(uow, removed, state=SourceState.DELETED, error=reason[:1000])
+        await stage_status(uow, removed, state=SourceState.DELETED, cause=event.id, error=reason[:1000])

@@ -94,5 +94,10 @@ class EmbeddingProgress:
         if decision is VectorsReport.NOW:
             self._throttle.mark(key, now)
             await stage_status(
-                uow, source, state=SourceState(source.state), progress=source.reported_progress(), error=source.error
+                uow,
+                source,
+                state=SourceState(source.state),
+                cause=None,
+                progress=source.reported_progress(),
+                error=source.error,
             )

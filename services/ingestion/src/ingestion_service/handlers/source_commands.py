@@ -106,6 +106,7 @@ class SourceCommands:
                     uow,
                     existing,
                     state=SourceState.READY,
+                    cause=event.id,
                     progress=existing.reported_progress(),
                     last_synced_at=datetime.now(UTC),
                 )
@@ -115,13 +116,13 @@ class SourceCommands:
             if reason is not None:
                 source.refuse(command, reason, at=datetime.now(UTC))
                 await uow.sources.save(source)
-                await stage_status(uow, source, state=SourceState.FAILED, error=reason)
+                await stage_status(uow, source, state=SourceState.FAILED, cause=event.id, error=reason)
                 await uow.commit()
                 return
             if command.kind is SourceKind.URL:
                 source.request_sync(command, at=datetime.now(UTC))
                 await uow.sources.save(source)
-                await stage_status(uow, source, state=SourceState.PENDING)
+                await stage_status(uow, source, state=SourceState.PENDING, cause=event.id)
                 await uow.commit()
                 self._runner.request(command.account_id, command.source_id)
                 return
@@ -129,7 +130,7 @@ class SourceCommands:
             await uow.sources.save(source)
             if command.kind is SourceKind.SHORT_ANSWER:
                 await self._index_short_answer(uow, source, command)
-            await stage_status(uow, source, state=SourceState.READY, last_synced_at=datetime.now(UTC))
+            await stage_status(uow, source, state=SourceState.READY, cause=event.id, last_synced_at=datetime.now(UTC))
             await uow.commit()
         SYNCS_FINISHED.labels(source_kind=command.kind.value, state="ready").inc()
 
@@ -198,7 +199,9 @@ class SourceCommands:
                 source.refuse(command, error, at=datetime.now(UTC))
                 await uow.sources.save(source)
                 progress.record_failure(filename, error=error or "refused")
-                await stage_status(uow, source, state=SourceState.FAILED, progress=progress, error=error)
+                await stage_status(
+                    uow, source, state=SourceState.FAILED, cause=event.id, progress=progress, error=error
+                )
                 await uow.commit()
                 SYNCS_FINISHED.labels(source_kind="file", state="failed").inc()
                 return
@@ -207,7 +210,12 @@ class SourceCommands:
             await self._index_file(uow, source, filename, document, received=received)
             progress.fetched = progress.indexed = 1
             await stage_status(
-                uow, source, state=SourceState.READY, progress=progress, last_synced_at=datetime.now(UTC)
+                uow,
+                source,
+                state=SourceState.READY,
+                cause=event.id,
+                progress=progress,
+                last_synced_at=datetime.now(UTC),
             )
             await uow.commit()
         SYNCS_FINISHED.labels(source_kind="file", state="ready").inc()
@@ -312,6 +320,7 @@ class SourceCommands:
                 uow,
                 existing,
                 state=existing.state,
+                cause=event.id,
                 progress=existing.reported_progress(),
                 error=existing.error,
             )
@@ -331,6 +340,6 @@ class SourceCommands:
             await uow.sources.save(source)
             await self._indexer.store.delete_source(*key)
             await uow.documents.delete(*key)
-            await stage_status(uow, source, state=SourceState.DELETED)
+            await stage_status(uow, source, state=SourceState.DELETED, cause=event.id)
             await uow.commit()
         SYNCS_FINISHED.labels(source_kind=command.kind.value, state="deleted").inc()

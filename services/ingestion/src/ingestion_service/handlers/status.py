@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from customer_agent_shared.events.envelope import make_event
+from customer_agent_shared.events.envelope import derived_event_id, make_event
 from customer_agent_shared.events.sources import SOURCE_STATUS, SourceState, SourceStatus
 from customer_agent_shared.topics import SOURCES_STATUS
 
@@ -20,13 +20,16 @@ async def stage_status(
     source: Source,
     *,
     state: SourceState,
+    cause: str | None,
     progress: SyncProgress | None = None,
     error: str | None = None,
     last_synced_at: datetime | None = None,
 ) -> SourceStatus:
     """Persist the source's state, counts and progress and stage its status event in the same transaction.
 
-    The count of chunks with a vector is the stored one (the embedding backfill keeps it).
+    The count of chunks with a vector is the stored one (the embedding backfill keeps it). The event's id is
+    derived from ``cause``, the id of the event being handled (a sync's progress or a vector count has
+    none: then it is random); the source and the status's sequence tell apart the statuses one cause emits.
     """
     documents, chunks = await uow.documents.totals(source.account_id, source.source_id)
     progress = progress or SyncProgress()
@@ -62,9 +65,10 @@ async def stage_status(
         last_synced_at=last_synced_at or source.last_synced_at,
         recent_failures=recent_failures,
     )
+    event_id = derived_event_id(cause, f"{SOURCE_STATUS}:{source.source_id}:{sequence}") if cause else None
     await uow.publish(
         SOURCES_STATUS,
         f"{source.account_id}:{source.source_id}",
-        make_event(SOURCE_STATUS, status, source=SERVICE_SOURCE, account_id=source.account_id),
+        make_event(SOURCE_STATUS, status, source=SERVICE_SOURCE, account_id=source.account_id, event_id=event_id),
     )
     return status

@@ -67,7 +67,7 @@ class WebsiteSync:
             if source is None or source.kind != SourceKind.URL or source.is_deleted or not source.url:
                 return
             previous = await uow.documents.for_source(account_id, source_id)
-            await stage_status(uow, source, state=SourceState.SYNCING)
+            await stage_status(uow, source, state=SourceState.SYNCING, cause=None)
             await uow.commit()
         try:
             await _SyncRun(self, source, previous).execute()
@@ -232,6 +232,7 @@ class _SyncRun:
                     uow,
                     self.source,
                     state=final_state or SourceState.SYNCING,
+                    cause=None,
                     progress=self.progress,
                     error=error,
                     last_synced_at=datetime.now(UTC) if final_state is not None else None,
