@@ -44,8 +44,9 @@ def _handoffs_by_reason(history: RunHistory) -> dict[str, int]:
     return dict(reasons)
 
 
-def report(history: RunHistory, results: dict[str, list[Violation]], *, faults: list[str]) -> str:
-    """The seed, what ran, one line per invariant, then every violation with its records."""
+def report(history: RunHistory, results: dict[str, list[Violation]], *, faults: list[str], skipped: int) -> str:
+    """The seed, what ran, one line per invariant (and whether every fault happened), then every violation
+    with its records."""
     lines = [
         f"fault harness seed {history.seed} (reproduce: make test-faults SEED={history.seed})",
         f"accounts {len(history.accounts)}, accepted messages {len(history.sent)}, "
@@ -57,6 +58,7 @@ def report(history: RunHistory, results: dict[str, list[Violation]], *, faults: 
         *(f"  {fault}" for fault in faults),
         "invariants:",
         *(f"  {'FAIL' if found else 'ok  '} {name} ({len(found)})" for name, found in results.items()),
+        f"  {'FAIL' if skipped else 'ok  '} every_fault_applied ({skipped} skipped)",
     ]
     for found in results.values():
         lines.extend(violation.render() for violation in found[:10])

@@ -1,4 +1,7 @@
-"""Applies the plan's faults to the running stack through ``stack_control`` and logs when each held."""
+"""Applies the plan's faults to the running stack through ``stack_control`` and logs when each held.
+
+A fault on a store deploy/local did not start (one found running on its port) cannot be applied: it is
+skipped, loudly, and a run with a skipped fault fails, so a green run means every fault happened."""
 
 from __future__ import annotations
 
@@ -10,11 +13,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from tests.e2e import stack_control
-from tests.faults.schedule import Fault, FaultKind, PlannedFault
+from tests.faults.schedule import Fault, FaultKind, FaultPlan, PlannedFault
 
 logger = logging.getLogger(__name__)
 
 RECOVERY_PATIENCE_SECONDS = 300.0
+PROCESS_FAULTS = (FaultKind.KILL_SERVICE, FaultKind.FREEZE_CONSUMER)
+"""Faults on the services' own processes; every other kind hits a store."""
 
 
 @dataclass
@@ -84,6 +89,14 @@ async def _kill_store(fault: Fault) -> None:
     await _until_it_works(lambda: stack_control.start_component(fault.target), fault.target)
 
 
+def stores_out_of_reach(plan: FaultPlan) -> list[str]:
+    """The stores the plan has faults for that deploy/local did not start (their faults would be skipped)."""
+    stores = {
+        planned.fault.target for planned in (*plan.stores, *plan.processes) if planned.fault.kind not in PROCESS_FAULTS
+    }
+    return sorted(store for store in stores if not stack_control.started_here(store))
+
+
 APPLY: dict[FaultKind, Callable[[Fault], Awaitable[None]]] = {
     FaultKind.KILL_SERVICE: _kill_service,
     FaultKind.FREEZE_CONSUMER: _freeze,
@@ -101,6 +114,11 @@ class FaultInjector:
     def __init__(self) -> None:
         self.applied: list[AppliedFault] = []
 
+    @property
+    def skipped(self) -> list[AppliedFault]:
+        """The faults that did not happen: each one fails the run."""
+        return [applied for applied in self.applied if applied.skipped]
+
     async def run_lane(self, lane: Sequence[PlannedFault], *, until: float) -> None:
         """Apply the lane's faults one after another, starting none after ``until`` (monotonic seconds)."""
         for planned in lane:
@@ -113,9 +131,9 @@ class FaultInjector:
         """Apply one fault and wait until the stack recovered from it."""
         applied = AppliedFault(fault, time.time())
         self.applied.append(applied)
-        store = fault.kind not in (FaultKind.KILL_SERVICE, FaultKind.FREEZE_CONSUMER)
-        if store and not stack_control.started_here(fault.target):
+        if fault.kind not in PROCESS_FAULTS and not stack_control.started_here(fault.target):
             applied.skipped = f"{fault.target} was not started by deploy/local: it is left alone"
+            logger.warning("FAULT SKIPPED, the run will fail: %s: %s", fault.describe(), applied.skipped)
             return
         logger.info("fault: %s", fault.describe())
         await APPLY[fault.kind](fault)
