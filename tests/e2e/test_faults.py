@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+from customer_agent_shared.testing.kafka import ReceivedRecord, collect_records, end_offsets
 from customer_agent_shared.testing.plumbing import eventually
 
 from tests.e2e import stack_control
@@ -135,6 +136,29 @@ async def test_poison_message_goes_to_dlq_and_stream_goes_on(
     )
     after = await provider.send(account, "p", QUESTION)
     assert (await provider.reply_to(account, after))["kind"] == "answer"
+
+
+async def test_a_message_with_control_characters_is_answered_and_nothing_is_dead_lettered(
+    ready_account: AdminClient, provider: ChannelProvider
+) -> None:
+    account = ready_account.account_id
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    # Where the visitor's text travels: routing keeps it, conversation answers it, the channel gets the reply.
+    path = ["channels.inbound.v1", "conversations.assigned.v1", "conversations.events.v1", "channels.outbound.v1"]
+    before = {topic: await end_offsets(bootstrap, f"{topic}.dlq") for topic in path}
+    sent = await provider.send(account, "nul", "What are your opening hours?\x00\x1b")  # PostgreSQL refuses NUL
+    assert (await provider.reply_to(account, sent, timeout_seconds=60))["kind"] == "answer"
+    for topic, offsets in before.items():  # routing and conversation handled it before the reply went out
+        after = await end_offsets(bootstrap, f"{topic}.dlq")
+        added = sum(after[partition] - offsets.get(partition, 0) for partition in after)
+        if added:  # other tests' dead letters may be among them
+            dead = await collect_records(bootstrap, f"{topic}.dlq", from_offsets=offsets, until=read_all(added))
+            assert not [record for record in dead if account.encode() in (record.key or b"")], topic
+
+
+def read_all(count: int) -> Callable[[list[ReceivedRecord]], bool]:
+    """``collect_records``'s stop condition once ``count`` records are read."""
+    return lambda records: len(records) >= count
 
 
 async def test_two_conversation_instances_through_a_rebalance(

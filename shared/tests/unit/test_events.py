@@ -24,6 +24,7 @@ from customer_agent_shared.events.envelope import (
     require_one_account,
     serialize_event,
 )
+from customer_agent_shared.events.preview import PreviewRequested
 from pydantic import BaseModel
 
 
@@ -63,6 +64,17 @@ def test_a_channel_provider_may_add_fields() -> None:
     body["traceparent"] = "00-abc"
     parsed = parse_event(json.dumps(body), MessageReceived)
     assert parsed.data.model_extra == {"attachments": []}
+
+
+def test_control_characters_a_visitor_or_admin_typed_become_replacement_characters() -> None:
+    body = json.loads(serialize_event(make_event("message.received", inbound(), source="s", account_id="acc-1")))
+    body["data"]["text"] = "Hvor\x00 er\tmin\r\npakke\x1b?\x7f"
+    body["data"]["sender"]["name"] = "Ada\x00"
+    parsed = parse_event(json.dumps(body), MessageReceived)
+    assert parsed.data.text == "Hvor\ufffd er\tmin\r\npakke\ufffd?\x7f"  # PostgreSQL text refuses NUL
+    assert parsed.data.sender.name == "Ada\ufffd"
+    preview = PreviewRequested(account_id="acc-1", correlation_id="c-1", text="a\x00b")
+    assert preview.text == "a\ufffdb"
 
 
 @pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "Application/JSON"])

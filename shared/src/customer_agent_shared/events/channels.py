@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 MESSAGE_RECEIVED = "message.received"
 MESSAGE_SEND = "message.send"
 THREAD_HANDED_OFF = "thread.handed_off"
 MESSAGE_FORWARDED = "message.forwarded"
+
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def printable_text(value: str) -> str:
+    """``value`` with NUL and the other C0 controls but tab and line breaks as U+FFFD (PostgreSQL text refuses NUL)."""
+    return _CONTROL_CHARACTERS.sub("\ufffd", value)
+
+
+VisitorText = Annotated[str, AfterValidator(printable_text)]
+"""What a visitor or an admin typed: every consumer reads it without control characters."""
 
 
 class ContractModel(BaseModel):
@@ -41,7 +55,7 @@ class Sender(ContractModel):
     """Who sent an inbound message."""
 
     id: str = Field(min_length=1, max_length=200, description="Visitor id on the channel.")
-    name: str | None = Field(default=None, max_length=200, description="Display name, if known.")
+    name: VisitorText | None = Field(default=None, max_length=200, description="Display name, if known.")
     locale: str | None = Field(default=None, max_length=35, description="Browser language (BCP 47), e.g. 'da-DK'.")
 
 
@@ -53,7 +67,9 @@ class MessageReceived(ContractModel):
     thread_id: str = Field(min_length=1, max_length=200, description="Conversation thread id.")
     message_id: str = Field(min_length=1, max_length=200, description="Unique id of this message.")
     sender: Sender = Field(description="Visitor who wrote the message.")
-    text: str = Field(max_length=20_000, description="Message text.")
+    text: VisitorText = Field(
+        max_length=20_000, description="Message text (control characters but tab and line breaks become U+FFFD)."
+    )
     sent_at: datetime = Field(description="When the visitor sent it.")
 
 

@@ -11,6 +11,7 @@ from customer_agent_shared.events.channels import (
     ContractModel,
     HandoffReason,
     OutboundKind,
+    VisitorText,
 )
 
 PREVIEW_REQUESTED = "preview.requested"
@@ -23,7 +24,7 @@ class PreviewRequested(ContractModel):
 
     account_id: str = Field(description="Account id.")
     correlation_id: str = Field(description="Matches the reply to the request.")
-    text: str = Field(max_length=20_000, description="The question.")
+    text: VisitorText = Field(max_length=20_000, description="The question (control characters become U+FFFD).")
     locale: str | None = Field(default=None, description="Visitor locale to simulate.")
     thread_id: str | None = Field(default=None, description="Preview thread for follow-ups.")
     channel: ChannelRef | None = Field(
