@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import pytest
 from ingestion_service.adapters.embedding_store import ChunkToEmbed, EmbeddingStore
+from ingestion_service.adapters.metrics import EMBEDDING_FAILURES
 from ingestion_service.handlers.embedding import EmbeddingBackfill
 
 MODEL = "model-a"
@@ -74,3 +76,36 @@ async def test_a_model_that_is_down_skips_nothing_and_the_pass_fails_for_a_retry
     embedder.down = False
     assert await backfill.run_once() == 2
     assert store.written == ["a", "b"]
+
+
+class FlakyStore(FakeStore):
+    """The index refuses the first ``outages`` passes."""
+
+    def __init__(self, chunk_ids: Sequence[str], *, outages: int) -> None:
+        super().__init__(chunk_ids)
+        self.outages = outages
+
+    async def chunks_to_embed(self, model_id: str, *, limit: int, skip: Sequence[str] = ()) -> list[ChunkToEmbed]:
+        if self.outages:
+            self.outages -= 1
+            raise ConnectionError("index unavailable")
+        return await super().chunks_to_embed(model_id, limit=limit, skip=skip)
+
+
+async def test_a_failing_pass_is_retried_with_a_growing_wait_until_one_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    waits: list[float] = []
+
+    async def no_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(asyncio, "sleep", no_sleep)
+    failures = EMBEDDING_FAILURES.labels(reason="unavailable")
+    before = failures._value.get()
+    store = FlakyStore(["a", "b"], outages=3)
+
+    assert await _backfill(store, FakeEmbedder()).run_until_it_works() == 2
+
+    assert store.written == ["a", "b"]
+    assert failures._value.get() - before == 3
+    assert len(waits) == 3
+    assert all(low <= wait <= 2 * low for wait, low in zip(waits, (0.5, 1.0, 2.0), strict=True))

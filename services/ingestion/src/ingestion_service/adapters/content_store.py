@@ -9,7 +9,6 @@ the write alias moves to the new index first, the old chunks are reindexed into 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -19,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+import tenacity
 from customer_agent_shared.content_index import (
     DEFAULT_EMBEDDING_DIMENSION,
     INDEX_VERSION,
@@ -304,17 +304,28 @@ class ContentStore:
         write; such a chunk is skipped with a version conflict and must be tried again, never left out.
         """
         total = 0
-        for attempt in range(BY_QUERY_ATTEMPTS):
+
+        async def run_once() -> int:
+            """Run the query once and return how many chunks it skipped for a version conflict."""
+            nonlocal total
             result = await operation(
                 index=self._both_aliases,
                 body=body,
                 params={"conflicts": "proceed", "refresh": "true", "ignore_unavailable": "true"},
             )
             total += int(result.get(counted, 0))
-            if not int(result.get("version_conflicts", 0)):
-                return total
-            await asyncio.sleep(BY_QUERY_RETRY_SECONDS * (attempt + 1))
-        raise IndexConflictError(f"chunks kept changing during a {counted} by query; try again")
+            return int(result.get("version_conflicts", 0))
+
+        retrying = tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_result(bool),  # an error is not retried here: the consumer's retries take it
+            stop=tenacity.stop_after_attempt(BY_QUERY_ATTEMPTS),
+            wait=tenacity.wait_incrementing(start=BY_QUERY_RETRY_SECONDS, increment=BY_QUERY_RETRY_SECONDS),
+        )
+        try:
+            await retrying(run_once)
+        except tenacity.RetryError as error:
+            raise IndexConflictError(f"chunks kept changing during a {counted} by query; try again") from error
+        return total
 
     @staticmethod
     def _scope(account_id: str, source_id: str) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
+import tenacity
 from customer_agent_shared.embeddings import Embedder
 
 from ingestion_service.adapters.embedding_store import ChunkToEmbed, EmbeddingStore
@@ -143,29 +144,36 @@ class EmbeddingBackfill:
             await asyncio.sleep(self._idle_seconds)
 
     async def _run(self) -> None:
-        failures = 0
         while True:
-            try:
-                done = await self.run_once()
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                failures += 1
-                delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2**failures) * random.uniform(0.5, 1.0)
-                logger.warning(
-                    "embedding pass failed; retrying", extra={"error": repr(error)[:300], "retry_in_s": round(delay, 1)}
-                )
-                EMBEDDING_FAILURES.labels(reason="unavailable").inc()
-                await asyncio.sleep(delay)
-                continue
+            done = await self.run_until_it_works()
             if done == 0 or time.monotonic() - self._pending_reported_at > PENDING_REPORT_SECONDS:
                 await self._report_pending()
             if done == 0:
                 # New chunks become visible to the search at the index's next refresh: poll.
                 await asyncio.sleep(self._idle_seconds)
 
+    async def run_until_it_works(self) -> int:
+        """``run_once``, retried after any failure (the model or the index down) until a pass works."""
+        retrying = tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_exception_type(Exception), wait=_backoff, before_sleep=_count_failed_pass
+        )
+        return await retrying(self.run_once)
+
     async def _report_pending(self) -> None:
         self._pending_reported_at = time.monotonic()
         with contextlib.suppress(Exception):
             EMBEDDING_PENDING.set(await self._store.pending(self._embedder.model_id))
+
+
+def _backoff(state: tenacity.RetryCallState) -> float:
+    """1 s doubled per failed pass in a row, at most ``MAX_BACKOFF_SECONDS``; a random half to all of it is waited."""
+    return float(min(MAX_BACKOFF_SECONDS, 0.5 * 2**state.attempt_number) * random.uniform(0.5, 1.0))
+
+
+def _count_failed_pass(state: tenacity.RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome is not None else None
+    logger.warning(
+        "embedding pass failed; retrying",
+        extra={"error": repr(error)[:300], "retry_in_s": round(state.upcoming_sleep, 1)},
+    )
+    EMBEDDING_FAILURES.labels(reason="unavailable").inc()
