@@ -1,4 +1,4 @@
-"""A visitor's browser: headless Chromium from Debian's packages, driven by Selenium, on webchat's demo page.
+"""Headless Chromium from Debian's packages, driven by Selenium, on the console and on webchat's demo page.
 
 Nothing is downloaded at run time: Selenium is given Debian's chromedriver and Chromium binaries
 (``make browser`` installs them), and Selenium Manager is kept offline.
@@ -52,11 +52,19 @@ def chromium(language: str) -> Iterator[WebDriver]:
     ):
         options.add_argument(argument)
     options.add_experimental_option("prefs", {"intl.accept_languages": language})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # read by csp_violations
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     try:
         yield driver
     finally:
         driver.quit()
+
+
+def csp_violations(driver: WebDriver) -> list[str]:
+    """Messages Chromium logged about scripts or styles the Content-Security-Policy blocked, or script errors."""
+    assert isinstance(driver, webdriver.Chrome), driver  # the browser log is Chromium's
+    messages = [str(entry.get("message", "")) for entry in driver.get_log("browser")]  # type: ignore[no-untyped-call]
+    return [m for m in messages if "Content Security Policy" in m or "Uncaught" in m]
 
 
 @dataclass
@@ -67,6 +75,8 @@ class Reply:
     language: str
     links: list[tuple[str, str]]
     """Citations shown as links: (text, href)."""
+    cited: list[str]
+    """Every citation's text, links and uploaded files' names alike."""
 
 
 class DemoPage:
@@ -110,7 +120,8 @@ class DemoPage:
                 (link.text, str(link.get_attribute("href")))
                 for link in bubble.find_elements(By.CSS_SELECTOR, "a.ca-webchat-citation")
             ]
-            replies[:] = [Reply(text=shown, language=str(bubble.get_attribute("lang")), links=links)]
+            cited = [item.text for item in bubble.find_elements(By.CSS_SELECTOR, ".ca-webchat-citation")]
+            replies[:] = [Reply(text=shown, language=str(bubble.get_attribute("lang")), links=links, cited=cited)]
             return bool(shown)
 
         self.wait.until(reply_shown)
@@ -132,3 +143,12 @@ class DemoPage:
         field = self.driver.find_element(By.CSS_SELECTOR, ".ca-webchat-input")
         field.send_keys(text)
         self.driver.find_element(By.CSS_SELECTOR, ".ca-webchat-send").click()
+
+
+@contextmanager
+def visitor(account_id: str, channel_id: str, language: str) -> Iterator[DemoPage]:
+    """A visitor whose browser speaks ``language``, with the chat open on the demo page of a channel."""
+    with chromium(language) as driver:
+        page = DemoPage(driver, account_id, channel_id)
+        page.open_chat()
+        yield page

@@ -4,12 +4,46 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
+from selenium.webdriver.remote.webdriver import WebDriver
 
+from tests.e2e.browser import browser_missing, chromium
 from tests.e2e.journey import AdminClient, ChannelProvider
+
+SHIPPING_PAGE = """<!doctype html><html lang="en"><head><title>Shipping and delivery</title></head>
+<body><nav>Home | Shop | Contact</nav><main><h1>Shipping and delivery</h1>
+<p>We ship every order within two business days. Standard delivery to Denmark takes three to five days
+and costs 49 DKK. Orders above 500 DKK ship for free.</p>
+<h2>Tracking your parcel</h2><p>You receive a tracking link by e-mail as soon as the parcel leaves our warehouse.</p>
+</main><footer>© Example Shop</footer></body></html>"""
+
+RETURNS_PAGE = """<!doctype html><html lang="en"><head><title>Returns and refunds</title></head>
+<body><main><h1>Returns and refunds</h1><p>You can return any item within 30 days of delivery for a full refund.
+Print the return label from your account and drop the parcel at any post office.</p></main></body></html>"""
+
+
+@pytest.fixture
+def local_site(tmp_path: Path) -> Iterator[str]:
+    """A small website on loopback, as a customer's site would be."""
+    (tmp_path / "index.html").write_text(
+        '<html><head><title>Example Shop</title></head><body><a href="shipping.html">Shipping</a>'
+        ' <a href="returns.html">Returns</a></body></html>'
+    )
+    (tmp_path / "shipping.html").write_text(SHIPPING_PAGE)
+    (tmp_path / "returns.html").write_text(RETURNS_PAGE)
+    handler = partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
+    server.shutdown()
 
 
 @pytest.fixture
@@ -39,3 +73,13 @@ async def provider() -> AsyncIterator[ChannelProvider]:
     await channel_provider.start()
     yield channel_provider
     await channel_provider.stop()
+
+
+@pytest.fixture
+def console_browser() -> Iterator[WebDriver]:
+    """A headless Chromium (Debian's, as every browser test) for the admin console; fails (never skips) without it."""
+    missing = browser_missing()
+    if missing:
+        pytest.fail(missing)
+    with chromium("en-US") as driver:
+        yield driver

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from customer_agent_shared.testing.plumbing import eventually
@@ -16,37 +11,9 @@ from tests.e2e.journey import AdminClient, ChannelProvider
 
 pytestmark = pytest.mark.e2e
 
-SHIPPING_PAGE = """<!doctype html><html lang="en"><head><title>Shipping and delivery</title></head>
-<body><nav>Home | Shop | Contact</nav><main><h1>Shipping and delivery</h1>
-<p>We ship every order within two business days. Standard delivery to Denmark takes three to five days
-and costs 49 DKK. Orders above 500 DKK ship for free.</p>
-<h2>Tracking your parcel</h2><p>You receive a tracking link by e-mail as soon as the parcel leaves our warehouse.</p>
-</main><footer>© Example Shop</footer></body></html>"""
-
-RETURNS_PAGE = """<!doctype html><html lang="en"><head><title>Returns and refunds</title></head>
-<body><main><h1>Returns and refunds</h1><p>You can return any item within 30 days of delivery for a full refund.
-Print the return label from your account and drop the parcel at any post office.</p></main></body></html>"""
-
 TRIGGER = "I want to speak to a human please"
 
 WARRANTY_TEXT = "Warranty\n\nEvery coffee machine we sell carries a two year warranty covering defects in materials.\n"
-
-
-@pytest.fixture
-def local_site(tmp_path: Path) -> Iterator[str]:
-    """A small website on loopback, as a customer's site would be."""
-    (tmp_path / "index.html").write_text(
-        '<html><head><title>Example Shop</title></head><body><a href="shipping.html">Shipping</a>'
-        ' <a href="returns.html">Returns</a></body></html>'
-    )
-    (tmp_path / "shipping.html").write_text(SHIPPING_PAGE)
-    (tmp_path / "returns.html").write_text(RETURNS_PAGE)
-    handler = partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
-    server.shutdown()
 
 
 async def set_up_agent(admin: AdminClient, site_url: str) -> None:
