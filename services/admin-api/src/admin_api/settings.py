@@ -38,6 +38,13 @@ class AdminSettings(ServiceSettings, BatchConsumerSettings, UploadStoreSettings)
         description="Largest request body of every endpoint but POST /sources/files (bytes): a larger one is "
         "refused with 413 as soon as its Content-Length, or the bytes received so far, exceed it.",
     )
+    max_concurrent_uploads: int = Field(
+        default=3,
+        ge=1,
+        description="Uploads (POST /sources/files) one process receives at once; one more is refused with 429 and "
+        "Retry-After before its body is read. A file over 1 MiB is spooled to /tmp while it arrives, so this times "
+        "ADMIN_MAX_UPLOAD_BYTES must fit in /tmp (the pod's 64 MiB emptyDir holds three at the default 15 MiB).",
+    )
     rate_limit_per_key: str = Field(
         default="1200/minute",
         description="Requests one API key (or the operator's token) may make, in the limits library's notation "

@@ -1,5 +1,6 @@
-"""A huge body costs admin-api at most its endpoint's limit: no key means 401 before any byte is read, a
-Content-Length past the limit means 413 at once, and a chunked body is cut off with 413 at the limit.
+"""A huge body costs admin-api at most its endpoint's limit: no key or a wrong one means 401 (or 429 past the
+address's budget) before any byte is read, a Content-Length past the limit means 413 at once, a chunked body is
+cut off with 413 at the limit, and an upload past the process's concurrent uploads waits its turn (429).
 Measured over real HTTP (uvicorn in-process), counting the body bytes the app was handed, with a client
 that keeps sending until the answer comes."""
 
@@ -21,6 +22,7 @@ from customer_agent_shared.testing.plumbing import eventually
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .harness import Harness
+from .test_rate_limits import SMALL, budgets_of
 
 pytestmark = pytest.mark.integration
 
@@ -184,16 +186,102 @@ async def test_a_chunked_body_is_cut_off_at_the_limit(harness: Harness) -> None:
 
 async def test_an_upload_is_cut_off_at_the_upload_limit(harness: Harness) -> None:
     account = await harness.new_account()
-    boundary = "limit-test-boundary"
-    head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.txt"\r\n'
-        "Content-Type: text/plain\r\n\r\n"
-    ).encode()
+    headers, head = upload_parts("limit-test-boundary")
+    headers = {**account.edit, **headers}
     body = SlowBody(head=head)
-    headers = {**account.edit, "Content-Type": f"multipart/form-data; boundary={boundary}"}
     async with served(harness.app) as (port, meter):
         answer = await send_slowly(port, "POST", account.path("/sources/files"), headers, body)
     assert answer.status == 413, answer.body
     upload_limit = harness.settings.max_upload_bytes + 64 * 1024
     assert upload_limit < meter.read <= upload_limit + CHUNK + len(head)
     assert not body.exhausted
+
+
+def upload_parts(boundary: str) -> tuple[dict[str, str], bytes]:
+    """The multipart headers and the head of a file part, its content to follow."""
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.txt"\r\n'
+        "Content-Type: text/plain\r\n\r\n"
+    ).encode()
+    return {"Content-Type": f"multipart/form-data; boundary={boundary}"}, head
+
+
+BOGUS = {"Authorization": "Bearer bogus"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "message"),
+    [
+        ("POST", "/sources/files", "unknown or was revoked"),
+        ("PUT", "/agent", "unknown or was revoked"),
+        ("POST", "/credits/purchases", "operator's bootstrap token"),
+    ],
+)
+async def test_a_huge_body_with_a_wrong_key_is_refused_before_a_byte_is_read(
+    harness: Harness, method: str, path: str, message: str
+) -> None:
+    account = await harness.new_account()
+    headers, head = upload_parts("wrong-key-boundary")
+    body = SlowBody(head=head)
+    async with served(harness.app) as (port, meter):
+        answer = await send_slowly(port, method, account.path(path), {**BOGUS, **headers}, body)
+    assert answer.status == 401, answer.body
+    assert message in answer.body["error"]["message"]
+    assert meter.read == 0
+    assert not body.exhausted
+
+
+async def test_wrong_keys_are_charged_to_the_address_before_a_byte_is_read(harness: Harness) -> None:
+    account = await harness.new_account()
+    headers, head = upload_parts("budget-boundary")
+    async with budgets_of(harness, SMALL, harness.settings.redis_url), served(harness.app) as (port, meter):
+        statuses = []
+        for _ in range(4):
+            body = SlowBody(head=head)
+            answer = await send_slowly(port, "POST", account.path("/sources/files"), {**BOGUS, **headers}, body)
+            statuses.append(answer.status)
+    assert statuses == [401, 401, 401, 429]
+    assert 1 <= int(answer.headers["retry-after"]) <= 60
+    assert meter.read == 0
+
+
+class HeldBody(SlowBody):
+    """A body that sends its head, then waits, as a slow client's upload does."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self.head
+        await asyncio.Event().wait()
+
+
+async def test_uploads_past_the_process_limit_wait_their_turn(harness: Harness) -> None:
+    account = await harness.new_account()
+    headers, head = upload_parts("busy-boundary")
+    headers = {**account.edit, **headers}
+    slots = harness.settings.max_concurrent_uploads
+    path = account.path("/sources/files")
+    async with served(harness.app) as (port, meter):
+        bodies = [HeldBody(head=head) for _ in range(slots)]
+        held = [asyncio.create_task(send_slowly(port, "POST", path, headers, body)) for body in bodies]
+
+        async def all_started() -> bool:
+            return meter.read >= slots * len(head)
+
+        try:
+            await eventually(all_started, "the uploads that fill every slot under way")
+            answer = await send_slowly(port, "POST", path, headers, HeldBody(head=head))
+            assert answer.status == 429, answer.body
+            assert answer.headers["retry-after"] == "5"
+            assert "uploads" in answer.body["error"]["message"]
+            assert meter.read == slots * len(head)
+        finally:
+            for task in held:
+                task.cancel()
+            await asyncio.gather(*held, return_exceptions=True)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:  # the slots are free again
+
+            async def uploaded() -> int | None:
+                files = {"file": ("faq.txt", b"Opening hours are 9 to 17.", "text/plain")}
+                response = await client.post(path, files=files, headers=account.edit)
+                return response.status_code if response.status_code != 429 else None
+
+            assert await eventually(uploaded, "an upload once the held ones are gone") == 201

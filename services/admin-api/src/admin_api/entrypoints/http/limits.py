@@ -1,26 +1,31 @@
-"""Request limits enforced before anything reads a body: the bearer header must be there, and a body may
-not outgrow its endpoint's limit, whether its Content-Length says so or its chunks add up to it."""
+"""Request limits enforced before anything reads a body: the bearer header must be there, and with a body it
+must be a valid key (or the operator's token); a body may not outgrow its endpoint's limit, whether its
+Content-Length says so or its chunks add up to it; and only so many uploads run at once in a process."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from prometheus_client import Counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from admin_api.domain.errors import AdminError, PayloadTooLarge
+from admin_api.domain.errors import AdminError, PayloadTooLarge, TooManyRequests
 from admin_api.entrypoints.http.errors import admin_error_json
 
 REFUSED = Counter(
     "customer_agent_admin_api_requests_refused_early_total",
-    "Requests refused before their body was read, by reason (no_credentials, body_too_large).",
+    "Requests refused before their body was read, by reason (no_credentials, invalid_credentials, body_too_large, "
+    "uploads_busy).",
     ["reason"],
 )
 
 CredentialsCheck = Callable[[str], AdminError | None]
 """Why a request to this path without any ``Authorization: Bearer`` header is refused, or None."""
+KeyCheck = Callable[[str, str, str], Awaitable[AdminError | None]]
+"""Why a request to this path with this bearer token, from this client address, is refused, or None."""
+UPLOAD_RETRY_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -31,19 +36,31 @@ class BodyLimits:
     upload_bytes: int
     upload_path: re.Pattern[str]
 
+    def is_upload(self, method: str, path: str) -> bool:
+        """Whether this request uploads a file."""
+        return method == "POST" and bool(self.upload_path.match(path))
+
     def for_request(self, method: str, path: str) -> int:
         """The limit of this request's body."""
-        if method == "POST" and self.upload_path.match(path):
-            return self.upload_bytes
-        return self.json_bytes
+        return self.upload_bytes if self.is_upload(method, path) else self.json_bytes
 
 
-def _has_bearer(scope: Scope) -> bool:
+def _bearer(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
         if name == b"authorization":
             scheme, _, credentials = value.decode("latin-1").partition(" ")
-            return scheme.lower() == "bearer" and bool(credentials.strip())
-    return False
+            return credentials.strip() if scheme.lower() == "bearer" and credentials.strip() else None
+    return None
+
+
+def _has_body(scope: Scope) -> bool:
+    declared = _declared_length(scope)
+    return bool(declared) or any(name == b"transfer-encoding" for name, _ in scope["headers"])
+
+
+def _client(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 def _declared_length(scope: Scope) -> int | None:
@@ -70,29 +87,65 @@ async def _refuse(error: AdminError, reason: str, scope: Scope, receive: Receive
 
 
 class RequestLimits:
-    """Pure ASGI middleware: 401 without a bearer header and 413 past the body limit, both before (or while)
-    the body is read, so a huge body costs at most its endpoint's limit in memory."""
+    """Pure ASGI middleware: 401 without a bearer header, or with a body and no valid key; 413 past the body
+    limit; 429 when the process already runs its most uploads. All before (or, for 413, while) the body is
+    read, so a huge body costs at most its endpoint's limit, and only a valid key's."""
 
-    def __init__(self, app: ASGIApp, *, limits: BodyLimits, credentials_refusal: CredentialsCheck) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limits: BodyLimits,
+        credentials_refusal: CredentialsCheck,
+        key_refusal: KeyCheck,
+        upload_slots: int,
+    ) -> None:
         self.app = app
         self.limits = limits
         self.credentials_refusal = credentials_refusal
+        self.key_refusal = key_refusal
+        self.upload_slots = upload_slots
+        self.uploads = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Check the headers, then pass the request on with its body counted as it streams in."""
+        """Check the headers and the key, then pass the request on with its body counted as it streams in."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refused = None if _has_bearer(scope) else self.credentials_refusal(scope["path"])
+        refused, reason = await self._credentials_refusal(scope)
         if refused is not None:
-            await _refuse(refused, "no_credentials", scope, receive, send)
+            await _refuse(refused, reason, scope, receive, send)
             return
         limit = self.limits.for_request(scope["method"], scope["path"])
         declared = _declared_length(scope)
         if declared is not None and declared > limit:
             await _refuse(_too_large(limit), "body_too_large", scope, receive, send)
             return
-        await _CountedRequest(self.app, limit, scope, receive, send).run()
+        if not self.limits.is_upload(scope["method"], scope["path"]):
+            await _CountedRequest(self.app, limit, scope, receive, send).run()
+            return
+        if self.uploads >= self.upload_slots:  # each may spill its file to the pod's small /tmp
+            busy = f"This server is receiving its most uploads at once ({self.upload_slots}); retry in a moment."
+            refusal = TooManyRequests(busy, retry_after_seconds=UPLOAD_RETRY_SECONDS)
+            await _refuse(refusal, "uploads_busy", scope, receive, send)
+            return
+        self.uploads += 1
+        try:
+            await _CountedRequest(self.app, limit, scope, receive, send).run()
+        finally:
+            self.uploads -= 1
+
+    async def _credentials_refusal(self, scope: Scope) -> tuple[AdminError | None, str]:
+        """Why the request is refused for its credentials (and the metric's reason), or None."""
+        refused = self.credentials_refusal(scope["path"])
+        if refused is None:
+            return None, ""  # outside the API that takes keys
+        token = _bearer(scope)
+        if token is None:
+            return refused, "no_credentials"
+        if not _has_body(scope):
+            return None, ""  # the endpoint checks it, charging the same budgets, with nothing to read first
+        return await self.key_refusal(scope["path"], token, _client(scope)), "invalid_credentials"
 
 
 class _CountedRequest:

@@ -20,7 +20,12 @@ from admin_api.entrypoints.http.routes import (
     people,
     sources,
 )
-from admin_api.entrypoints.http.security import ApiServices, authentication_failure, missing_credentials_refusal
+from admin_api.entrypoints.http.security import (
+    ApiServices,
+    authentication_failure,
+    invalid_credentials_refusal,
+    missing_credentials_refusal,
+)
 from admin_api.settings import AdminSettings
 
 ROUTERS = (
@@ -62,6 +67,8 @@ def install_api(app: FastAPI, api: ApiServices, settings: AdminSettings) -> None
         RequestLimits,
         limits=limits,
         credentials_refusal=lambda path: missing_credentials_refusal(path, operator_enabled=operator_enabled),
+        key_refusal=lambda path, token, client: invalid_credentials_refusal(api, path, token, client),
+        upload_slots=settings.max_concurrent_uploads,
     )
     install_error_handlers(app, authentication_failure=authentication_failure)
     app.include_router(api_router())

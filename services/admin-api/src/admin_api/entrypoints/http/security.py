@@ -18,7 +18,7 @@ from admin_api.adapters.rate_limits import RequestBudgets
 from admin_api.adapters.repositories import StoredResponse
 from admin_api.adapters.unit_of_work import AdminUnitOfWork, request_transaction
 from admin_api.domain.access import Permission, Principal, grants, tokens_equal
-from admin_api.domain.errors import Forbidden, InvalidRequest, NotFound, Unauthenticated
+from admin_api.domain.errors import AdminError, Forbidden, InvalidRequest, NotFound, TooManyRequests, Unauthenticated
 from admin_api.handlers.accounts import AccountUseCases
 from admin_api.handlers.audit import AuditLogReader
 from admin_api.handlers.configuration import ConfigurationUseCases
@@ -65,6 +65,7 @@ AccountId = Annotated[str, Path(min_length=1, max_length=100, description="Accou
 OPERATOR_DISABLED = "Operator endpoints are disabled: set ADMIN_BOOTSTRAP_TOKEN to enable them."
 SEND_OPERATOR_TOKEN = "Send the operator's bootstrap token as 'Authorization: Bearer <token>'."
 SEND_API_KEY = "Send an API key as 'Authorization: Bearer <key>'."
+UNKNOWN_KEY = "The API key is unknown or was revoked."
 ACCOUNTS_PATH = "/v1/accounts"
 OPERATOR_BUDGET = "operator"
 OPERATOR_PATH = re.compile(r"^/v1/accounts(/[^/]+/(api-keys(/[^/]*)?|credits/purchases|credits/plan))?/?$")
@@ -77,6 +78,22 @@ def missing_credentials_refusal(path: str, *, operator_enabled: bool) -> Unauthe
     if OPERATOR_PATH.match(path):
         return Unauthenticated(SEND_OPERATOR_TOKEN if operator_enabled else OPERATOR_DISABLED)
     return Unauthenticated(SEND_API_KEY)
+
+
+async def invalid_credentials_refusal(api: ApiServices, path: str, token: str, client: str) -> AdminError | None:
+    """Why a request carrying ``token`` is refused before its body is read, or None for the operator's token and
+    any active key; a refusal is charged to the client address's budget, as the endpoints' own checks do."""
+    if OPERATOR_PATH.match(path) and api.bootstrap_token is None:
+        return Unauthenticated(OPERATOR_DISABLED)
+    if api.bootstrap_token is not None and tokens_equal(token, api.bootstrap_token):
+        return None
+    if await api.accounts.authenticate(token) is not None:
+        return None  # the endpoint still checks its account and permission
+    try:
+        await api.budgets.charge_failed_authentication(client)
+    except TooManyRequests as refused:
+        return refused
+    return Unauthenticated(SEND_OPERATOR_TOKEN if OPERATOR_PATH.match(path) else UNKNOWN_KEY)
 
 
 def client_address(request: Request) -> str:
@@ -104,7 +121,7 @@ async def _account_principal(api: ApiServices, credentials: HTTPAuthorizationCre
         raise Unauthenticated(SEND_API_KEY)
     principal = await api.accounts.authenticate(credentials.credentials)
     if principal is None:
-        raise Unauthenticated("The API key is unknown or was revoked.")
+        raise Unauthenticated(UNKNOWN_KEY)
     return principal
 
 
