@@ -89,3 +89,8 @@ OUTBOX_DEAD_ROWS = Counter(
     "Outbox rows Kafka refused for good, moved to outbox_dead, by the error's class.",
     ["schema", "reason"],
 )
+RETENTION_DELETED_ROWS = Counter(
+    "customer_agent_retention_deleted_rows_total",
+    "Rows of a service's own tables deleted past their retention (the inbox drops whole day partitions instead).",
+    ["service", "table"],
+)

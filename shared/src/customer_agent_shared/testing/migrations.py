@@ -1,4 +1,5 @@
-"""A reusable check that a service's migrations apply and roll back on real PostgreSQL."""
+"""Reusable checks that a service's migrations apply and roll back on real PostgreSQL, and migrated scratch
+schemas for tests of its repositories."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 
 from alembic import command
 from sqlalchemy import inspect, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from customer_agent_shared.persistence.database import create_session_factory
 from customer_agent_shared.persistence.migrations import alembic_config, downgrade_to, upgrade_to_head
 from customer_agent_shared.persistence.partitions import DAYS_AHEAD
 
@@ -18,6 +20,15 @@ async def _tables(engine: AsyncEngine, schema: str) -> set[str]:
     async with engine.connect() as connection:
         names = await connection.run_sync(lambda sync: inspect(sync).get_table_names(schema=schema))
     return set(names)
+
+
+async def migrated_sessions(
+    engine: AsyncEngine, database_url: str, migrations_dir: Path, *, schema: str, service_schema: str
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions over ``schema``, migrated to head, in which the service's tables (declared in
+    ``service_schema``) are those of ``schema``."""
+    await asyncio.to_thread(upgrade_to_head, migrations_dir, database_url, schema)
+    return create_session_factory(engine.execution_options(schema_translate_map={service_schema: schema}))
 
 
 async def assert_migrations_apply_and_roll_back(
