@@ -22,3 +22,17 @@ class RoutingSettings(ServiceSettings, BatchConsumerSettings):
         description="How long a replica trusts its in-memory copy of an account's config and credit state "
         "before re-reading it (a replica that folds a newer version updates its copy at once).",
     )
+    transcript_retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days a thread must stay closed, or idle in the agent's hands, before its transcript (the "
+        "visitor messages and answers a handoff carries) is deleted; a visitor writing after that starts a new "
+        "transcript. A thread waiting for or held by a person keeps its transcript however long it waits. The "
+        "entries are also what drops a message re-published under a new event id, so that guard lasts as long.",
+    )
+    transition_retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days each change of a thread's owner (thread_transitions: from, to, the event that caused "
+        "it) is kept for investigating a routing decision; nothing in routing reads it back.",
+    )

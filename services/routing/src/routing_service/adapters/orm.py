@@ -79,6 +79,7 @@ transitions_table = Table(
     Column("assignee_id", String(200), nullable=True),
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_thread_transitions_thread", "account_id", "thread_id", "id"),
+    Index("ix_thread_transitions_at", "at"),
 )
 """Every ownership change, with the event that caused it."""
 
@@ -93,6 +94,7 @@ transcript_table = Table(
     Column("text", Text, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("account_id", "thread_id", "entry_key", name="uq_transcript_entries_entry"),
+    Index("ix_transcript_entries_at", "at"),
 )
 """Visitor messages (keyed by message_id) and agent answers of each thread, for handoff transcripts."""
 

@@ -7,6 +7,7 @@ from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork
 from routing_service.adapters.account_repositories import AccountRepository, LoadRepository
 from routing_service.adapters.presence import PresenceRepository
 from routing_service.adapters.repositories import ThreadRepository, TranscriptRepository
+from routing_service.adapters.retention import RetentionRepository
 
 
 class RoutingUnitOfWork(SqlUnitOfWork):
@@ -17,6 +18,7 @@ class RoutingUnitOfWork(SqlUnitOfWork):
     loads: LoadRepository
     accounts: AccountRepository
     presence: PresenceRepository
+    retention: RetentionRepository
 
     def on_begin(self) -> None:
         """Bind the repositories to this unit of work's session."""
@@ -27,3 +29,4 @@ class RoutingUnitOfWork(SqlUnitOfWork):
         self.loads = LoadRepository(self.session)
         self.accounts = AccountRepository(self.session)
         self.presence = PresenceRepository(self.session)
+        self.retention = RetentionRepository(self.session)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -13,7 +13,7 @@ from customer_agent_shared.persistence.unit_of_work_protocol import UnitOfWorkPr
 
 from routing_service.domain.handoff import LoadKey
 from routing_service.domain.model import RoutedThread
-from routing_service.domain.ownership import Transition
+from routing_service.domain.ownership import ThreadState, Transition
 
 
 class ThreadStore(Protocol):
@@ -130,6 +130,28 @@ class RoutingUnitOfWorkProtocol(UnitOfWorkProtocol, Protocol):
     @property
     def presence(self) -> PresenceStore:
         """Users' presence."""
+        ...
+
+
+class RetentionStore(Protocol):
+    """Batched deletes of rows past their retention."""
+
+    async def forget_transcripts(self, idle_since: datetime, *, keeping: Collection[ThreadState], limit: int) -> int:
+        """Delete up to ``limit`` entries written before ``idle_since`` of threads unchanged since then and in
+        none of the ``keeping`` states; how many."""
+        ...
+
+    async def forget_transitions(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` ownership changes made before ``before``; how many."""
+        ...
+
+
+class RetentionUnitOfWork(UnitOfWorkProtocol, Protocol):
+    """One transaction of the retention sweep."""
+
+    @property
+    def retention(self) -> RetentionStore:
+        """Batched deletes."""
         ...
 
 
