@@ -88,6 +88,20 @@ class AdminSettings(ServiceSettings, BatchConsumerSettings, UploadStoreSettings)
         description="Days a draft replay (its report, with the visitors' questions it changed) is kept; older ones "
         "are deleted every hour.",
     )
+    performance_retention_days: int = Field(
+        default=400,
+        ge=1,
+        description="Days each conversation event is kept for GET /performance (which reads the events of the "
+        "period asked for); older ones are deleted. 400 keeps the longest period it accepts (366 days) whole "
+        "for another month; a period further back reports only what is left.",
+    )
+    idempotency_retention_hours: int = Field(
+        default=48,
+        ge=1,
+        description="Hours the response to a creating request with an Idempotency-Key is kept: a retry with the "
+        "same key within this gets that response again; after it, the key creates anew. Clients retry within "
+        "minutes, so two days covers a retry after a day's outage.",
+    )
 
     @field_validator("rate_limit_per_key", "rate_limit_preview_per_key", "rate_limit_failed_authentication_per_client")
     @classmethod

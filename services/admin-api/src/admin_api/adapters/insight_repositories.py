@@ -53,6 +53,13 @@ class ConversationFactRepository(TransactionScopedRepository):
         }
         await self._write(_ADD_FACT, event_id, parameters)
 
+    async def forget_before(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` facts that happened before ``before``; return how many."""
+        table = conversation_facts_table
+        oldest = select(table.c.event_id).where(table.c.occurred_at < before).limit(limit)
+        result = await self._session.execute(delete(table).where(table.c.event_id.in_(oldest.scalar_subquery())))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def before(
         self, account_id: str, start: datetime, *, thread_ids: Sequence[str], kinds: Sequence[str]
     ) -> list[ConversationFact]:

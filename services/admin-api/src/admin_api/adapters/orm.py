@@ -100,6 +100,7 @@ conversation_facts_table = Table(
     Column("question", Text, nullable=True),
     Column("reason", String(40), nullable=True),
     Index("ix_conversation_facts_account_time", "account_id", "occurred_at"),
+    Index("ix_conversation_facts_occurred_at", "occurred_at"),
 )
 
 knowledge_gaps_table = Table(
@@ -161,4 +162,5 @@ idempotency_table = Table(
     Column("status_code", Integer, nullable=False),
     Column("body", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_idempotency_keys_created_at", "created_at"),
 )

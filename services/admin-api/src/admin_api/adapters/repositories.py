@@ -8,7 +8,7 @@ from typing import Any
 
 from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.config import AgentConfigSnapshot
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -269,3 +269,11 @@ class IdempotencyRepository:
             )
             .on_conflict_do_nothing()
         )
+
+    async def forget_before(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` responses stored before ``before``; return how many."""
+        table = idempotency_table
+        keys = (table.c.account_id, table.c.scope, table.c.key)
+        oldest = select(*keys).where(table.c.created_at < before).limit(limit)
+        result = await self._session.execute(delete(table).where(tuple_(*keys).in_(oldest)))
+        return int(result.rowcount)  # type: ignore[attr-defined]

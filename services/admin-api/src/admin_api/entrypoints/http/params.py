@@ -8,7 +8,11 @@ from fastapi import Header
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", description="Retry-safe creation: the same key and body return the same result."),
+    Header(
+        alias="Idempotency-Key",
+        description="Retry-safe creation: the same key and body return the same result for "
+        "ADMIN_IDEMPOTENCY_RETENTION_HOURS (48 by default).",
+    ),
 ]
 IfMatch = Annotated[
     str | None, Header(alias="If-Match", description="ETag from the last read; 412 if the resource changed since.")
