@@ -51,6 +51,13 @@ class BillingSettings(ServiceSettings, BatchConsumerSettings):
         description="Threads quiet this long are forgotten (charged or not); a visitor writing again after "
         "that starts a new conversation.",
     )
+    applied_command_retention_days: int = Field(
+        default=14,
+        ge=1,
+        description="Days the id of an applied purchase, adjustment or plan change is kept, so a repeat of the "
+        "command is dropped at once (as the inbox keeps event ids, 14 days); a repeat after that is still refused "
+        "by its ledger entry, whose cause is unique.",
+    )
     history_entries: int = Field(
         default=10, ge=0, le=100, description="Latest ledger entries carried in each published credit state."
     )

@@ -81,4 +81,5 @@ applied_commands_table = Table(
     Column("command_id", String(200), primary_key=True),
     Column("command_type", String(64), nullable=False),
     Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_applied_commands_applied_at", "applied_at"),
 )

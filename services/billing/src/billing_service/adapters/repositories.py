@@ -380,3 +380,11 @@ class CommandRepository:
             .returning(applied_commands_table.c.command_id)
         )
         return result.first() is not None
+
+    async def forget_before(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` command ids applied before ``before``; return how many."""
+        table = applied_commands_table
+        keys = (table.c.account_id, table.c.command_id)
+        oldest = select(*keys).where(table.c.applied_at < before).limit(limit)
+        result = await self._session.execute(delete(table).where(tuple_(*keys).in_(oldest)))
+        return int(result.rowcount)  # type: ignore[attr-defined]

@@ -117,5 +117,22 @@ class BillingUnitOfWorkProtocol(UnitOfWorkProtocol, Protocol):
         ...
 
 
+class AppliedCommandRetention(Protocol):
+    """Forgetting applied command ids past their retention."""
+
+    async def forget_before(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` command ids applied before ``before``; how many."""
+        ...
+
+
+class RetentionUnitOfWork(UnitOfWorkProtocol, Protocol):
+    """One transaction of the retention sweep."""
+
+    @property
+    def commands(self) -> AppliedCommandRetention:
+        """Applied commands."""
+        ...
+
+
 UnitOfWorkFactory = Callable[[], BillingUnitOfWorkProtocol]
 """Opens a new unit of work over billing's schema."""
