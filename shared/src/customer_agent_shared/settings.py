@@ -204,8 +204,9 @@ class ServiceSettings(InfrastructureSettings):
     maintenance_interval_seconds: float = Field(
         default=3600.0,
         ge=10,
-        description="How often the inbox's coming day partitions are created and old ones dropped, and "
-        "published outbox rows of older versions removed (in small chunks, off the relay's loop).",
+        description="How often the inbox's coming day partitions are created and old ones dropped, "
+        "published outbox rows of older versions removed, and rows of routing's, admin-api's and billing's own "
+        "tables past their retention settings deleted (in small chunks, off the relay's loop).",
     )
 
 
