@@ -24,8 +24,9 @@ from customer_agent_shared.events.envelope import (
     require_one_account,
     serialize_event,
 )
+from customer_agent_shared.events.inbox import ThreadClosed
 from customer_agent_shared.events.preview import PreviewRequested
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 
 def inbound(**overrides: object) -> MessageReceived:
@@ -75,6 +76,33 @@ def test_control_characters_a_visitor_or_admin_typed_become_replacement_characte
     assert parsed.data.sender.name == "Ada\ufffd"
     preview = PreviewRequested(account_id="acc-1", correlation_id="c-1", text="a\x00b")
     assert preview.text == "a\ufffdb"
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("thread_id",), "t-\x00"),
+        (("message_id",), "m\x1b1"),
+        (("sender", "id"), "v\x00"),
+        (("channel", "id"), "web\x7f"),
+        (("account_id",), "acc-1\n"),
+    ],
+)
+def test_an_id_with_control_characters_is_refused_when_read(path: tuple[str, ...], value: str) -> None:
+    body = json.loads(serialize_event(make_event("message.received", inbound(), source="s", account_id="acc-1")))
+    target = body["data"]
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(EventParseError):
+        parse_event(json.dumps(body), MessageReceived)
+
+
+def test_inbox_events_refuse_ids_with_control_characters() -> None:
+    with pytest.raises(ValidationError, match="thread_id"):
+        ThreadClosed.model_validate(
+            {"account_id": "a", "thread_id": "t\x00", "closed_by": {"kind": "user", "id": "u"}, "resolved": True}
+        )
 
 
 @pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "Application/JSON"])

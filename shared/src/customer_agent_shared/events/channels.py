@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 MESSAGE_RECEIVED = "message.received"
 MESSAGE_SEND = "message.send"
@@ -25,6 +25,10 @@ def printable_text(value: str) -> str:
 
 VisitorText = Annotated[str, AfterValidator(printable_text)]
 """What a visitor or an admin typed: every consumer reads it without control characters."""
+
+ExternalId = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
+"""An id an outside party chose (thread, message, visitor, channel, account): no control characters, so
+one with a NUL is refused when read (dead-lettered at once) instead of failing every store it reaches."""
 
 
 class ContractModel(BaseModel):
@@ -48,13 +52,13 @@ class ChannelRef(ContractModel):
     """A channel instance of an account."""
 
     type: ChannelType = Field(description="Channel kind.", examples=["live_chat"])
-    id: str = Field(min_length=1, max_length=200, description="Channel id within the account.")
+    id: ExternalId = Field(min_length=1, max_length=200, description="Channel id within the account.")
 
 
 class Sender(ContractModel):
     """Who sent an inbound message."""
 
-    id: str = Field(min_length=1, max_length=200, description="Visitor id on the channel.")
+    id: ExternalId = Field(min_length=1, max_length=200, description="Visitor id on the channel.")
     name: VisitorText | None = Field(default=None, max_length=200, description="Display name, if known.")
     locale: str | None = Field(default=None, max_length=35, description="Browser language (BCP 47), e.g. 'da-DK'.")
 
@@ -62,10 +66,10 @@ class Sender(ContractModel):
 class MessageReceived(ContractModel):
     """A visitor's message, published by a channel provider to channels.inbound.v1."""
 
-    account_id: str = Field(min_length=1, max_length=100, description="Account the channel belongs to.")
+    account_id: ExternalId = Field(min_length=1, max_length=100, description="Account the channel belongs to.")
     channel: ChannelRef = Field(description="Channel the message arrived on.")
-    thread_id: str = Field(min_length=1, max_length=200, description="Conversation thread id.")
-    message_id: str = Field(min_length=1, max_length=200, description="Unique id of this message.")
+    thread_id: ExternalId = Field(min_length=1, max_length=200, description="Conversation thread id.")
+    message_id: ExternalId = Field(min_length=1, max_length=200, description="Unique id of this message.")
     sender: Sender = Field(description="Visitor who wrote the message.")
     text: VisitorText = Field(
         max_length=20_000, description="Message text (control characters but tab and line breaks become U+FFFD)."

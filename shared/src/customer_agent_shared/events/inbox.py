@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from customer_agent_shared.events.channels import Assignee, ContractModel
+from customer_agent_shared.events.channels import Assignee, ContractModel, ExternalId
 from customer_agent_shared.events.envelope import CloudEvent, EventParseError, RawCloudEvent, envelope_class
 
 THREAD_CLOSED = "thread.closed"
@@ -28,14 +28,14 @@ class ClosedBy(ContractModel):
     """The person or team that closed a thread."""
 
     kind: CloserKind = Field(description="user or team.")
-    id: str = Field(min_length=1, max_length=200, description="User or team id.")
+    id: ExternalId = Field(min_length=1, max_length=200, description="User or team id.")
 
 
 class ThreadClosed(ContractModel):
     """A person closed a thread: its place in the person's or team's capacity is free at once."""
 
-    account_id: str = Field(min_length=1, max_length=100, description="Account id.")
-    thread_id: str = Field(min_length=1, max_length=200, description="Thread id.")
+    account_id: ExternalId = Field(min_length=1, max_length=100, description="Account id.")
+    thread_id: ExternalId = Field(min_length=1, max_length=200, description="Thread id.")
     closed_by: ClosedBy = Field(description="Who closed it.")
     resolved: bool = Field(description="Whether the person marked the thread resolved.")
 
@@ -43,23 +43,23 @@ class ThreadClosed(ContractModel):
 class ThreadReassigned(ContractModel):
     """A person gave a thread to another user, a team or the unassigned view."""
 
-    account_id: str = Field(min_length=1, max_length=100, description="Account id.")
-    thread_id: str = Field(min_length=1, max_length=200, description="Thread id.")
+    account_id: ExternalId = Field(min_length=1, max_length=100, description="Account id.")
+    thread_id: ExternalId = Field(min_length=1, max_length=200, description="Thread id.")
     assignee: Assignee = Field(description="The new owner.")
 
 
 class ThreadReturned(ContractModel):
     """A person handed the thread back to the AI agent."""
 
-    account_id: str = Field(min_length=1, max_length=100, description="Account id.")
-    thread_id: str = Field(min_length=1, max_length=200, description="Thread id.")
+    account_id: ExternalId = Field(min_length=1, max_length=100, description="Account id.")
+    thread_id: ExternalId = Field(min_length=1, max_length=200, description="Thread id.")
 
 
 class UserAvailability(ContractModel):
     """A user's presence in the inbox changed (key ``{account_id}:{user_id}``)."""
 
-    account_id: str = Field(min_length=1, max_length=100, description="Account id.")
-    user_id: str = Field(min_length=1, max_length=200, description="User id.")
+    account_id: ExternalId = Field(min_length=1, max_length=100, description="Account id.")
+    user_id: ExternalId = Field(min_length=1, max_length=200, description="User id.")
     available: bool = Field(description="True when the user is present and takes threads.")
 
 
