@@ -24,7 +24,7 @@ from customer_agent_shared.events.envelope import (
     require_one_account,
     serialize_event,
 )
-from customer_agent_shared.events.inbox import ThreadClosed
+from customer_agent_shared.events.inbox import ThreadClosed, ThreadReassigned
 from customer_agent_shared.events.preview import PreviewRequested
 from pydantic import BaseModel, ValidationError
 
@@ -103,6 +103,14 @@ def test_inbox_events_refuse_ids_with_control_characters() -> None:
         ThreadClosed.model_validate(
             {"account_id": "a", "thread_id": "t\x00", "closed_by": {"kind": "user", "id": "u"}, "resolved": True}
         )
+
+
+def test_a_reassigned_threads_assignee_id_is_refused_with_control_characters_or_too_long() -> None:
+    base = {"account_id": "a", "thread_id": "t"}
+    for assignee_id in ("u\x00", "u" * 201):
+        with pytest.raises(ValidationError, match="assignee"):
+            ThreadReassigned.model_validate({**base, "assignee": {"kind": "user", "id": assignee_id}})
+    assert ThreadReassigned.model_validate({**base, "assignee": {"kind": "unassigned"}}).assignee.id is None
 
 
 @pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "Application/JSON"])

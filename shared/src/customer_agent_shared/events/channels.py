@@ -26,9 +26,15 @@ def printable_text(value: str) -> str:
 VisitorText = Annotated[str, AfterValidator(printable_text)]
 """What a visitor or an admin typed: every consumer reads it without control characters."""
 
-ExternalId = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
+_EXTERNAL_ID_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+ExternalId = Annotated[str, StringConstraints(pattern=_EXTERNAL_ID_PATTERN)]
 """An id an outside party chose (thread, message, visitor, channel, account): no control characters, so
 one with a NUL is refused when read (dead-lettered at once) instead of failing every store it reaches."""
+
+
+def is_external_id(value: str) -> bool:
+    """True when ``value`` has no control character (what ``ExternalId`` accepts, length aside)."""
+    return re.fullmatch(_EXTERNAL_ID_PATTERN, value) is not None
 
 
 class ContractModel(BaseModel):
@@ -146,7 +152,7 @@ class Assignee(ContractModel):
     """The receiver of a handoff."""
 
     kind: AssigneeKind = Field(description="user, team or unassigned.")
-    id: str | None = Field(default=None, description="User or team id; absent when unassigned.")
+    id: ExternalId | None = Field(default=None, max_length=200, description="User or team id; absent when unassigned.")
 
 
 class TranscriptEntry(ContractModel):

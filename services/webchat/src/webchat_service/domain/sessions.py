@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from customer_agent_shared.events.channels import is_external_id
+
 MAX_ID_CHARS = 200
 MAX_ACCOUNT_CHARS = 100
 
@@ -43,5 +45,10 @@ def new_visitor_id() -> str:
 
 
 def valid_path_ids(account_id: str, channel_id: str) -> bool:
-    """True when the ids in the socket's path fit the inbound contract's limits."""
-    return 0 < len(account_id) <= MAX_ACCOUNT_CHARS and 0 < len(channel_id) <= MAX_ID_CHARS
+    """True when the ids in the socket's path fit the inbound contract's limits and have no control character."""
+    return (
+        0 < len(account_id) <= MAX_ACCOUNT_CHARS
+        and 0 < len(channel_id) <= MAX_ID_CHARS
+        and is_external_id(account_id)
+        and is_external_id(channel_id)
+    )
