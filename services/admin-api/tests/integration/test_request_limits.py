@@ -1,6 +1,7 @@
 """A huge body costs admin-api at most its endpoint's limit: no key or a wrong one means 401 (or 429 past the
 address's budget) before any byte is read, a Content-Length past the limit means 413 at once, a chunked body is
-cut off with 413 at the limit, and an upload past the process's concurrent uploads waits its turn (429).
+cut off with 413 at the limit, and an upload past the process's concurrent uploads waits its turn (429). The key
+checked before the body is not looked up again by the endpoint.
 Measured over real HTTP (uvicorn in-process), counting the body bytes the app was handed, with a client
 that keeps sending until the answer comes."""
 
@@ -18,6 +19,8 @@ import h11
 import httpx
 import pytest
 import uvicorn
+from admin_api.domain.access import Principal
+from admin_api.entrypoints.http.security import ApiServices
 from customer_agent_shared.testing.plumbing import eventually
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -209,6 +212,21 @@ def upload_parts(boundary: str) -> tuple[dict[str, str], bytes]:
 BOGUS = {"Authorization": "Bearer bogus"}
 
 
+def count_key_lookups(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The keys admin-api looks up (each a PostgreSQL round trip) from now on, in order."""
+    api: ApiServices = harness.app.state.api
+    accounts = api.accounts
+    authenticate = accounts.authenticate
+    looked_up: list[str] = []
+
+    async def counted(key: str) -> Principal | None:
+        looked_up.append(key)
+        return await authenticate(key)
+
+    monkeypatch.setattr(accounts, "authenticate", counted)
+    return looked_up
+
+
 @pytest.mark.parametrize(
     ("method", "path", "message"),
     [
@@ -218,9 +236,10 @@ BOGUS = {"Authorization": "Bearer bogus"}
     ],
 )
 async def test_a_huge_body_with_a_wrong_key_is_refused_before_a_byte_is_read(
-    harness: Harness, method: str, path: str, message: str
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, method: str, path: str, message: str
 ) -> None:
     account = await harness.new_account()
+    looked_up = count_key_lookups(harness, monkeypatch)
     headers, head = upload_parts("wrong-key-boundary")
     body = SlowBody(head=head)
     async with served(harness.app) as (port, meter):
@@ -229,6 +248,7 @@ async def test_a_huge_body_with_a_wrong_key_is_refused_before_a_byte_is_read(
     assert message in answer.body["error"]["message"]
     assert meter.read == 0
     assert not body.exhausted
+    assert looked_up == ["bogus"]
 
 
 async def test_wrong_keys_are_charged_to_the_address_before_a_byte_is_read(harness: Harness) -> None:
@@ -243,6 +263,21 @@ async def test_wrong_keys_are_charged_to_the_address_before_a_byte_is_read(harne
     assert statuses == [401, 401, 401, 429]
     assert 1 <= int(answer.headers["retry-after"]) <= 60
     assert meter.read == 0
+
+
+async def test_a_request_with_a_body_looks_its_key_up_once(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    account, other = await harness.new_account(), await harness.new_account()
+    profile = {"name": "Ada", "role": "sales_representative", "personality": "witty"}
+    looked_up = count_key_lookups(harness, monkeypatch)
+    saved = await harness.client.put(account.path("/agent"), json=profile, headers=account.edit)
+    assert saved.status_code == 200, saved.text
+    assert looked_up == [account.edit_key]
+    # The endpoint still checks the permission and the account of the key found before the body.
+    read_only = await harness.client.put(account.path("/agent"), json=profile, headers=account.read)
+    assert read_only.status_code == 403, read_only.text
+    elsewhere = await harness.client.put(other.path("/agent"), json=profile, headers=account.edit)
+    assert elsewhere.status_code == 404, elsewhere.text
+    assert looked_up == [account.edit_key, account.read_key, account.edit_key]
 
 
 class HeldBody(SlowBody):

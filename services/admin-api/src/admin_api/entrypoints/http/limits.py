@@ -1,6 +1,7 @@
 """Request limits enforced before anything reads a body: the bearer header must be there, and with a body it
-must be a valid key (or the operator's token); a body may not outgrow its endpoint's limit, whether its
-Content-Length says so or its chunks add up to it; and only so many uploads run at once in a process."""
+must be a valid key (or the operator's token), whose principal is left in the request's state for the endpoint;
+a body may not outgrow its endpoint's limit, whether its Content-Length says so or its chunks add up to it; and
+only so many uploads run at once in a process."""
 
 from __future__ import annotations
 
@@ -11,21 +12,42 @@ from dataclasses import dataclass
 from prometheus_client import Counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from admin_api.domain.access import Principal, tokens_equal
 from admin_api.domain.errors import AdminError, PayloadTooLarge, TooManyRequests
 from admin_api.entrypoints.http.errors import admin_error_json
 
 REFUSED = Counter(
     "customer_agent_admin_api_requests_refused_early_total",
-    "Requests refused before their body was read, by reason (no_credentials, invalid_credentials, body_too_large, "
-    "uploads_busy).",
+    "Requests refused before their body was read, by reason (no_credentials, invalid_credentials, "
+    "auth_rate_limited, body_too_large, uploads_busy).",
     ["reason"],
 )
 
 CredentialsCheck = Callable[[str], AdminError | None]
 """Why a request to this path without any ``Authorization: Bearer`` header is refused, or None."""
-KeyCheck = Callable[[str, str, str], Awaitable[AdminError | None]]
-"""Why a request to this path with this bearer token, from this client address, is refused, or None."""
 UPLOAD_RETRY_SECONDS = 5
+AUTHENTICATED = "authenticated_key"
+"""The request state's (token, principal) of the key this middleware found, so the endpoint need not look it up."""
+
+
+@dataclass(frozen=True)
+class KeyVerdict:
+    """Why a request's bearer token is refused, or whose key it is (neither for the operator's token)."""
+
+    refusal: AdminError | None = None
+    principal: Principal | None = None
+
+
+KeyCheck = Callable[[str, str, str], Awaitable[KeyVerdict]]
+"""The verdict on a request to this path with this bearer token, from this client address."""
+
+
+def principal_found(scope: Scope, token: str) -> Principal | None:
+    """The principal this middleware found for ``token`` on this request, or None if it looked up no key."""
+    found: tuple[str, Principal] | None = scope.get("state", {}).get(AUTHENTICATED)
+    if found is None or not tokens_equal(found[0], token):
+        return None
+    return found[1]
 
 
 @dataclass(frozen=True)
@@ -97,13 +119,13 @@ class RequestLimits:
         *,
         limits: BodyLimits,
         credentials_refusal: CredentialsCheck,
-        key_refusal: KeyCheck,
+        key_check: KeyCheck,
         upload_slots: int,
     ) -> None:
         self.app = app
         self.limits = limits
         self.credentials_refusal = credentials_refusal
-        self.key_refusal = key_refusal
+        self.key_check = key_check
         self.upload_slots = upload_slots
         self.uploads = 0
 
@@ -145,7 +167,12 @@ class RequestLimits:
             return refused, "no_credentials"
         if not _has_body(scope):
             return None, ""  # the endpoint checks it, charging the same budgets, with nothing to read first
-        return await self.key_refusal(scope["path"], token, _client(scope)), "invalid_credentials"
+        verdict = await self.key_check(scope["path"], token, _client(scope))
+        if verdict.principal is not None:
+            scope.setdefault("state", {})[AUTHENTICATED] = (token, verdict.principal)
+        if isinstance(verdict.refusal, TooManyRequests):
+            return verdict.refusal, "auth_rate_limited"  # the address's failed-authentication budget is spent
+        return verdict.refusal, "invalid_credentials"
 
 
 class _CountedRequest:

@@ -23,7 +23,7 @@ from admin_api.entrypoints.http.routes import (
 from admin_api.entrypoints.http.security import (
     ApiServices,
     authentication_failure,
-    invalid_credentials_refusal,
+    key_verdict,
     missing_credentials_refusal,
 )
 from admin_api.settings import AdminSettings
@@ -67,7 +67,7 @@ def install_api(app: FastAPI, api: ApiServices, settings: AdminSettings) -> None
         RequestLimits,
         limits=limits,
         credentials_refusal=lambda path: missing_credentials_refusal(path, operator_enabled=operator_enabled),
-        key_refusal=lambda path, token, client: invalid_credentials_refusal(api, path, token, client),
+        key_check=lambda path, token, client: key_verdict(api, path, token, client),
         upload_slots=settings.max_concurrent_uploads,
     )
     install_error_handlers(app, authentication_failure=authentication_failure)

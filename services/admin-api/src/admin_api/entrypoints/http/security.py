@@ -18,7 +18,8 @@ from admin_api.adapters.rate_limits import RequestBudgets
 from admin_api.adapters.repositories import StoredResponse
 from admin_api.adapters.unit_of_work import AdminUnitOfWork, request_transaction
 from admin_api.domain.access import Permission, Principal, grants, tokens_equal
-from admin_api.domain.errors import AdminError, Forbidden, InvalidRequest, NotFound, TooManyRequests, Unauthenticated
+from admin_api.domain.errors import Forbidden, InvalidRequest, NotFound, TooManyRequests, Unauthenticated
+from admin_api.entrypoints.http.limits import KeyVerdict, principal_found
 from admin_api.handlers.accounts import AccountUseCases
 from admin_api.handlers.audit import AuditLogReader
 from admin_api.handlers.configuration import ConfigurationUseCases
@@ -80,20 +81,28 @@ def missing_credentials_refusal(path: str, *, operator_enabled: bool) -> Unauthe
     return Unauthenticated(SEND_API_KEY)
 
 
-async def invalid_credentials_refusal(api: ApiServices, path: str, token: str, client: str) -> AdminError | None:
-    """Why a request carrying ``token`` is refused before its body is read, or None for the operator's token and
-    any active key; a refusal is charged to the client address's budget, as the endpoints' own checks do."""
+async def key_verdict(api: ApiServices, path: str, token: str, client: str) -> KeyVerdict:
+    """The verdict on a request carrying ``token``, before its body is read: the operator's token and any active
+    key pass (the key with its principal); a refusal is charged to the client address's budget, as the
+    endpoints' own checks do."""
     if OPERATOR_PATH.match(path) and api.bootstrap_token is None:
-        return Unauthenticated(OPERATOR_DISABLED)
+        return KeyVerdict(refusal=Unauthenticated(OPERATOR_DISABLED))
     if api.bootstrap_token is not None and tokens_equal(token, api.bootstrap_token):
-        return None
-    if await api.accounts.authenticate(token) is not None:
-        return None  # the endpoint still checks its account and permission
+        return KeyVerdict()
+    principal = await api.accounts.authenticate(token)
+    if principal is not None:
+        return KeyVerdict(principal=principal)  # the endpoint still checks its account and permission
     try:
         await api.budgets.charge_failed_authentication(client)
     except TooManyRequests as refused:
-        return refused
-    return Unauthenticated(SEND_OPERATOR_TOKEN if OPERATOR_PATH.match(path) else UNKNOWN_KEY)
+        return KeyVerdict(refusal=refused)
+    return KeyVerdict(refusal=Unauthenticated(SEND_OPERATOR_TOKEN if OPERATOR_PATH.match(path) else UNKNOWN_KEY))
+
+
+async def _principal_of(api: ApiServices, request: Request, token: str) -> Principal | None:
+    """The principal of the active key ``token``, or None; looked up once a request (the limits may have)."""
+    found = principal_found(request.scope, token)
+    return found if found is not None else await api.accounts.authenticate(token)
 
 
 def client_address(request: Request) -> str:
@@ -108,18 +117,20 @@ async def require_operator(api: Services, credentials: Credentials, request: Req
     if credentials is not None and tokens_equal(credentials.credentials, api.bootstrap_token):
         await api.budgets.charge_key(OPERATOR_BUDGET)
         return
-    if credentials is not None and await api.accounts.authenticate(credentials.credentials) is not None:
+    if credentials is not None and await _principal_of(api, request, credentials.credentials) is not None:
         # A valid key, short of a permission only the operator has (403, as for any missing permission).
         raise Forbidden("Only the operator's bootstrap token may do this; an account's API key cannot.")
     await api.budgets.charge_failed_authentication(client_address(request))
     raise Unauthenticated(SEND_OPERATOR_TOKEN)
 
 
-async def _account_principal(api: ApiServices, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+async def _account_principal(
+    api: ApiServices, request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
     """The account key the request carries (401 when it carries none, or one that is unknown or revoked)."""
     if credentials is None:
         raise Unauthenticated(SEND_API_KEY)
-    principal = await api.accounts.authenticate(credentials.credentials)
+    principal = await _principal_of(api, request, credentials.credentials)
     if principal is None:
         raise Unauthenticated(UNKNOWN_KEY)
     return principal
@@ -137,7 +148,7 @@ async def authentication_failure(request: Request) -> Unauthenticated | None:
     if credentials is not None and token is not None and tokens_equal(credentials.credentials, token):
         return None
     try:
-        await _account_principal(api, credentials)
+        await _account_principal(api, request, credentials)
     except Unauthenticated as refused:
         return refused
     return None
@@ -149,7 +160,7 @@ def require(permission: Permission, *, preview: bool = False) -> Callable[..., A
 
     async def dependency(account_id: AccountId, api: Services, credentials: Credentials, request: Request) -> Principal:
         try:
-            principal = await _account_principal(api, credentials)
+            principal = await _account_principal(api, request, credentials)
         except Unauthenticated:
             await api.budgets.charge_failed_authentication(client_address(request))
             raise
