@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from customer_agent_shared.testing.kafka import ReceivedRecord, collect_records, end_offsets
+from customer_agent_shared.testing.kafka import ReceivedRecord, collect_records, committed_offsets, end_offsets
 from customer_agent_shared.testing.plumbing import eventually
 
 from tests.e2e import stack_control
@@ -18,6 +18,11 @@ pytestmark = pytest.mark.e2e
 
 QUESTION = "What are your opening hours?"
 ANSWER = "We are open every weekday from 9 to 17."
+# The consumer groups (default prefixes) that read a thread's events after its reply is out.
+LATE_READERS = {
+    "conversations.events.v1": ("admin-api", "billing", "routing"),
+    "channels.outbound.v1": ("webchat",),
+}
 
 
 @pytest.fixture
@@ -146,14 +151,39 @@ async def test_a_message_with_control_characters_is_answered_and_nothing_is_dead
     # Where the visitor's text travels: routing keeps it, conversation answers it, the channel gets the reply.
     path = ["channels.inbound.v1", "conversations.assigned.v1", "conversations.events.v1", "channels.outbound.v1"]
     before = {topic: await end_offsets(bootstrap, f"{topic}.dlq") for topic in path}
+    starts = {topic: await end_offsets(bootstrap, topic) for topic in LATE_READERS}
     sent = await provider.send(account, "nul", "What are your opening hours?\x00\x1b")  # PostgreSQL refuses NUL
     assert (await provider.reply_to(account, sent, timeout_seconds=60))["kind"] == "answer"
-    for topic, offsets in before.items():  # routing and conversation handled it before the reply went out
+    # Routing and conversation handled it before the reply went out; the others read it after: wait until
+    # each has committed past the thread's last event (handled, or dead-lettered first).
+    thread = f"{account}:nul".encode()
+    ends = {topic: await end_of_thread(bootstrap, topic, starts[topic], thread) for topic in LATE_READERS}
+
+    async def read_by_everyone() -> bool:
+        for topic, (partition, end) in ends.items():
+            for group in LATE_READERS[topic]:
+                committed = await committed_offsets(bootstrap, f"{group}.{topic}", topic)
+                if committed.get(partition, -1) < end:
+                    return False
+        return True
+
+    await eventually(read_by_everyone, "admin-api, billing, routing and webchat past the thread's events", 60)
+    for topic, offsets in before.items():
         after = await end_offsets(bootstrap, f"{topic}.dlq")
         added = sum(after[partition] - offsets.get(partition, 0) for partition in after)
         if added:  # other tests' dead letters may be among them
             dead = await collect_records(bootstrap, f"{topic}.dlq", from_offsets=offsets, until=read_all(added))
             assert not [record for record in dead if account.encode() in (record.key or b"")], topic
+
+
+async def end_of_thread(bootstrap: str, topic: str, starts: dict[int, int], key: bytes) -> tuple[int, int]:
+    """(partition, offset just past its last record) of the thread ``key`` on ``topic`` since ``starts``."""
+    records = await collect_records(
+        bootstrap, topic, from_offsets=starts, until=lambda found: any(r.key == key for r in found)
+    )
+    ours = [record for record in records if record.key == key]
+    assert ours, f"no event of the thread on {topic}"
+    return ours[-1].partition, ours[-1].offset + 1
 
 
 def read_all(count: int) -> Callable[[list[ReceivedRecord]], bool]:

@@ -37,6 +37,7 @@ class ReceivedRecord:
     value: bytes
     headers: dict[str, str]
     offset: int
+    partition: int
 
 
 async def create_topics(
@@ -110,6 +111,17 @@ async def end_offsets(bootstrap_servers: str, topic: str, partitions: int | None
         await consumer.stop()
 
 
+async def committed_offsets(bootstrap_servers: str, group: str, topic: str) -> dict[int, int]:
+    """The offset ``group`` committed on each partition of ``topic`` it has committed on (the next one it reads)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **client_options())
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
+
+
 async def collect_records(
     bootstrap_servers: str,
     topic: str,
@@ -146,6 +158,7 @@ async def collect_records(
                             value=message.value or b"",
                             headers={k: v.decode() for k, v in (message.headers or [])},
                             offset=message.offset,
+                            partition=message.partition,
                         )
                     )
         return records
