@@ -17,11 +17,15 @@ def run_service_migrations(target_metadata: MetaData, default_schema: str) -> No
 
     def do_run(connection: Connection) -> None:
         connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        # One transaction per migration, begun by Alembic itself: a migration may then step out of it
+        # (autocommit_block, for CREATE INDEX CONCURRENTLY) without committing the others half-way.
+        connection.commit()
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
             version_table_schema=schema,
             include_schemas=True,
+            transaction_per_migration=True,
         )
         with context.begin_transaction():
             context.run_migrations()
@@ -32,7 +36,7 @@ def run_service_migrations(target_metadata: MetaData, default_schema: str) -> No
             prefix="sqlalchemy.",
             poolclass=pool.NullPool,
         )
-        async with engine.begin() as connection:
+        async with engine.connect() as connection:
             await connection.run_sync(do_run)
         await engine.dispose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -110,3 +111,29 @@ def unbound_plumbing_state(schema: str) -> None:
     op.rename_table("processed_events_flat", "processed_events", schema=schema)
     op.execute(f"ALTER INDEX {prefix}.processed_events_flat_pkey RENAME TO processed_events_pkey")
     op.create_index("ix_processed_events_processed_at", "processed_events", ["processed_at"], schema=schema)
+
+
+IndexSpec = tuple[str, str, Sequence[str]]
+"""An index: its name, its table and its columns."""
+
+
+def create_indexes_concurrently(schema: str, indexes: Sequence[IndexSpec]) -> None:
+    """Create each index with CREATE INDEX CONCURRENTLY, which lets writes to a busy table go on meanwhile,
+    outside the migration's transaction (it cannot run in one). One there already is kept, unless a failed
+    earlier attempt left it invalid: that one is built again."""
+    with op.get_context().autocommit_block():
+        for name, table, columns in indexes:
+            invalid = op.get_bind().scalar(
+                sa.text("SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:name)"),
+                {"name": f"{quoted(schema)}.{quoted(name)}"},
+            )
+            if invalid:
+                op.drop_index(name, table, schema=schema, postgresql_concurrently=True)
+            op.create_index(name, table, list(columns), schema=schema, postgresql_concurrently=True, if_not_exists=True)
+
+
+def drop_indexes_concurrently(schema: str, indexes: Sequence[IndexSpec]) -> None:
+    """Drop each index with DROP INDEX CONCURRENTLY (writes to its table go on meanwhile), if it is there."""
+    with op.get_context().autocommit_block():
+        for name, table, _ in indexes:
+            op.drop_index(name, table, schema=schema, postgresql_concurrently=True, if_exists=True)
