@@ -53,6 +53,7 @@ async def test_command_ids_are_forgotten_after_the_retention_and_a_late_repeat_c
     assert not await commands.handle(command(CREDITS_PURCHASE, account, "purchase-1", credits=100))
 
     assert await sweep.run_once(now + timedelta(days=15)) == {"applied_commands": 1}
-    assert await commands.handle(command(CREDITS_PURCHASE, account, "purchase-1", credits=100))
+    # After it the repeat is claimed anew but refused by its ledger entry: not applied, nothing changes.
+    assert not await commands.handle(command(CREDITS_PURCHASE, account, "purchase-1", credits=100))
     assert await cached_balance(engine, schema, account) == balance
     assert [entry.cause_id for entry in await ledger(engine, schema, account)].count("command:purchase-1") == 1

@@ -103,6 +103,19 @@ async def test_a_purchase_applies_once_even_when_the_command_comes_again_under_a
     assert billing.state_types() == [CREDITS_STATE, CREDITS_STATE]  # opened, then bought
 
 
+async def test_a_purchase_repeated_after_its_command_id_expired_is_refused_by_its_ledger_entry() -> None:
+    billing = Billing(CreditPlan(monthly_allotment=10))
+    assert await billing.command("c-1", credits=5)
+    billing.database.tables.commands.clear()  # what the retention sweep does after 14 days
+
+    assert not await billing.command("c-1", credits=5)
+
+    assert billing.database.tables.commands == {(ACCOUNT, "c-1")}
+    assert billing.balance() == 15
+    assert billing.entries() == [(EntryKind.ALLOTMENT, 10), (EntryKind.PURCHASE, 5)]
+    assert billing.state_types() == [CREDITS_STATE, CREDITS_STATE]  # nothing published for the repeat
+
+
 async def test_a_conversation_is_charged_once_when_first_answered_and_a_preview_is_free() -> None:
     billing = Billing(CreditPlan(monthly_allotment=10))
 

@@ -74,7 +74,8 @@ class CreditCommands:
         self._consumer = consumer
 
     async def handle(self, event: CloudEvent[BillingCommand]) -> bool:
-        """Apply one command once (by event id and by command id); False if it was applied before."""
+        """Apply one command once (by event id, by command id, and by its ledger entry once the command id has
+        expired); True only when the ledger changed, False if the command was applied before."""
         command = event.data
         validate_command(event.type, command)
         async with self._unit_of_work() as uow:
@@ -88,10 +89,16 @@ class CreditCommands:
             account = await ledger.lock_account(command.account_id)
             cause = command_cause(command.command_id)
             recorded = await uow.ledger.recorded(command.account_id, [(_ENTRY_KINDS[event.type], cause)])
-            await ledger.apply(account, self._decide(event.type, command, account, cause, ledger, recorded))
+            decision = self._decide(event.type, command, account, cause, ledger, recorded)
+            await ledger.apply(account, decision)
             await uow.commit()
         ledger.observe_metrics()
-        logger.info("billing command applied", extra={"command_id": command.command_id, "event_type": event.type})
+        log = {"command_id": command.command_id, "event_type": event.type}
+        if not decision.changed:
+            # A repeat that came after its command id expired: its ledger entry is there already.
+            logger.info("billing command already in the ledger; nothing changed", extra=log)
+            return False
+        logger.info("billing command applied", extra=log)
         return True
 
     @staticmethod
