@@ -44,6 +44,7 @@ from customer_agent_shared.persistence.database import (
 from customer_agent_shared.persistence.maintenance import PlumbingMaintenance
 from customer_agent_shared.persistence.migrations import upgrade_to_head
 from customer_agent_shared.persistence.outbox import OutboxRelay
+from customer_agent_shared.persistence.retention import Retention, RetentionSweep, UnitOfWork
 from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork, shared_transaction
 from customer_agent_shared.runtime import Lifecycle
 from customer_agent_shared.settings import BatchConsumerSettings, ServiceSettings, unknown_settings
@@ -86,6 +87,22 @@ class ServiceKernel:
             concurrency=settings.consumer_concurrency,
             gather_ms=settings.consumer_gather_ms,
         )
+
+    def sweep_retention(
+        self, unit_of_work: Callable[[], UnitOfWork], retentions: Sequence[Retention[UnitOfWork]]
+    ) -> RetentionSweep[UnitOfWork]:
+        """Delete the rows of the service's own tables past ``retentions`` every maintenance interval, from
+        start-up to shutdown."""
+        settings = self.settings
+        sweep = RetentionSweep(
+            settings.service_name,
+            unit_of_work,
+            retentions,
+            schema=settings.database_schema,
+            interval_seconds=settings.maintenance_interval_seconds,
+        )
+        self.lifecycle.add("retention", sweep.periodic.start, sweep.periodic.stop)
+        return sweep
 
     def asyncapi_document(self, title: str, description: str) -> str:
         """The AsyncAPI document of the topics this process consumes, as JSON."""

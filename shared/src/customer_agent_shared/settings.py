@@ -205,8 +205,8 @@ class ServiceSettings(InfrastructureSettings):
         default=3600.0,
         ge=10,
         description="How often the inbox's coming day partitions are created and old ones dropped, "
-        "published outbox rows of older versions removed, and rows of routing's, admin-api's and billing's own "
-        "tables past their retention settings deleted (in small chunks, off the relay's loop).",
+        "published outbox rows of older versions removed, and the service's own retention sweep run, where it "
+        "has one (in small chunks, off the relay's loop).",
     )
 
 

@@ -35,7 +35,7 @@ from admin_api.handlers.event_intake import AuditIntake
 from admin_api.handlers.insights import InsightUseCases
 from admin_api.handlers.preview import PreviewUseCase
 from admin_api.handlers.replays import ReplayUseCases
-from admin_api.handlers.retention import retention_sweep
+from admin_api.handlers.retention import retentions
 from admin_api.handlers.sources import SourceUseCases
 from admin_api.settings import AdminSettings
 
@@ -113,7 +113,13 @@ def build_service(settings: AdminSettings | None = None) -> AdminService:
         settings.kafka_bootstrap_servers, CONVERSATIONS_PREVIEW_REPLIES, preview.deliver, security=settings
     )
     kernel.lifecycle.add("preview replies", replies.start, replies.stop)
-    _add_retention(service)
+    kernel.sweep_retention(
+        service.unit_of_work,
+        retentions(
+            performance_days=settings.performance_retention_days,
+            idempotency_hours=settings.idempotency_retention_hours,
+        ),
+    )
     if settings.demo_account:
         demo = partial(ensure_demo_account, service.api.accounts, service.api.configuration, sources)
         kernel.lifecycle.add("demo account", demo)
@@ -154,19 +160,6 @@ def _insight_use_cases(service: AdminService) -> InsightUseCases:
     )
     service.kernel.lifecycle.add("gap question retention", forget.start, forget.stop)
     return insights
-
-
-def _add_retention(service: AdminService) -> None:
-    """The periodic deletion of conversation facts and Idempotency-Key responses past their retention."""
-    settings = service.settings
-    retention = retention_sweep(
-        settings.service_name,
-        service.unit_of_work,
-        performance_days=settings.performance_retention_days,
-        idempotency_hours=settings.idempotency_retention_hours,
-        interval_seconds=settings.maintenance_interval_seconds,
-    )
-    service.kernel.lifecycle.add("retention", retention.periodic.start, retention.periodic.stop)
 
 
 def _request_budgets(settings: AdminSettings, kernel: ServiceKernel) -> RequestBudgets:

@@ -11,8 +11,9 @@ from admin_api.adapters.repositories import StoredResponse
 from admin_api.adapters.unit_of_work import AdminUnitOfWork
 from admin_api.bootstrap import MIGRATIONS_DIR
 from admin_api.domain.performance import ConversationFact
-from admin_api.handlers.retention import retention_sweep
+from admin_api.handlers.retention import retentions
 from customer_agent_shared.events.conversations import CONVERSATION_ANSWERED
+from customer_agent_shared.persistence.retention import RetentionSweep
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.migrations import migrated_sessions
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -39,7 +40,9 @@ async def _threads_answered(units: Units, since: datetime) -> set[str]:
     return {fact.thread_id for fact in facts}
 
 
-async def test_facts_past_the_performance_retention_and_old_idempotent_responses_are_deleted(units: Units) -> None:
+async def test_facts_past_the_performance_retention_and_old_idempotent_responses_are_deleted(
+    units: Units, scratch_schema: tuple[AsyncEngine, str]
+) -> None:
     now = datetime.now(UTC)
     async with units() as uow:
         for thread_id, days_ago in (("t-401", 401), ("t-402", 402), ("t-397", 397), ("t-today", 0)):
@@ -47,7 +50,8 @@ async def test_facts_past_the_performance_retention_and_old_idempotent_responses
             await uow.facts.add(f"e-{thread_id}", account_id=ACCOUNT, fact=fact)
         await uow.idempotency.put(ACCOUNT, "POST /sources", "k1", StoredResponse("f", 201, {"id": "s1"}))
         await uow.commit()
-    sweep = retention_sweep("admin-api-test", units, performance_days=400, idempotency_hours=48, interval_seconds=0)
+    policy = retentions(performance_days=400, idempotency_hours=48)
+    sweep = RetentionSweep("admin-api-test", units, policy, schema=scratch_schema[1], interval_seconds=0)
 
     # Two days less an hour later the response is still there; the facts older than 400 days are not.
     assert await sweep.run_once(now + timedelta(hours=47)) == {"conversation_facts": 2, "idempotency_keys": 0}

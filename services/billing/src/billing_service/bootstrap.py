@@ -22,7 +22,7 @@ from billing_service.entrypoints.kafka_subscribers import register_subscribers
 from billing_service.handlers.commands import CreditCommands
 from billing_service.handlers.ledger_writer import LedgerPolicy
 from billing_service.handlers.metering import ConversationMetering, InboxMetering
-from billing_service.handlers.retention import retention_sweep
+from billing_service.handlers.retention import retentions
 from billing_service.handlers.scheduler import BillingScheduler
 from billing_service.settings import BillingSettings
 
@@ -76,13 +76,7 @@ def build_service(settings: BillingSettings | None = None, *, clock: Clock = sys
         thread_retention=timedelta(days=settings.thread_retention_days),
     )
     kernel.lifecycle.add("billing scheduler", scheduler.start, scheduler.stop)
-    retention = retention_sweep(
-        settings.service_name,
-        service.unit_of_work,
-        command_days=settings.applied_command_retention_days,
-        interval_seconds=settings.maintenance_interval_seconds,
-    )
-    kernel.lifecycle.add("retention", retention.periodic.start, retention.periodic.stop)
+    kernel.sweep_retention(service.unit_of_work, retentions(command_days=settings.applied_command_retention_days))
     start_consumers_last(kernel)
     return service
 

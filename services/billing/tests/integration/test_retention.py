@@ -11,9 +11,10 @@ import pytest
 from billing_service.bootstrap import MIGRATIONS_DIR, BillingService, build_service
 from billing_service.handlers.commands import CreditCommands
 from billing_service.handlers.ledger_writer import LedgerPolicy
-from billing_service.handlers.retention import retention_sweep
+from billing_service.handlers.retention import retentions
 from customer_agent_shared.events.billing import CREDITS_PURCHASE
 from customer_agent_shared.persistence.migrations import upgrade_to_head
+from customer_agent_shared.persistence.retention import RetentionSweep
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import unique_name
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -45,7 +46,9 @@ async def test_command_ids_are_forgotten_after_the_retention_and_a_late_repeat_c
     account = unique_name("acc")
     assert await commands.handle(command(CREDITS_PURCHASE, account, "purchase-1", credits=100))
     balance = await cached_balance(engine, schema, account)
-    sweep = retention_sweep("billing-test", billing.unit_of_work, command_days=14, interval_seconds=0)
+    sweep = RetentionSweep(
+        "billing-test", billing.unit_of_work, retentions(command_days=14), schema=schema, interval_seconds=0
+    )
     now = datetime.now(UTC)
 
     assert await sweep.run_once(now + timedelta(days=13)) == {"applied_commands": 0}

@@ -30,7 +30,7 @@ from routing_service.handlers.inbound import RouteInboundMessage
 from routing_service.handlers.inbox_events import HandleInboxEvent
 from routing_service.handlers.preview import PreviewRouting
 from routing_service.handlers.replay import ReplayRouting
-from routing_service.handlers.retention import retention_sweep
+from routing_service.handlers.retention import retentions
 from routing_service.settings import RoutingSettings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -77,14 +77,14 @@ def build_service(settings: RoutingSettings | None = None) -> RoutingService:
         kernel.batch_consumer(service.unit_of_work, settings),
         settings.consumer_offset_reset,
     )
-    retention = retention_sweep(
-        settings.service_name,
+    kernel.sweep_retention(
         service.unit_of_work,
-        transcript_days=settings.transcript_retention_days,
-        transition_days=settings.transition_retention_days,
-        interval_seconds=settings.maintenance_interval_seconds,
+        retentions(
+            transcript_days=settings.transcript_retention_days,
+            transcript_max_days=settings.transcript_max_days,
+            transition_days=settings.transition_retention_days,
+        ),
     )
-    kernel.lifecycle.add("retention", retention.periodic.start, retention.periodic.stop)
     start_consumers_last(kernel)
     return service
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from customer_agent_shared.settings import BatchConsumerSettings, ServiceSettings
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 
@@ -27,8 +29,16 @@ class RoutingSettings(ServiceSettings, BatchConsumerSettings):
         ge=1,
         description="Days a thread must stay closed, or idle in the agent's hands, before its transcript (the "
         "visitor messages and answers a handoff carries) is deleted; a visitor writing after that starts a new "
-        "transcript. A thread waiting for or held by a person keeps its transcript however long it waits. The "
-        "entries are also what drops a message re-published under a new event id, so that guard lasts as long.",
+        "transcript. A thread waiting for or held by a person keeps its transcript up to "
+        "ROUTING_TRANSCRIPT_MAX_DAYS. The entries are also what drops a message re-published under a new event "
+        "id, so that guard lasts as long.",
+    )
+    transcript_max_days: int = Field(
+        default=365,
+        ge=1,
+        description="Days after which a transcript entry is deleted whatever its thread's state: a thread left "
+        "waiting for or held by a person, which the inbox never closes, keeps its visitor's text no longer than "
+        "this (nor does an entry of a thread routing never routed). At least ROUTING_TRANSCRIPT_RETENTION_DAYS.",
     )
     transition_retention_days: int = Field(
         default=30,
@@ -36,3 +46,10 @@ class RoutingSettings(ServiceSettings, BatchConsumerSettings):
         description="Days each change of a thread's owner (thread_transitions: from, to, the event that caused "
         "it) is kept for investigating a routing decision; nothing in routing reads it back.",
     )
+
+    @model_validator(mode="after")
+    def _cap_not_below_retention(self) -> Self:
+        """Refuse a hard cap shorter than the idle retention (it would cut transcripts of threads in use)."""
+        if self.transcript_max_days < self.transcript_retention_days:
+            raise ValueError("ROUTING_TRANSCRIPT_MAX_DAYS must be at least ROUTING_TRANSCRIPT_RETENTION_DAYS")
+        return self

@@ -1,4 +1,5 @@
-"""Routing's retention on real PostgreSQL: transcripts of threads closed or idle go, open ones stay whole."""
+"""Routing's retention on real PostgreSQL: transcripts of threads closed or idle go, open ones stay whole up to
+the hard cap."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from customer_agent_shared.events.channels import ChannelRef, ChannelType, MessageReceived, Sender
+from customer_agent_shared.persistence.retention import RetentionSweep
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.migrations import migrated_sessions
 from routing_service.adapters.orm import SCHEMA, inbox_table, outbox_table, transcript_table, transitions_table
 from routing_service.adapters.unit_of_work import RoutingUnitOfWork
 from routing_service.bootstrap import MIGRATIONS_DIR
 from routing_service.domain.ownership import ThreadState, Transition
-from routing_service.handlers.retention import retention_sweep
+from routing_service.handlers.retention import retentions
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,6 +24,7 @@ pytestmark = pytest.mark.integration
 ACCOUNT = "acc-1"
 NOW = datetime(2026, 12, 6, 12, tzinfo=UTC)
 DAYS = 30
+MAX_DAYS = 365
 Units = Callable[[], RoutingUnitOfWork]
 
 
@@ -76,8 +79,10 @@ async def _kept(units: Units) -> tuple[set[tuple[str, str]], set[str]]:
     return {(row.thread_id, row.entry_key) for row in entries}, set(causes.scalars())
 
 
-async def test_transcripts_of_threads_closed_or_idle_go_and_open_threads_keep_every_entry(units: Units) -> None:
-    old = NOW - timedelta(days=DAYS + 10)
+async def test_transcripts_of_threads_closed_or_idle_go_open_threads_keep_every_entry_until_the_cap(
+    units: Units, scratch_schema: tuple[AsyncEngine, str]
+) -> None:
+    old, ancient = NOW - timedelta(days=DAYS + 10), NOW - timedelta(days=MAX_DAYS + 1)
     for thread_id in ("closed-long-ago", "agent-idle", "with-a-person", "written-again", "closed-lately"):
         await _message(units, thread_id, "m1", old)
     await _move(units, "closed-long-ago", ThreadState.AGENT, old)
@@ -88,16 +93,21 @@ async def test_transcripts_of_threads_closed_or_idle_go_and_open_threads_keep_ev
     await _message(units, "written-again", "m2", NOW - timedelta(days=1))
     await _move(units, "closed-lately", ThreadState.AGENT, old)
     await _move(units, "closed-lately", ThreadState.CLOSED, NOW - timedelta(days=DAYS - 1))
-    async with units() as uow:  # an answer on a thread routing never routed (a preview's, a test's)
+    await _message(units, "abandoned", "m1", ancient)  # handed to people who never closed it
+    await _move(units, "abandoned", ThreadState.HANDOFF_PENDING, ancient)
+    await _move(units, "abandoned", ThreadState.UNASSIGNED, ancient)
+    async with units() as uow:  # answers on a thread routing never routed (a test's): they go at the cap
         await uow.transcripts.record(ACCOUNT, "unrouted", entry_key="answer:x", role="agent", text="hi", at=old)
+        await uow.transcripts.record(ACCOUNT, "unrouted", entry_key="answer:y", role="agent", text="hi", at=ancient)
         await uow.commit()
-    sweep = retention_sweep("routing-test", units, transcript_days=DAYS, transition_days=DAYS, interval_seconds=0)
+    policy = retentions(transcript_days=DAYS, transcript_max_days=MAX_DAYS, transition_days=DAYS)
+    sweep = RetentionSweep("routing-test", units, policy, schema=scratch_schema[1], interval_seconds=0, batch=3)
 
     deleted = await sweep.run_once(NOW)
 
     entries, causes = await _kept(units)
     open_or_recent = {
-        ("with-a-person", "message:m1"),
+        ("with-a-person", "message:m1"),  # waiting for a person, within the cap
         ("with-a-person", "answer:m1"),
         ("written-again", "message:m1"),  # the thread's old entries stay while it is in use
         ("written-again", "answer:m1"),
@@ -105,8 +115,9 @@ async def test_transcripts_of_threads_closed_or_idle_go_and_open_threads_keep_ev
         ("written-again", "answer:m2"),
         ("closed-lately", "message:m1"),
         ("closed-lately", "answer:m1"),
+        ("unrouted", "answer:x"),
     }
     assert entries == open_or_recent
     assert causes == {"e-closed-lately-closed"}  # every other change of owner is older than the retention
-    assert deleted == {"transcript_entries": 2 + 2 + 1, "thread_transitions": 2 + 1 + 2 + 1}
+    assert deleted == {"transcript_entries": 2 + 2 + 2 + 1, "thread_transitions": 2 + 1 + 2 + 1 + 2}
     assert await sweep.run_once(NOW) == {"transcript_entries": 0, "thread_transitions": 0}

@@ -16,6 +16,7 @@ updates to one statement at its commit (``write_at_commit``).
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Executable, Table
+from sqlalchemy import Executable, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from customer_agent_shared.events.envelope import CloudEvent
@@ -244,6 +245,12 @@ class SqlUnitOfWork:
             deferred.clear()
             for statement, writes in pending:
                 await self.session.execute(statement, list(writes.values()))
+
+    async def try_advisory_lock(self, name: str) -> bool:
+        """Take the transaction-level advisory lock named ``name`` (released when the transaction ends); False
+        when another transaction holds it. For work one replica at a time should do."""
+        held = await self.session.scalar(select(func.pg_try_advisory_xact_lock(zlib.crc32(name.encode()))))
+        return bool(held)
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once this unit of work's changes are committed: at the shared transaction's commit

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from customer_agent_shared.events.audit import AuditRecorded
+from customer_agent_shared.persistence.retention import delete_before
 from customer_agent_shared.persistence.unit_of_work import TransactionScopedRepository
-from sqlalchemy import ColumnElement, bindparam, delete, select, tuple_, update
+from sqlalchemy import ColumnElement, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,9 +57,7 @@ class ConversationFactRepository(TransactionScopedRepository):
     async def forget_before(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` facts that happened before ``before``; return how many."""
         table = conversation_facts_table
-        oldest = select(table.c.event_id).where(table.c.occurred_at < before).limit(limit)
-        result = await self._session.execute(delete(table).where(table.c.event_id.in_(oldest.scalar_subquery())))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return await delete_before(self._session, table, time_column=table.c.occurred_at, before=before, limit=limit)
 
     async def before(
         self, account_id: str, start: datetime, *, thread_ids: Sequence[str], kinds: Sequence[str]
@@ -159,10 +158,7 @@ class KnowledgeGapRepository:
     async def forget_questions(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` of the question-to-gap links seen before ``before``; return how many."""
         table = knowledge_gap_questions_table
-        oldest = select(table.c.account_id, table.c.event_id).where(table.c.seen_at < before).limit(limit)
-        statement = delete(table).where(tuple_(table.c.account_id, table.c.event_id).in_(oldest))
-        result = await self._session.execute(statement)
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return await delete_before(self._session, table, time_column=table.c.seen_at, before=before, limit=limit)
 
     async def gap_of_question(self, account_id: str, event_id: str) -> str | None:
         """The gap a knowledge_gap event's question joined, if it joined one."""

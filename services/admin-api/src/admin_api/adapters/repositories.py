@@ -8,7 +8,8 @@ from typing import Any
 
 from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.config import AgentConfigSnapshot
-from sqlalchemy import delete, func, select, tuple_, update
+from customer_agent_shared.persistence.retention import delete_before
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -273,7 +274,4 @@ class IdempotencyRepository:
     async def forget_before(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` responses stored before ``before``; return how many."""
         table = idempotency_table
-        keys = (table.c.account_id, table.c.scope, table.c.key)
-        oldest = select(*keys).where(table.c.created_at < before).limit(limit)
-        result = await self._session.execute(delete(table).where(tuple_(*keys).in_(oldest)))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return await delete_before(self._session, table, time_column=table.c.created_at, before=before, limit=limit)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from customer_agent_shared.events.billing import CreditPlan, PricingRule
+from customer_agent_shared.persistence.retention import delete_before
 from customer_agent_shared.persistence.unit_of_work import TransactionScopedRepository
 from sqlalchemy import Integer, Row, bindparam, cast, delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
@@ -384,7 +385,4 @@ class CommandRepository:
     async def forget_before(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` command ids applied before ``before``; return how many."""
         table = applied_commands_table
-        keys = (table.c.account_id, table.c.command_id)
-        oldest = select(*keys).where(table.c.applied_at < before).limit(limit)
-        result = await self._session.execute(delete(table).where(tuple_(*keys).in_(oldest)))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return await delete_before(self._session, table, time_column=table.c.applied_at, before=before, limit=limit)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from customer_agent_shared.persistence.retention import Retention, RetentionSweep
+from customer_agent_shared.persistence.retention import Retention
 
 from billing_service.handlers.types import RetentionUnitOfWork
 
@@ -15,13 +14,6 @@ async def _forget_applied_commands(uow: RetentionUnitOfWork, before: datetime, l
     return await uow.commands.forget_before(before, limit)
 
 
-def retention_sweep(
-    service: str, unit_of_work: Callable[[], RetentionUnitOfWork], *, command_days: int, interval_seconds: float
-) -> RetentionSweep[RetentionUnitOfWork]:
-    """The sweep of command ids applied more than ``command_days`` ago."""
-    return RetentionSweep(
-        service,
-        unit_of_work,
-        [Retention("applied_commands", timedelta(days=command_days), _forget_applied_commands)],
-        interval_seconds=interval_seconds,
-    )
+def retentions(*, command_days: int) -> list[Retention[RetentionUnitOfWork]]:
+    """Command ids applied more than ``command_days`` ago."""
+    return [Retention("applied_commands", timedelta(days=command_days), _forget_applied_commands)]

@@ -6,6 +6,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from customer_agent_shared.persistence.retention import LockingUnitOfWork
 from customer_agent_shared.persistence.unit_of_work_protocol import UnitOfWorkProtocol
 
 from billing_service.adapters.repositories import RecordedEntry
@@ -125,7 +126,7 @@ class AppliedCommandRetention(Protocol):
         ...
 
 
-class RetentionUnitOfWork(UnitOfWorkProtocol, Protocol):
+class RetentionUnitOfWork(LockingUnitOfWork, Protocol):
     """One transaction of the retention sweep."""
 
     @property

@@ -61,6 +61,7 @@ threads_table = Table(
     Column("messages", Integer, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_threads_updated_at", "updated_at"),
 )
 """Ownership of each thread: the current state of its state machine."""
 

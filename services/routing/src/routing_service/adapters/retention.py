@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import Delete, delete, or_, select
+from customer_agent_shared.persistence.retention import delete_before, delete_keyed
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing_service.adapters.orm import threads_table, transcript_table, transitions_table
@@ -18,24 +19,34 @@ class RetentionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def forget_transcripts(self, idle_since: datetime, *, keeping: Collection[ThreadState], limit: int) -> int:
-        """Delete up to ``limit`` transcript entries written before ``idle_since`` unless their thread changed
-        since then or is in one of the ``keeping`` states (entries of a thread routing no longer has go too)."""
+    async def forget_idle_transcripts(
+        self, idle_since: datetime, *, idle_after: datetime, keeping: Collection[ThreadState], limit: int
+    ) -> int:
+        """Delete up to ``limit`` transcript entries of threads last changed between ``idle_after`` and
+        ``idle_since`` and in none of the ``keeping`` states."""
+        # Walked from the threads (ix_threads_updated_at) to their entries: only threads idle within the
+        # window are read, never the entries of those kept. Threads idle longer lost their entries on the way
+        # through the window, or lose them to forget_entries_before.
         entries, threads = transcript_table, threads_table
-        needed = select(threads.c.thread_id).where(
-            threads.c.account_id == entries.c.account_id,
-            threads.c.thread_id == entries.c.thread_id,
-            or_(threads.c.updated_at >= idle_since, threads.c.state.in_([state.value for state in keeping])),
+        same_thread = and_(entries.c.account_id == threads.c.account_id, entries.c.thread_id == threads.c.thread_id)
+        idle = (
+            select(entries.c.id)
+            .join_from(threads, entries, same_thread)
+            .where(
+                threads.c.updated_at < idle_since,
+                threads.c.updated_at >= idle_after,
+                threads.c.state.not_in([state.value for state in keeping]),
+            )
+            .limit(limit)
         )
-        idle = select(entries.c.id).where(entries.c.at < idle_since, ~needed.exists()).limit(limit)
-        return await self._deleted(delete(entries).where(entries.c.id.in_(idle.scalar_subquery())))
+        return await delete_keyed(self._session, entries, idle)
+
+    async def forget_entries_before(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` transcript entries written before ``before``, whatever their thread."""
+        table = transcript_table
+        return await delete_before(self._session, table, time_column=table.c.at, before=before, limit=limit)
 
     async def forget_transitions(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` ownership changes made before ``before``."""
         table = transitions_table
-        oldest = select(table.c.id).where(table.c.at < before).limit(limit)
-        return await self._deleted(delete(table).where(table.c.id.in_(oldest.scalar_subquery())))
-
-    async def _deleted(self, statement: Delete) -> int:
-        result = await self._session.execute(statement)
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return await delete_before(self._session, table, time_column=table.c.at, before=before, limit=limit)

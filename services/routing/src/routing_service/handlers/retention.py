@@ -2,41 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from customer_agent_shared.persistence.retention import Retention, RetentionSweep
+from customer_agent_shared.persistence.retention import Retention
 
 from routing_service.domain.ownership import HUMAN_SIDE
 from routing_service.handlers.types import RetentionUnitOfWork
 
 
-async def _forget_transcripts(uow: RetentionUnitOfWork, idle_since: datetime, limit: int) -> int:
-    # A thread waiting for or held by a person keeps its transcript however long it waits: a handoff
-    # (or a second one, after a reassignment) carries it.
-    return await uow.retention.forget_transcripts(idle_since, keeping=HUMAN_SIDE, limit=limit)
+async def _forget_old_entries(uow: RetentionUnitOfWork, before: datetime, limit: int) -> int:
+    return await uow.retention.forget_entries_before(before, limit)
 
 
 async def _forget_transitions(uow: RetentionUnitOfWork, before: datetime, limit: int) -> int:
     return await uow.retention.forget_transitions(before, limit)
 
 
-def retention_sweep(
-    service: str,
-    unit_of_work: Callable[[], RetentionUnitOfWork],
-    *,
-    transcript_days: int,
-    transition_days: int,
-    interval_seconds: float,
-) -> RetentionSweep[RetentionUnitOfWork]:
-    """The sweep of transcripts of threads closed or idle ``transcript_days`` and of ownership changes older
-    than ``transition_days``."""
-    return RetentionSweep(
-        service,
-        unit_of_work,
-        [
-            Retention("transcript_entries", timedelta(days=transcript_days), _forget_transcripts),
-            Retention("thread_transitions", timedelta(days=transition_days), _forget_transitions),
-        ],
-        interval_seconds=interval_seconds,
-    )
+def retentions(
+    *, transcript_days: int, transcript_max_days: int, transition_days: int
+) -> list[Retention[RetentionUnitOfWork]]:
+    """Transcripts of threads closed or idle in the agent's hands ``transcript_days``, any transcript entry
+    older than ``transcript_max_days``, and ownership changes older than ``transition_days``."""
+    window = timedelta(days=transcript_max_days - transcript_days)
+
+    async def forget_idle_transcripts(uow: RetentionUnitOfWork, idle_since: datetime, limit: int) -> int:
+        # A thread waiting for or held by a person keeps its transcript (a handoff, or a second one after a
+        # reassignment, carries it) until its entries pass the hard cap below. Threads idle longer than the
+        # window are not read again: theirs went on the way through it, or go by that cap.
+        return await uow.retention.forget_idle_transcripts(
+            idle_since, idle_after=idle_since - window, keeping=HUMAN_SIDE, limit=limit
+        )
+
+    return [
+        Retention("transcript_entries", timedelta(days=transcript_days), forget_idle_transcripts),
+        Retention("transcript_entries", timedelta(days=transcript_max_days), _forget_old_entries),
+        Retention("thread_transitions", timedelta(days=transition_days), _forget_transitions),
+    ]

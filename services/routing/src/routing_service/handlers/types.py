@@ -9,6 +9,7 @@ from typing import Protocol
 from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.channels import MessageReceived, TranscriptEntry
 from customer_agent_shared.events.config import AgentConfigSnapshot
+from customer_agent_shared.persistence.retention import LockingUnitOfWork
 from customer_agent_shared.persistence.unit_of_work_protocol import UnitOfWorkProtocol
 
 from routing_service.domain.handoff import LoadKey
@@ -136,9 +137,15 @@ class RoutingUnitOfWorkProtocol(UnitOfWorkProtocol, Protocol):
 class RetentionStore(Protocol):
     """Batched deletes of rows past their retention."""
 
-    async def forget_transcripts(self, idle_since: datetime, *, keeping: Collection[ThreadState], limit: int) -> int:
-        """Delete up to ``limit`` entries written before ``idle_since`` of threads unchanged since then and in
-        none of the ``keeping`` states; how many."""
+    async def forget_idle_transcripts(
+        self, idle_since: datetime, *, idle_after: datetime, keeping: Collection[ThreadState], limit: int
+    ) -> int:
+        """Delete up to ``limit`` entries of threads last changed between ``idle_after`` and ``idle_since`` and
+        in none of the ``keeping`` states; how many."""
+        ...
+
+    async def forget_entries_before(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` transcript entries written before ``before``, whatever their thread; how many."""
         ...
 
     async def forget_transitions(self, before: datetime, limit: int) -> int:
@@ -146,7 +153,7 @@ class RetentionStore(Protocol):
         ...
 
 
-class RetentionUnitOfWork(UnitOfWorkProtocol, Protocol):
+class RetentionUnitOfWork(LockingUnitOfWork, Protocol):
     """One transaction of the retention sweep."""
 
     @property
