@@ -1,4 +1,4 @@
-"""Content ingestion refuses for a source the admin removed shows up in the account's audit log."""
+"""What ingestion reports about removed sources: refusals are audited, and a removed source is never listed."""
 
 from __future__ import annotations
 
@@ -44,3 +44,25 @@ async def test_a_refusal_reported_on_a_removed_source_is_audited_and_the_source_
     assert (refusal["target_id"], refusal["actor"]) == (source_id, "ingestion")
     assert REFUSAL in str(refusal["after"])
     assert (await client.get(account.path(f"/sources/{source_id}"), headers=account.read)).status_code == 404
+
+
+async def _report_deleted(harness: Harness, account_id: str, source_id: str, *, key_source_id: str) -> None:
+    status = SourceStatus(account_id=account_id, source_id=source_id, state=SourceState.DELETED, sequence=1_000_002)
+    event = make_event(SOURCE_STATUS, status, source="ingestion", account_id=account_id)
+    key = f"{account_id}:{key_source_id}".encode()  # one partition for both reports: read in order
+    await produce_raw(harness.settings.kafka_bootstrap_servers, SOURCES_STATUS, serialize_event(event), key=key)
+
+
+async def test_a_source_ingestion_removed_on_its_own_is_no_longer_listed(harness: Harness) -> None:
+    """A source.delete that did not come from this API, or a status for a source admin-api never listed:
+    the account must not see a source in a state outside pending|syncing|ready|failed."""
+    client, account = harness.client, await harness.new_account()
+    created = await client.post(account.path("/sources"), json={"kind": "knowledge_base"}, headers=account.edit)
+    assert created.status_code == 201, created.text
+    listed_id = created.json()["id"]
+    await _report_deleted(harness, account.id, "src_never_listed", key_source_id=listed_id)
+    await _report_deleted(harness, account.id, listed_id, key_source_id=listed_id)
+
+    listing = await get_until(harness, account, "/sources", lambda body: not body["items"])
+    assert listing["items"] == []
+    assert (await client.get(account.path(f"/sources/{listed_id}"), headers=account.read)).status_code == 404

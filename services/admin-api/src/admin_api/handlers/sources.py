@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from customer_agent_shared.events.envelope import make_event
@@ -317,7 +318,9 @@ class SourceUseCases:
                 "recent_failures": [failure.model_dump(mode="json") for failure in status.recent_failures],
                 "last_synced_at": status.last_synced_at,
             }
-            if row is None:
+            if row is None and status.state is SourceState.DELETED:
+                applied = False  # gone in ingestion before admin-api ever listed it: nothing to show
+            elif row is None:
                 # A source ingestion created itself (knowledge-base articles announced on content.events.v1).
                 await uow.sources.add(
                     {
@@ -348,6 +351,8 @@ class SourceUseCases:
             elif not is_newer_status(row["status_sequence"], status.sequence):
                 applied = False
             else:
+                if status.state is SourceState.DELETED:
+                    counts["deleted_at"] = datetime.now(UTC)  # removed in ingestion (a command not from this API)
                 await uow.sources.update(status.account_id, status.source_id, counts)
                 applied = True
             await uow.commit()
