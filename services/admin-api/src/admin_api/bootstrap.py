@@ -118,6 +118,7 @@ def build_service(settings: AdminSettings | None = None) -> AdminService:
         retentions(
             performance_days=settings.performance_retention_days,
             idempotency_hours=settings.idempotency_retention_hours,
+            closed_gap_days=settings.closed_gap_retention_days,
         ),
     )
     if settings.demo_account:

@@ -102,6 +102,14 @@ class AdminSettings(ServiceSettings, BatchConsumerSettings, UploadStoreSettings)
         "same key within this gets that response again; after it, the key creates anew. Clients retry within "
         "minutes, so two days covers a retry after a day's outage.",
     )
+    closed_gap_retention_days: int = Field(
+        default=180,
+        ge=1,
+        description="Days a knowledge gap (with its visitor's first question) is kept after it was resolved or "
+        "dismissed; older ones are deleted (open gaps never are). Only an admin looking back at what was resolved or "
+        "dismissed (GET /knowledge-gaps with that status) reads a closed gap, and the short answer that resolved one "
+        "is a source of its own, so half a year keeps two quarters to review.",
+    )
 
     @field_validator("rate_limit_per_key", "rate_limit_preview_per_key", "rate_limit_failed_authentication_per_client")
     @classmethod

@@ -1,4 +1,5 @@
-"""admin-api's retention on real PostgreSQL: old conversation facts and idempotent responses go, recent stay."""
+"""admin-api's retention on real PostgreSQL: old conversation facts, idempotent responses and long-closed
+knowledge gaps go, recent ones and open gaps stay."""
 
 from __future__ import annotations
 
@@ -11,8 +12,15 @@ from admin_api.adapters.repositories import StoredResponse
 from admin_api.adapters.unit_of_work import AdminUnitOfWork
 from admin_api.bootstrap import MIGRATIONS_DIR
 from admin_api.domain.performance import ConversationFact
+from admin_api.handlers.insights import InsightUseCases
 from admin_api.handlers.retention import retentions
-from customer_agent_shared.events.conversations import CONVERSATION_ANSWERED
+from customer_agent_shared.events.channels import ChannelRef, ChannelType
+from customer_agent_shared.events.conversations import (
+    CONVERSATION_ANSWERED,
+    CONVERSATION_KNOWLEDGE_GAP,
+    ConversationEvent,
+)
+from customer_agent_shared.events.envelope import make_event
 from customer_agent_shared.persistence.retention import RetentionSweep
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.migrations import migrated_sessions
@@ -50,16 +58,97 @@ async def test_facts_past_the_performance_retention_and_old_idempotent_responses
             await uow.facts.add(f"e-{thread_id}", account_id=ACCOUNT, fact=fact)
         await uow.idempotency.put(ACCOUNT, "POST /sources", "k1", StoredResponse("f", 201, {"id": "s1"}))
         await uow.commit()
-    policy = retentions(performance_days=400, idempotency_hours=48)
+    policy = retentions(performance_days=400, idempotency_hours=48, closed_gap_days=180)
     sweep = RetentionSweep("admin-api-test", units, policy, schema=scratch_schema[1], interval_seconds=0)
 
     # Two days less an hour later the response is still there; the facts older than 400 days are not.
-    assert await sweep.run_once(now + timedelta(hours=47)) == {"conversation_facts": 2, "idempotency_keys": 0}
+    assert await sweep.run_once(now + timedelta(hours=47)) == {
+        "conversation_facts": 2,
+        "idempotency_keys": 0,
+        "knowledge_gaps": 0,
+    }
     assert await _threads_answered(units, now - timedelta(days=500)) == {"t-397", "t-today"}
     async with units() as uow:
         assert await uow.idempotency.get(ACCOUNT, "POST /sources", "k1") is not None
 
-    assert await sweep.run_once(now + timedelta(hours=49)) == {"conversation_facts": 0, "idempotency_keys": 1}
+    assert await sweep.run_once(now + timedelta(hours=49)) == {
+        "conversation_facts": 0,
+        "idempotency_keys": 1,
+        "knowledge_gaps": 0,
+    }
     async with units() as uow:
         assert await uow.idempotency.get(ACCOUNT, "POST /sources", "k1") is None
     assert await _threads_answered(units, now - timedelta(days=500)) == {"t-397", "t-today"}
+
+
+async def _declined(insights: InsightUseCases, question: str, *, thread: str, days_ago: int) -> str:
+    """Fold conversation's knowledge_gap event for a question it declined ``days_ago``; the event's id."""
+    data = ConversationEvent(
+        account_id=ACCOUNT,
+        thread_id=thread,
+        channel=ChannelRef(type=ChannelType.LIVE_CHAT, id="web"),
+        message_id=f"m-{thread}",
+        occurred_at=datetime.now(UTC) - timedelta(days=days_ago),
+        question=question,
+        language="en",
+        miss_count=1,
+    )
+    event = make_event(CONVERSATION_KNOWLEDGE_GAP, data, source="conversation", account_id=ACCOUNT)
+    assert await insights.apply_event("admin-api-test", event.id, event.type, event.data)
+    return event.id
+
+
+async def _gaps_left(units: Units) -> dict[str, str]:
+    """Each gap left, by question, with its status."""
+    async with units() as uow:
+        return {gap["question"]: gap["status"] for gap in await uow.gaps.list(ACCOUNT, None)}
+
+
+async def _linked(units: Units, asked: dict[str, str]) -> set[str]:
+    """The questions whose knowledge_gap event still links to a gap."""
+    async with units() as uow:
+        return {question for question, event_id in asked.items() if await uow.gaps.gap_of_question(ACCOUNT, event_id)}
+
+
+async def test_gaps_closed_longer_than_their_retention_go_with_their_question_links_and_open_ones_stay(
+    units: Units, scratch_schema: tuple[AsyncEngine, str]
+) -> None:
+    insights = InsightUseCases(units)
+    first_asked = {
+        "Do you ship to Iceland?": 1000,
+        "Can I pay with MobilePay?": 3,
+        "Any student discount?": 2,
+        "Do you sell gift cards?": 1,
+    }
+    asked = {
+        question: await _declined(insights, question, thread=f"t-{n}", days_ago=days)
+        for n, (question, days) in enumerate(first_asked.items())
+    }
+    ids = {gap["question"]: gap["id"] for gap in await insights.gaps(ACCOUNT, None)}
+    await insights.resolve_gap(ACCOUNT, "key-1", ids["Can I pay with MobilePay?"], "Yes, with MobilePay.", None)
+    await insights.dismiss_gap(ACCOUNT, actor="key-1", gap_id=ids["Any student discount?"])
+    await insights.dismiss_gap(ACCOUNT, actor="key-1", gap_id=ids["Do you sell gift cards?"])
+    async with units() as uow:  # as if the gift cards were dismissed half a year and a day ago
+        closed_long_ago = datetime.now(UTC) - timedelta(days=181)
+        await uow.gaps.update(ACCOUNT, ids["Do you sell gift cards?"], {"closed_at": closed_long_ago})
+        await uow.commit()
+    policy = retentions(performance_days=400, idempotency_hours=48, closed_gap_days=180)
+    sweep = RetentionSweep("admin-api-test", units, policy, schema=scratch_schema[1], interval_seconds=0)
+    now = datetime.now(UTC)
+
+    assert (await sweep.run_once(now))["knowledge_gaps"] == 1
+    assert await _gaps_left(units) == {
+        "Do you ship to Iceland?": "open",
+        "Can I pay with MobilePay?": "resolved",
+        "Any student discount?": "dismissed",
+    }
+    assert await _linked(units, asked) == {
+        "Do you ship to Iceland?",
+        "Can I pay with MobilePay?",
+        "Any student discount?",
+    }
+
+    # Half a year and a day on, the gaps closed today go too; the open one, first asked years ago, stays.
+    assert (await sweep.run_once(now + timedelta(days=181)))["knowledge_gaps"] == 2
+    assert await _gaps_left(units) == {"Do you ship to Iceland?": "open"}
+    assert await _linked(units, asked) == {"Do you ship to Iceland?"}

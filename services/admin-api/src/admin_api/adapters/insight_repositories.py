@@ -9,7 +9,7 @@ from datetime import datetime
 from customer_agent_shared.events.audit import AuditRecorded
 from customer_agent_shared.persistence.retention import delete_before
 from customer_agent_shared.persistence.unit_of_work import TransactionScopedRepository
-from sqlalchemy import ColumnElement, bindparam, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -159,6 +159,23 @@ class KnowledgeGapRepository:
         """Delete up to ``limit`` of the question-to-gap links seen before ``before``; return how many."""
         table = knowledge_gap_questions_table
         return await delete_before(self._session, table, time_column=table.c.seen_at, before=before, limit=limit)
+
+    async def forget_closed_before(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` gaps resolved or dismissed before ``before``, with their question links (never
+        an open gap); return how many gaps."""
+        gaps, links = knowledge_gaps_table, knowledge_gap_questions_table
+        closed = (
+            select(gaps.c.account_id, gaps.c.id)
+            .where(gaps.c.status != "open", gaps.c.closed_at < before)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        keys = [tuple(row) for row in await self._session.execute(closed)]
+        if not keys:
+            return 0
+        await self._session.execute(delete(links).where(tuple_(links.c.account_id, links.c.gap_id).in_(keys)))
+        result = await self._session.execute(delete(gaps).where(tuple_(gaps.c.account_id, gaps.c.id).in_(keys)))
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def gap_of_question(self, account_id: str, event_id: str) -> str | None:
         """The gap a knowledge_gap event's question joined, if it joined one."""

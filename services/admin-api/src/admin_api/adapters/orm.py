@@ -118,11 +118,13 @@ knowledge_gaps_table = Table(
     Column("last_seen_at", DateTime(timezone=True), nullable=False),
     Column("resolved_source_id", String(60), nullable=True),
     Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("closed_at", DateTime(timezone=True), nullable=True),  # when resolved or dismissed; null while open
     Column("recommended_answer", Text, nullable=True),
     Column("question_embedding", JSONB, nullable=True),
     Column("embedding_model", String(200), nullable=True),
     Column("drafted_by", String(20), nullable=True),  # who wrote recommended_answer: 'extract' or 'llm'
     Index("ix_knowledge_gaps_account_status", "account_id", "status"),
+    Index("ix_knowledge_gaps_closed_at", "closed_at"),
 )
 
 # The gap each knowledge_gap event's question joined, so the LLM's later draft for it finds the gap.
@@ -134,6 +136,7 @@ knowledge_gap_questions_table = Table(
     Column("gap_id", String(60), nullable=False),
     Column("seen_at", DateTime(timezone=True), nullable=False),
     Index("ix_knowledge_gap_questions_seen_at", "seen_at"),
+    Index("ix_knowledge_gap_questions_gap", "account_id", "gap_id"),
 )
 
 audit_log_table = Table(

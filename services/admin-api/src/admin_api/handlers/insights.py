@@ -166,7 +166,7 @@ class InsightUseCases:
                 raise NotFound(f"Knowledge gap {gap_id!r} does not exist on this account.")
             if gap["status"] != "open":
                 raise Conflict(f"Knowledge gap {gap_id!r} is {gap['status']}, not open.", code="gap_not_open")
-            await uow.gaps.update(account_id, gap_id, {"status": "dismissed"})
+            await uow.gaps.update(account_id, gap_id, {"status": "dismissed", "closed_at": datetime.now(UTC)})
             await record_change(
                 uow,
                 account_id=account_id,
@@ -203,7 +203,12 @@ class InsightUseCases:
                     "answer": answer.strip(),
                 },
             )
-            changes = {"status": "resolved", "resolved_source_id": source["id"], "resolved_at": source["created_at"]}
+            changes = {
+                "status": "resolved",
+                "resolved_source_id": source["id"],
+                "resolved_at": source["created_at"],
+                "closed_at": source["created_at"],
+            }
             await uow.gaps.update(account_id, gap_id, changes)
             await record_change(
                 uow,

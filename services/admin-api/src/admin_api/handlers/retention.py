@@ -1,4 +1,5 @@
-"""admin-api's retention: conversation facts behind performance reports, responses kept by Idempotency-Key."""
+"""admin-api's retention: conversation facts behind performance reports, responses kept by Idempotency-Key,
+knowledge gaps once closed."""
 
 from __future__ import annotations
 
@@ -17,9 +18,17 @@ async def _forget_idempotent_responses(uow: AdminUnitOfWork, before: datetime, l
     return await uow.idempotency.forget_before(before, limit)
 
 
-def retentions(*, performance_days: int, idempotency_hours: int) -> list[Retention[AdminUnitOfWork]]:
-    """Facts older than ``performance_days`` and responses older than ``idempotency_hours``."""
+async def _forget_closed_gaps(uow: AdminUnitOfWork, before: datetime, limit: int) -> int:
+    return await uow.gaps.forget_closed_before(before, limit)
+
+
+def retentions(
+    *, performance_days: int, idempotency_hours: int, closed_gap_days: int
+) -> list[Retention[AdminUnitOfWork]]:
+    """Facts older than ``performance_days``, responses older than ``idempotency_hours`` and gaps resolved or
+    dismissed more than ``closed_gap_days`` ago."""
     return [
         Retention("conversation_facts", timedelta(days=performance_days), _forget_facts),
         Retention("idempotency_keys", timedelta(hours=idempotency_hours), _forget_idempotent_responses),
+        Retention("knowledge_gaps", timedelta(days=closed_gap_days), _forget_closed_gaps),
     ]

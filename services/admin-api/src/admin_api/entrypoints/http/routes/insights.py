@@ -57,7 +57,11 @@ async def list_gaps(
     who: Reader,
     api: Services,
     status: Annotated[
-        Literal["open", "resolved", "dismissed"] | None, Query(description="Only gaps in this state.")
+        Literal["open", "resolved", "dismissed"] | None,
+        Query(
+            description="Only gaps in this state. A resolved or dismissed gap is listed until it has been closed "
+            "for ADMIN_CLOSED_GAP_RETENTION_DAYS (180 by default), then deleted."
+        ),
     ] = "open",
 ) -> KnowledgeGapList:
     return KnowledgeGapList(items=[gap_out(row) for row in await api.insights.gaps(account_id, status)])
