@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from admin_api.bootstrap import MIGRATIONS_DIR
+from alembic import command
+from customer_agent_shared.persistence.migrations import alembic_config
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.migrations import (
     assert_migrations_apply_and_roll_back,
     assert_plumbing_becomes_bounded_keeping_rows,
 )
+from customer_agent_shared.testing.plumbing import eventually
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 pytestmark = pytest.mark.integration
@@ -46,3 +52,46 @@ async def test_bounding_the_plumbing_keeps_every_row(
     await assert_plumbing_becomes_bounded_keeping_rows(
         engine, infrastructure.database_url, MIGRATIONS_DIR, schema, before="0003"
     )
+
+
+async def test_a_failed_index_build_leaves_the_column_under_its_version_and_a_retry_finishes(
+    infrastructure: InfrastructureSettings, scratch_schema: tuple[AsyncEngine, str]
+) -> None:
+    engine, schema = scratch_schema
+    config = alembic_config(MIGRATIONS_DIR, infrastructure.database_url, schema)
+    await asyncio.to_thread(command.upgrade, config, "0011")
+    async with engine.connect() as blocker:
+        # Holding this lock makes the concurrent build of the question links' index wait, so it can be cancelled.
+        await blocker.execute(text(f'LOCK TABLE "{schema}".knowledge_gap_questions IN SHARE UPDATE EXCLUSIVE MODE'))
+        upgrade = asyncio.create_task(asyncio.to_thread(command.upgrade, config, "head"))
+
+        async def cancel_the_waiting_build() -> bool:
+            async with engine.connect() as connection:
+                return bool(
+                    await connection.scalar(
+                        text(
+                            "SELECT bool_or(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE wait_event_type = "
+                            "'Lock' AND query ILIKE 'CREATE INDEX CONCURRENTLY%' AND query LIKE :table"
+                        ),
+                        {"table": f"%{schema}%knowledge_gap_questions%"},
+                    )
+                )
+
+        await eventually(cancel_the_waiting_build, "the index build waits for the lock and is cancelled")
+        with pytest.raises(Exception, match="cancel"):
+            await upgrade
+        await blocker.rollback()
+    async with engine.connect() as connection:
+        version = await connection.scalar(text(f'SELECT version_num FROM "{schema}".alembic_version'))
+    assert version == "0012", "the column and its backfill are committed under their own version"
+    await asyncio.to_thread(command.upgrade, config, "head")
+    async with engine.connect() as connection:
+        valid = await connection.execute(
+            text(
+                "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :schema AND c.relname IN "
+                "('ix_knowledge_gaps_closed_at', 'ix_knowledge_gap_questions_gap')"
+            ),
+            {"schema": schema},
+        )
+        assert dict(valid.all()) == {"ix_knowledge_gaps_closed_at": True, "ix_knowledge_gap_questions_gap": True}

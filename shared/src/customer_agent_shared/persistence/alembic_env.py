@@ -40,8 +40,4 @@ def run_service_migrations(target_metadata: MetaData, default_schema: str) -> No
             await connection.run_sync(do_run)
         await engine.dispose()
 
-    existing_connection = config.attributes.get("connection")
-    if existing_connection is not None:
-        do_run(existing_connection)
-        return
     asyncio.run(run_async())

@@ -120,7 +120,10 @@ IndexSpec = tuple[str, str, Sequence[str]]
 def create_indexes_concurrently(schema: str, indexes: Sequence[IndexSpec]) -> None:
     """Create each index with CREATE INDEX CONCURRENTLY, which lets writes to a busy table go on meanwhile,
     outside the migration's transaction (it cannot run in one). One there already is kept, unless a failed
-    earlier attempt left it invalid: that one is built again."""
+    earlier attempt left it invalid: that one is built again.
+
+    A migration file that calls this does nothing else: stepping out commits what the file did before, so a
+    failed build would leave that committed under the previous version, and every retry would redo it."""
     with op.get_context().autocommit_block():
         for name, table, columns in indexes:
             invalid = op.get_bind().scalar(
