@@ -42,6 +42,13 @@ async def units(infrastructure: InfrastructureSettings, scratch_schema: tuple[As
     return lambda: AdminUnitOfWork(sessions, outbox=outbox_table, inbox=inbox_table)
 
 
+def _sweep(units: Units, schema: str) -> RetentionSweep[AdminUnitOfWork]:
+    """The sweep of admin-api's retention over ``schema``: 400 days of facts, 48 h of responses, 180 days of
+    closed gaps."""
+    policy = retentions(performance_days=400, idempotency_hours=48, closed_gap_days=180)
+    return RetentionSweep("admin-api-test", units, policy, schema=schema, interval_seconds=0)
+
+
 async def _threads_answered(units: Units, since: datetime) -> set[str]:
     async with units() as uow:
         facts = await uow.facts.between(ACCOUNT, start=since, end=datetime.now(UTC))
@@ -58,8 +65,7 @@ async def test_facts_past_the_performance_retention_and_old_idempotent_responses
             await uow.facts.add(f"e-{thread_id}", account_id=ACCOUNT, fact=fact)
         await uow.idempotency.put(ACCOUNT, "POST /sources", "k1", StoredResponse("f", 201, {"id": "s1"}))
         await uow.commit()
-    policy = retentions(performance_days=400, idempotency_hours=48, closed_gap_days=180)
-    sweep = RetentionSweep("admin-api-test", units, policy, schema=scratch_schema[1], interval_seconds=0)
+    sweep = _sweep(units, scratch_schema[1])
 
     # Two days less an hour later the response is still there; the facts older than 400 days are not.
     assert await sweep.run_once(now + timedelta(hours=47)) == {
@@ -132,8 +138,7 @@ async def test_gaps_closed_longer_than_their_retention_go_with_their_question_li
         closed_long_ago = datetime.now(UTC) - timedelta(days=181)
         await uow.gaps.update(ACCOUNT, ids["Do you sell gift cards?"], {"closed_at": closed_long_ago})
         await uow.commit()
-    policy = retentions(performance_days=400, idempotency_hours=48, closed_gap_days=180)
-    sweep = RetentionSweep("admin-api-test", units, policy, schema=scratch_schema[1], interval_seconds=0)
+    sweep = _sweep(units, scratch_schema[1])
     now = datetime.now(UTC)
 
     assert (await sweep.run_once(now))["knowledge_gaps"] == 1
@@ -152,3 +157,29 @@ async def test_gaps_closed_longer_than_their_retention_go_with_their_question_li
     assert (await sweep.run_once(now + timedelta(days=181)))["knowledge_gaps"] == 2
     assert await _gaps_left(units) == {"Do you ship to Iceland?": "open"}
     assert await _linked(units, asked) == {"Do you ship to Iceland?"}
+
+
+async def test_gaps_an_older_pod_closed_without_a_time_are_stamped_then_deleted_in_time(
+    units: Units, scratch_schema: tuple[AsyncEngine, str]
+) -> None:
+    insights = InsightUseCases(units)
+    for n, question in enumerate(("Do you ship to Iceland?", "Can I pay with MobilePay?", "Any student discount?")):
+        await _declined(insights, question, thread=f"t-{n}", days_ago=300)
+    ids = {gap["question"]: gap["id"] for gap in await insights.gaps(ACCOUNT, None)}
+    await insights.resolve_gap(ACCOUNT, "key-1", ids["Can I pay with MobilePay?"], "Yes, with MobilePay.", None)
+    await insights.dismiss_gap(ACCOUNT, actor="key-1", gap_id=ids["Any student discount?"])
+    async with units() as uow:  # as a pod from before closed_at left them: resolved 200 days ago, dismissed
+        resolved_long_ago = datetime.now(UTC) - timedelta(days=200)
+        await uow.gaps.update(
+            ACCOUNT, ids["Can I pay with MobilePay?"], {"closed_at": None, "resolved_at": resolved_long_ago}
+        )
+        await uow.gaps.update(ACCOUNT, ids["Any student discount?"], {"closed_at": None})
+        await uow.commit()
+    sweep = _sweep(units, scratch_schema[1])
+    now = datetime.now(UTC)
+
+    # The resolved one counts from when it was resolved; the dismissal, whose time is unknown, from now.
+    assert (await sweep.run_once(now))["knowledge_gaps"] == 1
+    assert await _gaps_left(units) == {"Do you ship to Iceland?": "open", "Any student discount?": "dismissed"}
+    assert (await sweep.run_once(now + timedelta(days=181)))["knowledge_gaps"] == 1
+    assert await _gaps_left(units) == {"Do you ship to Iceland?": "open"}

@@ -9,7 +9,7 @@ from datetime import datetime
 from customer_agent_shared.events.audit import AuditRecorded
 from customer_agent_shared.persistence.retention import delete_before
 from customer_agent_shared.persistence.unit_of_work import TransactionScopedRepository
-from sqlalchemy import ColumnElement, bindparam, delete, select, tuple_, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -164,6 +164,19 @@ class KnowledgeGapRepository:
         """Delete up to ``limit`` gaps resolved or dismissed before ``before``, with their question links (never
         an open gap); return how many gaps."""
         gaps, links = knowledge_gaps_table, knowledge_gap_questions_table
+        # A pod older than closed_at closed some without it (a rolling deploy): they count as closed when
+        # resolved, or now if that is unknown, so they too are deleted in time.
+        unstamped = (
+            select(gaps.c.account_id, gaps.c.id)
+            .where(gaps.c.status != "open", gaps.c.closed_at.is_(None))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        await self._session.execute(
+            update(gaps)
+            .where(tuple_(gaps.c.account_id, gaps.c.id).in_(unstamped))
+            .values(closed_at=func.coalesce(gaps.c.resolved_at, func.now()))
+        )
         closed = (
             select(gaps.c.account_id, gaps.c.id)
             .where(gaps.c.status != "open", gaps.c.closed_at < before)
