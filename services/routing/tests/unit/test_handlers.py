@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,7 +35,7 @@ from customer_agent_shared.events.conversations import (
     CONVERSATION_RESOLVED,
     ConversationEvent,
 )
-from customer_agent_shared.events.envelope import CloudEvent, RawCloudEvent, make_event
+from customer_agent_shared.events.envelope import CloudEvent, RawCloudEvent, make_event, parse_event, serialize_event
 from customer_agent_shared.events.inbox import (
     THREAD_CLOSED,
     THREAD_REASSIGNED,
@@ -322,3 +323,39 @@ async def test_cannot_answer_hands_off_and_resolution_closes_only_an_agents_thre
     assert service.thread("missed") == (ThreadState.HUMAN, ADA)
     assert service.thread("quiet") == (ThreadState.CLOSED, None)
     assert await service.conversation.handle(conversation(CONVERSATION_CANNOT_ANSWER, "never-routed")) is None
+
+
+async def test_a_handoff_to_a_user_with_an_unusual_but_valid_id_builds_its_events() -> None:
+    service = routing()
+    user_id = "Ådá Lovelace <ada@example.com> " + "x" * 169  # 200 characters, spaces, no control character
+    await service.configure(to((AssigneeKind.USER, user_id)), users=[HandoffUser(id=user_id, paid_seat=True)])
+    await service.say("t", "m1")
+
+    await service.conversation.handle(conversation(CONVERSATION_CANNOT_ANSWER, "t", reason=HandoffReason.CANNOT_ANSWER))
+    assert await service.say("t", "m2") is Outcome.FORWARDED_TO_INBOX
+
+    handed, forwarded = service.published(INBOX_HANDOFFS, "t")
+    assert handed.data.assignee == forwarded.data.assignee == Assignee(kind=AssigneeKind.USER, id=user_id)
+    assert service.thread("t") == (ThreadState.HUMAN, (AssigneeKind.USER, user_id))
+
+
+async def test_a_snapshot_admin_api_stored_with_a_tab_in_a_user_id_hands_off_to_the_usable_people() -> None:
+    service = routing()
+    snapshot = AgentConfigSnapshot(account_id=ACCOUNT, version=1, updated_at=NOW, channels=[], users=[])
+    body = json.loads(
+        serialize_event(make_event(AGENT_CONFIG_SNAPSHOT, snapshot, source="admin-api", account_id=ACCOUNT))
+    )
+    users = [{"id": "ada\t", "paid_seat": True}, {"id": "ada", "paid_seat": True}]
+    targets = [{"kind": "user", "id": "ada\t"}, {"kind": "user", "id": "ada"}]  # ties go to the first
+    channel = {"type": WEB.type, "id": WEB.id, "handoff": {"mode": "handoff", "assign_to": targets}}
+    body["data"].update(users=users, channels=[channel])  # as admin-api published it before ids were checked
+    assert await service.account_state.fold_config(
+        "agent.config.v1", parse_event(json.dumps(body), AgentConfigSnapshot)
+    )
+    await service.say("t", "m1")
+
+    await service.conversation.handle(conversation(CONVERSATION_CANNOT_ANSWER, "t", reason=HandoffReason.CANNOT_ANSWER))
+
+    [handed] = service.published(INBOX_HANDOFFS, "t")
+    assert handed.data.assignee == Assignee(kind=AssigneeKind.USER, id="ada")
+    assert service.thread("t") == (ThreadState.HUMAN, ADA)

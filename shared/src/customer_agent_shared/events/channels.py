@@ -37,6 +37,12 @@ def is_external_id(value: str) -> bool:
     return re.fullmatch(_EXTERNAL_ID_PATTERN, value) is not None
 
 
+PERSON_ID_MAX_LENGTH = 200
+PersonId = Annotated[ExternalId, StringConstraints(max_length=PERSON_ID_MAX_LENGTH)]
+"""A user or team id (admin-api's users and teams, handoff assignees): an ``ExternalId`` that fits routing's
+200-character column, so every handoff to it can be recorded and announced."""
+
+
 class ContractModel(BaseModel):
     """Base of contract models: unknown fields are kept, so producers may add fields."""
 
@@ -152,7 +158,7 @@ class Assignee(ContractModel):
     """The receiver of a handoff."""
 
     kind: AssigneeKind = Field(description="user, team or unassigned.")
-    id: ExternalId | None = Field(default=None, max_length=200, description="User or team id; absent when unassigned.")
+    id: PersonId | None = Field(default=None, description="User or team id; absent when unassigned.")
 
 
 class TranscriptEntry(ContractModel):

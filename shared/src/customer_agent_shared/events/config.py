@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from customer_agent_shared.events.channels import AssigneeKind, ChannelType, ContractModel
+from customer_agent_shared.events.channels import AssigneeKind, ChannelType, ContractModel, PersonId, is_external_id
+
+logger = logging.getLogger(__name__)
 
 AGENT_CONFIG_SNAPSHOT = "agent.config.snapshot"
 
@@ -57,7 +62,7 @@ class HandoffTarget(ContractModel):
     """A user or team named in a handoff rule."""
 
     kind: AssigneeKind = Field(description="user or team.")
-    id: str = Field(description="User or team id.")
+    id: PersonId = Field(description="User or team id.")
 
 
 class HandoffRule(ContractModel):
@@ -115,21 +120,21 @@ class WorkingHours(ContractModel):
 class HandoffUser(ContractModel):
     """A person who can receive handoffs."""
 
-    id: str = Field(description="User id.")
+    id: PersonId = Field(description="User id.")
     name: str = Field(default="", description="Display name.")
     paid_seat: bool = Field(default=False, description="Only paid seats can receive handoffs.")
     available: bool = Field(default=True, description="False when the user set themselves away.")
     working_hours: WorkingHours = Field(default_factory=WorkingHours, description="Working hours.")
-    team_ids: list[str] = Field(default_factory=list, description="Teams the user belongs to.")
+    team_ids: list[PersonId] = Field(default_factory=list, description="Teams the user belongs to.")
 
 
 class HandoffTeam(ContractModel):
     """A team that can receive handoffs."""
 
-    id: str = Field(description="Team id.")
+    id: PersonId = Field(description="Team id.")
     name: str = Field(default="", description="Display name.")
     max_capacity: int | None = Field(default=None, ge=0, description="Max open threads; none = unlimited.")
-    member_ids: list[str] = Field(default_factory=list, description="Users in the team.")
+    member_ids: list[PersonId] = Field(default_factory=list, description="Users in the team.")
     working_hours: WorkingHours | None = Field(default=None, description="Team business hours.")
 
 
@@ -153,3 +158,54 @@ class AgentConfigSnapshot(ContractModel):
         description="Quiet hours after which a thread the agent answered counts as resolved: the credit "
         "plan's, as billing applies it (None: the service's default).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _without_unusable_people(cls, data: Any) -> Any:
+        # admin-api accepted user and team ids with control characters (but NUL) until they became PersonIds:
+        # a snapshot stored or published before then is read without those people, who could never take a
+        # handoff (building it failed), instead of failing every read of the account's configuration.
+        if not isinstance(data, dict):
+            return data
+        kept = {**data, **{key: read(data[key]) for key, read in _PEOPLE_READERS.items() if key in data}}
+        if kept != data:
+            logger.warning("agent configuration read without user or team ids that have control characters")
+        return kept
+
+
+def _usable(entries: Any, *, links: str) -> Any:
+    """The entries whose id has no control character, each naming only such ids in ``links``."""
+    if not isinstance(entries, list):
+        return entries
+    return [_with_usable_links(entry, links) for entry in entries if _is_usable(entry)]
+
+
+def _with_usable_links(entry: Any, links: str) -> Any:
+    if not isinstance(entry, dict) or not isinstance(entry.get(links), list):
+        return entry
+    return {**entry, links: [value for value in entry[links] if not isinstance(value, str) or is_external_id(value)]}
+
+
+def _is_usable(entry: Any) -> bool:
+    identifier = entry.get("id") if isinstance(entry, dict) else None
+    return not isinstance(identifier, str) or is_external_id(identifier)
+
+
+def _channels_with_usable_targets(channels: Any) -> Any:
+    if not isinstance(channels, list):
+        return channels
+    return [_channel_with_usable_targets(channel) for channel in channels]
+
+
+def _channel_with_usable_targets(channel: Any) -> Any:
+    rule = channel.get("handoff") if isinstance(channel, dict) else None
+    if not isinstance(rule, dict) or not isinstance(rule.get("assign_to"), list):
+        return channel
+    return {**channel, "handoff": {**rule, "assign_to": [target for target in rule["assign_to"] if _is_usable(target)]}}
+
+
+_PEOPLE_READERS: dict[str, Callable[[Any], Any]] = {
+    "users": lambda users: _usable(users, links="team_ids"),
+    "teams": lambda teams: _usable(teams, links="member_ids"),
+    "channels": _channels_with_usable_targets,
+}

@@ -9,6 +9,7 @@ from customer_agent_shared.events.config import ChannelDeployment, HandoffMode
 from pydantic import BaseModel, Field
 
 from admin_api.entrypoints.http.models.common import ApiModel, examples
+from admin_api.entrypoints.http.models.people import PersonIdBody
 
 CHANNEL_ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 """A channel id is the provider's (a phone number, an e-mail address, a page path): anything inbound events
@@ -21,7 +22,7 @@ class HandoffTargetBody(ApiModel):
     model_config = examples({"kind": "team", "id": "support"})
 
     kind: Literal["user", "team"]
-    id: str = Field(min_length=1, max_length=200)
+    id: PersonIdBody
 
 
 class HandoffRuleBody(ApiModel):

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from customer_agent_shared.events.channels import PersonId
 from pydantic import Field
 
 from admin_api.entrypoints.http.models.common import ApiModel, examples
+
+PersonIdBody = Annotated[PersonId, Field(min_length=1)]
+"""A user or team id: what routing can hand a thread off to (no control characters, at most 200 characters)."""
 
 
 class WorkingIntervalBody(ApiModel):
@@ -33,12 +39,12 @@ class UserBody(ApiModel):
 
     model_config = examples({"id": "u-ada", "name": "Ada", "paid_seat": True, "available": True, "team_ids": []})
 
-    id: str = Field(min_length=1, max_length=200)
+    id: PersonIdBody
     name: str = Field(default="", max_length=200)
     paid_seat: bool = False
     available: bool = True
     working_hours: WorkingHoursBody = Field(default_factory=WorkingHoursBody)
-    team_ids: list[str] = Field(default_factory=list, max_length=100)
+    team_ids: list[PersonId] = Field(default_factory=list, max_length=100)
 
 
 class UsersBody(ApiModel):
@@ -54,10 +60,10 @@ class TeamBody(ApiModel):
 
     model_config = examples({"id": "support", "name": "Support", "max_capacity": 20, "member_ids": ["u-ada"]})
 
-    id: str = Field(min_length=1, max_length=200)
+    id: PersonIdBody
     name: str = Field(default="", max_length=200)
     max_capacity: int | None = Field(default=None, ge=0, le=100_000, description="Max open threads; null = no limit.")
-    member_ids: list[str] = Field(default_factory=list, max_length=1000)
+    member_ids: list[PersonId] = Field(default_factory=list, max_length=1000)
     working_hours: WorkingHoursBody | None = None
 
 
