@@ -1,7 +1,8 @@
 """A huge body costs admin-api at most its endpoint's limit: no key or a wrong one means 401 (or 429 past the
 address's budget) before any byte is read, a Content-Length past the limit means 413 at once, a chunked body is
 cut off with 413 at the limit, and an upload past the process's concurrent uploads waits its turn (429). The key
-checked before the body is not looked up again by the endpoint.
+checked before the body is not looked up again by the endpoint, unless the body took longer than a few seconds
+(a key revoked meanwhile no longer passes).
 Measured over real HTTP (uvicorn in-process), counting the body bytes the app was handed, with a client
 that keeps sending until the answer comes."""
 
@@ -20,11 +21,12 @@ import httpx
 import pytest
 import uvicorn
 from admin_api.domain.access import Principal
+from admin_api.entrypoints.http.limits import KEY_REUSE_SECONDS
 from admin_api.entrypoints.http.security import ApiServices
 from customer_agent_shared.testing.plumbing import eventually
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .harness import Harness
+from .harness import OPERATOR, Harness
 from .test_rate_limits import SMALL, budgets_of
 
 pytestmark = pytest.mark.integration
@@ -93,6 +95,7 @@ async def send_slowly(port: int, method: str, path: str, headers: dict[str, str]
         async for chunk in body:
             writer.write(connection.send(h11.Data(data=chunk)) or b"")
             await writer.drain()
+        writer.write(connection.send(h11.EndOfMessage()) or b"")
 
     pumping = asyncio.create_task(pump())
     try:
@@ -278,6 +281,47 @@ async def test_a_request_with_a_body_looks_its_key_up_once(harness: Harness, mon
     elsewhere = await harness.client.put(other.path("/agent"), json=profile, headers=account.edit)
     assert elsewhere.status_code == 404, elsewhere.text
     assert looked_up == [account.edit_key, account.read_key, account.edit_key]
+
+
+class PausedUpload(SlowBody):
+    """An upload that sends its head, waits until ``resume`` is set, then sends the rest."""
+
+    def __init__(self, head: bytes, tail: bytes) -> None:
+        super().__init__(head=head)
+        self.tail = tail
+        self.resume = asyncio.Event()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self.head
+        await self.resume.wait()
+        yield self.tail
+
+
+async def test_a_key_revoked_while_an_upload_trickles_in_no_longer_authorises_it(harness: Harness) -> None:
+    account = await harness.new_account()
+    keys = (await harness.client.get(f"/v1/accounts/{account.id}/api-keys", headers=OPERATOR)).json()
+    edit_key_id = next(key["id"] for key in keys if "customer_agent:edit" in key["permissions"])
+    headers, head = upload_parts("revoked-boundary")
+    body = PausedUpload(head, b"Opening hours are 9 to 17.\r\n--revoked-boundary--\r\n")
+    async with served(harness.app) as (port, meter):
+        upload = asyncio.create_task(
+            send_slowly(port, "POST", account.path("/sources/files"), {**account.edit, **headers}, body)
+        )
+
+        async def key_checked_and_body_read() -> bool:
+            return meter.read >= len(head)
+
+        await eventually(key_checked_and_body_read, "the middleware passing the key and the upload's head read")
+        revoked = await harness.client.delete(f"/v1/accounts/{account.id}/api-keys/{edit_key_id}", headers=OPERATOR)
+        assert revoked.status_code == 204, revoked.text
+        await asyncio.sleep(KEY_REUSE_SECONDS + 0.5)  # the upload is slower than the key found before it is reused
+        body.resume.set()
+        answer = await upload
+    assert answer.status == 401, answer.body
+    assert "revoked" in answer.body["error"]["message"]
+    listed = await harness.client.get(account.path("/sources"), headers=account.read)
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["items"] == []
 
 
 class HeldBody(SlowBody):

@@ -4,12 +4,21 @@ leaves the endpoint and counts, and rate limits written in a notation the limits
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from admin_api.domain.access import Principal
 from admin_api.domain.errors import AdminError, TooManyRequests, Unauthenticated
-from admin_api.entrypoints.http.limits import BodyLimits, KeyVerdict, RequestLimits, principal_found
+from admin_api.entrypoints.http.limits import (
+    AUTHENTICATED,
+    KEY_REUSE_SECONDS,
+    BodyLimits,
+    FoundKey,
+    KeyVerdict,
+    RequestLimits,
+    principal_found,
+)
 from admin_api.entrypoints.http.security import (
     OPERATOR_DISABLED,
     SEND_API_KEY,
@@ -119,6 +128,14 @@ async def test_the_principal_of_a_key_checked_before_the_body_is_left_for_the_en
     assert endpoint.found is PRINCIPAL
     assert sent[0]["status"] == 204
     assert principal_found(scope, "another-key") is None  # only for the very token it was found for
+
+
+async def test_a_key_found_longer_ago_than_its_reuse_is_to_be_looked_up_again() -> None:
+    scope, _ = await _put_with_body(KeyVerdict(principal=PRINCIPAL), Endpoint())
+    found: FoundKey = scope["state"][AUTHENTICATED]
+    assert principal_found(scope, KEY) is PRINCIPAL
+    scope["state"][AUTHENTICATED] = replace(found, at=found.at - KEY_REUSE_SECONDS - 0.1)  # a body that trickled
+    assert principal_found(scope, KEY) is None
 
 
 async def test_the_operators_token_leaves_no_principal() -> None:

@@ -1,11 +1,13 @@
 """Request limits enforced before anything reads a body: the bearer header must be there, and with a body it
-must be a valid key (or the operator's token), whose principal is left in the request's state for the endpoint;
-a body may not outgrow its endpoint's limit, whether its Content-Length says so or its chunks add up to it; and
-only so many uploads run at once in a process."""
+must be a valid key (or the operator's token), whose principal is left in the request's state for the endpoint
+(for a few seconds: a slower body has its key looked up again); a body may not outgrow its endpoint's limit,
+whether its Content-Length says so or its chunks add up to it; and only so many uploads run at once in a
+process."""
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -27,7 +29,19 @@ CredentialsCheck = Callable[[str], AdminError | None]
 """Why a request to this path without any ``Authorization: Bearer`` header is refused, or None."""
 UPLOAD_RETRY_SECONDS = 5
 AUTHENTICATED = "authenticated_key"
-"""The request state's (token, principal) of the key this middleware found, so the endpoint need not look it up."""
+"""The request state's ``FoundKey`` of the key this middleware found, so the endpoint need not look it up."""
+KEY_REUSE_SECONDS = 5.0
+"""How long after the middleware found a key the endpoint takes it as still active: a body sent more slowly
+(a trickled upload) has its key looked up again, so a key revoked meanwhile no longer passes."""
+
+
+@dataclass(frozen=True)
+class FoundKey:
+    """A key this middleware found active: its token, whose it is, and when (``time.monotonic()``)."""
+
+    token: str
+    principal: Principal
+    at: float
 
 
 @dataclass(frozen=True)
@@ -43,11 +57,12 @@ KeyCheck = Callable[[str, str, str], Awaitable[KeyVerdict]]
 
 
 def principal_found(scope: Scope, token: str) -> Principal | None:
-    """The principal this middleware found for ``token`` on this request, or None if it looked up no key."""
-    found: tuple[str, Principal] | None = scope.get("state", {}).get(AUTHENTICATED)
-    if found is None or not tokens_equal(found[0], token):
+    """The principal this middleware found for ``token`` on this request at most ``KEY_REUSE_SECONDS`` ago, or
+    None (the key is to be looked up again)."""
+    found: FoundKey | None = scope.get("state", {}).get(AUTHENTICATED)
+    if found is None or not tokens_equal(found.token, token) or time.monotonic() - found.at > KEY_REUSE_SECONDS:
         return None
-    return found[1]
+    return found.principal
 
 
 @dataclass(frozen=True)
@@ -169,7 +184,7 @@ class RequestLimits:
             return None, ""  # the endpoint checks it, charging the same budgets, with nothing to read first
         verdict = await self.key_check(scope["path"], token, _client(scope))
         if verdict.principal is not None:
-            scope.setdefault("state", {})[AUTHENTICATED] = (token, verdict.principal)
+            scope.setdefault("state", {})[AUTHENTICATED] = FoundKey(token, verdict.principal, time.monotonic())
         if isinstance(verdict.refusal, TooManyRequests):
             return verdict.refusal, "auth_rate_limited"  # the address's failed-authentication budget is spent
         return verdict.refusal, "invalid_credentials"

@@ -100,7 +100,7 @@ async def key_verdict(api: ApiServices, path: str, token: str, client: str) -> K
 
 
 async def _principal_of(api: ApiServices, request: Request, token: str) -> Principal | None:
-    """The principal of the active key ``token``, or None; looked up once a request (the limits may have)."""
+    """The principal of the active key ``token``, or None; looked up again unless the limits just did."""
     found = principal_found(request.scope, token)
     return found if found is not None else await api.accounts.authenticate(token)
 
