@@ -1,6 +1,9 @@
-"""What ingestion reports about removed sources: refusals are audited, and a removed source is never listed."""
+"""What ingestion reports about removed sources: refusals are audited, and a removed source is never listed (nor
+its uploaded file kept for it)."""
 
 from __future__ import annotations
+
+import hashlib
 
 import pytest
 from customer_agent_shared.events.envelope import make_event, serialize_event
@@ -9,6 +12,7 @@ from customer_agent_shared.testing.kafka import produce_raw
 from customer_agent_shared.topics import SOURCES_STATUS
 
 from .harness import Harness, get_until
+from .test_sources import stored
 
 pytestmark = pytest.mark.integration
 
@@ -66,3 +70,19 @@ async def test_a_source_ingestion_removed_on_its_own_is_no_longer_listed(harness
     listing = await get_until(harness, account, "/sources", lambda body: not body["items"])
     assert listing["items"] == []
     assert (await client.get(account.path(f"/sources/{listed_id}"), headers=account.read)).status_code == 404
+
+
+async def test_a_file_source_ingestion_removed_on_its_own_releases_its_upload(harness: Harness) -> None:
+    client, account = harness.client, await harness.new_account()
+    content = b"Returns\n\nAnything unused goes back within 30 days.\n"
+    uploaded = await client.post(
+        account.path("/sources/files"), files={"file": ("returns.txt", content, "text/plain")}, headers=account.edit
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    source_id = uploaded.json()["id"]
+    key = hashlib.sha256(content).hexdigest()
+    assert await stored(harness, account.id, key) == content
+    await _report_deleted(harness, account.id, source_id, key_source_id=source_id)
+
+    await get_until(harness, account, "/sources", lambda body: not body["items"])
+    assert await stored(harness, account.id, key) is None  # its only holder is gone

@@ -351,12 +351,20 @@ class SourceUseCases:
             elif not is_newer_status(row["status_sequence"], status.sequence):
                 applied = False
             else:
-                if status.state is SourceState.DELETED:
-                    counts["deleted_at"] = datetime.now(UTC)  # removed in ingestion (a command not from this API)
-                await uow.sources.update(status.account_id, status.source_id, counts)
+                await _fold_newer_status(uow, status, row=row, counts=counts)
                 applied = True
             await uow.commit()
         return applied
+
+
+async def _fold_newer_status(uow: AdminUnitOfWork, status: SourceStatus, *, row: Row, counts: dict[str, Any]) -> None:
+    """Apply a newer report on a listed source; one saying ingestion removed it (a command not from this API)
+    removes it here too, releasing its file as the admin's removal does."""
+    if status.state is SourceState.DELETED:
+        counts["deleted_at"] = datetime.now(UTC)
+        if row.get("upload_sha256"):
+            await uow.uploads.delete(status.account_id, row["upload_sha256"], holder=status.source_id)
+    await uow.sources.update(status.account_id, status.source_id, counts)
 
 
 async def _locked(uow: AdminUnitOfWork, account_id: str, source_id: str) -> Row:
