@@ -177,13 +177,26 @@ async def test_a_message_with_control_characters_is_answered_and_nothing_is_dead
 
 
 async def end_of_thread(bootstrap: str, topic: str, starts: dict[int, int], key: bytes) -> tuple[int, int]:
-    """(partition, offset just past its last record) of the thread ``key`` on ``topic`` since ``starts``."""
-    records = await collect_records(
-        bootstrap, topic, from_offsets=starts, until=lambda found: any(r.key == key for r in found)
-    )
-    ours = [record for record in records if record.key == key]
-    assert ours, f"no event of the thread on {topic}"
-    return ours[-1].partition, ours[-1].offset + 1
+    """(partition, offset just past its last record) of the thread ``key`` on ``topic`` from ``starts`` to now."""
+    ends = await end_offsets(bootstrap, topic)
+    records = await collect_records(bootstrap, topic, from_offsets=starts, until=read_up_to(starts, ends))
+    assert read_up_to(starts, ends)(records), f"{topic} not read up to {ends}"
+    last = max((record for record in records if record.key == key), key=lambda record: record.offset, default=None)
+    assert last is not None, f"no event of the thread on {topic}"
+    return last.partition, last.offset + 1
+
+
+def read_up_to(starts: dict[int, int], ends: dict[int, int]) -> Callable[[list[ReceivedRecord]], bool]:
+    """``collect_records``'s stop condition once every partition is read up to ``ends`` (no transactions here)."""
+    pending = {partition: end for partition, end in ends.items() if end > starts.get(partition, 0)}
+
+    def done(records: list[ReceivedRecord]) -> bool:
+        last: dict[int, int] = {}
+        for record in records:
+            last[record.partition] = max(last.get(record.partition, -1), record.offset)
+        return all(last.get(partition, -1) >= end - 1 for partition, end in pending.items())
+
+    return done
 
 
 def read_all(count: int) -> Callable[[list[ReceivedRecord]], bool]:
