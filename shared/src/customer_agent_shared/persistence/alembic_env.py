@@ -3,11 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 
 from alembic import context
 from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import async_engine_from_config
+from sqlalchemy.ext.asyncio import AsyncEngine, async_engine_from_config
+
+logger = logging.getLogger(__name__)
+_LOCK_POLL_SECONDS = 0.5
+
+
+@contextlib.asynccontextmanager
+async def one_migrator_per_schema(engine: AsyncEngine, schema: str) -> AsyncIterator[None]:
+    """Hold a session advisory lock for ``schema`` while migrating, so two starting replicas (or a Job and a
+    replica) never run the same migration at once.
+
+    The lock is polled from an autocommit connection rather than waited for: a migrator blocked inside a
+    statement would hold a snapshot, which a concurrent index build of the one migrating waits for.
+    """
+    key = f"customer-agent-migrations:{schema}"
+    async with engine.connect() as lock_connection:
+        autocommit = await lock_connection.execution_options(isolation_level="AUTOCOMMIT")
+        waited = 0.0
+        while not await autocommit.scalar(text("SELECT pg_try_advisory_lock(hashtext(:key))"), {"key": key}):
+            if waited % 10.0 < _LOCK_POLL_SECONDS:
+                logger.info("waiting for another migrator of schema %s", schema)
+            await asyncio.sleep(_LOCK_POLL_SECONDS)
+            waited += _LOCK_POLL_SECONDS
+        try:
+            yield
+        finally:
+            await autocommit.execute(text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": key})
 
 
 def run_service_migrations(target_metadata: MetaData, default_schema: str) -> None:
@@ -36,7 +65,7 @@ def run_service_migrations(target_metadata: MetaData, default_schema: str) -> No
             prefix="sqlalchemy.",
             poolclass=pool.NullPool,
         )
-        async with engine.connect() as connection:
+        async with one_migrator_per_schema(engine, schema), engine.connect() as connection:
             await connection.run_sync(do_run)
         await engine.dispose()
 

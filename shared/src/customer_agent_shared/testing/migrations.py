@@ -4,6 +4,8 @@ schemas for tests of its repositories."""
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,12 +33,29 @@ async def migrated_sessions(
     return create_session_factory(engine.execution_options(schema_translate_map={service_schema: schema}))
 
 
+_UPGRADE = (
+    "import os, pathlib; from customer_agent_shared.persistence.migrations import upgrade_to_head; "
+    "upgrade_to_head(pathlib.Path(os.environ['MIGRATIONS_DIR']), os.environ['DATABASE_URL'], os.environ['SCHEMA'])"
+)
+
+
+async def _upgrade_in_a_process(migrations_dir: Path, database_url: str, schema: str) -> None:
+    """Upgrade to head in a process of its own, as a starting replica does (Alembic's context is per process)."""
+    environment = {**os.environ, "MIGRATIONS_DIR": str(migrations_dir), "DATABASE_URL": database_url, "SCHEMA": schema}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _UPGRADE, env=environment, stderr=asyncio.subprocess.PIPE
+    )
+    _, errors = await process.communicate()
+    assert process.returncode == 0, f"a concurrent migrator failed: {errors.decode(errors='replace')[-3000:]}"
+
+
 async def assert_migrations_apply_and_roll_back(
     engine: AsyncEngine, database_url: str, migrations_dir: Path, schema: str, expected_tables: set[str]
 ) -> None:
-    """Upgrade a fresh schema to head, check the tables, downgrade to base, check they are gone."""
+    """Upgrade a fresh schema to head (two migrators at once, as two starting replicas would), check the
+    tables, downgrade to base, check they are gone."""
     try:
-        await asyncio.to_thread(upgrade_to_head, migrations_dir, database_url, schema)
+        await asyncio.gather(*(_upgrade_in_a_process(migrations_dir, database_url, schema) for _ in range(2)))
         tables = await _tables(engine, schema)
         missing = expected_tables - tables
         assert not missing, f"tables missing after upgrade: {sorted(missing)}"
