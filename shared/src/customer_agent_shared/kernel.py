@@ -211,6 +211,7 @@ def _add_plumbing_steps(kernel: ServiceKernel, *, migrations: Sequence[tuple[Pat
     lifecycle.readiness.add("database", lambda: database_is_ready(kernel.engine))
     lifecycle.readiness.add("redis", redis_readiness(kernel.redis))
     lifecycle.readiness.add("kafka", lambda: kernel.broker.ping(timeout=2.0))
+    kernel.reliable.dependencies_answer = lifecycle.readiness.dependencies_answer
     lifecycle.readiness.add_condition(
         "consumers",
         lambda: kernel.reliable.blocked.not_ready_reason(longer_than_seconds=settings.blocked_consumer_unready_seconds),

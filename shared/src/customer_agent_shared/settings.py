@@ -158,9 +158,9 @@ class ServiceSettings(InfrastructureSettings):
         le=240,
         description="Longest one attempt of a message handler (or of a batch's transaction) may run: a hung "
         "database, search or model call is cancelled, rolled back and retried as a dependency outage, but a "
-        "message cut off 10 times in a row (its partition waiting behind it) is dead-lettered as a slow poison "
-        "message. Kept well under Kafka's max.poll.interval (300 s), past which a consumer is dropped from its "
-        "group.",
+        "message cut off 10 times in a row while every readiness check passed (its partition waiting behind "
+        "it) is dead-lettered as a slow poison message. Kept well under Kafka's max.poll.interval (300 s), past "
+        "which a consumer is dropped from its group.",
     )
     transient_retry_max_delay_seconds: float = Field(
         default=30.0,
@@ -169,7 +169,7 @@ class ServiceSettings(InfrastructureSettings):
         description="Longest wait between retries of a message whose handler failed because a dependency was "
         "unavailable (connection error, timeout, 429/503, serialization conflict). Such a message is retried "
         "until the dependency is back, with its consumer's partitions paused; it is dead-lettered only after 10 "
-        "attempts in a row cut off by the handler timeout.",
+        "attempts in a row cut off by the handler timeout while every dependency answered.",
     )
     blocked_consumer_unready_seconds: float = Field(
         default=30.0,

@@ -3,7 +3,10 @@
 The handler writes to a throwaway PostgreSQL cluster of the test's own (never the
 shared one), which the test stops for ~10 s and starts again, with real Kafka.
 The consumer's ``max_poll_interval_ms`` is shorter than the outage: only a
-consumer that keeps polling its paused partitions stays in its group.
+consumer that keeps polling its paused partitions stays in its group. A hang
+(the cluster frozen with SIGSTOP: connections open, no answer) outlasting the
+handler timeouts that dead-letter a slow message is waited out too, because the
+readiness checks say the database does not answer; without them it is not.
 """
 
 from __future__ import annotations
@@ -23,7 +26,12 @@ from customer_agent_shared.messaging.producer import KafkaEventProducer
 from customer_agent_shared.messaging.reliable import ReliableConsumerConfig, RetryPolicy
 from customer_agent_shared.observability.health import Readiness
 from customer_agent_shared.observability.metrics import TRANSIENT_RETRIES
-from customer_agent_shared.persistence.database import create_database_engine, create_session_factory, ensure_schema
+from customer_agent_shared.persistence.database import (
+    create_database_engine,
+    create_session_factory,
+    database_is_ready,
+    ensure_schema,
+)
 from customer_agent_shared.persistence.inbox import define_inbox_table
 from customer_agent_shared.persistence.outbox import define_outbox_table
 from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork, shared_transaction
@@ -222,3 +230,70 @@ async def test_a_database_outage_delays_messages_and_never_dead_letters_them(out
         for kind in ("postgres", "connection", "timeout", "handler_timeout")
     )
     assert retried > 0
+
+
+HANG_SECONDS = 8.0
+HANG_POLICY = RetryPolicy(
+    first_delay_seconds=0.05, transient_max_delay_seconds=0.5, transient_jitter_seconds=0.1, max_timeouts=3
+)
+"""Three timeouts of 1 s in a row (with the waits between them, under 5 s) dead-letter a message: the hang
+outlasts them."""
+
+
+async def run_through_a_hang(outage: Outage, *, probe: bool) -> tuple[list[str], list[str]]:
+    """Greetings flow while the database hangs for ``HANG_SECONDS``: (texts written, texts sent)."""
+    producer = KafkaEventProducer(outage.servers, service=outage.service, security=KafkaSecuritySettings())
+    config = ReliableConsumerConfig(
+        service=outage.service, send_batch=producer.send_batch, retry=HANG_POLICY, handler_timeout_seconds=1.0
+    )
+    if probe:
+        readiness = Readiness(outage.service, timeout_seconds=0.5)
+        readiness.add("database", lambda: database_is_ready(outage.engine))
+        config.dependencies_answer = readiness.dependencies_answer
+    broker = create_kafka_broker(
+        outage.servers, service=outage.service, reliable=config, security=KafkaSecuritySettings()
+    )
+    outage.subscribe(broker, config)
+    texts = [f"h{number:03d}" for number in range(20)]
+    await producer.start()
+    await broker.start()
+    try:
+        await wait_for_assignment(broker)
+        traffic = asyncio.create_task(produce_slowly(outage.servers, outage.topic, texts, 0.25))
+
+        async def some_handled() -> bool:
+            return await outage.handled() >= 3
+
+        await wait_until(some_handled, what="first messages handled", timeout_seconds=30)
+        await asyncio.to_thread(outage.database.freeze)
+        try:
+            await asyncio.sleep(HANG_SECONDS)
+        finally:
+            await asyncio.to_thread(outage.database.thaw)
+        await traffic
+        dead_lettered = await end_offsets(outage.servers, outage.topic + ".dlq")
+
+        async def all_handled_or_dead_lettered() -> bool:
+            return await outage.handled() + sum(dead_lettered.values()) >= len(texts)
+
+        await wait_until(all_handled_or_dead_lettered, what="all handled or dead-lettered", timeout_seconds=60)
+    finally:
+        await broker.stop()
+        await producer.stop()
+    return await outage.texts(), texts
+
+
+async def test_a_database_that_hangs_is_waited_out_when_readiness_says_it_does_not_answer(outage: Outage) -> None:
+    written, sent = await run_through_a_hang(outage, probe=True)
+    assert written == sent  # each exactly once, in order
+    assert await end_offsets(outage.servers, outage.topic + ".dlq") == {0: 0}
+    unresponsive = TRANSIENT_RETRIES.labels(service=outage.service, topic=outage.topic, kind="dependency_unresponsive")
+    assert unresponsive._value.get() > 0
+
+
+async def test_without_the_readiness_checks_the_same_hang_dead_letters_a_message(outage: Outage) -> None:
+    if outage.batched:
+        pytest.skip("the per-message run shows it; a batch's timeout splits into the same per-message retries")
+    written, sent = await run_through_a_hang(outage, probe=False)
+    assert (await end_offsets(outage.servers, outage.topic + ".dlq"))[0] >= 1
+    assert len(written) < len(sent)

@@ -81,3 +81,17 @@ async def test_conditions_are_read_at_every_probe() -> None:
     blocked.append("waiting for the database")
     assert await readiness.current() == {"database": True, "consumers": False}
     assert readiness.reasons() == {"consumers": "waiting for the database"}
+
+
+async def test_dependencies_answer_runs_the_checks_now_and_ignores_the_process_s_conditions() -> None:
+    check, hung = CountingCheck(), CountingCheck(delay_seconds=5.0)
+    readiness = Readiness("test", timeout_seconds=0.05, max_age_seconds=60.0)
+    readiness.add("database", check)
+    readiness.add_condition("consumers", lambda: "a consumer has waited 90 s")
+
+    assert await readiness.dependencies_answer() is True
+    check.up = False
+    assert await readiness.dependencies_answer() is False  # never the cached result
+    check.up = True
+    readiness.add("opensearch", hung)
+    assert await readiness.dependencies_answer() is False  # a check that hangs is bounded, and down

@@ -113,6 +113,50 @@ async def test_a_message_that_times_out_every_time_is_dead_lettered_after_max_ti
     assert handler.dead == [("HandlerTimeoutError", FAST.max_timeouts)]
 
 
+class Dependencies:
+    """Readiness answers in turn: False while a dependency hangs, then True (the last answer repeats)."""
+
+    def __init__(self, *answers: bool) -> None:
+        self.answers = list(answers)
+        self.asked = 0
+
+    async def __call__(self) -> bool:
+        self.asked += 1
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+async def test_timeouts_while_a_dependency_does_not_answer_are_waited_out_however_many() -> None:
+    async def hang() -> None:
+        await asyncio.Event().wait()
+
+    hangs = FAST.max_timeouts * 3
+    dependencies = Dependencies(*[False] * hangs, True)
+    handler = Handler(*[hang for _ in range(hangs)])
+    slow = config("hung-dependency", timeout=0.02)
+    slow.dependencies_answer = dependencies
+    result = await run_with_retries(slow, "t", handler, handler.dead_letter)
+    assert result == (True, "done")
+    assert handler.dead == []
+    assert (handler.calls, dependencies.asked) == (hangs + 1, hangs)
+    assert transient_retries("hung-dependency", "dependency_unresponsive") == hangs
+    assert transient_retries("hung-dependency", "handler_timeout") == 0
+
+
+async def test_only_timeouts_while_every_dependency_answers_count_toward_the_dead_letter() -> None:
+    async def hang() -> None:
+        await asyncio.Event().wait()
+
+    # Timeouts of the message alone, an outage in between: it neither counts nor restarts the count.
+    answers = [True] * (FAST.max_timeouts - 1) + [False] * 4 + [True]
+    handler = Handler(*[hang for _ in range(len(answers) + 5)])
+    slow = config("hung-message", timeout=0.02)
+    slow.dependencies_answer = Dependencies(*answers)
+    result = await run_with_retries(slow, "t", handler, handler.dead_letter)
+    assert result == (False, None)
+    assert handler.dead == [("HandlerTimeoutError", len(answers))]
+    assert transient_retries("hung-message", "dependency_unresponsive") == 4
+
+
 async def test_a_consumer_waiting_on_an_outage_is_counted_blocked_until_it_is_over() -> None:
     settings = config("blocked")
     seen: list[str | None] = []

@@ -108,6 +108,7 @@ def build_service(settings: WebchatSettings | None = None) -> WebchatService:
     deliveries = Deliveries(store)
     register_subscribers(broker, deliveries, settings.consumer_group, settings.consumer_offset_reset)
     lifecycle = _lifecycle(settings, redis=redis, producer=producer, broker=broker, committer=committer, chat=chat)
+    reliable.dependencies_answer = lifecycle.readiness.dependencies_answer
     lifecycle.readiness.add_condition(
         "consumers",
         lambda: reliable.blocked.not_ready_reason(longer_than_seconds=settings.blocked_consumer_unready_seconds),

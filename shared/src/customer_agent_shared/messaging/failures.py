@@ -45,6 +45,10 @@ class HandlerTimeoutError(TransientHandlerError):
     """A handler attempt ran longer than the handler timeout and was cancelled."""
 
 
+class DependencyUnresponsiveError(TransientHandlerError):
+    """A handler attempt timed out while a dependency did not answer its health check: an outage."""
+
+
 class FailureKind(enum.Enum):
     """How the reliable consumer treats a failed message."""
 
@@ -125,6 +129,8 @@ def transient_reason(error: BaseException) -> str | None:
     """What is unavailable when ``error`` alone means a transient failure (None if it does not)."""
     if isinstance(error, HandlerTimeoutError):
         return "handler_timeout"
+    if isinstance(error, DependencyUnresponsiveError):
+        return "dependency_unresponsive"
     if isinstance(error, TransientHandlerError):
         return "handler"
     return _postgres(error) or _opensearch(error) or _redis(error) or _kafka(error) or _http(error) or _network(error)

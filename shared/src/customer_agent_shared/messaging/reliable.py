@@ -73,6 +73,9 @@ class ReliableConsumerConfig:
     """Commits offsets of finished messages in the background; None: FastStream commits each message."""
     handler_timeout_seconds: float = DEFAULT_HANDLER_TIMEOUT_SECONDS
     """An attempt (one handler call, or one batch transaction) running longer is cancelled: a transient failure."""
+    dependencies_answer: Callable[[], Awaitable[bool]] | None = None
+    """Whether every dependency answers now (the readiness checks): a timeout while one does not is an outage,
+    never counted against the message."""
     blocked: BlockedConsumers = field(init=False)
     """The consumers now waiting for an unavailable dependency (for the gauge and ``/readyz``)."""
 

@@ -8,10 +8,13 @@ once it has waited longer than a threshold) and every retry is counted by what
 failed. An *unknown* failure (a bug) gets ``RetryPolicy.max_attempts`` attempts
 and then goes to the dead-letter topic; a *permanent* one goes there at once.
 Each attempt is bounded by the handler timeout, so a hung dependency becomes a
-transient failure instead of a stuck consumer; but ``RetryPolicy.max_timeouts``
-attempts in a row cut off by it dead-letter the message, the one way a
-transient failure ends in the dead-letter topic: a message that hangs its
-handler every time while its whole partition waits is a slow poison message.
+transient failure instead of a stuck consumer. After a timeout the process's
+dependencies are asked whether they answer (its readiness checks): if one does
+not, the hang is an outage, waited out like any other. If they all answer, the
+slowness is the message's own, and ``RetryPolicy.max_timeouts`` such attempts
+in a row dead-letter it, the one way a transient failure ends in the
+dead-letter topic: a message that hangs its handler every time while its whole
+partition waits is a slow poison message.
 """
 
 from __future__ import annotations
@@ -25,7 +28,13 @@ from typing import TYPE_CHECKING, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, wait_exponential_jitter
 
-from customer_agent_shared.messaging.failures import Failure, FailureKind, HandlerTimeoutError, classify
+from customer_agent_shared.messaging.failures import (
+    DependencyUnresponsiveError,
+    Failure,
+    FailureKind,
+    HandlerTimeoutError,
+    classify,
+)
 from customer_agent_shared.messaging.pausing import PausedConsumer, pause_current_consumer
 from customer_agent_shared.observability.metrics import CONSUMERS_BLOCKED, EVENT_RETRIES, TRANSIENT_RETRIES
 
@@ -125,7 +134,10 @@ class _MessageRetries:
         self.failure = classify(error)
         if self.failure.kind is FailureKind.UNKNOWN:
             self.unknown_failures += 1
-        self.timeouts_in_a_row = self.timeouts_in_a_row + 1 if isinstance(error, HandlerTimeoutError) else 0
+        if isinstance(error, HandlerTimeoutError):
+            self.timeouts_in_a_row += 1
+        elif not isinstance(error, DependencyUnresponsiveError):  # an outage says nothing about the message
+            self.timeouts_in_a_row = 0
         return self.failure.kind is not FailureKind.PERMANENT
 
     def stop(self, _state: RetryCallState) -> bool:
@@ -188,7 +200,12 @@ async def run_with_retries(
         reraise=True,
     )
     try:
-        return True, await retrying(bounded, attempt_once, timeout_seconds=config.handler_timeout_seconds)
+        return True, await retrying(
+            bounded,
+            attempt_once,
+            timeout_seconds=config.handler_timeout_seconds,
+            dependencies_answer=config.dependencies_answer,
+        )
     except Exception as error:
         if error is not strategy.last_error:
             raise  # not the handler's failure: let the message come back
@@ -200,13 +217,22 @@ async def run_with_retries(
         strategy.finish()
 
 
-async def bounded(attempt_once: Callable[[], Awaitable[T]], *, timeout_seconds: float) -> T:
-    """Run one attempt; one that takes longer than ``timeout_seconds`` is cancelled: ``HandlerTimeoutError``."""
+async def bounded(
+    attempt_once: Callable[[], Awaitable[T]],
+    *,
+    timeout_seconds: float,
+    dependencies_answer: Callable[[], Awaitable[bool]] | None = None,
+) -> T:
+    """Run one attempt; one that takes longer than ``timeout_seconds`` is cancelled: ``HandlerTimeoutError``,
+    or ``DependencyUnresponsiveError`` when ``dependencies_answer`` then says a dependency does not answer."""
     scope = asyncio.timeout(timeout_seconds)
     try:
         async with scope:
             return await attempt_once()
     except TimeoutError as error:
-        if scope.expired():
-            raise HandlerTimeoutError(f"handler attempt took longer than {timeout_seconds:g} s") from error
-        raise
+        if not scope.expired():
+            raise
+        message = f"handler attempt took longer than {timeout_seconds:g} s"
+        if dependencies_answer is not None and not await dependencies_answer():
+            raise DependencyUnresponsiveError(f"{message}, and a dependency does not answer") from error
+        raise HandlerTimeoutError(message) from error

@@ -51,6 +51,10 @@ class Readiness:
         """Run every check now; a check that raises or times out is down."""
         return await self._shared_check_run() | self._condition_status()
 
+    async def dependencies_answer(self) -> bool:
+        """Whether every dependency check passes now (the process's own conditions left out)."""
+        return all((await self._shared_check_run()).values())
+
     async def current(self) -> dict[str, bool]:
         """The checks' latest results while fresh (else run them now) and the conditions as they are now."""
         latest = self._latest

@@ -28,8 +28,9 @@ EVENT_RETRIES = Counter(
 TRANSIENT_RETRIES = Counter(
     "customer_agent_transient_retries_total",
     "Handler attempts that failed because a dependency was unavailable (kind: postgres, opensearch, redis, "
-    "kafka, http, timeout, connection, handler, handler_timeout); retried until it is back, except that 10 "
-    "attempts in a row cut off by the handler timeout (handler_timeout) dead-letter the message.",
+    "kafka, http, timeout, connection, handler, handler_timeout, dependency_unresponsive: a timeout while a "
+    "readiness check failed); retried until it is back, except that 10 attempts in a row cut off by the "
+    "handler timeout (handler_timeout) while every dependency answered dead-letter the message.",
     ["service", "topic", "kind"],
 )
 CONSUMERS_BLOCKED = Gauge(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -76,11 +77,24 @@ class ThrowawayPostgres:
         """Stop the server: ``fast`` disconnects clients and shuts down cleanly, ``immediate`` is a crash."""
         self._run("pg_ctl", "-D", str(self._data), "-m", mode, "-w", "-t", "60", "stop")
 
+    def freeze(self) -> None:
+        """SIGSTOP the server and its backends: connections stay open, and nothing answers (a hang)."""
+        self._signal_all(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT what ``freeze`` stopped."""
+        self._signal_all(signal.SIGCONT)
+
     def destroy(self) -> None:
         """Stop the server if it runs and remove its files."""
         if (self._data / "postmaster.pid").exists():
             self.stop("immediate")
         shutil.rmtree(self._base, ignore_errors=True)
+
+    def _signal_all(self, signum: signal.Signals) -> None:
+        server = int((self._data / "postmaster.pid").read_text().split("\n", 1)[0])
+        for pid in (*_children(server), server):
+            os.kill(pid, signum)
 
     def _run(self, program: str, *arguments: str) -> None:
         command = [str(self._bin / program), *arguments]
@@ -95,3 +109,19 @@ class ThrowawayPostgres:
 
 def _version(directory: Path) -> tuple[int, ...]:
     return tuple(int(part) for part in directory.parent.name.split(".") if part.isdigit())
+
+
+def _children(parent: int) -> list[int]:
+    """The processes whose parent is ``parent`` (from /proc: the server's backends)."""
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # exited meanwhile
+        # The command name (in parentheses) may hold spaces: fields after its closing parenthesis are fixed.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+            found.append(int(entry.name))
+    return found
