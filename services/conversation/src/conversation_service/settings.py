@@ -66,8 +66,9 @@ class ConversationSettings(ServiceSettings, BatchConsumerSettings, EmbeddingSett
         default=False,
         description=(
             "Also tell the visitor they are being passed to a person when conversation hands off "
-            "(off by default: routing sends the availability message that fits). A handoff because the content "
-            "index stayed unavailable always tells them."
+            "(off by default: routing sends the availability message that fits; leave it off when a channel's "
+            'handoff rule is to stay assigned, whose visitors get "handoff unavailable" instead). A handoff '
+            "because the content index stayed unavailable always says it cannot look this up now."
         ),
     )
     llm_parallel_answers: int = Field(

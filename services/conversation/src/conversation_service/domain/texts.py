@@ -30,15 +30,15 @@ HANDOFF_NOTICE: dict[str, str] = {
     "es": "Le paso con un compañero que podrá ayudarle.",
 }
 
+# No promise of a person: routing's message that follows says what happens next, and on a channel whose
+# rule is to stay assigned that is "handoff unavailable".
 TEMPORARILY_UNAVAILABLE: dict[str, str] = {
-    "en": "Sorry, I can't look this up right now. I'll pass you on to a colleague who can help you further.",
-    "da": "Beklager, jeg kan ikke slå det op lige nu. Jeg sender dig videre til en kollega, som kan hjælpe dig.",
-    "nl": "Sorry, ik kan dit nu niet opzoeken. Ik verbind u door met een collega die u verder kan helpen.",
-    "de": "Entschuldigung, ich kann das gerade nicht nachschlagen. Ich leite Sie an eine Kollegin oder einen "
-    "Kollegen weiter, die Ihnen weiterhelfen können.",
-    "fr": "Désolé, je ne peux pas consulter cela pour le moment. Je vous mets en relation avec un collègue "
-    "qui pourra vous aider.",
-    "es": "Lo siento, ahora mismo no puedo consultarlo. Le paso con un compañero que podrá ayudarle.",
+    "en": "Sorry, I can't look this up right now.",
+    "da": "Beklager, jeg kan ikke slå det op lige nu.",
+    "nl": "Sorry, ik kan dit nu niet opzoeken.",
+    "de": "Entschuldigung, ich kann das gerade nicht nachschlagen.",
+    "fr": "Désolé, je ne peux pas consulter cela pour le moment.",
+    "es": "Lo siento, ahora mismo no puedo consultarlo.",
 }
 
 FEEDBACK_THANKS: dict[str, str] = {
