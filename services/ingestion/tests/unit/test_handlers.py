@@ -63,7 +63,7 @@ class Ingestion:
         """Carry out one source command."""
         await self.commands.handle(command_event(event_type, source_id, kind, **fields))
 
-    async def article(self, article_id: str, body: str) -> None:
+    async def article(self, article_id: str, body: str, language: str | None = None) -> None:
         """Apply one published article."""
         article = ArticleChanged(
             account_id=ACCOUNT,
@@ -71,6 +71,7 @@ class Ingestion:
             url=f"https://help.example.test/{article_id}",
             title=article_id,
             body_html=f"<p>{body}</p>",
+            language=language,
             updated_at=datetime.now(UTC),
         )
         await self.articles.handle(make_event(ARTICLE_PUBLISHED, article, source="kb", account_id=ACCOUNT))
@@ -241,6 +242,18 @@ async def test_a_removed_knowledge_base_refuses_later_articles_until_one_is_adde
     await ingestion.article("shipping", "We ship every weekday.")
     assert [chunk.title for chunk in ingestion.index.of_source("kb")] == ["shipping"]
     assert ingestion.index.of_source(IMPLICIT_KB_SOURCE) == []
+
+
+async def test_an_article_without_a_language_is_indexed_in_the_language_of_its_body() -> None:
+    ingestion = Ingestion()
+    await ingestion.article(
+        "returnering",
+        "Du kan returnere varer inden for 30 dage. Pengene bliver sat ind på din konto, når vi har modtaget "
+        "pakken, og det tager normalt tre til fem hverdage.",
+    )
+    await ingestion.article("returns", "Returns are free for 30 days.", language="en-GB")
+
+    assert sorted(chunk.language for chunk in ingestion.index.of_source(IMPLICIT_KB_SOURCE)) == ["da", "en"]
 
 
 PRICES = b"Prices\n\nThe gold plan costs 10 EUR a month and the silver plan 5 EUR.\n"

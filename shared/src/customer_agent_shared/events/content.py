@@ -22,5 +22,7 @@ class ArticleChanged(ContractModel):
     url: str = Field(default="", description="Public URL of the article.")
     title: str = Field(default="", description="Article title.")
     body_html: str = Field(default="", description="Article body as HTML (empty on delete).")
-    language: str = Field(default="en", description="Article language (BCP 47).")
+    language: str | None = Field(
+        default=None, description="Article language (BCP 47); when absent, ingestion detects it from the body."
+    )
     updated_at: datetime = Field(description="When the article last changed.")
