@@ -319,7 +319,12 @@ async def test_handoff_settings_defaults_and_conditional_update(harness: Harness
     kept = await client.put(account.path("/handoff"), json={"messages": {"de": four}}, headers=account.edit)
     assert kept.status_code == 200, kept.text
     assert kept.json()["messages"]["de"]["handoff_unavailable"] == "Geht nicht."
-    assert await audit_trail(harness, account, target_type="handoff") == [("handoff", "edit", "handoff")] * 2
+    # a PUT changes only the languages it names; null gives a language its default messages back
+    danish = await client.put(account.path("/handoff"), json={"messages": {"da": four}}, headers=account.edit)
+    assert (danish.json()["messages"]["da"]["away"], danish.json()["messages"]["de"]["away"]) == ("Weg.", "Weg.")
+    reset = (await client.put(account.path("/handoff"), json={"messages": {"de": None}}, headers=account.edit)).json()
+    assert (reset["messages"]["de"], reset["messages"]["da"]["away"]) == (messages["de"], "Weg.")
+    assert await audit_trail(harness, account, target_type="handoff") == [("handoff", "edit", "handoff")] * 4
 
 
 def _key_ids(trail: list[tuple[str, str, str]]) -> list[str]:

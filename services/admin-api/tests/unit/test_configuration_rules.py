@@ -209,6 +209,28 @@ def test_a_language_given_without_its_handoff_unavailable_text_keeps_or_defaults
     assert again.handoff.messages["da"].available == "Hej!"
 
 
+def test_saving_one_languages_messages_keeps_another_languages() -> None:
+    danish = {"available": "Hej!", "away": "a", "at_capacity": "b", "outside_hours": "c", "handoff_unavailable": "d"}
+    brazilian = {**danish, "available": "Olá!"}
+    first = rules.set_handoff_settings(config(), None, {"da": danish, "pt-BR": brazilian})
+    german = {**danish, "available": "Hallo!"}
+    second = rules.set_handoff_settings(first, None, {"de": german})
+    assert second.handoff.messages["de"].available == "Hallo!"
+    assert second.handoff.messages["da"] == AvailabilityMessages(**danish)
+    assert second.handoff.messages["pt-br"] == AvailabilityMessages(**brazilian)
+    assert second.handoff.messages["en"] == DEFAULT_AVAILABILITY_MESSAGES["en"]
+
+
+def test_a_language_sent_as_null_goes_back_to_its_defaults_or_away() -> None:
+    custom = {"available": "Hej!", "away": "a", "at_capacity": "b", "outside_hours": "c", "handoff_unavailable": "d"}
+    first = rules.set_handoff_settings(config(), None, {"da": custom, "pt-BR": custom, "de": custom})
+    reset = rules.set_handoff_settings(first, None, {"DA": None, "pt-br": None})
+    assert reset.handoff.messages["da"] == DEFAULT_AVAILABILITY_MESSAGES["da"]
+    assert "pt-br" not in reset.handoff.messages  # no defaults in that language: its messages are gone
+    assert reset.handoff.messages["de"] == AvailabilityMessages(**custom)
+    assert rules.set_handoff_settings(reset, None, {"it": None}).handoff.messages == reset.handoff.messages
+
+
 def test_next_version_increments() -> None:
     assert rules.next_version(config(), NOW).version == 2
 

@@ -230,29 +230,37 @@ def normalize_triggers(triggers: list[str]) -> list[str]:
 def set_handoff_settings(
     config: AgentConfigSnapshot,
     triggers: list[str] | None,
-    messages: Mapping[str, Mapping[str, str]] | None,
+    messages: Mapping[str, Mapping[str, str] | None] | None,
 ) -> AgentConfigSnapshot:
-    """Replace triggers and/or messages; languages not given keep their defaults.
+    """Replace triggers and/or the messages of the languages given; languages not given keep theirs.
 
     ``messages`` holds each language's texts by name (the fields of ``AvailabilityMessages``); a language
     given without ``handoff_unavailable`` keeps the text it had, else gets the default (see
-    ``handoff_unavailable_text``).
+    ``handoff_unavailable_text``). A language given as None loses its own messages: it goes back to its
+    default ones, or is dropped when there are none in that language.
     """
     current = config.handoff
     new_triggers = current.triggers if triggers is None else normalize_triggers(triggers)
-    if messages is None:
-        new_messages = current.messages
-    else:
-        complete: dict[str, AvailabilityMessages] = {}
-        for language, texts in messages.items():
-            if not LANGUAGE_TAG.match(language.lower()):
-                raise InvalidRequest(
-                    f"{language!r} is not a language tag; key messages by language, e.g. 'en', 'da' or 'pt-br'."
-                )
-            fallback = {"handoff_unavailable": handoff_unavailable_text(current.messages, language)}
-            complete[language] = AvailabilityMessages.model_validate({**fallback, **texts})
-        new_messages = messages_with_defaults(complete)
+    new_messages = current.messages if messages is None else _merged_messages(current.messages, messages)
     return config.model_copy(update={"handoff": HandoffSettings(triggers=new_triggers, messages=new_messages)})
+
+
+def _merged_messages(
+    current: Mapping[str, AvailabilityMessages], changes: Mapping[str, Mapping[str, str] | None]
+) -> dict[str, AvailabilityMessages]:
+    merged = dict(current)
+    for language, texts in changes.items():
+        tag = language.lower()
+        if not LANGUAGE_TAG.match(tag):
+            raise InvalidRequest(
+                f"{language!r} is not a language tag; key messages by language, e.g. 'en', 'da' or 'pt-br'."
+            )
+        if texts is None:
+            merged.pop(tag, None)
+            continue
+        fallback = {"handoff_unavailable": handoff_unavailable_text(current, language)}
+        merged[tag] = AvailabilityMessages.model_validate({**fallback, **texts})
+    return messages_with_defaults(merged)
 
 
 def handoff_unavailable_text(current: Mapping[str, AvailabilityMessages], language: str) -> str:

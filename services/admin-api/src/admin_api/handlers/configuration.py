@@ -194,7 +194,7 @@ class ConfigurationUseCases:
         *,
         actor: str,
         triggers: list[str] | None,
-        messages: Mapping[str, Mapping[str, str]] | None,
+        messages: Mapping[str, Mapping[str, str] | None] | None,
         if_match: str | None,
     ) -> AgentConfigSnapshot:
         """Replace trigger phrases and/or availability messages (conditional on If-Match; see

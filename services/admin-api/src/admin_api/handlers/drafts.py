@@ -50,7 +50,7 @@ class DraftChange:
     profile: AgentProfile | None = None
     keep_answer_threshold: bool = False
     triggers: list[str] | None = None
-    messages: Mapping[str, Mapping[str, str]] | None = None
+    messages: Mapping[str, Mapping[str, str] | None] | None = None
     change_handoff: bool = False
     channel_rules: dict[str, HandoffRule] = field(default_factory=dict)
 

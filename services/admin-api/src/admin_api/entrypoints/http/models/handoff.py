@@ -36,12 +36,38 @@ class MessagesBody(ApiModel):
 
 
 class HandoffSettingsBody(ApiModel):
-    """Trigger words/phrases and availability messages; omitted fields keep their value."""
+    """Trigger words/phrases and availability messages; omitted fields (and languages) keep their value."""
 
-    model_config = examples({"triggers": ["human", "talk to a person"]})
+    model_config = examples(
+        {"triggers": ["human", "talk to a person"]},
+        {
+            "messages": {
+                "da": {
+                    "available": "Vi er her om lidt.",
+                    "away": "Vi er væk.",
+                    "at_capacity": "Travlt; vent venligst.",
+                    "outside_hours": "Vi har lukket.",
+                },
+                "pt-br": None,
+            }
+        },
+    )
 
     triggers: list[Annotated[str, Field(max_length=100)]] | None = Field(default=None, max_length=200)
-    messages: dict[str, MessagesBody] | None = Field(default=None, description="Keyed by language, e.g. 'en'.")
+    messages: dict[str, MessagesBody | None] | None = Field(
+        default=None,
+        description="Keyed by language, e.g. 'en'; only the languages given change, null resets one to its "
+        "default messages (or removes it when it has none).",
+    )
+
+    def message_changes(self) -> dict[str, dict[str, str] | None] | None:
+        """Each language's texts as sent (None: back to the defaults); None when no messages were sent."""
+        if self.messages is None:
+            return None
+        return {
+            language: None if texts is None else texts.model_dump(exclude_none=True)
+            for language, texts in self.messages.items()
+        }
 
 
 class HandoffSettingsOut(BaseModel):

@@ -34,9 +34,6 @@ def _change(body: DraftBody) -> DraftChange:
         )
         keep_threshold = "answer_threshold" not in agent.model_fields_set
     handoff = body.handoff
-    messages = None
-    if handoff is not None and handoff.messages is not None:
-        messages = {language: value.model_dump(exclude_none=True) for language, value in handoff.messages.items()}
     rules = {
         channel.id: HandoffRule.model_validate(channel.handoff.model_dump(mode="json"))
         for channel in body.channels or []
@@ -45,7 +42,7 @@ def _change(body: DraftBody) -> DraftChange:
         profile=profile,
         keep_answer_threshold=bool(keep_threshold),
         triggers=handoff.triggers if handoff is not None else None,
-        messages=messages,
+        messages=handoff.message_changes() if handoff is not None else None,
         change_handoff=handoff is not None,
         channel_rules=rules,
     )

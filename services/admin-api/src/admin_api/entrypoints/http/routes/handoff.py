@@ -30,6 +30,10 @@ async def get_handoff(account_id: AccountId, who: Reader, api: Services, respons
     response_model=HandoffSettingsOut,
     responses={**EDIT_ERRORS, **error_responses(412), 200: {"headers": ETAG_HEADER, "description": "Saved."}},
     summary="Change trigger phrases and/or availability messages",
+    description="Omitted fields keep their value. `messages` changes only the languages it names: a language "
+    "left out keeps its messages; within a language all four messages are required and `handoff_unavailable`, "
+    "left out, keeps its current text (else the default one); a language sent as `null` loses its own "
+    "messages and goes back to the default ones (a language without defaults is removed).",
 )
 async def put_handoff(
     account_id: AccountId,
@@ -39,11 +43,8 @@ async def put_handoff(
     response: Response,
     if_match: IfMatch = None,
 ) -> HandoffSettingsOut:
-    messages = None
-    if body.messages is not None:
-        messages = {language: value.model_dump(exclude_none=True) for language, value in body.messages.items()}
     config = await api.configuration.set_handoff(
-        account_id, actor=who.key_id, triggers=body.triggers, messages=messages, if_match=if_match
+        account_id, actor=who.key_id, triggers=body.triggers, messages=body.message_changes(), if_match=if_match
     )
     response.headers["ETag"] = handoff_etag(config)
     return handoff_out(config)
