@@ -110,3 +110,21 @@ async def test_a_body_of_neither_shape_is_refused_for_both() -> None:
     details = response.json()["error"]["details"]
     assert [detail["field"] for detail in details] == ["body", "body"]
     assert "valid list" in details[0]["problem"]
+
+
+async def test_a_method_not_allowed_says_which_methods_are() -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/things")
+    async def things() -> list[int]:
+        return []
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.delete("/things")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET"
+    assert response.json() == {
+        "error": {"code": "method_not_allowed", "message": "DELETE is not allowed on this path; it takes GET."}
+    }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import UnionType
 from typing import Any, Union, get_origin
 
@@ -68,13 +68,22 @@ READ_ERRORS = error_responses(401, 403, 404, 422, 429)
 EDIT_ERRORS = error_responses(401, 403, 404, 422, 429)
 
 
-def error_json(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> JSONResponse:
-    """An error response."""
+def error_json(
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """An error response (with ``headers``, and a 401 with its WWW-Authenticate challenge)."""
     body: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         body["details"] = details
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"error": body}, status_code=status, headers=headers)
+    sent = dict(headers or {})
+    if status == 401:
+        sent["WWW-Authenticate"] = "Bearer"
+    return JSONResponse({"error": body}, status_code=status, headers=sent or None)
 
 
 def admin_error_json(error: AdminError) -> JSONResponse:
@@ -183,15 +192,18 @@ def _validation_error_handler(
     return on_validation_error
 
 
-async def _on_http_error(_request: Request, error: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "forbidden"}
     message = error.detail if isinstance(error.detail, str) else "Request failed."
+    headers = error.headers or {}
     if error.status_code == 400:  # e.g. a malformed multipart body: a validation failure like any other
         return error_json(422, "malformed_request", f"The request body could not be read: {message}")
     if error.status_code == 404 and message == "Not Found":
         message = "No such endpoint; see /docs for the API."
-    return error_json(error.status_code, codes.get(error.status_code, "http_error"), message)
+    if error.status_code == 405 and "Allow" in headers:
+        message = f"{request.method} is not allowed on this path; it takes {headers['Allow']}."
+    return error_json(error.status_code, codes.get(error.status_code, "http_error"), message, headers=headers)
 
 
 async def _on_database_error(_request: Request, error: Exception) -> JSONResponse:
