@@ -170,9 +170,9 @@ TOPICS: tuple[TopicSpec, ...] = (
     ),
     TopicSpec(
         BILLING_COMMANDS,
-        "Commands to billing: purchases, plan changes, adjustments.",
+        "Commands to billing: purchases, plan changes, adjustments, opening a new account's credits.",
         key="{account_id}",
-        event_types=("credits.purchase", "credits.plan_set", "credits.adjust"),
+        event_types=("credits.purchase", "credits.plan_set", "credits.adjust", "credits.plan_change", "credits.open"),
     ),
     TopicSpec(
         SOURCES_COMMANDS,

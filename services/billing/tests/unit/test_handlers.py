@@ -13,11 +13,16 @@ from billing_service.handlers.metering import ConversationMetering, InboxMeterin
 from billing_service.handlers.scheduler import BillingScheduler
 from customer_agent_shared.events.billing import (
     CREDITS_EXHAUSTED,
+    CREDITS_OPEN,
+    CREDITS_PLAN_CHANGE,
+    CREDITS_PLAN_SET,
     CREDITS_PURCHASE,
     CREDITS_RESTORED,
     CREDITS_STATE,
     BillingCommand,
     CreditPlan,
+    CreditPlanChange,
+    CreditState,
     PricingRule,
 )
 from customer_agent_shared.events.channels import Assignee, AssigneeKind
@@ -90,6 +95,12 @@ class Billing:
     def state_types(self) -> list[str]:
         """The committed credit-state events, by type."""
         return [event.type for topic, _, event in self.database.published if topic == BILLING_CREDIT_STATE]
+
+    def published_plan(self) -> CreditPlan:
+        """The plan of the latest committed credit state."""
+        states = [event.data for topic, _, event in self.database.published if topic == BILLING_CREDIT_STATE]
+        assert isinstance(states[-1], CreditState)
+        return states[-1].plan
 
 
 async def test_a_purchase_applies_once_even_when_the_command_comes_again_under_a_new_event() -> None:
@@ -170,3 +181,62 @@ async def test_the_scheduler_charges_a_quiet_thread_and_the_monthly_reset_restor
     billing.now = datetime(2026, 12, 1, 1, tzinfo=UTC)  # past the reset on the 1st
     assert await billing.scheduler().run_once() == 1
     assert (billing.balance(), billing.state_types()[-1]) == (1, CREDITS_RESTORED)
+
+
+async def test_opening_an_account_publishes_its_default_plan_once() -> None:
+    billing = Billing(CreditPlan(monthly_allotment=10, resolution_hours=24))
+
+    assert await billing.command("open-1", CREDITS_OPEN)
+    assert not await billing.command("open-1", CREDITS_OPEN)  # the same command again, under a new event id
+    billing.database.tables.commands.clear()  # its id expired: the account being open is enough
+    assert not await billing.command("open-1", CREDITS_OPEN)
+
+    assert billing.entries() == [(EntryKind.ALLOTMENT, 10)]
+    assert billing.state_types() == [CREDITS_STATE]
+    assert billing.published_plan() == CreditPlan(monthly_allotment=10, resolution_hours=24)
+
+
+async def test_opening_an_account_billing_already_opened_on_a_conversation_changes_nothing() -> None:
+    billing = Billing(CreditPlan(monthly_allotment=10))
+    await billing.conversation(CONVERSATION_ANSWERED, "t-1", at=T0)
+
+    assert not await billing.command("open-1", CREDITS_OPEN)
+
+    assert billing.entries() == [(EntryKind.ALLOTMENT, 10), (EntryKind.USAGE, -1)]
+    assert billing.state_types() == [CREDITS_STATE, CREDITS_STATE]
+
+
+async def test_a_plan_change_merges_onto_the_current_plan() -> None:
+    billing = Billing(CreditPlan(monthly_allotment=1000, resolution_hours=24))
+    await billing.command("c-1", CREDITS_PLAN_CHANGE, plan_change=CreditPlanChange(monthly_allotment=10))
+
+    await billing.command(
+        "c-2", CREDITS_PLAN_CHANGE, plan_change=CreditPlanChange(auto_upgrade_pack_credits=50, auto_upgrade_limit=1)
+    )
+
+    assert billing.published_plan() == CreditPlan(
+        monthly_allotment=10, resolution_hours=24, auto_upgrade_pack_credits=50, auto_upgrade_limit=1
+    )
+    assert billing.balance() == 10
+    assert billing.entries() == [(EntryKind.ALLOTMENT, 1000), (EntryKind.ALLOTMENT, -990), (EntryKind.ALLOTMENT, 0)]
+
+
+async def test_a_plan_change_for_an_account_billing_does_not_know_merges_onto_the_default_plan() -> None:
+    billing = Billing(CreditPlan(monthly_allotment=10, reset_day=15, timezone="Europe/Copenhagen"))
+
+    assert await billing.command("c-1", CREDITS_PLAN_CHANGE, plan_change=CreditPlanChange(auto_upgrade_limit=2))
+
+    assert billing.published_plan() == CreditPlan(
+        monthly_allotment=10, reset_day=15, timezone="Europe/Copenhagen", auto_upgrade_limit=2
+    )
+    assert billing.balance() == 10
+
+
+async def test_a_whole_plan_set_from_before_plan_changes_still_replaces_the_plan() -> None:
+    billing = Billing(CreditPlan(monthly_allotment=10))
+    await billing.command("c-1", CREDITS_PLAN_CHANGE, plan_change=CreditPlanChange(resolution_hours=24))
+
+    assert await billing.command("c-2", CREDITS_PLAN_SET, plan=CreditPlan(monthly_allotment=20))
+
+    assert billing.published_plan() == CreditPlan(monthly_allotment=20)  # resolution_hours back to the plan's
+    assert billing.balance() == 20

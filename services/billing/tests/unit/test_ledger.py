@@ -18,12 +18,13 @@ from billing_service.domain.ledger import (
     balance_of,
     change_plan,
     crossing,
+    merged_plan,
     open_account,
     record_adjustment,
     record_purchase,
     record_usage,
 )
-from customer_agent_shared.events.billing import CreditPlan
+from customer_agent_shared.events.billing import CreditPlan, CreditPlanChange, PricingRule
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -168,6 +169,25 @@ def test_plan_change_grants_the_allotment_difference_and_moves_the_reset_date() 
     assert decision.transition is Transition.RESTORED
     assert decision.account.reset_at == datetime(2026, 11, 25, tzinfo=UTC)
     assert not change_plan(decision.account, CreditPlan(), "command:c1", NOW, {decision.entries[0].key}).changed
+
+
+def test_a_plan_change_keeps_the_fields_it_leaves_out() -> None:
+    current = CreditPlan(
+        monthly_allotment=10,
+        reset_day=15,
+        timezone="Europe/Copenhagen",
+        pricing_rule=PricingRule.PER_RESOLUTION,
+        credits_per_unit=2,
+        resolution_hours=24,
+    )
+    change = CreditPlanChange(auto_upgrade_pack_credits=50, auto_upgrade_limit=1)
+
+    merged = merged_plan(current, change)
+
+    assert merged == current.model_copy(update={"auto_upgrade_pack_credits": 50, "auto_upgrade_limit": 1})
+    assert merged_plan(merged, CreditPlanChange(monthly_allotment=0)).monthly_allotment == 0  # 0 is a value
+    every_field = CreditPlanChange(**CreditPlan().model_dump())
+    assert merged_plan(current, every_field) == CreditPlan()
 
 
 def test_adjustments_add_or_remove_and_zero_is_a_no_op() -> None:

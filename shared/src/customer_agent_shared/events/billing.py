@@ -12,7 +12,9 @@ from customer_agent_shared.events.channels import ContractModel
 CREDITS_PURCHASE = "credits.purchase"
 CREDITS_PLAN_SET = "credits.plan_set"
 CREDITS_ADJUST = "credits.adjust"
-BILLING_COMMAND_TYPES = (CREDITS_PURCHASE, CREDITS_PLAN_SET, CREDITS_ADJUST)
+CREDITS_PLAN_CHANGE = "credits.plan_change"
+CREDITS_OPEN = "credits.open"
+BILLING_COMMAND_TYPES = (CREDITS_PURCHASE, CREDITS_PLAN_SET, CREDITS_ADJUST, CREDITS_PLAN_CHANGE, CREDITS_OPEN)
 
 CREDITS_STATE = "credits.state"
 CREDITS_EXHAUSTED = "credits.exhausted"
@@ -40,13 +42,31 @@ class CreditPlan(ContractModel):
     auto_upgrade_limit: int = Field(default=0, ge=0, description="Max auto packs per period.")
 
 
+# A partial change is a command type of its own: a billing that predates it refuses the type as unknown
+# (dead letter) instead of reading a whole credits.plan_set plan filled in with defaults.
+class CreditPlanChange(ContractModel):
+    """The plan fields a ``credits.plan_change`` sets; a field left out keeps the account's current value."""
+
+    monthly_allotment: int | None = Field(default=None, ge=0, description="Credits granted each period.")
+    reset_day: int | None = Field(default=None, ge=1, le=28, description="Day of month the allotment resets.")
+    timezone: str | None = Field(default=None, description="Time zone of the reset.")
+    pricing_rule: PricingRule | None = Field(default=None, description="Pricing.")
+    credits_per_unit: int | None = Field(default=None, ge=1, description="Credits per conversation/resolution.")
+    resolution_hours: int | None = Field(default=None, ge=1, description="Quiet hours before a resolution.")
+    auto_upgrade_pack_credits: int | None = Field(default=None, ge=0, description="Credits per auto pack (0 = off).")
+    auto_upgrade_limit: int | None = Field(default=None, ge=0, description="Max auto packs per period.")
+
+
 class BillingCommand(ContractModel):
-    """A command to the ledger's only writer."""
+    """A command to the ledger's only writer (``credits.open`` needs no more than the ids)."""
 
     account_id: str = Field(description="Account id.")
     command_id: str = Field(description="Idempotency id of the command.")
     credits: int | None = Field(default=None, description="Credits purchased or adjusted.")
-    plan: CreditPlan | None = Field(default=None, description="New plan (plan_set).")
+    plan: CreditPlan | None = Field(default=None, description="Whole new plan (plan_set, sent before plan_change).")
+    plan_change: CreditPlanChange | None = Field(
+        default=None, description="The plan fields to change (plan_change); the others keep their values."
+    )
     note: str | None = Field(default=None, description="Why (adjust).")
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from customer_agent_shared.events.billing import CreditPlan
+from customer_agent_shared.events.billing import CreditPlan, CreditPlanChange
 
 from billing_service.domain.periods import period_containing
 
@@ -212,6 +212,11 @@ def change_plan(
     period = period_containing(now, plan.reset_day, plan.timezone)
     after = replace(account, plan=plan, period_start=period.start, reset_at=period.end)
     return _settle(account, _append(after, delta), [delta], "plan")
+
+
+def merged_plan(current: CreditPlan, change: CreditPlanChange) -> CreditPlan:
+    """The current plan with the fields the change sets; the fields it leaves out keep their values."""
+    return CreditPlan.model_validate({**current.model_dump(), **change.model_dump(exclude_none=True)})
 
 
 def apply_due_reset(account: CreditAccount, now: datetime) -> Decision:

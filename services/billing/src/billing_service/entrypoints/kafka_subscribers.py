@@ -47,7 +47,7 @@ def register_subscribers(
 
     @subscribe.each(
         BILLING_COMMANDS,
-        description="Apply purchases, plan changes and adjustments; billing is the only ledger writer.",
+        description="Open new accounts; apply purchases, plan changes, adjustments (billing alone writes the ledger).",
     )
     async def on_billing_command(event: CloudEvent[BillingCommand]) -> None:
         await commands.handle(event)
