@@ -105,6 +105,11 @@ async def test_access_control(harness: Harness, method: str, suffix: str, body: 
         assert keyed.status_code == 422, keyed.text
         assert keyed.json()["error"]["message"].startswith("The request body is not valid JSON: ")
 
+    # the operator's token is valid but manages accounts, keys and credits only: 403 saying what to use
+    operator = await client.request(method, mine.path(suffix), headers=OPERATOR, json=body)
+    assert operator.status_code == 403, operator.text
+    assert f"API key of account {mine.id!r}" in operator.json()["error"]["message"]
+
     foreign = await client.request(method, mine.path(suffix), headers=other.edit, json=body)
     assert foreign.status_code == 404, foreign.text
     assert foreign.json()["error"]["code"] == "not_found"

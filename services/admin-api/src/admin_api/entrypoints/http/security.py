@@ -67,6 +67,11 @@ OPERATOR_DISABLED = "Operator endpoints are disabled: set ADMIN_BOOTSTRAP_TOKEN 
 SEND_OPERATOR_TOKEN = "Send the operator's bootstrap token as 'Authorization: Bearer <token>'."
 SEND_API_KEY = "Send an API key as 'Authorization: Bearer <key>'."
 UNKNOWN_KEY = "The API key is unknown or was revoked."
+OPERATOR_ON_ACCOUNT = (
+    "The operator's bootstrap token manages accounts, API keys, credit purchases and plan changes only; call this "
+    "endpoint with an API key of account {account_id!r} (the operator creates one with POST "
+    "/v1/accounts/{account_id}/api-keys)."
+)
 ACCOUNTS_PATH = "/v1/accounts"
 OPERATOR_BUDGET = "operator"
 OPERATOR_PATH = re.compile(r"^/v1/accounts(/[^/]+/(api-keys(/[^/]*)?|credits/purchases|credits/plan))?/?$")
@@ -110,11 +115,17 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _is_operator(api: ApiServices, credentials: HTTPAuthorizationCredentials | None) -> bool:
+    """Whether the request carries the operator's bootstrap token (never, with operator endpoints disabled)."""
+    token = api.bootstrap_token
+    return credentials is not None and token is not None and tokens_equal(credentials.credentials, token)
+
+
 async def require_operator(api: Services, credentials: Credentials, request: Request) -> None:
     """Only the bootstrap token passes (charged to the operator's budget)."""
     if api.bootstrap_token is None:
         raise Unauthenticated(OPERATOR_DISABLED)
-    if credentials is not None and tokens_equal(credentials.credentials, api.bootstrap_token):
+    if _is_operator(api, credentials):
         await api.budgets.charge_key(OPERATOR_BUDGET)
         return
     if credentials is not None and await _principal_of(api, request, credentials.credentials) is not None:
@@ -144,8 +155,7 @@ async def authentication_failure(request: Request) -> Unauthenticated | None:
     """
     credentials = await bearer(request)
     api = services(request)
-    token = api.bootstrap_token
-    if credentials is not None and token is not None and tokens_equal(credentials.credentials, token):
+    if _is_operator(api, credentials):
         return None
     try:
         await _account_principal(api, request, credentials)
@@ -156,9 +166,13 @@ async def authentication_failure(request: Request) -> Unauthenticated | None:
 
 def require(permission: Permission, *, preview: bool = False) -> Callable[..., Awaitable[Principal]]:
     """A dependency: a valid key of this account with ``permission`` (401, then 429, 404, 403), charged to the
-    key's budget (and its preview budget too, for a preview); a request without a valid key, to its address."""
+    key's budget (and its preview budget too, for a preview); a request without a valid key, to its address;
+    the operator's token, valid but for other endpoints, to the operator's budget (then 403)."""
 
     async def dependency(account_id: AccountId, api: Services, credentials: Credentials, request: Request) -> Principal:
+        if _is_operator(api, credentials):
+            await api.budgets.charge_key(OPERATOR_BUDGET)
+            raise Forbidden(OPERATOR_ON_ACCOUNT.format(account_id=account_id))
         try:
             principal = await _account_principal(api, request, credentials)
         except Unauthenticated:
