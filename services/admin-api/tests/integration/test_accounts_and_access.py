@@ -142,6 +142,21 @@ async def test_purchases_and_plan_take_the_operators_token(
     assert accepted.status_code == 202, accepted.text
 
 
+async def test_an_account_id_too_long_to_exist_is_unknown(harness: Harness) -> None:
+    client = harness.client
+    mine, _other = await _pair(harness)
+    too_long = "a" * 101  # account ids have at most 100 characters
+    for path, headers in (
+        (f"/v1/accounts/{too_long}/agent", mine.read),
+        (f"/v1/accounts/{too_long}/api-keys", OPERATOR),
+    ):
+        unknown = await client.get(path, headers=headers)
+        assert unknown.status_code == 404, unknown.text
+        assert set(unknown.json()["error"]) == {"code", "message"}
+        assert unknown.json()["error"]["code"] == "not_found"
+    assert (await client.get(f"/v1/accounts/{too_long}/agent")).status_code == 401
+
+
 _ACCOUNTS: list[Account] = []
 
 
