@@ -90,6 +90,8 @@ async def edit_and_resync_url(harness: Harness, account: Account, source_id: str
         account.path(f"/sources/{source_id}"), json={"citations_enabled": True}, headers=account.edit
     )
     assert still_private.json()["citations_enabled"] is False
+    public = await client.patch(account.path(f"/sources/{source_id}"), json={"private": False}, headers=account.edit)
+    assert (public.json()["private"], public.json()["citations_enabled"]) == (False, False)
     resync = await client.post(account.path(f"/sources/{source_id}/resync"), headers=account.edit)
     assert resync.status_code == 202
 
@@ -158,6 +160,33 @@ async def check_commands_and_audit(
         ("source", "edit", url_id),
         ("source", "publish", url_id),
         ("source", "delete", answer_id),
+    ]
+
+
+async def test_a_patch_that_changes_nothing_changes_nothing(harness: Harness) -> None:
+    client, account = harness.client, await harness.new_account()
+    offsets = await topic_ends(harness.settings.kafka_bootstrap_servers, SOURCES_COMMANDS)
+    body = {"kind": "short_answer", "question": "Ship to Norway?", "answer": "Yes."}
+    created = (await client.post(account.path("/sources"), json=body, headers=account.edit)).json()
+    path = account.path(f"/sources/{created['id']}")
+    editable = ("id", "question", "answer", "citations_enabled", "private")  # progress may move meanwhile
+    for same in ({}, {"answer": " Yes. "}, {"citations_enabled": True, "private": False}):
+        unchanged = await client.patch(path, json=same, headers=account.edit)
+        assert unchanged.status_code == 200, unchanged.text
+        assert [unchanged.json()[field] for field in editable] == [created[field] for field in editable], same
+    changed = await client.patch(path, json={"answer": "Yes, in 3 days."}, headers=account.edit)
+    assert changed.json()["answer"] == "Yes, in 3 days."
+
+    # commands of one source keep their order: once the real change's arrived, a no-op's would have too
+    servers = harness.settings.kafka_bootstrap_servers
+    records = await read_from(
+        servers, SOURCES_COMMANDS, offsets, lambda found: len(events_for(found, account.id, "source.update")) >= 1
+    )
+    updates = events_for(records, account.id, "source.update")
+    assert [update["data"]["answer"] for update in updates] == ["Yes, in 3 days."]
+    assert await audit_trail(harness, account, target_type="source") == [
+        ("source", "create", created["id"]),
+        ("source", "edit", created["id"]),
     ]
 
 

@@ -267,7 +267,8 @@ class SourceUseCases:
         return updated
 
     async def update(self, account_id: str, *, actor: str, source_id: str, changes: Row) -> Row:
-        """Change citations, privacy, or a short answer's question and answer."""
+        """Change citations, privacy, or a short answer's question and answer; changing nothing (no field, or
+        the values it has) leaves the source as it is, with no audit entry and no command to ingestion."""
         async with self._unit_of_work() as uow:
             row = await _locked(uow, account_id, source_id)
             values = {key: value for key, value in changes.items() if value is not None}
@@ -281,6 +282,8 @@ class SourceUseCases:
                 requested=bool(merged["citations_enabled"]), private=bool(merged["private"])
             )
             merged["citations_enabled"] = values["citations_enabled"]
+            if all(row.get(key) == value for key, value in values.items()):
+                return row
             await uow.sources.update(account_id, source_id, values)
             await _send(uow, SOURCE_UPDATE, _command(merged))
             await record_change(

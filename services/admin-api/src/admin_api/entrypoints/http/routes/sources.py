@@ -129,6 +129,8 @@ async def get_source(account_id: AccountId, source_id: SourceId, who: Reader, ap
     response_model=SourceOut,
     responses=EDIT_ERRORS,
     summary="Citations on/off, privacy, or edit a short answer",
+    description="Fields left out keep their value. A patch that changes nothing (no field, or the values the "
+    "source already has) returns the source as it is: no audit entry, nothing sent to ingestion.",
 )
 async def patch_source(
     account_id: AccountId, source_id: SourceId, body: SourcePatch, who: Editor, api: Services
