@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import uvicorn
 from customer_agent_shared.events.channels import (
@@ -55,9 +56,10 @@ class RunningWebchat:
         return f"http://127.0.0.1:{self.port}"
 
     def socket_url(self, account_id: str, channel_id: str, thread_id: str | None = None) -> str:
-        """The visitor's WebSocket address."""
-        query = f"?thread_id={thread_id}" if thread_id else ""
-        return f"ws://127.0.0.1:{self.port}/v1/webchat/{account_id}/{channel_id}{query}"
+        """The visitor's WebSocket address, each id escaped as the widget does (``encodeURIComponent``)."""
+        query = f"?thread_id={quote(thread_id, safe='')}" if thread_id else ""
+        path = f"/v1/webchat/{quote(account_id, safe='')}/{quote(channel_id, safe='')}"
+        return f"ws://127.0.0.1:{self.port}{path}{query}"
 
     @asynccontextmanager
     async def visitor(
@@ -86,6 +88,9 @@ class RunningWebchat:
 async def running_webchat(bootstrap_servers: str, **overrides: Any) -> AsyncIterator[RunningWebchat]:
     """Webchat with its own consumer group reading from now on, served until the block ends."""
     port = free_port()
+    # Every test's socket comes from 127.0.0.1: a budget of their own (the key holds the limit) keeps them
+    # from spending the one the stack's webchat gives the browser tests, and from a 429 on a second run.
+    overrides.setdefault("sessions_per_address", "1000/minute")
     settings = WebchatSettings(
         service_name="webchat",
         http_port=port,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
+import httpx
 import pytest
 from customer_agent_shared.events.channels import MESSAGE_FORWARDED, MESSAGE_RECEIVED, MessageForwarded, MessageReceived
 from customer_agent_shared.events.envelope import make_event, parse_event
@@ -138,24 +140,32 @@ async def test_a_reconnecting_visitor_resumes_the_thread_and_gets_what_arrived_m
     assert other["thread_id"] != thread_id
 
 
-async def test_an_origin_not_allowed_is_refused(infrastructure: InfrastructureSettings) -> None:
+@pytest.mark.parametrize(
+    ("channel", "elsewhere"),
+    [("web", ("other",)), ("site/main", ("site", "main", "site/main/more"))],  # a channel id may hold "/"
+)
+async def test_an_origin_not_allowed_is_refused(
+    infrastructure: InfrastructureSettings, channel: str, elsewhere: tuple[str, ...]
+) -> None:
     account = unique_name("acc")
-    allowed = f"{account}/web=https://shop.example"
+    allowed = f"{account}/{channel}=https://shop.example"
     async with running_webchat(
         infrastructure.kafka_bootstrap_servers, allowed_origins=allowed, allow_own_origin=False
     ) as webchat:
         with pytest.raises(InvalidStatus) as refused:
-            async with webchat.visitor(account, "web", origin="https://evil.example"):
+            async with webchat.visitor(account, channel, origin="https://evil.example"):
                 pass
         assert refused.value.response.status_code == 403
         assert b"https://evil.example" in refused.value.response.body
         with pytest.raises(InvalidStatus):  # webchat's own pages are refused too once switched off
-            async with webchat.visitor(account, "web"):
+            async with webchat.visitor(account, channel):
                 pass
-        with pytest.raises(InvalidStatus):  # listed for another channel only
-            async with webchat.visitor(account, "other", origin="https://shop.example"):
-                pass
-        async with webchat.visitor(account, "web", origin="https://shop.example") as visitor:
+        for other in elsewhere:  # listed for another channel only
+            with pytest.raises(InvalidStatus) as refused:
+                async with webchat.visitor(account, other, origin="https://shop.example"):
+                    pass
+            assert refused.value.response.status_code == 403
+        async with webchat.visitor(account, channel, origin="https://shop.example") as visitor:
             assert (await receive(visitor))["type"] == "session"
 
 
@@ -198,3 +208,60 @@ async def test_bad_frames_close_the_socket_with_a_reason(
             await receive(visitor)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == code
+
+
+# A page path, as admin-api accepts a channel id: slashes (leading too) and what a URL must escape.
+PATH_CHANNEL = '/help/faq?q=1#top 50% "<é>"'
+
+
+async def test_a_channel_id_holding_slashes_opens_chats_and_gets_replies(
+    infrastructure: InfrastructureSettings,
+) -> None:
+    bootstrap = infrastructure.kafka_bootstrap_servers
+    account = unique_name("acc")
+    start = await end_offsets(bootstrap, CHANNELS_INBOUND)
+    async with running_webchat(bootstrap) as webchat:
+        async with httpx.AsyncClient() as http:
+            page = await http.get(f"{webchat.origin}/demo/{account}/{quote(PATH_CHANNEL, safe='')}")
+        assert page.status_code == 200
+        assert 'data-channel="/help/faq?q=1#top 50% &quot;&lt;é&gt;&quot;"' in page.text
+        async with webchat.visitor(account, PATH_CHANNEL) as visitor:
+            thread_id = (await receive(visitor))["thread_id"]
+            await webchat.reply(reply_event(account, thread_id, "Here.", channel_id=PATH_CHANNEL))
+            assert (await receive(visitor))["text"] == "Here."
+            # Sent after the reply: the running stack answers it too, and its answer must not come first.
+            await visitor.send(json.dumps({"type": "message", "text": "Where is the FAQ?"}))
+            key = f"{account}:{thread_id}".encode()
+            records = await collect_records(
+                bootstrap, CHANNELS_INBOUND, from_offsets=start, until=lambda found: any(r.key == key for r in found)
+            )
+        async with webchat.visitor(account, PATH_CHANNEL, thread_id=thread_id) as visitor:
+            assert await receive(visitor) == {"type": "session", "thread_id": thread_id}
+        # The channel's last segment alone is another channel: the thread is not resumed there.
+        async with webchat.visitor(account, PATH_CHANNEL.rsplit("/", 1)[1], thread_id=thread_id) as visitor:
+            assert (await receive(visitor))["thread_id"] != thread_id
+    mine = [r for r in records if r.key == key]
+    received = [parse_event(r.value, MessageReceived, expected_types=(MESSAGE_RECEIVED,)) for r in mine]
+    assert [event.data.channel.id for event in received] == [PATH_CHANNEL]
+
+
+async def test_ids_the_inbound_contract_refuses_open_no_socket_and_no_page(
+    infrastructure: InfrastructureSettings,
+) -> None:
+    refusals = [
+        ("acc", "web\x00", "channel id must not contain control characters"),
+        ("acc", "line\nbreak", "channel id must not contain control characters"),
+        ("acc\x7f", "web", "account id must not contain control characters"),
+        ("acc", "c" * 201, "channel id must be 1-200 characters long"),
+        ("a" * 101, "web", "account id must be 1-100 characters long"),
+    ]
+    async with running_webchat(infrastructure.kafka_bootstrap_servers) as webchat, httpx.AsyncClient() as http:
+        for account_id, channel_id, words in refusals:
+            with pytest.raises(InvalidStatus) as refused:
+                async with webchat.visitor(account_id, channel_id):
+                    pass
+            assert refused.value.response.status_code == 404
+            assert words in json.loads(refused.value.response.body)["error"]["message"]
+            page = await http.get(f"{webchat.origin}/demo/{quote(account_id, safe='')}/{quote(channel_id, safe='')}")
+            assert page.status_code == 404
+            assert words in page.json()["detail"]

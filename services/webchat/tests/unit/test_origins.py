@@ -18,13 +18,30 @@ def test_an_origin_is_allowed_for_its_channel_or_for_every_channel() -> None:
     assert not allowlist.allows("", account_id="acme", channel_id="web")
 
 
+def test_a_channel_id_may_hold_slashes_equals_signs_and_commas() -> None:
+    allowlist = OriginAllowlist.parse("acme/site/main=https://a.example;acme/q=1,2=https://b.example,https://c.example")
+    assert allowlist.allows("https://a.example", account_id="acme", channel_id="site/main")
+    assert not allowlist.allows("https://a.example", account_id="acme", channel_id="site")
+    assert not allowlist.allows("https://a.example", account_id="acme", channel_id="main")
+    assert not allowlist.allows("https://a.example", account_id="acme/site", channel_id="main")
+    assert allowlist.allows("https://c.example", account_id="acme", channel_id="q=1,2")
+
+
 def test_an_empty_allowlist_allows_nothing() -> None:
     assert not OriginAllowlist.parse("").allows("https://acme.example", account_id="acme", channel_id="web")
 
 
 @pytest.mark.parametrize(
     "text",
-    ["acme=https://a.example", "acme/web", "acme/web=", "acme/web=ftp://a.example", "acme/web=https://a.example/path"],
+    [
+        "acme=https://a.example",
+        "/web=https://a.example",
+        "acme/=https://a.example",
+        "acme/web",
+        "acme/web=",
+        "acme/web=ftp://a.example",
+        "acme/web=https://a.example/path",
+    ],
 )
 def test_a_malformed_allowlist_is_refused_at_start_up(text: str) -> None:
     with pytest.raises(ValueError, match="origin"):

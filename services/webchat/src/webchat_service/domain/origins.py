@@ -33,7 +33,9 @@ class OriginAllowlist:
         """Parse ``acme/web=https://a.example,https://b.example;*=http://127.0.0.1:8005``."""
         by_channel: dict[str, set[str]] = {}
         for entry in filter(None, (part.strip() for part in text.split(";"))):
-            scope, separator, origins = entry.partition("=")
+            # The account id ends at the first "/" and the origins start after the last "=" (an origin has
+            # none), so a channel id may hold "/", "=" and ","; one holding ";" is covered by "*" only.
+            scope, separator, origins = entry.rpartition("=")
             scope = scope.strip()
             if not separator or not (scope == ANY_CHANNEL or _is_channel_scope(scope)):
                 raise ValueError(f"{entry!r}: expected 'account/channel=origin,...' or '*=origin,...'")
@@ -49,15 +51,14 @@ class OriginAllowlist:
             wanted = normalize_origin(origin)
         except ValueError:
             return False
-        for scope in (f"{account_id}/{channel_id}", ANY_CHANNEL):
-            if wanted in self.by_channel.get(scope, frozenset()):
-                return True
-        return False
+        # A scope's account id ends at its first "/", so an account id holding one has no scope of its own.
+        own = () if "/" in account_id else (f"{account_id}/{channel_id}",)
+        return any(wanted in self.by_channel.get(scope, frozenset()) for scope in (*own, ANY_CHANNEL))
 
 
 def _is_channel_scope(scope: str) -> bool:
     account, separator, channel = scope.partition("/")
-    return bool(separator and account and channel and "/" not in channel)
+    return bool(separator and account and channel)
 
 
 def is_own_origin(origin: str, host: str) -> bool:

@@ -44,11 +44,11 @@ def new_visitor_id() -> str:
     return f"visitor-{uuid.uuid4().hex}"
 
 
-def valid_path_ids(account_id: str, channel_id: str) -> bool:
-    """True when the ids in the socket's path fit the inbound contract's limits and have no control character."""
-    return (
-        0 < len(account_id) <= MAX_ACCOUNT_CHARS
-        and 0 < len(channel_id) <= MAX_ID_CHARS
-        and is_external_id(account_id)
-        and is_external_id(channel_id)
-    )
+def path_ids_refusal(account_id: str, channel_id: str) -> str | None:
+    """Why a page's or socket's path ids cannot open a chat (None: they fit the inbound contract, as admin-api's do)."""
+    for name, value, longest in (("account", account_id, MAX_ACCOUNT_CHARS), ("channel", channel_id, MAX_ID_CHARS)):
+        if not 0 < len(value) <= longest:
+            return f"{name} id must be 1-{longest} characters long (got {len(value)})"
+        if not is_external_id(value):
+            return f"{name} id must not contain control characters"
+    return None

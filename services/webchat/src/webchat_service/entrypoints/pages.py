@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import html
+import re
 from functools import cache
 from importlib.resources import files
 
 from fastapi import APIRouter, HTTPException, Response
 from fastapi.responses import HTMLResponse
 
-from webchat_service.domain.sessions import valid_path_ids
+from webchat_service.domain.sessions import path_ids_refusal
+from webchat_service.entrypoints import paths  # noqa: F401  (registers the {channel_id} parameter)
 
 router = APIRouter()
+
+_PLACEHOLDER = re.compile(r"\{\{(account|channel)\}\}")
 
 
 @cache
@@ -29,16 +33,15 @@ async def widget() -> Response:
     )
 
 
-@router.get("/demo/{account_id}/{channel_id}", response_class=HTMLResponse, summary="A page with the widget")
+@router.get("/demo/{account_id}/{channel_id:channel}", response_class=HTMLResponse, summary="A page with the widget")
 async def demo(account_id: str, channel_id: str) -> HTMLResponse:
-    """A page that embeds the widget for one account's live-chat channel."""
-    if not valid_path_ids(account_id, channel_id):
-        raise HTTPException(404, "account and channel ids must be 1-100 and 1-200 characters")
-    page = (
-        _asset("demo.html")
-        .replace("{{account}}", html.escape(account_id, quote=True))
-        .replace("{{channel}}", html.escape(channel_id, quote=True))
-    )
+    """A page that embeds the widget for one account's live-chat channel (its id may hold ``/``)."""
+    refusal = path_ids_refusal(account_id, channel_id)
+    if refusal is not None:
+        raise HTTPException(404, refusal)
+    ids = {"account": html.escape(account_id, quote=True), "channel": html.escape(channel_id, quote=True)}
+    # One pass, so an id that reads "{{channel}}" is shown as it is, not replaced by the other id.
+    page = _PLACEHOLDER.sub(lambda placeholder: ids[placeholder[1]], _asset("demo.html"))
     return HTMLResponse(
         page,
         headers={

@@ -31,7 +31,8 @@ from webchat_service.domain.frames import (
     session_frame,
 )
 from webchat_service.domain.origins import OriginAllowlist, is_own_origin
-from webchat_service.domain.sessions import Session, valid_path_ids
+from webchat_service.domain.sessions import Session, path_ids_refusal
+from webchat_service.entrypoints import paths  # noqa: F401  (registers the {channel_id} parameter)
 from webchat_service.handlers.visitors import PublishFailed, VisitorChats
 from webchat_service.metrics import FRAMES_DELIVERED, OPEN_SOCKETS, REFUSALS
 from webchat_service.settings import WebchatSettings
@@ -53,9 +54,9 @@ class ChatRuntime:
     budgets: VisitorBudgets
 
 
-@router.websocket("/v1/webchat/{account_id}/{channel_id}")
+@router.websocket("/v1/webchat/{account_id}/{channel_id:channel}")
 async def chat(websocket: WebSocket, account_id: str, channel_id: str, thread_id: str | None = None) -> None:
-    """One visitor's chat on an account's live-chat channel."""
+    """One visitor's chat on an account's live-chat channel (a channel id may hold ``/``: the rest of the path)."""
     runtime: ChatRuntime = websocket.app.state.chat
     refusal = await _admission(runtime, websocket, account_id, channel_id)
     if refusal is not None:
@@ -81,8 +82,9 @@ async def _admission(
     runtime: ChatRuntime, websocket: WebSocket, account_id: str, channel_id: str
 ) -> tuple[int, str] | None:
     """Why the socket is refused (HTTP status, message), or None to accept it."""
-    if not valid_path_ids(account_id, channel_id):
-        return 404, "account and channel ids must be 1-100 and 1-200 characters"
+    refusal = path_ids_refusal(account_id, channel_id)
+    if refusal is not None:
+        return 404, refusal
     origin = websocket.headers.get("origin", "")
     own = runtime.settings.allow_own_origin and is_own_origin(origin, websocket.headers.get("host", ""))
     if not own and not runtime.allowlist.allows(origin, account_id=account_id, channel_id=channel_id):
