@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+import hashlib
+
+import httpx
 import pytest
+from admin_api.adapters.orm import api_keys_table
+from sqlalchemy import select
 
 from .harness import OPERATOR, Account, Harness
 
 pytestmark = pytest.mark.integration
 
-# (method, path under the account, body, status for a read-only key: 200, 403 (needs edit) or 404)
+
+class Upload:
+    """A multipart body with one file, as POST /sources/files takes it."""
+
+    files = {"file": ("faq.md", b"# FAQ\n\nWe ship to Norway.\n", "text/markdown")}
+
+
+# (method, path under the account, body, status for a read-only key: 200, 403 (needs edit), 404, or 422 for
+# a body refused once the key passed, where a valid one would wait for another service)
 ENDPOINTS: list[tuple[str, str, object, int]] = [
     ("GET", "/agent", None, 200),
     ("PUT", "/agent", {"name": "A", "role": "customer_service", "personality": "witty"}, 403),
     ("GET", "/agent/status", None, 200),
     ("POST", "/agent/pause", None, 403),
     ("POST", "/agent/resume", None, 403),
+    ("POST", "/agent/preview", {"text": ""}, 422),
     ("GET", "/sources", None, 200),
     ("POST", "/sources", {"kind": "short_answer", "question": "q", "answer": "a"}, 403),
+    ("POST", "/sources/files", Upload(), 403),
     ("GET", "/sources/src_x", None, 404),
     ("PATCH", "/sources/src_x", {"citations_enabled": False}, 403),
     ("DELETE", "/sources/src_x", None, 403),
@@ -86,16 +101,21 @@ async def test_access_control(harness: Harness, method: str, suffix: str, body: 
     client = harness.client
     mine, other = await _pair(harness)
 
-    no_key = await client.request(method, mine.path(suffix), json=body)
+    async def send(headers: dict[str, str] | None = None) -> httpx.Response:
+        if isinstance(body, Upload):
+            return await client.request(method, mine.path(suffix), headers=headers, files=body.files)
+        return await client.request(method, mine.path(suffix), headers=headers, json=body)
+
+    no_key = await send()
     assert no_key.status_code == 401, no_key.text
     assert no_key.json()["error"]["code"] == "unauthenticated"
     assert no_key.headers["WWW-Authenticate"] == "Bearer"
 
-    bad_key = await client.request(method, mine.path(suffix), headers={"Authorization": "Bearer cak_forged"}, json=body)
+    bad_key = await send({"Authorization": "Bearer cak_forged"})
     assert bad_key.status_code == 401
 
-    if body is not None:  # a body that is not JSON at all: FastAPI finds it before any dependency runs
-        broken = {"Content-Type": "application/json"}
+    if body is not None and not isinstance(body, Upload):  # a body that is not JSON at all: FastAPI finds it
+        broken = {"Content-Type": "application/json"}  # before any dependency runs
         not_json = await client.request(method, mine.path(suffix), headers=broken, content=b'{"name": ')
         assert not_json.status_code == 401, not_json.text
         assert not_json.json()["error"]["code"] == "unauthenticated"
@@ -106,18 +126,20 @@ async def test_access_control(harness: Harness, method: str, suffix: str, body: 
         assert keyed.json()["error"]["message"].startswith("The request body is not valid JSON: ")
 
     # the operator's token is valid but manages accounts, keys and credits only: 403 saying what to use
-    operator = await client.request(method, mine.path(suffix), headers=OPERATOR, json=body)
+    operator = await send(OPERATOR)
     assert operator.status_code == 403, operator.text
     assert f"API key of account {mine.id!r}" in operator.json()["error"]["message"]
 
-    foreign = await client.request(method, mine.path(suffix), headers=other.edit, json=body)
+    foreign = await send(other.edit)
     assert foreign.status_code == 404, foreign.text
     assert foreign.json()["error"]["code"] == "not_found"
 
-    read_only = await client.request(method, mine.path(suffix), headers=mine.read, json=body)
+    read_only = await send(mine.read)
     assert read_only.status_code == read_status, read_only.text
     if read_status == 403:
         assert "customer_agent:edit" in read_only.json()["error"]["message"]
+    if read_status == 422:
+        assert read_only.json()["error"]["code"] == "validation_error"
 
 
 @pytest.mark.parametrize(
@@ -155,6 +177,22 @@ async def test_an_account_id_too_long_to_exist_is_unknown(harness: Harness) -> N
         assert set(unknown.json()["error"]) == {"code", "message"}
         assert unknown.json()["error"]["code"] == "not_found"
     assert (await client.get(f"/v1/accounts/{too_long}/agent")).status_code == 401
+
+
+async def test_a_key_is_stored_only_as_its_digest(harness: Harness) -> None:
+    created = await harness.client.post(
+        f"/v1/accounts/{(await harness.new_account()).id}/api-keys",
+        json={"permissions": ["customer_agent:read"]},
+        headers=OPERATOR,
+    )
+    assert created.status_code == 201, created.text
+    key_id, secret = created.json()["id"], created.json()["key"]
+    async with harness.service.kernel.engine.connect() as connection:
+        row = (await connection.execute(select(api_keys_table).where(api_keys_table.c.id == key_id))).one()
+    assert row.key_hash == hashlib.sha256(secret.encode()).hexdigest()
+    random_part = secret.split(f"{key_id}_", 1)[1]  # the secret after its public prefix and key id
+    assert len(random_part) >= 40
+    assert all(random_part not in str(value) for value in row)
 
 
 _ACCOUNTS: list[Account] = []
