@@ -11,6 +11,7 @@ from admin_api.domain.access import Principal, hash_key, new_key_id, new_secret_
 from admin_api.domain.configuration import new_account_config
 from admin_api.domain.errors import Conflict, NotFound
 from admin_api.handlers.audit import publish_snapshot, record_change
+from admin_api.handlers.credits import open_billing_account
 
 OPERATOR = "bootstrap"
 
@@ -22,12 +23,13 @@ class AccountUseCases:
         self._unit_of_work = unit_of_work
 
     async def create_account(self, account_id: str, name: str) -> datetime:
-        """Create an account with the default configuration and publish its first snapshot."""
+        """Create an account with the default configuration, publish its first snapshot, have billing open it."""
         config = new_account_config(account_id, datetime.now(UTC))
         async with self._unit_of_work() as uow:
             if not await uow.accounts.add(account_id, name=name, config=config):
                 raise Conflict(f"Account {account_id!r} already exists.", code="account_exists")
             await publish_snapshot(uow, config)
+            await open_billing_account(uow, account_id, created_at=config.updated_at)
             await record_change(
                 uow,
                 account_id=account_id,

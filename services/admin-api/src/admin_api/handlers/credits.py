@@ -1,5 +1,5 @@
-"""Credits: read the state billing publishes; purchases and plan changes (the operator's) are commands to
-billing, the ledger's only writer."""
+"""Credits: read the state billing publishes; opening a new account, purchases and plan changes (the
+operator's) are commands to billing, the ledger's only writer and the owner of the plan."""
 
 from __future__ import annotations
 
@@ -8,19 +8,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from customer_agent_shared.events.billing import (
-    CREDITS_PLAN_SET,
+    CREDITS_OPEN,
+    CREDITS_PLAN_CHANGE,
     CREDITS_PURCHASE,
     BillingCommand,
-    CreditPlan,
+    CreditPlanChange,
     CreditState,
 )
-from customer_agent_shared.events.envelope import make_event
+from customer_agent_shared.events.envelope import derived_event_id, make_event
 from customer_agent_shared.topics import BILLING_COMMANDS
 
 from admin_api.adapters.unit_of_work import AdminUnitOfWork
 from admin_api.domain import configuration
 from admin_api.domain.configuration import check_timezone
-from admin_api.domain.errors import NotFound
+from admin_api.domain.errors import InvalidRequest, NotFound
 from admin_api.handlers.audit import SOURCE, publish_snapshot, record_change
 
 
@@ -72,12 +73,18 @@ class CreditUseCases:
             account_id, actor=actor, command_type=CREDITS_PURCHASE, command=command, target="credit_purchase"
         )
 
-    async def set_plan(self, account_id: str, *, actor: str, plan: CreditPlan) -> str:
-        """Ask billing to change the plan (allotment, reset, auto-upgrade packs and limit)."""
-        check_timezone(plan.timezone, "Plan")
-        command = BillingCommand(account_id=account_id, command_id=_command_id(), plan=plan)
+    async def change_plan(self, account_id: str, *, actor: str, change: CreditPlanChange) -> str:
+        """Ask billing to change the plan fields given; billing keeps the others as they are."""
+        if not change.model_dump(exclude_none=True):
+            fields = ", ".join(CreditPlanChange.model_fields)
+            raise InvalidRequest(
+                f"The plan change names no field: give at least one of {fields} (a field left out keeps its value)."
+            )
+        if change.timezone is not None:
+            check_timezone(change.timezone, "Plan")
+        command = BillingCommand(account_id=account_id, command_id=_command_id(), plan_change=change)
         return await self._command(
-            account_id, actor=actor, command_type=CREDITS_PLAN_SET, command=command, target="credit_plan"
+            account_id, actor=actor, command_type=CREDITS_PLAN_CHANGE, command=command, target="credit_plan"
         )
 
     async def apply_state(self, consumer: str, event_id: str, state: CreditState) -> bool:
@@ -106,6 +113,15 @@ async def _carry_resolution_hours(uow: AdminUnitOfWork, state: CreditState) -> N
         snapshot = configuration.next_version(changed, datetime.now(UTC))
         await uow.accounts.save_config(snapshot)
         await publish_snapshot(uow, snapshot)
+
+
+async def open_billing_account(uow: AdminUnitOfWork, account_id: str, *, created_at: datetime) -> None:
+    """Stage the command that has billing open a new account's credits, so its state is published at once."""
+    # Ids derived from the creation: a re-sent command is recognisably the same one.
+    creation = derived_event_id(account_id, f"account-created:{created_at.isoformat()}")
+    command = BillingCommand(account_id=account_id, command_id=f"open_{uuid.UUID(creation).hex}")
+    event = make_event(CREDITS_OPEN, command, source=SOURCE, account_id=account_id, time=created_at, event_id=creation)
+    await uow.publish(BILLING_COMMANDS, account_id, event)
 
 
 def _command_id() -> str:

@@ -12,30 +12,42 @@ from admin_api.entrypoints.http.models.common import ApiModel, examples
 
 
 class CreditPlanBody(ApiModel):
-    """An account's plan: allotment, reset, pricing and auto-upgrade packs."""
+    """The plan fields to change: a field left out keeps the account's current value (billing decides it)."""
 
     model_config = examples(
-        {
-            "monthly_allotment": 1000,
-            "reset_day": 1,
-            "timezone": "UTC",
-            "auto_upgrade_pack_credits": 500,
-            "auto_upgrade_limit": 2,
-        }
+        {"monthly_allotment": 2000, "reset_day": 15, "timezone": "Europe/Copenhagen"},
+        {"auto_upgrade_pack_credits": 500, "auto_upgrade_limit": 2},
     )
 
-    monthly_allotment: int = Field(default=1000, ge=0, le=100_000_000)
-    reset_day: int = Field(default=1, ge=1, le=28)
-    timezone: str = Field(default="UTC", max_length=64)
-    pricing_rule: PricingRule = PricingRule.PER_CONVERSATION
-    credits_per_unit: int = Field(default=1, ge=1, le=1000)
-    resolution_hours: int = Field(default=72, ge=1, le=24 * 90)
-    auto_upgrade_pack_credits: int = Field(default=0, ge=0, le=10_000_000, description="0 = auto-upgrade off.")
-    auto_upgrade_limit: int = Field(default=0, ge=0, le=1000, description="Max auto packs per period.")
+    monthly_allotment: int | None = Field(default=None, ge=0, le=100_000_000, description="Credits each period.")
+    reset_day: int | None = Field(default=None, ge=1, le=28, description="Day of month the allotment resets.")
+    timezone: str | None = Field(default=None, max_length=64, description="IANA time zone of the reset.")
+    pricing_rule: PricingRule | None = Field(default=None, description="What a credit buys.")
+    credits_per_unit: int | None = Field(
+        default=None, ge=1, le=1000, description="Credits per conversation/resolution."
+    )
+    resolution_hours: int | None = Field(default=None, ge=1, le=24 * 90, description="Quiet hours before a resolution.")
+    auto_upgrade_pack_credits: int | None = Field(
+        default=None, ge=0, le=10_000_000, description="0 = auto-upgrade off."
+    )
+    auto_upgrade_limit: int | None = Field(default=None, ge=0, le=1000, description="Max auto packs per period.")
+
+
+class CreditPlanOut(BaseModel):
+    """An account's plan as billing last reported it."""
+
+    monthly_allotment: int
+    reset_day: int
+    timezone: str
+    pricing_rule: PricingRule
+    credits_per_unit: int
+    resolution_hours: int
+    auto_upgrade_pack_credits: int
+    auto_upgrade_limit: int
 
 
 class CreditsOut(BaseModel):
-    """Credit state as billing last reported it (known=false before its first report)."""
+    """Credit state as billing last reported it (known=false until billing's first report on the account)."""
 
     model_config = examples(
         {
@@ -47,7 +59,16 @@ class CreditsOut(BaseModel):
             "auto_upgrades_this_period": 0,
             "reset_at": "2026-12-01T00:00:00Z",
             "exhausted": False,
-            "plan": {"monthly_allotment": 1000, "reset_day": 1, "timezone": "UTC"},
+            "plan": {
+                "monthly_allotment": 1000,
+                "reset_day": 1,
+                "timezone": "UTC",
+                "pricing_rule": "per_conversation",
+                "credits_per_unit": 1,
+                "resolution_hours": 72,
+                "auto_upgrade_pack_credits": 0,
+                "auto_upgrade_limit": 0,
+            },
         }
     )
 
@@ -59,7 +80,7 @@ class CreditsOut(BaseModel):
     auto_upgrades_this_period: int | None = None
     reset_at: datetime | None = None
     exhausted: bool = False
-    plan: CreditPlanBody | None = None
+    plan: CreditPlanOut | None = None
 
 
 class PurchaseBody(ApiModel):

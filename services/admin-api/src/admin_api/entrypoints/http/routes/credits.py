@@ -3,12 +3,18 @@ token records them, DESIGN.md)."""
 
 from __future__ import annotations
 
-from customer_agent_shared.events.billing import CreditPlan
+from customer_agent_shared.events.billing import CreditPlanChange
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from admin_api.entrypoints.http.errors import EDIT_ERRORS, READ_ERRORS
-from admin_api.entrypoints.http.models.credits import CommandAccepted, CreditPlanBody, CreditsOut, PurchaseBody
+from admin_api.entrypoints.http.models.credits import (
+    CommandAccepted,
+    CreditPlanBody,
+    CreditPlanOut,
+    CreditsOut,
+    PurchaseBody,
+)
 from admin_api.entrypoints.http.params import IdempotencyKey
 from admin_api.entrypoints.http.security import AccountId, Operator, Reader, Services, fingerprint, idempotent
 from admin_api.handlers.accounts import OPERATOR
@@ -30,9 +36,7 @@ async def get_credits(account_id: AccountId, who: Reader, api: Services) -> Cred
         auto_upgrades_this_period=state.auto_upgrades_this_period,
         reset_at=state.reset_at,
         exhausted=state.exhausted,
-        plan=CreditPlanBody.model_validate(
-            state.plan.model_dump(mode="json", include=set(CreditPlanBody.model_fields))
-        ),
+        plan=CreditPlanOut.model_validate(state.plan.model_dump(mode="json", include=set(CreditPlanOut.model_fields))),
     )
 
 
@@ -67,8 +71,10 @@ async def purchase(
     response_model=CommandAccepted,
     responses=EDIT_ERRORS,
     tags=["operator"],
-    summary="Set the plan and auto-upgrade limit",
+    summary="Change the plan and auto-upgrade limit",
+    description="Sets the fields given; a field left out keeps the account's current value. A body without any "
+    "field is refused (422).",
 )
 async def put_plan(account_id: AccountId, body: CreditPlanBody, _: Operator, api: Services) -> CommandAccepted:
-    plan = CreditPlan.model_validate(body.model_dump(mode="json"))
-    return CommandAccepted(command_id=await api.credits.set_plan(account_id, actor=OPERATOR, plan=plan))
+    change = CreditPlanChange.model_validate(body.model_dump(mode="json", exclude_none=True))
+    return CommandAccepted(command_id=await api.credits.change_plan(account_id, actor=OPERATOR, change=change))
