@@ -56,7 +56,8 @@ async def test_sources_are_added_edited_toggled_resynced_and_removed(harness: Ha
     assert f'data-source-id="{url["id"]}" data-kind="url" data-state="pending"' in page
     assert "+ related" in page
 
-    await _post(harness, account, "/sources/short-answer", {"question": "Ship to Norway?", "answer": "Yes."})
+    short_answer = {"question": "Ship to Norway?", "answer": "Yes.", "citations_enabled": "true"}
+    await _post(harness, account, "/sources/short-answer", short_answer)
     answer_id = next(s["id"] for s in (await _api(harness, account, "/sources"))["items"] if s["id"] != url["id"])
     edit = {"question": "Do you ship to Norway?", "answer": "Yes, within two days."}
     assert "Short answer saved." in await _post(harness, account, f"/sources/{answer_id}/edit", edit)
