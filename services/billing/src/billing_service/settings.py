@@ -27,7 +27,7 @@ class BillingSettings(ServiceSettings, BatchConsumerSettings):
         "is off the reply path, so credits are counted up to this much later in fewer, larger transactions.",
     )
     default_monthly_allotment: int = Field(
-        default=1000, ge=0, description="Credits per period of an account's plan until admin-api sets one."
+        default=1000, ge=0, description="Credits per period of the plan a new account opens on (until a plan change)."
     )
     default_reset_day: int = Field(default=1, ge=1, le=28, description="Day of month the default plan resets.")
     default_timezone: str = Field(default="UTC", description="IANA time zone of the default plan's reset.")
@@ -69,7 +69,7 @@ class BillingSettings(ServiceSettings, BatchConsumerSettings):
         return value
 
     def default_plan(self) -> CreditPlan:
-        """The plan an account gets when it first appears."""
+        """The plan a new account opens on; a plan change from admin-api is merged onto it."""
         return CreditPlan(
             monthly_allotment=self.default_monthly_allotment,
             reset_day=self.default_reset_day,
