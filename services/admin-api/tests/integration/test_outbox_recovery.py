@@ -41,7 +41,7 @@ async def test_committed_change_is_published_by_a_relay_started_later(
         pending = await session.scalar(
             select(func.count()).select_from(outbox_table).where(outbox_table.c.published_at.is_(None))
         )
-    assert pending == 4  # two snapshots and two audit events, committed but not sent
+    assert pending == 5  # two snapshots, two audit events and billing's opening command, committed, not sent
     await crashed.kernel.engine.dispose()
     await crashed.kernel.redis.aclose()
 
