@@ -84,6 +84,9 @@ async def test_only_threads_the_agent_resolved_are_charged_whatever_order_handof
         for inbox in inbox_stream:
             await send(producer, INBOX_EVENTS, inbox, inbox_event_key(inbox.data))
         await eventually(lambda: _has_entry(engine, schema, account, "refund", "thread:late"), "the late refund")
+        # The inbox's topic is not ordered with the conversation's: its reassignment must be heard before the
+        # quiet period ends for "taken" never to be charged (heard after, it is charged and refunded).
+        await eventually(lambda: _handed_off(engine, schema, account, "taken"), "the reassignment heard")
         clock.now = now + timedelta(hours=2, minutes=5)  # past every thread's quiet period
         await eventually(lambda: _has_entry(engine, schema, account, "usage", "thread:quiet"), "the quiet charge")
         refused = await collect_records(
@@ -143,6 +146,15 @@ async def _plan_is_per_resolution(engine: AsyncEngine, schema: str, account: str
             text(f"""SELECT plan->>'pricing_rule' FROM "{schema}".accounts WHERE account_id = :a"""), {"a": account}
         )
     return bool(rule == PricingRule.PER_RESOLUTION.value)
+
+
+async def _handed_off(engine: AsyncEngine, schema: str, account: str, thread: str) -> bool:
+    async with engine.connect() as connection:
+        handed_off = await connection.scalar(
+            text(f"""SELECT handed_off FROM "{schema}".threads WHERE account_id = :a AND thread_id = :t"""),
+            {"a": account, "t": thread},
+        )
+    return bool(handed_off)
 
 
 async def _has_entry(engine: AsyncEngine, schema: str, account: str, kind: str, cause: str) -> bool:
