@@ -37,7 +37,13 @@ def test_the_allowlist_still_opens_the_rest_of_its_network() -> None:
 
 @pytest.mark.parametrize(
     ("address", "kind"),
-    [("10.1.2.3", "a private address"), ("127.0.0.1", "a loopback address"), ("169.254.1.1", "a link-local address")],
+    [
+        ("10.1.2.3", "a private address"),
+        ("127.0.0.1", "a loopback address"),
+        ("169.254.1.1", "a link-local address"),
+        ("fec0::1", "a site-local address"),  # Python calls fec0::/10 global: it has a flag of its own
+        ("feff:ffff::1", "a site-local address"),
+    ],
 )
 def test_a_refusal_names_the_kind_of_address_not_the_address(address: str, kind: str) -> None:
     assert AddressPolicy().refusal(address) == kind
@@ -49,3 +55,11 @@ async def test_a_host_resolving_to_an_internal_address_is_refused_without_showin
         await backend.resolve("localhost", 80)
     assert blocked.value.reason == "refused to connect to localhost: it resolves to a loopback address"
     assert "127.0.0.1" not in blocked.value.reason
+
+
+def test_a_public_ipv6_address_is_still_allowed() -> None:
+    assert AddressPolicy().refusal("2606:4700::1111") is None
+
+
+def test_the_allowlist_can_open_a_site_local_network() -> None:
+    assert AddressPolicy(parse_networks("fec0::/10")).refusal("fec0::1") is None

@@ -59,6 +59,9 @@ class AddressPolicy:
         for kind, flag in (
             ("loopback", ip.is_loopback),
             ("link-local", ip.is_link_local),
+            # fec0::/10, deprecated (RFC 3879) yet still routed inside some networks; Python counts it neither
+            # private nor reserved, and only IPv6 addresses have the flag.
+            ("site-local", isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local),
             ("multicast", ip.is_multicast),
             ("unspecified", ip.is_unspecified),
             ("reserved", ip.is_reserved),
