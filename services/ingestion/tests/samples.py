@@ -59,12 +59,12 @@ def pptx(body_phrase: str) -> bytes:
     return _zip({"ppt/presentation.xml": f'<p:presentation xmlns:p="{P_NS}"/>', "ppt/slides/slide1.xml": slide})
 
 
-def pdf(text: str) -> bytes:
-    """A one-page PDF showing ``text`` (built by hand, with a correct xref table)."""
+def pdf(text: str, *, kids: int = 1) -> bytes:
+    """A one-page PDF showing ``text`` (built by hand, with a correct xref table), listed ``kids`` times."""
     stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Pages /Kids [" + b" ".join([b"3 0 R"] * kids) + b"] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
         b"/Resources << /Font << /F1 5 0 R >> >> >>",
         b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
@@ -138,6 +138,28 @@ def truncated_pdf() -> bytes:
     """A PDF cut in the middle."""
     full = pdf("This document was cut short")
     return full[: len(full) // 2]
+
+
+def docx_with_bad_crc() -> bytes:
+    """A .docx whose document.xml (stored uncompressed) was altered after its CRC-32 was written."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", f'<w:document xmlns:w="{W_NS}"><w:body/></w:document>')
+    return buffer.getvalue().replace(b"<w:body/>", b"<w:bodx/>", 1)
+
+
+def docx_with_damaged_deflate() -> bytes:
+    """A .docx whose deflated document.xml has a run of its compressed bytes overwritten."""
+    content = bytearray(docx("a damaged paragraph " * 200))
+    start = content.index(b"word/document.xml") + len(b"word/document.xml") + 40
+    content[start : start + 16] = b"\xff" * 16
+    return bytes(content)
+
+
+def pdf_over_pypdf_limits() -> bytes:
+    """A PDF whose page tree lists one page 100,001 times: more elements in one array than pypdf reads."""
+    return pdf("Too many kids", kids=100_001)
 
 
 RENAMED_BINARY = b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4  # an executable named .txt

@@ -25,6 +25,10 @@ async def test_every_file_type_parses_to_its_phrase(extension: str) -> None:
         ("xxe.xml", samples.XXE_XML, "xml_entities", "entity"),
         ("cut.pdf", samples.truncated_pdf(), "truncated_pdf", "truncated"),
         ("program.txt", samples.RENAMED_BINARY, "renamed_binary", "ELF executable"),
+        # Damaged bytes fail alike on every attempt: refused at once, not retried as a parser crash.
+        ("crc.docx", samples.docx_with_bad_crc(), "corrupt_zip", "corrupt Office file: Bad CRC-32"),
+        ("deflate.docx", samples.docx_with_damaged_deflate(), "corrupt_zip", "corrupt Office file"),
+        ("kids.pdf", samples.pdf_over_pypdf_limits(), "pdf_limits", "over the PDF reader's limits"),
     ],
 )
 async def test_hostile_files_are_refused_with_a_reason(

@@ -8,9 +8,11 @@ streamed block by block so neither its tree nor its text outgrows the limits.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from typing import IO
 from xml.etree.ElementTree import Element
@@ -113,15 +115,25 @@ def read_member(archive: zipfile.ZipFile, name: str, filename: str, limits: File
         return BoundedMember(stream, name=name, filename=filename, limit=limits.max_unzipped_bytes).read()
 
 
-def _open_zip(content: bytes, filename: str, limits: FileLimits) -> zipfile.ZipFile:
+@contextlib.contextmanager
+def _open_zip(content: bytes, filename: str, limits: FileLimits) -> Iterator[zipfile.ZipFile]:
+    """The package, checked against zip bombs; a member that turns out damaged as it is read refuses the file."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
     except (zipfile.BadZipFile, zipfile.LargeZipFile) as error:
         raise DocumentRefused(
             f"{filename!r} is not a valid Office file: {error}", failure_type="invalid_zip"
         ) from error
-    check_zip(archive, filename, limits)
-    return archive
+    with archive:
+        check_zip(archive, filename, limits)
+        try:
+            yield archive
+        # A bad CRC (BadZipFile), a damaged deflate stream (zlib.error) or one cut short (EOFError): the same bytes
+        # fail the same way on every attempt, so the file is refused now rather than retried as a parser crash.
+        except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+            raise DocumentRefused(
+                f"{filename!r} is a corrupt Office file: {error}", failure_type="corrupt_zip"
+            ) from error
 
 
 def _docx_text(element: Element) -> str:

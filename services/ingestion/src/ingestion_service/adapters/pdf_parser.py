@@ -15,7 +15,7 @@ def parse_pdf(content: bytes, filename: str, budget: TextBudget) -> ParsedDocume
             f"{filename!r} is a truncated or damaged PDF (no %%EOF end marker)", failure_type="truncated_pdf"
         )
     from pypdf import PdfReader  # imported here: only PDFs pay for it
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PyPdfError
 
     sections: list[Section] = []
     try:
@@ -30,7 +30,11 @@ def parse_pdf(content: bytes, filename: str, budget: TextBudget) -> ParsedDocume
         title = ""
         if reader.metadata is not None and reader.metadata.title:
             title = str(reader.metadata.title)
-    except (PdfReadError, ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
+    except LimitReachedError as error:  # a bound of pypdf's own against hostile files: the file is refused
+        raise DocumentRefused(
+            f"{filename!r} is over the PDF reader's limits (pypdf: {error})", failure_type="pdf_limits"
+        ) from error
+    except (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as error:
         raise DocumentRefused(
             f"{filename!r}: unreadable PDF: {type(error).__name__}: {error}", failure_type="invalid_pdf"
         ) from error
