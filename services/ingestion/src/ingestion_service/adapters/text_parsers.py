@@ -23,11 +23,18 @@ WESTERN_ENCODINGS = ("cp1252", "iso8859_15", "latin_1")
 MAX_JSON_DEPTH = 64
 
 
-def decode_text(content: bytes, filename: str) -> str:
-    """Decode bytes of a text file, detecting the encoding (BOMs, UTF-8, legacy code pages)."""
+def bom_encoding(content: bytes) -> str | None:
+    """The encoding a byte order mark at the start of ``content`` names, if it starts with one."""
     for bom, encoding in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
         if content.startswith(bom):
-            return content.decode(encoding, errors="replace")
+            return encoding
+    return None
+
+
+def decode_text(content: bytes, filename: str) -> str:
+    """Decode bytes of a text file, detecting the encoding (BOMs, UTF-8, legacy code pages)."""
+    if encoding := bom_encoding(content):
+        return content.decode(encoding, errors="replace")
     try:
         return content.decode("utf-8")
     except UnicodeDecodeError:
