@@ -204,6 +204,29 @@ def test_network_policies(overlay: str, rendered: dict[str, list[Resource]], ser
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_crawler_may_not_reach_where_its_stores_are(overlay: str, rendered: dict[str, list[Resource]]) -> None:
+    """A private network the crawler is allowed must not overlap those the NetworkPolicy opens the stores'
+    ports in (9200 included): a source could crawl in-cluster OpenSearch there."""
+    import ipaddress
+
+    index = by_kind(rendered[overlay])
+    [config] = [m for name, m in index["ConfigMap"].items() if name.startswith("ingestion-config")]
+    allowed = [
+        ipaddress.ip_network(cidr.strip(), strict=False)
+        for cidr in config["data"].get("INGESTION_ALLOWED_PRIVATE_NETWORKS", "").split(",")
+        if cidr.strip()
+    ]
+    stores = [
+        ipaddress.ip_network(destination["ipBlock"]["cidr"])
+        for rule in index["NetworkPolicy"]["ingestion"]["spec"]["egress"]
+        if 9200 in {port["port"] for port in rule.get("ports", [])}
+        for destination in rule["to"]
+    ]
+    assert stores
+    assert not [(a, s) for a in allowed for s in stores if a.version == s.version and a.overlaps(s)]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_kafka_topics_follow_the_registry(overlay: str, rendered: dict[str, list[Resource]]) -> None:
     from customer_agent_shared.topics import TOPICS, all_topic_names
 
