@@ -112,6 +112,8 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
         read_alias=settings.content_read_alias,
         write_alias=settings.content_write_alias,
         embedding_dimension=embedder.dimension if embedder else None,
+        bulk_max_chunks=settings.bulk_batch_chunks,
+        bulk_max_bytes=settings.bulk_max_bytes,
     )
 
     def unit_of_work() -> IngestionUnitOfWork:
@@ -139,7 +141,13 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
         runner=runner,
         scheduler=ResyncScheduler(unit_of_work, runner, settings.scheduler_interval_seconds),
         commands=commands,
-        articles=ArticleIndexing(unit_of_work, indexer, consumer=f"{settings.consumer_group}:{CONTENT_EVENTS}"),
+        articles=ArticleIndexing(
+            unit_of_work,
+            indexer,
+            consumer=f"{settings.consumer_group}:{CONTENT_EVENTS}",
+            parser=crawler.workers,  # the crawl's page workers: bounded, and never a second pool's memory
+            max_body_bytes=settings.max_article_bytes,
+        ),
         backfill=build_backfill(settings, kernel.opensearch, embedder, unit_of_work, leases) if embedder else None,
     )
     _add_ingestion_steps(service, crawler=crawler, embedder=embedder, unit_of_work=unit_of_work)

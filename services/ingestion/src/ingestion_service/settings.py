@@ -8,6 +8,7 @@ from customer_agent_shared.settings import ServiceSettings, UploadStoreSettings
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from ingestion_service.adapters.bulk_batches import DEFAULT_BULK_MAX_BYTES
 from ingestion_service.adapters.page_worker_pool import (
     DEFAULT_MEMORY_BYTES,
     DEFAULT_PARSE_WORKERS,
@@ -15,6 +16,7 @@ from ingestion_service.adapters.page_worker_pool import (
 )
 from ingestion_service.adapters.parse_limits import MIB
 from ingestion_service.domain.network_policy import parse_networks
+from ingestion_service.handlers.articles import DEFAULT_MAX_BODY_BYTES
 
 
 class IngestionSettings(ServiceSettings, EmbeddingSettings, UploadStoreSettings):
@@ -31,7 +33,13 @@ class IngestionSettings(ServiceSettings, EmbeddingSettings, UploadStoreSettings)
     content_index: str = Field(default_factory=concrete_index_name, description="Concrete chunk index name.")
     content_read_alias: str = Field(default=READ_ALIAS, description="Alias every read goes through.")
     content_write_alias: str = Field(default=WRITE_ALIAS, description="Alias every write goes through.")
-    bulk_batch_chunks: int = Field(default=500, ge=1, description="Chunks per bulk request.")
+    bulk_batch_chunks: int = Field(default=500, ge=1, description="Chunks per bulk request, at most.")
+    bulk_max_bytes: int = Field(
+        default=DEFAULT_BULK_MAX_BYTES,
+        ge=64 * 1024,
+        description="Bytes per bulk request, at most (below OpenSearch's http.max_content_length); a chunk larger "
+        "than this alone fails its document.",
+    )
 
     # Crawler safety and limits.
     allowed_private_networks: str = Field(
@@ -62,6 +70,13 @@ class IngestionSettings(ServiceSettings, EmbeddingSettings, UploadStoreSettings)
         ge=320 * MIB,
         description="Address-space limit (RLIMIT_AS) of each page worker; a page whose parse needs more fails "
         "alone and its worker is replaced. The pod's memory limit must hold every worker plus the service.",
+    )
+
+    max_article_bytes: int = Field(
+        default=DEFAULT_MAX_BODY_BYTES,
+        ge=1024,
+        description="Largest knowledge-base article body (body_html, UTF-8) parsed; a larger one is not indexed, "
+        "its refusal is reported on the knowledge base's status and its event dead-lettered.",
     )
 
     # Files.

@@ -3,9 +3,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from customer_agent_shared.messaging.failures import TransientHandlerError
+from customer_agent_shared.messaging.failures import FailureKind, TransientHandlerError, classify
 from ingestion_service.adapters import content_store
+from ingestion_service.adapters.bulk_batches import ChunkTooLargeError
 from ingestion_service.adapters.content_store import ChunkDocument, ContentStore, bulk_body
+from opensearchpy.exceptions import TransportError
 
 
 class RecordingClient:
@@ -107,3 +109,32 @@ async def test_chunks_that_keep_changing_are_a_transient_failure(monkeypatch: An
     with pytest.raises(TransientHandlerError):
         await store.delete_source("acct", "docs")
     assert client.calls == content_store.BY_QUERY_ATTEMPTS
+
+
+class SizeLimitedClient:
+    """Stands in for AsyncOpenSearch: answers 413 to a bulk request larger than ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.sent: list[int] = []
+
+    async def bulk(self, *, body: bytes, refresh: str) -> dict[str, Any]:
+        if len(body) > self.limit:
+            raise TransportError(413, "")
+        self.sent.append(body.count(b"\n") // 2)
+        return {"errors": False, "items": []}
+
+
+async def test_a_request_opensearch_finds_too_large_is_halved_until_it_fits() -> None:
+    client = SizeLimitedClient(limit=5_000)
+    store = ContentStore(client, index="i", read_alias="r", write_alias="w")  # type: ignore[arg-type]
+    await store.write([_chunk(position, "word " * 100) for position in range(16)])
+    assert sum(client.sent) == 16
+    assert len(client.sent) > 1
+
+
+async def test_a_single_chunk_opensearch_finds_too_large_fails_its_document_for_good() -> None:
+    store = ContentStore(SizeLimitedClient(limit=100), index="i", read_alias="r", write_alias="w")  # type: ignore[arg-type]
+    with pytest.raises(ChunkTooLargeError, match="413") as raised:
+        await store.write([_chunk(0, "word " * 100)])
+    assert classify(raised.value).kind is FailureKind.PERMANENT

@@ -25,6 +25,7 @@ from customer_agent_shared.messaging.reliable import PermanentHandlerError
 from customer_agent_shared.topics import SOURCES_STATUS
 from customer_agent_shared.uploads.store import upload_key
 from ingestion_service.adapters.content_store import ChunkDocument
+from ingestion_service.adapters.page_worker_pool import PageWorkers
 from ingestion_service.adapters.parse_limits import FileLimits
 from ingestion_service.domain.model import IMPLICIT_KB_SOURCE, Source
 from ingestion_service.handlers.articles import ArticleIndexing
@@ -47,7 +48,9 @@ class Ingestion:
         self.syncs = FakeSyncQueue()
         indexer = DocumentIndexer(self.index, chunk_chars=1200, overlap_chars=200)
         self.commands = SourceCommands(self.unit_of_work, indexer, self.syncs, FileLimits(), consumer="ingestion:cmd")
-        self.articles = ArticleIndexing(self.unit_of_work, indexer, consumer="ingestion:articles")
+        self.articles = ArticleIndexing(
+            self.unit_of_work, indexer, consumer="ingestion:articles", parser=PageWorkers(0)
+        )
 
     def unit_of_work(self) -> FakeUnitOfWork:
         """A new fake unit of work over the database."""

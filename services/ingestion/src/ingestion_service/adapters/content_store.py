@@ -33,9 +33,13 @@ from customer_agent_shared.messaging.failures import TransientHandlerError
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
+from ingestion_service.adapters.bulk_batches import DEFAULT_BULK_MAX_BYTES, BulkEntry, bulk_batches
+
 logger = logging.getLogger(__name__)
 
 REINDEX_TIMEOUT_SECONDS = 3600
+DEFAULT_BULK_MAX_CHUNKS = 500
+TOO_LARGE = 413
 BY_QUERY_ATTEMPTS = 5
 BY_QUERY_RETRY_SECONDS = 0.2
 
@@ -132,8 +136,12 @@ class ContentStore:
         read_alias: str,
         write_alias: str,
         embedding_dimension: int | None = DEFAULT_EMBEDDING_DIMENSION,
+        bulk_max_chunks: int = DEFAULT_BULK_MAX_CHUNKS,
+        bulk_max_bytes: int = DEFAULT_BULK_MAX_BYTES,
     ) -> None:
         self._client = client
+        self.bulk_max_chunks = bulk_max_chunks
+        self.bulk_max_bytes = bulk_max_bytes
         self.index = index
         self.read_alias = read_alias
         self.write_alias = write_alias
@@ -274,13 +282,36 @@ class ContentStore:
         await self._client.indices.delete(index=self.index, ignore_unavailable=True)
 
     async def write(self, chunks: Sequence[ChunkDocument], *, refresh: bool = False) -> None:
-        """Bulk-index chunks through the write alias; raise ``IndexWriteError`` if any is refused."""
-        if not chunks:
+        """Bulk-index chunks through the write alias, in requests of at most ``bulk_max_chunks`` chunks and
+        ``bulk_max_bytes`` bytes; ``IndexWriteError`` if any is refused, ``ChunkTooLargeError`` (permanent)
+        for a chunk too large to write even alone."""
+        entries = [
+            BulkEntry(
+                bulk_body([({"index": {"_index": self.write_alias, "_id": chunk.chunk_id}}, chunk.source())]),
+                chunk.document_id,
+                chunk.url,
+            )
+            for chunk in chunks
+        ]
+        for batch in bulk_batches(entries, max_entries=self.bulk_max_chunks, max_bytes=self.bulk_max_bytes):
+            await self._bulk(batch, refresh=refresh)
+
+    async def _bulk(self, entries: list[BulkEntry], *, refresh: bool) -> None:
+        """One bulk request; halved and sent again when OpenSearch finds it too large (413), down to one
+        chunk, which then fails its document for good: waiting never makes a request smaller."""
+        try:
+            result = await self._client.bulk(
+                body=b"".join(entry.lines for entry in entries), refresh="true" if refresh else "false"
+            )
+        except TransportError as error:
+            if error.status_code != TOO_LARGE:
+                raise
+            if len(entries) == 1:
+                raise entries[0].too_large("more than OpenSearch accepts in one request (413)") from error
+            half = len(entries) // 2
+            await self._bulk(entries[:half], refresh=refresh)
+            await self._bulk(entries[half:], refresh=refresh)
             return
-        body = bulk_body(
-            ({"index": {"_index": self.write_alias, "_id": chunk.chunk_id}}, chunk.source()) for chunk in chunks
-        )
-        result = await self._client.bulk(body=body, refresh="true" if refresh else "false")
         if result.get("errors"):
             reasons = [
                 str(item["index"].get("error", {}).get("reason", item["index"].get("error")))

@@ -1,7 +1,9 @@
 """Main-content extraction from HTML: title, language, canonical URL, links and sections.
 
 Navigation, headers, footers, sidebars, scripts and forms are dropped; headings
-start sections; tables become one readable line per row.
+start sections; tables become one readable line per row. The title is bounded here
+(``MAX_LABEL_CHARS``); a heading is kept whole, and the chunker bounds what each chunk
+carries of it (its whole text is indexed as text).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from ingestion_service.domain.chunking import bounded_label
 from ingestion_service.domain.documents import ParsedDocument, Section
 
 HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
@@ -221,4 +224,6 @@ def extract_html(html: str, *, base_url: str | None = None) -> ParsedDocument:
     sections = builder.finish() if "noindex" not in directives else []
     if not title:
         title = next((s.heading for s in sections if s.heading), "")
-    return ParsedDocument(title=title, sections=sections, language=language, canonical_url=canonical, links=links)
+    return ParsedDocument(
+        title=bounded_label(title), sections=sections, language=language, canonical_url=canonical, links=links
+    )

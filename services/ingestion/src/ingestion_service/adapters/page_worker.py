@@ -1,4 +1,5 @@
-"""The page worker process: parses crawled pages, robots.txt files and sitemaps, one request at a time.
+"""The page worker process: parses crawled pages, knowledge-base articles, robots.txt files and sitemaps, one
+request at a time.
 
 ``page_worker_pool.PageWorkers`` keeps a few, started as ``python -I -m
 ingestion_service.adapters.page_worker`` with a scrubbed environment, and kills and replaces one whose
@@ -23,10 +24,12 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from ingestion_service.adapters.html_extract import extract_html
 from ingestion_service.adapters.language import warm_up
 from ingestion_service.adapters.page_parser import PageOutcome, parse_page
 from ingestion_service.adapters.safe_http import FetchResult
 from ingestion_service.adapters.sitemaps import MAX_SITEMAPS, parse_sitemap
+from ingestion_service.domain.documents import ParsedDocument
 from ingestion_service.domain.robots import ALLOW_ALL, DISALLOW_ALL, RobotsPolicy, parse_robots, robots_text
 from ingestion_service.domain.urls import path_and_query, same_site
 
@@ -70,11 +73,15 @@ def judged_links(header: dict[str, Any], robots: bytes) -> list[int]:
     ]
 
 
-def handle(header: dict[str, Any], content: bytes) -> PageOutcome | dict[str, Any]:
+def handle(header: dict[str, Any], content: bytes) -> PageOutcome | ParsedDocument | dict[str, Any]:
     """The answer to one request (what ``page_worker_pool.PageWorkers`` asks for)."""
     task = header["task"]
     if task == "page":
         return parse_page(header["url"], FetchResult(**header["fetched"], body=content), header["start"])
+    if task == "html":  # a knowledge-base article's body: its links are not followed
+        document = extract_html(content.decode("utf-8", errors="replace"))
+        document.links = []
+        return document
     if task == "robots":
         policy = robots_policy(content, header["user_agent"])
         return {"sitemaps": policy.sitemaps, "crawl_delay": policy.crawl_delay, "rules": policy.rules}

@@ -1,6 +1,7 @@
-"""The page workers: a few long-lived processes that parse what the crawler fetches, each request bounded in time.
+"""The page workers: a few long-lived processes that parse what the crawler fetches and the bodies of
+knowledge-base articles, each request bounded in time.
 
-Every tenant's crawl shares them, so one site must not hold one for long: a request that outlives
+Every tenant's crawl and articles share them, so one site must not hold one for long: a request that outlives
 ``timeout_seconds`` has its worker killed (a new one starts for the next request) and fails alone. Workers
 run ``page_worker`` in a scrubbed environment (no secrets); what they answer is only ever read as JSON.
 """
@@ -20,6 +21,7 @@ from ingestion_service.adapters.page_parser import PageKind, PageOutcome, outcom
 from ingestion_service.adapters.page_worker import LENGTH, frame, near_limit, respond
 from ingestion_service.adapters.safe_http import FetchResult
 from ingestion_service.adapters.sitemaps import Sitemap
+from ingestion_service.domain.documents import DocumentRefused, ParsedDocument, Section
 from ingestion_service.domain.robots import SiteRobots
 
 logger = logging.getLogger(__name__)
@@ -190,6 +192,21 @@ class PageWorkers:
         except WorkerFailed as error:
             logger.warning("a page worker failed on a page", extra={"url": url, "reason": str(error)})
             return PageOutcome(url, PageKind.FAILED, error=f"{url}: the parser crashed", failure_kind="internal")
+
+    async def extract_html(self, markup: bytes) -> ParsedDocument:
+        """The document of an HTML body (UTF-8) that is not a crawled page (a knowledge-base article);
+        ``DocumentRefused`` saying why when it takes too long, needs too much memory or kills its worker."""
+        try:
+            answer = await self.request({"task": "html"}, markup)
+        except WorkerTimeout as error:
+            raise DocumentRefused(f"its HTML {error}", failure_type="timeout") from error
+        except WorkerOutOfMemory as error:
+            raise DocumentRefused(f"its HTML: {error}", failure_type="memory") from error
+        except WorkerFailed as error:
+            logger.warning("a page worker failed on an HTML body", extra={"reason": str(error)})
+            raise DocumentRefused("the HTML parser failed on it", failure_type="internal") from error
+        sections = [Section(**section) for section in answer.pop("sections")]
+        return ParsedDocument(sections=sections, **answer)
 
     async def robots(self, body: bytes, user_agent: str) -> SiteRobots:
         """A site's robots.txt (``body``, already capped) as the crawl holds it."""

@@ -10,6 +10,10 @@ from ingestion_service.domain.documents import Section
 
 DEFAULT_CHUNK_CHARS = 1200
 DEFAULT_OVERLAP_CHARS = 200
+MAX_LABEL_CHARS = 300
+"""Longest title or section heading one chunk carries. Every chunk holds its own copies (and the index a
+localized copy of each), so an unbounded one makes a document's index writes grow with the square of its
+size; a "heading" longer than this is text, and is indexed as such (see ``chunk_sections``)."""
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -39,6 +43,21 @@ def content_hash(text: str) -> str:
     """Hash of normalised text, used to skip unchanged and duplicate content."""
     normalised = " ".join(text.split())
     return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+def label_limit(max_chars: int) -> int:
+    """Most characters of a chunk's title, and of its heading, in chunks of ``max_chars``: a quarter each at
+    most, so the body keeps at least half of the chunk."""
+    return max(1, min(MAX_LABEL_CHARS, max_chars // 4))
+
+
+def bounded_label(text: str, max_chars: int = MAX_LABEL_CHARS) -> str:
+    """``text`` if it fits in ``max_chars``, else cut at a word boundary and ended with an ellipsis."""
+    if len(text) <= max_chars:
+        return text
+    cut = text.rfind(" ", 0, max_chars)
+    cut = cut if cut > max_chars // 2 else max_chars - 1
+    return text[:cut].rstrip() + "…"
 
 
 def _split_long(paragraph: str, max_chars: int) -> list[str]:
@@ -82,32 +101,40 @@ def chunk_sections(
     *,
     max_chars: int = DEFAULT_CHUNK_CHARS,
     overlap_chars: int = DEFAULT_OVERLAP_CHARS,
+    title_chars: int = 0,
 ) -> list[Chunk]:
-    """Pack each section's paragraphs into chunks of at most ~``max_chars``.
+    """Pack each section's paragraphs into chunks of at most ~``max_chars``, headings and title included.
 
     A chunk never spans two sections; consecutive chunks of one section share
     about ``overlap_chars`` of text so a sentence cut at a boundary is still found.
+    Each chunk carries its section's heading, bounded by ``label_limit``: a longer one is cut for the
+    chunks and its whole text becomes the section's first paragraph. ``title_chars`` (the document
+    title every chunk carries, already bounded) and the heading are taken from the body's budget.
     """
     chunks: list[Chunk] = []
     for section in sections:
+        heading = bounded_label(section.heading, label_limit(max_chars))
+        text = section.text if heading == section.heading else f"{section.heading}\n\n{section.text}"
+        budget = max(max_chars - title_chars - len(heading), max_chars // 4, 1)
+        overlap = min(overlap_chars, budget // 2)
         paragraphs: list[str] = []
-        for raw in _PARAGRAPH_BREAK.split(section.text):
+        for raw in _PARAGRAPH_BREAK.split(text):
             paragraph = " ".join(raw.split())
             if paragraph:
-                paragraphs.extend(_split_long(paragraph, max_chars))
+                paragraphs.extend(_split_long(paragraph, budget))
         if not paragraphs:
-            if section.heading.strip():
-                chunks.append(Chunk(len(chunks), section.heading, section.heading))
+            if heading.strip():
+                chunks.append(Chunk(len(chunks), heading, heading))
             continue
         current = ""
         fresh = False  # whether current holds text not yet emitted
         for paragraph in paragraphs:
-            if current and len(current) + 2 + len(paragraph) > max_chars and fresh:
-                chunks.append(Chunk(len(chunks), section.heading, current))
-                current = _tail(current, overlap_chars)
+            if current and len(current) + 2 + len(paragraph) > budget and fresh:
+                chunks.append(Chunk(len(chunks), heading, current))
+                current = _tail(current, overlap)
                 fresh = False
             current = f"{current}\n\n{paragraph}" if current else paragraph
             fresh = True
         if fresh:
-            chunks.append(Chunk(len(chunks), section.heading, current))
+            chunks.append(Chunk(len(chunks), heading, current))
     return chunks

@@ -9,7 +9,7 @@ from datetime import datetime
 from ingestion_service.adapters.content_store import ChunkDocument
 from ingestion_service.adapters.language import detect_language, primary_subtag
 from ingestion_service.adapters.metrics import CHUNKS_INDEXED, DOCUMENTS_INDEXED, INDEXING_LATENCY
-from ingestion_service.domain.chunking import chunk_id, chunk_sections, content_hash
+from ingestion_service.domain.chunking import bounded_label, chunk_id, chunk_sections, content_hash, label_limit
 from ingestion_service.domain.documents import ParsedDocument
 from ingestion_service.domain.model import Source
 from ingestion_service.handlers.types import ChunkIndex
@@ -60,7 +60,14 @@ class DocumentIndexer:
         else:
             language = detect_language(document.text, fallback=language_hint or document.language or "en")
         digest = digest or content_hash(document.text)
-        pieces = chunk_sections(document.sections, max_chars=self._chunk_chars, overlap_chars=self._overlap_chars)
+        # Every chunk carries the title: bounded, and counted in the chunk's size (see ``MAX_LABEL_CHARS``).
+        title = bounded_label(document.title, label_limit(self._chunk_chars))
+        pieces = chunk_sections(
+            document.sections,
+            max_chars=self._chunk_chars,
+            overlap_chars=self._overlap_chars,
+            title_chars=len(title),
+        )
         chunks = [
             ChunkDocument(
                 chunk_id=chunk_id(source.account_id, source.source_id, document_id, piece.position),
@@ -69,7 +76,7 @@ class DocumentIndexer:
                 source_kind=source.kind,
                 document_id=document_id,
                 url=url,
-                title=document.title,
+                title=title,
                 section=piece.section,
                 body=piece.body,
                 language=language,
@@ -86,7 +93,7 @@ class DocumentIndexer:
         return PreparedDocument(
             document_id,
             url,
-            document.title,
+            title,
             language,
             digest,
             chunks,

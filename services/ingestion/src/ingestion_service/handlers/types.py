@@ -11,6 +11,7 @@ from customer_agent_shared.uploads.store import UploadReader
 
 from ingestion_service.adapters.content_store import ChunkDocument
 from ingestion_service.adapters.parse_attempts import ParseAttempt
+from ingestion_service.domain.documents import ParsedDocument
 from ingestion_service.domain.model import IndexedDocument, Source
 
 
@@ -121,6 +122,14 @@ class ChunkIndex(Protocol):
 
     async def refresh(self) -> None:
         """Make recent writes searchable now."""
+        ...
+
+
+class HtmlParser(Protocol):
+    """Parses HTML that is not a crawled page (a knowledge-base article's body), bounded in time and memory."""
+
+    async def extract_html(self, markup: bytes) -> ParsedDocument:
+        """The document of UTF-8 HTML; ``DocumentRefused`` saying why when it cannot be parsed within bounds."""
         ...
 
 

@@ -1,0 +1,59 @@
+"""Splitting a bulk write into requests bounded by count and by bytes.
+
+One request per document was once the rule, and a large document made a request of hundreds of megabytes:
+OpenSearch answered 429 (read as an outage, so every tenant's commands waited) or 413. Requests now stay
+under ``max_bytes``; a single entry larger than that cannot be written at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from customer_agent_shared.messaging.failures import PermanentHandlerError
+
+MIB = 1024 * 1024
+DEFAULT_BULK_MAX_BYTES = 5 * MIB
+
+
+class ChunkTooLargeError(PermanentHandlerError):
+    """A chunk that cannot be indexed even in a request of its own: its document fails, nothing else."""
+
+    def __init__(self, *, document_id: str, url: str, size: int, why: str) -> None:
+        super().__init__(
+            f"document {url or document_id!r} cannot be indexed: one of its chunks is {size:,} bytes "
+            f"as an index request, {why}"
+        )
+        self.document_id = document_id
+        self.url = url
+
+
+@dataclass(frozen=True)
+class BulkEntry:
+    """One chunk's lines of a bulk request (its action and its document), and whose chunk it is."""
+
+    lines: bytes
+    document_id: str
+    url: str
+
+    def too_large(self, why: str) -> ChunkTooLargeError:
+        """The error saying this entry cannot be written, and ``why``."""
+        return ChunkTooLargeError(document_id=self.document_id, url=self.url, size=len(self.lines), why=why)
+
+
+def bulk_batches(entries: list[BulkEntry], *, max_entries: int, max_bytes: int) -> Iterator[list[BulkEntry]]:
+    """``entries`` in order, in groups of at most ``max_entries`` and ``max_bytes``; ``ChunkTooLargeError``
+    before any group when an entry alone is larger than ``max_bytes``."""
+    for entry in entries:
+        if len(entry.lines) > max_bytes:
+            raise entry.too_large(f"more than the {max_bytes:,} bytes a bulk request may carry")
+    batch: list[BulkEntry] = []
+    size = 0
+    for entry in entries:
+        if batch and (len(batch) >= max_entries or size + len(entry.lines) > max_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append(entry)
+        size += len(entry.lines)
+    if batch:
+        yield batch
