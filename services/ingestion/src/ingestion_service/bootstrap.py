@@ -9,6 +9,7 @@ from pathlib import Path
 
 from customer_agent_shared.content_index import AccountScopedSearch
 from customer_agent_shared.embeddings import BuiltinEmbedder, Embedder, OpenAICompatibleEmbedder, create_embedder
+from customer_agent_shared.events.sources import SourceKind
 from customer_agent_shared.kernel import (
     ServiceKernel,
     build_kernel,
@@ -25,6 +26,7 @@ from ingestion_service.adapters.crawler import Crawler, CrawlOptions
 from ingestion_service.adapters.embedding_store import EmbeddingStore
 from ingestion_service.adapters.file_parsers import FileLimits
 from ingestion_service.adapters.language import warm_up
+from ingestion_service.adapters.metrics import FILE_BACKLOG
 from ingestion_service.adapters.orm import SCHEMA, inbox_table, outbox_table
 from ingestion_service.adapters.politeness import HostPoliteness
 from ingestion_service.adapters.safe_http import FetchLimits, SafeFetcher
@@ -35,10 +37,12 @@ from ingestion_service.entrypoints.kafka_subscribers import register_subscribers
 from ingestion_service.handlers.articles import ArticleIndexing
 from ingestion_service.handlers.embedding import EmbeddingBackfill
 from ingestion_service.handlers.embedding_progress import EmbeddingProgress
+from ingestion_service.handlers.file_sync import FileSync
 from ingestion_service.handlers.indexing import DocumentIndexer
 from ingestion_service.handlers.scheduler import ResyncScheduler
 from ingestion_service.handlers.source_commands import SourceCommands
-from ingestion_service.handlers.website_sync import SyncRunner, WebsiteSync
+from ingestion_service.handlers.sync_runner import SyncRunner
+from ingestion_service.handlers.website_sync import WebsiteSync
 from ingestion_service.settings import IngestionSettings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -56,6 +60,8 @@ class IngestionService:
     search: AccountScopedSearch
     fetcher: SafeFetcher
     runner: SyncRunner
+    files: SyncRunner
+    """Uploaded files waiting for their parse (a ``FileSync`` each)."""
     scheduler: ResyncScheduler
     commands: SourceCommands
     articles: ArticleIndexing
@@ -123,14 +129,21 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
     fetcher = build_fetcher(settings)
     crawler = build_crawler(settings, fetcher)
     leases = SyncLeases(kernel.redis, prefix=settings.service_name)
-    runner = SyncRunner(website_sync(settings, unit_of_work, crawler, indexer), settings.max_concurrent_syncs, leases)
+    runner = SyncRunner(
+        website_sync(settings, unit_of_work, crawler, indexer),
+        settings.max_concurrent_syncs,
+        leases,
+        max_per_account=settings.max_syncs_per_account,
+    )
+    file_sync = FileSync(unit_of_work, indexer, file_limits(settings), max_parse_attempts=settings.parse_attempts)
+    files = file_runner(settings, file_sync, kernel)
     commands = SourceCommands(
         unit_of_work,
         indexer,
         runner,
-        file_limits(settings),
+        files=file_sync,
+        file_runner=files,
         consumer=f"{settings.consumer_group}:{SOURCES_COMMANDS}",
-        max_parse_attempts=settings.parse_attempts,
     )
     service = IngestionService(
         kernel=kernel,
@@ -139,6 +152,7 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
         search=AccountScopedSearch(kernel.opensearch, index=settings.content_read_alias),
         fetcher=fetcher,
         runner=runner,
+        files=files,
         scheduler=ResyncScheduler(unit_of_work, runner, settings.scheduler_interval_seconds),
         commands=commands,
         articles=ArticleIndexing(
@@ -187,6 +201,18 @@ def website_sync(
     )
 
 
+def file_runner(settings: IngestionSettings, sync: FileSync, kernel: ServiceKernel) -> SyncRunner:
+    """The background runner parsing uploaded files, a few at once and fewer of one account."""
+    return SyncRunner(
+        sync,
+        settings.max_concurrent_file_parses,
+        SyncLeases(kernel.redis, prefix=f"{settings.service_name}:file"),
+        max_per_account=settings.max_file_parses_per_account,
+        backlog=FILE_BACKLOG,
+        name="file parse",
+    )
+
+
 def file_limits(settings: IngestionSettings) -> FileLimits:
     """What an uploaded file may be and cost to parse, from the settings."""
     return FileLimits(
@@ -218,11 +244,17 @@ def _add_ingestion_steps(
 
     async def start_runner() -> None:
         await service.runner.resume(unit_of_work)
+        await service.files.resume(unit_of_work, kind=SourceKind.FILE)
 
     lifecycle.add("content index", prepare_index)
     lifecycle.add("crawler http client", None, service.fetcher.aclose)
     lifecycle.add("page workers", crawler.workers.start, crawler.workers.aclose)
-    lifecycle.add("sync runner", start_runner, service.runner.stop)
+
+    async def stop_runners() -> None:
+        await service.runner.stop()
+        await service.files.stop()
+
+    lifecycle.add("sync runners", start_runner, stop_runners)
     lifecycle.add("re-sync scheduler", service.scheduler.start, service.scheduler.stop)
     if embedder is not None and service.backfill is not None:
         lifecycle.add("embedding model", embedder.start, embedder.aclose)

@@ -124,6 +124,24 @@ class IngestionSettings(ServiceSettings, EmbeddingSettings, UploadStoreSettings)
     progress_interval_seconds: float = Field(default=1.0, gt=0, description="Most frequent progress report.")
     progress_every_pages: int = Field(default=25, ge=1, description="Report at least every this many pages.")
     max_concurrent_syncs: int = Field(default=4, ge=1, description="Website syncs running at once.")
+    max_syncs_per_account: int = Field(
+        default=2,
+        ge=1,
+        description="Website syncs of one account running at once (of max_concurrent_syncs): an account with many "
+        "slow sites leaves the other slots to other accounts.",
+    )
+    max_concurrent_file_parses: int = Field(
+        default=2,
+        ge=1,
+        description="Uploaded files parsed at once in the background, each in a parser process of up to "
+        "parse_memory_bytes.",
+    )
+    max_file_parses_per_account: int = Field(
+        default=1,
+        ge=1,
+        description="Uploaded files of one account parsed at once (of max_concurrent_file_parses): its slow or "
+        "hostile files wait for each other, not other accounts' files.",
+    )
     scheduler_interval_seconds: float = Field(default=60.0, gt=0, description="How often due re-syncs are looked for.")
 
     @field_validator("allowed_private_networks")

@@ -71,7 +71,7 @@ class FakeSources:
             return None
         return replace(max(bases, key=lambda source: source.sync_requested_at or datetime.min.replace(tzinfo=UTC)))
 
-    async def pending_syncs(self) -> list[tuple[str, str]]:
+    async def pending_syncs(self, kind: SourceKind = SourceKind.URL) -> list[tuple[str, str]]:
         """Not needed by these tests."""
         raise NotImplementedError
 

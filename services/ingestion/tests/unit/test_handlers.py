@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +21,6 @@ from customer_agent_shared.events.sources import (
     UploadedFile,
     UploadReference,
 )
-from customer_agent_shared.messaging.failures import FailureKind, classify
 from customer_agent_shared.messaging.reliable import PermanentHandlerError
 from customer_agent_shared.topics import SOURCES_STATUS
 from customer_agent_shared.uploads.store import upload_key
@@ -29,6 +29,7 @@ from ingestion_service.adapters.page_worker_pool import PageWorkers
 from ingestion_service.adapters.parse_limits import FileLimits
 from ingestion_service.domain.model import IMPLICIT_KB_SOURCE, Source
 from ingestion_service.handlers.articles import ArticleIndexing
+from ingestion_service.handlers.file_sync import FileSync
 from ingestion_service.handlers.indexing import DocumentIndexer
 from ingestion_service.handlers.source_commands import SourceCommands
 from ingestion_service.handlers.status import stage_status
@@ -46,8 +47,17 @@ class Ingestion:
         self.upload_failure: Exception | None = None
         self.index = FakeIndex()
         self.syncs = FakeSyncQueue()
+        self.file_syncs = FakeSyncQueue()
         indexer = DocumentIndexer(self.index, chunk_chars=1200, overlap_chars=200)
-        self.commands = SourceCommands(self.unit_of_work, indexer, self.syncs, FileLimits(), consumer="ingestion:cmd")
+        self.files = FileSync(self.unit_of_work, indexer, FileLimits(), retry_seconds=0.001)
+        self.commands = SourceCommands(
+            self.unit_of_work,
+            indexer,
+            self.syncs,
+            files=self.files,
+            file_runner=self.file_syncs,
+            consumer="ingestion:cmd",
+        )
         self.articles = ArticleIndexing(
             self.unit_of_work, indexer, consumer="ingestion:articles", parser=PageWorkers(0)
         )
@@ -63,8 +73,15 @@ class Ingestion:
         return UploadReference(sha256=key, filename=filename, content_type="text/plain", size=len(content))
 
     async def command(self, event_type: str, source_id: str, kind: SourceKind, **fields: Any) -> None:
-        """Carry out one source command."""
+        """Carry out one source command, and the parse of a file it left waiting (as the file runner would)."""
         await self.commands.handle(command_event(event_type, source_id, kind, **fields))
+        await self.parse_waiting_files()
+
+    async def parse_waiting_files(self) -> None:
+        """Run the background parse of each file the commands handed over."""
+        waiting, self.file_syncs.requested = self.file_syncs.requested, []
+        for account_id, source_id in waiting:
+            await self.files.run(account_id, source_id)
 
     async def article(self, article_id: str, body: str, language: str | None = None) -> None:
         """Apply one published article."""
@@ -271,7 +288,41 @@ async def test_an_uploaded_file_is_fetched_from_the_upload_store_and_indexed() -
     chunks = ingestion.index.of_source("file")
     assert [chunk.url for chunk in chunks] == ["prices.txt"]
     assert "gold plan costs 10 EUR" in chunks[0].body
-    assert [status.state for status in ingestion.statuses("file")] == [SourceState.READY]
+    assert [status.state for status in ingestion.statuses("file")] == [SourceState.PENDING, SourceState.READY]
+    assert ingestion.source("file").pending_file is None
+
+
+async def test_a_file_command_only_records_the_file_and_leaves_its_parse_to_the_background() -> None:
+    ingestion = Ingestion()
+    event = command_event(SOURCE_SYNC, "file", SourceKind.FILE, upload=ingestion.stored("prices.txt", PRICES))
+
+    await ingestion.commands.handle(event)
+
+    source = ingestion.source("file")
+    assert source.state is SourceState.PENDING
+    assert source.pending_file == {"event_id": event.id, "command": event.data.model_dump(mode="json")}
+    assert ingestion.file_syncs.requested == [(ACCOUNT, "file")]
+    assert ingestion.index.of_source("file") == []
+    assert ("ingestion:cmd", event.id) in ingestion.database.claimed
+
+
+async def test_a_file_deleted_or_replaced_while_it_waits_is_not_indexed_from_its_old_command() -> None:
+    ingestion = Ingestion()
+    first = ingestion.stored("prices.txt", PRICES)
+    await ingestion.commands.handle(command_event(SOURCE_SYNC, "gone", SourceKind.FILE, upload=first))
+    await ingestion.commands.handle(command_event(SOURCE_DELETE, "gone", SourceKind.FILE))
+    await ingestion.commands.handle(command_event(SOURCE_SYNC, "newer", SourceKind.FILE, upload=first))
+    newer = ingestion.stored("newer.txt", PRICES.replace(b"10", b"12"))
+    await ingestion.commands.handle(command_event(SOURCE_SYNC, "newer", SourceKind.FILE, upload=newer))
+    await ingestion.commands.handle(command_event(SOURCE_UPDATE, "newer", SourceKind.FILE, private=True))
+
+    await ingestion.parse_waiting_files()
+
+    assert ingestion.file_syncs.cancelled == [(ACCOUNT, "gone")]
+    assert ingestion.source("gone").state is SourceState.DELETED
+    assert ingestion.index.of_source("gone") == []
+    [chunk] = ingestion.index.of_source("newer")
+    assert (chunk.url, chunk.private) == ("newer.txt", True)  # the newer file, with the update's flag
 
 
 @pytest.mark.parametrize(
@@ -293,7 +344,7 @@ async def test_a_file_missing_from_the_upload_store_or_altered_there_fails_its_s
 
     source = ingestion.source("file")
     assert (source.state, source.error) == (SourceState.FAILED, reason)
-    [status] = ingestion.statuses("file")
+    status = ingestion.statuses("file")[-1]
     assert (status.state, status.failed, status.error) == (SourceState.FAILED, 1, reason)
     assert ingestion.index.of_source("file") == []
 
@@ -302,15 +353,15 @@ async def test_an_unreachable_upload_store_is_waited_out_and_the_file_indexed_on
     ingestion = Ingestion()
     event = command_event(SOURCE_SYNC, "file", SourceKind.FILE, upload=ingestion.stored("prices.txt", PRICES))
     ingestion.upload_failure = ConnectionRefusedError("PostgreSQL is restarting")
+    await ingestion.commands.handle(event)
 
-    with pytest.raises(ConnectionRefusedError) as raised:
-        await ingestion.commands.handle(event)
-    assert classify(raised.value).kind is FailureKind.TRANSIENT  # the consumer retries, never dead-letters
-    assert ingestion.database.tables.sources == {}
-    assert ingestion.database.claimed == set()
+    parse = asyncio.create_task(ingestion.parse_waiting_files())
+    await asyncio.sleep(0.05)  # several tries, each waited out: the source is neither failed nor dropped
+    assert not parse.done()
+    assert ingestion.source("file").state is SourceState.PENDING
 
     ingestion.upload_failure = None
-    await ingestion.commands.handle(event)  # the redelivery
+    await asyncio.wait_for(parse, 2)
     assert ingestion.source("file").state is SourceState.READY
     assert len(ingestion.index.of_source("file")) == 1
 

@@ -22,6 +22,7 @@ INDEXING_LATENCY = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
 SYNC_BACKLOG = Gauge("customer_agent_ingestion_sync_backlog", "Website syncs waiting or running.")
+FILE_BACKLOG = Gauge("customer_agent_ingestion_file_backlog", "Uploaded files waiting for their parse or parsing.")
 SYNCS_FINISHED = Counter("customer_agent_ingestion_syncs_total", "Finished source syncs.", ["source_kind", "state"])
 CHUNKS_EMBEDDED = Counter(
     "customer_agent_ingestion_chunks_embedded_total", "Chunks given a vector of the current embedding model."

@@ -52,6 +52,8 @@ sources_table = Table(
     Column("sync_requested_at", DateTime(timezone=True), nullable=True),
     Column("sync_full", Boolean, nullable=False, default=False),
     Column("last_synced_at", DateTime(timezone=True), nullable=True),
+    # An uploaded file's command waiting for its parse in the background: {"event_id", "command"}.
+    Column("pending_file", JSON(none_as_null=True), nullable=True),
     PrimaryKeyConstraint("account_id", "source_id", name="pk_sources"),
 )
 

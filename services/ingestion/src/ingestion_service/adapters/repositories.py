@@ -105,12 +105,15 @@ class SourceRepository:
         newest = max(rows, key=lambda row: row["sync_requested_at"] or datetime.min.replace(tzinfo=UTC))
         return _source(newest)
 
-    async def pending_syncs(self) -> list[tuple[str, str]]:
-        """Website sources whose sync was requested but not finished (to resume after a restart)."""
+    async def pending_syncs(self, kind: SourceKind = SourceKind.URL) -> list[tuple[str, str]]:
+        """Sources of ``kind`` whose sync was requested but not finished (to resume after a restart): websites
+        pending or syncing, uploaded files waiting for their parse."""
+        table = sources_table
+        waiting = (
+            table.c.pending_file.is_not(None) if kind is SourceKind.FILE else table.c.state.in_(("pending", "syncing"))
+        )
         rows = await self._session.execute(
-            select(sources_table.c.account_id, sources_table.c.source_id).where(
-                sources_table.c.kind == "url", sources_table.c.state.in_(("pending", "syncing"))
-            )
+            select(table.c.account_id, table.c.source_id).where(table.c.kind == kind.value, waiting)
         )
         return [(row.account_id, row.source_id) for row in rows]
 

@@ -53,6 +53,8 @@ class Source:
     sync_requested_at: datetime | None = None
     sync_full: bool = False
     last_synced_at: datetime | None = None
+    pending_file: dict[str, Any] | None = None
+    """An uploaded file's command waiting for its parse in the background: ``{"event_id", "command"}``."""
 
     @classmethod
     def implicit_knowledge_base(cls, account_id: str) -> Source:
@@ -72,6 +74,11 @@ class Source:
     def request_sync(self, command: SourceCommand, *, at: datetime) -> None:
         """A website sync was requested: the source waits for the background crawl."""
         self._take(command, SourceState.PENDING, at)
+
+    def await_file(self, command: SourceCommand, event_id: str, *, at: datetime) -> None:
+        """An uploaded file was sent: the source waits for its parse in the background."""
+        self._take(command, SourceState.PENDING, at)
+        self.pending_file = {"event_id": event_id, "command": command.model_dump(mode="json")}
 
     def accept(self, command: SourceCommand, *, at: datetime) -> None:
         """The command's content was taken at once (a file, a short answer, a knowledge base)."""
@@ -110,6 +117,7 @@ class Source:
     def delete(self) -> None:
         """The admin removed the source."""
         self.state = SourceState.DELETED
+        self.pending_file = None
 
     def reported_progress(self) -> SyncProgress:
         """The sync progress the source last reported, for a report that is not its sync's own."""
@@ -132,6 +140,7 @@ class Source:
         self.error = None
         self.sync_full = command.full
         self.sync_requested_at = at
+        self.pending_file = None
         uploaded = command.upload or command.file
         if uploaded is not None:
             self.title = uploaded.filename

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 from customer_agent_shared.events.sources import SourceState
 
+from ingestion_service.handlers.sync_runner import SyncRunner
 from ingestion_service.handlers.types import UnitOfWorkFactory
-from ingestion_service.handlers.website_sync import SyncRunner
 
 logger = logging.getLogger(__name__)
 

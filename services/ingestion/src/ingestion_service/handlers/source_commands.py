@@ -1,7 +1,8 @@
 """Use case: ``source.sync`` / ``source.update`` / ``source.delete`` commands from admin-api.
 
-Files, short answers and knowledge-base registrations are handled inline (they
-are bounded); website syncs are recorded and handed to the background runner.
+Short answers and knowledge-base registrations are handled inline (they are
+bounded); website syncs and uploaded files are recorded and handed to background
+runners (``SyncRunner``), so no command waits behind another account's crawl or parse.
 """
 
 from __future__ import annotations
@@ -21,18 +22,14 @@ from customer_agent_shared.events.sources import (
 )
 from customer_agent_shared.messaging.reliable import PermanentHandlerError
 
-from ingestion_service.adapters.file_parsers import FileLimits, parse_file
-from ingestion_service.adapters.metrics import PARSE_FAILURES, SYNCS_FINISHED
-from ingestion_service.domain.chunking import document_id_for
-from ingestion_service.domain.documents import DocumentRefused, ParsedDocument, ParserStopped, Section
-from ingestion_service.domain.file_types import extension_of
-from ingestion_service.domain.model import IndexedDocument, Source
-from ingestion_service.domain.progress import SyncProgress
+from ingestion_service.adapters.metrics import SYNCS_FINISHED
+from ingestion_service.domain.documents import ParsedDocument, Section
+from ingestion_service.domain.model import Source
 from ingestion_service.domain.urls import UrlRefused, canonicalize
-from ingestion_service.handlers.indexing import DocumentIndexer, PreparedDocument
+from ingestion_service.handlers.file_sync import FileSync, indexed_document, previous_chunks
+from ingestion_service.handlers.indexing import DocumentIndexer
 from ingestion_service.handlers.status import stage_status
 from ingestion_service.handlers.types import IngestionUnitOfWorkProtocol, SyncQueue, UnitOfWorkFactory
-from ingestion_service.handlers.uploaded_files import uploaded_content, uploaded_file_name
 
 logger = logging.getLogger(__name__)
 
@@ -65,16 +62,17 @@ class SourceCommands:
         unit_of_work: UnitOfWorkFactory,
         indexer: DocumentIndexer,
         runner: SyncQueue,
-        file_limits: FileLimits,
+        *,
+        files: FileSync,
+        file_runner: SyncQueue,
         consumer: str,
-        max_parse_attempts: int = 2,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._indexer = indexer
         self._runner = runner
-        self._file_limits = file_limits
+        self._files = files
+        self._file_runner = file_runner
         self._consumer = consumer
-        self._max_parse_attempts = max_parse_attempts
 
     async def handle(self, event: CloudEvent[SourceCommand]) -> None:
         """Dispatch one command by its event type."""
@@ -91,7 +89,7 @@ class SourceCommands:
         command = event.data
         reason = invalid_reason(command)
         if reason is None and command.kind is SourceKind.FILE:
-            await self._sync_file(event)
+            await (self._await_file(event) if command.upload is not None else self._sync_inline_file(event))
             return
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(self._consumer, event.id):
@@ -148,150 +146,44 @@ class SourceCommands:
             updated_at=datetime.now(UTC),
             question=question,
             answer=answer,
-            previous_chunks=await self._previous_chunks(uow, source, SHORT_ANSWER_DOCUMENT),
+            previous_chunks=await previous_chunks(uow, source, SHORT_ANSWER_DOCUMENT),
         )
         await self._indexer.write(source, [prepared], refresh=True)
-        await uow.documents.save_many([self._indexed_document(source, prepared, question)])
+        await uow.documents.save_many([indexed_document(source, prepared, question)])
 
-    @staticmethod
-    async def _previous_chunks(uow: IngestionUnitOfWorkProtocol, source: Source, document_id: str) -> int:
-        old = await uow.documents.get(source.account_id, source.source_id, document_id)
-        return old.chunk_count if old else 0
-
-    @staticmethod
-    def _indexed_document(source: Source, prepared: PreparedDocument, url: str) -> IndexedDocument:
-        now = datetime.now(UTC)
-        return IndexedDocument(
-            account_id=source.account_id,
-            source_id=source.source_id,
-            document_id=prepared.document_id,
-            url=url[:2000],
-            title=prepared.title[:1000],
-            content_hash=prepared.content_hash,
-            chunk_count=len(prepared.chunks),
-            updated_at=now,
-            fetched_at=now,
-            extra={"language": prepared.language},
-        )
-
-    async def _sync_file(self, event: CloudEvent[SourceCommand]) -> None:
+    async def _await_file(self, event: CloudEvent[SourceCommand]) -> None:
+        """Record the uploaded file on its source and hand the parse to the background."""
         command = event.data
-        filename = uploaded_file_name(command)
+        async with self._unit_of_work() as uow:
+            if not await uow.claim_event(self._consumer, event.id):
+                return
+            source = Source.from_command(
+                command, await uow.sources.get(command.account_id, command.source_id, for_update=True)
+            )
+            source.await_file(command, event.id, at=datetime.now(UTC))
+            await uow.sources.save(source)
+            await stage_status(uow, source, state=SourceState.PENDING, cause=event.id)
+            await uow.commit()
+        self._file_runner.request(command.account_id, command.source_id)
+
+    async def _sync_inline_file(self, event: CloudEvent[SourceCommand]) -> None:
+        """A file carried in the command (older commands, replayed by an operator): taken in the handler."""
+        command = event.data
         received = time.monotonic()
-        document: ParsedDocument | None = None
-        error: str | None = None
-        try:
-            content = await uploaded_content(self._unit_of_work, command)
-            document = await self._parse_counted(event, filename, content)
-        except DocumentRefused as refused:
-            error = refused.reason
-            PARSE_FAILURES.labels(failure_type=refused.failure_type).inc()
-            logger.info("file refused", extra={"reason": error, "file_type": extension_of(filename)})
-        key = (command.account_id, command.source_id)
+        document, error = await self._files.parse(event.id, command)
         async with self._unit_of_work() as uow:
             await uow.parse_attempts.forget(event.id)
             if not await uow.claim_event(self._consumer, event.id):
                 await uow.commit()
                 return
-            source = Source.from_command(command, await uow.sources.get(*key, for_update=True))
-            progress = SyncProgress(discovered=1)
-            if document is None:
-                source.refuse(command, error, at=datetime.now(UTC))
-                await uow.sources.save(source)
-                progress.record_failure(filename, error=error or "refused")
-                await stage_status(
-                    uow, source, state=SourceState.FAILED, cause=event.id, progress=progress, error=error
-                )
-                await uow.commit()
-                SYNCS_FINISHED.labels(source_kind="file", state="failed").inc()
-                return
-            source.accept(command, at=datetime.now(UTC))
-            await uow.sources.save(source)
-            await self._index_file(uow, source, filename, document, received=received)
-            progress.fetched = progress.indexed = 1
-            await stage_status(
-                uow,
-                source,
-                state=SourceState.READY,
-                cause=event.id,
-                progress=progress,
-                last_synced_at=datetime.now(UTC),
+            source = Source.from_command(
+                command, await uow.sources.get(command.account_id, command.source_id, for_update=True)
+            )
+            state = await self._files.take(
+                uow, source, event_id=event.id, command=command, document=document, error=error, received=received
             )
             await uow.commit()
-        SYNCS_FINISHED.labels(source_kind="file", state="ready").inc()
-
-    async def _index_file(
-        self,
-        uow: IngestionUnitOfWorkProtocol,
-        source: Source,
-        filename: str,
-        document: ParsedDocument,
-        *,
-        received: float,
-    ) -> None:
-        """Index an uploaded file as the source's one document, replacing one uploaded under another name."""
-        document_id = document_id_for(f"file:{filename}")
-        prepared = self._indexer.prepare(
-            source,
-            document,
-            document_id=document_id,
-            url=filename,
-            updated_at=datetime.now(UTC),
-            received_at=received,
-            previous_chunks=await self._previous_chunks(uow, source, document_id),
-        )
-        old = await uow.documents.for_source(source.account_id, source.source_id)
-        replaced = [doc_id for doc_id in old if doc_id != document_id]
-        await self._indexer.write(source, [prepared], refresh=True)
-        if replaced:
-            await self._indexer.store.delete_documents(source.account_id, source.source_id, replaced)
-            await uow.documents.delete(source.account_id, source.source_id, replaced)
-        await uow.documents.save_many([self._indexed_document(source, prepared, filename)])
-
-    async def _parse_counted(self, event: CloudEvent[SourceCommand], filename: str, content: bytes) -> ParsedDocument:
-        """Parse in a parser process, each start counted (committed) first: a file whose parser is stopped,
-        or that takes the whole service down, is refused after ``max_parse_attempts`` starts."""
-        command = event.data
-        while True:
-            async with self._unit_of_work() as uow:
-                attempt = await uow.parse_attempts.begin(
-                    event.id, account_id=command.account_id, source_id=command.source_id
-                )
-                await uow.commit()
-            if attempt.number > self._max_parse_attempts:
-                raise self._given_up(filename, attempt.previous_failure)
-            try:
-                document = await parse_file(filename, content, self._file_limits)
-            except ParserStopped as stopped:  # a DocumentRefused too: this clause comes first
-                PARSE_FAILURES.labels(failure_type=stopped.failure_type).inc()
-                logger.warning("file parser stopped", extra={"reason": stopped.reason, "attempt": attempt.number})
-                async with self._unit_of_work() as uow:
-                    await uow.parse_attempts.record_failure(event.id, reason=stopped.reason)
-                    await uow.commit()
-                if attempt.number >= self._max_parse_attempts:
-                    raise self._given_up(filename, stopped.reason) from stopped
-            except DocumentRefused:
-                await self._forget_parse_attempts(event)
-                raise
-            else:
-                # The parser finished: what follows (indexing, the commit) may fail and be retried, but must
-                # not count against the file as if its parser had died.
-                await self._forget_parse_attempts(event)
-                return document
-
-    async def _forget_parse_attempts(self, event: CloudEvent[SourceCommand]) -> None:
-        async with self._unit_of_work() as uow:
-            await uow.parse_attempts.forget(event.id)
-            await uow.commit()
-
-    def _given_up(self, filename: str, last_failure: str | None) -> DocumentRefused:
-        attempts = self._max_parse_attempts
-        what = last_failure or f"{filename!r}: the parser did not finish (the service may have run out of memory)"
-        return DocumentRefused(
-            f"{what}; given up after {attempts} attempt{'s' if attempts != 1 else ''}: "
-            "the file may be too large or too complex",
-            failure_type="parser_gave_up",
-        )
+        SYNCS_FINISHED.labels(source_kind="file", state=state).inc()
 
     async def _update(self, event: CloudEvent[SourceCommand]) -> None:
         command = event.data
@@ -332,6 +224,7 @@ class SourceCommands:
         command = event.data
         key = (command.account_id, command.source_id)
         await self._runner.cancel(*key)
+        await self._file_runner.cancel(*key)
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(self._consumer, event.id):
                 return

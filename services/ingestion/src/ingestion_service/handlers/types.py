@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from customer_agent_shared.events.sources import SourceKind
 from customer_agent_shared.persistence.unit_of_work_protocol import UnitOfWorkProtocol
 from customer_agent_shared.uploads.store import UploadReader
 
@@ -34,8 +35,8 @@ class SourceStore(Protocol):
         """The knowledge-base source the admin removed last, if no knowledge base is live."""
         ...
 
-    async def pending_syncs(self) -> list[tuple[str, str]]:
-        """Website sources whose sync was requested but not finished."""
+    async def pending_syncs(self, kind: SourceKind = SourceKind.URL) -> list[tuple[str, str]]:
+        """Sources of ``kind`` whose sync was requested but not finished."""
         ...
 
     async def due_for_resync(self, now: datetime, limit: int = 100) -> list[tuple[str, str]]:

@@ -1,6 +1,6 @@
 """Website sync: crawl a source, index what changed, remove what disappeared, report progress.
 
-Runs in the background (``SyncRunner``), not inside the Kafka handler, so a
+Runs in the background (``handlers.sync_runner.SyncRunner``), not inside the Kafka handler, so a
 long crawl never blocks the consumer. State lives in PostgreSQL: a sync that
 was interrupted by a restart is resumed at start-up.
 """
@@ -16,9 +16,8 @@ from datetime import UTC, datetime
 from customer_agent_shared.events.sources import SourceKind, SourceState
 
 from ingestion_service.adapters.crawler import Crawler, CrawlOptions, CrawlSummary, PreviousPage
-from ingestion_service.adapters.metrics import PARSE_FAILURES, SYNC_BACKLOG, SYNCS_FINISHED
+from ingestion_service.adapters.metrics import PARSE_FAILURES, SYNCS_FINISHED
 from ingestion_service.adapters.page_parser import PageKind, PageOutcome
-from ingestion_service.adapters.sync_lock import SyncLeases
 from ingestion_service.domain.chunking import document_id_for
 from ingestion_service.domain.model import IndexedDocument, Source
 from ingestion_service.domain.progress import ReportThrottle, SyncProgress
@@ -289,85 +288,3 @@ class _SyncRun:
         note = None if summary.complete else "the crawl hit its time limit; some pages were not visited"
         await self.finish(SourceState.READY, note)
         SYNCS_FINISHED.labels(source_kind="url", state="ready" if self.writer_error is None else "failed").inc()
-
-
-class SyncRunner:
-    """Runs website syncs in the background, at most ``max_concurrent`` at once, one per source."""
-
-    def __init__(self, sync: WebsiteSync, max_concurrent: int, leases: SyncLeases | None = None) -> None:
-        self._sync = sync
-        self._leases = leases
-        self._semaphore = asyncio.Semaphore(max_concurrent)
-        self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
-        self._again: set[tuple[str, str]] = set()
-
-    def request(self, account_id: str, source_id: str) -> None:
-        """Start a sync of the source (or run it once more after the current one)."""
-        key = (account_id, source_id)
-        task = self._tasks.get(key)
-        if task is not None and not task.done():
-            self._again.add(key)
-            return
-        self._tasks[key] = asyncio.create_task(self._run(key), name=f"sync-{account_id}-{source_id}")
-        SYNC_BACKLOG.set(len(self._tasks))
-
-    async def _run(self, key: tuple[str, str]) -> None:
-        try:
-            while True:
-                self._again.discard(key)
-                async with self._semaphore:
-                    try:
-                        await self._run_once(key)
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception:
-                        logger.exception("website sync crashed", extra={"account_id": key[0], "source_id": key[1]})
-                if key not in self._again:
-                    return
-        finally:
-            self._tasks.pop(key, None)
-            SYNC_BACKLOG.set(len(self._tasks))
-
-    async def _run_once(self, key: tuple[str, str]) -> None:
-        if self._leases is None:
-            await self._sync.run(*key)
-            return
-        async with self._leases.hold(*key) as held:
-            if not held:
-                logger.info("another replica is syncing this source", extra={"source_id": key[1]})
-                return
-            await self._sync.run(*key)
-
-    def running(self, account_id: str, source_id: str) -> bool:
-        """Whether a sync of the source is queued or running."""
-        task = self._tasks.get((account_id, source_id))
-        return task is not None and not task.done()
-
-    async def wait(self, account_id: str, source_id: str) -> None:
-        """Wait until the source's sync (re-runs included) has ended, without cancelling it."""
-        task = self._tasks.get((account_id, source_id))
-        if task is not None:
-            await asyncio.wait([task])
-
-    async def cancel(self, account_id: str, source_id: str) -> None:
-        """Stop the source's sync, if any, and wait until it has stopped."""
-        key = (account_id, source_id)
-        self._again.discard(key)
-        task = self._tasks.get(key)
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-    async def stop(self) -> None:
-        """Cancel every sync (they resume from the database at the next start)."""
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def resume(self, unit_of_work: UnitOfWorkFactory) -> None:
-        """Restart syncs a previous process left pending or unfinished."""
-        async with unit_of_work() as uow:
-            pending = await uow.sources.pending_syncs()
-        for account_id, source_id in pending:
-            self.request(account_id, source_id)
