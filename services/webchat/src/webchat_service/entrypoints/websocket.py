@@ -41,6 +41,9 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter()
 
+CANCEL_WAIT_SECONDS = 5.0
+"""How long a closed chat waits for its reading and delivering tasks to end once cancelled."""
+
 
 @dataclass
 class ChatRuntime:
@@ -105,16 +108,23 @@ async def _converse(runtime: ChatRuntime, websocket: WebSocket, session: Session
     finally:
         for task in (reading, delivering):
             task.cancel()
+        # Bounded: a task that ignored its cancellation must not keep the socket's handler (and so the
+        # server's shutdown) waiting for ever.
+        _, stuck = await asyncio.wait({reading, delivering}, timeout=CANCEL_WAIT_SECONDS)
+        if stuck:
+            logger.warning("a chat task ignored its cancellation", extra={"tasks": len(stuck)})
         for task in (reading, delivering):
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, OSError):
-                await task
+            if task.done() and not task.cancelled():
+                with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+                    task.result()
 
 
 async def _read(runtime: ChatRuntime, websocket: WebSocket, session: Session) -> None:
     settings = runtime.settings
     while True:
         try:
-            message = await asyncio.wait_for(websocket.receive(), settings.idle_timeout_seconds)
+            async with asyncio.timeout(settings.idle_timeout_seconds):
+                message = await websocket.receive()
         except TimeoutError:
             await _close(websocket, CLOSE_GOING_AWAY, "idle", f"idle for {settings.idle_timeout_seconds:.0f} s")
             return
@@ -162,8 +172,11 @@ async def _deliver(runtime: ChatRuntime, websocket: WebSocket, session: Session)
             except (RedisError, OSError) as error:
                 logger.warning("replay buffer unreadable; retrying", extra={"error": repr(error)})
             if len(batch) < READ_BATCH:
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation that arrives
+                # as the wait ends, and this loop would then outlive its socket and hold the server's shutdown.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(appended.wait(), runtime.settings.feed_poll_seconds)
+                    async with asyncio.timeout(runtime.settings.feed_poll_seconds):
+                        await appended.wait()
 
 
 async def _close(websocket: WebSocket, code: int, reason_label: str, reason: str) -> None:
