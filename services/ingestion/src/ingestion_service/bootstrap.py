@@ -153,7 +153,7 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
         fetcher=fetcher,
         runner=runner,
         files=files,
-        scheduler=ResyncScheduler(unit_of_work, runner, settings.scheduler_interval_seconds),
+        scheduler=ResyncScheduler(unit_of_work, runner, settings.scheduler_interval_seconds, files=files),
         commands=commands,
         articles=ArticleIndexing(
             unit_of_work,

@@ -72,12 +72,14 @@ class FakeSources:
         return replace(max(bases, key=lambda source: source.sync_requested_at or datetime.min.replace(tzinfo=UTC)))
 
     async def pending_syncs(self, kind: SourceKind = SourceKind.URL) -> list[tuple[str, str]]:
-        """Not needed by these tests."""
-        raise NotImplementedError
+        """Uploaded files waiting for their parse (websites: not needed by these tests)."""
+        if kind is not SourceKind.FILE:
+            raise NotImplementedError
+        return [key for key, source in self._tables.sources.items() if source.pending_file is not None]
 
     async def due_for_resync(self, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
-        """Not needed by these tests."""
-        raise NotImplementedError
+        """No website is due in these tests."""
+        return []
 
     async def short_of_vectors(self) -> list[tuple[str, str]]:
         """Not needed by these tests."""

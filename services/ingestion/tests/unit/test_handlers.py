@@ -24,6 +24,7 @@ from customer_agent_shared.events.sources import (
 from customer_agent_shared.messaging.reliable import PermanentHandlerError
 from customer_agent_shared.topics import SOURCES_STATUS
 from customer_agent_shared.uploads.store import upload_key
+from ingestion_service.adapters.bulk_batches import ChunkTooLargeError
 from ingestion_service.adapters.content_store import ChunkDocument
 from ingestion_service.adapters.page_worker_pool import PageWorkers
 from ingestion_service.adapters.parse_limits import FileLimits
@@ -31,8 +32,10 @@ from ingestion_service.domain.model import IMPLICIT_KB_SOURCE, Source
 from ingestion_service.handlers.articles import ArticleIndexing
 from ingestion_service.handlers.file_sync import FileSync
 from ingestion_service.handlers.indexing import DocumentIndexer
+from ingestion_service.handlers.scheduler import ResyncScheduler
 from ingestion_service.handlers.source_commands import SourceCommands
 from ingestion_service.handlers.status import stage_status
+from ingestion_service.handlers.sync_runner import SyncRunner
 
 from .fakes import FakeDatabase, FakeIndex, FakeSyncQueue, FakeUnitOfWork, Tables
 
@@ -366,6 +369,58 @@ async def test_an_unreachable_upload_store_is_waited_out_and_the_file_indexed_on
     assert len(ingestion.index.of_source("file")) == 1
 
 
+async def test_a_newer_upload_arriving_during_a_parse_is_taken_by_the_same_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ingestion = Ingestion()
+    older, newer = ingestion.stored("old.txt", PRICES), ingestion.stored("new.txt", PRICES.replace(b"10", b"12"))
+    await ingestion.commands.handle(command_event(SOURCE_SYNC, "file", SourceKind.FILE, upload=older))
+    parse = ingestion.files.parse
+
+    async def parse_while_a_newer_upload_arrives(event_id: str, command: SourceCommand) -> Any:
+        if command.upload is not None and command.upload.filename == "old.txt":
+            await ingestion.commands.handle(command_event(SOURCE_SYNC, "file", SourceKind.FILE, upload=newer))
+        return await parse(event_id, command)
+
+    monkeypatch.setattr(ingestion.files, "parse", parse_while_a_newer_upload_arrives)
+    await ingestion.files.run(ACCOUNT, "file")  # the newer file's own request may find this run's lease held
+
+    assert [chunk.url for chunk in ingestion.index.of_source("file")] == ["new.txt"]
+    assert (ingestion.source("file").state, ingestion.source("file").pending_file) == (SourceState.READY, None)
+
+
+async def test_a_file_left_waiting_on_a_deleted_source_is_dropped_not_indexed() -> None:
+    ingestion = Ingestion()
+    await ingestion.command(SOURCE_SYNC, "file", SourceKind.FILE, upload=ingestion.stored("prices.txt", PRICES))
+    source = ingestion.source("file")
+    source.state, source.pending_file = SourceState.DELETED, {"event_id": "e", "command": {}}  # an older release
+
+    await ingestion.files.run(ACCOUNT, "file")
+
+    assert (ingestion.source("file").state, ingestion.source("file").pending_file) == (SourceState.DELETED, None)
+
+
+async def test_a_file_refused_for_good_while_indexing_fails_its_source_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    ingestion = Ingestion()
+    await ingestion.commands.handle(
+        command_event(SOURCE_SYNC, "file", SourceKind.FILE, upload=ingestion.stored("prices.txt", PRICES))
+    )
+    tries: list[str] = []
+
+    async def refuse(*_: Any, **__: Any) -> None:
+        tries.append("write")
+        raise ChunkTooLargeError(document_id="d", url="prices.txt", size=10**9, why="larger than any request")
+
+    monkeypatch.setattr(ingestion.files._indexer, "write", refuse)
+    await ingestion.parse_waiting_files()
+
+    assert tries == ["write"]  # no second try of what can never succeed
+    source = ingestion.source("file")
+    assert source.state is SourceState.FAILED
+    assert source.error is not None
+    assert "ChunkTooLargeError" in source.error
+
+
 def status_ids(ingestion: Ingestion) -> list[str]:
     """The ids of the committed status events, in order."""
     return [event.id for topic, _, event in ingestion.database.published if topic == SOURCES_STATUS]
@@ -398,3 +453,20 @@ async def test_the_statuses_one_cause_emits_get_different_ids_and_a_sync_s_own_a
     caused = [derived_event_id("cause-1", f"{SOURCE_STATUS}:site:{sequence}") for sequence in (2, 3)]
     assert status_ids(ingestion)[1:3] == caused
     assert len(set(status_ids(ingestion))) == 4
+
+
+async def test_the_scheduler_takes_up_a_file_nobody_parses_any_more() -> None:
+    ingestion = Ingestion()
+    await ingestion.commands.handle(
+        command_event(SOURCE_SYNC, "file", SourceKind.FILE, upload=ingestion.stored("prices.txt", PRICES))
+    )
+    ingestion.file_syncs.requested = []  # its run found another replica's lease, and that replica stopped
+    files = SyncRunner(ingestion.files, max_concurrent=1)
+    websites = SyncRunner(ingestion.files, max_concurrent=1)
+    scheduler = ResyncScheduler(ingestion.unit_of_work, websites, 60.0, files=files)
+
+    await scheduler.tick()
+    await files.wait(ACCOUNT, "file")
+
+    assert ingestion.source("file").state is SourceState.READY
+    assert [chunk.url for chunk in ingestion.index.of_source("file")] == ["prices.txt"]

@@ -3,6 +3,7 @@ request bounded in time."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -10,11 +11,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from customer_agent_shared.messaging.failures import FailureKind, classify
 from customer_agent_shared.testing.plumbing import eventually
 from ingestion_service.adapters import page_worker_pool
 from ingestion_service.adapters.page_parser import PageKind, parse_page
 from ingestion_service.adapters.page_worker import near_limit
-from ingestion_service.adapters.page_worker_pool import DEFAULT_TIMEOUT_SECONDS, PageWorkers, WorkerFailed
+from ingestion_service.adapters.page_worker_pool import (
+    DEFAULT_TIMEOUT_SECONDS,
+    PageWorkers,
+    WorkerFailed,
+    WorkersBusy,
+)
 from ingestion_service.adapters.safe_http import FetchResult
 
 from .. import samples
@@ -201,3 +208,17 @@ def test_the_peak_address_space_is_read_from_proc() -> None:
     assert near_limit("self", peak_kib * 1024)
     assert not near_limit("self", peak_kib * 1024 * 2)
     assert not near_limit(2**22 + 12345, 1)  # no such process: nothing to say
+
+
+async def test_a_request_waits_a_bounded_time_for_a_busy_worker_then_fails_as_transient(
+    one_worker: PageWorkers,
+) -> None:
+    article = b"<html><body><p>Returns are free.</p></body></html>"
+    slow = asyncio.create_task(one_worker.parse(PAGE_URL, _fetched(samples.deeply_nested_html()), START))
+    await asyncio.sleep(0.05)  # the one worker is taken by the page until its 0.5 s limit
+    with pytest.raises(WorkersBusy, match=r"no page worker came free within 0\.1 s") as busy:
+        await one_worker.request({"task": "html"}, article, wait_seconds=0.1)
+    assert classify(busy.value).kind is FailureKind.TRANSIENT  # waited out, never the article's fault
+    await slow
+    document = await one_worker.extract_html(article)
+    assert "Returns are free." in document.text

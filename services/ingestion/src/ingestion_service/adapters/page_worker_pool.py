@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 import orjson
+from customer_agent_shared.messaging.failures import TransientHandlerError
 
 from ingestion_service.adapters.file_parsers import start_parser
 from ingestion_service.adapters.page_parser import PageKind, PageOutcome, outcome_from_json
@@ -47,6 +48,10 @@ class WorkerFailed(Exception):
 
 class WorkerOutOfMemory(WorkerFailed):
     """The content needed more memory than a worker may use (its address-space limit)."""
+
+
+class WorkersBusy(TransientHandlerError):
+    """No worker came free in time: the pool is busy with other work (a transient failure, not the input's)."""
 
 
 class _Worker:
@@ -140,12 +145,15 @@ class PageWorkers:
         """Stop every worker (a later request starts one again)."""
         await asyncio.gather(*(worker.stop() for worker in self._workers))
 
-    async def request(self, header: dict[str, Any], content: bytes = b"") -> dict[str, Any]:
+    async def request(
+        self, header: dict[str, Any], content: bytes = b"", *, wait_seconds: float | None = None
+    ) -> dict[str, Any]:
         """A worker's answer to one request (see ``page_worker.handle``); ``WorkerTimeout`` once it outlives
-        the time limit, ``WorkerFailed`` when the worker dies or reports an error."""
+        the time limit, ``WorkerFailed`` when the worker dies or reports an error, ``WorkersBusy`` when none
+        came free within ``wait_seconds`` (None: wait as long as it takes)."""
         encoded = orjson.dumps(header)
         if self._workers:
-            answer = await self._ask_a_worker(frame(encoded) + frame(content))
+            answer = await self._ask_a_worker(frame(encoded) + frame(content), wait_seconds)
         else:
             answer = orjson.loads(respond(encoded, content))
         if "worker_error" in answer:
@@ -153,8 +161,12 @@ class PageWorkers:
             raise failure(str(answer["worker_error"]))
         return answer
 
-    async def _ask_a_worker(self, request: bytes) -> dict[str, Any]:
-        worker = await self._idle.get()
+    async def _ask_a_worker(self, request: bytes, wait_seconds: float | None) -> dict[str, Any]:
+        try:
+            async with asyncio.timeout(wait_seconds):
+                worker = await self._idle.get()
+        except TimeoutError as error:
+            raise WorkersBusy(f"no page worker came free within {wait_seconds:g} s") from error
         try:
             answer = await worker.ask(request, self.timeout_seconds)
             if answer.get("memory") or worker.near_memory_limit():
@@ -195,16 +207,17 @@ class PageWorkers:
 
     async def extract_html(self, markup: bytes) -> ParsedDocument:
         """The document of an HTML body (UTF-8) that is not a crawled page (a knowledge-base article);
-        ``DocumentRefused`` saying why when it takes too long, needs too much memory or kills its worker."""
+        ``DocumentRefused`` saying why when it takes too long or needs too much memory. A worker that is busy
+        (``WorkersBusy``, waited out) or fails to start or dies (``WorkerFailed``, retried a few times, then
+        dead-lettered) does not refuse the body: that may be the host's doing, not the article's."""
         try:
-            answer = await self.request({"task": "html"}, markup)
+            # The wait for a free worker is bounded apart from the parse, so a crawl keeping the workers busy
+            # shows as a transient failure instead of eating the handler's time limit as a slow message.
+            answer = await self.request({"task": "html"}, markup, wait_seconds=2 * self.timeout_seconds)
         except WorkerTimeout as error:
             raise DocumentRefused(f"its HTML {error}", failure_type="timeout") from error
         except WorkerOutOfMemory as error:
             raise DocumentRefused(f"its HTML: {error}", failure_type="memory") from error
-        except WorkerFailed as error:
-            logger.warning("a page worker failed on an HTML body", extra={"reason": str(error)})
-            raise DocumentRefused("the HTML parser failed on it", failure_type="internal") from error
         sections = [Section(**section) for section in answer.pop("sections")]
         return ParsedDocument(sections=sections, **answer)
 

@@ -78,24 +78,36 @@ class FileSync:
         self._retry_seconds = retry_seconds
 
     async def run(self, account_id: str, source_id: str) -> None:
-        """Take the source's waiting file; a dependency that is down is waited out, as a consumer would."""
+        """Take the source's waiting file, then any newer one; a dependency that is down is waited out, as a
+        consumer would; input refused for good fails the source at once, another error after a few tries."""
+        unknown_failures = 0
         for attempt in itertools.count(1):
             try:
-                await self._run_once(account_id, source_id)
-                return
+                if await self._run_once(account_id, source_id):
+                    return
+                continue  # a newer upload waits: take it now, nobody else will
             except Exception as error:
-                if classify(error).kind is not FailureKind.TRANSIENT and attempt >= UNKNOWN_FAILURE_ATTEMPTS:
+                kind = classify(error).kind
+                unknown_failures += kind is FailureKind.UNKNOWN
+                if kind is FailureKind.PERMANENT or unknown_failures >= UNKNOWN_FAILURE_ATTEMPTS:
                     logger.exception("uploaded file could not be taken", extra={"source_id": source_id})
                     await self._fail(account_id, source_id, f"indexing failed: {type(error).__name__}: {error}")
                     return
                 logger.warning("uploaded file will be tried again", extra={"error": repr(error), "attempt": attempt})
-                await asyncio.sleep(min(self._retry_seconds * 2 ** (attempt - 1), MAX_RETRY_SECONDS))
+                await asyncio.sleep(min(self._retry_seconds * 2 ** min(attempt - 1, 16), MAX_RETRY_SECONDS))
 
-    async def _run_once(self, account_id: str, source_id: str) -> None:
+    async def _run_once(self, account_id: str, source_id: str) -> bool:
+        """Take the waiting file; False when a newer upload replaced it meanwhile (still to take)."""
         async with self._unit_of_work() as uow:
-            waiting = await uow.sources.get(account_id, source_id)
+            waiting = await uow.sources.get(account_id, source_id, for_update=True)
+            if waiting is not None and waiting.is_deleted and waiting.pending_file is not None:
+                # Deleted by a release that did not know waiting files: nothing to take, ever.
+                waiting.pending_file = None
+                await uow.sources.save(waiting)
+                await uow.commit()
+                return True
         if waiting is None or waiting.kind != SourceKind.FILE or waiting.pending_file is None:
-            return
+            return True
         pending = waiting.pending_file
         event_id = str(pending["event_id"])
         command = SourceCommand.model_validate(pending["command"])
@@ -104,10 +116,10 @@ class FileSync:
         async with self._unit_of_work() as uow:
             await uow.parse_attempts.forget(event_id)
             source = await uow.sources.get(account_id, source_id, for_update=True)
-            if source is None or source.pending_file != pending:
-                # Deleted meanwhile, or a newer upload waits (its own run follows this one).
+            if source is None or source.is_deleted or source.pending_file != pending:
+                # Deleted meanwhile, or a newer upload waits: the caller takes that one next.
                 await uow.commit()
-                return
+                return source is None or source.is_deleted or source.pending_file is None
             # Flags changed by an update after the upload are the source's, not the upload command's.
             command = command.model_copy(update=_settings_of(source))
             state = await self.take(
@@ -115,6 +127,7 @@ class FileSync:
             )
             await uow.commit()
         SYNCS_FINISHED.labels(source_kind="file", state=state).inc()
+        return True
 
     async def _fail(self, account_id: str, source_id: str, reason: str) -> None:
         async with self._unit_of_work() as uow:

@@ -1,4 +1,5 @@
-"""Periodic re-sync: website sources whose interval has passed are synced again."""
+"""Periodic re-sync: website sources whose interval has passed are synced again, and uploaded files left
+waiting are taken up (one whose run found another replica's lease, which then stopped, say)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import contextlib
 import logging
 from datetime import UTC, datetime
 
-from customer_agent_shared.events.sources import SourceState
+from customer_agent_shared.events.sources import SourceKind, SourceState
 
 from ingestion_service.handlers.sync_runner import SyncRunner
 from ingestion_service.handlers.types import UnitOfWorkFactory
@@ -18,9 +19,17 @@ logger = logging.getLogger(__name__)
 class ResyncScheduler:
     """Looks for due sources every ``interval_seconds`` and hands them to the runner."""
 
-    def __init__(self, unit_of_work: UnitOfWorkFactory, runner: SyncRunner, interval_seconds: float) -> None:
+    def __init__(
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        runner: SyncRunner,
+        interval_seconds: float,
+        *,
+        files: SyncRunner | None = None,
+    ) -> None:
         self._unit_of_work = unit_of_work
         self._runner = runner
+        self._files = files
         self._interval = interval_seconds
         self._task: asyncio.Task[None] | None = None
 
@@ -33,6 +42,10 @@ class ResyncScheduler:
             await uow.commit()
         for account_id, source_id in due:
             self._runner.request(account_id, source_id)
+        if self._files is not None:
+            # A file parsing here is only asked once more (a cheap no-op once taken); one parsing on another
+            # replica is skipped for its lease; one nobody runs any more is taken.
+            await self._files.resume(self._unit_of_work, kind=SourceKind.FILE)
         return due
 
     async def _loop(self) -> None:
