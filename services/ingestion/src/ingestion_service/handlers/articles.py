@@ -9,8 +9,10 @@ resurrect a deleted or older article.
 
 An article's body is parsed in the page workers (``PageWorkers.extract_html``), bounded in time and memory
 like a crawled page, never in the event loop: HTML nested deep enough takes minutes to parse. A body larger
-than ``max_body_bytes``, or one the workers give up on, fails alone: the refusal is reported on the knowledge
-base's status (any earlier version of the article stays indexed) and the event is dead-lettered, not claimed.
+than ``max_body_bytes``, or one the workers give up on (time, memory), fails alone: the refusal is reported on
+the knowledge base's status (any earlier version of the article stays indexed) and the event is dead-lettered,
+not claimed. Workers busy with crawls are waited for (transient); a worker that fails to start or dies is
+retried as an unknown error (then dead-lettered), since that may be the host's doing, not the article's.
 Dead-lettering loses nothing: the knowledge base does not send an article again until it changes, while a
 dead letter can be replayed once the limits are raised or the parser fixed (``customer-agent dlq``).
 """
