@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from ingestion_service.adapters.bulk_batches import ChunkTooLargeError
 from ingestion_service.adapters.content_store import ChunkDocument
 from ingestion_service.adapters.language import detect_language, primary_subtag
 from ingestion_service.adapters.metrics import CHUNKS_INDEXED, DOCUMENTS_INDEXED, INDEXING_LATENCY
@@ -100,6 +101,24 @@ class DocumentIndexer:
             received_at or time.monotonic(),
             previous_chunks,
         )
+
+    async def write_fitting(self, source: Source, documents: list[PreparedDocument]) -> list[ChunkTooLargeError]:
+        """Write the documents but those with a chunk too large for any bulk request, and say why each of those
+        was left out: a website's one odd page must not cost the rest of the site (a file or an article is one
+        document, and ``write`` fails it). A document left out loses the chunks it had in the index too."""
+        refused: list[ChunkTooLargeError] = []
+        while True:
+            try:
+                await self.write(source, documents)
+                return refused
+            except ChunkTooLargeError as error:
+                if not any(document.document_id == error.document_id for document in documents):
+                    raise
+                refused.append(error)
+                documents = [document for document in documents if document.document_id != error.document_id]
+                # Some of its new chunks may be written (a 413 met after other requests), its old ones overwritten
+                # in part: no half of a page answers for it.
+                await self.store.delete_documents(source.account_id, source.source_id, [error.document_id])
 
     async def write(self, source: Source, documents: list[PreparedDocument], *, refresh: bool = False) -> None:
         """Bulk-write the documents' chunks, then drop chunks left over from longer old versions."""

@@ -186,11 +186,13 @@ class _SyncRun:
             if self.writer_error is not None:
                 continue  # keep draining so the crawl never blocks on a dead writer
             try:
-                if batch.documents:
-                    await self.sync._indexer.write(self.source, batch.documents)
+                refused = await self.sync._indexer.write_fitting(self.source, batch.documents)
                 async with self.lock:
-                    self.progress.indexed += len(batch.documents)
-                    await self.commit(batch.records)
+                    for error in refused:
+                        logger.warning("page left out: too large to index", extra={"url": error.url})
+                        self.progress.record_failure(error.url, error=str(error))
+                    self.progress.indexed += len(batch.documents) - len(refused)
+                    await self.commit(batch.records, left_out=[error.document_id for error in refused])
             except Exception as error:
                 self.writer_error = error
                 if self.crawl_task is not None:
@@ -211,17 +213,26 @@ class _SyncRun:
             await self.commit([], final_state=final_state, error=error)
 
     async def commit(
-        self, records: list[IndexedDocument], *, final_state: SourceState | None = None, error: str | None = None
+        self,
+        records: list[IndexedDocument],
+        *,
+        left_out: list[str] | None = None,
+        final_state: SourceState | None = None,
+        error: str | None = None,
     ) -> None:
-        """Save document records and, when due (or final), a status report, in one transaction."""
+        """Save document records (and drop those of the pages ``left_out`` of the index) and, when due (or final),
+        a status report, in one transaction."""
         done = self.progress.fetched + self.progress.failed
         report = final_state is not None or self.throttle.due(time.monotonic(), done)
-        if not records and not report:
+        if not records and not left_out and not report:
             return
         async with self.sync._unit_of_work() as uow:
             current = await uow.sources.get(self.source.account_id, self.source.source_id, for_update=True)
             if current is None or current.is_deleted:
                 raise SourceGone(self.source.source_id)
+            if left_out:
+                records = [record for record in records if record.document_id not in left_out]
+                await uow.documents.delete(self.source.account_id, self.source.source_id, left_out)
             await uow.documents.save_many(records)
             if final_state is not None:
                 await self._remove_vanished(uow, final_state)
