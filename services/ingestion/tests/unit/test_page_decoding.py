@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from ingestion_service.adapters.page_parser import PageKind, decode_page, meta_charset, parse_page
+from ingestion_service.adapters.page_parser import PageKind, parse_page
 from ingestion_service.adapters.safe_http import FetchResult
+from ingestion_service.adapters.text_decoding import decode_page, meta_charset
 
 URL = "https://shop.example/cafe"
 WORDS = "Rødgrød med fløde, café crème brûlée and naïve façade: these words are accented on the page."

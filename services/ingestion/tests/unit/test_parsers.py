@@ -5,10 +5,14 @@ from __future__ import annotations
 import pytest
 from ingestion_service.adapters.file_parsers import FileLimits, parse_file
 from ingestion_service.adapters.html_extract import extract_html
+from ingestion_service.adapters.page_parser import parse_page
+from ingestion_service.adapters.safe_http import FetchResult
 from ingestion_service.domain.documents import DocumentRefused, ParserStopped
 from ingestion_service.domain.file_types import SUPPORTED_EXTENSIONS
 
 from .. import samples
+
+URL = "https://shop.example/prices"
 
 
 @pytest.mark.parametrize("extension", SUPPORTED_EXTENSIONS)
@@ -56,6 +60,20 @@ async def test_legacy_encoding_is_detected() -> None:
     text = "Prisen er 100 kroner for en smørrebrød med rødspætte og æblegrød på Østerbro. " * 5
     document = await parse_file("da.txt", text.encode("cp1252"), FileLimits())
     assert "smørrebrød" in document.text
+
+
+@pytest.mark.parametrize("extension", ["html", "htm"])
+async def test_an_uploaded_html_file_is_read_in_the_charset_its_meta_element_declares(extension: str) -> None:
+    # Labelled ISO-8859-1 but written in windows-1252 (quotes, dash, euro), as browsers read such a label:
+    # the detection alone read "naïve" as "naďve".
+    words = "\u201cQuoted\u201d prices \u2013 10 € a month, naïve café."
+    html = f'<html><head><meta charset="iso-8859-1"><title>Prices</title></head><body><p>{words}</p></body></html>'
+    body = html.encode("cp1252")
+    document = await parse_file(f"prices.{extension}", body, FileLimits())
+    assert words in document.text
+    crawled = parse_page(URL, FetchResult(URL, URL, 200, "text/html", body, None, None, None), URL).document
+    assert crawled is not None
+    assert (document.title, document.text) == (crawled.title, crawled.text)
 
 
 async def test_csv_rows_are_readable() -> None:

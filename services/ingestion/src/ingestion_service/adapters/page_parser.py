@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
-import contextlib
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -12,20 +9,14 @@ from typing import Any
 from ingestion_service.adapters.html_extract import extract_html
 from ingestion_service.adapters.language import detect_language
 from ingestion_service.adapters.safe_http import FetchResult
-from ingestion_service.adapters.text_parsers import bom_encoding, decode_text
+from ingestion_service.adapters.text_decoding import decode_page
 from ingestion_service.domain.chunking import content_hash
-from ingestion_service.domain.documents import DocumentRefused, ParsedDocument, Section
+from ingestion_service.domain.documents import ParsedDocument, Section
 from ingestion_service.domain.file_types import looks_binary, sniff
 from ingestion_service.domain.urls import resolve_link, same_site
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
 TEXT_TYPES = frozenset({"text/plain", "text/markdown"})
-
-# <meta charset="…"> or <meta http-equiv="Content-Type" content="…; charset=…">, looked for where browsers do.
-META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:-]+)""", re.IGNORECASE)
-META_PRESCAN_BYTES = 1024
-# Labels browsers read as windows-1252 (WHATWG Encoding), and so do the pages that declare them.
-WEB_ALIASES = {"ascii": "cp1252", "iso8859-1": "cp1252"}
 
 
 class PageKind(StrEnum):
@@ -53,36 +44,6 @@ class PageOutcome:
     gone: bool = False  # 404/410: the page no longer exists
     discovered: int = 0  # URLs admitted to the crawl so far
     language: str = ""  # detected from the page's text (changed pages)
-
-
-def _decoded(body: bytes, label: str) -> str | None:
-    """``body`` decoded as the charset ``label`` names; None when Python has no text encoding of that name."""
-    try:
-        name = codecs.lookup(label).name
-        return body.decode(WEB_ALIASES.get(name, name), errors="replace")
-    except (LookupError, UnicodeError, ValueError):  # unknown, not a text codec ('base64'), or 'idna'-like
-        return None
-
-
-def meta_charset(body: bytes) -> str | None:
-    """The charset a page declares in a ``<meta>`` element of its first bytes, if any."""
-    found = META_CHARSET.search(body[:META_PRESCAN_BYTES])
-    if found is None:
-        return None
-    label = found.group(1).decode("ascii").lower()
-    # A page whose ASCII <meta> could be read is not UTF-16, whatever it says (browsers read UTF-8 then).
-    return "utf-8" if label.startswith(("utf-16", "utf16")) else label
-
-
-def decode_page(body: bytes, *, charset: str | None, html: bool) -> str:
-    """A page's text: in the encoding its byte order mark names, else its HTTP charset, else its ``<meta>`` one,
-    else the one detected as for uploads. A charset Python does not know is passed over, not an error."""
-    for label in (bom_encoding(body), charset, meta_charset(body) if html else None):
-        if label and (text := _decoded(body, label)) is not None:
-            return text
-    with contextlib.suppress(DocumentRefused):  # no encoding detected: what UTF-8 makes of it
-        return decode_text(body, "page")
-    return body.decode("utf-8", errors="replace")
 
 
 def _refusal(url: str, result: FetchResult) -> PageOutcome | None:

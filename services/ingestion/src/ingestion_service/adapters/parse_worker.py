@@ -25,14 +25,8 @@ from ingestion_service.adapters.markdown_parser import parse_markdown
 from ingestion_service.adapters.office_parsers import parse_docx, parse_pptx, parse_xml, safe_xml
 from ingestion_service.adapters.parse_limits import FileLimits, TextBudget
 from ingestion_service.adapters.pdf_parser import parse_pdf
-from ingestion_service.adapters.text_parsers import (
-    decode_text,
-    parse_config,
-    parse_csv,
-    parse_json,
-    parse_plain,
-    parse_rst,
-)
+from ingestion_service.adapters.text_decoding import decode_page, decode_text
+from ingestion_service.adapters.text_parsers import parse_config, parse_csv, parse_json, parse_plain, parse_rst
 from ingestion_service.domain.documents import DocumentRefused, ParsedDocument, Section
 
 OUT_OF_MEMORY_EXIT = 86
@@ -73,11 +67,12 @@ def parse_content(kind: str, filename: str, content: bytes, limits: FileLimits) 
         return parse_docx(content, filename, limits, budget)
     if kind == "pptx":
         return parse_pptx(content, filename, limits, budget)
-    text = decode_text(content, filename)
     if kind in ("html", "htm", "xhtml"):
         if kind == "xhtml":
             safe_xml(content, filename)  # an XHTML file is XML: refuse entities there too
-        return _counted(extract_html(text), budget)
+        # Read as a crawled page is (its <meta charset> counts), so a page indexes alike uploaded or crawled.
+        return _counted(extract_html(decode_page(content, charset=None, html=True)), budget)
+    text = decode_text(content, filename)
     if kind in BOUNDED_TEXT_PARSERS:
         return _counted(ParsedDocument(title="", sections=BOUNDED_TEXT_PARSERS[kind](text)), budget)
     if kind == "csv":

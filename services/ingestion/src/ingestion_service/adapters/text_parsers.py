@@ -14,41 +14,10 @@ import json
 import re
 from typing import Any
 
-from charset_normalizer import from_bytes
-
 from ingestion_service.adapters.parse_limits import TextBudget
 from ingestion_service.domain.documents import DocumentRefused, Section
 
-WESTERN_ENCODINGS = ("cp1252", "iso8859_15", "latin_1")
 MAX_JSON_DEPTH = 64
-
-
-def bom_encoding(content: bytes) -> str | None:
-    """The encoding a byte order mark at the start of ``content`` names, if it starts with one."""
-    for bom, encoding in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
-        if content.startswith(bom):
-            return encoding
-    return None
-
-
-def decode_text(content: bytes, filename: str) -> str:
-    """Decode bytes of a text file, detecting the encoding (BOMs, UTF-8, legacy code pages)."""
-    if encoding := bom_encoding(content):
-        return content.decode(encoding, errors="replace")
-    try:
-        return content.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    matches = list(from_bytes(content[:200_000]))
-    if not matches:
-        raise DocumentRefused(f"{filename!r}: cannot detect the text encoding", failure_type="encoding")
-    best = matches[0]
-    # Single-byte code pages often tie; the supported languages are Western European, so prefer cp1252 then.
-    for match in matches:
-        if match.encoding in WESTERN_ENCODINGS and match.chaos <= best.chaos and match.coherence >= best.coherence:
-            best = match
-            break
-    return content.decode(best.encoding, errors="replace")
 
 
 _RST_UNDERLINE = re.compile(r"^([=\-`:'\"~^_*+#<>])\1{2,}\s*$")
