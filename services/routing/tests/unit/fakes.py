@@ -122,6 +122,9 @@ class FakeLoads:
     def __init__(self, tables: Tables) -> None:
         self._tables = tables
 
+    async def hold_assignments(self, account_id: str) -> None:
+        """Nothing to wait for: one fake unit of work runs at a time."""
+
     async def loads(self, account_id: str) -> dict[LoadKey, int]:
         """The account's loads."""
         return {holder: load for (account, holder), load in self._tables.loads.items() if account == account_id}

@@ -7,7 +7,7 @@ from datetime import datetime
 from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.channels import AssigneeKind
 from customer_agent_shared.events.config import AgentConfigSnapshot
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Text, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,12 +33,24 @@ _CHANGE_LOAD = (
     )
 )
 
+# One-bigint advisory locks: apart from the inbox's two-int claim locks; a collision with another lock only
+# makes one wait for the other's transaction.
+_HOLD_ASSIGNMENTS = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key", type_=Text), 0)))
+
 
 class LoadRepository:
     """Open threads per user and team of an account."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+
+    async def hold_assignments(self, account_id: str) -> None:
+        """Wait until no other transaction is assigning in the account, then keep it so until this one ends.
+
+        Loads are read, compared with capacities and counted up in separate statements: without this, two
+        transactions could both see the last place free and both take it.
+        """
+        await self._session.execute(_HOLD_ASSIGNMENTS, {"key": f"routing.assignments:{account_id}"})
 
     async def loads(self, account_id: str) -> dict[LoadKey, int]:
         """Current load of every user and team that has one."""

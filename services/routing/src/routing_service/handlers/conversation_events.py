@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from functools import partial
 
 from customer_agent_shared.events.channels import HandoffReason
@@ -15,9 +16,10 @@ from customer_agent_shared.events.conversations import (
 )
 from customer_agent_shared.events.envelope import CloudEvent
 
-from routing_service.domain.decisions import Decision, Situation, decide_handoff_request
+from routing_service.domain.decisions import Decision, Outcome, Situation, decide_handoff_request
+from routing_service.domain.handoff import People
 from routing_service.handlers.base import RoutingUseCase
-from routing_service.handlers.effects import Cause, aware, carry_out, count_decision, people_now, record_change
+from routing_service.handlers.effects import Cause, aware, carry_out, count_decision, people_to_assign, record_change
 from routing_service.handlers.tenancy import require_matching_account
 from routing_service.handlers.types import RoutingUnitOfWorkProtocol
 
@@ -65,14 +67,18 @@ class HandleConversationEvent(RoutingUseCase):
             return None
         account = await self._directory.get(uow.accounts, data.account_id)
         at = aware(data.occurred_at)
+        reason = data.reason or DEFAULT_REASONS[event.type]
         situation = Situation(
             state=thread.state,
             deployment=account.deployment(thread.channel),
             pause=account.pause,
-            people=await people_now(uow, account, data.account_id),
+            people=People.of([], [], {}),
             at=at,
         )
-        decision = decide_handoff_request(situation, data.reason or DEFAULT_REASONS[event.type])
+        decision = decide_handoff_request(situation, reason)
+        if decision.outcome is Outcome.HANDED_OFF:  # only now is the load of people worth reading
+            people = await people_to_assign(uow, account, data.account_id)
+            decision = decide_handoff_request(replace(situation, people=people), reason)
         locale = data.language or thread.locale
         reply_to = data.message_id or thread.last_message_id or ""
         cause = Cause(event_id=event.id, event_type=event.type, at=self._clock(), reply_to=reply_to, locale=locale)

@@ -71,6 +71,13 @@ async def people_now(uow: RoutingUnitOfWorkProtocol, account: AccountView, accou
     return people_of(account, await uow.loads.loads(account_id), await uow.presence.of_account(account_id))
 
 
+async def people_to_assign(uow: RoutingUnitOfWorkProtocol, account: AccountView, account_id: str) -> People:
+    """``people_now`` for a decision that may take a place: the account's assignments wait for this
+    transaction from before the loads are read until it ends, so no two both fill the last place."""
+    await uow.loads.hold_assignments(account_id)
+    return await people_now(uow, account, account_id)
+
+
 async def record_change(
     uow: RoutingUnitOfWorkProtocol,
     thread: RoutedThread,

@@ -15,7 +15,7 @@ from routing_service.domain.decisions import Decision, Outcome, Situation, decid
 from routing_service.domain.handoff import People
 from routing_service.domain.model import RoutedThread
 from routing_service.handlers.base import RoutingUseCase
-from routing_service.handlers.effects import Cause, aware, carry_out, count_decision, people_now
+from routing_service.handlers.effects import Cause, aware, carry_out, count_decision, people_to_assign
 from routing_service.handlers.tenancy import require_matching_account
 from routing_service.metrics import DECISION_SECONDS, DUPLICATE_MESSAGES
 
@@ -56,7 +56,8 @@ class RouteInboundMessage(RoutingUseCase):
             account = await self._directory.get(uow.accounts, message.account_id)
             decision = self._decide(account, thread, message, People.of([], [], {}))
             if decision.outcome is Outcome.HANDED_OFF:  # only now is the load of people worth reading
-                decision = self._decide(account, thread, message, await people_now(uow, account, message.account_id))
+                people = await people_to_assign(uow, account, message.account_id)
+                decision = self._decide(account, thread, message, people)
             cause = Cause(
                 event_id=event.id,
                 event_type=event.type,

@@ -68,6 +68,11 @@ class TranscriptStore(Protocol):
 class LoadStore(Protocol):
     """Open threads per user and team."""
 
+    async def hold_assignments(self, account_id: str) -> None:
+        """Keep every other transaction from assigning in the account until this one ends (waiting for one
+        that does); take it before reading the loads a decision compares with capacities."""
+        ...
+
     async def loads(self, account_id: str) -> dict[LoadKey, int]:
         """Current load of every user and team that has one."""
         ...
