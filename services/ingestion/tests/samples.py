@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import zipfile
+
+from customer_agent_shared.events.sources import UploadedFile
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 A_NS = "http://schemas.openxmlformats.org/drawingml/2006/main"
@@ -14,6 +18,16 @@ P_NS = "http://schemas.openxmlformats.org/presentationml/2006/main"
 def phrase_for(extension: str) -> str:
     """A phrase that only the sample of ``extension`` contains."""
     return f"quokka{extension}marmalade"
+
+
+def inline_upload(filename: str, content: bytes) -> UploadedFile:
+    """A file inline, as admin-api forwarded it before uploads were stored (an older command, replayed)."""
+    return UploadedFile(
+        filename=filename,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        content_base64=base64.b64encode(content).decode(),
+    )
 
 
 def _zip(members: dict[str, bytes | str]) -> bytes:

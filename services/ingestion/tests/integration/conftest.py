@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -15,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from customer_agent_shared.events.content import ArticleChanged
 from customer_agent_shared.events.envelope import CloudEvent, make_event
-from customer_agent_shared.events.sources import SourceCommand, UploadedFile, UploadReference
+from customer_agent_shared.events.sources import SourceCommand, UploadReference
 from customer_agent_shared.persistence.database import create_database_engine
 from customer_agent_shared.persistence.migrations import upgrade_to_head
 from customer_agent_shared.settings import InfrastructureSettings
@@ -86,16 +84,6 @@ async def upload(service: IngestionService, account_id: str, filename: str, cont
         key = await upload_store.PostgresUploadStore(uow.session).put(account_id, content, holder=filename)
         await uow.commit()
     return UploadReference(sha256=key, filename=filename, size=len(content))
-
-
-def inline_upload(filename: str, content: bytes) -> UploadedFile:
-    """A file inline, as admin-api forwarded it before uploads were stored (an older command, replayed)."""
-    return UploadedFile(
-        filename=filename,
-        size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-        content_base64=base64.b64encode(content).decode(),
-    )
 
 
 def article_event(event_type: str, article: ArticleChanged) -> CloudEvent[ArticleChanged]:

@@ -17,7 +17,7 @@ from ingestion_service.bootstrap import IngestionService
 from ingestion_service.domain.file_types import SUPPORTED_EXTENSIONS
 
 from .. import samples
-from .conftest import article_event, command_event, inline_upload, last_status, phrase_hits, upload, wait_for_source
+from .conftest import article_event, command_event, last_status, phrase_hits, upload, wait_for_source
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +68,7 @@ async def test_resyncing_an_uploaded_file_parses_it_again_from_the_upload_store(
     # A file sent inline (before uploads were stored, or replayed from a dead letter) is indexed; it has no
     # stored file to name, so its resync confirms it.
     older = {**fields, "source_id": "older"}
-    inline = inline_upload("b.md", samples.sample("md"))
+    inline = samples.inline_upload("b.md", samples.sample("md"))
     await ingestion.commands.handle(command_event(SOURCE_SYNC, **older, file=inline))
     assert (await wait_for_source(ingestion, account, "older")).state == "ready"
     parsed_inline = await parsed_at(ingestion, account, "older")

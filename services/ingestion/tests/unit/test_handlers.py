@@ -303,7 +303,11 @@ async def test_a_file_command_only_records_the_file_and_leaves_its_parse_to_the_
 
     source = ingestion.source("file")
     assert source.state is SourceState.PENDING
-    assert source.pending_file == {"event_id": event.id, "command": event.data.model_dump(mode="json")}
+    assert source.pending_file == {
+        "event_id": event.id,
+        "command": event.data.model_dump(mode="json"),
+        "sent_at": event.time.isoformat(),
+    }
     assert ingestion.file_syncs.requested == [(ACCOUNT, "file")]
     assert ingestion.index.of_source("file") == []
     assert ("ingestion:cmd", event.id) in ingestion.database.claimed

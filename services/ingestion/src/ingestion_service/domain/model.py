@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from customer_agent_shared.events.sources import PageFailure, SourceCommand, SourceKind, SourceState
@@ -54,7 +54,8 @@ class Source:
     sync_full: bool = False
     last_synced_at: datetime | None = None
     pending_file: dict[str, Any] | None = None
-    """An uploaded file's command waiting for its parse in the background: ``{"event_id", "command"}``."""
+    """An uploaded file's command waiting for its parse in the background: ``{"event_id", "command", "sent_at"}``
+    (``sent_at``, the command's event time, is missing from those recorded by releases before it)."""
 
     @classmethod
     def implicit_knowledge_base(cls, account_id: str) -> Source:
@@ -75,10 +76,23 @@ class Source:
         """A website sync was requested: the source waits for the background crawl."""
         self._take(command, SourceState.PENDING, at)
 
-    def await_file(self, command: SourceCommand, event_id: str, *, at: datetime) -> None:
-        """An uploaded file was sent: the source waits for its parse in the background."""
+    def await_file(self, command: SourceCommand, event_id: str, *, at: datetime, sent_at: datetime) -> None:
+        """An uploaded file was sent at ``sent_at`` (event time): the source waits for its parse in the background."""
         self._take(command, SourceState.PENDING, at)
-        self.pending_file = {"event_id": event_id, "command": command.model_dump(mode="json")}
+        self.pending_file = {
+            "event_id": event_id,
+            "command": command.model_dump(mode="json"),
+            "sent_at": _utc(sent_at).isoformat(),
+        }
+
+    def newer_upload_waits(self, sent_at: datetime) -> bool:
+        """Whether a file sent at or after ``sent_at`` (an inline file command's event time) waits for its parse."""
+        if self.pending_file is None:
+            return False
+        waiting = self.pending_file.get("sent_at")
+        # None: recorded by an older release, and an upload by reference, which admin-api sends only since it
+        # stopped sending files inline.
+        return waiting is None or datetime.fromisoformat(waiting) >= _utc(sent_at)
 
     def accept(self, command: SourceCommand, *, at: datetime) -> None:
         """The command's content was taken at once (a file, a short answer, a knowledge base)."""
@@ -146,6 +160,11 @@ class Source:
             self.title = uploaded.filename
         elif command.question:
             self.title = command.question[:MAX_TITLE_CHARS]
+
+
+def _utc(moment: datetime) -> datetime:
+    """``moment`` with a time zone: an event time without one is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @dataclass

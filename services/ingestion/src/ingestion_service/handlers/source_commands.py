@@ -160,14 +160,15 @@ class SourceCommands:
             source = Source.from_command(
                 command, await uow.sources.get(command.account_id, command.source_id, for_update=True)
             )
-            source.await_file(command, event.id, at=datetime.now(UTC))
+            source.await_file(command, event.id, at=datetime.now(UTC), sent_at=event.time)
             await uow.sources.save(source)
             await stage_status(uow, source, state=SourceState.PENDING, cause=event.id)
             await uow.commit()
         self._file_runner.request(command.account_id, command.source_id)
 
     async def _sync_inline_file(self, event: CloudEvent[SourceCommand]) -> None:
-        """A file carried in the command (older commands, replayed by an operator): taken in the handler."""
+        """A file carried in the command (older commands, replayed by an operator): taken in the handler, unless an
+        upload sent after it waits for its parse."""
         command = event.data
         received = time.monotonic()
         document, error = await self._files.parse(event.id, command)
@@ -176,9 +177,13 @@ class SourceCommands:
             if not await uow.claim_event(self._consumer, event.id):
                 await uow.commit()
                 return
-            source = Source.from_command(
-                command, await uow.sources.get(command.account_id, command.source_id, for_update=True)
-            )
+            existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
+            if existing is not None and existing.newer_upload_waits(event.time):
+                # An old command replayed from a dead letter: the newer upload waiting for its parse wins.
+                logger.info("older inline file not taken: a newer upload waits", extra={"sent_at": str(event.time)})
+                await uow.commit()
+                return
+            source = Source.from_command(command, existing)
             state = await self._files.take(
                 uow, source, event_id=event.id, command=command, document=document, error=error, received=received
             )
