@@ -4,7 +4,8 @@ unable to answer or outside business hours."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from customer_agent_shared.events.channels import ChannelRef, ChannelType
@@ -179,35 +180,48 @@ async def test_cannot_answer_hands_off_and_stay_assigned_keeps_the_agent(harness
     assert [(e.data["thread_id"], e.data["reason"]) for e in handoffs] == [("t", "cannot_answer")]
 
 
+def _hours_around(moment: datetime, zone: str) -> WorkingHours:
+    """Working hours from two hours before ``moment`` to two hours after, on its weekday in ``zone``."""
+    local = moment.astimezone(ZoneInfo(zone))
+    start, end = local - timedelta(hours=2), local + timedelta(hours=2)
+    interval = WorkingInterval(day=start.weekday(), start=f"{start:%H:%M}", end=f"{end:%H:%M}")
+    return WorkingHours(timezone=zone, intervals=[interval])
+
+
 async def test_outside_business_hours_the_visitor_gets_the_message_in_their_language(harness: Harness) -> None:
+    """Whether ada works is judged when routing decides, whatever time the provider's sent_at says."""
     account = unique_name("acc")
-    weekdays = WorkingHours(
-        timezone="Europe/Copenhagen", intervals=[WorkingInterval(day=d, start="09:00", end="17:00") for d in range(5)]
-    )
+    now = datetime.now(UTC)
     rule = HandoffRule(assign_to=[HandoffTarget(kind="user", id="ada")])
-    await harness.configure(
-        account,
-        paused=True,
-        channels=[WEB_DEPLOYMENT.model_copy(update={"handoff": rule})],
-        users=[HandoffUser(id="ada", paid_seat=True, working_hours=weekdays)],
-        default_language="de",
-    )
-    saturday = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-    tuesday = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)  # 10:30 in Copenhagen
+
+    async def ada_works(hours: WorkingHours) -> None:
+        await harness.configure(
+            account,
+            paused=True,
+            channels=[WEB_DEPLOYMENT.model_copy(update={"handoff": rule})],
+            users=[HandoffUser(id="ada", paid_seat=True, working_hours=hours)],
+            default_language="de",
+        )
+
+    half_a_day_on = now + timedelta(hours=12)  # a provider's clock that far ahead, or a message queued that long
+    await ada_works(_hours_around(half_a_day_on, "Europe/Copenhagen"))
     marks = await harness.marks()
-    await harness.say(account, "weekend-da", "w1", "Hej", locale="da-DK", sent_at=saturday)
-    await harness.say(account, "weekend-fr", "w2", "Bonjour", locale="fr-FR", sent_at=saturday)
-    await harness.say(account, "weekday-da", "w3", "Hej", locale="da-DK", sent_at=tuesday)
+    await harness.say(account, "off-da", "w1", "Hej", locale="da-DK", sent_at=half_a_day_on)
+    await harness.say(account, "off-fr", "w2", "Bonjour", locale="fr-FR", sent_at=half_a_day_on)
+    await harness.read(CHANNELS_OUTBOUND, marks, account, lambda es: len(es) >= 2)
+    await ada_works(_hours_around(now, "Europe/Copenhagen"))
+    await harness.say(account, "on-da", "w3", "Hej", locale="da-DK", sent_at=now - timedelta(hours=12))
+
     outbound = await harness.read(CHANNELS_OUTBOUND, marks, account, lambda es: len(es) >= 3)
     by_thread = {e.data["thread_id"]: (e.data["language"], e.data["text"]) for e in outbound}
     assert by_thread == {
-        "weekend-da": ("da", "[da] outside hours"),
-        "weekend-fr": ("de", "[de] outside hours"),  # French not configured: the account's default language
-        "weekday-da": ("da", "[da] available"),
+        "off-da": ("da", "[da] outside hours"),
+        "off-fr": ("de", "[de] outside hours"),  # French not configured: the account's default language
+        "on-da": ("da", "[da] available"),
     }
     handoffs = await harness.read(INBOX_HANDOFFS, marks, account, lambda es: len(es) >= 3)
     assert {e.data["thread_id"]: e.data["assignee"]["kind"] for e in handoffs} == {
-        "weekend-da": "unassigned",
-        "weekend-fr": "unassigned",
-        "weekday-da": "user",
+        "off-da": "unassigned",
+        "off-fr": "unassigned",
+        "on-da": "user",
     }

@@ -28,6 +28,8 @@ from customer_agent_shared.events.config import (
     HandoffTarget,
     HandoffTeam,
     HandoffUser,
+    WorkingHours,
+    WorkingInterval,
 )
 from customer_agent_shared.events.conversations import (
     CONVERSATION_ANSWERED,
@@ -138,7 +140,7 @@ class Routing:
         ]
 
 
-def routing() -> Routing:
+def routing(clock: datetime = NOW) -> Routing:
     """Routing's use cases over a new fake database, with a fixed clock."""
     database = FakeDatabase(Tables())
     directory = AccountDirectory(ttl_seconds=0)  # every decision reads what the fake committed
@@ -148,15 +150,17 @@ def routing() -> Routing:
 
     return Routing(
         database,
-        RouteInboundMessage(unit_of_work, directory, "routing:inbound", clock=lambda: NOW),
-        HandleConversationEvent(unit_of_work, directory, "routing:conversations", clock=lambda: NOW),
+        RouteInboundMessage(unit_of_work, directory, "routing:inbound", clock=lambda: clock),
+        HandleConversationEvent(unit_of_work, directory, "routing:conversations", clock=lambda: clock),
         FoldAccountState(unit_of_work, directory, "routing"),
-        HandleInboxEvent(unit_of_work, "routing:inbox", clock=lambda: NOW),
+        HandleInboxEvent(unit_of_work, "routing:inbox", clock=lambda: clock),
     )
 
 
-def message(thread: str, message_id: str, text: str = "hello") -> CloudEvent[MessageReceived]:
-    """A visitor message on the web channel."""
+def message(
+    thread: str, message_id: str, text: str = "hello", *, sent_at: datetime = NOW
+) -> CloudEvent[MessageReceived]:
+    """A visitor message on the web channel, sent at ``sent_at`` by the provider's clock."""
     data = MessageReceived(
         account_id=ACCOUNT,
         channel=WEB,
@@ -164,14 +168,15 @@ def message(thread: str, message_id: str, text: str = "hello") -> CloudEvent[Mes
         message_id=message_id,
         sender=Sender(id="visitor", locale="en-GB"),
         text=text,
-        sent_at=NOW,
+        sent_at=sent_at,
     )
     return make_event("message.received", data, source="test", account_id=ACCOUNT)
 
 
 def conversation(event_type: str, thread: str, **fields: Any) -> CloudEvent[ConversationEvent]:
-    """An event from conversation about one thread."""
-    data = ConversationEvent(account_id=ACCOUNT, thread_id=thread, occurred_at=NOW, **fields)
+    """An event from conversation about one thread (by default at ``NOW``)."""
+    fields.setdefault("occurred_at", NOW)
+    data = ConversationEvent(account_id=ACCOUNT, thread_id=thread, **fields)
     return make_event(event_type, data, source="conversation", account_id=ACCOUNT)
 
 
@@ -258,6 +263,31 @@ async def test_a_full_team_sends_the_next_thread_to_the_unassigned_view_until_th
         ("at capacity", False),
         ("available", False),
     ]
+
+
+async def test_who_is_available_is_judged_on_routings_clock_not_at_the_time_the_message_says() -> None:
+    weekdays = WorkingHours(intervals=[WorkingInterval(day=day, start="09:00", end="17:00") for day in range(5)])
+    saturday = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    on_shift, off_shift = routing(clock=NOW), routing(clock=saturday)  # NOW: Monday 10:00 UTC
+    for service in (on_shift, off_shift):
+        await service.configure(
+            to(ADA),
+            users=[HandoffUser(id="ada", paid_seat=True, working_hours=weekdays)],
+            handoff=NOTICES.model_copy(update={"triggers": ["talk to a person"]}),
+        )
+
+    await on_shift.inbound.handle(message("queued", "q1", "talk to a person", sent_at=saturday))
+    await off_shift.inbound.handle(message("ahead", "a1", "talk to a person", sent_at=NOW))  # a clock ahead
+    await off_shift.say("asked", "k1")
+    await off_shift.conversation.handle(conversation(CONVERSATION_CANNOT_ANSWER, "asked", occurred_at=NOW))
+
+    assert on_shift.thread("queued") == (ThreadState.HUMAN, ADA)
+    assert [event.data.text for event in on_shift.published(CHANNELS_OUTBOUND, "queued")] == ["available"]
+    handed = on_shift.published(INBOX_HANDOFFS, "queued")[0].data
+    assert [entry.at for entry in handed.transcript] == [saturday]  # the message keeps its own time
+    assert [off_shift.thread(thread) for thread in ("ahead", "asked")] == [(ThreadState.UNASSIGNED, None)] * 2
+    notices = [off_shift.published(CHANNELS_OUTBOUND, thread)[0].data.text for thread in ("ahead", "asked")]
+    assert notices == ["outside hours", "outside hours"]
 
 
 async def test_a_reassigned_thread_moves_its_place_and_a_returned_one_goes_back_to_the_agent() -> None:

@@ -66,14 +66,14 @@ class HandleConversationEvent(RoutingUseCase):
         if thread is None:  # a thread routing never routed (preview, test): nothing to hand off
             return None
         account = await self._directory.get(uow.accounts, data.account_id)
-        at = aware(data.occurred_at)
+        now = self._clock()  # who is available is judged when routing decides, not when conversation asked
         reason = data.reason or DEFAULT_REASONS[event.type]
         situation = Situation(
             state=thread.state,
             deployment=account.deployment(thread.channel),
             pause=account.pause,
             people=People.of([], [], {}),
-            at=at,
+            at=now,
         )
         decision = decide_handoff_request(situation, reason)
         if decision.outcome is Outcome.HANDED_OFF:  # only now is the load of people worth reading
@@ -81,9 +81,9 @@ class HandleConversationEvent(RoutingUseCase):
             decision = decide_handoff_request(replace(situation, people=people), reason)
         locale = data.language or thread.locale
         reply_to = data.message_id or thread.last_message_id or ""
-        cause = Cause(event_id=event.id, event_type=event.type, at=self._clock(), reply_to=reply_to, locale=locale)
+        cause = Cause(event_id=event.id, event_type=event.type, at=now, reply_to=reply_to, locale=locale)
         await carry_out(uow, decision, thread, account, cause)
-        await uow.threads.save(thread, self._clock())
+        await uow.threads.save(thread, now)
         logger.info("handoff requested", extra={"outcome": decision.outcome.value, "state": thread.state.value})
         return decision
 

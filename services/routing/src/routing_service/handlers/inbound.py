@@ -54,10 +54,10 @@ class RouteInboundMessage(RoutingUseCase):
                 logger.info("message already routed", extra={"message_id": message.message_id})
                 return None
             account = await self._directory.get(uow.accounts, message.account_id)
-            decision = self._decide(account, thread, message, People.of([], [], {}))
+            decision = self._decide(account, thread, message, People.of([], [], {}), received_at)
             if decision.outcome is Outcome.HANDED_OFF:  # only now is the load of people worth reading
                 people = await people_to_assign(uow, account, message.account_id)
-                decision = self._decide(account, thread, message, people)
+                decision = self._decide(account, thread, message, people, received_at)
             cause = Cause(
                 event_id=event.id,
                 event_type=event.type,
@@ -78,13 +78,17 @@ class RouteInboundMessage(RoutingUseCase):
         )
         return decision
 
-    def _decide(self, account: AccountView, thread: RoutedThread, message: MessageReceived, people: People) -> Decision:
+    def _decide(
+        self, account: AccountView, thread: RoutedThread, message: MessageReceived, people: People, now: datetime
+    ) -> Decision:
+        # Who is available is judged now, on routing's clock: sent_at is the provider's and may be long past
+        # (a queued message) or skewed; it stays the message's own time in the transcript and the latency.
         situation = Situation(
             state=thread.state,
             deployment=account.deployment(message.channel),
             pause=account.pause,
             people=people,
-            at=aware(message.sent_at),
+            at=now,
         )
         return decide_inbound(situation, trigger_matched=account.triggers.match(message.text) is not None)
 
