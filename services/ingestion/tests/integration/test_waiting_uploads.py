@@ -1,5 +1,5 @@
-"""Uploaded files waiting for their parse, on the real stack: an older inline file replayed from a dead letter
-does not replace one."""
+"""Uploaded files waiting for their parse, on the real stack: one left behind is taken up by the re-sync
+scheduler, and an older inline file replayed from a dead letter does not replace one."""
 
 from __future__ import annotations
 
@@ -83,4 +83,21 @@ async def test_an_older_inline_file_replayed_does_not_replace_the_newer_upload_w
     assert (done.state, done.documents) == ("ready", 1)
     assert len(await phrase_hits(ingestion, account, "zebra rate")) == 1
     assert await phrase_hits(ingestion, account, "yak rate") == []
+    assert (await last_status(ingestion, account, "prices"))["state"] == "ready"
+
+
+async def test_the_scheduler_takes_up_an_upload_nobody_parses_any_more(ingestion: IngestionService) -> None:
+    account = unique_name("acc")
+    command = file_command(account, datetime.now(UTC), upload=await upload(ingestion, account, "prices.txt", NEWER))
+    async with parsed_by_another_replica(ingestion, account):
+        await ingestion.commands.handle(command)
+        await eventually(lambda: left_waiting(ingestion, account), "the upload recorded and left to the other replica")
+    # The other replica stopped before it parsed the file: nothing here runs it, the row is left behind.
+    assert (await source_of(ingestion, account)).state == "pending"
+
+    await ingestion.scheduler.tick()
+
+    done = await eventually(lambda: taken(ingestion, account), "the left-behind upload parsed")
+    assert (done.state, done.documents, done.error) == ("ready", 1, None)
+    assert len(await phrase_hits(ingestion, account, "zebra rate")) == 1
     assert (await last_status(ingestion, account, "prices"))["state"] == "ready"
