@@ -44,6 +44,15 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 FROM ${PYTHON_IMAGE} AS runtime
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
+# The Debian packages the service reads at run time ([tool.customer-agent] debian-packages in its
+# pyproject, comma-separated by image_args.py; conversation's bilingual dictionaries), installed as root
+# before the virtualenv, which changes more often; none for most services.
+ARG DEBIAN_PACKAGES=""
+RUN if [ -n "${DEBIAN_PACKAGES}" ]; then \
+      apt-get update \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(echo "${DEBIAN_PACKAGES}" | tr ',' ' ') \
+      && rm -rf /var/lib/apt/lists/*; \
+    fi
 COPY --from=build /app/.venv /app/.venv
 ARG ENV_PREFIX
 ARG PORT

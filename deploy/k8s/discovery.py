@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
+from system_packages import debian_packages
 
 REPO = Path(__file__).resolve().parents[2]
 PART_OF = "customer-agent"
@@ -65,6 +66,7 @@ class ServiceInfo:
     settings: tuple[Setting, ...]
     subscriptions: tuple[str, ...]
     uses_opensearch: bool
+    debian_packages: tuple[str, ...]  # what the image installs: [tool.customer-agent] debian-packages
 
     @property
     def config_name(self) -> str:
@@ -149,6 +151,13 @@ def _subscriptions(package: str, settings: Any) -> tuple[str, ...]:
     return tuple(sorted(topics))
 
 
+def _declared_packages(pyproject: Path) -> tuple[str, ...]:
+    try:
+        return debian_packages(pyproject)
+    except ValueError as error:
+        raise SystemExit(str(error)) from error
+
+
 def discover_services() -> list[ServiceInfo]:
     """Read every service of the workspace from its pyproject, settings and bootstrap."""
     services: list[ServiceInfo] = []
@@ -177,6 +186,7 @@ def discover_services() -> list[ServiceInfo]:
                 settings=read_settings(settings_cls, prefix),
                 subscriptions=_subscriptions(package, defaults),
                 uses_opensearch="use_opensearch=True" in bootstrap_source,
+                debian_packages=_declared_packages(pyproject),
             )
         )
     return services

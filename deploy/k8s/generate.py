@@ -13,6 +13,8 @@ What is read from the code, never typed twice:
   which drive the KEDA lag triggers and the per-topic consumer group names;
 - whether a service talks to OpenSearch (``use_opensearch=True`` in its bootstrap), which
   opens that port in its NetworkPolicy;
+- the Debian packages a service reads at run time (``[tool.customer-agent] debian-packages`` in
+  its pyproject, ``system_packages.py``), which its image installs (``image_args.py``);
 - the Strimzi ``KafkaTopic`` resources: ``customer_agent_shared.topics.ensure_topics`` is run
   against a recording stand-in for the Kafka admin client, so the manifests carry exactly
   the partitions and configs the local stack creates, for every topic and its ``.dlq``;
@@ -178,7 +180,7 @@ def kafka_files(base: Path, services: list[ServiceInfo]) -> dict[Path, str]:
 
 
 def services_index(services: list[ServiceInfo]) -> str:
-    """``services.json``: what the generator read of each service (ports, subscriptions, secrets)."""
+    """``services.json``: what the generator read of each service (ports, subscriptions, packages, secrets)."""
     index = [
         {
             "name": s.name,
@@ -189,6 +191,7 @@ def services_index(services: list[ServiceInfo]) -> str:
             "port": s.port,
             "subscriptions": list(s.subscriptions),
             "uses_opensearch": s.uses_opensearch,
+            "debian_packages": list(s.debian_packages),
             "secrets": [x.env for x in s.settings if x.secret],
         }
         for s in services

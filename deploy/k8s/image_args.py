@@ -24,6 +24,8 @@ def build_args(service: dict[str, Any]) -> dict[str, str]:
         "SCRIPT": str(service["script"]),
         "ENV_PREFIX": str(service["env_prefix"]),
         "PORT": str(service["port"]),
+        # Commas, not spaces: the caller word-splits the printed arguments (``docker build $(...)``).
+        "DEBIAN_PACKAGES": ",".join(service["debian_packages"]),
     }
 
 

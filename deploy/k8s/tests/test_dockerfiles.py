@@ -2,8 +2,8 @@
 
 The Dockerfile is parsed (continuations, JSON and shell forms, stages) and, expanded with each
 service's build arguments (``image_args.py``), compared with the service's pyproject
-(distribution, console script, Python version), its settings class (env prefix, default port)
-and the Makefile's pinned uv version.
+(distribution, console script, Python version, Debian packages), its settings class (env prefix,
+default port) and the Makefile's pinned uv version.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import importlib
 import json
 import re
 import shlex
+import subprocess
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ REPO = Path(__file__).resolve().parents[3]
 SERVICE_DIRS = sorted(p.parent for p in REPO.glob("services/*/pyproject.toml"))
 DOCKERFILE = REPO / "Dockerfile"
 ENTRYPOINT = "customer-agent-service"
+OPTIONAL_ARGS = {"DEBIAN_PACKAGES"}  # empty for a service that declares none
 
 
 @dataclass
@@ -118,7 +120,9 @@ def service_facts(directory: Path) -> dict[str, object]:
     ]
     python = re.search(r">=\s*(\d+\.\d+)", project["requires-python"])
     assert python is not None
+    tool = tomllib.loads((directory / "pyproject.toml").read_text()).get("tool", {})
     return {
+        "debian_packages": ",".join(tool.get("customer-agent", {}).get("debian-packages", [])),
         "distribution": project["name"],
         "script": script,
         "prefix": settings_cls.model_config["env_prefix"],
@@ -134,6 +138,7 @@ def build_args_of(facts: dict[str, object]) -> dict[str, str]:
         "SCRIPT": str(facts["script"]),
         "ENV_PREFIX": str(facts["prefix"]),
         "PORT": str(facts["port"]),
+        "DEBIAN_PACKAGES": str(facts["debian_packages"]),
     }
 
 
@@ -161,9 +166,12 @@ def test_the_dockerfile_builds_the_service(directory: Path) -> None:
     dockerfile = parse(DOCKERFILE.read_text())
     runtime = dockerfile.stages[-1]
 
-    # Every argument without a default is one the build passes, and the build refuses to run without it.
+    # Every argument without a default is one the build passes, and the build refuses to run without it;
+    # the optional ones default to nothing.
     declared = {args for stage in dockerfile.stages for args in stage.all("ARG") if "=" not in args}
-    assert declared == set(build_args)
+    assert declared == set(build_args) - OPTIONAL_ARGS
+    optional = {args for stage in dockerfile.stages for args in stage.all("ARG") if args.endswith('=""')}
+    assert optional == {f'{name}=""' for name in OPTIONAL_ARGS}
 
     def expanded(stage: Stage, keyword: str) -> list[str]:
         return [dockerfile.expand(args, build_args) for args in stage.all(keyword)]
@@ -173,7 +181,7 @@ def test_the_dockerfile_builds_the_service(directory: Path) -> None:
     assert len(dockerfile.stages) >= 2
     [build] = [stage for stage in dockerfile.stages if stage.name == "build"]
     [check] = [run for run in build.all("RUN") if "printenv" in run]
-    assert all(name in check for name in build_args), check
+    assert all(name in check for name in set(build_args) - OPTIONAL_ARGS), check
     copies = runtime.all("COPY")
     assert any(c.startswith("--from=build ") and "/app/.venv" in c for c in copies), copies
     assert not [c for c in copies if not c.startswith("--from=")], "runtime stage copies only from the build stage"
@@ -214,6 +222,50 @@ def test_the_dockerfile_builds_the_service(directory: Path) -> None:
     assert exec_form(entrypoint) == [ENTRYPOINT]
     [cmd] = runtime.all("CMD")
     assert exec_form(cmd) == ["serve"]
+
+
+def install_step(runtime: Stage) -> str:
+    """The runtime stage's RUN that installs the service's Debian packages."""
+    [run] = [args for args in runtime.all("RUN") if "DEBIAN_PACKAGES" in args]
+    return run
+
+
+def test_debian_packages_install_as_root_before_the_virtualenv() -> None:
+    runtime = parse(DOCKERFILE.read_text()).stages[-1]
+    lines = [f"{keyword} {args}" for keyword, args in runtime.instructions]
+    step = lines.index(f"RUN {install_step(runtime)}")
+    assert lines.index('ARG DEBIAN_PACKAGES=""') < step
+    # The venv changes with every commit, the packages seldom: their layer comes first, so it stays cached.
+    assert step < min(i for i, line in enumerate(lines) if line.startswith("COPY --from=build "))
+    assert step < min(i for i, line in enumerate(lines) if line.startswith("USER "))
+
+
+@pytest.mark.parametrize("directory", SERVICE_DIRS, ids=lambda p: p.name)
+def test_the_install_step_installs_exactly_the_declared_packages(directory: Path, tmp_path: Path) -> None:
+    # The step run by the image's /bin/sh with a recording apt-get, its lists directory moved to tmp_path.
+    packages = str(service_facts(directory)["debian_packages"])
+    step = install_step(parse(DOCKERFILE.read_text()).stages[-1])
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "deb.debian.org_debian_dists_bookworm_InRelease").write_text("")
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    calls = tmp_path / "calls"
+    (stubs / "apt-get").write_text(f'#!/bin/sh\necho "${{DEBIAN_FRONTEND:-}} $*" >>{calls}\n')
+    (stubs / "apt-get").chmod(0o755)
+    script = step.replace("/var/lib/apt/lists", str(lists))
+    assert script != step
+    env = {"PATH": f"{stubs}:/usr/bin:/bin", "DEBIAN_PACKAGES": packages}
+    subprocess.run(["/bin/sh", "-c", script], env=env, check=True)
+    if not packages:
+        assert not calls.exists(), "no apt-get for a service that declares no package"
+        assert list(lists.iterdir())
+        return
+    assert calls.read_text().splitlines() == [
+        " update",
+        f"noninteractive install -y --no-install-recommends {packages.replace(',', ' ')}",
+    ]
+    assert not list(lists.iterdir()), "the package lists stay out of the image"
 
 
 def test_the_uid_matches_the_manifests() -> None:
