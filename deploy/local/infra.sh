@@ -39,8 +39,23 @@ export OPENSEARCH_URL=http://127.0.0.1:${OPENSEARCH_PORT:-9200}
 EOF
 }
 
+# service_packages: every service's [tool.customer-agent] debian-packages (conversation's bilingual
+# dictionaries), space-separated; read with a python3 that has tomllib (Debian 12's own), as no
+# virtualenv may exist yet.
+service_packages() {
+    local python
+    for python in /usr/bin/python3 python3; do
+        if "$python" -c 'import tomllib' 2>/dev/null; then
+            "$python" "$REPO_ROOT/deploy/k8s/system_packages.py"
+            return
+        fi
+    done
+    log_error "reading the services' Debian packages needs python3 >= 3.11 (tomllib)"
+    return 1
+}
+
 ensure_tools() {
-    local pkgs=()
+    local pkgs=() declared names=()
     command -v java >/dev/null 2>&1 || [[ -x /usr/lib/jvm/java-17-openjdk-amd64/bin/java ]] || pkgs+=(openjdk-17-jre-headless)
     command -v mvn >/dev/null 2>&1 || pkgs+=(maven)
     command -v curl >/dev/null 2>&1 || pkgs+=(curl)
@@ -55,6 +70,10 @@ ensure_tools() {
         ! command -v psql >/dev/null 2>&1; then
         pkgs+=(postgresql postgresql-client)
     fi
+    # what the services read at run time; apt_install leaves out what dpkg lists as installed
+    declared="$(service_packages)" || die "cannot read the Debian packages of services/*/pyproject.toml"
+    read -ra names <<<"$declared"
+    pkgs+=("${names[@]}")
     if ((${#pkgs[@]})); then
         apt_install "${pkgs[@]}"
     fi
