@@ -20,6 +20,7 @@ from customer_agent_shared.events.envelope import (
     EventParseError,
     envelope_class,
     make_event,
+    parse_envelope,
     parse_event,
     require_one_account,
     serialize_event,
@@ -202,3 +203,55 @@ def test_a_gap_draft_decodes_as_a_conversation_event_for_every_consumer_of_the_t
         drafted.recommended_answer,
     )
     assert KnowledgeGapDrafted.model_validate(decoded.model_dump(exclude_unset=True)) == drafted
+
+
+NO_OFFSET = "a timestamp needs a UTC offset"
+
+
+@pytest.mark.parametrize(("where", "named"), [("envelope", "envelope: time"), ("data", "data: sent_at")])
+def test_a_time_without_a_utc_offset_is_refused_when_read_naming_the_field(where: str, named: str) -> None:
+    body = json.loads(serialize_event(make_event("message.received", inbound(), source="s", account_id="acc-1")))
+    local = "2026-12-06T10:00:00"  # a help desk's local time, or UTC? RFC 3339 has no such time
+    if where == "envelope":
+        body["time"] = local
+    else:
+        body["data"]["sent_at"] = local
+    with pytest.raises(EventParseError, match=f"{named}: {NO_OFFSET}"):
+        parse_event(json.dumps(body), MessageReceived)
+    with pytest.raises(ValidationError, match=NO_OFFSET):  # how a batch subscriber's decoder reads it
+        envelope_class(MessageReceived).model_validate_json(json.dumps(body))
+
+
+def test_an_inbox_event_whose_time_has_no_offset_is_refused_before_any_handler_compares_it() -> None:
+    body = {
+        "specversion": "1.0",
+        "id": "e-1",
+        "source": "helpdesk",
+        "type": "thread.reassigned",
+        "time": "2026-12-06T10:00:00",
+        "accountid": "acc-1",
+        "data": {"account_id": "acc-1", "thread_id": "t-1", "assignee": {"kind": "user", "id": "bob"}},
+    }
+    with pytest.raises(EventParseError, match=f"time: {NO_OFFSET}"):
+        parse_envelope(json.dumps(body))
+
+
+@pytest.mark.parametrize(
+    ("written", "instant"),
+    [
+        ("2026-12-06T10:00:00Z", datetime(2026, 12, 6, 10, tzinfo=UTC)),
+        ("2026-12-06T11:00:00.5+01:00", datetime(2026, 12, 6, 10, 0, 0, 500_000, tzinfo=UTC)),
+    ],
+)
+def test_a_time_with_its_offset_is_read_as_that_instant(written: str, instant: datetime) -> None:
+    body = json.loads(serialize_event(make_event("message.received", inbound(), source="s", account_id="acc-1")))
+    body["time"] = body["data"]["sent_at"] = written
+    parsed = parse_event(json.dumps(body), MessageReceived)
+    assert parsed.time == parsed.data.sent_at == instant
+
+
+def test_a_producer_cannot_make_an_event_at_a_time_without_an_offset() -> None:
+    with pytest.raises(ValidationError, match=NO_OFFSET):
+        make_event("message.received", inbound(), source="s", account_id="acc-1", time=datetime(2026, 12, 6, 10))
+    with pytest.raises(ValidationError, match=NO_OFFSET):
+        inbound(sent_at=datetime(2026, 12, 6, 10))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import Field
 
 from customer_agent_shared.events.channels import ContractModel
+from customer_agent_shared.events.envelope import Timestamp
 
 AUDIT_RECORDED = "audit.recorded"
 
@@ -22,4 +22,4 @@ class AuditRecorded(ContractModel):
     target_id: str = Field(description="Which one.")
     before: dict[str, Any] | None = Field(default=None, description="State before.")
     after: dict[str, Any] | None = Field(default=None, description="State after.")
-    at: datetime = Field(description="When.")
+    at: Timestamp = Field(description="When.")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 
 from pydantic import Field
 
 from customer_agent_shared.events.channels import ContractModel
+from customer_agent_shared.events.envelope import Timestamp
 
 CREDITS_PURCHASE = "credits.purchase"
 CREDITS_PLAN_SET = "credits.plan_set"
@@ -77,7 +77,7 @@ class CreditLedgerEntry(ContractModel):
     amount: int = Field(description="Signed credits (usage is negative).")
     balance_after: int = Field(description="Balance right after this entry.")
     cause: str = Field(description="What caused it: period, thread, command or auto pack id.")
-    recorded_at: datetime = Field(description="When billing recorded it.")
+    recorded_at: Timestamp = Field(description="When billing recorded it.")
     note: str | None = Field(default=None, description="Why, for adjustments.")
 
 
@@ -90,12 +90,12 @@ class CreditState(ContractModel):
     used_this_period: int = Field(ge=0, description="Credits used since the last reset.")
     purchased_this_period: int = Field(default=0, ge=0, description="Credits bought this period.")
     auto_upgrades_this_period: int = Field(default=0, ge=0, description="Auto packs bought.")
-    reset_at: datetime = Field(description="Next reset.")
+    reset_at: Timestamp = Field(description="Next reset.")
     exhausted: bool = Field(description="True while the agent must not take new threads.")
     plan: CreditPlan = Field(default_factory=CreditPlan, description="Current plan.")
     version: int = Field(ge=0, description="Monotonic; consumers ignore older states.")
     cause: str | None = Field(default=None, description="What changed: usage, reset, purchase, ...")
-    period_start: datetime | None = Field(default=None, description="Start of the current period.")
+    period_start: Timestamp | None = Field(default=None, description="Start of the current period.")
     recent_entries: list[CreditLedgerEntry] = Field(
         default_factory=list, description="The latest ledger entries, newest first (credit history)."
     )

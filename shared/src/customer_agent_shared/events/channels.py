@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from customer_agent_shared.events.envelope import Timestamp
 
 MESSAGE_RECEIVED = "message.received"
 MESSAGE_SEND = "message.send"
@@ -86,7 +87,7 @@ class MessageReceived(ContractModel):
     text: VisitorText = Field(
         max_length=20_000, description="Message text (control characters but tab and line breaks become U+FFFD)."
     )
-    sent_at: datetime = Field(description="When the visitor sent it.")
+    sent_at: Timestamp = Field(description="When the visitor sent it.")
 
 
 class OutboundKind(StrEnum):
@@ -166,7 +167,7 @@ class TranscriptEntry(ContractModel):
 
     role: str = Field(description="'visitor', 'agent' or 'system'.")
     text: str = Field(description="What was said.")
-    at: datetime = Field(description="When.")
+    at: Timestamp = Field(description="When.")
 
 
 class ThreadHandedOff(ContractModel):

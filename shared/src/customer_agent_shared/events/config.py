@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import Field, model_validator
 
 from customer_agent_shared.events.channels import AssigneeKind, ChannelType, ContractModel, PersonId, is_external_id
+from customer_agent_shared.events.envelope import Timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ class AgentConfigSnapshot(ContractModel):
 
     account_id: str = Field(description="Account id.")
     version: int = Field(ge=0, description="Monotonic version; consumers ignore older snapshots.")
-    updated_at: datetime = Field(description="When this snapshot was taken.")
+    updated_at: Timestamp = Field(description="When this snapshot was taken.")
     deleted: bool = Field(default=False, description="The account was removed.")
     agent: AgentProfile = Field(default_factory=AgentProfile, description="Agent profile.")
     paused: bool = Field(default=False, description="Manually paused (credit pause is billing's).")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import Field
 
 from customer_agent_shared.events.channels import ContractModel
+from customer_agent_shared.events.envelope import Timestamp
 
 ARTICLE_PUBLISHED = "article.published"
 ARTICLE_UPDATED = "article.updated"
@@ -25,4 +24,4 @@ class ArticleChanged(ContractModel):
     language: str | None = Field(
         default=None, description="Article language (BCP 47); when absent, ingestion detects it from the body."
     )
-    updated_at: datetime = Field(description="When the article last changed.")
+    updated_at: Timestamp = Field(description="When the article last changed.")

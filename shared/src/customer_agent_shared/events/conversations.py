@@ -11,7 +11,6 @@ the LLM's recommended answer for a knowledge gap, sent after the gap; its data i
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 
 from pydantic import Field
@@ -24,6 +23,7 @@ from customer_agent_shared.events.channels import (
     HandoffReason,
     MessageReceived,
 )
+from customer_agent_shared.events.envelope import Timestamp
 
 CONVERSATION_ASSIGNED = "conversation.assigned"
 CONVERSATION_ANSWERED = "conversation.answered"
@@ -63,7 +63,7 @@ class ConversationEvent(ContractModel):
     thread_id: str = Field(description="Thread id.")
     channel: ChannelRef | None = Field(default=None, description="Channel of the thread.")
     message_id: str | None = Field(default=None, description="Inbound message concerned.")
-    occurred_at: datetime = Field(description="When it happened.")
+    occurred_at: Timestamp = Field(description="When it happened.")
     billable: bool = Field(default=True, description="False for preview and test conversations.")
     question: str | None = Field(default=None, description="The visitor's question.")
     language: str | None = Field(default=None, description="Visitor language (BCP 47).")
@@ -93,7 +93,7 @@ class KnowledgeGapDrafted(ContractModel):
     account_id: str = Field(description="Account id.")
     thread_id: str = Field(description="Thread of the question (the topic's key).")
     message_id: str | None = Field(default=None, description="Inbound message of the question.")
-    occurred_at: datetime = Field(description="When the draft was written.")
+    occurred_at: Timestamp = Field(description="When the draft was written.")
     gap_event_id: str = Field(description="Id of the conversation.knowledge_gap event whose question it answers.")
     language: str = Field(description="Language of the question and of the draft (BCP 47).")
     recommended_answer: str = Field(

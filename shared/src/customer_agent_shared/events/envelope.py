@@ -4,13 +4,30 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Generic, Literal, TypeVar, cast
+from typing import Annotated, Any, Generic, Literal, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 DataT = TypeVar("DataT", bound=BaseModel)
 
 CLOUDEVENTS_JSON = "application/cloudevents+json"
+
+
+def _with_offset(moment: datetime) -> datetime:
+    if moment.utcoffset() is None:
+        # RFC 3339, which CloudEvents prescribes, has no time without an offset; reading one as UTC would be a
+        # guess (the producer's local time?) that could misorder a takeover and a resolution by hours.
+        raise PydanticCustomError(
+            "timestamp_without_offset",
+            "a timestamp needs a UTC offset (RFC 3339: 2026-12-06T10:00:00Z or 2026-12-06T11:00:00+01:00)",
+        )
+    return moment
+
+
+Timestamp = Annotated[datetime, AfterValidator(_with_offset)]
+"""A moment in an event (the envelope's ``time`` and every time in ``data``): one without a UTC offset is
+refused when read, so the message is dead-lettered at once with the reason, never guessed at by a service."""
 
 
 class CloudEvent(BaseModel, Generic[DataT]):
@@ -22,7 +39,7 @@ class CloudEvent(BaseModel, Generic[DataT]):
     id: str = Field(min_length=1, max_length=200, description="Unique event id; consumers drop duplicates.")
     source: str = Field(min_length=1, description="URI-reference of the producer, e.g. 'routing'.")
     type: str = Field(min_length=1, description="Event type, e.g. 'message.received'.")
-    time: datetime = Field(description="When the event happened (RFC 3339).")
+    time: Timestamp = Field(description="When the event happened (RFC 3339, with its UTC offset).")
     datacontenttype: Literal["application/json"] = Field(
         default="application/json",
         description="Always application/json; parameters such as '; charset=utf-8' are accepted and dropped.",

@@ -7,7 +7,6 @@ under the live and the draft handoff settings. Nothing is sent to a visitor and 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TypeVar, cast
 
 from pydantic import Field, ValidationError
@@ -21,7 +20,7 @@ from customer_agent_shared.events.channels import (
     OutboundKind,
 )
 from customer_agent_shared.events.config import AgentConfigSnapshot
-from customer_agent_shared.events.envelope import CloudEvent, EventParseError, RawCloudEvent, envelope_class
+from customer_agent_shared.events.envelope import CloudEvent, EventParseError, RawCloudEvent, Timestamp, envelope_class
 
 REPLAY_REQUESTED = "replay.requested"
 REPLAY_ANSWERED = "replay.answered"
@@ -69,7 +68,7 @@ class ReplayedQuestion(ContractModel):
     channel: ChannelRef | None = Field(default=None, description="The channel it came on.")
     text: str = Field(description="The question.")
     language: str = Field(description="The language it was answered in.")
-    asked_at: datetime = Field(description="When it was asked.")
+    asked_at: Timestamp = Field(description="When it was asked.")
     live: ReplayVerdict = Field(description="Under the live configuration.")
     draft: ReplayVerdict = Field(description="Under the draft.")
 

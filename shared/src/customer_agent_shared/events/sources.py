@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 
 from pydantic import Field
 
 from customer_agent_shared.events.channels import ContractModel
+from customer_agent_shared.events.envelope import Timestamp
 from customer_agent_shared.uploads.store import KEY_PATTERN
 
 SOURCE_SYNC = "source.sync"
@@ -122,5 +122,5 @@ class SourceStatus(ContractModel):
         default=0, ge=0, description="Chunks that have their vector of the current embedding model."
     )
     error: str | None = Field(default=None, description="Why the source failed, if it did.")
-    last_synced_at: datetime | None = Field(default=None, description="End of the last sync.")
+    last_synced_at: Timestamp | None = Field(default=None, description="End of the last sync.")
     recent_failures: list[PageFailure] = Field(default_factory=list, description="Some recent page failures.")
