@@ -7,6 +7,7 @@ and reads only that account's records.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -15,11 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from billing_service.bootstrap import BillingService, build_service
+from billing_service.bootstrap import MIGRATIONS_DIR, BillingService, build_service
 from billing_service.settings import BillingSettings
 from customer_agent_shared.events.billing import CREDITS_PLAN_SET, BillingCommand, CreditPlan, PricingRule
 from customer_agent_shared.events.conversations import CONVERSATION_ANSWERED, ConversationEvent
 from customer_agent_shared.events.envelope import CloudEvent, make_event, serialize_event
+from customer_agent_shared.persistence.migrations import upgrade_to_head
 from customer_agent_shared.testing.kafka import (
     ReceivedRecord,
     client_options,
@@ -56,6 +58,18 @@ def billing_settings(schema: str, group: str, instance: str = "", **overrides: A
         consumer_offset_reset="latest",
         **overrides,
     )
+
+
+@asynccontextmanager
+async def built_billing(database_url: str, schema: str, **overrides: Any) -> AsyncIterator[BillingService]:
+    """A billing process over a freshly migrated ``schema``, built but not started: no consumer runs, so
+    only what the test calls changes the schema (and the process's metrics)."""
+    await asyncio.to_thread(upgrade_to_head, MIGRATIONS_DIR, database_url, schema)
+    service = build_service(billing_settings(schema, unique_name("billing.test"), **overrides))
+    try:
+        yield service
+    finally:
+        await service.kernel.engine.dispose()
 
 
 @asynccontextmanager

@@ -17,6 +17,7 @@ from billing_service.handlers.metering import ConversationMetering
 from customer_agent_shared.events.billing import CREDITS_STATE
 from customer_agent_shared.events.conversations import ConversationEvent
 from customer_agent_shared.events.envelope import CloudEvent
+from customer_agent_shared.messaging.failures import TransientHandlerError
 from customer_agent_shared.persistence.unit_of_work import shared_transaction
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import (
@@ -36,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from .billing_harness import (
     assert_consistent,
     billing_settings,
+    built_billing,
     cached_balance,
     conversation_event,
     credit_state_offsets,
@@ -222,6 +224,43 @@ async def test_a_batch_locks_its_accounts_once_and_charges_each_thread_once(
     assert await cached_balance(engine, schema, account) == 997
     assert await cached_balance(engine, schema, other) == 999
     assert await _thread_facts(engine, schema, account) == {"t1": True, "t2": True, "t4": True}
+
+
+async def test_a_batch_redone_event_by_event_counts_its_credits_once(
+    infrastructure: InfrastructureSettings, scratch_schema: tuple[AsyncEngine, str]
+) -> None:
+    engine, schema = scratch_schema
+    account = unique_name("acc")
+    answered, preview = conversation_event(account, "t1"), conversation_event(account, "t2", billable=False)
+    first_attempts = {preview.id}
+    async with built_billing(infrastructure.database_url, schema) as billing:
+        settings = billing_settings(schema, "unused")
+        metering = ConversationMetering(
+            billing.unit_of_work,
+            policy=LedgerPolicy(default_plan=settings.default_plan()),
+            clock=system_clock,
+            consumer=unique_name("batch-metering"),
+        )
+
+        async def handle(event: CloudEvent[ConversationEvent]) -> bool:
+            if event.id in first_attempts:
+                first_attempts.discard(event.id)
+                raise TransientHandlerError("PostgreSQL connection lost")  # the batch rolls back, then splits
+            return await metering.handle(event)
+
+        before = _credits_used()
+        batches = billing.kernel.batch_consumer(billing.unit_of_work, settings)
+        await batches.run([answered, preview], handle, inbox_consumer=metering.inbox_consumer, prepare=metering.prepare)
+
+    assert await handled_all(engine, schema, [answered.id, preview.id])
+    usage = [(e.cause_id, e.amount) for e in await ledger(engine, schema, account) if e.kind == "usage"]
+    assert usage == [("thread:t1", -1)]
+    assert _credits_used() - before == 1  # the charge of the batch that was rolled back is not counted
+
+
+def _credits_used() -> float:
+    value = REGISTRY.get_sample_value("customer_agent_billing_credits_used_total", {"pricing_rule": "per_conversation"})
+    return value or 0.0
 
 
 async def _thread_facts(engine: AsyncEngine, schema: str, account: str) -> dict[str, bool]:

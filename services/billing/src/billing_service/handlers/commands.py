@@ -116,7 +116,6 @@ class CreditCommands:
                 await ledger.apply(account, decision)
                 changed = decision.changed
             await uow.commit()
-        ledger.observe_metrics()
         log = {"command_id": command.command_id, "event_type": event.type}
         if not changed:
             # An account open before, or a repeat that came after its command id expired (its entry is there).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from customer_agent_shared.events.billing import (
     CREDITS_EXHAUSTED,
@@ -45,7 +46,7 @@ class LedgerPolicy:
 
 
 class LedgerTransaction:
-    """The ledger operations of one unit of work; ``observe_metrics`` after it commits."""
+    """The ledger operations of one unit of work; each decision is counted in the metrics once it commits."""
 
     def __init__(self, uow: BillingUnitOfWorkProtocol, policy: LedgerPolicy, now: datetime) -> None:
         self._uow = uow
@@ -87,11 +88,6 @@ class LedgerTransaction:
             return account
         recorded = await self._uow.ledger.recorded(account.account_id, [(EntryKind.REFUND, cause)])
         return await self.apply(account, record_refund(account, cause, -charged, recorded))
-
-    def observe_metrics(self) -> None:
-        """Count the committed decisions."""
-        for decision in self.applied:
-            observe_decision(decision)
 
     async def _record(self, balance_before: int, decision: Decision) -> None:
         account = decision.account
@@ -137,3 +133,6 @@ class LedgerTransaction:
         replaceable = (BILLING_CREDIT_STATE, account.account_id) if decision.transition is None else None
         await self._uow.publish(BILLING_CREDIT_STATE, account.account_id, event, state_key=replaceable)
         self.applied.append(decision)
+        # Counted at the real commit: in a batch, a joined commit only flushes, and a batch that fails is rolled
+        # back and redone event by event, so counting here or after the joined commit would count it twice.
+        self._uow.after_commit(partial(observe_decision, decision))

@@ -87,7 +87,6 @@ class _Metering:
                 facts = replace(facts, charged=True, resolved_at=event.occurred_at if per_resolution else None)
             await uow.threads.save(event.account_id, event.thread_id, facts)
             await uow.commit()
-        ledger.observe_metrics()
         return True
 
 

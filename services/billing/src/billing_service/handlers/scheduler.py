@@ -95,7 +95,6 @@ class BillingScheduler:
             ledger = LedgerTransaction(uow, self._policy, self._clock())
             await ledger.lock_account(account_id)  # applies the due reset under the row lock
             await uow.commit()
-        ledger.observe_metrics()
         if ledger.applied:
             logger.info("credits reset", extra={"account_id": account_id})
         return bool(ledger.applied)
@@ -114,5 +113,4 @@ class BillingScheduler:
             resolved_at = resolution_moment(facts, account.plan.resolution_hours)
             await uow.threads.save(account_id, thread_id, replace(facts, charged=True, resolved_at=resolved_at))
             await uow.commit()
-        ledger.observe_metrics()
         return True
