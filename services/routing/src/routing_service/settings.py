@@ -29,7 +29,8 @@ class RoutingSettings(ServiceSettings, BatchConsumerSettings):
         ge=1,
         description="Days a thread must stay closed, or idle in the agent's hands, before its transcript (the "
         "visitor messages and answers a handoff carries) is deleted; a visitor writing after that starts a new "
-        "transcript. A thread waiting for or held by a person keeps its transcript up to "
+        "transcript. A thread closed that long is deleted too: a message on it then starts a new thread, as it "
+        "would reopen the closed one. A thread waiting for or held by a person keeps its transcript up to "
         "ROUTING_TRANSCRIPT_MAX_DAYS. The entries are also what drops a message re-published under a new event "
         "id, so that guard lasts as long.",
     )

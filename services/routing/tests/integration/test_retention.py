@@ -1,21 +1,35 @@
 """Routing's retention on real PostgreSQL: transcripts of threads closed or idle go, open ones stay whole up to
-the hard cap."""
+the hard cap; threads closed that long go too, and a message on one starts a new thread."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from customer_agent_shared.events.channels import ChannelRef, ChannelType, MessageReceived, Sender
+from customer_agent_shared.events.config import AgentConfigSnapshot, ChannelDeployment
+from customer_agent_shared.events.envelope import make_event
 from customer_agent_shared.persistence.retention import RetentionSweep
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.migrations import migrated_sessions
-from routing_service.adapters.orm import SCHEMA, inbox_table, outbox_table, transcript_table, transitions_table
+from routing_service.adapters.account_cache import AccountDirectory
+from routing_service.adapters.orm import (
+    SCHEMA,
+    inbox_table,
+    outbox_table,
+    threads_table,
+    transcript_table,
+    transitions_table,
+)
 from routing_service.adapters.unit_of_work import RoutingUnitOfWork
 from routing_service.bootstrap import MIGRATIONS_DIR
+from routing_service.domain.decisions import Outcome
 from routing_service.domain.ownership import ThreadState, Transition
+from routing_service.handlers.inbound import RouteInboundMessage
 from routing_service.handlers.retention import retentions
+from routing_service.handlers.types import RetentionUnitOfWork
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,6 +39,7 @@ ACCOUNT = "acc-1"
 NOW = datetime(2026, 12, 6, 12, tzinfo=UTC)
 DAYS = 30
 MAX_DAYS = 365
+WEB_DEPLOYMENT = ChannelDeployment(type=ChannelType.LIVE_CHAT, id="web")
 Units = Callable[[], RoutingUnitOfWork]
 
 
@@ -38,9 +53,8 @@ async def units(infrastructure: InfrastructureSettings, scratch_schema: tuple[As
     return lambda: RoutingUnitOfWork(sessions, outbox=outbox_table, inbox=inbox_table)
 
 
-async def _message(units: Units, thread_id: str, message_id: str, at: datetime) -> None:
-    """What a channel provider's message leaves: its transcript entry and the thread, changed at ``at``."""
-    message = MessageReceived(
+def _visitor(thread_id: str, message_id: str, at: datetime) -> MessageReceived:
+    return MessageReceived(
         account_id=ACCOUNT,
         channel=ChannelRef(type=ChannelType.LIVE_CHAT, id="web"),
         thread_id=thread_id,
@@ -49,6 +63,11 @@ async def _message(units: Units, thread_id: str, message_id: str, at: datetime) 
         text=f"visitor says {message_id}",
         sent_at=at,
     )
+
+
+async def _message(units: Units, thread_id: str, message_id: str, at: datetime) -> None:
+    """What a channel provider's message leaves: its transcript entry and the thread, changed at ``at``."""
+    message = _visitor(thread_id, message_id, at)
     async with units() as uow:
         assert await uow.threads.receive(message, sent_at=at, now=at) is not None
         await uow.transcripts.record(
@@ -77,6 +96,23 @@ async def _kept(units: Units) -> tuple[set[tuple[str, str]], set[str]]:
         entries = await uow.session.execute(select(transcript_table.c.thread_id, transcript_table.c.entry_key))
         causes = await uow.session.execute(select(transitions_table.c.cause_event_id))
     return {(row.thread_id, row.entry_key) for row in entries}, set(causes.scalars())
+
+
+async def _closed(units: Units, thread_id: str, at: datetime) -> None:
+    """A thread the agent answered and conversation resolved, all at ``at``."""
+    await _message(units, thread_id, "m1", at)
+    await _move(units, thread_id, ThreadState.AGENT, at)
+    await _move(units, thread_id, ThreadState.CLOSED, at)
+
+
+def _sweep(units: Units, schema: str) -> RetentionSweep[RetentionUnitOfWork]:
+    policy = retentions(transcript_days=DAYS, transcript_max_days=MAX_DAYS, transition_days=DAYS)
+    return RetentionSweep("routing-test", units, policy, schema=schema, interval_seconds=0)
+
+
+async def _threads(units: Units) -> set[str]:
+    async with units() as uow:
+        return set((await uow.session.execute(select(threads_table.c.thread_id))).scalars())
 
 
 async def test_transcripts_of_threads_closed_or_idle_go_open_threads_keep_every_entry_until_the_cap(
@@ -119,5 +155,52 @@ async def test_transcripts_of_threads_closed_or_idle_go_open_threads_keep_every_
     }
     assert entries == open_or_recent
     assert causes == {"e-closed-lately-closed"}  # every other change of owner is older than the retention
-    assert deleted == {"transcript_entries": 2 + 2 + 2 + 1, "thread_transitions": 2 + 1 + 2 + 1 + 2}
-    assert await sweep.run_once(NOW) == {"transcript_entries": 0, "thread_transitions": 0}
+    assert deleted == {"transcript_entries": 2 + 2 + 2 + 1, "threads": 1, "thread_transitions": 2 + 1 + 2 + 1 + 2}
+    assert await sweep.run_once(NOW) == {"transcript_entries": 0, "threads": 0, "thread_transitions": 0}
+    assert await _threads(units) == {"agent-idle", "with-a-person", "written-again", "closed-lately", "abandoned"}
+
+
+async def test_a_message_on_a_deleted_thread_starts_a_new_one(
+    units: Units, scratch_schema: tuple[AsyncEngine, str]
+) -> None:
+    await _closed(units, "closed-long-ago", NOW - timedelta(days=MAX_DAYS + 1))
+    async with units() as uow:  # an answer replayed long after the close: neither other retention reaches it
+        await uow.transcripts.record(
+            ACCOUNT, "closed-long-ago", entry_key="answer:late", role="agent", text="hi", at=NOW - timedelta(days=1)
+        )
+        await uow.accounts.save_config(
+            AgentConfigSnapshot(account_id=ACCOUNT, version=1, updated_at=NOW, channels=[WEB_DEPLOYMENT])
+        )
+        await uow.commit()
+
+    assert (await _sweep(units, scratch_schema[1]).run_once(NOW))["threads"] == 1
+    assert await _kept(units) == (set(), set())  # the thread took its late answer along
+
+    inbound = RouteInboundMessage(units, AccountDirectory(ttl_seconds=0), "routing:inbound", clock=lambda: NOW)
+    message = _visitor("closed-long-ago", "m2", NOW)
+    decision = await inbound.handle(make_event("message.received", message, source="provider", account_id=ACCOUNT))
+    assert decision is not None
+    assert (decision.outcome, decision.new_thread) == (Outcome.ASSIGNED_TO_AGENT, True)
+    async with units() as uow:
+        thread = await uow.threads.lock(ACCOUNT, "closed-long-ago")
+    assert thread is not None
+    assert (thread.state, thread.messages) == (ThreadState.AGENT, 1)
+
+
+async def test_a_closed_thread_a_message_is_reopening_stays(
+    units: Units, scratch_schema: tuple[AsyncEngine, str]
+) -> None:
+    await _closed(units, "reopened", NOW - timedelta(days=DAYS + 10))
+
+    async with units() as routing:  # a visitor's new message holds the thread until its decision commits
+        assert await routing.threads.receive(_visitor("reopened", "m2", NOW), sent_at=NOW, now=NOW) is not None
+        sweeping = asyncio.create_task(_sweep(units, scratch_schema[1]).run_once(NOW))
+        # Bounded: a sweep that waits for the thread finishes once the message commits, checked below.
+        await asyncio.wait({sweeping}, timeout=10)
+        waited = not sweeping.done()
+        await routing.commit()
+    deleted = await sweeping
+
+    assert deleted["threads"] == 0
+    assert await _threads(units) == {"reopened"}
+    assert not waited  # it skipped the thread in use rather than hold up the sweep (and the table's lock)

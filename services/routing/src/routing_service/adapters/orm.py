@@ -62,6 +62,7 @@ threads_table = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_threads_updated_at", "updated_at"),
+    Index("ix_threads_state_updated_at", "state", "updated_at"),
 )
 """Ownership of each thread: the current state of its state machine."""
 

@@ -1,4 +1,5 @@
-"""Deleting routing's rows past their retention: transcripts of idle threads, old ownership changes."""
+"""Deleting routing's rows past their retention: transcripts of idle threads, closed threads, old ownership
+changes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 from customer_agent_shared.persistence.retention import delete_before, delete_keyed
-from sqlalchemy import and_, select
+from sqlalchemy import and_, delete, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing_service.adapters.orm import threads_table, transcript_table, transitions_table
@@ -40,6 +41,33 @@ class RetentionRepository:
             .limit(limit)
         )
         return await delete_keyed(self._session, entries, idle)
+
+    async def forget_closed_threads(self, closed_before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` threads closed (and not written on since) before ``closed_before``, with any
+        transcript entry they still have; how many threads."""
+        threads, entries = threads_table, transcript_table
+        # Locked, skipping the rows a message or an inbox event holds: the thread they are reopening or
+        # changing stays, and a message that comes once its thread is gone makes a new one.
+        closed = (
+            select(threads.c.account_id, threads.c.thread_id)
+            .where(threads.c.state == ThreadState.CLOSED.value, threads.c.updated_at < closed_before)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        gone = (
+            delete(threads)
+            .where(tuple_(threads.c.account_id, threads.c.thread_id).in_(closed))
+            .returning(threads.c.account_id, threads.c.thread_id)
+            .cte("gone")
+        )
+        their_entries = (
+            delete(entries)
+            .where(tuple_(entries.c.account_id, entries.c.thread_id).in_(select(gone.c.account_id, gone.c.thread_id)))
+            .returning(entries.c.id)
+            .cte("their_entries")
+        )
+        statement = select(func.count()).select_from(gone).add_cte(their_entries)
+        return int(await self._session.scalar(statement) or 0)
 
     async def forget_entries_before(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` transcript entries written before ``before``, whatever their thread."""

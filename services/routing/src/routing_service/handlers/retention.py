@@ -14,6 +14,10 @@ async def _forget_old_entries(uow: RetentionUnitOfWork, before: datetime, limit:
     return await uow.retention.forget_entries_before(before, limit)
 
 
+async def _forget_closed_threads(uow: RetentionUnitOfWork, before: datetime, limit: int) -> int:
+    return await uow.retention.forget_closed_threads(before, limit)
+
+
 async def _forget_transitions(uow: RetentionUnitOfWork, before: datetime, limit: int) -> int:
     return await uow.retention.forget_transitions(before, limit)
 
@@ -21,8 +25,9 @@ async def _forget_transitions(uow: RetentionUnitOfWork, before: datetime, limit:
 def retentions(
     *, transcript_days: int, transcript_max_days: int, transition_days: int
 ) -> list[Retention[RetentionUnitOfWork]]:
-    """Transcripts of threads closed or idle in the agent's hands ``transcript_days``, any transcript entry
-    older than ``transcript_max_days``, and ownership changes older than ``transition_days``."""
+    """Transcripts of threads closed or idle in the agent's hands ``transcript_days``, then the threads closed
+    that long, any transcript entry older than ``transcript_max_days``, and ownership changes older than
+    ``transition_days``."""
     window = timedelta(days=transcript_max_days - transcript_days)
 
     async def forget_idle_transcripts(uow: RetentionUnitOfWork, idle_since: datetime, limit: int) -> int:
@@ -35,6 +40,10 @@ def retentions(
 
     return [
         Retention("transcript_entries", timedelta(days=transcript_days), forget_idle_transcripts),
+        # Only closed threads: an open one is the agent's even while it is paused, a person's holds a place
+        # in their capacity, and the inbox may still act on either. A message on a deleted thread opens a new
+        # one, as it would reopen the closed one.
+        Retention("threads", timedelta(days=transcript_days), _forget_closed_threads),
         Retention("transcript_entries", timedelta(days=transcript_max_days), _forget_old_entries),
         Retention("thread_transitions", timedelta(days=transition_days), _forget_transitions),
     ]

@@ -149,6 +149,10 @@ class RetentionStore(Protocol):
         in none of the ``keeping`` states; how many."""
         ...
 
+    async def forget_closed_threads(self, closed_before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` threads closed before ``closed_before``, with their transcripts; how many."""
+        ...
+
     async def forget_entries_before(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` transcript entries written before ``before``, whatever their thread; how many."""
         ...
