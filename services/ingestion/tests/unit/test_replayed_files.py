@@ -71,13 +71,3 @@ async def test_an_upload_recorded_without_its_time_counts_as_newer_than_an_inlin
 
     assert ingestion.index.of_source("file") == []
     assert ingestion.source("file").state is SourceState.PENDING
-
-
-async def test_an_event_time_without_a_zone_is_read_as_utc() -> None:
-    ingestion = Ingestion()
-    await ingestion.commands.handle(
-        file_command(UPLOADED_AT.replace(tzinfo=None), upload=ingestion.stored("prices.txt", NEWER_PRICES))
-    )
-
-    assert ingestion.source("file").newer_upload_waits(UPLOADED_AT)
-    assert not ingestion.source("file").newer_upload_waits(UPLOADED_AT + timedelta(microseconds=1))

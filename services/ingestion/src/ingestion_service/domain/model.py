@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from customer_agent_shared.events.sources import PageFailure, SourceCommand, SourceKind, SourceState
@@ -82,7 +82,7 @@ class Source:
         self.pending_file = {
             "event_id": event_id,
             "command": command.model_dump(mode="json"),
-            "sent_at": _utc(sent_at).isoformat(),
+            "sent_at": sent_at.isoformat(),
         }
 
     def newer_upload_waits(self, sent_at: datetime) -> bool:
@@ -92,7 +92,7 @@ class Source:
         waiting = self.pending_file.get("sent_at")
         # None: recorded by an older release, and an upload by reference, which admin-api sends only since it
         # stopped sending files inline.
-        return waiting is None or datetime.fromisoformat(waiting) >= _utc(sent_at)
+        return waiting is None or datetime.fromisoformat(waiting) >= sent_at
 
     def accept(self, command: SourceCommand, *, at: datetime) -> None:
         """The command's content was taken at once (a file, a short answer, a knowledge base)."""
@@ -160,11 +160,6 @@ class Source:
             self.title = uploaded.filename
         elif command.question:
             self.title = command.question[:MAX_TITLE_CHARS]
-
-
-def _utc(moment: datetime) -> datetime:
-    """``moment`` with a time zone: an event time without one is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @dataclass
