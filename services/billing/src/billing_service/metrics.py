@@ -30,6 +30,11 @@ EXHAUSTED_ACCOUNTS = Gauge(
     "customer_agent_billing_exhausted_accounts",
     "Accounts whose credits are exhausted, counted by the scheduler's last pass.",
 )
+ACCOUNTS_DUE_FOR_RESET = Gauge(
+    "customer_agent_billing_accounts_due_for_reset",
+    "Accounts past their reset date whose reset is not applied yet, counted by the scheduler's last pass: "
+    "above 0 for minutes, resets fall behind and exhausted accounts stay paused.",
+)
 RESETS_APPLIED = Counter(
     "customer_agent_billing_resets_total",
     "Monthly allotment resets applied.",

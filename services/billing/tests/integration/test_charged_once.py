@@ -10,7 +10,7 @@ from contextlib import AsyncExitStack
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
-from billing_service.bootstrap import build_service
+from billing_service.bootstrap import BillingService, build_service
 from billing_service.clock import system_clock
 from billing_service.handlers.ledger_writer import LedgerPolicy
 from billing_service.handlers.metering import ConversationMetering
@@ -37,7 +37,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from .billing_harness import (
     assert_consistent,
     billing_settings,
-    built_billing,
     cached_balance,
     conversation_event,
     credit_state_offsets,
@@ -227,30 +226,29 @@ async def test_a_batch_locks_its_accounts_once_and_charges_each_thread_once(
 
 
 async def test_a_batch_redone_event_by_event_counts_its_credits_once(
-    infrastructure: InfrastructureSettings, scratch_schema: tuple[AsyncEngine, str]
+    billing: BillingService, scratch_schema: tuple[AsyncEngine, str]
 ) -> None:
     engine, schema = scratch_schema
+    settings = billing_settings(schema, "unused")
+    metering = ConversationMetering(
+        billing.unit_of_work,
+        policy=LedgerPolicy(default_plan=settings.default_plan()),
+        clock=system_clock,
+        consumer=unique_name("batch-metering"),
+    )
     account = unique_name("acc")
     answered, preview = conversation_event(account, "t1"), conversation_event(account, "t2", billable=False)
     first_attempts = {preview.id}
-    async with built_billing(infrastructure.database_url, schema) as billing:
-        settings = billing_settings(schema, "unused")
-        metering = ConversationMetering(
-            billing.unit_of_work,
-            policy=LedgerPolicy(default_plan=settings.default_plan()),
-            clock=system_clock,
-            consumer=unique_name("batch-metering"),
-        )
 
-        async def handle(event: CloudEvent[ConversationEvent]) -> bool:
-            if event.id in first_attempts:
-                first_attempts.discard(event.id)
-                raise TransientHandlerError("PostgreSQL connection lost")  # the batch rolls back, then splits
-            return await metering.handle(event)
+    async def handle(event: CloudEvent[ConversationEvent]) -> bool:
+        if event.id in first_attempts:
+            first_attempts.discard(event.id)
+            raise TransientHandlerError("PostgreSQL connection lost")  # the batch rolls back, then splits
+        return await metering.handle(event)
 
-        before = _credits_used()
-        batches = billing.kernel.batch_consumer(billing.unit_of_work, settings)
-        await batches.run([answered, preview], handle, inbox_consumer=metering.inbox_consumer, prepare=metering.prepare)
+    before = _credits_used()
+    batches = billing.kernel.batch_consumer(billing.unit_of_work, settings)
+    await batches.run([answered, preview], handle, inbox_consumer=metering.inbox_consumer, prepare=metering.prepare)
 
     assert await handled_all(engine, schema, [answered.id, preview.id])
     usage = [(e.cause_id, e.amount) for e in await ledger(engine, schema, account) if e.kind == "usage"]

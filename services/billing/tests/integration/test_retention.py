@@ -3,7 +3,6 @@ after that is still refused by its ledger entry."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,22 +12,12 @@ from billing_service.handlers.ledger_writer import LedgerPolicy
 from billing_service.handlers.retention import retentions
 from customer_agent_shared.events.billing import CREDITS_PURCHASE
 from customer_agent_shared.persistence.retention import RetentionSweep
-from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import unique_name
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .billing_harness import billing_settings, built_billing, cached_balance, command, ledger
+from .billing_harness import billing_settings, cached_balance, command, ledger
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def billing(
-    infrastructure: InfrastructureSettings, scratch_schema: tuple[AsyncEngine, str]
-) -> AsyncIterator[BillingService]:
-    """A billing process, built but not started, over a freshly migrated scratch schema."""
-    async with built_billing(infrastructure.database_url, scratch_schema[1]) as service:
-        yield service
 
 
 async def test_command_ids_are_forgotten_after_the_retention_and_a_late_repeat_changes_nothing(

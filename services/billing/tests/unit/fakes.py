@@ -52,11 +52,16 @@ class FakeAccounts:
         """Write the state back."""
         self._tables.accounts[account.account_id] = account
 
-    async def due_for_reset(self, now: datetime, limit: int) -> list[str]:
-        """Accounts whose period has ended."""
-        return sorted(account_id for account_id, account in self._tables.accounts.items() if account.reset_at <= now)[
-            :limit
-        ]
+    async def lock_due_for_reset(self, now: datetime, limit: int) -> list[str]:
+        """Accounts whose period has ended (no other transaction here)."""
+        return self._due(now)[:limit]
+
+    async def count_due_for_reset(self, now: datetime) -> int:
+        """How many accounts' periods have ended."""
+        return len(self._due(now))
+
+    def _due(self, now: datetime) -> list[str]:
+        return sorted(account_id for account_id, account in self._tables.accounts.items() if account.reset_at <= now)
 
     async def count_exhausted(self) -> int:
         """Accounts out of credits."""

@@ -184,15 +184,24 @@ class AccountRepository(TransactionScopedRepository):
         parameters = {"b_account_id": account.account_id, **_account_values(account)}
         await self._write(_SAVE_ACCOUNT, account.account_id, parameters)
 
-    async def due_for_reset(self, now: datetime, limit: int) -> list[str]:
-        """Accounts whose reset date has passed."""
+    async def lock_due_for_reset(self, now: datetime, limit: int) -> list[str]:
+        """Lock up to ``limit`` accounts whose reset date has passed, the longest due first, skipping those
+        another transaction holds (a replica resetting them, a charge); ``lock`` then answers for them."""
         rows = await self._session.execute(
-            select(accounts_table.c.account_id)
+            select(accounts_table)
             .where(accounts_table.c.reset_at <= now)
             .order_by(accounts_table.c.reset_at)
             .limit(limit)
+            .with_for_update(skip_locked=True)
         )
-        return list(rows.scalars())
+        return [self._keep(_account(row)).account_id for row in rows]
+
+    async def count_due_for_reset(self, now: datetime) -> int:
+        """How many accounts' reset dates have passed."""
+        count = await self._session.scalar(
+            select(func.count()).select_from(accounts_table).where(accounts_table.c.reset_at <= now)
+        )
+        return int(count or 0)
 
     async def count_exhausted(self) -> int:
         """How many accounts are exhausted now."""

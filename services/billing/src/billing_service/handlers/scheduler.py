@@ -1,9 +1,12 @@
 """Use case: time-driven ledger work that must happen without traffic.
 
-Each pass applies every due monthly reset (publishing ``credits.restored`` when a reset
+Each pass applies the due monthly resets (publishing ``credits.restored`` when a reset
 lifts an exhausted account), charges per-resolution threads that stayed quiet for the
-plan's resolution hours, and refreshes the exhausted-accounts gauge. Every replica runs
-the loop; the account row lock and the ledger's unique causes make concurrent passes safe.
+plan's resolution hours, and refreshes the exhausted and due-for-reset gauges. Resets go
+batch after batch while full batches come back, for at most ``pass_seconds``; a pass that
+stops for time is followed by the next at once. Every replica runs the loop: a batch
+locks its accounts with SKIP LOCKED, so replicas share the due accounts instead of
+queueing on the same rows, and the ledger's unique causes make any overlap harmless.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import replace
-from datetime import timedelta
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from customer_agent_shared.events.billing import PricingRule
 
@@ -20,9 +24,19 @@ from billing_service.clock import Clock
 from billing_service.domain.pricing import quietly_resolved, resolution_moment
 from billing_service.handlers.ledger_writer import LedgerPolicy, LedgerTransaction
 from billing_service.handlers.types import UnitOfWorkFactory
-from billing_service.metrics import EXHAUSTED_ACCOUNTS
+from billing_service.metrics import ACCOUNTS_DUE_FOR_RESET, EXHAUSTED_ACCOUNTS
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SchedulerPass:
+    """What one pass did."""
+
+    changed: int
+    """Accounts reset, threads charged and threads forgotten."""
+    unfinished: bool
+    """Due resets were left when the pass ran out of time: the next pass starts at once."""
 
 
 class BillingScheduler:
@@ -36,6 +50,7 @@ class BillingScheduler:
         clock: Clock,
         interval_seconds: float,
         batch_size: int = 200,
+        pass_seconds: float = 10.0,
         thread_retention: timedelta = timedelta(days=90),
     ) -> None:
         self._unit_of_work = unit_of_work
@@ -43,6 +58,7 @@ class BillingScheduler:
         self._clock = clock
         self._interval = interval_seconds
         self._batch_size = batch_size
+        self._pass_seconds = pass_seconds
         self._thread_retention = thread_retention
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -62,42 +78,56 @@ class BillingScheduler:
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
+            unfinished = False
             try:
-                await self.run_once()
+                unfinished = (await self.run_pass()).unfinished
             except Exception:
                 logger.exception("billing scheduler pass failed; retrying next interval")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
+            if not unfinished:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
 
     async def run_once(self) -> int:
         """One pass; return how many accounts or threads it changed."""
-        changed = 0
+        return (await self.run_pass()).changed
+
+    async def run_pass(self) -> SchedulerPass:
+        """One pass: the due resets (for at most ``pass_seconds``), quiet resolutions, gauges, forgetting."""
         now = self._clock()
+        resets, unfinished = await self._reset_due(now, deadline=time.monotonic() + self._pass_seconds)
+        changed = resets
         async with self._unit_of_work() as uow:
-            due = await uow.accounts.due_for_reset(now, self._batch_size)
             quiet = await uow.threads.quiet_resolutions(now, self._batch_size)
-        for account_id in due:
-            changed += await self.reset_account(account_id)
         for account_id, thread_id in quiet:
             changed += await self.resolve_quiet_thread(account_id, thread_id)
         async with self._unit_of_work() as uow:
             EXHAUSTED_ACCOUNTS.set(await uow.accounts.count_exhausted())
+            ACCOUNTS_DUE_FOR_RESET.set(await uow.accounts.count_due_for_reset(now))
             # Quiet resolutions above ran first, so a thread is only forgotten long after it could be charged.
             forgotten = await uow.threads.forget_quiet(now - self._thread_retention, self._batch_size * 10)
             await uow.commit()
         if forgotten:
             logger.info("quiet threads forgotten", extra={"threads": forgotten})
-        return changed + forgotten
+        return SchedulerPass(changed=changed + forgotten, unfinished=unfinished)
 
-    async def reset_account(self, account_id: str) -> bool:
-        """Apply the account's due reset (if another replica did not already)."""
-        async with self._unit_of_work() as uow:
-            ledger = LedgerTransaction(uow, self._policy, self._clock())
-            await ledger.lock_account(account_id)  # applies the due reset under the row lock
-            await uow.commit()
-        if ledger.applied:
-            logger.info("credits reset", extra={"account_id": account_id})
-        return bool(ledger.applied)
+    async def _reset_due(self, now: datetime, *, deadline: float) -> tuple[int, bool]:
+        """Reset due accounts a batch per transaction while full batches come back and time is left;
+        (how many were reset, whether due ones may be left for lack of time)."""
+        reset = 0
+        while True:
+            async with self._unit_of_work() as uow:
+                ledger = LedgerTransaction(uow, self._policy, self._clock())
+                due = await uow.accounts.lock_due_for_reset(now, self._batch_size)
+                for account_id in due:
+                    await ledger.lock_account(account_id)  # applies the due reset under the row lock
+                await uow.commit()
+            if ledger.applied:
+                logger.info("credits reset", extra={"accounts": len(ledger.applied)})
+            reset += len(ledger.applied)
+            if len(due) < self._batch_size or not ledger.applied:  # none left, or none this clock can reset
+                return reset, False
+            if time.monotonic() >= deadline or self._stopping.is_set():
+                return reset, True
 
     async def resolve_quiet_thread(self, account_id: str, thread_id: str) -> bool:
         """Charge a per-resolution thread that stayed quiet long enough, once."""

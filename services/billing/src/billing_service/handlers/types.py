@@ -33,8 +33,12 @@ class AccountStore(Protocol):
         """Write the account's state back."""
         ...
 
-    async def due_for_reset(self, now: datetime, limit: int) -> list[str]:
-        """Accounts whose period has ended."""
+    async def lock_due_for_reset(self, now: datetime, limit: int) -> list[str]:
+        """Lock up to ``limit`` accounts whose period has ended and no other transaction holds."""
+        ...
+
+    async def count_due_for_reset(self, now: datetime) -> int:
+        """How many accounts' periods have ended."""
         ...
 
     async def count_exhausted(self) -> int:
