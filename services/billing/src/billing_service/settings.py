@@ -48,8 +48,10 @@ class BillingSettings(ServiceSettings, BatchConsumerSettings):
     thread_retention_days: int = Field(
         default=90,
         ge=7,
-        description="Threads quiet this long are forgotten (charged or not); a visitor writing again after "
-        "that starts a new conversation.",
+        description="Days billing remembers a quiet thread's facts (answered, handed off, feedback). A thread is "
+        "charged at most once in its life (its usage entry stays in the ledger): a visitor writing again on a "
+        "charged thread, even after this, is not charged again; a thread never charged is judged on what happens "
+        "after it was forgotten.",
     )
     applied_command_retention_days: int = Field(
         default=14,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from billing_service.domain.ledger import EntryKind
 from billing_service.handlers.commands import CreditCommands
 from billing_service.handlers.ledger_writer import LedgerPolicy
@@ -164,6 +165,25 @@ async def test_a_resolution_handed_off_before_it_counted_is_refunded_and_a_reass
 
     assert billing.balance() == 10
     assert [kind for kind, _ in billing.entries()] == [EntryKind.ALLOTMENT, EntryKind.USAGE, EntryKind.REFUND]
+
+
+@pytest.mark.parametrize("rule", list(PricingRule))
+async def test_a_thread_written_to_again_after_its_resolution_is_never_charged_again(rule: PricingRule) -> None:
+    billing = Billing(CreditPlan(monthly_allotment=10, pricing_rule=rule))
+    resolved_at = T0 + timedelta(hours=72)
+    await billing.conversation(CONVERSATION_ANSWERED, "t-1", at=T0)
+    await billing.conversation(CONVERSATION_RESOLVED, "t-1", at=resolved_at)
+    # The visitor writes again: routing and conversation greet them as on a new conversation, billing charges
+    # the thread once in its whole life (the contract does not say a reopened thread is a new charge).
+    for again in (resolved_at + timedelta(days=5), resolved_at + timedelta(days=100)):
+        billing.now = again
+        await billing.scheduler().run_once()  # forgets threads quiet for 90 days
+        forgotten = (ACCOUNT, "t-1") not in billing.database.tables.threads
+        await billing.conversation(CONVERSATION_ANSWERED, "t-1", at=again)
+        await billing.conversation(CONVERSATION_RESOLVED, "t-1", at=again + timedelta(hours=72))
+
+    assert forgotten  # the last time, billing had forgotten the thread; its usage entry stayed in the ledger
+    assert [amount for kind, amount in billing.entries() if kind == EntryKind.USAGE] == [-1]
 
 
 async def test_the_scheduler_charges_a_quiet_thread_and_the_monthly_reset_restores_credits() -> None:

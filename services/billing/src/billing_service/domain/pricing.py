@@ -1,6 +1,7 @@
 """What a conversation costs: per handled conversation or per resolution by the AI agent.
 
-A thread is charged at most once (its usage entry's cause is the thread). Preview and
+A thread is charged at most once in its life, under either rule: its usage entry's cause is the thread and
+the ledger keeps it, so a visitor writing again on a resolved thread is not charged again. Preview and
 test conversations (``billable`` false) are never charged. A resolution counts when the
 agent replied, the thread was never handed off (asked for, carried out by routing with any
 reason, or taken by a person in the inbox), feedback was not negative and, either the
