@@ -186,6 +186,27 @@ async def test_a_thread_written_to_again_after_its_resolution_is_never_charged_a
     assert [amount for kind, amount in billing.entries() if kind == EntryKind.USAGE] == [-1]
 
 
+@pytest.mark.parametrize("quietly", [False, True])
+async def test_a_later_conversations_handoff_never_takes_back_the_charge_of_a_forgotten_thread(quietly: bool) -> None:
+    billing = Billing(CreditPlan(monthly_allotment=10, pricing_rule=PricingRule.PER_RESOLUTION, resolution_hours=72))
+    await billing.conversation(CONVERSATION_ANSWERED, "t-1", at=T0)
+    await billing.conversation(CONVERSATION_RESOLVED, "t-1", at=T0 + timedelta(hours=72))  # charged
+    later = T0 + timedelta(days=100)
+    billing.now = later
+    await billing.scheduler().run_once()  # quiet for 90 days: billing forgets the thread, the ledger keeps it
+    await billing.conversation(CONVERSATION_ANSWERED, "t-1", at=later)  # the visitor writes again
+    if quietly:
+        billing.now = later + timedelta(hours=73)
+        await billing.scheduler().run_once()
+    else:
+        await billing.conversation(CONVERSATION_RESOLVED, "t-1", at=later + timedelta(hours=72))
+
+    # Routing's handoff in that later conversation, heard late: it was no AI resolution, but nor was it charged.
+    await billing.conversation(CONVERSATION_HANDED_OFF, "t-1", at=later + timedelta(hours=1))
+
+    assert [kind for kind, _ in billing.entries() if kind in (EntryKind.USAGE, EntryKind.REFUND)] == [EntryKind.USAGE]
+
+
 async def test_the_scheduler_charges_a_quiet_thread_and_the_monthly_reset_restores_credits() -> None:
     plan = CreditPlan(monthly_allotment=1, pricing_rule=PricingRule.PER_RESOLUTION, resolution_hours=72)
     billing = Billing(plan)

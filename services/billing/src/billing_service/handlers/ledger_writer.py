@@ -74,11 +74,13 @@ class LedgerTransaction:
         await self._uow.accounts.save(decision.account)
         return decision.account
 
-    async def charge_thread(self, account: CreditAccount, thread_id: str) -> CreditAccount:
-        """Charge the plan's credits for a thread, once whatever happens."""
+    async def charge_thread(self, account: CreditAccount, thread_id: str) -> tuple[CreditAccount, bool]:
+        """Charge the plan's credits for a thread, once whatever happens; the new state, and False when the
+        thread was charged before (by a conversation on it that billing has since forgotten)."""
         cause = usage_cause(thread_id)
         recorded = await self._uow.ledger.recorded(account.account_id, [(EntryKind.USAGE, cause)])
-        return await self.apply(account, record_usage(account, cause, account.plan.credits_per_unit, recorded))
+        decision = record_usage(account, cause, account.plan.credits_per_unit, recorded)
+        return await self.apply(account, decision), decision.changed
 
     async def refund_thread(self, account: CreditAccount, thread_id: str) -> CreditAccount:
         """Give back what the thread's usage took, once; nothing when it was never charged."""

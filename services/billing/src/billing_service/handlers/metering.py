@@ -82,9 +82,12 @@ class _Metering:
                 facts = replace(facts, resolved_at=None)
             rule = account.plan.pricing_rule
             if charge_for_event(rule, event.event_type, facts):
-                account = await ledger.charge_thread(account, event.thread_id)
+                account, charged_now = await ledger.charge_thread(account, event.thread_id)
                 per_resolution = rule is PricingRule.PER_RESOLUTION and event.event_type == CONVERSATION_RESOLVED
-                facts = replace(facts, charged=True, resolved_at=event.occurred_at if per_resolution else None)
+                # Only a resolution charged now may be refunded by a handoff before it: an older charge is that of
+                # a conversation billing has forgotten, which no handoff heard now preceded.
+                refundable = per_resolution and charged_now
+                facts = replace(facts, charged=True, resolved_at=event.occurred_at if refundable else None)
             await uow.threads.save(event.account_id, event.thread_id, facts)
             await uow.commit()
         return True

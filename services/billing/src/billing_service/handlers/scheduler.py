@@ -139,8 +139,9 @@ class BillingScheduler:
             if not per_resolution or not quietly_resolved(facts, ledger.now, account.plan.resolution_hours):
                 await uow.commit()
                 return False
-            await ledger.charge_thread(account, thread_id)
-            resolved_at = resolution_moment(facts, account.plan.resolution_hours)
+            _, charged_now = await ledger.charge_thread(account, thread_id)
+            # As in metering: a charge from a forgotten conversation has no resolution moment to refund from.
+            resolved_at = resolution_moment(facts, account.plan.resolution_hours) if charged_now else None
             await uow.threads.save(account_id, thread_id, replace(facts, charged=True, resolved_at=resolved_at))
             await uow.commit()
         return True
