@@ -77,7 +77,7 @@ class ArticleIndexing:
             except DocumentRefused as refused:
                 reason = await self._report_not_indexed(event, refused)
                 raise ArticleNotIndexedError(reason) from refused
-        updated_at = article.updated_at if article.updated_at.tzinfo else article.updated_at.replace(tzinfo=UTC)
+        updated_at = article.updated_at
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(self._consumer, event.id):
                 return

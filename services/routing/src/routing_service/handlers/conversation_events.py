@@ -19,7 +19,7 @@ from customer_agent_shared.events.envelope import CloudEvent
 from routing_service.domain.decisions import Decision, Outcome, Situation, decide_handoff_request
 from routing_service.domain.handoff import People
 from routing_service.handlers.base import RoutingUseCase
-from routing_service.handlers.effects import Cause, aware, carry_out, count_decision, people_to_assign, record_change
+from routing_service.handlers.effects import Cause, carry_out, count_decision, people_to_assign, record_change
 from routing_service.handlers.tenancy import require_matching_account
 from routing_service.handlers.types import RoutingUnitOfWorkProtocol
 
@@ -49,7 +49,7 @@ class HandleConversationEvent(RoutingUseCase):
                     entry_key=f"answer:{data.message_id or event.id}",
                     role="agent",
                     text=data.answer,
-                    at=aware(data.occurred_at),
+                    at=data.occurred_at,
                 )
             elif event.type in DEFAULT_REASONS:
                 decision = await self._hand_off(uow, event)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from customer_agent_shared.events.channels import (
     MESSAGE_FORWARDED,
@@ -51,11 +51,6 @@ class Cause:
     at: datetime
     reply_to: str
     locale: str | None
-
-
-def aware(moment: datetime) -> datetime:
-    """``moment`` with a time zone; a naive time from a producer is read as UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def people_of(account: AccountView, loads: Mapping[LoadKey, int], presence: Mapping[str, bool] | None = None) -> People:

@@ -15,7 +15,7 @@ from routing_service.domain.decisions import Decision, Outcome, Situation, decid
 from routing_service.domain.handoff import People
 from routing_service.domain.model import RoutedThread
 from routing_service.handlers.base import RoutingUseCase
-from routing_service.handlers.effects import Cause, aware, carry_out, count_decision, people_to_assign
+from routing_service.handlers.effects import Cause, carry_out, count_decision, people_to_assign
 from routing_service.handlers.tenancy import require_matching_account
 from routing_service.metrics import DECISION_SECONDS, DUPLICATE_MESSAGES
 
@@ -35,9 +35,7 @@ class RouteInboundMessage(RoutingUseCase):
             if event.accountid == event.data.account_id:  # ``handle`` refuses the others
                 firsts.setdefault((event.data.account_id, event.data.thread_id), event.data)
         async with self._unit_of_work() as uow:
-            await uow.threads.receive_many(
-                [(message, aware(message.sent_at)) for message in firsts.values()], self._clock()
-            )
+            await uow.threads.receive_many([(message, message.sent_at) for message in firsts.values()], self._clock())
 
     async def handle(self, event: CloudEvent[MessageReceived]) -> Decision | None:
         """Route one inbound message; None when the event or the message was already routed."""
@@ -47,7 +45,7 @@ class RouteInboundMessage(RoutingUseCase):
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(self._consumer, event.id):
                 return None
-            thread = await uow.threads.receive(message, sent_at=aware(message.sent_at), now=received_at)
+            thread = await uow.threads.receive(message, sent_at=message.sent_at, now=received_at)
             if thread is None:  # the same message re-published under another event id
                 uow.after_commit(DUPLICATE_MESSAGES.inc)
                 await uow.commit()
@@ -93,6 +91,6 @@ class RouteInboundMessage(RoutingUseCase):
         return decide_inbound(situation, trigger_matched=account.triggers.match(message.text) is not None)
 
     def _latency(self, message: MessageReceived, received_at: datetime) -> float:
-        sent_at = aware(message.sent_at)
+        sent_at = message.sent_at
         start = sent_at if timedelta(0) <= received_at - sent_at <= MAX_SENT_AT_AGE else received_at
         return max(0.0, (self._clock() - start).total_seconds())

@@ -20,7 +20,7 @@ from customer_agent_shared.messaging.reliable import PermanentHandlerError
 
 from routing_service.domain.inbox import InvalidAssigneeError
 from routing_service.domain.model import OwnershipChange, RoutedThread
-from routing_service.handlers.effects import aware, record_change
+from routing_service.handlers.effects import record_change
 from routing_service.handlers.types import RoutingUnitOfWorkProtocol, UnitOfWorkFactory
 from routing_service.metrics import INBOX_ACTIONS
 
@@ -80,9 +80,7 @@ class HandleInboxEvent:
     async def _report_presence(self, uow: RoutingUnitOfWorkProtocol, event: CloudEvent[Any]) -> bool:
         data: UserAvailability = event.data
         # Reports of one user share a partition (key account:user); the time keeps a replayed older one out.
-        return await uow.presence.report(
-            data.account_id, data.user_id, available=data.available, changed_at=aware(event.time)
-        )
+        return await uow.presence.report(data.account_id, data.user_id, available=data.available, changed_at=event.time)
 
     async def _change_owner(self, uow: RoutingUnitOfWorkProtocol, event: CloudEvent[Any]) -> bool:
         data: ThreadClosed | ThreadReassigned | ThreadReturned = event.data
