@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +18,14 @@ from customer_agent_shared.topics import AGENT_REPLAY
 from fastapi import FastAPI
 from opensearchpy import AsyncOpenSearch
 
+from conversation_service.adapters.bilingual_dictionary import load_dictionaries
 from conversation_service.adapters.content_search import ContentSearch
 from conversation_service.adapters.llm import ChatCompletionsClient
 from conversation_service.adapters.orm import SCHEMA, inbox_table, outbox_table
 from conversation_service.adapters.unit_of_work import ConversationUnitOfWork
 from conversation_service.domain.confidence import AnswerThresholds
 from conversation_service.domain.fusion import FusionWeights
+from conversation_service.domain.lexicon import GLOSSARY_ONLY, Lexicon
 from conversation_service.domain.term_statistics import TermStatistics
 from conversation_service.entrypoints.kafka_subscribers import register_subscribers
 from conversation_service.handlers.answering import AnswerEngine, AnswerPolicy, ChatModel
@@ -80,8 +83,16 @@ def build_service(settings: ConversationSettings | None = None) -> ConversationS
     embedder = create_embedder(settings)
     if embedder is not None:
         kernel.lifecycle.add("embedding model", embedder.start, embedder.aclose)
+    lexicon = Lexicon()
+    kernel.lifecycle.add(
+        "bilingual dictionaries", functools.partial(load_dictionaries, lexicon, settings.dictionary_dir)
+    )
     engine = build_answer_engine(
-        settings, kernel.opensearch, embedder=embedder, llm=live.counting(llm) if llm is not None else None
+        settings,
+        kernel.opensearch,
+        embedder=embedder,
+        llm=live.counting(llm) if llm is not None else None,
+        lexicon=lexicon,
     )
     profiles = ProfileCache(settings.config_cache_seconds)
     conversations = ConversationHandler(
@@ -170,6 +181,7 @@ def build_answer_engine(
     *,
     embedder: Embedder | None,
     llm: ChatModel | None = None,
+    lexicon: Lexicon = GLOSSARY_ONLY,
 ) -> AnswerEngine:
     """The answer pipeline the settings describe, reading ``settings.content_index``."""
     search = ContentSearch(
@@ -189,7 +201,7 @@ def build_answer_engine(
         retrieval_size=settings.retrieval_size,
         lexical_share=settings.rank_lexical_share,
     )
-    return AnswerEngine(search, policy, llm)
+    return AnswerEngine(search, policy, llm, lexicon=lexicon)
 
 
 def asyncapi_document(service: ConversationService) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 ANSWER_SECONDS = Histogram(
     "customer_agent_conversation_answer_seconds",
@@ -85,4 +85,10 @@ ANSWERS_DELAYED = Counter(
 REPLAYED_QUESTIONS = Counter(
     "customer_agent_conversation_replayed_questions_total",
     "Real questions replayed against a draft configuration (never sent, never billed).",
+)
+
+DICTIONARY_HEADWORDS = Gauge(
+    "customer_agent_conversation_dictionary_headwords",
+    "Headwords of the bilingual dictionary to English loaded for each visitor language (absent: none).",
+    ["language"],
 )

@@ -45,6 +45,13 @@ class ConversationSettings(ServiceSettings, BatchConsumerSettings, EmbeddingSett
         "no passage has a vector (embeddings off or not computed yet); also what makes a passage cited "
         "beside the best.",
     )
+    dictionary_dir: str = Field(
+        default="/usr/share/dictd",
+        description="Directory of FreeDict's bilingual dictionaries to English (the Debian packages this service's "
+        "pyproject.toml lists), read at start-up to translate visitors' words for the word search; empty: none. "
+        "A missing dictionary is logged; questions in its language then find English content by vectors and the "
+        "support glossary alone.",
+    )
     dense_candidates: int = Field(
         default=20, ge=1, le=200, description="Nearest chunks the vector search returns per question."
     )

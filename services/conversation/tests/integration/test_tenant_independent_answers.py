@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from conversation_service.adapters.bilingual_dictionary import read_lexicon
 from conversation_service.bootstrap import build_answer_engine
 from conversation_service.domain.composer import Persona
 from conversation_service.handlers.answering import AnswerEngine, Attempt
@@ -111,7 +112,8 @@ async def indexes(infrastructure: InfrastructureSettings) -> AsyncIterator[tuple
 def engine_over(client: AsyncOpenSearch, index: str) -> AnswerEngine:
     """The answer pipeline with conversation's default thresholds, reading ``index``."""
     settings = ConversationSettings(content_index=index)
-    return build_answer_engine(settings, client, embedder=create_embedder(settings))
+    lexicon = read_lexicon(settings.dictionary_dir)
+    return build_answer_engine(settings, client, embedder=create_embedder(settings), lexicon=lexicon)
 
 
 async def attempt(engine: AnswerEngine, question: str) -> Attempt:

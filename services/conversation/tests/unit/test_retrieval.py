@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from conversation_service.adapters.content_search import passage_from_hit
-from conversation_service.domain.lexicon import LEXICON, parse_table, translate_token
+from conversation_service.domain.lexicon import GLOSSARY_ONLY, SUPPORT_GLOSSARY, parse_glossary
 from conversation_service.domain.retrieval import (
     Passage,
     analyze_question,
@@ -57,8 +57,8 @@ def test_content_terms(text: str, expected: tuple[str, ...]) -> None:
         ("zzzz", "da", ()),
     ],
 )
-def test_translate_token(token: str, language: str, expected: tuple[str, ...]) -> None:
-    assert translate_token(token, language) == expected
+def test_the_glossary_translates_support_vocabulary(token: str, language: str, expected: tuple[str, ...]) -> None:
+    assert GLOSSARY_ONLY.translate_token(token, language) == expected
 
 
 @pytest.mark.parametrize(
@@ -211,14 +211,15 @@ def test_passage_defaults_never_make_unknown_content_citable_by_accident() -> No
     assert passage_from_hit({"_id": "y", "_source": {}}).citable is False  # no URL, nothing to cite
 
 
-def test_lexicon_data_files_parse_into_stems_and_english_words() -> None:
-    assert parse_table("# a comment\nAdgangskode: password  # trailing note\n\nmot de passe: password\n") == {
+def test_glossary_data_files_parse_into_stems_and_english_words() -> None:
+    assert parse_glossary("# a comment\nAdgangskode: password  # trailing note\n\nmot de passe: password\n") == {
         "adgangskode": ("password",),
         "mot de passe": ("password",),
     }
-    assert all(LEXICON[language] for language in ("da", "nl", "de", "fr", "es", "no", "sv"))
+    assert all(SUPPORT_GLOSSARY[language] for language in ("da", "nl", "de", "fr", "es"))
+    assert GLOSSARY_ONLY.translate_token("adgangskode", "no") == ("password",)  # Norwegian is read as Danish
 
 
-def test_a_lexicon_line_without_english_words_is_refused() -> None:
+def test_a_glossary_line_without_english_words_is_refused() -> None:
     with pytest.raises(ValueError, match="stem: english words"):
-        parse_table("adgangskode:\n")
+        parse_glossary("adgangskode:\n")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from customer_agent_shared.content_index import localized_field
 
 from conversation_service.domain.language import STOP_WORDS, word_list, words
-from conversation_service.domain.lexicon import english_terms, translate_phrases
+from conversation_service.domain.lexicon import GLOSSARY_ONLY, Lexicon
 from conversation_service.domain.links import is_citable_url
 
 SHORT_ANSWER_KIND = "short_answer"
@@ -94,21 +94,22 @@ def is_follow_up(text: str, terms: Sequence[str]) -> bool:
     return len(terms) <= _FOLLOW_UP_MAX_TERMS and (not terms or bool(_ANAPHORA.intersection(words(text))))
 
 
-def analyze_question(text: str, language: str, previous_questions: Sequence[str] = ()) -> QueryTerms:
-    """Terms of a question; a follow-up borrows the topic words of the latest earlier question."""
+def analyze_question(
+    text: str, language: str, previous_questions: Sequence[str] = (), *, lexicon: Lexicon = GLOSSARY_ONLY
+) -> QueryTerms:
+    """Terms of a question (with the lexicon's English words); a follow-up borrows the latest earlier question's."""
     terms = content_terms(text)
     context: tuple[str, ...] = ()
-    context_phrases: tuple[str, ...] = ()
+    texts = [text]
     question = text.strip()
     if previous_questions and is_follow_up(text, terms):
         for previous in reversed(previous_questions):
             context = content_terms(previous)
             if context:
-                context_phrases = translate_phrases(previous, language) if language != "en" else ()
+                texts.append(previous)
                 question = f"{previous.strip()} {question}"
                 break
-    translations = english_terms((*terms, *context), language) if language != "en" else {}
-    phrases = translate_phrases(text, language) + context_phrases if language != "en" else ()
+    translations, phrases = _translate((*terms, *context), texts, language, lexicon)
     return QueryTerms(
         language=language,
         terms=terms,
@@ -117,6 +118,22 @@ def analyze_question(text: str, language: str, previous_questions: Sequence[str]
         phrase_translations=phrases,
         question=question,
     )
+
+
+def _translate(
+    terms: Sequence[str], texts: Sequence[str], language: str, lexicon: Lexicon
+) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
+    """English words of each term and of the multi-word headwords in ``texts``; a term inside such a
+    headword takes the headword's words ('mot' in 'mot de passe' means password, not word)."""
+    phrases: dict[str, tuple[str, ...]] = {}
+    for text in texts:
+        phrases.update(lexicon.translate_phrases(words(text), language))
+    translations = lexicon.english_terms(terms, language)
+    for phrase, english in phrases.items():
+        for word in phrase.split():
+            if word in terms:
+                translations[word] = english
+    return translations, tuple(dict.fromkeys(word for english in phrases.values() for word in english))
 
 
 def fields_for(language: str, name: str, boost: float = 1.0) -> list[str]:

@@ -23,6 +23,7 @@ from conversation_service.domain.composer import (
 from conversation_service.domain.confidence import AnswerThresholds, Evidence, decide
 from conversation_service.domain.gap_drafts import DraftSource, draft_sources
 from conversation_service.domain.grounding import build_messages, parse_reply
+from conversation_service.domain.lexicon import GLOSSARY_ONLY, Lexicon
 from conversation_service.domain.links import cited_links, restrict_links
 from conversation_service.domain.retrieval import (
     LEXICAL_SHARE,
@@ -118,10 +119,21 @@ def nearest_content(ranked: Sequence[Ranked]) -> tuple[SourceRef, ...]:
 class AnswerEngine:
     """Retrieval, the support decision, the extractive composer and the optional LLM."""
 
-    def __init__(self, retriever: Retriever, policy: AnswerPolicy, llm: ChatModel | None = None) -> None:
+    def __init__(
+        self,
+        retriever: Retriever,
+        policy: AnswerPolicy,
+        llm: ChatModel | None = None,
+        *,
+        lexicon: Lexicon = GLOSSARY_ONLY,
+    ) -> None:
         self._retriever = retriever
         self._policy = policy
         self._llm = llm
+        self._lexicon = lexicon
+
+    def _terms(self, question: str, language: str, previous_questions: Sequence[str]) -> QueryTerms:
+        return analyze_question(question, language, previous_questions, lexicon=self._lexicon)
 
     async def _complete_with_one_retry(self, messages: list[dict[str, str]]) -> str:
         """The model's reply; a failure is retried once after a short, jittered pause (a blip in a
@@ -144,7 +156,7 @@ class AnswerEngine:
             [
                 (
                     question.account_id,
-                    analyze_question(question.text, question.language, question.previous_questions),
+                    self._terms(question.text, question.language, question.previous_questions),
                     size,
                 )
                 for question in questions
@@ -165,7 +177,7 @@ class AnswerEngine:
     ) -> Attempt:
         """Answer ``question`` from the account's content, or say why not (``min_confidence``: the
         account's own threshold instead of the service's)."""
-        terms = analyze_question(question, language, previous_questions)
+        terms = self._terms(question, language, previous_questions)
         retrieval = await self._retriever.retrieve(account_id, terms, self._policy.retrieval_size)
         ranked, attempt = self._judge(terms, retrieval, Judgement(language, persona, min_confidence, greet))
         if ranked:
@@ -189,7 +201,7 @@ class AnswerEngine:
         attempts: list[Attempt] = []
         for judgement in judgements:
             if judgement.language not in searched:
-                terms = analyze_question(question, judgement.language, previous_questions)
+                terms = self._terms(question, judgement.language, previous_questions)
                 retrieval = await self._retriever.retrieve(account_id, terms, self._policy.retrieval_size)
                 searched[judgement.language] = (terms, retrieval)
             attempts.append(self._judge(*searched[judgement.language], judgement)[1])
