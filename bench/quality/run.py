@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from admin_api.domain.handoff_defaults import DEFAULT_AVAILABILITY_MESSAGES
+from conversation_service.adapters.bilingual_dictionary import read_lexicon
 from conversation_service.bootstrap import build_answer_engine
 from conversation_service.domain.composer import Persona
 from conversation_service.domain.language import account_languages, choose_language
@@ -86,7 +87,8 @@ class State:
 
 def build_engine(settings: ConversationSettings, client: AsyncOpenSearch) -> AnswerEngine:
     """The agent's answer pipeline over ``settings.content_index``, as the service builds it."""
-    return build_answer_engine(settings, client, embedder=create_embedder(settings))
+    lexicon = read_lexicon(settings.dictionary_dir)
+    return build_answer_engine(settings, client, embedder=create_embedder(settings), lexicon=lexicon)
 
 
 def serve(corpus: Corpus, stack: ExitStack) -> str:

@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from conversation_service.adapters.bilingual_dictionary import read_lexicon
 from conversation_service.bootstrap import build_answer_engine
-from conversation_service.domain import retrieval
+from conversation_service.domain.lexicon import GLOSSARY_ONLY, NO_LEXICON, Lexicon
 from conversation_service.settings import ConversationSettings
 from customer_agent_shared.clients import create_opensearch_client
 from customer_agent_shared.embeddings import BuiltinEmbedder
@@ -45,12 +46,16 @@ def ranking_hits(outcomes: Sequence[Outcome]) -> tuple[float, float]:
 
 
 async def evaluate(
-    state: State, questions: Sequence[Question], settings: ConversationSettings, embedder: BuiltinEmbedder
+    state: State,
+    questions: Sequence[Question],
+    settings: ConversationSettings,
+    embedder: BuiltinEmbedder,
+    lexicon: Lexicon,
 ) -> list[Outcome]:
     """The agent's outcome for every question under ``settings``."""
     client = create_opensearch_client(settings.opensearch_url)
     try:
-        engine = build_answer_engine(settings, client, embedder=embedder)
+        engine = build_answer_engine(settings, client, embedder=embedder, lexicon=lexicon)
         return [await ask_agent(engine, state.accounts[item.corpus], item) for item in questions]
     finally:
         await client.close()
@@ -65,19 +70,22 @@ async def main() -> int:
     parser.add_argument("--fit", action="store_true", help="fit the confidence model instead of the grid")
     parser.add_argument("--lexical-share", default="0.7", help="shares of word support in the rank to try")
     parser.add_argument(
-        "--without-lexicon", action="store_true", help="experiment: the hand-written lexicon translates nothing"
+        "--without-lexicon", action="store_true", help="experiment: neither the glossary nor a dictionary translates"
+    )
+    parser.add_argument(
+        "--without-dictionaries", action="store_true", help="experiment: the support glossary alone translates"
     )
     args = parser.parse_args()
-    if args.without_lexicon:
-        setattr(retrieval, "english_terms", lambda tokens, language: {})  # noqa: B010 (not exported)
-        setattr(retrieval, "translate_phrases", lambda text, language: ())  # noqa: B010
+    lexicon = read_lexicon(ConversationSettings().dictionary_dir)
+    if args.without_lexicon or args.without_dictionaries:
+        lexicon = NO_LEXICON if args.without_lexicon else GLOSSARY_ONLY
     state = State.load(args.reuse)
     questions = [item for item in load_questions() if item.split == "dev"]
     embedder = BuiltinEmbedder()
     embedder.load()
     rows: list[tuple[float, str]] = []
     if args.fit:
-        outcomes = await evaluate(state, questions, ConversationSettings(content_index=state.alias), embedder)
+        outcomes = await evaluate(state, questions, ConversationSettings(content_index=state.alias), embedder, lexicon)
         print("\n".join(fit_lines(outcomes, args.target_precision)))
         return 0
     grid = itertools.product(*(map(float, values.split(",")) for values in (args.lexical, args.lexical_share)))
@@ -85,7 +93,7 @@ async def main() -> int:
         settings = ConversationSettings(
             content_index=state.alias, fusion_lexical_weight=lexical, rank_lexical_share=lexical_share
         )
-        outcomes = await evaluate(state, questions, settings, embedder)
+        outcomes = await evaluate(state, questions, settings, embedder, lexicon)
         hit1, hit3 = ranking_hits(outcomes)
         best = best_threshold(outcomes, args.target_precision)
         chosen = (
