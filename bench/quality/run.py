@@ -52,11 +52,20 @@ from sqlalchemy import text
 if TYPE_CHECKING:  # see dataset.py
     from bench.quality.corpora import CORPORA, Corpus, ensure_installed, site_directory
     from bench.quality.dataset import Question, load_questions
-    from bench.quality.scoring import AGENT, BASELINE, Outcome, curve_lines, table, target_lines, verbose_line
+    from bench.quality.scoring import (
+        AGENT,
+        BASELINE,
+        Outcome,
+        curve_lines,
+        offer_lines,
+        table,
+        target_lines,
+        verbose_line,
+    )
 else:
     from corpora import CORPORA, Corpus, ensure_installed, site_directory
     from dataset import Question, load_questions
-    from scoring import AGENT, BASELINE, Outcome, curve_lines, table, target_lines, verbose_line
+    from scoring import AGENT, BASELINE, Outcome, curve_lines, offer_lines, table, target_lines, verbose_line
 
 HERE = Path(__file__).parent
 SITE_SERVER = HERE.parent / "ingestion" / "site_server.py"
@@ -249,6 +258,7 @@ async def ask_agent(engine: AnswerEngine, account: str, item: Question) -> Outco
         language_ok=reply_language == item.lang,
         latency_ms=latency,
         evidence=attempt.evidence,
+        offered=distinct_pages(corpus, [ref.url for ref in attempt.suggestions]),
     )
 
 
@@ -313,6 +323,7 @@ def report(outcomes: Sequence[Outcome], split: str, target: float) -> None:
     print("\n".join(table(outcomes)))
     print("\nagent over its confidence (its own gate ignored; declines cite their nearest passages):")
     print("\n".join(curve_lines(outcomes, target)))
+    print("\n".join(offer_lines(outcomes)))
     print("\ntargets:")
     print("\n".join(target_lines(outcomes)))
 

@@ -37,6 +37,7 @@ class Outcome:
     language_ok: bool | None = None  # None: the system has no reply language (the baseline)
     latency_ms: float | None = None
     evidence: Evidence | None = None  # what the agent's decision was computed from
+    offered: tuple[str, ...] = ()  # pages a decline offered as maybe helpful (the rephrase request's citations)
 
     def rescored(self, confidence: float) -> Outcome:
         """The same outcome with another confidence (for refitting the decision's model)."""
@@ -218,6 +219,22 @@ def curve_lines(outcomes: Sequence[Outcome], target: float) -> list[str]:
             f"abstention on unanswerable {_cell(best.abstention).strip()})"
         )
     return lines
+
+
+def offer_lines(outcomes: Sequence[Outcome]) -> list[str]:
+    """What the agent's declines offered: pages for answerable questions (the right one among them?) and
+    pages for questions the content cannot answer."""
+    declined = [item for item in outcomes if item.system == AGENT and not item.answered]
+    answerable = [item for item in declined if item.question.answerable]
+    offered = [item for item in answerable if item.offered]
+    right = sum(any(page in item.question.expected for page in item.offered) for item in offered)
+    unanswerable = [item for item in declined if not item.question.answerable]
+    offered_in_vain = sum(bool(item.offered) for item in unanswerable)
+    return [
+        f"declined answerable questions: {len(answerable)}; pages offered to {len(offered)}, the right page among "
+        f"them for {right}",
+        f"declined unanswerable questions: {len(unanswerable)}; pages offered to {offered_in_vain}",
+    ]
 
 
 def _verdict(value: float | None, goal: float) -> str:

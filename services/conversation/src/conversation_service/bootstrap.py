@@ -200,6 +200,8 @@ def build_answer_engine(
         thresholds=thresholds,
         retrieval_size=settings.retrieval_size,
         lexical_share=settings.rank_lexical_share,
+        suggested_pages=settings.suggested_pages,
+        suggest_min_confidence=settings.suggest_min_confidence,
     )
     return AnswerEngine(search, policy, llm, lexicon=lexicon)
 

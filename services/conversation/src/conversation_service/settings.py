@@ -10,6 +10,7 @@ from pydantic_settings import SettingsConfigDict
 
 from conversation_service.domain.confidence import AnswerThresholds
 from conversation_service.domain.fusion import FusionWeights
+from conversation_service.domain.policy import SUGGEST_MIN_CONFIDENCE, SUGGESTED_PAGES
 from conversation_service.domain.retrieval import LEXICAL_SHARE
 
 REPLAY_MARGIN_SECONDS = 10.0
@@ -44,6 +45,21 @@ class ConversationSettings(ServiceSettings, BatchConsumerSettings, EmbeddingSett
         description="Weighted share of the question's topic words the best passage must contain to answer when "
         "no passage has a vector (embeddings off or not computed yet); also what makes a passage cited "
         "beside the best.",
+    )
+    suggested_pages: int = Field(
+        default=SUGGESTED_PAGES,
+        ge=0,
+        le=5,
+        description="Nearest pages offered as citations with a rephrase request ('these pages might help'), when "
+        "the declined question's confidence reaches CONVERSATION_SUGGEST_MIN_CONFIDENCE; 0: none.",
+    )
+    suggest_min_confidence: float = Field(
+        default=SUGGEST_MIN_CONFIDENCE,
+        ge=0.0,
+        le=1.0,
+        description="Least confidence of a declined question for its nearest pages to be offered; the default gave "
+        "the most offers holding the right page net of offers to questions the content cannot answer on "
+        "bench/quality's dev split.",
     )
     dictionary_dir: str = Field(
         default="/usr/share/dictd",

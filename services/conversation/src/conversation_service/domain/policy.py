@@ -7,6 +7,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 DEFAULT_RESOLUTION_HOURS = 72
+# A rephrase request offers the nearest pages when the declined question's confidence is at least this
+# (chosen on bench/quality's dev split: most offers below it hold no right page).
+SUGGESTED_PAGES = 3
+SUGGEST_MIN_CONFIDENCE = 0.3
 
 
 class MissOutcome(StrEnum):

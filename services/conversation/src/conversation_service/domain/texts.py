@@ -21,6 +21,16 @@ REPHRASE_REQUEST: dict[str, str] = {
     "es": "No estoy seguro de haberlo entendido. ¿Podría reformular su pregunta, quizá con algún detalle más?",
 }
 
+# After a rephrase request, when the nearest pages are likely enough to help (they follow as citations).
+RELATED_PAGES: dict[str, str] = {
+    "en": "Meanwhile, these pages might help:",
+    "da": "Indtil da kan disse sider måske hjælpe:",
+    "nl": "Misschien helpen deze pagina's u intussen verder:",
+    "de": "Vielleicht helfen Ihnen diese Seiten schon weiter:",
+    "fr": "En attendant, ces pages pourraient vous aider :",
+    "es": "Mientras tanto, quizá le ayuden estas páginas:",
+}
+
 HANDOFF_NOTICE: dict[str, str] = {
     "en": "I'll pass you on to a colleague who can help you further.",
     "da": "Jeg sender dig videre til en kollega, som kan hjælpe dig videre.",

@@ -25,6 +25,7 @@ from conversation_service.domain.gap_drafts import DraftSource, draft_sources
 from conversation_service.domain.grounding import build_messages, parse_reply
 from conversation_service.domain.lexicon import GLOSSARY_ONLY, Lexicon
 from conversation_service.domain.links import cited_links, restrict_links
+from conversation_service.domain.policy import SUGGEST_MIN_CONFIDENCE, SUGGESTED_PAGES
 from conversation_service.domain.retrieval import (
     LEXICAL_SHARE,
     QueryTerms,
@@ -66,6 +67,8 @@ class AnswerPolicy:
     retrieval_size: int = 6
     llm_retry_seconds: float = 0.3
     lexical_share: float = LEXICAL_SHARE
+    suggested_pages: int = SUGGESTED_PAGES
+    suggest_min_confidence: float = SUGGEST_MIN_CONFIDENCE
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,8 @@ class Attempt:
     """For a declined question: the nearest passages an LLM may draft the gap's answer from."""
     question_vector: tuple[float, ...] | None = None
     vector_model: str | None = None
+    suggestions: tuple[SourceRef, ...] = ()
+    """For a declined question likely near its answer: the nearest citable pages, offered as maybe helpful."""
 
 
 def nearest_content(ranked: Sequence[Ranked]) -> tuple[SourceRef, ...]:
@@ -232,10 +237,17 @@ class AnswerEngine:
                 draft_sources=draft_sources(ranked),
                 question_vector=retrieval.question_vector,
                 vector_model=retrieval.vector_model,
+                suggestions=self._suggestions(ranked, decision.confidence),
             )
             return ranked, declined
         composed = compose(terms, ranked, persona=judgement.persona, language=language, greet=judgement.greet)
         return ranked, Attempt(True, composed, decision.confidence, nearest_content(ranked), evidence=decision.evidence)
+
+    def _suggestions(self, ranked: Sequence[Ranked], confidence: float) -> tuple[SourceRef, ...]:
+        """The nearest citable pages of a declined question, when its confidence says they may well help."""
+        if self._policy.suggested_pages <= 0 or confidence < self._policy.suggest_min_confidence:
+            return ()
+        return citations_for(ranked, supporting_only=False, limit=self._policy.suggested_pages)
 
     async def _generate(
         self,

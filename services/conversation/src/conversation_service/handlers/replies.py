@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -74,7 +75,11 @@ def reply_for(decision: TurnDecision, attempt: Attempt | None, language: str, *,
             return system_reply(outcome.value, OutboundKind.ANSWER, texts.FEEDBACK_THANKS, language)
         return system_reply(outcome.value, OutboundKind.REPHRASE_REQUEST, texts.REPHRASE_REQUEST, language)
     if outcome is TurnOutcome.REPHRASE:
-        return system_reply(outcome.value, OutboundKind.REPHRASE_REQUEST, texts.REPHRASE_REQUEST, language)
+        reply = system_reply(outcome.value, OutboundKind.REPHRASE_REQUEST, texts.REPHRASE_REQUEST, language)
+        if attempt is None or not attempt.suggestions:
+            return reply
+        related = texts.pick(texts.RELATED_PAGES, reply.language)
+        return dataclasses.replace(reply, text=f"{reply.text}\n{related}", citations=attempt.suggestions)
     if outcome is TurnOutcome.CONTENT_UNAVAILABLE:
         return system_reply(outcome.value, OutboundKind.HANDOFF_NOTICE, texts.TEMPORARILY_UNAVAILABLE, language)
     if handoff_notice:
