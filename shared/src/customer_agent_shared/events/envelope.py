@@ -7,27 +7,22 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar, cast
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_core import PydanticCustomError
 
 DataT = TypeVar("DataT", bound=BaseModel)
 
 CLOUDEVENTS_JSON = "application/cloudevents+json"
 
 
-def _with_offset(moment: datetime) -> datetime:
-    if moment.utcoffset() is None:
-        # RFC 3339, which CloudEvents prescribes, has no time without an offset; reading one as UTC would be a
-        # guess (the producer's local time?) that could misorder a takeover and a resolution by hours.
-        raise PydanticCustomError(
-            "timestamp_without_offset",
-            "a timestamp needs a UTC offset (RFC 3339: 2026-12-06T10:00:00Z or 2026-12-06T11:00:00+01:00)",
-        )
-    return moment
+def _as_utc_when_naive(moment: datetime) -> datetime:
+    # RFC 3339, which CloudEvents prescribes, wants the offset, but contract v1 never said so and producers
+    # sent times without one, which services read as UTC. Refusing them now would dead-letter messages
+    # that a replay (the same bytes) could never bring back; so they are still read as UTC, in one place.
+    return moment if moment.utcoffset() is not None else moment.replace(tzinfo=UTC)
 
 
-Timestamp = Annotated[datetime, AfterValidator(_with_offset)]
-"""A moment in an event (the envelope's ``time`` and every time in ``data``): one without a UTC offset is
-refused when read, so the message is dead-lettered at once with the reason, never guessed at by a service."""
+Timestamp = Annotated[datetime, AfterValidator(_as_utc_when_naive)]
+"""A moment in an event (the envelope's ``time`` and every time in ``data``), always timezone-aware: a time
+written without a UTC offset is read as UTC, by every service alike."""
 
 
 class CloudEvent(BaseModel, Generic[DataT]):
