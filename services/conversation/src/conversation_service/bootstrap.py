@@ -80,20 +80,7 @@ def build_service(settings: ConversationSettings | None = None) -> ConversationS
 
     live = LiveAnswers()
     llm = add_llm(kernel, settings, unit_of_work, live)
-    embedder = create_embedder(settings)
-    if embedder is not None:
-        kernel.lifecycle.add("embedding model", embedder.start, embedder.aclose)
-    lexicon = Lexicon()
-    kernel.lifecycle.add(
-        "bilingual dictionaries", functools.partial(load_dictionaries, lexicon, settings.dictionary_dir)
-    )
-    engine = build_answer_engine(
-        settings,
-        kernel.opensearch,
-        embedder=embedder,
-        llm=live.counting(llm) if llm is not None else None,
-        lexicon=lexicon,
-    )
+    engine = started_answer_engine(kernel, settings, llm=live.counting(llm) if llm is not None else None)
     profiles = ProfileCache(settings.config_cache_seconds)
     conversations = ConversationHandler(
         unit_of_work, engine, profiles, consumer_prefix=settings.consumer_group, options=conversation_options(settings)
@@ -130,6 +117,21 @@ def build_service(settings: ConversationSettings | None = None) -> ConversationS
     )
     start_consumers_last(kernel)
     return ConversationService(kernel, settings, conversations, config, resolution, replay)
+
+
+def started_answer_engine(
+    kernel: ServiceKernel, settings: ConversationSettings, *, llm: ChatModel | None
+) -> AnswerEngine:
+    """The answer engine, its embedding model and bilingual dictionaries loaded by the kernel's lifecycle."""
+    assert kernel.opensearch is not None
+    embedder = create_embedder(settings)
+    if embedder is not None:
+        kernel.lifecycle.add("embedding model", embedder.start, embedder.aclose)
+    lexicon = Lexicon()
+    kernel.lifecycle.add(
+        "bilingual dictionaries", functools.partial(load_dictionaries, lexicon, settings.dictionary_dir)
+    )
+    return build_answer_engine(settings, kernel.opensearch, embedder=embedder, llm=llm, lexicon=lexicon)
 
 
 def conversation_options(settings: ConversationSettings) -> ConversationOptions:

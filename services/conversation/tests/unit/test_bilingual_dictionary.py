@@ -89,6 +89,19 @@ def test_only_the_dictionaries_present_are_read(tmp_path: Path) -> None:
     assert list(tables) == ["nl"]
 
 
+def test_a_corrupt_dictionary_is_left_out_and_the_others_still_serve(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_dictd(tmp_path, "freedict-nld-eng", [("wachtwoord", "wachtwoord\npassword\n")])
+    write_dictd(tmp_path, "freedict-dan-eng", [("fil", "fil\nfile\n")])
+    compressed = (tmp_path / "freedict-dan-eng.dict.dz").read_bytes()
+    (tmp_path / "freedict-dan-eng.dict.dz").write_bytes(compressed[: len(compressed) // 2])  # truncated
+    with caplog.at_level(logging.ERROR):
+        tables = read_dictionaries(tmp_path)
+    assert list(tables) == ["nl"]
+    assert [record.__dict__["language"] for record in caplog.records if record.levelno == logging.ERROR] == ["da"]
+
+
 async def test_loading_fills_the_lexicon_and_names_what_is_missing(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conversation_service.domain.lexicon import NO_LEXICON, Lexicon
+from conversation_service.domain.lexicon import MAX_TRANSLATED_WORDS, NO_LEXICON, Lexicon
 
 from .lexicons import SAMPLE_LEXICON
 
@@ -69,3 +69,12 @@ def test_a_phrase_of_the_glossary_or_a_dictionary_is_found() -> None:
     assert lexicon.translate_phrases(["mon", "mot", "de", "passe"], "fr") == {"mot de passe": ("password", "pin")}
     dictionary_only = Lexicon({"fr": {"mot de passe": ("password",)}}, glossary={})
     assert dictionary_only.translate_phrases(["mot", "de", "passe"], "fr") == {"mot de passe": ("password",)}
+
+
+def test_a_long_question_is_translated_in_its_first_words_only() -> None:
+    lexicon = Lexicon({"da": {"fil": ("file",)}}, glossary={})
+    terms = (*(f"ord{index}" for index in range(MAX_TRANSLATED_WORDS)), "fil")
+    translations, _ = lexicon.translate_question(terms, [" ".join(terms)], "da")
+    assert translations == {}  # 'fil' comes after the words looked up
+    translations, _ = lexicon.translate_question(("fil", *terms), ["fil"], "da")
+    assert translations == {"fil": ("file",)}

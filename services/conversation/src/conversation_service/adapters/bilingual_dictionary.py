@@ -13,6 +13,7 @@ import functools
 import gzip
 import logging
 import re
+import zlib
 from array import array
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -143,13 +144,21 @@ def read_freedict(index_path: Path, dictionary_path: Path) -> WordTable:
 
 @functools.cache
 def read_dictionaries(directory: Path) -> dict[str, WordTable]:
-    """Every FreeDict dictionary to English found in ``directory``, by visitor language (read once a process)."""
+    """Every FreeDict dictionary to English found in ``directory``, by visitor language (read once a process);
+    one that cannot be read is logged and left out, the others still serve."""
     tables: dict[str, WordTable] = {}
     for language, name in FREEDICT_NAMES.items():
         index_path = directory / f"freedict-{name}-eng.index"
         dictionary_path = directory / f"freedict-{name}-eng.dict.dz"
-        if index_path.is_file() and dictionary_path.is_file():
+        if not (index_path.is_file() and dictionary_path.is_file()):
+            continue
+        try:
             tables[language] = read_freedict(index_path, dictionary_path)
+        except (OSError, EOFError, zlib.error) as error:  # a truncated or corrupt file, unreadable permissions
+            logger.error(
+                "bilingual dictionary unreadable, left out",
+                extra={"language": language, "path": str(dictionary_path), "error": repr(error)},
+            )
     return tables
 
 

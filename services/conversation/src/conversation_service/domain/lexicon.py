@@ -15,15 +15,19 @@ English sub-fields still finds the page, and the word support sees the evidence.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from typing import Protocol
+
+from conversation_service.domain.language import words
 
 # A visitor's word is often an inflected form of a dictionary headword ('filerne', 'nulstiller'):
 # without an exact entry, the longest headword the word starts with counts, at most this many letters shorter.
 _MAX_INFLECTION_LETTERS = 4
 _MIN_STEM_LETTERS = 3
 _MAX_PHRASE_WORDS = 3
+# Dictionary lookups per question are bounded: a pasted log or e-mail must not cost seconds of CPU.
+MAX_TRANSLATED_WORDS = 64
 _MIN_GLOSSARY_PREFIX = 4
 _GLOSSARY_LANGUAGES = ("da", "nl", "de", "fr", "es")
 # Norwegian Bokmål is written much as Danish is, and Debian ships no Norwegian-English FreeDict.
@@ -140,6 +144,22 @@ class Lexicon:
     def english_terms(self, tokens: Iterable[str], language: str) -> dict[str, tuple[str, ...]]:
         """For each visitor word that the lexicon knows, its English words."""
         return {token: english for token in tokens if (english := self.translate_token(token, language))}
+
+    def translate_question(
+        self, terms: Sequence[str], texts: Sequence[str], language: str
+    ) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
+        """English words of each term and of the multi-word entries in ``texts`` (the first
+        ``MAX_TRANSLATED_WORDS`` of each); a term inside such an entry takes the entry's words ('mot' in
+        'mot de passe' means password, not word)."""
+        phrases: dict[str, tuple[str, ...]] = {}
+        for text in texts:
+            phrases.update(self.translate_phrases(words(text)[:MAX_TRANSLATED_WORDS], language))
+        translations = self.english_terms(terms[:MAX_TRANSLATED_WORDS], language)
+        for phrase, english in phrases.items():
+            for word in phrase.split():
+                if word in terms:
+                    translations[word] = english
+        return translations, tuple(dict.fromkeys(word for english in phrases.values() for word in english))
 
 
 GLOSSARY_ONLY = Lexicon()

@@ -109,7 +109,7 @@ def analyze_question(
                 texts.append(previous)
                 question = f"{previous.strip()} {question}"
                 break
-    translations, phrases = _translate((*terms, *context), texts, language, lexicon)
+    translations, phrases = lexicon.translate_question((*terms, *context), texts, language)
     return QueryTerms(
         language=language,
         terms=terms,
@@ -118,22 +118,6 @@ def analyze_question(
         phrase_translations=phrases,
         question=question,
     )
-
-
-def _translate(
-    terms: Sequence[str], texts: Sequence[str], language: str, lexicon: Lexicon
-) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
-    """English words of each term and of the multi-word headwords in ``texts``; a term inside such a
-    headword takes the headword's words ('mot' in 'mot de passe' means password, not word)."""
-    phrases: dict[str, tuple[str, ...]] = {}
-    for text in texts:
-        phrases.update(lexicon.translate_phrases(words(text), language))
-    translations = lexicon.english_terms(terms, language)
-    for phrase, english in phrases.items():
-        for word in phrase.split():
-            if word in terms:
-                translations[word] = english
-    return translations, tuple(dict.fromkeys(word for english in phrases.values() for word in english))
 
 
 def fields_for(language: str, name: str, boost: float = 1.0) -> list[str]:
