@@ -35,6 +35,11 @@ ACCOUNTS_DUE_FOR_RESET = Gauge(
     "Accounts past their reset date whose reset is not applied yet, counted by the scheduler's last pass: "
     "above 0 for minutes, resets fall behind and exhausted accounts stay paused.",
 )
+RESET_FAILURES = Counter(
+    "customer_agent_billing_reset_failures_total",
+    "Monthly resets that failed and were skipped until the scheduler's next pass (the others went on); "
+    "the logs name each account and its error.",
+)
 RESETS_APPLIED = Counter(
     "customer_agent_billing_resets_total",
     "Monthly allotment resets applied.",

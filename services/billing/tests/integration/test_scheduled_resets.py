@@ -1,13 +1,16 @@
 """Monthly resets on real PostgreSQL: every due account is reset in one pass, batch after batch; replicas
-share the due accounts (SKIP LOCKED) instead of waiting on each other's; a gauge shows those still due."""
+share the due accounts (SKIP LOCKED) instead of waiting on each other's; an account whose reset fails is
+skipped without holding back the others; a gauge shows those still due."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from billing_service.bootstrap import BillingService
+from billing_service.domain.ledger import period_cause
 from billing_service.handlers.ledger_writer import LedgerPolicy, LedgerTransaction
 from billing_service.handlers.scheduler import BillingScheduler
 from customer_agent_shared.events.billing import CreditPlan
@@ -27,11 +30,11 @@ POLICY = LedgerPolicy(default_plan=CreditPlan(monthly_allotment=100))
 BATCH = 5
 
 
-async def open_accounts(billing: BillingService, count: int) -> list[str]:
-    """``count`` accounts opened on the 20th of November, due for reset on the 1st of December."""
+async def open_accounts(billing: BillingService, count: int, *, opened: datetime = OPENED) -> list[str]:
+    """``count`` accounts opened at ``opened`` (by default the 20th of November, due on the 1st of December)."""
     accounts = [unique_name("acc") for _ in range(count)]
     async with billing.unit_of_work() as uow:
-        ledger = LedgerTransaction(uow, POLICY, OPENED)
+        ledger = LedgerTransaction(uow, POLICY, opened)
         for account in accounts:
             await ledger.lock_account(account)
         await uow.commit()
@@ -61,6 +64,38 @@ async def reset_accounts(engine: AsyncEngine, schema: str) -> list[str]:
 def due_gauge() -> float | None:
     """The accounts the last pass left due for reset."""
     return REGISTRY.get_sample_value("customer_agent_billing_accounts_due_for_reset")
+
+
+def counted_resets() -> float:
+    """Resets committed in this process so far."""
+    return REGISTRY.get_sample_value("customer_agent_billing_resets_total") or 0.0
+
+
+def reset_failures() -> float:
+    """Resets that failed in this process so far."""
+    return REGISTRY.get_sample_value("customer_agent_billing_reset_failures_total") or 0.0
+
+
+async def record_reset_already(engine: AsyncEngine, schema: str, accounts: list[str], period_start: datetime) -> None:
+    """Give ``accounts`` the ledger entry of the reset opening ``period_start`` while their rows stay due, as
+    after the accounts table was restored from a backup older than the ledger: the reset's own entry then
+    breaks the ledger's unique cause, so the reset fails every time."""
+    async with engine.begin() as connection:
+        for account in accounts:
+            await connection.execute(
+                text(
+                    f'INSERT INTO "{schema}".ledger_entries (account_id, kind, cause_id, amount, balance_after, '
+                    "recorded_at) VALUES (:account, 'reset', :cause, 0, 100, :at)"
+                ),
+                {"account": account, "cause": period_cause(period_start), "at": period_start},
+            )
+
+
+async def outbox_events(engine: AsyncEngine, schema: str, accounts: list[str]) -> int:
+    """How many events the outbox holds for ``accounts``."""
+    async with engine.connect() as connection:
+        query = f'SELECT count(*) FROM "{schema}".outbox WHERE message_key = ANY(:accounts)'
+        return int(await connection.scalar(text(query), {"accounts": accounts}) or 0)
 
 
 async def test_one_pass_resets_every_due_account_batch_after_batch(
@@ -114,3 +149,55 @@ async def test_a_pass_skips_accounts_another_replica_is_resetting_instead_of_wai
         assert changed == len(accounts) - len(held)
         assert due_gauge() == len(held)
     assert await reset_accounts(engine, schema) == sorted(set(accounts) - set(held))
+
+
+async def test_accounts_whose_reset_fails_are_skipped_for_the_pass_and_the_others_are_reset(
+    billing: BillingService, scratch_schema: tuple[AsyncEngine, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    engine, schema = scratch_schema
+    # A whole batch of broken accounts, due first (since the 1st of November): they come back first every time.
+    broken = await open_accounts(billing, BATCH, opened=OPENED - timedelta(days=31))
+    await record_reset_already(engine, schema, broken, RESET)
+    healthy = await open_accounts(billing, 2 * BATCH + 2)
+    failures, broken_events = reset_failures(), await outbox_events(engine, schema, broken)
+
+    with caplog.at_level(logging.ERROR, logger="billing_service.handlers.scheduler"):
+        outcome = await scheduler(billing, ManualClock(RESET + timedelta(minutes=1))).run_pass()
+
+    assert (outcome.changed, outcome.unfinished) == (len(healthy), False)
+    assert await reset_accounts(engine, schema) == sorted(broken + healthy)  # the broken ones: only the entry given
+    assert due_gauge() == len(broken)
+    assert reset_failures() - failures == len(broken)  # each tried once in the pass, not again and again
+    assert sorted(getattr(record, "account_id", "") for record in caplog.records) == sorted(broken)
+    assert await outbox_events(engine, schema, broken) == broken_events  # no state of a reset rolled back
+
+
+async def test_a_reset_undone_by_its_savepoint_leaves_no_entry_state_event_count_or_kept_row(
+    billing: BillingService, scratch_schema: tuple[AsyncEngine, str]
+) -> None:
+    engine, schema = scratch_schema
+    undone, kept = await open_accounts(billing, 2)
+    events, resets = await outbox_events(engine, schema, [undone]), counted_resets()
+
+    async with billing.unit_of_work() as uow:
+        ledger = LedgerTransaction(uow, POLICY, RESET + timedelta(minutes=1))
+        await uow.accounts.lock_due_for_reset(RESET, 10)
+        with pytest.raises(RuntimeError, match="after the reset"):
+            await reset_then_fail(ledger, undone)
+        assert ledger.applied == []
+        still_due = await uow.accounts.lock(undone)
+        assert still_due is not None
+        assert still_due.reset_at == RESET  # the row as kept before the savepoint
+        await ledger.lock_account(kept)
+        await uow.commit()
+
+    assert await reset_accounts(engine, schema) == [kept]
+    assert await outbox_events(engine, schema, [undone]) == events
+    assert counted_resets() - resets == 1
+
+
+async def reset_then_fail(ledger: LedgerTransaction, account_id: str) -> None:
+    """Reset the account in a savepoint (its entry written, its state staged, its count pending), then fail."""
+    async with ledger.savepoint():
+        await ledger.lock_account(account_id)
+        raise RuntimeError("after the reset")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -52,9 +54,9 @@ class FakeAccounts:
         """Write the state back."""
         self._tables.accounts[account.account_id] = account
 
-    async def lock_due_for_reset(self, now: datetime, limit: int) -> list[str]:
-        """Accounts whose period has ended (no other transaction here)."""
-        return self._due(now)[:limit]
+    async def lock_due_for_reset(self, now: datetime, limit: int, *, skip: Collection[str] = ()) -> list[str]:
+        """Accounts whose period has ended, but ``skip`` (no other transaction here)."""
+        return [account_id for account_id in self._due(now) if account_id not in skip][:limit]
 
     async def count_due_for_reset(self, now: datetime) -> int:
         """How many accounts' periods have ended."""
@@ -173,3 +175,14 @@ class FakeUnitOfWork(InMemoryUnitOfWork[Tables]):
         self.ledger = FakeLedger(tables)
         self.threads = FakeThreadFacts(tables)
         self.commands = FakeCommands(tables)
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """On an error, go back to the working copy and after-commit actions as they were before it."""
+        working, after = deepcopy(self._working), list(self._after)
+        try:
+            yield
+        except BaseException:
+            self._working, self._after = working, after
+            self.bind(working.tables)
+            raise

@@ -10,8 +10,8 @@ from typing import Any
 from customer_agent_shared.events.billing import CreditPlan, PricingRule
 from customer_agent_shared.persistence.retention import delete_before
 from customer_agent_shared.persistence.unit_of_work import TransactionScopedRepository
-from sqlalchemy import Integer, Row, bindparam, cast, delete, func, select, text, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Integer, Row, String, all_, bindparam, cast, delete, func, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing_service.adapters.orm import (
@@ -82,6 +82,8 @@ _ACCOUNT_COLUMNS = (
 # placeholders, and executed with a parameters dict: a reused statement object keeps its cache key and
 # compiled form, whereas building one per call costs SQLAlchemy a new construction and cache key every time.
 # WHERE parameters are prefixed where a parameter named like a column would also be SET by SQLAlchemy.
+
+_ACCOUNT_IDS = ARRAY(String)
 
 _LOCK_ACCOUNT = select(accounts_table).where(accounts_table.c.account_id == bindparam("b_account_id")).with_for_update()
 
@@ -184,15 +186,14 @@ class AccountRepository(TransactionScopedRepository):
         parameters = {"b_account_id": account.account_id, **_account_values(account)}
         await self._write(_SAVE_ACCOUNT, account.account_id, parameters)
 
-    async def lock_due_for_reset(self, now: datetime, limit: int) -> list[str]:
-        """Lock up to ``limit`` accounts whose reset date has passed, the longest due first, skipping those
-        another transaction holds (a replica resetting them, a charge); ``lock`` then answers for them."""
+    async def lock_due_for_reset(self, now: datetime, limit: int, *, skip: Collection[str] = ()) -> list[str]:
+        """Lock up to ``limit`` accounts whose reset date has passed, the longest due first, other than ``skip``
+        and those another transaction holds (a replica resetting them, a charge); ``lock`` then answers for them."""
+        due = select(accounts_table).where(accounts_table.c.reset_at <= now)
+        if skip:  # one array parameter, however many are skipped
+            due = due.where(accounts_table.c.account_id != all_(bindparam("b_skip", list(skip), type_=_ACCOUNT_IDS)))
         rows = await self._session.execute(
-            select(accounts_table)
-            .where(accounts_table.c.reset_at <= now)
-            .order_by(accounts_table.c.reset_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+            due.order_by(accounts_table.c.reset_at).limit(limit).with_for_update(skip_locked=True)
         )
         return [self._keep(_account(row)).account_id for row in rows]
 

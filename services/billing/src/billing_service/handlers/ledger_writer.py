@@ -3,6 +3,8 @@ append entries, cache the balance and stage the credit state — all in one tran
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -65,6 +67,18 @@ class LedgerTransaction:
             if account is None:  # pragma: no cover - the row exists after insert
                 raise RuntimeError(f"account {account_id} vanished while being opened")
         return await self.apply(account, apply_due_reset(account, self.now))
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """Ledger operations that may fail alone: on an error what they wrote, staged and applied is undone
+        and the error raised; the transaction's other operations stand."""
+        applied = len(self.applied)
+        try:
+            async with self._uow.savepoint():
+                yield
+        except BaseException:
+            del self.applied[applied:]
+            raise
 
     async def apply(self, before: CreditAccount, decision: Decision) -> CreditAccount:
         """Persist a decision taken on the locked ``before`` state; return the new state."""

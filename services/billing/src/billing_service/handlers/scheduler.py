@@ -6,7 +6,9 @@ plan's resolution hours, and refreshes the exhausted and due-for-reset gauges. R
 batch after batch while full batches come back, for at most ``pass_seconds``; a pass that
 stops for time is followed by the next at once. Every replica runs the loop: a batch
 locks its accounts with SKIP LOCKED, so replicas share the due accounts instead of
-queueing on the same rows, and the ledger's unique causes make any overlap harmless.
+queueing on the same rows, and the ledger's unique causes make any overlap harmless. Each
+reset runs in a savepoint: one that fails is logged, counted and skipped until the next
+pass, and the rest of its batch commits.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from customer_agent_shared.events.billing import PricingRule
+from customer_agent_shared.messaging.failures import FailureKind, classify
 
 from billing_service.clock import Clock
 from billing_service.domain.pricing import quietly_resolved, resolution_moment
 from billing_service.handlers.ledger_writer import LedgerPolicy, LedgerTransaction
 from billing_service.handlers.types import UnitOfWorkFactory
-from billing_service.metrics import ACCOUNTS_DUE_FOR_RESET, EXHAUSTED_ACCOUNTS
+from billing_service.metrics import ACCOUNTS_DUE_FOR_RESET, EXHAUSTED_ACCOUNTS, RESET_FAILURES
 
 logger = logging.getLogger(__name__)
 
@@ -114,20 +117,40 @@ class BillingScheduler:
         """Reset due accounts a batch per transaction while full batches come back and time is left;
         (how many were reset, whether due ones may be left for lack of time)."""
         reset = 0
+        failed: set[str] = set()  # not tried again in this pass: they would come back first in every batch
         while True:
+            failed_before = len(failed)
             async with self._unit_of_work() as uow:
                 ledger = LedgerTransaction(uow, self._policy, self._clock())
-                due = await uow.accounts.lock_due_for_reset(now, self._batch_size)
+                due = await uow.accounts.lock_due_for_reset(now, self._batch_size, skip=failed)
                 for account_id in due:
-                    await ledger.lock_account(account_id)  # applies the due reset under the row lock
+                    if not await self._reset_alone(ledger, account_id):
+                        failed.add(account_id)
                 await uow.commit()
             if ledger.applied:
                 logger.info("credits reset", extra={"accounts": len(ledger.applied)})
             reset += len(ledger.applied)
-            if len(due) < self._batch_size or not ledger.applied:  # none left, or none this clock can reset
+            progressed = bool(ledger.applied) or len(failed) > failed_before
+            if len(due) < self._batch_size or not progressed:  # none left, or none this clock can reset
                 return reset, False
             if time.monotonic() >= deadline or self._stopping.is_set():
                 return reset, True
+
+    async def _reset_alone(self, ledger: LedgerTransaction, account_id: str) -> bool:
+        """Apply the account's due reset in a savepoint; False (logged and counted) when it failed, the rest of
+        the batch going on. A database that is failing fails the whole batch: it would fail every reset."""
+        try:
+            async with ledger.savepoint():
+                await ledger.lock_account(account_id)  # applies the due reset under the row lock
+        except Exception as error:
+            if classify(error).kind is FailureKind.TRANSIENT:
+                raise
+            logger.exception(
+                "credits reset failed; the account is skipped until the next pass", extra={"account_id": account_id}
+            )
+            RESET_FAILURES.inc()
+            return False
+        return True
 
     async def resolve_quiet_thread(self, account_id: str, thread_id: str) -> bool:
         """Charge a per-resolution thread that stayed quiet long enough, once."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
@@ -33,8 +34,9 @@ class AccountStore(Protocol):
         """Write the account's state back."""
         ...
 
-    async def lock_due_for_reset(self, now: datetime, limit: int) -> list[str]:
-        """Lock up to ``limit`` accounts whose period has ended and no other transaction holds."""
+    async def lock_due_for_reset(self, now: datetime, limit: int, *, skip: Collection[str] = ()) -> list[str]:
+        """Lock up to ``limit`` accounts whose period has ended, other than ``skip``, that no other
+        transaction holds."""
         ...
 
     async def count_due_for_reset(self, now: datetime) -> int:
@@ -119,6 +121,10 @@ class BillingUnitOfWorkProtocol(UnitOfWorkProtocol, Protocol):
     @property
     def commands(self) -> CommandStore:
         """Applied commands."""
+        ...
+
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
+        """Part of the transaction that may fail alone: on an error what it did is undone and the error raised."""
         ...
 
 
