@@ -1,5 +1,5 @@
 """Uploaded files waiting for their parse, on the real stack: one left behind is taken up by the re-sync
-scheduler, and an older inline file replayed from a dead letter does not replace one."""
+scheduler, and an older inline file replayed from a dead letter replaces neither one waiting nor one indexed."""
 
 from __future__ import annotations
 
@@ -63,13 +63,21 @@ async def taken(service: IngestionService, account_id: str) -> Source | None:
     return source if done and source.state in ("ready", "failed") else None
 
 
+async def upload_and_older_inline_file(
+    service: IngestionService, account_id: str
+) -> tuple[CloudEvent[SourceCommand], CloudEvent[SourceCommand]]:
+    """A file uploaded now, and an inline file command sent a month before it (as replayed from a dead letter)."""
+    uploaded_at = datetime.now(UTC)
+    newer = file_command(account_id, uploaded_at, upload=await upload(service, account_id, "prices.txt", NEWER))
+    older = samples.inline_upload("prices.txt", OLDER)
+    return newer, file_command(account_id, uploaded_at - timedelta(days=30), file=older)
+
+
 async def test_an_older_inline_file_replayed_does_not_replace_the_newer_upload_waiting(
     ingestion: IngestionService,
 ) -> None:
     account = unique_name("acc")
-    uploaded_at = datetime.now(UTC)
-    newer = file_command(account, uploaded_at, upload=await upload(ingestion, account, "prices.txt", NEWER))
-    replayed = file_command(account, uploaded_at - timedelta(days=30), file=samples.inline_upload("prices.txt", OLDER))
+    newer, replayed = await upload_and_older_inline_file(ingestion, account)
     async with parsed_by_another_replica(ingestion, account):
         await ingestion.commands.handle(newer)
         await eventually(lambda: left_waiting(ingestion, account), "the upload recorded and left to the other replica")
@@ -81,6 +89,24 @@ async def test_an_older_inline_file_replayed_does_not_replace_the_newer_upload_w
     ingestion.files.request(account, "prices")  # the other replica stopped; this one takes the file up
     done = await eventually(lambda: taken(ingestion, account), "the waiting upload parsed")
     assert (done.state, done.documents) == ("ready", 1)
+    assert len(await phrase_hits(ingestion, account, "zebra rate")) == 1
+    assert await phrase_hits(ingestion, account, "yak rate") == []
+    assert (await last_status(ingestion, account, "prices"))["state"] == "ready"
+
+
+async def test_an_older_inline_file_replayed_does_not_replace_the_newer_upload_indexed(
+    ingestion: IngestionService,
+) -> None:
+    account = unique_name("acc")
+    newer, replayed = await upload_and_older_inline_file(ingestion, account)
+    await ingestion.commands.handle(newer)
+    parsed = await eventually(lambda: taken(ingestion, account), "the upload parsed")
+    assert (parsed.state, parsed.documents) == ("ready", 1)
+
+    await ingestion.commands.handle(replayed)
+
+    kept = await source_of(ingestion, account)
+    assert (kept.state, kept.documents, kept.pending_file) == ("ready", 1, None)
     assert len(await phrase_hits(ingestion, account, "zebra rate")) == 1
     assert await phrase_hits(ingestion, account, "yak rate") == []
     assert (await last_status(ingestion, account, "prices"))["state"] == "ready"

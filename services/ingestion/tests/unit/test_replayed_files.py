@@ -1,4 +1,5 @@
-"""A file command carried inline, replayed from a dead letter, against an upload waiting for its parse."""
+"""A file command carried inline, replayed from a dead letter, against a newer file its source took (waiting for
+its parse or indexed)."""
 
 from __future__ import annotations
 
@@ -71,3 +72,41 @@ async def test_an_upload_recorded_without_its_time_counts_as_newer_than_an_inlin
 
     assert ingestion.index.of_source("file") == []
     assert ingestion.source("file").state is SourceState.PENDING
+
+
+async def test_an_older_inline_file_replayed_leaves_the_newer_upload_already_indexed() -> None:
+    ingestion = Ingestion()
+    await upload_waiting(ingestion)
+    await ingestion.parse_waiting_files()
+    assert ingestion.source("file").pending_file is None
+    replayed = file_command(UPLOADED_AT - timedelta(days=30), file=INLINE_FILE)
+
+    await ingestion.commands.handle(replayed)
+
+    [chunk] = ingestion.index.of_source("file")
+    assert "12 EUR" in chunk.body
+    assert ingestion.source("file").state is SourceState.READY
+    assert ("ingestion:cmd", replayed.id) in ingestion.database.claimed
+
+
+async def test_inline_files_replayed_out_of_order_keep_the_one_sent_last() -> None:
+    ingestion = Ingestion()
+    newer_file = samples.inline_upload("prices.txt", NEWER_PRICES)
+    await ingestion.commands.handle(file_command(UPLOADED_AT, file=newer_file))
+
+    await ingestion.commands.handle(file_command(UPLOADED_AT - timedelta(days=1), file=INLINE_FILE))
+
+    [chunk] = ingestion.index.of_source("file")
+    assert "12 EUR" in chunk.body
+
+
+async def test_a_file_taken_without_its_time_is_replaced_by_an_inline_file() -> None:
+    ingestion = Ingestion()
+    await upload_waiting(ingestion)
+    await ingestion.parse_waiting_files()
+    ingestion.source("file").file_sent_at = None  # taken by a release that did not keep it
+
+    await ingestion.commands.handle(file_command(UPLOADED_AT - timedelta(days=30), file=INLINE_FILE))
+
+    [chunk] = ingestion.index.of_source("file")
+    assert "10 EUR" in chunk.body

@@ -52,8 +52,10 @@ sources_table = Table(
     Column("sync_requested_at", DateTime(timezone=True), nullable=True),
     Column("sync_full", Boolean, nullable=False, default=False),
     Column("last_synced_at", DateTime(timezone=True), nullable=True),
-    # An uploaded file's command waiting for its parse in the background: {"event_id", "command"}.
+    # An uploaded file's command waiting for its parse in the background: {"event_id", "command", "sent_at"}.
     Column("pending_file", JSON(none_as_null=True), nullable=True),
+    # The event time of the file command the source last took: an inline file sent before it is not taken.
+    Column("file_sent_at", DateTime(timezone=True), nullable=True),
     PrimaryKeyConstraint("account_id", "source_id", name="pk_sources"),
 )
 

@@ -56,6 +56,9 @@ class Source:
     pending_file: dict[str, Any] | None = None
     """An uploaded file's command waiting for its parse in the background: ``{"event_id", "command", "sent_at"}``
     (``sent_at``, the command's event time, is missing from those recorded by releases before it)."""
+    file_sent_at: datetime | None = None
+    """The event time of the file command the source last took (its file indexed, refused or waiting); None when
+    taken by a release before it was kept."""
 
     @classmethod
     def implicit_knowledge_base(cls, account_id: str) -> Source:
@@ -79,14 +82,22 @@ class Source:
     def await_file(self, command: SourceCommand, event_id: str, *, at: datetime, sent_at: datetime) -> None:
         """An uploaded file was sent at ``sent_at`` (event time): the source waits for its parse in the background."""
         self._take(command, SourceState.PENDING, at)
+        self.file_sent_at = sent_at
         self.pending_file = {
             "event_id": event_id,
             "command": command.model_dump(mode="json"),
             "sent_at": sent_at.isoformat(),
         }
 
-    def newer_upload_waits(self, sent_at: datetime) -> bool:
-        """Whether a file sent at or after ``sent_at`` (an inline file command's event time) waits for its parse."""
+    def note_file_sent(self, sent_at: datetime) -> None:
+        """The source takes a file command sent at ``sent_at`` (event time): none sent before it replaces its file."""
+        self.file_sent_at = sent_at
+
+    def has_newer_file(self, sent_at: datetime) -> bool:
+        """Whether the source took a file sent at or after ``sent_at`` (an inline file command's event time), indexed
+        or waiting for its parse."""
+        if self.file_sent_at is not None and self.file_sent_at >= sent_at:
+            return True
         if self.pending_file is None:
             return False
         waiting = self.pending_file.get("sent_at")

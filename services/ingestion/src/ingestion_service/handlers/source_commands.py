@@ -167,8 +167,8 @@ class SourceCommands:
         self._file_runner.request(command.account_id, command.source_id)
 
     async def _sync_inline_file(self, event: CloudEvent[SourceCommand]) -> None:
-        """A file carried in the command (older commands, replayed by an operator): taken in the handler, unless an
-        upload sent after it waits for its parse."""
+        """A file carried in the command (older commands, replayed by an operator): taken in the handler, unless the
+        source took a file sent at or after it (indexed or waiting for its parse)."""
         command = event.data
         received = time.monotonic()
         document, error = await self._files.parse(event.id, command)
@@ -178,12 +178,15 @@ class SourceCommands:
                 await uow.commit()
                 return
             existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
-            if existing is not None and existing.newer_upload_waits(event.time):
-                # An old command replayed from a dead letter: the newer upload waiting for its parse wins.
-                logger.info("older inline file not taken: a newer upload waits", extra={"sent_at": str(event.time)})
+            if existing is not None and existing.has_newer_file(event.time):
+                # An old command replayed from a dead letter: the newer file, indexed or waiting, wins.
+                logger.info(
+                    "older inline file not taken: the source has a newer one", extra={"sent_at": str(event.time)}
+                )
                 await uow.commit()
                 return
             source = Source.from_command(command, existing)
+            source.note_file_sent(event.time)
             state = await self._files.take(
                 uow, source, event_id=event.id, command=command, document=document, error=error, received=received
             )
