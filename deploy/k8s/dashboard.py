@@ -180,6 +180,13 @@ BUSINESS = [
         width=4,
     ),
     _panel(
+        "Credit resets: accounts past their reset date, failed resets",
+        [
+            ("max(customer_agent_billing_accounts_due_for_reset)", "due for reset"),
+            (f"sum(increase(customer_agent_billing_reset_failures_total[{RATE}]))", "failed resets"),
+        ],
+    ),
+    _panel(
         "Conversation outcomes",
         [(f"sum by (outcome) (increase(customer_agent_conversation_replies_total[{RATE}]))", "{{outcome}}")],
     ),

@@ -251,6 +251,8 @@ def test_alerts_and_dashboard(rendered: dict[str, list[Resource]]) -> None:
         "ErrorRate",
         "ReadinessFlapping",
         "CreditsExhausted",
+        "CreditResetsBehind",
+        "CreditResetFailures",
         "CrawlFailures",
     ):
         assert any(wanted in alert for alert in alerts), wanted
