@@ -64,6 +64,7 @@ ensure_tools() {
     command -v ps >/dev/null 2>&1 || pkgs+=(procps)
     command -v setsid >/dev/null 2>&1 || pkgs+=(util-linux)
     command -v kcat >/dev/null 2>&1 || pkgs+=(kcat) # used by the tests
+    command -v promtool >/dev/null 2>&1 || pkgs+=(prometheus) # promtool: deploy/k8s tests of the alert rules
     # the components' own packages, so that apt runs (and updates) only once
     command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 || pkgs+=(redis-server redis-tools)
     if [[ -z "${POSTGRES_BIN_DIR:-}" ]] && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null ||
