@@ -21,7 +21,8 @@ class RecordingClient:
         return {"errors": False, "items": []}
 
 
-def _chunk(position: int, body: str) -> ChunkDocument:
+def chunk(position: int, body: str) -> ChunkDocument:
+    """A chunk of one document, ``d1``."""
     return ChunkDocument(
         chunk_id=f"c{position}",
         account_id="acct",
@@ -44,7 +45,7 @@ def _chunk(position: int, body: str) -> ChunkDocument:
 async def test_bulk_request_is_one_json_line_per_action_and_document() -> None:
     client = RecordingClient()
     store = ContentStore(client, index="i", read_alias="r", write_alias="w")  # type: ignore[arg-type]
-    chunks = [_chunk(0, "Vi leverer på to dage — “hurtigt”."), _chunk(1, "Zone | Pris\nDK | 49")]
+    chunks = [chunk(0, "Vi leverer på to dage — “hurtigt”."), chunk(1, "Zone | Pris\nDK | 49")]
     await store.write(chunks)
     (body,) = client.bodies
     assert body.endswith(b"\n")
@@ -128,7 +129,7 @@ class SizeLimitedClient:
 async def test_a_request_opensearch_finds_too_large_is_halved_until_it_fits() -> None:
     client = SizeLimitedClient(limit=5_000)
     store = ContentStore(client, index="i", read_alias="r", write_alias="w")  # type: ignore[arg-type]
-    await store.write([_chunk(position, "word " * 100) for position in range(16)])
+    await store.write([chunk(position, "word " * 100) for position in range(16)])
     assert sum(client.sent) == 16
     assert len(client.sent) > 1
 
@@ -136,5 +137,5 @@ async def test_a_request_opensearch_finds_too_large_is_halved_until_it_fits() ->
 async def test_a_single_chunk_opensearch_finds_too_large_fails_its_document_for_good() -> None:
     store = ContentStore(SizeLimitedClient(limit=100), index="i", read_alias="r", write_alias="w")  # type: ignore[arg-type]
     with pytest.raises(ChunkTooLargeError, match="413") as raised:
-        await store.write([_chunk(0, "word " * 100)])
+        await store.write([chunk(0, "word " * 100)])
     assert classify(raised.value).kind is FailureKind.PERMANENT

@@ -19,13 +19,16 @@ DEFAULT_BULK_MAX_BYTES = 5 * MIB
 class ChunkTooLargeError(PermanentHandlerError):
     """A chunk that cannot be indexed even in a request of its own: its document fails, nothing else."""
 
-    def __init__(self, *, document_id: str, url: str, size: int, why: str) -> None:
+    def __init__(self, *, document_id: str, url: str, size: int, why: str, written: int = 0) -> None:
         super().__init__(
             f"document {url or document_id!r} cannot be indexed: one of its chunks is {size:,} bytes "
             f"as an index request, {why}"
         )
         self.document_id = document_id
         self.url = url
+        self.written = written
+        """How many of the write's chunks, in order, were written before this one (0 when refused before any
+        request was sent); none after it was."""
 
 
 @dataclass(frozen=True)
@@ -36,9 +39,11 @@ class BulkEntry:
     document_id: str
     url: str
 
-    def too_large(self, why: str) -> ChunkTooLargeError:
-        """The error saying this entry cannot be written, and ``why``."""
-        return ChunkTooLargeError(document_id=self.document_id, url=self.url, size=len(self.lines), why=why)
+    def too_large(self, why: str, *, written: int = 0) -> ChunkTooLargeError:
+        """The error saying this entry cannot be written, and ``why`` (after the ``written`` entries before it)."""
+        return ChunkTooLargeError(
+            document_id=self.document_id, url=self.url, size=len(self.lines), why=why, written=written
+        )
 
 
 def bulk_batches(entries: list[BulkEntry], *, max_entries: int, max_bytes: int) -> Iterator[list[BulkEntry]]:

@@ -284,7 +284,7 @@ class ContentStore:
     async def write(self, chunks: Sequence[ChunkDocument], *, refresh: bool = False) -> None:
         """Bulk-index chunks through the write alias, in requests of at most ``bulk_max_chunks`` chunks and
         ``bulk_max_bytes`` bytes; ``IndexWriteError`` if any is refused, ``ChunkTooLargeError`` (permanent)
-        for a chunk too large to write even alone."""
+        for a chunk too large to write even alone, the chunks before it written and none after it."""
         entries = [
             BulkEntry(
                 bulk_body([({"index": {"_index": self.write_alias, "_id": chunk.chunk_id}}, chunk.source())]),
@@ -293,12 +293,15 @@ class ContentStore:
             )
             for chunk in chunks
         ]
+        written = 0
         for batch in bulk_batches(entries, max_entries=self.bulk_max_chunks, max_bytes=self.bulk_max_bytes):
-            await self._bulk(batch, refresh=refresh)
+            await self._bulk(batch, refresh=refresh, written=written)
+            written += len(batch)
 
-    async def _bulk(self, entries: list[BulkEntry], *, refresh: bool) -> None:
-        """One bulk request; halved and sent again when OpenSearch finds it too large (413), down to one
-        chunk, which then fails its document for good: waiting never makes a request smaller."""
+    async def _bulk(self, entries: list[BulkEntry], *, refresh: bool, written: int) -> None:
+        """One bulk request, after ``written`` chunks of the write; halved and sent again when OpenSearch finds it
+        too large (413), down to one chunk, which then fails its document for good: waiting never makes a
+        request smaller."""
         try:
             result = await self._client.bulk(
                 body=b"".join(entry.lines for entry in entries), refresh="true" if refresh else "false"
@@ -307,10 +310,11 @@ class ContentStore:
             if error.status_code != TOO_LARGE:
                 raise
             if len(entries) == 1:
-                raise entries[0].too_large("more than OpenSearch accepts in one request (413)") from error
+                why = "more than OpenSearch accepts in one request (413)"
+                raise entries[0].too_large(why, written=written) from error
             half = len(entries) // 2
-            await self._bulk(entries[:half], refresh=refresh)
-            await self._bulk(entries[half:], refresh=refresh)
+            await self._bulk(entries[:half], refresh=refresh, written=written)
+            await self._bulk(entries[half:], refresh=refresh, written=written + half)
             return
         if result.get("errors"):
             reasons = [

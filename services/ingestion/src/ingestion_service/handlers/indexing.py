@@ -107,23 +107,36 @@ class DocumentIndexer:
         was left out: a website's one odd page must not cost the rest of the site (a file or an article is one
         document, and ``write`` fails it). A document left out loses the chunks it had in the index too."""
         refused: list[ChunkTooLargeError] = []
-        while True:
+        written: list[PreparedDocument] = []
+        unwritten = documents
+        while unwritten:
             try:
-                await self.write(source, documents)
-                return refused
+                await self.store.write(_chunks_of(unwritten))
             except ChunkTooLargeError as error:
-                if not any(document.document_id == error.document_id for document in documents):
+                if not any(document.document_id == error.document_id for document in unwritten):
                     raise
                 refused.append(error)
-                documents = [document for document in documents if document.document_id != error.document_id]
+                # Those whose chunks all went before the refused one are written (none when it was refused before
+                # any request): only the others are sent again, not the whole batch once per refused page.
+                done = _written_before(unwritten, error.written)
+                written += done
+                unwritten = [d for d in unwritten[len(done) :] if d.document_id != error.document_id]
                 # Some of its new chunks may be written (a 413 met after other requests), its old ones overwritten
                 # in part: no half of a page answers for it.
                 await self.store.delete_documents(source.account_id, source.source_id, [error.document_id])
+            else:
+                written += unwritten
+                break
+        await self._after_writing(source, written)
+        return refused
 
     async def write(self, source: Source, documents: list[PreparedDocument], *, refresh: bool = False) -> None:
         """Bulk-write the documents' chunks, then drop chunks left over from longer old versions."""
-        batch: list[ChunkDocument] = [chunk for document in documents for chunk in document.chunks]
-        await self.store.write(batch, refresh=refresh)
+        await self.store.write(_chunks_of(documents), refresh=refresh)
+        await self._after_writing(source, documents)
+
+    async def _after_writing(self, source: Source, documents: list[PreparedDocument]) -> None:
+        """Drop chunks left over from the written documents' longer old versions, and count the documents."""
         for document in documents:
             if document.previous_chunks <= len(document.chunks):
                 continue  # same ids were overwritten: nothing left over
@@ -137,4 +150,19 @@ class DocumentIndexer:
         for document in documents:
             INDEXING_LATENCY.labels(source_kind=source.kind).observe(now - document.received_at)
         DOCUMENTS_INDEXED.labels(source_kind=source.kind).inc(len(documents))
-        CHUNKS_INDEXED.inc(len(batch))
+        CHUNKS_INDEXED.inc(sum(len(document.chunks) for document in documents))
+
+
+def _chunks_of(documents: list[PreparedDocument]) -> list[ChunkDocument]:
+    """The documents' chunks, in order: one bulk write."""
+    return [chunk for document in documents for chunk in document.chunks]
+
+
+def _written_before(documents: list[PreparedDocument], chunks: int) -> list[PreparedDocument]:
+    """The leading documents whose chunks all lie within the first ``chunks`` of their write."""
+    done = 0
+    for count, document in enumerate(documents):
+        done += len(document.chunks)
+        if done > chunks:
+            return documents[:count]
+    return documents
