@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -122,8 +122,9 @@ class FakeLoads:
     def __init__(self, tables: Tables) -> None:
         self._tables = tables
 
-    async def hold_assignments(self, account_id: str) -> None:
+    async def hold_assignments(self, account_ids: Collection[str]) -> bool:
         """Nothing to wait for: one fake unit of work runs at a time."""
+        return True
 
     async def loads(self, account_id: str) -> dict[LoadKey, int]:
         """The account's loads."""

@@ -28,6 +28,7 @@ from routing_service.domain.decisions import (
     Situation,
     decide_handoff_request,
     decide_inbound,
+    may_hand_off,
 )
 from routing_service.domain.handoff import Notice, People
 from routing_service.domain.ownership import ThreadState
@@ -165,6 +166,24 @@ def test_inbound_decision(
             assert all(a.to_state is b.from_state for a, b in itertools.pairwise(decision.transitions))
         new_thread = state in (S.NEW, S.CLOSED)
         assert decision.new_thread is (new_thread and decision.final_state is not None)
+
+
+@pytest.mark.parametrize(
+    ("deployed", "pause", "trigger", "mode"),
+    list(itertools.product([True, False], PauseCause, [True, False], HandoffMode)),
+)
+def test_a_message_may_hand_off_exactly_when_it_does_in_some_state_of_its_thread(
+    deployed: bool, pause: PauseCause, trigger: bool, mode: HandoffMode
+) -> None:
+    person = PEOPLE[0]
+    hands_off = {
+        state
+        for state in S
+        if expected_inbound(state, deployed, pause, trigger, mode, person).outcome is Outcome.HANDED_OFF
+    }
+    deployment = situation(S.NEW, deployed, pause, mode, person).deployment
+    # Never less: the decision holds what a handoff needs before it reads the thread's state.
+    assert may_hand_off(deployment, pause, trigger_matched=trigger) is bool(hands_off)
 
 
 def test_a_handoff_passes_through_handoff_pending() -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Hashable
 from datetime import datetime
+from typing import Any
 
 from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.channels import AssigneeKind
 from customer_agent_shared.events.config import AgentConfigSnapshot
 from sqlalchemy import Text, bindparam, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing_service.adapters.orm import account_config_table, assignee_load_table, credit_state_table
@@ -34,23 +36,49 @@ _CHANGE_LOAD = (
 )
 
 # One-bigint advisory locks: apart from the inbox's two-int claim locks; a collision with another lock only
-# makes one wait for the other's transaction.
-_HOLD_ASSIGNMENTS = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key", type_=Text), 0)))
+# makes one wait for the other's transaction. Several are taken in the order of their keys (PostgreSQL computes
+# a select list after its ORDER BY), so two transactions taking some of the same never each wait for the other.
+_LOCK_NAMES = func.unnest(bindparam("names", type_=ARRAY(Text))).table_valued("name").render_derived()
+_LOCK_KEYS = select(func.hashtextextended(_LOCK_NAMES.c.name, 0).label("key")).distinct().subquery("lock_keys")
+_HOLD_ASSIGNMENTS = select(func.pg_advisory_xact_lock(_LOCK_KEYS.c.key)).order_by(_LOCK_KEYS.c.key)
+_TRY_HOLD_ASSIGNMENTS = select(func.pg_try_advisory_xact_lock(func.hashtextextended(bindparam("name", type_=Text), 0)))
+_HELD = "held"
+
+
+def _lock_name(account_id: str) -> str:
+    return f"routing.assignments:{account_id}"
 
 
 class LoadRepository:
     """Open threads per user and team of an account."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, kept: dict[Hashable, Any] | None = None) -> None:
         self._session = session
+        self._kept: dict[Hashable, Any] = {} if kept is None else kept
+        """Lives as long as the transaction (``transaction_cache``): which accounts' assignments it holds."""
 
-    async def hold_assignments(self, account_id: str) -> None:
-        """Wait until no other transaction is assigning in the account, then keep it so until this one ends.
+    async def hold_assignments(self, account_ids: Collection[str]) -> bool:
+        """Keep every other transaction from assigning in these accounts until this one ends; False when one
+        is taken by another transaction now and this one may not wait for it.
 
         Loads are read, compared with capacities and counted up in separate statements: without this, two
-        transactions could both see the last place free and both take it.
+        transactions could both see the last place free and both take it. The transaction's first call waits,
+        for its accounts in one order: it must come before the transaction locks any row, so that nothing
+        another transaction waits for is held while it waits. A later call waits for nothing: it takes an
+        account only if it is free at once.
         """
-        await self._session.execute(_HOLD_ASSIGNMENTS, {"key": f"routing.assignments:{account_id}"})
+        held: set[str] | None = self._kept.get(_HELD)
+        if held is None:
+            names = [_lock_name(account_id) for account_id in set(account_ids)]
+            if names:
+                await self._session.execute(_HOLD_ASSIGNMENTS, {"names": names})
+            self._kept[_HELD] = set(account_ids)
+            return True
+        for account_id in sorted(set(account_ids) - held):
+            if not await self._session.scalar(_TRY_HOLD_ASSIGNMENTS, {"name": _lock_name(account_id)}):
+                return False
+            held.add(account_id)
+        return True
 
     async def loads(self, account_id: str) -> dict[LoadKey, int]:
         """Current load of every user and team that has one."""

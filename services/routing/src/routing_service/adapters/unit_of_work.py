@@ -26,7 +26,7 @@ class RoutingUnitOfWork(SqlUnitOfWork):
         self.transcripts = TranscriptRepository(
             self.session, write_at_commit=self.write_at_commit, write_pending=self.write_pending
         )
-        self.loads = LoadRepository(self.session)
+        self.loads = LoadRepository(self.session, kept=self.transaction_cache("assignments"))
         self.accounts = AccountRepository(self.session)
         self.presence = PresenceRepository(self.session)
         self.retention = RetentionRepository(self.session)

@@ -137,6 +137,14 @@ def decide_inbound(situation: Situation, *, trigger_matched: bool) -> Decision:
     )
 
 
+def may_hand_off(deployment: ChannelDeployment | None, pause: PauseCause, *, trigger_matched: bool) -> bool:
+    """Whether ``decide_inbound`` hands off a message in some state of its thread: known before the thread is
+    read, so its decision may take what a handoff needs before anything else."""
+    if deployment is None or pause is not PauseCause.NONE:
+        return True  # a new thread is handed off
+    return trigger_matched and deployment.handoff.mode is not HandoffMode.STAY_ASSIGNED
+
+
 def decide_handoff_request(situation: Situation, reason: HandoffReason) -> Decision:
     """Conversation cannot answer or the visitor asked for a person: apply the channel's rule.
 

@@ -83,7 +83,7 @@ def _subscribe_thread_events(subscribe: Subscriptions, use_cases: RoutingUseCase
     )
     async def on_conversation_events(events: list[CloudEvent[ConversationEvent]]) -> None:
         handoffs = use_cases.conversation_events
-        await batches.run(events, handoffs.handle, inbox_consumer=handoffs.inbox_consumer)
+        await batches.run(events, handoffs.handle, inbox_consumer=handoffs.inbox_consumer, prepare=handoffs.prepare)
 
     @subscribe.batch(
         INBOX_EVENTS,

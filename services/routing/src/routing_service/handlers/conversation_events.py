@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from functools import partial
 
@@ -19,7 +20,14 @@ from customer_agent_shared.events.envelope import CloudEvent
 from routing_service.domain.decisions import Decision, Outcome, Situation, decide_handoff_request
 from routing_service.domain.handoff import People
 from routing_service.handlers.base import RoutingUseCase
-from routing_service.handlers.effects import Cause, carry_out, count_decision, people_to_assign, record_change
+from routing_service.handlers.effects import (
+    Cause,
+    carry_out,
+    count_decision,
+    hold_assignments,
+    people_to_assign,
+    record_change,
+)
 from routing_service.handlers.tenancy import require_matching_account
 from routing_service.handlers.types import RoutingUnitOfWorkProtocol
 
@@ -34,6 +42,12 @@ DEFAULT_REASONS = {
 class HandleConversationEvent(RoutingUseCase):
     """Answers join the transcript; cannot_answer / handoff_requested hand off; resolved closes."""
 
+    async def prepare(self, events: Sequence[CloudEvent[ConversationEvent]]) -> None:
+        """Ahead of a batch, inside its transaction: hold the assignments of every account it may hand off in,
+        before any thread's row is locked."""
+        async with self._unit_of_work() as uow:
+            await hold_assignments(uow, {event.data.account_id for event in events if _may_hand_off(event)})
+
     async def handle(self, event: CloudEvent[ConversationEvent]) -> Decision | None:
         """Handle one conversation event; the handoff decision when one was taken, else None."""
         data = event.data
@@ -42,6 +56,8 @@ class HandleConversationEvent(RoutingUseCase):
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(self._consumer, event.id):
                 return None
+            # Before the thread's row is locked; in a batch, ``prepare`` held them already.
+            await hold_assignments(uow, [data.account_id] if _may_hand_off(event) else [])
             if event.type == CONVERSATION_ANSWERED and data.answer:
                 await uow.transcripts.record(
                     data.account_id,
@@ -96,3 +112,8 @@ class HandleConversationEvent(RoutingUseCase):
         now = self._clock()
         await record_change(uow, thread, change, cause_event_id=event.id, cause_event_type=event.type, at=now)
         await uow.threads.save(thread, now)
+
+
+def _may_hand_off(event: CloudEvent[ConversationEvent]) -> bool:
+    """A handoff request (``handle`` refuses one naming another account than its event)."""
+    return event.type in DEFAULT_REASONS and event.accountid == event.data.account_id

@@ -11,11 +11,11 @@ from customer_agent_shared.events.channels import MessageReceived
 from customer_agent_shared.events.envelope import CloudEvent
 
 from routing_service.adapters.account_cache import AccountView
-from routing_service.domain.decisions import Decision, Outcome, Situation, decide_inbound
+from routing_service.domain.decisions import Decision, Outcome, Situation, decide_inbound, may_hand_off
 from routing_service.domain.handoff import People
 from routing_service.domain.model import RoutedThread
 from routing_service.handlers.base import RoutingUseCase
-from routing_service.handlers.effects import Cause, carry_out, count_decision, people_to_assign
+from routing_service.handlers.effects import Cause, carry_out, count_decision, hold_assignments, people_to_assign
 from routing_service.handlers.tenancy import require_matching_account
 from routing_service.metrics import DECISION_SECONDS, DUPLICATE_MESSAGES
 
@@ -25,16 +25,25 @@ MAX_SENT_AT_AGE = timedelta(minutes=5)
 
 
 class RouteInboundMessage(RoutingUseCase):
-    """One short transaction per message: claim, store, lock the thread, decide, stage events, commit."""
+    """One short transaction per message: claim, hold the account's assignments if it may hand off, store,
+    lock the thread, decide, stage events, commit."""
 
     async def prepare(self, events: Sequence[CloudEvent[MessageReceived]]) -> None:
-        """Ahead of a batch, inside its transaction: receive the first message of each of its threads, all
-        in one statement (a later message of a thread is received by its own ``handle``)."""
+        """Ahead of a batch, inside its transaction: hold the assignments of every account one of its messages
+        may hand off in, then receive the first message of each of its threads, all in one statement (a later
+        message of a thread is received by its own ``handle``)."""
+        # ``handle`` refuses a message naming another account than its event: nothing to prepare for it.
+        messages = [event.data for event in events if event.accountid == event.data.account_id]
         firsts: dict[tuple[str, str], MessageReceived] = {}
-        for event in events:
-            if event.accountid == event.data.account_id:  # ``handle`` refuses the others
-                firsts.setdefault((event.data.account_id, event.data.thread_id), event.data)
+        for message in messages:
+            firsts.setdefault((message.account_id, message.thread_id), message)
         async with self._unit_of_work() as uow:
+            assigning = {
+                message.account_id
+                for message in messages
+                if _may_hand_off(await self._directory.get(uow.accounts, message.account_id), message)
+            }
+            await hold_assignments(uow, assigning)  # before the threads' rows are locked
             await uow.threads.receive_many([(message, message.sent_at) for message in firsts.values()], self._clock())
 
     async def handle(self, event: CloudEvent[MessageReceived]) -> Decision | None:
@@ -45,13 +54,15 @@ class RouteInboundMessage(RoutingUseCase):
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(self._consumer, event.id):
                 return None
+            account = await self._directory.get(uow.accounts, message.account_id)
+            # Before the thread's row is locked; in a batch, ``prepare`` held them already.
+            await hold_assignments(uow, [message.account_id] if _may_hand_off(account, message) else [])
             thread = await uow.threads.receive(message, sent_at=message.sent_at, now=received_at)
             if thread is None:  # the same message re-published under another event id
                 uow.after_commit(DUPLICATE_MESSAGES.inc)
                 await uow.commit()
                 logger.info("message already routed", extra={"message_id": message.message_id})
                 return None
-            account = await self._directory.get(uow.accounts, message.account_id)
             decision = self._decide(account, thread, message, People.of([], [], {}), received_at)
             if decision.outcome is Outcome.HANDED_OFF:  # only now is the load of people worth reading
                 people = await people_to_assign(uow, account, message.account_id)
@@ -94,3 +105,9 @@ class RouteInboundMessage(RoutingUseCase):
         sent_at = message.sent_at
         start = sent_at if timedelta(0) <= received_at - sent_at <= MAX_SENT_AT_AGE else received_at
         return max(0.0, (self._clock() - start).total_seconds())
+
+
+def _may_hand_off(account: AccountView, message: MessageReceived) -> bool:
+    """Whether the message may hand its thread off, whatever the thread's state."""
+    trigger_matched = account.triggers.match(message.text) is not None
+    return may_hand_off(account.deployment(message.channel), account.pause, trigger_matched=trigger_matched)

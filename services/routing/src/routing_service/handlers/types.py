@@ -68,9 +68,11 @@ class TranscriptStore(Protocol):
 class LoadStore(Protocol):
     """Open threads per user and team."""
 
-    async def hold_assignments(self, account_id: str) -> None:
-        """Keep every other transaction from assigning in the account until this one ends (waiting for one
-        that does); take it before reading the loads a decision compares with capacities."""
+    async def hold_assignments(self, account_ids: Collection[str]) -> bool:
+        """Keep every other transaction from assigning in these accounts until this one ends; take them before
+        reading the loads a decision compares with capacities. The transaction's first call, which must come
+        before it locks any row, waits for them (True); a later one only takes those free at once (False when
+        one is not)."""
         ...
 
     async def loads(self, account_id: str) -> dict[LoadKey, int]:
