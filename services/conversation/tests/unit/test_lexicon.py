@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conversation_service.domain.lexicon import MAX_TRANSLATED_WORDS, NO_LEXICON, Lexicon
+from conversation_service.domain.retrieval import analyze_question
 
 from .lexicons import SAMPLE_LEXICON
 
@@ -74,7 +75,14 @@ def test_a_phrase_of_the_glossary_or_a_dictionary_is_found() -> None:
 def test_a_long_question_is_translated_in_its_first_words_only() -> None:
     lexicon = Lexicon({"da": {"fil": ("file",)}}, glossary={})
     terms = (*(f"ord{index}" for index in range(MAX_TRANSLATED_WORDS)), "fil")
-    translations, _ = lexicon.translate_question(terms, [" ".join(terms)], "da")
+    translations, _ = lexicon.translate_question(terms, " ".join(terms), "da")
     assert translations == {}  # 'fil' comes after the words looked up
-    translations, _ = lexicon.translate_question(("fil", *terms), ["fil"], "da")
+    translations, _ = lexicon.translate_question(("fil", *terms), "fil", "da")
     assert translations == {"fil": ("file",)}
+
+
+def test_a_follow_up_of_a_long_question_still_translates_the_earlier_question() -> None:
+    lexicon = Lexicon({"da": {"fil": ("file",), "slette": ("delete",)}}, glossary={})
+    earlier = "Hvordan kan jeg slette en fil " + " ".join(f"ord{index}" for index in range(100))
+    terms = analyze_question("Og den?", "da", [earlier], lexicon=lexicon)
+    assert terms.translations == {"slette": ("delete",), "fil": ("file",)}

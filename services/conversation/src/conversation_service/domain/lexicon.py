@@ -146,18 +146,17 @@ class Lexicon:
         return {token: english for token in tokens if (english := self.translate_token(token, language))}
 
     def translate_question(
-        self, terms: Sequence[str], texts: Sequence[str], language: str
+        self, terms: Sequence[str], text: str, language: str
     ) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
-        """English words of each term and of the multi-word entries in ``texts`` (the first
+        """English words of a question's terms and of the multi-word entries in its text (the first
         ``MAX_TRANSLATED_WORDS`` of each); a term inside such an entry takes the entry's words ('mot' in
         'mot de passe' means password, not word)."""
-        phrases: dict[str, tuple[str, ...]] = {}
-        for text in texts:
-            phrases.update(self.translate_phrases(words(text)[:MAX_TRANSLATED_WORDS], language))
+        phrases = self.translate_phrases(words(text)[:MAX_TRANSLATED_WORDS], language)
         translations = self.english_terms(terms[:MAX_TRANSLATED_WORDS], language)
+        looked_up = set(terms[:MAX_TRANSLATED_WORDS])
         for phrase, english in phrases.items():
             for word in phrase.split():
-                if word in terms:
+                if word in looked_up:
                     translations[word] = english
         return translations, tuple(dict.fromkeys(word for english in phrases.values() for word in english))
 

@@ -100,16 +100,17 @@ def analyze_question(
     """Terms of a question (with the lexicon's English words); a follow-up borrows the latest earlier question's."""
     terms = content_terms(text)
     context: tuple[str, ...] = ()
-    texts = [text]
     question = text.strip()
+    translations, phrases = lexicon.translate_question(terms, text, language)
     if previous_questions and is_follow_up(text, terms):
         for previous in reversed(previous_questions):
             context = content_terms(previous)
             if context:
-                texts.append(previous)
                 question = f"{previous.strip()} {question}"
+                earlier, earlier_phrases = lexicon.translate_question(context, previous, language)
+                translations = {**earlier, **translations}
+                phrases = tuple(dict.fromkeys((*phrases, *earlier_phrases)))
                 break
-    translations, phrases = lexicon.translate_question((*terms, *context), texts, language)
     return QueryTerms(
         language=language,
         terms=terms,
