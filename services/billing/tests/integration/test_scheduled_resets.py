@@ -1,6 +1,7 @@
 """Monthly resets on real PostgreSQL: every due account is reset in one pass, batch after batch; replicas
 share the due accounts (SKIP LOCKED) instead of waiting on each other's; an account whose reset fails is
-skipped without holding back the others; a gauge shows those still due."""
+skipped without holding back the others, and nothing it did, even a write a batch defers to its commit, is
+kept; a gauge shows those still due."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from billing_service.domain.ledger import period_cause
 from billing_service.handlers.ledger_writer import LedgerPolicy, LedgerTransaction
 from billing_service.handlers.scheduler import BillingScheduler
 from customer_agent_shared.events.billing import CreditPlan
+from customer_agent_shared.persistence.unit_of_work import shared_transaction
 from customer_agent_shared.testing.kafka import unique_name
 from customer_agent_shared.testing.plumbing import eventually
 from prometheus_client import REGISTRY
@@ -194,6 +196,36 @@ async def test_a_reset_undone_by_its_savepoint_leaves_no_entry_state_event_count
     assert await reset_accounts(engine, schema) == [kept]
     assert await outbox_events(engine, schema, [undone]) == events
     assert counted_resets() - resets == 1
+
+
+async def test_a_savepoint_undone_in_a_batch_leaves_no_deferred_write_for_the_batch_commit(
+    billing: BillingService, scratch_schema: tuple[AsyncEngine, str]
+) -> None:
+    engine, schema = scratch_schema
+    undone, kept = await open_accounts(billing, 2)
+
+    async with shared_transaction(billing.unit_of_work) as batch:
+        async with billing.unit_of_work() as uow:  # joined: its account writes wait for the batch's commit
+            ledger = LedgerTransaction(uow, POLICY, RESET + timedelta(minutes=1))
+            with pytest.raises(RuntimeError, match="after the reset"):
+                await reset_then_fail(ledger, undone)
+            await ledger.lock_account(kept)
+            await uow.commit()
+        await batch.commit()
+
+    assert await reset_accounts(engine, schema) == [kept]
+    # Without its ledger entry the account's reset state must not be saved either.
+    assert await stored_reset_at(engine, schema, [undone, kept]) == {
+        undone: RESET,
+        kept: datetime(2027, 1, 1, tzinfo=UTC),
+    }
+
+
+async def stored_reset_at(engine: AsyncEngine, schema: str, accounts: list[str]) -> dict[str, datetime]:
+    """Each account's reset date as stored in its row."""
+    async with engine.connect() as connection:
+        query = f'SELECT account_id, reset_at FROM "{schema}".accounts WHERE account_id = ANY(:accounts)'
+        return {row.account_id: row.reset_at for row in await connection.execute(text(query), {"accounts": accounts})}
 
 
 async def reset_then_fail(ledger: LedgerTransaction, account_id: str) -> None:

@@ -36,13 +36,15 @@ class BillingUnitOfWork(SqlUnitOfWork):
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
-        """Run part of the transaction that may fail alone (a SAVEPOINT): on an error its writes, staged
-        events, after-commit actions and kept rows are undone and the error is raised; the rest goes on."""
+        """Run part of the transaction that may fail alone (a SAVEPOINT): on an error its writes (deferred ones
+        too), staged events, after-commit actions and kept rows are undone and the error is raised; the rest
+        goes on."""
         await self.write_pending()  # writes deferred before it are not the savepoint's to undo
         transaction = self._transaction
         outbox_rows, staged_states = list(transaction.outbox_rows), dict(transaction.staged_states)
         staged_events, after_commit = transaction.staged_events, len(transaction.after_commit)
         caches = {name: dict(cache) for name, cache in transaction.caches.items()}
+        deferred = {statement: dict(writes) for statement, writes in transaction.deferred.items()}
         try:
             async with self.session.begin_nested():
                 yield
@@ -52,6 +54,10 @@ class BillingUnitOfWork(SqlUnitOfWork):
             transaction.staged_states = staged_states
             transaction.staged_events = staged_events
             del transaction.after_commit[after_commit:]
+            # A shared transaction's writes deferred inside it would otherwise run at the batch's commit: an
+            # account's balance saved without the ledger entry the savepoint rolled back.
+            transaction.deferred.clear()
+            transaction.deferred.update(deferred)
             for name, cache in transaction.caches.items():  # in place: the repositories hold these dicts
                 cache.clear()
                 cache.update(caches.get(name, {}))
