@@ -1,8 +1,9 @@
-"""Splitting a bulk write into requests bounded by count and by bytes.
+"""Splitting a bulk write into requests bounded by count and by bytes, and sending each.
 
 One request per document was once the rule, and a large document made a request of hundreds of megabytes:
 OpenSearch answered 429 (read as an outage, so every tenant's commands waited) or 413. Requests now stay
-under ``max_bytes``; a single entry larger than that cannot be written at all.
+under ``max_bytes``; a single entry larger than that cannot be written at all. A request OpenSearch still finds too
+large (413) is halved and sent again.
 """
 
 from __future__ import annotations
@@ -11,9 +12,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from customer_agent_shared.messaging.failures import PermanentHandlerError
+from opensearchpy import AsyncOpenSearch
+from opensearchpy.exceptions import TransportError
 
 MIB = 1024 * 1024
 DEFAULT_BULK_MAX_BYTES = 5 * MIB
+TOO_LARGE = 413
+
+
+class IndexWriteError(RuntimeError):
+    """OpenSearch refused some chunks of a bulk request."""
 
 
 class ChunkTooLargeError(PermanentHandlerError):
@@ -62,3 +70,30 @@ def bulk_batches(entries: list[BulkEntry], *, max_entries: int, max_bytes: int) 
         size += len(entry.lines)
     if batch:
         yield batch
+
+
+async def send_bulk(client: AsyncOpenSearch, entries: list[BulkEntry], *, refresh: bool, written: int) -> None:
+    """One bulk request, after ``written`` chunks of the write; halved and sent again when OpenSearch finds it
+    too large (413), down to one chunk, which then fails its document for good: waiting never makes a
+    request smaller."""
+    try:
+        result = await client.bulk(
+            body=b"".join(entry.lines for entry in entries), refresh="true" if refresh else "false"
+        )
+    except TransportError as error:
+        if error.status_code != TOO_LARGE:
+            raise
+        if len(entries) == 1:
+            why = "more than OpenSearch accepts in one request (413)"
+            raise entries[0].too_large(why, written=written) from error
+        half = len(entries) // 2
+        await send_bulk(client, entries[:half], refresh=refresh, written=written)
+        await send_bulk(client, entries[half:], refresh=refresh, written=written + half)
+        return
+    if result.get("errors"):
+        reasons = [
+            str(item["index"].get("error", {}).get("reason", item["index"].get("error")))
+            for item in result["items"]
+            if "error" in item.get("index", {})
+        ]
+        raise IndexWriteError(f"{len(reasons)} chunks refused by OpenSearch: {reasons[:3]}")

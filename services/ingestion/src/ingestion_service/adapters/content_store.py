@@ -33,13 +33,12 @@ from customer_agent_shared.messaging.failures import TransientHandlerError
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
-from ingestion_service.adapters.bulk_batches import DEFAULT_BULK_MAX_BYTES, BulkEntry, bulk_batches
+from ingestion_service.adapters.bulk_batches import DEFAULT_BULK_MAX_BYTES, BulkEntry, bulk_batches, send_bulk
 
 logger = logging.getLogger(__name__)
 
 REINDEX_TIMEOUT_SECONDS = 3600
 DEFAULT_BULK_MAX_CHUNKS = 500
-TOO_LARGE = 413
 BY_QUERY_ATTEMPTS = 5
 BY_QUERY_RETRY_SECONDS = 0.2
 
@@ -111,10 +110,6 @@ def bulk_body(actions: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> bytes
     lines = [line for action, document in actions for line in (bulk_line(action), bulk_line(document))]
     lines.append(b"")
     return b"\n".join(lines)
-
-
-class IndexWriteError(RuntimeError):
-    """OpenSearch refused some chunks of a bulk request."""
 
 
 class IndexMigrationError(RuntimeError):
@@ -295,34 +290,8 @@ class ContentStore:
         ]
         written = 0
         for batch in bulk_batches(entries, max_entries=self.bulk_max_chunks, max_bytes=self.bulk_max_bytes):
-            await self._bulk(batch, refresh=refresh, written=written)
+            await send_bulk(self._client, batch, refresh=refresh, written=written)
             written += len(batch)
-
-    async def _bulk(self, entries: list[BulkEntry], *, refresh: bool, written: int) -> None:
-        """One bulk request, after ``written`` chunks of the write; halved and sent again when OpenSearch finds it
-        too large (413), down to one chunk, which then fails its document for good: waiting never makes a
-        request smaller."""
-        try:
-            result = await self._client.bulk(
-                body=b"".join(entry.lines for entry in entries), refresh="true" if refresh else "false"
-            )
-        except TransportError as error:
-            if error.status_code != TOO_LARGE:
-                raise
-            if len(entries) == 1:
-                why = "more than OpenSearch accepts in one request (413)"
-                raise entries[0].too_large(why, written=written) from error
-            half = len(entries) // 2
-            await self._bulk(entries[:half], refresh=refresh, written=written)
-            await self._bulk(entries[half:], refresh=refresh, written=written + half)
-            return
-        if result.get("errors"):
-            reasons = [
-                str(item["index"].get("error", {}).get("reason", item["index"].get("error")))
-                for item in result["items"]
-                if "error" in item.get("index", {})
-            ]
-            raise IndexWriteError(f"{len(reasons)} chunks refused by OpenSearch: {reasons[:3]}")
 
     async def _delete_by_query(
         self, filters: list[dict[str, Any]], must_not: list[dict[str, Any]] | None = None
