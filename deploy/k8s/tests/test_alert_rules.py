@@ -79,3 +79,26 @@ def test_credit_reset_failures_fires_at_the_first_failure_and_clears_fifteen_min
             ("26m", "CustomerAgentCreditResetFailures", []),
         ],
     )
+
+
+def test_billing_scheduler_failing_fires_after_ten_minutes_of_failed_passes_and_not_on_a_failover(
+    tmp_path: Path,
+) -> None:
+    failures = "customer_agent_billing_scheduler_pass_failures_total"
+    promtool_test(
+        tmp_path,
+        {
+            # A database failover: the passes of minutes 3 to 5 fail, then they succeed again.
+            f'{failures}{{pod="billing-a"}}': "0 0 0 2 4 6 6x40",
+            # Every pass (two a minute) fails from minute 20 to minute 40.
+            f'{failures}{{pod="billing-b"}}': "0x19 2+2x20 42x10",
+        },
+        [
+            ("9m", "CustomerAgentBillingSchedulerFailing", []),
+            ("15m", "CustomerAgentBillingSchedulerFailing", []),
+            ("29m", "CustomerAgentBillingSchedulerFailing", []),
+            ("30m", "CustomerAgentBillingSchedulerFailing", WARNING),
+            ("44m", "CustomerAgentBillingSchedulerFailing", WARNING),
+            ("46m", "CustomerAgentBillingSchedulerFailing", []),
+        ],
+    )

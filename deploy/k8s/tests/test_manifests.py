@@ -253,6 +253,7 @@ def test_alerts_and_dashboard(rendered: dict[str, list[Resource]]) -> None:
         "CreditsExhausted",
         "CreditResetsBehind",
         "CreditResetFailures",
+        "BillingSchedulerFailing",
         "CrawlFailures",
     ):
         assert any(wanted in alert for alert in alerts), wanted

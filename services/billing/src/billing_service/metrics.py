@@ -28,17 +28,22 @@ BALANCE_AFTER_CHANGE = Histogram(
 )
 EXHAUSTED_ACCOUNTS = Gauge(
     "customer_agent_billing_exhausted_accounts",
-    "Accounts whose credits are exhausted, counted by the scheduler's last pass.",
+    "Accounts whose credits are exhausted, counted after the scheduler's last pass.",
 )
 ACCOUNTS_DUE_FOR_RESET = Gauge(
     "customer_agent_billing_accounts_due_for_reset",
-    "Accounts past their reset date whose reset is not applied yet, counted by the scheduler's last pass: "
-    "above 0 for minutes, resets fall behind and exhausted accounts stay paused.",
+    "Accounts past their reset date whose reset is not applied yet, counted after the scheduler's last pass "
+    "(failed or not): above 0 for minutes, resets fall behind and exhausted accounts stay paused.",
 )
 RESET_FAILURES = Counter(
     "customer_agent_billing_reset_failures_total",
     "Monthly resets that failed and were skipped until the scheduler's next pass (the others went on); "
     "the logs name each account and its error.",
+)
+SCHEDULER_PASS_FAILURES = Counter(
+    "customer_agent_billing_scheduler_pass_failures_total",
+    "Scheduler passes that failed (`billing scheduler pass failed` in the logs, with the error) and were tried "
+    "again after the interval; while they fail, due resets and quiet resolutions wait.",
 )
 RESETS_APPLIED = Counter(
     "customer_agent_billing_resets_total",

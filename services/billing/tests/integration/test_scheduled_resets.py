@@ -19,6 +19,7 @@ from customer_agent_shared.persistence.unit_of_work import shared_transaction
 from customer_agent_shared.testing.kafka import unique_name
 from customer_agent_shared.testing.plumbing import eventually
 from prometheus_client import REGISTRY
+from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -76,6 +77,11 @@ def counted_resets() -> float:
 def reset_failures() -> float:
     """Resets that failed in this process so far."""
     return REGISTRY.get_sample_value("customer_agent_billing_reset_failures_total") or 0.0
+
+
+def pass_failures() -> float:
+    """Scheduler passes that failed in this process so far."""
+    return REGISTRY.get_sample_value("customer_agent_billing_scheduler_pass_failures_total") or 0.0
 
 
 async def record_reset_already(engine: AsyncEngine, schema: str, accounts: list[str], period_start: datetime) -> None:
@@ -172,6 +178,29 @@ async def test_accounts_whose_reset_fails_are_skipped_for_the_pass_and_the_other
     assert reset_failures() - failures == len(broken)  # each tried once in the pass, not again and again
     assert sorted(getattr(record, "account_id", "") for record in caplog.records) == sorted(broken)
     assert await outbox_events(engine, schema, broken) == broken_events  # no state of a reset rolled back
+
+
+async def test_a_pass_failing_before_its_end_is_counted_and_still_shows_the_accounts_left_due(
+    billing: BillingService, scratch_schema: tuple[AsyncEngine, str]
+) -> None:
+    engine, schema = scratch_schema
+    accounts = await open_accounts(billing, 3)
+    await scheduler(billing, ManualClock(RESET - timedelta(minutes=1))).run_pass()
+    assert due_gauge() == 0  # the last pass before midnight
+    # A due row billing cannot read (a plan from a newer version, say) fails every pass at its first batch.
+    async with engine.begin() as connection:
+        query = (
+            f'UPDATE "{schema}".accounts SET plan = \'{{"pricing_rule": "per_minute"}}\' WHERE account_id = :account'
+        )
+        await connection.execute(text(query), {"account": accounts[0]})
+    failures = pass_failures()
+
+    with pytest.raises(ValidationError):
+        await scheduler(billing, ManualClock(RESET + timedelta(minutes=1))).run_pass()
+
+    assert await reset_accounts(engine, schema) == []
+    assert due_gauge() == len(accounts)  # not the 0 of before midnight: CreditResetsBehind can fire
+    assert pass_failures() - failures == 1
 
 
 async def test_a_reset_undone_by_its_savepoint_leaves_no_entry_state_event_count_or_kept_row(

@@ -12,6 +12,7 @@ from billing_service.handlers.commands import CreditCommands
 from billing_service.handlers.ledger_writer import LedgerPolicy
 from billing_service.handlers.metering import ConversationMetering, InboxMetering
 from billing_service.handlers.scheduler import BillingScheduler
+from billing_service.metrics import ACCOUNTS_DUE_FOR_RESET
 from customer_agent_shared.events.billing import (
     CREDITS_EXHAUSTED,
     CREDITS_OPEN,
@@ -36,8 +37,9 @@ from customer_agent_shared.events.conversations import (
 from customer_agent_shared.events.envelope import RawCloudEvent, make_event
 from customer_agent_shared.events.inbox import THREAD_REASSIGNED, ThreadReassigned
 from customer_agent_shared.topics import BILLING_CREDIT_STATE
+from prometheus_client import REGISTRY
 
-from .fakes import FakeDatabase, FakeUnitOfWork, Tables
+from .fakes import FakeAccounts, FakeDatabase, FakeUnitOfWork, Tables
 
 ACCOUNT = "acc-1"
 T0 = datetime(2026, 11, 21, 12, tzinfo=UTC)
@@ -222,6 +224,29 @@ async def test_the_scheduler_charges_a_quiet_thread_and_the_monthly_reset_restor
     billing.now = datetime(2026, 12, 1, 1, tzinfo=UTC)  # past the reset on the 1st
     assert await billing.scheduler().run_once() == 1
     assert (billing.balance(), billing.state_types()[-1]) == (1, CREDITS_RESTORED)
+
+
+async def test_a_pass_whose_gauges_cannot_be_counted_ends_normally_and_the_gauges_keep_their_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    billing = Billing(CreditPlan(monthly_allotment=1))
+    await billing.command("buy-1", credits=5)
+    ACCOUNTS_DUE_FOR_RESET.set(7)  # as counted by an earlier pass
+
+    async def database_gone(accounts: FakeAccounts, now: datetime) -> int:
+        raise ConnectionRefusedError("database gone")
+
+    monkeypatch.setattr(FakeAccounts, "count_due_for_reset", database_gone)
+    failures = sample("customer_agent_billing_scheduler_pass_failures_total")
+    billing.now = datetime(2026, 12, 1, 1, tzinfo=UTC)
+    assert await billing.scheduler().run_once() == 1  # the reset
+    assert sample("customer_agent_billing_accounts_due_for_reset") == 7
+    assert sample("customer_agent_billing_scheduler_pass_failures_total") == failures
+
+
+def sample(name: str) -> float:
+    """A metric's value in this process (0 before its first change)."""
+    return REGISTRY.get_sample_value(name) or 0.0
 
 
 async def test_opening_an_account_publishes_its_default_plan_once() -> None:

@@ -2,7 +2,9 @@
 
 Each pass applies the due monthly resets (publishing ``credits.restored`` when a reset
 lifts an exhausted account), charges per-resolution threads that stayed quiet for the
-plan's resolution hours, and refreshes the exhausted and due-for-reset gauges. Resets go
+plan's resolution hours, and forgets long-quiet threads. Whether it succeeds or fails (then
+counted), it refreshes the exhausted and due-for-reset gauges in a transaction of their own,
+so a pass failing every time shows the accounts it leaves due. Resets go
 batch after batch while full batches come back, for at most ``pass_seconds``; a pass that
 stops for time is followed by the next at once. Every replica runs the loop: a batch
 locks its accounts with SKIP LOCKED, so replicas share the due accounts instead of
@@ -27,7 +29,12 @@ from billing_service.clock import Clock
 from billing_service.domain.pricing import quietly_resolved, resolution_moment
 from billing_service.handlers.ledger_writer import LedgerPolicy, LedgerTransaction
 from billing_service.handlers.types import UnitOfWorkFactory
-from billing_service.metrics import ACCOUNTS_DUE_FOR_RESET, EXHAUSTED_ACCOUNTS, RESET_FAILURES
+from billing_service.metrics import (
+    ACCOUNTS_DUE_FOR_RESET,
+    EXHAUSTED_ACCOUNTS,
+    RESET_FAILURES,
+    SCHEDULER_PASS_FAILURES,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +102,19 @@ class BillingScheduler:
         return (await self.run_pass()).changed
 
     async def run_pass(self) -> SchedulerPass:
-        """One pass: the due resets (for at most ``pass_seconds``), quiet resolutions, gauges, forgetting."""
+        """One pass: the due resets (for at most ``pass_seconds``), quiet resolutions, forgetting, then the
+        gauges, refreshed even when the pass fails (it is then counted and its error raised)."""
         now = self._clock()
+        try:
+            outcome = await self._work(now)
+        except Exception:
+            SCHEDULER_PASS_FAILURES.inc()
+            await self._refresh_gauges(now)
+            raise
+        await self._refresh_gauges(now)
+        return outcome
+
+    async def _work(self, now: datetime) -> SchedulerPass:
         resets, unfinished = await self._reset_due(now, deadline=time.monotonic() + self._pass_seconds)
         changed = resets
         async with self._unit_of_work() as uow:
@@ -104,14 +122,25 @@ class BillingScheduler:
         for account_id, thread_id in quiet:
             changed += await self.resolve_quiet_thread(account_id, thread_id)
         async with self._unit_of_work() as uow:
-            EXHAUSTED_ACCOUNTS.set(await uow.accounts.count_exhausted())
-            ACCOUNTS_DUE_FOR_RESET.set(await uow.accounts.count_due_for_reset(now))
             # Quiet resolutions above ran first, so a thread is only forgotten long after it could be charged.
             forgotten = await uow.threads.forget_quiet(now - self._thread_retention, self._batch_size * 10)
             await uow.commit()
         if forgotten:
             logger.info("quiet threads forgotten", extra={"threads": forgotten})
         return SchedulerPass(changed=changed + forgotten, unfinished=unfinished)
+
+    async def _refresh_gauges(self, now: datetime) -> None:
+        """Count the exhausted and due accounts in a transaction of their own; when that fails too (the
+        database is down), the gauges keep their last values and the failed passes counter tells."""
+        try:
+            async with self._unit_of_work() as uow:
+                exhausted = await uow.accounts.count_exhausted()
+                due = await uow.accounts.count_due_for_reset(now)
+        except Exception:
+            logger.warning("billing scheduler gauges not refreshed", exc_info=True)
+            return
+        EXHAUSTED_ACCOUNTS.set(exhausted)
+        ACCOUNTS_DUE_FOR_RESET.set(due)
 
     async def _reset_due(self, now: datetime, *, deadline: float) -> tuple[int, bool]:
         """Reset due accounts a batch per transaction while full batches come back and time is left;
