@@ -1,5 +1,6 @@
 """Uploaded files waiting for their parse, on the real stack: one left behind is taken up by the re-sync
-scheduler, and an older inline file replayed from a dead letter replaces neither one waiting nor one indexed."""
+scheduler, and an older file command (inline or uploaded) replayed from a dead letter replaces neither one
+waiting nor one indexed."""
 
 from __future__ import annotations
 
@@ -107,6 +108,28 @@ async def test_an_older_inline_file_replayed_does_not_replace_the_newer_upload_i
 
     kept = await source_of(ingestion, account)
     assert (kept.state, kept.documents, kept.pending_file) == ("ready", 1, None)
+    assert len(await phrase_hits(ingestion, account, "zebra rate")) == 1
+    assert await phrase_hits(ingestion, account, "yak rate") == []
+    assert (await last_status(ingestion, account, "prices"))["state"] == "ready"
+
+
+async def test_an_older_upload_replayed_does_not_replace_the_newer_upload_indexed(
+    ingestion: IngestionService,
+) -> None:
+    account = unique_name("acc")
+    uploaded_at = datetime.now(UTC)
+    newer = file_command(account, uploaded_at, upload=await upload(ingestion, account, "prices.txt", NEWER))
+    older = await upload(ingestion, account, "prices.txt", OLDER)
+    replayed = file_command(account, uploaded_at - timedelta(days=30), upload=older)
+    await ingestion.commands.handle(newer)
+    parsed = await eventually(lambda: taken(ingestion, account), "the upload parsed")
+    assert (parsed.state, parsed.documents) == ("ready", 1)
+
+    await ingestion.commands.handle(replayed)
+
+    kept = await source_of(ingestion, account)
+    assert (kept.state, kept.documents, kept.pending_file, kept.file_sent_at) == ("ready", 1, None, uploaded_at)
+    assert not ingestion.files.running(account, "prices")
     assert len(await phrase_hits(ingestion, account, "zebra rate")) == 1
     assert await phrase_hits(ingestion, account, "yak rate") == []
     assert (await last_status(ingestion, account, "prices"))["state"] == "ready"

@@ -54,7 +54,7 @@ sources_table = Table(
     Column("last_synced_at", DateTime(timezone=True), nullable=True),
     # An uploaded file's command waiting for its parse in the background: {"event_id", "command", "sent_at"}.
     Column("pending_file", JSON(none_as_null=True), nullable=True),
-    # The event time of the file command the source last took: an inline file sent before it is not taken.
+    # The latest event time of the file commands the source took: one sent well before it is not taken.
     Column("file_sent_at", DateTime(timezone=True), nullable=True),
     PrimaryKeyConstraint("account_id", "source_id", name="pk_sources"),
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from customer_agent_shared.events.sources import PageFailure, SourceCommand, SourceKind, SourceState
@@ -14,6 +14,11 @@ IMPLICIT_KB_SOURCE = "knowledge-base"
 """The source articles go to while the account has registered no knowledge base of its own."""
 
 MAX_TITLE_CHARS = 500
+
+FILE_CLOCK_SKEW = timedelta(minutes=1)
+"""How much earlier than the source's file a file command must have been sent to be taken for an older one
+replayed: each admin-api replica stamps its commands with its own clock, so a re-upload moments later on a
+replica whose clock is behind may carry an earlier time, and it is the admin's latest file."""
 
 
 @dataclass(frozen=True)
@@ -57,8 +62,8 @@ class Source:
     """An uploaded file's command waiting for its parse in the background: ``{"event_id", "command", "sent_at"}``
     (``sent_at``, the command's event time, is missing from those recorded by releases before it)."""
     file_sent_at: datetime | None = None
-    """The event time of the file command the source last took (its file indexed, refused or waiting); None when
-    taken by a release before it was kept."""
+    """The latest event time of the file commands the source took (its file indexed, refused or waiting); None
+    when taken by a release before it was kept."""
 
     @classmethod
     def implicit_knowledge_base(cls, account_id: str) -> Source:
@@ -82,7 +87,7 @@ class Source:
     def await_file(self, command: SourceCommand, event_id: str, *, at: datetime, sent_at: datetime) -> None:
         """An uploaded file was sent at ``sent_at`` (event time): the source waits for its parse in the background."""
         self._take(command, SourceState.PENDING, at)
-        self.file_sent_at = sent_at
+        self.note_file_sent(sent_at)
         self.pending_file = {
             "event_id": event_id,
             "command": command.model_dump(mode="json"),
@@ -90,20 +95,23 @@ class Source:
         }
 
     def note_file_sent(self, sent_at: datetime) -> None:
-        """The source takes a file command sent at ``sent_at`` (event time): none sent before it replaces its file."""
-        self.file_sent_at = sent_at
+        """The source takes a file command sent at ``sent_at`` (event time); ``file_sent_at`` never moves back."""
+        if self.file_sent_at is None or sent_at > self.file_sent_at:
+            self.file_sent_at = sent_at
 
-    def has_newer_file(self, sent_at: datetime) -> bool:
-        """Whether the source took a file sent at or after ``sent_at`` (an inline file command's event time), indexed
-        or waiting for its parse."""
-        if self.file_sent_at is not None and self.file_sent_at >= sent_at:
+    def has_newer_file(self, sent_at: datetime, *, inline: bool) -> bool:
+        """Whether the source took a file (indexed, refused or waiting) sent more than ``FILE_CLOCK_SKEW`` after
+        ``sent_at``, a file command's event time (``inline``: a file carried in the command)."""
+        waiting = None if self.pending_file is None else self.pending_file.get("sent_at")
+        if inline and self.pending_file is not None and waiting is None:
+            # Recorded by an older release: an upload by reference, which admin-api sends only since it stopped
+            # sending files inline. Against another upload nothing orders it: the command, arrived later, wins.
             return True
-        if self.pending_file is None:
-            return False
-        waiting = self.pending_file.get("sent_at")
-        # None: recorded by an older release, and an upload by reference, which admin-api sends only since it
-        # stopped sending files inline.
-        return waiting is None or datetime.fromisoformat(waiting) >= sent_at
+        newest = self.file_sent_at
+        if waiting is not None:
+            recorded = datetime.fromisoformat(waiting)  # by a release that did not keep file_sent_at yet
+            newest = recorded if newest is None else max(newest, recorded)
+        return newest is not None and sent_at < newest - FILE_CLOCK_SKEW
 
     def accept(self, command: SourceCommand, *, at: datetime) -> None:
         """The command's content was taken at once (a file, a short answer, a knowledge base)."""

@@ -152,14 +152,16 @@ class SourceCommands:
         await uow.documents.save_many([indexed_document(source, prepared, question)])
 
     async def _await_file(self, event: CloudEvent[SourceCommand]) -> None:
-        """Record the uploaded file on its source and hand the parse to the background."""
+        """Record the uploaded file on its source and hand the parse to the background, unless the source took a
+        file sent well after it."""
         command = event.data
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(self._consumer, event.id):
                 return
-            source = Source.from_command(
-                command, await uow.sources.get(command.account_id, command.source_id, for_update=True)
-            )
+            source = await self._file_source(uow, event)
+            if source is None:
+                await uow.commit()
+                return
             source.await_file(command, event.id, at=datetime.now(UTC), sent_at=event.time)
             await uow.sources.save(source)
             await stage_status(uow, source, state=SourceState.PENDING, cause=event.id)
@@ -168,7 +170,7 @@ class SourceCommands:
 
     async def _sync_inline_file(self, event: CloudEvent[SourceCommand]) -> None:
         """A file carried in the command (older commands, replayed by an operator): taken in the handler, unless the
-        source took a file sent at or after it (indexed or waiting for its parse)."""
+        source took a file sent well after it (indexed or waiting for its parse)."""
         command = event.data
         received = time.monotonic()
         document, error = await self._files.parse(event.id, command)
@@ -177,21 +179,30 @@ class SourceCommands:
             if not await uow.claim_event(self._consumer, event.id):
                 await uow.commit()
                 return
-            existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
-            if existing is not None and existing.has_newer_file(event.time):
-                # An old command replayed from a dead letter: the newer file, indexed or waiting, wins.
-                logger.info(
-                    "older inline file not taken: the source has a newer one", extra={"sent_at": str(event.time)}
-                )
+            source = await self._file_source(uow, event)
+            if source is None:
                 await uow.commit()
                 return
-            source = Source.from_command(command, existing)
             source.note_file_sent(event.time)
             state = await self._files.take(
                 uow, source, event_id=event.id, command=command, document=document, error=error, received=received
             )
             await uow.commit()
         SYNCS_FINISHED.labels(source_kind="file", state=state).inc()
+
+    @staticmethod
+    async def _file_source(uow: IngestionUnitOfWorkProtocol, event: CloudEvent[SourceCommand]) -> Source | None:
+        """The source a file command applies to, or None when it took a file sent well after the command (an older
+        command replayed from a dead letter: the admin's latest file stays the source's)."""
+        command = event.data
+        existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
+        if existing is not None and existing.has_newer_file(event.time, inline=command.upload is None):
+            logger.info(
+                "older file command not taken: the source has a newer file",
+                extra={"sent_at": str(event.time), "file_sent_at": str(existing.file_sent_at)},
+            )
+            return None
+        return Source.from_command(command, existing)
 
     async def _update(self, event: CloudEvent[SourceCommand]) -> None:
         command = event.data
