@@ -72,6 +72,10 @@ class FakeThreads:
         """Not needed: each message's ``receive`` does the work."""
         raise NotImplementedError
 
+    async def states(self, keys: Collection[ThreadKey]) -> dict[ThreadKey, ThreadState]:
+        """The stored state of each thread seen."""
+        return {key: self._tables.threads[key].state for key in keys if key in self._tables.threads}
+
     async def lock(self, account_id: str, thread_id: str) -> RoutedThread | None:
         """A copy of the thread, if routing saw it."""
         stored = self._tables.threads.get((account_id, thread_id))
@@ -121,10 +125,16 @@ class FakeLoads:
 
     def __init__(self, tables: Tables) -> None:
         self._tables = tables
+        self._first_hold_made = False
 
     async def hold_assignments(self, account_ids: Collection[str]) -> bool:
         """Nothing to wait for: one fake unit of work runs at a time."""
+        self._first_hold_made = True
         return True
+
+    def first_hold_made(self) -> bool:
+        """Whether ``hold_assignments`` was called in this unit of work."""
+        return self._first_hold_made
 
     async def loads(self, account_id: str) -> dict[LoadKey, int]:
         """The account's loads."""

@@ -172,7 +172,7 @@ def test_inbound_decision(
     ("deployed", "pause", "trigger", "mode"),
     list(itertools.product([True, False], PauseCause, [True, False], HandoffMode)),
 )
-def test_a_message_may_hand_off_exactly_when_it_does_in_some_state_of_its_thread(
+def test_a_message_may_hand_off_exactly_when_it_does_in_its_threads_state(
     deployed: bool, pause: PauseCause, trigger: bool, mode: HandoffMode
 ) -> None:
     person = PEOPLE[0]
@@ -182,8 +182,29 @@ def test_a_message_may_hand_off_exactly_when_it_does_in_some_state_of_its_thread
         if expected_inbound(state, deployed, pause, trigger, mode, person).outcome is Outcome.HANDED_OFF
     }
     deployment = situation(S.NEW, deployed, pause, mode, person).deployment
-    # Never less: the decision holds what a handoff needs before it reads the thread's state.
-    assert may_hand_off(deployment, pause, trigger_matched=trigger) is bool(hands_off)
+    for state in S:
+        assert may_hand_off(state, deployment, pause, trigger_matched=trigger) is (state in hands_off), state
+    # State unknown: never less than in any state, as the decision holds what a handoff needs first.
+    assert may_hand_off(None, deployment, pause, trigger_matched=trigger) is bool(hands_off)
+
+
+MESSAGES = list(itertools.product([True, False], [True, False], HandoffMode))
+"""A message's channel deployed or not, its trigger word matched or not, the channel's rule."""
+
+
+@pytest.mark.parametrize(("state", "pause"), list(itertools.product(S, PauseCause)))
+def test_a_message_decided_first_never_makes_a_later_one_of_its_thread_hand_off_where_it_would_not_have(
+    state: ThreadState, pause: PauseCause
+) -> None:
+    # A batch judges all of a thread's messages from the state read before the first of them is decided.
+    takers = (Person(seat=True, hours=True, available=True, full=False), PEOPLE[-1])
+    for (deployed, trigger, mode), person in itertools.product(MESSAGES, takers):
+        first = decide_inbound(situation(state, deployed, pause, mode, person), trigger_matched=trigger)
+        after = first.final_state or state
+        for later_deployed, later_trigger, later_mode in MESSAGES:
+            deployment = situation(state, later_deployed, pause, later_mode, person).deployment
+            if may_hand_off(after, deployment, pause, trigger_matched=later_trigger):
+                assert may_hand_off(state, deployment, pause, trigger_matched=later_trigger), (after, deployment)
 
 
 def test_a_handoff_passes_through_handoff_pending() -> None:

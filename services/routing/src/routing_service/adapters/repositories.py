@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +14,7 @@ from customer_agent_shared.events.channels import (
     TranscriptEntry,
 )
 from customer_agent_shared.persistence.unit_of_work import TransactionScopedRepository, WriteAtCommit, WritePending
-from sqlalchemy import BindParameter, Insert, and_, bindparam, exists, func, literal, select, update
+from sqlalchemy import BindParameter, Insert, and_, bindparam, exists, func, literal, select, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -190,6 +190,10 @@ _LOCK_THREAD = (
     .with_for_update()
 )
 
+_STATES = select(threads_table.c.account_id, threads_table.c.thread_id, threads_table.c.state).where(
+    tuple_(threads_table.c.account_id, threads_table.c.thread_id).in_(bindparam("keys", expanding=True))
+)
+
 _SAVED_COLUMNS = (
     "state",
     "assignee_kind",
@@ -271,6 +275,14 @@ class ThreadRepository(TransactionScopedRepository):
         for message, _ in ordered:
             key = ("received", message.account_id, message.thread_id, message.message_id)
             self._kept[key] = received.get((message.account_id, message.thread_id))  # None: received before
+
+    async def states(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], ThreadState]:
+        """The state of each of these (account, thread) routing has seen, read without locking the threads: it
+        may change before they are locked."""
+        if not keys:
+            return {}
+        rows = await self._session.execute(_STATES, {"keys": list(keys)})
+        return {(row.account_id, row.thread_id): ThreadState(row.state) for row in rows}
 
     async def lock(self, account_id: str, thread_id: str) -> RoutedThread | None:
         """The thread's row locked for this transaction, or None when routing never saw the thread."""

@@ -137,12 +137,21 @@ def decide_inbound(situation: Situation, *, trigger_matched: bool) -> Decision:
     )
 
 
-def may_hand_off(deployment: ChannelDeployment | None, pause: PauseCause, *, trigger_matched: bool) -> bool:
-    """Whether ``decide_inbound`` hands off a message in some state of its thread: known before the thread is
-    read, so its decision may take what a handoff needs before anything else."""
-    if deployment is None or pause is not PauseCause.NONE:
-        return True  # a new thread is handed off
-    return trigger_matched and deployment.handoff.mode is not HandoffMode.STAY_ASSIGNED
+def may_hand_off(
+    state: ThreadState | None, deployment: ChannelDeployment | None, pause: PauseCause, *, trigger_matched: bool
+) -> bool:
+    """Whether ``decide_inbound`` hands off a message of a thread in ``state`` (None: in some state).
+
+    Judged from a state read before the thread is locked, so that the decision can take what a handoff needs
+    before anything else. It also holds for a message decided after others of its thread: none of them moves
+    the thread to a state in which a message hands off that would not have in the state before.
+    """
+    if state in HUMAN_SIDE:
+        return False
+    if state is not ThreadState.AGENT and (deployment is None or pause is not PauseCause.NONE):
+        return True  # a new thread the agent cannot take
+    rule = deployment.handoff if deployment is not None else DEFAULT_RULE
+    return trigger_matched and rule.mode is not HandoffMode.STAY_ASSIGNED
 
 
 def decide_handoff_request(situation: Situation, reason: HandoffReason) -> Decision:

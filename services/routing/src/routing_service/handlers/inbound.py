@@ -14,9 +14,11 @@ from routing_service.adapters.account_cache import AccountView
 from routing_service.domain.decisions import Decision, Outcome, Situation, decide_inbound, may_hand_off
 from routing_service.domain.handoff import People
 from routing_service.domain.model import RoutedThread
+from routing_service.domain.ownership import ThreadState
 from routing_service.handlers.base import RoutingUseCase
 from routing_service.handlers.effects import Cause, carry_out, count_decision, hold_assignments, people_to_assign
 from routing_service.handlers.tenancy import require_matching_account
+from routing_service.handlers.types import RoutingUnitOfWorkProtocol
 from routing_service.metrics import DECISION_SECONDS, DUPLICATE_MESSAGES
 
 logger = logging.getLogger(__name__)
@@ -29,21 +31,16 @@ class RouteInboundMessage(RoutingUseCase):
     lock the thread, decide, stage events, commit."""
 
     async def prepare(self, events: Sequence[CloudEvent[MessageReceived]]) -> None:
-        """Ahead of a batch, inside its transaction: hold the assignments of every account one of its messages
-        may hand off in, then receive the first message of each of its threads, all in one statement (a later
-        message of a thread is received by its own ``handle``)."""
+        """Ahead of a batch, inside its transaction: hold the assignments of every account in which one of its
+        messages hands its thread off (``_assigning``), then receive the first message of each of its threads,
+        all in one statement (a later message of a thread is received by its own ``handle``)."""
         # ``handle`` refuses a message naming another account than its event: nothing to prepare for it.
         messages = [event.data for event in events if event.accountid == event.data.account_id]
         firsts: dict[tuple[str, str], MessageReceived] = {}
         for message in messages:
             firsts.setdefault((message.account_id, message.thread_id), message)
         async with self._unit_of_work() as uow:
-            assigning = {
-                message.account_id
-                for message in messages
-                if _may_hand_off(await self._directory.get(uow.accounts, message.account_id), message)
-            }
-            await hold_assignments(uow, assigning)  # before the threads' rows are locked
+            await hold_assignments(uow, await self._assigning(uow, messages))  # before the threads' rows are locked
             await uow.threads.receive_many([(message, message.sent_at) for message in firsts.values()], self._clock())
 
     async def handle(self, event: CloudEvent[MessageReceived]) -> Decision | None:
@@ -55,8 +52,8 @@ class RouteInboundMessage(RoutingUseCase):
             if not await uow.claim_event(self._consumer, event.id):
                 return None
             account = await self._directory.get(uow.accounts, message.account_id)
-            # Before the thread's row is locked; in a batch, ``prepare`` held them already.
-            await hold_assignments(uow, [message.account_id] if _may_hand_off(account, message) else [])
+            if not uow.loads.first_hold_made():  # else a batch's ``prepare`` made it, for all its messages
+                await hold_assignments(uow, await self._assigning(uow, [message]))  # before the row is locked
             thread = await uow.threads.receive(message, sent_at=message.sent_at, now=received_at)
             if thread is None:  # the same message re-published under another event id
                 uow.after_commit(DUPLICATE_MESSAGES.inc)
@@ -87,6 +84,26 @@ class RouteInboundMessage(RoutingUseCase):
         )
         return decision
 
+    async def _assigning(self, uow: RoutingUnitOfWorkProtocol, messages: Sequence[MessageReceived]) -> set[str]:
+        """The accounts in which one of these messages may hand its thread off, judged from the state of its
+        thread read now, without locking it (a thread not seen yet is new).
+
+        Its state may change before the thread is locked (an inbox event closes it): a handoff then not foreseen
+        takes the account only if it is free (``people_to_assign``); else the batch is redone event by event, or
+        the event retried, each reading the state again first.
+        """
+        candidates: list[tuple[AccountView, MessageReceived]] = []
+        for message in messages:
+            account = await self._directory.get(uow.accounts, message.account_id)
+            if _may_hand_off(account, message, None):  # most messages hand off in no state: nothing to read
+                candidates.append((account, message))
+        states = await uow.threads.states({(message.account_id, message.thread_id) for _, message in candidates})
+        return {
+            message.account_id
+            for account, message in candidates
+            if _may_hand_off(account, message, states.get((message.account_id, message.thread_id), ThreadState.NEW))
+        }
+
     def _decide(
         self, account: AccountView, thread: RoutedThread, message: MessageReceived, people: People, now: datetime
     ) -> Decision:
@@ -107,7 +124,7 @@ class RouteInboundMessage(RoutingUseCase):
         return max(0.0, (self._clock() - start).total_seconds())
 
 
-def _may_hand_off(account: AccountView, message: MessageReceived) -> bool:
-    """Whether the message may hand its thread off, whatever the thread's state."""
+def _may_hand_off(account: AccountView, message: MessageReceived, state: ThreadState | None) -> bool:
+    """Whether the message hands its thread off in ``state`` (None: in some state)."""
     trigger_matched = account.triggers.match(message.text) is not None
-    return may_hand_off(account.deployment(message.channel), account.pause, trigger_matched=trigger_matched)
+    return may_hand_off(state, account.deployment(message.channel), account.pause, trigger_matched=trigger_matched)

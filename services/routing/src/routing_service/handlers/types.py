@@ -29,6 +29,10 @@ class ThreadStore(Protocol):
         """``receive`` ahead for the first message of several threads (with their sent_at)."""
         ...
 
+    async def states(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], ThreadState]:
+        """The state of each of these (account, thread) routing has seen, read without locking them."""
+        ...
+
     async def lock(self, account_id: str, thread_id: str) -> RoutedThread | None:
         """The thread locked for this transaction; None when routing never saw it."""
         ...
@@ -73,6 +77,10 @@ class LoadStore(Protocol):
         reading the loads a decision compares with capacities. The transaction's first call, which must come
         before it locks any row, waits for them (True); a later one only takes those free at once (False when
         one is not)."""
+        ...
+
+    def first_hold_made(self) -> bool:
+        """Whether this transaction made its first ``hold_assignments`` call (the one that may wait)."""
         ...
 
     async def loads(self, account_id: str) -> dict[LoadKey, int]:
