@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 from conversation_service.bootstrap import ConversationService, build_service
+from conversation_service.domain import texts
 from conversation_service.handlers.replies import Reply
 from conversation_service.settings import ConversationSettings
 from customer_agent_shared.clients import create_opensearch_client
@@ -114,6 +115,9 @@ async def test_a_strict_account_declines_what_an_account_with_the_default_answer
     assert answered.citations[0].url == PASSWORD_URL
     declined = await ask(service, STRICT)
     assert (declined.outcome, declined.kind) == ("rephrase", OutboundKind.REPHRASE_REQUEST)
+    # Declined only by the strict threshold, the question is near its answer: the request offers the page.
+    assert declined.text == f"{texts.REPHRASE_REQUEST['en']}\n{texts.RELATED_PAGES['en']}"
+    assert declined.citations[0].url == PASSWORD_URL
 
     assert (await preview(service, DEFAULT)).kind is OutboundKind.ANSWER
     assert (await preview(service, STRICT)).kind is OutboundKind.REPHRASE_REQUEST
@@ -129,8 +133,8 @@ async def test_clearing_the_threshold_brings_back_the_default(service: Conversat
 
 async def test_the_languages_of_the_account_messages_settle_a_danish_question(service: ConversationService) -> None:
     account = unique_name("acc-languages")
-    texts = dict.fromkeys(("available", "away", "at_capacity", "outside_hours", "handoff_unavailable"), "…")
-    messages = {language: AvailabilityMessages(**texts) for language in ("da-DK", "en")}
+    placeholders = dict.fromkeys(("available", "away", "at_capacity", "outside_hours", "handoff_unavailable"), "…")
+    messages = {language: AvailabilityMessages(**placeholders) for language in ("da-DK", "en")}
     snapshot = AgentConfigSnapshot(
         account_id=account, version=1, updated_at=datetime.now(UTC), handoff=HandoffSettings(messages=messages)
     )
@@ -169,11 +173,9 @@ async def test_a_replay_judges_the_logged_questions_under_the_live_and_the_draft
     assert [oldest.text, newest.text] == asked[:2]
     assert (oldest.live.kind, oldest.live.answered) == (OutboundKind.ANSWER, True)
     assert oldest.live.citations[0].url == PASSWORD_URL
-    assert (oldest.draft.kind, oldest.draft.answered, oldest.draft.citations) == (
-        OutboundKind.REPHRASE_REQUEST,
-        False,
-        [],
-    )
+    assert (oldest.draft.kind, oldest.draft.answered) == (OutboundKind.REPHRASE_REQUEST, False)
+    # Declined only by the draft's threshold, it is near its answer: the rephrase request offers the page.
+    assert oldest.draft.citations[0].url == PASSWORD_URL
     # Live, the unanswerable question is the first miss; under the draft the second in a row: a person.
     assert (newest.live.kind, newest.live.handoff_reason) == (OutboundKind.REPHRASE_REQUEST, None)
     assert newest.draft.handoff_reason == "cannot_answer"
