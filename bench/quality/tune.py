@@ -76,9 +76,10 @@ async def main() -> int:
         "--without-dictionaries", action="store_true", help="experiment: the support glossary alone translates"
     )
     args = parser.parse_args()
-    lexicon = read_lexicon(ConversationSettings().dictionary_dir)
     if args.without_lexicon or args.without_dictionaries:
         lexicon = NO_LEXICON if args.without_lexicon else GLOSSARY_ONLY
+    else:
+        lexicon = read_lexicon(ConversationSettings().dictionary_dir)
     state = State.load(args.reuse)
     questions = [item for item in load_questions() if item.split == "dev"]
     embedder = BuiltinEmbedder()

@@ -38,8 +38,8 @@ FREEDICT_NAMES = {
     "fi": "fin",
 }
 # The first senses of an entry are its common ones; later ones add rare meanings that mislead a search.
-MAX_SENSES = 3
-MAX_ENGLISH_WORDS = 6
+_MAX_SENSES = 3
+_MAX_ENGLISH_WORDS = 6
 _MAX_ENTRY_BYTES = 4096
 # Some dictionaries follow a translation with a definition in the source language (fin-eng): a line
 # of many words is a definition or an example, and a translation is a few words, not a sentence.
@@ -107,13 +107,13 @@ def english_words(entry: str) -> tuple[str, ...]:
             continue
         for translation in re.split(r"[,;]", sense):
             translated = words(translation)
-            if not translated or len(translated) > _MAX_TRANSLATION_WORDS or senses >= MAX_SENSES:
+            if not translated or len(translated) > _MAX_TRANSLATION_WORDS:
                 continue
+            found.update((word, None) for word in translated if len(word) >= 3 and word not in _ENGLISH_STOP_WORDS)
             senses += 1
-            for word in translated:
-                if len(word) >= 3 and word not in _ENGLISH_STOP_WORDS:
-                    found.setdefault(word, None)
-    return tuple(found)[:MAX_ENGLISH_WORDS]
+            if senses == _MAX_SENSES:
+                return tuple(found)[:_MAX_ENGLISH_WORDS]
+    return tuple(found)[:_MAX_ENGLISH_WORDS]
 
 
 def _entries(index_path: Path, dictionary_path: Path) -> Iterator[tuple[str, str]]:
@@ -138,7 +138,7 @@ def read_freedict(index_path: Path, dictionary_path: Path) -> WordTable:
     rows: dict[str, tuple[str, ...]] = {}
     for headword, entry in _entries(index_path, dictionary_path):
         if english := english_words(entry):
-            rows[headword] = tuple(dict.fromkeys(rows.get(headword, ()) + english))[:MAX_ENGLISH_WORDS]
+            rows[headword] = tuple(dict.fromkeys(rows.get(headword, ()) + english))[:_MAX_ENGLISH_WORDS]
     return WordTable(rows)
 
 
@@ -162,17 +162,12 @@ def read_dictionaries(directory: Path) -> dict[str, WordTable]:
     return tables
 
 
-def read_lexicon(directory: str) -> Lexicon:
-    """A lexicon of the dictionaries in ``directory``, read in the calling thread (benchmarks, tools)."""
-    return Lexicon(read_dictionaries(Path(directory)) if directory else {})  # with the support glossary
-
-
-async def load_dictionaries(lexicon: Lexicon, directory: str) -> None:
-    """Add the dictionaries in ``directory`` to ``lexicon`` off the event loop; say which are missing."""
+def fill_lexicon(lexicon: Lexicon, directory: str) -> None:
+    """Add the dictionaries in ``directory`` to ``lexicon`` in the calling thread; say which are missing."""
     if not directory:
         logger.info("bilingual dictionaries off (CONVERSATION_DICTIONARY_DIR is empty)")
         return
-    tables = await asyncio.to_thread(read_dictionaries, Path(directory))
+    tables = read_dictionaries(Path(directory))
     for language, table in tables.items():
         lexicon.add(language, table)
         metrics.DICTIONARY_HEADWORDS.labels(language=language).set(len(table))
@@ -184,3 +179,15 @@ async def load_dictionaries(lexicon: Lexicon, directory: str) -> None:
             extra={"languages": missing, "directory": directory, "install": f"apt-get install {packages}"},
         )
     logger.info("bilingual dictionaries loaded", extra={"languages": sorted(tables)})
+
+
+def read_lexicon(directory: str) -> Lexicon:
+    """The support glossary and the dictionaries in ``directory``, read in the calling thread (benchmarks, tools)."""
+    lexicon = Lexicon()
+    fill_lexicon(lexicon, directory)
+    return lexicon
+
+
+async def load_dictionaries(lexicon: Lexicon, directory: str) -> None:
+    """Add the dictionaries in ``directory`` to ``lexicon`` off the event loop (the service's start-up step)."""
+    await asyncio.to_thread(fill_lexicon, lexicon, directory)

@@ -151,6 +151,8 @@ class Lexicon:
         """English words of a question's terms and of the multi-word entries in its text (the first
         ``MAX_TRANSLATED_WORDS`` of each); a term inside such an entry takes the entry's words ('mot' in
         'mot de passe' means password, not word)."""
+        if self._sources(language) == (None, None):  # English, or a language with neither source
+            return {}, ()
         phrases = self.translate_phrases(words(text)[:MAX_TRANSLATED_WORDS], language)
         translations = self.english_terms(terms[:MAX_TRANSLATED_WORDS], language)
         looked_up = set(terms[:MAX_TRANSLATED_WORDS])
