@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -26,6 +27,15 @@ logger = logging.getLogger(__name__)
 MAX_SENT_AT_AGE = timedelta(minutes=5)
 
 
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    """A message with its account and whether it names a handoff trigger, each looked up once."""
+
+    message: MessageReceived
+    account: AccountView
+    trigger_matched: bool
+
+
 class RouteInboundMessage(RoutingUseCase):
     """One short transaction per message: claim, hold the account's assignments if it may hand off, store,
     lock the thread, decide, stage events, commit."""
@@ -40,7 +50,8 @@ class RouteInboundMessage(RoutingUseCase):
         for message in messages:
             firsts.setdefault((message.account_id, message.thread_id), message)
         async with self._unit_of_work() as uow:
-            await hold_assignments(uow, await self._assigning(uow, messages))  # before the threads' rows are locked
+            judged = [await self._judge(uow, message) for message in messages]
+            await hold_assignments(uow, await self._assigning(uow, judged))  # before the threads' rows are locked
             await uow.threads.receive_many([(message, message.sent_at) for message in firsts.values()], self._clock())
 
     async def handle(self, event: CloudEvent[MessageReceived]) -> Decision | None:
@@ -51,19 +62,20 @@ class RouteInboundMessage(RoutingUseCase):
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(self._consumer, event.id):
                 return None
-            account = await self._directory.get(uow.accounts, message.account_id)
+            judged = await self._judge(uow, message)
+            account = judged.account
             if not uow.loads.first_hold_made():  # else a batch's ``prepare`` made it, for all its messages
-                await hold_assignments(uow, await self._assigning(uow, [message]))  # before the row is locked
+                await hold_assignments(uow, await self._assigning(uow, [judged]))  # before the row is locked
             thread = await uow.threads.receive(message, sent_at=message.sent_at, now=received_at)
             if thread is None:  # the same message re-published under another event id
                 uow.after_commit(DUPLICATE_MESSAGES.inc)
                 await uow.commit()
                 logger.info("message already routed", extra={"message_id": message.message_id})
                 return None
-            decision = self._decide(account, thread, message, People.of([], [], {}), received_at)
+            decision = self._decide(judged, thread, People.of([], [], {}), received_at)
             if decision.outcome is Outcome.HANDED_OFF:  # only now is the load of people worth reading
                 people = await people_to_assign(uow, account, message.account_id)
-                decision = self._decide(account, thread, message, people, received_at)
+                decision = self._decide(judged, thread, people, received_at)
             cause = Cause(
                 event_id=event.id,
                 event_type=event.type,
@@ -84,7 +96,12 @@ class RouteInboundMessage(RoutingUseCase):
         )
         return decision
 
-    async def _assigning(self, uow: RoutingUnitOfWorkProtocol, messages: Sequence[MessageReceived]) -> set[str]:
+    async def _judge(self, uow: RoutingUnitOfWorkProtocol, message: MessageReceived) -> _Judged:
+        """The message with its account's view and whether it names a trigger, read once for its whole routing."""
+        account = await self._directory.get(uow.accounts, message.account_id)
+        return _Judged(message, account, trigger_matched=account.triggers.match(message.text) is not None)
+
+    async def _assigning(self, uow: RoutingUnitOfWorkProtocol, messages: Sequence[_Judged]) -> set[str]:
         """The accounts in which one of these messages may hand its thread off, judged from the state of its
         thread read now, without locking it (a thread not seen yet is new).
 
@@ -92,31 +109,27 @@ class RouteInboundMessage(RoutingUseCase):
         takes the account only if it is free (``people_to_assign``); else the batch is redone event by event, or
         the event retried, each reading the state again first.
         """
-        candidates: list[tuple[AccountView, MessageReceived]] = []
-        for message in messages:
-            account = await self._directory.get(uow.accounts, message.account_id)
-            if _may_hand_off(account, message, None):  # most messages hand off in no state: nothing to read
-                candidates.append((account, message))
-        states = await uow.threads.states({(message.account_id, message.thread_id) for _, message in candidates})
+        # Most messages hand off in no state: nothing to read for them.
+        candidates = [judged for judged in messages if _may_hand_off(judged, None)]
+        states = await uow.threads.states({_thread_key(judged) for judged in candidates})
         return {
-            message.account_id
-            for account, message in candidates
-            if _may_hand_off(account, message, states.get((message.account_id, message.thread_id), ThreadState.NEW))
+            judged.message.account_id
+            for judged in candidates
+            if _may_hand_off(judged, states.get(_thread_key(judged), ThreadState.NEW))
         }
 
-    def _decide(
-        self, account: AccountView, thread: RoutedThread, message: MessageReceived, people: People, now: datetime
-    ) -> Decision:
+    def _decide(self, judged: _Judged, thread: RoutedThread, people: People, now: datetime) -> Decision:
         # Who is available is judged now, on routing's clock: sent_at is the provider's and may be long past
         # (a queued message) or skewed; it stays the message's own time in the transcript and the latency.
+        account = judged.account
         situation = Situation(
             state=thread.state,
-            deployment=account.deployment(message.channel),
+            deployment=account.deployment(judged.message.channel),
             pause=account.pause,
             people=people,
             at=now,
         )
-        return decide_inbound(situation, trigger_matched=account.triggers.match(message.text) is not None)
+        return decide_inbound(situation, trigger_matched=judged.trigger_matched)
 
     def _latency(self, message: MessageReceived, received_at: datetime) -> float:
         sent_at = message.sent_at
@@ -124,7 +137,12 @@ class RouteInboundMessage(RoutingUseCase):
         return max(0.0, (self._clock() - start).total_seconds())
 
 
-def _may_hand_off(account: AccountView, message: MessageReceived, state: ThreadState | None) -> bool:
+def _may_hand_off(judged: _Judged, state: ThreadState | None) -> bool:
     """Whether the message hands its thread off in ``state`` (None: in some state)."""
-    trigger_matched = account.triggers.match(message.text) is not None
-    return may_hand_off(state, account.deployment(message.channel), account.pause, trigger_matched=trigger_matched)
+    account = judged.account
+    deployment = account.deployment(judged.message.channel)
+    return may_hand_off(state, deployment, account.pause, trigger_matched=judged.trigger_matched)
+
+
+def _thread_key(judged: _Judged) -> tuple[str, str]:
+    return judged.message.account_id, judged.message.thread_id
