@@ -8,7 +8,7 @@ from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from billing_service.adapters.repositories import RecordedEntry
+from billing_service.adapters.repositories import AccountCounts, RecordedEntry
 from billing_service.domain.ledger import CreditAccount, EntryKey, EntryKind, LedgerEntry
 from billing_service.domain.pricing import ThreadFacts, counts_as_resolution
 from customer_agent_shared.events.billing import PricingRule
@@ -58,16 +58,13 @@ class FakeAccounts:
         """Accounts whose period has ended, but ``skip`` (no other transaction here)."""
         return [account_id for account_id in self._due(now) if account_id not in skip][:limit]
 
-    async def count_due_for_reset(self, now: datetime) -> int:
-        """How many accounts' periods have ended."""
-        return len(self._due(now))
+    async def count(self, now: datetime) -> AccountCounts:
+        """Accounts out of credits and accounts whose period has ended."""
+        exhausted = sum(1 for account in self._tables.accounts.values() if account.exhausted)
+        return AccountCounts(exhausted=exhausted, due_for_reset=len(self._due(now)))
 
     def _due(self, now: datetime) -> list[str]:
         return sorted(account_id for account_id, account in self._tables.accounts.items() if account.reset_at <= now)
-
-    async def count_exhausted(self) -> int:
-        """Accounts out of credits."""
-        return sum(1 for account in self._tables.accounts.values() if account.exhausted)
 
 
 class FakeLedger:

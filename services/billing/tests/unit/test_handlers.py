@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from billing_service.adapters.repositories import AccountCounts
 from billing_service.domain.ledger import EntryKind
 from billing_service.handlers.commands import CreditCommands
 from billing_service.handlers.ledger_writer import LedgerPolicy
@@ -233,10 +234,10 @@ async def test_a_pass_whose_gauges_cannot_be_counted_ends_normally_and_the_gauge
     await billing.command("buy-1", credits=5)
     ACCOUNTS_DUE_FOR_RESET.set(7)  # as counted by an earlier pass
 
-    async def database_gone(accounts: FakeAccounts, now: datetime) -> int:
+    async def database_gone(accounts: FakeAccounts, now: datetime) -> AccountCounts:
         raise ConnectionRefusedError("database gone")
 
-    monkeypatch.setattr(FakeAccounts, "count_due_for_reset", database_gone)
+    monkeypatch.setattr(FakeAccounts, "count", database_gone)
     failures = sample("customer_agent_billing_scheduler_pass_failures_total")
     billing.now = datetime(2026, 12, 1, 1, tzinfo=UTC)
     assert await billing.scheduler().run_once() == 1  # the reset

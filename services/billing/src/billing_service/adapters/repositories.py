@@ -36,6 +36,14 @@ class RecordedEntry:
     note: str | None
 
 
+@dataclass(frozen=True)
+class AccountCounts:
+    """How many accounts are exhausted and how many are past their reset date, counted together."""
+
+    exhausted: int
+    due_for_reset: int
+
+
 def _account_values(account: CreditAccount) -> dict[str, object]:
     return {
         "plan": account.plan.model_dump(mode="json"),
@@ -197,19 +205,17 @@ class AccountRepository(TransactionScopedRepository):
         )
         return [self._keep(_account(row)).account_id for row in rows]
 
-    async def count_due_for_reset(self, now: datetime) -> int:
-        """How many accounts' reset dates have passed."""
-        count = await self._session.scalar(
-            select(func.count()).select_from(accounts_table).where(accounts_table.c.reset_at <= now)
-        )
-        return int(count or 0)
-
-    async def count_exhausted(self) -> int:
-        """How many accounts are exhausted now."""
-        count = await self._session.scalar(
-            select(func.count()).select_from(accounts_table).where(accounts_table.c.exhausted)
-        )
-        return int(count or 0)
+    async def count(self, now: datetime) -> AccountCounts:
+        """How many accounts are exhausted now and how many reset dates have passed, in one scan."""
+        counts = (
+            await self._session.execute(
+                select(
+                    func.count().filter(accounts_table.c.exhausted),
+                    func.count().filter(accounts_table.c.reset_at <= now),
+                ).select_from(accounts_table)
+            )
+        ).one()
+        return AccountCounts(exhausted=int(counts[0] or 0), due_for_reset=int(counts[1] or 0))
 
 
 class LedgerRepository:

@@ -134,13 +134,12 @@ class BillingScheduler:
         database is down), the gauges keep their last values and the failed passes counter tells."""
         try:
             async with self._unit_of_work() as uow:
-                exhausted = await uow.accounts.count_exhausted()
-                due = await uow.accounts.count_due_for_reset(now)
+                counts = await uow.accounts.count(now)
         except Exception:
             logger.warning("billing scheduler gauges not refreshed", exc_info=True)
             return
-        EXHAUSTED_ACCOUNTS.set(exhausted)
-        ACCOUNTS_DUE_FOR_RESET.set(due)
+        EXHAUSTED_ACCOUNTS.set(counts.exhausted)
+        ACCOUNTS_DUE_FOR_RESET.set(counts.due_for_reset)
 
     async def _reset_due(self, now: datetime, *, deadline: float) -> tuple[int, bool]:
         """Reset due accounts a batch per transaction while full batches come back and time is left;

@@ -10,7 +10,7 @@ from typing import Protocol
 from customer_agent_shared.persistence.retention import LockingUnitOfWork
 from customer_agent_shared.persistence.unit_of_work_protocol import UnitOfWorkProtocol
 
-from billing_service.adapters.repositories import RecordedEntry
+from billing_service.adapters.repositories import AccountCounts, RecordedEntry
 from billing_service.domain.ledger import CreditAccount, EntryKey, LedgerEntry
 from billing_service.domain.pricing import ThreadFacts
 
@@ -39,12 +39,8 @@ class AccountStore(Protocol):
         transaction holds."""
         ...
 
-    async def count_due_for_reset(self, now: datetime) -> int:
-        """How many accounts' periods have ended."""
-        ...
-
-    async def count_exhausted(self) -> int:
-        """How many accounts are out of credits."""
+    async def count(self, now: datetime) -> AccountCounts:
+        """How many accounts are out of credits and how many periods have ended, read together."""
         ...
 
 
