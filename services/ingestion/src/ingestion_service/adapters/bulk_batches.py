@@ -15,7 +15,8 @@ from customer_agent_shared.messaging.failures import PermanentHandlerError
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import TransportError
 
-MIB = 1024 * 1024
+from ingestion_service.adapters.parse_limits import MIB
+
 DEFAULT_BULK_MAX_BYTES = 5 * MIB
 TOO_LARGE = 413
 

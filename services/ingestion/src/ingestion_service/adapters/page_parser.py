@@ -11,8 +11,8 @@ from ingestion_service.adapters.language import detect_language
 from ingestion_service.adapters.safe_http import FetchResult
 from ingestion_service.adapters.text_decoding import decode_page
 from ingestion_service.domain.chunking import content_hash
-from ingestion_service.domain.documents import ParsedDocument, Section
-from ingestion_service.domain.file_types import looks_binary, sniff
+from ingestion_service.domain.documents import ParsedDocument, Section, document_from_json
+from ingestion_service.domain.file_types import binary_content
 from ingestion_service.domain.urls import resolve_link, same_site
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", ""})
@@ -50,7 +50,7 @@ def _refusal(url: str, result: FetchResult) -> PageOutcome | None:
     """The failed outcome of a page that is not of a type the crawler reads, or binary data served as text."""
     if result.content_type not in HTML_TYPES | TEXT_TYPES:
         reason = f"unsupported content type {result.content_type!r}"
-    elif what := sniff(result.body) or ("binary data" if looks_binary(result.body) else None):
+    elif what := binary_content(result.body):
         reason = f"served as {result.content_type or 'text'} but its content is {what}"
     else:
         return None
@@ -108,6 +108,5 @@ def outcome_from_json(answer: dict[str, Any]) -> PageOutcome:
     """A page outcome from the JSON object a page worker answers (the outcome as orjson writes it)."""
     document = answer.pop("document")
     if document is not None:
-        sections = [Section(**section) for section in document.pop("sections")]
-        document = ParsedDocument(sections=sections, **document)
+        document = document_from_json(document)
     return PageOutcome(kind=PageKind(answer.pop("kind")), document=document, **answer)

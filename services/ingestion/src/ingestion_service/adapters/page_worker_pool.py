@@ -22,7 +22,7 @@ from ingestion_service.adapters.page_parser import PageKind, PageOutcome, outcom
 from ingestion_service.adapters.page_worker import LENGTH, frame, near_limit, respond
 from ingestion_service.adapters.safe_http import FetchResult
 from ingestion_service.adapters.sitemaps import Sitemap
-from ingestion_service.domain.documents import DocumentRefused, ParsedDocument, Section
+from ingestion_service.domain.documents import DocumentRefused, ParsedDocument, document_from_json
 from ingestion_service.domain.robots import SiteRobots
 
 logger = logging.getLogger(__name__)
@@ -218,8 +218,7 @@ class PageWorkers:
             raise DocumentRefused(f"its HTML {error}", failure_type="timeout") from error
         except WorkerOutOfMemory as error:
             raise DocumentRefused(f"its HTML: {error}", failure_type="memory") from error
-        sections = [Section(**section) for section in answer.pop("sections")]
-        return ParsedDocument(sections=sections, **answer)
+        return document_from_json(answer)
 
     async def robots(self, body: bytes, user_agent: str) -> SiteRobots:
         """A site's robots.txt (``body``, already capped) as the crawl holds it."""

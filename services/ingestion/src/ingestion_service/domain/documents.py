@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,12 @@ class ParsedDocument:
     def is_empty(self) -> bool:
         """True when there is no text worth indexing."""
         return not self.text.strip()
+
+
+def document_from_json(data: dict[str, Any]) -> ParsedDocument:
+    """A document from its JSON object (the dataclass as orjson writes it, e.g. a page worker's answer)."""
+    fields = {name: value for name, value in data.items() if name != "sections"}
+    return ParsedDocument(sections=[Section(**section) for section in data["sections"]], **fields)
 
 
 class DocumentRefused(Exception):

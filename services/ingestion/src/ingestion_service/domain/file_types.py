@@ -55,6 +55,11 @@ def looks_binary(content: bytes) -> bool:
     return controls / len(head) > 0.05
 
 
+def binary_content(content: bytes) -> str | None:
+    """What the bytes are when they are not text: a known binary format's name, else "binary data" or None."""
+    return sniff(content) or ("binary data" if looks_binary(content) else None)
+
+
 def check_file(filename: str, content: bytes) -> str:
     """Return the file's type (its extension) or raise ``DocumentRefused`` with the reason."""
     extension = extension_of(filename)
@@ -79,9 +84,9 @@ def check_file(filename: str, content: bytes) -> str:
                 f"{filename!r} is not a PDF: its content is {actual or 'missing the %PDF- header'}",
                 failure_type="renamed_binary",
             )
-    elif actual is not None or looks_binary(content):
+    elif what := binary_content(content):
         raise DocumentRefused(
-            f"{filename!r} is not a .{extension} text file: its content is {actual or 'binary data'}",
+            f"{filename!r} is not a .{extension} text file: its content is {what}",
             failure_type="renamed_binary",
         )
     return extension
