@@ -13,14 +13,15 @@ DataT = TypeVar("DataT", bound=BaseModel)
 CLOUDEVENTS_JSON = "application/cloudevents+json"
 
 
-def _as_utc_when_naive(moment: datetime) -> datetime:
-    # RFC 3339, which CloudEvents prescribes, wants the offset, but contract v1 never said so and producers
-    # sent times without one, which services read as UTC. Refusing them now would dead-letter messages
-    # that a replay (the same bytes) could never bring back; so they are still read as UTC, in one place.
+def as_utc(moment: datetime) -> datetime:
+    """The moment as it is when it has a UTC offset; a naive one (without an offset) read as UTC."""
     return moment if moment.utcoffset() is not None else moment.replace(tzinfo=UTC)
 
 
-Timestamp = Annotated[datetime, AfterValidator(_as_utc_when_naive)]
+# RFC 3339, which CloudEvents prescribes, wants the offset, but contract v1 never said so and producers
+# sent times without one, which services read as UTC. Refusing them now would dead-letter messages
+# that a replay (the same bytes) could never bring back; so they are still read as UTC, in one place.
+Timestamp = Annotated[datetime, AfterValidator(as_utc)]
 """A moment in an event (the envelope's ``time`` and every time in ``data``), always timezone-aware: a time
 written without a UTC offset is read as UTC, by every service alike."""
 

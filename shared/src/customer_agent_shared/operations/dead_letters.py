@@ -29,6 +29,7 @@ from customer_agent_shared.events.envelope import (
     CloudEvent,
     EventParseError,
     RawCloudEvent,
+    as_utc,
     make_event,
     parse_envelope,
 )
@@ -183,7 +184,7 @@ def parse_since(text: str) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError as error:
         raise ValueError(f"{text!r} is not an ISO 8601 date or time, e.g. 2026-05-01T12:00:00Z") from error
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return as_utc(moment)
 
 
 class Verdict(StrEnum):
