@@ -3,6 +3,7 @@ and a table of greetings their use cases write."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from customer_agent_shared.persistence.database import create_session_factory, ensure_schema
@@ -42,6 +43,18 @@ class Store:
                 select(self.greetings.c.text, text("xmin::text")).order_by(self.greetings.c.id)
             )
             return [(row[0], row[1]) for row in result.all()]
+
+    async def texts(self) -> dict[int, str]:
+        """Each greeting's text, by id."""
+        async with self.sessions() as session:
+            rows = await session.execute(select(self.greetings.c.id, self.greetings.c.text))
+            return {row[0]: row[1] for row in rows}
+
+    async def outbox_texts(self) -> list[str]:
+        """The text of each greeting event in the outbox, in the order they were staged."""
+        async with self.sessions() as session:
+            payloads = (await session.scalars(select(self.outbox.c.payload).order_by(self.outbox.c.id))).all()
+        return [json.loads(payload)["data"]["text"] for payload in payloads]
 
     async def outbox_transactions(self) -> set[str]:
         """Ids of the transactions that staged the outbox rows."""

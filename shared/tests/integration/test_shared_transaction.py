@@ -3,8 +3,6 @@ at commit, after-commit actions, the transaction cache and replaceable staged st
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from customer_agent_shared.events.envelope import CloudEvent, make_event
 from customer_agent_shared.persistence.unit_of_work import UncommittedJoinedWorkError, shared_transaction
@@ -28,12 +26,6 @@ async def test_a_joined_unit_of_work_that_claims_without_committing_fails_the_ba
         assert await uow.claim_event(CONSUMER, "event-1")
 
 
-async def _texts(store: Store) -> dict[int, str]:
-    async with store.sessions() as session:
-        rows = await session.execute(select(store.greetings.c.id, store.greetings.c.text))
-        return {row[0]: row[1] for row in rows}
-
-
 async def test_writes_at_commit_run_once_at_the_shared_commit_and_the_last_per_key_wins(store: Store) -> None:
     async with store.unit_of_work() as uow:
         await uow.session.execute(store.greetings.insert(), [{"id": 1, "text": "a"}, {"id": 2, "text": "b"}])
@@ -44,16 +36,16 @@ async def test_writes_at_commit_run_once_at_the_shared_commit_and_the_last_per_k
             async with store.unit_of_work() as uow:
                 await uow.write_at_commit(rename, key, {"b_id": key, "text": value})
                 await uow.commit()
-        assert await _texts(store) == {1: "a", 2: "b"}  # nothing written before the shared commit
+        assert await store.texts() == {1: "a", 2: "b"}  # nothing written before the shared commit
         await batch.commit()
-    assert await _texts(store) == {1: "a2", 2: "b1"}
+    assert await store.texts() == {1: "a2", 2: "b1"}
     async with store.unit_of_work() as uow:  # alone, a unit of work writes at once
         await uow.write_at_commit(rename, 2, {"b_id": 2, "text": "b2"})
         assert (
             await uow.session.execute(select(store.greetings.c.text).where(store.greetings.c.id == 2))
         ).scalar() == "b2"
         await uow.rollback()
-    assert await _texts(store) == {1: "a2", 2: "b1"}
+    assert await store.texts() == {1: "a2", 2: "b1"}
 
 
 async def test_a_rolled_back_shared_transaction_drops_its_writes_at_commit(store: Store) -> None:
@@ -71,7 +63,7 @@ async def test_a_rolled_back_shared_transaction_drops_its_writes_at_commit(store
 
     with pytest.raises(RuntimeError, match="the batch failed"):
         await fail_after_a_write_at_commit()
-    assert await _texts(store) == {1: "a"}
+    assert await store.texts() == {1: "a"}
 
 
 async def test_after_commit_actions_run_once_the_changes_are_committed_and_never_after_a_rollback(
@@ -122,12 +114,6 @@ async def test_the_transaction_cache_is_shared_by_joined_units_and_emptied_at_th
         assert alone.transaction_cache("rows") == {}
 
 
-async def _outbox_texts(store: Store) -> list[str]:
-    async with store.sessions() as session:
-        payloads = (await session.scalars(select(store.outbox.c.payload).order_by(store.outbox.c.id))).all()
-    return [json.loads(payload)["data"]["text"] for payload in payloads]
-
-
 async def test_a_state_staged_again_in_a_shared_transaction_replaces_the_earlier_one(store: Store) -> None:
     def state(text: str) -> CloudEvent[Greeting]:
         return make_event("greeting.sent", Greeting(text=text), source="test", account_id="acc-1")
@@ -145,7 +131,7 @@ async def test_a_state_staged_again_in_a_shared_transaction_replaces_the_earlier
                 await uow.commit()
         await batch.commit()
     # Each state once, the latest; the others kept in the order they were staged.
-    assert await _outbox_texts(store) == ["b1", "a transition", "a3"]
+    assert await store.outbox_texts() == ["b1", "a transition", "a3"]
 
     async def fail_after_staging() -> None:
         async with shared_transaction(store.unit_of_work):
@@ -160,4 +146,4 @@ async def test_a_state_staged_again_in_a_shared_transaction_replaces_the_earlier
         await uow.publish("states", "a", state("a4"), state_key="a")
         await uow.publish("states", "a", state("a5"), state_key="a")
         await uow.commit()
-    assert await _outbox_texts(store) == ["b1", "a transition", "a3", "a4", "a5"]
+    assert await store.outbox_texts() == ["b1", "a transition", "a3", "a4", "a5"]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Sequence
-from contextlib import asynccontextmanager
-from copy import deepcopy
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -172,14 +170,3 @@ class FakeUnitOfWork(InMemoryUnitOfWork[Tables]):
         self.ledger = FakeLedger(tables)
         self.threads = FakeThreadFacts(tables)
         self.commands = FakeCommands(tables)
-
-    @asynccontextmanager
-    async def savepoint(self) -> AsyncIterator[None]:
-        """On an error, go back to the working copy and after-commit actions as they were before it."""
-        working, after = deepcopy(self._working), list(self._after)
-        try:
-            yield
-        except BaseException:
-            self._working, self._after = working, after
-            self.bind(working.tables)
-            raise

@@ -11,7 +11,9 @@ turns the per-message BEGIN, COMMIT and outbox insert into one per batch; if
 anything in the batch fails the caller rolls the whole batch back and handles
 its messages one transaction each. Repositories may also keep the rows they
 locked for the rest of the transaction (``transaction_cache``) and leave their
-updates to one statement at its commit (``write_at_commit``).
+updates to one statement at its commit (``write_at_commit``). A part of a
+transaction that may fail alone (one account of a batch) runs in ``savepoint``,
+which undoes all of that on an error.
 """
 
 from __future__ import annotations
@@ -113,6 +115,32 @@ class TransactionState:
         # Emptied in place: repositories hold these very dicts.
         for cache in self.caches.values():
             cache.clear()
+
+    def mark(self) -> TransactionState:
+        """A copy of what is collected now, for ``restore`` (a savepoint)."""
+        return TransactionState(
+            shared=self.shared,
+            outbox_rows=list(self.outbox_rows),
+            staged_states=dict(self.staged_states),
+            staged_events=self.staged_events,
+            deferred={statement: dict(writes) for statement, writes in self.deferred.items()},
+            preclaimed={consumer: (set(ids), set(fresh)) for consumer, (ids, fresh) in self.preclaimed.items()},
+            caches={name: dict(cache) for name, cache in self.caches.items()},
+            after_commit=list(self.after_commit),
+        )
+
+    def restore(self, mark: TransactionState) -> None:
+        """Go back to what ``mark`` copied (a savepoint was rolled back)."""
+        self.outbox_rows[:] = mark.outbox_rows
+        self.staged_states = mark.staged_states
+        self.staged_events = mark.staged_events
+        self.deferred.clear()
+        self.deferred.update(mark.deferred)
+        self.preclaimed = mark.preclaimed
+        for name, cache in self.caches.items():  # in place: repositories hold these very dicts
+            cache.clear()
+            cache.update(mark.caches.get(name, {}))
+        self.after_commit[:] = mark.after_commit
 
     def discard(self) -> None:
         """Forget everything collected since the last commit (the transaction was rolled back)."""
@@ -245,6 +273,29 @@ class SqlUnitOfWork:
             deferred.clear()
             for statement, writes in pending:
                 await self.session.execute(statement, list(writes.values()))
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """Run part of the transaction that may fail alone (a SAVEPOINT): on an error what it did is undone and the
+        error raised, while the rest of the transaction goes on.
+
+        Undone: its writes (those ``write_at_commit`` deferred too), staged events, claims, after-commit actions
+        and the rows it kept (``transaction_cache``; a repository replaces a kept row, never changes it in
+        place). Writes deferred before it are executed first: they are not its to undo.
+        """
+        await self.write_pending()
+        transaction = self._transaction
+        mark, claimed = transaction.mark(), self._claimed
+        try:
+            async with self.session.begin_nested():
+                yield
+                await self.write_pending()  # inside it, so that a failing deferred write is undone with it
+        except BaseException:
+            # A shared transaction's writes deferred inside it would otherwise run at the batch's commit: a
+            # row saved without the rows the savepoint rolled back.
+            transaction.restore(mark)
+            self._claimed = claimed
+            raise
 
     async def try_advisory_lock(self, name: str) -> bool:
         """Take the transaction-level advisory lock named ``name`` (released when the transaction ends); False

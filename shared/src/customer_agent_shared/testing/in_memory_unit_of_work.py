@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import AsyncIterator, Callable, Hashable
+from contextlib import asynccontextmanager
 from copy import deepcopy
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -76,3 +77,14 @@ class InMemoryUnitOfWork(Generic[TablesT]):
         actions, self._after = self._after, []
         for action in actions:
             action()
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """On an error, go back to the working copy and after-commit actions as they were before it."""
+        working, after = deepcopy(self._working), list(self._after)
+        try:
+            yield
+        except BaseException:
+            self._working, self._after = working, after
+            self.bind(working.tables)
+            raise
