@@ -9,6 +9,7 @@ from aiokafka.errors import MessageSizeTooLargeError
 from customer_agent_shared.events.envelope import make_event, parse_envelope
 from customer_agent_shared.messaging.producer import KafkaEventProducer
 from customer_agent_shared.observability.metrics import OUTBOX_DEAD_ROWS
+from customer_agent_shared.persistence.advisory_locks import lock_holders
 from customer_agent_shared.persistence.database import create_session_factory
 from customer_agent_shared.persistence.outbox import LeaseLostError, OutboxRelay, OutgoingMessage
 from customer_agent_shared.persistence.outbox_dead import outbox_dead_of, requeue_dead_row
@@ -194,10 +195,8 @@ async def test_a_relay_whose_connection_was_cut_mid_send_cannot_mark_after_anoth
 
     async def cut_send(messages: list[OutgoingMessage]) -> list[BaseException | None]:
         async with engine.connect() as admin:  # the database ends the stale relay's session
-            await admin.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = :id"),
-                {"id": stale._lock_id},
-            )
+            holders = lock_holders(stale._lock_name).subquery()
+            await admin.execute(select(func.pg_terminate_backend(holders.c.pid)))
 
         async def took_over() -> bool:
             return await other.publish_pending() == 2

@@ -8,9 +8,11 @@ import logging
 from collections.abc import AsyncIterator
 
 from alembic import context
-from sqlalchemy import MetaData, pool, text
+from sqlalchemy import MetaData, func, pool, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_engine_from_config
+
+from customer_agent_shared.persistence.advisory_locks import lock_key
 
 logger = logging.getLogger(__name__)
 _LOCK_POLL_SECONDS = 0.5
@@ -28,7 +30,7 @@ async def one_migrator_per_schema(engine: AsyncEngine, schema: str) -> AsyncIter
     async with engine.connect() as lock_connection:
         autocommit = await lock_connection.execution_options(isolation_level="AUTOCOMMIT")
         waited = 0.0
-        while not await autocommit.scalar(text("SELECT pg_try_advisory_lock(hashtext(:key))"), {"key": key}):
+        while not await autocommit.scalar(select(func.pg_try_advisory_lock(lock_key(key)))):
             if waited % 10.0 < _LOCK_POLL_SECONDS:
                 logger.info("waiting for another migrator of schema %s", schema)
             await asyncio.sleep(_LOCK_POLL_SECONDS)
@@ -36,7 +38,7 @@ async def one_migrator_per_schema(engine: AsyncEngine, schema: str) -> AsyncIter
         try:
             yield
         finally:
-            await autocommit.execute(text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": key})
+            await autocommit.execute(select(func.pg_advisory_unlock(lock_key(key))))
 
 
 def run_service_migrations(target_metadata: MetaData, default_schema: str) -> None:

@@ -14,13 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from customer_agent_shared.persistence.advisory_locks import try_lock
 from customer_agent_shared.persistence.partitions import (
     DEFAULT_PARTITION,
     INBOX_TABLE,
@@ -73,7 +73,7 @@ class PlumbingMaintenance:
         self._interval_seconds = interval_seconds
         self._chunk_rows = chunk_rows
         self._lock_timeout_ms = lock_timeout_ms
-        self._lock_id = zlib.crc32(f"maintenance:{schema}".encode())
+        self._lock_name = f"maintenance:{schema}"
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -108,7 +108,7 @@ class PlumbingMaintenance:
         now = now or datetime.now(UTC)
         report = MaintenanceReport()
         async with self._engine.begin() as connection:
-            if not await connection.scalar(text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": self._lock_id}):
+            if not await try_lock(connection, self._lock_name):
                 return report  # another replica is at it
             await connection.execute(text(f"SET LOCAL lock_timeout = {int(self._lock_timeout_ms)}"))
             await self._prepare_partitions(connection, now, report)

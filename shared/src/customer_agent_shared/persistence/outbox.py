@@ -48,7 +48,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
@@ -188,8 +187,8 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         # The actual schema (after any translation), so relays of different schemas never wait on each other.
         schema = lock_name or outbox.schema or "public"
-        # Advisory lock id: stable per schema so one relay per service publishes at a time.
-        self._lock_id = zlib.crc32(f"outbox:{schema}".encode())
+        # One lock per schema (``advisory_locks``), so one relay per service publishes at a time.
+        self._lock_name = f"outbox:{schema}"
         self._schema = schema
         self._read = lock_and_read_statement(outbox)
         self._mark = mark_statement(outbox)
@@ -265,7 +264,7 @@ class OutboxRelay:
             rows = (
                 await connection.execute(
                     self._read,
-                    {"lock_id": self._lock_id, "batch_size": self._batch_size, "budget_bytes": self._budget_bytes},
+                    {"lock_name": self._lock_name, "batch_size": self._batch_size, "budget_bytes": self._budget_bytes},
                 )
             ).all()
             if not rows or not rows[0].held:
@@ -276,7 +275,7 @@ class OutboxRelay:
                 len(pending) >= self._batch_size or pending[-1].loaded >= self._budget_bytes
             )
             if not pending:
-                await connection.execute(UNLOCK, {"lock_id": self._lock_id})
+                await connection.execute(UNLOCK, {"lock_name": self._lock_name})
                 return 0
             settlement = await self._send(connection, pending)
             await self._mark_pass(connection, settlement)
@@ -293,7 +292,7 @@ class OutboxRelay:
         settlement = self._settle(rows, await self._send_each([_message(row) for row in rows]))
         alone = set(settlement.alone)
         for row in (row for row in rows if row.id in alone):
-            if not (await connection.execute(LEASE_CHECK, {"lock_id": self._lock_id})).scalar_one():
+            if not (await connection.execute(LEASE_CHECK, {"lock_name": self._lock_name})).scalar_one():
                 raise LeaseLostError(f"the outbox lock of {self._schema} was lost")
             settlement.absorb(self._settle([row], await self._send_each([_message(row)]), sent_alone=True))
         return settlement
@@ -319,7 +318,7 @@ class OutboxRelay:
             await connection.execute(
                 self._mark,
                 {
-                    "lock_id": self._lock_id,
+                    "lock_name": self._lock_name,
                     "sent_ids": settlement.sent,
                     "dead_ids": list(settlement.dead),
                     "dead_reasons": list(settlement.dead.values()),

@@ -6,9 +6,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     ColumnElement,
-    Integer,
     Select,
     Table,
     Text,
@@ -16,55 +14,30 @@ from sqlalchemy import (
     any_,
     bindparam,
     case,
-    cast,
     column,
     delete,
-    exists,
     false,
     func,
-    literal_column,
     select,
-    table,
     true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from customer_agent_shared.persistence.advisory_locks import lock_holders, lock_key
 from customer_agent_shared.persistence.outbox_dead import outbox_dead_of
 
-_LOCK_ID = bindparam("lock_id", type_=BigInteger)
-
-_pg_locks = table(
-    "pg_locks",
-    column("locktype", Text),
-    column("pid", Integer),
-    column("classid", BigInteger),
-    column("objid", BigInteger),
-    column("objsubid", Integer),
-    column("granted", Boolean),
-    schema="pg_catalog",
-)
+_LOCK_NAME = bindparam("lock_name", type_=Text)
+_LOCK_KEY = lock_key(_LOCK_NAME)
 
 
 def _lease_held() -> ColumnElement[bool]:
-    # A one-bigint advisory lock shows as classid (high half) and objid (low half), objsubid 1.
-    key = (
-        cast(_pg_locks.c.classid, BigInteger)
-        .op("<<")(literal_column("32"))
-        .op("|")(cast(_pg_locks.c.objid, BigInteger))
-    )
-    return exists().where(
-        _pg_locks.c.locktype == "advisory",
-        _pg_locks.c.pid == func.pg_backend_pid(),
-        _pg_locks.c.granted,
-        _pg_locks.c.objsubid == 1,
-        key == _LOCK_ID,
-    )
+    return func.pg_backend_pid().in_(lock_holders(_LOCK_NAME))
 
 
 LEASE_CHECK = select(_lease_held().label("held"))
 """True while this connection's session holds the relay's lock."""
 
-UNLOCK = select(func.pg_advisory_unlock(_LOCK_ID))
+UNLOCK = select(func.pg_advisory_unlock(_LOCK_KEY))
 
 
 def lock_and_read_statement(outbox: Table) -> Select[Any]:
@@ -75,7 +48,7 @@ def lock_and_read_statement(outbox: Table) -> Select[Any]:
     length word, not the payload. One row with ``held`` comes back even when nothing is pending (the LEFT
     JOIN), so the caller knows to unlock; a volatile function in a WITH query runs once, first.
     """
-    leader = select(func.pg_try_advisory_lock(_LOCK_ID).label("held")).cte("leader")
+    leader = select(func.pg_try_advisory_lock(_LOCK_KEY).label("held")).cte("leader")
     size = func.octet_length(outbox.c.payload)
     candidates = (
         select(outbox.c.id, size.label("size"), func.sum(size).over(order_by=outbox.c.id).label("loaded"))
@@ -136,4 +109,4 @@ def mark_statement(outbox: Table) -> Select[Any]:
         select(func.count()).select_from(sent).scalar_subquery() >= 0,
         select(func.count()).select_from(moved).scalar_subquery() >= 0,
     )
-    return select(lease.c.held, case((finished, func.pg_advisory_unlock(_LOCK_ID)), else_=false()).label("unlocked"))
+    return select(lease.c.held, case((finished, func.pg_advisory_unlock(_LOCK_KEY)), else_=false()).label("unlocked"))
