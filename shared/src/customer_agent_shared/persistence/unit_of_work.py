@@ -18,7 +18,6 @@ which undoes all of that on an error.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -26,10 +25,11 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Executable, Table, func, select
+from sqlalchemy import Executable, Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from customer_agent_shared.events.envelope import CloudEvent
+from customer_agent_shared.persistence.advisory_locks import try_lock
 from customer_agent_shared.persistence.inbox import claim_event, claim_events
 from customer_agent_shared.persistence.outbox import OutboxRelay, outbox_row, stage_rows
 
@@ -300,8 +300,7 @@ class SqlUnitOfWork:
     async def try_advisory_lock(self, name: str) -> bool:
         """Take the transaction-level advisory lock named ``name`` (released when the transaction ends); False
         when another transaction holds it. For work one replica at a time should do."""
-        held = await self.session.scalar(select(func.pg_try_advisory_xact_lock(zlib.crc32(name.encode()))))
-        return bool(held)
+        return await try_lock(self.session, name)
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once this unit of work's changes are committed: at the shared transaction's commit
