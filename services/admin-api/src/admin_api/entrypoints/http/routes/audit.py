@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
+from customer_agent_shared.events.envelope import Timestamp
 from fastapi import APIRouter, Query
 
 from admin_api.adapters.insight_repositories import AuditQuery
@@ -23,8 +23,8 @@ async def audit_log(
     target_type: Annotated[str | None, Query(max_length=60)] = None,
     target_id: Annotated[str | None, Query(max_length=300)] = None,
     action: Annotated[str | None, Query(max_length=40)] = None,
-    from_: Annotated[datetime | None, Query(alias="from", description="Not before (RFC 3339).")] = None,
-    to: Annotated[datetime | None, Query(description="Before (RFC 3339).")] = None,
+    from_: Annotated[Timestamp | None, Query(alias="from", description="Not before (RFC 3339).")] = None,
+    to: Annotated[Timestamp | None, Query(description="Before (RFC 3339).")] = None,
     before_id: Annotated[int | None, Query(ge=1, le=2**62, description="Page: entries older than this id.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:
@@ -33,8 +33,8 @@ async def audit_log(
         target_type=target_type,
         target_id=target_id,
         action=action,
-        start=_aware(from_),
-        end=_aware(to),
+        start=from_,
+        end=to,
         before_id=before_id,
         limit=limit,
     )
@@ -43,10 +43,3 @@ async def audit_log(
         for row in await api.audit.search(query)
     ]
     return AuditPage(items=entries, next_before_id=entries[-1].id if len(entries) == limit else None)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """A time without a zone is read as UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
