@@ -24,6 +24,12 @@ INDEXING_LATENCY = Histogram(
 SYNC_BACKLOG = Gauge("customer_agent_ingestion_sync_backlog", "Website syncs waiting or running.")
 FILE_BACKLOG = Gauge("customer_agent_ingestion_file_backlog", "Uploaded files waiting for their parse or parsing.")
 SYNCS_FINISHED = Counter("customer_agent_ingestion_syncs_total", "Finished source syncs.", ["source_kind", "state"])
+COMMANDS_PASSED_OVER = Counter(
+    "customer_agent_ingestion_commands_passed_over_total",
+    "Sync commands claimed and not carried out because their source moved past them (replayed or redelivered "
+    "late): deleted since (source_deleted), or given a file sent well after the command's (newer_file).",
+    ["source_kind", "reason"],
+)
 CHUNKS_EMBEDDED = Counter(
     "customer_agent_ingestion_chunks_embedded_total", "Chunks given a vector of the current embedding model."
 )

@@ -113,6 +113,19 @@ class Source:
             newest = recorded if newest is None else max(newest, recorded)
         return newest is not None and sent_at < newest - FILE_CLOCK_SKEW
 
+    def passed_over(self, command: SourceCommand, sent_at: datetime) -> str | None:
+        """Why the source moved past a sync command sent at ``sent_at`` (event time), or None when it takes it.
+
+        A deleted source takes no command: admin-api never syncs a deleted source again and never reuses its
+        id, so any sync arriving after the delete was sent before it (a redelivery, a dead letter replayed).
+        A file command sent well before the source's file (``has_newer_file``) is passed over too."""
+        if self.is_deleted:
+            return "source_deleted"
+        uploaded = command.upload or command.file
+        if command.kind is SourceKind.FILE and uploaded is not None:
+            return "newer_file" if self.has_newer_file(sent_at, inline=command.upload is None) else None
+        return None
+
     def accept(self, command: SourceCommand, *, at: datetime) -> None:
         """The command's content was taken at once (a file, a short answer, a knowledge base)."""
         self._take(command, SourceState.READY, at)

@@ -22,7 +22,7 @@ from customer_agent_shared.events.sources import (
 )
 from customer_agent_shared.messaging.reliable import PermanentHandlerError
 
-from ingestion_service.adapters.metrics import SYNCS_FINISHED
+from ingestion_service.adapters.metrics import COMMANDS_PASSED_OVER, SYNCS_FINISHED
 from ingestion_service.domain.documents import ParsedDocument, Section
 from ingestion_service.domain.model import Source
 from ingestion_service.domain.urls import UrlRefused, canonicalize
@@ -95,6 +95,9 @@ class SourceCommands:
             if not await uow.claim_event(self._consumer, event.id):
                 return
             existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
+            if _passed_over(existing, event):
+                await uow.commit()
+                return
             if command.kind is SourceKind.FILE and existing is not None and existing.state == SourceState.READY:
                 # A resync of a file uploaded before uploads were stored by reference carries no file: it
                 # cannot have changed and its chunks are indexed, so the resync only confirms the source.
@@ -152,16 +155,17 @@ class SourceCommands:
         await uow.documents.save_many([indexed_document(source, prepared, question)])
 
     async def _await_file(self, event: CloudEvent[SourceCommand]) -> None:
-        """Record the uploaded file on its source and hand the parse to the background, unless the source took a
-        file sent well after it."""
+        """Record the uploaded file on its source and hand the parse to the background, unless the source moved
+        past it (deleted, or given a file sent well after it)."""
         command = event.data
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(self._consumer, event.id):
                 return
-            source = await self._file_source(uow, event)
-            if source is None:
+            existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
+            if _passed_over(existing, event):
                 await uow.commit()
                 return
+            source = Source.from_command(command, existing)
             source.await_file(command, event.id, at=datetime.now(UTC), sent_at=event.time)
             await uow.sources.save(source)
             await stage_status(uow, source, state=SourceState.PENDING, cause=event.id)
@@ -170,8 +174,10 @@ class SourceCommands:
 
     async def _sync_inline_file(self, event: CloudEvent[SourceCommand]) -> None:
         """A file carried in the command (older commands, replayed by an operator): taken in the handler, unless the
-        source took a file sent well after it (indexed or waiting for its parse)."""
+        source moved past it (deleted, or given a file sent well after it: indexed or waiting for its parse)."""
         command = event.data
+        if await self._done_before_parse(event):
+            return
         received = time.monotonic()
         document, error = await self._files.parse(event.id, command)
         async with self._unit_of_work() as uow:
@@ -179,10 +185,11 @@ class SourceCommands:
             if not await uow.claim_event(self._consumer, event.id):
                 await uow.commit()
                 return
-            source = await self._file_source(uow, event)
-            if source is None:
+            existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
+            if _passed_over(existing, event):  # deleted or replaced during the parse
                 await uow.commit()
                 return
+            source = Source.from_command(command, existing)
             source.note_file_sent(event.time)
             state = await self._files.take(
                 uow, source, event_id=event.id, command=command, document=document, error=error, received=received
@@ -190,19 +197,18 @@ class SourceCommands:
             await uow.commit()
         SYNCS_FINISHED.labels(source_kind="file", state=state).inc()
 
-    @staticmethod
-    async def _file_source(uow: IngestionUnitOfWorkProtocol, event: CloudEvent[SourceCommand]) -> Source | None:
-        """The source a file command applies to, or None when it took a file sent well after the command (an older
-        command replayed from a dead letter: the admin's latest file stays the source's)."""
+    async def _done_before_parse(self, event: CloudEvent[SourceCommand]) -> bool:
+        """Whether the command was handled before or its source already moved past it (then claimed now): an
+        inline file is not parsed for nothing. The source is not locked through the parse: checked again after."""
         command = event.data
-        existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
-        if existing is not None and existing.has_newer_file(event.time, inline=command.upload is None):
-            logger.info(
-                "older file command not taken: the source has a newer file",
-                extra={"sent_at": str(event.time), "file_sent_at": str(existing.file_sent_at)},
-            )
-            return None
-        return Source.from_command(command, existing)
+        async with self._unit_of_work() as uow:
+            if not await uow.claim_event(self._consumer, event.id):
+                return True
+            existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
+            if not _passed_over(existing, event):
+                return False  # the claim is rolled back: the command is claimed with what it changes
+            await uow.commit()
+        return True
 
     async def _update(self, event: CloudEvent[SourceCommand]) -> None:
         command = event.data
@@ -255,3 +261,17 @@ class SourceCommands:
             await stage_status(uow, source, state=SourceState.DELETED, cause=event.id)
             await uow.commit()
         SYNCS_FINISHED.labels(source_kind=command.kind.value, state="deleted").inc()
+
+
+def _passed_over(existing: Source | None, event: CloudEvent[SourceCommand]) -> bool:
+    """Whether the source moved past the sync command (``Source.passed_over``), logged and counted: the caller
+    commits its claim, so the command is done with (a redelivery is a no-op, nothing is dead-lettered)."""
+    reason = None if existing is None else existing.passed_over(event.data, event.time)
+    if existing is None or reason is None:
+        return False
+    logger.info(
+        "sync command not taken: its source moved past it",
+        extra={"reason": reason, "sent_at": str(event.time), "file_sent_at": str(existing.file_sent_at)},
+    )
+    COMMANDS_PASSED_OVER.labels(source_kind=event.data.kind.value, reason=reason).inc()
+    return True
