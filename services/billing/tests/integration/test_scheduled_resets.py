@@ -1,7 +1,8 @@
 """Monthly resets on real PostgreSQL: every due account is reset in one pass, batch after batch; replicas
-share the due accounts (SKIP LOCKED) instead of waiting on each other's; an account whose reset fails is
-skipped without holding back the others, and nothing it did, even a write a batch defers to its commit, is
-kept; a gauge shows those still due."""
+share the due accounts (SKIP LOCKED) instead of waiting on each other's; an account whose reset fails (its
+stored plan unreadable, say) is skipped without holding back the others, and nothing it did, even a write a
+batch defers to its commit, is kept; a database failing every write fails the pass; a gauge shows those still
+due."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from customer_agent_shared.testing.plumbing import eventually
 from prometheus_client import REGISTRY
 from pydantic import ValidationError
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .billing_harness import ManualClock
@@ -180,6 +182,47 @@ async def test_accounts_whose_reset_fails_are_skipped_for_the_pass_and_the_other
     assert await outbox_events(engine, schema, broken) == broken_events  # no state of a reset rolled back
 
 
+async def test_an_account_whose_stored_plan_does_not_validate_is_skipped_and_the_others_are_reset(
+    billing: BillingService, scratch_schema: tuple[AsyncEngine, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    engine, schema = scratch_schema
+    # Due first, so in the first batch with others: a plan from a newer version, say, that this one cannot read.
+    unreadable = await open_accounts(billing, 1, opened=OPENED - timedelta(days=31))
+    async with engine.begin() as connection:
+        query = f'UPDATE "{schema}".accounts SET plan = :plan WHERE account_id = :account'
+        await connection.execute(text(query), {"plan": '{"pricing_rule": "per_minute"}', "account": unreadable[0]})
+    others = await open_accounts(billing, 2 * BATCH)
+    failures, passes_failed = reset_failures(), pass_failures()
+
+    with caplog.at_level(logging.ERROR, logger="billing_service.handlers.scheduler"):
+        outcome = await scheduler(billing, ManualClock(RESET + timedelta(minutes=1))).run_pass()
+
+    assert (outcome.changed, outcome.unfinished) == (len(others), False)
+    assert await reset_accounts(engine, schema) == sorted(others)
+    assert due_gauge() == 1
+    assert reset_failures() - failures == 1
+    assert pass_failures() == passes_failed
+    logged = [record for record in caplog.records if getattr(record, "account_id", None) == unreadable[0]]
+    assert [record.exc_info[0] for record in logged if record.exc_info] == [ValidationError]
+
+
+async def refuse_ledger_writes(engine: AsyncEngine, schema: str) -> None:
+    """Make every ledger insert fail as on a database that cannot write (its disk full): a transient error."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                f'CREATE FUNCTION "{schema}".disk_full() RETURNS trigger LANGUAGE plpgsql AS '
+                "$$ BEGIN RAISE EXCEPTION 'could not extend file' USING ERRCODE = 'disk_full'; END $$"
+            )
+        )
+        await connection.execute(
+            text(
+                f'CREATE TRIGGER disk_full BEFORE INSERT ON "{schema}".ledger_entries '
+                f'FOR EACH ROW EXECUTE FUNCTION "{schema}".disk_full()'
+            )
+        )
+
+
 async def test_a_pass_failing_before_its_end_is_counted_and_still_shows_the_accounts_left_due(
     billing: BillingService, scratch_schema: tuple[AsyncEngine, str]
 ) -> None:
@@ -187,20 +230,17 @@ async def test_a_pass_failing_before_its_end_is_counted_and_still_shows_the_acco
     accounts = await open_accounts(billing, 3)
     await scheduler(billing, ManualClock(RESET - timedelta(minutes=1))).run_pass()
     assert due_gauge() == 0  # the last pass before midnight
-    # A due row billing cannot read (a plan from a newer version, say) fails every pass at its first batch.
-    async with engine.begin() as connection:
-        query = (
-            f'UPDATE "{schema}".accounts SET plan = \'{{"pricing_rule": "per_minute"}}\' WHERE account_id = :account'
-        )
-        await connection.execute(text(query), {"account": accounts[0]})
-    failures = pass_failures()
+    # A database failing every write fails every pass at its first batch, not one account after another.
+    await refuse_ledger_writes(engine, schema)
+    failures, resets_failed = pass_failures(), reset_failures()
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(DBAPIError, match="could not extend file"):
         await scheduler(billing, ManualClock(RESET + timedelta(minutes=1))).run_pass()
 
     assert await reset_accounts(engine, schema) == []
     assert due_gauge() == len(accounts)  # not the 0 of before midnight: CreditResetsBehind can fire
     assert pass_failures() - failures == 1
+    assert reset_failures() == resets_failed
 
 
 async def test_a_reset_undone_by_its_savepoint_leaves_no_entry_state_event_count_or_kept_row(

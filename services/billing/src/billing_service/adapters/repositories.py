@@ -153,10 +153,12 @@ class AccountRepository(TransactionScopedRepository):
 
     async def lock(self, account_id: str) -> CreditAccount | None:
         """Load the account with ``SELECT ... FOR UPDATE`` (None if it does not exist yet)."""
-        account = self._kept.get(account_id)
-        if isinstance(account, CreditAccount):
-            return account
-        row = (await self._session.execute(_LOCK_ACCOUNT, {"b_account_id": account_id})).first()
+        kept = self._kept.get(account_id)
+        if isinstance(kept, CreditAccount):
+            return kept
+        row = kept if isinstance(kept, Row) else None
+        if row is None:
+            row = (await self._session.execute(_LOCK_ACCOUNT, {"b_account_id": account_id})).first()
         if row is None:
             return None
         return self._keep(_account(row))
@@ -196,14 +198,15 @@ class AccountRepository(TransactionScopedRepository):
 
     async def lock_due_for_reset(self, now: datetime, limit: int, *, skip: Collection[str] = ()) -> list[str]:
         """Lock up to ``limit`` accounts whose reset date has passed, the longest due first, other than ``skip``
-        and those another transaction holds (a replica resetting them, a charge); ``lock`` then answers for them."""
+        and those another transaction holds (a replica resetting them, a charge); ``lock`` then answers for them,
+        reading the plan of each (a plan that does not validate fails that account alone, not the batch)."""
         due = select(accounts_table).where(accounts_table.c.reset_at <= now)
         if skip:  # one array parameter, however many are skipped
             due = due.where(accounts_table.c.account_id != all_(bindparam("b_skip", list(skip), type_=_ACCOUNT_IDS)))
-        rows = await self._session.execute(
-            due.order_by(accounts_table.c.reset_at).limit(limit).with_for_update(skip_locked=True)
-        )
-        return [self._keep(_account(row)).account_id for row in rows]
+        statement = due.order_by(accounts_table.c.reset_at).limit(limit).with_for_update(skip_locked=True)
+        rows = (await self._session.execute(statement)).all()
+        self._kept.update((row.account_id, row) for row in rows)
+        return [row.account_id for row in rows]
 
     async def count(self, now: datetime) -> AccountCounts:
         """How many accounts are exhausted now and how many reset dates have passed, in one scan."""

@@ -9,8 +9,9 @@ batch after batch while full batches come back, for at most ``pass_seconds``; a 
 stops for time is followed by the next at once. Every replica runs the loop: a batch
 locks its accounts with SKIP LOCKED, so replicas share the due accounts instead of
 queueing on the same rows, and the ledger's unique causes make any overlap harmless. Each
-reset runs in a savepoint: one that fails is logged, counted and skipped until the next
-pass, and the rest of its batch commits.
+reset runs in a savepoint, where the account's stored plan is read too: one that fails (a plan
+that does not validate, say) is logged, counted and skipped until the next pass, and the rest
+of its batch commits.
 """
 
 from __future__ import annotations
