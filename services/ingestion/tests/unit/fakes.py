@@ -10,6 +10,7 @@ from typing import Any
 from customer_agent_shared.events.sources import SourceKind, SourceState
 from customer_agent_shared.testing.in_memory_unit_of_work import InMemoryDatabase, InMemoryUnitOfWork
 from customer_agent_shared.uploads.store import UploadMissingError, verified
+from ingestion_service.adapters.bulk_batches import ChunkTooLargeError
 from ingestion_service.adapters.content_store import ChunkDocument
 from ingestion_service.adapters.parse_attempts import ParseAttempt
 from ingestion_service.domain.model import IndexedDocument, Source
@@ -205,6 +206,11 @@ class FakeIndex:
     async def write(self, chunks: Sequence[ChunkDocument], *, refresh: bool = False) -> None:
         """Index or replace chunks."""
         self.chunks.update({chunk.chunk_id: chunk for chunk in chunks})
+
+    async def write_fitting(self, chunks: Sequence[ChunkDocument]) -> list[ChunkTooLargeError]:
+        """Index or replace chunks: none is too large here."""
+        await self.write(chunks)
+        return []
 
     async def delete_source(self, account_id: str, source_id: str) -> int:
         """Drop a source's chunks."""

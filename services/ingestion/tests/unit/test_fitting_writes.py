@@ -1,4 +1,5 @@
-"""A website batch with pages too large to index: each page that fits is sent once, not again after a refusal."""
+"""A website batch with pages too large to index: each page that fits is sent once, not again after a refusal, and
+every page too large for any request is set aside in one pass."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from customer_agent_shared.events.sources import SourceKind, SourceState
+from ingestion_service.adapters import content_store
 from ingestion_service.adapters.content_store import ContentStore
 from ingestion_service.domain.model import Source
 from ingestion_service.handlers.indexing import DocumentIndexer, PreparedDocument
@@ -106,3 +109,32 @@ async def test_a_page_refused_before_any_request_leaves_the_others_to_one_write(
 
     assert (client.requests, client.written) == (1, ["p0-0", "p2-0"])
     assert [error.document_id for error in errors] == client.deleted == ["big"]
+
+
+async def test_every_page_too_large_for_a_request_is_set_aside_in_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = LimitedClient()
+    huge = "word " * 3000  # about 31,000 bytes: over the store's bound below, set aside before any request
+    pages = [
+        page("p0", SMALL),
+        page("huge1", SMALL, huge),
+        page("p2", SMALL),
+        page("large3", SMALL, LARGE),  # under the store's bound: only OpenSearch refuses it (413)
+        page("huge4", huge),
+        page("huge5", huge, SMALL),
+        page("p6", SMALL),
+    ]
+    built: Counter[str] = Counter()
+    build = content_store.bulk_body
+
+    def counted(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> bytes:
+        built.update(action["index"]["_id"] for action, _ in pairs)
+        return build(pairs)
+
+    monkeypatch.setattr(content_store, "bulk_body", counted)
+
+    errors = await writer(client, bulk_max_chunks=1, bulk_max_bytes=20_000).write_fitting(SOURCE, pages)
+
+    assert built == Counter(chunk_ids(*pages))  # each chunk's request lines built once, not once per refusal
+    assert client.written == ["p0-0", "p2-0", "large3-0", "p6-0"]  # each sent once, the others never
+    assert client.requests == len(client.written) + 1  # and large3's second chunk, refused
+    assert [error.document_id for error in errors] == client.deleted == ["huge1", "huge4", "huge5", "large3"]

@@ -73,6 +73,40 @@ def bulk_batches(entries: list[BulkEntry], *, max_entries: int, max_bytes: int) 
         yield batch
 
 
+def set_aside_oversized(
+    entries: list[BulkEntry], *, max_bytes: int
+) -> tuple[list[BulkEntry], list[ChunkTooLargeError]]:
+    """``entries`` but those of the documents with an entry larger than ``max_bytes``, in one pass; and for each
+    such document (in order) the error saying why it cannot be written."""
+    refused: dict[str, ChunkTooLargeError] = {}
+    for entry in entries:
+        if len(entry.lines) > max_bytes and entry.document_id not in refused:
+            refused[entry.document_id] = entry.too_large(f"more than the {max_bytes:,} bytes a bulk request may carry")
+    kept = [entry for entry in entries if entry.document_id not in refused] if refused else entries
+    return kept, list(refused.values())
+
+
+async def send_fitting(
+    client: AsyncOpenSearch, entries: list[BulkEntry], *, max_entries: int, max_bytes: int, refresh: bool
+) -> list[ChunkTooLargeError]:
+    """Send ``entries`` but those of documents that cannot be written, and say why each of those was left out:
+    every document with an entry over ``max_bytes`` is set aside before the first request; after an entry
+    OpenSearch refuses even alone (413), only the entries not yet written, but its document's, are sent again."""
+    unwritten, refused = set_aside_oversized(entries, max_bytes=max_bytes)
+    while unwritten:
+        written = 0
+        try:
+            for batch in bulk_batches(unwritten, max_entries=max_entries, max_bytes=max_bytes):
+                await send_bulk(client, batch, refresh=refresh, written=written)
+                written += len(batch)
+        except ChunkTooLargeError as error:
+            refused.append(error)
+            unwritten = [entry for entry in unwritten[error.written :] if entry.document_id != error.document_id]
+        else:
+            break
+    return refused
+
+
 async def send_bulk(client: AsyncOpenSearch, entries: list[BulkEntry], *, refresh: bool, written: int) -> None:
     """One bulk request, after ``written`` chunks of the write; halved and sent again when OpenSearch finds it
     too large (413), down to one chunk, which then fails its document for good: waiting never makes a

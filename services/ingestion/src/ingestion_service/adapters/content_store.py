@@ -33,7 +33,14 @@ from customer_agent_shared.messaging.failures import TransientHandlerError
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
-from ingestion_service.adapters.bulk_batches import DEFAULT_BULK_MAX_BYTES, BulkEntry, bulk_batches, send_bulk
+from ingestion_service.adapters.bulk_batches import (
+    DEFAULT_BULK_MAX_BYTES,
+    BulkEntry,
+    ChunkTooLargeError,
+    bulk_batches,
+    send_bulk,
+    send_fitting,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -280,7 +287,28 @@ class ContentStore:
         """Bulk-index chunks through the write alias, in requests of at most ``bulk_max_chunks`` chunks and
         ``bulk_max_bytes`` bytes; ``IndexWriteError`` if any is refused, ``ChunkTooLargeError`` (permanent)
         for a chunk too large to write even alone, the chunks before it written and none after it."""
-        entries = [
+        written = 0
+        for batch in bulk_batches(
+            self._entries(chunks), max_entries=self.bulk_max_chunks, max_bytes=self.bulk_max_bytes
+        ):
+            await send_bulk(self._client, batch, refresh=refresh, written=written)
+            written += len(batch)
+
+    async def write_fitting(self, chunks: Sequence[ChunkDocument]) -> list[ChunkTooLargeError]:
+        """Bulk-index chunks as ``write`` does, but those of the documents with a chunk too large to write even
+        alone, which are left out (some of their chunks may be written), one error each; each chunk's request
+        lines are built once."""
+        return await send_fitting(
+            self._client,
+            self._entries(chunks),
+            max_entries=self.bulk_max_chunks,
+            max_bytes=self.bulk_max_bytes,
+            refresh=False,
+        )
+
+    def _entries(self, chunks: Sequence[ChunkDocument]) -> list[BulkEntry]:
+        """Each chunk's lines of a bulk request through the write alias."""
+        return [
             BulkEntry(
                 bulk_body([({"index": {"_index": self.write_alias, "_id": chunk.chunk_id}}, chunk.source())]),
                 chunk.document_id,
@@ -288,10 +316,6 @@ class ContentStore:
             )
             for chunk in chunks
         ]
-        written = 0
-        for batch in bulk_batches(entries, max_entries=self.bulk_max_chunks, max_bytes=self.bulk_max_bytes):
-            await send_bulk(self._client, batch, refresh=refresh, written=written)
-            written += len(batch)
 
     async def _delete_by_query(
         self, filters: list[dict[str, Any]], must_not: list[dict[str, Any]] | None = None

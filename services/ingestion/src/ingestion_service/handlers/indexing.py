@@ -106,28 +106,14 @@ class DocumentIndexer:
         """Write the documents but those with a chunk too large for any bulk request, and say why each of those
         was left out: a website's one odd page must not cost the rest of the site (a file or an article is one
         document, and ``write`` fails it). A document left out loses the chunks it had in the index too."""
-        refused: list[ChunkTooLargeError] = []
-        written: list[PreparedDocument] = []
-        unwritten = documents
-        while unwritten:
-            try:
-                await self.store.write(_chunks_of(unwritten))
-            except ChunkTooLargeError as error:
-                if not any(document.document_id == error.document_id for document in unwritten):
-                    raise
-                refused.append(error)
-                # Those whose chunks all went before the refused one are written (none when it was refused before
-                # any request): only the others are sent again, not the whole batch once per refused page.
-                done = _written_before(unwritten, error.written)
-                written += done
-                unwritten = [d for d in unwritten[len(done) :] if d.document_id != error.document_id]
-                # Some of its new chunks may be written (a 413 met after other requests), its old ones overwritten
-                # in part: no half of a page answers for it.
-                await self.store.delete_documents(source.account_id, source.source_id, [error.document_id])
-            else:
-                written += unwritten
-                break
-        await self._after_writing(source, written)
+        refused = await self.store.write_fitting(_chunks_of(documents))
+        left_out = {error.document_id for error in refused}
+        if left_out:
+            # Some of its new chunks may be written (a 413 met after other requests), its old ones overwritten in
+            # part: no half of a page answers for it.
+            ids = [error.document_id for error in refused]
+            await self.store.delete_documents(source.account_id, source.source_id, ids)
+        await self._after_writing(source, [document for document in documents if document.document_id not in left_out])
         return refused
 
     async def write(self, source: Source, documents: list[PreparedDocument], *, refresh: bool = False) -> None:
@@ -156,13 +142,3 @@ class DocumentIndexer:
 def _chunks_of(documents: list[PreparedDocument]) -> list[ChunkDocument]:
     """The documents' chunks, in order: one bulk write."""
     return [chunk for document in documents for chunk in document.chunks]
-
-
-def _written_before(documents: list[PreparedDocument], chunks: int) -> list[PreparedDocument]:
-    """The leading documents whose chunks all lie within the first ``chunks`` of their write."""
-    done = 0
-    for count, document in enumerate(documents):
-        done += len(document.chunks)
-        if done > chunks:
-            return documents[:count]
-    return documents

@@ -10,6 +10,7 @@ from customer_agent_shared.events.sources import SourceKind
 from customer_agent_shared.persistence.unit_of_work_protocol import UnitOfWorkProtocol
 from customer_agent_shared.uploads.store import UploadReader
 
+from ingestion_service.adapters.bulk_batches import ChunkTooLargeError
 from ingestion_service.adapters.content_store import ChunkDocument
 from ingestion_service.adapters.parse_attempts import ParseAttempt
 from ingestion_service.domain.documents import ParsedDocument
@@ -101,6 +102,10 @@ class ChunkIndex(Protocol):
 
     async def write(self, chunks: Sequence[ChunkDocument], *, refresh: bool = False) -> None:
         """Bulk-index chunks."""
+        ...
+
+    async def write_fitting(self, chunks: Sequence[ChunkDocument]) -> list[ChunkTooLargeError]:
+        """Bulk-index chunks but those of documents with a chunk too large to write, one error each."""
         ...
 
     async def delete_source(self, account_id: str, source_id: str) -> int:
