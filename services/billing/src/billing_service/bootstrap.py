@@ -75,7 +75,7 @@ def build_service(settings: BillingSettings | None = None, *, clock: Clock = sys
         interval_seconds=settings.scheduler_interval_seconds,
         thread_retention=timedelta(days=settings.thread_retention_days),
     )
-    kernel.lifecycle.add("billing scheduler", scheduler.start, scheduler.stop)
+    kernel.lifecycle.add("billing scheduler", scheduler.periodic.start, scheduler.periodic.stop)
     kernel.sweep_retention(service.unit_of_work, retentions(command_days=settings.applied_command_retention_days))
     start_consumers_last(kernel)
     return service

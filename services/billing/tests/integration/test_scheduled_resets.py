@@ -132,11 +132,11 @@ async def test_a_pass_out_of_time_leaves_the_rest_due_and_the_loop_goes_on_witho
     assert due_gauge() == 2 * BATCH
 
     running = scheduler(billing, clock, pass_seconds=0)  # an hour between passes, unless one is unfinished
-    await running.start()
+    await running.periodic.start()
     try:
         await eventually(lambda: _all_reset(engine, schema, accounts), "every account reset", within=10)
     finally:
-        await running.stop()
+        await running.periodic.stop()
     assert due_gauge() == 0
 
 

@@ -16,8 +16,6 @@ of its batch commits.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -25,6 +23,7 @@ from datetime import datetime, timedelta
 
 from customer_agent_shared.events.billing import PricingRule
 from customer_agent_shared.messaging.failures import FailureKind, classify
+from customer_agent_shared.periodic import Periodic
 
 from billing_service.clock import Clock
 from billing_service.domain.pricing import quietly_resolved, resolution_moment
@@ -67,36 +66,23 @@ class BillingScheduler:
         self._unit_of_work = unit_of_work
         self._policy = policy
         self._clock = clock
-        self._interval = interval_seconds
         self._batch_size = batch_size
         self._pass_seconds = pass_seconds
         self._thread_retention = thread_retention
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        # A stop is not a cancel: the running pass ends after its current batch (it checks ``stopping``).
+        self.periodic = Periodic(
+            "billing scheduler pass",
+            self._drain,
+            interval_seconds=interval_seconds,
+            first_at_start=True,
+            finish_on_stop=True,
+        )
 
-    async def start(self) -> None:
-        """Run the loop in the background."""
-        if self._task is None:
-            self._stopping.clear()
-            self._task = asyncio.create_task(self._run(), name="billing-scheduler")
-
-    async def stop(self) -> None:
-        """Finish the current pass and stop."""
-        self._stopping.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            unfinished = False
-            try:
-                unfinished = (await self.run_pass()).unfinished
-            except Exception:
-                logger.exception("billing scheduler pass failed; retrying next interval")
-            if not unfinished:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
+    async def _drain(self) -> None:
+        """Passes one after another while they run out of time with due resets left; a failed one raises (the
+        periodic task logs it and waits an interval)."""
+        while (await self.run_pass()).unfinished and not self.periodic.stopping:
+            pass
 
     async def run_once(self) -> int:
         """One pass; return how many accounts or threads it changed."""
@@ -162,7 +148,7 @@ class BillingScheduler:
             progressed = bool(ledger.applied) or len(failed) > failed_before
             if len(due) < self._batch_size or not progressed:  # none left, or none this clock can reset
                 return reset, False
-            if time.monotonic() >= deadline or self._stopping.is_set():
+            if time.monotonic() >= deadline or self.periodic.stopping:
                 return reset, True
 
     async def _reset_alone(self, ledger: LedgerTransaction, account_id: str) -> bool:
