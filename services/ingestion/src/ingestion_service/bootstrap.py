@@ -135,7 +135,13 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
         leases,
         max_per_account=settings.max_syncs_per_account,
     )
-    file_sync = FileSync(unit_of_work, indexer, file_limits(settings), max_parse_attempts=settings.parse_attempts)
+    file_sync = FileSync(
+        unit_of_work,
+        indexer,
+        file_limits(settings),
+        max_parse_attempts=settings.parse_attempts,
+        retry=kernel.reliable.retry,  # a file's run is retried as the consumers retry a handler
+    )
     files = file_runner(settings, file_sync, kernel)
     commands = SourceCommands(
         unit_of_work,

@@ -21,7 +21,7 @@ from customer_agent_shared.events.sources import (
     UploadedFile,
     UploadReference,
 )
-from customer_agent_shared.messaging.reliable import PermanentHandlerError
+from customer_agent_shared.messaging.reliable import PermanentHandlerError, RetryPolicy
 from customer_agent_shared.topics import SOURCES_STATUS
 from customer_agent_shared.uploads.store import upload_key
 from ingestion_service.adapters.bulk_batches import ChunkTooLargeError
@@ -40,6 +40,9 @@ from ingestion_service.handlers.sync_runner import SyncRunner
 from .fakes import FakeDatabase, FakeIndex, FakeSyncQueue, FakeUnitOfWork, Tables
 
 ACCOUNT = "acc-1"
+FAST_RETRIES = RetryPolicy(
+    first_delay_seconds=0.001, max_delay_seconds=0.001, transient_max_delay_seconds=0.001, transient_jitter_seconds=0
+)
 
 
 class Ingestion:
@@ -52,7 +55,7 @@ class Ingestion:
         self.syncs = FakeSyncQueue()
         self.file_syncs = FakeSyncQueue()
         indexer = DocumentIndexer(self.index, chunk_chars=1200, overlap_chars=200)
-        self.files = FileSync(self.unit_of_work, indexer, FileLimits(), retry_seconds=0.001)
+        self.files = FileSync(self.unit_of_work, indexer, FileLimits(), retry=FAST_RETRIES)
         self.commands = SourceCommands(
             self.unit_of_work,
             indexer,

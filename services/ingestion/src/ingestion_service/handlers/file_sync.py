@@ -7,15 +7,15 @@ other account's commands. The wait survives a restart: pending files are resumed
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
 
+import tenacity
 from customer_agent_shared.events.sources import SourceCommand, SourceKind, SourceState
-from customer_agent_shared.messaging.failures import FailureKind, classify
+from customer_agent_shared.messaging.failures import Failure, FailureKind, classify
+from customer_agent_shared.messaging.reliable import RetryPolicy
 
 from ingestion_service.adapters.file_parsers import FileLimits, parse_file
 from ingestion_service.adapters.metrics import PARSE_FAILURES, SYNCS_FINISHED
@@ -30,10 +30,6 @@ from ingestion_service.handlers.types import IngestionUnitOfWorkProtocol, UnitOf
 from ingestion_service.handlers.uploaded_files import uploaded_content, uploaded_file_name
 
 logger = logging.getLogger(__name__)
-
-UNKNOWN_FAILURE_ATTEMPTS = 3
-"""Runs of a file that fail for a reason that is not a dependency being down, before its source fails."""
-MAX_RETRY_SECONDS = 60.0
 
 
 async def previous_chunks(uow: IngestionUnitOfWorkProtocol, source: Source, document_id: str) -> int:
@@ -69,32 +65,24 @@ class FileSync:
         file_limits: FileLimits,
         *,
         max_parse_attempts: int = 2,
-        retry_seconds: float = 1.0,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._indexer = indexer
         self._file_limits = file_limits
         self._max_parse_attempts = max_parse_attempts
-        self._retry_seconds = retry_seconds
+        self._retry = retry or RetryPolicy()
 
     async def run(self, account_id: str, source_id: str) -> None:
-        """Take the source's waiting file, then any newer one; a dependency that is down is waited out, as a
-        consumer would; input refused for good fails the source at once, another error after a few tries."""
-        unknown_failures = 0
-        for attempt in itertools.count(1):
-            try:
-                if await self._run_once(account_id, source_id):
-                    return
-                continue  # a newer upload waits: take it now, nobody else will
-            except Exception as error:
-                kind = classify(error).kind
-                unknown_failures += kind is FailureKind.UNKNOWN
-                if kind is FailureKind.PERMANENT or unknown_failures >= UNKNOWN_FAILURE_ATTEMPTS:
-                    logger.exception("uploaded file could not be taken", extra={"source_id": source_id})
-                    await self._fail(account_id, source_id, f"indexing failed: {type(error).__name__}: {error}")
-                    return
-                logger.warning("uploaded file will be tried again", extra={"error": repr(error), "attempt": attempt})
-                await asyncio.sleep(min(self._retry_seconds * 2 ** min(attempt - 1, 16), MAX_RETRY_SECONDS))
+        """Take the source's waiting file, then any newer one, retried as the service's consumers retry a handler
+        (``RetryPolicy``): a dependency that is down is waited out, input refused for good fails the source at
+        once, another error after ``max_attempts`` tries."""
+        try:
+            while not await _FileRetries(self._retry).retrying()(self._run_once, account_id, source_id):
+                pass  # a newer upload waits: take it now, nobody else will
+        except Exception as error:
+            logger.exception("uploaded file could not be taken", extra={"source_id": source_id})
+            await self._fail(account_id, source_id, f"indexing failed: {type(error).__name__}: {error}")
 
     async def _run_once(self, account_id: str, source_id: str) -> bool:
         """Take the waiting file; False when a newer upload replaced it meanwhile (still to take)."""
@@ -253,6 +241,52 @@ class FileSync:
             f"{what}; given up after {attempts} attempt{'s' if attempts != 1 else ''}: "
             "the file may be too large or too complex",
             failure_type="parser_gave_up",
+        )
+
+
+class _FileRetries:
+    """The retries of one file's run: a dependency that is down waited out (capped, jittered), an unknown
+    failure retried ``max_attempts`` times, input refused for good never."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._policy = policy
+        self._transient_wait = tenacity.wait_exponential_jitter(
+            multiplier=policy.first_delay_seconds,
+            max=policy.transient_max_delay_seconds,
+            jitter=policy.transient_jitter_seconds,
+        )
+        self._failure: Failure | None = None
+        self._unknown_failures = 0
+
+    def retrying(self) -> tenacity.AsyncRetrying:
+        """The tenacity strategy, raising the last failure when it gives up."""
+        return tenacity.AsyncRetrying(
+            retry=self._retry, stop=self._stop, wait=self._wait, before_sleep=self._before_sleep, reraise=True
+        )
+
+    def _retry(self, state: tenacity.RetryCallState) -> bool:
+        error = state.outcome.exception() if state.outcome is not None else None
+        if not isinstance(error, Exception):
+            return False  # done, or cancelled (the source deleted, the process stopping)
+        self._failure = classify(error)
+        self._unknown_failures += self._failure.kind is FailureKind.UNKNOWN
+        return self._failure.kind is not FailureKind.PERMANENT
+
+    def _stop(self, _state: tenacity.RetryCallState) -> bool:
+        unknown = self._failure is not None and self._failure.kind is FailureKind.UNKNOWN
+        return unknown and self._unknown_failures >= self._policy.max_attempts
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        if self._failure is not None and self._failure.kind is FailureKind.TRANSIENT:
+            return float(self._transient_wait(state))
+        return self._policy.delay(self._unknown_failures)
+
+    def _before_sleep(self, state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        unavailable = self._failure.reason if self._failure is not None else None
+        logger.warning(
+            "uploaded file will be tried again",
+            extra={"error": repr(error)[:300], "unavailable": unavailable, "attempt": state.attempt_number},
         )
 
 
