@@ -1,6 +1,5 @@
 """The accounts' assignment locks on real PostgreSQL are taken only where assignments need them: a message
-forwarded to a person takes none, a thread whose state changes after it was read still gets its account, and
-a transaction waiting for one account holds none of its others meanwhile."""
+forwarded to a person takes none, and a thread whose state changes after it was read still gets its account."""
 
 from __future__ import annotations
 
@@ -26,7 +25,6 @@ from routing_service.bootstrap import MIGRATIONS_DIR
 from routing_service.domain.decisions import Decision, Outcome
 from routing_service.domain.ownership import ThreadState
 from routing_service.handlers.inbox_events import HandleInboxEvent
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .assignment_support import TRIGGER, batch_consumer, batch_count, configure, message, owners_and_loads, use_cases
@@ -82,7 +80,7 @@ async def test_messages_forwarded_to_a_person_take_no_assignment_lock_while_the_
         decisions.append(await inbound.handle(event))
 
     async with units() as holder:  # another transaction assigning in the account all along
-        assert await holder.loads.hold_assignments([account])
+        await holder.loads.wait_for_assignments([account])
         batch = [message(account, "t1", "t1-m2", "hello"), message(account, "t1", "t1-m3", TRIGGER)]
         run = consumer.run(batch, route, inbox_consumer=inbound.inbox_consumer, prepare=inbound.prepare)
         await asyncio.wait_for(run, timeout=UNBLOCKED_SECONDS)
@@ -159,7 +157,7 @@ async def test_a_thread_closed_after_its_state_was_read_is_handed_off_taking_its
     async with contextlib.AsyncExitStack() as stack:
         if held_elsewhere:
             holder = await stack.enter_async_context(units())
-            assert await holder.loads.hold_assignments([account])
+            await holder.loads.wait_for_assignments([account])
         run = asyncio.create_task(
             consumer.run(batch, route, inbox_consumer=inbound.inbox_consumer, prepare=inbound.prepare)
         )
@@ -183,51 +181,3 @@ async def test_a_thread_closed_after_its_state_was_read_is_handed_off_taking_its
 
 async def _split(service: str) -> float:
     return batch_count(service, "split")
-
-
-_WAITS_FOR = text(
-    """
-    select exists (
-        select from pg_locks waiting join pg_locks holding using (locktype, database, classid, objid, objsubid)
-        where waiting.locktype = 'advisory' and waiting.pid = :waiting and not waiting.granted
-            and holding.pid = :holding and holding.granted
-    )
-    """
-)
-
-
-async def _backend(uow: RoutingUnitOfWork) -> int:
-    pid: int = await uow.session.scalar(text("select pg_backend_pid()"))
-    return pid
-
-
-async def _waits_for(units: Units, waiting: int, holding: int) -> bool:
-    """Whether the session ``waiting`` waits for an advisory lock the session ``holding`` holds."""
-    async with units() as uow:
-        return bool(await uow.session.scalar(_WAITS_FOR, {"waiting": waiting, "holding": holding}))
-
-
-@pytest.mark.parametrize("taken", [0, 1])
-async def test_a_transaction_waiting_for_an_account_taken_elsewhere_holds_none_of_its_others(
-    sessions: tuple[Sessions, Sessions], taken: int
-) -> None:
-    units = _units(sessions[0])
-    accounts = [unique_name("acc"), unique_name("acc")]
-    busy, free = accounts[taken], accounts[1 - taken]  # one of the two ways round, busy comes second in key order
-    async with units() as holder, units() as waiter, units() as third:
-        assert await holder.loads.hold_assignments([busy])
-        holder_pid, waiter_pid, third_pid = [await _backend(uow) for uow in (holder, waiter, third)]
-        waiting = asyncio.create_task(waiter.loads.hold_assignments(accounts))  # its first call: it may wait
-        await eventually(partial(_waits_for, units, waiter_pid, holder_pid), "the waiter waits for the holder")
-        assert await third.loads.hold_assignments([])
-        assert await third.loads.hold_assignments([free])  # a later call, which takes it only if free now
-        await holder.commit()
-        # The waiter took the account it waited for and found the other taken: it releases the first and waits
-        # for both, in key order.
-        await eventually(partial(_waits_for, units, waiter_pid, third_pid), "the waiter waits for the third")
-        await third.commit()
-        assert await asyncio.wait_for(waiting, timeout=UNBLOCKED_SECONDS)
-        async with units() as late:  # the waiter holds both
-            assert await late.loads.hold_assignments([])
-            assert not await late.loads.hold_assignments([free])
-            assert not await late.loads.hold_assignments([busy])

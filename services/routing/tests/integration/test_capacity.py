@@ -176,9 +176,11 @@ async def test_an_account_not_held_from_the_start_is_taken_only_if_free(
 ) -> None:
     first, second = unique_name("acc"), unique_name("acc")
     async with units() as holder, units() as late:
-        assert await holder.loads.hold_assignments([first])
-        assert await late.loads.hold_assignments([second])  # its first call, which may wait
-        # A later call may come after the transaction locked rows: it never waits.
-        assert not await asyncio.wait_for(late.loads.hold_assignments([first]), timeout=5)
+        await holder.loads.wait_for_assignments([first])
+        await late.loads.wait_for_assignments([second])  # its first hold, which may wait
+        # A later hold may come after the transaction locked rows: it never waits.
+        assert not await asyncio.wait_for(late.loads.try_assignments([first]), timeout=5)
+        with pytest.raises(RuntimeError):
+            await late.loads.wait_for_assignments([first])
         await holder.commit()
-        assert await late.loads.hold_assignments([first, second])
+        assert await late.loads.try_assignments([first, second])

@@ -125,16 +125,24 @@ class FakeLoads:
 
     def __init__(self, tables: Tables) -> None:
         self._tables = tables
-        self._first_hold_made = False
+        self.foreseen: set[str] | None = None
+        """The accounts of this unit of work's first hold; None before it."""
 
-    async def hold_assignments(self, account_ids: Collection[str]) -> bool:
-        """Nothing to wait for: one fake unit of work runs at a time."""
-        self._first_hold_made = True
+    async def wait_for_assignments(self, account_ids: Collection[str]) -> None:
+        """Nothing to wait for: one fake unit of work runs at a time; only its first hold may wait."""
+        assert self.foreseen is None, "only a transaction's first hold of assignments may wait"
+        self.foreseen = set(account_ids)
+
+    async def try_assignments(self, account_ids: Collection[str]) -> bool:
+        """Held already by the first hold: one fake unit of work runs at a time, so no thread changes between
+        the unlocked read that foresaw its changes and its lock."""
+        assert self.foreseen is not None, "the first hold comes before any other"
+        assert set(account_ids) <= self.foreseen, f"{set(account_ids) - self.foreseen} not foreseen"
         return True
 
     def first_hold_made(self) -> bool:
-        """Whether ``hold_assignments`` was called in this unit of work."""
-        return self._first_hold_made
+        """Whether this unit of work held accounts' assignments already."""
+        return self.foreseen is not None
 
     async def loads(self, account_id: str) -> dict[LoadKey, int]:
         """The account's loads."""

@@ -9,8 +9,9 @@ from typing import Any
 from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.channels import AssigneeKind
 from customer_agent_shared.events.config import AgentConfigSnapshot
-from sqlalchemy import Text, bindparam, func, select
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from customer_agent_shared.persistence.advisory_locks import take_locks, try_locks
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing_service.adapters.orm import account_config_table, assignee_load_table, credit_state_table
@@ -35,17 +36,6 @@ _CHANGE_LOAD = (
     )
 )
 
-# One-bigint advisory locks: apart from the inbox's two-int claim locks; a collision with another lock only
-# makes one wait for the other's transaction. Several are waited for in the order of their keys (PostgreSQL
-# computes a select list after its ORDER BY), so two transactions waiting for some of the same never each wait
-# for the other.
-_LOCK_NAMES = func.unnest(bindparam("names", type_=ARRAY(Text))).table_valued("name").render_derived()
-_LOCK_KEYS = select(func.hashtextextended(_LOCK_NAMES.c.name, 0).label("key")).distinct().subquery("lock_keys")
-_HOLD_ASSIGNMENTS = select(func.pg_advisory_xact_lock(_LOCK_KEYS.c.key)).order_by(_LOCK_KEYS.c.key)
-_TRY_HOLD_ASSIGNMENTS = select(func.pg_try_advisory_xact_lock(func.hashtextextended(bindparam("name", type_=Text), 0)))
-_TRY_HOLD_MANY = select(
-    _LOCK_NAMES.c.name, func.pg_try_advisory_xact_lock(func.hashtextextended(_LOCK_NAMES.c.name, 0)).label("taken")
-)
 _HELD = "held"
 
 
@@ -54,67 +44,37 @@ def _lock_name(account_id: str) -> str:
 
 
 class LoadRepository:
-    """Open threads per user and team of an account."""
+    """Open threads per user and team of an account, and the locks on assigning in an account."""
 
     def __init__(self, session: AsyncSession, *, kept: dict[Hashable, Any] | None = None) -> None:
         self._session = session
         self._kept: dict[Hashable, Any] = {} if kept is None else kept
         """Lives as long as the transaction (``transaction_cache``): which accounts' assignments it holds."""
 
-    async def hold_assignments(self, account_ids: Collection[str]) -> bool:
-        """Keep every other transaction from assigning in these accounts until this one ends; False when one
-        is taken by another transaction now and this one may not wait for it.
+    async def wait_for_assignments(self, account_ids: Collection[str]) -> None:
+        """The transaction's first hold: keep every other transaction from assigning in these accounts until
+        this one ends, waiting for those another holds (without holding the others meanwhile: ``take_locks``).
 
         Loads are read, compared with capacities and counted up in separate statements: without this, two
-        transactions could both see the last place free and both take it. The transaction's first call waits
-        for those another transaction holds (``_wait_for``): it must come before the transaction locks any
-        row, so that no row another transaction waits for is held while it waits. A later call waits for
-        nothing: it takes an account only if it is free at once.
+        transactions could both see the last place free and both take it. When to wait and when only to try:
+        ``handlers.assignment_holds``.
         """
-        held: set[str] | None = self._kept.get(_HELD)
-        if held is None:
-            await self._wait_for(sorted({_lock_name(account_id) for account_id in account_ids}))
-            self._kept[_HELD] = set(account_ids)
-            return True
-        for account_id in sorted(set(account_ids) - held):
-            if not await self._session.scalar(_TRY_HOLD_ASSIGNMENTS, {"name": _lock_name(account_id)}):
-                return False
-            held.add(account_id)
-        return True
+        if self.first_hold_made():
+            raise RuntimeError("only a transaction's first hold of assignments may wait")
+        await take_locks(self._session, [_lock_name(account_id) for account_id in account_ids])
+        self._kept[_HELD] = set(account_ids)
+
+    async def try_assignments(self, account_ids: Collection[str]) -> bool:
+        """Hold these accounts' assignments too if another transaction holds none of them now; False if one does."""
+        held: set[str] = self._kept.setdefault(_HELD, set())
+        wanted = {_lock_name(account_id): account_id for account_id in set(account_ids) - held}
+        busy = await try_locks(self._session, wanted)
+        held.update(account_id for name, account_id in wanted.items() if name not in busy)
+        return not busy
 
     def first_hold_made(self) -> bool:
-        """Whether this transaction made its first ``hold_assignments`` call (the one that may wait)."""
+        """Whether this transaction held accounts' assignments already (even none)."""
         return _HELD in self._kept
-
-    async def _wait_for(self, names: list[str]) -> None:
-        """Take these locks, waiting for those other transactions hold.
-
-        It never waits for one while holding one of a higher key: two transactions taking some of the same
-        could then each wait for the other. Several it first tries all at once; if some are taken, it releases
-        the others, waits for those, then takes the others if they are still free: an account taken elsewhere
-        keeps none of its others from being assigned meanwhile. Only if one of them was taken in between does
-        it release all and wait for all in key order (holding the lower ones while it waits).
-        """
-        if len(names) > 1:
-            busy = await self._take_all_or_none(names, waiting_for=[])
-            if not busy or not await self._take_all_or_none(names, waiting_for=busy):
-                return
-        if names:
-            await self._session.execute(_HOLD_ASSIGNMENTS, {"names": names})
-
-    async def _take_all_or_none(self, names: list[str], *, waiting_for: list[str]) -> list[str]:
-        """Wait for ``waiting_for`` (in key order), then take the other ``names`` that are free now; keep them all
-        and return none, or release them all (a savepoint rolled back) and return those that were not free."""
-        savepoint = await self._session.begin_nested()
-        if waiting_for:
-            await self._session.execute(_HOLD_ASSIGNMENTS, {"names": waiting_for})
-        others = [name for name in names if name not in waiting_for]
-        busy = [row.name for row in await self._session.execute(_TRY_HOLD_MANY, {"names": others}) if not row.taken]
-        if busy:
-            await savepoint.rollback()
-        else:
-            await savepoint.commit()
-        return busy
 
     async def loads(self, account_id: str) -> dict[LoadKey, int]:
         """Current load of every user and team that has one."""

@@ -19,15 +19,9 @@ from customer_agent_shared.events.envelope import CloudEvent
 
 from routing_service.domain.decisions import Decision, Outcome, Situation, decide_handoff_request
 from routing_service.domain.handoff import People
+from routing_service.handlers.assignment_holds import hold_first
 from routing_service.handlers.base import RoutingUseCase
-from routing_service.handlers.effects import (
-    Cause,
-    carry_out,
-    count_decision,
-    hold_assignments,
-    people_to_assign,
-    record_change,
-)
+from routing_service.handlers.effects import Cause, carry_out, count_decision, people_to_assign, record_change
 from routing_service.handlers.tenancy import require_matching_account
 from routing_service.handlers.types import RoutingUnitOfWorkProtocol
 
@@ -46,7 +40,7 @@ class HandleConversationEvent(RoutingUseCase):
         """Ahead of a batch, inside its transaction: hold the assignments of every account it may hand off in,
         before any thread's row is locked."""
         async with self._unit_of_work() as uow:
-            await hold_assignments(uow, {event.data.account_id for event in events if _may_hand_off(event)})
+            await hold_first(uow, partial(_handing_off, events))
 
     async def handle(self, event: CloudEvent[ConversationEvent]) -> Decision | None:
         """Handle one conversation event; the handoff decision when one was taken, else None."""
@@ -56,8 +50,7 @@ class HandleConversationEvent(RoutingUseCase):
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(self._consumer, event.id):
                 return None
-            # Before the thread's row is locked; in a batch, ``prepare`` held them already.
-            await hold_assignments(uow, [data.account_id] if _may_hand_off(event) else [])
+            await hold_first(uow, partial(_handing_off, [event]))  # before the thread's row is locked
             if event.type == CONVERSATION_ANSWERED and data.answer:
                 await uow.transcripts.record(
                     data.account_id,
@@ -114,6 +107,11 @@ class HandleConversationEvent(RoutingUseCase):
         await uow.threads.save(thread, now)
 
 
-def _may_hand_off(event: CloudEvent[ConversationEvent]) -> bool:
-    """A handoff request (``handle`` refuses one naming another account than its event)."""
-    return event.type in DEFAULT_REASONS and event.accountid == event.data.account_id
+async def _handing_off(events: Sequence[CloudEvent[ConversationEvent]]) -> set[str]:
+    """The accounts of the handoff requests among ``events`` (``handle`` refuses one naming another account
+    than its event); whether one hands off does not depend on a row, so none is read."""
+    return {
+        event.data.account_id
+        for event in events
+        if event.type in DEFAULT_REASONS and event.accountid == event.data.account_id
+    }

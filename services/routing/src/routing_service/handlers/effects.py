@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,7 +27,6 @@ from customer_agent_shared.events.conversations import (
     ConversationEvent,
 )
 from customer_agent_shared.events.envelope import derived_event_id, make_event
-from customer_agent_shared.messaging.reliable import TransientHandlerError
 from customer_agent_shared.topics import CHANNELS_OUTBOUND, CONVERSATIONS_ASSIGNED, CONVERSATIONS_EVENTS, INBOX_HANDOFFS
 from pydantic import BaseModel
 
@@ -36,6 +35,7 @@ from routing_service.domain.decisions import Decision, Outcome
 from routing_service.domain.handoff import LoadKey, Notice, People
 from routing_service.domain.messages import notice_text
 from routing_service.domain.model import OwnershipChange, RoutedThread
+from routing_service.handlers.assignment_holds import hold_unforeseen
 from routing_service.handlers.types import RoutingUnitOfWorkProtocol
 from routing_service.metrics import DECISIONS, HANDOFFS, NOTICES
 
@@ -67,20 +67,10 @@ async def people_now(uow: RoutingUnitOfWorkProtocol, account: AccountView, accou
     return people_of(account, await uow.loads.loads(account_id), await uow.presence.of_account(account_id))
 
 
-async def hold_assignments(uow: RoutingUnitOfWorkProtocol, account_ids: Collection[str]) -> None:
-    """Hold the assignments of the accounts whose people this transaction may assign, the first time before it
-    locks any row (see ``LoadStore.hold_assignments``; every transaction that assigns makes that first call,
-    empty or not, so none waits for an account while holding rows another may wait for). Raises
-    ``TransientHandlerError`` when a later call finds an account taken: a batch is then redone event by event,
-    an event retried, each taking what it needs first."""
-    if not await uow.loads.hold_assignments(account_ids):
-        raise TransientHandlerError("another transaction is assigning in the account; redone to wait for it first")
-
-
 async def people_to_assign(uow: RoutingUnitOfWorkProtocol, account: AccountView, account_id: str) -> People:
     """``people_now`` for a decision that may take a place: the account's assignments wait for this
     transaction from before the loads are read until it ends, so no two both fill the last place."""
-    await hold_assignments(uow, [account_id])  # held since the transaction began, unless it was not foreseen
+    await hold_unforeseen(uow, account_id)  # held since the transaction began, unless it was not foreseen
     return await people_now(uow, account, account_id)
 
 

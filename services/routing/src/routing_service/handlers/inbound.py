@@ -16,8 +16,9 @@ from routing_service.domain.decisions import Decision, Outcome, Situation, decid
 from routing_service.domain.handoff import People
 from routing_service.domain.model import RoutedThread
 from routing_service.domain.ownership import ThreadState
+from routing_service.handlers.assignment_holds import hold_first
 from routing_service.handlers.base import RoutingUseCase
-from routing_service.handlers.effects import Cause, carry_out, count_decision, hold_assignments, people_to_assign
+from routing_service.handlers.effects import Cause, carry_out, count_decision, people_to_assign
 from routing_service.handlers.tenancy import require_matching_account
 from routing_service.handlers.types import RoutingUnitOfWorkProtocol
 from routing_service.metrics import DECISION_SECONDS, DUPLICATE_MESSAGES
@@ -51,7 +52,7 @@ class RouteInboundMessage(RoutingUseCase):
             firsts.setdefault((message.account_id, message.thread_id), message)
         async with self._unit_of_work() as uow:
             judged = [await self._judge(uow, message) for message in messages]
-            await hold_assignments(uow, await self._assigning(uow, judged))  # before the threads' rows are locked
+            await hold_first(uow, partial(self._assigning, uow, judged))  # before the threads' rows are locked
             await uow.threads.receive_many([(message, message.sent_at) for message in firsts.values()], self._clock())
 
     async def handle(self, event: CloudEvent[MessageReceived]) -> Decision | None:
@@ -64,8 +65,7 @@ class RouteInboundMessage(RoutingUseCase):
                 return None
             judged = await self._judge(uow, message)
             account = judged.account
-            if not uow.loads.first_hold_made():  # else a batch's ``prepare`` made it, for all its messages
-                await hold_assignments(uow, await self._assigning(uow, [judged]))  # before the row is locked
+            await hold_first(uow, partial(self._assigning, uow, [judged]))  # before the row is locked
             thread = await uow.threads.receive(message, sent_at=message.sent_at, now=received_at)
             if thread is None:  # the same message re-published under another event id
                 uow.after_commit(DUPLICATE_MESSAGES.inc)

@@ -72,15 +72,17 @@ class TranscriptStore(Protocol):
 class LoadStore(Protocol):
     """Open threads per user and team."""
 
-    async def hold_assignments(self, account_ids: Collection[str]) -> bool:
-        """Keep every other transaction from assigning in these accounts until this one ends; take them before
-        reading the loads a decision compares with capacities. The transaction's first call, which must come
-        before it locks any row, waits for them (True); a later one only takes those free at once (False when
-        one is not)."""
+    async def wait_for_assignments(self, account_ids: Collection[str]) -> None:
+        """The transaction's first hold: keep every other transaction from assigning in these accounts until
+        this one ends, waiting for those another holds (when: ``assignment_holds``)."""
+        ...
+
+    async def try_assignments(self, account_ids: Collection[str]) -> bool:
+        """Hold these accounts' assignments too if another transaction holds none of them now; False if one does."""
         ...
 
     def first_hold_made(self) -> bool:
-        """Whether this transaction made its first ``hold_assignments`` call (the one that may wait)."""
+        """Whether this transaction held accounts' assignments already (even none)."""
         ...
 
     async def loads(self, account_id: str) -> dict[LoadKey, int]:
