@@ -1,33 +1,54 @@
 """The accounts' assignment locks on real PostgreSQL are taken only where assignments need them: a message
-forwarded to a person takes none, and a thread whose state changes after it was read still gets its account."""
+forwarded to a person takes none, a thread whose state changes after it was read still gets its account, and
+an inbox action that frees a place waits for a handoff batch of its account before it locks any row."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from customer_agent_shared.events.channels import MessageReceived
 from customer_agent_shared.events.envelope import CloudEvent, RawCloudEvent, make_event
-from customer_agent_shared.events.inbox import THREAD_CLOSED, ClosedBy, CloserKind, ThreadClosed
+from customer_agent_shared.events.inbox import (
+    THREAD_CLOSED,
+    USER_AVAILABILITY,
+    ClosedBy,
+    CloserKind,
+    InboxEventData,
+    ThreadClosed,
+    UserAvailability,
+)
 from customer_agent_shared.persistence.database import create_database_engine, create_session_factory
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import unique_name
 from customer_agent_shared.testing.migrations import migrated_sessions
 from customer_agent_shared.testing.plumbing import eventually
+from routing_service.adapters.account_repositories import LoadRepository
 from routing_service.adapters.orm import SCHEMA, inbox_table, outbox_table
 from routing_service.adapters.repositories import ThreadRepository
 from routing_service.adapters.unit_of_work import RoutingUnitOfWork
 from routing_service.bootstrap import MIGRATIONS_DIR
 from routing_service.domain.decisions import Decision, Outcome
+from routing_service.domain.handoff import LoadKey
 from routing_service.domain.ownership import ThreadState
 from routing_service.handlers.inbox_events import HandleInboxEvent
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from .assignment_support import TRIGGER, batch_consumer, batch_count, configure, message, owners_and_loads, use_cases
+from .assignment_support import (
+    TRIGGER,
+    batch_consumer,
+    batch_count,
+    configure,
+    give_agent,
+    handoff_request,
+    message,
+    owners_and_loads,
+    use_cases,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -36,6 +57,7 @@ UNBLOCKED_SECONDS = 10
 Units = Callable[[], RoutingUnitOfWork]
 Sessions = async_sessionmaker[AsyncSession]
 Change = Callable[[Collection[tuple[str, str]]], Awaitable[None]]
+E = TypeVar("E")
 
 
 @pytest.fixture
@@ -117,8 +139,8 @@ class ChangedOnceReadUnitOfWork(RoutingUnitOfWork):
         self.threads = ChangedOnceRead(self.session, kept=self.transaction_cache("threads"), change=self._change)
 
 
-def _closing_once(inbox: HandleInboxEvent) -> Change:
-    """Closes the threads from the inbox the first time it is called."""
+def _closing_once(inbox: HandleInboxEvent, then: Callable[[], Awaitable[None]] | None) -> Change:
+    """Closes the threads from the inbox the first time it is called, then calls ``then``."""
     done: list[bool] = []
 
     async def close(keys: Collection[tuple[str, str]]) -> None:
@@ -131,6 +153,8 @@ def _closing_once(inbox: HandleInboxEvent) -> Change:
             )
             event = make_event(THREAD_CLOSED, closed, source="inbox", account_id=account)
             assert await inbox.handle(RawCloudEvent.model_validate(event.model_dump(mode="json")))
+        if then is not None:
+            await then()
 
     return close
 
@@ -142,22 +166,21 @@ async def test_a_thread_closed_after_its_state_was_read_is_handed_off_taking_its
     units = _units(sessions[0])
     account = unique_name("acc")
     await _paused_with_a_thread_of_the_team(units, account, "t1")
-    # The batch reads t1's state (a person holds it: nothing to take), then the inbox closes t1 before the batch
-    # locks it: the message opens a new conversation, which the pause hands off.
-    close = _closing_once(HandleInboxEvent(_units(sessions[1]), "routing:inbox.events.v1"))
-    changing = partial(ChangedOnceReadUnitOfWork, sessions[0], close)
-    inbound, _ = use_cases(changing)
-    consumer, service = batch_consumer(changing)
     decisions: list[Decision | None] = []
-
-    async def route(event: CloudEvent[MessageReceived]) -> None:
-        decisions.append(await inbound.handle(event))
-
     batch = [message(account, "t1", "t1-m2", "hello"), message(account, "t1", "t1-m3", "hello")]
-    async with contextlib.AsyncExitStack() as stack:
-        if held_elsewhere:
-            holder = await stack.enter_async_context(units())
-            await holder.loads.wait_for_assignments([account])
+    async with units() as holder:
+        # The batch reads t1's state (a person holds it: nothing to take), then the inbox closes t1 before the
+        # batch locks it: the message opens a new conversation, which the pause hands off. Another transaction
+        # may then take the account's assignments (the close, which frees a place, waits for none held).
+        hold = partial(holder.loads.wait_for_assignments, [account]) if held_elsewhere else None
+        close = _closing_once(HandleInboxEvent(_units(sessions[1]), "routing:inbox.events.v1"), hold)
+        changing = partial(ChangedOnceReadUnitOfWork, sessions[0], close)
+        inbound, _ = use_cases(changing)
+        consumer, service = batch_consumer(changing)
+
+        async def route(event: CloudEvent[MessageReceived]) -> None:
+            decisions.append(await inbound.handle(event))
+
         run = asyncio.create_task(
             consumer.run(batch, route, inbox_consumer=inbound.inbox_consumer, prepare=inbound.prepare)
         )
@@ -181,3 +204,120 @@ async def test_a_thread_closed_after_its_state_was_read_is_handed_off_taking_its
 
 async def _split(service: str) -> float:
     return batch_count(service, "split")
+
+
+_BLOCKED_BY = text(
+    "select exists (select from pg_locks where not granted and cast(:pid as integer) = any(pg_blocking_pids(pid)))"
+)
+
+
+async def _blocked_by(units: Units, pid: int) -> bool:
+    """Whether another session waits for a lock the session ``pid`` holds."""
+    async with units() as uow:
+        return bool(await uow.session.scalar(_BLOCKED_BY, {"pid": pid}))
+
+
+class PausingLoads(LoadRepository):
+    """The real repository; after the first change of a load, it waits until another transaction waits for its own."""
+
+    def __init__(self, session: AsyncSession, *, kept: dict[Any, Any], pause: Pause) -> None:
+        super().__init__(session, kept=kept)
+        self._pause = pause
+
+    async def change(self, account_id: str, holder: LoadKey, delta: int) -> None:
+        """Change the load, then pause the first time."""
+        await super().change(account_id, holder, delta)
+        await self._pause(self._session)
+
+
+class Pause:
+    """Pauses the first transaction that changes a load until another waits for it, once."""
+
+    def __init__(self, watch: Units) -> None:
+        self._watch = watch
+        self.reached = asyncio.Event()
+
+    async def __call__(self, session: AsyncSession) -> None:
+        if self.reached.is_set():
+            return
+        self.reached.set()
+        pid: int = await session.scalar(text("select pg_backend_pid()"))
+        await eventually(partial(_blocked_by, self._watch, pid), "another transaction waits for the paused one")
+
+
+class PausingUnitOfWork(RoutingUnitOfWork):
+    """Routing's unit of work with ``PausingLoads``."""
+
+    def __init__(self, sessions: Sessions, pause: Pause) -> None:
+        super().__init__(sessions, outbox=outbox_table, inbox=inbox_table)
+        self._pause = pause
+
+    def on_begin(self) -> None:
+        """The repositories; the loads' pausing."""
+        super().on_begin()
+        self.loads = PausingLoads(self.session, kept=self.transaction_cache("assignments"), pause=self._pause)
+
+
+def _inbox_event(event_type: str, data: InboxEventData, account: str) -> RawCloudEvent:
+    """An inbox event as it arrives from Kafka, unvalidated."""
+    event = make_event(event_type, data, source="inbox", account_id=account)
+    return RawCloudEvent.model_validate(event.model_dump(mode="json"))
+
+
+def _recording(handle: Callable[[E], Awaitable[object]], errors: list[Exception]) -> Callable[[E], Awaitable[None]]:
+    async def run(event: E) -> None:
+        try:
+            await handle(event)
+        except Exception as error:
+            errors.append(error)
+            raise
+
+    return run
+
+
+@pytest.mark.parametrize("inbox_batch", [True, False])
+async def test_an_inbox_event_freeing_a_place_waits_for_a_handoff_batch_of_its_account_without_deadlock(
+    sessions: tuple[Sessions, Sessions], inbox_batch: bool
+) -> None:
+    units = _units(sessions[0])
+    account = unique_name("acc")
+    await configure(units, account)
+    inbound, conversation = use_cases(units)
+    await give_agent(inbound, account, ["t1", "t2"])
+    assert await conversation.handle(handoff_request(account, "t1"))  # t1 is the team's: one place taken
+    pause = Pause(units)
+    pausing = partial(PausingUnitOfWork, sessions[0], pause)
+    _, handoffs = use_cases(pausing)
+    handoff_batches, handoff_service = batch_consumer(pausing)
+    inbox = HandleInboxEvent(units, "routing:inbox.events.v1")
+    inbox_batches, inbox_service = batch_consumer(units)
+    errors: list[Exception] = []
+    closed = ThreadClosed(
+        account_id=account, thread_id="t1", closed_by=ClosedBy(kind=CloserKind.USER, id="ada"), resolved=True
+    )
+    present = UserAvailability(account_id=account, user_id="ada", available=True)
+    inbox_events = [_inbox_event(THREAD_CLOSED, closed, account)]
+    if inbox_batch:
+        inbox_events.append(_inbox_event(USER_AVAILABILITY, present, account))
+
+    # The handoff batch takes the team's second place (t2), then pauses, holding the team's load row, until the
+    # inbox's close of t1 waits for it; then it locks t1 (a late request for a thread a person holds, ignored).
+    # Were the close to lock t1 before it waits, each would wait for the other.
+    handing_off = asyncio.create_task(
+        handoff_batches.run(
+            [handoff_request(account, "t2"), handoff_request(account, "t1")],
+            _recording(handoffs.handle, errors),
+            inbox_consumer=handoffs.inbox_consumer,
+            prepare=handoffs.prepare,
+        )
+    )
+    await asyncio.wait_for(pause.reached.wait(), timeout=UNBLOCKED_SECONDS)
+    closing = inbox_batches.run(
+        inbox_events, _recording(inbox.handle, errors), inbox_consumer=inbox.inbox_consumer, prepare=inbox.prepare
+    )
+    await asyncio.wait_for(asyncio.gather(handing_off, closing), timeout=UNBLOCKED_SECONDS)
+
+    assert errors == []
+    assert [batch_count(service, "split") for service in (handoff_service, inbox_service)] == [0, 0]
+    owners = {("human", "support"): 1, ("closed", "support"): 1}  # t2 the team's, t1 closed
+    assert await owners_and_loads(units, account) == (owners, {"support": 1})

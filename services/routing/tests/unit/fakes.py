@@ -149,7 +149,8 @@ class FakeLoads:
         return {holder: load for (account, holder), load in self._tables.loads.items() if account == account_id}
 
     async def change(self, account_id: str, holder: LoadKey, delta: int) -> None:
-        """Never below zero."""
+        """Never below zero; only in an account whose assignments are held."""
+        assert account_id in (self.foreseen or set()), f"a load of {account_id} changed without holding its account"
         key = (account_id, holder)
         self._tables.loads[key] = max(0, self._tables.loads.get(key, 0) + delta)
 

@@ -12,6 +12,7 @@ from routing_service.domain.inbox import (
     InvalidAssigneeError,
     Owner,
     close_thread,
+    moves_places,
     reassign_thread,
     return_thread,
 )
@@ -21,6 +22,28 @@ S = ThreadState
 ADA = (AssigneeKind.USER, "ada")
 SALES = (AssigneeKind.TEAM, "sales")
 AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("state", list(ThreadState))
+@pytest.mark.parametrize(
+    "reassigned_to",
+    [
+        None,
+        Assignee(kind=AssigneeKind.USER, id="ada"),
+        Assignee(kind=AssigneeKind.TEAM, id="sales"),
+        Assignee(kind=AssigneeKind.UNASSIGNED),
+    ],
+)
+def test_whether_an_action_may_move_places_is_known_from_the_threads_state(
+    state: ThreadState, reassigned_to: Assignee | None
+) -> None:
+    # Whoever of a user or a team holds a person's thread: the state, read without locking the thread, is enough.
+    owners = [Owner(state, holder) for holder in ([ADA, SALES] if state is S.HUMAN else [None])]
+    if reassigned_to is None:
+        changes = [act(owner) for owner in owners for act in (close_thread, return_thread)]
+    else:
+        changes = [reassign_thread(owner, reassigned_to) for owner in owners]
+    assert moves_places(state, reassigned_to) == any(change and change.load_changes for change in changes)
 
 
 def test_closing_a_persons_thread_frees_their_place_at_once() -> None:

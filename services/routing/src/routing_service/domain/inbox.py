@@ -70,3 +70,13 @@ def reassign_thread(before: Owner, assignee: Assignee) -> InboxChange | None:
 def return_thread(before: Owner) -> InboxChange | None:
     """A person handed the thread back: the agent answers the visitor's next message."""
     return _move(before, Owner(ThreadState.AGENT))
+
+
+def moves_places(state: ThreadState, reassigned_to: Assignee | None) -> bool:
+    """Whether an inbox action on a thread in ``state`` may free or take a place of a user or team: a
+    reassignment to ``reassigned_to``, or a close or return (None)."""
+    if state not in OPEN_STATES:
+        return False
+    return state is ThreadState.HUMAN or (
+        reassigned_to is not None and reassigned_to.kind is not AssigneeKind.UNASSIGNED
+    )

@@ -94,7 +94,8 @@ def _subscribe_thread_events(subscribe: Subscriptions, use_cases: RoutingUseCase
         "keep users' presence.",
     )
     async def on_inbox_events(events: list[RawCloudEvent]) -> None:
-        await batches.run(events, use_cases.inbox_events.handle, inbox_consumer=use_cases.inbox_events.inbox_consumer)
+        inbox = use_cases.inbox_events
+        await batches.run(events, inbox.handle, inbox_consumer=inbox.inbox_consumer, prepare=inbox.prepare)
 
 
 def _subscribe_account_events(subscribe: Subscriptions, use_cases: RoutingUseCases) -> None:

@@ -1,7 +1,8 @@
 """When a transaction holds the accounts' assignments it may change places in: the rule every use case follows.
 
-A transaction that may take a place of a user or team (a handoff) holds its account's assignments (an advisory
-lock, ``LoadStore``) until it ends, so that no two transactions both fill the last place.
+A transaction that may take or free a place of a user or team (a handoff, an inbox action) holds its account's
+assignments (an advisory lock, ``LoadStore``) until it ends, so that no two transactions both fill the last place
+and none changes a load row another is about to change while each waits for the other.
 
 - Its first hold (``hold_first``) comes before it locks any row, and may wait: waiting, it holds no row another
   transaction may wait for, and it waits for no account while holding another's (``take_locks``), so no two

@@ -83,7 +83,10 @@ async def record_change(
     cause_event_type: str,
     at: datetime,
 ) -> None:
-    """Take or free the places the change moved and record its transitions with the event that caused it."""
+    """Take or free the places the change moved, holding the account's assignments, and record its transitions
+    with the event that caused it."""
+    if change.load_changes:
+        await hold_unforeseen(uow, thread.account_id)
     for holder, delta in change.load_changes:
         await uow.loads.change(thread.account_id, holder, delta)
     await uow.threads.record_transitions(

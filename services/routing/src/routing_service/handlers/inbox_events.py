@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from customer_agent_shared.events.envelope import CloudEvent, RawCloudEvent
+from customer_agent_shared.events.envelope import CloudEvent, EventParseError, RawCloudEvent
 from customer_agent_shared.events.inbox import (
     ThreadClosed,
     ThreadReassigned,
@@ -18,8 +19,9 @@ from customer_agent_shared.events.inbox import (
 )
 from customer_agent_shared.messaging.reliable import PermanentHandlerError
 
-from routing_service.domain.inbox import InvalidAssigneeError
+from routing_service.domain.inbox import InvalidAssigneeError, moves_places
 from routing_service.domain.model import OwnershipChange, RoutedThread
+from routing_service.handlers.assignment_holds import hold_first
 from routing_service.handlers.effects import record_change
 from routing_service.handlers.types import RoutingUnitOfWorkProtocol, UnitOfWorkFactory
 from routing_service.metrics import INBOX_ACTIONS
@@ -59,6 +61,16 @@ class HandleInboxEvent:
         """The name this use case claims its events under in the inbox."""
         return self._consumer
 
+    async def prepare(self, raws: Sequence[RawCloudEvent]) -> None:
+        """Ahead of a batch, inside its transaction: hold the assignments of every account in which one of its
+        events may free or take a place (``_moving_places``), before any thread's row is locked."""
+        events: list[CloudEvent[Any]] = []
+        for raw in raws:
+            with contextlib.suppress(EventParseError):  # ``handle`` refuses it: nothing to prepare for it
+                events.append(inbox_event(raw))
+        async with self._unit_of_work() as uow:
+            await hold_first(uow, partial(_moving_places, uow, events))
+
     async def handle(self, raw: RawCloudEvent) -> bool:
         """Apply one inbox event; False when it was handled before or changed nothing.
 
@@ -69,6 +81,9 @@ class HandleInboxEvent:
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(self._consumer, event.id):
                 return False
+            # Before the thread's row is locked: its load rows change only under its account's hold, which a
+            # handoff takes before locking any row (``assignment_holds``).
+            await hold_first(uow, partial(_moving_places, uow, [event]))
             if isinstance(event.data, UserAvailability):
                 applied = await self._report_presence(uow, event)
             else:
@@ -94,6 +109,25 @@ class HandleInboxEvent:
         await uow.threads.save(thread, now)
         logger.info("inbox event applied", extra={"event_type": event.type, "state": thread.state.value})
         return True
+
+
+async def _moving_places(uow: RoutingUnitOfWorkProtocol, events: Sequence[CloudEvent[Any]]) -> set[str]:
+    """The accounts in which one of these events may free or take a place, judged from its thread's state read
+    now, without locking it (a thread not seen yet changes nothing). A presence report moves no place.
+
+    Its state may change before the thread is locked: a change of places then not foreseen takes the account
+    only if it is free (``record_change``), else the batch is redone event by event, or the event retried.
+    """
+    actions: list[ThreadClosed | ThreadReassigned | ThreadReturned] = [
+        event.data for event in events if not isinstance(event.data, UserAvailability)
+    ]
+    states = await uow.threads.states({(data.account_id, data.thread_id) for data in actions})
+    return {
+        data.account_id
+        for data in actions
+        if (state := states.get((data.account_id, data.thread_id))) is not None
+        and moves_places(state, data.assignee if isinstance(data, ThreadReassigned) else None)
+    }
 
 
 def _outcome(applied: bool) -> str:
