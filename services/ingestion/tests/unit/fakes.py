@@ -73,10 +73,14 @@ class FakeSources:
         return replace(max(bases, key=lambda source: source.sync_requested_at or datetime.min.replace(tzinfo=UTC)))
 
     async def pending_syncs(self, kind: SourceKind = SourceKind.URL) -> list[tuple[str, str]]:
-        """Uploaded files waiting for their parse (websites: not needed by these tests)."""
+        """Uploaded files waiting for their parse on a pending source (websites: not needed by these tests)."""
         if kind is not SourceKind.FILE:
             raise NotImplementedError
-        return [key for key, source in self._tables.sources.items() if source.pending_file is not None]
+        return [
+            key
+            for key, source in self._tables.sources.items()
+            if source.state in (SourceState.PENDING, SourceState.SYNCING) and source.pending_file is not None
+        ]
 
     async def due_for_resync(self, now: datetime, limit: int = 100) -> list[tuple[str, str]]:
         """No website is due in these tests."""

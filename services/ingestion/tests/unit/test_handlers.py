@@ -306,11 +306,8 @@ async def test_a_file_command_only_records_the_file_and_leaves_its_parse_to_the_
 
     source = ingestion.source("file")
     assert source.state is SourceState.PENDING
-    assert source.pending_file == {
-        "event_id": event.id,
-        "command": event.data.model_dump(mode="json"),
-        "sent_at": event.time.isoformat(),
-    }
+    assert source.pending_file == {"event_id": event.id, "command": event.data.model_dump(mode="json")}
+    assert source.file_sent_at == event.time
     assert ingestion.file_syncs.requested == [(ACCOUNT, "file")]
     assert ingestion.index.of_source("file") == []
     assert ("ingestion:cmd", event.id) in ingestion.database.claimed
@@ -396,15 +393,17 @@ async def test_a_newer_upload_arriving_during_a_parse_is_taken_by_the_same_run(
     assert (ingestion.source("file").state, ingestion.source("file").pending_file) == (SourceState.READY, None)
 
 
-async def test_a_file_left_waiting_on_a_deleted_source_is_dropped_not_indexed() -> None:
+async def test_a_file_found_waiting_on_a_deleted_source_is_not_indexed() -> None:
     ingestion = Ingestion()
-    await ingestion.command(SOURCE_SYNC, "file", SourceKind.FILE, upload=ingestion.stored("prices.txt", PRICES))
-    source = ingestion.source("file")
-    source.state, source.pending_file = SourceState.DELETED, {"event_id": "e", "command": {}}  # an older release
+    upload = ingestion.stored("prices.txt", PRICES)
+    await ingestion.commands.handle(command_event(SOURCE_SYNC, "file", SourceKind.FILE, upload=upload))
+    ingestion.source("file").state = SourceState.DELETED  # deleted by a release that left the file waiting
 
-    await ingestion.files.run(ACCOUNT, "file")
+    await ingestion.parse_waiting_files()
 
-    assert (ingestion.source("file").state, ingestion.source("file").pending_file) == (SourceState.DELETED, None)
+    assert ingestion.source("file").state is SourceState.DELETED
+    assert ingestion.index.of_source("file") == []
+    assert [status.state for status in ingestion.statuses("file")] == [SourceState.PENDING]
 
 
 async def test_a_file_refused_for_good_while_indexing_fails_its_source_at_once(monkeypatch: pytest.MonkeyPatch) -> None:

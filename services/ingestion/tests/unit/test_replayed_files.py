@@ -65,9 +65,7 @@ async def test_an_inline_file_sent_after_the_waiting_upload_replaces_it() -> Non
 async def test_an_upload_recorded_without_its_time_counts_as_newer_than_an_inline_file() -> None:
     ingestion = Ingestion()
     await upload_waiting(ingestion)
-    source = ingestion.source("file")
-    assert source.pending_file is not None
-    del source.pending_file["sent_at"]  # recorded by a release that did not keep it
+    ingestion.source("file").file_sent_at = None  # recorded by a release that kept no time
 
     await ingestion.commands.handle(file_command(UPLOADED_AT + timedelta(days=1), file=INLINE_FILE))
 
@@ -184,10 +182,7 @@ async def test_a_file_sent_before_the_latest_one_by_more_than_the_skew_is_not_ta
 async def test_an_upload_arriving_after_one_recorded_without_its_time_is_taken() -> None:
     ingestion = Ingestion()
     await upload_waiting(ingestion)
-    source = ingestion.source("file")
-    assert source.pending_file is not None
-    del source.pending_file["sent_at"]  # recorded by a release that kept neither time
-    source.file_sent_at = None
+    ingestion.source("file").file_sent_at = None  # recorded by a release that kept no time
     later = file_command(UPLOADED_AT - timedelta(days=1), upload=ingestion.stored("prices.txt", PRICES))
 
     await ingestion.commands.handle(later)

@@ -52,7 +52,7 @@ sources_table = Table(
     Column("sync_requested_at", DateTime(timezone=True), nullable=True),
     Column("sync_full", Boolean, nullable=False, default=False),
     Column("last_synced_at", DateTime(timezone=True), nullable=True),
-    # An uploaded file's command waiting for its parse in the background: {"event_id", "command", "sent_at"}.
+    # An uploaded file's command waiting for its parse in the background, on a pending source: {"event_id", "command"}.
     Column("pending_file", JSON(none_as_null=True), nullable=True),
     # The latest event time of the file commands the source took: one sent well before it is not taken.
     Column("file_sent_at", DateTime(timezone=True), nullable=True),

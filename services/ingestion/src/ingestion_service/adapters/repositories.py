@@ -107,14 +107,13 @@ class SourceRepository:
 
     async def pending_syncs(self, kind: SourceKind = SourceKind.URL) -> list[tuple[str, str]]:
         """Sources of ``kind`` whose sync was requested but not finished (to resume after a restart): websites
-        pending or syncing, uploaded files waiting for their parse."""
+        pending or syncing, uploaded files waiting for their parse (on a pending source: ``Source.await_file``).
+        Read through ``ix_sources_state`` (state, kind): those are few of all sources."""
         table = sources_table
-        waiting = (
-            table.c.pending_file.is_not(None) if kind is SourceKind.FILE else table.c.state.in_(("pending", "syncing"))
-        )
-        rows = await self._session.execute(
-            select(table.c.account_id, table.c.source_id).where(table.c.kind == kind.value, waiting)
-        )
+        waiting = [table.c.state.in_(("pending", "syncing")), table.c.kind == kind.value]
+        if kind is SourceKind.FILE:
+            waiting.append(table.c.pending_file.is_not(None))
+        rows = await self._session.execute(select(table.c.account_id, table.c.source_id).where(*waiting))
         return [(row.account_id, row.source_id) for row in rows]
 
     async def due_for_resync(self, now: datetime, limit: int = 100) -> list[tuple[str, str]]:

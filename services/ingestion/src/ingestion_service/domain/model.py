@@ -59,11 +59,11 @@ class Source:
     sync_full: bool = False
     last_synced_at: datetime | None = None
     pending_file: dict[str, Any] | None = None
-    """An uploaded file's command waiting for its parse in the background: ``{"event_id", "command", "sent_at"}``
-    (``sent_at``, the command's event time, is missing from those recorded by releases before it)."""
+    """An uploaded file's command waiting for its parse in the background, on a pending source only:
+    ``{"event_id", "command"}``."""
     file_sent_at: datetime | None = None
     """The latest event time of the file commands the source took (its file indexed, refused or waiting); None
-    when taken by a release before it was kept."""
+    when taken by a release before it was kept (migration 0008 copied it from a waiting file's record)."""
 
     @classmethod
     def implicit_knowledge_base(cls, account_id: str) -> Source:
@@ -88,11 +88,7 @@ class Source:
         """An uploaded file was sent at ``sent_at`` (event time): the source waits for its parse in the background."""
         self._take(command, SourceState.PENDING, at)
         self.note_file_sent(sent_at)
-        self.pending_file = {
-            "event_id": event_id,
-            "command": command.model_dump(mode="json"),
-            "sent_at": sent_at.isoformat(),
-        }
+        self.pending_file = {"event_id": event_id, "command": command.model_dump(mode="json")}
 
     def note_file_sent(self, sent_at: datetime) -> None:
         """The source takes a file command sent at ``sent_at`` (event time); ``file_sent_at`` never moves back."""
@@ -102,16 +98,12 @@ class Source:
     def has_newer_file(self, sent_at: datetime, *, inline: bool) -> bool:
         """Whether the source took a file (indexed, refused or waiting) sent more than ``FILE_CLOCK_SKEW`` after
         ``sent_at``, a file command's event time (``inline``: a file carried in the command)."""
-        waiting = None if self.pending_file is None else self.pending_file.get("sent_at")
-        if inline and self.pending_file is not None and waiting is None:
-            # Recorded by an older release: an upload by reference, which admin-api sends only since it stopped
-            # sending files inline. Against another upload nothing orders it: the command, arrived later, wins.
-            return True
-        newest = self.file_sent_at
-        if waiting is not None:
-            recorded = datetime.fromisoformat(waiting)  # by a release that did not keep file_sent_at yet
-            newest = recorded if newest is None else max(newest, recorded)
-        return newest is not None and sent_at < newest - FILE_CLOCK_SKEW
+        if self.file_sent_at is None:
+            # A file waiting without a time was recorded by a release that kept none: an upload by reference, which
+            # admin-api sends only since it stopped sending files inline. Against another upload nothing orders
+            # it: the command, arrived later, wins.
+            return inline and self.pending_file is not None
+        return sent_at < self.file_sent_at - FILE_CLOCK_SKEW
 
     def passed_over(self, command: SourceCommand, sent_at: datetime) -> str | None:
         """Why the source moved past a sync command sent at ``sent_at`` (event time), or None when it takes it.

@@ -87,14 +87,8 @@ class FileSync:
     async def _run_once(self, account_id: str, source_id: str) -> bool:
         """Take the waiting file; False when a newer upload replaced it meanwhile (still to take)."""
         async with self._unit_of_work() as uow:
-            waiting = await uow.sources.get(account_id, source_id, for_update=True)
-            if waiting is not None and waiting.is_deleted and waiting.pending_file is not None:
-                # Deleted by a release that did not know waiting files: nothing to take, ever.
-                waiting.pending_file = None
-                await uow.sources.save(waiting)
-                await uow.commit()
-                return True
-        if waiting is None or waiting.kind != SourceKind.FILE or waiting.pending_file is None:
+            waiting = await uow.sources.get(account_id, source_id)
+        if waiting is None or waiting.is_deleted or waiting.kind != SourceKind.FILE or waiting.pending_file is None:
             return True
         pending = waiting.pending_file
         event_id = str(pending["event_id"])
