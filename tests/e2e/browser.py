@@ -88,10 +88,13 @@ class DemoPage:
         self.wait = WebDriverWait(driver, timeout_seconds)
 
     def open_chat(self) -> None:
-        """Load the page, open the bubble and wait for the session."""
+        """Load the page, open the bubble (a chat open before a reload opens again by itself) and wait for the
+        session."""
         self.driver.get(self.url)
         self.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".ca-webchat-bubble"))
-        self.driver.find_element(By.CSS_SELECTOR, ".ca-webchat-bubble").click()
+        bubble = self.driver.find_element(By.CSS_SELECTOR, ".ca-webchat-bubble")
+        if bubble.get_attribute("aria-expanded") != "true":
+            bubble.click()
         self.wait.until(lambda _: self.panel.get_attribute("data-state") == "open")
 
     @property

@@ -77,7 +77,8 @@ async def provider() -> AsyncIterator[ChannelProvider]:
 
 @pytest.fixture
 def console_browser() -> Iterator[WebDriver]:
-    """A headless Chromium (Debian's, as every browser test) for the admin console; fails (never skips) without it."""
+    """A headless Chromium (Debian's, as every browser test) for the admin console or webchat's demo page; fails
+    (never skips) without it."""
     missing = browser_missing()
     if missing:
         pytest.fail(missing)

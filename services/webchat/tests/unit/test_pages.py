@@ -31,15 +31,44 @@ def widget_tag(page: str) -> dict[str, str]:
     return {name: html.unescape(value) for name, value in re.findall(r'([\w-]+)="([^"]*)"', tag[1])}
 
 
-async def test_the_widget_is_javascript_cached_for_five_minutes() -> None:
-    response = await get("/widget.js")
+@pytest.mark.parametrize(
+    ("path", "media_type", "holding"),
+    [
+        ("/widget.js", "text/javascript; charset=utf-8", "new WebSocket("),
+        ("/widget.css", "text/css; charset=utf-8", ".ca-webchat-panel"),
+        ("/demo.css", "text/css; charset=utf-8", "body"),
+    ],
+)
+async def test_the_widget_and_its_styles_are_cached_for_five_minutes(path: str, media_type: str, holding: str) -> None:
+    response = await get(path)
     assert response.status_code == 200
-    assert response.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert response.headers["content-type"] == media_type
     assert response.headers["cache-control"] == "public, max-age=300"
     assert response.headers["x-content-type-options"] == "nosniff"
-    assert "new WebSocket(" in response.text
+    assert holding in response.text
+
+
+async def test_the_widget_escapes_the_ids_in_its_address_and_links_its_stylesheet() -> None:
+    widget = (await get("/widget.js")).text
     # The ids travel escaped, so a channel id holding "/" (a page path) stays one path segment.
-    assert '"/v1/webchat/" + encodeURIComponent(account) + "/" + encodeURIComponent(channel)' in response.text
+    assert '"/v1/webchat/" + encodeURIComponent(account) + "/" + encodeURIComponent(channel)' in widget
+    # Its looks are a stylesheet of the server's, never inline style a strict host page would block.
+    assert 'new URL("/widget.css", server)' in widget
+    assert 'el("style")' not in widget
+    assert 'createElement("style")' not in widget
+
+
+async def test_the_demo_page_allows_no_inline_script_or_style_and_no_framing() -> None:
+    response = await get(demo_path("acme", "website"))
+    policy = dict(part.strip().split(" ", 1) for part in response.headers["content-security-policy"].split(";"))
+    assert policy["default-src"] == "'none'"
+    assert (policy["script-src"], policy["style-src"], policy["connect-src"]) == ("'self'", "'self'", "'self'")
+    assert policy["frame-ancestors"] == "'none'"
+    assert "unsafe" not in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "<style" not in response.text
+    assert " style=" not in response.text
+    assert '<link rel="stylesheet" href="/demo.css">' in response.text
 
 
 @pytest.mark.parametrize("channel_id", ["website", "site/main", "/pricing/", "a b?c=d#e%f", "ünïcødé"])
@@ -47,7 +76,7 @@ async def test_the_demo_page_embeds_the_widget_for_any_channel_id_admin_api_acce
     response = await get(demo_path("acme", channel_id))
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/html; charset=utf-8"
-    assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert "default-src 'none'" in response.headers["content-security-policy"]
     tag = widget_tag(response.text)
     assert tag == {"data-account": "acme", "data-channel": channel_id, "data-title": "Chat with us"}
 

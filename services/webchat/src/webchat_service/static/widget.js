@@ -4,7 +4,10 @@
  *   <script src="https://chat.example/widget.js" data-account="acme" data-channel="website" defer></script>
  *
  * Optional: data-server="https://chat.example" (default: where this script came from),
- * data-title="Chat with us". Everything shown from the server is inserted as text, never as HTML.
+ * data-title="Chat with us". Its looks come from <server>/widget.css (no inline style, so a page with a
+ * strict Content-Security-Policy only lists the server in script-src, style-src and connect-src).
+ * Everything shown from the server is inserted as text, never as HTML. The thread and its transcript are
+ * kept in the tab's sessionStorage, so a reload shows the conversation and resumes its thread.
  */
 (function () {
   "use strict";
@@ -16,12 +19,18 @@
   var server = script.getAttribute("data-server") || new URL(script.src, window.location.href).origin;
   var title = script.getAttribute("data-title") || "Chat with us";
   var storageKey = "customer-agent-webchat:" + account + "/" + channel;
-  var reconnectCodes = { 1001: true, 1006: true, 1011: true, 1012: true, 1013: true };
+  var THREAD = "", LOG = ":log", OPEN = ":open"; // what is kept under storageKey + each
+  // Closed by the server or the network, not for something the visitor sent: worth reconnecting at once.
+  var reconnectCodes = { 1006: true, 1011: true, 1012: true, 1013: true };
+  var shownReasons = { 1007: true, 1008: true, 1009: true, 1011: true, 1013: true };
+  var MAX_LOG_ENTRIES = 100;
+  var MAX_LOG_CHARS = 200000; // the host page's sessionStorage is shared with it: take little of it
 
   var socket = null;
   var pending = [];
   var retries = 0;
-  var panel, list, input, form, badge;
+  var retryTimer = null;
+  var bubble, panel, list, input, form, badge, status;
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
@@ -30,32 +39,41 @@
     return node;
   }
 
-  function style() {
-    var css = el("style");
-    css.textContent = [
-      ".ca-webchat-bubble{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;",
-      "border:0;background:#2d5bd7;color:#fff;display:flex;align-items:center;justify-content:center;cursor:pointer;box-shadow:0 2px 8px #0004;z-index:2147483000}",
-      ".ca-webchat-panel{position:fixed;right:20px;bottom:88px;width:340px;max-width:calc(100vw - 40px);height:460px;max-height:calc(100vh - 108px);",
-      "display:none;flex-direction:column;background:#fff;border-radius:10px;box-shadow:0 4px 18px #0005;",
-      "font:14px/1.4 system-ui,sans-serif;color:#222;z-index:2147483000;overflow:hidden}",
-      ".ca-webchat-panel.ca-open{display:flex}",
-      ".ca-webchat-header{background:#2d5bd7;color:#fff;padding:10px 12px;font-weight:600;display:flex;justify-content:space-between}",
-      ".ca-webchat-ai{font-weight:400;font-size:12px;opacity:.85}",
-      ".ca-webchat-list{flex:1;overflow-y:auto;padding:10px;display:flex;flex-direction:column;gap:8px}",
-      ".ca-webchat-message{padding:8px 10px;border-radius:8px;max-width:85%;white-space:pre-wrap;word-wrap:break-word}",
-      ".ca-webchat-visitor{align-self:flex-end;background:#2d5bd7;color:#fff}",
-      ".ca-webchat-reply{align-self:flex-start;background:#f0f2f7}",
-      ".ca-webchat-author{display:block;font-size:11px;color:#667;margin-bottom:2px}",
-      ".ca-webchat-citations{margin:6px 0 0;padding-left:16px;font-size:12px}",
-      ".ca-webchat-notice{align-self:center;font-size:12px;color:#556;text-align:center}",
-      ".ca-webchat-form{display:flex;border-top:1px solid #ddd}",
-      ".ca-webchat-input{flex:1;border:0;padding:10px;font:inherit;outline:none}",
-      ".ca-webchat-send{border:0;background:none;color:#2d5bd7;font-weight:600;padding:0 12px;cursor:pointer}"
-    ].join("");
-    document.head.appendChild(css);
+  // sessionStorage may be unavailable (a sandboxed frame, storage turned off): the chat works without it.
+  function stored(name) {
+    try { return sessionStorage.getItem(storageKey + name); } catch (e) { return null; }
+  }
+
+  function store(name, value) {
+    try {
+      if (value === null) { sessionStorage.removeItem(storageKey + name); } else { sessionStorage.setItem(storageKey + name, value); }
+    } catch (e) { /* full or unavailable: the transcript is not kept, the chat goes on */ }
+  }
+
+  function readLog() {
+    try {
+      var log = JSON.parse(stored(LOG) || "[]");
+      return Array.isArray(log) ? log : [];
+    } catch (e) { return []; }
+  }
+
+  function remember(entry) {
+    var log = readLog();
+    log.push(entry);
+    var text = JSON.stringify(log);
+    while (log.length > 1 && (log.length > MAX_LOG_ENTRIES || text.length > MAX_LOG_CHARS)) {
+      log.shift();
+      text = JSON.stringify(log);
+    }
+    store(LOG, text);
   }
 
   function scrollDown() { list.scrollTop = list.scrollHeight; }
+
+  function setStatus(text) {
+    status.textContent = text;
+    status.hidden = !text;
+  }
 
   function notice(text) {
     list.appendChild(el("div", "ca-webchat-notice", text));
@@ -79,67 +97,113 @@
     return item;
   }
 
+  function showVisitor(text) {
+    var line = el("div", "ca-webchat-message ca-webchat-visitor");
+    line.appendChild(el("span", "ca-webchat-sr", "You: "));
+    line.appendChild(document.createTextNode(String(text)));
+    list.appendChild(line);
+    scrollDown();
+  }
+
   function showReply(frame) {
-    var bubble = el("div", "ca-webchat-message ca-webchat-reply");
-    bubble.setAttribute("data-kind", frame.kind || "");
-    bubble.setAttribute("lang", frame.language || "");
+    var reply = el("div", "ca-webchat-message ca-webchat-reply");
+    reply.setAttribute("data-kind", String(frame.kind || ""));
+    reply.setAttribute("lang", String(frame.language || ""));
     var author = frame.author && frame.author.name ? frame.author.name : "";
-    if (author) { bubble.appendChild(el("span", "ca-webchat-author", author)); }
-    bubble.appendChild(el("span", "ca-webchat-text", frame.text));
+    if (author) { reply.appendChild(el("span", "ca-webchat-author", author)); }
+    reply.appendChild(el("span", "ca-webchat-text", frame.text));
     var citations = Array.isArray(frame.citations) ? frame.citations : [];
     if (citations.length) {
       var ul = el("ul", "ca-webchat-citations");
       citations.forEach(function (c) { ul.appendChild(citationItem(c || {})); });
-      bubble.appendChild(ul);
+      reply.appendChild(ul);
     }
     badge.textContent = frame.powered_by_ai ? "Powered by AI" : "";
-    list.appendChild(bubble);
+    list.appendChild(reply);
     scrollDown();
   }
 
   function assigneeName(assignee) {
-    if (!assignee || assignee.kind === "unassigned" || !assignee.id) { return "A person"; }
-    return assignee.kind === "team" ? "Team " + assignee.id : assignee.id;
+    if (!assignee || assignee.kind === "unassigned" || !assignee.id) { return null; }
+    return assignee.kind === "team" ? "Team " + assignee.id : String(assignee.id);
+  }
+
+  function showHandoff(assignee) {
+    badge.textContent = "";
+    var name = assigneeName(assignee);
+    var text = name ? name + " took over" : "Handed to our team";
+    list.appendChild(el("div", "ca-webchat-notice ca-webchat-handoff", text));
+    scrollDown();
+  }
+
+  function show(entry) {
+    if (!entry || typeof entry !== "object") { return; }
+    if (entry.type === "visitor") { showVisitor(entry.text); }
+    else if (entry.type === "message") { showReply(entry); }
+    else if (entry.type === "handoff") { showHandoff(entry.assignee); }
+  }
+
+  function startThread(threadId) {
+    var previous = stored(THREAD);
+    if (previous && previous !== threadId) {
+      // The old thread expired on the server: its transcript no longer belongs to this chat.
+      store(LOG, null);
+      list.replaceChildren();
+      notice("A new conversation started.");
+      pending.forEach(function (body) {
+        var entry = { type: "visitor", text: JSON.parse(body).text };
+        remember(entry);
+        show(entry);
+      });
+    }
+    store(THREAD, threadId);
   }
 
   function onFrame(event) {
     var frame;
     try { frame = JSON.parse(event.data); } catch (e) { return; }
+    if (!frame || typeof frame !== "object") { return; }
     if (frame.type === "session") {
-      sessionStorage.setItem(storageKey, frame.thread_id);
-      panel.setAttribute("data-thread-id", frame.thread_id);
+      startThread(String(frame.thread_id));
+      panel.setAttribute("data-thread-id", String(frame.thread_id));
       panel.setAttribute("data-state", "open");
+      setStatus("");
       retries = 0;
       while (pending.length && socket.readyState === WebSocket.OPEN) { socket.send(pending.shift()); }
-    } else if (frame.type === "message") {
-      showReply(frame);
-    } else if (frame.type === "handoff") {
-      badge.textContent = "";
-      var line = el("div", "ca-webchat-notice ca-webchat-handoff", assigneeName(frame.assignee) + " took over");
-      list.appendChild(line);
-      scrollDown();
+    } else if (frame.type === "message" || frame.type === "handoff") {
+      remember(frame);
+      show(frame);
     }
+  }
+
+  function isOpen() { return panel.classList.contains("ca-open"); }
+
+  function scheduleReconnect() {
+    retries += 1;
+    var delay = Math.min(30000, 1000 * Math.pow(2, Math.min(retries, 5)));
+    retryTimer = setTimeout(function () { retryTimer = null; connect(); }, delay * (0.75 + Math.random() / 2));
   }
 
   function onClose(event) {
     socket = null;
     panel.setAttribute("data-state", "closed");
-    if (event.code === 1008 || event.code === 1007 || event.code === 1009 || event.code === 1013 || event.code === 1011) {
-      notice(event.reason || "The chat was closed.");
-    }
-    if (reconnectCodes[event.code] && event.code !== 1001 && panel.classList.contains("ca-open") && retries < 6) {
-      retries += 1;
-      setTimeout(connect, Math.min(30000, 1000 * Math.pow(2, retries)));
+    if (shownReasons[event.code]) { notice(event.reason || "The chat was closed."); }
+    if (reconnectCodes[event.code] && isOpen()) {
+      setStatus("Connection lost; reconnecting…");
+      scheduleReconnect();
+    } else {
+      setStatus("Disconnected: your next message reconnects.");
     }
   }
 
   function connect() {
-    if (socket) { return; }
+    if (socket || retryTimer) { return; }
     var url = new URL("/v1/webchat/" + encodeURIComponent(account) + "/" + encodeURIComponent(channel), server);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    var thread = sessionStorage.getItem(storageKey);
+    var thread = stored(THREAD);
     if (thread) { url.searchParams.set("thread_id", thread); }
     panel.setAttribute("data-state", "connecting");
+    if (!retries) { setStatus("Connecting…"); }
     socket = new WebSocket(url.toString());
     socket.addEventListener("message", onFrame);
     socket.addEventListener("close", onClose);
@@ -149,15 +213,19 @@
     var frame = { type: "message", text: text };
     if (navigator.language) { frame.locale = navigator.language; }
     var body = JSON.stringify(frame);
-    var bubble = el("div", "ca-webchat-message ca-webchat-visitor", text);
-    list.appendChild(bubble);
-    scrollDown();
+    var entry = { type: "visitor", text: text };
+    remember(entry);
+    show(entry);
     if (socket && socket.readyState === WebSocket.OPEN && panel.getAttribute("data-state") === "open") {
       socket.send(body);
-    } else {
-      pending.push(body);
-      connect();
+      return;
     }
+    pending.push(body);
+    if (retryTimer) { // the visitor is here now: try at once rather than after the back-off
+      clearTimeout(retryTimer);
+      retryTimer = null;
+    }
+    connect();
   }
 
   // A speech bubble drawn as SVG: an emoji needs a colour-emoji font, and without one it shows as a box.
@@ -176,21 +244,48 @@
     return svg;
   }
 
-  function build() {
-    style();
-    var bubble = el("button", "ca-webchat-bubble");
-    bubble.appendChild(bubbleIcon());
-    bubble.type = "button";
-    bubble.setAttribute("aria-label", title);
+  function setOpen(open, focus) {
+    panel.classList.toggle("ca-open", open);
+    panel.hidden = !open;
+    bubble.setAttribute("aria-expanded", open ? "true" : "false");
+    store(OPEN, open ? "1" : null);
+    if (open) {
+      connect();
+      if (focus) { input.focus(); }
+    }
+  }
+
+  function stylesheet(then) {
+    var href = new URL("/widget.css", server).toString();
+    var link = document.querySelector('link[data-ca-webchat="style"]');
+    if (link) { then(); return; }
+    link = el("link");
+    link.rel = "stylesheet";
+    link.href = href;
+    link.setAttribute("data-ca-webchat", "style");
+    // The bubble appears once styled (or once the sheet failed: plain, but usable).
+    link.addEventListener("load", then);
+    link.addEventListener("error", then);
+    document.head.appendChild(link);
+  }
+
+  function buildPanel() {
     panel = el("section", "ca-webchat-panel");
+    panel.id = "ca-webchat-panel";
+    panel.hidden = true;
     panel.setAttribute("aria-label", title);
     panel.setAttribute("data-state", "closed");
     var header = el("div", "ca-webchat-header");
-    header.appendChild(el("span", "ca-webchat-title", title));
+    header.appendChild(el("h2", "ca-webchat-title", title));
     badge = el("span", "ca-webchat-ai", "");
     header.appendChild(badge);
+    status = el("div", "ca-webchat-status");
+    status.setAttribute("role", "status");
+    status.hidden = true;
     list = el("div", "ca-webchat-list");
+    list.setAttribute("role", "log");
     list.setAttribute("aria-live", "polite");
+    list.setAttribute("aria-label", "Conversation");
     form = el("form", "ca-webchat-form");
     input = el("input", "ca-webchat-input");
     input.type = "text";
@@ -202,13 +297,26 @@
     form.appendChild(input);
     form.appendChild(sendButton);
     panel.appendChild(header);
+    panel.appendChild(status);
     panel.appendChild(list);
     panel.appendChild(form);
-    document.body.appendChild(panel);
-    document.body.appendChild(bubble);
-    bubble.addEventListener("click", function () {
-      panel.classList.toggle("ca-open");
-      if (panel.classList.contains("ca-open")) { connect(); input.focus(); }
+  }
+
+  function build() {
+    buildPanel();
+    bubble = el("button", "ca-webchat-bubble");
+    bubble.appendChild(bubbleIcon());
+    bubble.type = "button";
+    bubble.setAttribute("aria-label", title);
+    bubble.setAttribute("aria-controls", panel.id);
+    bubble.setAttribute("aria-expanded", "false");
+    readLog().forEach(show); // the conversation so far, as this tab saw it before a reload
+    bubble.addEventListener("click", function () { setOpen(!isOpen(), true); });
+    panel.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") {
+        setOpen(false, false);
+        bubble.focus();
+      }
     });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
@@ -216,6 +324,13 @@
       if (!text) { return; }
       input.value = "";
       send(text);
+    });
+    stylesheet(function () {
+      if (bubble.isConnected) { return; }
+      document.body.appendChild(panel);
+      document.body.appendChild(bubble);
+      // Open before a reload: open again (without taking the page's focus) and resume the thread.
+      if (stored(OPEN)) { setOpen(true, false); }
     });
   }
 
