@@ -1,11 +1,14 @@
 """The admin console's sign-in and its users and teams forms in a real headless Chromium (Debian's chromium and
 chromium-driver, driven by Selenium): a wrong key is refused, a read-only key gets no controls, and users and teams
-are edited in forms and refused in the API's words. The whole acceptance flow (content, preview, webchat, pause) is
+are edited in forms and refused in the API's words; an answer in the API's JSON shape is shown in words, never
+swapped in raw, and the page is busy only while it loads; the preview shows the agent writing and takes no second
+question meanwhile. The whole acceptance flow (content, preview, webchat, pause) is
 ``test_acceptance_browser.py``."""
 
 from __future__ import annotations
 
 import pytest
+from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -149,3 +152,43 @@ async def a_refused_capacity_is_explained_and_not_saved(
         == "100001"
     )
     assert (await admin.call("GET", "/teams"))[0]["max_capacity"] == 3
+
+
+async def test_an_answer_in_json_is_shown_in_words_and_a_loaded_page_is_no_longer_busy(
+    admin: AdminClient, console_browser: WebDriver
+) -> None:
+    # An address kept from elsewhere with a filter the page refuses: FastAPI answers in the API's JSON shape.
+    console_browser.get(CONSOLE + "gaps?status=closed")
+    await sign_in(console_browser, admin.http.headers["Authorization"].removeprefix("Bearer "))
+    refusal = await shown(console_browser, "#flash .alert", "the refusal in words", text="Refused (422):")
+    assert "query.status" in refusal.find_element(By.CSS_SELECTOR, ".message").text
+    page = console_browser.find_element(By.ID, "page")
+    assert '"error"' not in page.text
+    assert page.get_attribute("aria-busy") == "false"
+
+    await open_tab(console_browser, "content", "#page[aria-busy=false] #sources")  # busy only while on its way
+    assert not console_browser.find_elements(By.CSS_SELECTOR, "#flash .alert")
+    assert not csp_violations(console_browser)
+
+
+async def test_the_preview_shows_the_agent_writing_and_takes_the_next_question_once_answered(
+    admin: AdminClient, console_browser: WebDriver
+) -> None:
+    console_browser.get(CONSOLE + "preview")
+    await sign_in(console_browser, admin.http.headers["Authorization"].removeprefix("Bearer "))
+    await shown(console_browser, "#preview-form", "the preview")
+    assert console_browser.find_element(By.ID, "api-key").get_dom_attribute("name") is None  # never in a form's address
+    assert isinstance(console_browser, webdriver.Chrome)
+    # A slow network, so the wait for the answer can be seen.
+    console_browser.set_network_conditions(latency=1500, download_throughput=1 << 20, upload_throughput=1 << 20)
+    console_browser.find_element(By.ID, "preview-text").send_keys("Do you sell gift cards?")
+    send = console_browser.find_element(By.CSS_SELECTOR, "#preview-form button[type=submit]")
+    send.click()
+    await shown(console_browser, "#preview-typing", "the agent writing", text="The agent is writing")
+    assert send.get_attribute("disabled") is not None  # no second question sent while the first waits
+
+    await shown(console_browser, "#transcript .exchange .bubble.agent", "the answer", within=60)
+    assert not console_browser.find_element(By.ID, "preview-typing").is_displayed()
+    assert send.get_attribute("disabled") is None
+    assert console_browser.switch_to.active_element.get_attribute("id") == "preview-text"
+    assert console_browser.find_element(By.ID, "preview-text").get_attribute("value") == ""

@@ -28,7 +28,9 @@ async def test_the_shell_holds_no_data_and_forbids_inline_script(harness: Harnes
     assert 'id="sign-in"' in response.text
     assert "<script>" not in response.text  # every script is a file of ours, none inline
     for asset in ("/console/static/console.js", "/console/static/console.css", "/console/static/vendor/htmx.min.js"):
-        assert (await harness.client.get(asset)).status_code == 200, asset
+        served = await harness.client.get(asset)
+        assert served.status_code == 200, asset
+        assert served.headers["x-content-type-options"] == "nosniff", asset
 
 
 async def test_console_routes_stay_out_of_the_api_schema(harness: Harness) -> None:
@@ -90,6 +92,17 @@ async def test_an_invalid_entry_shows_the_apis_message(harness: Harness) -> None
         account.path("/sources"), json={"kind": "url", "url": "ftp://example.com/"}, headers=account.edit
     )
     assert api.json()["error"]["message"] in html.unescape(refused.text)
+
+
+async def test_a_date_filter_that_is_no_date_is_refused_in_words(harness: Harness) -> None:
+    account = await harness.new_account()
+    for page in ("/console/fragments/audit", "/console/fragments/performance"):
+        # A date field takes years of up to six digits: the answer must be the console's refusal, not FastAPI's.
+        refused = await harness.client.get(page, params={"from": "275760-01-01"}, headers=account.read)
+        assert refused.status_code == 422, (page, refused.text)
+        assert refused.headers["content-type"].startswith("text/html"), page
+        assert refused.headers["hx-retarget"] == "#flash"
+        assert "'275760-01-01' is not a date (YYYY-MM-DD)." in html.unescape(refused.text)
 
 
 async def test_a_failed_pages_reason_reaches_the_api_and_the_content_page(harness: Harness) -> None:

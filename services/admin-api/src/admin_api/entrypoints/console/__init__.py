@@ -6,12 +6,17 @@ import logging
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
 
 from admin_api.entrypoints.console import content, insights, people, setup, talk
 from admin_api.entrypoints.console.client import ApiRefused, SignedIn
-from admin_api.entrypoints.console.rendering import STATIC_DIR, missing_assets, render, render_refusal
+from admin_api.entrypoints.console.rendering import (
+    STATIC_DIR,
+    ConsoleStatic,
+    missing_assets,
+    render,
+    render_refusal,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +63,7 @@ def install_console(app: FastAPI) -> None:
     if missing:
         logger.warning("console assets missing (run 'make install' to build them): %s", ", ".join(missing))
     app.add_exception_handler(ApiRefused, render_refusal)
-    app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="console-static")
+    app.mount(f"{PREFIX}/static", ConsoleStatic(directory=STATIC_DIR), name="console-static")
     app.include_router(shell)
     for module in (content, talk, setup, people, insights):
         app.include_router(module.router)

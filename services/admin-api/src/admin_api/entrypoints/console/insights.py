@@ -19,6 +19,9 @@ GapId = Annotated[str, Path(min_length=1, max_length=60)]
 DEFAULT_DAYS = 30
 PARALLEL_CALLS = 4
 AUDIT_PAGE_SIZE = 50
+DAY_CHARS = 40
+"""Longest date filter read: a longer one is refused unread; a shorter one that is no date, in words (a date
+field lets a person type a six-digit year)."""
 
 
 def _day(value: str | None, default: date) -> date:
@@ -48,8 +51,8 @@ async def _series(console: Console, periods: list[Bucket]) -> list[dict[str, Any
 async def performance_page(
     request: Request,
     console: SignedIn,
-    first: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-    last: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+    first: Annotated[str | None, Query(alias="from", max_length=DAY_CHARS)] = None,
+    last: Annotated[str | None, Query(alias="to", max_length=DAY_CHARS)] = None,
 ) -> HTMLResponse:
     """Figures and charts over a chosen period (the API says which periods it takes)."""
     today = datetime.now(UTC).date()
@@ -121,8 +124,8 @@ async def audit_page(
     console: SignedIn,
     target_type: Annotated[str, Query(max_length=60)] = "",
     action: Annotated[str, Query(max_length=40)] = "",
-    first: Annotated[str, Query(alias="from", max_length=10)] = "",
-    last: Annotated[str, Query(alias="to", max_length=10)] = "",
+    first: Annotated[str, Query(alias="from", max_length=DAY_CHARS)] = "",
+    last: Annotated[str, Query(alias="to", max_length=DAY_CHARS)] = "",
     before_id: Annotated[str, Query(max_length=20)] = "",
 ) -> HTMLResponse:
     """Recorded changes, newest first, filtered."""

@@ -9,7 +9,10 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.responses import Response
+from starlette.types import Scope
 
 from admin_api.entrypoints.console.client import ApiRefused
 from admin_api.entrypoints.console.people_forms import hour_rows, weekdays
@@ -36,6 +39,16 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+
+
+class ConsoleStatic(StaticFiles):
+    """The console's script, styles and vendored libraries, each used by a browser only as the type it is served as."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        """The file, or StaticFiles' answer, with ``nosniff``."""
+        response = await super().get_response(path, scope)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
 
 def _when(value: str | None) -> str:

@@ -26,12 +26,25 @@
     }
   }
 
-  function showMessage(text, kind) {
+  function showMessage(text, kind, heading) {
     var flash = byId("flash");
     var box = document.createElement("div");
     box.className = kind;
-    box.textContent = text;
+    if (heading) {
+      var strong = document.createElement("strong");
+      strong.textContent = heading;
+      box.append(strong, " ");
+    }
+    var message = document.createElement("span");
+    message.className = "message";
+    message.textContent = text;
+    box.append(message);
     flash.replaceChildren(box);
+  }
+
+  // #page is busy (assistive technology waits) only while a page is on its way.
+  function pageBusy(busy) {
+    byId("page").setAttribute("aria-busy", busy ? "true" : "false");
   }
 
   function currentPage() {
@@ -76,6 +89,33 @@
     if (method !== "get" || (target && target.id === "page")) {
       byId("flash").replaceChildren(); // a new action or page: the last message no longer applies
     }
+    if (target && target.id === "page") {
+      pageBusy(true);
+    }
+  });
+
+  // An answer in the API's JSON error shape (a check FastAPI made before the console's own code ran, a body
+  // over the size limit, a failure of the server) is shown in words where messages go, never swapped in raw.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (!xhr || xhr.status < 400 || !/json/i.test(xhr.getResponseHeader("Content-Type") || "")) {
+      return;
+    }
+    event.detail.shouldSwap = false;
+    var message = null;
+    try {
+      message = JSON.parse(xhr.responseText).error.message;
+    } catch (ignored) {
+      // not the error shape: named by its status below
+    }
+    showMessage(message || "admin-api answered HTTP " + xhr.status + ".", "alert", "Refused (" + xhr.status + "):");
+    pageBusy(false);
+  });
+
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (event.detail.target && event.detail.target.id === "page") {
+      pageBusy(false);
+    }
   });
 
   document.addEventListener("htmx:afterRequest", function (event) {
@@ -85,11 +125,16 @@
       showSignIn(refusal ? refusal.textContent : "The API key was refused.");
       return;
     }
+    if (!event.detail.successful) {
+      pageBusy(false);
+    }
     var form = event.detail.elt;
     if (event.detail.successful && form && form.tagName === "FORM" && form.dataset.resetFields) {
-      form.dataset.resetFields.split(",").forEach(function (name) {
+      var names = form.dataset.resetFields.split(",");
+      names.forEach(function (name) {
         form.elements[name].value = "";
       });
+      form.elements[names[0]].focus(); // ready for the next one (the preview's next question)
     } else if (event.detail.successful && form && form.tagName === "FORM" && form.dataset.reset === "true") {
       form.reset();
     }
@@ -103,6 +148,7 @@
 
   document.addEventListener("htmx:sendError", function () {
     showMessage("admin-api could not be reached; nothing was changed.", "alert");
+    pageBusy(false);
   });
 
   document.addEventListener("htmx:pushedIntoHistory", function () {
