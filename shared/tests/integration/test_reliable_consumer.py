@@ -115,6 +115,8 @@ async def test_unparseable_message_goes_to_dlq_and_consumer_goes_on(
 ) -> None:
     servers = infrastructure.kafka_bootstrap_servers
     await produce_raw(servers, harness.topic, b"{not json", key=b"k1")
+    too_deep = b'{"id": "deep", "data": ' + b"[" * 5000 + b"]" * 5000 + b"}"  # recursion, not a ValueError
+    await produce_raw(servers, harness.topic, too_deep, key=b"k1")
     invalid_data = json.loads(serialize_event(greeting("x")))
     invalid_data["data"] = {"wrong": 1}
     await produce_raw(servers, harness.topic, json.dumps(invalid_data).encode())
@@ -124,15 +126,16 @@ async def test_unparseable_message_goes_to_dlq_and_consumer_goes_on(
     assert harness.handled == ["still-flowing"]
     assert harness.attempts["always-fails"] == 3  # bounded retries, then dead-lettered
 
-    dead = await collect_records(servers, harness.topic + ".dlq", until=lambda records: len(records) >= 3)
+    dead = await collect_records(servers, harness.topic + ".dlq", until=lambda records: len(records) >= 4)
     assert dead[0].value == b"{not json"
     assert dead[0].key == b"k1"
     assert dead[0].headers["dlq-original-topic"] == harness.topic
     assert "not JSON" in dead[0].headers["dlq-error"]
-    assert "text" in dead[1].headers["dlq-error"]  # names the missing field
-    assert dead[2].headers["dlq-error-type"] == "RuntimeError"
-    assert dead[2].headers["dlq-attempts"] == "3"
-    assert len(dead) == 3
+    assert (dead[1].value, dead[1].headers["dlq-error"]) == (too_deep, "message body nests too deep to read")
+    assert "text" in dead[2].headers["dlq-error"]  # names the missing field
+    assert dead[3].headers["dlq-error-type"] == "RuntimeError"
+    assert dead[3].headers["dlq-attempts"] == "3"
+    assert len(dead) == 4
 
 
 async def test_an_event_naming_another_account_in_its_data_is_dead_lettered(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+from customer_agent_shared.events.envelope import EventParseError
 from customer_agent_shared.messaging.dead_letter import FailedMessage, dead_letter_message
-from customer_agent_shared.messaging.reliable import RetryPolicy
+from customer_agent_shared.messaging.reliable import RetryPolicy, loads_message_body
+from customer_agent_shared.operations.dead_letters import pretty_body
 
 
 def test_retry_delay_grows_and_is_capped() -> None:
@@ -30,3 +33,10 @@ def test_dead_letter_keeps_the_original_bytes_and_says_why() -> None:
     assert record.headers["dlq-original-offset"] == "42"
     assert record.headers["dlq-error"].startswith("message body is not JSON")
     assert len(record.headers["dlq-error"]) == 2000
+
+
+def test_a_body_nesting_too_deep_is_a_poison_message_not_a_crash() -> None:
+    too_deep = b'{"id": "deep", "data": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    with pytest.raises(EventParseError, match="nests too deep"):
+        loads_message_body(too_deep)
+    assert pretty_body(too_deep) == too_deep.decode()  # the dead-letter tool shows it as text

@@ -89,18 +89,22 @@ async def decode_json_body(message: StreamMessage[Any]) -> Any:
     Async on purpose: FastStream runs a synchronous custom decoder in a worker thread,
     one thread hop per message.
     """
+    return loads_message_body(message.body)
+
+
+def loads_message_body(body: bytes) -> Any:
+    """The body parsed as JSON; ``EventParseError`` (a poison message) when it is not JSON or nests too deep."""
     try:
-        return json.loads(message.body)
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise EventParseError(f"message body is not JSON: {error}") from error
+    except RecursionError as error:  # a few KB of brackets: refused, not retried forever
+        raise EventParseError("message body nests too deep to read") from error
 
 
 def _event_id(body: bytes) -> tuple[str | None, str | None, str | None]:
     """Best-effort (id, account, thread) for dedup and logs; raises EventParseError if unreadable."""
-    try:
-        parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise EventParseError(f"message body is not JSON: {error}") from error
+    parsed = loads_message_body(body)
     if not isinstance(parsed, dict):
         raise EventParseError("message body is not a JSON object")
     event_id = parsed.get("id")

@@ -363,7 +363,7 @@ def pretty_body(value: bytes) -> str:
     """The body as indented JSON, or as text when it is not JSON."""
     try:
         return json.dumps(json.loads(value), indent=2, ensure_ascii=False, sort_keys=False)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return _text(value)
 
 
