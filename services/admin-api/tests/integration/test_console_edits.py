@@ -38,12 +38,16 @@ async def _api(harness: Harness, account: Account, suffix: str) -> Any:
     return response.json()
 
 
-async def _shown_etag(harness: Harness, account: Account, path: str) -> str:
-    """The ETag the form of a console page carries in its hidden field, as the browser sends it back."""
-    page = (await harness.client.get(f"/console/fragments{path}", headers={**account.edit, **HTMX})).text
+def _etag_in(page: str) -> str:
+    """The ETag a console form carries in its hidden field, as the browser sends it back."""
     found = re.search(r'name="etag" value="([^"]+)"', page)
     assert found, page[:500]
     return html.unescape(found.group(1))
+
+
+async def _shown_etag(harness: Harness, account: Account, path: str) -> str:
+    """The ETag the form of a console page carries."""
+    return _etag_in((await harness.client.get(f"/console/fragments{path}", headers={**account.edit, **HTMX})).text)
 
 
 async def test_sources_are_added_edited_toggled_resynced_and_removed(harness: Harness) -> None:
@@ -142,11 +146,19 @@ async def test_trigger_words_and_one_languages_messages_are_saved_and_a_stale_fo
     }
 
     stale = await harness.client.post(  # the form shown before the two saves: someone else's change would be lost
-        "/console/fragments/handoff/triggers", data={"triggers": "refund", "etag": shown}, headers=account.edit
+        "/console/fragments/handoff/triggers", data={"triggers": "refund\nmanager", "etag": shown}, headers=account.edit
     )
     assert stale.status_code == 412, stale.text
-    assert 'class="alert"' in stale.text
     assert (await _api(harness, account, "/handoff"))["triggers"] == ["speak to a human", "complaint"]
+    # Theirs are named, the typed list kept, and the form carries the new ETag: saving again replaces theirs.
+    refused = html.unescape(stale.text)
+    assert "someone saved the trigger words after this page was opened" in refused
+    assert "now are: “speak to a human”, “complaint”." in refused
+    assert '<textarea id="triggers" name="triggers" rows="6">refund\nmanager</textarea>' in refused
+    assert _etag_in(stale.text) != shown
+    again = {"triggers": "refund\nmanager", "etag": _etag_in(stale.text)}
+    assert "Trigger words saved." in await _post(harness, account, "/handoff/triggers", again)
+    assert (await _api(harness, account, "/handoff"))["triggers"] == ["refund", "manager"]
 
 
 async def test_the_agent_profile_is_saved_and_a_stale_form_is_refused(harness: Harness) -> None:
@@ -162,6 +174,14 @@ async def test_the_agent_profile_is_saved_and_a_stale_form_is_refused(harness: H
     stale = await harness.client.post("/console/fragments/agent", data={**form, "name": "Bo"}, headers=account.edit)
     assert stale.status_code == 412, stale.text
     assert (await _api(harness, account, "/agent"))["name"] == "Ava"
+    # The form comes back as typed, saying what the profile holds now, with its new ETag: a second save wins.
+    refused = html.unescape(stale.text)
+    assert "It now reads: name “Ava”, role sales representative, personality witty." in " ".join(refused.split())
+    assert 'id="agent-name" name="name" value="Bo"' in refused
+    assert _etag_in(stale.text) != shown
+    again = await _post(harness, account, "/agent", {**form, "name": "Bo", "etag": _etag_in(stale.text)})
+    assert "Profile saved." in again
+    assert (await _api(harness, account, "/agent"))["name"] == "Bo"
 
 
 async def test_the_audit_log_filters_and_pages_back_and_credits_link_to_purchases(

@@ -34,7 +34,14 @@ def _rule(mode: str, assign_to: str, update_avatar: str | None) -> dict[str, Any
     return {"mode": mode, "assign_to": parse_targets(assign_to), "update_avatar": update_avatar is not None}
 
 
-async def _channels_page(request: Request, console: Console, notice: str | None = None) -> HTMLResponse:
+async def _channels_page(
+    request: Request,
+    console: Console,
+    notice: str | None = None,
+    *,
+    typed_triggers: list[str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     handoff = await console.call("GET", "/handoff")
     context = {
         "console": console,
@@ -42,10 +49,11 @@ async def _channels_page(request: Request, console: Console, notice: str | None 
         "channel_types": [t.value for t in ChannelType],
         "handoff": handoff.json(),
         "handoff_etag": handoff.headers.get("etag", ""),
+        "typed_triggers": typed_triggers,
         "fields": MESSAGE_FIELDS,
         "notice": notice,
     }
-    return render(request, "channels.html", context)
+    return render(request, "channels.html", context, status_code=status_code)
 
 
 @router.get("/channels", response_class=HTMLResponse)
@@ -97,7 +105,14 @@ async def save_triggers(
 ) -> HTMLResponse:
     """Replace the trigger words and phrases (one a line)."""
     words = [line.strip() for line in triggers.splitlines() if line.strip()]
-    await console.call("PUT", "/handoff", json={"triggers": words}, headers={"If-Match": etag} if etag else None)
+    try:
+        await console.call("PUT", "/handoff", json={"triggers": words}, headers={"If-Match": etag} if etag else None)
+    except ApiRefused as refused:
+        if refused.status != 412:
+            raise
+        # Saved by someone else since the page was shown: theirs are named, the typed ones kept with the new
+        # ETag, so that saving again knowingly replaces theirs.
+        return await _channels_page(request, console, typed_triggers=words, status_code=412)
     return await _channels_page(request, console, "Trigger words saved.")
 
 

@@ -9,7 +9,7 @@ from customer_agent_shared.events.config import AgentRole, Personality
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from admin_api.entrypoints.console.client import Console, SignedIn
+from admin_api.entrypoints.console.client import ApiRefused, Console, SignedIn
 from admin_api.entrypoints.console.rendering import render
 
 router = APIRouter(prefix="/console/fragments", include_in_schema=False)
@@ -78,7 +78,17 @@ async def save_profile(
     """Save name, role and personality (refused if someone changed the profile since it was shown)."""
     headers = {"If-Match": etag} if etag else None
     body = {"name": name.strip(), "role": role, "personality": personality}
-    response = await console.call("PUT", "/agent", json=body, headers=headers)
+    try:
+        response = await console.call("PUT", "/agent", json=body, headers=headers)
+    except ApiRefused as refused:
+        if refused.status != 412:
+            raise
+        # Saved by someone else since this form was shown: say what it holds now, keep what was typed, and
+        # carry the new ETag, so that saving again knowingly replaces theirs.
+        current = await console.call("GET", "/agent")
+        etag = current.headers.get("etag", "")
+        context = {"console": console, "profile": body, "etag": etag, "theirs": current.json(), **_choices()}
+        return render(request, "agent_form.html", context, status_code=412)
     context = {"console": console, "profile": response.json(), "etag": response.headers.get("etag", "")}
     return render(request, "agent_form.html", {**context, **_choices(), "notice": "Profile saved."})
 
