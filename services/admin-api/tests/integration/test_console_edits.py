@@ -103,22 +103,45 @@ async def test_a_channel_is_deployed_its_rule_changed_and_it_is_removed(harness:
     ]
 
     refused = await harness.client.post(
-        "/console/fragments/channels/web/rule", data={"mode": "handoff", "assign_to": "ada"}, headers=account.edit
+        "/console/fragments/channels/rule",
+        data={"id": "web", "mode": "handoff", "assign_to": "ada"},
+        headers=account.edit,
     )
     assert refused.status_code == 422
     assert "Write each handoff target as user:<id> or team:<id>, not 'ada'." in html.unescape(refused.text)
-    page = await _post(harness, account, "/channels/web/rule", {"mode": "stay_assigned", "assign_to": ""})
+    page = await _post(harness, account, "/channels/rule", {"id": "web", "mode": "stay_assigned", "assign_to": ""})
     assert "Handoff rule of web saved." in page
     (channel,) = (await _api(harness, account, "/channels"))["items"]
     assert channel["handoff"] == {"mode": "stay_assigned", "assign_to": [], "update_avatar": False}
 
-    assert "The agent left web." in await _post(harness, account, "/channels/web/remove")
+    assert "The agent left web." in await _post(harness, account, "/channels/remove", {"id": "web"})
     assert (await _api(harness, account, "/channels"))["items"] == []
     assert await audit_trail(harness, account, target_type="channel") == [
         ("channel", "create", "web"),
         ("channel", "edit", "web"),
         ("channel", "delete", "web"),
     ]
+
+
+async def test_a_channel_whose_id_reads_as_a_path_or_a_query_is_the_one_changed_and_removed(harness: Harness) -> None:
+    account = await harness.new_account()
+    ids = ["web", "web?x=1", "a/../../sources", "..", "50%"]
+    for channel_id in ids:
+        body = {"type": "custom", "id": channel_id}
+        assert (await harness.client.post(account.path("/channels"), json=body, headers=account.edit)).is_success
+    page = (await harness.client.get("/console/fragments/channels", headers={**account.edit, **HTMX})).text
+    # Each row's buttons name their channel in the form, as htmx sends it, never in the console's address.
+    removals = [json.loads(html.unescape(vals)) for vals in re.findall(r"channels/remove\"\s+hx-vals='([^']+)'", page)]
+    assert sorted(removal["id"] for removal in removals) == sorted(ids)
+    assert "/console/fragments/channels/web" not in page
+
+    stay = {"id": "web?x=1", "mode": "stay_assigned", "assign_to": ""}
+    assert "Handoff rule of web?x=1 saved." in await _post(harness, account, "/channels/rule", stay)
+    modes = {c["id"]: c["handoff"]["mode"] for c in (await _api(harness, account, "/channels"))["items"]}
+    assert modes == {**dict.fromkeys(ids, "handoff"), "web?x=1": "stay_assigned"}
+    for removed in ("web?x=1", "a/../../sources", "..", "50%"):
+        assert f"The agent left {removed}." in await _post(harness, account, "/channels/remove", {"id": removed})
+    assert [c["id"] for c in (await _api(harness, account, "/channels"))["items"]] == ["web"]
 
 
 async def test_trigger_words_and_one_languages_messages_are_saved_and_a_stale_form_is_refused(

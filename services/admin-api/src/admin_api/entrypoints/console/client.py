@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import httpx
 from fastapi import Depends, Request
@@ -56,6 +57,12 @@ class Console:
     async def get(self, suffix: str, **params: Any) -> Any:
         """GET an endpoint's JSON body."""
         return (await self.call("GET", suffix, params={k: v for k, v in params.items() if v not in (None, "")})).json()
+
+
+def segment(resource_id: str) -> str:
+    """An id as one segment of an API path: "/", "?", "#" and "%" escaped, and dots too, so that an id such as
+    ".." or "web?x=1" names itself, never another path (an HTTP client resolves dot segments)."""
+    return quote(resource_id, safe="").replace(".", "%2E")
 
 
 def refusal(response: httpx.Response) -> ApiRefused:

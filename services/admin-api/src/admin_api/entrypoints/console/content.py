@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse
 
-from admin_api.entrypoints.console.client import Console, SignedIn
+from admin_api.entrypoints.console.client import Console, SignedIn, segment
 from admin_api.entrypoints.console.rendering import render
 
 router = APIRouter(prefix="/console/fragments", include_in_schema=False)
@@ -95,7 +95,8 @@ async def edit_short_answer(
     answer: Annotated[str, Form()],
 ) -> HTMLResponse:
     """Change a short answer's question and answer."""
-    await console.call("PATCH", f"/sources/{source_id}", json={"question": question.strip(), "answer": answer.strip()})
+    body = {"question": question.strip(), "answer": answer.strip()}
+    await console.call("PATCH", f"/sources/{segment(source_id)}", json=body)
     return await _sources(request, console, notice="Short answer saved.")
 
 
@@ -108,19 +109,19 @@ async def set_flag(
     value: Annotated[bool, Form()],
 ) -> HTMLResponse:
     """Turn citations or privacy on or off."""
-    await console.call("PATCH", f"/sources/{source_id}", json={field: value})
+    await console.call("PATCH", f"/sources/{segment(source_id)}", json={field: value})
     return await _sources(request, console)
 
 
 @router.post("/sources/{source_id}/resync", response_class=HTMLResponse)
 async def resync(request: Request, console: SignedIn, source_id: SourceId) -> HTMLResponse:
     """Sync a source again."""
-    await console.call("POST", f"/sources/{source_id}/resync")
+    await console.call("POST", f"/sources/{segment(source_id)}/resync")
     return await _sources(request, console, notice="Sync started again.")
 
 
 @router.post("/sources/{source_id}/remove", response_class=HTMLResponse)
 async def remove(request: Request, console: SignedIn, source_id: SourceId) -> HTMLResponse:
     """Remove a source and its content."""
-    await console.call("DELETE", f"/sources/{source_id}")
+    await console.call("DELETE", f"/sources/{segment(source_id)}")
     return await _sources(request, console, notice="Source removed.")

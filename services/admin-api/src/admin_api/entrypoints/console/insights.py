@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from admin_api.entrypoints.console.charts import Bucket, buckets, performance_charts
-from admin_api.entrypoints.console.client import ApiRefused, Console, SignedIn
+from admin_api.entrypoints.console.client import ApiRefused, Console, SignedIn, segment
 from admin_api.entrypoints.console.rendering import render
 
 router = APIRouter(prefix="/console/fragments", include_in_schema=False)
@@ -92,14 +92,14 @@ async def resolve_gap(
 ) -> HTMLResponse:
     """Turn a gap into a short answer."""
     body = {"answer": answer.strip(), "question": question.strip() or None}
-    await console.call("POST", f"/knowledge-gaps/{gap_id}/resolve", json=body)
+    await console.call("POST", f"/knowledge-gaps/{segment(gap_id)}/resolve", json=body)
     return await _gaps_page(request, console, "open", "Resolved: the answer is now a short answer on the Content page.")
 
 
 @router.post("/gaps/{gap_id}/dismiss", response_class=HTMLResponse)
 async def dismiss_gap(request: Request, console: SignedIn, gap_id: GapId) -> HTMLResponse:
     """Set a gap aside."""
-    await console.call("POST", f"/knowledge-gaps/{gap_id}/dismiss")
+    await console.call("POST", f"/knowledge-gaps/{segment(gap_id)}/dismiss")
     return await _gaps_page(request, console, "open", "Gap dismissed.")
 
 

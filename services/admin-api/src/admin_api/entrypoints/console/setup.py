@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from customer_agent_shared.events.channels import ChannelType
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from admin_api.entrypoints.console.client import ApiRefused, Console, SignedIn
+from admin_api.entrypoints.console.client import ApiRefused, Console, SignedIn, segment
 from admin_api.entrypoints.console.rendering import render
 
 router = APIRouter(prefix="/console/fragments", include_in_schema=False)
 MESSAGE_FIELDS = ("available", "away", "at_capacity", "outside_hours", "handoff_unavailable")
-ChannelId = Annotated[str, Path(min_length=1, max_length=200)]
+# The channel's id travels in the form, never in the console's path: a browser resolves "/.." in an address and
+# splits off "?", so an id holding them would name another path.
+ChannelId = Annotated[str, Form(alias="id", min_length=1, max_length=200)]
 
 
 def parse_targets(text: str) -> list[dict[str, str]]:
@@ -78,7 +80,7 @@ async def add_channel(
     return await _channels_page(request, console, f"The agent now answers on {type} {id.strip()}.")
 
 
-@router.post("/channels/{channel_id:path}/rule", response_class=HTMLResponse)
+@router.post("/channels/rule", response_class=HTMLResponse)
 async def change_rule(
     request: Request,
     console: SignedIn,
@@ -88,14 +90,15 @@ async def change_rule(
     update_avatar: Annotated[str | None, Form()] = None,
 ) -> HTMLResponse:
     """Change a channel's handoff rule."""
-    await console.call("PUT", f"/channels/{channel_id}", json={"handoff": _rule(mode, assign_to, update_avatar)})
+    rule = {"handoff": _rule(mode, assign_to, update_avatar)}
+    await console.call("PUT", f"/channels/{segment(channel_id)}", json=rule)
     return await _channels_page(request, console, f"Handoff rule of {channel_id} saved.")
 
 
-@router.post("/channels/{channel_id:path}/remove", response_class=HTMLResponse)
+@router.post("/channels/remove", response_class=HTMLResponse)
 async def remove_channel(request: Request, console: SignedIn, channel_id: ChannelId) -> HTMLResponse:
     """Take the agent off a channel."""
-    await console.call("DELETE", f"/channels/{channel_id}")
+    await console.call("DELETE", f"/channels/{segment(channel_id)}")
     return await _channels_page(request, console, f"The agent left {channel_id}.")
 
 
