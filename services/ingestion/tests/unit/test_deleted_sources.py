@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from customer_agent_shared.events.sources import SOURCE_DELETE, SOURCE_SYNC, SourceKind, SourceState
+from customer_agent_shared.events.sources import SOURCE_DELETE, SOURCE_SYNC, SOURCE_UPDATE, SourceKind, SourceState
 from prometheus_client import REGISTRY
 
 from .. import samples
@@ -91,3 +91,16 @@ async def test_an_inline_file_whose_source_is_deleted_during_its_parse_is_not_ta
     assert ("ingestion:cmd", inline.id) in ingestion.database.claimed
     assert_still_deleted(ingestion, ingestion.statuses("s")[-1].sequence)
     assert ingestion.statuses("s")[-1].state is SourceState.DELETED
+
+
+async def test_an_update_after_the_delete_is_claimed_and_not_carried_out() -> None:
+    ingestion = Ingestion()
+    sequence = await deleted_source(ingestion)
+    edit = command_event(SOURCE_UPDATE, "s", SourceKind.URL, url="https://shop.example.test/new", private=True)
+    counted = passed_over(SourceKind.URL)
+
+    await ingestion.commands.handle(edit)  # not dead-lettered: it cannot bring the source back
+
+    assert ("ingestion:cmd", edit.id) in ingestion.database.claimed
+    assert passed_over(SourceKind.URL) == counted + 1
+    assert_still_deleted(ingestion, sequence)

@@ -216,8 +216,11 @@ class SourceCommands:
             if not await uow.claim_event(self._consumer, event.id):
                 return
             existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
-            if existing is None or existing.is_deleted:
+            if existing is None:
                 raise PermanentHandlerError(f"source {command.source_id!r} is unknown; sync it before updating it")
+            if _passed_over(existing, event):  # deleted since: an edit sent before the delete changes nothing
+                await uow.commit()
+                return
             change = existing.update(command)
             reindex = existing.kind == SourceKind.SHORT_ANSWER and invalid_reason(command) is None
             if reindex:
