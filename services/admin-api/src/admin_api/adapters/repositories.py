@@ -8,6 +8,7 @@ from typing import Any
 
 from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.config import AgentConfigSnapshot
+from customer_agent_shared.persistence.advisory_locks import wait_for_locks
 from customer_agent_shared.persistence.retention import delete_before
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -146,8 +147,7 @@ class SourceRepository:
     async def lock_kind(self, account_id: str, kind: str) -> None:
         """Hold, until the transaction ends, the right to add a source of ``kind`` to the account (so two
         requests cannot both find none and both add one)."""
-        lock = select(func.pg_advisory_xact_lock(func.hashtext(f"source:{kind}:{account_id}")))
-        await self._session.execute(lock)
+        await wait_for_locks(self._session, [f"source:{kind}:{account_id}"])
 
     async def add(self, values: Row) -> None:
         """Insert a source."""
@@ -237,9 +237,7 @@ class IdempotencyRepository:
 
     async def lock(self, account_id: str, scope: str, key: str) -> None:
         """Hold this key until the transaction ends, so identical concurrent requests run one at a time."""
-        await self._session.execute(
-            select(func.pg_advisory_xact_lock(func.hashtextextended(f"idempotency:{account_id}:{scope}:{key}", 0)))
-        )
+        await wait_for_locks(self._session, [f"idempotency:{account_id}:{scope}:{key}"])
 
     async def get(self, account_id: str, scope: str, key: str) -> StoredResponse | None:
         """The stored response for this key and operation."""
