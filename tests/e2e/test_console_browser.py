@@ -2,14 +2,16 @@
 chromium-driver, driven by Selenium): a wrong key is refused, a read-only key gets no controls, and users and teams
 are edited in forms and refused in the API's words; an answer in the API's JSON shape is shown in words, never
 swapped in raw, and the page is busy only while it loads; the preview shows the agent writing and takes no second
-question meanwhile. The whole acceptance flow (content, preview, webchat, pause) is
-``test_acceptance_browser.py``."""
+question meanwhile; the keyboard's focus survives the sources list's refreshes. The whole acceptance flow
+(content, preview, webchat, pause) is ``test_acceptance_browser.py``."""
 
 from __future__ import annotations
 
 import pytest
+from customer_agent_shared.testing.plumbing import eventually
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
@@ -192,3 +194,32 @@ async def test_the_preview_shows_the_agent_writing_and_takes_the_next_question_o
     assert send.get_attribute("disabled") is None
     assert console_browser.switch_to.active_element.get_attribute("id") == "preview-text"
     assert console_browser.find_element(By.ID, "preview-text").get_attribute("value") == ""
+
+
+REFRESH_SOURCES = """
+window.listBefore = document.getElementById("sources");
+htmx.trigger(document.body, "sources-changed");
+"""
+
+
+async def test_a_keyboard_user_keeps_the_focus_while_the_sources_refresh(
+    admin: AdminClient, console_browser: WebDriver
+) -> None:
+    body = {"kind": "short_answer", "question": "Do you gift-wrap?", "answer": "Yes, for free."}
+    await admin.call("POST", "/sources", json=body)
+    console_browser.get(CONSOLE + "content")
+    await sign_in(console_browser, admin.http.headers["Authorization"].removeprefix("Bearer "))
+    button = await shown(console_browser, "#sources td.actions button", "the short answer's first button")
+    console_browser.execute_script("arguments[0].focus()", button)
+    assert console_browser.switch_to.active_element.text == "Turn citations off"
+
+    async def refreshed() -> bool:
+        return bool(console_browser.execute_script('return document.getElementById("sources") !== window.listBefore'))
+
+    console_browser.execute_script(REFRESH_SOURCES)  # as the list's polling does every few seconds
+    await eventually(refreshed, "the list of sources refreshed")
+    assert console_browser.switch_to.active_element.text == "Turn citations off"
+
+    console_browser.switch_to.active_element.send_keys(Keys.ENTER)  # the list comes back with the source changed
+    await shown(console_browser, "#sources td.actions button", "citations turned off", text="Turn citations on")
+    assert console_browser.switch_to.active_element.text == "Turn citations on"
