@@ -73,17 +73,25 @@ def pptx(body_phrase: str) -> bytes:
     return _zip({"ppt/presentation.xml": f'<p:presentation xmlns:p="{P_NS}"/>', "ppt/slides/slide1.xml": slide})
 
 
-def pdf(text: str, *, kids: int = 1) -> bytes:
-    """A one-page PDF showing ``text`` (built by hand, with a correct xref table), listed ``kids`` times."""
+def _pdf_stream(data: bytes) -> bytes:
+    return b"<< /Length " + str(len(data)).encode() + b" >>\nstream\n" + data + b"\nendstream"
+
+
+def pdf(text: str, *, kids: int = 1, to_unicode: bytes = b"") -> bytes:
+    """A one-page PDF showing ``text`` (built by hand, with a correct xref table), listed ``kids`` times, its
+    font's characters mapped to Unicode by the ``to_unicode`` CMap if one is given."""
     stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    font_map = b" /ToUnicode 6 0 R" if to_unicode else b""
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [" + b" ".join([b"3 0 R"] * kids) + b"] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
         b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        _pdf_stream(stream),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica" + font_map + b" >>",
     ]
+    if to_unicode:
+        objects.append(_pdf_stream(to_unicode))
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -95,6 +103,16 @@ def pdf(text: str, *, kids: int = 1) -> bytes:
         out += f"{offset:010d} 00000 n \n".encode()
     out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
     return bytes(out)
+
+
+def pdf_mapping_x_to_a_lone_surrogate(text: str) -> bytes:
+    """A PDF showing ``text`` whose font maps 'X' to U+D800, half of a UTF-16 pair (a broken ToUnicode map)."""
+    cmap = (
+        b"/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n/CMapName /Broken def\n"
+        b"1 begincodespacerange\n<00> <FF>\nendcodespacerange\n1 beginbfchar\n<58> <D800>\nendbfchar\n"
+        b"endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend"
+    )
+    return pdf(text, to_unicode=cmap)
 
 
 def sample(extension: str) -> bytes:

@@ -15,13 +15,13 @@ from customer_agent_shared.messaging.failures import FailureKind, classify
 from customer_agent_shared.testing.plumbing import eventually
 from ingestion_service.adapters import page_worker_pool
 from ingestion_service.adapters.page_parser import PageKind, parse_page
-from ingestion_service.adapters.page_worker import near_limit
 from ingestion_service.adapters.page_worker_pool import (
     DEFAULT_TIMEOUT_SECONDS,
     PageWorkers,
     WorkerFailed,
     WorkersBusy,
 )
+from ingestion_service.adapters.parse_limits import near_limit
 from ingestion_service.adapters.safe_http import FetchResult
 
 from .. import samples

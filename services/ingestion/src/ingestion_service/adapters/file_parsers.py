@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -24,6 +25,8 @@ from ingestion_service.domain.documents import DocumentRefused, ParsedDocument, 
 from ingestion_service.domain.file_types import check_file
 
 __all__ = ["FileLimits", "ParserStopped", "TextBudget", "parse_file", "start_parser"]
+
+logger = logging.getLogger(__name__)
 
 WORKER_MODULE = "ingestion_service.adapters.parse_worker"
 
@@ -88,7 +91,10 @@ async def run_parser(kind: str, filename: str, content: bytes, limits: FileLimit
         raise stopped_parser(filename, process.returncode or 0, stderr, limits)
     answer = orjson.loads(stdout)
     if "refused" in answer:
-        raise DocumentRefused(answer["refused"]["reason"], failure_type=answer["refused"]["failure_type"])
+        refused = answer["refused"]
+        if "detail" in refused:  # the parser's own words, which the reason leaves out
+            logger.warning("parser could not read a file", extra={"kind": kind, "detail": refused["detail"]})
+        raise DocumentRefused(refused["reason"], failure_type=refused["failure_type"])
     return ParsedDocument(
         title=answer["title"], sections=[Section(heading, text) for heading, text in answer["sections"]]
     )

@@ -27,6 +27,7 @@ import orjson
 from ingestion_service.adapters.html_extract import extract_html
 from ingestion_service.adapters.language import warm_up
 from ingestion_service.adapters.page_parser import PageOutcome, parse_page
+from ingestion_service.adapters.parse_limits import reached_memory_limit
 from ingestion_service.adapters.safe_http import FetchResult
 from ingestion_service.adapters.sitemaps import MAX_SITEMAPS, parse_sitemap
 from ingestion_service.domain.documents import ParsedDocument
@@ -102,21 +103,6 @@ def respond(header: bytes, content: bytes) -> bytes:
             # The C parsers report a failed allocation as a parse error: the address space tells.
             return orjson.dumps({"worker_error": OUT_OF_MEMORY, "memory": True})
         return orjson.dumps({"worker_error": f"{type(error).__name__}: {error}"[:500]})
-
-
-def reached_memory_limit() -> bool:
-    """Whether this process's address space ever came within 5 % of its limit."""
-    limit, _ = resource.getrlimit(resource.RLIMIT_AS)
-    return limit != resource.RLIM_INFINITY and near_limit("self", limit)
-
-
-def near_limit(pid: int | str, limit: int) -> bool:
-    """Whether a process's peak address space (VmPeak, from /proc) came within 5 % of ``limit`` bytes."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmPeak:"):
-                return int(line.split()[1]) * 1024 >= limit * 0.95
-    return False
 
 
 def release_memory() -> Callable[[], object]:

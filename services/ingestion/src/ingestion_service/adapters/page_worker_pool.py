@@ -19,7 +19,8 @@ from customer_agent_shared.messaging.failures import TransientHandlerError
 
 from ingestion_service.adapters.file_parsers import start_parser
 from ingestion_service.adapters.page_parser import PageKind, PageOutcome, outcome_from_json
-from ingestion_service.adapters.page_worker import LENGTH, frame, near_limit, respond
+from ingestion_service.adapters.page_worker import LENGTH, frame, respond
+from ingestion_service.adapters.parse_limits import near_limit
 from ingestion_service.adapters.safe_http import FetchResult
 from ingestion_service.adapters.sitemaps import Sitemap
 from ingestion_service.domain.documents import DocumentRefused, ParsedDocument, document_from_json

@@ -1,8 +1,12 @@
-"""Bounds of parsing one uploaded file, and the budget its parsed text is spent from."""
+"""Bounds of parsing one uploaded file, the budget its parsed text is spent from, and how near a parser
+process came to its memory limit."""
 
 from __future__ import annotations
 
+import contextlib
+import resource
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from ingestion_service.domain.documents import DocumentRefused
@@ -53,3 +57,18 @@ class TextBudget:
                 f"({self._bound}) while it is parsed",
                 failure_type="amplification",
             )
+
+
+def reached_memory_limit() -> bool:
+    """Whether this process's address space ever came within 5 % of its limit."""
+    limit, _ = resource.getrlimit(resource.RLIMIT_AS)
+    return limit != resource.RLIM_INFINITY and near_limit("self", limit)
+
+
+def near_limit(pid: int | str, limit: int) -> bool:
+    """Whether a process's peak address space (VmPeak, from /proc) came within 5 % of ``limit`` bytes."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmPeak:"):
+                return int(line.split()[1]) * 1024 >= limit * 0.95
+    return False

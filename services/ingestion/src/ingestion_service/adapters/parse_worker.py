@@ -5,13 +5,16 @@ with a scrubbed environment. It reads one JSON line (kind, filename, limits),
 limits itself (address space, CPU time, no core dumps) before it reads the
 file's bytes from the rest of stdin, and writes one JSON object to stdout: the
 document (title and sections) or ``{"refused": {"reason", "failure_type"}}``.
-It exits with ``OUT_OF_MEMORY_EXIT`` when it runs out of memory. It imports
+It exits with ``OUT_OF_MEMORY_EXIT`` when it runs out of memory; a parser's
+``ValueError`` or ``TypeError`` is the file's content (the same every time), so
+it is a refusal, not a crash. It imports
 only the parsers (not the shared event contracts), so it starts in ~0.1 s.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import resource
 import sys
@@ -23,9 +26,9 @@ import orjson
 from ingestion_service.adapters.html_extract import extract_html
 from ingestion_service.adapters.markdown_parser import parse_markdown
 from ingestion_service.adapters.office_parsers import parse_docx, parse_pptx, parse_xml, safe_xml
-from ingestion_service.adapters.parse_limits import FileLimits, TextBudget
+from ingestion_service.adapters.parse_limits import FileLimits, TextBudget, reached_memory_limit
 from ingestion_service.adapters.pdf_parser import parse_pdf
-from ingestion_service.adapters.text_decoding import decode_page, decode_text
+from ingestion_service.adapters.text_decoding import decode_page, decode_text, replace_surrogates
 from ingestion_service.adapters.text_parsers import parse_config, parse_csv, parse_json, parse_plain, parse_rst
 from ingestion_service.domain.documents import DocumentRefused, ParsedDocument, Section
 
@@ -58,8 +61,17 @@ def _counted(document: ParsedDocument, budget: TextBudget) -> ParsedDocument:
     return document
 
 
+def _valid_unicode(document: ParsedDocument) -> ParsedDocument:
+    sections = [Section(replace_surrogates(s.heading), replace_surrogates(s.text)) for s in document.sections]
+    return dataclasses.replace(document, title=replace_surrogates(document.title), sections=sections)
+
+
 def parse_content(kind: str, filename: str, content: bytes, limits: FileLimits) -> ParsedDocument:
     """Parse the bytes of a file whose type ``kind`` was already checked; ``DocumentRefused`` says why not."""
+    return _valid_unicode(_parsed(kind, filename, content, limits))
+
+
+def _parsed(kind: str, filename: str, content: bytes, limits: FileLimits) -> ParsedDocument:
     budget = TextBudget(filename, len(content), limits)
     if kind == "pdf":
         return parse_pdf(content, filename, budget)
@@ -84,16 +96,29 @@ def parse_content(kind: str, filename: str, content: bytes, limits: FileLimits) 
     return ParsedDocument(title="", sections=parse_xml(content, filename, budget))
 
 
-def _answer(request: dict[str, str], content: bytes, limits: FileLimits) -> bytes:
+def answer(request: dict[str, str], content: bytes, limits: FileLimits) -> bytes:
+    """The JSON answer to one request: the document, or why the file is refused."""
+    filename = request["filename"]
     try:
-        document = parse_content(request["kind"], request["filename"], content, limits)
+        document = parse_content(request["kind"], filename, content, limits)
     except DocumentRefused as refused:
-        return orjson.dumps({"refused": {"reason": refused.reason, "failure_type": refused.failure_type}})
+        return _refusal(refused.reason, refused.failure_type)
     except RecursionError:
-        refusal = {"reason": f"{request['filename']!r} is nested too deeply to parse", "failure_type": "too_deep"}
-        return orjson.dumps({"refused": refusal})
+        return _refusal(f"{filename!r} is nested too deeply to parse", "too_deep")
+    except (ValueError, TypeError) as error:
+        if reached_memory_limit():  # a C parser may report a failed allocation as bad input
+            raise MemoryError from error
+        reason = f"{filename!r} cannot be read: its content is not a .{request['kind']} file this service can parse"
+        return _refusal(f"{reason} (open it, save it again, and upload the new copy)", "unreadable", error)
     sections = [[section.heading, section.text] for section in document.sections]
     return orjson.dumps({"title": document.title, "sections": sections})
+
+
+def _refusal(reason: str, failure_type: str, error: Exception | None = None) -> bytes:
+    refused = {"reason": reason, "failure_type": failure_type}
+    if error is not None:  # for the service's log, not for the person who uploaded the file
+        refused["detail"] = f"{type(error).__name__}: {error}"[:300]
+    return orjson.dumps({"refused": refused})
 
 
 def main() -> int:
@@ -103,8 +128,8 @@ def main() -> int:
     limits = FileLimits(**request.pop("limits"))
     limit_process(limits)
     try:
-        answer = _answer(request, stdin.read(), limits)
-        sys.stdout.buffer.write(answer)
+        reply = answer(request, stdin.read(), limits)
+        sys.stdout.buffer.write(reply)
         sys.stdout.buffer.flush()
     except MemoryError:
         os.write(2, b"MemoryError: the parser ran out of memory\n")

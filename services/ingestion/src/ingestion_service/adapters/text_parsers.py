@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import re
+import sys
 from typing import Any
 
 from ingestion_service.adapters.parse_limits import TextBudget
@@ -171,6 +172,12 @@ def parse_json(text: str, filename: str, budget: TextBudget) -> list[Section]:
         raise DocumentRefused(f"{filename!r} is not valid JSON: {error}", failure_type="invalid_json") from error
     except RecursionError as error:
         raise _json_too_deep(filename) from error
+    except ValueError as error:  # not a JSONDecodeError: an integer past the digits int() may convert
+        raise DocumentRefused(
+            f"{filename!r} was refused: a number in its JSON has more than {sys.get_int_max_str_digits():,} "
+            "digits (put it in quotes to keep it as text)",
+            failure_type="json_number_too_long",
+        ) from error
     lines: list[str] = []
     _flatten_json(data, "", lines, budget)
     return [Section("", "\n".join(lines))] if lines else []
