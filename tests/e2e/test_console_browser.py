@@ -2,8 +2,9 @@
 chromium-driver, driven by Selenium): a wrong key is refused, a read-only key gets no controls, and users and teams
 are edited in forms and refused in the API's words; an answer in the API's JSON shape is shown in words, never
 swapped in raw, and the page is busy only while it loads; the preview shows the agent writing and takes no second
-question meanwhile; the keyboard's focus survives the sources list's refreshes. The whole acceptance flow
-(content, preview, webchat, pause) is ``test_acceptance_browser.py``."""
+question meanwhile; the keyboard's focus survives the sources list's refreshes; the audit log's and the gaps'
+filters survive a reload. The whole acceptance flow (content, preview, webchat, pause) is
+``test_acceptance_browser.py``."""
 
 from __future__ import annotations
 
@@ -223,3 +224,35 @@ async def test_a_keyboard_user_keeps_the_focus_while_the_sources_refresh(
     console_browser.switch_to.active_element.send_keys(Keys.ENTER)  # the list comes back with the source changed
     await shown(console_browser, "#sources td.actions button", "citations turned off", text="Turn citations on")
     assert console_browser.switch_to.active_element.text == "Turn citations on"
+
+
+async def test_the_audit_logs_and_the_gaps_filters_survive_a_reload(
+    admin: AdminClient, console_browser: WebDriver
+) -> None:
+    await admin.call("POST", "/sources", json={"kind": "short_answer", "question": "Gift wrap?", "answer": "Yes."})
+    console_browser.get(CONSOLE + "audit")
+    await sign_in(console_browser, admin.http.headers["Authorization"].removeprefix("Bearer "))
+    form = await shown(console_browser, "form.filters", "the audit log's filters")
+    pick(form, "select[name=action]", "create")
+    pick(form, "select[name=target_type]", "source")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    await address_ends(console_browser, "/console/audit?target_type=source&action=create")
+    console_browser.refresh()
+    await shown(console_browser, "table.audit tbody", "the filtered audit log after the reload", text="Gift wrap?")
+    for name, value in (("target_type", "source"), ("action", "create")):
+        assert Select(console_browser.find_element(By.NAME, name)).first_selected_option.get_attribute("value") == value
+
+    await open_tab(console_browser, "gaps", "#gaps-page")
+    console_browser.find_element(By.CSS_SELECTOR, "#gaps-page nav.filters a[href$='status=resolved']").click()
+    await address_ends(console_browser, "/console/gaps?status=resolved")
+    console_browser.refresh()
+    await shown(console_browser, "#gaps-page", "the resolved gaps after the reload", text="No resolved gaps.")
+
+
+async def address_ends(browser: WebDriver, ending: str) -> None:
+    """Wait until the browser's address ends with ``ending``."""
+
+    async def there() -> bool:
+        return browser.current_url.endswith(ending)
+
+    await eventually(there, f"the address ending with {ending}")

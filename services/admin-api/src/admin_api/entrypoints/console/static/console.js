@@ -151,6 +151,25 @@
     pageBusy(false);
   });
 
+  // A page's filters go into its address (as the Credits page's link puts them), so a reload keeps them.
+  // (The form is swapped away with its page: the event comes from #page, the form is the request's element.)
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var config = event.detail.requestConfig;
+    var form = config && config.elt;
+    if (!event.detail.successful || !form || form.tagName !== "FORM" || !form.classList.contains("filters")) {
+      return;
+    }
+    var sent = new URL(event.detail.pathInfo.finalRequestPath, location.href);
+    var query = new URLSearchParams();
+    sent.searchParams.forEach(function (value, name) {
+      if (value) {
+        query.append(name, value);
+      }
+    });
+    var search = query.toString();
+    history.replaceState(history.state, "", "/console/" + currentPage() + (search ? "?" + search : ""));
+  });
+
   document.addEventListener("htmx:pushedIntoHistory", function () {
     markCurrent(currentPage());
   });
