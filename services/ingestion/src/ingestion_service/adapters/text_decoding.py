@@ -10,11 +10,16 @@ import codecs
 import contextlib
 import re
 
-from charset_normalizer import from_bytes
+from charset_normalizer import CharsetMatch, from_bytes
+from charset_normalizer.utils import is_multi_byte_encoding
 
 from ingestion_service.domain.documents import DocumentRefused
 
 WESTERN_ENCODINGS = ("cp1252", "iso8859_15", "latin_1")
+DETECTION_BYTES = 200_000
+# The margins within which charset_normalizer holds two readings as good as each other (CharsetMatch.__lt__).
+CHAOS_MARGIN = 0.005
+COHERENCE_MARGIN = 0.02
 
 # <meta charset="…"> or <meta http-equiv="Content-Type" content="…; charset=…">, looked for where browsers do.
 META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:-]+)""", re.IGNORECASE)
@@ -41,16 +46,47 @@ def decode_text(content: bytes, filename: str) -> str:
         return content.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    matches = list(from_bytes(content[:200_000]))
+    sample = _detection_sample(content)
+    matches = list(from_bytes(sample))
     if not matches:
         raise DocumentRefused(f"{filename!r}: cannot detect the text encoding", failure_type="encoding")
     best = matches[0]
-    # Single-byte code pages often tie; the supported languages are Western European, so prefer cp1252 then.
-    for match in matches:
-        if match.encoding in WESTERN_ENCODINGS and match.chaos <= best.chaos and match.coherence >= best.coherence:
-            best = match
-            break
+    # The supported languages are Western European: a Western code page wins unless the detected one reads
+    # clearly better (short texts often tie, and the detection then favours what decodes the most multi-byte).
+    western = _western_reading(sample, matches)
+    if western is not None and not _reads_clearly_better(best, western[1]):
+        return content.decode(western[0], errors="replace")
     return content.decode(best.encoding, errors="replace")
+
+
+def _detection_sample(content: bytes) -> bytes:
+    """The bytes the encoding is detected from: the first ``DETECTION_BYTES``, cut before a line break so that
+    no character is cut in half (a half one rules its encoding out), at an even length for UTF-16's sake."""
+    if len(content) <= DETECTION_BYTES:
+        return content
+    sample = content[:DETECTION_BYTES]
+    cut = sample.rfind(b"\n") + 1
+    return sample[: cut - cut % 2] if cut > 1 else sample
+
+
+def _western_reading(sample: bytes, matches: list[CharsetMatch]) -> tuple[str, CharsetMatch] | None:
+    """A Western code page that reads ``sample``, with the detection's reading in it; measured on its own when the
+    detection skipped single-byte code pages (it does once a multi-byte one, often CJK, decodes with little chaos)."""
+    for match in matches:
+        for encoding in WESTERN_ENCODINGS:
+            if encoding in match.could_be_from_charset:  # the code pages that decode the bytes alike
+                return encoding, match
+    if is_multi_byte_encoding(matches[0].encoding):
+        alone = next(iter(from_bytes(sample, cp_isolation=[WESTERN_ENCODINGS[0]])), None)
+        return (alone.encoding, alone) if alone is not None else None
+    return None
+
+
+def _reads_clearly_better(match: CharsetMatch, other: CharsetMatch) -> bool:
+    """Whether ``match`` beats ``other`` on the detection's own measures by more than its own tie margins."""
+    if abs(match.chaos - other.chaos) >= CHAOS_MARGIN:
+        return match.chaos < other.chaos
+    return match.coherence > other.coherence + COHERENCE_MARGIN
 
 
 def replace_surrogates(text: str) -> str:
