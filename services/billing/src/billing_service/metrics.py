@@ -40,6 +40,11 @@ RESET_FAILURES = Counter(
     "Monthly resets that failed and were skipped until the scheduler's next pass (the others went on); "
     "the logs name each account and its error.",
 )
+QUIET_CHARGE_FAILURES = Counter(
+    "customer_agent_billing_quiet_charge_failures_total",
+    "Quiet per-resolution charges that failed and were skipped until the scheduler's next pass (the others "
+    "went on): a thread, or every thread of an account that could not be read; the logs name each.",
+)
 SCHEDULER_PASS_FAILURES = Counter(
     "customer_agent_billing_scheduler_pass_failures_total",
     "Scheduler passes that failed (`billing scheduler pass failed` in the logs, with the error) and were tried "

@@ -268,3 +268,29 @@ def assert_consistent(entries: list[Entry], balance: int | None) -> None:
     assert balance == running
     keys = [(e.kind, e.cause_id) for e in entries]
     assert len(keys) == len(set(keys))
+
+
+async def refuse_ledger_inserts(
+    engine: AsyncEngine,
+    schema: str,
+    *,
+    where: str = "true",
+    errcode: str = "disk_full",
+    message: str = "could not extend file",
+) -> None:
+    """Make each ledger insert whose row (``NEW``) meets ``where`` fail with ``errcode``: by default as on a
+    database that cannot write (its disk full), a transient error."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                f'CREATE FUNCTION "{schema}".refuse_ledger_insert() RETURNS trigger LANGUAGE plpgsql AS '
+                f"$$ BEGIN IF {where} THEN RAISE EXCEPTION '{message}' USING ERRCODE = '{errcode}'; END IF; "
+                "RETURN NEW; END $$"
+            )
+        )
+        await connection.execute(
+            text(
+                f'CREATE TRIGGER refuse_ledger_insert BEFORE INSERT ON "{schema}".ledger_entries '
+                f'FOR EACH ROW EXECUTE FUNCTION "{schema}".refuse_ledger_insert()'
+            )
+        )

@@ -25,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .billing_harness import ManualClock
+from .billing_harness import ManualClock, refuse_ledger_inserts
 
 pytestmark = pytest.mark.integration
 
@@ -206,23 +206,6 @@ async def test_an_account_whose_stored_plan_does_not_validate_is_skipped_and_the
     assert [record.exc_info[0] for record in logged if record.exc_info] == [ValidationError]
 
 
-async def refuse_ledger_writes(engine: AsyncEngine, schema: str) -> None:
-    """Make every ledger insert fail as on a database that cannot write (its disk full): a transient error."""
-    async with engine.begin() as connection:
-        await connection.execute(
-            text(
-                f'CREATE FUNCTION "{schema}".disk_full() RETURNS trigger LANGUAGE plpgsql AS '
-                "$$ BEGIN RAISE EXCEPTION 'could not extend file' USING ERRCODE = 'disk_full'; END $$"
-            )
-        )
-        await connection.execute(
-            text(
-                f'CREATE TRIGGER disk_full BEFORE INSERT ON "{schema}".ledger_entries '
-                f'FOR EACH ROW EXECUTE FUNCTION "{schema}".disk_full()'
-            )
-        )
-
-
 async def test_a_pass_failing_before_its_end_is_counted_and_still_shows_the_accounts_left_due(
     billing: BillingService, scratch_schema: tuple[AsyncEngine, str]
 ) -> None:
@@ -231,7 +214,7 @@ async def test_a_pass_failing_before_its_end_is_counted_and_still_shows_the_acco
     await scheduler(billing, ManualClock(RESET - timedelta(minutes=1))).run_pass()
     assert due_gauge() == 0  # the last pass before midnight
     # A database failing every write fails every pass at its first batch, not one account after another.
-    await refuse_ledger_writes(engine, schema)
+    await refuse_ledger_inserts(engine, schema)
     failures, resets_failed = pass_failures(), reset_failures()
 
     with pytest.raises(DBAPIError, match="could not extend file"):

@@ -124,10 +124,19 @@ class FakeThreadFacts:
             del self._tables.threads[key]
         return len(quiet)
 
-    async def quiet_resolutions(self, now: datetime, limit: int) -> list[tuple[str, str]]:
-        """Uncharged resolvable threads of per-resolution accounts, quiet for the plan's hours."""
+    async def quiet_resolutions(
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        skip_accounts: Collection[str] = (),
+        skip_threads: Collection[tuple[str, str]] = (),
+    ) -> list[tuple[str, str]]:
+        """Uncharged resolvable threads of per-resolution accounts, quiet for the plan's hours, but those skipped."""
         found = []
         for (account_id, thread_id), facts in self._tables.threads.items():
+            if account_id in skip_accounts or (account_id, thread_id) in skip_threads:
+                continue
             plan = self._tables.accounts[account_id].plan
             quiet_since = now - timedelta(hours=plan.resolution_hours)
             if (

@@ -10,7 +10,21 @@ from typing import Any
 from customer_agent_shared.events.billing import CreditPlan, PricingRule
 from customer_agent_shared.persistence.retention import delete_before
 from customer_agent_shared.persistence.unit_of_work import TransactionScopedRepository
-from sqlalchemy import Integer, Row, String, all_, bindparam, cast, delete, func, select, text, tuple_, update
+from sqlalchemy import (
+    Integer,
+    Row,
+    Select,
+    String,
+    all_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -92,6 +106,7 @@ _ACCOUNT_COLUMNS = (
 # WHERE parameters are prefixed where a parameter named like a column would also be SET by SQLAlchemy.
 
 _ACCOUNT_IDS = ARRAY(String)
+_THREAD_IDS = ARRAY(String)
 
 _LOCK_ACCOUNT = select(accounts_table).where(accounts_table.c.account_id == bindparam("b_account_id")).with_for_update()
 
@@ -364,10 +379,18 @@ class ThreadRepository(TransactionScopedRepository):
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
-    async def quiet_resolutions(self, now: datetime, limit: int) -> list[tuple[str, str]]:
-        """Uncharged threads of per-resolution accounts quiet for the account's resolution hours."""
+    async def quiet_resolutions(
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        skip_accounts: Collection[str] = (),
+        skip_threads: Collection[tuple[str, str]] = (),
+    ) -> list[tuple[str, str]]:
+        """Up to ``limit`` uncharged threads of per-resolution accounts quiet for the account's resolution hours,
+        the longest quiet first, other than the threads of ``skip_accounts`` and the ``skip_threads``."""
         hours = cast(accounts_table.c.plan["resolution_hours"].astext, Integer)
-        rows = await self._session.execute(
+        quiet = (
             select(threads_table.c.account_id, threads_table.c.thread_id)
             .join(accounts_table, accounts_table.c.account_id == threads_table.c.account_id)
             .where(
@@ -379,10 +402,24 @@ class ThreadRepository(TransactionScopedRepository):
                 accounts_table.c.plan["pricing_rule"].astext == PricingRule.PER_RESOLUTION.value,
                 threads_table.c.last_activity_at <= now - hours * text("interval '1 hour'"),
             )
-            .order_by(threads_table.c.last_activity_at)
-            .limit(limit)
         )
+        if skip_accounts:  # one array parameter, however many are skipped
+            skipped = bindparam("b_skip_accounts", list(skip_accounts), type_=_ACCOUNT_IDS)
+            quiet = quiet.where(threads_table.c.account_id != all_(skipped))
+        if skip_threads:  # two array parameters, zipped back into (account, thread) pairs by unnest
+            quiet = quiet.where(
+                tuple_(threads_table.c.account_id, threads_table.c.thread_id).not_in(_pairs(skip_threads))
+            )
+        rows = await self._session.execute(quiet.order_by(threads_table.c.last_activity_at).limit(limit))
         return [(row.account_id, row.thread_id) for row in rows]
+
+
+def _pairs(pairs: Collection[tuple[str, str]]) -> Select[tuple[str, str]]:
+    """``pairs`` as rows of (account_id, thread_id), sent as two array parameters."""
+    accounts = bindparam("b_skip_thread_accounts", [account for account, _ in pairs], type_=_ACCOUNT_IDS)
+    threads = bindparam("b_skip_threads", [thread for _, thread in pairs], type_=_THREAD_IDS)
+    rows = func.unnest(accounts, threads).table_valued("account_id", "thread_id").render_derived()
+    return select(rows.c.account_id, rows.c.thread_id)
 
 
 class CommandRepository:

@@ -4,22 +4,27 @@ Each pass applies the due monthly resets (publishing ``credits.restored`` when a
 lifts an exhausted account), charges per-resolution threads that stayed quiet for the
 plan's resolution hours, and forgets long-quiet threads. Whether it succeeds or fails (then
 counted), it refreshes the exhausted and due-for-reset gauges in a transaction of their own,
-so a pass failing every time shows the accounts it leaves due. Resets go
+so a pass failing every time shows the accounts it leaves due. Resets, then quiet charges, go
 batch after batch while full batches come back, for at most ``pass_seconds``; a pass that
 stops for time is followed by the next at once. Every replica runs the loop: a batch
 locks its accounts with SKIP LOCKED, so replicas share the due accounts instead of
 queueing on the same rows, and the ledger's unique causes make any overlap harmless. Each
 reset runs in a savepoint, where the account's stored plan is read too: one that fails (a plan
 that does not validate, say) is logged, counted and skipped until the next pass, and the rest
-of its batch commits.
+of its batch commits. Each quiet charge runs in a transaction of its own: one that fails is
+logged, counted and skipped until the next pass, with every thread of its account when the
+account itself could not be read, and the charges after it and the forgetting go on. A failing
+database (a lost connection, a deadlock) fails the whole pass instead: it would fail every one.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from customer_agent_shared.events.billing import PricingRule
 from customer_agent_shared.messaging.failures import FailureKind, classify
@@ -32,6 +37,7 @@ from billing_service.handlers.types import UnitOfWorkFactory
 from billing_service.metrics import (
     ACCOUNTS_DUE_FOR_RESET,
     EXHAUSTED_ACCOUNTS,
+    QUIET_CHARGE_FAILURES,
     RESET_FAILURES,
     SCHEDULER_PASS_FAILURES,
 )
@@ -46,7 +52,32 @@ class SchedulerPass:
     changed: int
     """Accounts reset, threads charged and threads forgotten."""
     unfinished: bool
-    """Due resets were left when the pass ran out of time: the next pass starts at once."""
+    """Due resets or quiet charges were left when the pass ran out of time: the next pass starts at once."""
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """What one batch of resets or quiet charges did."""
+
+    fetched: int
+    done: int
+    failed: int
+
+
+@dataclass
+class _QuietSkips:
+    """What a pass charges no more: threads whose charge failed, and accounts that could not be read."""
+
+    accounts: set[str] = field(default_factory=set)
+    threads: set[tuple[str, str]] = field(default_factory=set)
+
+    def __len__(self) -> int:
+        return len(self.accounts) + len(self.threads)
+
+
+class UnreadableAccountError(Exception):
+    """The account of a quiet charge could not be locked and read (its stored plan, say): its other
+    threads would fail the same way."""
 
 
 class BillingScheduler:
@@ -102,19 +133,31 @@ class BillingScheduler:
         return outcome
 
     async def _work(self, now: datetime) -> SchedulerPass:
-        resets, unfinished = await self._reset_due(now, deadline=time.monotonic() + self._pass_seconds)
-        changed = resets
-        async with self._unit_of_work() as uow:
-            quiet = await uow.threads.quiet_resolutions(now, self._batch_size)
-        for account_id, thread_id in quiet:
-            changed += await self.resolve_quiet_thread(account_id, thread_id)
+        deadline = time.monotonic() + self._pass_seconds
+        failed_resets: set[str] = set()  # not tried again in this pass: they would come back first in every batch
+        resets, resets_left = await self._in_batches(partial(self._reset_batch, now, failed_resets), deadline=deadline)
+        # Charges too: the failed ones are passed over, or a batch of them would hold back the threads after it.
+        quiet_skips = _QuietSkips()
+        charged, charges_left = await self._in_batches(partial(self._quiet_batch, now, quiet_skips), deadline=deadline)
         async with self._unit_of_work() as uow:
             # Quiet resolutions above ran first, so a thread is only forgotten long after it could be charged.
             forgotten = await uow.threads.forget_quiet(now - self._thread_retention, self._batch_size * 10)
             await uow.commit()
         if forgotten:
             logger.info("quiet threads forgotten", extra={"threads": forgotten})
-        return SchedulerPass(changed=changed + forgotten, unfinished=unfinished)
+        return SchedulerPass(changed=resets + charged + forgotten, unfinished=resets_left or charges_left)
+
+    async def _in_batches(self, run_batch: Callable[[], Awaitable[_Batch]], *, deadline: float) -> tuple[int, bool]:
+        """Run batches while full ones come back and time is left; (how many they changed, whether some may be
+        left for lack of time)."""
+        done = 0
+        while True:
+            batch = await run_batch()
+            done += batch.done
+            if batch.fetched < self._batch_size or not (batch.done or batch.failed):  # none left, or none doable
+                return done, False
+            if time.monotonic() >= deadline or self.periodic.stopping:
+                return done, True
 
     async def _refresh_gauges(self, now: datetime) -> None:
         """Count the exhausted and due accounts in a transaction of their own; when that fails too (the
@@ -128,28 +171,19 @@ class BillingScheduler:
         EXHAUSTED_ACCOUNTS.set(counts.exhausted)
         ACCOUNTS_DUE_FOR_RESET.set(counts.due_for_reset)
 
-    async def _reset_due(self, now: datetime, *, deadline: float) -> tuple[int, bool]:
-        """Reset due accounts a batch per transaction while full batches come back and time is left;
-        (how many were reset, whether due ones may be left for lack of time)."""
-        reset = 0
-        failed: set[str] = set()  # not tried again in this pass: they would come back first in every batch
-        while True:
-            failed_before = len(failed)
-            async with self._unit_of_work() as uow:
-                ledger = LedgerTransaction(uow, self._policy, self._clock())
-                due = await uow.accounts.lock_due_for_reset(now, self._batch_size, skip=failed)
-                for account_id in due:
-                    if not await self._reset_alone(ledger, account_id):
-                        failed.add(account_id)
-                await uow.commit()
-            if ledger.applied:
-                logger.info("credits reset", extra={"accounts": len(ledger.applied)})
-            reset += len(ledger.applied)
-            progressed = bool(ledger.applied) or len(failed) > failed_before
-            if len(due) < self._batch_size or not progressed:  # none left, or none this clock can reset
-                return reset, False
-            if time.monotonic() >= deadline or self.periodic.stopping:
-                return reset, True
+    async def _reset_batch(self, now: datetime, failed: set[str]) -> _Batch:
+        """Reset a batch of due accounts, other than ``failed``, in one transaction; add those that fail."""
+        failed_before = len(failed)
+        async with self._unit_of_work() as uow:
+            ledger = LedgerTransaction(uow, self._policy, self._clock())
+            due = await uow.accounts.lock_due_for_reset(now, self._batch_size, skip=failed)
+            for account_id in due:
+                if not await self._reset_alone(ledger, account_id):
+                    failed.add(account_id)
+            await uow.commit()
+        if ledger.applied:
+            logger.info("credits reset", extra={"accounts": len(ledger.applied)})
+        return _Batch(fetched=len(due), done=len(ledger.applied), failed=len(failed) - failed_before)
 
     async def _reset_alone(self, ledger: LedgerTransaction, account_id: str) -> bool:
         """Apply the account's due reset in a savepoint; False (logged and counted) when it failed, the rest of
@@ -167,11 +201,49 @@ class BillingScheduler:
             return False
         return True
 
+    async def _quiet_batch(self, now: datetime, skips: _QuietSkips) -> _Batch:
+        """Charge a batch of quiet threads, other than ``skips``, each in its own transaction; add those that fail."""
+        async with self._unit_of_work() as uow:
+            quiet = await uow.threads.quiet_resolutions(
+                now, self._batch_size, skip_accounts=skips.accounts, skip_threads=skips.threads
+            )
+        skipped_before, charged = len(skips), 0
+        for account_id, thread_id in quiet:
+            if account_id not in skips.accounts:  # else its account failed at an earlier thread of this batch
+                charged += await self._charge_alone(account_id, thread_id, skips)
+        return _Batch(fetched=len(quiet), done=charged, failed=len(skips) - skipped_before)
+
+    async def _charge_alone(self, account_id: str, thread_id: str, skips: _QuietSkips) -> bool:
+        """``resolve_quiet_thread``; False (logged, counted and added to ``skips``) when it failed for this thread
+        or its account. A database that is failing fails the whole pass: it would fail every charge."""
+        try:
+            return await self.resolve_quiet_thread(account_id, thread_id)
+        except Exception as error:
+            if classify(error).kind is FailureKind.TRANSIENT:
+                raise
+            whole_account = isinstance(error, UnreadableAccountError)
+            logger.exception(
+                "quiet charge failed; skipped until the next pass",
+                extra={"account_id": account_id, "thread_id": thread_id, "whole_account": whole_account},
+            )
+            QUIET_CHARGE_FAILURES.inc()
+            if whole_account:
+                skips.accounts.add(account_id)
+            else:
+                skips.threads.add((account_id, thread_id))
+            return False
+
     async def resolve_quiet_thread(self, account_id: str, thread_id: str) -> bool:
-        """Charge a per-resolution thread that stayed quiet long enough, once."""
+        """Charge a per-resolution thread that stayed quiet long enough, once; ``UnreadableAccountError`` when its
+        account cannot be locked and read for a reason other than a failing database."""
         async with self._unit_of_work() as uow:
             ledger = LedgerTransaction(uow, self._policy, self._clock())
-            account = await ledger.lock_account(account_id)
+            try:
+                account = await ledger.lock_account(account_id)
+            except Exception as error:
+                if classify(error).kind is FailureKind.TRANSIENT:
+                    raise
+                raise UnreadableAccountError(account_id) from error
             facts = await uow.threads.get(account_id, thread_id)
             per_resolution = account.plan.pricing_rule is PricingRule.PER_RESOLUTION
             if not per_resolution or not quietly_resolved(facts, ledger.now, account.plan.resolution_hours):

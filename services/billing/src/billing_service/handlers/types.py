@@ -83,8 +83,16 @@ class ThreadFactStore(Protocol):
         """Delete threads quiet since ``quiet_since``; how many."""
         ...
 
-    async def quiet_resolutions(self, now: datetime, limit: int) -> list[tuple[str, str]]:
-        """Uncharged threads of per-resolution accounts quiet for their resolution hours."""
+    async def quiet_resolutions(
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        skip_accounts: Collection[str] = (),
+        skip_threads: Collection[tuple[str, str]] = (),
+    ) -> list[tuple[str, str]]:
+        """Uncharged threads of per-resolution accounts quiet for their resolution hours, the longest quiet
+        first, but the threads of ``skip_accounts`` and the ``skip_threads``."""
         ...
 
 
