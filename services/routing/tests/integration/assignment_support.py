@@ -1,11 +1,14 @@
-"""What the tests of assignments on real PostgreSQL share: an account whose team has two places, the events
-that ask for handoffs, the use cases and a batch consumer as routing's, and what they leave behind."""
+"""What the tests of assignments and locks on real PostgreSQL share: an account whose team has two places, the
+events that ask for handoffs or come from the inbox, the use cases and a batch consumer as routing's, a
+transaction that pauses until another waits for it, and what they leave behind."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, Literal
 
 from customer_agent_shared.events.channels import AssigneeKind, ChannelRef, ChannelType, MessageReceived, Sender
 from customer_agent_shared.events.config import (
@@ -18,22 +21,36 @@ from customer_agent_shared.events.config import (
     HandoffUser,
 )
 from customer_agent_shared.events.conversations import CONVERSATION_HANDOFF_REQUESTED, ConversationEvent
-from customer_agent_shared.events.envelope import CloudEvent, make_event
+from customer_agent_shared.events.envelope import CloudEvent, RawCloudEvent, make_event
+from customer_agent_shared.events.inbox import InboxEventData
 from customer_agent_shared.messaging.batches import BatchConsumer
 from customer_agent_shared.messaging.reliable import ReliableConsumerConfig
 from customer_agent_shared.persistence.unit_of_work import shared_transaction
 from customer_agent_shared.testing.kafka import unique_name
+from customer_agent_shared.testing.plumbing import eventually
 from prometheus_client import REGISTRY
 from routing_service.adapters.account_cache import AccountDirectory
-from routing_service.adapters.orm import assignee_load_table, threads_table
+from routing_service.adapters.account_repositories import LoadRepository
+from routing_service.adapters.orm import assignee_load_table, inbox_table, outbox_table, threads_table
+from routing_service.adapters.repositories import ThreadRepository
 from routing_service.adapters.unit_of_work import RoutingUnitOfWork
+from routing_service.domain.handoff import LoadKey
+from routing_service.domain.model import RoutedThread
 from routing_service.handlers.conversation_events import HandleConversationEvent
 from routing_service.handlers.inbound import RouteInboundMessage
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 CAPACITY = 2
+Units = Callable[[], RoutingUnitOfWork]
+Sessions = async_sessionmaker[AsyncSession]
 WEB = ChannelRef(type=ChannelType.LIVE_CHAT, id="web")
 TRIGGER = "let me talk to a person"
+
+
+def units_of(sessions: Sessions) -> Units:
+    """Routing's units of work over these sessions."""
+    return lambda: RoutingUnitOfWork(sessions, outbox=outbox_table, inbox=inbox_table)
 
 
 def message(account: str, thread: str, message_id: str, text: str) -> CloudEvent[MessageReceived]:
@@ -48,6 +65,12 @@ def message(account: str, thread: str, message_id: str, text: str) -> CloudEvent
         sent_at=datetime.now(UTC),
     )
     return make_event("message.received", data, source="provider", account_id=account)
+
+
+def inbox_event(event_type: str, data: InboxEventData, account: str) -> RawCloudEvent:
+    """An inbox event as it arrives from Kafka, unvalidated."""
+    event = make_event(event_type, data, source="inbox", account_id=account)
+    return RawCloudEvent.model_validate(event.model_dump(mode="json"))
 
 
 def handoff_request(account: str, thread: str) -> CloudEvent[ConversationEvent]:
@@ -136,3 +159,73 @@ def batch_count(service: str, outcome: str) -> float:
         for sample in metric.samples
         if sample.name.endswith("_total") and labels.items() <= sample.labels.items()
     )
+
+
+_BLOCKED_BY = text(
+    "select exists (select from pg_locks where not granted and cast(:pid as integer) = any(pg_blocking_pids(pid)))"
+)
+
+
+async def _blocked_by(units: Callable[[], RoutingUnitOfWork], pid: int) -> bool:
+    """Whether another session waits for a lock the session ``pid`` holds."""
+    async with units() as uow:
+        return bool(await uow.session.scalar(_BLOCKED_BY, {"pid": pid}))
+
+
+class Pause:
+    """Pauses the first transaction that calls it until another waits for a lock it holds, once."""
+
+    def __init__(self, watch: Callable[[], RoutingUnitOfWork]) -> None:
+        self._watch = watch
+        self.reached = asyncio.Event()
+
+    async def __call__(self, session: AsyncSession) -> None:
+        if self.reached.is_set():
+            return
+        self.reached.set()
+        pid: int = await session.scalar(text("select pg_backend_pid()"))
+        await eventually(partial(_blocked_by, self._watch, pid), "another transaction waits for the paused one")
+
+
+class PausingLoads(LoadRepository):
+    """The real repository; after the first change of a load, the transaction pauses (``Pause``)."""
+
+    def __init__(self, session: AsyncSession, *, kept: dict[Any, Any], pause: Pause) -> None:
+        super().__init__(session, kept=kept)
+        self._pause = pause
+
+    async def change(self, account_id: str, holder: LoadKey, delta: int) -> None:
+        """Change the load, then pause the first time."""
+        await super().change(account_id, holder, delta)
+        await self._pause(self._session)
+
+
+class PausingThreads(ThreadRepository):
+    """The real repository; after the first lock of one thread, the transaction pauses (``Pause``)."""
+
+    def __init__(self, session: AsyncSession, *, kept: dict[Any, Any], pause: Pause) -> None:
+        super().__init__(session, kept=kept)
+        self._pause = pause
+
+    async def lock(self, account_id: str, thread_id: str) -> RoutedThread | None:
+        """Lock the thread, then pause the first time."""
+        found = await super().lock(account_id, thread_id)
+        await self._pause(self._session)
+        return found
+
+
+class PausingUnitOfWork(RoutingUnitOfWork):
+    """Routing's unit of work whose loads or threads pause once (``PausingLoads``, ``PausingThreads``)."""
+
+    def __init__(self, sessions: Sessions, pause: Pause, *, at: Literal["loads", "threads"]) -> None:
+        super().__init__(sessions, outbox=outbox_table, inbox=inbox_table)
+        self._pause = pause
+        self._at = at
+
+    def on_begin(self) -> None:
+        """The repositories; the loads' or the threads' pausing."""
+        super().on_begin()
+        if self._at == "loads":
+            self.loads = PausingLoads(self.session, kept=self.transaction_cache("assignments"), pause=self._pause)
+        else:
+            self.threads = PausingThreads(self.session, kept=self.transaction_cache("threads"), pause=self._pause)

@@ -17,7 +17,6 @@ from customer_agent_shared.events.inbox import (
     USER_AVAILABILITY,
     ClosedBy,
     CloserKind,
-    InboxEventData,
     ThreadClosed,
     UserAvailability,
 )
@@ -26,27 +25,30 @@ from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import unique_name
 from customer_agent_shared.testing.migrations import migrated_sessions
 from customer_agent_shared.testing.plumbing import eventually
-from routing_service.adapters.account_repositories import LoadRepository
 from routing_service.adapters.orm import SCHEMA, inbox_table, outbox_table
 from routing_service.adapters.repositories import ThreadRepository
 from routing_service.adapters.unit_of_work import RoutingUnitOfWork
 from routing_service.bootstrap import MIGRATIONS_DIR
 from routing_service.domain.decisions import Decision, Outcome
-from routing_service.domain.handoff import LoadKey
 from routing_service.domain.ownership import ThreadState
 from routing_service.handlers.inbox_events import HandleInboxEvent
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from .assignment_support import (
     TRIGGER,
+    Pause,
+    PausingUnitOfWork,
+    Sessions,
+    Units,
     batch_consumer,
     batch_count,
     configure,
     give_agent,
     handoff_request,
+    inbox_event,
     message,
     owners_and_loads,
+    units_of,
     use_cases,
 )
 
@@ -54,8 +56,6 @@ pytestmark = pytest.mark.integration
 
 # Far longer than routing a few messages takes when nothing makes it wait.
 UNBLOCKED_SECONDS = 10
-Units = Callable[[], RoutingUnitOfWork]
-Sessions = async_sessionmaker[AsyncSession]
 Change = Callable[[Collection[tuple[str, str]]], Awaitable[None]]
 E = TypeVar("E")
 
@@ -75,10 +75,6 @@ async def sessions(
     await engine.dispose()
 
 
-def _units(sessions: Sessions) -> Units:
-    return lambda: RoutingUnitOfWork(sessions, outbox=outbox_table, inbox=inbox_table)
-
-
 async def _paused_with_a_thread_of_the_team(units: Units, account: str, thread: str) -> None:
     """The account paused; a visitor's first message hands the new thread to the team."""
     await configure(units, account, paused=True)
@@ -91,7 +87,7 @@ async def _paused_with_a_thread_of_the_team(units: Units, account: str, thread: 
 async def test_messages_forwarded_to_a_person_take_no_assignment_lock_while_the_account_is_paused(
     sessions: tuple[Sessions, Sessions],
 ) -> None:
-    units = _units(sessions[0])
+    units = units_of(sessions[0])
     account = unique_name("acc")
     await _paused_with_a_thread_of_the_team(units, account, "t1")
     inbound, _ = use_cases(units)
@@ -163,7 +159,7 @@ def _closing_once(inbox: HandleInboxEvent, then: Callable[[], Awaitable[None]] |
 async def test_a_thread_closed_after_its_state_was_read_is_handed_off_taking_its_account_then(
     sessions: tuple[Sessions, Sessions], held_elsewhere: bool
 ) -> None:
-    units = _units(sessions[0])
+    units = units_of(sessions[0])
     account = unique_name("acc")
     await _paused_with_a_thread_of_the_team(units, account, "t1")
     decisions: list[Decision | None] = []
@@ -173,7 +169,7 @@ async def test_a_thread_closed_after_its_state_was_read_is_handed_off_taking_its
         # batch locks it: the message opens a new conversation, which the pause hands off. Another transaction
         # may then take the account's assignments (the close, which frees a place, waits for none held).
         hold = partial(holder.loads.wait_for_assignments, [account]) if held_elsewhere else None
-        close = _closing_once(HandleInboxEvent(_units(sessions[1]), "routing:inbox.events.v1"), hold)
+        close = _closing_once(HandleInboxEvent(units_of(sessions[1]), "routing:inbox.events.v1"), hold)
         changing = partial(ChangedOnceReadUnitOfWork, sessions[0], close)
         inbound, _ = use_cases(changing)
         consumer, service = batch_consumer(changing)
@@ -206,64 +202,6 @@ async def _split(service: str) -> float:
     return batch_count(service, "split")
 
 
-_BLOCKED_BY = text(
-    "select exists (select from pg_locks where not granted and cast(:pid as integer) = any(pg_blocking_pids(pid)))"
-)
-
-
-async def _blocked_by(units: Units, pid: int) -> bool:
-    """Whether another session waits for a lock the session ``pid`` holds."""
-    async with units() as uow:
-        return bool(await uow.session.scalar(_BLOCKED_BY, {"pid": pid}))
-
-
-class PausingLoads(LoadRepository):
-    """The real repository; after the first change of a load, it waits until another transaction waits for its own."""
-
-    def __init__(self, session: AsyncSession, *, kept: dict[Any, Any], pause: Pause) -> None:
-        super().__init__(session, kept=kept)
-        self._pause = pause
-
-    async def change(self, account_id: str, holder: LoadKey, delta: int) -> None:
-        """Change the load, then pause the first time."""
-        await super().change(account_id, holder, delta)
-        await self._pause(self._session)
-
-
-class Pause:
-    """Pauses the first transaction that changes a load until another waits for it, once."""
-
-    def __init__(self, watch: Units) -> None:
-        self._watch = watch
-        self.reached = asyncio.Event()
-
-    async def __call__(self, session: AsyncSession) -> None:
-        if self.reached.is_set():
-            return
-        self.reached.set()
-        pid: int = await session.scalar(text("select pg_backend_pid()"))
-        await eventually(partial(_blocked_by, self._watch, pid), "another transaction waits for the paused one")
-
-
-class PausingUnitOfWork(RoutingUnitOfWork):
-    """Routing's unit of work with ``PausingLoads``."""
-
-    def __init__(self, sessions: Sessions, pause: Pause) -> None:
-        super().__init__(sessions, outbox=outbox_table, inbox=inbox_table)
-        self._pause = pause
-
-    def on_begin(self) -> None:
-        """The repositories; the loads' pausing."""
-        super().on_begin()
-        self.loads = PausingLoads(self.session, kept=self.transaction_cache("assignments"), pause=self._pause)
-
-
-def _inbox_event(event_type: str, data: InboxEventData, account: str) -> RawCloudEvent:
-    """An inbox event as it arrives from Kafka, unvalidated."""
-    event = make_event(event_type, data, source="inbox", account_id=account)
-    return RawCloudEvent.model_validate(event.model_dump(mode="json"))
-
-
 def _recording(handle: Callable[[E], Awaitable[object]], errors: list[Exception]) -> Callable[[E], Awaitable[None]]:
     async def run(event: E) -> None:
         try:
@@ -279,14 +217,14 @@ def _recording(handle: Callable[[E], Awaitable[object]], errors: list[Exception]
 async def test_an_inbox_event_freeing_a_place_waits_for_a_handoff_batch_of_its_account_without_deadlock(
     sessions: tuple[Sessions, Sessions], inbox_batch: bool
 ) -> None:
-    units = _units(sessions[0])
+    units = units_of(sessions[0])
     account = unique_name("acc")
     await configure(units, account)
     inbound, conversation = use_cases(units)
     await give_agent(inbound, account, ["t1", "t2"])
     assert await conversation.handle(handoff_request(account, "t1"))  # t1 is the team's: one place taken
     pause = Pause(units)
-    pausing = partial(PausingUnitOfWork, sessions[0], pause)
+    pausing = partial(PausingUnitOfWork, sessions[0], pause, at="loads")
     _, handoffs = use_cases(pausing)
     handoff_batches, handoff_service = batch_consumer(pausing)
     inbox = HandleInboxEvent(units, "routing:inbox.events.v1")
@@ -296,9 +234,9 @@ async def test_an_inbox_event_freeing_a_place_waits_for_a_handoff_batch_of_its_a
         account_id=account, thread_id="t1", closed_by=ClosedBy(kind=CloserKind.USER, id="ada"), resolved=True
     )
     present = UserAvailability(account_id=account, user_id="ada", available=True)
-    inbox_events = [_inbox_event(THREAD_CLOSED, closed, account)]
+    inbox_events = [inbox_event(THREAD_CLOSED, closed, account)]
     if inbox_batch:
-        inbox_events.append(_inbox_event(USER_AVAILABILITY, present, account))
+        inbox_events.append(inbox_event(USER_AVAILABILITY, present, account))
 
     # The handoff batch takes the team's second place (t2), then pauses, holding the team's load row, until the
     # inbox's close of t1 waits for it; then it locks t1 (a late request for a thread a person holds, ignored).

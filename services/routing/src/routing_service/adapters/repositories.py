@@ -190,6 +190,14 @@ _LOCK_THREAD = (
     .with_for_update()
 )
 
+_LOCK_THREADS = (
+    select(threads_table.c.account_id, threads_table.c.thread_id)
+    .where(tuple_(threads_table.c.account_id, threads_table.c.thread_id).in_(bindparam("keys", expanding=True)))
+    .order_by(threads_table.c.account_id, threads_table.c.thread_id)
+    .with_for_update()
+)
+"""Lock threads' rows in key order: ORDER BY is applied before FOR UPDATE, so the rows are locked in it."""
+
 _STATES = select(threads_table.c.account_id, threads_table.c.thread_id, threads_table.c.state).where(
     tuple_(threads_table.c.account_id, threads_table.c.thread_id).in_(bindparam("keys", expanding=True))
 )
@@ -283,6 +291,15 @@ class ThreadRepository(TransactionScopedRepository):
             return {}
         rows = await self._session.execute(_STATES, {"keys": list(keys)})
         return {(row.account_id, row.thread_id): ThreadState(row.state) for row in rows}
+
+    async def lock_in_order(self, keys: Collection[tuple[str, str]]) -> None:
+        """Lock the rows of these (account, thread) routing has seen, in (account, thread) order.
+
+        A transaction that may lock more than one thread (a batch) locks them all this way before any other, so
+        two transactions locking the same threads wait for each other in one order, never in a cycle.
+        """
+        if keys:
+            await self._session.execute(_LOCK_THREADS, {"keys": sorted(set(keys))})
 
     async def lock(self, account_id: str, thread_id: str) -> RoutedThread | None:
         """The thread's row locked for this transaction, or None when routing never saw the thread."""

@@ -33,14 +33,26 @@ DEFAULT_REASONS = {
 }
 
 
+THREAD_CHANGING = frozenset({*DEFAULT_REASONS, CONVERSATION_RESOLVED})
+"""The events whose handling locks their thread: a handoff request, a resolution."""
+
+
 class HandleConversationEvent(RoutingUseCase):
     """Answers join the transcript; cannot_answer / handoff_requested hand off; resolved closes."""
 
     async def prepare(self, events: Sequence[CloudEvent[ConversationEvent]]) -> None:
         """Ahead of a batch, inside its transaction: hold the assignments of every account it may hand off in,
-        before any thread's row is locked."""
+        before any thread's row is locked; then lock the threads its events change, in key order
+        (``ThreadStore.lock_in_order``), before ``handle`` locks them one by one in the order of the events."""
         async with self._unit_of_work() as uow:
             await hold_first(uow, partial(_handing_off, events))
+            await uow.threads.lock_in_order(
+                {
+                    (event.data.account_id, event.data.thread_id)
+                    for event in events
+                    if event.type in THREAD_CHANGING and event.accountid == event.data.account_id
+                }
+            )
 
     async def handle(self, event: CloudEvent[ConversationEvent]) -> Decision | None:
         """Handle one conversation event; the handoff decision when one was taken, else None."""

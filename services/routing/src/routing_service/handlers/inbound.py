@@ -44,7 +44,8 @@ class RouteInboundMessage(RoutingUseCase):
     async def prepare(self, events: Sequence[CloudEvent[MessageReceived]]) -> None:
         """Ahead of a batch, inside its transaction: hold the assignments of every account in which one of its
         messages hands its thread off (``_assigning``), then receive the first message of each of its threads,
-        all in one statement (a later message of a thread is received by its own ``handle``)."""
+        all in one statement (a later message of a thread is received by its own ``handle``), having locked the
+        threads seen before in key order (``ThreadStore.lock_in_order``)."""
         # ``handle`` refuses a message naming another account than its event: nothing to prepare for it.
         messages = [event.data for event in events if event.accountid == event.data.account_id]
         firsts: dict[tuple[str, str], MessageReceived] = {}
@@ -53,6 +54,7 @@ class RouteInboundMessage(RoutingUseCase):
         async with self._unit_of_work() as uow:
             judged = [await self._judge(uow, message) for message in messages]
             await hold_first(uow, partial(self._assigning, uow, judged))  # before the threads' rows are locked
+            await uow.threads.lock_in_order(firsts.keys())
             await uow.threads.receive_many([(message, message.sent_at) for message in firsts.values()], self._clock())
 
     async def handle(self, event: CloudEvent[MessageReceived]) -> Decision | None:

@@ -63,13 +63,19 @@ class HandleInboxEvent:
 
     async def prepare(self, raws: Sequence[RawCloudEvent]) -> None:
         """Ahead of a batch, inside its transaction: hold the assignments of every account in which one of its
-        events may free or take a place (``_moving_places``), before any thread's row is locked."""
+        events may free or take a place (``_moving_places``), before any thread's row is locked; then lock its
+        threads."""
         events: list[CloudEvent[Any]] = []
         for raw in raws:
             with contextlib.suppress(EventParseError):  # ``handle`` refuses it: nothing to prepare for it
                 events.append(inbox_event(raw))
         async with self._unit_of_work() as uow:
             await hold_first(uow, partial(_moving_places, uow, events))
+            # Then every thread of the batch in key order (``ThreadStore.lock_in_order``), before ``handle`` locks
+            # them one by one in the order of the events.
+            await uow.threads.lock_in_order(
+                {(event.data.account_id, event.data.thread_id) for event in events if _is_thread_action(event)}
+            )
 
     async def handle(self, raw: RawCloudEvent) -> bool:
         """Apply one inbox event; False when it was handled before or changed nothing.
@@ -119,7 +125,7 @@ async def _moving_places(uow: RoutingUnitOfWorkProtocol, events: Sequence[CloudE
     only if it is free (``record_change``), else the batch is redone event by event, or the event retried.
     """
     actions: list[ThreadClosed | ThreadReassigned | ThreadReturned] = [
-        event.data for event in events if not isinstance(event.data, UserAvailability)
+        event.data for event in events if _is_thread_action(event)
     ]
     states = await uow.threads.states({(data.account_id, data.thread_id) for data in actions})
     return {
@@ -128,6 +134,11 @@ async def _moving_places(uow: RoutingUnitOfWorkProtocol, events: Sequence[CloudE
         if (state := states.get((data.account_id, data.thread_id))) is not None
         and moves_places(state, data.assignee if isinstance(data, ThreadReassigned) else None)
     }
+
+
+def _is_thread_action(event: CloudEvent[Any]) -> bool:
+    """Whether the event acts on a thread (a presence report acts on a user)."""
+    return not isinstance(event.data, UserAvailability)
 
 
 def _outcome(applied: bool) -> str:

@@ -33,6 +33,10 @@ class ThreadStore(Protocol):
         """The state of each of these (account, thread) routing has seen, read without locking them."""
         ...
 
+    async def lock_in_order(self, keys: Collection[tuple[str, str]]) -> None:
+        """Lock the rows of these threads routing has seen, in (account, thread) order."""
+        ...
+
     async def lock(self, account_id: str, thread_id: str) -> RoutedThread | None:
         """The thread locked for this transaction; None when routing never saw it."""
         ...
