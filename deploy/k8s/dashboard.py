@@ -180,10 +180,11 @@ BUSINESS = [
         width=4,
     ),
     _panel(
-        "Credit resets: accounts past their reset date, failed resets, failed scheduler passes",
+        "Credit resets: accounts past their reset date, failed resets and quiet charges, failed scheduler passes",
         [
             ("max(customer_agent_billing_accounts_due_for_reset)", "due for reset"),
             (f"sum(increase(customer_agent_billing_reset_failures_total[{RATE}]))", "failed resets"),
+            (f"sum(increase(customer_agent_billing_quiet_charge_failures_total[{RATE}]))", "failed quiet charges"),
             (f"sum(increase(customer_agent_billing_scheduler_pass_failures_total[{RATE}]))", "failed passes"),
         ],
     ),

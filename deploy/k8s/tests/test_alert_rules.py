@@ -81,6 +81,26 @@ def test_credit_reset_failures_fires_at_the_first_failure_and_clears_fifteen_min
     )
 
 
+def test_quiet_charge_failures_fires_at_the_first_failure_and_clears_fifteen_minutes_after_the_last(
+    tmp_path: Path,
+) -> None:
+    promtool_test(
+        tmp_path,
+        {
+            # An account billing cannot read fails once a pass (two a minute) from minute 6 to minute 10.
+            'customer_agent_billing_quiet_charge_failures_total{pod="billing-a"}': "0x5 2 4 6 8 10x30",
+            # Resets failing do not fire it: they have their own alert.
+            'customer_agent_billing_reset_failures_total{pod="billing-a"}': "0 2+2x40",
+        },
+        [
+            ("5m", "CustomerAgentQuietChargeFailures", []),
+            ("6m", "CustomerAgentQuietChargeFailures", WARNING),
+            ("20m", "CustomerAgentQuietChargeFailures", WARNING),
+            ("26m", "CustomerAgentQuietChargeFailures", []),
+        ],
+    )
+
+
 def test_billing_scheduler_failing_fires_after_ten_minutes_of_failed_passes_and_not_on_a_failover(
     tmp_path: Path,
 ) -> None:

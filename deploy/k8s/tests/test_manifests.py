@@ -253,6 +253,7 @@ def test_alerts_and_dashboard(rendered: dict[str, list[Resource]]) -> None:
         "CreditsExhausted",
         "CreditResetsBehind",
         "CreditResetFailures",
+        "QuietChargeFailures",
         "BillingSchedulerFailing",
         "CrawlFailures",
     ):
