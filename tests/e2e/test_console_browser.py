@@ -3,7 +3,7 @@ chromium-driver, driven by Selenium): a wrong key is refused, a read-only key ge
 are edited in forms and refused in the API's words; an answer in the API's JSON shape is shown in words, never
 swapped in raw, and the page is busy only while it loads; the preview shows the agent writing and takes no second
 question meanwhile; the keyboard's focus survives the sources list's refreshes; the audit log's and the gaps'
-filters survive a reload. The whole acceptance flow (content, preview, webchat, pause) is
+filters survive a reload; every control has a name. The whole acceptance flow (content, preview, webchat, pause) is
 ``test_acceptance_browser.py``."""
 
 from __future__ import annotations
@@ -256,3 +256,26 @@ async def address_ends(browser: WebDriver, ending: str) -> None:
         return browser.current_url.endswith(ending)
 
     await eventually(there, f"the address ending with {ending}")
+
+
+UNNAMED_CONTROLS = """
+return Array.from(document.querySelectorAll("input:not([type=hidden]), select, textarea, button"))
+  .filter((control) => !control.closest("[hidden]"))
+  .filter((control) => {
+    const labels = Array.from(control.labels || [], (label) => label.textContent.trim()).join(" ");
+    const own = control.tagName === "BUTTON" ? control.textContent.trim() : "";
+    return !(labels || control.getAttribute("aria-label") || own);
+  })
+  .map((control) => control.outerHTML.slice(0, 120));
+"""
+
+
+async def test_every_control_of_every_page_has_a_name_a_screen_reader_can_say(
+    admin: AdminClient, console_browser: WebDriver
+) -> None:
+    console_browser.get(CONSOLE)
+    await sign_in(console_browser, admin.http.headers["Authorization"].removeprefix("Bearer "))
+    for page in ("content", "agent", "channels", "people", "preview", "performance", "gaps", "credits", "audit"):
+        await open_tab(console_browser, page, "#page[aria-busy=false] h1")
+        console_browser.execute_script('document.querySelectorAll("#page details").forEach((d) => { d.open = true; })')
+        assert console_browser.execute_script(UNNAMED_CONTROLS) == [], page
