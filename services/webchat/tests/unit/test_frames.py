@@ -18,10 +18,17 @@ def test_a_message_frame_with_and_without_locale() -> None:
     assert parse({"type": "message", "text": "Hi"}) == VisitorMessage("Hi", None)
 
 
+def test_half_of_a_surrogate_pair_is_replaced_and_the_message_kept() -> None:
+    message = parse('{"type": "message", "text": "hi \\ud800 \\ud83d\\ude00"}')
+    assert message == VisitorMessage("hi \ufffd \U0001f600", None)
+    assert message.text.encode() == "hi \ufffd \U0001f600".encode()  # an event can carry it
+
+
 @pytest.mark.parametrize(
     ("frame", "code", "words"),
     [
         ("{not json", 1007, "not JSON"),
+        ('{"type": "message", "text": ' + "[" * 5000 + "]" * 5000 + "}", 1007, "nests too deep"),
         ([1, 2], 1007, "expected"),
         ({"type": "typing"}, 1007, "expected"),
         ({"type": "message"}, 1007, "non-empty"),

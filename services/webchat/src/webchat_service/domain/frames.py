@@ -19,6 +19,8 @@ CLOSE_TRY_AGAIN_LATER = 1013
 
 # BCP 47 as browsers report it (navigator.language): letters and digits in hyphen-joined subtags.
 LOCALE = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
+# Half of a UTF-16 pair: a JSON escape may name one (\ud800), but no UTF-8 event can carry it.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class FrameRefused(ValueError):
@@ -43,6 +45,8 @@ def parse_client_frame(raw: str | bytes, *, max_text_chars: int, max_locale_char
         frame = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise FrameRefused(CLOSE_INVALID_FRAME, "frame is not JSON") from error
+    except RecursionError as error:
+        raise FrameRefused(CLOSE_INVALID_FRAME, "frame nests too deep") from error
     if not isinstance(frame, dict) or frame.get("type") != "message":
         raise FrameRefused(CLOSE_INVALID_FRAME, 'expected {"type":"message","text":...}')
     text = frame.get("text")
@@ -55,7 +59,8 @@ def parse_client_frame(raw: str | bytes, *, max_text_chars: int, max_locale_char
         not isinstance(locale, str) or len(locale) > max_locale_chars or not LOCALE.match(locale)
     ):
         raise FrameRefused(CLOSE_INVALID_FRAME, "locale must be a language tag such as 'da-DK'")
-    return VisitorMessage(text=text, locale=locale)
+    # A pasted emoji cut in half is still the visitor's message: kept, the broken half shown as "\ufffd".
+    return VisitorMessage(text=LONE_SURROGATE.sub("\ufffd", text), locale=locale)
 
 
 def session_frame(thread_id: str) -> dict[str, Any]:
