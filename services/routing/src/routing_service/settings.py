@@ -39,7 +39,10 @@ class RoutingSettings(ServiceSettings, BatchConsumerSettings):
         ge=1,
         description="Days after which a transcript entry is deleted whatever its thread's state: a thread left "
         "waiting for or held by a person, which the inbox never closes, keeps its visitor's text no longer than "
-        "this (nor does an entry of a thread routing never routed). At least ROUTING_TRANSCRIPT_RETENTION_DAYS.",
+        "this (nor does an entry of a thread routing never routed). A thread left open (a person's, the "
+        "unassigned view's or the agent's) and untouched this long (no visitor message, no change of owner) is "
+        "deleted too, freeing the place it held in a person's or team's capacity: an inbox action on it then "
+        "changes nothing, and a message on it starts a new thread. At least ROUTING_TRANSCRIPT_RETENTION_DAYS.",
     )
     transition_retention_days: int = Field(
         default=30,

@@ -1,5 +1,6 @@
 """Routing's retention on real PostgreSQL: transcripts of threads closed or idle go, open ones stay whole up to
-the hard cap; threads closed that long go too, and a message on one starts a new thread."""
+the hard cap; threads closed that long go too, and a message on one starts a new thread; threads left open and
+untouched up to the cap go, freeing the places people held."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from customer_agent_shared.events.channels import ChannelRef, ChannelType, MessageReceived, Sender
+from customer_agent_shared.events.channels import AssigneeKind, ChannelRef, ChannelType, MessageReceived, Sender
 from customer_agent_shared.events.config import AgentConfigSnapshot, ChannelDeployment
-from customer_agent_shared.events.envelope import make_event
+from customer_agent_shared.events.envelope import RawCloudEvent, make_event
+from customer_agent_shared.events.inbox import THREAD_CLOSED, ClosedBy, CloserKind, ThreadClosed
 from customer_agent_shared.persistence.retention import RetentionSweep
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.migrations import migrated_sessions
@@ -26,8 +28,10 @@ from routing_service.adapters.orm import (
 from routing_service.adapters.unit_of_work import RoutingUnitOfWork
 from routing_service.bootstrap import MIGRATIONS_DIR
 from routing_service.domain.decisions import Outcome
+from routing_service.domain.handoff import LoadKey
 from routing_service.domain.ownership import ThreadState, Transition
 from routing_service.handlers.inbound import RouteInboundMessage
+from routing_service.handlers.inbox_events import HandleInboxEvent
 from routing_service.handlers.retention import retentions
 from routing_service.handlers.types import RetentionUnitOfWork
 from sqlalchemy import select
@@ -53,9 +57,9 @@ async def units(infrastructure: InfrastructureSettings, scratch_schema: tuple[As
     return lambda: RoutingUnitOfWork(sessions, outbox=outbox_table, inbox=inbox_table)
 
 
-def _visitor(thread_id: str, message_id: str, at: datetime) -> MessageReceived:
+def _visitor(thread_id: str, message_id: str, at: datetime, account_id: str = ACCOUNT) -> MessageReceived:
     return MessageReceived(
-        account_id=ACCOUNT,
+        account_id=account_id,
         channel=ChannelRef(type=ChannelType.LIVE_CHAT, id="web"),
         thread_id=thread_id,
         message_id=message_id,
@@ -65,15 +69,32 @@ def _visitor(thread_id: str, message_id: str, at: datetime) -> MessageReceived:
     )
 
 
-async def _message(units: Units, thread_id: str, message_id: str, at: datetime) -> None:
+async def _message(units: Units, thread_id: str, message_id: str, at: datetime, account_id: str = ACCOUNT) -> None:
     """What a channel provider's message leaves: its transcript entry and the thread, changed at ``at``."""
-    message = _visitor(thread_id, message_id, at)
+    message = _visitor(thread_id, message_id, at, account_id)
     async with units() as uow:
         assert await uow.threads.receive(message, sent_at=at, now=at) is not None
         await uow.transcripts.record(
-            ACCOUNT, thread_id, entry_key=f"answer:{message_id}", role="agent", text="an answer", at=at
+            account_id, thread_id, entry_key=f"answer:{message_id}", role="agent", text="an answer", at=at
         )
         await uow.commit()
+
+
+async def _held(units: Units, thread_id: str, holder: LoadKey, at: datetime, account_id: str = ACCOUNT) -> None:
+    """A visitor's thread handed to ``holder`` at ``at``, taking one of its places."""
+    await _message(units, thread_id, "m1", at, account_id)
+    async with units() as uow:
+        thread = await uow.threads.lock(account_id, thread_id)
+        assert thread is not None
+        thread.state, (thread.assignee_kind, thread.assignee_id) = ThreadState.HUMAN, holder
+        await uow.threads.save(thread, at)
+        await uow.loads.change(account_id, holder, +1)
+        await uow.commit()
+
+
+async def _loads(units: Units, account_id: str) -> dict[str, int]:
+    async with units() as uow:
+        return {assignee_id: load for (_, assignee_id), load in (await uow.loads.loads(account_id)).items()}
 
 
 async def _move(units: Units, thread_id: str, state: ThreadState, at: datetime) -> None:
@@ -155,9 +176,10 @@ async def test_transcripts_of_threads_closed_or_idle_go_open_threads_keep_every_
     }
     assert entries == open_or_recent
     assert causes == {"e-closed-lately-closed"}  # every other change of owner is older than the retention
-    assert deleted == {"transcript_entries": 2 + 2 + 2 + 1, "threads": 1, "thread_transitions": 2 + 1 + 2 + 1 + 2}
+    # The abandoned thread goes at the cap with its two entries (counted as a thread).
+    assert deleted == {"transcript_entries": 2 + 2 + 1, "threads": 2, "thread_transitions": 2 + 1 + 2 + 1 + 2}
     assert await sweep.run_once(NOW) == {"transcript_entries": 0, "threads": 0, "thread_transitions": 0}
-    assert await _threads(units) == {"agent-idle", "with-a-person", "written-again", "closed-lately", "abandoned"}
+    assert await _threads(units) == {"agent-idle", "with-a-person", "written-again", "closed-lately"}
 
 
 async def test_a_message_on_a_deleted_thread_starts_a_new_one(
@@ -204,3 +226,39 @@ async def test_a_closed_thread_a_message_is_reopening_stays(
     assert deleted["threads"] == 0
     assert await _threads(units) == {"reopened"}
     assert not waited  # it skipped the thread in use rather than hold up the sweep (and the table's lock)
+
+
+async def test_threads_left_open_and_untouched_up_to_the_cap_go_freeing_the_places_people_held(
+    units: Units, scratch_schema: tuple[AsyncEngine, str]
+) -> None:
+    ancient, within = NOW - timedelta(days=MAX_DAYS + 1), NOW - timedelta(days=MAX_DAYS - 1)
+    team, ada = (AssigneeKind.TEAM, "support"), (AssigneeKind.USER, "ada")
+    await _held(units, "left-with-the-team", team, ancient)
+    await _held(units, "held-lately", team, within)
+    for thread_id, state in (("left-unassigned", ThreadState.UNASSIGNED), ("left-with-the-agent", ThreadState.AGENT)):
+        await _message(units, thread_id, "m1", ancient)
+        await _move(units, thread_id, state, ancient)
+    busy = "acc-busy"
+    await _held(units, "left-with-ada", ada, ancient, busy)
+    sweep = _sweep(units, scratch_schema[1])
+
+    async with units() as handing_off:  # another transaction assigning in the busy account meanwhile
+        await handing_off.loads.wait_for_assignments([busy])
+        first = await asyncio.wait_for(sweep.run_once(NOW), timeout=10)  # it never waits for the account
+        await handing_off.commit()
+    second = await sweep.run_once(NOW)
+
+    assert (first["threads"], second["threads"]) == (3, 1)
+    assert await _threads(units) == {"held-lately"}
+    assert (await _loads(units, ACCOUNT), await _loads(units, busy)) == ({"support": 1}, {"ada": 0})
+    # The inbox closing a forgotten thread at last frees no place twice.
+    inbox = HandleInboxEvent(units, "routing:inbox.events.v1")
+    closed = ThreadClosed(
+        account_id=ACCOUNT,
+        thread_id="left-with-the-team",
+        closed_by=ClosedBy(kind=CloserKind.TEAM, id="support"),
+        resolved=False,
+    )
+    event = make_event(THREAD_CLOSED, closed, source="inbox", account_id=ACCOUNT)
+    assert not await inbox.handle(RawCloudEvent.model_validate(event.model_dump(mode="json")))
+    assert await _loads(units, ACCOUNT) == {"support": 1}

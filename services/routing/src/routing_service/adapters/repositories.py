@@ -27,7 +27,8 @@ from routing_service.domain.model import RoutedThread
 from routing_service.domain.ownership import ThreadState, Transition
 
 
-def _thread(row: Any) -> RoutedThread:
+def thread_of(row: Any) -> RoutedThread:
+    """A thread as its row holds it."""
     return RoutedThread(
         account_id=row.account_id,
         thread_id=row.thread_id,
@@ -257,7 +258,7 @@ class ThreadRepository(TransactionScopedRepository):
             "updated_at": now,
         }
         row = (await self._session.execute(_RECEIVE, parameters)).first()
-        return _thread(row) if row is not None else None
+        return thread_of(row) if row is not None else None
 
     async def receive_many(self, messages: Sequence[tuple[MessageReceived, datetime]], now: datetime) -> None:
         """``receive`` for messages of distinct threads (with their sent_at) in one statement, in thread
@@ -279,7 +280,7 @@ class ThreadRepository(TransactionScopedRepository):
             columns["locale"].append(message.sender.locale)
             columns["last_message_id"].append(message.message_id)
         rows = await self._session.execute(_RECEIVE_MANY, {**columns, "now": now})
-        received = {(row.account_id, row.thread_id): _thread(row) for row in rows}
+        received = {(row.account_id, row.thread_id): thread_of(row) for row in rows}
         for message, _ in ordered:
             key = ("received", message.account_id, message.thread_id, message.message_id)
             self._kept[key] = received.get((message.account_id, message.thread_id))  # None: received before
@@ -306,7 +307,7 @@ class ThreadRepository(TransactionScopedRepository):
         row = (
             await self._session.execute(_LOCK_THREAD, {"b_account_id": account_id, "b_thread_id": thread_id})
         ).first()
-        return _thread(row) if row is not None else None
+        return thread_of(row) if row is not None else None
 
     async def save(self, thread: RoutedThread, now: datetime) -> None:
         """Write the thread's state back."""

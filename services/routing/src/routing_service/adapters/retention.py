@@ -1,5 +1,5 @@
-"""Deleting routing's rows past their retention: transcripts of idle threads, closed threads, old ownership
-changes."""
+"""Deleting routing's rows past their retention: transcripts of idle threads, closed or abandoned threads, old
+ownership changes."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from collections.abc import Collection
 from datetime import datetime
 
 from customer_agent_shared.persistence.retention import delete_before, delete_keyed
-from sqlalchemy import and_, delete, func, select, tuple_
+from sqlalchemy import ColumnElement, and_, delete, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing_service.adapters.orm import threads_table, transcript_table, transitions_table
+from routing_service.adapters.repositories import thread_of
+from routing_service.domain.model import RoutedThread
 from routing_service.domain.ownership import ThreadState
 
 
@@ -45,7 +47,7 @@ class RetentionRepository:
     async def forget_closed_threads(self, closed_before: datetime, limit: int) -> int:
         """Delete up to ``limit`` threads closed (and not written on since) before ``closed_before``, with any
         transcript entry they still have; how many threads."""
-        threads, entries = threads_table, transcript_table
+        threads = threads_table
         # Locked, skipping the rows a message or an inbox event holds: the thread they are reopening or
         # changing stays, and a message that comes once its thread is gone makes a new one.
         closed = (
@@ -54,12 +56,31 @@ class RetentionRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        gone = (
-            delete(threads)
-            .where(tuple_(threads.c.account_id, threads.c.thread_id).in_(closed))
-            .returning(threads.c.account_id, threads.c.thread_id)
-            .cte("gone")
+        return await self._forget(tuple_(threads.c.account_id, threads.c.thread_id).in_(closed))
+
+    async def lock_open_threads(self, untouched_since: datetime, limit: int) -> list[RoutedThread]:
+        """Up to ``limit`` threads in any state but closed, untouched (no message, no change of owner) since
+        ``untouched_since``, locked; those a message or an inbox event holds are skipped."""
+        threads = threads_table
+        untouched = (
+            select(threads)
+            .where(threads.c.state != ThreadState.CLOSED.value, threads.c.updated_at < untouched_since)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
+        return [thread_of(row) for row in await self._session.execute(untouched)]
+
+    async def forget_threads(self, keys: Collection[tuple[str, str]]) -> int:
+        """Delete these threads (locked by this transaction) with their transcript entries; how many threads."""
+        if not keys:
+            return 0
+        threads = threads_table
+        return await self._forget(tuple_(threads.c.account_id, threads.c.thread_id).in_(list(keys)))
+
+    async def _forget(self, which: ColumnElement[bool]) -> int:
+        """Delete the threads ``which`` selects and their transcript entries in one statement; how many threads."""
+        threads, entries = threads_table, transcript_table
+        gone = delete(threads).where(which).returning(threads.c.account_id, threads.c.thread_id).cte("gone")
         their_entries = (
             delete(entries)
             .where(tuple_(entries.c.account_id, entries.c.thread_id).in_(select(gone.c.account_id, gone.c.thread_id)))

@@ -169,6 +169,15 @@ class RetentionStore(Protocol):
         """Delete up to ``limit`` threads closed before ``closed_before``, with their transcripts; how many."""
         ...
 
+    async def lock_open_threads(self, untouched_since: datetime, limit: int) -> list[RoutedThread]:
+        """Up to ``limit`` threads not closed and untouched since ``untouched_since``, locked (skipping those
+        another transaction holds)."""
+        ...
+
+    async def forget_threads(self, keys: Collection[tuple[str, str]]) -> int:
+        """Delete these threads with their transcripts; how many."""
+        ...
+
     async def forget_entries_before(self, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` transcript entries written before ``before``, whatever their thread; how many."""
         ...
@@ -184,6 +193,11 @@ class RetentionUnitOfWork(LockingUnitOfWork, Protocol):
     @property
     def retention(self) -> RetentionStore:
         """Batched deletes."""
+        ...
+
+    @property
+    def loads(self) -> LoadStore:
+        """Loads of users and teams: a thread forgotten while a person holds it frees its place."""
         ...
 
 
