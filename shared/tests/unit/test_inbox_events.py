@@ -74,6 +74,13 @@ def test_a_reassignment_to_nobody_has_no_id() -> None:
         ),
         ("thread.opened", {"account_id": "acc", "thread_id": "t"}, "unexpected event type"),
         ("user.availability", {"account_id": "acc", "user_id": "ada"}, "available"),
+        # Every consumer refuses it alike, whether or not it knows the thread.
+        ("thread.reassigned", {"account_id": "acc", "thread_id": "t", "assignee": {"kind": "user"}}, "user's id"),
+        (
+            "thread.reassigned",
+            {"account_id": "acc", "thread_id": "t", "assignee": {"kind": "team", "id": ""}},
+            "team's id",
+        ),
     ],
 )
 def test_a_bad_event_is_refused_with_the_reason(event_type: str, data: dict[str, Any], problem: str) -> None:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from customer_agent_shared.events.billing import CREDITS_EXHAUSTED, CREDITS_RESTORED, CreditState
 from customer_agent_shared.events.channels import (
     Assignee,
@@ -48,7 +47,6 @@ from customer_agent_shared.events.inbox import (
     ThreadReassigned,
     ThreadReturned,
 )
-from customer_agent_shared.messaging.reliable import PermanentHandlerError
 from customer_agent_shared.topics import CHANNELS_OUTBOUND, CONVERSATIONS_ASSIGNED, CONVERSATIONS_EVENTS, INBOX_HANDOFFS
 from routing_service.adapters.account_cache import AccountDirectory
 from routing_service.domain.decisions import Outcome
@@ -300,11 +298,6 @@ async def test_a_reassigned_thread_moves_its_place_and_a_returned_one_goes_back_
     bo = Assignee(kind=AssigneeKind.USER, id="bo")
     assert await service.inbox(THREAD_REASSIGNED, ThreadReassigned(account_id=ACCOUNT, thread_id="t", assignee=bo))
     assert (service.thread("t"), service.loads()) == ((ThreadState.HUMAN, BO), {BO: 1})
-    nobody_named = Assignee(kind=AssigneeKind.USER, id=None)
-    with pytest.raises(PermanentHandlerError):
-        await service.inbox(
-            THREAD_REASSIGNED, ThreadReassigned(account_id=ACCOUNT, thread_id="t", assignee=nobody_named)
-        )
 
     assert await service.inbox(THREAD_RETURNED, ThreadReturned(account_id=ACCOUNT, thread_id="t"))
     assert (service.thread("t"), service.loads()) == ((ThreadState.AGENT, None), {})

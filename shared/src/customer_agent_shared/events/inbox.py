@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
-from customer_agent_shared.events.channels import Assignee, ContractModel, ExternalId
+from customer_agent_shared.events.channels import Assignee, AssigneeKind, ContractModel, ExternalId
 from customer_agent_shared.events.envelope import CloudEvent, EventParseError, RawCloudEvent, envelope_class
 
 THREAD_CLOSED = "thread.closed"
@@ -45,7 +45,15 @@ class ThreadReassigned(ContractModel):
 
     account_id: ExternalId = Field(min_length=1, max_length=100, description="Account id.")
     thread_id: ExternalId = Field(min_length=1, max_length=200, description="Thread id.")
-    assignee: Assignee = Field(description="The new owner.")
+    assignee: Assignee = Field(description="The new owner; a user or team with its id.")
+
+    @model_validator(mode="after")
+    def _names_the_new_owner(self) -> Self:
+        """Refuse a user or team without its id: no consumer could say who holds the thread."""
+        kind = self.assignee.kind
+        if kind is not AssigneeKind.UNASSIGNED and not self.assignee.id:
+            raise ValueError(f"a thread reassigned to a {kind.value} needs the {kind.value}'s id")
+        return self
 
 
 class ThreadReturned(ContractModel):

@@ -20,7 +20,7 @@ OPEN_STATES = frozenset({ThreadState.AGENT, ThreadState.HUMAN, ThreadState.UNASS
 
 
 class InvalidAssigneeError(ValueError):
-    """A reassignment to a user or team without its id."""
+    """A reassignment to a user or team without its id (which the contract's ``ThreadReassigned`` refuses)."""
 
 
 @dataclass(frozen=True)

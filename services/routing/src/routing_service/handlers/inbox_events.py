@@ -17,9 +17,8 @@ from customer_agent_shared.events.inbox import (
     UserAvailability,
     inbox_event,
 )
-from customer_agent_shared.messaging.reliable import PermanentHandlerError
 
-from routing_service.domain.inbox import InvalidAssigneeError, moves_places
+from routing_service.domain.inbox import moves_places
 from routing_service.domain.model import OwnershipChange, RoutedThread
 from routing_service.handlers.assignment_holds import hold_first
 from routing_service.handlers.effects import record_change
@@ -36,10 +35,7 @@ def inbox_change(
     if isinstance(data, ThreadClosed):
         return thread.close_from_inbox()
     if isinstance(data, ThreadReassigned):
-        try:
-            return thread.reassign(data.assignee)
-        except InvalidAssigneeError as error:
-            raise PermanentHandlerError(str(error)) from error
+        return thread.reassign(data.assignee)  # the contract names a user's or team's id (``ThreadReassigned``)
     return thread.return_to_agent()
 
 
