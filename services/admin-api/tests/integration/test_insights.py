@@ -7,11 +7,13 @@ from typing import Any
 
 import pytest
 from customer_agent_shared.embeddings import BuiltinEmbedder
-from customer_agent_shared.events.channels import ChannelRef, ChannelType, Citation, HandoffReason
+from customer_agent_shared.events.channels import Assignee, ChannelRef, ChannelType, Citation, HandoffReason
 from customer_agent_shared.events.conversations import ConversationEvent
 from customer_agent_shared.events.envelope import CloudEvent, make_event, serialize_event
+from customer_agent_shared.events.inbox import THREAD_REASSIGNED, ThreadReassigned
 from customer_agent_shared.testing.kafka import produce_raw
-from customer_agent_shared.topics import CONVERSATIONS_EVENTS, SOURCES_COMMANDS
+from customer_agent_shared.testing.plumbing import eventually
+from customer_agent_shared.topics import CONVERSATIONS_EVENTS, INBOX_EVENTS, SOURCES_COMMANDS
 
 from .harness import Account, Harness, audit_trail, events_for, get_until, read_from, topic_ends
 
@@ -33,6 +35,36 @@ async def test_performance_and_knowledge_gaps(harness: Harness) -> None:
     gaps = await gaps_grouped_by_meaning(harness, account)
     await check_performance(harness, account, now)
     await check_resolving_and_dismissing(harness, account, gaps)
+
+
+async def test_a_thread_the_inbox_took_from_the_agent_is_not_resolved_by_it(harness: Harness) -> None:
+    account, now = await harness.new_account(), datetime.now(UTC)
+    servers = harness.settings.kafka_bootstrap_servers
+    published: list[str] = []
+
+    async def publish(topic: str, thread: str, event: CloudEvent[Any]) -> None:
+        await produce_raw(servers, topic, serialize_event(event), key=f"{account.id}:{thread}".encode())
+        published.append(event.id)
+
+    def said(kind: str, thread: str, at: datetime) -> CloudEvent[ConversationEvent]:
+        data = ConversationEvent(account_id=account.id, thread_id=thread, occurred_at=at, answer="Yes.")
+        return make_event(f"conversation.{kind}", data, source="conversation-test", account_id=account.id)
+
+    for thread in ("taken", "kept"):
+        await publish(CONVERSATIONS_EVENTS, thread, said("answered", thread, now - timedelta(hours=2)))
+    taken = ThreadReassigned(account_id=account.id, thread_id="taken", assignee=Assignee(kind="user", id="ada"))
+    inbox_time = now - timedelta(hours=1)
+    await publish(
+        INBOX_EVENTS,
+        "taken",
+        make_event(THREAD_REASSIGNED, taken, source="inbox", account_id=account.id, time=inbox_time),
+    )
+    for thread in ("taken", "kept"):  # conversation never heard of the person: it resolves both when quiet
+        await publish(CONVERSATIONS_EVENTS, thread, said("resolved", thread, now))
+    await eventually(lambda: harness.handled(*published), "admin-api folded every event")
+
+    performance = await get_until(harness, account, "/performance", lambda body: body["conversations"] == 2)
+    assert (performance["resolved"], performance["handoffs"]) == (1, 0)
 
 
 def conversation_events(account_id: str, now: datetime) -> list[CloudEvent[ConversationEvent]]:

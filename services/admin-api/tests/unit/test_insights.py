@@ -14,7 +14,7 @@ from admin_api.domain.gaps import (
     recommended_answer,
     similarity,
 )
-from admin_api.domain.performance import THREAD_CLOSED_FACT, ConversationFact, summarize
+from admin_api.domain.performance import THREAD_CLOSED_FACT, THREAD_REASSIGNED_FACT, ConversationFact, summarize
 from customer_agent_shared.events.billing import PricingRule
 from customer_agent_shared.events.channels import Citation
 
@@ -146,6 +146,21 @@ def test_a_thread_handed_off_by_routing_and_closed_is_no_resolution_of_the_agent
         ConversationFact(kind="conversation.resolved", thread_id="t1", occurred_at=AT + timedelta(hours=72)),
     ]
     assert summarize(facts).resolved == 0
+
+
+def test_a_thread_the_inbox_took_from_the_agent_is_no_resolution_of_the_agents() -> None:
+    # Conversation never hears that a person took the thread either: billing charges no resolution for it.
+    facts = [
+        fact("answered", "taken"),
+        ConversationFact(kind=THREAD_REASSIGNED_FACT, thread_id="taken", occurred_at=AT + timedelta(minutes=5)),
+        ConversationFact(kind="conversation.resolved", thread_id="taken", occurred_at=AT + timedelta(hours=72)),
+        fact("answered", "kept"),
+        ConversationFact(kind="conversation.resolved", thread_id="kept", occurred_at=AT + timedelta(hours=72)),
+        ConversationFact(kind=THREAD_REASSIGNED_FACT, thread_id="reassigned-only", occurred_at=AT),
+    ]
+    summary = summarize(facts)
+    assert (summary.conversations, summary.resolved, summary.handoffs) == (2, 1, 0)
+    assert summarize(facts[2:], earlier=facts[:2]).resolved == 1  # taken before the period: "kept" only
 
 
 def test_a_handoff_before_the_period_still_counts() -> None:

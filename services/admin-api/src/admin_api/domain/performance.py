@@ -2,9 +2,10 @@
 
 Handoffs are counted from ``conversation.handed_off``, which routing publishes for every handoff it makes
 with its real reason (conversation's ``handoff_requested`` and ``cannot_answer`` only ask for one). A
-resolution counts for the agent only on a thread that was not handed off; the inbox's ``thread.closed``
-ends the person's conversation on the thread, so a later conversation there starts afresh (conversation's
-quiet-period ``resolved`` never closes a person's thread in the figures).
+resolution counts for the agent only on a thread that was not handed off, nor taken by a person in the inbox
+(``thread.reassigned``, which conversation never hears of either, as billing reads it); the inbox's
+``thread.closed`` ends the person's conversation on the thread, so a later conversation there starts afresh
+(conversation's quiet-period ``resolved`` never closes a person's thread in the figures).
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from admin_api.domain.gaps import normalize_question
 TOP_QUESTIONS = 10
 THREAD_CLOSED_FACT = "thread.closed"
 """The kind under which an inbox ``thread.closed`` is kept among the facts."""
+THREAD_REASSIGNED_FACT = "thread.reassigned"
+"""The kind under which an inbox ``thread.reassigned`` is kept: a person took the thread, from the agent too."""
+INBOX_FACTS = (THREAD_CLOSED_FACT, THREAD_REASSIGNED_FACT)
+"""Facts the inbox reports: they say who holds a thread, and make no conversation of the agent's."""
 
 
 @dataclass(frozen=True)
@@ -67,21 +72,22 @@ def _rate(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-OWNERSHIP_FACTS = (ConversationEventKind.ANSWERED, ConversationEventKind.HANDED_OFF, THREAD_CLOSED_FACT)
+OWNERSHIP_FACTS = (ConversationEventKind.ANSWERED, ConversationEventKind.HANDED_OFF, *INBOX_FACTS)
 """The facts that say who holds a thread: read from before a report's period too."""
 
 
 def _resolved_by_the_agent(facts: list[ConversationFact], earlier: Sequence[ConversationFact] = ()) -> set[str]:
-    """Threads with a resolution while the agent held them: a handoff gives the thread to a person, and
-    only an answer after the person closed it gives it back (conversation's quiet-period resolution of a
-    thread routing handed off, which conversation never hears of, is not the agent's)."""
+    """Threads with a resolution while the agent held them: a handoff, or a person taking the thread in the
+    inbox, gives it to a person, and only an answer after the person closed it gives it back (conversation's
+    quiet-period resolution of a thread routing or the inbox gave to a person, which conversation never hears
+    of, is not the agent's)."""
     held_by_person: set[str] = set()
     closed_by_person: set[str] = set()
     resolved: set[str] = set()
     counted = {id(fact) for fact in facts}
     for fact in sorted([*earlier, *facts], key=lambda item: item.occurred_at):
         thread = fact.thread_id
-        if fact.kind == ConversationEventKind.HANDED_OFF:
+        if fact.kind in (ConversationEventKind.HANDED_OFF, THREAD_REASSIGNED_FACT):
             held_by_person.add(thread)
         elif fact.kind == THREAD_CLOSED_FACT and thread in held_by_person:
             closed_by_person.add(thread)
@@ -103,7 +109,7 @@ def summarize(
     """Rates are per conversation (thread); preview and test events (not billable) are left out. ``earlier``:
     the ownership facts (``OWNERSHIP_FACTS``) from before the period of the threads it resolves."""
     real = [fact for fact in facts if fact.billable]
-    threads = {fact.thread_id for fact in real if fact.kind != THREAD_CLOSED_FACT}
+    threads = {fact.thread_id for fact in real if fact.kind not in INBOX_FACTS}
     resolved_threads = _resolved_by_the_agent(real, [fact for fact in earlier if fact.billable])
     by_kind: dict[str, set[str]] = {}
     handoff_reasons: dict[str, set[str]] = {}

@@ -18,7 +18,7 @@ from customer_agent_shared.events.conversations import (
     KnowledgeGapDrafted,
 )
 from customer_agent_shared.events.envelope import EventParseError, RawCloudEvent
-from customer_agent_shared.events.inbox import ThreadClosed, inbox_event
+from customer_agent_shared.events.inbox import InboxEventData, ThreadClosed, ThreadReassigned, inbox_event
 from customer_agent_shared.events.sources import SourceKind
 from customer_agent_shared.persistence.unit_of_work_protocol import delete_in_batches
 from pydantic import ValidationError
@@ -39,6 +39,7 @@ from admin_api.domain.gaps import (
 from admin_api.domain.performance import (
     OWNERSHIP_FACTS,
     THREAD_CLOSED_FACT,
+    THREAD_REASSIGNED_FACT,
     ConversationFact,
     PerformanceSummary,
     summarize,
@@ -121,7 +122,8 @@ class InsightUseCases:
         return True
 
     async def apply_inbox_event(self, consumer: str, raw: RawCloudEvent) -> bool:
-        """Keep a thread closed in the inbox for performance; other inbox events are not the figures' business.
+        """Keep a thread closed or taken by a person in the inbox for performance; returns and presence are not
+        the figures' business.
 
         A bad event (unknown type, invalid data, another account in the data) raises ``EventParseError``.
         """
@@ -129,15 +131,9 @@ class InsightUseCases:
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(consumer, event.id):
                 return False
-            if isinstance(event.data, ThreadClosed):
-                data = event.data
-                closed = ConversationFact(
-                    kind=THREAD_CLOSED_FACT,
-                    thread_id=data.thread_id,
-                    occurred_at=event.time,
-                    reason="resolved" if data.resolved else "unresolved",
-                )
-                await uow.facts.add(event.id, account_id=data.account_id, fact=closed)
+            fact = _inbox_fact(event.data, event.time)
+            if fact is not None:
+                await uow.facts.add(event.id, account_id=event.data.account_id, fact=fact)
             await uow.commit()
         return True
 
@@ -284,3 +280,13 @@ async def _group_gap(uow: AdminUnitOfWork, event_id: str, event: ConversationEve
             "drafted_by": gap.get("drafted_by") if gap.get("recommended_answer") else drafted_by,
         },
     )
+
+
+def _inbox_fact(data: InboxEventData, at: datetime) -> ConversationFact | None:
+    """The fact an inbox event leaves for the figures: who holds the thread from ``at``; None for the others."""
+    if isinstance(data, ThreadClosed):
+        reason = "resolved" if data.resolved else "unresolved"
+        return ConversationFact(kind=THREAD_CLOSED_FACT, thread_id=data.thread_id, occurred_at=at, reason=reason)
+    if isinstance(data, ThreadReassigned):
+        return ConversationFact(kind=THREAD_REASSIGNED_FACT, thread_id=data.thread_id, occurred_at=at)
+    return None
