@@ -32,6 +32,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .billing_harness import (
+    State,
+    credit_state_offsets,
+    credit_states,
     kafka_producer,
     ledger,
     per_resolution_billing,
@@ -75,6 +78,7 @@ async def test_only_threads_the_agent_resolved_are_charged_whatever_order_handof
     now = clock.now
     conversation_stream, inbox_stream = _conversation_stream(account, now), _inbox_stream(account)
     dead_letters = await end_offsets(bootstrap, INBOX_EVENTS + ".dlq", 1)
+    states_from = await credit_state_offsets(bootstrap)
     async with service.kernel.lifecycle.running(), kafka_producer(bootstrap) as producer:
         await wait_until_consuming(service.kernel.broker)
         await send(producer, BILLING_COMMANDS, plan_set, account)
@@ -107,6 +111,31 @@ async def test_only_threads_the_agent_resolved_are_charged_whatever_order_handof
         ("usage", "thread:quiet", -3),
     ]
     assert any(inbox_stream[2].id.encode() in record.value for record in refused)
+    await _states_count_the_refund_out(engine, schema, bootstrap, account, states_from)
+
+
+async def _states_count_the_refund_out(
+    engine: AsyncEngine, schema: str, bootstrap: str, account: str, offsets: dict[int, int]
+) -> None:
+    """Billing's states carry the credits used per day, the refund taken off: they add up to the period's use,
+    up to the last state (three charges of 3, one refunded)."""
+    async with engine.connect() as connection:
+        version = await connection.scalar(
+            text(f"""SELECT version FROM "{schema}".accounts WHERE account_id = :a"""), {"a": account}
+        )
+
+    def last_published(states: list[State]) -> bool:
+        return any(state.version == version and "usage_by_day" in state.data for state in states)
+
+    states = await credit_states(bootstrap, account, offsets, last_published)
+    # The stack's own billing hears the same events for the account; one that predates the days sends none.
+    counted = [
+        (state.data["used_this_period"], sum(state.data["usage_by_day"].values()))
+        for state in states
+        if "usage_by_day" in state.data
+    ]
+    assert all(used == days for used, days in counted), counted
+    assert (6, 6) in counted
 
 
 def _conversation_stream(account: str, now: datetime) -> list[CloudEvent[ConversationEvent]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from billing_service.domain.ledger import (
@@ -17,14 +17,16 @@ from billing_service.domain.ledger import (
     apply_due_reset,
     balance_of,
     change_plan,
+    count_usage,
     crossing,
     merged_plan,
     open_account,
     record_adjustment,
     record_purchase,
+    record_refund,
     record_usage,
 )
-from customer_agent_shared.events.billing import CreditPlan, CreditPlanChange, PricingRule
+from customer_agent_shared.events.billing import USAGE_DAYS, CreditPlan, CreditPlanChange, PricingRule
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -68,6 +70,26 @@ def test_an_account_opened_with_no_allotment_starts_exhausted() -> None:
 )
 def test_crossing(was_exhausted: bool, balance: int, expected: Transition | None) -> None:
     assert crossing(was_exhausted, balance) is expected
+
+
+def test_the_credits_used_per_day_count_charges_and_refunds_on_the_day_recorded() -> None:
+    account = opened(10, credits_per_unit=3)
+    day_one, day_two = NOW, NOW + timedelta(days=1)
+    charged = count_usage(record_usage(account, "thread:t", 3, set()), day_one)
+    other = count_usage(record_usage(charged.account, "thread:u", 3, set()), day_two)
+    refunded = count_usage(record_refund(other.account, "thread:t", 3, set()), day_two)
+    assert refunded.account.usage_by_day == {day_one.date(): 3, day_two.date(): 0}
+    assert sum(refunded.account.usage_by_day.values()) == refunded.account.used_this_period == 3
+    bought = count_usage(record_purchase(refunded.account, "cmd_1", 50, set()), day_two)
+    assert bought.account.usage_by_day == refunded.account.usage_by_day  # a purchase is no usage
+
+
+def test_the_credits_used_per_day_keep_the_last_usage_days() -> None:
+    charged = count_usage(record_usage(opened(10), "thread:t", 1, set()), NOW)
+    last_kept = NOW + timedelta(days=USAGE_DAYS - 1)
+    assert count_usage(apply_due_reset(charged.account, last_kept), last_kept).account.usage_by_day == {NOW.date(): 1}
+    gone = NOW + timedelta(days=USAGE_DAYS)
+    assert count_usage(apply_due_reset(charged.account, gone), gone).account.usage_by_day == {}
 
 
 def test_usage_is_charged_once_per_cause() -> None:

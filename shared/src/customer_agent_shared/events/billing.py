@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
 from pydantic import Field
@@ -20,6 +21,9 @@ CREDITS_STATE = "credits.state"
 CREDITS_EXHAUSTED = "credits.exhausted"
 CREDITS_RESTORED = "credits.restored"
 CREDIT_STATE_TYPES = (CREDITS_STATE, CREDITS_EXHAUSTED, CREDITS_RESTORED)
+USAGE_DAYS = 35
+"""Days of usage a credit state carries (today included): more than a period, so the state a reset publishes
+still holds every day of the period that ended."""
 
 
 class PricingRule(StrEnum):
@@ -73,7 +77,7 @@ class BillingCommand(ContractModel):
 class CreditLedgerEntry(ContractModel):
     """One ledger movement, as shown in an account's credit history."""
 
-    kind: str = Field(description="allotment, reset, purchase, auto_upgrade, usage or adjustment.")
+    kind: str = Field(description="allotment, reset, purchase, auto_upgrade, usage, refund or adjustment.")
     amount: int = Field(description="Signed credits (usage is negative).")
     balance_after: int = Field(description="Balance right after this entry.")
     cause: str = Field(description="What caused it: period, thread, command or auto pack id.")
@@ -98,4 +102,10 @@ class CreditState(ContractModel):
     period_start: Timestamp | None = Field(default=None, description="Start of the current period.")
     recent_entries: list[CreditLedgerEntry] = Field(
         default_factory=list, description="The latest ledger entries, newest first (credit history)."
+    )
+    usage_by_day: dict[date, int] = Field(
+        default_factory=dict,
+        description="Net credits used on each UTC day of the last USAGE_DAYS that had usage: usage charged minus "
+        "usage refunded, each on the day billing recorded it, as used_this_period counts them. A day's latest "
+        "figure, never a change: a later state repeats it. Empty from a billing that predates it.",
     )

@@ -41,6 +41,7 @@ accounts_table = Table(
     Column("version", BigInteger, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("usage_by_day", JSONB, nullable=False, server_default=text("'{}'::jsonb")),  # {"YYYY-MM-DD": credits}
     Index("ix_accounts_reset_at", "reset_at"),
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from customer_agent_shared.events.billing import CreditPlan, PricingRule
@@ -69,6 +69,7 @@ def _account_values(account: CreditAccount) -> dict[str, object]:
         "reset_at": account.reset_at,
         "exhausted": account.exhausted,
         "version": account.version,
+        "usage_by_day": {day.isoformat(): used for day, used in account.usage_by_day.items()},
     }
 
 
@@ -84,6 +85,7 @@ def _account(row: Row[Any]) -> CreditAccount:
         reset_at=row.reset_at,
         exhausted=row.exhausted,
         version=row.version,
+        usage_by_day={date.fromisoformat(day): used for day, used in row.usage_by_day.items()},
     )
 
 
@@ -97,6 +99,7 @@ _ACCOUNT_COLUMNS = (
     "reset_at",
     "exhausted",
     "version",
+    "usage_by_day",
 )
 """The keys of ``_account_values``."""
 

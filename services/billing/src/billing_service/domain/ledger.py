@@ -2,17 +2,18 @@
 
 Every change is an append-only ``LedgerEntry`` keyed by (kind, cause): a change whose key
 is already recorded is a no-op, so a redelivered or replayed event never charges twice.
-The balance is the sum of the entries; ``CreditAccount`` caches it with the period counters.
+The balance is the sum of the entries; ``CreditAccount`` caches it with the period counters and the
+credits used on each recent day.
 """
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from collections.abc import Container, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
-from customer_agent_shared.events.billing import CreditPlan, CreditPlanChange
+from customer_agent_shared.events.billing import USAGE_DAYS, CreditPlan, CreditPlanChange
 
 from billing_service.domain.periods import period_containing
 
@@ -30,6 +31,8 @@ class EntryKind(StrEnum):
 
 
 EntryKey = tuple[EntryKind, str]
+USAGE_KINDS = frozenset({EntryKind.USAGE, EntryKind.REFUND})
+"""The entries that make up the credits used: charges, and refunds taking a charge back."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class CreditAccount:
     reset_at: datetime
     exhausted: bool
     version: int
+    usage_by_day: Mapping[date, int] = field(default_factory=dict)  # net credits used per UTC day, USAGE_DAYS
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,19 @@ def crossing(was_exhausted: bool, balance: int) -> Transition | None:
 def period_cause(period_start: datetime) -> str:
     """The cause id of the allotment or reset that opens the period starting at ``period_start``."""
     return f"period:{period_start.astimezone(UTC).isoformat()}"
+
+
+def count_usage(decision: Decision, at: datetime) -> Decision:
+    """The decision with its charges and refunds added to the UTC day of ``at`` (when they are recorded), the
+    days older than ``USAGE_DAYS`` dropped. A day keeps its figure when it nets to zero: it tells a reader that
+    saw the charge that a refund took it back."""
+    today = at.astimezone(UTC).date()
+    oldest = today - timedelta(days=USAGE_DAYS - 1)
+    days = {day: used for day, used in decision.account.usage_by_day.items() if day >= oldest}
+    usage = [entry for entry in decision.entries if entry.kind in USAGE_KINDS]
+    if usage:
+        days[today] = days.get(today, 0) - sum(entry.amount for entry in usage)
+    return replace(decision, account=replace(decision.account, usage_by_day=days))
 
 
 def _unchanged(account: CreditAccount, cause: str) -> Decision:

@@ -26,6 +26,7 @@ from billing_service.domain.ledger import (
     EntryKind,
     Transition,
     apply_due_reset,
+    count_usage,
     open_account,
     record_refund,
     record_usage,
@@ -84,6 +85,7 @@ class LedgerTransaction:
         """Persist a decision taken on the locked ``before`` state; return the new state."""
         if not decision.changed:
             return before
+        decision = count_usage(decision, self.now)
         await self._record(before.balance, decision)
         await self._uow.accounts.save(decision.account)
         return decision.account
@@ -133,6 +135,7 @@ class LedgerTransaction:
                 )
                 for entry in history
             ],
+            usage_by_day=dict(account.usage_by_day),
         )
         event = make_event(
             _EVENT_TYPES[decision.transition] if decision.transition else CREDITS_STATE,
