@@ -91,9 +91,9 @@ class AdminSettings(ServiceSettings, BatchConsumerSettings, UploadStoreSettings)
     performance_retention_days: int = Field(
         default=400,
         ge=1,
-        description="Days each conversation event is kept for GET /performance (which reads the events of the "
-        "period asked for); older ones are deleted. 400 keeps the longest period it accepts (366 days) whole "
-        "for another month; a period further back reports only what is left.",
+        description="Days each conversation event, and each day's credits used, is kept for GET /performance "
+        "(which reads those of the period asked for); older ones are deleted. 400 keeps the longest period it "
+        "accepts (366 days) whole for another month; a period further back reports only what is left.",
     )
     idempotency_retention_hours: int = Field(
         default=48,

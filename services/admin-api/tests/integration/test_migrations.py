@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from admin_api.bootstrap import MIGRATIONS_DIR
@@ -41,6 +44,7 @@ async def test_migrations_apply_and_roll_back(
             "agent_publications",
             "agent_replays",
             "knowledge_gap_questions",
+            "credit_usage_days",
         },
     )
 
@@ -95,3 +99,41 @@ async def test_a_failed_index_build_leaves_the_column_under_its_version_and_a_re
             {"schema": schema},
         )
         assert dict(valid.all()) == {"ix_knowledge_gaps_closed_at": True, "ix_knowledge_gap_questions_gap": True}
+
+
+def _entry(kind: str, cause: str, amount: int, at: datetime) -> dict[str, Any]:
+    """A ledger entry as a credit state's history carries it."""
+    return {"kind": kind, "amount": amount, "balance_after": 0, "cause": cause, "recorded_at": at.isoformat()}
+
+
+async def test_the_credits_used_per_day_are_seeded_from_whole_histories(
+    infrastructure: InfrastructureSettings, scratch_schema: tuple[AsyncEngine, str]
+) -> None:
+    engine, schema = scratch_schema
+    config = alembic_config(MIGRATIONS_DIR, infrastructure.database_url, schema)
+    today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    yesterday = today - timedelta(days=1)
+    whole = [  # newest first, down to the opening allotment
+        _entry("refund", "thread:b", 1, today),
+        _entry("usage", "thread:c", -1, today),
+        _entry("usage", "thread:b", -1, yesterday),
+        _entry("purchase", "cmd_1", 50, yesterday),
+        _entry("usage", "thread:a", -1, yesterday),
+        _entry("allotment", "period:2026-12-01T00:00:00+00:00", 1000, yesterday),
+    ]
+    cut_short = [_entry("usage", "thread:z", -1, today), _entry("usage", "thread:y", -1, yesterday)]
+    await asyncio.to_thread(command.upgrade, config, "0013")
+    async with engine.begin() as connection:
+        for account, version, history in (("whole", 7, whole), ("cut-short", 90, cut_short)):
+            await connection.execute(
+                text(f'INSERT INTO "{schema}".credit_states (account_id, version, state) VALUES (:a, :v, :s)'),
+                {"a": account, "v": version, "s": json.dumps({"recent_entries": history})},
+            )
+    await asyncio.to_thread(command.upgrade, config, "head")
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(f'SELECT account_id, day, credits, version FROM "{schema}".credit_usage_days ORDER BY day')
+        )
+        seeded = [tuple(row) for row in rows]
+    # Only the whole history is known to hold every charge: the other waits for billing's next state.
+    assert seeded == [("whole", yesterday.date(), 2, 7), ("whole", today.date(), 0, 7)]

@@ -1,5 +1,5 @@
-"""admin-api's retention on real PostgreSQL: old conversation facts, idempotent responses and long-closed
-knowledge gaps go, recent ones and open gaps stay."""
+"""admin-api's retention on real PostgreSQL: old conversation facts, credits used per day, idempotent responses
+and long-closed knowledge gaps go, recent ones and open gaps stay."""
 
 from __future__ import annotations
 
@@ -63,22 +63,27 @@ async def test_facts_past_the_performance_retention_and_old_idempotent_responses
         for thread_id, days_ago in (("t-401", 401), ("t-402", 402), ("t-397", 397), ("t-today", 0)):
             fact = ConversationFact(CONVERSATION_ANSWERED, thread_id, now - timedelta(days=days_ago, minutes=1))
             await uow.facts.add(f"e-{thread_id}", account_id=ACCOUNT, fact=fact)
+        days = {(now - timedelta(days=days_ago)).date(): 1 for days_ago in (402, 401, 397, 0)}
+        await uow.credit_usage.save(ACCOUNT, version=1, days=days)
         await uow.idempotency.put(ACCOUNT, "POST /sources", "k1", StoredResponse("f", 201, {"id": "s1"}))
         await uow.commit()
     sweep = _sweep(units, scratch_schema[1])
 
-    # Two days less an hour later the response is still there; the facts older than 400 days are not.
+    # Two days less an hour later the response is still there; the facts and days older than 400 days are not.
     assert await sweep.run_once(now + timedelta(hours=47)) == {
         "conversation_facts": 2,
+        "credit_usage_days": 2,
         "idempotency_keys": 0,
         "knowledge_gaps": 0,
     }
     assert await _threads_answered(units, now - timedelta(days=500)) == {"t-397", "t-today"}
     async with units() as uow:
         assert await uow.idempotency.get(ACCOUNT, "POST /sources", "k1") is not None
+        assert await uow.credit_usage.used(ACCOUNT, first=(now - timedelta(days=500)).date(), last=now.date()) == 2
 
     assert await sweep.run_once(now + timedelta(hours=49)) == {
         "conversation_facts": 0,
+        "credit_usage_days": 0,
         "idempotency_keys": 1,
         "knowledge_gaps": 0,
     }

@@ -15,7 +15,6 @@ from admin_api.domain.gaps import (
     similarity,
 )
 from admin_api.domain.performance import THREAD_CLOSED_FACT, THREAD_REASSIGNED_FACT, ConversationFact, summarize
-from customer_agent_shared.events.billing import PricingRule
 from customer_agent_shared.events.channels import Citation
 
 AT = datetime(2026, 11, 21, tzinfo=UTC)
@@ -102,17 +101,18 @@ def test_summary_counts_per_conversation_and_leaves_previews_out() -> None:
     assert summary.handoffs == 2
     assert summary.handoffs_by_reason == {"cannot_answer": 1, "trigger": 1}
     assert summary.handoff_rate_by_reason["trigger"] == pytest.approx(1 / 3, abs=1e-4)
-    assert summary.credits_used == 3
+    assert summary.credits_used == 0  # billing's figure, not guessed from the conversations
     assert summary.top_questions[0].count == 2
     assert summary.top_questions[0].question == "How do I reset my password?"
 
 
-@pytest.mark.parametrize(
-    ("rule", "per_unit", "credits"), [(PricingRule.PER_CONVERSATION, 2, 4), (PricingRule.PER_RESOLUTION, 3, 3)]
-)
-def test_credits_used_follow_the_pricing_rule(rule: PricingRule, per_unit: int, credits: int) -> None:
-    facts = [fact("answered", "t1"), fact("resolved", "t1"), fact("answered", "t2")]
-    assert summarize(facts, pricing_rule=rule, credits_per_unit=per_unit).credits_used == credits
+@pytest.mark.parametrize(("billed", "credits"), [(4, 4), (0, 0), (-3, 0)])
+def test_the_credits_used_are_billings_and_never_below_zero(billed: int, credits: int) -> None:
+    # A thread the agent never answered (a knowledge gap only) is a conversation, but billing charged nothing for
+    # it; -3: the period's refunds took back charges of days before it, as used_this_period floors them.
+    facts = [fact("answered", "t1"), fact("knowledge_gap", "t2", question="hi bin")]
+    summary = summarize(facts, credits_used=billed)
+    assert (summary.conversations, summary.credits_used) == (2, credits)
 
 
 def test_a_request_that_routing_did_not_carry_out_is_no_handoff() -> None:

@@ -24,6 +24,7 @@ def test_closed_gaps_are_kept_the_days_set_beside_facts_and_idempotent_responses
     )
     assert {retention.table: retention.keep for retention in policy} == {
         "conversation_facts": timedelta(days=400),
+        "credit_usage_days": timedelta(days=400),
         "idempotency_keys": timedelta(hours=48),
         "knowledge_gaps": timedelta(days=90),
     }

@@ -1,13 +1,14 @@
-"""Repositories of what admin-api folds for its reports: conversation facts, knowledge gaps, the audit log."""
+"""Repositories of what admin-api folds for its reports: conversation facts, the credits used per day, knowledge
+gaps, the audit log."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 
 from customer_agent_shared.events.audit import AuditRecorded
-from customer_agent_shared.persistence.retention import delete_before
+from customer_agent_shared.persistence.retention import delete_before, delete_keyed
 from customer_agent_shared.persistence.unit_of_work import TransactionScopedRepository
 from sqlalchemy import ColumnElement, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from admin_api.adapters.orm import (
     audit_log_table,
     conversation_facts_table,
+    credit_usage_days_table,
     knowledge_gap_questions_table,
     knowledge_gaps_table,
 )
@@ -97,6 +99,45 @@ class ConversationFactRepository(TransactionScopedRepository):
             )
             for row in rows
         ]
+
+
+class CreditUsageRepository:
+    """The credits each account used on each UTC day, as billing's credit states report them."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def save(self, account_id: str, *, version: int, days: Mapping[date, int]) -> None:
+        """Keep each day's figure unless a state of a newer or equal version reported that day."""
+        if not days:
+            return
+        table = credit_usage_days_table
+        statement = insert(table).values(
+            [{"account_id": account_id, "day": day, "credits": used, "version": version} for day, used in days.items()]
+        )
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["account_id", "day"],
+                set_={"credits": statement.excluded.credits, "version": statement.excluded.version},
+                where=table.c.version < statement.excluded.version,
+            )
+        )
+
+    async def used(self, account_id: str, *, first: date, last: date) -> int:
+        """The credits used from the first to the last day (inclusive)."""
+        table = credit_usage_days_table
+        total = await self._session.scalar(
+            select(func.coalesce(func.sum(table.c.credits), 0)).where(
+                table.c.account_id == account_id, table.c.day >= first, table.c.day <= last
+            )
+        )
+        return int(total or 0)
+
+    async def forget_before(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` days that ended before the day of ``before``; return how many."""
+        table = credit_usage_days_table
+        keys = select(table.c.account_id, table.c.day).where(table.c.day < before.astimezone(UTC).date()).limit(limit)
+        return await delete_keyed(self._session, table, keys)
 
 
 class KnowledgeGapRepository:

@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -86,6 +87,16 @@ credit_states_table = Table(
     Column("version", BigInteger, nullable=False),
     Column("state", JSONB, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+credit_usage_days_table = Table(
+    "credit_usage_days",
+    metadata,
+    Column("account_id", String(100), primary_key=True),
+    Column("day", Date, primary_key=True),  # a UTC day
+    Column("credits", BigInteger, nullable=False),  # used that day: usage minus refunds, as billing reported
+    Column("version", BigInteger, nullable=False),  # of the credit state that reported it
+    Index("ix_credit_usage_days_day", "day"),
 )
 
 conversation_facts_table = Table(

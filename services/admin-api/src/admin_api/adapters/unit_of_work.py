@@ -18,6 +18,7 @@ from admin_api.adapters.draft_repositories import DraftRepository, PublicationRe
 from admin_api.adapters.insight_repositories import (
     AuditRepository,
     ConversationFactRepository,
+    CreditUsageRepository,
     KnowledgeGapRepository,
 )
 from admin_api.adapters.repositories import (
@@ -36,6 +37,7 @@ class AdminUnitOfWork(SqlUnitOfWork):
     keys: ApiKeyRepository
     sources: SourceRepository
     credits: CreditStateRepository
+    credit_usage: CreditUsageRepository
     facts: ConversationFactRepository
     gaps: KnowledgeGapRepository
     audit: AuditRepository
@@ -51,6 +53,7 @@ class AdminUnitOfWork(SqlUnitOfWork):
         self.keys = ApiKeyRepository(self.session)
         self.sources = SourceRepository(self.session)
         self.credits = CreditStateRepository(self.session)
+        self.credit_usage = CreditUsageRepository(self.session)
         self.facts = ConversationFactRepository(self.session, write_at_commit=self.write_at_commit)
         self.gaps = KnowledgeGapRepository(self.session)
         self.audit = AuditRepository(self.session)

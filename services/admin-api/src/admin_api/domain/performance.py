@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from customer_agent_shared.events.billing import PricingRule
 from customer_agent_shared.events.conversations import ConversationEventKind
 
 from admin_api.domain.gaps import normalize_question
@@ -103,11 +102,12 @@ def summarize(
     facts: list[ConversationFact],
     *,
     earlier: Sequence[ConversationFact] = (),
-    pricing_rule: PricingRule = PricingRule.PER_CONVERSATION,
-    credits_per_unit: int = 1,
+    credits_used: int = 0,
 ) -> PerformanceSummary:
     """Rates are per conversation (thread); preview and test events (not billable) are left out. ``earlier``:
-    the ownership facts (``OWNERSHIP_FACTS``) from before the period of the threads it resolves."""
+    the ownership facts (``OWNERSHIP_FACTS``) from before the period of the threads it resolves.
+    ``credits_used``: billing's figure for the period's days (usage charged minus refunded); a period whose
+    refunds took back more than it charged used none, as billing's ``used_this_period`` never goes below zero."""
     real = [fact for fact in facts if fact.billable]
     threads = {fact.thread_id for fact in real if fact.kind not in INBOX_FACTS}
     resolved_threads = _resolved_by_the_agent(real, [fact for fact in earlier if fact.billable])
@@ -132,7 +132,6 @@ def summarize(
     conversations = len(threads)
     resolved = len(resolved_threads)
     handed_off = len(by_kind.get(ConversationEventKind.HANDED_OFF, set()))
-    units = conversations if pricing_rule is PricingRule.PER_CONVERSATION else resolved
     return PerformanceSummary(
         conversations=conversations,
         answered=len(by_kind.get(ConversationEventKind.ANSWERED, set())),
@@ -147,7 +146,7 @@ def summarize(
             reason: _rate(len(ids), conversations) for reason, ids in sorted(handoff_reasons.items())
         },
         handoffs_by_reason={reason: len(ids) for reason, ids in sorted(handoff_reasons.items())},
-        credits_used=units * credits_per_unit,
+        credits_used=max(credits_used, 0),
         top_questions=[
             QuestionCount(question=spelling[normalized], count=count)
             for normalized, count in sorted(questions.items(), key=lambda item: (-item[1], item[0]))[:TOP_QUESTIONS]

@@ -89,10 +89,12 @@ class CreditUseCases:
 
     async def apply_state(self, consumer: str, event_id: str, state: CreditState) -> bool:
         """Fold billing's state; an older version is ignored. True if stored. The plan's resolution hours go
-        into the agent's configuration, so conversation resolves threads after the hours billing charges by."""
+        into the agent's configuration, so conversation resolves threads after the hours billing charges by;
+        the credits used per day are kept for GET /performance (each day from the newest state reporting it)."""
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(consumer, event_id):
                 return False
+            await uow.credit_usage.save(state.account_id, version=state.version, days=state.usage_by_day)
             stored = await uow.credits.save_if_newer(state)
             if stored:
                 await _carry_resolution_hours(uow, state)

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from customer_agent_shared.events.billing import PricingRule
 from customer_agent_shared.events.channels import Citation
 from customer_agent_shared.events.conversations import (
     CONVERSATION_EVENT_TYPES,
@@ -44,6 +43,7 @@ from admin_api.domain.performance import (
     PerformanceSummary,
     summarize,
 )
+from admin_api.domain.periods import ReportingPeriod
 from admin_api.handlers.audit import record_change
 from admin_api.handlers.sources import stage_new_source
 
@@ -137,17 +137,14 @@ class InsightUseCases:
             await uow.commit()
         return True
 
-    async def performance(self, account_id: str, start: datetime, end: datetime) -> PerformanceSummary:
-        """What the agent did between start (inclusive) and end (exclusive)."""
+    async def performance(self, account_id: str, period: ReportingPeriod) -> PerformanceSummary:
+        """What the agent did over the period's days; the credits used as billing reported them."""
         async with self._unit_of_work() as uow:
-            facts = await uow.facts.between(account_id, start=start, end=end)
+            facts = await uow.facts.between(account_id, start=period.start, end=period.end)
             resolving = sorted({fact.thread_id for fact in facts if fact.kind == ConversationEventKind.RESOLVED})
-            earlier = await uow.facts.before(account_id, start, thread_ids=resolving, kinds=OWNERSHIP_FACTS)
-            credit_state = await uow.credits.get(account_id)
-        rule, per_unit = PricingRule.PER_CONVERSATION, 1
-        if credit_state is not None:
-            rule, per_unit = credit_state.plan.pricing_rule, credit_state.plan.credits_per_unit
-        return summarize(facts, earlier=earlier, pricing_rule=rule, credits_per_unit=per_unit)
+            earlier = await uow.facts.before(account_id, period.start, thread_ids=resolving, kinds=OWNERSHIP_FACTS)
+            used = await uow.credit_usage.used(account_id, first=period.first, last=period.last)
+        return summarize(facts, earlier=earlier, credits_used=used)
 
     async def gaps(self, account_id: str, status: str | None) -> list[Row]:
         """Knowledge gaps, most frequent first."""

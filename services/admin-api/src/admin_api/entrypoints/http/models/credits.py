@@ -57,6 +57,7 @@ class CreditsOut(BaseModel):
             "used_this_period": 580,
             "purchased_this_period": 0,
             "auto_upgrades_this_period": 0,
+            "period_start": "2026-11-01T00:00:00Z",
             "reset_at": "2026-12-01T00:00:00Z",
             "exhausted": False,
             "plan": {
@@ -75,9 +76,14 @@ class CreditsOut(BaseModel):
     known: bool
     balance: int | None = None
     allotment: int | None = None
-    used_this_period: int | None = None
+    used_this_period: int | None = Field(
+        default=None,
+        description="Credits billing charged for usage since period_start, minus the usage it refunded (never below "
+        "zero); GET /performance's credits_used counts the same on the UTC days asked for.",
+    )
     purchased_this_period: int | None = None
     auto_upgrades_this_period: int | None = None
+    period_start: datetime | None = Field(default=None, description="When the current period began (last reset).")
     reset_at: datetime | None = None
     exhausted: bool = False
     plan: CreditPlanOut | None = None

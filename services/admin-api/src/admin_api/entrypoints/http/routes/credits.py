@@ -34,6 +34,7 @@ async def get_credits(account_id: AccountId, who: Reader, api: Services) -> Cred
         used_this_period=state.used_this_period,
         purchased_this_period=state.purchased_this_period,
         auto_upgrades_this_period=state.auto_upgrades_this_period,
+        period_start=state.period_start,
         reset_at=state.reset_at,
         exhausted=state.exhausted,
         plan=CreditPlanOut.model_validate(state.plan.model_dump(mode="json", include=set(CreditPlanOut.model_fields))),

@@ -34,7 +34,7 @@ async def performance(
     to: Annotated[date | None, Query(description="Last day (UTC, inclusive), default today.")] = None,
 ) -> JSONResponse:
     period = reporting_period(first=from_, last=to, today=datetime.now(UTC).date())
-    summary = await api.insights.performance(account_id, period.start, period.end)
+    summary = await api.insights.performance(account_id, period)
     body = PerformanceOut.model_validate(
         {
             **{key: value for key, value in summary.__dict__.items() if key != "top_questions"},
