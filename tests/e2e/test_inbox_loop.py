@@ -49,6 +49,15 @@ class HelpDesk:
         data = {"thread_id": thread_id, "closed_by": closed_by, "resolved": True}
         await self.publish(account_id, "thread.closed", f"{account_id}:{thread_id}", data)
 
+    async def reassign(self, account_id: str, thread_id: str, assignee: dict[str, Any]) -> None:
+        """A person gives a thread to a user, a team or the unassigned view."""
+        data = {"thread_id": thread_id, "assignee": assignee}
+        await self.publish(account_id, "thread.reassigned", f"{account_id}:{thread_id}", data)
+
+    async def give_back(self, account_id: str, thread_id: str) -> None:
+        """A person hands a thread back to the agent."""
+        await self.publish(account_id, "thread.returned", f"{account_id}:{thread_id}", {"thread_id": thread_id})
+
 
 @pytest.fixture
 async def help_desk() -> AsyncIterator[HelpDesk]:
@@ -125,6 +134,116 @@ async def test_closing_a_thread_in_the_inbox_frees_the_teams_place(
     await eventually(lambda: charged_at_least(admin, agent_handled), f"billing charged {agent_handled}", every=0.5)
     await asyncio.sleep(2.0)  # a wrong charge for a handed-off thread would arrive here
     assert (await admin.call("GET", "/credits"))["used_this_period"] == agent_handled
+
+
+async def test_a_help_desk_takes_gives_back_and_closes_a_thread(
+    admin: AdminClient, provider: ChannelProvider, help_desk: HelpDesk
+) -> None:
+    account, team, nobody = admin.account_id, {"kind": "team", "id": "t-sales"}, {"kind": "unassigned", "id": None}
+    await set_up_team_at_capacity_one(admin)
+    await admin.wait_for_routing(None)
+    await provider.send(account, "t-loop", "I want to speak to a human")
+    assert (await provider.handoff(account, "t-loop"))["assignee"] == team  # the team's only place
+
+    first = await provider.send(account, "t-loop", "Are you there?")
+    second = await provider.send(account, "t-loop", "Hello?")
+    await provider.send(account, "t-loop", "Are you there?", message_id=first)  # the provider publishes it again
+
+    async def both_forwarded() -> bool:
+        return len(forwarded(provider, account, "t-loop")) >= 2
+
+    await eventually(both_forwarded, "both messages forwarded", every=0.1)
+    await asyncio.sleep(2.0)  # a second forward of the repeat, or an answer by the agent, would arrive here
+    assert forwarded(provider, account, "t-loop") == [(first, team), (second, team)]
+    assert provider.replies(account, first) + provider.replies(account, second) == []
+
+    await help_desk.reassign(account, "t-loop", {"kind": "unassigned"})
+    # The inbox's events and the visitor's messages travel on different topics: write until routing applied it.
+    await until_forwarded_to(provider, account, "t-loop", nobody)
+    await provider.send(account, "t-next", "I want to speak to a human")
+    assert (await provider.handoff(account, "t-next"))["assignee"] == team  # the team's place is free again
+
+    await admin.call("POST", "/agent/pause")
+    await wait_for_status(admin, "paused")
+    await help_desk.give_back(account, "t-loop")
+    answer = await until_answered(provider, account, "t-loop", "Do you have a physical store?")
+    assert answer["kind"] == "answer"  # the agent's again, though paused
+    assert "No, only online." in answer["text"]
+
+    await help_desk.close(account, "t-next", by_user="u-ada")
+    # A message on the closed thread is a new conversation: the paused agent hands it to the team, whose place
+    # the close freed at once.
+    reopened = await until_handed_off_again(provider, account, "t-next")
+    assert (reopened["reason"], reopened["assignee"]) == ("agent_paused", team)
+
+    performance = await wait_for_performance(admin, lambda body: body["handoffs_by_reason"].get("agent_paused"))
+    assert performance["handoffs_by_reason"] == {"trigger": 2, "agent_paused": 1}
+    await eventually(lambda: charged_at_least(admin, 1), "billing charged the answered thread", every=0.5)
+    await asyncio.sleep(2.0)  # a charge for a thread the agent never answered would arrive here
+    assert (await admin.call("GET", "/credits"))["used_this_period"] == 1
+
+
+def forwarded(provider: ChannelProvider, account: str, thread: str) -> list[tuple[str, dict[str, Any]]]:
+    """(message id, assignee) of each message.forwarded of the thread received so far, in order."""
+    events = provider.received.get(account)
+    return [
+        (event["message"]["message_id"], event["assignee"])
+        for event in (events.handoffs if events else [])
+        if event["type"] == "message.forwarded" and event["thread_id"] == thread
+    ]
+
+
+async def until_forwarded_to(provider: ChannelProvider, account: str, thread: str, assignee: dict[str, Any]) -> None:
+    """Write on the thread until a message of it is forwarded to ``assignee``."""
+
+    async def forwarded_to() -> bool:
+        message_id = await provider.send(account, thread, "Still there?")
+        return await eventually(lambda: last_forward(provider, account, thread, message_id), "the forward") == assignee
+
+    await eventually(forwarded_to, f"{thread}'s messages forwarded to {assignee}", every=0.5)
+
+
+async def last_forward(provider: ChannelProvider, account: str, thread: str, message_id: str) -> dict[str, Any] | None:
+    """The assignee a message was forwarded to, once it was."""
+    return next((assignee for sent, assignee in forwarded(provider, account, thread) if sent == message_id), None)
+
+
+async def until_answered(provider: ChannelProvider, account: str, thread: str, text: str) -> dict[str, Any]:
+    """Write ``text`` on the thread until the agent replies to it (before, a person's inbox gets it)."""
+
+    async def answered() -> dict[str, Any] | None:
+        message_id = await provider.send(account, thread, text)
+
+        async def outcome() -> str | None:
+            if provider.replies(account, message_id):
+                return "replied"
+            return "forwarded" if await last_forward(provider, account, thread, message_id) else None
+
+        if await eventually(outcome, f"a reply to or a forward of {message_id}", every=0.1) == "forwarded":
+            return None
+        return provider.replies(account, message_id)[0]
+
+    return await eventually(answered, f"the agent answering on {thread}", every=0.5)
+
+
+async def until_handed_off_again(provider: ChannelProvider, account: str, thread: str) -> dict[str, Any]:
+    """Write on the thread until routing hands it off once more (before, its person's inbox gets it)."""
+    before = len([h for h in provider.handoffs(account) if h["thread_id"] == thread])
+
+    async def handed_off() -> dict[str, Any] | None:
+        message_id = await provider.send(account, thread, "Hello again?")
+
+        async def outcome() -> tuple[str, dict[str, Any]] | None:
+            handoffs = [h for h in provider.handoffs(account) if h["thread_id"] == thread][before:]
+            if handoffs:
+                return "handed_off", handoffs[0]
+            forward = await last_forward(provider, account, thread, message_id)
+            return ("forwarded", forward) if forward else None
+
+        kind, event = await eventually(outcome, f"a handoff or a forward of {message_id}", every=0.1)
+        return event if kind == "handed_off" else None
+
+    return await eventually(handed_off, f"{thread} handed off again", every=0.5)
 
 
 async def first_paused_handoff(provider: ChannelProvider, account: str, tries: int = 20) -> tuple[dict[str, Any], int]:
