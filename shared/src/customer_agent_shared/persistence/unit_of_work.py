@@ -281,7 +281,10 @@ class SqlUnitOfWork:
 
         Undone: its writes (those ``write_at_commit`` deferred too), staged events, claims, after-commit actions
         and the rows it kept (``transaction_cache``; a repository replaces a kept row, never changes it in
-        place). Writes deferred before it are executed first: they are not its to undo.
+        place). Writes deferred before it are executed first: they are not its to undo. A claim made ahead by
+        ``claim_events`` is such a write: after a failure its event answers as unclaimed again in this
+        transaction, but its inbox row stands, so the caller must redo the event here or roll the whole
+        transaction back, never commit without it (the event would count as handled).
         """
         await self.write_pending()
         transaction = self._transaction
