@@ -1,4 +1,5 @@
-"""One in-process routing service serves every flow test of this package."""
+"""One in-process routing service serves every flow test of this package; the tests of assignments and locks
+drive routing's use cases over a migrated scratch schema of their own."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ from aiokafka import AIOKafkaProducer
 from customer_agent_shared.persistence.database import create_database_engine
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import client_options, unique_name
-from routing_service.bootstrap import build_service
+from customer_agent_shared.testing.migrations import migrated_sessions
+from routing_service.adapters.orm import SCHEMA
+from routing_service.bootstrap import MIGRATIONS_DIR, build_service
 from routing_service.settings import RoutingSettings
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .assignment_support import Sessions
 from .routing_harness import Harness, wait_until_assigned
 
 
@@ -43,3 +48,15 @@ async def harness(infrastructure: InfrastructureSettings) -> AsyncIterator[Harne
         async with engine.begin() as connection:
             await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         await engine.dispose()
+
+
+@pytest.fixture
+async def sessions(
+    infrastructure: InfrastructureSettings, scratch_schema: tuple[AsyncEngine, str]
+) -> AsyncIterator[Sessions]:
+    """Sessions over a freshly migrated scratch schema, with room for several transactions at once."""
+    engine = create_database_engine(infrastructure.database_url, pool_size=6)
+    yield await migrated_sessions(
+        engine, infrastructure.database_url, MIGRATIONS_DIR, schema=scratch_schema[1], service_schema=SCHEMA
+    )
+    await engine.dispose()

@@ -5,7 +5,7 @@ an inbox action that frees a place waits for a handoff batch of its account befo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from functools import partial
 from typing import Any, TypeVar
 
@@ -20,19 +20,16 @@ from customer_agent_shared.events.inbox import (
     ThreadClosed,
     UserAvailability,
 )
-from customer_agent_shared.persistence.database import create_database_engine, create_session_factory
-from customer_agent_shared.settings import InfrastructureSettings
+from customer_agent_shared.persistence.database import create_session_factory
 from customer_agent_shared.testing.kafka import unique_name
-from customer_agent_shared.testing.migrations import migrated_sessions
 from customer_agent_shared.testing.plumbing import eventually
-from routing_service.adapters.orm import SCHEMA, inbox_table, outbox_table
+from routing_service.adapters.orm import inbox_table, outbox_table
 from routing_service.adapters.repositories import ThreadRepository
 from routing_service.adapters.unit_of_work import RoutingUnitOfWork
-from routing_service.bootstrap import MIGRATIONS_DIR
 from routing_service.domain.decisions import Decision, Outcome
 from routing_service.domain.ownership import ThreadState
 from routing_service.handlers.inbox_events import HandleInboxEvent
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .assignment_support import (
     TRIGGER,
@@ -61,18 +58,10 @@ E = TypeVar("E")
 
 
 @pytest.fixture
-async def sessions(
-    infrastructure: InfrastructureSettings, scratch_schema: tuple[AsyncEngine, str]
-) -> AsyncIterator[tuple[Sessions, Sessions]]:
-    """Two session factories over one freshly migrated scratch schema: a unit of work of the second opened
-    inside a batch of the first has a transaction of its own (as another consumer's would)."""
-    engine = create_database_engine(infrastructure.database_url, pool_size=6)
-    schema = scratch_schema[1]
-    made = await migrated_sessions(
-        engine, infrastructure.database_url, MIGRATIONS_DIR, schema=schema, service_schema=SCHEMA
-    )
-    yield made, create_session_factory(engine.execution_options(schema_translate_map={SCHEMA: schema}))
-    await engine.dispose()
+def other_sessions(sessions: Sessions) -> Sessions:
+    """Other sessions over the same scratch schema: a unit of work of these opened inside a batch of ``sessions``
+    has a transaction of its own (as another consumer's would)."""
+    return create_session_factory(sessions.kw["bind"])
 
 
 async def _paused_with_a_thread_of_the_team(units: Units, account: str, thread: str) -> None:
@@ -85,9 +74,9 @@ async def _paused_with_a_thread_of_the_team(units: Units, account: str, thread: 
 
 
 async def test_messages_forwarded_to_a_person_take_no_assignment_lock_while_the_account_is_paused(
-    sessions: tuple[Sessions, Sessions],
+    sessions: Sessions,
 ) -> None:
-    units = units_of(sessions[0])
+    units = units_of(sessions)
     account = unique_name("acc")
     await _paused_with_a_thread_of_the_team(units, account, "t1")
     inbound, _ = use_cases(units)
@@ -157,9 +146,9 @@ def _closing_once(inbox: HandleInboxEvent, then: Callable[[], Awaitable[None]] |
 
 @pytest.mark.parametrize("held_elsewhere", [False, True])
 async def test_a_thread_closed_after_its_state_was_read_is_handed_off_taking_its_account_then(
-    sessions: tuple[Sessions, Sessions], held_elsewhere: bool
+    sessions: Sessions, other_sessions: Sessions, held_elsewhere: bool
 ) -> None:
-    units = units_of(sessions[0])
+    units = units_of(sessions)
     account = unique_name("acc")
     await _paused_with_a_thread_of_the_team(units, account, "t1")
     decisions: list[Decision | None] = []
@@ -169,8 +158,8 @@ async def test_a_thread_closed_after_its_state_was_read_is_handed_off_taking_its
         # batch locks it: the message opens a new conversation, which the pause hands off. Another transaction
         # may then take the account's assignments (the close, which frees a place, waits for none held).
         hold = partial(holder.loads.wait_for_assignments, [account]) if held_elsewhere else None
-        close = _closing_once(HandleInboxEvent(units_of(sessions[1]), "routing:inbox.events.v1"), hold)
-        changing = partial(ChangedOnceReadUnitOfWork, sessions[0], close)
+        close = _closing_once(HandleInboxEvent(units_of(other_sessions), "routing:inbox.events.v1"), hold)
+        changing = partial(ChangedOnceReadUnitOfWork, sessions, close)
         inbound, _ = use_cases(changing)
         consumer, service = batch_consumer(changing)
 
@@ -215,16 +204,16 @@ def _recording(handle: Callable[[E], Awaitable[object]], errors: list[Exception]
 
 @pytest.mark.parametrize("inbox_batch", [True, False])
 async def test_an_inbox_event_freeing_a_place_waits_for_a_handoff_batch_of_its_account_without_deadlock(
-    sessions: tuple[Sessions, Sessions], inbox_batch: bool
+    sessions: Sessions, inbox_batch: bool
 ) -> None:
-    units = units_of(sessions[0])
+    units = units_of(sessions)
     account = unique_name("acc")
     await configure(units, account)
     inbound, conversation = use_cases(units)
     await give_agent(inbound, account, ["t1", "t2"])
     assert await conversation.handle(handoff_request(account, "t1"))  # t1 is the team's: one place taken
     pause = Pause(units)
-    pausing = partial(PausingUnitOfWork, sessions[0], pause, at="loads")
+    pausing = partial(PausingUnitOfWork, sessions, pause, at="loads")
     _, handoffs = use_cases(pausing)
     handoff_batches, handoff_service = batch_consumer(pausing)
     inbox = HandleInboxEvent(units, "routing:inbox.events.v1")
