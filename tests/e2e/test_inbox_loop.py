@@ -10,10 +10,12 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from customer_agent_shared.testing.kafka import committed_offsets, end_offsets
 from customer_agent_shared.testing.plumbing import eventually
 
 from tests.e2e.journey import AdminClient, ChannelProvider
@@ -21,6 +23,9 @@ from tests.e2e.journey import AdminClient, ChannelProvider
 pytestmark = pytest.mark.e2e
 
 INBOX_EVENTS = "inbox.events.v1"
+BOOTSTRAP_SERVERS = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+# The events billing meters, by the consumer group (its default prefix) that reads each.
+METERED = {"conversations.events.v1": "billing.conversations.events.v1", INBOX_EVENTS: "billing.inbox.events.v1"}
 
 
 class HelpDesk:
@@ -62,9 +67,7 @@ class HelpDesk:
 @pytest.fixture
 async def help_desk() -> AsyncIterator[HelpDesk]:
     """A help desk with its own Kafka producer."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"), acks="all"
-    )
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP_SERVERS, acks="all")
     await producer.start()
     yield HelpDesk(producer)
     await producer.stop()
@@ -132,8 +135,7 @@ async def test_closing_a_thread_in_the_inbox_frees_the_teams_place(
     # The threads the agent handled cost a credit each (per conversation); handed-off threads cost nothing.
     agent_handled = 1 + agent_threads
     await eventually(lambda: charged_at_least(admin, agent_handled), f"billing charged {agent_handled}", every=0.5)
-    await asyncio.sleep(2.0)  # a wrong charge for a handed-off thread would arrive here
-    assert (await admin.call("GET", "/credits"))["used_this_period"] == agent_handled
+    assert (await credits_once_billing_read_all(admin))["used_this_period"] == agent_handled
 
 
 async def test_a_help_desk_takes_gives_back_and_closes_a_thread(
@@ -153,13 +155,14 @@ async def test_a_help_desk_takes_gives_back_and_closes_a_thread(
         return len(forwarded(provider, account, "t-loop")) >= 2
 
     await eventually(both_forwarded, "both messages forwarded", every=0.1)
-    await asyncio.sleep(2.0)  # a second forward of the repeat, or an answer by the agent, would arrive here
-    assert forwarded(provider, account, "t-loop") == [(first, team), (second, team)]
-    assert provider.replies(account, first) + provider.replies(account, second) == []
 
     await help_desk.reassign(account, "t-loop", {"kind": "unassigned"})
     # The inbox's events and the visitor's messages travel on different topics: write until routing applied it.
-    await until_forwarded_to(provider, account, "t-loop", nobody)
+    written = await until_forwarded_to(provider, account, "t-loop", nobody)
+    # Those messages came after the repeat on the thread's partition: a forward of the repeat would precede theirs.
+    forwards = forwarded(provider, account, "t-loop")
+    assert forwards[:2] == [(first, team), (second, team)]
+    assert [sent for sent, _ in forwards[2:]] == written
     await provider.send(account, "t-next", "I want to speak to a human")
     assert (await provider.handoff(account, "t-next"))["assignee"] == team  # the team's place is free again
 
@@ -169,6 +172,8 @@ async def test_a_help_desk_takes_gives_back_and_closes_a_thread(
     answer = await until_answered(provider, account, "t-loop", "Do you have a physical store?")
     assert answer["kind"] == "answer"  # the agent's again, though paused
     assert "No, only online." in answer["text"]
+    # The agent answers a thread's messages in order: a reply to the forwarded ones would have come before.
+    assert provider.replies(account, first) + provider.replies(account, second) == []
 
     await help_desk.close(account, "t-next", by_user="u-ada")
     # A message on the closed thread is a new conversation: the paused agent hands it to the team, whose place
@@ -179,8 +184,7 @@ async def test_a_help_desk_takes_gives_back_and_closes_a_thread(
     performance = await wait_for_performance(admin, lambda body: body["handoffs_by_reason"].get("agent_paused"))
     assert performance["handoffs_by_reason"] == {"trigger": 2, "agent_paused": 1}
     await eventually(lambda: charged_at_least(admin, 1), "billing charged the answered thread", every=0.5)
-    await asyncio.sleep(2.0)  # a charge for a thread the agent never answered would arrive here
-    assert (await admin.call("GET", "/credits"))["used_this_period"] == 1
+    assert (await credits_once_billing_read_all(admin))["used_this_period"] == 1  # t-next cost nothing
 
 
 def forwarded(provider: ChannelProvider, account: str, thread: str) -> list[tuple[str, dict[str, Any]]]:
@@ -193,14 +197,20 @@ def forwarded(provider: ChannelProvider, account: str, thread: str) -> list[tupl
     ]
 
 
-async def until_forwarded_to(provider: ChannelProvider, account: str, thread: str, assignee: dict[str, Any]) -> None:
-    """Write on the thread until a message of it is forwarded to ``assignee``."""
+async def until_forwarded_to(
+    provider: ChannelProvider, account: str, thread: str, assignee: dict[str, Any]
+) -> list[str]:
+    """Write on the thread until a message of it is forwarded to ``assignee``; the ids of the messages written,
+    each forwarded."""
+    written: list[str] = []
 
     async def forwarded_to() -> bool:
         message_id = await provider.send(account, thread, "Still there?")
+        written.append(message_id)
         return await eventually(lambda: last_forward(provider, account, thread, message_id), "the forward") == assignee
 
     await eventually(forwarded_to, f"{thread}'s messages forwarded to {assignee}", every=0.5)
+    return written
 
 
 async def last_forward(provider: ChannelProvider, account: str, thread: str, message_id: str) -> dict[str, Any] | None:
@@ -266,6 +276,29 @@ async def first_paused_handoff(provider: ChannelProvider, account: str, tries: i
             assert event["reason"] == "agent_paused"
             return event, attempt - 1
     raise AssertionError("routing never handed a thread off for the paused agent")
+
+
+async def credits_once_billing_read_all(admin: AdminClient) -> dict[str, Any]:
+    """GET /credits once billing has handled every event it meters published so far (a charge for any of them
+    included): its groups have committed past them; then one credit bought, whose state, billing's snapshot of
+    the account after all of them, admin-api shows once it has folded it."""
+    for topic, group in METERED.items():
+        ends = await end_offsets(BOOTSTRAP_SERVERS, topic)
+        await eventually(partial(read_up_to, group, topic, ends), f"billing past what {topic} holds now", 60)
+    bought = (await admin.call("GET", "/credits"))["purchased_this_period"] + 1
+    await admin.call("POST", "/credits/purchases", json={"credits": 1}, as_operator=True)
+
+    async def folded() -> dict[str, Any] | None:
+        credits = dict(await admin.call("GET", "/credits"))
+        return credits if credits["purchased_this_period"] == bought else None
+
+    return await eventually(folded, "the purchase in admin-api's credits", every=0.5)
+
+
+async def read_up_to(group: str, topic: str, ends: dict[int, int]) -> bool:
+    """Whether ``group`` has committed at or past ``ends`` on every partition of ``topic`` that holds events."""
+    committed = await committed_offsets(BOOTSTRAP_SERVERS, group, topic)
+    return all(committed.get(partition, 0) >= end for partition, end in ends.items())
 
 
 async def charged_at_least(admin: AdminClient, credits: int) -> bool:
