@@ -82,3 +82,38 @@ async def test_the_credits_used_per_day_are_filled_in_from_the_ledger(
         rows = await connection.execute(text(f'SELECT account_id, usage_by_day FROM "{schema}".accounts'))
         found = {row.account_id: row.usage_by_day for row in rows}
     assert found == {"acc": {yesterday.date().isoformat(): 3, today.date().isoformat(): 0}, "idle": {}}
+
+
+async def test_an_uncharged_handoff_gets_its_threads_last_activity_as_its_time(
+    infrastructure: InfrastructureSettings, scratch_schema: tuple[AsyncEngine, str]
+) -> None:
+    engine, schema = scratch_schema
+    config = alembic_config(MIGRATIONS_DIR, infrastructure.database_url, schema)
+    at = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    threads = {"handed": (True, False), "charged": (True, True), "agents": (False, False)}  # (handed off, charged)
+    await asyncio.to_thread(command.upgrade, config, "0006")
+    async with engine.begin() as connection:
+        for thread, (handed_off, charged) in threads.items():
+            await connection.execute(
+                text(
+                    f'INSERT INTO "{schema}".threads (account_id, thread_id, answered, handed_off, negative_feedback,'
+                    " billable, charged, last_activity_at) VALUES ('acc', :t, true, :h, false, true, :c, :at)"
+                ),
+                {"t": thread, "h": handed_off, "c": charged, "at": at},
+            )
+    await asyncio.to_thread(command.upgrade, config, "head")
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(f'SELECT thread_id, handed_off_at, answered_at, closed_at FROM "{schema}".threads')
+        )
+        found = {row.thread_id: tuple(row[1:]) for row in rows}
+    assert found == {"handed": (at, None, None), "charged": (None, None, None), "agents": (None, None, None)}
+    await asyncio.to_thread(command.downgrade, config, "0006")
+    async with engine.connect() as connection:
+        columns = await connection.scalars(
+            text(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = :s AND table_name = 'threads'"
+            ),
+            {"s": schema},
+        )
+        assert not {"answered_at", "handed_off_at", "closed_at"} & set(columns)

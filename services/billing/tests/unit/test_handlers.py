@@ -36,7 +36,13 @@ from customer_agent_shared.events.conversations import (
     ConversationEvent,
 )
 from customer_agent_shared.events.envelope import RawCloudEvent, make_event
-from customer_agent_shared.events.inbox import THREAD_REASSIGNED, ThreadReassigned
+from customer_agent_shared.events.inbox import (
+    THREAD_CLOSED,
+    THREAD_REASSIGNED,
+    ClosedBy,
+    ThreadClosed,
+    ThreadReassigned,
+)
 from customer_agent_shared.topics import BILLING_CREDIT_STATE
 from prometheus_client import REGISTRY
 
@@ -80,7 +86,17 @@ class Billing:
     async def reassigned(self, thread: str) -> bool:
         """Meter a person taking the thread in the inbox."""
         data = ThreadReassigned(account_id=ACCOUNT, thread_id=thread, assignee=Assignee(kind=AssigneeKind.UNASSIGNED))
-        event = make_event(THREAD_REASSIGNED, data, source="inbox", account_id=ACCOUNT, time=self.now)
+        return await self._inbox(THREAD_REASSIGNED, data)
+
+    async def closed(self, thread: str) -> bool:
+        """Meter a person closing the thread in the inbox, now."""
+        data = ThreadClosed(
+            account_id=ACCOUNT, thread_id=thread, closed_by=ClosedBy(kind="user", id="ada"), resolved=True
+        )
+        return await self._inbox(THREAD_CLOSED, data)
+
+    async def _inbox(self, event_type: str, data: ThreadReassigned | ThreadClosed) -> bool:
+        event = make_event(event_type, data, source="inbox", account_id=ACCOUNT, time=self.now)
         metering = InboxMetering(self.unit_of_work, consumer="billing:inbox", **self._options())
         return await metering.handle(RawCloudEvent.model_validate(event.model_dump(mode="json")))
 
@@ -168,6 +184,25 @@ async def test_a_resolution_handed_off_before_it_counted_is_refunded_and_a_reass
 
     assert billing.balance() == 10
     assert [kind for kind, _ in billing.entries()] == [EntryKind.ALLOTMENT, EntryKind.USAGE, EntryKind.REFUND]
+
+
+@pytest.mark.parametrize("quietly", [False, True])
+async def test_a_thread_a_person_closed_is_charged_when_the_agent_resolves_the_next_conversation(quietly: bool) -> None:
+    billing = Billing(CreditPlan(monthly_allotment=10, pricing_rule=PricingRule.PER_RESOLUTION, resolution_hours=72))
+    await billing.conversation(CONVERSATION_ANSWERED, "t-1", at=T0)
+    await billing.conversation(CONVERSATION_HANDED_OFF, "t-1", at=T0 + timedelta(minutes=1))
+    for minutes in (30, 31):  # the person's close, and the same close sent again under a new id
+        billing.now = T0 + timedelta(minutes=minutes)
+        assert await billing.closed("t-1")
+    reopened = T0 + timedelta(hours=1)
+    await billing.conversation(CONVERSATION_ANSWERED, "t-1", at=reopened)  # the visitor wrote again
+    billing.now = reopened + timedelta(hours=73)
+    if quietly:
+        await billing.scheduler().run_once()
+    else:
+        await billing.conversation(CONVERSATION_RESOLVED, "t-1", at=reopened + timedelta(hours=72))
+
+    assert [kind for kind, _ in billing.entries()] == [EntryKind.ALLOTMENT, EntryKind.USAGE]
 
 
 @pytest.mark.parametrize("rule", list(PricingRule))

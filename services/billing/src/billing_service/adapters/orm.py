@@ -72,6 +72,11 @@ threads_table = Table(
     Column("charged", Boolean, nullable=False),
     Column("last_activity_at", DateTime(timezone=True), nullable=True),
     Column("resolved_at", DateTime(timezone=True), nullable=True),
+    # The latest answer, handoff and close (by the events' times): a close after a handoff, then an answer, makes
+    # the thread the agent's again. Null when none was heard, or when heard before billing kept them.
+    Column("answered_at", DateTime(timezone=True), nullable=True),
+    Column("handed_off_at", DateTime(timezone=True), nullable=True),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
     Index("ix_threads_uncharged_activity", "last_activity_at", postgresql_where=text("NOT charged")),
 )
 

@@ -16,10 +16,12 @@ from sqlalchemy import (
     Select,
     String,
     all_,
+    and_,
     bindparam,
     cast,
     delete,
     func,
+    or_,
     select,
     text,
     tuple_,
@@ -148,7 +150,15 @@ _THREAD_FACTS = (
     "charged",
     "last_activity_at",
     "resolved_at",
+    "answered_at",
+    "handed_off_at",
+    "closed_at",
 )
+"""The columns of a thread's facts, each named as its ``ThreadFacts`` field."""
+_HANDOFF_ENDED = and_(
+    threads_table.c.handed_off_at < threads_table.c.closed_at, threads_table.c.closed_at < threads_table.c.answered_at
+)
+"""``pricing.handoff_ended`` in SQL (a time not kept is null, and so is the comparison: not ended)."""
 _NEW_THREAD = insert(threads_table).values(
     account_id=bindparam("account_id"),
     thread_id=bindparam("thread_id"),
@@ -305,15 +315,7 @@ class LedgerRepository:
 
 
 def _facts(row: Row[Any]) -> ThreadFacts:
-    return ThreadFacts(
-        answered=row.answered,
-        handed_off=row.handed_off,
-        negative_feedback=row.negative_feedback,
-        billable=row.billable,
-        charged=row.charged,
-        last_activity_at=row.last_activity_at,
-        resolved_at=row.resolved_at,
-    )
+    return ThreadFacts(**{name: getattr(row, name) for name in _THREAD_FACTS})
 
 
 class ThreadRepository(TransactionScopedRepository):
@@ -355,13 +357,7 @@ class ThreadRepository(TransactionScopedRepository):
             {
                 "account_id": account_id,
                 "thread_id": thread_id,
-                "answered": facts.answered,
-                "handed_off": facts.handed_off,
-                "negative_feedback": facts.negative_feedback,
-                "billable": facts.billable,
-                "charged": facts.charged,
-                "last_activity_at": facts.last_activity_at,
-                "resolved_at": facts.resolved_at,
+                **{name: getattr(facts, name) for name in _THREAD_FACTS},
             },
         )
 
@@ -399,7 +395,7 @@ class ThreadRepository(TransactionScopedRepository):
             .where(
                 ~threads_table.c.charged,
                 threads_table.c.answered,
-                ~threads_table.c.handed_off,
+                or_(~threads_table.c.handed_off, _HANDOFF_ENDED),
                 ~threads_table.c.negative_feedback,
                 threads_table.c.billable,
                 accounts_table.c.plan["pricing_rule"].astext == PricingRule.PER_RESOLUTION.value,

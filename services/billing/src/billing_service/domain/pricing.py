@@ -3,16 +3,23 @@
 A thread is charged at most once in its life, under either rule: its usage entry's cause is the thread and
 the ledger keeps it, so a visitor writing again on a resolved thread is not charged again. Preview and
 test conversations (``billable`` false) are never charged. A resolution counts when the
-agent replied, the thread was never handed off (asked for, carried out by routing with any
-reason, or taken by a person in the inbox), feedback was not negative and, either the
-conversation service said it was resolved, or the thread stayed quiet for the plan's
-``resolution_hours``.
+agent replied, the thread is the agent's (never handed off, or handed back as below), feedback was not
+negative and, either the conversation service said it was resolved, or the thread stayed quiet for the
+plan's ``resolution_hours``.
+
+A handoff (asked for, carried out by routing with any reason, or a person taking the thread in the inbox)
+makes the thread a person's until a person closes it (``thread.closed``) and the agent answers after that
+close: the visitor's next conversation, which routing gives the agent as a new one, is the agent's to
+resolve. Until that answer, a resolution (conversation's quiet one of the person's conversation, which it
+never heard was handed off) is no AI resolution.
 
 Events reach billing from several producers, so a handoff may be heard after the resolution it
-preceded (routing's handoff delayed, conversation resolving a thread it did not know was handed off).
-The rule is then decided on the events' own times: a handoff that happened no later than the moment
-the resolution was charged for takes the charge back (a refund entry, once); a handoff after that
-moment belongs to a later conversation on the thread and leaves the charge.
+preceded (routing's handoff delayed, conversation resolving a thread it did not know was handed off),
+and a close before the handoff it ended. The rule is then decided on the events' own times: billing keeps
+the time of the latest answer, handoff and close, and a handoff that happened no later than the moment
+the resolution was charged for, and that no close and answer ended before it, takes the charge back (a
+refund entry, once); a handoff after that moment belongs to a later conversation on the thread and leaves
+the charge.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from customer_agent_shared.events.conversations import (
     CONVERSATION_HANDOFF_REQUESTED,
     CONVERSATION_RESOLVED,
 )
-from customer_agent_shared.events.inbox import THREAD_REASSIGNED
+from customer_agent_shared.events.inbox import THREAD_CLOSED, THREAD_REASSIGNED
 
 HANDOFF_EVENT_TYPES = frozenset({CONVERSATION_HANDOFF_REQUESTED, CONVERSATION_HANDED_OFF, THREAD_REASSIGNED})
 """Events after which the thread is no AI resolution: a handoff asked for or made, or a person taking it."""
@@ -36,15 +43,19 @@ HANDOFF_EVENT_TYPES = frozenset({CONVERSATION_HANDOFF_REQUESTED, CONVERSATION_HA
 
 @dataclass(frozen=True)
 class ThreadFacts:
-    """What billing knows about one thread."""
+    """What billing knows about one thread; the times are the latest of each kind (None: none heard, or heard
+    by a billing that kept no times, which counts as a handoff no close ended)."""
 
-    answered: bool = False
-    handed_off: bool = False
+    answered: bool = False  # ever
+    handed_off: bool = False  # ever
     negative_feedback: bool = False
     billable: bool = True
     charged: bool = False
     last_activity_at: datetime | None = None
     resolved_at: datetime | None = None  # the moment a charged resolution counted (None once refunded)
+    answered_at: datetime | None = None
+    handed_off_at: datetime | None = None
+    closed_at: datetime | None = None  # a close by a person, unless it followed the agent's answer (see observe)
 
 
 def usage_cause(thread_id: str) -> str:
@@ -52,20 +63,38 @@ def usage_cause(thread_id: str) -> str:
     return f"thread:{thread_id}"
 
 
+def _latest(known: datetime | None, at: datetime) -> datetime:
+    return at if known is None or at > known else known
+
+
+def handoff_ended(facts: ThreadFacts) -> bool:
+    """True when a person closed the thread after its latest handoff and the agent answered after that close."""
+    handoff, close, answer = facts.handed_off_at, facts.closed_at, facts.answered_at
+    return handoff is not None and close is not None and answer is not None and handoff < close < answer
+
+
 def observe(
     facts: ThreadFacts, event_type: str, *, billable: bool, feedback: str | None, occurred_at: datetime
 ) -> ThreadFacts:
-    """The thread's facts after one conversation event."""
+    """The thread's facts after one conversation or inbox event."""
     last = facts.last_activity_at
     facts = replace(
         facts,
         billable=facts.billable and billable,
         last_activity_at=occurred_at if last is None or occurred_at > last else last,
     )
+    if facts.resolved_at is not None and occurred_at > facts.resolved_at:
+        # Charged for life: only what happened before the charged resolution decides a refund, and keeping a
+        # later answer or close would hide the close and answer that ended a handoff before it.
+        return facts
     if event_type == CONVERSATION_ANSWERED:
-        return replace(facts, answered=True)
+        return replace(facts, answered=True, answered_at=_latest(facts.answered_at, occurred_at))
     if event_type in HANDOFF_EVENT_TYPES:
-        return replace(facts, handed_off=True)
+        return replace(facts, handed_off=True, handed_off_at=_latest(facts.handed_off_at, occurred_at))
+    if event_type == THREAD_CLOSED:
+        if handoff_ended(facts) and facts.answered_at is not None and occurred_at > facts.answered_at:
+            return facts  # a close of the agent's own conversation (or a close sent again later) ends no handoff
+        return replace(facts, closed_at=_latest(facts.closed_at, occurred_at))
     if event_type == CONVERSATION_FEEDBACK and (feedback or "").strip().lower() == "negative":
         return replace(facts, negative_feedback=True)
     return facts
@@ -73,9 +102,8 @@ def observe(
 
 def counts_as_resolution(facts: ThreadFacts) -> bool:
     """True when a resolution of this thread may be charged."""
-    return (
-        facts.billable and facts.answered and not facts.handed_off and not facts.negative_feedback and not facts.charged
-    )
+    agents = not facts.handed_off or handoff_ended(facts)
+    return facts.billable and facts.answered and agents and not facts.negative_feedback and not facts.charged
 
 
 def charge_for_event(rule: PricingRule, event_type: str, facts: ThreadFacts) -> bool:
@@ -102,5 +130,10 @@ def resolution_moment(facts: ThreadFacts, resolution_hours: int) -> datetime | N
 
 
 def refund_due(facts: ThreadFacts, event_type: str, occurred_at: datetime) -> bool:
-    """True when this handoff happened no later than the resolution the thread was charged for."""
-    return event_type in HANDOFF_EVENT_TYPES and facts.resolved_at is not None and occurred_at <= facts.resolved_at
+    """True when this handoff happened no later than the resolution the thread was charged for, and was not
+    ended before it (a person's close, then the agent's answer, both no later than the resolution)."""
+    resolved_at = facts.resolved_at
+    if event_type not in HANDOFF_EVENT_TYPES or resolved_at is None or occurred_at > resolved_at:
+        return False
+    close, answer = facts.closed_at, facts.answered_at
+    return not (close is not None and answer is not None and occurred_at < close < answer <= resolved_at)

@@ -40,7 +40,7 @@ def register_subscribers(
         # Each type has its own data model: the use case validates the data (a bad one is dead-lettered).
         RawCloudEvent,
         event_types=INBOX_EVENT_TYPES,
-        description="A thread a person takes is no AI resolution; a closed thread creates no charge.",
+        description="A thread a person takes is no AI resolution until a person closes it and the agent answers again.",
     )
     async def on_inbox_events(events: list[RawCloudEvent]) -> None:
         await batches.run(events, inbox_metering.handle, inbox_consumer=inbox_metering.inbox_consumer)

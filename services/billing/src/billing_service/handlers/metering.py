@@ -14,7 +14,7 @@ from customer_agent_shared.events.conversations import (
     ConversationEvent,
 )
 from customer_agent_shared.events.envelope import CloudEvent, RawCloudEvent
-from customer_agent_shared.events.inbox import THREAD_REASSIGNED, ThreadReassigned, inbox_event
+from customer_agent_shared.events.inbox import ThreadClosed, ThreadReassigned, inbox_event
 
 from billing_service.clock import Clock
 from billing_service.domain.pricing import charge_for_event, observe, refund_due
@@ -122,21 +122,22 @@ class ConversationMetering(_Metering):
 
 
 class InboxMetering(_Metering):
-    """Meters inbox.events.v1: a person taking a thread (reassigned) makes it no AI resolution.
+    """Meters inbox.events.v1: a person taking a thread (reassigned) makes it no AI resolution, and a person
+    closing it ends that (the agent's answer after the close makes the thread the agent's again).
 
-    A closed thread changes nothing: closing is no resolution by the agent, and creates no charge.
+    A close creates no charge: closing is no resolution by the agent.
     """
 
     async def handle(self, raw: RawCloudEvent) -> bool:
         """Apply one inbox event (a bad one raises ``EventParseError``: dead-lettered); False if seen."""
         event = inbox_event(raw)
         data = event.data
-        if isinstance(data, ThreadReassigned):
-            taken = ThreadEvent(
+        if isinstance(data, ThreadReassigned | ThreadClosed):
+            thread_event = ThreadEvent(
                 account_id=data.account_id,
                 thread_id=data.thread_id,
-                event_type=THREAD_REASSIGNED,
+                event_type=event.type,
                 occurred_at=event.time,
             )
-            return await self._apply(event.id, taken)
+            return await self._apply(event.id, thread_event)
         return await self._apply(event.id, None)
