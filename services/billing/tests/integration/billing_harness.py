@@ -19,8 +19,10 @@ from aiokafka import AIOKafkaProducer
 from billing_service.bootstrap import MIGRATIONS_DIR, BillingService, build_service
 from billing_service.settings import BillingSettings
 from customer_agent_shared.events.billing import CREDITS_PLAN_SET, BillingCommand, CreditPlan, PricingRule
-from customer_agent_shared.events.conversations import CONVERSATION_ANSWERED, ConversationEvent
+from customer_agent_shared.events.channels import Assignee, HandoffReason
+from customer_agent_shared.events.conversations import CONVERSATION_ANSWERED, CONVERSATION_HANDED_OFF, ConversationEvent
 from customer_agent_shared.events.envelope import CloudEvent, make_event, serialize_event
+from customer_agent_shared.events.inbox import InboxEventData
 from customer_agent_shared.persistence.migrations import upgrade_to_head
 from customer_agent_shared.testing.kafka import (
     ReceivedRecord,
@@ -101,6 +103,32 @@ def conversation_event(
         feedback=feedback,
     )
     return make_event(event_type, data, source="conversation-test", account_id=account)
+
+
+def said(account: str, thread: str, event_type: str, at: datetime, **fields: Any) -> CloudEvent[ConversationEvent]:
+    """A conversation event as conversation (answered, resolved) or routing (handed_off) publishes it."""
+    data = ConversationEvent(account_id=account, thread_id=thread, occurred_at=at, **fields)
+    source = "routing" if event_type == CONVERSATION_HANDED_OFF else "conversation"
+    return make_event(event_type, data, source=source, account_id=account)
+
+
+def handed_off(account: str, thread: str, at: datetime) -> CloudEvent[ConversationEvent]:
+    """Routing's handoff of a thread to a person (a trigger word)."""
+    return said(
+        account,
+        thread,
+        CONVERSATION_HANDED_OFF,
+        at,
+        reason=HandoffReason.TRIGGER,
+        assignee=Assignee(kind="user", id="ada"),
+    )
+
+
+def from_inbox(
+    event_type: str, data: InboxEventData, envelope_account: str | None = None, at: datetime | None = None
+) -> CloudEvent[Any]:
+    """An inbox event as the help desk publishes it (happening ``at``, else now)."""
+    return make_event(event_type, data, source="inbox", account_id=envelope_account or data.account_id, time=at)
 
 
 def command(kind: str, account: str, command_id: str, **fields: Any) -> CloudEvent[BillingCommand]:
@@ -214,6 +242,20 @@ async def handled(engine: AsyncEngine, schema: str, event_ids: list[str]) -> set
 async def handled_all(engine: AsyncEngine, schema: str, ids: list[str]) -> bool:
     """Whether billing has handled every one of these events."""
     return await handled(engine, schema, ids) == set(ids)
+
+
+async def has_entry(engine: AsyncEngine, schema: str, account: str, kind: str, cause: str) -> bool:
+    """Whether the account's ledger holds an entry of this kind and cause."""
+    return any(e.kind == kind and e.cause_id == cause for e in await ledger(engine, schema, account))
+
+
+async def plan_is_per_resolution(engine: AsyncEngine, schema: str, account: str) -> bool:
+    """Whether billing has put the account on a per-resolution plan."""
+    async with engine.connect() as connection:
+        rule = await connection.scalar(
+            text(f"""SELECT plan->>'pricing_rule' FROM "{schema}".accounts WHERE account_id = :a"""), {"a": account}
+        )
+    return bool(rule == PricingRule.PER_RESOLUTION.value)
 
 
 @dataclass(frozen=True)

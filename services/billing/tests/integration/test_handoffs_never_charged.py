@@ -6,20 +6,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from customer_agent_shared.events.billing import PricingRule
-from customer_agent_shared.events.channels import Assignee, HandoffReason
+from customer_agent_shared.events.channels import Assignee
 from customer_agent_shared.events.conversations import (
     CONVERSATION_ANSWERED,
-    CONVERSATION_HANDED_OFF,
     CONVERSATION_RESOLVED,
     ConversationEvent,
 )
-from customer_agent_shared.events.envelope import CloudEvent, make_event
+from customer_agent_shared.events.envelope import CloudEvent
 from customer_agent_shared.events.inbox import (
     THREAD_CLOSED,
     THREAD_REASSIGNED,
     ClosedBy,
-    InboxEventData,
     ThreadClosed,
     ThreadReassigned,
     inbox_event_key,
@@ -35,37 +32,20 @@ from .billing_harness import (
     State,
     credit_state_offsets,
     credit_states,
+    from_inbox,
+    handed_off,
+    has_entry,
     kafka_producer,
     ledger,
     per_resolution_billing,
+    plan_is_per_resolution,
+    said,
     send,
     send_conversation,
     wait_until_consuming,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def said(account: str, thread: str, event_type: str, at: datetime, **fields: Any) -> CloudEvent[ConversationEvent]:
-    """A conversation event as conversation (answered, resolved) or routing (handed_off) publishes it."""
-    data = ConversationEvent(account_id=account, thread_id=thread, occurred_at=at, **fields)
-    source = "routing" if event_type == CONVERSATION_HANDED_OFF else "conversation"
-    return make_event(event_type, data, source=source, account_id=account)
-
-
-def handed_off(account: str, thread: str, at: datetime) -> CloudEvent[ConversationEvent]:
-    return said(
-        account,
-        thread,
-        CONVERSATION_HANDED_OFF,
-        at,
-        reason=HandoffReason.TRIGGER,
-        assignee=Assignee(kind="user", id="ada"),
-    )
-
-
-def from_inbox(event_type: str, data: InboxEventData, envelope_account: str | None = None) -> CloudEvent[Any]:
-    return make_event(event_type, data, source="inbox", account_id=envelope_account or data.account_id)
 
 
 async def test_only_threads_the_agent_resolved_are_charged_whatever_order_handoffs_arrive_in(
@@ -82,17 +62,17 @@ async def test_only_threads_the_agent_resolved_are_charged_whatever_order_handof
     async with service.kernel.lifecycle.running(), kafka_producer(bootstrap) as producer:
         await wait_until_consuming(service.kernel.broker)
         await send(producer, BILLING_COMMANDS, plan_set, account)
-        await eventually(lambda: _plan_is_per_resolution(engine, schema, account), "the plan")
+        await eventually(lambda: plan_is_per_resolution(engine, schema, account), "the plan")
         for event in conversation_stream:
             await send_conversation(producer, event)
         for inbox in inbox_stream:
             await send(producer, INBOX_EVENTS, inbox, inbox_event_key(inbox.data))
-        await eventually(lambda: _has_entry(engine, schema, account, "refund", "thread:late"), "the late refund")
+        await eventually(lambda: has_entry(engine, schema, account, "refund", "thread:late"), "the late refund")
         # The inbox's topic is not ordered with the conversation's: its reassignment must be heard before the
         # quiet period ends for "taken" never to be charged (heard after, it is charged and refunded).
         await eventually(lambda: _handed_off(engine, schema, account, "taken"), "the reassignment heard")
         clock.now = now + timedelta(hours=2, minutes=5)  # past every thread's quiet period
-        await eventually(lambda: _has_entry(engine, schema, account, "usage", "thread:quiet"), "the quiet charge")
+        await eventually(lambda: has_entry(engine, schema, account, "usage", "thread:quiet"), "the quiet charge")
         refused = await collect_records(
             bootstrap,
             INBOX_EVENTS + ".dlq",
@@ -169,14 +149,6 @@ def _inbox_stream(account: str) -> list[CloudEvent[Any]]:
     ]
 
 
-async def _plan_is_per_resolution(engine: AsyncEngine, schema: str, account: str) -> bool:
-    async with engine.connect() as connection:
-        rule = await connection.scalar(
-            text(f"""SELECT plan->>'pricing_rule' FROM "{schema}".accounts WHERE account_id = :a"""), {"a": account}
-        )
-    return bool(rule == PricingRule.PER_RESOLUTION.value)
-
-
 async def _handed_off(engine: AsyncEngine, schema: str, account: str, thread: str) -> bool:
     async with engine.connect() as connection:
         handed_off = await connection.scalar(
@@ -184,7 +156,3 @@ async def _handed_off(engine: AsyncEngine, schema: str, account: str, thread: st
             {"a": account, "t": thread},
         )
     return bool(handed_off)
-
-
-async def _has_entry(engine: AsyncEngine, schema: str, account: str, kind: str, cause: str) -> bool:
-    return any(e.kind == kind and e.cause_id == cause for e in await ledger(engine, schema, account))
