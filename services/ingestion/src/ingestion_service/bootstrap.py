@@ -98,6 +98,35 @@ def build_fetcher(settings: IngestionSettings) -> SafeFetcher:
     )
 
 
+def build_store(settings: IngestionSettings, opensearch: AsyncOpenSearch, embedder: Embedder | None) -> ContentStore:
+    """The content index's writer, with a vector field when chunks are embedded."""
+    return ContentStore(
+        opensearch,
+        index=settings.content_index,
+        read_alias=settings.content_read_alias,
+        write_alias=settings.content_write_alias,
+        embedding_dimension=embedder.dimension if embedder else None,
+        bulk_max_chunks=settings.bulk_batch_chunks,
+        bulk_max_bytes=settings.bulk_max_bytes,
+    )
+
+
+def build_file_sync(
+    settings: IngestionSettings,
+    kernel: ServiceKernel,
+    unit_of_work: Callable[[], IngestionUnitOfWork],
+    indexer: DocumentIndexer,
+) -> FileSync:
+    """Uploaded files' parse and indexing, a run retried as the consumers retry a handler."""
+    return FileSync(
+        unit_of_work,
+        indexer,
+        file_limits(settings),
+        max_parse_attempts=settings.parse_attempts,
+        retry=kernel.reliable.retry,
+    )
+
+
 def build_service(settings: IngestionSettings | None = None) -> IngestionService:
     """Build (not start) an ingestion process."""
     settings = settings or IngestionSettings()
@@ -112,15 +141,7 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
     )
     assert kernel.opensearch is not None
     embedder = create_embedder(settings)
-    store = ContentStore(
-        kernel.opensearch,
-        index=settings.content_index,
-        read_alias=settings.content_read_alias,
-        write_alias=settings.content_write_alias,
-        embedding_dimension=embedder.dimension if embedder else None,
-        bulk_max_chunks=settings.bulk_batch_chunks,
-        bulk_max_bytes=settings.bulk_max_bytes,
-    )
+    store = build_store(settings, kernel.opensearch, embedder)
 
     def unit_of_work() -> IngestionUnitOfWork:
         return IngestionUnitOfWork(kernel.session_factory, outbox=outbox_table, inbox=inbox_table, relay=kernel.relay)
@@ -135,13 +156,7 @@ def build_service(settings: IngestionSettings | None = None) -> IngestionService
         leases,
         max_per_account=settings.max_syncs_per_account,
     )
-    file_sync = FileSync(
-        unit_of_work,
-        indexer,
-        file_limits(settings),
-        max_parse_attempts=settings.parse_attempts,
-        retry=kernel.reliable.retry,  # a file's run is retried as the consumers retry a handler
-    )
+    file_sync = build_file_sync(settings, kernel, unit_of_work, indexer)
     files = file_runner(settings, file_sync, kernel)
     commands = SourceCommands(
         unit_of_work,
