@@ -1,4 +1,5 @@
-"""Repositories over billing's tables; they use the unit of work's session and never commit."""
+"""Repositories over billing's accounts, ledger and applied commands; they use the unit of work's session and never
+commit (the threads' is in ``thread_repository``)."""
 
 from __future__ import annotations
 
@@ -7,37 +8,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from customer_agent_shared.events.billing import CreditPlan, PricingRule
+from customer_agent_shared.events.billing import CreditPlan
 from customer_agent_shared.persistence.retention import delete_before
 from customer_agent_shared.persistence.unit_of_work import TransactionScopedRepository
-from sqlalchemy import (
-    Integer,
-    Row,
-    Select,
-    String,
-    all_,
-    and_,
-    bindparam,
-    cast,
-    delete,
-    func,
-    or_,
-    select,
-    text,
-    tuple_,
-    update,
-)
+from sqlalchemy import Integer, Row, String, all_, bindparam, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing_service.adapters.orm import (
-    accounts_table,
-    applied_commands_table,
-    ledger_entries_table,
-    threads_table,
-)
+from billing_service.adapters.orm import accounts_table, applied_commands_table, ledger_entries_table
 from billing_service.domain.ledger import CreditAccount, EntryKey, EntryKind, LedgerEntry
-from billing_service.domain.pricing import ThreadFacts
 
 
 @dataclass(frozen=True)
@@ -111,7 +90,6 @@ _ACCOUNT_COLUMNS = (
 # WHERE parameters are prefixed where a parameter named like a column would also be SET by SQLAlchemy.
 
 _ACCOUNT_IDS = ARRAY(String)
-_THREAD_IDS = ARRAY(String)
 
 _LOCK_ACCOUNT = select(accounts_table).where(accounts_table.c.account_id == bindparam("b_account_id")).with_for_update()
 
@@ -136,38 +114,6 @@ _RECENT_ENTRIES = (
     .where(ledger_entries_table.c.account_id == bindparam("b_account_id"))
     .order_by(ledger_entries_table.c.id.desc())
     .limit(bindparam("b_limit", type_=Integer))
-)
-
-_GET_THREAD = select(threads_table).where(
-    threads_table.c.account_id == bindparam("b_account_id"), threads_table.c.thread_id == bindparam("b_thread_id")
-)
-
-_THREAD_FACTS = (
-    "answered",
-    "handed_off",
-    "negative_feedback",
-    "billable",
-    "charged",
-    "last_activity_at",
-    "resolved_at",
-    "answered_at",
-    "handed_off_at",
-    "closed_at",
-)
-"""The columns of a thread's facts, each named as its ``ThreadFacts`` field."""
-_HANDOFF_ENDED = and_(
-    threads_table.c.handed_off_at < threads_table.c.closed_at, threads_table.c.closed_at < threads_table.c.answered_at
-)
-"""``pricing.handoff_ended`` in SQL (a time not kept is null, and so is the comparison: not ended)."""
-_NEW_THREAD = insert(threads_table).values(
-    account_id=bindparam("account_id"),
-    thread_id=bindparam("thread_id"),
-    **{name: bindparam(name) for name in _THREAD_FACTS},
-)
-# An existing thread gets the same facts as a new one (``excluded``: also right when many rows go at once).
-_SAVE_THREAD = _NEW_THREAD.on_conflict_do_update(
-    index_elements=["account_id", "thread_id"],
-    set_={name: _NEW_THREAD.excluded[name] for name in _THREAD_FACTS},
 )
 
 
@@ -312,113 +258,6 @@ class LedgerRepository:
             )
             for row in rows
         ]
-
-
-def _facts(row: Row[Any]) -> ThreadFacts:
-    return ThreadFacts(**{name: getattr(row, name) for name in _THREAD_FACTS})
-
-
-class ThreadRepository(TransactionScopedRepository):
-    """What billing knows about each thread (for resolutions and the once-per-thread charge).
-
-    Facts read or written in a transaction are kept until it ends, and writes wait for a batch's commit
-    (see ``AccountRepository``); in a batch, ``get_many`` reads them in one statement.
-    """
-
-    async def get(self, account_id: str, thread_id: str) -> ThreadFacts:
-        """The thread's facts (empty facts for a thread never seen)."""
-        known = self._kept.get((account_id, thread_id))
-        if isinstance(known, ThreadFacts):
-            return known
-        row = (await self._session.execute(_GET_THREAD, {"b_account_id": account_id, "b_thread_id": thread_id})).first()
-        facts = ThreadFacts() if row is None else _facts(row)
-        self._kept[(account_id, thread_id)] = facts
-        return facts
-
-    async def get_many(self, keys: Collection[tuple[str, str]]) -> None:
-        """Read the facts of several threads by (account, thread) in one statement; ``get`` then answers."""
-        wanted = set(keys) - self._kept.keys()
-        if not wanted:
-            return
-        rows = await self._session.execute(
-            select(threads_table).where(tuple_(threads_table.c.account_id, threads_table.c.thread_id).in_(wanted))
-        )
-        for row in rows:
-            self._kept[(row.account_id, row.thread_id)] = _facts(row)
-        for key in wanted - self._kept.keys():
-            self._kept[key] = ThreadFacts()
-
-    async def save(self, account_id: str, thread_id: str, facts: ThreadFacts) -> None:
-        """Insert or update the thread's facts (in a batch: at its commit)."""
-        self._kept[(account_id, thread_id)] = facts
-        await self._write(
-            _SAVE_THREAD,
-            (account_id, thread_id),
-            {
-                "account_id": account_id,
-                "thread_id": thread_id,
-                **{name: getattr(facts, name) for name in _THREAD_FACTS},
-            },
-        )
-
-    async def forget_quiet(self, quiet_since: datetime, limit: int) -> int:
-        """Delete up to ``limit`` threads with no activity since ``quiet_since``; return how many."""
-        oldest = (
-            select(threads_table.c.account_id, threads_table.c.thread_id)
-            .where(threads_table.c.last_activity_at < quiet_since)
-            .limit(limit)
-            .subquery()
-        )
-        result = await self._session.execute(
-            delete(threads_table).where(
-                tuple_(threads_table.c.account_id, threads_table.c.thread_id).in_(
-                    select(oldest.c.account_id, oldest.c.thread_id)
-                )
-            )
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
-
-    async def quiet_resolutions(
-        self,
-        now: datetime,
-        limit: int,
-        *,
-        skip_accounts: Collection[str] = (),
-        skip_threads: Collection[tuple[str, str]] = (),
-    ) -> list[tuple[str, str]]:
-        """Up to ``limit`` uncharged threads of per-resolution accounts quiet for the account's resolution hours,
-        the longest quiet first, other than the threads of ``skip_accounts`` and the ``skip_threads``."""
-        hours = cast(accounts_table.c.plan["resolution_hours"].astext, Integer)
-        quiet = (
-            select(threads_table.c.account_id, threads_table.c.thread_id)
-            .join(accounts_table, accounts_table.c.account_id == threads_table.c.account_id)
-            .where(
-                ~threads_table.c.charged,
-                threads_table.c.answered,
-                or_(~threads_table.c.handed_off, _HANDOFF_ENDED),
-                ~threads_table.c.negative_feedback,
-                threads_table.c.billable,
-                accounts_table.c.plan["pricing_rule"].astext == PricingRule.PER_RESOLUTION.value,
-                threads_table.c.last_activity_at <= now - hours * text("interval '1 hour'"),
-            )
-        )
-        if skip_accounts:  # one array parameter, however many are skipped
-            skipped = bindparam("b_skip_accounts", list(skip_accounts), type_=_ACCOUNT_IDS)
-            quiet = quiet.where(threads_table.c.account_id != all_(skipped))
-        if skip_threads:  # two array parameters, zipped back into (account, thread) pairs by unnest
-            quiet = quiet.where(
-                tuple_(threads_table.c.account_id, threads_table.c.thread_id).not_in(_pairs(skip_threads))
-            )
-        rows = await self._session.execute(quiet.order_by(threads_table.c.last_activity_at).limit(limit))
-        return [(row.account_id, row.thread_id) for row in rows]
-
-
-def _pairs(pairs: Collection[tuple[str, str]]) -> Select[tuple[str, str]]:
-    """``pairs`` as rows of (account_id, thread_id), sent as two array parameters."""
-    accounts = bindparam("b_skip_thread_accounts", [account for account, _ in pairs], type_=_ACCOUNT_IDS)
-    threads = bindparam("b_skip_threads", [thread for _, thread in pairs], type_=_THREAD_IDS)
-    rows = func.unnest(accounts, threads).table_valued("account_id", "thread_id").render_derived()
-    return select(rows.c.account_id, rows.c.thread_id)
 
 
 class CommandRepository:

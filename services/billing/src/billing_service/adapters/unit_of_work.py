@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork
 
-from billing_service.adapters.repositories import (
-    AccountRepository,
-    CommandRepository,
-    LedgerRepository,
-    ThreadRepository,
-)
+from billing_service.adapters.repositories import AccountRepository, CommandRepository, LedgerRepository
+from billing_service.adapters.thread_repository import ThreadRepository
 
 
 class BillingUnitOfWork(SqlUnitOfWork):
