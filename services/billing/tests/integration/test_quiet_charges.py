@@ -1,6 +1,7 @@
 """Quiet per-resolution charges on real PostgreSQL: a charge that fails (its account's stored plan unreadable,
 the ledger refusing the thread's entry) is skipped for the pass, even a whole batch of them, and the threads
-after it are charged and long-quiet threads forgotten; a database failing every write fails the pass."""
+after it are charged and long-quiet threads forgotten; an account whose stored resolution hours are no number
+the query can use is left out of it; a database failing every write fails the pass."""
 
 from __future__ import annotations
 
@@ -111,6 +112,31 @@ async def test_an_account_whose_plan_does_not_validate_is_skipped_and_the_others
     assert logged.exc_info is not None
     assert isinstance(logged.exc_info[1], UnreadableAccountError)
     assert isinstance(logged.exc_info[1].__cause__, ValidationError)
+
+
+async def test_an_account_whose_stored_resolution_hours_are_no_usable_number_is_left_out_of_the_query(
+    billing: BillingService, scratch_schema: tuple[AsyncEngine, str]
+) -> None:
+    engine, schema = scratch_schema
+    hand_edited = {"words": '"72h"', "huge": "1e400"}  # an integer cast fails on either, and with it the query
+    edited = {name: await open_account(billing, quiet_threads(name, 2, hours=10)) for name in hand_edited}
+    async with engine.begin() as connection:
+        for name, hours in hand_edited.items():
+            query = (
+                f"""UPDATE "{schema}".accounts SET plan = jsonb_set(plan, '{{resolution_hours}}', CAST(:h AS jsonb))"""
+            )
+            await connection.execute(text(query + " WHERE account_id = :a"), {"a": edited[name], "h": hours})
+    account = await open_account(billing, quiet_threads("quiet", 2, hours=5))
+    failures = counted("quiet_charge_failures")
+
+    outcome = await scheduler(billing).run_pass()
+
+    assert (outcome.changed, outcome.unfinished) == (2, False)
+    assert await charged_threads(engine, schema, [account, *edited.values()]) == [
+        (account, "quiet-0"),
+        (account, "quiet-1"),
+    ]
+    assert counted("quiet_charge_failures") == failures  # never tried: no thread of theirs was found quiet
 
 
 async def test_a_batch_of_threads_whose_charge_fails_is_skipped_and_the_rest_of_their_account_charged(

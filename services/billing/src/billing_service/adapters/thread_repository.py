@@ -9,19 +9,20 @@ from typing import Any
 from customer_agent_shared.events.billing import PricingRule
 from customer_agent_shared.persistence.unit_of_work import TransactionScopedRepository
 from sqlalchemy import (
-    Integer,
+    Numeric,
     Row,
     Select,
     String,
     all_,
     and_,
     bindparam,
+    case,
     cast,
     delete,
+    extract,
     func,
     or_,
     select,
-    text,
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -55,6 +56,12 @@ _HANDOFF_ENDED = and_(
     threads_table.c.handed_off_at < threads_table.c.closed_at, threads_table.c.closed_at < threads_table.c.answered_at
 )
 """``pricing.handoff_ended`` in SQL (a time not kept is null, and so is the comparison: not ended)."""
+_PLAN_HOURS = accounts_table.c.plan["resolution_hours"]
+_RESOLUTION_HOURS = case((func.jsonb_typeof(_PLAN_HOURS) == "number", cast(_PLAN_HOURS.astext, Numeric)))
+"""The plan's resolution hours; null (no thread of the account is quiet) unless the stored plan holds a JSON number.
+A CASE, since PostgreSQL may evaluate a WHERE's conditions in any order: a cast beside a type check could still
+meet a hand-edited ``"72h"`` and fail every pass's query, not just that account's threads. Compared as seconds in
+numeric, which no number overflows."""
 _NEW_THREAD = insert(threads_table).values(
     account_id=bindparam("account_id"),
     thread_id=bindparam("thread_id"),
@@ -141,7 +148,6 @@ class ThreadRepository(TransactionScopedRepository):
     ) -> list[tuple[str, str]]:
         """Up to ``limit`` uncharged threads of per-resolution accounts quiet for the account's resolution hours,
         the longest quiet first, other than the threads of ``skip_accounts`` and the ``skip_threads``."""
-        hours = cast(accounts_table.c.plan["resolution_hours"].astext, Integer)
         quiet = (
             select(threads_table.c.account_id, threads_table.c.thread_id)
             .join(accounts_table, accounts_table.c.account_id == threads_table.c.account_id)
@@ -152,7 +158,7 @@ class ThreadRepository(TransactionScopedRepository):
                 ~threads_table.c.negative_feedback,
                 threads_table.c.billable,
                 accounts_table.c.plan["pricing_rule"].astext == PricingRule.PER_RESOLUTION.value,
-                threads_table.c.last_activity_at <= now - hours * text("interval '1 hour'"),
+                extract("epoch", now - threads_table.c.last_activity_at) >= _RESOLUTION_HOURS * 3600,
             )
         )
         if skip_accounts:  # one array parameter, however many are skipped
