@@ -118,7 +118,8 @@ async def test_an_account_whose_stored_resolution_hours_are_no_usable_number_is_
     billing: BillingService, scratch_schema: tuple[AsyncEngine, str]
 ) -> None:
     engine, schema = scratch_schema
-    hand_edited = {"words": '"72h"', "huge": "1e400"}  # an integer cast fails on either, and with it the query
+    # An integer cast fails on either, and with it the query; "1" is read as the plan reads it, as 1.
+    hand_edited = {"words": '"72h"', "huge": "1e400", "text": '"1"'}
     edited = {name: await open_account(billing, quiet_threads(name, 2, hours=10)) for name in hand_edited}
     async with engine.begin() as connection:
         for name, hours in hand_edited.items():
@@ -131,11 +132,10 @@ async def test_an_account_whose_stored_resolution_hours_are_no_usable_number_is_
 
     outcome = await scheduler(billing).run_pass()
 
-    assert (outcome.changed, outcome.unfinished) == (2, False)
-    assert await charged_threads(engine, schema, [account, *edited.values()]) == [
-        (account, "quiet-0"),
-        (account, "quiet-1"),
-    ]
+    assert (outcome.changed, outcome.unfinished) == (4, False)
+    assert await charged_threads(engine, schema, [account, *edited.values()]) == sorted(
+        [(account, "quiet-0"), (account, "quiet-1"), (edited["text"], "text-0"), (edited["text"], "text-1")]
+    )
     assert counted("quiet_charge_failures") == failures  # never tried: no thread of theirs was found quiet
 
 

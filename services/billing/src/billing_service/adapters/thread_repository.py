@@ -57,8 +57,11 @@ _HANDOFF_ENDED = and_(
 )
 """``pricing.handoff_ended`` in SQL (a time not kept is null, and so is the comparison: not ended)."""
 _PLAN_HOURS = accounts_table.c.plan["resolution_hours"]
-_RESOLUTION_HOURS = case((func.jsonb_typeof(_PLAN_HOURS) == "number", cast(_PLAN_HOURS.astext, Numeric)))
-"""The plan's resolution hours; null (no thread of the account is quiet) unless the stored plan holds a JSON number.
+_RESOLUTION_HOURS = case(
+    (func.jsonb_typeof(_PLAN_HOURS) == "number", cast(_PLAN_HOURS.astext, Numeric)),
+    (_PLAN_HOURS.astext.regexp_match("^[0-9]+$"), cast(_PLAN_HOURS.astext, Numeric)),  # "72", as the plan reads it
+)
+"""The plan's resolution hours; null (no thread of the account is quiet) unless the stored plan holds a number.
 A CASE, since PostgreSQL may evaluate a WHERE's conditions in any order: a cast beside a type check could still
 meet a hand-edited ``"72h"`` and fail every pass's query, not just that account's threads. Compared as seconds in
 numeric, which no number overflows."""
