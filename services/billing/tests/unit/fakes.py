@@ -6,8 +6,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from billing_service.adapters.repositories import AccountCounts, RecordedEntry
-from billing_service.domain.ledger import CreditAccount, EntryKey, EntryKind, LedgerEntry
+from billing_service.adapters.ledger_repository import RecordedEntry
+from billing_service.adapters.repositories import AccountCounts
+from billing_service.domain.ledger import CreditAccount, CreditsUsed, EntryKey, EntryKind, LedgerEntry, credits_used
 from billing_service.domain.pricing import ThreadFacts, counts_as_resolution
 from customer_agent_shared.events.billing import PricingRule
 from customer_agent_shared.testing.in_memory_unit_of_work import InMemoryDatabase, InMemoryUnitOfWork
@@ -76,12 +77,20 @@ class FakeLedger:
         held = {(EntryKind(entry.kind), entry.cause_id) for entry in self._tables.ledger.get(account_id, [])}
         return {key for key in keys if key in held}
 
-    async def amount(self, account_id: str, key: EntryKey) -> int | None:
-        """The amount of the entry with that key."""
+    async def find(self, account_id: str, key: EntryKey) -> RecordedEntry | None:
+        """The entry with that key."""
         for entry in self._tables.ledger.get(account_id, []):
             if (EntryKind(entry.kind), entry.cause_id) == key:
-                return entry.amount
+                return entry
         return None
+
+    async def credits_used(self, account_id: str, *, period_start: datetime, now: datetime) -> CreditsUsed:
+        """What the account's entries add up to, by the domain's definition."""
+        entries = [
+            (LedgerEntry(EntryKind(entry.kind), entry.cause_id, entry.amount), entry.recorded_at)
+            for entry in self._tables.ledger.get(account_id, [])
+        ]
+        return credits_used(entries, period_start=period_start, now=now)
 
     async def append(self, account_id: str, entries: Sequence[LedgerEntry], balance_before: int, at: datetime) -> None:
         """Each entry with the balance after it."""

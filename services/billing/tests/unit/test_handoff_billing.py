@@ -95,10 +95,10 @@ def test_a_quiet_resolution_counts_at_the_end_of_the_quiet_period() -> None:
 def test_a_refund_gives_the_usage_back_once_and_lowers_the_period_use() -> None:
     account = open_account("acc", CreditPlan(monthly_allotment=10, credits_per_unit=3), T0).account
     charged = record_usage(account, "thread:t", 3, set()).account
-    refunded = record_refund(charged, "thread:t", 3, set())
+    refunded = record_refund(charged, "thread:t", 3, set(), charged_at=T0)
     assert (refunded.account.balance, refunded.account.used_this_period) == (10, 0)
     assert [entry.kind for entry in refunded.entries] == [EntryKind.REFUND]
-    assert not record_refund(refunded.account, "thread:t", 3, {(EntryKind.REFUND, "thread:t")}).changed
+    assert not record_refund(refunded.account, "thread:t", 3, {(EntryKind.REFUND, "thread:t")}, charged_at=T0).changed
 
 
 def at(event_type: str, minutes: int) -> tuple[str, datetime]:

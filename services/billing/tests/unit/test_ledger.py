@@ -17,7 +17,7 @@ from billing_service.domain.ledger import (
     apply_due_reset,
     balance_of,
     change_plan,
-    count_usage,
+    credits_used,
     crossing,
     merged_plan,
     open_account,
@@ -25,6 +25,7 @@ from billing_service.domain.ledger import (
     record_purchase,
     record_refund,
     record_usage,
+    usage_days,
 )
 from customer_agent_shared.events.billing import USAGE_DAYS, CreditPlan, CreditPlanChange, PricingRule
 from hypothesis import given, settings
@@ -72,24 +73,49 @@ def test_crossing(was_exhausted: bool, balance: int, expected: Transition | None
     assert crossing(was_exhausted, balance) is expected
 
 
-def test_the_credits_used_per_day_count_charges_and_refunds_on_the_day_recorded() -> None:
+def test_a_refund_counts_on_the_day_and_in_the_period_of_the_charge_it_takes_back() -> None:
+    """A refund early in a period of a charge from the previous one: billing's period use and the days agree."""
+    charged_at, refunded_at = RESET - timedelta(hours=2), RESET + timedelta(hours=1)
     account = opened(10, credits_per_unit=3)
-    day_one, day_two = NOW, NOW + timedelta(days=1)
-    charged = count_usage(record_usage(account, "thread:t", 3, set()), day_one)
-    other = count_usage(record_usage(charged.account, "thread:u", 3, set()), day_two)
-    refunded = count_usage(record_refund(other.account, "thread:t", 3, set()), day_two)
-    assert refunded.account.usage_by_day == {day_one.date(): 3, day_two.date(): 0}
-    assert sum(refunded.account.usage_by_day.values()) == refunded.account.used_this_period == 3
-    bought = count_usage(record_purchase(refunded.account, "cmd_1", 50, set()), day_two)
-    assert bought.account.usage_by_day == refunded.account.usage_by_day  # a purchase is no usage
+    charged = record_usage(account, "thread:old", 3, set())
+    reset = apply_due_reset(charged.account, RESET)
+    refunded = record_refund(reset.account, "thread:old", 3, set(), charged_at=charged_at)
+    again = record_usage(refunded.account, "thread:new", 5, set())
+    assert (refunded.account.used_this_period, again.account.used_this_period) == (0, 5)
+    assert again.account.balance == reset.account.balance + 3 - 5  # the credits are given back all the same
+    entries = [
+        (charged.entries[0], charged_at),
+        (reset.entries[0], RESET),
+        (refunded.entries[0], refunded_at),
+        (again.entries[0], refunded_at + timedelta(hours=1)),
+    ]
+    used = credits_used(entries, period_start=RESET, now=refunded_at + timedelta(hours=2))
+    assert used.this_period == 5
+    assert (used.by_day[charged_at.date()], used.by_day[RESET.date()]) == (0, 5)
+    assert sum(credits for day, credits in used.by_day.items() if day >= RESET.date()) == used.this_period
 
 
-def test_the_credits_used_per_day_keep_the_last_usage_days() -> None:
-    charged = count_usage(record_usage(opened(10), "thread:t", 1, set()), NOW)
-    last_kept = NOW + timedelta(days=USAGE_DAYS - 1)
-    assert count_usage(apply_due_reset(charged.account, last_kept), last_kept).account.usage_by_day == {NOW.date(): 1}
-    gone = NOW + timedelta(days=USAGE_DAYS)
-    assert count_usage(apply_due_reset(charged.account, gone), gone).account.usage_by_day == {}
+def test_a_refund_of_this_periods_charge_lowers_its_use_and_no_use_goes_below_zero() -> None:
+    charged = record_usage(opened(10, credits_per_unit=3), "thread:t", 3, set())
+    refunded = record_refund(charged.account, "thread:t", 3, set(), charged_at=NOW)
+    assert refunded.account.used_this_period == 0
+    entries = [(charged.entries[0], NOW), (refunded.entries[0], NOW + timedelta(days=1))]
+    used = credits_used(entries, period_start=charged.account.period_start, now=NOW + timedelta(days=1))
+    assert used.this_period == 0
+    assert used.by_day[NOW.date()] == 0  # the charge's day, not the refund's
+    assert set(used.by_day.values()) == {0}
+
+
+def test_the_credits_used_are_reported_for_every_one_of_the_last_usage_days() -> None:
+    days = usage_days(NOW)
+    assert (len(days), days[-1], days[0]) == (USAGE_DAYS, NOW.date(), (NOW - timedelta(days=USAGE_DAYS - 1)).date())
+    old, kept = LedgerEntry(EntryKind.USAGE, "thread:old", -1), LedgerEntry(EntryKind.USAGE, "thread:kept", -2)
+    bought = LedgerEntry(EntryKind.PURCHASE, "cmd_1", 50)  # no usage
+    orphan = LedgerEntry(EntryKind.REFUND, "thread:gone", 4)  # its charge is not among the entries: not counted
+    entries = [(old, NOW - timedelta(days=USAGE_DAYS)), (kept, NOW - timedelta(days=USAGE_DAYS - 1)), (bought, NOW)]
+    used = credits_used([*entries, (orphan, NOW)], period_start=NOW - timedelta(days=60), now=NOW)
+    assert used.by_day == {day: 2 if day == days[0] else 0 for day in days}
+    assert used.this_period == 3  # a period longer than the days reported still counts all its charges
 
 
 def test_usage_is_charged_once_per_cause() -> None:
@@ -367,3 +393,39 @@ def test_a_reset_keeps_the_balance_the_sum_of_the_entries(ops: list[Op], plan: C
     assert reset.account.used_this_period == 0
     # a second pass at the same instant changes nothing
     assert not apply_due_reset(reset.account, RESET).changed
+
+
+charges_and_refunds = st.lists(
+    st.tuples(st.sampled_from(["usage", "refund"]), st.integers(0, 9), st.integers(0, 40)), max_size=40
+)
+
+
+@settings(max_examples=200)
+@given(moves=charges_and_refunds)
+def test_the_period_use_is_what_the_ledger_adds_up_to_and_the_days_of_the_period_sum_to_it(
+    moves: list[tuple[str, int, int]],
+) -> None:
+    """Charges and refunds (each of its thread's charge) across a reset of a UTC plan: the period use billing keeps
+    is the credits used its ledger adds up to, whose days since the period's start add up to it too."""
+    at = RESET - timedelta(days=4)
+    account = open_account("acc", CreditPlan(monthly_allotment=50, credits_per_unit=3), at).account
+    entries: list[tuple[LedgerEntry, datetime]] = []
+    charged: dict[str, datetime] = {}
+    for kind, thread, hours in moves:
+        at += timedelta(hours=hours)
+        reset = apply_due_reset(account, at)
+        cause, recorded = f"thread:{thread}", {entry.key for entry, _ in entries}
+        if kind == "usage":
+            decision = record_usage(reset.account, cause, 3, recorded)
+        elif cause in charged:
+            decision = record_refund(reset.account, cause, 3, recorded, charged_at=charged[cause])
+        else:
+            decision = reset
+        entries.extend((entry, at) for entry in (*reset.entries, *decision.entries))
+        charged.update((entry.cause_id, at) for entry in decision.entries if entry.kind is EntryKind.USAGE)
+        account = decision.account
+    used = credits_used(entries, period_start=account.period_start, now=at)
+    assert account.used_this_period == used.this_period
+    period_days = [credits for day, credits in used.by_day.items() if day >= account.period_start.date()]
+    assert sum(period_days) == used.this_period
+    assert min(used.by_day.values()) >= 0

@@ -91,7 +91,11 @@ class CreditState(ContractModel):
     account_id: str = Field(description="Account id.")
     balance: int = Field(description="Credits left.")
     allotment: int = Field(ge=0, description="Credits per period.")
-    used_this_period: int = Field(ge=0, description="Credits used since the last reset.")
+    used_this_period: int = Field(
+        ge=0,
+        description="Credits used since the last reset: usage charged since then, less the refunds of those charges "
+        "(a refund counts with the charge it takes back, so one of an earlier period's charge lowers that period).",
+    )
     purchased_this_period: int = Field(default=0, ge=0, description="Credits bought this period.")
     auto_upgrades_this_period: int = Field(default=0, ge=0, description="Auto packs bought.")
     reset_at: Timestamp = Field(description="Next reset.")
@@ -105,7 +109,8 @@ class CreditState(ContractModel):
     )
     usage_by_day: dict[date, int] = Field(
         default_factory=dict,
-        description="Net credits used on each UTC day of the last USAGE_DAYS that had usage: usage charged minus "
-        "usage refunded, each on the day billing recorded it, as used_this_period counts them. A day's latest "
-        "figure, never a change: a later state repeats it. Empty from a billing that predates it.",
+        description="Net credits used on each UTC day of the last USAGE_DAYS (0 when none): the usage billing "
+        "charged that day, less the refunds of those charges whenever they came, as used_this_period counts them. "
+        "A day's latest figure, never a change: a later state repeats it. Empty from a billing that predates it; "
+        "only the days that had usage, each refund on its own day, from the release that first sent it.",
     )

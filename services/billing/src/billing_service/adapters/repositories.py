@@ -1,9 +1,9 @@
-"""Repositories over billing's accounts, ledger and applied commands; they use the unit of work's session and never
-commit (the threads' is in ``thread_repository``)."""
+"""Repositories over billing's accounts and applied commands; they use the unit of work's session and never commit
+(the ledger's and the threads' are in ``ledger_repository`` and ``thread_repository``)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -11,24 +11,12 @@ from typing import Any
 from customer_agent_shared.events.billing import CreditPlan
 from customer_agent_shared.persistence.retention import delete_before
 from customer_agent_shared.persistence.unit_of_work import TransactionScopedRepository
-from sqlalchemy import Integer, Row, String, all_, bindparam, func, select, tuple_, update
+from sqlalchemy import Row, String, all_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing_service.adapters.orm import accounts_table, applied_commands_table, ledger_entries_table
-from billing_service.domain.ledger import CreditAccount, EntryKey, EntryKind, LedgerEntry
-
-
-@dataclass(frozen=True)
-class RecordedEntry:
-    """A ledger entry as stored, for history."""
-
-    kind: str
-    cause_id: str
-    amount: int
-    balance_after: int
-    recorded_at: datetime
-    note: str | None
+from billing_service.adapters.orm import accounts_table, applied_commands_table
+from billing_service.domain.ledger import CreditAccount
 
 
 @dataclass(frozen=True)
@@ -97,23 +85,6 @@ _SAVE_ACCOUNT = (
     update(accounts_table)
     .where(accounts_table.c.account_id == bindparam("b_account_id"))
     .values({**{name: bindparam(name) for name in _ACCOUNT_COLUMNS}, "updated_at": func.now()})
-)
-
-_APPEND_ENTRY = ledger_entries_table.insert().values(
-    account_id=bindparam("account_id"),
-    kind=bindparam("kind"),
-    cause_id=bindparam("cause_id"),
-    amount=bindparam("amount"),
-    balance_after=bindparam("balance_after"),
-    note=bindparam("note"),
-    recorded_at=bindparam("recorded_at"),
-)
-
-_RECENT_ENTRIES = (
-    select(ledger_entries_table)
-    .where(ledger_entries_table.c.account_id == bindparam("b_account_id"))
-    .order_by(ledger_entries_table.c.id.desc())
-    .limit(bindparam("b_limit", type_=Integer))
 )
 
 
@@ -193,71 +164,6 @@ class AccountRepository(TransactionScopedRepository):
             )
         ).one()
         return AccountCounts(exhausted=int(counts[0] or 0), due_for_reset=int(counts[1] or 0))
-
-
-class LedgerRepository:
-    """The append-only entries; unique on (account, cause, kind)."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def recorded(self, account_id: str, keys: Sequence[EntryKey]) -> set[EntryKey]:
-        """Which of ``keys`` the account's ledger already holds."""
-        if not keys:
-            return set()
-        rows = await self._session.execute(
-            select(ledger_entries_table.c.kind, ledger_entries_table.c.cause_id).where(
-                ledger_entries_table.c.account_id == account_id,
-                tuple_(ledger_entries_table.c.kind, ledger_entries_table.c.cause_id).in_(
-                    [(kind.value, cause) for kind, cause in keys]
-                ),
-            )
-        )
-        return {(EntryKind(row.kind), row.cause_id) for row in rows}
-
-    async def amount(self, account_id: str, key: EntryKey) -> int | None:
-        """The amount of the account's entry with that (kind, cause), or None when there is none."""
-        kind, cause = key
-        return await self._session.scalar(
-            select(ledger_entries_table.c.amount).where(
-                ledger_entries_table.c.account_id == account_id,
-                ledger_entries_table.c.kind == kind.value,
-                ledger_entries_table.c.cause_id == cause,
-            )
-        )
-
-    async def append(self, account_id: str, entries: Sequence[LedgerEntry], balance_before: int, at: datetime) -> None:
-        """Append entries in order, each with the balance after it."""
-        balance = balance_before
-        for entry in entries:
-            balance += entry.amount
-            await self._session.execute(
-                _APPEND_ENTRY,
-                {
-                    "account_id": account_id,
-                    "kind": entry.kind.value,
-                    "cause_id": entry.cause_id,
-                    "amount": entry.amount,
-                    "balance_after": balance,
-                    "note": entry.note[:500] if entry.note else None,
-                    "recorded_at": at,
-                },
-            )
-
-    async def recent(self, account_id: str, limit: int) -> list[RecordedEntry]:
-        """The account's latest entries, newest first."""
-        rows = await self._session.execute(_RECENT_ENTRIES, {"b_account_id": account_id, "b_limit": limit})
-        return [
-            RecordedEntry(
-                kind=row.kind,
-                cause_id=row.cause_id,
-                amount=row.amount,
-                balance_after=row.balance_after,
-                recorded_at=row.recorded_at,
-                note=row.note,
-            )
-            for row in rows
-        ]
 
 
 class CommandRepository:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork
 
-from billing_service.adapters.repositories import AccountRepository, CommandRepository, LedgerRepository
+from billing_service.adapters.ledger_repository import LedgerRepository
+from billing_service.adapters.repositories import AccountRepository, CommandRepository
 from billing_service.adapters.thread_repository import ThreadRepository
 
 
@@ -21,7 +22,7 @@ class BillingUnitOfWork(SqlUnitOfWork):
         self.accounts = AccountRepository(
             self.session, kept=self.transaction_cache("accounts"), write_at_commit=self.write_at_commit
         )
-        self.ledger = LedgerRepository(self.session)
+        self.ledger = LedgerRepository(self.session, kept=self.transaction_cache("ledger"))
         self.threads = ThreadRepository(
             self.session, kept=self.transaction_cache("threads"), write_at_commit=self.write_at_commit
         )

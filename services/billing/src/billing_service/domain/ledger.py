@@ -2,15 +2,19 @@
 
 Every change is an append-only ``LedgerEntry`` keyed by (kind, cause): a change whose key
 is already recorded is a no-op, so a redelivered or replayed event never charges twice.
-The balance is the sum of the entries; ``CreditAccount`` caches it with the period counters and the
-credits used on each recent day.
+The balance is the sum of the entries; ``CreditAccount`` caches it with the period counters.
+
+The credits used (``credits_used``) are the usage charged less what refunds took back, a refund counting with
+the charge it takes back (its cause is the charge's): on the UTC day billing recorded that charge and in the
+period containing that moment. A refund of an earlier period's charge gives the credits back to the balance but
+lowers that period's use, never the current one's, so no period's use goes below zero.
 """
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Collection, Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 from customer_agent_shared.events.billing import USAGE_DAYS, CreditPlan, CreditPlanChange
@@ -71,7 +75,9 @@ class CreditAccount:
     reset_at: datetime
     exhausted: bool
     version: int
-    usage_by_day: Mapping[date, int] = field(default_factory=dict)  # net credits used per UTC day, USAGE_DAYS
+    # The credits used per UTC day as last published, kept only for a billing of the previous release (which reads
+    # them from the account row); this release derives them from the ledger each time (``credits_used``).
+    usage_by_day: Mapping[date, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -110,17 +116,55 @@ def period_cause(period_start: datetime) -> str:
     return f"period:{period_start.astimezone(UTC).isoformat()}"
 
 
-def count_usage(decision: Decision, at: datetime) -> Decision:
-    """The decision with its charges and refunds added to the UTC day of ``at`` (when they are recorded), the
-    days older than ``USAGE_DAYS`` dropped. A day keeps its figure when it nets to zero: it tells a reader that
-    saw the charge that a refund took it back."""
-    today = at.astimezone(UTC).date()
-    oldest = today - timedelta(days=USAGE_DAYS - 1)
-    days = {day: used for day, used in decision.account.usage_by_day.items() if day >= oldest}
-    usage = [entry for entry in decision.entries if entry.kind in USAGE_KINDS]
-    if usage:
-        days[today] = days.get(today, 0) - sum(entry.amount for entry in usage)
-    return replace(decision, account=replace(decision.account, usage_by_day=days))
+@dataclass(frozen=True)
+class CreditsUsed:
+    """The credits an account used, as its ledger holds them (see the module)."""
+
+    this_period: int  # charged since the period's start
+    by_day: Mapping[date, int]  # on each UTC day of the last USAGE_DAYS (``usage_days``), 0 when nothing
+
+
+UsageMove = tuple[date, bool, int]
+"""Credits a charge or a refund moved, by the charge: (its UTC day, whether it is of the current period, credits
+used, negative for a refund)."""
+
+
+def usage_days(now: datetime) -> list[date]:
+    """The UTC days a credit state reports the credits used of, oldest first: the last USAGE_DAYS, today's included."""
+    today = now.astimezone(UTC).date()
+    return [today - timedelta(days=back) for back in range(USAGE_DAYS - 1, -1, -1)]
+
+
+def usage_since(now: datetime, period_start: datetime) -> datetime:
+    """The earliest charge ``credits_used`` counts: the first of the days reported or the period's start."""
+    return min(datetime.combine(usage_days(now)[0], time(), UTC), period_start)
+
+
+def tally_usage(moves: Iterable[UsageMove], now: datetime) -> CreditsUsed:
+    """Add up the credits moved (``UsageMove``) by day and for the period; a day not reported is left out."""
+    by_day = dict.fromkeys(usage_days(now), 0)
+    this_period = 0
+    for day, in_period, credits in moves:
+        if day in by_day:
+            by_day[day] += credits
+        if in_period:
+            this_period += credits
+    # Never below zero, as a state's contract has it, even were a hand-edited refund to exceed its charge.
+    return CreditsUsed(this_period=max(this_period, 0), by_day=by_day)
+
+
+def credits_used(
+    entries: Collection[tuple[LedgerEntry, datetime]], *, period_start: datetime, now: datetime
+) -> CreditsUsed:
+    """The credits used that the ledger's ``entries`` (each with when billing recorded it) add up to: each
+    refund with the charge of its cause (none recorded: not counted)."""
+    charged_at = {entry.cause_id: at for entry, at in entries if entry.kind is EntryKind.USAGE}
+    moves = [
+        (charged_at[entry.cause_id], entry.amount)
+        for entry, _ in entries
+        if entry.kind in USAGE_KINDS and entry.cause_id in charged_at
+    ]
+    return tally_usage(((at.astimezone(UTC).date(), at >= period_start, -amount) for at, amount in moves), now)
 
 
 def _unchanged(account: CreditAccount, cause: str) -> Decision:
@@ -131,8 +175,6 @@ def _append(account: CreditAccount, entry: LedgerEntry) -> CreditAccount:
     account = replace(account, balance=account.balance + entry.amount)
     if entry.kind is EntryKind.USAGE:
         return replace(account, used_this_period=account.used_this_period - entry.amount)
-    if entry.kind is EntryKind.REFUND:
-        return replace(account, used_this_period=max(0, account.used_this_period - entry.amount))
     if entry.kind is EntryKind.PURCHASE:
         return replace(account, purchased_this_period=account.purchased_this_period + entry.amount)
     if entry.kind is EntryKind.AUTO_UPGRADE:
@@ -189,14 +231,20 @@ def record_usage(account: CreditAccount, cause_id: str, credits: int, recorded: 
     return _settle(account, _append(account, entry), [entry], "usage")
 
 
-def record_refund(account: CreditAccount, cause_id: str, credits: int, recorded: Container[EntryKey]) -> Decision:
-    """Give back the ``credits`` a usage of ``cause_id`` took, once (a charge that should not have been)."""
+def record_refund(
+    account: CreditAccount, cause_id: str, credits: int, recorded: Container[EntryKey], *, charged_at: datetime
+) -> Decision:
+    """Give back the ``credits`` a usage of ``cause_id`` recorded at ``charged_at`` took, once (a charge that should
+    not have been); only a charge of the current period is taken off its use."""
     if credits <= 0:
         raise ValueError("a refund must give credits back")
     entry = LedgerEntry(EntryKind.REFUND, cause_id, credits)
     if entry.key in recorded:
         return _unchanged(account, "refund")
-    return _settle(account, _append(account, entry), [entry], "refund")
+    after = _append(account, entry)
+    if charged_at >= account.period_start:
+        after = replace(after, used_this_period=after.used_this_period - credits)
+    return _settle(account, after, [entry], "refund")
 
 
 def record_purchase(account: CreditAccount, cause_id: str, credits: int, recorded: Container[EntryKey]) -> Decision:

@@ -1,11 +1,16 @@
 """Ledger writes inside one unit of work: lock the account, open it, apply due resets,
-append entries, cache the balance and stage the credit state — all in one transaction."""
+append entries, cache the balance and stage the credit state — all in one transaction.
+
+The credits used a state carries (``used_this_period``, ``usage_by_day``) are read from the ledger each time, not
+carried over from the account row: a cache would keep what a billing of the previous release charged without
+updating it, or a hand-fixed ledger row, out of every later state.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 
@@ -26,7 +31,6 @@ from billing_service.domain.ledger import (
     EntryKind,
     Transition,
     apply_due_reset,
-    count_usage,
     open_account,
     record_refund,
     record_usage,
@@ -85,10 +89,9 @@ class LedgerTransaction:
         """Persist a decision taken on the locked ``before`` state; return the new state."""
         if not decision.changed:
             return before
-        decision = count_usage(decision, self.now)
-        await self._record(before.balance, decision)
-        await self._uow.accounts.save(decision.account)
-        return decision.account
+        account = await self._record(before.balance, decision)
+        await self._uow.accounts.save(account)
+        return account
 
     async def charge_thread(self, account: CreditAccount, thread_id: str) -> tuple[CreditAccount, bool]:
         """Charge the plan's credits for a thread, once whatever happens; the new state, and False when the
@@ -101,15 +104,20 @@ class LedgerTransaction:
     async def refund_thread(self, account: CreditAccount, thread_id: str) -> CreditAccount:
         """Give back what the thread's usage took, once; nothing when it was never charged."""
         cause = usage_cause(thread_id)
-        charged = await self._uow.ledger.amount(account.account_id, (EntryKind.USAGE, cause))
-        if charged is None or charged >= 0:
+        charge = await self._uow.ledger.find(account.account_id, (EntryKind.USAGE, cause))
+        if charge is None or charge.amount >= 0:
             return account
         recorded = await self._uow.ledger.recorded(account.account_id, [(EntryKind.REFUND, cause)])
-        return await self.apply(account, record_refund(account, cause, -charged, recorded))
+        decision = record_refund(account, cause, -charge.amount, recorded, charged_at=charge.recorded_at)
+        return await self.apply(account, decision)
 
-    async def _record(self, balance_before: int, decision: Decision) -> None:
+    async def _record(self, balance_before: int, decision: Decision) -> CreditAccount:
+        """Append the decision's entries and stage the state they leave; return that state, with the credits used
+        as the ledger now holds them."""
+        await self._uow.ledger.append(decision.account.account_id, decision.entries, balance_before, self.now)
         account = decision.account
-        await self._uow.ledger.append(account.account_id, decision.entries, balance_before, self.now)
+        used = await self._uow.ledger.credits_used(account.account_id, period_start=account.period_start, now=self.now)
+        account = replace(account, used_this_period=used.this_period, usage_by_day=used.by_day)
         history = await self._uow.ledger.recent(account.account_id, self._policy.history_entries)
         state = CreditState(
             account_id=account.account_id,
@@ -155,3 +163,4 @@ class LedgerTransaction:
         # Counted at the real commit: in a batch, a joined commit only flushes, and a batch that fails is rolled
         # back and redone event by event, so counting here or after the joined commit would count it twice.
         self._uow.after_commit(partial(observe_decision, decision))
+        return account

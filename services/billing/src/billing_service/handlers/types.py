@@ -10,8 +10,9 @@ from typing import Protocol
 from customer_agent_shared.persistence.retention import LockingUnitOfWork
 from customer_agent_shared.persistence.unit_of_work_protocol import UnitOfWorkProtocol
 
-from billing_service.adapters.repositories import AccountCounts, RecordedEntry
-from billing_service.domain.ledger import CreditAccount, EntryKey, LedgerEntry
+from billing_service.adapters.ledger_repository import RecordedEntry
+from billing_service.adapters.repositories import AccountCounts
+from billing_service.domain.ledger import CreditAccount, CreditsUsed, EntryKey, LedgerEntry
 from billing_service.domain.pricing import ThreadFacts
 
 
@@ -51,8 +52,12 @@ class LedgerStore(Protocol):
         """Which of ``keys`` (kind, cause) the account's ledger holds already."""
         ...
 
-    async def amount(self, account_id: str, key: EntryKey) -> int | None:
-        """The amount of the entry with that key, or None."""
+    async def find(self, account_id: str, key: EntryKey) -> RecordedEntry | None:
+        """The entry with that key, or None."""
+        ...
+
+    async def credits_used(self, account_id: str, *, period_start: datetime, now: datetime) -> CreditsUsed:
+        """The credits the account used, as its ledger holds them now (``ledger.credits_used``)."""
         ...
 
     async def append(self, account_id: str, entries: Sequence[LedgerEntry], balance_before: int, at: datetime) -> None:
