@@ -1,12 +1,13 @@
 """GET /performance's credits used are billing's: the days its credit states report, not a guess from the
-conversations (a thread the agent never answered is a conversation billing did not charge)."""
+conversations (a thread the agent never answered is a conversation billing did not charge); a state restating the
+days (a refund counted with its charge) replaces what an older one said of them."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-from customer_agent_shared.events.billing import CREDITS_STATE, CreditPlan, CreditState
+from customer_agent_shared.events.billing import CREDITS_STATE, USAGE_DAYS, CreditPlan, CreditState
 from customer_agent_shared.events.channels import HandoffReason
 from customer_agent_shared.events.conversations import ConversationEvent
 from customer_agent_shared.events.envelope import derived_event_id, make_event, serialize_event
@@ -25,7 +26,8 @@ VERSION = 1000
 async def _billing_publishes(
     harness: Harness, account: Account, *, version: int, used_this_period: int, usage_by_day: dict[date, int]
 ) -> str:
-    """A credit state as billing publishes it after a charge, its period begun today (UTC); the event's id."""
+    """A credit state as billing publishes it after a charge, its period (a UTC plan's) begun today; the event's
+    id."""
     today = datetime.combine(datetime.now(UTC).date(), time.min, tzinfo=UTC)
     plan = CreditPlan()
     state = CreditState(
@@ -93,6 +95,32 @@ async def test_the_credits_used_are_what_billing_charged_on_the_days_asked_for(h
     assert (await get_until(harness, account, _days(earlier, earlier), lambda body: True))["credits_used"] == 4
     before = today - timedelta(days=40)
     assert (await get_until(harness, account, _days(before, before), lambda body: True))["credits_used"] == 0
+
+
+async def test_a_refund_early_in_a_period_of_the_last_periods_charge_leaves_both_figures_equal(
+    harness: Harness,
+) -> None:
+    account = await harness.new_account()
+    today = datetime.now(UTC).date()
+    yesterday = today - timedelta(days=1)
+    # 3 charged yesterday, the last day of the previous period; today, the period's first, that charge refunded and
+    # 3 charged. A billing of the release before counted the refund today (and floored its period's use at zero);
+    # the next state, of this release, restates every day with the refund on its charge's day.
+    days = {today - timedelta(days=back): 0 for back in range(USAGE_DAYS)}
+    states = [
+        await _billing_publishes(
+            harness, account, version=VERSION, used_this_period=3, usage_by_day={yesterday: 3, today: 0}
+        ),
+        await _billing_publishes(
+            harness, account, version=VERSION + 1, used_this_period=3, usage_by_day={**days, today: 3}
+        ),
+    ]
+    await eventually(lambda: harness.handled(*states), "admin-api folded the credit states")
+
+    credits = await get_until(harness, account, "/credits", lambda body: body["known"])
+    period = await get_until(harness, account, _days(today, today), lambda body: True)
+    assert period["credits_used"] == credits["used_this_period"] == 3
+    assert (await get_until(harness, account, _days(yesterday, yesterday), lambda body: True))["credits_used"] == 0
 
 
 def _days(first: date, last: date) -> str:

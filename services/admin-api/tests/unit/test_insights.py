@@ -109,7 +109,7 @@ def test_summary_counts_per_conversation_and_leaves_previews_out() -> None:
 @pytest.mark.parametrize(("billed", "credits"), [(4, 4), (0, 0), (-3, 0)])
 def test_the_credits_used_are_billings_and_never_below_zero(billed: int, credits: int) -> None:
     # A thread the agent never answered (a knowledge gap only) is a conversation, but billing charged nothing for
-    # it; -3: the period's refunds took back charges of days before it, as used_this_period floors them.
+    # it; -3: days from a billing that counted a refund on its own day, not with the charge it took back.
     facts = [fact("answered", "t1"), fact("knowledge_gap", "t2", question="hi bin")]
     summary = summarize(facts, credits_used=billed)
     assert (summary.conversations, summary.credits_used) == (2, credits)

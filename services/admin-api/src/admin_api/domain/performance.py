@@ -106,8 +106,9 @@ def summarize(
 ) -> PerformanceSummary:
     """Rates are per conversation (thread); preview and test events (not billable) are left out. ``earlier``:
     the ownership facts (``OWNERSHIP_FACTS``) from before the period of the threads it resolves.
-    ``credits_used``: billing's figure for the period's days (usage charged minus refunded); a period whose
-    refunds took back more than it charged used none, as billing's ``used_this_period`` never goes below zero."""
+    ``credits_used``: billing's figure for the period's days (usage charged on them, less what was refunded of
+    those charges), never below zero as no day is; only a day a billing before that definition reported (a refund
+    counted on its own day) could be."""
     real = [fact for fact in facts if fact.billable]
     threads = {fact.thread_id for fact in real if fact.kind not in INBOX_FACTS}
     resolved_threads = _resolved_by_the_agent(real, [fact for fact in earlier if fact.billable])

@@ -78,8 +78,9 @@ class CreditsOut(BaseModel):
     allotment: int | None = None
     used_this_period: int | None = Field(
         default=None,
-        description="Credits billing charged for usage since period_start, minus the usage it refunded (never below "
-        "zero); GET /performance's credits_used counts the same on the UTC days asked for.",
+        description="Credits billing charged for usage since period_start, minus what it refunded of those charges "
+        "(a refund counts with the charge it takes back, in that charge's period); GET /performance's credits_used "
+        "counts the same on the UTC days asked for.",
     )
     purchased_this_period: int | None = None
     auto_upgrades_this_period: int | None = None

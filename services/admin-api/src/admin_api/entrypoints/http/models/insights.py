@@ -60,9 +60,9 @@ class PerformanceOut(BaseModel):
     handoff_rate_by_reason: dict[str, float]
     handoffs_by_reason: dict[str, int]
     credits_used: int = Field(
-        description="Credits billing charged for usage on these UTC days, minus the usage it refunded on them "
-        "(purchases, allotments and resets are no usage), as its credit states report them. Over the days of a "
-        "credit period (a UTC plan) it is GET /credits' used_this_period."
+        description="Credits billing charged for usage on these UTC days, minus what it refunded of those charges "
+        "whenever it did (purchases, allotments and resets are no usage), as its credit states report them. Over "
+        "the days of a credit period (a UTC plan) it is GET /credits' used_this_period."
     )
     top_questions: list[QuestionCountOut]
 
