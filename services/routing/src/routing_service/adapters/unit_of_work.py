@@ -6,8 +6,9 @@ from customer_agent_shared.persistence.unit_of_work import SqlUnitOfWork
 
 from routing_service.adapters.account_repositories import AccountRepository, LoadRepository
 from routing_service.adapters.presence import PresenceRepository
-from routing_service.adapters.repositories import ThreadRepository, TranscriptRepository
+from routing_service.adapters.repositories import ThreadRepository
 from routing_service.adapters.retention import RetentionRepository
+from routing_service.adapters.transcript_repository import TranscriptRepository
 
 
 class RoutingUnitOfWork(SqlUnitOfWork):
