@@ -86,6 +86,17 @@ def set_aside_oversized(
     return kept, list(refused.values())
 
 
+async def send_all(
+    client: AsyncOpenSearch, entries: list[BulkEntry], *, max_entries: int, max_bytes: int, refresh: bool
+) -> None:
+    """Send ``entries`` in requests of at most ``max_entries`` entries and ``max_bytes`` bytes, in order; a
+    ``ChunkTooLargeError`` says how many were written before the one refused."""
+    written = 0
+    for batch in bulk_batches(entries, max_entries=max_entries, max_bytes=max_bytes):
+        await send_bulk(client, batch, refresh=refresh, written=written)
+        written += len(batch)
+
+
 async def send_fitting(
     client: AsyncOpenSearch, entries: list[BulkEntry], *, max_entries: int, max_bytes: int, refresh: bool
 ) -> list[ChunkTooLargeError]:
@@ -94,11 +105,8 @@ async def send_fitting(
     OpenSearch refuses even alone (413), only the entries not yet written, but its document's, are sent again."""
     unwritten, refused = set_aside_oversized(entries, max_bytes=max_bytes)
     while unwritten:
-        written = 0
         try:
-            for batch in bulk_batches(unwritten, max_entries=max_entries, max_bytes=max_bytes):
-                await send_bulk(client, batch, refresh=refresh, written=written)
-                written += len(batch)
+            await send_all(client, unwritten, max_entries=max_entries, max_bytes=max_bytes, refresh=refresh)
         except ChunkTooLargeError as error:
             refused.append(error)
             unwritten = [entry for entry in unwritten[error.written :] if entry.document_id != error.document_id]

@@ -37,8 +37,7 @@ from ingestion_service.adapters.bulk_batches import (
     DEFAULT_BULK_MAX_BYTES,
     BulkEntry,
     ChunkTooLargeError,
-    bulk_batches,
-    send_bulk,
+    send_all,
     send_fitting,
 )
 
@@ -287,12 +286,13 @@ class ContentStore:
         """Bulk-index chunks through the write alias, in requests of at most ``bulk_max_chunks`` chunks and
         ``bulk_max_bytes`` bytes; ``IndexWriteError`` if any is refused, ``ChunkTooLargeError`` (permanent)
         for a chunk too large to write even alone, the chunks before it written and none after it."""
-        written = 0
-        for batch in bulk_batches(
-            self._entries(chunks), max_entries=self.bulk_max_chunks, max_bytes=self.bulk_max_bytes
-        ):
-            await send_bulk(self._client, batch, refresh=refresh, written=written)
-            written += len(batch)
+        await send_all(
+            self._client,
+            self._entries(chunks),
+            max_entries=self.bulk_max_chunks,
+            max_bytes=self.bulk_max_bytes,
+            refresh=refresh,
+        )
 
     async def write_fitting(self, chunks: Sequence[ChunkDocument]) -> list[ChunkTooLargeError]:
         """Bulk-index chunks as ``write`` does, but those of the documents with a chunk too large to write even

@@ -77,7 +77,6 @@ class ArticleIndexing:
             except DocumentRefused as refused:
                 reason = await self._report_not_indexed(event, refused)
                 raise ArticleNotIndexedError(reason) from refused
-        updated_at = article.updated_at
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(self._consumer, event.id):
                 return
@@ -87,7 +86,7 @@ class ArticleIndexing:
                 return
             document_id = document_id_for(f"article:{article.article_id}")
             old = await uow.documents.get(source.account_id, source.source_id, document_id)
-            if old is not None and old.updated_at is not None and updated_at < old.updated_at:
+            if old is not None and old.updated_at is not None and article.updated_at < old.updated_at:
                 await uow.commit()  # an older version arrived late: nothing to do
                 return
             progress = SyncProgress(discovered=1, fetched=1)
@@ -98,7 +97,7 @@ class ArticleIndexing:
                 url=article.url or f"article:{article.article_id}",
                 title=article.title[:1000],
                 chunk_count=0,
-                updated_at=updated_at,
+                updated_at=article.updated_at,
                 fetched_at=datetime.now(UTC),
                 extra={"article_id": article.article_id, "deleted": event.type == ARTICLE_DELETED},
             )
@@ -111,7 +110,7 @@ class ArticleIndexing:
                     document,
                     document_id=document_id,
                     url=article.url,
-                    updated_at=updated_at,
+                    updated_at=article.updated_at,
                     language=article.language,
                     received_at=received,
                     previous_chunks=old.chunk_count if old else 0,

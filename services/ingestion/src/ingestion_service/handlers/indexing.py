@@ -111,8 +111,7 @@ class DocumentIndexer:
         if left_out:
             # Some of its new chunks may be written (a 413 met after other requests), its old ones overwritten in
             # part: no half of a page answers for it.
-            ids = [error.document_id for error in refused]
-            await self.store.delete_documents(source.account_id, source.source_id, ids)
+            await self.store.delete_documents(source.account_id, source.source_id, sorted(left_out))
         await self._after_writing(source, [document for document in documents if document.document_id not in left_out])
         return refused
 
