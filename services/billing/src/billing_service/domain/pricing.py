@@ -77,11 +77,8 @@ def observe(
     facts: ThreadFacts, event_type: str, *, billable: bool, feedback: str | None, occurred_at: datetime
 ) -> ThreadFacts:
     """The thread's facts after one conversation or inbox event."""
-    last = facts.last_activity_at
     facts = replace(
-        facts,
-        billable=facts.billable and billable,
-        last_activity_at=occurred_at if last is None or occurred_at > last else last,
+        facts, billable=facts.billable and billable, last_activity_at=_latest(facts.last_activity_at, occurred_at)
     )
     if facts.resolved_at is not None and occurred_at > facts.resolved_at:
         # Charged for life: only what happened before the charged resolution decides a refund, and keeping a
