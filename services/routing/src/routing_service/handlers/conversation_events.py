@@ -17,11 +17,11 @@ from customer_agent_shared.events.conversations import (
 )
 from customer_agent_shared.events.envelope import CloudEvent
 
-from routing_service.domain.decisions import Decision, Outcome, Situation, decide_handoff_request
+from routing_service.domain.decisions import Decision, Situation, decide_handoff_request
 from routing_service.domain.handoff import People
 from routing_service.handlers.assignment_holds import hold_first
 from routing_service.handlers.base import RoutingUseCase
-from routing_service.handlers.effects import Cause, carry_out, count_decision, people_to_assign, record_change
+from routing_service.handlers.effects import Cause, carry_out, count_decision, decide_with_people, record_change
 from routing_service.handlers.tenancy import require_matching_account
 from routing_service.handlers.types import RoutingUnitOfWorkProtocol
 
@@ -96,10 +96,11 @@ class HandleConversationEvent(RoutingUseCase):
             people=People.of([], [], {}),
             at=now,
         )
-        decision = decide_handoff_request(situation, reason)
-        if decision.outcome is Outcome.HANDED_OFF:  # only now is the load of people worth reading
-            people = await people_to_assign(uow, account, data.account_id)
-            decision = decide_handoff_request(replace(situation, people=people), reason)
+
+        def decide(people: People) -> Decision:
+            return decide_handoff_request(replace(situation, people=people), reason)
+
+        decision = await decide_with_people(uow, account, data.account_id, decide)
         locale = data.language or thread.locale
         reply_to = data.message_id or thread.last_message_id or ""
         cause = Cause(event_id=event.id, event_type=event.type, at=now, reply_to=reply_to, locale=locale)

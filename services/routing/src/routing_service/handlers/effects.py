@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -72,6 +72,17 @@ async def people_to_assign(uow: RoutingUnitOfWorkProtocol, account: AccountView,
     transaction from before the loads are read until it ends, so no two both fill the last place."""
     await hold_unforeseen(uow, account_id)  # held since the transaction began, unless it was not foreseen
     return await people_now(uow, account, account_id)
+
+
+async def decide_with_people(
+    uow: RoutingUnitOfWorkProtocol, account: AccountView, account_id: str, decide: Callable[[People], Decision]
+) -> Decision:
+    """``decide`` as if nobody were available, and again with ``people_to_assign`` when that hands the thread
+    off: only then is the load of people worth reading and the account's assignments held."""
+    decision = decide(People.of([], [], {}))
+    if decision.outcome is Outcome.HANDED_OFF:
+        decision = decide(await people_to_assign(uow, account, account_id))
+    return decision
 
 
 async def record_change(

@@ -12,13 +12,13 @@ from customer_agent_shared.events.channels import MessageReceived
 from customer_agent_shared.events.envelope import CloudEvent
 
 from routing_service.adapters.account_cache import AccountView
-from routing_service.domain.decisions import Decision, Outcome, Situation, decide_inbound, may_hand_off
+from routing_service.domain.decisions import Decision, Situation, decide_inbound, may_hand_off
 from routing_service.domain.handoff import People
 from routing_service.domain.model import RoutedThread
 from routing_service.domain.ownership import ThreadState
 from routing_service.handlers.assignment_holds import hold_first
 from routing_service.handlers.base import RoutingUseCase
-from routing_service.handlers.effects import Cause, carry_out, count_decision, people_to_assign
+from routing_service.handlers.effects import Cause, carry_out, count_decision, decide_with_people
 from routing_service.handlers.tenancy import require_matching_account
 from routing_service.handlers.types import RoutingUnitOfWorkProtocol
 from routing_service.metrics import DECISION_SECONDS, DUPLICATE_MESSAGES
@@ -74,10 +74,8 @@ class RouteInboundMessage(RoutingUseCase):
                 await uow.commit()
                 logger.info("message already routed", extra={"message_id": message.message_id})
                 return None
-            decision = self._decide(judged, thread, People.of([], [], {}), received_at)
-            if decision.outcome is Outcome.HANDED_OFF:  # only now is the load of people worth reading
-                people = await people_to_assign(uow, account, message.account_id)
-                decision = self._decide(judged, thread, people, received_at)
+            decide = partial(self._decide, judged, thread, now=received_at)
+            decision = await decide_with_people(uow, account, message.account_id, decide)
             cause = Cause(
                 event_id=event.id,
                 event_type=event.type,
@@ -120,7 +118,7 @@ class RouteInboundMessage(RoutingUseCase):
             if _may_hand_off(judged, states.get(_thread_key(judged), ThreadState.NEW))
         }
 
-    def _decide(self, judged: _Judged, thread: RoutedThread, people: People, now: datetime) -> Decision:
+    def _decide(self, judged: _Judged, thread: RoutedThread, people: People, *, now: datetime) -> Decision:
         # Who is available is judged now, on routing's clock: sent_at is the provider's and may be long past
         # (a queued message) or skewed; it stays the message's own time in the transcript and the latency.
         account = judged.account
