@@ -105,51 +105,72 @@ class BlockedConsumers:
         return f"a consumer of {longest.topic} has waited {waited:.0f} s for an unavailable {longest.reason}"
 
 
-class _MessageRetries:
-    """The tenacity strategy of one message: what to retry, how long to wait, when to give up."""
+class FailureRetries:
+    """What to retry, how long to wait and when to give up, by the kind of failure: a dependency that is down is
+    waited out (capped, jittered), an unknown failure gets ``RetryPolicy.max_attempts`` attempts, input refused
+    for good none. The ``retry``, ``stop`` and ``wait`` of a tenacity strategy."""
 
-    def __init__(self, config: ReliableConsumerConfig, topic: str) -> None:
-        self._config = config
-        self._policy = config.retry
-        self._topic = topic
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._policy = policy
         self._transient_wait = wait_exponential_jitter(
-            multiplier=self._policy.first_delay_seconds,
-            max=self._policy.transient_max_delay_seconds,
-            jitter=self._policy.transient_jitter_seconds,
+            multiplier=policy.first_delay_seconds,
+            max=policy.transient_max_delay_seconds,
+            jitter=policy.transient_jitter_seconds,
         )
         self.failure: Failure | None = None
-        self.last_error: BaseException | None = None
-        self.failed_attempts = 0
         self.unknown_failures = 0
-        self.timeouts_in_a_row = 0
-        self._blocked: _Blocked | None = None
-        self._paused: PausedConsumer | None = None
 
     def retry(self, state: RetryCallState) -> bool:
         error = state.outcome.exception() if state.outcome is not None else None
         if not isinstance(error, Exception):
             return False  # success, or a cancellation: nothing to retry
-        self.last_error = error
-        self.failed_attempts += 1
         self.failure = classify(error)
         if self.failure.kind is FailureKind.UNKNOWN:
             self.unknown_failures += 1
-        if isinstance(error, HandlerTimeoutError):
-            self.timeouts_in_a_row += 1
-        elif not isinstance(error, DependencyUnresponsiveError):  # an outage says nothing about the message
-            self.timeouts_in_a_row = 0
         return self.failure.kind is not FailureKind.PERMANENT
 
     def stop(self, _state: RetryCallState) -> bool:
-        """Unknown failures and attempts timing out in a row run out; an unavailable dependency is waited out."""
-        if self.timeouts_in_a_row >= self._policy.max_timeouts:
-            return True
+        """Unknown failures run out; an unavailable dependency is waited out."""
         return self._is(FailureKind.UNKNOWN) and self.unknown_failures >= self._policy.max_attempts
 
     def wait(self, state: RetryCallState) -> float:
         if self._is(FailureKind.TRANSIENT):
             return float(self._transient_wait(state))
         return self._policy.delay(self.unknown_failures)
+
+    def _is(self, kind: FailureKind) -> bool:
+        return self.failure is not None and self.failure.kind is kind
+
+
+class _MessageRetries(FailureRetries):
+    """The tenacity strategy of one message: ``FailureRetries``, attempts timing out in a row, the consumer
+    paused and counted as blocked while a dependency is down."""
+
+    def __init__(self, config: ReliableConsumerConfig, topic: str) -> None:
+        super().__init__(config.retry)
+        self._config = config
+        self._topic = topic
+        self.last_error: BaseException | None = None
+        self.failed_attempts = 0
+        self.timeouts_in_a_row = 0
+        self._blocked: _Blocked | None = None
+        self._paused: PausedConsumer | None = None
+
+    def retry(self, state: RetryCallState) -> bool:
+        again = super().retry(state)
+        error = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(error, Exception):
+            self.last_error = error
+            self.failed_attempts += 1
+            if isinstance(error, HandlerTimeoutError):
+                self.timeouts_in_a_row += 1
+            elif not isinstance(error, DependencyUnresponsiveError):  # an outage says nothing about the message
+                self.timeouts_in_a_row = 0
+        return again
+
+    def stop(self, state: RetryCallState) -> bool:
+        """Unknown failures and attempts timing out in a row run out; an unavailable dependency is waited out."""
+        return self.timeouts_in_a_row >= self._policy.max_timeouts or super().stop(state)
 
     def before_sleep(self, state: RetryCallState) -> None:
         service, error = self._config.service, repr(self.last_error)[:300]
@@ -178,9 +199,6 @@ class _MessageRetries:
         if self._blocked is not None:
             self._config.blocked.unblock(self._blocked)
             self._blocked = None
-
-    def _is(self, kind: FailureKind) -> bool:
-        return self.failure is not None and self.failure.kind is kind
 
 
 async def run_with_retries(

@@ -14,8 +14,7 @@ from typing import Any
 
 import tenacity
 from customer_agent_shared.events.sources import SourceCommand, SourceKind, SourceState
-from customer_agent_shared.messaging.failures import Failure, FailureKind, classify
-from customer_agent_shared.messaging.reliable import RetryPolicy
+from customer_agent_shared.messaging.retries import FailureRetries, RetryPolicy
 
 from ingestion_service.adapters.file_parsers import FileLimits, parse_file
 from ingestion_service.adapters.metrics import PARSE_FAILURES, SYNCS_FINISHED
@@ -238,46 +237,19 @@ class FileSync:
         )
 
 
-class _FileRetries:
-    """The retries of one file's run: a dependency that is down waited out (capped, jittered), an unknown
-    failure retried ``max_attempts`` times, input refused for good never."""
-
-    def __init__(self, policy: RetryPolicy) -> None:
-        self._policy = policy
-        self._transient_wait = tenacity.wait_exponential_jitter(
-            multiplier=policy.first_delay_seconds,
-            max=policy.transient_max_delay_seconds,
-            jitter=policy.transient_jitter_seconds,
-        )
-        self._failure: Failure | None = None
-        self._unknown_failures = 0
+class _FileRetries(FailureRetries):
+    """The retries of one file's run, as a handler's: a dependency that is down waited out, an unknown failure
+    retried ``max_attempts`` times, input refused for good never; each retry logged."""
 
     def retrying(self) -> tenacity.AsyncRetrying:
         """The tenacity strategy, raising the last failure when it gives up."""
         return tenacity.AsyncRetrying(
-            retry=self._retry, stop=self._stop, wait=self._wait, before_sleep=self._before_sleep, reraise=True
+            retry=self.retry, stop=self.stop, wait=self.wait, before_sleep=self._before_sleep, reraise=True
         )
-
-    def _retry(self, state: tenacity.RetryCallState) -> bool:
-        error = state.outcome.exception() if state.outcome is not None else None
-        if not isinstance(error, Exception):
-            return False  # done, or cancelled (the source deleted, the process stopping)
-        self._failure = classify(error)
-        self._unknown_failures += self._failure.kind is FailureKind.UNKNOWN
-        return self._failure.kind is not FailureKind.PERMANENT
-
-    def _stop(self, _state: tenacity.RetryCallState) -> bool:
-        unknown = self._failure is not None and self._failure.kind is FailureKind.UNKNOWN
-        return unknown and self._unknown_failures >= self._policy.max_attempts
-
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        if self._failure is not None and self._failure.kind is FailureKind.TRANSIENT:
-            return float(self._transient_wait(state))
-        return self._policy.delay(self._unknown_failures)
 
     def _before_sleep(self, state: tenacity.RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome is not None else None
-        unavailable = self._failure.reason if self._failure is not None else None
+        unavailable = self.failure.reason if self.failure is not None else None
         logger.warning(
             "uploaded file will be tried again",
             extra={"error": repr(error)[:300], "unavailable": unavailable, "attempt": state.attempt_number},
