@@ -57,15 +57,30 @@
     } catch (e) { return []; }
   }
 
-  function remember(entry) {
-    var log = readLog();
+  // The transcript this tab keeps, and each entry's length as JSON: read from storage once, at the start.
+  var log = [], logSizes = [], logChars = 2;
+
+  function keep(entry) {
+    var size = JSON.stringify(entry).length + 1;
     log.push(entry);
-    var text = JSON.stringify(log);
-    while (log.length > 1 && (log.length > MAX_LOG_ENTRIES || text.length > MAX_LOG_CHARS)) {
+    logSizes.push(size);
+    logChars += size;
+    while (log.length > 1 && (log.length > MAX_LOG_ENTRIES || logChars > MAX_LOG_CHARS)) {
       log.shift();
-      text = JSON.stringify(log);
+      logChars -= logSizes.shift();
     }
-    store(LOG, text);
+  }
+
+  function forget() {
+    log = [];
+    logSizes = [];
+    logChars = 2;
+    store(LOG, null);
+  }
+
+  function remember(entry) {
+    keep(entry);
+    store(LOG, JSON.stringify(log));
   }
 
   function scrollDown() { list.scrollTop = list.scrollHeight; }
@@ -147,7 +162,7 @@
     var previous = stored(THREAD);
     if (previous && previous !== threadId) {
       // The old thread expired on the server: its transcript no longer belongs to this chat.
-      store(LOG, null);
+      forget();
       list.replaceChildren();
       notice("A new conversation started.");
       pending.forEach(function (body) {
@@ -176,7 +191,7 @@
     }
   }
 
-  function isOpen() { return panel.classList.contains("ca-open"); }
+  function isOpen() { return !panel.hidden; }
 
   function scheduleReconnect() {
     retries += 1;
@@ -245,7 +260,6 @@
   }
 
   function setOpen(open, focus) {
-    panel.classList.toggle("ca-open", open);
     panel.hidden = !open;
     bubble.setAttribute("aria-expanded", open ? "true" : "false");
     store(OPEN, open ? "1" : null);
@@ -310,7 +324,8 @@
     bubble.setAttribute("aria-label", title);
     bubble.setAttribute("aria-controls", panel.id);
     bubble.setAttribute("aria-expanded", "false");
-    readLog().forEach(show); // the conversation so far, as this tab saw it before a reload
+    // The conversation so far, as this tab saw it before a reload.
+    readLog().forEach(function (entry) { keep(entry); show(entry); });
     bubble.addEventListener("click", function () { setOpen(!isOpen(), true); });
     panel.addEventListener("keydown", function (event) {
       if (event.key === "Escape") {
