@@ -103,6 +103,7 @@ async def test_paraphrases_in_other_languages_find_the_english_page_that_answers
     await admin.wait_source_ready(source["id"])
     handoff = {"mode": "handoff", "assign_to": [], "update_avatar": False}
     await admin.call("POST", "/channels", json={"type": "live_chat", "id": "web", "handoff": handoff})
+    await admin.wait_for_routing(None)  # the channel has reached routing: a new thread goes to the agent
     danish = "Hvordan giver jeg min router et andet navn?"
 
     async def danish_answered() -> dict[str, Any] | None:
