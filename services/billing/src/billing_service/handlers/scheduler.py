@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -29,6 +30,7 @@ from functools import partial
 from customer_agent_shared.events.billing import PricingRule
 from customer_agent_shared.messaging.failures import FailureKind, classify
 from customer_agent_shared.periodic import Periodic
+from prometheus_client import Counter
 
 from billing_service.clock import Clock
 from billing_service.domain.pricing import quietly_resolved, resolution_moment
@@ -78,6 +80,35 @@ class _QuietSkips:
 class UnreadableAccountError(Exception):
     """The account of a quiet charge could not be locked and read (its stored plan, say): its other
     threads would fail the same way."""
+
+
+@dataclass
+class StepFailure:
+    """What ``failing_alone`` caught of one step of a pass: its error, None when it went through."""
+
+    error: Exception | None = None
+
+    def __bool__(self) -> bool:
+        return self.error is not None
+
+    def skip(self, message: str, failures: Counter, **extra: object) -> None:
+        """Log the error with ``extra`` and count it in ``failures``: the step waits for the next pass."""
+        logger.error(message, exc_info=self.error, extra=extra, stacklevel=2)  # logged as from the step
+        failures.inc()
+
+
+@contextmanager
+def failing_alone() -> Iterator[StepFailure]:
+    """Run one step of a pass (an account's reset, a thread's charge) that may fail on its own: its error is kept
+    in the ``StepFailure`` yielded and the pass goes on. A failing database (a transient error) is raised instead:
+    it would fail every step."""
+    failure = StepFailure()
+    try:
+        yield failure
+    except Exception as error:
+        if classify(error).kind is FailureKind.TRANSIENT:
+            raise
+        failure.error = error
 
 
 class BillingScheduler:
@@ -188,18 +219,13 @@ class BillingScheduler:
     async def _reset_alone(self, ledger: LedgerTransaction, account_id: str) -> bool:
         """Apply the account's due reset in a savepoint; False (logged and counted) when it failed, the rest of
         the batch going on. A database that is failing fails the whole batch: it would fail every reset."""
-        try:
+        with failing_alone() as failure:
             async with ledger.savepoint():
                 await ledger.lock_account(account_id)  # applies the due reset under the row lock
-        except Exception as error:
-            if classify(error).kind is FailureKind.TRANSIENT:
-                raise
-            logger.exception(
-                "credits reset failed; the account is skipped until the next pass", extra={"account_id": account_id}
-            )
-            RESET_FAILURES.inc()
-            return False
-        return True
+        if failure:
+            message = "credits reset failed; the account is skipped until the next pass"
+            failure.skip(message, RESET_FAILURES, account_id=account_id)
+        return not failure
 
     async def _quiet_batch(self, now: datetime, skips: _QuietSkips) -> _Batch:
         """Charge a batch of quiet threads, other than ``skips``, each in its own transaction; add those that fail."""
@@ -216,34 +242,31 @@ class BillingScheduler:
     async def _charge_alone(self, account_id: str, thread_id: str, skips: _QuietSkips) -> bool:
         """``resolve_quiet_thread``; False (logged, counted and added to ``skips``) when it failed for this thread
         or its account. A database that is failing fails the whole pass: it would fail every charge."""
-        try:
+        with failing_alone() as failure:
             return await self.resolve_quiet_thread(account_id, thread_id)
-        except Exception as error:
-            if classify(error).kind is FailureKind.TRANSIENT:
-                raise
-            whole_account = isinstance(error, UnreadableAccountError)
-            logger.exception(
-                "quiet charge failed; skipped until the next pass",
-                extra={"account_id": account_id, "thread_id": thread_id, "whole_account": whole_account},
-            )
-            QUIET_CHARGE_FAILURES.inc()
-            if whole_account:
-                skips.accounts.add(account_id)
-            else:
-                skips.threads.add((account_id, thread_id))
-            return False
+        whole_account = isinstance(failure.error, UnreadableAccountError)
+        failure.skip(
+            "quiet charge failed; skipped until the next pass",
+            QUIET_CHARGE_FAILURES,
+            account_id=account_id,
+            thread_id=thread_id,
+            whole_account=whole_account,
+        )
+        if whole_account:
+            skips.accounts.add(account_id)
+        else:
+            skips.threads.add((account_id, thread_id))
+        return False
 
     async def resolve_quiet_thread(self, account_id: str, thread_id: str) -> bool:
         """Charge a per-resolution thread that stayed quiet long enough, once; ``UnreadableAccountError`` when its
         account cannot be locked and read for a reason other than a failing database."""
         async with self._unit_of_work() as uow:
             ledger = LedgerTransaction(uow, self._policy, self._clock())
-            try:
+            with failing_alone() as failure:
                 account = await ledger.lock_account(account_id)
-            except Exception as error:
-                if classify(error).kind is FailureKind.TRANSIENT:
-                    raise
-                raise UnreadableAccountError(account_id) from error
+            if failure:
+                raise UnreadableAccountError(account_id) from failure.error
             facts = await uow.threads.get(account_id, thread_id)
             per_resolution = account.plan.pricing_rule is PricingRule.PER_RESOLUTION
             if not per_resolution or not quietly_resolved(facts, ledger.now, account.plan.resolution_hours):
