@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from customer_agent_shared.events.envelope import CloudEvent
@@ -54,6 +55,15 @@ def invalid_reason(command: SourceCommand) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class CommandClaim:
+    """A claimed command's stored source, locked, and whether to carry it out (not if ``repeated``: handled before)."""
+
+    taken: bool
+    source: Source | None = None
+    repeated: bool = False
+
+
 class SourceCommands:
     """Carries out source commands."""
 
@@ -92,12 +102,10 @@ class SourceCommands:
             await (self._await_file(event) if command.upload is not None else self._sync_inline_file(event))
             return
         async with self._unit_of_work() as uow:
-            if not await uow.claim_event(self._consumer, event.id):
+            claim = await self._claim_command(uow, event)
+            if not claim.taken:
                 return
-            existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
-            if _passed_over(existing, event):
-                await uow.commit()
-                return
+            existing = claim.source
             if command.kind is SourceKind.FILE and existing is not None and existing.state == SourceState.READY:
                 # A resync of a file uploaded before uploads were stored by reference carries no file: it
                 # cannot have changed and its chunks are indexed, so the resync only confirms the source.
@@ -135,6 +143,24 @@ class SourceCommands:
             await uow.commit()
         SYNCS_FINISHED.labels(source_kind=command.kind.value, state="ready").inc()
 
+    async def _claim_command(self, uow: IngestionUnitOfWorkProtocol, event: CloudEvent[SourceCommand]) -> CommandClaim:
+        """Claim a sync or update command and lock its source; one the source moved past (``Source.passed_over``)
+        is logged, counted and its claim committed: done with, never dead-lettered."""
+        if not await uow.claim_event(self._consumer, event.id):
+            return CommandClaim(taken=False, repeated=True)
+        command = event.data
+        source = await uow.sources.get(command.account_id, command.source_id, for_update=True)
+        reason = None if source is None else source.passed_over(command, event.time)
+        if source is None or reason is None:
+            return CommandClaim(taken=True, source=source)
+        logger.info(
+            "sync command not taken: its source moved past it",
+            extra={"reason": reason, "sent_at": str(event.time), "file_sent_at": str(source.file_sent_at)},
+        )
+        COMMANDS_PASSED_OVER.labels(source_kind=command.kind.value, reason=reason).inc()
+        await uow.commit()
+        return CommandClaim(taken=False, source=source)
+
     async def _index_short_answer(
         self, uow: IngestionUnitOfWorkProtocol, source: Source, command: SourceCommand
     ) -> None:
@@ -159,13 +185,10 @@ class SourceCommands:
         past it (deleted, or given a file sent well after it)."""
         command = event.data
         async with self._unit_of_work() as uow:
-            if not await uow.claim_event(self._consumer, event.id):
+            claim = await self._claim_command(uow, event)
+            if not claim.taken:
                 return
-            existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
-            if _passed_over(existing, event):
-                await uow.commit()
-                return
-            source = Source.from_command(command, existing)
+            source = Source.from_command(command, claim.source)
             source.await_file(command, event.id, at=datetime.now(UTC), sent_at=event.time)
             await uow.sources.save(source)
             await stage_status(uow, source, state=SourceState.PENDING, cause=event.id)
@@ -182,14 +205,12 @@ class SourceCommands:
         document, error = await self._files.parse(event.id, command)
         async with self._unit_of_work() as uow:
             await uow.parse_attempts.forget(event.id)
-            if not await uow.claim_event(self._consumer, event.id):
-                await uow.commit()
+            claim = await self._claim_command(uow, event)  # passed over: deleted or replaced during the parse
+            if claim.repeated:
+                await uow.commit()  # handled before: the parse's attempts are forgotten all the same
+            if not claim.taken:
                 return
-            existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
-            if _passed_over(existing, event):  # deleted or replaced during the parse
-                await uow.commit()
-                return
-            source = Source.from_command(command, existing)
+            source = Source.from_command(command, claim.source)
             source.note_file_sent(event.time)
             state = await self._files.take(
                 uow, source, event_id=event.id, command=command, document=document, error=error, received=received
@@ -200,27 +221,19 @@ class SourceCommands:
     async def _done_before_parse(self, event: CloudEvent[SourceCommand]) -> bool:
         """Whether the command was handled before or its source already moved past it (then claimed now): an
         inline file is not parsed for nothing. The source is not locked through the parse: checked again after."""
-        command = event.data
         async with self._unit_of_work() as uow:
-            if not await uow.claim_event(self._consumer, event.id):
-                return True
-            existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
-            if not _passed_over(existing, event):
-                return False  # the claim is rolled back: the command is claimed with what it changes
-            await uow.commit()
-        return True
+            claim = await self._claim_command(uow, event)
+        return not claim.taken  # taken: the claim was rolled back, the command is claimed with what it changes
 
     async def _update(self, event: CloudEvent[SourceCommand]) -> None:
         command = event.data
         async with self._unit_of_work() as uow:
-            if not await uow.claim_event(self._consumer, event.id):
+            claim = await self._claim_command(uow, event)
+            if not claim.taken:  # handled before, or deleted since: an edit sent before the delete changes nothing
                 return
-            existing = await uow.sources.get(command.account_id, command.source_id, for_update=True)
+            existing = claim.source
             if existing is None:
                 raise PermanentHandlerError(f"source {command.source_id!r} is unknown; sync it before updating it")
-            if _passed_over(existing, event):  # deleted since: an edit sent before the delete changes nothing
-                await uow.commit()
-                return
             change = existing.update(command)
             reindex = existing.kind == SourceKind.SHORT_ANSWER and invalid_reason(command) is None
             if reindex:
@@ -264,17 +277,3 @@ class SourceCommands:
             await stage_status(uow, source, state=SourceState.DELETED, cause=event.id)
             await uow.commit()
         SYNCS_FINISHED.labels(source_kind=command.kind.value, state="deleted").inc()
-
-
-def _passed_over(existing: Source | None, event: CloudEvent[SourceCommand]) -> bool:
-    """Whether the source moved past the sync command (``Source.passed_over``), logged and counted: the caller
-    commits its claim, so the command is done with (a redelivery is a no-op, nothing is dead-lettered)."""
-    reason = None if existing is None else existing.passed_over(event.data, event.time)
-    if existing is None or reason is None:
-        return False
-    logger.info(
-        "sync command not taken: its source moved past it",
-        extra={"reason": reason, "sent_at": str(event.time), "file_sent_at": str(existing.file_sent_at)},
-    )
-    COMMANDS_PASSED_OVER.labels(source_kind=event.data.kind.value, reason=reason).inc()
-    return True
