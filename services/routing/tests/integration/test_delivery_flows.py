@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from customer_agent_shared.events.channels import HandoffReason, MessageReceived
-from customer_agent_shared.events.config import HandoffMode, HandoffRule
+from customer_agent_shared.events.config import HandoffMode, HandoffRule, HandoffSettings
 from customer_agent_shared.events.conversations import (
     CONVERSATION_ANSWERED,
     CONVERSATION_CANNOT_ANSWER,
@@ -18,12 +18,14 @@ from customer_agent_shared.events.envelope import CloudEvent, make_event, serial
 from customer_agent_shared.persistence.unit_of_work import shared_transaction
 from customer_agent_shared.testing.kafka import unique_name
 from customer_agent_shared.topics import CHANNELS_INBOUND, CONVERSATIONS_ASSIGNED, INBOX_HANDOFFS
+from routing_service.adapters.account_cache import AccountDirectory
 from routing_service.adapters.orm import threads_table, transcript_table
+from routing_service.domain.decisions import Outcome
 from routing_service.handlers.conversation_events import HandleConversationEvent
 from routing_service.handlers.inbound import RouteInboundMessage
 from sqlalchemy import select
 
-from .routing_harness import WEB_DEPLOYMENT, Harness, count, of_thread
+from .routing_harness import MESSAGES, WEB_DEPLOYMENT, Harness, count, of_thread
 
 pytestmark = pytest.mark.integration
 
@@ -138,3 +140,24 @@ async def test_a_batch_receives_the_first_message_of_each_thread_in_one_statemen
             select(transcript_table.c.entry_key).where(transcript_table.c.account_id == account)
         )
         assert sorted(entries.scalars()) == ["message:a1", "message:a2", "message:a3", "message:b1", "message:c1"]
+
+
+async def test_a_batch_decides_each_message_on_the_account_view_its_prepare_read(harness: Harness) -> None:
+    account = unique_name("acc")
+    await harness.configure(account, channels=[WEB_DEPLOYMENT])  # no trigger yet
+    # A directory that keeps nothing: every read sees what is committed, so only the batch can keep a view.
+    use_case = RouteInboundMessage(harness.service.unit_of_work, AccountDirectory(ttl_seconds=0), unique_name("in"))
+    asked = harness.inbound(account, "t", "t1", "talk to a person")
+
+    async with shared_transaction(harness.service.unit_of_work) as batch:
+        await use_case.prepare([asked])
+        triggers = HandoffSettings(messages=MESSAGES, triggers=["talk to a person"])
+        await harness.configure(account, channels=[WEB_DEPLOYMENT], handoff=triggers)  # committed meanwhile
+        decision = await use_case.handle(asked)
+        await batch.commit()
+    alone = await use_case.handle(harness.inbound(account, "u", "u1", "talk to a person"))
+
+    assert decision is not None
+    assert decision.outcome is Outcome.ASSIGNED_TO_AGENT  # the view its holds were foreseen from
+    assert alone is not None
+    assert alone.outcome is Outcome.HANDED_OFF  # judged on its own: the trigger is there

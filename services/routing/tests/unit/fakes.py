@@ -1,10 +1,13 @@
-"""Routing's repositories in memory, for handler tests on a fake unit of work."""
+"""Routing's repositories in memory, for handler tests on a fake unit of work (alone, or joined to a batch's)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Hashable, Sequence
+from contextlib import asynccontextmanager
+from copy import deepcopy
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.channels import MessageReceived, TranscriptEntry
@@ -46,11 +49,21 @@ FakeDatabase = InMemoryDatabase[Tables]
 class FakeThreads:
     """Threads and their transitions."""
 
-    def __init__(self, tables: Tables) -> None:
+    def __init__(self, tables: Tables, kept: dict[Hashable, Any]) -> None:
         self._tables = tables
+        self._kept = kept
+        """Lives as long as the transaction: what ``receive_many`` received ahead, by message."""
 
     async def receive(self, message: MessageReceived, *, sent_at: datetime, now: datetime) -> RoutedThread | None:
-        """Store the message and count it on its thread (created on first sight); None for a repeat."""
+        """Store the message and count it on its thread (created on first sight); None for a repeat. A message
+        ``receive_many`` received ahead answers from what it kept, once."""
+        ahead = _received(message)
+        if ahead in self._kept:
+            thread: RoutedThread | None = self._kept.pop(ahead)
+            return thread
+        return self._receive(message, sent_at)
+
+    def _receive(self, message: MessageReceived, sent_at: datetime) -> RoutedThread | None:
         key = (message.account_id, message.thread_id)
         entries = self._tables.transcripts.setdefault(key, [])
         entry_key = f"message:{message.message_id}"
@@ -69,8 +82,9 @@ class FakeThreads:
         return replace(stored)
 
     async def receive_many(self, messages: Sequence[tuple[MessageReceived, datetime]], now: datetime) -> None:
-        """Not needed: each message's ``receive`` does the work."""
-        raise NotImplementedError
+        """``receive`` ahead for the first message of several threads, kept for each one's ``receive``."""
+        for message, sent_at in messages:
+            self._kept[_received(message)] = self._receive(message, sent_at)
 
     async def states(self, keys: Collection[ThreadKey]) -> dict[ThreadKey, ThreadState]:
         """The stored state of each thread seen."""
@@ -126,15 +140,21 @@ class FakeTranscripts:
 class FakeLoads:
     """Open threads per user and team."""
 
-    def __init__(self, tables: Tables) -> None:
+    def __init__(self, tables: Tables, kept: dict[Hashable, Any]) -> None:
         self._tables = tables
-        self.foreseen: set[str] | None = None
-        """The accounts of this unit of work's first hold; None before it."""
+        self._kept = kept
+        """Lives as long as the transaction: the accounts of its first hold."""
+
+    @property
+    def foreseen(self) -> set[str] | None:
+        """The accounts of this transaction's first hold; None before it."""
+        held: set[str] | None = self._kept.get("foreseen")
+        return held
 
     async def wait_for_assignments(self, account_ids: Collection[str]) -> None:
-        """Nothing to wait for: one fake unit of work runs at a time; only its first hold may wait."""
+        """Nothing to wait for: one fake transaction runs at a time; only its first hold may wait."""
         assert self.foreseen is None, "only a transaction's first hold of assignments may wait"
-        self.foreseen = set(account_ids)
+        self._kept["foreseen"] = set(account_ids)
 
     async def try_assignments(self, account_ids: Collection[str]) -> bool:
         """Held already by the first hold: one fake unit of work runs at a time, so no thread changes between
@@ -211,8 +231,30 @@ class FakePresence:
         return {user: report[0] for (account, user), report in self._tables.presence.items() if account == account_id}
 
 
+@dataclass
+class FakeBatch:
+    """A shared transaction (``BatchConsumer``'s): the units of work opened in it work on its tables, keep its
+    caches and leave what follows a commit to its own commit, which makes its tables the committed ones."""
+
+    database: FakeDatabase
+    working: FakeDatabase = field(init=False)
+    caches: dict[str, dict[Hashable, Any]] = field(default_factory=dict)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.working = deepcopy(self.database)
+
+    def commit(self) -> None:
+        """What the batch's units of work did becomes the committed database."""
+        self.database.tables = self.working.tables
+        self.database.claimed = self.working.claimed
+        self.database.published = self.working.published
+        for action in self.after_commit:
+            action()
+
+
 class FakeUnitOfWork(InMemoryUnitOfWork[Tables]):
-    """Routing's repositories over the copy of the committed tables."""
+    """Routing's repositories over the copy of the committed tables, or over a batch's when joined to it."""
 
     threads: FakeThreads
     transcripts: FakeTranscripts
@@ -220,10 +262,60 @@ class FakeUnitOfWork(InMemoryUnitOfWork[Tables]):
     accounts: FakeAccounts
     presence: FakePresence
 
+    def __init__(self, database: FakeDatabase, batch: FakeBatch | None = None) -> None:
+        super().__init__(database if batch is None else batch.working)
+        self._batch = batch
+        self._caches: dict[str, dict[Hashable, Any]] = {}
+
+    def _begin(self) -> None:
+        if self._batch is None:
+            self._caches = {}  # a new transaction keeps nothing of the last
+            super()._begin()
+        else:  # joined: on the batch's tables themselves, whose commit is the batch's
+            self._working = self._batch.working
+            self.bind(self._working.tables)
+
     def bind(self, tables: Tables) -> None:
         """Attach the fake repositories to ``tables``."""
-        self.threads = FakeThreads(tables)
+        self.threads = FakeThreads(tables, self.transaction_cache("threads"))
         self.transcripts = FakeTranscripts(tables)
-        self.loads = FakeLoads(tables)
+        self.loads = FakeLoads(tables, self.transaction_cache("assignments"))
         self.accounts = FakeAccounts(tables)
         self.presence = FakePresence(tables)
+
+    def transaction_cache(self, name: str) -> dict[Hashable, Any]:
+        """A dict that lives until the transaction ends: the batch's when joined to one."""
+        caches = self._caches if self._batch is None else self._batch.caches
+        return caches.setdefault(name, {})
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run at commit: the batch's when joined to one."""
+        if self._batch is None:
+            super().after_commit(action)
+        else:
+            self._batch.after_commit.append(action)
+
+
+class FakeStore:
+    """Opens units of work over one fake database; inside ``batch`` they join its shared transaction."""
+
+    def __init__(self) -> None:
+        self.database = FakeDatabase(Tables())
+        self._batch: FakeBatch | None = None
+
+    def __call__(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self.database, self._batch)
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[FakeBatch]:
+        """A shared transaction, committed when the block ends without an error (else nothing of it stays)."""
+        batch = self._batch = FakeBatch(self.database)
+        try:
+            yield batch
+        finally:
+            self._batch = None
+        batch.commit()
+
+
+def _received(message: MessageReceived) -> tuple[str, ...]:
+    return ("received", message.account_id, message.thread_id, message.message_id)

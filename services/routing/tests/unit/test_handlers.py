@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from customer_agent_shared.events.billing import CREDITS_EXHAUSTED, CREDITS_RESTORED, CreditState
-from customer_agent_shared.events.channels import (
-    Assignee,
-    AssigneeKind,
-    ChannelRef,
-    ChannelType,
-    HandoffReason,
-    MessageReceived,
-    Sender,
-)
+from customer_agent_shared.events.channels import Assignee, AssigneeKind, HandoffReason
 from customer_agent_shared.events.config import (
     AGENT_CONFIG_SNAPSHOT,
     AgentConfigSnapshot,
-    AvailabilityMessages,
-    ChannelDeployment,
-    HandoffRule,
     HandoffSettings,
-    HandoffTarget,
     HandoffTeam,
     HandoffUser,
     WorkingHours,
@@ -34,153 +19,22 @@ from customer_agent_shared.events.conversations import (
     CONVERSATION_ANSWERED,
     CONVERSATION_CANNOT_ANSWER,
     CONVERSATION_RESOLVED,
-    ConversationEvent,
 )
-from customer_agent_shared.events.envelope import CloudEvent, RawCloudEvent, make_event, parse_event, serialize_event
+from customer_agent_shared.events.envelope import make_event, parse_event, serialize_event
 from customer_agent_shared.events.inbox import (
     THREAD_CLOSED,
     THREAD_REASSIGNED,
     THREAD_RETURNED,
     ClosedBy,
-    InboxEventData,
     ThreadClosed,
     ThreadReassigned,
     ThreadReturned,
 )
 from customer_agent_shared.topics import CHANNELS_OUTBOUND, CONVERSATIONS_ASSIGNED, CONVERSATIONS_EVENTS, INBOX_HANDOFFS
-from routing_service.adapters.account_cache import AccountDirectory
 from routing_service.domain.decisions import Outcome
 from routing_service.domain.ownership import ThreadState
-from routing_service.handlers.account_state import FoldAccountState
-from routing_service.handlers.conversation_events import HandleConversationEvent
-from routing_service.handlers.inbound import RouteInboundMessage
-from routing_service.handlers.inbox_events import HandleInboxEvent
 
-from .fakes import FakeDatabase, FakeUnitOfWork, Tables
-
-ACCOUNT = "acc-1"
-WEB = ChannelRef(type=ChannelType.LIVE_CHAT, id="web")
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday
-ADA = (AssigneeKind.USER, "ada")
-BO = (AssigneeKind.USER, "bo")
-NOTICES = HandoffSettings(
-    messages={
-        "en": AvailabilityMessages(
-            available="available",
-            away="away",
-            at_capacity="at capacity",
-            outside_hours="outside hours",
-            handoff_unavailable="handoff unavailable",
-        )
-    }
-)
-SALES = (AssigneeKind.TEAM, "sales")
-
-
-@dataclass
-class Routing:
-    """Routing's use cases over one fake database."""
-
-    database: FakeDatabase
-    inbound: RouteInboundMessage
-    conversation: HandleConversationEvent
-    account_state: FoldAccountState
-    inbox_events: HandleInboxEvent
-
-    async def configure(self, rule: HandoffRule | None = None, **fields: Any) -> None:
-        """Fold a config snapshot with the web channel deployed under ``rule``."""
-        deployment = ChannelDeployment(type=WEB.type, id=WEB.id, handoff=rule or HandoffRule())
-        snapshot = AgentConfigSnapshot(account_id=ACCOUNT, version=1, updated_at=NOW, channels=[deployment], **fields)
-        event = make_event(AGENT_CONFIG_SNAPSHOT, snapshot, source="test", account_id=ACCOUNT)
-        assert await self.account_state.fold_config("agent.config.v1", event)
-
-    async def say(self, thread: str, message_id: str, text: str = "hello") -> Outcome | None:
-        """Route one visitor message; its outcome, None when it was routed before."""
-        decision = await self.inbound.handle(message(thread, message_id, text))
-        return decision.outcome if decision is not None else None
-
-    async def inbox(self, event_type: str, data: InboxEventData) -> bool:
-        """Apply one inbox event as it arrives from Kafka, unvalidated."""
-        event = make_event(event_type, data, source="inbox", account_id=ACCOUNT)
-        return await self.inbox_events.handle(RawCloudEvent.model_validate(event.model_dump(mode="json")))
-
-    async def credits(self, *, exhausted: bool, version: int) -> bool:
-        """Fold a credit state."""
-        state = CreditState(
-            account_id=ACCOUNT,
-            balance=0 if exhausted else 100,
-            allotment=100,
-            used_this_period=100 if exhausted else 0,
-            reset_at=datetime(2026, 12, 1, tzinfo=UTC),
-            exhausted=exhausted,
-            version=version,
-        )
-        kind = CREDITS_EXHAUSTED if exhausted else CREDITS_RESTORED
-        event = make_event(kind, state, source="billing", account_id=ACCOUNT)
-        return await self.account_state.fold_credit_state("billing.credit-state.v1", event)
-
-    def thread(self, thread_id: str) -> tuple[ThreadState, tuple[AssigneeKind, str] | None]:
-        """The committed state of a thread and the user or team holding it."""
-        stored = self.database.tables.threads[(ACCOUNT, thread_id)]
-        holder = (stored.assignee_kind, stored.assignee_id) if stored.assignee_id and stored.assignee_kind else None
-        return stored.state, holder
-
-    def loads(self) -> dict[tuple[AssigneeKind, str], int]:
-        """Committed places held, zeros left out."""
-        return {holder: load for (_, holder), load in self.database.tables.loads.items() if load}
-
-    def published(self, topic: str, thread_id: str) -> list[CloudEvent[Any]]:
-        """Committed events on ``topic`` about one thread."""
-        return [
-            event
-            for published_topic, key, event in self.database.published
-            if published_topic == topic and key == f"{ACCOUNT}:{thread_id}"
-        ]
-
-
-def routing(clock: datetime = NOW) -> Routing:
-    """Routing's use cases over a new fake database, with a fixed clock."""
-    database = FakeDatabase(Tables())
-    directory = AccountDirectory(ttl_seconds=0)  # every decision reads what the fake committed
-
-    def unit_of_work() -> FakeUnitOfWork:
-        return FakeUnitOfWork(database)
-
-    return Routing(
-        database,
-        RouteInboundMessage(unit_of_work, directory, "routing:inbound", clock=lambda: clock),
-        HandleConversationEvent(unit_of_work, directory, "routing:conversations", clock=lambda: clock),
-        FoldAccountState(unit_of_work, directory, "routing"),
-        HandleInboxEvent(unit_of_work, "routing:inbox", clock=lambda: clock),
-    )
-
-
-def message(
-    thread: str, message_id: str, text: str = "hello", *, sent_at: datetime = NOW
-) -> CloudEvent[MessageReceived]:
-    """A visitor message on the web channel, sent at ``sent_at`` by the provider's clock."""
-    data = MessageReceived(
-        account_id=ACCOUNT,
-        channel=WEB,
-        thread_id=thread,
-        message_id=message_id,
-        sender=Sender(id="visitor", locale="en-GB"),
-        text=text,
-        sent_at=sent_at,
-    )
-    return make_event("message.received", data, source="test", account_id=ACCOUNT)
-
-
-def conversation(event_type: str, thread: str, **fields: Any) -> CloudEvent[ConversationEvent]:
-    """An event from conversation about one thread (by default at ``NOW``)."""
-    fields.setdefault("occurred_at", NOW)
-    data = ConversationEvent(account_id=ACCOUNT, thread_id=thread, **fields)
-    return make_event(event_type, data, source="conversation", account_id=ACCOUNT)
-
-
-def to(*targets: tuple[AssigneeKind, str]) -> HandoffRule:
-    """A handoff rule naming users and teams."""
-    return HandoffRule(assign_to=[HandoffTarget(kind=kind, id=target_id) for kind, target_id in targets])
+from .harness import ACCOUNT, ADA, BO, NOTICES, NOW, SALES, WEB, conversation, message, routing, to
 
 
 async def test_a_message_on_a_deployed_channel_goes_to_the_agent_once() -> None:

@@ -37,23 +37,32 @@ class _Judged:
     trigger_matched: bool
 
 
+_JUDGED = "inbound.judged"
+"""The transaction cache of the messages a batch's ``prepare`` judged, by event id."""
+
+
 class RouteInboundMessage(RoutingUseCase):
     """One short transaction per message: claim, hold the account's assignments if it may hand off, store,
-    lock the thread, decide, stage events, commit."""
+    lock the thread, decide, stage events, commit.
+
+    A batch decides each message on the account view its ``prepare`` read (the one its holds were foreseen
+    from); a configuration folded in between counts from the next batch, as if it had come a moment later."""
 
     async def prepare(self, events: Sequence[CloudEvent[MessageReceived]]) -> None:
-        """Ahead of a batch, inside its transaction: hold the assignments of every account in which one of its
-        messages hands its thread off (``_assigning``), then receive the first message of each of its threads,
-        all in one statement (a later message of a thread is received by its own ``handle``), having locked the
-        threads seen before in key order (``ThreadStore.lock_in_order``)."""
+        """Ahead of a batch, inside its transaction: judge each message once (``_judge``, kept for its
+        ``handle``), hold the assignments of every account in which one of them hands its thread off
+        (``_assigning``), then receive the first message of each of its threads, all in one statement (a later
+        message of a thread is received by its own ``handle``), having locked the threads seen before in key
+        order (``ThreadStore.lock_in_order``)."""
         # ``handle`` refuses a message naming another account than its event: nothing to prepare for it.
-        messages = [event.data for event in events if event.accountid == event.data.account_id]
+        accepted = [event for event in events if event.accountid == event.data.account_id]
         firsts: dict[tuple[str, str], MessageReceived] = {}
-        for message in messages:
-            firsts.setdefault((message.account_id, message.thread_id), message)
+        for event in accepted:
+            firsts.setdefault((event.data.account_id, event.data.thread_id), event.data)
         async with self._unit_of_work() as uow:
-            judged = [await self._judge(uow, message) for message in messages]
-            await hold_first(uow, partial(self._assigning, uow, judged))  # before the threads' rows are locked
+            judged = {event.id: await self._judge(uow, event.data) for event in accepted}
+            uow.transaction_cache(_JUDGED).update(judged)
+            await hold_first(uow, partial(self._assigning, uow, list(judged.values())))  # before rows are locked
             await uow.threads.lock_in_order(firsts.keys())
             await uow.threads.receive_many([(message, message.sent_at) for message in firsts.values()], self._clock())
 
@@ -65,7 +74,7 @@ class RouteInboundMessage(RoutingUseCase):
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(self._consumer, event.id):
                 return None
-            judged = await self._judge(uow, message)
+            judged = _prepared(uow, event) or await self._judge(uow, message)
             account = judged.account
             await hold_first(uow, partial(self._assigning, uow, [judged]))  # before the row is locked
             thread = await uow.threads.receive(message, sent_at=message.sent_at, now=received_at)
@@ -142,6 +151,13 @@ def _may_hand_off(judged: _Judged, state: ThreadState | None) -> bool:
     account = judged.account
     deployment = account.deployment(judged.message.channel)
     return may_hand_off(state, deployment, account.pause, trigger_matched=judged.trigger_matched)
+
+
+def _prepared(uow: RoutingUnitOfWorkProtocol, event: CloudEvent[MessageReceived]) -> _Judged | None:
+    """The message as this transaction's ``prepare`` judged it, taken once; None when it was not prepared (an
+    event handled on its own, or redone so after its batch failed: its transaction judged nothing)."""
+    judged: _Judged | None = uow.transaction_cache(_JUDGED).pop(event.id, None)
+    return judged if judged is not None and judged.message is event.data else None
 
 
 def _thread_key(judged: _Judged) -> tuple[str, str]:

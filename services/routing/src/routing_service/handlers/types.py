@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.channels import MessageReceived, TranscriptEntry
@@ -152,6 +152,11 @@ class RoutingUnitOfWorkProtocol(UnitOfWorkProtocol, Protocol):
     @property
     def presence(self) -> PresenceStore:
         """Users' presence."""
+        ...
+
+    def transaction_cache(self, name: str) -> dict[Hashable, Any]:
+        """A dict that lives until the transaction ends, shared by every unit of work joined to it (a batch's):
+        what a batch's ``prepare`` worked out once for its events' ``handle``."""
         ...
 
 
