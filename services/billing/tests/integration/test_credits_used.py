@@ -1,7 +1,8 @@
 """The credits used each published credit state carries, read from the ledger over real Kafka and PostgreSQL: a
 charge by a billing that kept no days and a ledger row fixed by hand are in the next state, a refund early in a
-period of the previous period's charge lowers that period, so a state's period use is the sum of its days, and a
-transaction reading them again (a batch) gets what reading the ledger whole would."""
+period of the previous period's charge lowers that period, so a state's period use is the sum of its days, a
+transaction reading them again (a batch) gets what reading the ledger whole would, and a reset later in a batch
+expires the allotment its earlier charges left."""
 
 from __future__ import annotations
 
@@ -13,8 +14,12 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from billing_service.bootstrap import BillingService
 from billing_service.domain.periods import period_containing
+from billing_service.handlers.commands import CreditCommands
 from billing_service.handlers.ledger_writer import LedgerPolicy, LedgerTransaction
+from billing_service.handlers.metering import ConversationMetering
+from customer_agent_shared.events.billing import CREDITS_PURCHASE, CreditPlan
 from customer_agent_shared.events.conversations import CONVERSATION_ANSWERED, CONVERSATION_RESOLVED
+from customer_agent_shared.persistence.unit_of_work import shared_transaction
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import unique_name
 from customer_agent_shared.testing.plumbing import eventually
@@ -23,13 +28,17 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .billing_harness import (
+    ManualClock,
     PerResolutionBilling,
     State,
+    command,
+    conversation_event,
     credit_state_offsets,
     credit_states,
     handed_off,
     has_entry,
     kafka_producer,
+    ledger,
     per_resolution_billing,
     per_resolution_plan,
     plan_is_per_resolution,
@@ -136,6 +145,40 @@ async def test_the_credits_used_read_again_in_one_transaction_are_those_of_the_w
     assert (first.used_this_period, second.used_this_period, refunded.used_this_period) == (3, 6, 3)
     assert (refunded.used_this_period, refunded.usage_by_day) == (whole.this_period, whole.by_day)
     assert refunded.usage_by_day[now.date()] == 3
+
+
+async def test_a_reset_later_in_a_batch_expires_only_the_allotment_its_earlier_charges_left(
+    billing: BillingService, scratch_schema: tuple[AsyncEngine, str]
+) -> None:
+    engine, schema = scratch_schema
+    reset_at = datetime(2026, 12, 1, tzinfo=UTC)  # the plan resets on the 1st, UTC
+    clock, account = ManualClock(reset_at - timedelta(days=2)), unique_name("acc")
+    policy = LedgerPolicy(default_plan=CreditPlan(monthly_allotment=10))  # 1 credit per conversation
+    commands = CreditCommands(billing.unit_of_work, policy=policy, clock=clock, consumer=unique_name("commands"))
+    metering = ConversationMetering(billing.unit_of_work, policy=policy, clock=clock, consumer=unique_name("metering"))
+    # 10 allotted and 20 bought: the reset's expiry is bounded by the allotment left, not by the balance.
+    await commands.handle(command(CREDITS_PURCHASE, account, "pack", credits=20))
+    before_reset = [conversation_event(account, f"before-{n}") for n in range(3)]
+    after_reset = conversation_event(account, "after")
+
+    async with shared_transaction(billing.unit_of_work) as batch:
+        await metering.prepare([*before_reset, after_reset])
+        for event in before_reset:
+            await metering.handle(event)
+        clock.now = reset_at + timedelta(minutes=1)  # the batch runs past the reset: its last event finds it due
+        await metering.handle(after_reset)
+        await batch.commit()
+    async with billing.unit_of_work() as uow:
+        stored = await uow.accounts.lock(account)
+        assert stored is not None
+        whole = await uow.ledger.credits_used(account, period_start=stored.period_start, now=clock.now)
+
+    # 3 of the 10 used: the 7 left expire (had the reset seen fewer used, more would have), the next 10 come in.
+    [reset] = [entry for entry in await ledger(engine, schema, account) if entry.kind == "reset"]
+    assert (reset.amount, reset.balance_after, stored.balance) == (10 - 7, 27 - 7 + 10, 30 - 1)
+    assert (stored.used_this_period, stored.usage_by_day) == (whole.this_period, whole.by_day)
+    assert whole.this_period == 1
+    assert (whole.by_day[(reset_at - timedelta(days=2)).date()], whole.by_day[reset_at.date()]) == (3, 1)
 
 
 @asynccontextmanager

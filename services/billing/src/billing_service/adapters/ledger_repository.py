@@ -29,7 +29,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from billing_service.adapters.orm import ledger_entries_table
-from billing_service.domain.ledger import CreditsUsed, EntryKey, EntryKind, LedgerEntry, tally_usage, usage_since
+from billing_service.domain.ledger import (
+    CreditsUsed,
+    EntryKey,
+    EntryKind,
+    LedgerEntry,
+    charge_moves,
+    tally_usage,
+    usage_since,
+)
 
 
 @dataclass(frozen=True)
@@ -66,11 +74,11 @@ _RECENT_ENTRIES = (
 )
 
 
-def _credits_used_statement(*, appended: bool) -> Select[date, bool, Any]:
+def _credits_used_statement(*, appended_refunds: bool) -> Select[date, bool, Any]:
     """Per UTC day of the charge and whether it is of the period, the credits the account's charges recorded since
-    ``b_since`` used, less their refunds (``ledger.credits_used``). All of them (``appended`` false): the charges read
-    from ``ix_ledger_entries_account_kind_time`` alone, the refunds from it, each with its charge by
-    ``uq_ledger_entries_cause``. Or only the entries of ids ``b_ids`` (``appended``), by primary key."""
+    ``b_since`` used, less their refunds (``ledger.credits_used``). All of them (``appended_refunds`` false): the
+    charges read from ``ix_ledger_entries_account_kind_time`` alone, the refunds from it, each with its charge by
+    ``uq_ledger_entries_cause``. Or only the refunds of ids ``b_ids`` (``appended_refunds``), by primary key."""
     since = bindparam("b_since", type_=DateTime(timezone=True))
     account = bindparam("b_account_id", type_=String)
     entries, charge, refund = (
@@ -86,13 +94,11 @@ def _credits_used_statement(*, appended: bool) -> Select[date, bool, Any]:
         refund.c.recorded_at >= since,  # no earlier than its charge: this bound only narrows the scan
         charge.c.recorded_at >= since,
     ]
-    if appended:
-        ids = bindparam("b_ids", type_=ARRAY(BigInteger))
-        charged.append(entries.c.id == any_(ids))
-        refunded.append(refund.c.id == any_(ids))
+    if appended_refunds:
+        refunded.append(refund.c.id == any_(bindparam("b_ids", type_=ARRAY(BigInteger))))
     charges = select(entries.c.recorded_at.label("charged_at"), entries.c.amount).where(*charged)
     refunds = (
-        select(charge.c.recorded_at, refund.c.amount)
+        select(charge.c.recorded_at.label("charged_at"), refund.c.amount)
         .join_from(
             refund,
             charge,
@@ -104,7 +110,7 @@ def _credits_used_statement(*, appended: bool) -> Select[date, bool, Any]:
         )
         .where(*refunded)
     )
-    moves = union_all(charges, refunds).subquery("moves")
+    moves = (refunds if appended_refunds else union_all(charges, refunds)).subquery("moves")
     return select(
         cast(func.timezone("UTC", moves.c.charged_at), Date).label("day"),
         (moves.c.charged_at >= bindparam("b_period_start", type_=DateTime(timezone=True))).label("in_period"),
@@ -112,26 +118,37 @@ def _credits_used_statement(*, appended: bool) -> Select[date, bool, Any]:
     ).group_by(literal_column("1"), literal_column("2"))
 
 
-_CREDITS_USED = _credits_used_statement(appended=False)
-_APPENDED_CREDITS_USED = _credits_used_statement(appended=True)
+_CREDITS_USED = _credits_used_statement(appended_refunds=False)
+_APPENDED_REFUNDS_USED = _credits_used_statement(appended_refunds=True)
 
 
 @dataclass(frozen=True)
 class _Counted:
-    """An account's credits used as last read in this transaction, and the entries appended since."""
+    """An account's credits used as last counted in this transaction: read whole, plus the charges appended since;
+    the refunds appended since are still to read."""
 
     since: datetime
     period_start: datetime
     moves: Mapping[tuple[date, bool], int]  # credits by (the charge's UTC day, of the period)
-    appended: tuple[int, ...] = ()
+    refunds: tuple[int, ...] = ()  # ids
+
+    def appending(self, entries: Sequence[LedgerEntry], ids: Sequence[int], at: datetime) -> _Counted:
+        """This count with ``entries`` (of ``ids``) appended at ``at``: their charges added, their refunds to read."""
+        moves = dict(self.moves)
+        for day, in_period, credits in charge_moves(entries, at, since=self.since, period_start=self.period_start):
+            moves[(day, in_period)] = moves.get((day, in_period), 0) + credits
+        refunds = (id_ for id_, entry in zip(ids, entries, strict=True) if entry.kind is EntryKind.REFUND)
+        return replace(self, moves=moves, refunds=(*self.refunds, *refunds))
 
 
 class LedgerRepository(TransactionScopedRepository):
     """The append-only entries; unique on (account, cause, kind).
 
-    The credits used are read from the ledger whole once per account and transaction; a later reading in the
-    same transaction (a batch charging the account again) adds only the entries appended since. Kept values are
-    replaced, never changed in place, so a rolled-back savepoint gets them back as they were.
+    The credits used are read from the ledger whole once per account and transaction (and again when the period or
+    the days reported move on); the charges appended after are added in memory, as the account's row lock keeps any
+    other writer out, so a batch charging the account again reads nothing more. A refund appended after is read by
+    its id: it counts on its charge's day. Kept values are replaced, never changed in place, so a rolled-back
+    savepoint gets them back as they were.
     """
 
     async def recorded(self, account_id: str, keys: Sequence[EntryKey]) -> set[EntryKey]:
@@ -176,7 +193,7 @@ class LedgerRepository(TransactionScopedRepository):
             ids.append((await self._session.execute(_APPEND_ENTRY, parameters)).scalar_one())
         counted = self._kept.get(account_id)
         if isinstance(counted, _Counted):
-            self._kept[account_id] = replace(counted, appended=counted.appended + tuple(ids))
+            self._kept[account_id] = counted.appending(entries, ids, at)
 
     async def credits_used(self, account_id: str, *, period_start: datetime, now: datetime) -> CreditsUsed:
         """The credits the account used, as its ledger holds them now (``ledger.credits_used``)."""
@@ -186,9 +203,9 @@ class LedgerRepository(TransactionScopedRepository):
         if isinstance(counted, _Counted) and (counted.since, counted.period_start) == (since, period_start):
             moves = dict(counted.moves)
             rows = []
-            if counted.appended:
-                statement = _APPENDED_CREDITS_USED
-                rows = list(await self._session.execute(statement, {**parameters, "b_ids": list(counted.appended)}))
+            if counted.refunds:
+                statement = _APPENDED_REFUNDS_USED
+                rows = list(await self._session.execute(statement, {**parameters, "b_ids": list(counted.refunds)}))
         else:
             moves, rows = {}, list(await self._session.execute(_CREDITS_USED, parameters))
         for row in rows:

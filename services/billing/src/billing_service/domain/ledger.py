@@ -153,6 +153,17 @@ def tally_usage(moves: Iterable[UsageMove], now: datetime) -> CreditsUsed:
     return CreditsUsed(this_period=max(this_period, 0), by_day=by_day)
 
 
+def charge_moves(
+    entries: Iterable[LedgerEntry], recorded_at: datetime, *, since: datetime, period_start: datetime
+) -> list[UsageMove]:
+    """The moves of the charges among ``entries`` recorded at ``recorded_at``, as ``credits_used`` counts those since
+    ``since``; refunds are left out: each counts on its charge's day, a moment the refund's entry does not carry."""
+    if recorded_at < since:
+        return []
+    day, in_period = recorded_at.astimezone(UTC).date(), recorded_at >= period_start
+    return [(day, in_period, -entry.amount) for entry in entries if entry.kind is EntryKind.USAGE]
+
+
 def credits_used(
     entries: Collection[tuple[LedgerEntry, datetime]], *, period_start: datetime, now: datetime
 ) -> CreditsUsed:
