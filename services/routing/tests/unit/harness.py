@@ -102,6 +102,12 @@ class Routing:
             decisions = [await self.inbound.handle(event) for event in events]
         return [decision.outcome if decision is not None else None for decision in decisions]
 
+    async def inbox_batch(self, events: Sequence[RawCloudEvent]) -> list[bool]:
+        """Apply inbox events as one batch (``BatchConsumer.run``): prepared together, then each handled."""
+        async with self.batch():
+            await self.inbox_events.prepare(events)
+            return [await self.inbox_events.handle(event) for event in events]
+
     async def say(self, thread: str, message_id: str, text: str = "hello") -> Outcome | None:
         """Route one visitor message; its outcome, None when it was routed before."""
         decision = await self.inbound.handle(message(thread, message_id, text))
@@ -109,7 +115,7 @@ class Routing:
 
     async def inbox(self, event_type: str, data: InboxEventData) -> bool:
         """Apply one inbox event as it arrives from Kafka, unvalidated."""
-        return await self.inbox_events.handle(inbox_event(event_type, data))
+        return await self.inbox_events.handle(raw_inbox_event(event_type, data))
 
     async def credits(self, *, exhausted: bool, version: int) -> bool:
         """Fold a credit state."""
@@ -175,7 +181,7 @@ def message(
     return make_event("message.received", data, source="test", account_id=ACCOUNT)
 
 
-def inbox_event(event_type: str, data: InboxEventData) -> RawCloudEvent:
+def raw_inbox_event(event_type: str, data: InboxEventData) -> RawCloudEvent:
     """An inbox event as routing's subscriber receives it from Kafka: its data not validated yet."""
     event = make_event(event_type, data, source="inbox", account_id=ACCOUNT)
     return RawCloudEvent.model_validate(event.model_dump(mode="json"))

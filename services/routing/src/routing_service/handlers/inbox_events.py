@@ -39,6 +39,10 @@ def inbox_change(
     return thread.return_to_agent()
 
 
+_PARSED = "inbox.parsed"
+"""The transaction cache of the events a batch's ``prepare`` parsed, by event id (with the raw event)."""
+
+
 class HandleInboxEvent:
     """One transaction per event: claim it, then move the thread and its loads, or store the presence."""
 
@@ -58,14 +62,17 @@ class HandleInboxEvent:
         return self._consumer
 
     async def prepare(self, raws: Sequence[RawCloudEvent]) -> None:
-        """Ahead of a batch, inside its transaction: hold the assignments of every account in which one of its
-        events may free or take a place (``_moving_places``), before any thread's row is locked; then lock its
-        threads."""
-        events: list[CloudEvent[Any]] = []
-        for raw in raws:
-            with contextlib.suppress(EventParseError):  # ``handle`` refuses it: nothing to prepare for it
-                events.append(inbox_event(raw))
+        """Ahead of a batch, inside its transaction: parse each event once (kept for its ``handle``), hold the
+        assignments of every account in which one of them may free or take a place (``_moving_places``), before
+        any thread's row is locked; then lock its threads."""
         async with self._unit_of_work() as uow:
+            parsed = uow.transaction_cache(_PARSED)
+            events: list[CloudEvent[Any]] = []
+            for raw in raws:
+                with contextlib.suppress(EventParseError):  # ``handle`` refuses it: nothing to prepare for it
+                    event = inbox_event(raw)
+                    parsed[raw.id] = (raw, event)
+                    events.append(event)
             await hold_first(uow, partial(_moving_places, uow, events))
             # Then every thread of the batch in key order (``ThreadStore.lock_in_order``), before ``handle`` locks
             # them one by one in the order of the events.
@@ -79,8 +86,8 @@ class HandleInboxEvent:
         An event of an unknown type, with invalid data or naming another account in its data than in its
         envelope raises ``EventParseError``: it goes to the dead-letter topic.
         """
-        event = inbox_event(raw)
         async with self._unit_of_work() as uow:
+            event = _parsed(uow, raw)
             if not await uow.claim_event(self._consumer, event.id):
                 return False
             # Before the thread's row is locked: its load rows change only under its account's hold, which a
@@ -130,6 +137,16 @@ async def _moving_places(uow: RoutingUnitOfWorkProtocol, events: Sequence[CloudE
         if (state := states.get((data.account_id, data.thread_id))) is not None
         and moves_places(state, data.assignee if isinstance(data, ThreadReassigned) else None)
     }
+
+
+def _parsed(uow: RoutingUnitOfWorkProtocol, raw: RawCloudEvent) -> CloudEvent[Any]:
+    """The event as this transaction's ``prepare`` parsed it, taken once; else parsed now (an event on its own, or
+    redone so after its batch failed). A malformed one is never kept: parsed here, it raises ``EventParseError``
+    with the reason it always had."""
+    kept: tuple[RawCloudEvent, CloudEvent[Any]] | None = uow.transaction_cache(_PARSED).pop(raw.id, None)
+    if kept is not None and kept[0] is raw:
+        return kept[1]
+    return inbox_event(raw)
 
 
 def _is_thread_action(event: CloudEvent[Any]) -> bool:
