@@ -102,16 +102,21 @@ class AdminClient:
 
         return await eventually(settled, "every source ready or failed", timeout_seconds, every=1.0)
 
-    async def wait_for_routing(self, reason: str | None, timeout_seconds: float = 60) -> dict[str, Any]:
-        """Poll the preview until routing would decide a new thread with ``reason`` (None: give it to the
-        agent), i.e. until a configuration change reached routing; return routing's decision."""
+    async def wait_for_routing(
+        self, reason: str | None, timeout_seconds: float = 60, *, text: str = "Hello?"
+    ) -> dict[str, Any]:
+        """Poll the preview until routing would decide a new thread starting with ``text`` with ``reason`` (None:
+        give it to the agent), i.e. until a configuration change reached routing; return routing's decision.
+
+        Each change publishes a new snapshot of the whole configuration, so waiting for what the last change
+        decides (a trigger word's ``"trigger"``) waits for every change before it too."""
 
         async def decided() -> dict[str, Any] | None:
-            routing = (await self.call("POST", "/agent/preview", json={"text": "Hello?"})).get("routing")
+            routing = (await self.call("POST", "/agent/preview", json={"text": text})).get("routing")
             return dict(routing) if routing is not None and routing.get("reason") == reason else None
 
         # every 1 s: previews have their own rate budget
-        return await eventually(decided, f"routing deciding {reason}", timeout_seconds, every=1.0)
+        return await eventually(decided, f"routing deciding {reason} on {text!r}", timeout_seconds, every=1.0)
 
 
 @dataclass

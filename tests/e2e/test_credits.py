@@ -46,7 +46,8 @@ async def test_the_performance_credits_used_are_what_billing_charged(
     await admin.call("PUT", "/handoff", json={"triggers": ["talk to a person"], "messages": {}})
     short = await admin.call("POST", "/sources", json={"kind": "short_answer", "question": hours, "answer": "9 to 5."})
     await admin.wait_source_ready(short["id"])
-    await admin.wait_for_routing(None)
+    # The trigger came after the channel: once routing hands off on it, it has both.
+    await admin.wait_for_routing("trigger", text="I want to talk to a person")
 
     # As on the audited account: two threads the agent answered, one of them then handed off on the visitor's
     # word, and one whose only question it could not answer (a conversation, but not one billing charges).

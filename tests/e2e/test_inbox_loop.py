@@ -74,7 +74,8 @@ async def help_desk() -> AsyncIterator[HelpDesk]:
 
 
 async def set_up_team_at_capacity_one(admin: AdminClient) -> None:
-    """One user in a team that takes one thread at a time; the web channel hands off to the team."""
+    """One user in a team that takes one thread at a time; the web channel hands off to the team; once routing
+    has all of it."""
     await admin.call(
         "PUT",
         "/users",
@@ -92,6 +93,8 @@ async def set_up_team_at_capacity_one(admin: AdminClient) -> None:
         json={"kind": "short_answer", "question": "Do you have a physical store?", "answer": "No, only online."},
     )
     await admin.wait_source_ready(short["id"])
+    # The triggers came last: once routing hands off on one (to the team), it has the people and the channel too.
+    await admin.wait_for_routing("trigger", text="I want to speak to a human")
 
 
 async def test_closing_a_thread_in_the_inbox_frees_the_teams_place(
@@ -99,7 +102,6 @@ async def test_closing_a_thread_in_the_inbox_frees_the_teams_place(
 ) -> None:
     account = admin.account_id
     await set_up_team_at_capacity_one(admin)
-    await admin.wait_for_routing(None)  # the channel has reached routing: a new thread goes to the agent
 
     answered = await provider.send(account, "t-answered", "Do you have a physical store?")
     assert (await provider.reply_to(account, answered))["kind"] == "answer"
@@ -143,7 +145,6 @@ async def test_a_help_desk_takes_gives_back_and_closes_a_thread(
 ) -> None:
     account, team, nobody = admin.account_id, {"kind": "team", "id": "t-sales"}, {"kind": "unassigned", "id": None}
     await set_up_team_at_capacity_one(admin)
-    await admin.wait_for_routing(None)
     await provider.send(account, "t-loop", "I want to speak to a human")
     assert (await provider.handoff(account, "t-loop"))["assignee"] == team  # the team's only place
 
@@ -168,6 +169,9 @@ async def test_a_help_desk_takes_gives_back_and_closes_a_thread(
 
     await admin.call("POST", "/agent/pause")
     await wait_for_status(admin, "paused")
+    # admin-api shows the pause at once; routing hears of it over Kafka, and t-next's new conversation below
+    # must find it there (before, the agent would take it: neither a handoff nor a forward comes).
+    await admin.wait_for_routing("agent_paused")
     await help_desk.give_back(account, "t-loop")
     answer = await until_answered(provider, account, "t-loop", "Do you have a physical store?")
     assert answer["kind"] == "answer"  # the agent's again, though paused

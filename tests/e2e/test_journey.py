@@ -138,6 +138,8 @@ async def credits_run_out_and_are_bought_again(admin: AdminClient, provider: Cha
     lowered = {"monthly_allotment": credits["allotment"] - credits["balance"]}
     await admin.call("PUT", "/credits/plan", json=lowered, as_operator=True)
     await wait_for_credit_state(admin, exhausted=True)
+    # admin-api and routing each read billing's credit state on their own: wait for routing's too.
+    await admin.wait_for_routing("credits_exhausted")
     new_thread = await provider.send(account, "t-new-while-paused", "What is your return policy?")
     paused_handoff = await provider.handoff(account, "t-new-while-paused")
     assert paused_handoff["reason"] == "credits_exhausted"
@@ -147,6 +149,7 @@ async def credits_run_out_and_are_bought_again(admin: AdminClient, provider: Cha
 
     await admin.call("POST", "/credits/purchases", json={"credits": 100}, as_operator=True)
     await wait_for_credit_state(admin, exhausted=False)
+    await admin.wait_for_routing(None)  # routing has the restored credits too: a new thread goes to the agent
     after = await provider.send(account, f"t-after-{uuid.uuid4().hex[:6]}", "How long do I have to return an item?")
     reply = await provider.reply_to(account, after)
     assert reply["kind"] == "answer"
