@@ -118,6 +118,18 @@ class AdminClient:
         # every 1 s: previews have their own rate budget
         return await eventually(decided, f"routing deciding {reason} on {text!r}", timeout_seconds, every=1.0)
 
+    async def keep_credit_resets_away(self) -> None:
+        """Move the account's credit reset to two weeks from today and wait until billing has it: a test run
+        across midnight of the reset day (the 1st, UTC, by default) would see this period's usage start again."""
+        reset_day = (datetime.now(UTC).day + 13) % 28 + 1
+        await self.call("PUT", "/credits/plan", json={"reset_day": reset_day}, as_operator=True)
+
+        async def moved() -> bool:
+            plan = (await self.call("GET", "/credits"))["plan"]  # None until billing has opened the account
+            return plan is not None and plan["reset_day"] == reset_day
+
+        await eventually(moved, f"billing resetting on day {reset_day}", 60, every=0.5)
+
 
 @dataclass
 class Delivered:

@@ -34,6 +34,7 @@ async def set_up(admin: AdminClient) -> None:
     for question in answers:  # a ready source may take a moment to be searchable: the preview tells
         await eventually(partial(preview_answers, admin, question), f"the agent answers {question!r}", every=1.0)
     await admin.wait_for_routing(None)  # the channel has reached routing: a new thread goes to the agent
+    await admin.keep_credit_resets_away()  # the credits used are compared before and after the replay
 
 
 async def preview_answers(admin: AdminClient, question: str) -> bool:

@@ -60,6 +60,7 @@ async def set_up_agent(admin: AdminClient, site_url: str) -> None:
     for source in (website, upload, short):
         ready = await admin.wait_source_ready(source["id"])
         assert ready["chunks"] >= 1
+    await admin.keep_credit_resets_away()  # a reset during the journey would restore the credits it runs out of
 
 
 async def test_the_whole_journey(admin: AdminClient, provider: ChannelProvider, local_site: str) -> None:
