@@ -24,6 +24,7 @@ from customer_agent_shared.events.conversations import CONVERSATION_ANSWERED, Co
 from customer_agent_shared.events.envelope import CloudEvent, make_event, serialize_event
 from customer_agent_shared.events.inbox import USER_AVAILABILITY, InboxEventData, UserAvailability, inbox_event_key
 from customer_agent_shared.testing.kafka import collect_records, end_offsets, unique_name
+from customer_agent_shared.testing.plumbing import eventually
 from customer_agent_shared.topics import (
     AGENT_CONFIG,
     BILLING_CREDIT_STATE,
@@ -177,6 +178,20 @@ class Harness:
                     return
                 await asyncio.sleep(0.05)
         raise AssertionError(f"routing did not fold version {version}")
+
+    async def presence(self, account: str, user: str, *, available: bool) -> None:
+        """Publish the inbox's presence of a user and wait until routing folded it (inbox events and visitor
+        messages travel on different topics: a message sent at once may be decided before it)."""
+        await self.inbox(USER_AVAILABILITY, UserAvailability(account_id=account, user_id=user, available=available))
+        query = select(user_presence_table.c.available).where(
+            user_presence_table.c.account_id == account, user_presence_table.c.user_id == user
+        )
+
+        async def folded() -> bool:
+            async with self.service.kernel.session_factory() as session:
+                return (await session.execute(query)).scalar() is available
+
+        await eventually(folded, f"routing has {user} {'available' if available else 'away'}")
 
     def inbound(
         self,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
@@ -13,12 +12,10 @@ from customer_agent_shared.events.inbox import (
     THREAD_CLOSED,
     THREAD_REASSIGNED,
     THREAD_RETURNED,
-    USER_AVAILABILITY,
     ClosedBy,
     ThreadClosed,
     ThreadReassigned,
     ThreadReturned,
-    UserAvailability,
 )
 from customer_agent_shared.testing.kafka import collect_records, end_offsets, unique_name
 from customer_agent_shared.topics import (
@@ -28,8 +25,6 @@ from customer_agent_shared.topics import (
     INBOX_EVENTS,
     INBOX_HANDOFFS,
 )
-from routing_service.adapters.orm import user_presence_table
-from sqlalchemy import select
 
 from .routing_harness import WEB_DEPLOYMENT, Harness, count, of_thread
 
@@ -119,22 +114,14 @@ async def test_presence_makes_a_user_away_without_a_new_user_list_and_survives_o
     deployment = WEB_DEPLOYMENT.model_copy(update={"handoff": rule})
     await harness.configure(account, channels=[deployment], users=[HandoffUser(id="ada", paid_seat=True)], paused=True)
     marks = await harness.marks()
-    await harness.inbox(USER_AVAILABILITY, UserAvailability(account_id=account, user_id="ada", available=False))
+    await harness.presence(account, "ada", available=False)
     await harness.configure(  # the admin saves the user list again: presence is not the config's field
         account, channels=[deployment], users=[HandoffUser(id="ada", paid_seat=True, available=True)], paused=True
     )
     await harness.say(account, "away", "a1")
     outbound = await harness.read(CHANNELS_OUTBOUND, marks, account, lambda es: len(of_thread(es, "away")) == 1)
     assert [e.data["text"] for e in of_thread(outbound, "away")] == ["[en] away"]
-    await harness.inbox(USER_AVAILABILITY, UserAvailability(account_id=account, user_id="ada", available=True))
-    async with harness.service.kernel.session_factory() as session:
-        query = select(user_presence_table.c.available).where(user_presence_table.c.account_id == account)
-        for _ in range(200):
-            present = (await session.execute(query)).scalar()
-            await session.rollback()
-            if present:
-                break
-            await asyncio.sleep(0.05)
+    await harness.presence(account, "ada", available=True)
     await harness.say(account, "back", "b1")
     handoffs = await harness.read(INBOX_HANDOFFS, marks, account, lambda es: len(of_thread(es, "back")) == 1)
     assert [e.data["assignee"] for e in of_thread(handoffs, "away") + of_thread(handoffs, "back")] == [

@@ -17,13 +17,11 @@ from customer_agent_shared.events.inbox import (
     THREAD_CLOSED,
     THREAD_REASSIGNED,
     THREAD_RETURNED,
-    USER_AVAILABILITY,
     ClosedBy,
     InboxEventData,
     ThreadClosed,
     ThreadReassigned,
     ThreadReturned,
-    UserAvailability,
 )
 from customer_agent_shared.testing.kafka import collect_records, end_offsets, unique_name
 from customer_agent_shared.testing.plumbing import eventually
@@ -124,7 +122,7 @@ async def test_the_inbox_may_give_a_thread_to_a_full_team_or_a_user_routing_does
     to_sales = ThreadReassigned(account_id=account, thread_id="t2", assignee=Assignee(kind="team", id="sales"))
     await harness.inbox(THREAD_REASSIGNED, to_sales)  # a person's choice: applied, and counted
     await harness.thread_state(account, "t2", "human", assignee_id="sales")
-    await harness.inbox(USER_AVAILABILITY, UserAvailability(account_id=account, user_id="ada", available=False))
+    await harness.presence(account, "ada", available=False)
     closed = ThreadClosed(account_id=account, thread_id="t1", closed_by=ClosedBy(kind="user", id="ada"), resolved=True)
     await harness.inbox(THREAD_CLOSED, closed)
     await harness.thread_state(account, "t1", "closed")
