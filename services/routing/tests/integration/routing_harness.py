@@ -162,22 +162,20 @@ class Harness:
             for _ in range(30):
                 await publish()
                 try:
-                    await self._wait_version(query.limit(1), 0, attempts=20)
+                    await self._wait_version(query.limit(1), 0, within=1.0)
                     break
                 except AssertionError:
                     continue
             else:
                 raise AssertionError("routing consumed nothing in 30 attempts")
 
-    async def _wait_version(self, query: Any, version: int, attempts: int = 200) -> None:
-        async with self.service.kernel.session_factory() as session:
-            for _ in range(attempts):
+    async def _wait_version(self, query: Any, version: int, within: float = 30.0) -> None:
+        async def folded() -> bool:
+            async with self.service.kernel.session_factory() as session:
                 stored = (await session.execute(query)).scalar()
-                await session.rollback()
-                if stored is not None and stored >= version:
-                    return
-                await asyncio.sleep(0.05)
-        raise AssertionError(f"routing did not fold version {version}")
+            return stored is not None and stored >= version
+
+        await eventually(folded, f"routing folded version {version}", within)
 
     async def presence(self, account: str, user: str, *, available: bool) -> None:
         """Publish the inbox's presence of a user and wait until routing folded it (inbox events and visitor
@@ -236,14 +234,13 @@ class Harness:
         query = select(threads_table.c.state, threads_table.c.assignee_id).where(
             threads_table.c.account_id == account, threads_table.c.thread_id == thread
         )
-        async with self.service.kernel.session_factory() as session:
-            for _ in range(200):
+
+        async def reached() -> bool:
+            async with self.service.kernel.session_factory() as session:
                 row = (await session.execute(query)).first()
-                await session.rollback()
-                if row is not None and row.state == wanted and assignee_id in (None, row.assignee_id):
-                    return
-                await asyncio.sleep(0.05)
-        raise AssertionError(f"thread {thread} never became {wanted} {assignee_id or ''} (last: {row})")
+            return row is not None and row.state == wanted and assignee_id in (None, row.assignee_id)
+
+        await eventually(reached, f"thread {thread} {wanted} {assignee_id or ''}")
 
     async def marks(self) -> dict[str, dict[int, int]]:
         """End offsets of routing's output topics, taken before producing."""

@@ -10,6 +10,7 @@ from customer_agent_shared.events.channels import ChannelRef, ChannelType, Messa
 from customer_agent_shared.events.envelope import make_event, serialize_event
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import produce_raw, unique_name, wait_for_assignment
+from customer_agent_shared.testing.plumbing import eventually
 from customer_agent_shared.topics import CHANNELS_INBOUND
 from routing_service.adapters.orm import inbox_table, threads_table, transitions_table
 from routing_service.bootstrap import build_service
@@ -42,9 +43,14 @@ async def test_inbound_event_is_recorded_once(
         sent_at=datetime.now(UTC),
     )
     event = make_event("message.received", message, source="test", account_id=account)
+    claimed = select(inbox_table.c.event_id).where(inbox_table.c.event_id == event.id)
+
+    async def handled() -> bool:
+        async with service.kernel.session_factory() as session:
+            return bool((await session.execute(claimed)).all())
+
     async with service.kernel.lifecycle.running():
-        await wait_for_assignment(service.kernel.broker)
-        await asyncio.sleep(1.0)  # let the 'latest' positions resolve before producing
+        await wait_for_assignment(service.kernel.broker)  # also resolves the 'latest' positions
         for _ in range(2):  # the same event twice
             await produce_raw(
                 infrastructure.kafka_bootstrap_servers,
@@ -52,19 +58,10 @@ async def test_inbound_event_is_recorded_once(
                 serialize_event(event),
                 key=f"{account}:t1".encode(),
             )
+        await eventually(handled, "routing handled the inbound event")
+        await asyncio.sleep(0.5)  # waits for what must not happen: the duplicate handled a second time
         async with service.kernel.session_factory() as session:
-            for _ in range(100):
-                rows = (
-                    await session.execute(select(inbox_table.c.event_id).where(inbox_table.c.event_id == event.id))
-                ).all()
-                await session.rollback()
-                if rows:
-                    break
-                await asyncio.sleep(0.1)
-            await asyncio.sleep(0.5)  # room for the duplicate to arrive
-            inbox = (
-                await session.execute(select(inbox_table.c.event_id).where(inbox_table.c.event_id == event.id))
-            ).all()
+            inbox = (await session.execute(claimed)).all()
             thread = (await session.execute(select(threads_table).where(threads_table.c.account_id == account))).one()
             steps = (
                 await session.execute(
