@@ -30,7 +30,9 @@ from customer_agent_shared.events.envelope import CloudEvent, make_event, serial
 from customer_agent_shared.testing.kafka import produce_raw, unique_name, wait_for_assignment
 from customer_agent_shared.testing.plumbing import eventually
 from customer_agent_shared.topics import CHANNELS_OUTBOUND, INBOX_HANDOFFS
+from webchat_service.adapters.threads import START
 from webchat_service.bootstrap import WebchatService, build_service, create_app
+from webchat_service.domain.sessions import ThreadRef
 from webchat_service.settings import WebchatSettings
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -69,6 +71,11 @@ class RunningWebchat:
         url = self.socket_url(account_id, channel_id, thread_id)
         async with connect(url, origin=origin or self.origin, open_timeout=10) as connection:  # type: ignore[arg-type]
             yield connection
+
+    async def kept(self, account_id: str, channel_id: str, thread_id: str) -> list[dict[str, Any]]:
+        """The frames webchat keeps for a thread (what a reconnecting socket gets replayed), oldest first."""
+        frames = await self.service.chat.store.frames_after(ThreadRef(account_id, channel_id, thread_id), START)
+        return [json.loads(frame) for _, frame in frames]
 
     async def publish(self, topic: str, event: CloudEvent[Any], thread_id: str) -> None:
         """Publish an event as routing or conversation does (structured CloudEvent, per-thread key)."""

@@ -11,6 +11,7 @@ from customer_agent_shared.events.channels import MESSAGE_FORWARDED, MESSAGE_REC
 from customer_agent_shared.events.envelope import make_event, parse_event
 from customer_agent_shared.settings import InfrastructureSettings
 from customer_agent_shared.testing.kafka import ReceivedRecord, collect_records, end_offsets, unique_name
+from customer_agent_shared.testing.plumbing import eventually
 from customer_agent_shared.topics import CHANNELS_INBOUND, INBOX_HANDOFFS
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -113,8 +114,10 @@ async def test_a_handoff_tells_the_visitor_who_took_over(infrastructure: Infrast
         )
         forwarded_event = make_event(MESSAGE_FORWARDED, forwarded, source="routing", account_id=account)
         await webchat.publish(INBOX_HANDOFFS, forwarded_event, thread_id)
-        await webchat.reply(reply_event(account, thread_id, "Ada is here."))
         assert await receive(visitor) == {"type": "handoff", "assignee": {"kind": "user", "id": "ada"}}
+        # The reply travels on another topic than the handoff and the forward (no order between them): sent once
+        # the handoff is shown, it is the next frame, which the forward right behind the handoff must not be.
+        await webchat.reply(reply_event(account, thread_id, "Ada is here."))
         assert (await receive(visitor))["text"] == "Ada is here."
 
 
@@ -128,6 +131,13 @@ async def test_a_reconnecting_visitor_resumes_the_thread_and_gets_what_arrived_m
             await webchat.reply(reply_event(account, thread_id, "seen while connected"))
             assert (await receive(visitor))["text"] == "seen while connected"
         await webchat.reply(reply_event(account, thread_id, "sent while away"))
+
+        async def reply_kept() -> bool:
+            kept = await webchat.kept(account, "web", thread_id)
+            return any(frame.get("text") == "sent while away" for frame in kept)
+
+        # The handoff travels on another topic than the reply: published once webchat keeps the reply, it is after it.
+        await eventually(reply_kept, "webchat keeping the reply for the visitor")
         await webchat.hand_off(handoff_event(account, thread_id))
         async with webchat.visitor(account, "web", thread_id=thread_id) as visitor:
             assert await receive(visitor) == {"type": "session", "thread_id": thread_id}
