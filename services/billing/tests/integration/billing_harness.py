@@ -49,8 +49,18 @@ class ManualClock:
         return self.now
 
 
+def reset_day_away_from(today: datetime) -> int:
+    """A plan's reset day two weeks from ``today``: no reset falls inside a test, whatever the date of the run."""
+    return (today.day + 13) % 28 + 1
+
+
 def billing_settings(schema: str, group: str, instance: str = "", **overrides: Any) -> BillingSettings:
-    """Settings of one in-process billing on ``schema``, consuming only what is produced from now on."""
+    """Settings of one in-process billing on ``schema``, consuming only what is produced from now on.
+
+    Its default plan resets two weeks from today (``reset_day_away_from``): on the 1st, the default, a test on
+    the wall clock run across midnight of a month's last day would see its accounts reset between two charges.
+    """
+    overrides.setdefault("default_reset_day", reset_day_away_from(datetime.now(UTC)))
     # A unique group (and service name, which keys the optional Redis dedup marks) keeps any other
     # billing process consuming the same topics (a running deployment, another test) out of the way.
     return BillingSettings(
@@ -138,13 +148,12 @@ def command(kind: str, account: str, command_id: str, **fields: Any) -> CloudEve
 
 
 def per_resolution_plan(today: datetime) -> CreditPlan:
-    """3 credits per resolved thread (2 quiet hours resolve one); the plan resets two weeks from ``today``,
-    so no reset falls inside a test whatever the date of the run."""
+    """3 credits per resolved thread (2 quiet hours resolve one); the plan resets two weeks from ``today``."""
     return CreditPlan(
         pricing_rule=PricingRule.PER_RESOLUTION,
         resolution_hours=2,
         credits_per_unit=3,
-        reset_day=(today.day + 13) % 28 + 1,
+        reset_day=reset_day_away_from(today),
     )
 
 

@@ -59,8 +59,12 @@ async def test_exhaustion_then_purchase_and_reset_restore(
     engine, schema = scratch_schema
     bootstrap = infrastructure.kafka_bootstrap_servers
     clock = ManualClock(datetime(2026, 11, 20, 12, tzinfo=UTC))
-    settings = billing_settings(
-        schema, unique_name("billing.test"), default_monthly_allotment=2, scheduler_interval_seconds=0.2
+    settings = billing_settings(  # the plan resets on the 1st, UTC: the clock is moved past the 1st of December
+        schema,
+        unique_name("billing.test"),
+        default_monthly_allotment=2,
+        default_reset_day=1,
+        scheduler_interval_seconds=0.2,
     )
     service = build_service(settings, clock=clock)
     account = unique_name("acc")
