@@ -32,7 +32,9 @@ async def harness(infrastructure: InfrastructureSettings) -> AsyncIterator[Harne
         consumer_group=unique_name("admin-api.test"),
         consumer_offset_reset="latest",
         bootstrap_token=SecretStr(BOOTSTRAP_TOKEN),
-        preview_timeout_seconds=3.0,
+        # The preview test's stand-in for conversation answers over real Kafka with a fresh producer per reply:
+        # seconds on a loaded machine. (The timeout itself is shown with a use case of its own.)
+        preview_timeout_seconds=15.0,
         max_upload_bytes=64 * 1024,
     )
     service = build_service(settings)
