@@ -160,7 +160,7 @@ async def ask(
         CHANNELS_OUTBOUND,
         from_offsets=outbound_from,
         until=lambda records: any(mine(r.value) for r in records),
-        timeout_seconds=5,
+        timeout_seconds=20,  # every message asked gets one: the wait ends when it is read
     )
     outbound = [data for record in outbound_raw if (found := mine(record.value)) for data in [found[1]]]
     return outbound, events
