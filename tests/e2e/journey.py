@@ -121,7 +121,7 @@ class AdminClient:
     async def keep_credit_resets_away(self) -> None:
         """Move the account's credit reset to two weeks from today and wait until billing has it: a test run
         across midnight of the reset day (the 1st, UTC, by default) would see this period's usage start again."""
-        reset_day = (datetime.now(UTC).day + 13) % 28 + 1
+        reset_day = (datetime.now(UTC).day + 13) % 28 + 1  # as billing_harness.reset_day_away_from (its own tree)
         await self.call("PUT", "/credits/plan", json={"reset_day": reset_day}, as_operator=True)
 
         async def moved() -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from billing_service.bootstrap import build_service
@@ -59,13 +60,8 @@ async def test_exhaustion_then_purchase_and_reset_restore(
     engine, schema = scratch_schema
     bootstrap = infrastructure.kafka_bootstrap_servers
     clock = ManualClock(datetime(2026, 11, 20, 12, tzinfo=UTC))
-    settings = billing_settings(  # the plan resets on the 1st, UTC: the clock is moved past the 1st of December
-        schema,
-        unique_name("billing.test"),
-        default_monthly_allotment=2,
-        default_reset_day=1,
-        scheduler_interval_seconds=0.2,
-    )
+    plan: dict[str, Any] = {"default_monthly_allotment": 2, "default_reset_day": 1}  # the clock passes 1 December
+    settings = billing_settings(schema, unique_name("billing.test"), scheduler_interval_seconds=0.2, **plan)
     service = build_service(settings, clock=clock)
     account = unique_name("acc")
     offsets = await credit_state_offsets(bootstrap)

@@ -100,8 +100,8 @@ class StepFailure:
 @contextmanager
 def failing_alone() -> Iterator[StepFailure]:
     """Run one step of a pass (an account's reset, a thread's charge) that may fail on its own: its error is kept
-    in the ``StepFailure`` yielded and the pass goes on. A failing database (a transient error) is raised instead:
-    it would fail every step."""
+    in the ``StepFailure`` yielded and the pass goes on (or the caller raises its own error from it). A failing
+    database (a transient error) is raised instead: it would fail every step."""
     failure = StepFailure()
     try:
         yield failure
@@ -243,7 +243,9 @@ class BillingScheduler:
         """``resolve_quiet_thread``; False (logged, counted and added to ``skips``) when it failed for this thread
         or its account. A database that is failing fails the whole pass: it would fail every charge."""
         with failing_alone() as failure:
-            return await self.resolve_quiet_thread(account_id, thread_id)
+            charged = await self.resolve_quiet_thread(account_id, thread_id)
+        if not failure:
+            return charged
         whole_account = isinstance(failure.error, UnreadableAccountError)
         failure.skip(
             "quiet charge failed; skipped until the next pass",

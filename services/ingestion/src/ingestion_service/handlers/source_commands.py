@@ -57,7 +57,8 @@ def invalid_reason(command: SourceCommand) -> str | None:
 
 @dataclass(frozen=True)
 class CommandClaim:
-    """A claimed command's stored source, locked, and whether to carry it out (not if ``repeated``: handled before)."""
+    """A claimed command's stored source, locked, and whether to carry it out (``taken``); when not, it was handled
+    before (``repeated``: nothing committed) or passed over as stale (its claim committed)."""
 
     taken: bool
     source: Source | None = None
