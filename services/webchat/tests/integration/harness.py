@@ -160,14 +160,16 @@ def reply_event(account_id: str, thread_id: str, text: str, *, channel_id: str =
     return make_event(MESSAGE_SEND, data, source="conversation", account_id=account_id)
 
 
-def handoff_event(account_id: str, thread_id: str, *, channel_id: str = "web") -> CloudEvent[ThreadHandedOff]:
-    """A ``thread.handed_off`` as routing publishes it when the agent is paused."""
+def handoff_event(
+    account_id: str, thread_id: str, *, channel_id: str = "web", assignee_id: str = "ada"
+) -> CloudEvent[ThreadHandedOff]:
+    """A ``thread.handed_off`` to user ``assignee_id`` as routing publishes it when the agent is paused."""
     data = ThreadHandedOff(
         account_id=account_id,
         channel=ChannelRef(type=ChannelType.LIVE_CHAT, id=channel_id),
         thread_id=thread_id,
         reason=HandoffReason.AGENT_PAUSED,
-        assignee=Assignee(kind="user", id="ada"),
+        assignee=Assignee(kind="user", id=assignee_id),
         update_avatar=True,
         transcript=[TranscriptEntry(role="visitor", text="hello", at=datetime.now(UTC))],
     )
