@@ -38,6 +38,7 @@ from customer_agent_shared.topics import (
 from routing_service.adapters.orm import (
     account_config_table,
     credit_state_table,
+    inbox_table,
     threads_table,
     transcript_table,
     user_presence_table,
@@ -109,10 +110,16 @@ class Harness:
             version=version,
         )
         kind = CREDITS_EXHAUSTED if exhausted else CREDITS_RESTORED
-        await self.send(BILLING_CREDIT_STATE, account, make_event(kind, state, source="test", account_id=account))
-        if wait:
-            query = select(credit_state_table.c.version).where(credit_state_table.c.account_id == account)
-            await self._wait_version(query, version)
+        event = make_event(kind, state, source="test", account_id=account)
+        await self.send(BILLING_CREDIT_STATE, account, event)
+        if wait:  # until routing has handled it: folded, or ignored as older than the state it holds
+            query = select(inbox_table.c.event_id).where(inbox_table.c.event_id == event.id)
+
+            async def handled() -> bool:
+                async with self.service.kernel.session_factory() as session:
+                    return (await session.execute(query)).scalar() is not None
+
+            await eventually(handled, f"routing handled credit state version {version}", 30.0)
 
     async def warm_up(self) -> None:
         """Publish to every input topic until routing consumed from each.

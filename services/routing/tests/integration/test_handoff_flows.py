@@ -97,7 +97,7 @@ async def test_exhausted_credits_pause_new_threads_and_restored_credits_resume(h
     ]
 
     await harness.credits(account, exhausted=False, version=6)
-    await harness.credits(account, exhausted=True, version=4, wait=False)  # late, older state: ignored
+    await harness.credits(account, exhausted=True, version=4)  # late, older state, read before "after": ignored
     await harness.say(account, "after", "a1")
     assigned = await harness.read(
         CONVERSATIONS_ASSIGNED, marks, account, lambda es: count(es, "conversation.assigned", "after") == 1
