@@ -1,6 +1,7 @@
 """The admin console's sign-in and its users and teams forms in a real headless Chromium (Debian's chromium and
 chromium-driver, driven by Selenium): a wrong key is refused, a read-only key gets no controls, and users and teams
-are edited in forms and refused in the API's words; an answer in the API's JSON shape is shown in words, never
+are edited in forms and refused in the API's words; the agent's answer threshold is saved, checked by the browser
+and reset to the tuned default; an answer in the API's JSON shape is shown in words, never
 swapped in raw, and the page is busy only while it loads; the preview shows the agent writing and takes no second
 question meanwhile; the keyboard's focus survives the sources list's refreshes; the audit log's and the gaps'
 filters survive a reload; every control has a name. The whole acceptance flow (content, preview, webchat, pause) is
@@ -18,7 +19,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
 from tests.e2e.browser import csp_violations
-from tests.e2e.console_page import CONSOLE, open_new_form, open_tab, pick, shown, sign_in
+from tests.e2e.console_page import CONSOLE, find, open_new_form, open_tab, pick, shown, sign_in
 from tests.e2e.journey import AdminClient
 
 pytestmark = pytest.mark.e2e
@@ -40,6 +41,7 @@ async def test_a_wrong_key_is_refused_and_a_read_only_key_gets_no_controls(
     assert (
         console_browser.find_element(By.CSS_SELECTOR, "#agent-profile fieldset").get_attribute("disabled") is not None
     )
+    assert not console_browser.find_element(By.ID, "agent-answer-threshold").is_enabled()
     console_browser.find_element(By.CSS_SELECTOR, "nav.tabs a[data-page=content]").click()
     await shown(console_browser, "#sources", "the sources")
     assert not console_browser.find_elements(By.ID, "short-answer-form")
@@ -155,6 +157,42 @@ async def a_refused_capacity_is_explained_and_not_saved(
         == "100001"
     )
     assert (await admin.call("GET", "/teams"))[0]["max_capacity"] == 3
+
+
+async def test_the_answer_threshold_is_saved_checked_by_the_browser_and_reset_to_the_default(
+    admin: AdminClient, console_browser: WebDriver
+) -> None:
+    console_browser.get(CONSOLE + "agent")
+    await sign_in(console_browser, admin.http.headers["Authorization"].removeprefix("Bearer "))
+    await save_threshold(console_browser, admin, "0.35", 0.35)
+
+    field = console_browser.find_element(By.ID, "agent-answer-threshold")
+    field.clear()
+    field.send_keys("1.5")
+    console_browser.find_element(By.CSS_SELECTOR, "#agent-profile button[type=submit]").click()
+    # The browser refuses to send it (a request would have emptied the flash before the click returned).
+    assert console_browser.execute_script("return arguments[0].validity.rangeOverflow", field)
+    assert find(console_browser, "#flash .notice") is not None
+    assert (await admin.call("GET", "/agent"))["answer_threshold"] == 0.35
+
+    await save_threshold(console_browser, admin, "", None)
+    assert console_browser.find_element(By.ID, "agent-answer-threshold").get_attribute("value") == ""
+    assert not csp_violations(console_browser)
+
+
+async def save_threshold(browser: WebDriver, admin: AdminClient, typed: str, stored: float | None) -> None:
+    """Type a threshold in the Agent page's profile, save it, and wait until the API keeps ``stored``."""
+    field = await shown(browser, "#agent-answer-threshold", "the answer threshold")
+    field.clear()
+    field.send_keys(typed)
+    browser.find_element(By.CSS_SELECTOR, "#agent-profile button[type=submit]").click()
+
+    async def kept() -> bool:
+        saved = (await admin.call("GET", "/agent"))["answer_threshold"] == stored
+        return saved and find(browser, "#flash .notice") is not None  # the flash is emptied as the request goes
+
+    await eventually(kept, f"the answer threshold {stored} saved")
+    assert browser.find_element(By.CSS_SELECTOR, "#flash .notice").text == "Profile saved."
 
 
 async def test_an_answer_in_json_is_shown_in_words_and_a_loaded_page_is_no_longer_busy(

@@ -1,6 +1,6 @@
 """The console's edit paths, sent as its htmx requests send them: each shows its notice and changes what the API
-keeps (sources, channels and their rules, trigger words, availability messages, the profile), and the audit
-log's filters and pages find the changes."""
+keeps (sources, channels and their rules, trigger words, availability messages, the profile and its answer
+threshold), and the audit log's filters and pages find the changes."""
 
 from __future__ import annotations
 
@@ -187,24 +187,100 @@ async def test_trigger_words_and_one_languages_messages_are_saved_and_a_stale_fo
 async def test_the_agent_profile_is_saved_and_a_stale_form_is_refused(harness: Harness) -> None:
     account = await harness.new_account()
     shown = await _shown_etag(harness, account, "/agent")
-    form = {"name": " Ava ", "role": "sales_representative", "personality": "witty", "etag": shown}
-    page = await _post(harness, account, "/agent", form)
+    form = {"name": " Ava ", "role": "sales_representative", "personality": "witty", "answer_threshold": "0.6"}
+    page = await _post(harness, account, "/agent", {**form, "etag": shown})
     assert "Profile saved." in page
     assert 'value="Ava"' in page
     profile = await _api(harness, account, "/agent")
     assert (profile["name"], profile["role"], profile["personality"]) == ("Ava", "sales_representative", "witty")
+    assert profile["answer_threshold"] == 0.6
 
-    stale = await harness.client.post("/console/fragments/agent", data={**form, "name": "Bo"}, headers=account.edit)
+    typed = {**form, "name": "Bo", "answer_threshold": "0.45", "etag": shown}
+    stale = await harness.client.post("/console/fragments/agent", data=typed, headers=account.edit)
     assert stale.status_code == 412, stale.text
     assert (await _api(harness, account, "/agent"))["name"] == "Ava"
     # The form comes back as typed, saying what the profile holds now, with its new ETag: a second save wins.
-    refused = html.unescape(stale.text)
-    assert "It now reads: name “Ava”, role sales representative, personality witty." in " ".join(refused.split())
+    refused = " ".join(html.unescape(stale.text).split())
+    now = "It now reads: name “Ava”, role sales representative, personality witty, answer threshold 0.6."
+    assert now in refused
     assert 'id="agent-name" name="name" value="Bo"' in refused
+    assert _threshold_field(refused)["value"] == "0.45"
     assert _etag_in(stale.text) != shown
-    again = await _post(harness, account, "/agent", {**form, "name": "Bo", "etag": _etag_in(stale.text)})
+    again = await _post(harness, account, "/agent", {**typed, "etag": _etag_in(stale.text)})
     assert "Profile saved." in again
-    assert (await _api(harness, account, "/agent"))["name"] == "Bo"
+    assert [(await _api(harness, account, "/agent"))[key] for key in ("name", "answer_threshold")] == ["Bo", 0.45]
+
+
+def _threshold_field(page: str) -> dict[str, str]:
+    """The attributes of the profile form's answer threshold field."""
+    found = re.search(r'<input id="agent-answer-threshold"([^>]*)>', page)
+    assert found, page[:1000]
+    return dict(re.findall(r'([\w-]+)="([^"]*)"', found.group(1)))
+
+
+async def _agent_form(harness: Harness, account: Account) -> str:
+    """The Agent page as the edit key gets it."""
+    response = await harness.client.get("/console/fragments/agent", headers={**account.edit, **HTMX})
+    assert response.status_code == 200, response.text
+    return html.unescape(response.text)
+
+
+async def test_the_answer_threshold_is_shown_saved_kept_by_other_changes_and_reset(harness: Harness) -> None:
+    account = await harness.new_account()
+    stored = {"name": "Ada", "role": "customer_service", "personality": "friendly", "answer_threshold": 0.65}
+    assert (await harness.client.put(account.path("/agent"), json=stored, headers=account.edit)).is_success
+    field = _threshold_field(await _agent_form(harness, account))
+    assert (field["value"], field["min"], field["max"], field["step"]) == ("0.65", "0", "1", "0.01")
+    assert field["aria-describedby"] == "agent-answer-threshold-hint"
+    read_only = await _fragment(harness, account, "/agent")
+    assert _threshold_field(read_only)["value"] == "0.65"
+    assert "<fieldset disabled>" in read_only
+
+    # Only the name changed, the rest sent as the form showed it: the threshold stays.
+    form = {"name": "Ava", "role": "customer_service", "personality": "friendly", "answer_threshold": "0.65"}
+    await _post(harness, account, "/agent", form)
+    assert [(await _api(harness, account, "/agent"))[k] for k in ("name", "answer_threshold")] == ["Ava", 0.65]
+    # A form without the field (one shown before the field existed) leaves the threshold alone too.
+    without = {key: value for key, value in form.items() if key != "answer_threshold"}
+    assert "Profile saved." in await _post(harness, account, "/agent", {**without, "personality": "witty"})
+    assert [(await _api(harness, account, "/agent"))[k] for k in ("personality", "answer_threshold")] == ["witty", 0.65]
+
+    page = await _post(harness, account, "/agent", {**form, "answer_threshold": "0.3"})
+    assert "Profile saved." in page
+    assert _threshold_field(page)["value"] == "0.3"
+    assert (await _api(harness, account, "/agent"))["answer_threshold"] == 0.3
+
+    page = await _post(harness, account, "/agent", {**form, "answer_threshold": " "})
+    assert _threshold_field(page)["value"] == ""
+    assert (await _api(harness, account, "/agent"))["answer_threshold"] is None
+    assert _threshold_field(await _agent_form(harness, account))["value"] == ""
+
+
+async def test_a_threshold_out_of_range_or_not_a_number_is_refused_by_the_field_and_nothing_is_saved(
+    harness: Harness,
+) -> None:
+    account = await harness.new_account()
+    stored = {"name": "Ada", "role": "customer_service", "personality": "friendly", "answer_threshold": 0.65}
+    assert (await harness.client.put(account.path("/agent"), json=stored, headers=account.edit)).is_success
+    problems = {
+        "1.5": "Input should be less than or equal to 1",
+        "-0.1": "Input should be greater than or equal to 0",
+        "abc": "Input should be a valid number, unable to parse string as a number",
+    }
+    for typed, problem in problems.items():
+        form = {"name": "Bo", "role": "customer_service", "personality": "witty", "answer_threshold": typed}
+        response = await harness.client.post("/console/fragments/agent", data=form, headers={**account.edit, **HTMX})
+        assert response.status_code == 422, response.text
+        page = html.unescape(response.text)
+        message = f"The request is invalid: answer_threshold: {problem}."
+        assert f'<strong>Refused (422):</strong> <span class="message">{message}</span>' in page
+        shown = f'<p class="error-text" id="agent-answer-threshold-error" data-field="answer_threshold">{problem}</p>'
+        assert shown in page
+        field = _threshold_field(page)
+        assert (field["value"], field["aria-invalid"]) == (typed, "true")
+        assert field["aria-describedby"] == "agent-answer-threshold-hint agent-answer-threshold-error"
+        assert 'id="agent-name" name="name" value="Bo"' in page  # the rest as typed too
+        assert await _api(harness, account, "/agent") == stored
 
 
 async def test_the_audit_log_filters_and_pages_back_and_credits_link_to_purchases(

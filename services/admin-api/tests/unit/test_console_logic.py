@@ -1,15 +1,18 @@
-"""The console's own small rules: chart buckets, chart data, and handoff targets typed as text."""
+"""The console's own small rules: chart buckets, chart data, handoff targets typed as text, and the agent's answer
+threshold as typed, shown and refused."""
 
 from __future__ import annotations
 
 import itertools
 from datetime import date
 
+import httpx
 import pytest
 from admin_api.entrypoints.console.charts import buckets, performance_charts
-from admin_api.entrypoints.console.client import ApiRefused
+from admin_api.entrypoints.console.client import ApiRefused, Console
 from admin_api.entrypoints.console.rendering import templates
 from admin_api.entrypoints.console.setup import parse_targets
+from admin_api.entrypoints.console.talk import profile_form, threshold_step, typed_threshold
 
 
 def test_a_month_is_shown_day_by_day() -> None:
@@ -81,3 +84,54 @@ def test_the_preview_shows_what_routing_would_do_escaped() -> None:
         question="Q", locale="", reply={**reply, "routing": None}
     )
     assert "Routing" not in without
+
+
+def test_a_typed_threshold_goes_to_the_api_as_a_number_as_null_or_as_typed() -> None:
+    assert typed_threshold(" 0.35 ") == 0.35
+    assert typed_threshold("1") == 1.0
+    assert typed_threshold("  ") is None  # blank: back to the tuned default
+    assert typed_threshold("abc") == "abc"  # the API words the refusal
+    assert typed_threshold("nan") == "nan"  # never a NaN in JSON
+    assert typed_threshold("-inf") == "-inf"
+
+
+def test_the_threshold_steps_in_hundredths_unless_the_value_shown_is_finer() -> None:
+    assert [threshold_step(value) for value in (None, 0.7, 0.29, 1.0, "0.35", "abc")] == ["0.01"] * 6
+    assert [threshold_step(value) for value in (0.725, "0.725")] == ["any", "any"]
+
+
+PROFILE = {"name": "Ava", "role": "customer_service", "personality": "friendly"}
+
+
+def _form(*, can_edit: bool, threshold: float | str | None, refused: ApiRefused | None = None) -> str:
+    console = Console("acc", can_edit, httpx.AsyncClient())
+    context = profile_form(console, {**PROFILE, "answer_threshold": threshold}, etag="e1", refused=refused)
+    return templates.get_template("agent_form.html").render(context)
+
+
+def test_the_profile_form_shows_the_threshold_described_by_its_hint() -> None:
+    shown = _form(can_edit=True, threshold=0.65)
+    assert '<label for="agent-answer-threshold">How sure the agent must be to answer' in shown
+    field = shown.split('<input id="agent-answer-threshold"')[1].split(">")[0]
+    assert 'name="answer_threshold" type="number" min="0" max="1" step="0.01"' in field
+    assert 'value="0.65"' in field
+    assert 'aria-describedby="agent-answer-threshold-hint"' in field
+    assert "aria-invalid" not in field
+    assert 'id="agent-answer-threshold-hint"' in shown
+    assert 'value=""' in _form(can_edit=True, threshold=None).split('id="agent-answer-threshold"')[1].split(">")[0]
+    read_only = _form(can_edit=False, threshold=0.65)
+    assert "<fieldset disabled>" in read_only
+    assert "hx-post" not in read_only
+
+
+def test_the_apis_problem_with_the_threshold_is_shown_by_it_and_read_with_it() -> None:
+    details = [{"field": "answer_threshold", "problem": "Input should be less than or equal to 1"}]
+    message = "The request is invalid: answer_threshold: Input should be less than or equal to 1."
+    shown = _form(can_edit=True, threshold="1.5", refused=ApiRefused(422, "validation_error", message, details))
+    assert f'<strong>Refused (422):</strong> <span class="message">{message}</span>' in shown
+    field = shown.split('<input id="agent-answer-threshold"')[1].split(">")[0]
+    assert 'value="1.5"' in field
+    assert 'aria-invalid="true" aria-describedby="agent-answer-threshold-hint agent-answer-threshold-error"' in field
+    problem = '<p class="error-text" id="agent-answer-threshold-error" data-field="answer_threshold">'
+    assert f"{problem}Input should be less than or equal to 1</p>" in shown
+    assert 'id="agent-name" name="name" value="Ava" required maxlength="100">' in shown  # only the field named

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Annotated, Any
 
@@ -48,22 +49,59 @@ def _status_panel(request: Request, console: Console, status: dict[str, Any], no
     return render(request, "agent_status.html", {"console": console, "status": status, "notice": notice})
 
 
-def _choices() -> dict[str, list[str]]:
-    return {"roles": [r.value for r in AgentRole], "personalities": [p.value for p in Personality]}
+def typed_threshold(text: str) -> float | str | None:
+    """The form's answer threshold as PUT /agent takes it: blank is the tuned default (null); anything but a
+    finite number goes as typed, for the API to word the refusal."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return value if math.isfinite(value) else text
+
+
+def threshold_step(value: Any) -> str:
+    """The threshold field's step: hundredths, unless the value shown is finer (set through the API), which a
+    browser would otherwise refuse to send back unchanged."""
+    number = typed_threshold(value) if isinstance(value, str) else value
+    if isinstance(number, float) and abs(number * 100 - round(number * 100)) > 1e-9:
+        return "any"
+    return "0.01"
+
+
+def profile_form(
+    console: Console,
+    profile: dict[str, Any],
+    *,
+    etag: str,
+    theirs: dict[str, Any] | None = None,
+    refused: ApiRefused | None = None,
+) -> dict[str, Any]:
+    """The profile form's context; a refusal's details by the field they name."""
+    errors: dict[str, list[str]] = {}
+    for detail in refused.details if refused else []:
+        errors.setdefault(str(detail.get("field", "")), []).append(str(detail.get("problem", "invalid")))
+    return {
+        "console": console,
+        "profile": profile,
+        "etag": etag,
+        "theirs": theirs,
+        "refused": refused,
+        "errors": errors,
+        "threshold_step": threshold_step(profile.get("answer_threshold")),
+        "roles": [r.value for r in AgentRole],
+        "personalities": [p.value for p in Personality],
+    }
 
 
 @router.get("/agent", response_class=HTMLResponse)
 async def agent_page(request: Request, console: SignedIn) -> HTMLResponse:
     """The agent's profile and whether it runs."""
     response = await console.call("GET", "/agent")
-    context = {
-        "console": console,
-        "profile": response.json(),
-        "etag": response.headers.get("etag", ""),
-        **_choices(),
-        "status": await _status(console),
-    }
-    return render(request, "agent.html", context)
+    context = profile_form(console, response.json(), etag=response.headers.get("etag", ""))
+    return render(request, "agent.html", {**context, "status": await _status(console)})
 
 
 @router.post("/agent", response_class=HTMLResponse)
@@ -75,22 +113,31 @@ async def save_profile(
     personality: Annotated[str, Form()],
     etag: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
-    """Save name, role and personality (refused if someone changed the profile since it was shown)."""
+    """Save the profile (refused if someone changed it since it was shown); a form without the answer threshold
+    keeps the stored one, a blank one goes back to the tuned default."""
     headers = {"If-Match": etag} if etag else None
-    body = {"name": name.strip(), "role": role, "personality": personality}
+    body: dict[str, Any] = {"name": name.strip(), "role": role, "personality": personality}
+    typed = (await request.form()).get("answer_threshold")  # FastAPI would read a blank field as a missing one
+    if typed is not None:
+        body["answer_threshold"] = typed_threshold(str(typed))
+    shown = {**body, "answer_threshold": str(typed).strip()} if typed is not None else body
     try:
         response = await console.call("PUT", "/agent", json=body, headers=headers)
     except ApiRefused as refused:
+        if refused.status == 422:
+            context = profile_form(console, shown, etag=etag, refused=refused)
+            return render(request, "agent_form.html", context, status_code=422)
         if refused.status != 412:
             raise
         # Saved by someone else since this form was shown: say what it holds now, keep what was typed, and
         # carry the new ETag, so that saving again knowingly replaces theirs.
         current = await console.call("GET", "/agent")
-        etag = current.headers.get("etag", "")
-        context = {"console": console, "profile": body, "etag": etag, "theirs": current.json(), **_choices()}
+        theirs = current.json()
+        typed_or_theirs = {"answer_threshold": theirs.get("answer_threshold"), **shown}
+        context = profile_form(console, typed_or_theirs, etag=current.headers.get("etag", ""), theirs=theirs)
         return render(request, "agent_form.html", context, status_code=412)
-    context = {"console": console, "profile": response.json(), "etag": response.headers.get("etag", "")}
-    return render(request, "agent_form.html", {**context, **_choices(), "notice": "Profile saved."})
+    context = profile_form(console, response.json(), etag=response.headers.get("etag", ""))
+    return render(request, "agent_form.html", {**context, "notice": "Profile saved."})
 
 
 @router.post("/agent/pause", response_class=HTMLResponse)
