@@ -159,21 +159,24 @@ async def a_refused_capacity_is_explained_and_not_saved(
     assert (await admin.call("GET", "/teams"))[0]["max_capacity"] == 3
 
 
-async def test_the_answer_threshold_is_saved_checked_by_the_browser_and_reset_to_the_default(
+async def test_the_answer_threshold_is_saved_with_a_decimal_comma_refused_out_of_range_and_reset(
     admin: AdminClient, console_browser: WebDriver
 ) -> None:
     console_browser.get(CONSOLE + "agent")
     await sign_in(console_browser, admin.http.headers["Authorization"].removeprefix("Bearer "))
     await save_threshold(console_browser, admin, "0.35", 0.35)
+    await save_threshold(console_browser, admin, "0,4", 0.4)  # as typed in a decimal-comma language
 
     field = console_browser.find_element(By.ID, "agent-answer-threshold")
     field.clear()
     field.send_keys("1.5")
     console_browser.find_element(By.CSS_SELECTOR, "#agent-profile button[type=submit]").click()
-    # The browser refuses to send it (a request would have emptied the flash before the click returned).
-    assert console_browser.execute_script("return arguments[0].validity.rangeOverflow", field)
-    assert find(console_browser, "#flash .notice") is not None
-    assert (await admin.call("GET", "/agent"))["answer_threshold"] == 0.35
+    problem = "Input should be less than or equal to 1"
+    await shown(console_browser, "#agent-profile .error-text[data-field=answer_threshold]", "the refusal", text=problem)
+    typed = console_browser.find_element(By.ID, "agent-answer-threshold")
+    assert typed.get_attribute("value") == "1.5"
+    assert typed.get_attribute("aria-invalid") == "true"
+    assert (await admin.call("GET", "/agent"))["answer_threshold"] == 0.4
 
     await save_threshold(console_browser, admin, "", None)
     assert console_browser.find_element(By.ID, "agent-answer-threshold").get_attribute("value") == ""

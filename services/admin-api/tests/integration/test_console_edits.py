@@ -230,7 +230,7 @@ async def test_the_answer_threshold_is_shown_saved_kept_by_other_changes_and_res
     stored = {"name": "Ada", "role": "customer_service", "personality": "friendly", "answer_threshold": 0.65}
     assert (await harness.client.put(account.path("/agent"), json=stored, headers=account.edit)).is_success
     field = _threshold_field(await _agent_form(harness, account))
-    assert (field["value"], field["min"], field["max"], field["step"]) == ("0.65", "0", "1", "0.01")
+    assert (field["value"], field["type"], field["inputmode"]) == ("0.65", "text", "decimal")
     assert field["aria-describedby"] == "agent-answer-threshold-hint"
     read_only = await _fragment(harness, account, "/agent")
     assert _threshold_field(read_only)["value"] == "0.65"
@@ -249,6 +249,10 @@ async def test_the_answer_threshold_is_shown_saved_kept_by_other_changes_and_res
     assert "Profile saved." in page
     assert _threshold_field(page)["value"] == "0.3"
     assert (await _api(harness, account, "/agent"))["answer_threshold"] == 0.3
+
+    page = await _post(harness, account, "/agent", {**form, "answer_threshold": "0,725"})  # a decimal comma
+    assert (await _api(harness, account, "/agent"))["answer_threshold"] == 0.725
+    assert _threshold_field(page)["value"] == "0.725"
 
     page = await _post(harness, account, "/agent", {**form, "answer_threshold": " "})
     assert _threshold_field(page)["value"] == ""

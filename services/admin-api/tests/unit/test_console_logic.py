@@ -12,7 +12,7 @@ from admin_api.entrypoints.console.charts import buckets, performance_charts
 from admin_api.entrypoints.console.client import ApiRefused, Console
 from admin_api.entrypoints.console.rendering import templates
 from admin_api.entrypoints.console.setup import parse_targets
-from admin_api.entrypoints.console.talk import profile_form, threshold_step, typed_threshold
+from admin_api.entrypoints.console.talk import profile_form, typed_threshold
 
 
 def test_a_month_is_shown_day_by_day() -> None:
@@ -93,11 +93,9 @@ def test_a_typed_threshold_goes_to_the_api_as_a_number_as_null_or_as_typed() -> 
     assert typed_threshold("abc") == "abc"  # the API words the refusal
     assert typed_threshold("nan") == "nan"  # never a NaN in JSON
     assert typed_threshold("-inf") == "-inf"
-
-
-def test_the_threshold_steps_in_hundredths_unless_the_value_shown_is_finer() -> None:
-    assert [threshold_step(value) for value in (None, 0.7, 0.29, 1.0, "0.35", "abc")] == ["0.01"] * 6
-    assert [threshold_step(value) for value in (0.725, "0.725")] == ["any", "any"]
+    assert typed_threshold("0,45") == 0.45  # a decimal comma, as admins in Danish or German type it
+    assert typed_threshold("1,000.5") == "1,000.5"  # thousands separators stay as typed: refused by the API
+    assert typed_threshold("0.725") == 0.725  # no step: any precision the API keeps
 
 
 PROFILE = {"name": "Ava", "role": "customer_service", "personality": "friendly"}
@@ -113,7 +111,10 @@ def test_the_profile_form_shows_the_threshold_described_by_its_hint() -> None:
     shown = _form(can_edit=True, threshold=0.65)
     assert '<label for="agent-answer-threshold">How sure the agent must be to answer' in shown
     field = shown.split('<input id="agent-answer-threshold"')[1].split(">")[0]
-    assert 'name="answer_threshold" type="number" min="0" max="1" step="0.01"' in field
+    # Text with a decimal keyboard: a number field in a decimal-comma browser would turn "0,1" into "01" (1.0).
+    assert 'name="answer_threshold" type="text" inputmode="decimal"' in field
+    assert "step=" not in field
+    assert "min=" not in field
     assert 'value="0.65"' in field
     assert 'aria-describedby="agent-answer-threshold-hint"' in field
     assert "aria-invalid" not in field

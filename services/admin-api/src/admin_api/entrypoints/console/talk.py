@@ -50,25 +50,16 @@ def _status_panel(request: Request, console: Console, status: dict[str, Any], no
 
 
 def typed_threshold(text: str) -> float | str | None:
-    """The form's answer threshold as PUT /agent takes it: blank is the tuned default (null); anything but a
-    finite number goes as typed, for the API to word the refusal."""
+    """The form's answer threshold as PUT /agent takes it: blank is null (the tuned default), a decimal comma reads as
+    a point, anything but a finite number goes as typed for the API to word the refusal."""
     text = text.strip()
     if not text:
         return None
     try:
-        value = float(text)
+        value = float(text.replace(",", ".", 1) if text.count(",") == 1 and "." not in text else text)
     except ValueError:
         return text
     return value if math.isfinite(value) else text
-
-
-def threshold_step(value: Any) -> str:
-    """The threshold field's step: hundredths, unless the value shown is finer (set through the API), which a
-    browser would otherwise refuse to send back unchanged."""
-    number = typed_threshold(value) if isinstance(value, str) else value
-    if isinstance(number, float) and abs(number * 100 - round(number * 100)) > 1e-9:
-        return "any"
-    return "0.01"
 
 
 def profile_form(
@@ -90,7 +81,6 @@ def profile_form(
         "theirs": theirs,
         "refused": refused,
         "errors": errors,
-        "threshold_step": threshold_step(profile.get("answer_threshold")),
         "roles": [r.value for r in AgentRole],
         "personalities": [p.value for p in Personality],
     }
