@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from customer_agent_shared.events.envelope import EventParseError
+from customer_agent_shared.events.envelope import EventParseError, loads_message_body
 from customer_agent_shared.messaging.dead_letter import FailedMessage, dead_letter_message
-from customer_agent_shared.messaging.reliable import RetryPolicy, loads_message_body
+from customer_agent_shared.messaging.reliable import RetryPolicy
 from customer_agent_shared.operations.dead_letters import pretty_body
 
 

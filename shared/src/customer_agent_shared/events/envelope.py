@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar, cast
@@ -61,6 +62,16 @@ class RawCloudEvent(CloudEvent[Any]):
 
 class EventParseError(ValueError):
     """A message is not a valid CloudEvent of the expected type (a poison message)."""
+
+
+def loads_message_body(body: bytes) -> Any:
+    """The body parsed as JSON; ``EventParseError`` (a poison message) when it is not JSON or nests too deep."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise EventParseError(f"message body is not JSON: {error}") from error
+    except RecursionError as error:  # a few KB of brackets: refused, not retried forever
+        raise EventParseError("message body nests too deep to read") from error
 
 
 def new_event_id() -> str:

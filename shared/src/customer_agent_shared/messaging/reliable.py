@@ -12,7 +12,6 @@ does not commit, and the message comes back: nothing is lost.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -22,7 +21,7 @@ from typing import Any
 from faststream import BaseMiddleware, StreamMessage
 from faststream.message import AckStatus
 
-from customer_agent_shared.events.envelope import EventParseError, require_one_account
+from customer_agent_shared.events.envelope import EventParseError, loads_message_body, require_one_account
 from customer_agent_shared.messaging.dead_letter import (
     FailedMessage,
     count_dead_letter,
@@ -90,16 +89,6 @@ async def decode_json_body(message: StreamMessage[Any]) -> Any:
     one thread hop per message.
     """
     return loads_message_body(message.body)
-
-
-def loads_message_body(body: bytes) -> Any:
-    """The body parsed as JSON; ``EventParseError`` (a poison message) when it is not JSON or nests too deep."""
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise EventParseError(f"message body is not JSON: {error}") from error
-    except RecursionError as error:  # a few KB of brackets: refused, not retried forever
-        raise EventParseError("message body nests too deep to read") from error
 
 
 def _event_id(body: bytes) -> tuple[str | None, str | None, str | None]:

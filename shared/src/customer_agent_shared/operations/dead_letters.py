@@ -30,6 +30,7 @@ from customer_agent_shared.events.envelope import (
     EventParseError,
     RawCloudEvent,
     as_utc,
+    loads_message_body,
     make_event,
     parse_envelope,
 )
@@ -362,8 +363,8 @@ def format_show(letter: DeadLetter, marker: ReplayMarker | None) -> str:
 def pretty_body(value: bytes) -> str:
     """The body as indented JSON, or as text when it is not JSON."""
     try:
-        return json.dumps(json.loads(value), indent=2, ensure_ascii=False, sort_keys=False)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        return json.dumps(loads_message_body(value), indent=2, ensure_ascii=False, sort_keys=False)
+    except EventParseError:
         return _text(value)
 
 
