@@ -22,13 +22,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import orjson
+from customer_agent_shared.text import replace_lone_surrogates
 
 from ingestion_service.adapters.html_extract import extract_html
 from ingestion_service.adapters.markdown_parser import parse_markdown
 from ingestion_service.adapters.office_parsers import parse_docx, parse_pptx, parse_xml, safe_xml
 from ingestion_service.adapters.parse_limits import FileLimits, TextBudget, reached_memory_limit
 from ingestion_service.adapters.pdf_parser import parse_pdf
-from ingestion_service.adapters.text_decoding import decode_page, decode_text, replace_surrogates
+from ingestion_service.adapters.text_decoding import decode_page, decode_text
 from ingestion_service.adapters.text_parsers import parse_config, parse_csv, parse_json, parse_plain, parse_rst
 from ingestion_service.domain.documents import DocumentRefused, ParsedDocument, Section
 
@@ -62,8 +63,8 @@ def _counted(document: ParsedDocument, budget: TextBudget) -> ParsedDocument:
 
 
 def _valid_unicode(document: ParsedDocument) -> ParsedDocument:
-    sections = [Section(replace_surrogates(s.heading), replace_surrogates(s.text)) for s in document.sections]
-    return dataclasses.replace(document, title=replace_surrogates(document.title), sections=sections)
+    sections = [Section(replace_lone_surrogates(s.heading), replace_lone_surrogates(s.text)) for s in document.sections]
+    return dataclasses.replace(document, title=replace_lone_surrogates(document.title), sections=sections)
 
 
 def parse_content(kind: str, filename: str, content: bytes, limits: FileLimits) -> ParsedDocument:

@@ -24,8 +24,6 @@ COHERENCE_MARGIN = 0.02
 # <meta charset="…"> or <meta http-equiv="Content-Type" content="…; charset=…">, looked for where browsers do.
 META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:-]+)""", re.IGNORECASE)
 META_PRESCAN_BYTES = 1024
-# Half of a UTF-16 pair on its own (a JSON "\ud800", a PDF's broken character map): no UTF-8 can carry it.
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # Labels browsers read as windows-1252 (WHATWG Encoding), and so do the pages that declare them.
 WEB_ALIASES = {"ascii": "cp1252", "iso8859-1": "cp1252"}
 
@@ -87,11 +85,6 @@ def _reads_clearly_better(match: CharsetMatch, other: CharsetMatch) -> bool:
     if abs(match.chaos - other.chaos) >= CHAOS_MARGIN:
         return match.chaos < other.chaos
     return match.coherence > other.coherence + COHERENCE_MARGIN
-
-
-def replace_surrogates(text: str) -> str:
-    """``text`` with every lone surrogate replaced by U+FFFD, the replacement character."""
-    return LONE_SURROGATE.sub("\ufffd", text)
 
 
 def _decoded(body: bytes, label: str) -> str | None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from customer_agent_shared.events.channels import MessageSend, ThreadHandedOff
+from customer_agent_shared.text import replace_lone_surrogates
 
 # Close codes (RFC 6455 and IANA's registry) a widget can act on; the reason says the rest.
 CLOSE_GOING_AWAY = 1001
@@ -19,8 +20,6 @@ CLOSE_TRY_AGAIN_LATER = 1013
 
 # BCP 47 as browsers report it (navigator.language): letters and digits in hyphen-joined subtags.
 LOCALE = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
-# Half of a UTF-16 pair: a JSON escape may name one (\ud800), but no UTF-8 event can carry it.
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class FrameRefused(ValueError):
@@ -60,7 +59,7 @@ def parse_client_frame(raw: str | bytes, *, max_text_chars: int, max_locale_char
     ):
         raise FrameRefused(CLOSE_INVALID_FRAME, "locale must be a language tag such as 'da-DK'")
     # A pasted emoji cut in half is still the visitor's message: kept, the broken half shown as "\ufffd".
-    return VisitorMessage(text=LONE_SURROGATE.sub("\ufffd", text), locale=locale)
+    return VisitorMessage(text=replace_lone_surrogates(text), locale=locale)
 
 
 def session_frame(thread_id: str) -> dict[str, Any]:
