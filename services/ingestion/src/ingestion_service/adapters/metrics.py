@@ -26,8 +26,8 @@ FILE_BACKLOG = Gauge("customer_agent_ingestion_file_backlog", "Uploaded files wa
 SYNCS_FINISHED = Counter("customer_agent_ingestion_syncs_total", "Finished source syncs.", ["source_kind", "state"])
 COMMANDS_PASSED_OVER = Counter(
     "customer_agent_ingestion_commands_passed_over_total",
-    "Sync commands claimed and not carried out because their source moved past them (replayed or redelivered "
-    "late): deleted since (source_deleted), or given a file sent well after the command's (newer_file).",
+    "Sync or update commands claimed and not carried out because their source moved past them (replayed or "
+    "redelivered late): deleted since (source_deleted), or given a file sent well after the command's (newer_file).",
     ["source_kind", "reason"],
 )
 CHUNKS_EMBEDDED = Counter(

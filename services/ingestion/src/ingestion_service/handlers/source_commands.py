@@ -155,7 +155,7 @@ class SourceCommands:
         if source is None or reason is None:
             return CommandClaim(taken=True, source=source)
         logger.info(
-            "sync command not taken: its source moved past it",
+            "source command not taken: its source moved past it",
             extra={"reason": reason, "sent_at": str(event.time), "file_sent_at": str(source.file_sent_at)},
         )
         COMMANDS_PASSED_OVER.labels(source_kind=command.kind.value, reason=reason).inc()
