@@ -19,6 +19,19 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def keep_prepared(uow: RoutingUnitOfWorkProtocol, cache: str, event_id: str, *, source: object, value: object) -> None:
+    """Keep what a batch's ``prepare`` worked out from an event's ``source`` (its data or raw form) for its
+    ``handle``, in the batch's transaction."""
+    uow.transaction_cache(cache)[event_id] = (source, value)
+
+
+def take_prepared(uow: RoutingUnitOfWorkProtocol, cache: str, event_id: str, *, source: object) -> Any | None:
+    """What this transaction's ``prepare`` kept for the event, taken once; None when nothing was kept for this very
+    ``source`` (an event handled on its own, or redone so after its batch failed: its transaction kept nothing)."""
+    kept = uow.transaction_cache(cache).pop(event_id, None)
+    return kept[1] if kept is not None and kept[0] is source else None
+
+
 class RoutingUseCase:
     """A use case that claims each event under one inbox name and reads accounts through the directory."""
 

@@ -17,7 +17,7 @@ from routing_service.domain.handoff import People
 from routing_service.domain.model import RoutedThread
 from routing_service.domain.ownership import ThreadState
 from routing_service.handlers.assignment_holds import hold_first
-from routing_service.handlers.base import RoutingUseCase
+from routing_service.handlers.base import RoutingUseCase, keep_prepared, take_prepared
 from routing_service.handlers.effects import Cause, carry_out, count_decision, decide_with_people
 from routing_service.handlers.tenancy import require_matching_account
 from routing_service.handlers.types import RoutingUnitOfWorkProtocol
@@ -61,7 +61,8 @@ class RouteInboundMessage(RoutingUseCase):
             firsts.setdefault((event.data.account_id, event.data.thread_id), event.data)
         async with self._unit_of_work() as uow:
             judged = {event.id: await self._judge(uow, event.data) for event in accepted}
-            uow.transaction_cache(_JUDGED).update(judged)
+            for event in accepted:
+                keep_prepared(uow, _JUDGED, event.id, source=event.data, value=judged[event.id])
             await hold_first(uow, partial(self._assigning, uow, list(judged.values())))  # before rows are locked
             await uow.threads.lock_in_order(firsts.keys())
             await uow.threads.receive_many([(message, message.sent_at) for message in firsts.values()], self._clock())
@@ -74,7 +75,8 @@ class RouteInboundMessage(RoutingUseCase):
         async with self._unit_of_work() as uow:
             if not await uow.claim_event(self._consumer, event.id):
                 return None
-            judged = _prepared(uow, event) or await self._judge(uow, message)
+            prepared: _Judged | None = take_prepared(uow, _JUDGED, event.id, source=message)
+            judged = prepared or await self._judge(uow, message)
             account = judged.account
             await hold_first(uow, partial(self._assigning, uow, [judged]))  # before the row is locked
             thread = await uow.threads.receive(message, sent_at=message.sent_at, now=received_at)
@@ -151,13 +153,6 @@ def _may_hand_off(judged: _Judged, state: ThreadState | None) -> bool:
     account = judged.account
     deployment = account.deployment(judged.message.channel)
     return may_hand_off(state, deployment, account.pause, trigger_matched=judged.trigger_matched)
-
-
-def _prepared(uow: RoutingUnitOfWorkProtocol, event: CloudEvent[MessageReceived]) -> _Judged | None:
-    """The message as this transaction's ``prepare`` judged it, taken once; None when it was not prepared (an
-    event handled on its own, or redone so after its batch failed: its transaction judged nothing)."""
-    judged: _Judged | None = uow.transaction_cache(_JUDGED).pop(event.id, None)
-    return judged if judged is not None and judged.message is event.data else None
 
 
 def _thread_key(judged: _Judged) -> tuple[str, str]:

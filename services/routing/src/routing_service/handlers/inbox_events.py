@@ -21,6 +21,7 @@ from customer_agent_shared.events.inbox import (
 from routing_service.domain.inbox import moves_places
 from routing_service.domain.model import OwnershipChange, RoutedThread
 from routing_service.handlers.assignment_holds import hold_first
+from routing_service.handlers.base import keep_prepared, take_prepared
 from routing_service.handlers.effects import record_change
 from routing_service.handlers.types import RoutingUnitOfWorkProtocol, UnitOfWorkFactory
 from routing_service.metrics import INBOX_ACTIONS
@@ -66,12 +67,11 @@ class HandleInboxEvent:
         assignments of every account in which one of them may free or take a place (``_moving_places``), before
         any thread's row is locked; then lock its threads."""
         async with self._unit_of_work() as uow:
-            parsed = uow.transaction_cache(_PARSED)
             events: list[CloudEvent[Any]] = []
             for raw in raws:
                 with contextlib.suppress(EventParseError):  # ``handle`` refuses it: nothing to prepare for it
                     event = inbox_event(raw)
-                    parsed[raw.id] = (raw, event)
+                    keep_prepared(uow, _PARSED, raw.id, source=raw, value=event)
                     events.append(event)
             await hold_first(uow, partial(_moving_places, uow, events))
             # Then every thread of the batch in key order (``ThreadStore.lock_in_order``), before ``handle`` locks
@@ -143,10 +143,8 @@ def _parsed(uow: RoutingUnitOfWorkProtocol, raw: RawCloudEvent) -> CloudEvent[An
     """The event as this transaction's ``prepare`` parsed it, taken once; else parsed now (an event on its own, or
     redone so after its batch failed). A malformed one is never kept: parsed here, it raises ``EventParseError``
     with the reason it always had."""
-    kept: tuple[RawCloudEvent, CloudEvent[Any]] | None = uow.transaction_cache(_PARSED).pop(raw.id, None)
-    if kept is not None and kept[0] is raw:
-        return kept[1]
-    return inbox_event(raw)
+    kept: CloudEvent[Any] | None = take_prepared(uow, _PARSED, raw.id, source=raw)
+    return kept if kept is not None else inbox_event(raw)
 
 
 def _is_thread_action(event: CloudEvent[Any]) -> bool:
