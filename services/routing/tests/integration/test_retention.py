@@ -5,7 +5,6 @@ untouched up to the cap go, freeing the places people held."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,19 +13,12 @@ from customer_agent_shared.events.config import AgentConfigSnapshot, ChannelDepl
 from customer_agent_shared.events.envelope import RawCloudEvent, make_event
 from customer_agent_shared.events.inbox import THREAD_CLOSED, ClosedBy, CloserKind, ThreadClosed
 from customer_agent_shared.persistence.retention import RetentionSweep
-from customer_agent_shared.settings import InfrastructureSettings
-from customer_agent_shared.testing.migrations import migrated_sessions
 from routing_service.adapters.account_cache import AccountDirectory
 from routing_service.adapters.orm import (
-    SCHEMA,
-    inbox_table,
-    outbox_table,
     threads_table,
     transcript_table,
     transitions_table,
 )
-from routing_service.adapters.unit_of_work import RoutingUnitOfWork
-from routing_service.bootstrap import MIGRATIONS_DIR
 from routing_service.domain.decisions import Outcome
 from routing_service.domain.handoff import LoadKey
 from routing_service.domain.ownership import ThreadState, Transition
@@ -37,6 +29,8 @@ from routing_service.handlers.types import RetentionUnitOfWork
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .assignment_support import Sessions, Units, units_of
+
 pytestmark = pytest.mark.integration
 
 ACCOUNT = "acc-1"
@@ -44,17 +38,12 @@ NOW = datetime(2026, 12, 6, 12, tzinfo=UTC)
 DAYS = 30
 MAX_DAYS = 365
 WEB_DEPLOYMENT = ChannelDeployment(type=ChannelType.LIVE_CHAT, id="web")
-Units = Callable[[], RoutingUnitOfWork]
 
 
 @pytest.fixture
-async def units(infrastructure: InfrastructureSettings, scratch_schema: tuple[AsyncEngine, str]) -> Units:
+def units(sessions: Sessions) -> Units:
     """Units of work over a freshly migrated scratch schema."""
-    engine, schema = scratch_schema
-    sessions = await migrated_sessions(
-        engine, infrastructure.database_url, MIGRATIONS_DIR, schema=schema, service_schema=SCHEMA
-    )
-    return lambda: RoutingUnitOfWork(sessions, outbox=outbox_table, inbox=inbox_table)
+    return units_of(sessions)
 
 
 def _visitor(thread_id: str, message_id: str, at: datetime, account_id: str = ACCOUNT) -> MessageReceived:
