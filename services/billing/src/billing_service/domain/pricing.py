@@ -69,8 +69,13 @@ def _latest(known: datetime | None, at: datetime) -> datetime:
 
 def handoff_ended(facts: ThreadFacts) -> bool:
     """True when a person closed the thread after its latest handoff and the agent answered after that close."""
-    handoff, close, answer = facts.handed_off_at, facts.closed_at, facts.answered_at
-    return handoff is not None and close is not None and answer is not None and handoff < close < answer
+    return facts.handed_off_at is not None and _ended_by_close(facts, facts.handed_off_at)
+
+
+def _ended_by_close(facts: ThreadFacts, handoff_at: datetime) -> bool:
+    """True when a person's close came after ``handoff_at`` and the agent's answer after that close."""
+    close, answer = facts.closed_at, facts.answered_at
+    return close is not None and answer is not None and handoff_at < close < answer
 
 
 def observe(
@@ -132,5 +137,5 @@ def refund_due(facts: ThreadFacts, event_type: str, occurred_at: datetime) -> bo
     resolved_at = facts.resolved_at
     if event_type not in HANDOFF_EVENT_TYPES or resolved_at is None or occurred_at > resolved_at:
         return False
-    close, answer = facts.closed_at, facts.answered_at
-    return not (close is not None and answer is not None and occurred_at < close < answer <= resolved_at)
+    answer = facts.answered_at
+    return not (_ended_by_close(facts, occurred_at) and answer is not None and answer <= resolved_at)
