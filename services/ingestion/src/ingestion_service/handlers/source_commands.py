@@ -11,6 +11,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 
 from customer_agent_shared.events.envelope import CloudEvent
 from customer_agent_shared.events.sources import (
@@ -55,14 +56,30 @@ def invalid_reason(command: SourceCommand) -> str | None:
     return None
 
 
+class ClaimOutcome(Enum):
+    """What claiming a command found: carry it out, handled before (nothing committed), or stale (claim committed)."""
+
+    TAKEN = "taken"
+    REPEATED = "repeated"
+    PASSED_OVER = "passed_over"
+
+
 @dataclass(frozen=True)
 class CommandClaim:
-    """A claimed command's stored source, locked, and whether to carry it out (``taken``); when not, it was handled
-    before (``repeated``: nothing committed) or passed over as stale (its claim committed)."""
+    """A claimed command's outcome and its stored source, locked."""
 
-    taken: bool
+    outcome: ClaimOutcome
     source: Source | None = None
-    repeated: bool = False
+
+    @property
+    def taken(self) -> bool:
+        """Whether to carry the command out."""
+        return self.outcome is ClaimOutcome.TAKEN
+
+    @property
+    def repeated(self) -> bool:
+        """Whether the event was handled before (nothing of this claim committed)."""
+        return self.outcome is ClaimOutcome.REPEATED
 
 
 class SourceCommands:
@@ -148,19 +165,19 @@ class SourceCommands:
         """Claim a sync or update command and lock its source; one the source moved past (``Source.passed_over``)
         is logged, counted and its claim committed: done with, never dead-lettered."""
         if not await uow.claim_event(self._consumer, event.id):
-            return CommandClaim(taken=False, repeated=True)
+            return CommandClaim(ClaimOutcome.REPEATED)
         command = event.data
         source = await uow.sources.get(command.account_id, command.source_id, for_update=True)
         reason = None if source is None else source.passed_over(command, event.time)
         if source is None or reason is None:
-            return CommandClaim(taken=True, source=source)
+            return CommandClaim(ClaimOutcome.TAKEN, source)
         logger.info(
             "source command not taken: its source moved past it",
             extra={"reason": reason, "sent_at": str(event.time), "file_sent_at": str(source.file_sent_at)},
         )
         COMMANDS_PASSED_OVER.labels(source_kind=command.kind.value, reason=reason).inc()
         await uow.commit()
-        return CommandClaim(taken=False, source=source)
+        return CommandClaim(ClaimOutcome.PASSED_OVER, source)
 
     async def _index_short_answer(
         self, uow: IngestionUnitOfWorkProtocol, source: Source, command: SourceCommand
