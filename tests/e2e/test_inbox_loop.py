@@ -113,7 +113,7 @@ async def test_closing_a_thread_in_the_inbox_frees_the_teams_place(
 
     await admin.call("POST", "/agent/pause")
     await wait_for_status(admin, "paused")
-    full, agent_threads = await first_paused_handoff(provider, account)
+    full, agent_answered = await first_paused_handoff(provider, account)
     assert full["assignee"] == {"kind": "unassigned", "id": None}  # the team is at capacity
 
     await help_desk.close(account, "t-trigger", by_user="u-ada")
@@ -135,10 +135,11 @@ async def test_closing_a_thread_in_the_inbox_frees_the_teams_place(
 
     performance = await wait_for_performance(admin, lambda body: body["handoffs"] >= 2 + tries)
     assert performance["handoffs_by_reason"] == {"trigger": 1, "agent_paused": 1 + tries}
-    # The threads the agent handled cost a credit each (per conversation); handed-off threads cost nothing.
-    agent_handled = 1 + agent_threads
-    await eventually(lambda: charged_at_least(admin, agent_handled), f"billing charged {agent_handled}", every=0.5)
-    assert (await credits_once_billing_read_all(admin))["used_this_period"] == agent_handled
+    # The threads the agent answered cost a credit each (per conversation); a thread it only asked to rephrase
+    # (one it took before routing had the pause) and handed-off threads cost nothing.
+    agent_answered += 1  # t-answered
+    await eventually(lambda: charged_at_least(admin, agent_answered), f"billing charged {agent_answered}", every=0.5)
+    assert (await credits_once_billing_read_all(admin))["used_this_period"] == agent_answered
 
 
 async def test_a_help_desk_takes_gives_back_and_closes_a_thread(
@@ -262,8 +263,9 @@ async def until_handed_off_again(provider: ChannelProvider, account: str, thread
 
 
 async def first_paused_handoff(provider: ChannelProvider, account: str, tries: int = 20) -> tuple[dict[str, Any], int]:
-    """The first handoff for the paused agent, and how many threads the agent still took before it: new threads
-    until routing has the paused configuration (the agent answers those, a rephrase request, no handoff)."""
+    """The first handoff for the paused agent, and how many of the threads the agent still took before it got an
+    answer: new threads until routing has the paused configuration (the agent replies to those, no handoff)."""
+    answered = 0
     for attempt in range(1, tries + 1):
         thread = f"t-full-{attempt}"
         message_id = await provider.send(account, thread, "Hello?")
@@ -279,7 +281,9 @@ async def first_paused_handoff(provider: ChannelProvider, account: str, tries: i
         kind, event = await eventually(outcome, f"a reply to or a handoff of {thread}", every=0.1)
         if kind == "handoff":
             assert event["reason"] == "agent_paused"
-            return event, attempt - 1
+            return event, answered
+        if event["kind"] == "answer":
+            answered += 1
     raise AssertionError("routing never handed a thread off for the paused agent")
 
 
