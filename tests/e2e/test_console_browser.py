@@ -1,11 +1,11 @@
 """The admin console's sign-in and its users and teams forms in a real headless Chromium (Debian's chromium and
 chromium-driver, driven by Selenium): a wrong key is refused, a read-only key gets no controls, and users and teams
 are edited in forms and refused in the API's words; the agent's answer threshold is saved, checked by the browser
-and reset to the tuned default; an answer in the API's JSON shape is shown in words, never
-swapped in raw, and the page is busy only while it loads; the preview shows the agent writing and takes no second
-question meanwhile; the keyboard's focus survives the sources list's refreshes; the audit log's and the gaps'
-filters survive a reload; every control has a name. The whole acceptance flow (content, preview, webchat, pause) is
-``test_acceptance_browser.py``."""
+and reset to the tuned default; an answer in the API's JSON shape is shown in words, never swapped in raw, and the
+page is busy only while it loads; the preview shows the agent writing and takes no second question meanwhile; the
+keyboard's focus survives the sources list's refreshes and a channel's deploy, change and removal; the audit log's
+and the gaps' filters survive a reload; every control has a name. The whole acceptance flow (content, preview,
+webchat, pause) is ``test_acceptance_browser.py``."""
 
 from __future__ import annotations
 
@@ -265,6 +265,41 @@ async def test_a_keyboard_user_keeps_the_focus_while_the_sources_refresh(
     console_browser.switch_to.active_element.send_keys(Keys.ENTER)  # the list comes back with the source changed
     await shown(console_browser, "#sources td.actions button", "citations turned off", text="Turn citations on")
     assert console_browser.switch_to.active_element.text == "Turn citations on"
+
+
+async def test_a_keyboard_user_keeps_the_focus_where_a_channel_was_deployed_changed_and_removed(
+    admin: AdminClient, console_browser: WebDriver
+) -> None:
+    console_browser.get(CONSOLE + "channels")
+    await sign_in(console_browser, admin.http.headers["Authorization"].removeprefix("Bearer "))
+    (await shown(console_browser, "#deploy-channel summary", "the deploy disclosure")).send_keys(Keys.ENTER)
+    channel_id = await shown(console_browser, "#deploy-channel input[name=id]", "the channel id field")
+    channel_id.send_keys("web-focus", Keys.ENTER)  # the whole page is swapped for the saved one
+    await shown(console_browser, 'tr[data-channel="web-focus"]', "the deployed channel")
+    await focus_on(console_browser, "#deploy-channel summary", "the disclosure the channel was deployed from")
+
+    console_browser.find_element(By.CSS_SELECTOR, "#channel-web-focus-rule summary").send_keys(Keys.ENTER)
+    avatar = await shown(console_browser, "#channel-web-focus-rule input[name=update_avatar]", "the rule's form")
+    avatar.send_keys(Keys.SPACE)
+    avatar.submit()
+    await shown(console_browser, "#flash", "the rule saved", text="saved")
+    await focus_on(console_browser, "#channel-web-focus-rule summary", "the channel's rule it was changed from")
+
+    remove = console_browser.find_element(By.CSS_SELECTOR, 'tr[data-channel="web-focus"] button.danger')
+    remove.send_keys(Keys.ENTER)
+    console_browser.switch_to.alert.accept()
+    await focus_on(console_browser, "#channels-page h1", "the page's heading, the channel's row being gone")
+    assert not console_browser.find_elements(By.CSS_SELECTOR, 'tr[data-channel="web-focus"]')
+
+
+async def focus_on(browser: WebDriver, selector: str, what: str) -> None:
+    """Wait until the keyboard's focus is on the element matching ``selector``."""
+
+    async def focused() -> bool:
+        script = "return document.activeElement === document.querySelector(arguments[0])"
+        return bool(browser.execute_script(script, selector))
+
+    await eventually(focused, f"the focus on {what}", within=10)
 
 
 async def test_the_audit_logs_and_the_gaps_filters_survive_a_reload(

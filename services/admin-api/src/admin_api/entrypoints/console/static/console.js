@@ -140,6 +140,37 @@
     }
   });
 
+  // An action that swaps the part of the page it was made in takes the keyboard's focus away with the old part.
+  // htmx puts it back on an element with the same id; else it goes to the disclosure the action was made in (a
+  // <details> with an id, now closed: its summary), else to the new part's heading, never to the top of the page.
+  var lostFocus = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    var active = document.activeElement;
+    lostFocus = null;
+    if (event.detail.shouldSwap && target && target.id && active && active !== body && target.contains(active)) {
+      var disclosure = active.closest("details[id]");
+      lostFocus = { part: target.id, disclosure: disclosure ? disclosure.id : null };
+    }
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    var place = lostFocus;
+    lostFocus = null;
+    if (!place || (document.activeElement && document.activeElement !== body)) {
+      return;
+    }
+    var disclosure = place.disclosure && byId(place.disclosure);
+    var part = byId(place.part);
+    var next = disclosure ? disclosure.querySelector("summary") : part && part.querySelector("h1, h2");
+    if (next) {
+      if (next.tagName !== "SUMMARY") {
+        next.setAttribute("tabindex", "-1"); // a heading takes the focus only when told to
+      }
+      next.focus();
+    }
+  });
+
   document.addEventListener("htmx:responseError", function (event) {
     if (event.detail.xhr.status >= 500 && !event.detail.xhr.responseText) {
       showMessage("The console got HTTP " + event.detail.xhr.status + " from admin-api.", "alert");
