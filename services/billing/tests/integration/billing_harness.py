@@ -287,13 +287,7 @@ async def credit_states(
     """
 
     def states_of(records: list[ReceivedRecord]) -> list[State]:
-        found: list[State] = []
-        for record in records:
-            if record.key == account.encode():
-                body = json.loads(record.value)
-                data = body["data"]
-                found.append(State(body["type"], data["version"], data["balance"], data["exhausted"], data))
-        return found
+        return [_state(record.value) for record in records if record.key == account.encode()]
 
     records = await collect_records(
         bootstrap,
@@ -303,6 +297,22 @@ async def credit_states(
         from_offsets=offsets,
     )
     return states_of(records)
+
+
+async def staged_credit_states(engine: AsyncEngine, schema: str, account: str) -> list[State]:
+    """The account's credit states billing staged in its outbox, in order (a billing not started sends none)."""
+    async with engine.connect() as connection:
+        payloads = await connection.scalars(
+            text(f'SELECT payload FROM "{schema}".outbox WHERE topic = :topic AND message_key = :a ORDER BY id'),
+            {"topic": BILLING_CREDIT_STATE, "a": account},
+        )
+        return [_state(payload) for payload in payloads]
+
+
+def _state(payload: bytes) -> State:
+    body = json.loads(payload)
+    data = body["data"]
+    return State(body["type"], data["version"], data["balance"], data["exhausted"], data)
 
 
 async def credit_state_offsets(bootstrap: str) -> dict[int, int]:

@@ -1,5 +1,5 @@
 """The credits used each published credit state carries, read from the ledger over real Kafka and PostgreSQL: a
-charge by a billing that kept no days and a ledger row fixed by hand are in the next state, a refund early in a
+charge by a billing of the previous release and a ledger row fixed by hand are in the next state, a refund early in a
 period of the previous period's charge lowers that period, so a state's period use is the sum of its days, a
 transaction reading them again (a batch) gets what reading the ledger whole would, and a reset later in a batch
 expires the allotment its earlier charges left."""
@@ -17,7 +17,7 @@ from billing_service.domain.periods import period_containing
 from billing_service.handlers.commands import CreditCommands
 from billing_service.handlers.ledger_writer import LedgerPolicy, LedgerTransaction
 from billing_service.handlers.metering import ConversationMetering
-from customer_agent_shared.events.billing import CREDITS_PURCHASE, CreditPlan
+from customer_agent_shared.events.billing import CREDITS_PURCHASE, CreditPlan, CreditState
 from customer_agent_shared.events.conversations import CONVERSATION_ANSWERED, CONVERSATION_RESOLVED
 from customer_agent_shared.persistence.unit_of_work import shared_transaction
 from customer_agent_shared.settings import InfrastructureSettings
@@ -45,13 +45,14 @@ from .billing_harness import (
     said,
     send,
     send_conversation,
+    staged_credit_states,
     wait_until_consuming,
 )
 
 pytestmark = pytest.mark.integration
 
 
-async def test_a_charge_that_kept_no_days_and_a_row_fixed_by_hand_are_in_the_next_state(
+async def test_a_charge_by_the_previous_release_and_a_row_fixed_by_hand_are_in_the_next_state(
     infrastructure: InfrastructureSettings, scratch_schema: tuple[AsyncEngine, str]
 ) -> None:
     engine, schema = scratch_schema
@@ -63,8 +64,7 @@ async def test_a_charge_that_kept_no_days_and_a_row_fixed_by_hand_are_in_the_nex
     async with _on_the_plan(billing, engine, schema, bootstrap) as producer:
         await _resolved(producer, engine, schema, account, "first", now)
         async with engine.begin() as connection:
-            # A billing of the release before the days charges a thread: the ledger and the account's counters,
-            # not the days the account row keeps.
+            # A billing of the previous release charges a thread: the ledger and the account's counters.
             await connection.execute(
                 text(
                     f'INSERT INTO "{schema}".ledger_entries (account_id, kind, cause_id, amount, balance_after,'
@@ -125,8 +125,9 @@ async def test_a_refund_early_in_a_period_of_the_last_periods_charge_leaves_this
 
 
 async def test_the_credits_used_read_again_in_one_transaction_are_those_of_the_whole_ledger(
-    billing: BillingService,
+    billing: BillingService, scratch_schema: tuple[AsyncEngine, str]
 ) -> None:
+    engine, schema = scratch_schema
     account, now = unique_name("acc"), datetime.now(UTC)
     async with billing.unit_of_work() as uow:
         ledger = LedgerTransaction(uow, LedgerPolicy(default_plan=per_resolution_plan(now)), now)
@@ -141,10 +142,12 @@ async def test_the_credits_used_read_again_in_one_transaction_are_those_of_the_w
         await uow.commit()
     async with billing.unit_of_work() as uow:
         whole = await uow.ledger.credits_used(account, period_start=refunded.period_start, now=now)
+    published = await _last_staged(engine, schema, account)
 
     assert (first.used_this_period, second.used_this_period, refunded.used_this_period) == (3, 6, 3)
-    assert (refunded.used_this_period, refunded.usage_by_day) == (whole.this_period, whole.by_day)
-    assert refunded.usage_by_day[now.date()] == 3
+    assert (published.version, published.used_this_period) == (refunded.version, refunded.used_this_period)
+    assert (published.used_this_period, published.usage_by_day) == (whole.this_period, whole.by_day)
+    assert published.usage_by_day[now.date()] == 3
 
 
 async def test_a_reset_later_in_a_batch_expires_only_the_allotment_its_earlier_charges_left(
@@ -172,11 +175,13 @@ async def test_a_reset_later_in_a_batch_expires_only_the_allotment_its_earlier_c
         stored = await uow.accounts.lock(account)
         assert stored is not None
         whole = await uow.ledger.credits_used(account, period_start=stored.period_start, now=clock.now)
+    published = await _last_staged(engine, schema, account)
 
     # 3 of the 10 used: the 7 left expire (had the reset seen fewer used, more would have), the next 10 come in.
     [reset] = [entry for entry in await ledger(engine, schema, account) if entry.kind == "reset"]
     assert (reset.amount, reset.balance_after, stored.balance) == (10 - 7, 27 - 7 + 10, 30 - 1)
-    assert (stored.used_this_period, stored.usage_by_day) == (whole.this_period, whole.by_day)
+    assert (published.version, published.used_this_period) == (stored.version, stored.used_this_period)
+    assert (published.used_this_period, published.usage_by_day) == (whole.this_period, whole.by_day)
     assert whole.this_period == 1
     assert (whole.by_day[(reset_at - timedelta(days=2)).date()], whole.by_day[reset_at.date()]) == (3, 1)
 
@@ -202,6 +207,12 @@ async def _resolved(
     )
     await send_conversation(producer, said(account, thread, CONVERSATION_RESOLVED, at))
     await eventually(lambda: has_entry(engine, schema, account, "usage", f"thread:{thread}"), f"{thread} charged")
+
+
+async def _last_staged(engine: AsyncEngine, schema: str, account: str) -> CreditState:
+    """The account's latest credit state in the outbox of a billing not started."""
+    [*_, last] = await staged_credit_states(engine, schema, account)
+    return CreditState.model_validate(last.data)
 
 
 async def _has_reset(engine: AsyncEngine, schema: str, account: str) -> bool:

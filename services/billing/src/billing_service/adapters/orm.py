@@ -41,8 +41,6 @@ accounts_table = Table(
     Column("version", BigInteger, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    # {"YYYY-MM-DD": credits}: written for a billing of the previous release, which reads it; to be dropped after.
-    Column("usage_by_day", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Index("ix_accounts_reset_at", "reset_at"),
 )
 

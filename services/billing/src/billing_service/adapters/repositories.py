@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from customer_agent_shared.events.billing import CreditPlan
@@ -38,7 +38,6 @@ def _account_values(account: CreditAccount) -> dict[str, object]:
         "reset_at": account.reset_at,
         "exhausted": account.exhausted,
         "version": account.version,
-        "usage_by_day": {day.isoformat(): used for day, used in account.usage_by_day.items()},
     }
 
 
@@ -54,7 +53,6 @@ def _account(row: Row[Any]) -> CreditAccount:
         reset_at=row.reset_at,
         exhausted=row.exhausted,
         version=row.version,
-        usage_by_day={date.fromisoformat(day): used for day, used in row.usage_by_day.items()},
     )
 
 
@@ -68,7 +66,6 @@ _ACCOUNT_COLUMNS = (
     "reset_at",
     "exhausted",
     "version",
-    "usage_by_day",
 )
 """The keys of ``_account_values``."""
 

@@ -13,7 +13,7 @@ lowers that period's use, never the current one's, so no period's use goes below
 from __future__ import annotations
 
 from collections.abc import Collection, Container, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
@@ -75,9 +75,6 @@ class CreditAccount:
     reset_at: datetime
     exhausted: bool
     version: int
-    # The credits used per UTC day as last published, kept only for a billing of the previous release (which reads
-    # them from the account row); this release derives them from the ledger each time (``credits_used``).
-    usage_by_day: Mapping[date, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

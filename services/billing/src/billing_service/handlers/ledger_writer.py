@@ -118,7 +118,7 @@ class LedgerTransaction:
         await self._uow.ledger.append(decision.account.account_id, decision.entries, balance_before, self.now)
         account = decision.account
         used = await self._uow.ledger.credits_used(account.account_id, period_start=account.period_start, now=self.now)
-        account = replace(account, used_this_period=used.this_period, usage_by_day=used.by_day)
+        account = replace(account, used_this_period=used.this_period)
         history = await self._uow.ledger.recent(account.account_id, self._policy.history_entries)
         state = CreditState(
             account_id=account.account_id,
@@ -144,7 +144,7 @@ class LedgerTransaction:
                 )
                 for entry in history
             ],
-            usage_by_day=dict(account.usage_by_day),
+            usage_by_day=dict(used.by_day),
         )
         event = make_event(
             _EVENT_TYPES[decision.transition] if decision.transition else CREDITS_STATE,

@@ -4,8 +4,8 @@ charges from the index alone.
 
 Built concurrently: the table takes a write with every charge.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-10
 """
 
@@ -18,8 +18,8 @@ from customer_agent_shared.persistence.migration_steps import (
     drop_indexes_concurrently,
 )
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

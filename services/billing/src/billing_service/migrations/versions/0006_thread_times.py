@@ -5,8 +5,8 @@ The answered and handed-off flags stay, still written: a billing of the previous
 uncharged thread handed off before the upgrade gets its last activity as its handoff's time, the latest the
 handoff can have been, so only a close after everything billing had heard of it ends the handoff.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-09
 """
 
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import context, op
 from customer_agent_shared.persistence.partitions import quoted
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
