@@ -388,19 +388,6 @@ async def test_a_newer_upload_arriving_during_a_parse_is_taken_by_the_same_run(
     assert (ingestion.source("file").state, ingestion.source("file").pending_file) == (SourceState.READY, None)
 
 
-async def test_a_file_found_waiting_on_a_deleted_source_is_not_indexed() -> None:
-    ingestion = Ingestion()
-    upload = ingestion.stored("prices.txt", PRICES)
-    await ingestion.commands.handle(command_event(SOURCE_SYNC, "file", SourceKind.FILE, upload=upload))
-    ingestion.source("file").state = SourceState.DELETED  # deleted by a release that left the file waiting
-
-    await ingestion.parse_waiting_files()
-
-    assert ingestion.source("file").state is SourceState.DELETED
-    assert ingestion.index.of_source("file") == []
-    assert [status.state for status in ingestion.statuses("file")] == [SourceState.PENDING]
-
-
 async def test_a_file_refused_for_good_while_indexing_fails_its_source_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     ingestion = Ingestion()
     await ingestion.commands.handle(

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import tenacity
-from customer_agent_shared.events.sources import SourceCommand, SourceKind, SourceState
+from customer_agent_shared.events.sources import SourceCommand, SourceState
 from customer_agent_shared.messaging.retries import FailureRetries, RetryPolicy
 
 from ingestion_service.adapters.file_parsers import FileLimits, parse_file
@@ -87,8 +87,8 @@ class FileSync:
         """Take the waiting file; False when a newer upload replaced it meanwhile (still to take)."""
         async with self._unit_of_work() as uow:
             waiting = await uow.sources.get(account_id, source_id)
-        if waiting is None or waiting.is_deleted or waiting.kind != SourceKind.FILE or waiting.pending_file is None:
-            return True
+        if waiting is None or waiting.pending_file is None:
+            return True  # a file waits on a live file source only: a delete or another kind's command drops it
         pending = waiting.pending_file
         event_id = str(pending["event_id"])
         command = SourceCommand.model_validate(pending["command"])
@@ -97,10 +97,10 @@ class FileSync:
         async with self._unit_of_work() as uow:
             await uow.parse_attempts.forget(event_id)
             source = await uow.sources.get(account_id, source_id, for_update=True)
-            if source is None or source.is_deleted or source.pending_file != pending:
-                # Deleted meanwhile, or a newer upload waits: the caller takes that one next.
+            if source is None or source.pending_file != pending:
+                # Dropped meanwhile (deleted, another command taken), or a newer upload waits: taken next.
                 await uow.commit()
-                return source is None or source.is_deleted or source.pending_file is None
+                return source is None or source.pending_file is None
             # Flags changed by an update after the upload are the source's, not the upload command's.
             command = command.model_copy(update=_settings_of(source))
             state = await self.take(
