@@ -1,11 +1,12 @@
 """What the tests of assignments and locks on real PostgreSQL share: an account whose team has two places, the
 events that ask for handoffs or come from the inbox, the use cases and a batch consumer as routing's, a
-transaction that pauses until another waits for it, and what they leave behind."""
+transaction that pauses until another waits for it, what they leave behind and the statements they send."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Literal
@@ -38,7 +39,7 @@ from routing_service.domain.handoff import LoadKey
 from routing_service.domain.model import RoutedThread
 from routing_service.handlers.conversation_events import HandleConversationEvent
 from routing_service.handlers.inbound import RouteInboundMessage
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 CAPACITY = 2
@@ -135,6 +136,22 @@ async def owners_and_loads(
             {(row.state, row.assignee_id): row[2] for row in owners},
             {row.assignee_id: row.open_threads for row in loads},
         )
+
+
+@contextmanager
+def statements(sessions: Sessions) -> Iterator[list[str]]:
+    """The SQL statements sent through ``sessions`` within the block (BEGIN and COMMIT are not statements here)."""
+    sent: list[str] = []
+
+    def keep(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(" ".join(statement.split()))
+
+    engine = sessions.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
 
 
 async def _send_nothing(messages: list[Any]) -> None:

@@ -179,8 +179,8 @@ async def test_an_account_not_held_from_the_start_is_taken_only_if_free(
         await holder.loads.wait_for_assignments([first])
         await late.loads.wait_for_assignments([second])  # its first hold, which may wait
         # A later hold may come after the transaction locked rows: it never waits.
-        assert not await asyncio.wait_for(late.loads.try_assignments([first]), timeout=5)
+        assert await asyncio.wait_for(late.loads.hold_free_assignments([first]), timeout=5) == {first}
         with pytest.raises(RuntimeError):
             await late.loads.wait_for_assignments([first])
         await holder.commit()
-        assert await late.loads.try_assignments([first, second])
+        assert await late.loads.hold_free_assignments([first, second]) == set()

@@ -29,7 +29,7 @@ from routing_service.handlers.types import RetentionUnitOfWork
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .assignment_support import Sessions, Units, units_of
+from .assignment_support import Sessions, Units, statements, units_of
 
 pytestmark = pytest.mark.integration
 
@@ -218,28 +218,35 @@ async def test_a_closed_thread_a_message_is_reopening_stays(
 
 
 async def test_threads_left_open_and_untouched_up_to_the_cap_go_freeing_the_places_people_held(
-    units: Units, scratch_schema: tuple[AsyncEngine, str]
+    units: Units, sessions: Sessions, scratch_schema: tuple[AsyncEngine, str]
 ) -> None:
     ancient, within = NOW - timedelta(days=MAX_DAYS + 1), NOW - timedelta(days=MAX_DAYS - 1)
     team, ada = (AssigneeKind.TEAM, "support"), (AssigneeKind.USER, "ada")
-    await _held(units, "left-with-the-team", team, ancient)
+    for thread_id in ("left-with-the-team", "left-with-the-team-too"):
+        await _held(units, thread_id, team, ancient)
     await _held(units, "held-lately", team, within)
     for thread_id, state in (("left-unassigned", ThreadState.UNASSIGNED), ("left-with-the-agent", ThreadState.AGENT)):
         await _message(units, thread_id, "m1", ancient)
         await _move(units, thread_id, state, ancient)
-    busy = "acc-busy"
+    busy, other = "acc-busy", "acc-other"
     await _held(units, "left-with-ada", ada, ancient, busy)
+    await _held(units, "left-with-ada", ada, ancient, other)
     sweep = _sweep(units, scratch_schema[1])
 
     async with units() as handing_off:  # another transaction assigning in the busy account meanwhile
         await handing_off.loads.wait_for_assignments([busy])
-        first = await asyncio.wait_for(sweep.run_once(NOW), timeout=10)  # it never waits for the account
+        with statements(sessions) as sent:
+            first = await asyncio.wait_for(sweep.run_once(NOW), timeout=10)  # it never waits for the account
         await handing_off.commit()
     second = await sweep.run_once(NOW)
 
-    assert (first["threads"], second["threads"]) == (3, 1)
+    assert (first["threads"], second["threads"]) == (5, 1)
     assert await _threads(units) == {"held-lately"}
-    assert (await _loads(units, ACCOUNT), await _loads(units, busy)) == ({"support": 1}, {"ada": 0})
+    loads = [await _loads(units, account_id) for account_id in (ACCOUNT, other, busy)]
+    assert loads == [{"support": 1}, {"ada": 0}, {"ada": 0}]  # the team's two places freed at once
+    # The three accounts' assignments tried in one statement, the loads of both free ones changed in one.
+    assert len([statement for statement in sent if "unnest" in statement and "pg_try_advisory" in statement]) == 1
+    assert [statement.split()[0] for statement in sent if "assignee_load" in statement] == ["UPDATE"]
     # The inbox closing a forgotten thread at last frees no place twice.
     inbox = HandleInboxEvent(units, "routing:inbox.events.v1")
     closed = ThreadClosed(

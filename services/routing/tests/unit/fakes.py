@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Collection, Hashable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Hashable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from copy import deepcopy
 from dataclasses import dataclass, field, replace
@@ -156,12 +156,12 @@ class FakeLoads:
         assert self.foreseen is None, "only a transaction's first hold of assignments may wait"
         self._kept["foreseen"] = set(account_ids)
 
-    async def try_assignments(self, account_ids: Collection[str]) -> bool:
+    async def hold_free_assignments(self, account_ids: Collection[str]) -> set[str]:
         """Held already by the first hold: one fake unit of work runs at a time, so no thread changes between
         the unlocked read that foresaw its changes and its lock."""
         assert self.foreseen is not None, "the first hold comes before any other"
         assert set(account_ids) <= self.foreseen, f"{set(account_ids) - self.foreseen} not foreseen"
-        return True
+        return set()
 
     def first_hold_made(self) -> bool:
         """Whether this unit of work held accounts' assignments already."""
@@ -176,6 +176,11 @@ class FakeLoads:
         assert account_id in (self.foreseen or set()), f"a load of {account_id} changed without holding its account"
         key = (account_id, holder)
         self._tables.loads[key] = max(0, self._tables.loads.get(key, 0) + delta)
+
+    async def free(self, places: Iterable[tuple[str, LoadKey]]) -> None:
+        """One place off each listed, as ``change`` by -1."""
+        for account_id, holder in places:
+            await self.change(account_id, holder, -1)
 
 
 class FakeAccounts:

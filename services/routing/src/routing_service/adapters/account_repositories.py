@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable
+from collections import Counter
+from collections.abc import Collection, Hashable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -10,8 +11,8 @@ from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.channels import AssigneeKind
 from customer_agent_shared.events.config import AgentConfigSnapshot
 from customer_agent_shared.persistence.advisory_locks import take_locks, try_locks
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Integer, String, and_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing_service.adapters.orm import account_config_table, assignee_load_table, credit_state_table
@@ -35,6 +36,30 @@ _CHANGE_LOAD = (
         },
     )
 )
+
+_FREED = (
+    func.unnest(
+        bindparam("account_ids", type_=ARRAY(String)),
+        bindparam("assignee_kinds", type_=ARRAY(String)),
+        bindparam("assignee_ids", type_=ARRAY(String)),
+        bindparam("places", type_=ARRAY(Integer)),
+    )
+    .table_valued("account_id", "assignee_kind", "assignee_id", "places")
+    .render_derived(name="freed")
+)
+_FREE_PLACES = (
+    update(assignee_load_table)
+    .where(
+        and_(
+            assignee_load_table.c.account_id == _FREED.c.account_id,
+            assignee_load_table.c.assignee_kind == _FREED.c.assignee_kind,
+            assignee_load_table.c.assignee_id == _FREED.c.assignee_id,
+        )
+    )
+    .values(open_threads=func.greatest(0, assignee_load_table.c.open_threads - _FREED.c.places))
+)
+"""Take ``places`` off each user or team ``freed`` names, once each: an UPDATE ... FROM updates a row it joins
+twice only once."""
 
 _HELD = "held"
 
@@ -64,13 +89,14 @@ class LoadRepository:
         await take_locks(self._session, [_lock_name(account_id) for account_id in account_ids])
         self._kept[_HELD] = set(account_ids)
 
-    async def try_assignments(self, account_ids: Collection[str]) -> bool:
-        """Hold these accounts' assignments too if another transaction holds none of them now; False if one does."""
+    async def hold_free_assignments(self, account_ids: Collection[str]) -> set[str]:
+        """Hold those of these accounts' assignments no other transaction holds now, in one statement, never
+        waiting; the accounts another holds (none: all are held now)."""
         held: set[str] = self._kept.setdefault(_HELD, set())
         wanted = {_lock_name(account_id): account_id for account_id in set(account_ids) - held}
-        busy = await try_locks(self._session, wanted)
+        busy = set(await try_locks(self._session, wanted))
         held.update(account_id for name, account_id in wanted.items() if name not in busy)
-        return not busy
+        return {wanted[name] for name in busy}
 
     def first_hold_made(self) -> bool:
         """Whether this transaction held accounts' assignments already (even none)."""
@@ -102,6 +128,20 @@ class LoadRepository:
                 "delta": delta,
             },
         )
+
+    async def free(self, places: Iterable[tuple[str, LoadKey]]) -> None:
+        """Free one place of each (account, user or team) listed, one more each time it is listed (never below
+        zero), in one statement; the transaction holds these accounts' assignments, so no other changes the rows."""
+        counted = sorted(Counter((account_id, kind.value, held_by) for account_id, (kind, held_by) in places).items())
+        if not counted:
+            return
+        parameters = {
+            "account_ids": [account_id for (account_id, _, _), _ in counted],
+            "assignee_kinds": [kind for (_, kind, _), _ in counted],
+            "assignee_ids": [assignee_id for (_, _, assignee_id), _ in counted],
+            "places": [count for _, count in counted],
+        }
+        await self._session.execute(_FREE_PLACES, parameters)
 
 
 class AccountRepository:

@@ -37,5 +37,5 @@ async def hold_first(uow: RoutingUnitOfWorkProtocol, foresee: Foresee) -> None:
 async def hold_unforeseen(uow: RoutingUnitOfWorkProtocol, account_id: str) -> None:
     """Before changing places in an account, once rows are locked: hold it (if not held yet) only if it is free
     now; else raise ``TransientHandlerError``, so the transaction is redone and foresees it."""
-    if not await uow.loads.try_assignments([account_id]):
+    if await uow.loads.hold_free_assignments([account_id]):
         raise TransientHandlerError("another transaction is assigning in the account; redone to wait for it first")

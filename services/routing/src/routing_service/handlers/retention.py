@@ -28,15 +28,14 @@ async def _forget_abandoned_threads(uow: RetentionUnitOfWork, untouched_since: d
     them (it never waits here, holding the rows it locked)."""
     threads = await uow.retention.lock_open_threads(untouched_since, limit)
     holding = {thread.account_id for thread in threads if thread.owner.holder is not None}
-    busy = {account_id for account_id in holding if not await uow.loads.try_assignments([account_id])}
+    busy = await uow.loads.hold_free_assignments(holding)  # in one statement, for every account at once
     gone = [thread for thread in threads if thread.owner.holder is None or thread.account_id not in busy]
-    freed = 0
-    for thread in gone:
-        if (holder := thread.owner.holder) is not None:
-            await uow.loads.change(thread.account_id, holder, -1)
-            freed += 1
-    if freed:
-        logger.info("threads a person held, untouched for long, forgotten; their places freed", extra={"count": freed})
+    places = [(thread.account_id, holder) for thread in gone if (holder := thread.owner.holder) is not None]
+    if places:
+        await uow.loads.free(places)
+        logger.info(
+            "threads a person held, untouched for long, forgotten; their places freed", extra={"count": len(places)}
+        )
     return await uow.retention.forget_threads([(thread.account_id, thread.thread_id) for thread in gone])
 
 

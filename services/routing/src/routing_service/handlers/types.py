@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -81,8 +81,9 @@ class LoadStore(Protocol):
         this one ends, waiting for those another holds (when: ``assignment_holds``)."""
         ...
 
-    async def try_assignments(self, account_ids: Collection[str]) -> bool:
-        """Hold these accounts' assignments too if another transaction holds none of them now; False if one does."""
+    async def hold_free_assignments(self, account_ids: Collection[str]) -> set[str]:
+        """Hold those of these accounts' assignments no other transaction holds now, never waiting; the accounts
+        another holds (none: all are held now)."""
         ...
 
     def first_hold_made(self) -> bool:
@@ -95,6 +96,11 @@ class LoadStore(Protocol):
 
     async def change(self, account_id: str, holder: LoadKey, delta: int) -> None:
         """Add ``delta`` open threads to a user or team (never below zero)."""
+        ...
+
+    async def free(self, places: Iterable[tuple[str, LoadKey]]) -> None:
+        """Free one place of each (account, user or team) listed, one more each time it is listed (never below
+        zero), all at once, in accounts whose assignments the transaction holds."""
         ...
 
 
