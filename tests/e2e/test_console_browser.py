@@ -151,7 +151,7 @@ async def a_refused_capacity_is_explained_and_not_saved(
     problem = "Input should be less than or equal to 100000"
     await shown(browser, "tr[data-editing=teams] .error-text[data-field=max_capacity]", "the refusal", text=problem)
     refusal = browser.find_element(By.CSS_SELECTOR, "tr[data-editing=teams] .alert .message").text
-    assert refusal == f"The request is invalid: 0.max_capacity: {problem}."
+    assert refusal == "Nothing was saved: see the field marked below."  # the API's words are under the field
     assert (
         browser.find_element(By.CSS_SELECTOR, "tr[data-editing=teams] [name=max_capacity]").get_attribute("value")
         == "100001"
@@ -176,6 +176,8 @@ async def test_the_answer_threshold_is_saved_with_a_decimal_comma_refused_out_of
     typed = console_browser.find_element(By.ID, "agent-answer-threshold")
     assert typed.get_attribute("value") == "1.5"
     assert typed.get_attribute("aria-invalid") == "true"
+    banner = console_browser.find_element(By.CSS_SELECTOR, "#agent-profile .alert .message").text
+    assert banner == "Nothing was saved: see the field marked below."
     assert (await admin.call("GET", "/agent"))["answer_threshold"] == 0.4
 
     await save_threshold(console_browser, admin, "", None)

@@ -276,7 +276,7 @@ async def test_a_threshold_out_of_range_or_not_a_number_is_refused_by_the_field_
         response = await harness.client.post("/console/fragments/agent", data=form, headers={**account.edit, **HTMX})
         assert response.status_code == 422, response.text
         page = html.unescape(response.text)
-        message = f"The request is invalid: answer_threshold: {problem}."
+        message = "Nothing was saved: see the field marked below."  # the API's words go under the field
         assert f'<strong>Refused (422):</strong> <span class="message">{message}</span>' in page
         shown = f'<p class="error-text" id="agent-answer-threshold-error" data-field="answer_threshold">{problem}</p>'
         assert shown in page

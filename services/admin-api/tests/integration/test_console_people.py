@@ -82,7 +82,7 @@ async def test_a_refused_form_comes_back_as_typed_with_the_apis_words_by_the_fie
     assert response.status_code == 422
     assert response.headers["hx-retarget"] == "closest tr"
     shown = html.unescape(response.text)
-    assert "The request is invalid: 0.max_capacity: Input should be less than or equal to 100000." in shown
+    assert "Nothing was saved: see the field marked below." in shown  # the API's words go under the field
     assert '<p class="error-text" data-field="max_capacity">Input should be less than or equal to 100000</p>' in shown
     assert 'value="100001"' in shown  # as typed
     assert (await harness.client.get(account.path("/teams"), headers=account.read)).json() == []

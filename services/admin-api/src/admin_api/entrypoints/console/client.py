@@ -27,6 +27,11 @@ class ApiRefused(Exception):
         self.details = details or []
 
 
+def see_fields_marked(count: int) -> str:
+    """What a form's banner says when each of the API's problems is shown under the field it names."""
+    return f"Nothing was saved: see the {'fields' if count > 1 else 'field'} marked below."
+
+
 @dataclass
 class Console:
     """One signed-in console request: the key's account, what it may do, and a client on the REST API."""

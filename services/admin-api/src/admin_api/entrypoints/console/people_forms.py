@@ -10,6 +10,8 @@ from functools import cache
 from typing import Any, Literal, Protocol
 from zoneinfo import available_timezones
 
+from admin_api.entrypoints.console.client import see_fields_marked
+
 Resource = Literal["users", "teams"]
 EN_DASH = "\u2013"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -131,11 +133,15 @@ class PersonForm:
         """Keep the API's refusal of the list the entry was saved in at ``index``, by field where it names one."""
         self.status, self.message = status, message
         origins = self.body()[1]
+        marked = 0
         for detail in details:
             path = str(detail.get("field", "")).split(".")
             if path[0] == str(index) and len(path) > 1:
                 key = _form_field(path[1:], origins)
                 self.errors.setdefault(key, []).append(str(detail.get("problem", "invalid")))
+                marked += 1
+        if details and marked == len(details):
+            self.message = see_fields_marked(len(self.errors))
 
 
 def _form_field(path: list[str], origins: list[int]) -> str:

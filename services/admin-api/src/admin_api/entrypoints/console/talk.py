@@ -10,11 +10,12 @@ from customer_agent_shared.events.config import AgentRole, Personality
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from admin_api.entrypoints.console.client import ApiRefused, Console, SignedIn
+from admin_api.entrypoints.console.client import ApiRefused, Console, SignedIn, see_fields_marked
 from admin_api.entrypoints.console.rendering import render
 
 router = APIRouter(prefix="/console/fragments", include_in_schema=False)
 
+PROFILE_FIELDS = frozenset({"name", "role", "personality", "answer_threshold"})  # each shows its problems
 LOCALES = {
     "en-US": "English",
     "da-DK": "Dansk",
@@ -74,6 +75,7 @@ def profile_form(
     errors: dict[str, list[str]] = {}
     for detail in refused.details if refused else []:
         errors.setdefault(str(detail.get("field", "")), []).append(str(detail.get("problem", "invalid")))
+    all_marked = bool(errors) and errors.keys() <= PROFILE_FIELDS
     return {
         "console": console,
         "profile": profile,
@@ -81,6 +83,7 @@ def profile_form(
         "theirs": theirs,
         "refused": refused,
         "errors": errors,
+        "marked": see_fields_marked(len(errors)) if all_marked else "",
         "roles": [r.value for r in AgentRole],
         "personalities": [p.value for p in Personality],
     }
