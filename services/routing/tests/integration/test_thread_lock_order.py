@@ -1,10 +1,12 @@
 """Batches of different topics that lock the same threads, on real PostgreSQL: each locks them in (account, thread)
 order before its events, so two never wait for each other in a cycle (a deadlock PostgreSQL would end after a
-second by rolling one back, to be redone event by event)."""
+second by rolling one back, to be redone event by event); its events take them as locked then, while an event
+handled on its own locks its thread itself."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -32,6 +34,7 @@ pytestmark = pytest.mark.integration
 UNBLOCKED_SECONDS = 10
 THREADS = ("t1", "t2")
 INBOX_CONSUMER = "routing:inbox.events.v1"
+THREAD_LOCK = re.compile(r"^SELECT .* FROM \S*\bthreads\b .*FOR UPDATE$")
 
 
 def _to_the_team(account: str, thread: str) -> RawCloudEvent:
@@ -112,3 +115,28 @@ async def test_an_inbox_batch_and_another_whose_events_come_in_the_opposite_orde
     assert counts == [(0, 1)] * 2
     # The inbox went first: the team's places are free, and the visitor's messages opened new conversations.
     assert await support.owners_and_loads(units, account) == ({owners: 2}, {"support": 0})
+
+
+async def test_a_batch_locks_its_threads_once_and_an_event_on_its_own_locks_its_thread(
+    sessions: support.Sessions,
+) -> None:
+    units = support.units_of(sessions)
+    account = unique_name("acc")
+    await support.configure(units, account)
+    inbound, _ = support.use_cases(units)
+    await support.give_agent(inbound, account, list(THREADS))
+    inbox = HandleInboxEvent(units, INBOX_CONSUMER)
+    with support.statements(sessions) as alone:  # as each event of a batch that failed is redone
+        assert await inbox.handle(_to_the_team(account, "t1"))
+    batches, service = support.batch_consumer(units)
+    by_ada = ClosedBy(kind=CloserKind.USER, id="ada")
+    closed = ThreadClosed(account_id=account, thread_id="t1", closed_by=by_ada, resolved=True)
+    batch = [_to_the_team(account, "t2"), support.inbox_event(THREAD_CLOSED, closed, account)]
+
+    with support.statements(sessions) as batched:
+        await batches.run(batch, inbox.handle, inbox_consumer=inbox.inbox_consumer, prepare=inbox.prepare)
+
+    assert (support.batch_count(service, "split"), support.batch_count(service, "committed")) == (0, 1)
+    assert [sum(1 for statement in sent if THREAD_LOCK.match(statement)) for sent in (alone, batched)] == [1, 1]
+    owners = {("closed", "support"): 1, ("human", "support"): 1}  # t1 closed, t2 the team's
+    assert await support.owners_and_loads(units, account) == (owners, {"support": 1})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -179,7 +180,7 @@ _LOCK_THREAD = (
 )
 
 _LOCK_THREADS = (
-    select(threads_table.c.account_id, threads_table.c.thread_id)
+    select(threads_table)
     .where(tuple_(threads_table.c.account_id, threads_table.c.thread_id).in_(bindparam("keys", expanding=True)))
     .order_by(threads_table.c.account_id, threads_table.c.thread_id)
     .with_for_update()
@@ -217,7 +218,8 @@ class ThreadRepository(TransactionScopedRepository):
     """Thread ownership rows and their transitions.
 
     ``receive_many`` receives the first message of each thread of a batch in one statement; each
-    message's ``receive`` then takes its result from what the transaction kept, once.
+    message's ``receive`` then takes its result from what the transaction kept, once. Likewise each thread
+    ``lock_in_order`` locked is taken by its first ``lock``; a write of the thread here forgets it.
     """
 
     async def receive(self, message: MessageReceived, *, sent_at: datetime, now: datetime) -> RoutedThread | None:
@@ -230,6 +232,7 @@ class ThreadRepository(TransactionScopedRepository):
         if received_ahead in self._kept:
             record: RoutedThread | None = self._kept.pop(received_ahead)
             return record
+        self._forget_locked(message.account_id, message.thread_id)
         parameters = {
             "account_id": message.account_id,
             "thread_id": message.thread_id,
@@ -271,6 +274,7 @@ class ThreadRepository(TransactionScopedRepository):
         for message, _ in ordered:
             key = ("received", message.account_id, message.thread_id, message.message_id)
             self._kept[key] = received.get((message.account_id, message.thread_id))  # None: received before
+            self._forget_locked(message.account_id, message.thread_id)
 
     async def states(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], ThreadState]:
         """The state of each of these (account, thread) routing has seen, read without locking the threads: it
@@ -281,23 +285,34 @@ class ThreadRepository(TransactionScopedRepository):
         return {(row.account_id, row.thread_id): ThreadState(row.state) for row in rows}
 
     async def lock_in_order(self, keys: Collection[tuple[str, str]]) -> None:
-        """Lock the rows of these (account, thread) routing has seen, in (account, thread) order.
+        """Lock the rows of these (account, thread) routing has seen, in (account, thread) order, keeping each
+        for its first ``lock`` in this transaction.
 
         A transaction that may lock more than one thread (a batch) locks them all this way before any other, so
         two transactions locking the same threads wait for each other in one order, never in a cycle.
         """
         if keys:
-            await self._session.execute(_LOCK_THREADS, {"keys": sorted(set(keys))})
+            for row in await self._session.execute(_LOCK_THREADS, {"keys": sorted(set(keys))}):
+                self._kept[_locked(row.account_id, row.thread_id)] = thread_of(row)
 
     async def lock(self, account_id: str, thread_id: str) -> RoutedThread | None:
-        """The thread's row locked for this transaction, or None when routing never saw the thread."""
+        """The thread's row locked for this transaction, or None when routing never saw the thread; the row
+        ``lock_in_order`` kept for it if any (a copy, once), else locked and read now."""
+        kept: RoutedThread | None = self._kept.pop(_locked(account_id, thread_id), None)
+        if kept is not None:
+            return replace(kept)
         row = (
             await self._session.execute(_LOCK_THREAD, {"b_account_id": account_id, "b_thread_id": thread_id})
         ).first()
         return thread_of(row) if row is not None else None
 
+    def _forget_locked(self, account_id: str, thread_id: str) -> None:
+        """A thread written here is no longer as ``lock_in_order`` read it."""
+        self._kept.pop(_locked(account_id, thread_id), None)
+
     async def save(self, thread: RoutedThread, now: datetime) -> None:
         """Write the thread's state back."""
+        self._forget_locked(thread.account_id, thread.thread_id)
         await self._session.execute(
             _SAVE_THREAD,
             {
@@ -345,3 +360,8 @@ class ThreadRepository(TransactionScopedRepository):
                 for step in transitions
             ],
         )
+
+
+def _locked(account_id: str, thread_id: str) -> tuple[str, str, str]:
+    """The key under which ``lock_in_order`` keeps a thread for its first ``lock``."""
+    return ("locked", account_id, thread_id)

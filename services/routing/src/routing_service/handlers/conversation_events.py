@@ -43,7 +43,7 @@ class HandleConversationEvent(RoutingUseCase):
     async def prepare(self, events: Sequence[CloudEvent[ConversationEvent]]) -> None:
         """Ahead of a batch, inside its transaction: hold the assignments of every account it may hand off in,
         before any thread's row is locked; then lock the threads its events change, in key order
-        (``ThreadStore.lock_in_order``), before ``handle`` locks them one by one in the order of the events."""
+        (``ThreadStore.lock_in_order``): each ``handle`` takes its thread as locked there."""
         async with self._unit_of_work() as uow:
             await hold_first(uow, partial(_handing_off, events))
             await uow.threads.lock_in_order(

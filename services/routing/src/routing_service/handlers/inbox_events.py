@@ -74,8 +74,8 @@ class HandleInboxEvent:
                     keep_prepared(uow, _PARSED, raw.id, source=raw, value=event)
                     events.append(event)
             await hold_first(uow, partial(_moving_places, uow, events))
-            # Then every thread of the batch in key order (``ThreadStore.lock_in_order``), before ``handle`` locks
-            # them one by one in the order of the events.
+            # Then every thread of the batch in key order (``ThreadStore.lock_in_order``), each taken as locked
+            # there by its event's ``handle``.
             await uow.threads.lock_in_order(
                 {(event.data.account_id, event.data.thread_id) for event in events if _is_thread_action(event)}
             )

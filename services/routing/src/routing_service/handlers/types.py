@@ -34,11 +34,13 @@ class ThreadStore(Protocol):
         ...
 
     async def lock_in_order(self, keys: Collection[tuple[str, str]]) -> None:
-        """Lock the rows of these threads routing has seen, in (account, thread) order."""
+        """Lock the rows of these threads routing has seen, in (account, thread) order, each kept for its first
+        ``lock`` in this transaction."""
         ...
 
     async def lock(self, account_id: str, thread_id: str) -> RoutedThread | None:
-        """The thread locked for this transaction; None when routing never saw it."""
+        """The thread locked for this transaction (as ``lock_in_order`` kept it, else locked now); None when
+        routing never saw it."""
         ...
 
     async def save(self, thread: RoutedThread, now: datetime) -> None:
