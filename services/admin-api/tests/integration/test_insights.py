@@ -25,13 +25,16 @@ DRAFT = "We accept cards and MobilePay."
 
 async def test_performance_and_knowledge_gaps(harness: Harness) -> None:
     account, now = await harness.new_account(), datetime.now(UTC)
-    for item in conversation_events(account.id, now):
+    published = conversation_events(account.id, now)
+    for item in published:
         await produce_raw(
             harness.settings.kafka_bootstrap_servers,
             CONVERSATIONS_EVENTS,
             serialize_event(item),
             key=f"{account.id}:{item.data.thread_id}".encode(),
         )
+    # The figures checked below hold only once every event is folded, not as soon as each thread is counted.
+    await eventually(lambda: harness.handled(*(item.id for item in published)), "admin-api folded every event")
     gaps = await gaps_grouped_by_meaning(harness, account)
     await check_performance(harness, account, now)
     await check_resolving_and_dismissing(harness, account, gaps)
