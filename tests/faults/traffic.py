@@ -197,7 +197,7 @@ async def drive_exhaustion(
         sent = await log.send(provider, account_id, thread_id, QUESTION, expect=Expect.ANSWER_OR_EXHAUSTED, index=0)
         if sent is not None and await _handed_off_for_credits(provider, sent, until=until + 120):
             await purchase(admin, log, PURCHASED_CREDITS)
-            await _wait_restored(admin, until=until + 120)
+            await _wait_restored(admin, log, until=until + 120)
         await asyncio.sleep(rng.uniform(0.5, 2.0))
 
 
@@ -216,10 +216,17 @@ async def _handed_off_for_credits(provider: ChannelProvider, sent: SentMessage, 
     return False
 
 
-async def _wait_restored(admin: AdminClient, *, until: float) -> None:
-    """Poll GET /credits until the account is no longer exhausted (routing learns it from the same event)."""
+async def _wait_restored(admin: AdminClient, log: TrafficLog, *, until: float) -> None:
+    """Poll GET /credits until the account is no longer exhausted (routing learns it from the same event); buy
+    again when the balance stays at or below zero, which the faults cause: while they delay the news of the
+    exhaustion, the agent takes more threads, and their late charges use up the purchase too."""
+    bought_at = time.monotonic()
     while time.monotonic() < until:
         credits = await retrying(admin, "GET", "/credits", patience_seconds=30)
         if credits is not None and credits.get("exhausted") is False:
             return
+        balance = credits.get("balance") if credits is not None else None
+        if isinstance(balance, int) and balance <= 0 and time.monotonic() - bought_at > 20:
+            await purchase(admin, log, 1 - balance)
+            bought_at = time.monotonic()
         await asyncio.sleep(0.5)
