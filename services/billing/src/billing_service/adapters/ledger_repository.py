@@ -9,7 +9,6 @@ from typing import Any
 
 from customer_agent_shared.persistence.unit_of_work import TransactionScopedRepository
 from sqlalchemy import (
-    BigInteger,
     Date,
     DateTime,
     Integer,
@@ -17,7 +16,6 @@ from sqlalchemy import (
     Select,
     String,
     and_,
-    any_,
     bindparam,
     cast,
     func,
@@ -26,7 +24,6 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from billing_service.adapters.orm import ledger_entries_table
 from billing_service.domain.ledger import (
@@ -34,8 +31,8 @@ from billing_service.domain.ledger import (
     EntryKey,
     EntryKind,
     LedgerEntry,
-    charge_moves,
     tally_usage,
+    usage_moves,
     usage_since,
 )
 
@@ -52,18 +49,14 @@ class RecordedEntry:
     note: str | None
 
 
-_APPEND_ENTRY = (
-    ledger_entries_table.insert()
-    .values(
-        account_id=bindparam("account_id"),
-        kind=bindparam("kind"),
-        cause_id=bindparam("cause_id"),
-        amount=bindparam("amount"),
-        balance_after=bindparam("balance_after"),
-        note=bindparam("note"),
-        recorded_at=bindparam("recorded_at"),
-    )
-    .returning(ledger_entries_table.c.id)
+_APPEND_ENTRY = ledger_entries_table.insert().values(
+    account_id=bindparam("account_id"),
+    kind=bindparam("kind"),
+    cause_id=bindparam("cause_id"),
+    amount=bindparam("amount"),
+    balance_after=bindparam("balance_after"),
+    note=bindparam("note"),
+    recorded_at=bindparam("recorded_at"),
 )
 
 _RECENT_ENTRIES = (
@@ -74,11 +67,11 @@ _RECENT_ENTRIES = (
 )
 
 
-def _credits_used_statement(*, appended_refunds: bool) -> Select[date, bool, Any]:
+def _credits_used_statement() -> Select[date, bool, Any]:
     """Per UTC day of the charge and whether it is of the period, the credits the account's charges recorded since
-    ``b_since`` used, less their refunds (``ledger.credits_used``). All of them (``appended_refunds`` false): the
-    charges read from ``ix_ledger_entries_account_kind_time`` alone, the refunds from it, each with its charge by
-    ``uq_ledger_entries_cause``. Or only the refunds of ids ``b_ids`` (``appended_refunds``), by primary key."""
+    ``b_since`` used, less their refunds (``ledger.credits_used``): the charges read from
+    ``ix_ledger_entries_account_kind_time`` alone, the refunds from it, each with its charge by
+    ``uq_ledger_entries_cause``."""
     since = bindparam("b_since", type_=DateTime(timezone=True))
     account = bindparam("b_account_id", type_=String)
     entries, charge, refund = (
@@ -94,8 +87,6 @@ def _credits_used_statement(*, appended_refunds: bool) -> Select[date, bool, Any
         refund.c.recorded_at >= since,  # no earlier than its charge: this bound only narrows the scan
         charge.c.recorded_at >= since,
     ]
-    if appended_refunds:
-        refunded.append(refund.c.id == any_(bindparam("b_ids", type_=ARRAY(BigInteger))))
     charges = select(entries.c.recorded_at.label("charged_at"), entries.c.amount).where(*charged)
     refunds = (
         select(charge.c.recorded_at.label("charged_at"), refund.c.amount)
@@ -110,7 +101,7 @@ def _credits_used_statement(*, appended_refunds: bool) -> Select[date, bool, Any
         )
         .where(*refunded)
     )
-    moves = (refunds if appended_refunds else union_all(charges, refunds)).subquery("moves")
+    moves = union_all(charges, refunds).subquery("moves")
     return select(
         cast(func.timezone("UTC", moves.c.charged_at), Date).label("day"),
         (moves.c.charged_at >= bindparam("b_period_start", type_=DateTime(timezone=True))).label("in_period"),
@@ -118,37 +109,33 @@ def _credits_used_statement(*, appended_refunds: bool) -> Select[date, bool, Any
     ).group_by(literal_column("1"), literal_column("2"))
 
 
-_CREDITS_USED = _credits_used_statement(appended_refunds=False)
-_APPENDED_REFUNDS_USED = _credits_used_statement(appended_refunds=True)
+_CREDITS_USED = _credits_used_statement()
 
 
 @dataclass(frozen=True)
 class _Counted:
-    """An account's credits used as last counted in this transaction: read whole, plus the charges appended since;
-    the refunds appended since are still to read."""
+    """An account's credits used as last counted in this transaction: read whole, plus the entries appended since."""
 
     since: datetime
     period_start: datetime
     moves: Mapping[tuple[date, bool], int]  # credits by (the charge's UTC day, of the period)
-    refunds: tuple[int, ...] = ()  # ids
 
-    def appending(self, entries: Sequence[LedgerEntry], ids: Sequence[int], at: datetime) -> _Counted:
-        """This count with ``entries`` (of ``ids``) appended at ``at``: their charges added, their refunds to read."""
+    def appending(self, entries: Sequence[LedgerEntry], at: datetime) -> _Counted:
+        """This count with ``entries`` appended at ``at``: their charges and refunds added."""
         moves = dict(self.moves)
-        for day, in_period, credits in charge_moves(entries, at, since=self.since, period_start=self.period_start):
+        for day, in_period, credits in usage_moves(entries, at, since=self.since, period_start=self.period_start):
             moves[(day, in_period)] = moves.get((day, in_period), 0) + credits
-        refunds = (id_ for id_, entry in zip(ids, entries, strict=True) if entry.kind is EntryKind.REFUND)
-        return replace(self, moves=moves, refunds=(*self.refunds, *refunds))
+        return replace(self, moves=moves)
 
 
 class LedgerRepository(TransactionScopedRepository):
     """The append-only entries; unique on (account, cause, kind).
 
     The credits used are read from the ledger whole once per account and transaction (and again when the period or
-    the days reported move on); the charges appended after are added in memory, as the account's row lock keeps any
-    other writer out, so a batch charging the account again reads nothing more. A refund appended after is read by
-    its id: it counts on its charge's day. Kept values are replaced, never changed in place, so a rolled-back
-    savepoint gets them back as they were.
+    the days reported move on); the charges and refunds appended after are added in memory (a refund on its charge's
+    day, which its entry carries), as the account's row lock keeps any other writer out, so a batch charging or
+    refunding the account again reads nothing more. Kept values are replaced, never changed in place, so a
+    rolled-back savepoint gets them back as they were.
     """
 
     async def recorded(self, account_id: str, keys: Sequence[EntryKey]) -> set[EntryKey]:
@@ -178,7 +165,6 @@ class LedgerRepository(TransactionScopedRepository):
     async def append(self, account_id: str, entries: Sequence[LedgerEntry], balance_before: int, at: datetime) -> None:
         """Append entries in order, each with the balance after it."""
         balance = balance_before
-        ids = []
         for entry in entries:
             balance += entry.amount
             parameters = {
@@ -190,28 +176,21 @@ class LedgerRepository(TransactionScopedRepository):
                 "note": entry.note[:500] if entry.note else None,
                 "recorded_at": at,
             }
-            ids.append((await self._session.execute(_APPEND_ENTRY, parameters)).scalar_one())
+            await self._session.execute(_APPEND_ENTRY, parameters)
         counted = self._kept.get(account_id)
         if isinstance(counted, _Counted):
-            self._kept[account_id] = counted.appending(entries, ids, at)
+            self._kept[account_id] = counted.appending(entries, at)
 
     async def credits_used(self, account_id: str, *, period_start: datetime, now: datetime) -> CreditsUsed:
         """The credits the account used, as its ledger holds them now (``ledger.credits_used``)."""
         since = usage_since(now, period_start)
         parameters: dict[str, Any] = {"b_account_id": account_id, "b_since": since, "b_period_start": period_start}
         counted = self._kept.get(account_id)
-        if isinstance(counted, _Counted) and (counted.since, counted.period_start) == (since, period_start):
-            moves = dict(counted.moves)
-            rows = []
-            if counted.refunds:
-                statement = _APPENDED_REFUNDS_USED
-                rows = list(await self._session.execute(statement, {**parameters, "b_ids": list(counted.refunds)}))
-        else:
-            moves, rows = {}, list(await self._session.execute(_CREDITS_USED, parameters))
-        for row in rows:
-            moves[(row.day, row.in_period)] = moves.get((row.day, row.in_period), 0) + int(row.credits)
-        self._kept[account_id] = _Counted(since=since, period_start=period_start, moves=moves)
-        return tally_usage(((day, in_period, credits) for (day, in_period), credits in moves.items()), now)
+        if not isinstance(counted, _Counted) or (counted.since, counted.period_start) != (since, period_start):
+            rows = await self._session.execute(_CREDITS_USED, parameters)
+            moves = {(row.day, row.in_period): int(row.credits) for row in rows}
+            counted = self._kept[account_id] = _Counted(since=since, period_start=period_start, moves=moves)
+        return tally_usage(((day, in_period, credits) for (day, in_period), credits in counted.moves.items()), now)
 
     async def recent(self, account_id: str, limit: int) -> list[RecordedEntry]:
         """The account's latest entries, newest first."""

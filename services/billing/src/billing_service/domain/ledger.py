@@ -47,6 +47,7 @@ class LedgerEntry:
     cause_id: str
     amount: int
     note: str | None = None
+    charged_at: datetime | None = None  # a refund's only: when the charge it takes back was recorded (not stored)
 
     @property
     def key(self) -> EntryKey:
@@ -150,15 +151,17 @@ def tally_usage(moves: Iterable[UsageMove], now: datetime) -> CreditsUsed:
     return CreditsUsed(this_period=max(this_period, 0), by_day=by_day)
 
 
-def charge_moves(
+def usage_moves(
     entries: Iterable[LedgerEntry], recorded_at: datetime, *, since: datetime, period_start: datetime
 ) -> list[UsageMove]:
-    """The moves of the charges among ``entries`` recorded at ``recorded_at``, as ``credits_used`` counts those since
-    ``since``; refunds are left out: each counts on its charge's day, a moment the refund's entry does not carry."""
-    if recorded_at < since:
-        return []
-    day, in_period = recorded_at.astimezone(UTC).date(), recorded_at >= period_start
-    return [(day, in_period, -entry.amount) for entry in entries if entry.kind is EntryKind.USAGE]
+    """The moves of the charges and refunds among ``entries`` recorded at ``recorded_at``, as ``credits_used`` counts
+    those of the charges recorded since ``since``: a charge's at ``recorded_at``, a refund's at its ``charged_at``."""
+    moves = []
+    for entry in entries:
+        charged_at = recorded_at if entry.kind is EntryKind.USAGE else entry.charged_at  # None: no usage moved
+        if charged_at is not None and charged_at >= since:
+            moves.append((charged_at.astimezone(UTC).date(), charged_at >= period_start, -entry.amount))
+    return moves
 
 
 def credits_used(
@@ -246,7 +249,7 @@ def record_refund(
     not have been); only a charge of the current period is taken off its use."""
     if credits <= 0:
         raise ValueError("a refund must give credits back")
-    entry = LedgerEntry(EntryKind.REFUND, cause_id, credits)
+    entry = LedgerEntry(EntryKind.REFUND, cause_id, credits, charged_at=charged_at)
     if entry.key in recorded:
         return _unchanged(account, "refund")
     after = _append(account, entry)
