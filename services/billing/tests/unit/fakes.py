@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from billing_service.adapters.ledger_repository import RecordedEntry
 from billing_service.adapters.repositories import AccountCounts
-from billing_service.domain.ledger import CreditAccount, CreditsUsed, EntryKey, EntryKind, LedgerEntry, credits_used
+from billing_service.domain.ledger import CreditAccount, CreditsUsed, EntryKey, EntryKind, LedgerEntry, tally_usage
 from billing_service.domain.pricing import ThreadFacts, counts_as_resolution
 from customer_agent_shared.events.billing import PricingRule
 from customer_agent_shared.testing.in_memory_unit_of_work import InMemoryDatabase, InMemoryUnitOfWork
@@ -27,6 +27,20 @@ class Tables:
 
 
 FakeDatabase = InMemoryDatabase[Tables]
+
+
+def credits_used(
+    entries: Collection[tuple[LedgerEntry, datetime]], *, period_start: datetime, now: datetime
+) -> CreditsUsed:
+    """The credits used that the ledger's ``entries`` (each with when billing recorded it) add up to, as
+    ``domain.ledger`` defines them: each refund with the charge of its cause (none recorded: not counted)."""
+    charged_at = {entry.cause_id: at for entry, at in entries if entry.kind is EntryKind.USAGE}
+    moves = [
+        (charged_at[entry.cause_id], entry.amount)
+        for entry, _ in entries
+        if entry.kind in (EntryKind.USAGE, EntryKind.REFUND) and entry.cause_id in charged_at
+    ]
+    return tally_usage(((at.astimezone(UTC).date(), at >= period_start, -amount) for at, amount in moves), now)
 
 
 class FakeAccounts:
@@ -85,7 +99,7 @@ class FakeLedger:
         return None
 
     async def credits_used(self, account_id: str, *, period_start: datetime, now: datetime) -> CreditsUsed:
-        """What the account's entries add up to, by the domain's definition."""
+        """What the account's entries add up to (``credits_used``)."""
         entries = [
             (LedgerEntry(EntryKind(entry.kind), entry.cause_id, entry.amount), entry.recorded_at)
             for entry in self._tables.ledger.get(account_id, [])

@@ -9,13 +9,14 @@ from billing_service.domain.ledger import (
     EntryKind,
     LedgerEntry,
     UsageMove,
-    credits_used,
     tally_usage,
     usage_moves,
     usage_since,
 )
 from hypothesis import given
 from hypothesis import strategies as st
+
+from .fakes import credits_used
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
 PERIOD_START = datetime(2026, 11, 1, tzinfo=UTC)

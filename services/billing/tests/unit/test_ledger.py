@@ -17,7 +17,6 @@ from billing_service.domain.ledger import (
     apply_due_reset,
     balance_of,
     change_plan,
-    credits_used,
     crossing,
     merged_plan,
     open_account,
@@ -30,6 +29,8 @@ from billing_service.domain.ledger import (
 from customer_agent_shared.events.billing import USAGE_DAYS, CreditPlan, CreditPlanChange, PricingRule
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from .fakes import credits_used
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
 RESET = datetime(2026, 12, 1, tzinfo=UTC)

@@ -69,7 +69,7 @@ _RECENT_ENTRIES = (
 
 def _credits_used_statement() -> Select[date, bool, Any]:
     """Per UTC day of the charge and whether it is of the period, the credits the account's charges recorded since
-    ``b_since`` used, less their refunds (``ledger.credits_used``): the charges read from
+    ``b_since`` used, less their refunds (see ``domain.ledger``): the charges read from
     ``ix_ledger_entries_account_kind_time`` alone, the refunds from it, each with its charge by
     ``uq_ledger_entries_cause``."""
     since = bindparam("b_since", type_=DateTime(timezone=True))
@@ -182,7 +182,7 @@ class LedgerRepository(TransactionScopedRepository):
             self._kept[account_id] = counted.appending(entries, at)
 
     async def credits_used(self, account_id: str, *, period_start: datetime, now: datetime) -> CreditsUsed:
-        """The credits the account used, as its ledger holds them now (``ledger.credits_used``)."""
+        """The credits the account used, as its ledger holds them now (see ``domain.ledger``)."""
         since = usage_since(now, period_start)
         parameters: dict[str, Any] = {"b_account_id": account_id, "b_since": since, "b_period_start": period_start}
         counted = self._kept.get(account_id)

@@ -4,7 +4,7 @@ Every change is an append-only ``LedgerEntry`` keyed by (kind, cause): a change 
 is already recorded is a no-op, so a redelivered or replayed event never charges twice.
 The balance is the sum of the entries; ``CreditAccount`` caches it with the period counters.
 
-The credits used (``credits_used``) are the usage charged less what refunds took back, a refund counting with
+The credits used are the usage charged less what refunds took back, a refund counting with
 the charge it takes back (its cause is the charge's): on the UTC day billing recorded that charge and in the
 period containing that moment. A refund of an earlier period's charge gives the credits back to the balance but
 lowers that period's use, never the current one's, so no period's use goes below zero.
@@ -12,7 +12,7 @@ lowers that period's use, never the current one's, so no period's use goes below
 
 from __future__ import annotations
 
-from collections.abc import Collection, Container, Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -35,8 +35,6 @@ class EntryKind(StrEnum):
 
 
 EntryKey = tuple[EntryKind, str]
-USAGE_KINDS = frozenset({EntryKind.USAGE, EntryKind.REFUND})
-"""The entries that make up the credits used: charges, and refunds taking a charge back."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +132,7 @@ def usage_days(now: datetime) -> list[date]:
 
 
 def usage_since(now: datetime, period_start: datetime) -> datetime:
-    """The earliest charge ``credits_used`` counts: the first of the days reported or the period's start."""
+    """The earliest charge the credits used count: the first of the days reported or the period's start."""
     return min(datetime.combine(usage_days(now)[0], time(), UTC), period_start)
 
 
@@ -154,7 +152,7 @@ def tally_usage(moves: Iterable[UsageMove], now: datetime) -> CreditsUsed:
 def usage_moves(
     entries: Iterable[LedgerEntry], recorded_at: datetime, *, since: datetime, period_start: datetime
 ) -> list[UsageMove]:
-    """The moves of the charges and refunds among ``entries`` recorded at ``recorded_at``, as ``credits_used`` counts
+    """The moves of the charges and refunds among ``entries`` recorded at ``recorded_at``, as the credits used count
     those of the charges recorded since ``since``: a charge's at ``recorded_at``, a refund's at its ``charged_at``."""
     moves = []
     for entry in entries:
@@ -162,20 +160,6 @@ def usage_moves(
         if charged_at is not None and charged_at >= since:
             moves.append((charged_at.astimezone(UTC).date(), charged_at >= period_start, -entry.amount))
     return moves
-
-
-def credits_used(
-    entries: Collection[tuple[LedgerEntry, datetime]], *, period_start: datetime, now: datetime
-) -> CreditsUsed:
-    """The credits used that the ledger's ``entries`` (each with when billing recorded it) add up to: each
-    refund with the charge of its cause (none recorded: not counted)."""
-    charged_at = {entry.cause_id: at for entry, at in entries if entry.kind is EntryKind.USAGE}
-    moves = [
-        (charged_at[entry.cause_id], entry.amount)
-        for entry, _ in entries
-        if entry.kind in USAGE_KINDS and entry.cause_id in charged_at
-    ]
-    return tally_usage(((at.astimezone(UTC).date(), at >= period_start, -amount) for at, amount in moves), now)
 
 
 def _unchanged(account: CreditAccount, cause: str) -> Decision:

@@ -57,7 +57,7 @@ class LedgerStore(Protocol):
         ...
 
     async def credits_used(self, account_id: str, *, period_start: datetime, now: datetime) -> CreditsUsed:
-        """The credits the account used, as its ledger holds them now (``ledger.credits_used``)."""
+        """The credits the account used, as its ledger holds them now (see ``domain.ledger``)."""
         ...
 
     async def append(self, account_id: str, entries: Sequence[LedgerEntry], balance_before: int, at: datetime) -> None:
