@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Collection, Hashable, Iterable, Sequence
-from contextlib import asynccontextmanager
-from copy import deepcopy
+from collections.abc import Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -12,7 +10,12 @@ from typing import Any
 from customer_agent_shared.events.billing import CreditState
 from customer_agent_shared.events.channels import MessageReceived, TranscriptEntry
 from customer_agent_shared.events.config import AgentConfigSnapshot
-from customer_agent_shared.testing.in_memory_unit_of_work import InMemoryDatabase, InMemoryUnitOfWork
+from customer_agent_shared.testing.in_memory_unit_of_work import (
+    InMemoryBatch,
+    InMemoryDatabase,
+    InMemoryStore,
+    InMemoryUnitOfWork,
+)
 from routing_service.domain.handoff import LoadKey
 from routing_service.domain.model import RoutedThread
 from routing_service.domain.ownership import ThreadState, Transition
@@ -236,26 +239,7 @@ class FakePresence:
         return {user: report[0] for (account, user), report in self._tables.presence.items() if account == account_id}
 
 
-@dataclass
-class FakeBatch:
-    """A shared transaction (``BatchConsumer``'s): the units of work opened in it work on its tables, keep its
-    caches and leave what follows a commit to its own commit, which makes its tables the committed ones."""
-
-    database: FakeDatabase
-    working: FakeDatabase = field(init=False)
-    caches: dict[str, dict[Hashable, Any]] = field(default_factory=dict)
-    after_commit: list[Callable[[], None]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.working = deepcopy(self.database)
-
-    def commit(self) -> None:
-        """What the batch's units of work did becomes the committed database."""
-        self.database.tables = self.working.tables
-        self.database.claimed = self.working.claimed
-        self.database.published = self.working.published
-        for action in self.after_commit:
-            action()
+FakeBatch = InMemoryBatch[Tables]
 
 
 class FakeUnitOfWork(InMemoryUnitOfWork[Tables]):
@@ -267,19 +251,6 @@ class FakeUnitOfWork(InMemoryUnitOfWork[Tables]):
     accounts: FakeAccounts
     presence: FakePresence
 
-    def __init__(self, database: FakeDatabase, batch: FakeBatch | None = None) -> None:
-        super().__init__(database if batch is None else batch.working)
-        self._batch = batch
-        self._caches: dict[str, dict[Hashable, Any]] = {}
-
-    def _begin(self) -> None:
-        if self._batch is None:
-            self._caches = {}  # a new transaction keeps nothing of the last
-            super()._begin()
-        else:  # joined: on the batch's tables themselves, whose commit is the batch's
-            self._working = self._batch.working
-            self.bind(self._working.tables)
-
     def bind(self, tables: Tables) -> None:
         """Attach the fake repositories to ``tables``."""
         self.threads = FakeThreads(tables, self.transaction_cache("threads"))
@@ -288,38 +259,15 @@ class FakeUnitOfWork(InMemoryUnitOfWork[Tables]):
         self.accounts = FakeAccounts(tables)
         self.presence = FakePresence(tables)
 
-    def transaction_cache(self, name: str) -> dict[Hashable, Any]:
-        """A dict that lives until the transaction ends: the batch's when joined to one."""
-        caches = self._caches if self._batch is None else self._batch.caches
-        return caches.setdefault(name, {})
 
-    def after_commit(self, action: Callable[[], None]) -> None:
-        """Run at commit: the batch's when joined to one."""
-        if self._batch is None:
-            super().after_commit(action)
-        else:
-            self._batch.after_commit.append(action)
-
-
-class FakeStore:
+class FakeStore(InMemoryStore[Tables]):
     """Opens units of work over one fake database; inside ``batch`` they join its shared transaction."""
 
     def __init__(self) -> None:
-        self.database = FakeDatabase(Tables())
-        self._batch: FakeBatch | None = None
+        super().__init__(FakeDatabase(Tables()))
 
     def __call__(self) -> FakeUnitOfWork:
-        return FakeUnitOfWork(self.database, self._batch)
-
-    @asynccontextmanager
-    async def batch(self) -> AsyncIterator[FakeBatch]:
-        """A shared transaction, committed when the block ends without an error (else nothing of it stays)."""
-        batch = self._batch = FakeBatch(self.database)
-        try:
-            yield batch
-        finally:
-            self._batch = None
-        batch.commit()
+        return FakeUnitOfWork(self.database, self.joining)
 
 
 def _received(message: MessageReceived) -> tuple[str, ...]:
