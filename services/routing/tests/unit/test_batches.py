@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from customer_agent_shared.events.channels import Assignee, AssigneeKind
 from customer_agent_shared.events.config import HandoffSettings, HandoffUser
-from customer_agent_shared.events.envelope import CloudEvent, EventParseError, RawCloudEvent
+from customer_agent_shared.events.conversations import CONVERSATION_HANDOFF_REQUESTED, ConversationEvent
+from customer_agent_shared.events.envelope import CloudEvent, EventParseError, RawCloudEvent, make_event
 from customer_agent_shared.events.inbox import (
     THREAD_CLOSED,
     THREAD_REASSIGNED,
@@ -25,7 +26,7 @@ from routing_service.domain.decisions import Outcome
 from routing_service.domain.ownership import ThreadState
 from routing_service.handlers import inbox_events
 
-from .harness import ACCOUNT, ADA, BO, Routing, message, raw_inbox_event, routing, to
+from .harness import ACCOUNT, ADA, BO, NOW, Routing, conversation, message, raw_inbox_event, routing, to
 
 PEOPLE = [HandoffUser(id="ada", paid_seat=True)]
 PAIR = [HandoffUser(id="ada", paid_seat=True), HandoffUser(id="bo", paid_seat=True)]
@@ -149,3 +150,16 @@ async def test_a_malformed_inbox_event_fails_its_batch_with_the_reason_it_has_on
     assert service.thread("t") == (ThreadState.HUMAN, ADA)  # nothing of the failed batch stayed
     assert await service.inbox_events.handle(closing)  # redone on its own, as the batch's events are
     assert service.thread("t")[0] is ThreadState.CLOSED
+
+
+async def test_a_conversation_batch_holds_no_account_for_a_request_naming_another_in_its_data() -> None:
+    service = routing()
+    forged_data = ConversationEvent(account_id="acc-other", thread_id="t2", occurred_at=NOW)
+    forged = make_event(CONVERSATION_HANDOFF_REQUESTED, forged_data, source="conversation", account_id=ACCOUNT)
+
+    async with service.batch():
+        await service.conversation.prepare([forged, conversation(CONVERSATION_HANDOFF_REQUESTED, "t1")])
+        async with service.store() as uow:  # joined to the batch: its first hold
+            foreseen = uow.loads.foreseen
+
+    assert foreseen == {ACCOUNT}  # ``handle`` refuses the forged one: nothing is held for it

@@ -44,14 +44,12 @@ class HandleConversationEvent(RoutingUseCase):
         """Ahead of a batch, inside its transaction: hold the assignments of every account it may hand off in,
         before any thread's row is locked; then lock the threads its events change, in key order
         (``ThreadStore.lock_in_order``): each ``handle`` takes its thread as locked there."""
+        # ``handle`` refuses an event naming another account in its data than its envelope: nothing to prepare.
+        accepted = [event for event in events if event.accountid == event.data.account_id]
         async with self._unit_of_work() as uow:
-            await hold_first(uow, partial(_handing_off, events))
+            await hold_first(uow, partial(_handing_off, accepted))
             await uow.threads.lock_in_order(
-                {
-                    (event.data.account_id, event.data.thread_id)
-                    for event in events
-                    if event.type in THREAD_CHANGING and event.accountid == event.data.account_id
-                }
+                {(event.data.account_id, event.data.thread_id) for event in accepted if event.type in THREAD_CHANGING}
             )
 
     async def handle(self, event: CloudEvent[ConversationEvent]) -> Decision | None:
@@ -121,10 +119,6 @@ class HandleConversationEvent(RoutingUseCase):
 
 
 async def _handing_off(events: Sequence[CloudEvent[ConversationEvent]]) -> set[str]:
-    """The accounts of the handoff requests among ``events`` (``handle`` refuses one naming another account
-    than its event); whether one hands off does not depend on a row, so none is read."""
-    return {
-        event.data.account_id
-        for event in events
-        if event.type in DEFAULT_REASONS and event.accountid == event.data.account_id
-    }
+    """The accounts of the handoff requests among ``events``, each of its envelope's account; whether one hands
+    off does not depend on a row, so none is read."""
+    return {event.data.account_id for event in events if event.type in DEFAULT_REASONS}
