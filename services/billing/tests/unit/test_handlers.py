@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 from billing_service.adapters.repositories import AccountCounts
-from billing_service.domain.ledger import EntryKind
+from billing_service.domain.ledger import CreditAccount, EntryKind
 from billing_service.handlers.commands import CreditCommands
 from billing_service.handlers.ledger_writer import LedgerPolicy
 from billing_service.handlers.metering import ConversationMetering, InboxMetering
-from billing_service.handlers.scheduler import BillingScheduler
+from billing_service.handlers.scheduler import BillingScheduler, UnreadableAccountError
 from billing_service.metrics import ACCOUNTS_DUE_FOR_RESET
 from customer_agent_shared.events.billing import (
     CREDITS_EXHAUSTED,
@@ -43,6 +43,7 @@ from customer_agent_shared.events.inbox import (
     ThreadClosed,
     ThreadReassigned,
 )
+from customer_agent_shared.messaging.failures import TransientHandlerError
 from customer_agent_shared.topics import BILLING_CREDIT_STATE
 from prometheus_client import REGISTRY
 
@@ -260,6 +261,36 @@ async def test_the_scheduler_charges_a_quiet_thread_and_the_monthly_reset_restor
     billing.now = datetime(2026, 12, 1, 1, tzinfo=UTC)  # past the reset on the 1st
     assert await billing.scheduler().run_once() == 1
     assert (billing.balance(), billing.state_types()[-1]) == (1, CREDITS_RESTORED)
+
+
+@pytest.mark.parametrize("database_failing", [False, True])
+async def test_a_quiet_charge_whose_account_cannot_be_read_is_skipped_but_a_failing_database_fails_the_pass(
+    monkeypatch: pytest.MonkeyPatch, database_failing: bool
+) -> None:
+    billing = Billing(CreditPlan(monthly_allotment=5, pricing_rule=PricingRule.PER_RESOLUTION, resolution_hours=72))
+    await billing.conversation(CONVERSATION_ANSWERED, "quiet", at=T0)
+    billing.now = T0 + timedelta(hours=73)
+    error = TransientHandlerError("connection lost") if database_failing else ValueError("a plan from a newer release")
+
+    async def unreadable(accounts: FakeAccounts, account_id: str) -> CreditAccount:
+        raise error
+
+    monkeypatch.setattr(FakeAccounts, "lock", unreadable)
+    skipped, passes_failed = _counted("quiet_charge_failures"), _counted("scheduler_pass_failures")
+
+    if database_failing:
+        with pytest.raises(UnreadableAccountError) as raised:
+            await billing.scheduler().run_pass()
+        assert raised.value.__cause__ is error
+    else:
+        assert await billing.scheduler().run_once() == 0
+    assert (_counted("quiet_charge_failures") - skipped, _counted("scheduler_pass_failures") - passes_failed) == (
+        (0, 1) if database_failing else (1, 0)
+    )
+
+
+def _counted(metric: str) -> float:
+    return REGISTRY.get_sample_value(f"customer_agent_billing_{metric}_total") or 0.0
 
 
 async def test_a_pass_whose_gauges_cannot_be_counted_ends_normally_and_the_gauges_keep_their_values(

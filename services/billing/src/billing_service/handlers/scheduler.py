@@ -79,7 +79,7 @@ class _QuietSkips:
 
 class UnreadableAccountError(Exception):
     """The account of a quiet charge could not be locked and read (its stored plan, say): its other
-    threads would fail the same way."""
+    threads would fail the same way. Caused by a failing database, it fails the pass (``failing_alone``)."""
 
 
 @dataclass
@@ -262,13 +262,13 @@ class BillingScheduler:
 
     async def resolve_quiet_thread(self, account_id: str, thread_id: str) -> bool:
         """Charge a per-resolution thread that stayed quiet long enough, once; ``UnreadableAccountError`` when its
-        account cannot be locked and read for a reason other than a failing database."""
+        account cannot be locked and read, whatever the cause (``_charge_alone`` classifies it, once)."""
         async with self._unit_of_work() as uow:
             ledger = LedgerTransaction(uow, self._policy, self._clock())
-            with failing_alone() as failure:
+            try:
                 account = await ledger.lock_account(account_id)
-            if failure:
-                raise UnreadableAccountError(account_id) from failure.error
+            except Exception as error:
+                raise UnreadableAccountError(account_id) from error
             facts = await uow.threads.get(account_id, thread_id)
             per_resolution = account.plan.pricing_rule is PricingRule.PER_RESOLUTION
             if not per_resolution or not quietly_resolved(facts, ledger.now, account.plan.resolution_hours):
