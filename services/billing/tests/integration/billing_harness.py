@@ -96,35 +96,20 @@ async def kafka_producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
 
 
 def conversation_event(
-    account: str,
-    thread: str,
-    event_type: str = CONVERSATION_ANSWERED,
-    *,
-    billable: bool = True,
-    feedback: str | None = None,
+    account: str, thread: str, event_type: str = CONVERSATION_ANSWERED, at: datetime | None = None, **fields: Any
 ) -> CloudEvent[ConversationEvent]:
-    """A conversation event as conversation publishes it."""
-    data = ConversationEvent(
-        account_id=account,
-        thread_id=thread,
-        occurred_at=datetime.now(UTC),
-        billable=billable,
-        answer="hi",
-        feedback=feedback,
-    )
-    return make_event(event_type, data, source="conversation-test", account_id=account)
-
-
-def said(account: str, thread: str, event_type: str, at: datetime, **fields: Any) -> CloudEvent[ConversationEvent]:
-    """A conversation event as conversation (answered, resolved) or routing (handed_off) publishes it."""
-    data = ConversationEvent(account_id=account, thread_id=thread, occurred_at=at, **fields)
+    """A conversation event as conversation (answered, resolved, ...) or routing (handed_off) publishes it, happening
+    ``at`` (else now); an answer says "hi" unless ``fields`` give one."""
+    if event_type == CONVERSATION_ANSWERED:
+        fields.setdefault("answer", "hi")
+    data = ConversationEvent(account_id=account, thread_id=thread, occurred_at=at or datetime.now(UTC), **fields)
     source = "routing" if event_type == CONVERSATION_HANDED_OFF else "conversation"
     return make_event(event_type, data, source=source, account_id=account)
 
 
 def handed_off(account: str, thread: str, at: datetime) -> CloudEvent[ConversationEvent]:
     """Routing's handoff of a thread to a person (a trigger word)."""
-    return said(
+    return conversation_event(
         account,
         thread,
         CONVERSATION_HANDED_OFF,

@@ -42,7 +42,6 @@ from .billing_harness import (
     per_resolution_billing,
     per_resolution_plan,
     plan_is_per_resolution,
-    said,
     send,
     send_conversation,
     staged_credit_states,
@@ -203,9 +202,9 @@ async def _resolved(
 ) -> None:
     """The agent answers the thread a minute before ``at`` and conversation resolves it at ``at``; once charged."""
     await send_conversation(
-        producer, said(account, thread, CONVERSATION_ANSWERED, at - timedelta(minutes=1), answer="hi")
+        producer, conversation_event(account, thread, CONVERSATION_ANSWERED, at - timedelta(minutes=1))
     )
-    await send_conversation(producer, said(account, thread, CONVERSATION_RESOLVED, at))
+    await send_conversation(producer, conversation_event(account, thread, CONVERSATION_RESOLVED, at))
     await eventually(lambda: has_entry(engine, schema, account, "usage", f"thread:{thread}"), f"{thread} charged")
 
 

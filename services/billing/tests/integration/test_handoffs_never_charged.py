@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .billing_harness import (
     State,
+    conversation_event,
     credit_state_offsets,
     credit_states,
     from_inbox,
@@ -39,7 +40,6 @@ from .billing_harness import (
     ledger,
     per_resolution_billing,
     plan_is_per_resolution,
-    said,
     send,
     send_conversation,
     wait_until_consuming,
@@ -121,18 +121,18 @@ async def _states_count_the_refund_out(
 def _conversation_stream(account: str, now: datetime) -> list[CloudEvent[ConversationEvent]]:
     """Threads the agent resolved (one whose handoff is heard late), handed off, taken in the inbox, quiet."""
     return [
-        said(account, "agent", CONVERSATION_ANSWERED, now, answer="hi"),
-        said(account, "agent", CONVERSATION_RESOLVED, now + timedelta(minutes=1)),
-        said(account, "late", CONVERSATION_ANSWERED, now, answer="hi"),
-        said(account, "late", CONVERSATION_RESOLVED, now + timedelta(minutes=2)),
+        conversation_event(account, "agent", CONVERSATION_ANSWERED, now),
+        conversation_event(account, "agent", CONVERSATION_RESOLVED, now + timedelta(minutes=1)),
+        conversation_event(account, "late", CONVERSATION_ANSWERED, now),
+        conversation_event(account, "late", CONVERSATION_RESOLVED, now + timedelta(minutes=2)),
         handed_off(account, "late", now + timedelta(minutes=1)),  # happened before the resolution, heard after
-        said(account, "first", CONVERSATION_ANSWERED, now, answer="hi"),
+        conversation_event(account, "first", CONVERSATION_ANSWERED, now),
         handed_off(account, "first", now + timedelta(minutes=1)),
-        said(account, "first", CONVERSATION_RESOLVED, now + timedelta(minutes=2)),
-        said(account, "closed", CONVERSATION_ANSWERED, now, answer="hi"),
+        conversation_event(account, "first", CONVERSATION_RESOLVED, now + timedelta(minutes=2)),
+        conversation_event(account, "closed", CONVERSATION_ANSWERED, now),
         handed_off(account, "closed", now + timedelta(minutes=1)),
-        said(account, "taken", CONVERSATION_ANSWERED, now, answer="hi"),
-        said(account, "quiet", CONVERSATION_ANSWERED, now, answer="hi"),  # charged by the same quiet pass
+        conversation_event(account, "taken", CONVERSATION_ANSWERED, now),
+        conversation_event(account, "quiet", CONVERSATION_ANSWERED, now),  # charged by the same quiet pass
     ]
 
 

@@ -18,6 +18,7 @@ from customer_agent_shared.topics import BILLING_COMMANDS, INBOX_EVENTS
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .billing_harness import (
+    conversation_event,
     from_inbox,
     handed_off,
     handled_all,
@@ -26,7 +27,6 @@ from .billing_harness import (
     ledger,
     per_resolution_billing,
     plan_is_per_resolution,
-    said,
     send,
     send_conversation,
     wait_until_consuming,
@@ -52,7 +52,7 @@ async def test_the_agents_resolution_after_a_persons_close_is_charged_and_the_pe
         return from_inbox(THREAD_CLOSED, data, at=at)
 
     def answered(thread: str, at: datetime) -> CloudEvent[Any]:
-        return said(account, thread, CONVERSATION_ANSWERED, at, answer="hi")
+        return conversation_event(account, thread, CONVERSATION_ANSWERED, at)
 
     # Each thread: answered, handed off (1 min), closed by the person (10 min). "reopened": the visitor writes
     # again, the agent answers (20 min) and conversation resolves it (30 min), a close sent again under a new id
@@ -69,9 +69,9 @@ async def test_the_agents_resolution_after_a_persons_close_is_charged_and_the_pe
             *_handed_off_after(account, "close-first", now),
             answered("close-first", minutes(40)),
         ],
-        [answered("reopened", minutes(20)), said(account, "persons", CONVERSATION_RESOLVED, minutes(30))],
+        [answered("reopened", minutes(20)), conversation_event(account, "persons", CONVERSATION_RESOLVED, minutes(30))],
         [closed("reopened", minutes(21))],  # the inbox sends its close again, after the agent's answer
-        [said(account, "reopened", CONVERSATION_RESOLVED, minutes(30))],
+        [conversation_event(account, "reopened", CONVERSATION_RESOLVED, minutes(30))],
     ]
     async with service.kernel.lifecycle.running(), kafka_producer(infrastructure.kafka_bootstrap_servers) as producer:
         await wait_until_consuming(service.kernel.broker)
@@ -94,7 +94,7 @@ async def test_the_agents_resolution_after_a_persons_close_is_charged_and_the_pe
 def _handed_off_after(account: str, thread: str, now: datetime) -> list[CloudEvent[Any]]:
     """The agent's answer, then routing's handoff a minute later."""
     return [
-        said(account, thread, CONVERSATION_ANSWERED, now, answer="hi"),
+        conversation_event(account, thread, CONVERSATION_ANSWERED, now),
         handed_off(account, thread, now + timedelta(minutes=1)),
     ]
 
