@@ -51,6 +51,15 @@ def _resolved(account: str, thread: str) -> CloudEvent[ConversationEvent]:
     return make_event(CONVERSATION_RESOLVED, data, source="conversation", account_id=account)
 
 
+async def _with_the_agents_threads(units: support.Units) -> str:
+    """A new account (its id) whose agent holds t1 and t2."""
+    account = unique_name("acc")
+    await support.configure(units, account)
+    inbound, _ = support.use_cases(units)
+    await support.give_agent(inbound, account, list(THREADS))
+    return account
+
+
 def _locking_t1_then_t2(units: support.Units, kind: str, account: str) -> tuple[Callable[[], Awaitable[None]], str]:
     """A batch of ``kind`` whose events come for t1, then t2 (and the name its batches are counted under): a
     visitor's message on each (which holds no account: a person's thread), or conversation's resolution of each
@@ -80,10 +89,7 @@ async def test_an_inbox_batch_and_another_whose_events_come_in_the_opposite_orde
     sessions: support.Sessions, other: str, owners: tuple[str, str | None]
 ) -> None:
     units = support.units_of(sessions)
-    account = unique_name("acc")
-    await support.configure(units, account)
-    inbound, _ = support.use_cases(units)
-    await support.give_agent(inbound, account, list(THREADS))
+    account = await _with_the_agents_threads(units)
     reassigning = HandleInboxEvent(units, INBOX_CONSUMER)
     for thread in THREADS:  # people in the inbox give both to the team (conversation never hears of it)
         assert await reassigning.handle(_to_the_team(account, thread))
@@ -121,10 +127,7 @@ async def test_a_batch_locks_its_threads_once_and_an_event_on_its_own_locks_its_
     sessions: support.Sessions,
 ) -> None:
     units = support.units_of(sessions)
-    account = unique_name("acc")
-    await support.configure(units, account)
-    inbound, _ = support.use_cases(units)
-    await support.give_agent(inbound, account, list(THREADS))
+    account = await _with_the_agents_threads(units)
     inbox = HandleInboxEvent(units, INBOX_CONSUMER)
     with support.statements(sessions) as alone:  # as each event of a batch that failed is redone
         assert await inbox.handle(_to_the_team(account, "t1"))
