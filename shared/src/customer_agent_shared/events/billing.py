@@ -111,6 +111,5 @@ class CreditState(ContractModel):
         default_factory=dict,
         description="Net credits used on each UTC day of the last USAGE_DAYS (0 when none): the usage billing "
         "charged that day, less the refunds of those charges whenever they came, as used_this_period counts them. "
-        "A day's latest figure, never a change: a later state repeats it. Empty from a billing that predates it; "
-        "only the days that had usage, each refund on its own day, from the release that first sent it.",
+        "A day's latest figure, never a change: a later state repeats it. Empty from a billing that predates it.",
     )
