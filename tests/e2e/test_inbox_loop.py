@@ -8,10 +8,10 @@ import asyncio
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -21,6 +21,7 @@ from customer_agent_shared.testing.plumbing import eventually
 from tests.e2e.journey import AdminClient, ChannelProvider
 
 pytestmark = pytest.mark.e2e
+T = TypeVar("T")
 
 INBOX_EVENTS = "inbox.events.v1"
 BOOTSTRAP_SERVERS = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
@@ -161,7 +162,9 @@ async def test_a_help_desk_takes_gives_back_and_closes_a_thread(
 
     await help_desk.reassign(account, "t-loop", {"kind": "unassigned"})
     # The inbox's events and the visitor's messages travel on different topics: write until routing applied it.
-    written = await until_forwarded_to(provider, account, "t-loop", nobody)
+    _, written = await write_until(
+        provider, account, "t-loop", "Still there?", forwarded_to(provider, account, "t-loop", nobody)
+    )
     # Those messages came after the repeat on the thread's partition: a forward of the repeat would precede theirs.
     forwards = forwarded(provider, account, "t-loop")
     assert forwards[:2] == [(first, team), (second, team)]
@@ -175,7 +178,9 @@ async def test_a_help_desk_takes_gives_back_and_closes_a_thread(
     # must find it there (before, the agent would take it: neither a handoff nor a forward comes).
     await admin.wait_for_routing("agent_paused")
     await help_desk.give_back(account, "t-loop")
-    answer = await until_answered(provider, account, "t-loop", "Do you have a physical store?")
+    answer, _ = await write_until(
+        provider, account, "t-loop", "Do you have a physical store?", replied(provider, account)
+    )
     assert answer["kind"] == "answer"  # the agent's again, though paused
     assert "No, only online." in answer["text"]
     # The agent answers a thread's messages in order: a reply to the forwarded ones would have come before.
@@ -184,7 +189,9 @@ async def test_a_help_desk_takes_gives_back_and_closes_a_thread(
     await help_desk.close(account, "t-next", by_user="u-ada")
     # A message on the closed thread is a new conversation: the paused agent hands it to the team, whose place
     # the close freed at once.
-    reopened = await until_handed_off_again(provider, account, "t-next")
+    reopened, _ = await write_until(
+        provider, account, "t-next", "Hello again?", handed_off_again(provider, account, "t-next")
+    )
     assert (reopened["reason"], reopened["assignee"]) == ("agent_paused", team)
 
     performance = await wait_for_performance(admin, lambda body: body["handoffs_by_reason"].get("agent_paused"))
@@ -203,63 +210,56 @@ def forwarded(provider: ChannelProvider, account: str, thread: str) -> list[tupl
     ]
 
 
-async def until_forwarded_to(
-    provider: ChannelProvider, account: str, thread: str, assignee: dict[str, Any]
-) -> list[str]:
-    """Write on the thread until a message of it is forwarded to ``assignee``; the ids of the messages written,
-    each forwarded."""
+async def write_until(
+    provider: ChannelProvider, account: str, thread: str, text: str, awaited: Callable[[str], T | None]
+) -> tuple[T, list[str]]:
+    """Write ``text`` on the thread until ``awaited(message_id)`` finds what routing did with a message once it
+    applied an inbox event (before, each message is forwarded to a person's inbox); that, and the ids written."""
     written: list[str] = []
 
-    async def forwarded_to() -> bool:
-        message_id = await provider.send(account, thread, "Still there?")
+    async def one_more() -> T | None:
+        message_id = await provider.send(account, thread, text)
         written.append(message_id)
-        return await eventually(lambda: last_forward(provider, account, thread, message_id), "the forward") == assignee
 
-    await eventually(forwarded_to, f"{thread}'s messages forwarded to {assignee}", every=0.5)
-    return written
+        async def outcome() -> tuple[T | None] | None:
+            # Whichever comes first: what is awaited, or a forward (then one more message). Anything else (a reply
+            # where a forward was awaited, say) is neither, and fails the test at the deadline.
+            if (found := awaited(message_id)) is not None:
+                return (found,)
+            return (None,) if forward_of(provider, account, thread, message_id) else None
+
+        (found,) = await eventually(outcome, f"what became of {message_id}", every=0.1)
+        return found
+
+    return await eventually(one_more, f"what {thread}'s messages awaited", every=0.5), written
 
 
-async def last_forward(provider: ChannelProvider, account: str, thread: str, message_id: str) -> dict[str, Any] | None:
+def forwarded_to(
+    provider: ChannelProvider, account: str, thread: str, assignee: dict[str, Any]
+) -> Callable[[str], dict[str, Any] | None]:
+    """Awaited: a message's forward to ``assignee`` (the assignee)."""
+    return lambda message_id: assignee if forward_of(provider, account, thread, message_id) == assignee else None
+
+
+def replied(provider: ChannelProvider, account: str) -> Callable[[str], dict[str, Any] | None]:
+    """Awaited: the agent's reply to a message."""
+    return lambda message_id: next(iter(provider.replies(account, message_id)), None)
+
+
+def handed_off_again(provider: ChannelProvider, account: str, thread: str) -> Callable[[str], dict[str, Any] | None]:
+    """Awaited: a handoff of the thread after those received so far."""
+    before = len(handoffs_of(provider, account, thread))
+    return lambda _: next(iter(handoffs_of(provider, account, thread)[before:]), None)
+
+
+def forward_of(provider: ChannelProvider, account: str, thread: str, message_id: str) -> dict[str, Any] | None:
     """The assignee a message was forwarded to, once it was."""
     return next((assignee for sent, assignee in forwarded(provider, account, thread) if sent == message_id), None)
 
 
-async def until_answered(provider: ChannelProvider, account: str, thread: str, text: str) -> dict[str, Any]:
-    """Write ``text`` on the thread until the agent replies to it (before, a person's inbox gets it)."""
-
-    async def answered() -> dict[str, Any] | None:
-        message_id = await provider.send(account, thread, text)
-
-        async def outcome() -> str | None:
-            if provider.replies(account, message_id):
-                return "replied"
-            return "forwarded" if await last_forward(provider, account, thread, message_id) else None
-
-        if await eventually(outcome, f"a reply to or a forward of {message_id}", every=0.1) == "forwarded":
-            return None
-        return provider.replies(account, message_id)[0]
-
-    return await eventually(answered, f"the agent answering on {thread}", every=0.5)
-
-
-async def until_handed_off_again(provider: ChannelProvider, account: str, thread: str) -> dict[str, Any]:
-    """Write on the thread until routing hands it off once more (before, its person's inbox gets it)."""
-    before = len([h for h in provider.handoffs(account) if h["thread_id"] == thread])
-
-    async def handed_off() -> dict[str, Any] | None:
-        message_id = await provider.send(account, thread, "Hello again?")
-
-        async def outcome() -> tuple[str, dict[str, Any]] | None:
-            handoffs = [h for h in provider.handoffs(account) if h["thread_id"] == thread][before:]
-            if handoffs:
-                return "handed_off", handoffs[0]
-            forward = await last_forward(provider, account, thread, message_id)
-            return ("forwarded", forward) if forward else None
-
-        kind, event = await eventually(outcome, f"a handoff or a forward of {message_id}", every=0.1)
-        return event if kind == "handed_off" else None
-
-    return await eventually(handed_off, f"{thread} handed off again", every=0.5)
+def handoffs_of(provider: ChannelProvider, account: str, thread: str) -> list[dict[str, Any]]:
+    """The thread.handed_off events of the thread received so far, in order."""
+    return [handoff for handoff in provider.handoffs(account) if handoff["thread_id"] == thread]
 
 
 async def first_paused_handoff(provider: ChannelProvider, account: str, tries: int = 20) -> tuple[dict[str, Any], int]:
