@@ -271,11 +271,12 @@ async def first_paused_handoff(provider: ChannelProvider, account: str, tries: i
         message_id = await provider.send(account, thread, "Hello?")
 
         async def outcome(thread: str = thread, message_id: str = message_id) -> tuple[str, dict[str, Any]] | None:
-            # Whichever comes: a slow handoff must not pass for a thread the agent took (it is not charged).
+            # Whichever comes: a slow handoff must not pass for a thread the agent took (it is not charged), nor
+            # routing's availability notice, sent with the handoff on another topic, for the agent's reply.
             handoffs = [h for h in provider.handoffs(account) if h.get("thread_id") == thread]
             if handoffs:
                 return "handoff", handoffs[0]
-            replies = provider.replies(account, message_id)
+            replies = [r for r in provider.replies(account, message_id) if r["author"]["kind"] == "ai_agent"]
             return ("reply", replies[0]) if replies else None
 
         kind, event = await eventually(outcome, f"a reply to or a handoff of {thread}", every=0.1)
