@@ -129,7 +129,11 @@ def test_the_apis_problem_with_the_threshold_is_shown_by_it_and_read_with_it() -
     details = [{"field": "answer_threshold", "problem": "Input should be less than or equal to 1"}]
     message = "The request is invalid: answer_threshold: Input should be less than or equal to 1."
     shown = _form(can_edit=True, threshold="1.5", refused=ApiRefused(422, "validation_error", message, details))
-    assert f'<strong>Refused (422):</strong> <span class="message">{message}</span>' in shown
+    banner = "Nothing was saved: see the field marked below."  # the API's words stand under the field
+    assert f'<strong>Refused (422):</strong> <span class="message">{banner}</span>' in shown
+    elsewhere = [{"field": "locale", "problem": "Extra inputs are not permitted"}]  # no field of the form
+    unplaced = _form(can_edit=True, threshold="1.5", refused=ApiRefused(422, "validation_error", message, elsewhere))
+    assert f'<span class="message">{message}</span>' in unplaced
     field = shown.split('<input id="agent-answer-threshold"')[1].split(">")[0]
     assert 'value="1.5"' in field
     assert 'aria-invalid="true" aria-describedby="agent-answer-threshold-hint agent-answer-threshold-error"' in field
