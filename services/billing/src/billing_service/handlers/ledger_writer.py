@@ -1,10 +1,10 @@
 """Ledger writes inside one unit of work: lock the account, open it, apply due resets,
 append entries, cache the balance and stage the credit state — all in one transaction.
 
-The credits used a state carries (``used_this_period``, ``usage_by_day``) are read from the ledger (once per account
-and transaction, the charges appended after added in memory: ``LedgerRepository``), not carried over from the account
-row: a cache would keep what a billing of the previous release charged without updating it, or a hand-fixed ledger
-row, out of every later state.
+The credits used a state carries (``used_this_period``, ``usage_by_day``) are read from the ledger (once per
+account and transaction, the charges and refunds appended after added in memory: ``LedgerRepository``), not carried
+over from the account row: a cache would keep what a billing of the previous release charged without updating it,
+or a hand-fixed ledger row, out of every later state.
 """
 
 from __future__ import annotations

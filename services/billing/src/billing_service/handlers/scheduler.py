@@ -268,7 +268,7 @@ class BillingScheduler:
             try:
                 account = await ledger.lock_account(account_id)
             except Exception as error:
-                raise UnreadableAccountError(account_id) from error
+                raise UnreadableAccountError(f"{account_id}: {type(error).__name__}: {error}") from error
             facts = await uow.threads.get(account_id, thread_id)
             per_resolution = account.plan.pricing_rule is PricingRule.PER_RESOLUTION
             if not per_resolution or not quietly_resolved(facts, ledger.now, account.plan.resolution_hours):
