@@ -165,6 +165,7 @@ async def test_a_short_answer_is_ready_and_indexed_at_once() -> None:
     ]
     [status] = ingestion.statuses("qa")
     assert (status.state, status.documents, status.chunks) == (SourceState.READY, 1, 1)
+    assert (status.discovered, status.fetched, status.indexed) == (1, 1, 1)  # a progress bar full, not empty
     assert ingestion.syncs.requested == []
 
 
@@ -184,7 +185,9 @@ async def test_an_edited_short_answer_is_indexed_again_with_its_new_flags() -> N
     [chunk] = ingestion.index.of_source("qa")
     assert (chunk.answer, chunk.private, chunk.citations_allowed) == ("Only in the EU.", True, False)
     assert ingestion.source("qa").title == "Do you ship abroad?"
-    assert [status.state for status in ingestion.statuses("qa")] == [SourceState.READY, SourceState.READY]
+    statuses = ingestion.statuses("qa")
+    assert [status.state for status in statuses] == [SourceState.READY, SourceState.READY]
+    assert (statuses[-1].discovered, statuses[-1].fetched, statuses[-1].indexed) == (1, 1, 1)  # kept by the edit
 
 
 async def test_a_website_update_resyncs_a_new_address_and_switches_flags_on_its_chunks() -> None:

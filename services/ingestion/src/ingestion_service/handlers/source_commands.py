@@ -27,6 +27,7 @@ from customer_agent_shared.messaging.reliable import PermanentHandlerError
 from ingestion_service.adapters.metrics import COMMANDS_PASSED_OVER, SYNCS_FINISHED
 from ingestion_service.domain.documents import ParsedDocument, Section
 from ingestion_service.domain.model import Source
+from ingestion_service.domain.progress import SyncProgress
 from ingestion_service.domain.urls import UrlRefused, canonicalize
 from ingestion_service.handlers.file_sync import FileSync, indexed_document, previous_chunks
 from ingestion_service.handlers.indexing import DocumentIndexer
@@ -155,9 +156,12 @@ class SourceCommands:
                 return
             source.accept(command, at=datetime.now(UTC))
             await uow.sources.save(source)
+            progress = None
             if command.kind is SourceKind.SHORT_ANSWER:
                 await self._index_short_answer(uow, source, command)
-            await stage_status(uow, source, state=SourceState.READY, cause=event.id, last_synced_at=datetime.now(UTC))
+                progress = SyncProgress(discovered=1, fetched=1, indexed=1)  # its one document, as a file shows it
+            ready, now = SourceState.READY, datetime.now(UTC)
+            await stage_status(uow, source, state=ready, cause=event.id, progress=progress, last_synced_at=now)
             await uow.commit()
         SYNCS_FINISHED.labels(source_kind=command.kind.value, state="ready").inc()
 
