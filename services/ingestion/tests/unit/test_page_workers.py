@@ -167,8 +167,9 @@ async def test_a_worker_gives_back_the_memory_of_a_large_page(one_worker: PageWo
 async def test_a_page_needing_more_memory_than_a_worker_may_use_fails_alone() -> None:
     workers = PageWorkers(1, timeout_seconds=30.0, memory_bytes=384 * 1024 * 1024)
     try:
-        # 300,000 links (4.8 MB): about 490 MiB of address space to parse, which parses without the limit.
-        greedy = await workers.parse(PAGE_URL, _fetched("<a href=/x>y</a>" * 300_000), START)
+        # 960,000 headings (4.8 MB): a worker, 290 MiB idle, peaks near 990 MiB parsing them without a limit,
+        # far past this one (links, 300,000 in 4.8 MB, peaked at 485 MiB: too near it).
+        greedy = await workers.parse(PAGE_URL, _fetched("<h2>x" * 960_000), START)
         assert greedy.kind is PageKind.FAILED
         assert greedy.failure_kind == "memory"
         assert greedy.error is not None
