@@ -53,7 +53,7 @@ async def test_a_file_that_exhausts_parser_memory_fails_after_two_attempts_and_h
 ) -> None:
     account, source, other = unique_name("acc"), unique_name("src"), unique_name("src")
     stops_before = REGISTRY.get_sample_value(PARSE_FAILURES, {"failure_type": "parser_memory"}) or 0
-    bomb_file = await upload(ingestion, account, "lists.json", samples.json_of_empty_lists(4))
+    bomb_file = await upload(ingestion, account, "lists.json", samples.json_of_empty_lists())
     bomb = command_event(SOURCE_SYNC, account_id=account, source_id=source, kind=SourceKind.FILE, upload=bomb_file)
     fixed = command_event(
         SOURCE_SYNC,
