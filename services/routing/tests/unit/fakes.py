@@ -93,7 +93,7 @@ class FakeThreads:
         """The stored state of each thread seen."""
         return {key: self._tables.threads[key].state for key in keys if key in self._tables.threads}
 
-    async def lock_in_order(self, keys: Collection[ThreadKey]) -> None:
+    async def lock_in_order(self, keys: Collection[ThreadKey], *, keep: bool = True) -> None:
         """Nothing to lock: one fake unit of work runs at a time."""
 
     async def lock(self, account_id: str, thread_id: str) -> RoutedThread | None:

@@ -186,6 +186,8 @@ _LOCK_THREADS = (
     .with_for_update()
 )
 """Lock threads' rows in key order: ORDER BY is applied before FOR UPDATE, so the rows are locked in it."""
+_LOCK_THREAD_KEYS = _LOCK_THREADS.with_only_columns(threads_table.c.account_id, threads_table.c.thread_id)
+"""The same lock, reading only the keys (for a batch that rewrites the rows at once)."""
 
 _STATES = select(threads_table.c.account_id, threads_table.c.thread_id, threads_table.c.state).where(
     tuple_(threads_table.c.account_id, threads_table.c.thread_id).in_(bindparam("keys", expanding=True))
@@ -284,22 +286,29 @@ class ThreadRepository(TransactionScopedRepository):
         rows = await self._session.execute(_STATES, {"keys": list(keys)})
         return {(row.account_id, row.thread_id): ThreadState(row.state) for row in rows}
 
-    async def lock_in_order(self, keys: Collection[tuple[str, str]]) -> None:
+    async def lock_in_order(self, keys: Collection[tuple[str, str]], *, keep: bool = True) -> None:
         """Lock the rows of these (account, thread) routing has seen, in (account, thread) order, keeping each
-        for its first ``lock`` in this transaction.
+        for its first ``lock`` in this transaction (``keep``; a batch that receives its messages at once would
+        only drop them).
 
         A transaction that may lock more than one thread (a batch) locks them all this way before any other, so
         two transactions locking the same threads wait for each other in one order, never in a cycle.
         """
-        if keys:
-            for row in await self._session.execute(_LOCK_THREADS, {"keys": sorted(set(keys))}):
-                self._kept[_locked(row.account_id, row.thread_id)] = thread_of(row)
+        if not keys:
+            return
+        parameters = {"keys": sorted(set(keys))}
+        if not keep:
+            await self._session.execute(_LOCK_THREAD_KEYS, parameters)
+            return
+        for row in await self._session.execute(_LOCK_THREADS, parameters):
+            self._kept[_locked(row.account_id, row.thread_id)] = thread_of(row)
 
     async def lock(self, account_id: str, thread_id: str) -> RoutedThread | None:
         """The thread's row locked for this transaction, or None when routing never saw the thread; the row
-        ``lock_in_order`` kept for it if any (a copy, once), else locked and read now."""
+        ``lock_in_order`` kept for it if any (taken once), else locked and read now."""
         kept: RoutedThread | None = self._kept.pop(_locked(account_id, thread_id), None)
         if kept is not None:
+            # A copy: a savepoint rolled back puts the kept row back, and the handler changes the one it gets.
             return replace(kept)
         row = (
             await self._session.execute(_LOCK_THREAD, {"b_account_id": account_id, "b_thread_id": thread_id})

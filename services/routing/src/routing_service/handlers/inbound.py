@@ -64,7 +64,7 @@ class RouteInboundMessage(RoutingUseCase):
             for event in accepted:
                 keep_prepared(uow, _JUDGED, event.id, source=event.data, value=judged[event.id])
             await hold_first(uow, partial(self._assigning, uow, list(judged.values())))  # before rows are locked
-            await uow.threads.lock_in_order(firsts.keys())
+            await uow.threads.lock_in_order(firsts.keys(), keep=False)  # receive_many rewrites them next
             await uow.threads.receive_many([(message, message.sent_at) for message in firsts.values()], self._clock())
 
     async def handle(self, event: CloudEvent[MessageReceived]) -> Decision | None:

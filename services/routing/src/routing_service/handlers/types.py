@@ -33,7 +33,7 @@ class ThreadStore(Protocol):
         """The state of each of these (account, thread) routing has seen, read without locking them."""
         ...
 
-    async def lock_in_order(self, keys: Collection[tuple[str, str]]) -> None:
+    async def lock_in_order(self, keys: Collection[tuple[str, str]], *, keep: bool = True) -> None:
         """Lock the rows of these threads routing has seen, in (account, thread) order, each kept for its first
         ``lock`` in this transaction."""
         ...
