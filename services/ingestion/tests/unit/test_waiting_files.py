@@ -1,4 +1,4 @@
-"""A file waits on a live file source only: a delete or any other command its source takes drops the file, so
+"""A file waits on a live file source only: a delete or any other sync its source takes drops the file, so
 ``FileSync`` finds nothing to take on a deleted source or one of another kind."""
 
 from __future__ import annotations

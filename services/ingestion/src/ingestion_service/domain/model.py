@@ -60,7 +60,8 @@ class Source:
     last_synced_at: datetime | None = None
     pending_file: dict[str, Any] | None = None
     """An uploaded file's command waiting for its parse in the background, on a pending file source only:
-    ``{"event_id", "command"}``. Set by ``await_file`` alone; a delete and every other command taken drop it."""
+    ``{"event_id", "command"}``. Set by ``await_file`` alone; a delete and every other sync the source takes drop
+    it (an update keeps it: the waiting file is indexed with the new settings)."""
     file_sent_at: datetime | None = None
     """The latest event time of the file commands the source took (its file indexed, refused or waiting); None
     when taken by a release before it was kept (migration 0008 copied it from a waiting file's record)."""

@@ -154,14 +154,16 @@ class SourceCommands:
                 await uow.commit()
                 self._runner.request(command.account_id, command.source_id)
                 return
-            source.accept(command, at=datetime.now(UTC))
+            now = datetime.now(UTC)
+            source.accept(command, at=now)
             await uow.sources.save(source)
             progress = None
             if command.kind is SourceKind.SHORT_ANSWER:
                 await self._index_short_answer(uow, source, command)
                 progress = SyncProgress(discovered=1, fetched=1, indexed=1)  # its one document, as a file shows it
-            ready, now = SourceState.READY, datetime.now(UTC)
-            await stage_status(uow, source, state=ready, cause=event.id, progress=progress, last_synced_at=now)
+            await stage_status(
+                uow, source, state=SourceState.READY, cause=event.id, progress=progress, last_synced_at=now
+            )
             await uow.commit()
         SYNCS_FINISHED.labels(source_kind=command.kind.value, state="ready").inc()
 
