@@ -243,7 +243,12 @@ def forwarded_to(
 
 def replied(provider: ChannelProvider, account: str) -> Callable[[str], dict[str, Any] | None]:
     """Awaited: the agent's reply to a message."""
-    return lambda message_id: next(iter(provider.replies(account, message_id)), None)
+    return lambda message_id: next(iter(agent_replies(provider, account, message_id)), None)
+
+
+def agent_replies(provider: ChannelProvider, account: str, message_id: str) -> list[dict[str, Any]]:
+    """The agent's own replies to a message received so far (routing's notices are the system's)."""
+    return [reply for reply in provider.replies(account, message_id) if reply["author"]["kind"] == "ai_agent"]
 
 
 def handed_off_again(provider: ChannelProvider, account: str, thread: str) -> Callable[[str], dict[str, Any] | None]:
@@ -273,10 +278,10 @@ async def first_paused_handoff(provider: ChannelProvider, account: str, tries: i
         async def outcome(thread: str = thread, message_id: str = message_id) -> tuple[str, dict[str, Any]] | None:
             # Whichever comes: a slow handoff must not pass for a thread the agent took (it is not charged), nor
             # routing's availability notice, sent with the handoff on another topic, for the agent's reply.
-            handoffs = [h for h in provider.handoffs(account) if h.get("thread_id") == thread]
+            handoffs = handoffs_of(provider, account, thread)
             if handoffs:
                 return "handoff", handoffs[0]
-            replies = [r for r in provider.replies(account, message_id) if r["author"]["kind"] == "ai_agent"]
+            replies = agent_replies(provider, account, message_id)
             return ("reply", replies[0]) if replies else None
 
         kind, event = await eventually(outcome, f"a reply to or a handoff of {thread}", every=0.1)
