@@ -25,9 +25,12 @@ async def _post(harness: Harness, account: Account, path: str, form: dict[str, s
     return html.unescape(response.text)
 
 
-async def _fragment(harness: Harness, account: Account, path: str, **params: str) -> str:
-    """GET a console fragment with the read-only key; its text (entities decoded)."""
-    response = await harness.client.get(f"/console/fragments{path}", params=params, headers={**account.read, **HTMX})
+async def _fragment(
+    harness: Harness, account: Account, path: str, *, edit: bool = False, params: dict[str, str] | None = None
+) -> str:
+    """GET a console fragment with the read-only key (or the edit key); its text (entities decoded)."""
+    key = account.edit if edit else account.read
+    response = await harness.client.get(f"/console/fragments{path}", params=params, headers={**key, **HTMX})
     assert response.status_code == 200, response.text
     return html.unescape(response.text)
 
@@ -218,18 +221,11 @@ def _threshold_field(page: str) -> dict[str, str]:
     return dict(re.findall(r'([\w-]+)="([^"]*)"', found.group(1)))
 
 
-async def _agent_form(harness: Harness, account: Account) -> str:
-    """The Agent page as the edit key gets it."""
-    response = await harness.client.get("/console/fragments/agent", headers={**account.edit, **HTMX})
-    assert response.status_code == 200, response.text
-    return html.unescape(response.text)
-
-
 async def test_the_answer_threshold_is_shown_saved_kept_by_other_changes_and_reset(harness: Harness) -> None:
     account = await harness.new_account()
     stored = {"name": "Ada", "role": "customer_service", "personality": "friendly", "answer_threshold": 0.65}
     assert (await harness.client.put(account.path("/agent"), json=stored, headers=account.edit)).is_success
-    field = _threshold_field(await _agent_form(harness, account))
+    field = _threshold_field(await _fragment(harness, account, "/agent", edit=True))
     assert (field["value"], field["type"], field["inputmode"]) == ("0.65", "text", "decimal")
     assert field["aria-describedby"] == "agent-answer-threshold-hint"
     read_only = await _fragment(harness, account, "/agent")
@@ -257,7 +253,7 @@ async def test_the_answer_threshold_is_shown_saved_kept_by_other_changes_and_res
     page = await _post(harness, account, "/agent", {**form, "answer_threshold": " "})
     assert _threshold_field(page)["value"] == ""
     assert (await _api(harness, account, "/agent"))["answer_threshold"] is None
-    assert _threshold_field(await _agent_form(harness, account))["value"] == ""
+    assert _threshold_field(await _fragment(harness, account, "/agent", edit=True))["value"] == ""
 
 
 async def test_a_threshold_out_of_range_or_not_a_number_is_refused_by_the_field_and_nothing_is_saved(
@@ -298,7 +294,7 @@ async def test_the_audit_log_filters_and_pages_back_and_credits_link_to_purchase
     assert bought.is_success, bought.text
     today = datetime.now(UTC).date()
 
-    purchases = await _fragment(harness, account, "/audit", target_type="credit_purchase")
+    purchases = await _fragment(harness, account, "/audit", params={"target_type": "credit_purchase"})
     assert purchases.count("<tr>") == 2  # the header and the one purchase
     assert "credit_purchase" in purchases
     assert "Ship to" not in purchases
@@ -306,16 +302,17 @@ async def test_the_audit_log_filters_and_pages_back_and_credits_link_to_purchase
     link = 'hx-get="/console/fragments/audit?target_type=credit_purchase"'
     assert link in credits
     tomorrow = (today + timedelta(days=1)).isoformat()
-    assert "Nothing recorded for these filters." in await _fragment(harness, account, "/audit", **{"from": tomorrow})
+    empty = await _fragment(harness, account, "/audit", params={"from": tomorrow})
+    assert "Nothing recorded for these filters." in empty
 
     monkeypatch.setattr(insights, "AUDIT_PAGE_SIZE", 2)
     filters = {"target_type": "source", "action": "create", "from": today.isoformat(), "to": today.isoformat()}
-    newest = await _fragment(harness, account, "/audit", **filters)
+    newest = await _fragment(harness, account, "/audit", params=filters)
     assert (newest.count("Ship to Greenland?"), newest.count("Ship to Iceland?")) == (1, 1)
     assert "Ship to Norway?" not in newest
     older = json.loads(re.findall(r"hx-vals='([^']+)'>Older entries", newest)[0])
     assert {k: v for k, v in older.items() if k != "before_id"} == filters
-    last = await _fragment(harness, account, "/audit", **older)
+    last = await _fragment(harness, account, "/audit", params=older)
     assert "Ship to Norway?" in last
     assert "Ship to Iceland?" not in last
     assert "Older entries" not in last

@@ -276,7 +276,7 @@ async def test_a_quiet_charge_whose_account_cannot_be_read_is_skipped_but_a_fail
         raise error
 
     monkeypatch.setattr(FakeAccounts, "lock", unreadable)
-    skipped, passes_failed = _counted("quiet_charge_failures"), _counted("scheduler_pass_failures")
+    skipped, passes_failed = sample(QUIET_CHARGE_FAILURES), sample(PASS_FAILURES)
 
     if database_failing:
         with pytest.raises(UnreadableAccountError) as raised:
@@ -284,13 +284,9 @@ async def test_a_quiet_charge_whose_account_cannot_be_read_is_skipped_but_a_fail
         assert raised.value.__cause__ is error
     else:
         assert await billing.scheduler().run_once() == 0
-    assert (_counted("quiet_charge_failures") - skipped, _counted("scheduler_pass_failures") - passes_failed) == (
+    assert (sample(QUIET_CHARGE_FAILURES) - skipped, sample(PASS_FAILURES) - passes_failed) == (
         (0, 1) if database_failing else (1, 0)
     )
-
-
-def _counted(metric: str) -> float:
-    return REGISTRY.get_sample_value(f"customer_agent_billing_{metric}_total") or 0.0
 
 
 async def test_a_pass_whose_gauges_cannot_be_counted_ends_normally_and_the_gauges_keep_their_values(
@@ -304,11 +300,15 @@ async def test_a_pass_whose_gauges_cannot_be_counted_ends_normally_and_the_gauge
         raise ConnectionRefusedError("database gone")
 
     monkeypatch.setattr(FakeAccounts, "count", database_gone)
-    failures = sample("customer_agent_billing_scheduler_pass_failures_total")
+    failures = sample(PASS_FAILURES)
     billing.now = datetime(2026, 12, 1, 1, tzinfo=UTC)
     assert await billing.scheduler().run_once() == 1  # the reset
     assert sample("customer_agent_billing_accounts_due_for_reset") == 7
-    assert sample("customer_agent_billing_scheduler_pass_failures_total") == failures
+    assert sample(PASS_FAILURES) == failures
+
+
+QUIET_CHARGE_FAILURES = "customer_agent_billing_quiet_charge_failures_total"
+PASS_FAILURES = "customer_agent_billing_scheduler_pass_failures_total"
 
 
 def sample(name: str) -> float:

@@ -61,7 +61,7 @@ class InMemoryUnitOfWork(Generic[TablesT]):
     def __init__(self, database: InMemoryDatabase[TablesT], batch: InMemoryBatch[TablesT] | None = None) -> None:
         self._database = database
         self._batch = batch
-        self._working = deepcopy(database) if batch is None else batch.working
+        self._working = database if batch is None else batch.working  # each begin takes its own copy
         self._caches: dict[str, dict[Hashable, Any]] = {}
         self._after: list[Callable[[], None]] = []
 
